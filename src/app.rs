@@ -1,0 +1,287 @@
+//! The custom handler's HTTP server: the routes the Functions host calls, and the glue from a
+//! host envelope to the runbook and back.
+//!
+//! Routes: `GET /` (the host's readiness and health probe), `POST /SetOrRemoveMobilePhoneMfa`
+//! (the HTTP trigger) and `POST /SetOrRemoveMobilePhoneMfaQueue` (the queue trigger). Each
+//! invocation gets a [`Report`] and a [`Journal`]; this module decides the envelope and the
+//! HTTP status the host sees, and nothing else.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Map, Value};
+use tokio::net::TcpListener;
+
+use crate::host::{self, Invocation, QueueMessage};
+use crate::journal::Journal;
+use crate::report::{self, ErrorCode, Failure, QueueMessageEcho, Report, Trigger};
+use crate::request;
+use crate::runbook::{self, Services};
+
+/// The HTTP-triggered function's name (its folder), which is also its route.
+pub const HTTP_FUNCTION: &str = "SetOrRemoveMobilePhoneMfa";
+/// The queue-triggered function's name and route.
+pub const QUEUE_FUNCTION: &str = "SetOrRemoveMobilePhoneMfaQueue";
+/// Binding names, as in the function.json files.
+const HTTP_TRIGGER_BINDING: &str = "req";
+const HTTP_OUTPUT_BINDING: &str = "res";
+const QUEUE_TRIGGER_BINDING: &str = "queueItem";
+const QUEUE_OUTPUT_BINDING: &str = "resultMessage";
+/// A request larger than this is not a runbook request.
+const MAX_ENVELOPE_BYTES: usize = 256 * 1024;
+/// The query parameter that carries a function key; never a runbook parameter.
+const FUNCTION_KEY_PARAMETER: &str = "code";
+
+/// Shared state of the handler process.
+pub struct AppState {
+    pub services: Services,
+    /// The host's `maxDequeueCount`: on that delivery a transient failure becomes final.
+    pub max_dequeue_count: u64,
+}
+
+/// The handler's routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(health))
+        .route(&format!("/{HTTP_FUNCTION}"), post(http_trigger))
+        .route(&format!("/{QUEUE_FUNCTION}"), post(queue_trigger))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_ENVELOPE_BYTES))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes, then finishes the invocations in progress.
+///
+/// # Errors
+///
+/// When the listener fails.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn health() -> &'static str {
+    "ok"
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({
+            "error": format!(
+                "no such function: this handler serves POST /{HTTP_FUNCTION} and POST \
+                 /{QUEUE_FUNCTION}"
+            )
+        })),
+    )
+        .into_response()
+}
+
+async fn http_trigger(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let invocation_id = invocation_id(&headers);
+    let mut report = Report::new(Trigger::Http, invocation_id.clone());
+    let mut journal = Journal::new(invocation_id.as_deref());
+    let parameters = Invocation::parse(&body)
+        .and_then(|invocation| invocation.http_request(HTTP_TRIGGER_BINDING))
+        .map_err(|message| Failure::new(ErrorCode::InvalidRequest, message))
+        .and_then(|request| http_parameters(request.body, request.query));
+    match parameters {
+        Ok(parameters) => execute(&state, parameters, &mut report, &mut journal).await,
+        Err(failure) => {
+            journal.warn(format!("Failed: {}", failure.message));
+            report.fail(failure);
+        }
+    }
+    report.log = journal.into_lines();
+    let status = report.http_status();
+    let retry_after = report
+        .error_code()
+        .filter(|code| code.is_transient())
+        .map(|_| {
+            report::retry_after_seconds(
+                report
+                    .retry_after
+                    .unwrap_or_default()
+                    .max(RETRY_AFTER_FLOOR),
+            )
+        });
+    let envelope = host::http_response(
+        HTTP_OUTPUT_BINDING,
+        status,
+        report.to_json(),
+        retry_after,
+        &report.log,
+    );
+    (StatusCode::OK, axum::Json(envelope)).into_response()
+}
+
+/// The least `Retry-After` we tell an HTTP caller when Graph gave none.
+const RETRY_AFTER_FLOOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn queue_trigger(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let invocation_id = invocation_id(&headers);
+    let mut report = Report::new(Trigger::Queue, invocation_id.clone());
+    let mut journal = Journal::new(invocation_id.as_deref());
+    let invocation = match Invocation::parse(&body) {
+        Ok(invocation) => invocation,
+        Err(message) => {
+            // Not an envelope the host would send; nothing to retry.
+            journal.warn(format!("Failed: {message}"));
+            report.fail(Failure::new(ErrorCode::InvalidRequest, message));
+            report.log = journal.into_lines();
+            let envelope =
+                host::queue_response(QUEUE_OUTPUT_BINDING, result_message(&report), &report.log);
+            return (StatusCode::OK, axum::Json(envelope)).into_response();
+        }
+    };
+    let dequeue_count = invocation.dequeue_count();
+    report.queue_message = Some(QueueMessageEcho {
+        id: invocation.metadata_string("Id"),
+        dequeue_count,
+    });
+    let parameters = invocation
+        .queue_message(QUEUE_TRIGGER_BINDING)
+        .map_err(|message| Failure::new(ErrorCode::InvalidRequest, message))
+        .and_then(|message| match message {
+            QueueMessage::Json(value) => Ok(value),
+            QueueMessage::Text(_) => Err(Failure::new(
+                ErrorCode::InvalidRequest,
+                "the queue message is not JSON: send the parameters as a JSON object",
+            )),
+        });
+    match parameters {
+        Ok(parameters) => execute(&state, parameters, &mut report, &mut journal).await,
+        Err(failure) => {
+            journal.warn(format!("Failed: {}", failure.message));
+            report.fail(failure);
+        }
+    }
+    let transient = report.error_code().is_some_and(ErrorCode::is_transient);
+    let last_attempt = dequeue_count.is_some_and(|count| count >= state.max_dequeue_count);
+    if transient && !last_attempt {
+        // Non-2xx: the host makes the message visible again after its visibility timeout.
+        journal.warn(format!(
+            "Transient failure on delivery {} of {}: asking the host to deliver the message again",
+            dequeue_count.map_or_else(|| "?".to_owned(), |count| count.to_string()),
+            state.max_dequeue_count
+        ));
+        report.log = journal.into_lines();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(
+                serde_json::json!({"Logs": report.log, "error": "transient failure; retry"}),
+            ),
+        )
+            .into_response();
+    }
+    if transient {
+        journal.warn(format!(
+            "Transient failure on the last delivery ({} of {}): recording the failure as the result",
+            dequeue_count.unwrap_or_default(),
+            state.max_dequeue_count
+        ));
+    }
+    report.log = journal.into_lines();
+    let envelope = host::queue_response(QUEUE_OUTPUT_BINDING, result_message(&report), &report.log);
+    (StatusCode::OK, axum::Json(envelope)).into_response()
+}
+
+/// Parses the parameters and runs the runbook, filling in the report and the journal.
+async fn execute(state: &AppState, parameters: Value, report: &mut Report, journal: &mut Journal) {
+    report.request = Some(parameters.clone());
+    let parameters = match request::parameters_object(&parameters) {
+        Ok(parameters) => parameters,
+        Err(failure) => {
+            journal.warn(format!("Failed: {}", failure.message));
+            report.fail(failure);
+            return;
+        }
+    };
+    match request::parse(&parameters) {
+        Ok(parsed) => {
+            for (code, message) in parsed.warnings {
+                journal.record(format!("Warning: {message}"));
+                report.warn(code, message);
+            }
+            report.caller_name = parsed.request.caller_name.clone();
+            report.request_id = parsed.request.request_id.clone();
+            runbook::run(&state.services, &parsed.request, report, journal).await;
+        }
+        Err(rejected) => {
+            for (code, message) in rejected.warnings {
+                journal.record(format!("Warning: {message}"));
+                report.warn(code, message);
+            }
+            report.caller_name = rejected.caller_name;
+            report.request_id = rejected.request_id;
+            journal.warn(format!("Failed: {}", rejected.failure.message));
+            report.fail(rejected.failure);
+        }
+    }
+}
+
+/// The parameters of an HTTP request: the body's, plus query parameters the body does not
+/// name (except the function key).
+fn http_parameters(body: Option<Value>, query: Map<String, Value>) -> Result<Value, Failure> {
+    let query: Map<String, Value> = query
+        .into_iter()
+        .filter(|(name, _)| !name.eq_ignore_ascii_case(FUNCTION_KEY_PARAMETER))
+        .collect();
+    let mut parameters = match body {
+        None if query.is_empty() => {
+            return Err(Failure::new(
+                ErrorCode::InvalidRequest,
+                "the request body is empty: send the parameters as a JSON object, e.g. \
+                 {\"UserId\": \"…\", \"phoneNumber\": \"+49…\"}",
+            ));
+        }
+        None => Map::new(),
+        Some(Value::String(_)) => {
+            return Err(Failure::new(
+                ErrorCode::InvalidRequest,
+                "the request body is not JSON: send the parameters as a JSON object with \
+                 Content-Type application/json",
+            ));
+        }
+        Some(body) => request::parameters_object(&body)?,
+    };
+    for (name, value) in query {
+        if !parameters.keys().any(|key| key.eq_ignore_ascii_case(&name)) {
+            parameters.insert(name, value);
+        }
+    }
+    Ok(Value::Object(parameters))
+}
+
+/// The result message for the queue output: the report as a JSON object.
+fn result_message(report: &Report) -> Value {
+    serde_json::to_value(report).unwrap_or_else(|_| Value::Object(Map::new()))
+}
+
+fn invocation_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-azure-functions-invocationid")
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty() && value.len() <= 128)
+        .map(|value| value.chars().filter(|c| !c.is_control()).collect())
+}

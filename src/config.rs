@@ -1,0 +1,435 @@
+//! The handler's configuration, read once from the environment (Functions app settings are
+//! environment variables) and passed explicitly from there on.
+//!
+//! Reading never touches the process environment directly: [`Config::from_lookup`] takes a
+//! lookup function, so tests build configurations without mutating global state. Every
+//! problem is reported at once, naming the variable.
+
+use std::fmt;
+use std::time::Duration;
+
+use azure_core::credentials::Secret;
+use url::Url;
+
+use crate::graph::RetrySettings;
+
+/// Everything the handler needs to know before it serves.
+#[derive(Debug)]
+pub struct Config {
+    /// `FUNCTIONS_CUSTOMHANDLER_PORT`; 0 picks a free port (tests and the demo).
+    pub port: u16,
+    /// `GRAPH_ENDPOINT`: the Graph root for the cloud, without the version.
+    pub graph_endpoint: Url,
+    pub credential: CredentialSource,
+    pub retry: RetrySettings,
+    /// The host's `maxDequeueCount`: on that attempt a transient failure becomes a result.
+    pub max_dequeue_count: u64,
+    /// How many users are worked on at once; more invocations wait.
+    pub max_concurrent_users: usize,
+    /// How long to keep re-reading after a 409 `phoneNumberNotUnique` before deciding.
+    pub conflict_verification: Duration,
+    pub owner_search: OwnerSearchSettings,
+}
+
+/// Where tokens come from.
+pub enum CredentialSource {
+    /// The Function App's managed identity (`IDENTITY_ENDPOINT`/`IDENTITY_HEADER`);
+    /// `client_id` picks a user-assigned identity.
+    ManagedIdentity { client_id: Option<String> },
+    /// An app registration's client secret, for runs outside Azure.
+    ClientSecret {
+        tenant_id: String,
+        client_id: String,
+        secret: Secret,
+    },
+    /// The developer's Azure CLI (or azd) login, when asked for explicitly.
+    DeveloperTools,
+}
+
+impl fmt::Debug for CredentialSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CredentialSource::ManagedIdentity { client_id } => f
+                .debug_struct("ManagedIdentity")
+                .field("client_id", client_id)
+                .finish(),
+            CredentialSource::ClientSecret {
+                tenant_id,
+                client_id,
+                ..
+            } => f
+                .debug_struct("ClientSecret")
+                .field("tenant_id", tenant_id)
+                .field("client_id", client_id)
+                .finish_non_exhaustive(),
+            CredentialSource::DeveloperTools => f.write_str("DeveloperTools"),
+        }
+    }
+}
+
+/// How the search for the holder of a conflicting number runs.
+#[derive(Clone, Debug)]
+pub struct OwnerSearchSettings {
+    pub enabled: bool,
+    /// The search stops when this is spent; an HTTP caller must get an answer well inside
+    /// the front end's ~230 s.
+    pub budget: Duration,
+    /// The most `$batch` requests in flight; the search backs off below this when throttled.
+    pub max_batches_in_flight: usize,
+    /// How long a number's holder, once found, is remembered.
+    pub remember_for: Duration,
+}
+
+/// Configuration problems, each naming its variable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", problems.join("\n  - "))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] listing every variable that is missing or malformed.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] listing every variable that is missing or malformed.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let env = Env {
+            lookup: &|name| lookup(name).filter(|value| !value.trim().is_empty()),
+            problems: std::cell::RefCell::new(Vec::new()),
+        };
+        let port = match env
+            .get("FUNCTIONS_CUSTOMHANDLER_PORT")
+            .or_else(|| env.get("FUNCTIONS_HTTPWORKER_PORT"))
+        {
+            Some(value) => env.parse_number("FUNCTIONS_CUSTOMHANDLER_PORT", &value, 0, 65535),
+            None => {
+                env.problem(
+                    "FUNCTIONS_CUSTOMHANDLER_PORT is not set: the Functions host sets it; for a \
+                     local run set it yourself, or run `mfa-phone-handler demo`",
+                );
+                0
+            }
+        };
+        let graph_endpoint = graph_endpoint(&env);
+        let credential = credential(&env);
+        let retry = RetrySettings {
+            max_attempts: env.number("MFA_GRAPH_MAX_ATTEMPTS", 5, 1, 20),
+            budget: env.seconds("MFA_GRAPH_RETRY_BUDGET_SECONDS", 30.0, 0.0, 600.0),
+            attempt_timeout: env.seconds("MFA_GRAPH_TIMEOUT_SECONDS", 15.0, 0.1, 120.0),
+            backoff_base: env.seconds("MFA_GRAPH_BACKOFF_SECONDS", 0.5, 0.0, 60.0),
+            backoff_cap: env.seconds("MFA_GRAPH_BACKOFF_CAP_SECONDS", 8.0, 0.0, 300.0),
+        };
+        let max_dequeue_count = env.number("MFA_QUEUE_MAX_DEQUEUE_COUNT", 5, 1, 1000);
+        let max_concurrent_users = env.number("MFA_MAX_CONCURRENT_USERS", 16, 1, 1024);
+        let conflict_verification = env.seconds("MFA_CONFLICT_VERIFY_SECONDS", 4.0, 0.0, 60.0);
+        let owner_search = OwnerSearchSettings {
+            enabled: env.flag("MFA_OWNER_SEARCH", true),
+            budget: env.seconds("MFA_OWNER_SEARCH_BUDGET_SECONDS", 90.0, 1.0, 3600.0),
+            max_batches_in_flight: env.number("MFA_OWNER_SEARCH_BATCHES", 8, 1, 64),
+            remember_for: env.seconds("MFA_OWNER_CACHE_SECONDS", 900.0, 0.0, 86_400.0),
+        };
+        let problems = env.problems.into_inner();
+        match graph_endpoint {
+            Some(graph_endpoint) if problems.is_empty() => Ok(Config {
+                port: u16::try_from(port).unwrap_or(0),
+                graph_endpoint,
+                credential,
+                retry,
+                max_dequeue_count,
+                max_concurrent_users,
+                conflict_verification,
+                owner_search,
+            }),
+            _ => Err(ConfigError { problems }),
+        }
+    }
+}
+
+/// The default Graph endpoint, the global cloud.
+pub const DEFAULT_GRAPH_ENDPOINT: &str = "https://graph.microsoft.com";
+
+fn graph_endpoint(env: &Env<'_>) -> Option<Url> {
+    let value = env
+        .get("GRAPH_ENDPOINT")
+        .unwrap_or_else(|| DEFAULT_GRAPH_ENDPOINT.to_owned());
+    let parsed = match Url::parse(value.trim()) {
+        Ok(url) => url,
+        Err(error) => {
+            env.problem(format!("GRAPH_ENDPOINT is not a URL: {error}"));
+            return None;
+        }
+    };
+    let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    let acceptable = parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback);
+    if !acceptable {
+        env.problem(
+            "GRAPH_ENDPOINT must use https (plain http is accepted only on loopback, for the \
+             simulator)",
+        );
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() || !parsed.username().is_empty() {
+        env.problem("GRAPH_ENDPOINT must be a bare origin such as https://graph.microsoft.us");
+    }
+    if parsed.path().trim_end_matches('/').ends_with("/v1.0") {
+        env.problem("GRAPH_ENDPOINT must not include the API version: leave out /v1.0");
+    }
+    Some(parsed)
+}
+
+fn credential(env: &Env<'_>) -> CredentialSource {
+    let client_id = env.get("AZURE_CLIENT_ID");
+    let has_identity_endpoint =
+        env.get("IDENTITY_ENDPOINT").is_some() && env.get("IDENTITY_HEADER").is_some();
+    let secret_parts = (
+        env.get("AZURE_TENANT_ID"),
+        env.get("AZURE_CLIENT_ID"),
+        env.get("AZURE_CLIENT_SECRET"),
+    );
+    let managed_identity = || CredentialSource::ManagedIdentity {
+        client_id: client_id.clone(),
+    };
+    let mode = env
+        .get("MFA_CREDENTIAL")
+        .unwrap_or_else(|| "auto".to_owned());
+    match mode.trim().to_ascii_lowercase().as_str() {
+        "auto" => {
+            if has_identity_endpoint {
+                return managed_identity();
+            }
+            if let (Some(tenant_id), Some(client_id), Some(secret)) = secret_parts {
+                return CredentialSource::ClientSecret {
+                    tenant_id,
+                    client_id,
+                    secret: Secret::new(secret),
+                };
+            }
+            let legacy = if env.get("MSI_ENDPOINT").is_some() {
+                " (MSI_ENDPOINT is set, but that legacy protocol is not supported: use a \
+                 current Functions runtime)"
+            } else {
+                ""
+            };
+            env.problem(format!(
+                "no credential is configured{legacy}: on Azure, give the Function App a managed \
+                 identity (the platform then sets IDENTITY_ENDPOINT and IDENTITY_HEADER); \
+                 elsewhere set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, or \
+                 MFA_CREDENTIAL=developerTools to use your Azure CLI login; or run \
+                 `mfa-phone-handler demo`"
+            ));
+            managed_identity()
+        }
+        "managedidentity" => {
+            if !has_identity_endpoint {
+                env.problem(
+                    "MFA_CREDENTIAL is managedIdentity, but IDENTITY_ENDPOINT and \
+                     IDENTITY_HEADER are not set: the Functions platform sets them when the \
+                     app has a managed identity",
+                );
+            }
+            managed_identity()
+        }
+        "clientsecret" => match secret_parts {
+            (Some(tenant_id), Some(client_id), Some(secret)) => CredentialSource::ClientSecret {
+                tenant_id,
+                client_id,
+                secret: Secret::new(secret),
+            },
+            _ => {
+                env.problem(
+                    "MFA_CREDENTIAL is clientSecret, but AZURE_TENANT_ID, AZURE_CLIENT_ID and \
+                     AZURE_CLIENT_SECRET are not all set",
+                );
+                managed_identity()
+            }
+        },
+        "developertools" => CredentialSource::DeveloperTools,
+        _ => {
+            env.problem(
+                "MFA_CREDENTIAL must be auto, managedIdentity, clientSecret or developerTools",
+            );
+            managed_identity()
+        }
+    }
+}
+
+/// A lookup that collects problems instead of stopping at the first.
+struct Env<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    problems: std::cell::RefCell<Vec<String>>,
+}
+
+impl Env<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+    }
+
+    fn problem(&self, text: impl Into<String>) {
+        self.problems.borrow_mut().push(text.into());
+    }
+
+    fn parse_number(&self, name: &str, value: &str, min: u64, max: u64) -> u64 {
+        match value.trim().parse::<u64>() {
+            Ok(number) if (min..=max).contains(&number) => number,
+            _ => {
+                self.problem(format!("{name} must be a whole number from {min} to {max}"));
+                min
+            }
+        }
+    }
+
+    fn number<T: TryFrom<u64> + Copy>(&self, name: &str, default: T, min: u64, max: u64) -> T {
+        match self.get(name) {
+            None => default,
+            Some(value) => {
+                T::try_from(self.parse_number(name, &value, min, max)).unwrap_or(default)
+            }
+        }
+    }
+
+    fn seconds(&self, name: &str, default: f64, min: f64, max: f64) -> Duration {
+        let value = match self.get(name) {
+            None => default,
+            Some(value) => match value.trim().parse::<f64>() {
+                Ok(seconds) if seconds.is_finite() && (min..=max).contains(&seconds) => seconds,
+                _ => {
+                    self.problem(format!(
+                        "{name} must be a number of seconds from {min} to {max}"
+                    ));
+                    default
+                }
+            },
+        };
+        Duration::from_secs_f64(value)
+    }
+
+    fn flag(&self, name: &str, default: bool) -> bool {
+        match self.get(name) {
+            None => default,
+            Some(value) => match value.trim().to_ascii_lowercase().as_str() {
+                "true" | "on" | "1" | "yes" => true,
+                "false" | "off" | "0" | "no" => false,
+                _ => {
+                    self.problem(format!("{name} must be true or false"));
+                    default
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const MI: [(&str, &str); 3] = [
+        ("FUNCTIONS_CUSTOMHANDLER_PORT", "7000"),
+        ("IDENTITY_ENDPOINT", "http://127.0.0.1:41000/msi/token"),
+        ("IDENTITY_HEADER", "secret"),
+    ];
+
+    #[test]
+    fn defaults_apply_under_managed_identity() {
+        let config = config(&MI).unwrap();
+        assert_eq!(config.port, 7000);
+        assert_eq!(
+            config.graph_endpoint.as_str(),
+            "https://graph.microsoft.com/"
+        );
+        assert!(matches!(
+            config.credential,
+            CredentialSource::ManagedIdentity { client_id: None }
+        ));
+        assert_eq!(config.retry.max_attempts, 5);
+        assert_eq!(config.max_dequeue_count, 5);
+    }
+
+    #[test]
+    fn a_user_assigned_identity_is_picked_by_client_id() {
+        let mut pairs = MI.to_vec();
+        pairs.push(("AZURE_CLIENT_ID", "11111111-2222-3333-4444-555555555555"));
+        let config = config(&pairs).unwrap();
+        assert!(matches!(
+            config.credential,
+            CredentialSource::ManagedIdentity { client_id: Some(_) }
+        ));
+    }
+
+    #[test]
+    fn nothing_configured_is_a_clear_error_not_an_imds_wait() {
+        let error = config(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "7000")]).unwrap_err();
+        assert_eq!(error.problems.len(), 1);
+        assert!(error.problems[0].starts_with("no credential is configured"));
+    }
+
+    #[test]
+    fn client_secret_is_used_when_complete_and_never_printed() {
+        let config = config(&[
+            ("FUNCTIONS_CUSTOMHANDLER_PORT", "7000"),
+            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_CLIENT_ID", "c"),
+            ("AZURE_CLIENT_SECRET", "hunter2"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            config.credential,
+            CredentialSource::ClientSecret { .. }
+        ));
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_naming_its_variable() {
+        let error = config(&[
+            ("FUNCTIONS_CUSTOMHANDLER_PORT", "70000"),
+            ("GRAPH_ENDPOINT", "http://graph.example.com/v1.0"),
+            ("MFA_CREDENTIAL", "managedIdentity"),
+            ("MFA_GRAPH_MAX_ATTEMPTS", "many"),
+            ("MFA_OWNER_SEARCH", "perhaps"),
+        ])
+        .unwrap_err();
+        let text = error.to_string();
+        for expected in [
+            "FUNCTIONS_CUSTOMHANDLER_PORT must be",
+            "GRAPH_ENDPOINT must use https",
+            "GRAPH_ENDPOINT must not include the API version",
+            "IDENTITY_ENDPOINT and IDENTITY_HEADER are not set",
+            "MFA_GRAPH_MAX_ATTEMPTS must be",
+            "MFA_OWNER_SEARCH must be true or false",
+        ] {
+            assert!(text.contains(expected), "{expected} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn national_clouds_and_loopback_simulators_are_accepted() {
+        let mut pairs = MI.to_vec();
+        pairs.push(("GRAPH_ENDPOINT", "https://graph.microsoft.us"));
+        assert_eq!(
+            config(&pairs).unwrap().graph_endpoint.as_str(),
+            "https://graph.microsoft.us/"
+        );
+        let mut pairs = MI.to_vec();
+        pairs.push(("GRAPH_ENDPOINT", "http://127.0.0.1:9999"));
+        assert!(config(&pairs).is_ok());
+    }
+}

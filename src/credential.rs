@@ -1,0 +1,95 @@
+//! The process's one token credential, from azure_identity.
+//!
+//! It is built once at start-up and shared, so its token cache (refresh five minutes before
+//! expiry, one request for concurrent misses) serves every invocation. Its HTTP retries are
+//! kept short: a token endpoint that is down should surface as a transient failure within
+//! seconds, not after azure_core's default minute.
+
+use std::sync::Arc;
+
+use azure_core::cloud::CloudConfiguration;
+use azure_core::credentials::TokenCredential;
+use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
+use azure_identity::{
+    ClientSecretCredential, ClientSecretCredentialOptions, DeveloperToolsCredential,
+    ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
+};
+use url::Url;
+
+use crate::config::CredentialSource;
+
+/// Builds the credential `source` describes, sending its HTTP through `http`.
+///
+/// # Errors
+///
+/// When azure_identity refuses the configuration (for example a malformed tenant id).
+pub fn build(
+    source: &CredentialSource,
+    graph_endpoint: &Url,
+    http: reqwest::Client,
+) -> azure_core::Result<Arc<dyn TokenCredential>> {
+    let client_options = ClientOptions {
+        transport: Some(Transport::new(Arc::new(http))),
+        retry: RetryOptions::exponential(ExponentialRetryOptions {
+            initial_delay: azure_core::time::Duration::milliseconds(200),
+            max_retries: 3,
+            max_total_elapsed: azure_core::time::Duration::seconds(10),
+            max_delay: azure_core::time::Duration::seconds(2),
+        }),
+        ..ClientOptions::default()
+    };
+    let credential: Arc<dyn TokenCredential> = match source {
+        CredentialSource::ManagedIdentity { client_id } => {
+            ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
+                user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
+                client_options,
+            }))?
+        }
+        CredentialSource::ClientSecret {
+            tenant_id,
+            client_id,
+            secret,
+        } => {
+            let client_options = ClientOptions {
+                cloud: cloud_for(graph_endpoint).map(Arc::new),
+                ..client_options
+            };
+            ClientSecretCredential::new(
+                tenant_id,
+                client_id.clone(),
+                secret.clone(),
+                Some(ClientSecretCredentialOptions { client_options }),
+            )?
+        }
+        CredentialSource::DeveloperTools => DeveloperToolsCredential::new(None)?,
+    };
+    Ok(credential)
+}
+
+/// The sovereign cloud whose sign-in authority matches a national Graph endpoint. `None`
+/// leaves azure_identity's default (the global cloud, or `AZURE_AUTHORITY_HOST`).
+fn cloud_for(graph_endpoint: &Url) -> Option<CloudConfiguration> {
+    match graph_endpoint.host_str()? {
+        "graph.microsoft.us" | "dod-graph.microsoft.us" => {
+            Some(CloudConfiguration::AzureGovernment)
+        }
+        "microsoftgraph.chinacloudapi.cn" => Some(CloudConfiguration::AzureChina),
+        _ => None,
+    }
+}
+
+/// A short description of the source for the start-up log line; never includes a secret.
+pub fn describe(source: &CredentialSource) -> String {
+    match source {
+        CredentialSource::ManagedIdentity { client_id: None } => {
+            "system-assigned managed identity".to_owned()
+        }
+        CredentialSource::ManagedIdentity {
+            client_id: Some(client_id),
+        } => format!("user-assigned managed identity (client id {client_id})"),
+        CredentialSource::ClientSecret { client_id, .. } => {
+            format!("client secret of app {client_id}")
+        }
+        CredentialSource::DeveloperTools => "developer tools (Azure CLI or azd)".to_owned(),
+    }
+}

@@ -1,0 +1,195 @@
+//! The embedded default: the handler, run as the Functions host runs it (a child process with
+//! the host's environment, managed identity included), against the simulated Graph with the
+//! demo tenant, behind a miniature Functions host on a local port. It prints commands to paste.
+
+use std::process::{ExitCode, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::simulator::host::{FunctionsHost, HostOptions};
+use crate::simulator::seed::{self, DEMO_USERS};
+use crate::simulator::{SimOptions, Simulator};
+
+/// The port the miniature host listens on unless told otherwise: Core Tools' default.
+const DEFAULT_PORT: u16 = 7071;
+/// Settings that would point the child at a real tenant; the demo removes them.
+const REAL_TENANT_SETTINGS: [&str; 9] = [
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "MFA_CREDENTIAL",
+    "GRAPH_ENDPOINT",
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+];
+
+/// Runs the demo until Ctrl-C.
+pub fn main(arguments: &[String]) -> ExitCode {
+    let port = match arguments {
+        [] => DEFAULT_PORT,
+        [flag, value] if flag == "--port" => match value.parse() {
+            Ok(port) => port,
+            Err(_) => {
+                eprintln!("--port needs a port number, not '{value}'");
+                return ExitCode::from(2);
+            }
+        },
+        _ => {
+            eprintln!("usage: mfa-phone-handler demo [--port N]");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("could not start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(port)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("demo failed: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(port: u16) -> Result<(), String> {
+    crate::install_crypto_provider();
+    let simulator = Simulator::start(SimOptions::default())
+        .await
+        .map_err(|error| format!("could not start the Graph simulator: {error}"))?;
+    simulator.tenant(seed::demo_tenant);
+    let executable = std::env::current_exe()
+        .map_err(|error| format!("could not find the handler executable: {error}"))?;
+    let mut command = Command::new(executable);
+    command.arg("serve");
+    for name in REAL_TENANT_SETTINGS {
+        command.env_remove(name);
+    }
+    command
+        .envs(simulator.handler_environment())
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", "0")
+        .env("MFA_CONFLICT_VERIFY_SECONDS", "2")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .map_err(|error| format!("could not start the handler: {error}"))?;
+    let stdout = child.stdout.take().ok_or("the handler has no stdout")?;
+    let stderr = child.stderr.take().ok_or("the handler has no stderr")?;
+    let (address_sender, address_receiver) = tokio::sync::oneshot::channel::<String>();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stdout).lines();
+        let mut address_sender = Some(address_sender);
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(address) = line.split("listening on ").nth(1)
+                && let Some(sender) = address_sender.take()
+            {
+                let _ = sender.send(address.trim().to_owned());
+            }
+            println!("  handler | {line}");
+        }
+    });
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            println!("  handler | {line}");
+        }
+    });
+    let handler = tokio::time::timeout(Duration::from_secs(30), address_receiver)
+        .await
+        .map_err(|_| "the handler did not start listening within 30 s".to_owned())?
+        .map_err(|_| "the handler exited before it started listening".to_owned())?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|error| format!("could not listen on 127.0.0.1:{port}: {error} (try --port)"))?;
+    let host = FunctionsHost::start_on(
+        listener,
+        &format!("http://{handler}"),
+        HostOptions {
+            simulator: Some(simulator.graph_endpoint()),
+            ..HostOptions::default()
+        },
+    )
+    .map_err(|error| format!("could not start the miniature host: {error}"))?;
+    println!("{}", instructions(&host.url()));
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        status = child.wait() => {
+            return Err(format!("the handler exited: {status:?}"));
+        }
+    }
+    println!("stopping the demo");
+    Ok(())
+}
+
+fn instructions(url: &str) -> String {
+    let post = |body: &str| {
+        format!(
+            "curl -s -X POST {url}/api/SetOrRemoveMobilePhoneMfa -H 'Content-Type: application/json' -d '{body}'"
+        )
+    };
+    let queued = format!(
+        r#"{{"UserId":"{diego}","phoneNumber":"+49 1765550123","Remove":true,"requestId":"r-1"}}"#,
+        diego = seed::DIEGO
+    );
+    let users: Vec<String> = DEMO_USERS
+        .iter()
+        .map(|user| format!("  {:<46} {}", user.user_principal_name, user.what_it_shows))
+        .collect();
+    format!(
+        "\nDemo ready at {url}\n\
+         The handler runs as the Functions host runs it (managed identity, host envelopes), \
+         against a simulated Graph tenant:\n{users}\n\n\
+         Set Adele's mobile phone:\n  {set}\n\
+         Update it:\n  {update}\n\
+         Show her phone methods:\n  curl -s {url}/_sim/users/{adele}\n\
+         Remove it (give the registered number):\n  {remove}\n\
+         Try a dry run, the SMS sign-in conflict, and a structural rule:\n  {dry}\n  {conflict}\n  {alex}\n\
+         Through the queue:\n  curl -s -X POST {url}/queue/mfa-phone-requests -d '{queued}'\n  \
+         curl -s {url}/queue/mfa-phone-results\n\n\
+         Press Ctrl-C to stop.",
+        users = users.join("\n"),
+        set = post(&format!(
+            r#"{{"UserId":"{adele}","phoneNumber":"{number}","CallerName":"demo"}}"#,
+            adele = seed::ADELE,
+            number = seed::ADELE_NEW_MOBILE
+        )),
+        update = post(&format!(
+            r#"{{"UserId":"{adele}","phoneNumber":"{number}","CallerName":"demo"}}"#,
+            adele = seed::ADELE,
+            number = seed::ADELE_OTHER_MOBILE
+        )),
+        remove = post(&format!(
+            r#"{{"UserId":"{adele}","phoneNumber":"{number}","Remove":true,"CallerName":"demo"}}"#,
+            adele = seed::ADELE,
+            number = seed::ADELE_OTHER_MOBILE
+        )),
+        dry = post(&format!(
+            r#"{{"UserId":"{adele}","phoneNumber":"{number}","dryRun":true}}"#,
+            adele = seed::ADELE,
+            number = seed::ADELE_NEW_MOBILE
+        )),
+        conflict = post(&format!(
+            r#"{{"UserId":"{adele}","phoneNumber":"{number}"}}"#,
+            adele = seed::ADELE,
+            number = seed::MEGAN_MOBILE
+        )),
+        alex = post(&format!(
+            r#"{{"UserId":"{alex}","phoneNumber":"+49 1725550123","Remove":true}}"#,
+            alex = seed::ALEX
+        )),
+        adele = seed::ADELE,
+    )
+}

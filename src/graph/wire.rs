@@ -1,0 +1,93 @@
+//! Graph's JSON, exactly as far as we read and write it. Private to the graph module: every
+//! other module sees the domain types the client converts these into.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /users/{id}?$select=id,userPrincipalName,displayName,userType,accountEnabled`
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub user_principal_name: Option<String>,
+    pub display_name: Option<String>,
+    pub user_type: Option<String>,
+    pub account_enabled: Option<bool>,
+}
+
+/// A page of a collection (`value` plus the link to the next page).
+#[derive(Debug, Deserialize)]
+pub struct Page<T> {
+    pub value: Vec<T>,
+    #[serde(rename = "@odata.nextLink")]
+    pub next_link: Option<String>,
+}
+
+/// One `phoneAuthenticationMethod`. `phoneType` is an evolvable enum, so it stays a string
+/// here and unknown values are skipped on conversion.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneMethod {
+    pub phone_number: Option<String>,
+    pub phone_type: Option<String>,
+    pub sms_sign_in_state: Option<String>,
+}
+
+/// The body of POST and PATCH on phoneMethods. `smsSignInState` is read-only and never sent.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneMethodWrite<'a> {
+    pub phone_number: &'a str,
+    pub phone_type: &'a str,
+}
+
+/// Graph's error body: `{"error": {"code": …, "message": …}}`.
+#[derive(Debug, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ErrorDetail {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// `POST /$batch`.
+#[derive(Debug, Serialize)]
+pub struct BatchRequest<'a> {
+    pub requests: Vec<BatchItem<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BatchItem<'a> {
+    pub id: String,
+    pub method: &'a str,
+    /// Relative to the version root: `/users/{id}/authentication/phoneMethods`.
+    pub url: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BatchResponse {
+    pub responses: Vec<BatchItemResponse>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BatchItemResponse {
+    pub id: String,
+    pub status: u16,
+    #[serde(default)]
+    pub headers: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub body: serde_json::Value,
+}
+
+/// A row of `/reports/authenticationMethods/userRegistrationDetails`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrationDetail {
+    pub id: String,
+    pub user_principal_name: Option<String>,
+    pub user_display_name: Option<String>,
+}

@@ -1,0 +1,316 @@
+//! The Azure Functions host's custom handler envelopes, as the host really sends them.
+//!
+//! The host POSTs `{"Data": {<binding>: …}, "Metadata": {…}}` and reads back
+//! `{"Outputs": {…}, "Logs": […], "ReturnValue": …}`. What arrives differs from the published
+//! samples: string values are JSON-encoded a second time (a queue message `"hi"` arrives as
+//! `"\"hi\""`), `DequeueCount` is a string or a number, property names may differ in case,
+//! an HTTP request's `Body` is absent when it had no Content-Length. Everything here accepts
+//! each of those forms and never panics on any input. This module knows nothing of Graph or of
+//! the runbook.
+
+use base64::Engine;
+use serde_json::{Map, Value, json};
+
+/// A decoded invocation request.
+#[derive(Debug)]
+pub struct Invocation {
+    data: Map<String, Value>,
+    metadata: Map<String, Value>,
+}
+
+/// The HTTP request of an HTTP-triggered invocation (non-forwarded).
+#[derive(Debug, Default)]
+pub struct HttpTriggerRequest {
+    /// The request body as the caller sent it; `None` when the host sent none.
+    pub body: Option<Value>,
+    /// Query parameters (the host joins repeated ones with commas).
+    pub query: Map<String, Value>,
+}
+
+/// A queue message, decoded down to its text or JSON value.
+#[derive(Debug, PartialEq)]
+pub enum QueueMessage {
+    /// The message was (after unwrapping the host's encodings) JSON.
+    Json(Value),
+    /// The message text is not JSON.
+    Text(String),
+}
+
+impl Invocation {
+    /// Parses the envelope's JSON.
+    ///
+    /// # Errors
+    ///
+    /// When the text is not JSON or not an object; a message saying which.
+    pub fn parse(bytes: &[u8]) -> Result<Invocation, String> {
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|error| format!("the invocation envelope is not valid JSON: {error}"))?;
+        let Value::Object(envelope) = value else {
+            return Err("the invocation envelope is not a JSON object".to_owned());
+        };
+        let object = |name: &str| match get(&envelope, name) {
+            Some(Value::Object(map)) => map.clone(),
+            _ => Map::new(),
+        };
+        Ok(Invocation {
+            data: object("Data"),
+            metadata: object("Metadata"),
+        })
+    }
+
+    /// The HTTP request bound to `binding` (`req`).
+    ///
+    /// # Errors
+    ///
+    /// When there is no such binding, or it is not an HTTP request object.
+    pub fn http_request(&self, binding: &str) -> Result<HttpTriggerRequest, String> {
+        let request = match get(&self.data, binding) {
+            Some(Value::Object(request)) => request.clone(),
+            // Some host versions hand the request over as JSON text; accept one layer.
+            Some(Value::String(text)) => match serde_json::from_str(text) {
+                Ok(Value::Object(request)) => request,
+                _ => {
+                    return Err(format!("Data.{binding} is not an HTTP request object"));
+                }
+            },
+            Some(_) => return Err(format!("Data.{binding} is not an HTTP request object")),
+            None => return Err(format!("the invocation has no Data.{binding}")),
+        };
+        let body = match get(&request, "Body") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) if text.trim().is_empty() => None,
+            Some(Value::String(text)) => Some(
+                serde_json::from_str::<Value>(text).unwrap_or_else(|_| Value::String(text.clone())),
+            ),
+            Some(other) => Some(other.clone()),
+        };
+        let query = match get(&request, "Query") {
+            Some(Value::Object(query)) => query.clone(),
+            // The docs' stale samples show the query as JSON text.
+            Some(Value::String(text)) => match serde_json::from_str(text) {
+                Ok(Value::Object(query)) => query,
+                _ => Map::new(),
+            },
+            _ => Map::new(),
+        };
+        Ok(HttpTriggerRequest { body, query })
+    }
+
+    /// The queue message bound to `binding`, with the host's encodings undone: a JSON string
+    /// holding the JSON-encoded message text (two layers), one layer, an object, or the base64
+    /// text of a `"dataType": "binary"` trigger.
+    ///
+    /// # Errors
+    ///
+    /// When there is no such binding, or the value is neither a string nor JSON.
+    pub fn queue_message(&self, binding: &str) -> Result<QueueMessage, String> {
+        match get(&self.data, binding) {
+            None | Some(Value::Null) => Err(format!("the invocation has no Data.{binding}")),
+            Some(Value::String(outer)) => Ok(decode_queue_text(outer)),
+            Some(other) => Ok(QueueMessage::Json(other.clone())),
+        }
+    }
+
+    /// `Metadata.DequeueCount`, a string (`"1"`) or a number.
+    pub fn dequeue_count(&self) -> Option<u64> {
+        match get(&self.metadata, "DequeueCount")? {
+            Value::Number(number) => number.as_u64(),
+            Value::String(text) => unquote(text).trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// A string from `Metadata` (`Id`, `PopReceipt`), with the host's extra quotes removed.
+    pub fn metadata_string(&self, name: &str) -> Option<String> {
+        match get(&self.metadata, name)? {
+            Value::String(text) => Some(unquote(text)),
+            Value::Number(number) => Some(number.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// The response envelope for an HTTP-triggered invocation.
+pub fn http_response(
+    output_binding: &str,
+    status: u16,
+    body: String,
+    retry_after_seconds: Option<u64>,
+    logs: &[String],
+) -> Value {
+    let mut headers = Map::new();
+    headers.insert("Content-Type".to_owned(), json!("application/json"));
+    if let Some(seconds) = retry_after_seconds {
+        headers.insert("Retry-After".to_owned(), json!(seconds.to_string()));
+    }
+    let mut outputs = Map::new();
+    outputs.insert(
+        output_binding.to_owned(),
+        json!({"statusCode": status, "headers": headers, "body": body}),
+    );
+    json!({"Outputs": outputs, "Logs": logs, "ReturnValue": null})
+}
+
+/// The response envelope for a queue-triggered invocation that writes `message` (a JSON
+/// object, so the host neither splits it nor mistakes it for base64) to `output_binding`.
+pub fn queue_response(output_binding: &str, message: Value, logs: &[String]) -> Value {
+    let mut outputs = Map::new();
+    outputs.insert(output_binding.to_owned(), message);
+    json!({"Outputs": outputs, "Logs": logs, "ReturnValue": null})
+}
+
+/// A property by name, matched case-insensitively (the host's serialiser is not strict).
+pub fn get<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    object.get(name).or_else(|| {
+        object
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value)
+    })
+}
+
+/// Undoes the host's encodings of a queue message delivered as a string.
+fn decode_queue_text(outer: &str) -> QueueMessage {
+    // Two layers: a JSON string whose content is the JSON-encoded message text.
+    match serde_json::from_str::<Value>(outer) {
+        Ok(Value::String(inner)) => match serde_json::from_str::<Value>(&inner) {
+            Ok(value) => QueueMessage::Json(value),
+            Err(_) => decode_binary(&inner).unwrap_or(QueueMessage::Text(inner)),
+        },
+        Ok(value) => QueueMessage::Json(value),
+        Err(_) => decode_binary(outer).unwrap_or_else(|| QueueMessage::Text(outer.to_owned())),
+    }
+}
+
+/// A `"dataType": "binary"` message: base64 of the raw bytes, which hold JSON text.
+fn decode_binary(text: &str) -> Option<QueueMessage> {
+    let trimmed = text.trim();
+    if trimmed.len() < 4 {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(trimmed)
+        .ok()?;
+    let value = serde_json::from_slice::<Value>(&bytes).ok()?;
+    match value {
+        // Base64 of text that is itself a JSON string: one more layer.
+        Value::String(inner) => serde_json::from_str(&inner).ok().map(QueueMessage::Json),
+        other => Some(QueueMessage::Json(other)),
+    }
+}
+
+/// Strips one layer of JSON string quoting, if present.
+fn unquote(text: &str) -> String {
+    if text.len() >= 2
+        && text.starts_with('"')
+        && text.ends_with('"')
+        && let Ok(Value::String(inner)) = serde_json::from_str::<Value>(text)
+    {
+        return inner;
+    }
+    text.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invocation(value: Value) -> Invocation {
+        Invocation::parse(value.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn an_http_request_is_read_as_the_host_sends_it() {
+        let invocation = invocation(json!({
+            "Data": {"req": {
+                "Url": "https://app.azurewebsites.net/api/SetOrRemoveMobilePhoneMfa?dryRun=true",
+                "Method": "POST",
+                "Query": {"dryRun": "true"},
+                "Headers": {"Content-Type": ["application/json"]},
+                "Params": {},
+                "Identities": [],
+                "Body": "{\"UserId\":\"a@b.com\"}"
+            }},
+            "Metadata": {"sys": {"MethodName": "SetOrRemoveMobilePhoneMfa"}}
+        }));
+        let request = invocation.http_request("req").unwrap();
+        assert_eq!(request.body, Some(json!({"UserId": "a@b.com"})));
+        assert_eq!(request.query.get("dryRun"), Some(&json!("true")));
+    }
+
+    #[test]
+    fn property_names_match_in_any_case_and_body_may_be_absent() {
+        let invocation = invocation(json!({"data": {"REQ": {"method": "POST"}}, "metadata": {}}));
+        let request = invocation.http_request("req").unwrap();
+        assert_eq!(request.body, None);
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_kept_as_text() {
+        let invocation = invocation(json!({"Data": {"req": {"Body": "UserId=a"}}}));
+        assert_eq!(
+            invocation.http_request("req").unwrap().body,
+            Some(json!("UserId=a"))
+        );
+    }
+
+    #[test]
+    fn queue_messages_are_decoded_from_every_form_the_host_uses() {
+        let message = json!({"UserId": "a@b.com"});
+        let text = message.to_string();
+        let two_layers = Value::String(Value::String(text.clone()).to_string());
+        let one_layer = Value::String(text.clone());
+        let binary = Value::String(base64::engine::general_purpose::STANDARD.encode(&text));
+        for data in [two_layers, one_layer, message.clone(), binary] {
+            let invocation = invocation(json!({"Data": {"queueItem": data}}));
+            assert_eq!(
+                invocation.queue_message("queueItem").unwrap(),
+                QueueMessage::Json(message.clone()),
+                "{data}"
+            );
+        }
+        let plain = invocation(json!({"Data": {"queueItem": "\"hello\""}}));
+        assert_eq!(
+            plain.queue_message("queueItem").unwrap(),
+            QueueMessage::Text("hello".to_owned())
+        );
+    }
+
+    #[test]
+    fn metadata_is_read_with_or_without_the_extra_layer() {
+        let quoted = invocation(json!({"Metadata": {
+            "DequeueCount": "2",
+            "Id": "\"800ae4b3-bdd2-4c08-badd-f08e5a34b865\"",
+            "PopReceipt": "\"AgAAAAMAAAAAAAAAAgtnj8x+1QE=\""
+        }}));
+        assert_eq!(quoted.dequeue_count(), Some(2));
+        assert_eq!(
+            quoted.metadata_string("Id").as_deref(),
+            Some("800ae4b3-bdd2-4c08-badd-f08e5a34b865")
+        );
+        assert_eq!(
+            quoted.metadata_string("PopReceipt").as_deref(),
+            Some("AgAAAAMAAAAAAAAAAgtnj8x+1QE=")
+        );
+        let plain = invocation(json!({"Metadata": {"DequeueCount": 3, "Id": "abc"}}));
+        assert_eq!(plain.dequeue_count(), Some(3));
+        assert_eq!(plain.metadata_string("Id").as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn the_http_response_envelope_has_the_shape_the_host_reads() {
+        let envelope = http_response("res", 503, "{}".to_owned(), Some(30), &["line".to_owned()]);
+        assert_eq!(
+            envelope,
+            json!({
+                "Outputs": {"res": {
+                    "statusCode": 503,
+                    "headers": {"Content-Type": "application/json", "Retry-After": "30"},
+                    "body": "{}"
+                }},
+                "Logs": ["line"],
+                "ReturnValue": null
+            })
+        );
+    }
+}

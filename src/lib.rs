@@ -1,0 +1,60 @@
+//! An Azure Functions custom handler that sets, updates or removes a user's phone MFA method
+//! through Microsoft Graph, with the Function App's managed identity.
+//!
+//! # Layout
+//!
+//! - [`app`] serves the host's routes and turns envelopes into runbook calls and back;
+//!   [`host`] reads and writes the host's envelopes.
+//! - [`request`] parses the runbook's parameters into a [`request::Request`], using
+//!   [`phone`] (numbers, by the numbering plan) and [`user`] (object id or UPN).
+//! - [`runbook`] carries a request out: it reads through [`graph`], decides with the pure
+//!   [`plan`], writes, verifies, and on an SMS sign-in conflict asks [`owner`] who holds the
+//!   number. [`report`] is the result contract; [`journal`] the admin-readable log.
+//! - [`config`], [`credential`] and [`startup`] build the process; [`locks`] serialises work
+//!   per user.
+//! - [`simulator`] (feature `simulator`) is a stateful fake of Graph and of the managed
+//!   identity endpoint, plus a miniature Functions host; [`demo`] runs it all locally.
+
+pub mod app;
+pub mod config;
+pub mod credential;
+#[cfg(feature = "simulator")]
+pub mod demo;
+pub mod graph;
+pub mod host;
+pub mod journal;
+pub mod locks;
+pub mod owner;
+pub mod phone;
+pub mod plan;
+pub mod report;
+pub mod request;
+pub mod runbook;
+#[cfg(feature = "simulator")]
+pub mod simulator;
+pub mod startup;
+pub mod user;
+
+/// Installs rustls' ring crypto provider for the process. Every HTTP client needs it; calling
+/// it again is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Sets up logging for a process: lines without colour (the host captures them), warnings
+/// and errors to stderr (the host logs stderr as errors), the rest to stdout. `RUST_LOG`
+/// overrides the default level, `info`.
+pub fn init_logging() {
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let writer = std::io::stderr
+        .with_max_level(tracing::Level::WARN)
+        .or_else(std::io::stdout);
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_target(false)
+        .with_writer(writer)
+        .try_init();
+}

@@ -1,0 +1,512 @@
+//! Phone numbers and phone method types, parsed once at the boundary.
+//!
+//! A [`PhoneNumber`] has been checked against the numbering plan (the `phonenumber` crate, a
+//! port of libphonenumber), so the rest of the code cannot hold a number that is not valid in
+//! its country. It knows how Graph wants the number written (`+{country code} {national}`,
+//! `x{extension}` for office phones) and how to compare it with what Graph returns (by digits).
+//!
+//! This module never lets a full number escape into text meant for logs: `Display` and `Debug`
+//! of a [`PhoneNumber`] print the masked form, and [`mask`] masks a number Graph returned.
+
+use std::fmt;
+
+use phonenumber::metadata::DATABASE;
+
+/// The three phone method types Graph has, each with a fixed method id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PhoneType {
+    Mobile,
+    AlternateMobile,
+    Office,
+}
+
+impl PhoneType {
+    /// Every type, in the order Graph's documentation lists them.
+    pub const ALL: [PhoneType; 3] = [
+        PhoneType::Mobile,
+        PhoneType::AlternateMobile,
+        PhoneType::Office,
+    ];
+
+    /// Parses Graph's name for the type, case-insensitively (callers write `Mobile` too).
+    pub fn parse(value: &str) -> Option<PhoneType> {
+        PhoneType::ALL
+            .into_iter()
+            .find(|phone_type| phone_type.as_str().eq_ignore_ascii_case(value.trim()))
+    }
+
+    /// Graph's name for the type (`mobile`, `alternateMobile`, `office`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhoneType::Mobile => "mobile",
+            PhoneType::AlternateMobile => "alternateMobile",
+            PhoneType::Office => "office",
+        }
+    }
+
+    /// The method id Graph uses for this type, the same for every user.
+    pub fn method_id(self) -> &'static str {
+        match self {
+            PhoneType::Mobile => "3179e48a-750b-4051-897c-87b9720928f7",
+            PhoneType::AlternateMobile => "b6332ec1-7057-4abe-9331-3d72feddfe41",
+            PhoneType::Office => "e37fc753-ff3b-4958-9484-eaa9425c82bc",
+        }
+    }
+
+    /// Whether the type is meant to reach a mobile phone (and so can receive texts).
+    pub fn expects_mobile_number(self) -> bool {
+        matches!(self, PhoneType::Mobile | PhoneType::AlternateMobile)
+    }
+}
+
+impl fmt::Display for PhoneType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A phone number that is valid in its country by the numbering plan.
+///
+/// The fields are private: the only way to get one is [`PhoneNumber::parse`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct PhoneNumber {
+    country_code: u16,
+    /// The national significant number's digits, with any leading zeros the plan keeps.
+    national: String,
+    extension: Option<String>,
+    /// ISO 3166 region the number belongs to, when the plan knows one.
+    region: Option<String>,
+    line: LineKind,
+}
+
+/// What the numbering plan says about the kind of line a number belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineKind {
+    Mobile,
+    FixedLine,
+    /// The plan cannot tell (the North American plan, for one).
+    FixedLineOrMobile,
+    /// Toll-free, premium rate, VoIP, pager and the other special kinds.
+    Other,
+}
+
+/// Why a phone number was rejected. The message never repeats the number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct PhoneNumberError {
+    reason: String,
+}
+
+impl PhoneNumberError {
+    fn new(reason: impl Into<String>) -> PhoneNumberError {
+        PhoneNumberError {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The most digits E.164 allows in a full number, country code included.
+const E164_MAX_DIGITS: usize = 15;
+/// The most digits we accept in an extension (Graph documents no limit; PBXs use up to 7).
+const EXTENSION_MAX_DIGITS: usize = 10;
+
+impl PhoneNumber {
+    /// Parses a number written in international form: `+491701234567`, `+49 170 1234567`,
+    /// `+1 (206) 555-5554`, optionally with an extension (`x123` or `ext. 123`).
+    ///
+    /// # Errors
+    ///
+    /// When the number has no country code, contains letters or other stray characters, is
+    /// too short or too long, or is not a valid number in its country. The message says which.
+    pub fn parse(input: &str) -> Result<PhoneNumber, PhoneNumberError> {
+        let input = input.trim();
+        if input.is_empty() {
+            return Err(PhoneNumberError::new("the number is empty"));
+        }
+        let (main, extension) = split_extension(input)?;
+        check_characters(main)?;
+        if !main.starts_with('+') {
+            return Err(PhoneNumberError::new(
+                "the number has no country code: write it in international format, starting \
+                 with + and the country code (for example +49 170 1234567)",
+            ));
+        }
+        let digit_count = main.chars().filter(char::is_ascii_digit).count();
+        if digit_count > E164_MAX_DIGITS {
+            return Err(PhoneNumberError::new(format!(
+                "the number is too long: it has {digit_count} digits, and an international \
+                 number has at most {E164_MAX_DIGITS}"
+            )));
+        }
+        let parsed = phonenumber::parse(None, main).map_err(|error| parse_error(main, &error))?;
+        let country_code = parsed.code().value();
+        let national = national_digits(parsed.national());
+        let metadata = parsed.metadata(&DATABASE);
+        let region = parsed.country().id().map(|id| format!("{id:?}"));
+        if !parsed.is_valid() {
+            return Err(invalid_number_error(
+                country_code,
+                &national,
+                region.as_deref(),
+                metadata,
+            ));
+        }
+        let line = match parsed.number_type(&DATABASE) {
+            phonenumber::Type::Mobile => LineKind::Mobile,
+            phonenumber::Type::FixedLine => LineKind::FixedLine,
+            phonenumber::Type::FixedLineOrMobile => LineKind::FixedLineOrMobile,
+            _ => LineKind::Other,
+        };
+        Ok(PhoneNumber {
+            country_code,
+            national,
+            extension,
+            region,
+            line,
+        })
+    }
+
+    /// The number as Graph wants it: `+{country code} {national number}`, then `x{extension}`.
+    pub fn graph_format(&self) -> String {
+        match &self.extension {
+            Some(extension) => format!("+{} {}x{}", self.country_code, self.national, extension),
+            None => format!("+{} {}", self.country_code, self.national),
+        }
+    }
+
+    /// Whether `graph_number` (as Graph returned it) is this number, compared by digits.
+    pub fn matches(&self, graph_number: &str) -> bool {
+        let (main, extension) = split_graph_number(graph_number);
+        let digits: String = main.chars().filter(char::is_ascii_digit).collect();
+        let own_digits = format!("{}{}", self.country_code, self.national);
+        let extension_digits: String = extension
+            .unwrap_or_default()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
+        digits == own_digits && extension_digits == self.extension.clone().unwrap_or_default()
+    }
+
+    /// The masked form used in every log line and message: country code and last two digits.
+    pub fn masked(&self) -> String {
+        mask(&self.graph_format())
+    }
+
+    pub fn has_extension(&self) -> bool {
+        self.extension.is_some()
+    }
+
+    pub fn line_kind(&self) -> LineKind {
+        self.line
+    }
+
+    /// The region the number belongs to (`DE`, `US`), when the plan knows one.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PhoneNumber").field(&self.masked()).finish()
+    }
+}
+
+/// A number as Graph returned it for a registered method. Shown masked; the raw text is
+/// only for the result a caller receives.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegisteredNumber(String);
+
+impl RegisteredNumber {
+    pub fn new(graph_text: impl Into<String>) -> RegisteredNumber {
+        RegisteredNumber(graph_text.into())
+    }
+
+    /// The number exactly as Graph wrote it, for the caller's result; never for a log line.
+    pub fn as_graph_text(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RegisteredNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&mask(&self.0))
+    }
+}
+
+impl fmt::Debug for RegisteredNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RegisteredNumber")
+            .field(&mask(&self.0))
+            .finish()
+    }
+}
+
+/// One of a user's phone methods, as Graph reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhoneMethod {
+    pub phone_type: PhoneType,
+    pub number: RegisteredNumber,
+    /// Graph's `smsSignInState`; `None` when Graph did not say.
+    pub sms_sign_in_state: Option<String>,
+}
+
+impl PhoneNumber {
+    /// Whether a registered number is this number, compared by digits.
+    pub fn is(&self, registered: &RegisteredNumber) -> bool {
+        self.matches(&registered.0)
+    }
+}
+
+/// Masks a phone number written in any of the forms Graph or a caller uses: keeps the country
+/// code when the number is written `+cc rest`, and the last two digits; every other digit
+/// becomes `*`. Digits of an extension are masked too.
+pub fn mask(number: &str) -> String {
+    let (main, _) = split_graph_number(number);
+    let main = main.trim();
+    let digits: Vec<char> = main.chars().filter(char::is_ascii_digit).collect();
+    let country_code: String = match main.strip_prefix('+') {
+        Some(rest) => match rest.split_once([' ', '-']) {
+            Some((code, _)) if !code.is_empty() && code.len() <= 3 => code.to_owned(),
+            _ => String::new(),
+        },
+        None => String::new(),
+    };
+    let kept_tail = 2.min(digits.len().saturating_sub(country_code.len()));
+    let hidden = digits.len() - country_code.len() - kept_tail;
+    let tail: String = digits[digits.len() - kept_tail..].iter().collect();
+    let stars = "*".repeat(hidden.max(1));
+    if country_code.is_empty() {
+        format!("+{stars}{tail}")
+    } else {
+        format!("+{country_code} {stars}{tail}")
+    }
+}
+
+/// Masks every phone-number-like run (six or more digits, possibly with spaces, dashes and a
+/// leading +) in free text such as a Graph error message, so it can go into logs and results.
+pub fn redact_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let digits = run.chars().filter(char::is_ascii_digit).count();
+        if digits >= 6 {
+            let trailing: String = run
+                .chars()
+                .rev()
+                .take_while(|c| !c.is_ascii_digit())
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            out.push_str(&mask(run.trim_end_matches(|c: char| !c.is_ascii_digit())));
+            out.push_str(&trailing);
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for character in text.chars() {
+        let starts = character.is_ascii_digit() || character == '+';
+        let continues = starts || matches!(character, ' ' | '-' | '(' | ')');
+        if (run.is_empty() && starts) || (!run.is_empty() && continues) {
+            run.push(character);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(character);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// Loads the numbering plan's metadata and compiles its patterns, so that the first request
+/// does not pay for it.
+pub fn warm_up() {
+    let _ = PhoneNumber::parse("+49 170 1234567");
+    let _ = PhoneNumber::parse("+1 206 555 0100");
+}
+
+/// Splits `+1 5555551234x123` (Graph's form) into the main number and the extension.
+fn split_graph_number(number: &str) -> (&str, Option<&str>) {
+    match number.find(['x', 'X']) {
+        Some(index) => (&number[..index], Some(&number[index + 1..])),
+        None => (number, None),
+    }
+}
+
+/// Splits a caller's number into the main part and an extension given as `x123`, `ext123`,
+/// `ext. 123` or `extension 123`.
+fn split_extension(input: &str) -> Result<(&str, Option<String>), PhoneNumberError> {
+    let lower = input.to_ascii_lowercase();
+    let Some(index) = lower.find(|c: char| c.is_ascii_alphabetic()) else {
+        return Ok((input, None));
+    };
+    let marker_and_rest = &lower[index..];
+    let after_marker = ["extension", "ext.", "ext", "x"]
+        .iter()
+        .find_map(|marker| marker_and_rest.strip_prefix(marker));
+    let Some(after_marker) = after_marker else {
+        return Err(PhoneNumberError::new(
+            "the number contains letters: write digits only, with an optional extension \
+             as x123",
+        ));
+    };
+    let extension = after_marker.trim();
+    if extension.is_empty() || !extension.chars().all(|c| c.is_ascii_digit()) {
+        return Err(PhoneNumberError::new(
+            "the extension must be digits only, written as x123",
+        ));
+    }
+    if extension.len() > EXTENSION_MAX_DIGITS {
+        return Err(PhoneNumberError::new(format!(
+            "the extension is too long: at most {EXTENSION_MAX_DIGITS} digits"
+        )));
+    }
+    Ok((input[..index].trim_end(), Some(extension.to_owned())))
+}
+
+fn check_characters(main: &str) -> Result<(), PhoneNumberError> {
+    for (position, character) in main.chars().enumerate() {
+        let allowed = character.is_ascii_digit()
+            || matches!(character, ' ' | '-' | '.' | '(' | ')' | '/')
+            || (character == '+' && position == 0);
+        if !allowed {
+            let shown = if character.is_control() {
+                "a control character".to_owned()
+            } else {
+                format!("'{character}'")
+            };
+            return Err(PhoneNumberError::new(format!(
+                "the number contains {shown} at position {}: use digits, spaces, and a \
+                 leading +",
+                position + 1
+            )));
+        }
+    }
+    if !main.chars().any(|c| c.is_ascii_digit()) {
+        return Err(PhoneNumberError::new("the number contains no digits"));
+    }
+    Ok(())
+}
+
+fn national_digits(national: &phonenumber::NationalNumber) -> String {
+    format!(
+        "{}{}",
+        "0".repeat(usize::from(national.zeros())),
+        national.value()
+    )
+}
+
+fn parse_error(main: &str, error: &phonenumber::ParseError) -> PhoneNumberError {
+    use phonenumber::ParseError;
+    match error {
+        ParseError::InvalidCountryCode => {
+            let code: String = main
+                .chars()
+                .skip(1)
+                .take_while(|c| c.is_ascii_digit())
+                .take(3)
+                .collect();
+            PhoneNumberError::new(format!(
+                "the number does not start with a known country calling code (it starts \
+                 with +{code})"
+            ))
+        }
+        ParseError::TooShortNsn | ParseError::TooShortAfterIdd | ParseError::NoNumber => {
+            PhoneNumberError::new("the number is too short")
+        }
+        ParseError::TooLong => PhoneNumberError::new("the number is too long"),
+        ParseError::MalformedInteger(_) => {
+            PhoneNumberError::new("the number is not a well-formed phone number")
+        }
+    }
+}
+
+fn invalid_number_error(
+    country_code: u16,
+    national: &str,
+    region: Option<&str>,
+    metadata: Option<&phonenumber::Metadata>,
+) -> PhoneNumberError {
+    // The regions sharing the code (+1 is many), the number's own first.
+    let mut regions: Vec<&phonenumber::Metadata> = metadata.into_iter().collect();
+    regions.extend(DATABASE.by_code(&country_code).unwrap_or_default());
+    let region = region.or_else(|| regions.first().map(|metadata| metadata.id()));
+    let place = match region {
+        Some(region) => format!("{region} (+{country_code})"),
+        None => format!("+{country_code}"),
+    };
+    let length = national.len();
+    for kind in [LineKind::Mobile, LineKind::FixedLine] {
+        for region_metadata in &regions {
+            let descriptors = region_metadata.descriptors();
+            let descriptor = match kind {
+                LineKind::Mobile => descriptors.mobile(),
+                _ => descriptors.fixed_line(),
+            };
+            let Some(descriptor) = descriptor else {
+                continue;
+            };
+            let lengths: Vec<usize> = descriptor
+                .possible_length()
+                .iter()
+                .map(|length| usize::from(*length))
+                .collect();
+            let expected = describe_lengths(&lengths);
+            let what = match kind {
+                LineKind::Mobile => "mobile numbers",
+                _ => "landline numbers",
+            };
+            // Would the digits given, completed, be a number of this kind? Then too few.
+            let completes = lengths
+                .iter()
+                .filter(|wanted| **wanted > length)
+                .any(|wanted| {
+                    ['0', '1', '5', '9'].iter().any(|fill| {
+                        descriptor.is_match(&format!(
+                            "{national}{}",
+                            fill.to_string().repeat(wanted - length)
+                        ))
+                    })
+                });
+            if completes {
+                return PhoneNumberError::new(format!(
+                    "the number is too short: {length} digits after the country code, and \
+                     {what} like it in {place} have {expected}"
+                ));
+            }
+            let truncates = lengths
+                .iter()
+                .filter(|wanted| **wanted < length)
+                .any(|wanted| descriptor.is_match(&national[..*wanted]));
+            if truncates {
+                return PhoneNumberError::new(format!(
+                    "the number is too long: {length} digits after the country code, and \
+                     {what} like it in {place} have {expected}"
+                ));
+            }
+        }
+    }
+    PhoneNumberError::new(format!(
+        "the number is not a valid phone number in {place} by its numbering plan: check the \
+         digits"
+    ))
+}
+
+fn describe_lengths(lengths: &[usize]) -> String {
+    match lengths {
+        [] => "another length".to_owned(),
+        [only] => format!("{only}"),
+        [first, .., last] => format!("{first} to {last}"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

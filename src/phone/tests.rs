@@ -1,0 +1,115 @@
+use super::*;
+
+#[track_caller]
+fn check_valid(input: &str, graph_format: &str) {
+    let number = PhoneNumber::parse(input).unwrap_or_else(|error| panic!("{input}: {error}"));
+    assert_eq!(number.graph_format(), graph_format, "{input}");
+}
+
+#[track_caller]
+fn check_invalid(input: &str, reason_contains: &str) {
+    match PhoneNumber::parse(input) {
+        Ok(number) => panic!("{input} was accepted as {}", number.graph_format()),
+        Err(error) => {
+            let message = error.to_string();
+            assert!(
+                message.contains(reason_contains),
+                "{input}: expected {reason_contains:?} in {message:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn international_forms_are_written_the_way_graph_wants() {
+    check_valid("+491701234567", "+49 1701234567");
+    check_valid("+49 170 1234567", "+49 1701234567");
+    check_valid("  +49 (170) 123-4567 ", "+49 1701234567");
+    check_valid("+1 206 555 0100", "+1 2065550100");
+    check_valid("+44 20 7946 0958", "+44 2079460958");
+    check_valid("+39 06 6982 1234", "+39 0669821234");
+    check_valid("+49 30 12345678 x123", "+49 3012345678x123");
+    check_valid("+49 30 12345678 ext. 45", "+49 3012345678x45");
+}
+
+#[test]
+fn numbers_that_are_not_valid_are_rejected_with_the_reason() {
+    check_invalid("", "empty");
+    check_invalid("01701234567", "no country code");
+    check_invalid("00491701234567", "no country code");
+    check_invalid("+4917012", "too short");
+    check_invalid("+49 170 12345678901234", "too long");
+    check_invalid("+999 1234567", "country calling code");
+    check_invalid("+1 800 FLOWERS", "letters");
+    check_invalid("+49 170 1234567 x", "extension");
+    check_invalid("+49 170 1234567 xabc", "extension");
+    check_invalid("+49\u{0}1701234567", "control character");
+    check_invalid("+49 170 123;4567", "';'");
+    check_invalid("+", "no digits");
+    check_invalid("+1 555 555 1234", "not a valid phone number in US");
+}
+
+#[test]
+fn error_messages_never_repeat_the_number() {
+    for input in ["+4917012", "+49 170 12345678901234", "+1 555 555 1234"] {
+        let message = PhoneNumber::parse(input).unwrap_err().to_string();
+        let digits: String = input.chars().filter(char::is_ascii_digit).collect();
+        assert!(!message.contains(&digits[2..]), "{message}");
+    }
+}
+
+#[test]
+fn numbers_match_what_graph_returns_by_digits() {
+    let number = PhoneNumber::parse("+49 170 1234567").unwrap();
+    assert!(number.matches("+49 1701234567"));
+    assert!(number.matches("+491701234567"));
+    assert!(!number.matches("+49 1701234568"));
+    assert!(!number.matches("+49 1701234567x1"));
+    let office = PhoneNumber::parse("+49 30 12345678 x123").unwrap();
+    assert!(office.matches("+49 3012345678x123"));
+    assert!(!office.matches("+49 3012345678"));
+}
+
+#[test]
+fn line_kind_comes_from_the_numbering_plan() {
+    let kind = |input| PhoneNumber::parse(input).unwrap().line_kind();
+    assert_eq!(kind("+49 170 1234567"), LineKind::Mobile);
+    assert_eq!(kind("+49 30 12345678"), LineKind::FixedLine);
+    assert_eq!(kind("+1 206 555 0100"), LineKind::FixedLineOrMobile);
+}
+
+#[test]
+fn display_debug_and_mask_hide_all_but_country_code_and_last_two_digits() {
+    let number = PhoneNumber::parse("+49 170 1234567").unwrap();
+    assert_eq!(number.to_string(), "+49 ********67");
+    assert_eq!(format!("{number:?}"), "PhoneNumber(\"+49 ********67\")");
+    assert_eq!(mask("+1 2065555555"), "+1 ********55");
+    assert_eq!(mask("+12065555555"), "+*********55");
+    assert_eq!(mask("+1 5555551234x123"), "+1 ********34");
+    assert_eq!(mask(""), "+*");
+}
+
+#[test]
+fn phone_types_parse_case_insensitively_and_know_their_method_ids() {
+    assert_eq!(PhoneType::parse("Mobile"), Some(PhoneType::Mobile));
+    assert_eq!(
+        PhoneType::parse("alternatemobile"),
+        Some(PhoneType::AlternateMobile)
+    );
+    assert_eq!(PhoneType::parse(" OFFICE "), Some(PhoneType::Office));
+    assert_eq!(PhoneType::parse("landline"), None);
+    assert_eq!(
+        PhoneType::Mobile.method_id(),
+        "3179e48a-750b-4051-897c-87b9720928f7"
+    );
+}
+
+#[test]
+fn numbers_inside_free_text_are_redacted() {
+    assert_eq!(
+        redact_numbers("Invalid phone number +49 1701234567 for user"),
+        "Invalid phone number +49 ********67 for user"
+    );
+    assert_eq!(redact_numbers("error 409 at 12:30"), "error 409 at 12:30");
+    assert_eq!(redact_numbers("id 12345678."), "id +******78.");
+}

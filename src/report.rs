@@ -1,0 +1,291 @@
+//! The result of one invocation: the versioned JSON contract every trigger returns.
+//!
+//! This is deliberately a wire type: callers (RealmJoin-style runbook triggers, queue
+//! consumers, Logic Apps) parse it, so its field names and codes change only with
+//! [`SCHEMA_VERSION`]. README.md documents it; the integration tests snapshot it.
+//!
+//! The mapping from an error code to an HTTP status, and to "a retry could help", lives here
+//! and nowhere else.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Bumped when a field is removed or changes meaning; adding a field or a code is compatible.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What happened, as the caller reads it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub schema_version: u32,
+    pub status: Status,
+    pub action: Action,
+    pub dry_run: bool,
+    pub user: Option<UserSummary>,
+    /// The method of the requested type as it is after the operation (or would be, for a dry
+    /// run); null when there is none.
+    pub phone_method: Option<MethodSummary>,
+    pub warnings: Vec<Warning>,
+    pub error: Option<Failure>,
+    /// Who holds the number for SMS sign-in, when a conflict stopped the operation and the
+    /// owner search found them.
+    pub conflict_owner: Option<ConflictOwner>,
+    pub caller_name: Option<String>,
+    /// The caller's own correlation id (`requestId`), echoed.
+    pub request_id: Option<String>,
+    /// The Functions host's invocation id (`X-Azure-Functions-InvocationId`).
+    pub invocation_id: Option<String>,
+    pub trigger: Trigger,
+    /// The parameters as received, so a consumer can match a result to its request and replay it.
+    pub request: Option<serde_json::Value>,
+    /// For the queue trigger: which message this is the result of.
+    pub queue_message: Option<QueueMessageEcho>,
+    /// The lines an admin reads, like the runbook's output. Phone numbers are masked.
+    pub log: Vec<String>,
+    /// How long Graph asked us to wait, for the HTTP `Retry-After` of a transient failure.
+    #[serde(skip)]
+    pub retry_after: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Status {
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Action {
+    Added,
+    Updated,
+    Removed,
+    Unchanged,
+    NotPresent,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Trigger {
+    Http,
+    Queue,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSummary {
+    pub id: String,
+    pub user_principal_name: Option<String>,
+    pub display_name: Option<String>,
+    pub user_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MethodSummary {
+    pub id: String,
+    pub phone_type: String,
+    pub phone_number: String,
+    /// Null when Graph did not say (a PATCH answers 204 without a body).
+    pub sms_sign_in_state: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictOwner {
+    pub id: String,
+    pub user_principal_name: Option<String>,
+    pub display_name: Option<String>,
+    pub phone_type: String,
+    pub sms_sign_in_state: Option<String>,
+    pub account_enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueMessageEcho {
+    pub id: Option<String>,
+    pub dequeue_count: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub code: WarningCode,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WarningCode {
+    /// A parameter we do not know was ignored.
+    UnknownParameter,
+    /// The numbering plan says a number meant for a mobile type is a fixed line.
+    NotAMobileNumber,
+    /// The user is a B2B guest: SMS sign-in is not available to them.
+    GuestUser,
+    /// The MFA method was written, but another user holds the number for SMS sign-in.
+    SmsSignInConflict,
+    /// The owner search did not find who holds the number.
+    ConflictOwnerNotFound,
+    /// The owner search could not use the registration report and enumerated users instead.
+    OwnerSearchFallback,
+    /// The owner search stopped before it read every candidate.
+    OwnerSearchIncomplete,
+    /// The owner search is switched off.
+    OwnerSearchDisabled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The parameter at fault, for input errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+}
+
+/// Every way an invocation can fail. What a caller does differently decides the variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorCode {
+    /// A parameter is missing or malformed.
+    InvalidRequest,
+    /// The phone number is not a valid number (ours or Graph's verdict).
+    InvalidPhoneNumber,
+    UserNotFound,
+    /// Remove was asked for one number, and the user has another.
+    NumberMismatch,
+    AlternateMobileRequiresMobile,
+    MobileHasAlternate,
+    CannotDeleteDefaultMethod,
+    /// Another user holds the number for SMS sign-in and Graph did not write it.
+    PhoneNumberNotUnique,
+    /// SMS sign-in could not be switched as asked.
+    SmsSignInNotAllowed,
+    /// Graph refuses our identity: a permission or licence is missing.
+    GraphForbidden,
+    /// Graph answered something we cannot act on.
+    GraphRejected,
+    /// Graph stayed throttled or unavailable after our retries.
+    GraphUnavailable,
+    /// No token could be obtained for our identity.
+    IdentityUnavailable,
+    /// A bug: the handler itself failed.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status an HTTP caller gets.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidRequest | ErrorCode::InvalidPhoneNumber => 400,
+            ErrorCode::UserNotFound => 404,
+            ErrorCode::NumberMismatch
+            | ErrorCode::AlternateMobileRequiresMobile
+            | ErrorCode::MobileHasAlternate
+            | ErrorCode::CannotDeleteDefaultMethod
+            | ErrorCode::PhoneNumberNotUnique
+            | ErrorCode::SmsSignInNotAllowed => 409,
+            ErrorCode::GraphForbidden | ErrorCode::GraphRejected => 502,
+            ErrorCode::GraphUnavailable | ErrorCode::IdentityUnavailable => 503,
+            ErrorCode::Internal => 500,
+        }
+    }
+
+    /// Whether running the same request again later could succeed without anyone changing
+    /// anything: the queue trigger asks the host to redeliver only these.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::GraphUnavailable | ErrorCode::IdentityUnavailable
+        )
+    }
+}
+
+impl Report {
+    /// A report that has not decided anything yet: failed with no action, until told otherwise.
+    pub fn new(trigger: Trigger, invocation_id: Option<String>) -> Report {
+        Report {
+            schema_version: SCHEMA_VERSION,
+            status: Status::Failed,
+            action: Action::None,
+            dry_run: false,
+            user: None,
+            phone_method: None,
+            warnings: Vec::new(),
+            error: None,
+            conflict_owner: None,
+            caller_name: None,
+            request_id: None,
+            invocation_id,
+            trigger,
+            request: None,
+            queue_message: None,
+            log: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    pub fn succeed(&mut self, action: Action) {
+        self.status = Status::Succeeded;
+        self.action = action;
+        self.error = None;
+    }
+
+    pub fn fail(&mut self, failure: Failure) {
+        self.status = Status::Failed;
+        self.error = Some(failure);
+    }
+
+    pub fn warn(&mut self, code: WarningCode, message: impl Into<String>) {
+        self.warnings.push(Warning {
+            code,
+            message: message.into(),
+        });
+    }
+
+    /// The HTTP status for an HTTP caller.
+    pub fn http_status(&self) -> u16 {
+        match &self.error {
+            None => 200,
+            Some(failure) => failure.code.http_status(),
+        }
+    }
+
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.error.as_ref().map(|failure| failure.code)
+    }
+
+    /// The JSON text of the report.
+    pub fn to_json(&self) -> String {
+        // Serialising plain structs of strings, numbers and enums into a String cannot fail.
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
+    }
+}
+
+impl Failure {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn for_field(code: ErrorCode, field: &'static str, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+            field: Some(field),
+        }
+    }
+}
+
+/// How long an HTTP caller should wait before retrying a transient failure, rounded up to
+/// whole seconds as `Retry-After` requires.
+pub fn retry_after_seconds(wait: Duration) -> u64 {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    seconds.max(1)
+}

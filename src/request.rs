@@ -1,0 +1,406 @@
+//! The runbook's parameters, read from a caller's JSON and parsed into a [`Request`].
+//!
+//! Names match case-insensitively, as PowerShell's do. The parameters may come bare
+//! (`{"UserId": …}`), wrapped (`{"parameters": {…}}`), or as an Azure Automation webhook body
+//! (`{"RequestBody": "<json text>"}`). Unknown names are warnings; a missing or malformed value
+//! is an error naming the field. Nothing here does IO.
+
+use serde_json::{Map, Value};
+
+use crate::phone::{LineKind, PhoneNumber, PhoneType};
+use crate::report::{ErrorCode, Failure, WarningCode};
+use crate::user::UserRef;
+
+/// A request that has passed every check we can make without asking Graph.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub user: UserRef,
+    pub phone_number: PhoneNumber,
+    pub phone_type: PhoneType,
+    pub operation: Operation,
+    pub dry_run: bool,
+    pub sms_sign_in: SmsSignIn,
+    pub caller_name: Option<String>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Set,
+    Remove,
+}
+
+/// What to do with SMS sign-in after the number is set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmsSignIn {
+    /// Whatever Graph does by policy.
+    Leave,
+    Enable,
+    Disable,
+}
+
+/// A parsed request, with the warnings parsing produced.
+#[derive(Debug)]
+pub struct Parsed {
+    pub request: Request,
+    pub warnings: Vec<(WarningCode, String)>,
+}
+
+/// A request that failed to parse, with whatever could be read of it for the result.
+#[derive(Debug)]
+pub struct Rejected {
+    pub failure: Failure,
+    pub caller_name: Option<String>,
+    pub request_id: Option<String>,
+    pub warnings: Vec<(WarningCode, String)>,
+}
+
+/// The parameters we know, in the spelling the documentation uses.
+const USER_ID: &str = "UserId";
+const PHONE_NUMBER: &str = "phoneNumber";
+const REMOVE: &str = "Remove";
+const CALLER_NAME: &str = "CallerName";
+const PHONE_TYPE: &str = "phoneType";
+const DRY_RUN: &str = "dryRun";
+const SMS_SIGN_IN: &str = "smsSignIn";
+const REQUEST_ID: &str = "requestId";
+/// An alias some producers use for [`REQUEST_ID`].
+const CORRELATION_ID: &str = "correlationId";
+
+const KNOWN: [&str; 9] = [
+    USER_ID,
+    PHONE_NUMBER,
+    REMOVE,
+    CALLER_NAME,
+    PHONE_TYPE,
+    DRY_RUN,
+    SMS_SIGN_IN,
+    REQUEST_ID,
+    CORRELATION_ID,
+];
+
+/// How long a free-text value (caller name, request id) may be.
+const MAX_TEXT_LENGTH: usize = 256;
+
+/// Unwraps the accepted envelopes around the parameters and returns the parameter object.
+///
+/// # Errors
+///
+/// When the value is not a JSON object, or a `RequestBody` is not JSON text of an object.
+pub fn parameters_object(body: &Value) -> Result<Map<String, Value>, Failure> {
+    let Value::Object(object) = body else {
+        return Err(Failure::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "the parameters must be a JSON object, not {}",
+                json_kind(body)
+            ),
+        ));
+    };
+    if let Some(inner) = single_wrapper(object, "parameters") {
+        return match inner {
+            Value::Object(parameters) => Ok(parameters.clone()),
+            other => Err(Failure::for_field(
+                ErrorCode::InvalidRequest,
+                "parameters",
+                format!("parameters must be a JSON object, not {}", json_kind(other)),
+            )),
+        };
+    }
+    if let Some((_, request_body)) = find(object, "RequestBody") {
+        let parsed = match request_body {
+            Value::String(text) => serde_json::from_str::<Value>(text).map_err(|error| {
+                Failure::for_field(
+                    ErrorCode::InvalidRequest,
+                    "RequestBody",
+                    format!("RequestBody is not valid JSON text: {error}"),
+                )
+            })?,
+            other => other.clone(),
+        };
+        return match parsed {
+            Value::Object(_) => parameters_object(&parsed),
+            other => Err(Failure::for_field(
+                ErrorCode::InvalidRequest,
+                "RequestBody",
+                format!(
+                    "RequestBody must hold a JSON object, not {}",
+                    json_kind(&other)
+                ),
+            )),
+        };
+    }
+    Ok(object.clone())
+}
+
+/// Parses the runbook's parameters.
+///
+/// # Errors
+///
+/// A [`Rejected`] naming the first field that is missing or malformed.
+pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
+    let mut warnings = Vec::new();
+    for name in parameters.keys() {
+        if !KNOWN.iter().any(|known| known.eq_ignore_ascii_case(name)) {
+            warnings.push((
+                WarningCode::UnknownParameter,
+                format!("ignored unknown parameter '{}'", printable(name)),
+            ));
+        }
+    }
+    // Read what audit needs first, so that even a rejected request is attributed.
+    let caller_name = text(parameters, CALLER_NAME);
+    let request_id = match text(parameters, REQUEST_ID) {
+        Ok(None) => text(parameters, CORRELATION_ID),
+        other => other,
+    };
+    let reject = |failure: Failure, warnings: Vec<(WarningCode, String)>| {
+        Box::new(Rejected {
+            failure,
+            caller_name: caller_name.clone().ok().flatten(),
+            request_id: request_id.clone().ok().flatten(),
+            warnings,
+        })
+    };
+    let parsed = (|| {
+        let user = match string(parameters, USER_ID)? {
+            None => {
+                return Err(Failure::for_field(
+                    ErrorCode::InvalidRequest,
+                    USER_ID,
+                    "UserId is required: give the user's object id or user principal name",
+                ));
+            }
+            Some(value) => UserRef::parse(&value).map_err(|error| {
+                Failure::for_field(
+                    ErrorCode::InvalidRequest,
+                    USER_ID,
+                    format!("UserId is not valid: {error}"),
+                )
+            })?,
+        };
+        let phone_type = match string(parameters, PHONE_TYPE)? {
+            None => PhoneType::Mobile,
+            Some(value) => PhoneType::parse(&value).ok_or_else(|| {
+                Failure::for_field(
+                    ErrorCode::InvalidRequest,
+                    PHONE_TYPE,
+                    "phoneType must be mobile, alternateMobile or office",
+                )
+            })?,
+        };
+        let phone_number = match string(parameters, PHONE_NUMBER)? {
+            None => {
+                return Err(Failure::for_field(
+                    ErrorCode::InvalidRequest,
+                    PHONE_NUMBER,
+                    "phoneNumber is required, also for removal: give the number in \
+                     international format, e.g. +491701234567",
+                ));
+            }
+            Some(value) => PhoneNumber::parse(&value).map_err(|error| {
+                Failure::for_field(
+                    ErrorCode::InvalidPhoneNumber,
+                    PHONE_NUMBER,
+                    format!("phoneNumber is not valid: {error}"),
+                )
+            })?,
+        };
+        if phone_number.has_extension() && phone_type != PhoneType::Office {
+            return Err(Failure::for_field(
+                ErrorCode::InvalidPhoneNumber,
+                PHONE_NUMBER,
+                format!(
+                    "phoneNumber has an extension, which only an office phone can have \
+                     (phoneType is {phone_type})"
+                ),
+            ));
+        }
+        let operation = if boolean(parameters, REMOVE)?.unwrap_or(false) {
+            Operation::Remove
+        } else {
+            Operation::Set
+        };
+        let dry_run = boolean(parameters, DRY_RUN)?.unwrap_or(false);
+        let sms_sign_in = match string(parameters, SMS_SIGN_IN)? {
+            None => SmsSignIn::Leave,
+            Some(value) => match value.to_ascii_lowercase().as_str() {
+                "leave" => SmsSignIn::Leave,
+                "enable" => SmsSignIn::Enable,
+                "disable" => SmsSignIn::Disable,
+                _ => {
+                    return Err(Failure::for_field(
+                        ErrorCode::InvalidRequest,
+                        SMS_SIGN_IN,
+                        "smsSignIn must be leave, enable or disable",
+                    ));
+                }
+            },
+        };
+        if sms_sign_in != SmsSignIn::Leave && operation == Operation::Remove {
+            return Err(Failure::for_field(
+                ErrorCode::InvalidRequest,
+                SMS_SIGN_IN,
+                "smsSignIn applies when setting a number, not when removing one",
+            ));
+        }
+        if sms_sign_in != SmsSignIn::Leave && phone_type != PhoneType::Mobile {
+            return Err(Failure::for_field(
+                ErrorCode::InvalidRequest,
+                SMS_SIGN_IN,
+                format!("smsSignIn applies only to the mobile phone type, not {phone_type}"),
+            ));
+        }
+        Ok(Request {
+            user,
+            phone_number,
+            phone_type,
+            operation,
+            dry_run,
+            sms_sign_in,
+            caller_name: caller_name.clone()?,
+            request_id: request_id.clone()?,
+        })
+    })();
+    match parsed {
+        Ok(request) => {
+            if request.phone_type.expects_mobile_number()
+                && request.operation == Operation::Set
+                && request.phone_number.line_kind() == LineKind::FixedLine
+            {
+                warnings.push((
+                    WarningCode::NotAMobileNumber,
+                    format!(
+                        "{} is a fixed-line number by the numbering plan of {}: it cannot \
+                         receive text messages, only calls",
+                        request.phone_number,
+                        request.phone_number.region().unwrap_or("its country")
+                    ),
+                ));
+            }
+            Ok(Parsed { request, warnings })
+        }
+        Err(failure) => Err(reject(failure, warnings)),
+    }
+}
+
+/// The value of a parameter whose name matches case-insensitively; `Err` names the field
+/// when it is given twice in different spellings.
+fn lookup<'a>(
+    parameters: &'a Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<&'a Value>, Failure> {
+    let mut matches = parameters
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case(field));
+    let first = matches.next();
+    if matches.next().is_some() {
+        return Err(Failure::for_field(
+            ErrorCode::InvalidRequest,
+            field,
+            format!("{field} is given more than once (names are case-insensitive)"),
+        ));
+    }
+    Ok(first
+        .map(|(_, value)| value)
+        .filter(|value| !value.is_null()))
+}
+
+fn string(parameters: &Map<String, Value>, field: &'static str) -> Result<Option<String>, Failure> {
+    match lookup(parameters, field)? {
+        None => Ok(None),
+        Some(Value::String(value)) if value.trim().is_empty() => Err(Failure::for_field(
+            ErrorCode::InvalidRequest,
+            field,
+            format!("{field} is empty"),
+        )),
+        Some(Value::String(value)) => Ok(Some(value.clone())),
+        Some(other) => Err(Failure::for_field(
+            ErrorCode::InvalidRequest,
+            field,
+            format!("{field} must be a string, not {}", json_kind(other)),
+        )),
+    }
+}
+
+/// A free-text value that is echoed into logs: bounded, and without control characters that
+/// could forge log lines.
+fn text(parameters: &Map<String, Value>, field: &'static str) -> Result<Option<String>, Failure> {
+    let value = match lookup(parameters, field)? {
+        Some(Value::String(value)) if value.trim().is_empty() => return Ok(None),
+        _ => string(parameters, field)?,
+    };
+    match value {
+        Some(value) if value.chars().count() > MAX_TEXT_LENGTH => Err(Failure::for_field(
+            ErrorCode::InvalidRequest,
+            field,
+            format!("{field} is longer than {MAX_TEXT_LENGTH} characters"),
+        )),
+        Some(value) if value.chars().any(char::is_control) => Err(Failure::for_field(
+            ErrorCode::InvalidRequest,
+            field,
+            format!("{field} contains a control character"),
+        )),
+        other => Ok(other.map(|value| value.trim().to_owned())),
+    }
+}
+
+fn boolean(parameters: &Map<String, Value>, field: &'static str) -> Result<Option<bool>, Failure> {
+    match lookup(parameters, field)? {
+        None => Ok(None),
+        Some(Value::Bool(value)) => Ok(Some(*value)),
+        Some(Value::String(value)) if value.trim().eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(value)) if value.trim().eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(other) => Err(Failure::for_field(
+            ErrorCode::InvalidRequest,
+            field,
+            format!(
+                "{field} must be true or false (a JSON boolean or the string \"true\" or \
+                 \"false\"), not {}",
+                json_kind(other)
+            ),
+        )),
+    }
+}
+
+/// The value of `name` if it is the object's only key.
+fn single_wrapper<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    match object.iter().next() {
+        Some((key, value)) if object.len() == 1 && key.eq_ignore_ascii_case(name) => Some(value),
+        _ => None,
+    }
+}
+
+fn find<'a>(object: &'a Map<String, Value>, name: &str) -> Option<(&'a String, &'a Value)> {
+    object
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A parameter name as it may appear in a message: bounded, with control characters escaped.
+fn printable(name: &str) -> String {
+    let shown: String = name
+        .chars()
+        .take(64)
+        .flat_map(char::escape_default)
+        .collect();
+    if name.chars().count() > 64 {
+        format!("{shown}…")
+    } else {
+        shown
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,242 @@
+use serde_json::json;
+
+use super::*;
+
+fn parse_value(value: Value) -> Result<Parsed, Box<Rejected>> {
+    match parameters_object(&value) {
+        Ok(parameters) => parse(&parameters),
+        Err(failure) => Err(Box::new(Rejected {
+            failure,
+            caller_name: None,
+            request_id: None,
+            warnings: Vec::new(),
+        })),
+    }
+}
+
+#[track_caller]
+fn check_rejected(value: Value, code: ErrorCode, field: Option<&str>, contains: &str) {
+    let rejected = parse_value(value).expect_err("request was accepted");
+    assert_eq!(rejected.failure.code, code);
+    assert_eq!(rejected.failure.field, field);
+    assert!(
+        rejected.failure.message.contains(contains),
+        "expected {contains:?} in {:?}",
+        rejected.failure.message
+    );
+}
+
+#[test]
+fn names_match_case_insensitively_and_defaults_apply() {
+    let parsed = parse_value(json!({
+        "userid": "adele@contoso.com",
+        "PHONENUMBER": "+49 170 1234567",
+        "callername": "helpdesk"
+    }))
+    .unwrap();
+    let request = parsed.request;
+    assert_eq!(
+        request.user,
+        UserRef::PrincipalName("adele@contoso.com".into())
+    );
+    assert_eq!(request.phone_type, PhoneType::Mobile);
+    assert_eq!(request.operation, Operation::Set);
+    assert!(!request.dry_run);
+    assert_eq!(request.sms_sign_in, SmsSignIn::Leave);
+    assert_eq!(request.caller_name.as_deref(), Some("helpdesk"));
+    assert!(parsed.warnings.is_empty());
+}
+
+#[test]
+fn remove_and_dry_run_accept_booleans_and_strings_in_any_case() {
+    for (value, expected) in [
+        (json!(true), true),
+        (json!("TRUE"), true),
+        (json!(" false "), false),
+        (json!(false), false),
+    ] {
+        let parsed = parse_value(json!({
+            "UserId": "6e7b768e-07e2-4810-8459-485f84f8f204",
+            "phoneNumber": "+491701234567",
+            "Remove": value.clone(),
+            "dryRun": value,
+        }))
+        .unwrap();
+        assert_eq!(parsed.request.operation == Operation::Remove, expected);
+        assert_eq!(parsed.request.dry_run, expected);
+    }
+}
+
+#[test]
+fn wrapped_and_webhook_forms_are_unwrapped() {
+    let inner = json!({"UserId": "adele@contoso.com", "phoneNumber": "+491701234567"});
+    for body in [
+        json!({"parameters": inner.clone()}),
+        json!({"Parameters": inner.clone()}),
+        json!({"WebhookName": "hook", "RequestBody": inner.to_string(), "RequestHeader": {}}),
+        json!({"RequestBody": inner.clone()}),
+        json!({"RequestBody": json!({"parameters": inner.clone()}).to_string()}),
+    ] {
+        let parsed = parse_value(body.clone()).unwrap_or_else(|error| panic!("{body}: {error:?}"));
+        assert_eq!(parsed.request.user.as_str(), "adele@contoso.com");
+    }
+}
+
+#[test]
+fn unknown_parameters_are_warnings() {
+    let parsed = parse_value(json!({
+        "UserId": "adele@contoso.com",
+        "phoneNumber": "+491701234567",
+        "NotifyUser": true,
+        "bad\nname": 1
+    }))
+    .unwrap();
+    let messages: Vec<&str> = parsed.warnings.iter().map(|(_, m)| m.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "ignored unknown parameter 'NotifyUser'",
+            "ignored unknown parameter 'bad\\nname'"
+        ]
+    );
+}
+
+#[test]
+fn missing_and_malformed_parameters_name_the_field() {
+    let user = "adele@contoso.com";
+    let number = "+491701234567";
+    check_rejected(
+        json!([]),
+        ErrorCode::InvalidRequest,
+        None,
+        "JSON object, not an array",
+    );
+    check_rejected(
+        json!({"phoneNumber": number}),
+        ErrorCode::InvalidRequest,
+        Some("UserId"),
+        "required",
+    );
+    check_rejected(
+        json!({"UserId": user}),
+        ErrorCode::InvalidRequest,
+        Some("phoneNumber"),
+        "required",
+    );
+    check_rejected(
+        json!({"UserId": "", "phoneNumber": number}),
+        ErrorCode::InvalidRequest,
+        Some("UserId"),
+        "empty",
+    );
+    check_rejected(
+        json!({"UserId": 42, "phoneNumber": number}),
+        ErrorCode::InvalidRequest,
+        Some("UserId"),
+        "must be a string, not a number",
+    );
+    check_rejected(
+        json!({"UserId": "a/b@c", "phoneNumber": number}),
+        ErrorCode::InvalidRequest,
+        Some("UserId"),
+        "'/'",
+    );
+    check_rejected(
+        json!({"UserId": user, "phoneNumber": "0170 1234567"}),
+        ErrorCode::InvalidPhoneNumber,
+        Some("phoneNumber"),
+        "country code",
+    );
+    check_rejected(
+        json!({"UserId": user, "phoneNumber": 491701234567u64}),
+        ErrorCode::InvalidRequest,
+        Some("phoneNumber"),
+        "must be a string",
+    );
+    check_rejected(
+        json!({"UserId": user, "phoneNumber": number, "Remove": "yes"}),
+        ErrorCode::InvalidRequest,
+        Some("Remove"),
+        "true or false",
+    );
+    check_rejected(
+        json!({"UserId": user, "phoneNumber": number, "dryRun": 1}),
+        ErrorCode::InvalidRequest,
+        Some("dryRun"),
+        "true or false",
+    );
+    check_rejected(
+        json!({"UserId": user, "phoneNumber": number, "phoneType": "fax"}),
+        ErrorCode::InvalidRequest,
+        Some("phoneType"),
+        "mobile, alternateMobile or office",
+    );
+    check_rejected(
+        json!({"UserId": user, "phoneNumber": number, "userid": user}),
+        ErrorCode::InvalidRequest,
+        Some("UserId"),
+        "more than once",
+    );
+    check_rejected(
+        json!({"UserId": user, "phoneNumber": "+49 30 12345678 x12"}),
+        ErrorCode::InvalidPhoneNumber,
+        Some("phoneNumber"),
+        "only an office phone",
+    );
+    check_rejected(
+        json!({"UserId": user, "phoneNumber": number, "CallerName": "a\nb"}),
+        ErrorCode::InvalidRequest,
+        Some("CallerName"),
+        "control character",
+    );
+    check_rejected(
+        json!({"UserId": user, "phoneNumber": number, "smsSignIn": "maybe"}),
+        ErrorCode::InvalidRequest,
+        Some("smsSignIn"),
+        "leave, enable or disable",
+    );
+    check_rejected(
+        json!({"UserId": user, "phoneNumber": number, "smsSignIn": "enable", "Remove": true}),
+        ErrorCode::InvalidRequest,
+        Some("smsSignIn"),
+        "not when removing",
+    );
+    check_rejected(
+        json!({"parameters": "x"}),
+        ErrorCode::InvalidRequest,
+        Some("parameters"),
+        "JSON object",
+    );
+    check_rejected(
+        json!({"RequestBody": "{not json"}),
+        ErrorCode::InvalidRequest,
+        Some("RequestBody"),
+        "not valid JSON",
+    );
+    check_rejected(
+        json!({"RequestBody": "[1]"}),
+        ErrorCode::InvalidRequest,
+        Some("RequestBody"),
+        "JSON object",
+    );
+}
+
+#[test]
+fn a_rejected_request_still_carries_its_caller_and_request_id() {
+    let rejected =
+        parse_value(json!({"CallerName": "helpdesk", "correlationId": "r-1"})).unwrap_err();
+    assert_eq!(rejected.caller_name.as_deref(), Some("helpdesk"));
+    assert_eq!(rejected.request_id.as_deref(), Some("r-1"));
+}
+
+#[test]
+fn a_fixed_line_number_for_a_mobile_type_is_a_warning() {
+    let parsed =
+        parse_value(json!({"UserId": "adele@contoso.com", "phoneNumber": "+49 30 12345678"}))
+            .unwrap();
+    assert_eq!(parsed.warnings.len(), 1);
+    assert_eq!(parsed.warnings[0].0, WarningCode::NotAMobileNumber);
+    assert!(!parsed.warnings[0].1.contains("12345678"));
+    let office = parse_value(json!({"UserId": "adele@contoso.com", "phoneNumber": "+49 30 12345678", "phoneType": "office"})).unwrap();
+    assert!(office.warnings.is_empty());
+}

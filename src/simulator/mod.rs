@@ -1,0 +1,326 @@
+//! A stateful fake of the Microsoft Graph endpoints this product uses, and of the managed
+//! identity token endpoint, on loopback. Built from reference/graph.md §11.
+//!
+//! It keeps a tenant ([`tenant::Tenant`]) and enforces Graph's rules on it; it speaks Graph's
+//! URLs, JSON, error bodies, `$batch`, paging and throttling; it issues tokens through the
+//! `IDENTITY_ENDPOINT` protocol and checks them, with the app roles they carry, on every
+//! request. Tests, the demo and the benchmarks drive it; they inject faults and read its request
+//! log. It is compiled only with the `simulator` feature and no production code path reaches it.
+
+pub mod host;
+pub mod seed;
+mod server;
+pub mod tenant;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use self::tenant::Tenant;
+
+/// How the simulated Graph behaves. Changeable while it runs ([`Simulator::configure`]).
+#[derive(Clone, Debug)]
+pub struct SimOptions {
+    /// Added to every HTTP request (a `$batch` is one request).
+    pub latency: Duration,
+    /// The Graph application permissions (app roles) granted to the managed identity; a token
+    /// carries the roles granted when it was issued.
+    pub granted_roles: HashSet<String>,
+    /// The client id of the user-assigned identity; `None` for a system-assigned one.
+    pub managed_identity_client_id: Option<String>,
+    /// The secret the platform puts in `IDENTITY_HEADER`.
+    pub identity_header: String,
+    /// How long issued tokens are valid.
+    pub token_lifetime: Duration,
+    /// Whether the tenant has an Entra ID P1/P2 licence (the registration report needs it).
+    pub licensed: bool,
+    /// Rows per page of the registration report [UNVERIFIED: Graph documents no page size].
+    pub report_page_size: usize,
+    /// Graph's throttling, per path class.
+    pub throttle: Throttle,
+}
+
+/// Throttling limits; `None` means unlimited.
+#[derive(Clone, Debug, Default)]
+pub struct Throttle {
+    /// The identity-and-access token bucket: capacity in resource units and refill per second
+    /// (a large tenant: 8,000 per 10 s, i.e. capacity 8,000 and 800 per second).
+    pub identity_bucket: Option<(f64, f64)>,
+    /// The reports limit: requests per window (Graph: 5 per 10 s).
+    pub reports_window: Option<(usize, Duration)>,
+}
+
+impl Default for SimOptions {
+    fn default() -> SimOptions {
+        SimOptions {
+            latency: Duration::ZERO,
+            granted_roles: [
+                "User.Read.All",
+                "UserAuthenticationMethod.ReadWrite.All",
+                "AuditLog.Read.All",
+            ]
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+            managed_identity_client_id: None,
+            identity_header: format!("sim-identity-header-{}", uuid::Uuid::new_v4()),
+            token_lifetime: Duration::from_secs(3600),
+            licensed: true,
+            report_page_size: 1000,
+            throttle: Throttle::default(),
+        }
+    }
+}
+
+/// A fault to inject: the next `times` requests that match answer with `action`.
+#[derive(Clone, Debug)]
+pub struct FaultRule {
+    /// `GET`, `POST`, …; `None` matches any method.
+    pub method: Option<&'static str>,
+    /// A substring of the decoded path (after `/v1.0`, or `/msi/token`); `None` matches any.
+    pub path_contains: Option<String>,
+    pub times: usize,
+    pub action: FaultAction,
+}
+
+#[derive(Clone, Debug)]
+pub enum FaultAction {
+    /// Answer with this status, Graph error code and optional `Retry-After` value.
+    Respond {
+        status: u16,
+        code: &'static str,
+        retry_after: Option<String>,
+    },
+    /// Do the request as usual, but answer only after this delay.
+    Delay(Duration),
+    /// Do the request, then answer with this status instead of the real answer (an answer
+    /// lost after the write happened).
+    ApplyThenRespond { status: u16, code: &'static str },
+}
+
+impl FaultRule {
+    /// Throttle the next `times` matching requests with `Retry-After: retry_after`.
+    pub fn throttle(
+        method: Option<&'static str>,
+        path: &str,
+        times: usize,
+        retry_after: &str,
+    ) -> FaultRule {
+        FaultRule {
+            method,
+            path_contains: Some(path.to_owned()),
+            times,
+            action: FaultAction::Respond {
+                status: 429,
+                code: "TooManyRequests",
+                retry_after: Some(retry_after.to_owned()),
+            },
+        }
+    }
+
+    /// Answer the next `times` matching requests with `status` and Graph error `code`.
+    pub fn respond(
+        method: Option<&'static str>,
+        path: &str,
+        times: usize,
+        status: u16,
+        code: &'static str,
+    ) -> FaultRule {
+        FaultRule {
+            method,
+            path_contains: Some(path.to_owned()),
+            times,
+            action: FaultAction::Respond {
+                status,
+                code,
+                retry_after: None,
+            },
+        }
+    }
+}
+
+/// One request the simulator received.
+#[derive(Clone, Debug)]
+pub struct LoggedRequest {
+    pub method: String,
+    /// The decoded path after `/v1.0` (`/users/a#EXT#@b/authentication/phoneMethods`), or the
+    /// full path for other endpoints.
+    pub path: String,
+    /// The raw, still-encoded path as it arrived.
+    pub raw_path: String,
+    pub query: Vec<(String, String)>,
+    pub client_request_id: Option<String>,
+    /// Whether it carried a token this simulator issued.
+    pub authorized: bool,
+    /// Whether it was an item of a `$batch`.
+    pub in_batch: bool,
+    pub status: u16,
+    pub body: Option<Value>,
+    pub at: Instant,
+}
+
+impl LoggedRequest {
+    /// Whether this request could change the tenant.
+    pub fn is_write(&self) -> bool {
+        self.method != "GET" && !self.path.ends_with("$batch") && self.path != "/msi/token"
+    }
+}
+
+/// State shared by the simulator's request handlers and its handle.
+pub(crate) struct Shared {
+    tenant: Mutex<Tenant>,
+    options: Mutex<SimOptions>,
+    tokens: Mutex<std::collections::HashMap<String, IssuedToken>>,
+    log: Mutex<Vec<LoggedRequest>>,
+    faults: Mutex<Vec<FaultRule>>,
+    throttle: Mutex<server::ThrottleState>,
+    base_url: String,
+}
+
+#[derive(Clone, Debug)]
+struct IssuedToken {
+    roles: HashSet<String>,
+    expires: Instant,
+}
+
+/// A running simulator. Dropping it stops the server.
+pub struct Simulator {
+    shared: Arc<Shared>,
+    address: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Simulator {
+    /// Starts a simulator on a free loopback port.
+    ///
+    /// # Errors
+    ///
+    /// When no port can be bound.
+    pub async fn start(options: SimOptions) -> std::io::Result<Simulator> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Simulator::start_on(listener, options)
+    }
+
+    /// Starts a simulator on `listener`.
+    ///
+    /// # Errors
+    ///
+    /// When the listener has no local address.
+    pub fn start_on(
+        listener: tokio::net::TcpListener,
+        options: SimOptions,
+    ) -> std::io::Result<Simulator> {
+        let address = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            tenant: Mutex::new(Tenant::default()),
+            options: Mutex::new(options),
+            tokens: Mutex::new(std::collections::HashMap::new()),
+            log: Mutex::new(Vec::new()),
+            faults: Mutex::new(Vec::new()),
+            throttle: Mutex::new(server::ThrottleState::default()),
+            base_url: format!("http://{address}"),
+        });
+        let (stop, stopped) = oneshot::channel::<()>();
+        let router = server::router(shared.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(Simulator {
+            shared,
+            address,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The value for `GRAPH_ENDPOINT`: `http://127.0.0.1:<port>`.
+    pub fn graph_endpoint(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    /// The value for `IDENTITY_ENDPOINT`.
+    pub fn identity_endpoint(&self) -> String {
+        format!("{}/msi/token", self.shared.base_url)
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// The environment a handler process needs to use this simulator as Graph, with the
+    /// managed identity code path.
+    pub fn handler_environment(&self) -> Vec<(String, String)> {
+        let options = lock(&self.shared.options);
+        let mut environment = vec![
+            ("GRAPH_ENDPOINT".to_owned(), self.graph_endpoint()),
+            ("IDENTITY_ENDPOINT".to_owned(), self.identity_endpoint()),
+            (
+                "IDENTITY_HEADER".to_owned(),
+                options.identity_header.clone(),
+            ),
+        ];
+        if let Some(client_id) = &options.managed_identity_client_id {
+            environment.push(("AZURE_CLIENT_ID".to_owned(), client_id.clone()));
+        }
+        environment
+    }
+
+    /// Reads or changes the tenant.
+    pub fn tenant<R>(&self, change: impl FnOnce(&mut Tenant) -> R) -> R {
+        change(&mut lock(&self.shared.tenant))
+    }
+
+    /// Changes how the simulator behaves.
+    pub fn configure(&self, change: impl FnOnce(&mut SimOptions)) {
+        change(&mut lock(&self.shared.options));
+    }
+
+    /// Every request received so far, in order of arrival.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        lock(&self.shared.log).clone()
+    }
+
+    pub fn clear_requests(&self) {
+        lock(&self.shared.log).clear();
+    }
+
+    /// Adds a fault rule; rules are matched in the order added.
+    pub fn inject(&self, rule: FaultRule) {
+        lock(&self.shared.faults).push(rule);
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Locks a simulator mutex; a poisoned lock (a panicking test thread) still holds valid state.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,120 @@
+//! Building the handler from its configuration: the HTTP client, the credential, the Graph
+//! client, the shared state, and the listener. `main` and the tests both start here.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::app::{self, AppState};
+use crate::config::Config;
+use crate::credential;
+use crate::graph::GraphClient;
+use crate::locks::UserLocks;
+use crate::owner::OwnerSearch;
+use crate::runbook::Services;
+
+/// A handler, bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: Arc<AppState>,
+}
+
+/// Why the handler could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("could not build the HTTP client: {0}")]
+    HttpClient(String),
+    #[error("could not build the credential: {0}")]
+    Credential(String),
+    #[error("could not build the Graph client: {0}")]
+    Graph(String),
+    #[error("could not listen on 127.0.0.1:{port}: {source}")]
+    Bind { port: u16, source: std::io::Error },
+}
+
+impl Application {
+    /// Builds everything and binds `127.0.0.1:{config.port}`. Quick: the numbering plan
+    /// and the first token are fetched in the background, so the host's readiness probe is
+    /// answered at once.
+    ///
+    /// # Errors
+    ///
+    /// A [`StartupError`] saying which part failed.
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        crate::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .user_agent(concat!("mfa-phone-handler/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| StartupError::HttpClient(error.to_string()))?;
+        let credential =
+            credential::build(&config.credential, &config.graph_endpoint, http.clone())
+                .map_err(|error| StartupError::Credential(error.to_string()))?;
+        let graph = GraphClient::new(
+            http,
+            &config.graph_endpoint,
+            credential.clone(),
+            config.retry.clone(),
+        )
+        .map_err(StartupError::Graph)?;
+        let scope = graph.scope().to_owned();
+        let listener = TcpListener::bind(("127.0.0.1", config.port))
+            .await
+            .map_err(|source| StartupError::Bind {
+                port: config.port,
+                source,
+            })?;
+        tracing::info!(
+            graph = %config.graph_endpoint,
+            credential = %credential::describe(&config.credential),
+            "configured"
+        );
+        tokio::task::spawn_blocking(crate::phone::warm_up);
+        tokio::spawn(async move {
+            match credential.get_token(&[scope.as_str()], None).await {
+                Ok(_) => tracing::info!("obtained a Graph token for the identity"),
+                Err(error) => tracing::warn!(
+                    "could not obtain a Graph token yet (invocations will retry): {}",
+                    error.to_string().lines().next().unwrap_or_default()
+                ),
+            }
+        });
+        let state = Arc::new(AppState {
+            services: Services {
+                graph,
+                locks: UserLocks::default(),
+                concurrency: tokio::sync::Semaphore::new(config.max_concurrent_users),
+                conflict_verification: config.conflict_verification,
+                owner_search: OwnerSearch::new(config.owner_search.clone()),
+            },
+            max_dequeue_count: config.max_dequeue_count,
+        });
+        Ok(Application { listener, state })
+    }
+
+    /// The address the handler listens on.
+    ///
+    /// # Errors
+    ///
+    /// When the socket has no local address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes; invocations in progress finish first.
+    ///
+    /// # Errors
+    ///
+    /// When the listener fails.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        app::serve(self.listener, self.state, shutdown).await
+    }
+}
