@@ -26,8 +26,9 @@ pub struct Config {
     pub max_dequeue_count: u64,
     /// How many users are worked on at once; more invocations wait.
     pub max_concurrent_users: usize,
-    /// How long to keep re-reading after a 409 `phoneNumberNotUnique` before deciding.
-    pub conflict_verification: Duration,
+    /// How long to keep re-reading a write's outcome before deciding (after a 409
+    /// `phoneNumberNotUnique`, or a refusal the tenant's state does not explain).
+    pub verification: Duration,
     pub owner_search: OwnerSearchSettings,
 }
 
@@ -131,7 +132,7 @@ impl Config {
         };
         let max_dequeue_count = env.number("MFA_QUEUE_MAX_DEQUEUE_COUNT", 5, 1, 1000);
         let max_concurrent_users = env.number("MFA_MAX_CONCURRENT_USERS", 16, 1, 1024);
-        let conflict_verification = env.seconds("MFA_CONFLICT_VERIFY_SECONDS", 4.0, 0.0, 60.0);
+        let verification = env.seconds("MFA_VERIFY_SECONDS", 4.0, 0.0, 60.0);
         let owner_search = OwnerSearchSettings {
             enabled: env.flag("MFA_OWNER_SEARCH", true),
             budget: env.seconds("MFA_OWNER_SEARCH_BUDGET_SECONDS", 90.0, 1.0, 3600.0),
@@ -147,7 +148,7 @@ impl Config {
                 retry,
                 max_dequeue_count,
                 max_concurrent_users,
-                conflict_verification,
+                verification,
                 owner_search,
             }),
             _ => Err(ConfigError { problems }),

@@ -78,7 +78,7 @@ async fn run(port: u16) -> Result<(), String> {
     command
         .envs(simulator.handler_environment())
         .env("FUNCTIONS_CUSTOMHANDLER_PORT", "0")
-        .env("MFA_CONFLICT_VERIFY_SECONDS", "2")
+        .env("MFA_VERIFY_SECONDS", "2")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -29,8 +29,9 @@ pub struct Services {
     pub locks: UserLocks,
     /// Bounds how many users are worked on at once.
     pub concurrency: Semaphore,
-    /// How long to keep re-reading after a 409 `phoneNumberNotUnique`.
-    pub conflict_verification: Duration,
+    /// How long to keep re-reading a write's outcome before deciding (after a 409
+    /// `phoneNumberNotUnique`, or a refusal the tenant's state does not explain).
+    pub verification: Duration,
     pub owner_search: OwnerSearch,
 }
 
@@ -133,13 +134,56 @@ async fn converge(
     let phone_type = request.phone_type;
     let number = &request.phone_number;
     let mut writes = 0;
-    let mut last_failure: Option<(Write, GraphError)> = None;
+    // The last write Graph refused outright, to tell a refusal the tenant explains (someone
+    // else changed it) from one it does not.
+    let mut refused: Option<(Write, GraphError)> = None;
+    // The last write whose outcome we never learned: if the tenant now holds what we asked,
+    // that write did it.
+    let mut unconfirmed: Option<Write> = None;
     loop {
-        let decision = plan(request.operation, phone_type, number, &methods);
+        let mut decision = plan(request.operation, phone_type, number, &methods);
+        if let Some((previous, error)) = refused.take()
+            && decision == Plan::Write(previous)
+        {
+            // A read that lags behind a recent write can make Graph's refusal look unexplained:
+            // read again after short waits before concluding.
+            let settle = services.verification.min(SETTLE_AFTER_REFUSAL);
+            let reread = poll_until(settle, || async {
+                let methods = graph.phone_methods(object_id).await?;
+                let changed = plan(request.operation, phone_type, number, &methods)
+                    != Plan::Write(previous);
+                Ok::<_, GraphError>(changed.then_some(methods))
+            })
+            .await;
+            match reread {
+                Ok(Some(fresh)) => {
+                    methods = fresh;
+                    decision = plan(request.operation, phone_type, number, &methods);
+                }
+                Ok(None) => {
+                    fail_write(report, journal, previous, phone_type, &error);
+                    return None;
+                }
+                Err(read_error) => {
+                    fail_graph(report, journal, &read_error, None);
+                    return None;
+                }
+            }
+        }
         let write = match decision {
             Plan::Done(settled) => {
                 let current = find(&methods, phone_type).cloned();
-                settle(request, settled, current.as_ref(), report, journal);
+                match unconfirmed {
+                    Some(write) if settled_by(write, settled) => {
+                        journal.record(format!(
+                            "{} (Graph's answer was lost; reading back confirms it)",
+                            past_tense(write, phone_type, number, &[])
+                        ));
+                        report.phone_method = current.as_ref().map(summary);
+                        report.succeed(action_of(write));
+                    }
+                    _ => settle(request, settled, current.as_ref(), report, journal),
+                }
                 return current;
             }
             Plan::Refuse(refusal) => {
@@ -148,13 +192,6 @@ async fn converge(
             }
             Plan::Write(write) => write,
         };
-        if let Some((previous, error)) = last_failure.take()
-            && previous == write
-        {
-            // The tenant is as it was and Graph refused the same write: stop here.
-            fail_write(report, journal, previous, phone_type, &error);
-            return None;
-        }
         if request.dry_run {
             let predicted = match write {
                 Write::Remove => None,
@@ -169,79 +206,86 @@ async fn converge(
             return predicted;
         }
         writes += 1;
-        let result = execute(graph, object_id, write, phone_type, number).await;
-        match result {
+        let error = match execute(graph, object_id, write, phone_type, number).await {
             Ok(after) => {
                 journal.record(past_tense(write, phone_type, number, &methods));
                 report.phone_method = after.as_ref().map(summary);
                 report.succeed(action_of(write));
                 return after;
             }
-            Err(error) if is_conflict(&error) => {
-                return resolve_conflict(services, request, object_id, write, report, journal)
-                    .await;
+            Err(error) => error,
+        };
+        if is_conflict(&error) {
+            return resolve_conflict(services, request, object_id, write, &methods, report, journal)
+                .await;
+        }
+        match &error.kind {
+            GraphErrorKind::Forbidden { .. } | GraphErrorKind::Credential { .. } => {
+                fail_graph(report, journal, &error, None);
+                return None;
             }
-            Err(error) => match &error.kind {
-                GraphErrorKind::Forbidden { .. } | GraphErrorKind::Credential { .. } => {
-                    fail_graph(report, journal, &error, None);
-                    return None;
-                }
-                GraphErrorKind::Rejected {
-                    status: 400, code, ..
-                } if code == "invalidPhoneNumber" => {
-                    fail(
-                        report,
-                        journal,
-                        Failure::for_field(
-                            ErrorCode::InvalidPhoneNumber,
-                            "phoneNumber",
-                            format!(
-                                "Graph rejected the number {number} as not valid for a phone \
-                                 method; check the number"
-                            ),
+            GraphErrorKind::Rejected { status: 400, code, .. } if code == "invalidPhoneNumber" => {
+                fail(
+                    report,
+                    journal,
+                    Failure::for_field(
+                        ErrorCode::InvalidPhoneNumber,
+                        "phoneNumber",
+                        format!(
+                            "Graph rejected the number {number} as not valid for a phone method; \
+                             check the number"
                         ),
-                    );
-                    return None;
-                }
-                _ if writes >= MAX_WRITES => {
-                    fail_write(report, journal, write, phone_type, &error);
-                    return None;
-                }
-                _ => {
-                    journal.warn(format!(
-                        "Could not {}: {}; reading the user's phone methods again before \
-                         deciding",
-                        describe_write(write, phone_type, number, &methods),
-                        error.kind
-                    ));
-                    if let GraphErrorKind::Unavailable { retry_after, .. } = &error.kind {
-                        // Give Graph the pause it asked for (bounded) before reading again.
-                        let pause = retry_after.unwrap_or(Duration::from_millis(500));
-                        tokio::time::sleep(pause.min(Duration::from_secs(5))).await;
-                    }
-                    methods = match graph.phone_methods(object_id).await {
-                        Ok(methods) => methods,
-                        Err(read_error) => {
-                            // The write's outcome is unknown and the tenant cannot be read:
-                            // report the write's failure, which is the one the admin cares
-                            // about, unless reading failed for a reason of its own.
-                            let error = match read_error.kind {
-                                GraphErrorKind::Unavailable { .. } => error,
-                                _ => read_error,
-                            };
-                            fail_graph(report, journal, &error, None);
-                            return None;
-                        }
-                    };
-                    // An unavailable Graph may not have acted, so the same write may be tried
-                    // again; a definite refusal of the same write in the same state is final.
-                    if !matches!(error.kind, GraphErrorKind::Unavailable { .. }) {
-                        last_failure = Some((write, error));
-                    }
-                }
-            },
+                    ),
+                );
+                return None;
+            }
+            _ if writes >= MAX_WRITES => {
+                fail_write(report, journal, write, phone_type, &error);
+                return None;
+            }
+            _ => {}
+        }
+        journal.warn(format!(
+            "Could not {}: {}; reading the user's phone methods again before deciding",
+            describe_write(write, phone_type, number, &methods),
+            error.kind
+        ));
+        if let GraphErrorKind::Unavailable { retry_after, .. } = &error.kind {
+            // Give Graph the pause it asked for (bounded) before reading again.
+            let pause = retry_after.unwrap_or(Duration::from_millis(500));
+            tokio::time::sleep(pause.min(Duration::from_secs(5))).await;
+        }
+        methods = match graph.phone_methods(object_id).await {
+            Ok(methods) => methods,
+            Err(read_error) => {
+                // The write's outcome is unknown and the tenant cannot be read: report the
+                // write's failure, unless reading failed for a reason of its own.
+                let error = match read_error.kind {
+                    GraphErrorKind::Unavailable { .. } => error,
+                    _ => read_error,
+                };
+                fail_graph(report, journal, &error, None);
+                return None;
+            }
+        };
+        // An unavailable Graph may or may not have acted, so the same write may be tried again;
+        // a definite refusal of the same write in the same state is final.
+        match error.kind {
+            GraphErrorKind::Unavailable { .. } => unconfirmed = Some(write),
+            _ => refused = Some((write, error)),
         }
     }
+}
+
+/// How long to keep re-reading after Graph refused a write the tenant's state does not explain.
+const SETTLE_AFTER_REFUSAL: Duration = Duration::from_secs(2);
+
+/// Whether the tenant being `settled` means `write` took effect.
+fn settled_by(write: Write, settled: Settled) -> bool {
+    matches!(
+        (write, settled),
+        (Write::Add | Write::Update, Settled::Unchanged) | (Write::Remove, Settled::NotPresent)
+    )
 }
 
 /// Carries out one write; returns the method of the requested type after it, as far as
@@ -290,6 +334,7 @@ async fn resolve_conflict(
     request: &Request,
     object_id: &UserRef,
     write: Write,
+    before: &[PhoneMethod],
     report: &mut Report,
     journal: &mut Journal,
 ) -> Option<PhoneMethod> {
@@ -300,7 +345,7 @@ async fn resolve_conflict(
          checking whether the {phone_type} method was written anyway"
     ));
     let graph = &services.graph;
-    let verified = poll_until(services.conflict_verification, || async move {
+    let verified = poll_until(services.verification, || async move {
         let methods = graph.phone_methods(object_id).await?;
         Ok::<_, GraphError>(
             find(&methods, phone_type)
@@ -316,7 +361,7 @@ async fn resolve_conflict(
                  another user holds this number for SMS sign-in"
             );
             report.warn(WarningCode::SmsSignInConflict, message.clone());
-            journal.record(past_tense(write, phone_type, number, &[]));
+            journal.record(past_tense(write, phone_type, number, before));
             journal.warn(format!("Warning: {message}"));
             report.phone_method = Some(summary(&method));
             report.succeed(action_of(write));

@@ -89,7 +89,7 @@ impl Application {
                 graph,
                 locks: UserLocks::default(),
                 concurrency: tokio::sync::Semaphore::new(config.max_concurrent_users),
-                conflict_verification: config.conflict_verification,
+                verification: config.verification,
                 owner_search: OwnerSearch::new(config.owner_search.clone()),
             },
             max_dequeue_count: config.max_dequeue_count,
