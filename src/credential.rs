@@ -32,8 +32,8 @@ pub fn build(
         transport: Some(Transport::new(Arc::new(http))),
         retry: RetryOptions::exponential(ExponentialRetryOptions {
             initial_delay: azure_core::time::Duration::milliseconds(200),
-            max_retries: 3,
-            max_total_elapsed: azure_core::time::Duration::seconds(10),
+            max_retries: 2,
+            max_total_elapsed: azure_core::time::Duration::seconds(5),
             max_delay: azure_core::time::Duration::seconds(2),
         }),
         ..ClientOptions::default()

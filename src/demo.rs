@@ -29,20 +29,37 @@ const REAL_TENANT_SETTINGS: [&str; 9] = [
 
 /// Runs the demo until Ctrl-C.
 pub fn main(arguments: &[String]) -> ExitCode {
-    let port = match arguments {
-        [] => DEFAULT_PORT,
-        [flag, value] if flag == "--port" => match value.parse() {
-            Ok(port) => port,
-            Err(_) => {
-                eprintln!("--port needs a port number, not '{value}'");
-                return ExitCode::from(2);
-            }
-        },
-        _ => {
-            eprintln!("usage: mfa-phone-handler demo [--port N]");
-            return ExitCode::from(2);
-        }
+    let Some(port) = port_argument(arguments, DEFAULT_PORT) else {
+        return ExitCode::from(2);
     };
+    block_on(run(port))
+}
+
+/// Runs only the simulated Graph (with the demo tenant) until Ctrl-C, and prints the settings
+/// a handler needs to use it: for `func start` with local.settings.json, or for the package
+/// check, which starts the deployable binary against it.
+pub fn simulate(arguments: &[String]) -> ExitCode {
+    let Some(port) = port_argument(arguments, 0) else {
+        return ExitCode::from(2);
+    };
+    block_on(async move {
+        crate::install_crypto_provider();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|error| format!("could not listen on 127.0.0.1:{port}: {error}"))?;
+        let simulator = Simulator::start_on(listener, SimOptions::default())
+            .map_err(|error| format!("could not start the Graph simulator: {error}"))?;
+        simulator.tenant(seed::demo_tenant);
+        for (name, value) in simulator.handler_environment() {
+            println!("{name}={value}");
+        }
+        println!("simulator ready");
+        let _ = tokio::signal::ctrl_c().await;
+        Ok(())
+    })
+}
+
+fn block_on(work: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -53,11 +70,29 @@ pub fn main(arguments: &[String]) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(port)) {
+    match runtime.block_on(work) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("demo failed: {message}");
+            eprintln!("{message}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads `[--port N]`; `None` (after saying why) when the arguments are wrong.
+fn port_argument(arguments: &[String], default: u16) -> Option<u16> {
+    match arguments {
+        [] => Some(default),
+        [flag, value] if flag == "--port" => match value.parse() {
+            Ok(port) => Some(port),
+            Err(_) => {
+                eprintln!("--port needs a port number, not '{value}'");
+                None
+            }
+        },
+        _ => {
+            eprintln!("usage: mfa-phone-handler demo|simulate [--port N]");
+            None
         }
     }
 }

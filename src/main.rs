@@ -11,6 +11,9 @@ usage: mfa-phone-handler [serve]     run as the Azure Functions custom handler
        mfa-phone-handler demo [--port N]
                                      run the handler against a simulated Graph tenant, behind
                                      a miniature Functions host on 127.0.0.1:N (default 7071)
+       mfa-phone-handler simulate [--port N]
+                                     run only the simulated Graph and print the settings a
+                                     handler needs to use it (for func start, or a package check)
        mfa-phone-handler --version";
 
 fn main() -> ExitCode {
@@ -18,6 +21,7 @@ fn main() -> ExitCode {
     match arguments.first().map(String::as_str) {
         None | Some("serve") => serve(),
         Some("demo") => demo(&arguments[1..]),
+        Some("simulate") => simulate(&arguments[1..]),
         Some("-V" | "--version") => {
             println!("mfa-phone-handler {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
@@ -82,10 +86,20 @@ fn demo(arguments: &[String]) -> ExitCode {
     mfa_phone_handler::demo::main(arguments)
 }
 
+#[cfg(feature = "simulator")]
+fn simulate(arguments: &[String]) -> ExitCode {
+    mfa_phone_handler::demo::simulate(arguments)
+}
+
 #[cfg(not(feature = "simulator"))]
 fn demo(_arguments: &[String]) -> ExitCode {
     eprintln!("this build has no demo: it was built without the simulator feature");
     ExitCode::from(2)
+}
+
+#[cfg(not(feature = "simulator"))]
+fn simulate(_arguments: &[String]) -> ExitCode {
+    demo(_arguments)
 }
 
 /// Completes on SIGTERM (the host stopping us) or Ctrl-C.

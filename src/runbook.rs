@@ -150,8 +150,8 @@ async fn converge(
             let settle = services.verification.min(SETTLE_AFTER_REFUSAL);
             let reread = poll_until(settle, || async {
                 let methods = graph.phone_methods(object_id).await?;
-                let changed = plan(request.operation, phone_type, number, &methods)
-                    != Plan::Write(previous);
+                let changed =
+                    plan(request.operation, phone_type, number, &methods) != Plan::Write(previous);
                 Ok::<_, GraphError>(changed.then_some(methods))
             })
             .await;
@@ -216,15 +216,19 @@ async fn converge(
             Err(error) => error,
         };
         if is_conflict(&error) {
-            return resolve_conflict(services, request, object_id, write, &methods, report, journal)
-                .await;
+            return resolve_conflict(
+                services, request, object_id, write, &methods, report, journal,
+            )
+            .await;
         }
         match &error.kind {
             GraphErrorKind::Forbidden { .. } | GraphErrorKind::Credential { .. } => {
                 fail_graph(report, journal, &error, None);
                 return None;
             }
-            GraphErrorKind::Rejected { status: 400, code, .. } if code == "invalidPhoneNumber" => {
+            GraphErrorKind::Rejected {
+                status: 400, code, ..
+            } if code == "invalidPhoneNumber" => {
                 fail(
                     report,
                     journal,

@@ -7,7 +7,7 @@
 //! the real host. Queue: `POST /queue/mfa-phone-requests` enqueues a message; a worker delivers
 //! it with a growing `DequeueCount`, deletes it on 2xx (keeping `Outputs.resultMessage` as a
 //! result), makes it visible again after the visibility timeout on non-2xx, and moves it to the
-//! poison list after `maxDequeueCount` deliveries. `GET /queue/mfa-phone-results` and
+//! poison list after `maxDequeueCount` deliveries. `GET /queue/mfa-phone-results` (`?min=N` waits for N results) and
 //! `GET /queue/mfa-phone-requests-poison` show the outcome.
 
 use std::collections::VecDeque;
@@ -268,8 +268,30 @@ async fn enqueue(State(shared): State<Arc<HostShared>>, body: Bytes) -> Response
     (StatusCode::CREATED, axum::Json(json!({"id": id}))).into_response()
 }
 
-async fn results(State(shared): State<Arc<HostShared>>) -> Response {
-    axum::Json(Value::Array(lock(&shared.queue).results.clone())).into_response()
+/// The results so far; with `?min=N`, waits (up to 10 s) until there are at least N.
+async fn results(State(shared): State<Arc<HostShared>>, uri: Uri) -> Response {
+    let wanted = uri
+        .query()
+        .and_then(|query| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .find(|(name, _)| name == "min")
+                .and_then(|(_, value)| value.parse::<usize>().ok())
+        })
+        .unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let notified = shared.changed.notified();
+        {
+            let queue = lock(&shared.queue);
+            if queue.results.len() >= wanted || Instant::now() >= deadline {
+                return axum::Json(Value::Array(queue.results.clone())).into_response();
+            }
+        }
+        tokio::select! {
+            () = notified => {}
+            () = tokio::time::sleep_until(deadline) => {}
+        }
+    }
 }
 
 async fn poison(State(shared): State<Arc<HostShared>>) -> Response {

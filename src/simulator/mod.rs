@@ -299,6 +299,11 @@ impl Simulator {
         lock(&self.shared.faults).push(rule);
     }
 
+    /// Removes every fault rule not yet used up.
+    pub fn clear_faults(&self) {
+        lock(&self.shared.faults).clear();
+    }
+
     /// Stops the server and waits for it.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {

@@ -68,7 +68,17 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(options: SimOptions, environment: &[(&str, &str)]) -> TestApp {
+    spawn_app_prepared(options, environment, |_| {}).await
+}
+
+/// Like [`spawn_app_with`], with `prepare` run on the simulator before the handler starts.
+pub async fn spawn_app_prepared(
+    options: SimOptions,
+    environment: &[(&str, &str)],
+    prepare: impl FnOnce(&Simulator),
+) -> TestApp {
     let sim = Simulator::start(options).await.expect("simulator starts");
+    prepare(&sim);
     let mut command = Command::new(HANDLER);
     command
         .env_clear()
@@ -147,7 +157,8 @@ impl TestApp {
     /// Invokes the HTTP-triggered function with `parameters` as the request body, in the
     /// envelope the host sends.
     pub async fn call(&self, parameters: Value) -> HttpAnswer {
-        self.call_envelope(http_envelope(Some(&parameters.to_string()))).await
+        self.call_envelope(http_envelope(Some(&parameters.to_string())))
+            .await
     }
 
     /// Invokes the HTTP-triggered function with an envelope as given.
@@ -155,7 +166,10 @@ impl TestApp {
         let (status, envelope) = self
             .post("SetOrRemoveMobilePhoneMfa", &envelope.to_string())
             .await;
-        assert_eq!(status, 200, "the handler answers the host with 200: {envelope}");
+        assert_eq!(
+            status, 200,
+            "the handler answers the host with 200: {envelope}"
+        );
         let output = &envelope["Outputs"]["res"];
         let report = serde_json::from_str(output["body"].as_str().expect("body is a string"))
             .expect("body is JSON");
@@ -172,7 +186,10 @@ impl TestApp {
             .client
             .post(format!("{}/{function}", self.handler))
             .header("Content-Type", "application/json; charset=utf-8")
-            .header("X-Azure-Functions-InvocationId", "11111111-2222-3333-4444-555555555555")
+            .header(
+                "X-Azure-Functions-InvocationId",
+                "11111111-2222-3333-4444-555555555555",
+            )
             .body(body.to_owned())
             .send()
             .await

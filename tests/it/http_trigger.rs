@@ -205,12 +205,28 @@ async fn alternate_and_office_methods_are_managed_with_their_own_ids() {
         .await;
 
     assert_eq!(alternate.action(), "added");
-    assert_eq!(alternate.report["phoneMethod"]["id"], "b6332ec1-7057-4abe-9331-3d72feddfe41");
-    assert_eq!(alternate.report["phoneMethod"]["smsSignInState"], "notSupported");
+    assert_eq!(
+        alternate.report["phoneMethod"]["id"],
+        "b6332ec1-7057-4abe-9331-3d72feddfe41"
+    );
+    assert_eq!(
+        alternate.report["phoneMethod"]["smsSignInState"],
+        "notSupported"
+    );
     assert_eq!(office.action(), "added", "{}", office.report);
-    assert_eq!(office.report["phoneMethod"]["phoneNumber"], "+49 3012345678x123");
+    assert_eq!(
+        office.report["phoneMethod"]["phoneNumber"],
+        "+49 3012345678x123"
+    );
     let types: Vec<PhoneType> = app.phones(&user).into_iter().map(|phone| phone.0).collect();
-    assert_eq!(types, [PhoneType::Mobile, PhoneType::AlternateMobile, PhoneType::Office]);
+    assert_eq!(
+        types,
+        [
+            PhoneType::Mobile,
+            PhoneType::AlternateMobile,
+            PhoneType::Office
+        ]
+    );
 }
 
 #[tokio::test]
@@ -230,7 +246,11 @@ async fn a_dry_run_reports_the_plan_and_writes_nothing() {
     assert_eq!(update.report["dryRun"], true);
     assert_eq!(update.action(), "updated");
     assert_eq!(update.report["phoneMethod"]["phoneNumber"], NUMBER);
-    assert!(update.report["log"].to_string().contains("Dry run: would change"));
+    assert!(
+        update.report["log"]
+            .to_string()
+            .contains("Dry run: would change")
+    );
     assert_eq!(mismatch.status, 409);
     assert_eq!(mismatch.report["dryRun"], true);
     assert_eq!(mismatch.error_code(), "numberMismatch");
@@ -273,15 +293,20 @@ async fn a_guest_is_addressed_with_its_ext_upn_encoded_and_gets_a_warning() {
     assert_eq!(answer.status, 200, "{}", answer.report);
     assert_eq!(answer.action(), "added");
     assert_eq!(answer.warning_codes(), ["guestUser"]);
-    assert_eq!(answer.report["phoneMethod"]["smsSignInState"], "notAllowedByPolicy");
+    assert_eq!(
+        answer.report["phoneMethod"]["smsSignInState"],
+        "notAllowedByPolicy"
+    );
     let reads: Vec<_> = app
         .graph_requests()
         .into_iter()
         .filter(|request| request.method == "GET")
         .collect();
-    assert!(reads
-        .iter()
-        .all(|request| request.raw_path.contains("lynne_fabrikam.com%23EXT%23@contoso.onmicrosoft.com")));
+    assert!(reads.iter().all(|request| {
+        request
+            .raw_path
+            .contains("lynne_fabrikam.com%23EXT%23@contoso.onmicrosoft.com")
+    }));
     assert!(app.writes()[0].path.contains(&guest));
 }
 
@@ -296,10 +321,11 @@ async fn a_upn_starting_with_dollar_uses_graphs_key_syntax() {
 
     assert_eq!(answer.status, 200, "{}", answer.report);
     assert_eq!(app.phones(&user).len(), 1);
-    assert!(app
-        .graph_requests()
-        .iter()
-        .any(|request| request.raw_path.starts_with("/v1.0/users('$admin@contoso.com')")));
+    assert!(app.graph_requests().iter().any(|request| {
+        request
+            .raw_path
+            .starts_with("/v1.0/users('$admin@contoso.com')")
+    }));
 }
 
 #[tokio::test]
@@ -322,12 +348,36 @@ async fn bad_input_is_a_400_naming_the_field_and_touches_no_tenant() {
 
     let cases = [
         (json!({"phoneNumber": NUMBER}), "invalidRequest", "UserId"),
-        (json!({"UserId": "adele@contoso.com"}), "invalidRequest", "phoneNumber"),
-        (json!({"UserId": "a/../b@contoso.com", "phoneNumber": NUMBER}), "invalidRequest", "UserId"),
-        (json!({"UserId": "adele@contoso.com", "phoneNumber": "0170 1234567"}), "invalidPhoneNumber", "phoneNumber"),
-        (json!({"UserId": "adele@contoso.com", "phoneNumber": "+4917012"}), "invalidPhoneNumber", "phoneNumber"),
-        (json!({"UserId": "adele@contoso.com", "phoneNumber": NUMBER, "Remove": "yes"}), "invalidRequest", "Remove"),
-        (json!({"UserId": "adele@contoso.com", "phoneNumber": NUMBER, "phoneType": "pager"}), "invalidRequest", "phoneType"),
+        (
+            json!({"UserId": "adele@contoso.com"}),
+            "invalidRequest",
+            "phoneNumber",
+        ),
+        (
+            json!({"UserId": "a/../b@contoso.com", "phoneNumber": NUMBER}),
+            "invalidRequest",
+            "UserId",
+        ),
+        (
+            json!({"UserId": "adele@contoso.com", "phoneNumber": "0170 1234567"}),
+            "invalidPhoneNumber",
+            "phoneNumber",
+        ),
+        (
+            json!({"UserId": "adele@contoso.com", "phoneNumber": "+4917012"}),
+            "invalidPhoneNumber",
+            "phoneNumber",
+        ),
+        (
+            json!({"UserId": "adele@contoso.com", "phoneNumber": NUMBER, "Remove": "yes"}),
+            "invalidRequest",
+            "Remove",
+        ),
+        (
+            json!({"UserId": "adele@contoso.com", "phoneNumber": NUMBER, "phoneType": "pager"}),
+            "invalidRequest",
+            "phoneType",
+        ),
     ];
     for (parameters, code, field) in cases {
         let answer = app.call(parameters.clone()).await;
@@ -347,11 +397,26 @@ async fn an_absent_body_and_a_non_json_body_are_invalid_requests() {
     let array = app.call_envelope(http_envelope(Some("[1,2]"))).await;
 
     assert_eq!(absent.status, 400);
-    assert!(absent.report["error"]["message"].as_str().unwrap().contains("body is empty"));
+    assert!(
+        absent.report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("body is empty")
+    );
     assert_eq!(text.status, 400);
-    assert!(text.report["error"]["message"].as_str().unwrap().contains("not JSON"));
+    assert!(
+        text.report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not JSON")
+    );
     assert_eq!(array.status, 400);
-    assert!(array.report["error"]["message"].as_str().unwrap().contains("JSON object"));
+    assert!(
+        array.report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("JSON object")
+    );
 }
 
 #[tokio::test]
@@ -374,7 +439,10 @@ async fn the_envelope_is_read_in_any_case_and_query_parameters_fill_in() {
 
     assert_eq!(answer.status, 200, "{}", answer.report);
     assert_eq!(answer.report["dryRun"], true);
-    assert!(answer.warning_codes().is_empty(), "the function key is not a parameter");
+    assert!(
+        answer.warning_codes().is_empty(),
+        "the function key is not a parameter"
+    );
     assert!(app.writes().is_empty());
 }
 
@@ -390,15 +458,24 @@ async fn the_answer_envelope_carries_status_headers_logs_and_the_invocation_id()
     let output = &answer.envelope["Outputs"]["res"];
     assert_eq!(output["headers"]["Content-Type"], "application/json");
     assert_eq!(answer.envelope["ReturnValue"], json!(null));
-    assert_eq!(answer.report["invocationId"], "11111111-2222-3333-4444-555555555555");
+    assert_eq!(
+        answer.report["invocationId"],
+        "11111111-2222-3333-4444-555555555555"
+    );
     assert_eq!(answer.report["requestId"], "r-7");
     assert_eq!(answer.report["trigger"], "http");
     assert_eq!(answer.report["schemaVersion"], 1);
     let logs = answer.envelope["Logs"].as_array().unwrap();
     assert_eq!(logs, answer.report["log"].as_array().unwrap());
-    assert!(logs.iter().any(|line| line.as_str().unwrap().contains("+49 ********67")));
+    assert!(
+        logs.iter()
+            .any(|line| line.as_str().unwrap().contains("+49 ********67"))
+    );
     assert!(!answer.envelope["Logs"].to_string().contains("1701234567"));
-    assert!(app.output().contains("invocation_id=11111111-2222-3333-4444-555555555555"));
+    assert!(
+        app.output()
+            .contains("invocation_id=11111111-2222-3333-4444-555555555555")
+    );
 }
 
 #[tokio::test]
@@ -406,7 +483,8 @@ async fn every_graph_request_carries_a_token_and_a_client_request_id() {
     let app = spawn_app().await;
     let user = app.add_member("adele@contoso.com");
 
-    app.call(json!({"UserId": user, "phoneNumber": NUMBER})).await;
+    app.call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
 
     let requests = app.graph_requests();
     assert_eq!(requests.len(), 3);
@@ -421,7 +499,12 @@ async fn every_graph_request_carries_a_token_and_a_client_request_id() {
 async fn the_health_probe_and_unknown_routes_answer() {
     let app = spawn_app().await;
 
-    let health = app.client.get(format!("{}/", app.handler)).send().await.unwrap();
+    let health = app
+        .client
+        .get(format!("{}/", app.handler))
+        .send()
+        .await
+        .unwrap();
     let unknown = app
         .client
         .post(format!("{}/SomethingElse", app.handler))

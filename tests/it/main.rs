@@ -1,4 +1,9 @@
 //! The one integration test binary: the real handler process against the Graph simulator.
 
+mod contract;
+mod demo;
+mod graph_faults;
 mod helpers;
 mod http_trigger;
+mod privacy;
+mod startup;

@@ -1,0 +1,399 @@
+//! Graph misbehaving: throttling, unavailability, lost answers, missing permissions, an
+//! identity endpoint that is down, and the undocumented variants of Graph's rules.
+
+use std::time::Duration;
+
+use mfa_phone_handler::phone::PhoneType;
+use mfa_phone_handler::simulator::tenant::Rejection;
+use mfa_phone_handler::simulator::{FaultAction, FaultRule, SimOptions};
+use serde_json::json;
+
+use crate::helpers::{spawn_app, spawn_app_prepared, spawn_app_with};
+
+const NUMBER: &str = "+49 1701234567";
+const OTHER: &str = "+49 1709876543";
+
+#[tokio::test]
+async fn throttled_reads_are_retried_after_graphs_retry_after() {
+    let app = spawn_app().await;
+    let user = app.add_member("adele@contoso.com");
+    app.sim
+        .inject(FaultRule::throttle(Some("GET"), "/phoneMethods", 2, "0.2"));
+
+    let answer = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
+
+    assert_eq!(answer.status, 200, "{}", answer.report);
+    assert_eq!(answer.action(), "added");
+    let reads: Vec<_> = app
+        .graph_requests()
+        .into_iter()
+        .filter(|request| request.method == "GET" && request.path.ends_with("/phoneMethods"))
+        .collect();
+    assert_eq!(
+        reads.iter().map(|read| read.status).collect::<Vec<_>>(),
+        [429, 429, 200]
+    );
+    // Each retry waited at least the 0.2 s Graph asked for.
+    for pair in reads.windows(2) {
+        assert!(pair[1].at.duration_since(pair[0].at) >= Duration::from_millis(200));
+    }
+    // One logical request: the retries reuse its client-request-id.
+    assert!(
+        reads
+            .iter()
+            .all(|read| read.client_request_id == reads[0].client_request_id)
+    );
+}
+
+#[tokio::test]
+async fn graph_staying_unavailable_is_a_503_with_retry_after_and_no_write() {
+    let app = spawn_app_with(SimOptions::default(), &[("MFA_GRAPH_MAX_ATTEMPTS", "3")]).await;
+    let user = app.add_member("adele@contoso.com");
+    app.sim.inject(FaultRule {
+        method: Some("GET"),
+        path_contains: Some("/phoneMethods".to_owned()),
+        times: 100,
+        action: FaultAction::Respond {
+            status: 503,
+            code: "serviceNotAvailable",
+            retry_after: Some("0.05".to_owned()),
+        },
+    });
+
+    let answer = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
+
+    assert_eq!(answer.status, 503);
+    assert_eq!(answer.error_code(), "graphUnavailable");
+    // Graph asked for 0.05 s; a caller is told to wait at least 5 s.
+    assert_eq!(
+        answer.envelope["Outputs"]["res"]["headers"]["Retry-After"],
+        "5"
+    );
+    assert!(app.writes().is_empty());
+    let attempts = app
+        .graph_requests()
+        .iter()
+        .filter(|request| request.path.ends_with("/phoneMethods"))
+        .count();
+    assert_eq!(attempts, 3, "bounded by MFA_GRAPH_MAX_ATTEMPTS");
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_budget_fails_at_once_instead_of_waiting() {
+    let app = spawn_app_with(
+        SimOptions::default(),
+        &[("MFA_GRAPH_RETRY_BUDGET_SECONDS", "2")],
+    )
+    .await;
+    let user = app.add_member("adele@contoso.com");
+    app.sim
+        .inject(FaultRule::throttle(Some("GET"), "/phoneMethods", 1, "120"));
+
+    let started = std::time::Instant::now();
+    let answer = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
+
+    assert_eq!(answer.status, 503);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(
+        answer.envelope["Outputs"]["res"]["headers"]["Retry-After"],
+        "120"
+    );
+}
+
+#[tokio::test]
+async fn a_post_whose_answer_was_lost_is_read_back_not_repeated() {
+    let app = spawn_app().await;
+    let user = app.add_member("adele@contoso.com");
+    app.sim.inject(FaultRule {
+        method: Some("POST"),
+        path_contains: Some("/phoneMethods".to_owned()),
+        times: 1,
+        action: FaultAction::ApplyThenRespond {
+            status: 504,
+            code: "GatewayTimeout",
+        },
+    });
+
+    let answer = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
+
+    assert_eq!(answer.status, 200, "{}", answer.report);
+    assert_eq!(answer.action(), "added");
+    let posts = app
+        .writes()
+        .iter()
+        .filter(|write| write.method == "POST")
+        .count();
+    assert_eq!(posts, 1, "the POST is not repeated");
+    assert_eq!(app.phones(&user).len(), 1);
+    assert!(
+        answer.report["log"]
+            .to_string()
+            .contains("reading back confirms it")
+    );
+}
+
+#[tokio::test]
+async fn a_post_that_graph_did_not_carry_out_is_sent_again_after_reading_back() {
+    let app = spawn_app().await;
+    let user = app.add_member("adele@contoso.com");
+    app.sim.inject(FaultRule::respond(
+        Some("POST"),
+        "/phoneMethods",
+        1,
+        503,
+        "serviceNotAvailable",
+    ));
+
+    let answer = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
+
+    assert_eq!(answer.status, 200, "{}", answer.report);
+    assert_eq!(answer.action(), "added");
+    let requests = app.graph_requests();
+    let methods: Vec<&str> = requests
+        .iter()
+        .map(|request| request.method.as_str())
+        .collect();
+    assert_eq!(methods, ["GET", "GET", "POST", "GET", "POST"]);
+    let posts = app
+        .writes()
+        .iter()
+        .filter(|write| write.method == "POST")
+        .count();
+    assert_eq!(posts, 2);
+}
+
+#[tokio::test]
+async fn a_missing_write_permission_is_a_502_naming_the_permission() {
+    let options = SimOptions {
+        granted_roles: ["User.Read.All", "UserAuthenticationMethod.Read.All"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        ..SimOptions::default()
+    };
+    let app = spawn_app_with(options, &[]).await;
+    let user = app.add_member("adele@contoso.com");
+
+    let answer = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
+
+    assert_eq!(answer.status, 502);
+    assert_eq!(answer.error_code(), "graphForbidden");
+    let message = answer.report["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("UserAuthenticationMethod.ReadWrite.All"),
+        "{message}"
+    );
+    assert!(message.contains("403 accessDenied"), "{message}");
+    assert!(app.phones(&user).is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_directory_permission_names_user_read_all() {
+    let options = SimOptions {
+        granted_roles: ["UserAuthenticationMethod.ReadWrite.All"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        ..SimOptions::default()
+    };
+    let app = spawn_app_with(options, &[]).await;
+    let user = app.add_member("adele@contoso.com");
+
+    let answer = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
+
+    assert_eq!(answer.status, 502);
+    assert_eq!(answer.error_code(), "graphForbidden");
+    assert!(
+        answer.report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("User.Read.All")
+    );
+    assert!(app.writes().is_empty());
+}
+
+#[tokio::test]
+async fn an_identity_endpoint_that_is_down_is_transient_and_recovers() {
+    let app = spawn_app_prepared(SimOptions::default(), &[], |sim| {
+        sim.inject(FaultRule::respond(
+            None,
+            "/msi/token",
+            1000,
+            500,
+            "InternalServerError",
+        ));
+    })
+    .await;
+    let user = app.add_member("adele@contoso.com");
+
+    let down = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
+    app.sim.clear_faults();
+    let recovered = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
+
+    assert_eq!(down.status, 503, "{}", down.report);
+    assert_eq!(down.error_code(), "identityUnavailable");
+    assert!(down.envelope["Outputs"]["res"]["headers"]["Retry-After"].is_string());
+    assert_eq!(recovered.status, 200, "{}", recovered.report);
+    assert_eq!(recovered.action(), "added");
+}
+
+#[tokio::test]
+async fn without_a_token_the_handler_reports_identity_unavailable_quickly() {
+    let app = spawn_app_with(
+        SimOptions::default(),
+        // A header the simulator does not accept: every token request is refused.
+        &[("IDENTITY_HEADER", "wrong-secret")],
+    )
+    .await;
+    let user = app.add_member("adele@contoso.com");
+
+    let started = std::time::Instant::now();
+    let answer = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
+
+    assert_eq!(answer.status, 503, "{}", answer.report);
+    assert_eq!(answer.error_code(), "identityUnavailable");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(
+        app.graph_requests().is_empty(),
+        "no request reaches Graph without a token"
+    );
+}
+
+#[tokio::test]
+async fn a_user_assigned_identity_is_used_when_azure_client_id_is_set() {
+    let options = SimOptions {
+        managed_identity_client_id: Some("5b1c1e56-0000-4000-8000-00000000cafe".to_owned()),
+        ..SimOptions::default()
+    };
+    let app = spawn_app_with(options, &[]).await;
+    let user = app.add_member("adele@contoso.com");
+
+    let answer = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
+
+    assert_eq!(answer.status, 200, "{}", answer.report);
+    let token_requests: Vec<_> = app
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|request| request.path == "/msi/token")
+        .collect();
+    assert_eq!(
+        token_requests.len(),
+        1,
+        "one token, cached for every later request"
+    );
+    assert_eq!(token_requests[0].status, 200);
+}
+
+#[tokio::test]
+async fn a_stale_read_before_a_write_converges_under_every_duplicate_post_variant() {
+    for duplicate in [
+        Rejection {
+            status: 400,
+            code: "badRequest",
+        },
+        Rejection {
+            status: 409,
+            code: "conflict",
+        },
+    ] {
+        let app = spawn_app().await;
+        let user = app.add_member("adele@contoso.com");
+        app.sim.tenant(|tenant| {
+            tenant.variants.duplicate_post = duplicate.clone();
+            tenant.variants.read_lag = Duration::from_millis(300);
+        });
+        // A first request writes the mobile phone; reads lag behind it for 300 ms.
+        let first = app
+            .call(json!({"UserId": user, "phoneNumber": OTHER}))
+            .await;
+        assert_eq!(first.action(), "added");
+
+        // The second reads "no mobile phone", POSTs, is refused, and must still converge.
+        let second = app
+            .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+            .await;
+
+        assert_eq!(second.status, 200, "{duplicate:?}: {}", second.report);
+        assert_eq!(second.action(), "updated", "{duplicate:?}");
+        assert_eq!(app.phones(&user)[0].1, NUMBER, "{duplicate:?}");
+    }
+}
+
+#[tokio::test]
+async fn structural_rules_hold_under_every_rejection_variant() {
+    for structural in [
+        Rejection {
+            status: 400,
+            code: "badRequest",
+        },
+        Rejection {
+            status: 409,
+            code: "conflict",
+        },
+    ] {
+        let app = spawn_app().await;
+        let user = app.add_member("adele@contoso.com");
+        app.seed_phone(&user, PhoneType::Mobile, NUMBER);
+        app.sim.tenant(|tenant| {
+            tenant.variants.structural = structural.clone();
+            tenant.variants.read_lag = Duration::from_millis(300);
+        });
+        // Another request adds an alternate; our read still shows only the mobile phone.
+        let alternate = app
+            .call(json!({"UserId": user, "phoneNumber": OTHER, "phoneType": "alternateMobile"}))
+            .await;
+        assert_eq!(alternate.action(), "added");
+
+        let remove = app
+            .call(json!({"UserId": user, "phoneNumber": NUMBER, "Remove": true}))
+            .await;
+
+        assert_eq!(remove.status, 409, "{structural:?}: {}", remove.report);
+        assert_eq!(remove.error_code(), "mobileHasAlternate", "{structural:?}");
+        assert_eq!(app.phones(&user).len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn an_ignored_phone_type_filter_does_not_matter_because_we_filter_ourselves() {
+    let app = spawn_app().await;
+    let user = app.add_member("adele@contoso.com");
+    app.seed_phone(&user, PhoneType::Mobile, OTHER);
+    app.seed_phone(&user, PhoneType::Office, NUMBER);
+    app.sim
+        .tenant(|tenant| tenant.variants.honour_phone_filter = false);
+
+    let answer = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
+
+    assert_eq!(
+        answer.action(),
+        "updated",
+        "the office number is not the mobile one"
+    );
+    assert_eq!(app.phones(&user)[0].1, NUMBER);
+}

@@ -1,0 +1,57 @@
+//! No phone number, token or secret reaches a log line: the handler's own output, the host's
+//! `Logs`, or the result's `log`.
+
+use mfa_phone_handler::phone::PhoneType;
+use mfa_phone_handler::simulator::tenant::SimUser;
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn no_full_number_token_or_secret_is_ever_logged() {
+    let app = spawn_app().await;
+    let adele = app.add_member("adele@contoso.com");
+    let megan = app.add_user(SimUser::member("megan@contoso.com", "Megan"));
+    app.seed_phone(&megan, PhoneType::Mobile, "+49 1761112233");
+    let numbers = ["+49 1701234567", "+49 1709876543", "+49 1761112233"];
+
+    let mut answers = Vec::new();
+    for parameters in [
+        json!({"UserId": adele, "phoneNumber": "+49 170 1234567"}),
+        json!({"UserId": adele, "phoneNumber": "+491709876543"}),
+        json!({"UserId": adele, "phoneNumber": "+49 1701234567", "Remove": true}),
+        json!({"UserId": adele, "phoneNumber": "+49 176 1112233"}),
+        json!({"UserId": adele, "phoneNumber": "+49 17012"}),
+        json!({"UserId": adele, "phoneNumber": "+49 1709876543", "phoneType": "alternateMobile", "dryRun": true}),
+        json!({"UserId": "nobody@contoso.com", "phoneNumber": "+49 1701234567"}),
+    ] {
+        answers.push(app.call(parameters).await);
+    }
+
+    let output = app.output();
+    assert!(
+        output.contains("invocation_id="),
+        "the handler logged: {output}"
+    );
+    let mut logged = vec![output];
+    for answer in &answers {
+        logged.push(answer.envelope["Logs"].to_string());
+        logged.push(answer.report["log"].to_string());
+    }
+    for text in &logged {
+        for number in numbers {
+            let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+            let national = &digits[2..];
+            assert!(!text.contains(national), "{number} appears in: {text}");
+            assert!(
+                !text.contains(&national[..7]),
+                "most of {number} appears in: {text}"
+            );
+        }
+        assert!(
+            !text.contains("sim-"),
+            "a token or the identity secret appears in: {text}"
+        );
+        assert!(!text.to_lowercase().contains("bearer"), "{text}");
+    }
+}

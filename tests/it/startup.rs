@@ -1,0 +1,89 @@
+//! Starting and stopping the handler process as the Functions host does.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+use crate::helpers::{HANDLER, spawn_app, start_handler};
+
+async fn run_to_exit(environment: &[(&str, &str)]) -> (bool, String) {
+    let output = tokio::time::timeout(
+        Duration::from_secs(10),
+        Command::new(HANDLER)
+            .env_clear()
+            .envs(environment.iter().copied())
+            .stdin(Stdio::null())
+            .output(),
+    )
+    .await
+    .expect("the handler exits instead of hanging")
+    .expect("the handler runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[tokio::test]
+async fn with_no_credential_configured_it_exits_at_once_with_a_clear_error() {
+    let (success, output) = run_to_exit(&[("FUNCTIONS_CUSTOMHANDLER_PORT", "0")]).await;
+
+    assert!(!success);
+    assert!(output.contains("no credential is configured"), "{output}");
+    assert!(output.contains("IDENTITY_ENDPOINT"), "{output}");
+}
+
+#[tokio::test]
+async fn every_configuration_problem_is_named_before_it_serves() {
+    let (success, output) = run_to_exit(&[
+        ("IDENTITY_ENDPOINT", "http://127.0.0.1:9/msi/token"),
+        ("IDENTITY_HEADER", "x"),
+        ("GRAPH_ENDPOINT", "http://graph.example.com"),
+        ("MFA_GRAPH_MAX_ATTEMPTS", "0"),
+    ])
+    .await;
+
+    assert!(!success);
+    for expected in [
+        "FUNCTIONS_CUSTOMHANDLER_PORT is not set",
+        "GRAPH_ENDPOINT must use https",
+        "MFA_GRAPH_MAX_ATTEMPTS must be",
+    ] {
+        assert!(
+            output.contains(expected),
+            "{expected} missing from {output}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sigterm_stops_it_gracefully() {
+    let app = spawn_app().await;
+    let mut command = Command::new(HANDLER);
+    command
+        .env_clear()
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", "0")
+        .envs(app.sim.handler_environment());
+    let (mut child, handler, output) = start_handler(command).await;
+    let ready = app.client.get(format!("{handler}/")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    let pid = child.id().expect("running").to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("it stops")
+        .unwrap();
+
+    assert!(status.success(), "{status:?}");
+    let lines = output.lock().unwrap().join("\n");
+    assert!(lines.contains("stopped"), "{lines}");
+}
