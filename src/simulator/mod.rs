@@ -161,6 +161,9 @@ pub struct LoggedRequest {
     pub in_batch: bool,
     pub status: u16,
     pub body: Option<Value>,
+    /// When the request arrived.
+    pub started: Instant,
+    /// When it was answered.
     pub at: Instant,
 }
 
@@ -180,6 +183,10 @@ pub(crate) struct Shared {
     faults: Mutex<Vec<FaultRule>>,
     throttle: Mutex<server::ThrottleState>,
     base_url: String,
+    /// Requests being served now: (serial, method, decoded path).
+    in_flight: Mutex<Vec<(u64, String, String)>>,
+    /// Bumped whenever a request arrives, for tests that wait for one.
+    arrivals: tokio::sync::watch::Sender<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -225,6 +232,8 @@ impl Simulator {
             faults: Mutex::new(Vec::new()),
             throttle: Mutex::new(server::ThrottleState::default()),
             base_url: format!("http://{address}"),
+            in_flight: Mutex::new(Vec::new()),
+            arrivals: tokio::sync::watch::Sender::new(0),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let router = server::router(shared.clone());
@@ -297,6 +306,19 @@ impl Simulator {
     /// Adds a fault rule; rules are matched in the order added.
     pub fn inject(&self, rule: FaultRule) {
         lock(&self.shared.faults).push(rule);
+    }
+
+    /// The requests being served at this moment, as (method, decoded path).
+    pub fn in_flight(&self) -> Vec<(String, String)> {
+        lock(&self.shared.in_flight)
+            .iter()
+            .map(|(_, method, path)| (method.clone(), path.clone()))
+            .collect()
+    }
+
+    /// A receiver that changes whenever a request arrives.
+    pub fn request_arrived(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.shared.arrivals.subscribe()
     }
 
     /// Removes every fault rule not yet used up.

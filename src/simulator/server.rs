@@ -54,14 +54,16 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
+    let started = Instant::now();
     let raw_path = uri.path().to_owned();
     let query = parse_query(uri.query().unwrap_or_default());
     if raw_path == "/msi/token" {
-        return identity(shared, &method, &raw_path, query, &headers).await;
+        return identity(shared, &method, &raw_path, query, &headers, started).await;
     }
     if let Some(rest) = raw_path.strip_prefix("/_sim/") {
         return inspect(shared, rest);
     }
+    let _in_flight = InFlight::enter(shared, method.as_str(), &decode_path(&raw_path));
     let latency = lock(&shared.options).latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -107,6 +109,7 @@ async fn handle(
                         body_json.as_ref(),
                         roles,
                         client_request_id.as_deref(),
+                        started,
                     )
                 }
             }
@@ -135,10 +138,36 @@ async fn handle(
             in_batch: false,
             status: answer.status,
             body: body_json,
+            started,
             at: Instant::now(),
         },
     );
     to_http(answer)
+}
+
+/// Marks a request as being served until dropped (also when the client goes away).
+struct InFlight<'a> {
+    shared: &'a Shared,
+    serial: u64,
+}
+
+impl<'a> InFlight<'a> {
+    fn enter(shared: &'a Shared, method: &str, path: &str) -> InFlight<'a> {
+        let mut serial = 0;
+        shared.arrivals.send_modify(|count| {
+            *count += 1;
+            serial = *count;
+        });
+        lock(&shared.in_flight).push((serial, method.to_owned(), path.to_owned()));
+        shared.arrivals.send_modify(|_| {});
+        InFlight { shared, serial }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        lock(&self.shared.in_flight).retain(|(serial, _, _)| *serial != self.serial);
+    }
 }
 
 /// One request, direct or inside a batch: faults, throttling, then the tenant.
@@ -176,6 +205,7 @@ fn batch(
     body: Option<&Value>,
     roles: &HashSet<String>,
     client_request_id: Option<&str>,
+    started: Instant,
 ) -> Answer {
     let Some(requests) = body
         .and_then(|body| body.get("requests"))
@@ -251,6 +281,7 @@ fn batch(
                 in_batch: true,
                 status: answer.status,
                 body: request.get("body").cloned(),
+                started,
                 at: Instant::now(),
             },
         );
@@ -609,6 +640,7 @@ async fn identity(
     raw_path: &str,
     query: Vec<(String, String)>,
     headers: &HeaderMap,
+    started: Instant,
 ) -> Response<Body> {
     let answer = identity_answer(shared, method, &query, headers).await;
     log(
@@ -626,6 +658,7 @@ async fn identity(
             in_batch: false,
             status: answer.status,
             body: None,
+            started,
             at: Instant::now(),
         },
     );

@@ -6,4 +6,5 @@ mod graph_faults;
 mod helpers;
 mod http_trigger;
 mod privacy;
+mod queue;
 mod startup;
