@@ -136,7 +136,7 @@ impl Config {
         let owner_search = OwnerSearchSettings {
             enabled: env.flag("MFA_OWNER_SEARCH", true),
             budget: env.seconds("MFA_OWNER_SEARCH_BUDGET_SECONDS", 90.0, 1.0, 3600.0),
-            max_batches_in_flight: env.number("MFA_OWNER_SEARCH_BATCHES", 8, 1, 64),
+            max_batches_in_flight: env.number("MFA_OWNER_SEARCH_BATCHES", 16, 1, 64),
             remember_for: env.seconds("MFA_OWNER_CACHE_SECONDS", 900.0, 0.0, 86_400.0),
         };
         let problems = env.problems.into_inner();

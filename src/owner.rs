@@ -3,8 +3,11 @@
 //!
 //! Graph has no "who has this number" query, so the search reads every candidate's phone
 //! methods. Candidates come from the registration details report (users with a mobile phone
-//! registered), page by page; while the next page is read, the candidates already known are
-//! checked in `$batch` requests of 20, several in flight. The number of batches in flight
+//! registered) and from the user list, page by page; while the next pages are read, the
+//! candidates already known are checked in `$batch` requests of 20, several in flight. Report
+//! candidates go first; the user list fills idle capacity (the report is limited to 5
+//! requests per 10 s), covers users the report does not show yet (it lags by hours), and
+//! stands in for the report when the tenant has no licence or we lack AuditLog.Read.All. The number of batches in flight
 //! follows Graph: halved when it throttles (and no new batch starts before its `Retry-After`),
 //! grown by one after each batch it serves without throttling. The search stops at the first
 //! user who holds the number for SMS sign-in (that holder is unique), when its time budget is
@@ -41,16 +44,11 @@ pub struct OwnerSearch {
 
 /// What the search concluded.
 #[derive(Debug)]
-pub enum SearchOutcome {
-    Found(ConflictOwner),
-    /// Every candidate was checked; nobody visible holds the number for SMS sign-in.
-    NotFound {
-        warnings: Vec<(WarningCode, String)>,
-    },
-    /// The search stopped early (budget, permission, Graph unavailable).
-    Incomplete {
-        warnings: Vec<(WarningCode, String)>,
-    },
+pub struct SearchOutcome {
+    /// Who holds the number for SMS sign-in, if the search found them.
+    pub owner: Option<ConflictOwner>,
+    /// What the admin should know about how the search went.
+    pub warnings: Vec<(WarningCode, String)>,
 }
 
 #[derive(Clone, Debug)]
@@ -63,6 +61,8 @@ struct Remembered {
 const BATCH_SIZE: usize = 20;
 /// How often a candidate whose read failed transiently is tried again.
 const MAX_ITEM_RETRIES: u32 = 5;
+/// Batches in flight when a search starts; it grows by one per unthrottled batch.
+const INITIAL_BATCHES_IN_FLIGHT: usize = 4;
 /// The pause before new batches when Graph throttles without saying how long.
 const DEFAULT_THROTTLE_PAUSE: Duration = Duration::from_secs(1);
 /// How often the search reports progress while it runs.
@@ -84,8 +84,9 @@ struct Candidate {
 #[derive(Default)]
 struct Progress {
     pages: u32,
-    candidates: usize,
     checked: usize,
+    /// Candidates whose methods could not be read after every retry.
+    unreadable: usize,
     batches: usize,
     throttled: usize,
 }
@@ -107,7 +108,8 @@ impl OwnerSearch {
         journal: &mut Journal,
     ) -> SearchOutcome {
         if !self.settings.enabled {
-            return SearchOutcome::NotFound {
+            return SearchOutcome {
+                owner: None,
                 warnings: vec![(
                     WarningCode::OwnerSearchDisabled,
                     "the search for the user holding the number is switched off \
@@ -129,16 +131,19 @@ impl OwnerSearch {
             if let Ok(methods) = graph.phone_methods(&holder).await
                 && let Some(method) = methods.iter().find(|method| holds(method, number))
             {
-                return SearchOutcome::Found(ConflictOwner {
-                    phone_type: method.phone_type.as_str().to_owned(),
-                    sms_sign_in_state: method.sms_sign_in_state.clone(),
-                    ..remembered
-                });
+                return SearchOutcome {
+                    owner: Some(ConflictOwner {
+                        phone_type: method.phone_type.as_str().to_owned(),
+                        sms_sign_in_state: method.sms_sign_in_state.clone(),
+                        ..remembered
+                    }),
+                    warnings: Vec::new(),
+                };
             }
             self.forget(&key);
         }
         let outcome = self.scan(graph, number, target, journal).await;
-        if let SearchOutcome::Found(owner) = &outcome {
+        if let Some(owner) = &outcome.owner {
             self.remember(key, owner.clone());
         }
         outcome
@@ -154,11 +159,12 @@ impl OwnerSearch {
         let started = Instant::now();
         let deadline = started + self.settings.budget;
         let max_in_flight = self.settings.max_batches_in_flight.max(1);
-        let mut in_flight_limit = max_in_flight.min(4);
-        let mut source = GraphOperation::ReadRegistrationReport;
-        let mut next_page: Option<Url> = Some(graph.registration_report_url());
-        let mut page: Option<PageFuture<'_>> = None;
-        let mut pending: VecDeque<Candidate> = VecDeque::new();
+        let mut in_flight_limit = max_in_flight.min(INITIAL_BATCHES_IN_FLIGHT);
+        let mut report_next: Option<Url> = Some(graph.registration_report_url());
+        let mut directory_next: Option<Url> = Some(graph.users_url());
+        let mut report_page: Option<PageFuture<'_>> = None;
+        let mut directory_page: Option<PageFuture<'_>> = None;
+        let mut candidates = Candidates::new(target.as_str());
         let mut batches: FuturesUnordered<BatchFuture<'_>> = FuturesUnordered::new();
         let mut resume_at: Option<Instant> = None;
         let mut progress = Progress::default();
@@ -171,15 +177,26 @@ impl OwnerSearch {
             self.settings.budget.as_secs()
         ));
         let found = loop {
-            if page.is_none()
-                && let Some(url) = next_page.take()
+            if report_page.is_none()
+                && let Some(url) = report_next.take()
             {
-                page = Some(Box::pin(graph.candidate_page(source, url)));
+                report_page = Some(Box::pin(
+                    graph.candidate_page(GraphOperation::ReadRegistrationReport, url),
+                ));
+            }
+            if directory_page.is_none()
+                && let Some(url) = directory_next.take()
+            {
+                directory_page = Some(Box::pin(
+                    graph.candidate_page(GraphOperation::ListUsers, url),
+                ));
             }
             let paused = resume_at.is_some_and(|until| Instant::now() < until);
-            while !paused && batches.len() < in_flight_limit && !pending.is_empty() {
-                let take = pending.len().min(BATCH_SIZE);
-                let chunk: Vec<Candidate> = pending.drain(..take).collect();
+            while !paused && batches.len() < in_flight_limit {
+                let chunk = candidates.next_batch(BATCH_SIZE);
+                if chunk.is_empty() {
+                    break;
+                }
                 let items = chunk
                     .iter()
                     .enumerate()
@@ -193,7 +210,11 @@ impl OwnerSearch {
                     async move { (chunk, graph.batch_get(items).await) },
                 ));
             }
-            if page.is_none() && pending.is_empty() && batches.is_empty() {
+            if report_page.is_none()
+                && directory_page.is_none()
+                && batches.is_empty()
+                && candidates.is_empty()
+            {
                 break None;
             }
             tokio::select! {
@@ -207,16 +228,16 @@ impl OwnerSearch {
                              candidates checked; the holder may be among the rest",
                             self.settings.budget.as_secs(),
                             progress.checked,
-                            progress.candidates + pending.len().saturating_sub(0),
+                            candidates.known(),
                         ),
                     ));
                     break None;
                 }
                 Some((chunk, result)) = batches.next(), if !batches.is_empty() => {
+                    let mut throttled_for: Option<Duration> = None;
+                    let mut throttled = false;
                     match result {
                         Ok(answers) => {
-                            let mut throttled_for: Option<Duration> = None;
-                            let mut throttled = false;
                             let mut found = None;
                             for answer in answers {
                                 let Some(candidate) = answer
@@ -243,8 +264,9 @@ impl OwnerSearch {
                                         throttled = true;
                                         progress.throttled += 1;
                                         throttled_for = throttled_for.max(answer.retry_after);
-                                        pending.push_front(candidate.clone());
+                                        candidates.throttled(candidate.clone());
                                     }
+                                    // Deleted since it was listed: nothing to check.
                                     404 => progress.checked += 1,
                                     401 | 403 => {
                                         complete = false;
@@ -257,104 +279,101 @@ impl OwnerSearch {
                                                 GraphOperation::ReadPhoneMethods.permission()
                                             ),
                                         ));
-                                        pending.clear();
-                                        next_page = None;
-                                        page = None;
+                                        break;
                                     }
                                     _ if candidate.retries < MAX_ITEM_RETRIES => {
                                         throttled = true;
-                                        pending.push_back(Candidate {
-                                            retries: candidate.retries + 1,
-                                            ..candidate.clone()
-                                        });
+                                        candidates.failed(candidate.clone());
                                     }
-                                    _ => progress.checked += 1,
+                                    _ => {
+                                        progress.checked += 1;
+                                        progress.unreadable += 1;
+                                    }
                                 }
                             }
                             if let Some(found) = found {
                                 break Some(found);
                             }
-                            if throttled {
-                                in_flight_limit = (in_flight_limit / 2).max(1);
-                                let pause = throttled_for.unwrap_or(DEFAULT_THROTTLE_PAUSE);
-                                let until = Instant::now() + pause;
-                                resume_at = Some(resume_at.map_or(until, |current| current.max(until)));
-                            } else {
-                                in_flight_limit = (in_flight_limit + 1).min(max_in_flight);
+                            if !complete {
+                                break None;
                             }
                         }
                         Err(error) => match error.kind {
                             GraphErrorKind::Unavailable { retry_after, .. } => {
                                 progress.throttled += 1;
-                                in_flight_limit = (in_flight_limit / 2).max(1);
-                                let until = Instant::now() + retry_after.unwrap_or(DEFAULT_THROTTLE_PAUSE);
-                                resume_at = Some(resume_at.map_or(until, |current| current.max(until)));
-                                for candidate in chunk.into_iter().rev() {
-                                    if candidate.retries < MAX_ITEM_RETRIES {
-                                        pending.push_front(Candidate { retries: candidate.retries + 1, ..candidate });
-                                    }
+                                throttled = true;
+                                throttled_for = retry_after;
+                                for candidate in chunk {
+                                    candidates.failed(candidate);
                                 }
                             }
                             _ => {
-                                complete = false;
                                 warnings.push((
                                     WarningCode::OwnerSearchIncomplete,
                                     format!("the owner search stopped: {error}"),
                                 ));
-                                pending.clear();
-                                next_page = None;
-                                page = None;
+                                complete = false;
+                                break None;
                             }
                         },
                     }
+                    if throttled {
+                        // Multiplicative decrease, and no new batch before Graph's Retry-After.
+                        in_flight_limit = (in_flight_limit / 2).max(1);
+                        let until = Instant::now() + throttled_for.unwrap_or(DEFAULT_THROTTLE_PAUSE);
+                        resume_at = Some(resume_at.map_or(until, |current| current.max(until)));
+                    } else {
+                        in_flight_limit = (in_flight_limit + 1).min(max_in_flight);
+                    }
                 }
-                result = async { page.as_mut().expect("guarded by the branch condition").await }, if page.is_some() => {
-                    page = None;
+                result = poll_page(&mut report_page), if report_page.is_some() => {
+                    report_page = None;
+                    candidates.open_directory();
                     match result {
                         Ok(read) => {
                             progress.pages += 1;
-                            let target_id = target.as_str();
-                            let fresh: Vec<Candidate> = read
-                                .users
-                                .into_iter()
-                                .filter(|user| !user.id.eq_ignore_ascii_case(target_id))
-                                .map(|user| Candidate { user, retries: 0 })
-                                .collect();
-                            progress.candidates += fresh.len();
-                            pending.extend(fresh);
-                            next_page = read.next;
+                            candidates.add(read.users, Source::Report);
+                            report_next = read.next;
                         }
-                        Err(error) if source == GraphOperation::ReadRegistrationReport
-                            && matches!(error.kind, GraphErrorKind::Forbidden { .. }) =>
-                        {
-                            let why = match &error.kind {
+                        Err(error) => {
+                            let message = match &error.kind {
                                 GraphErrorKind::Forbidden { code, .. }
                                     if code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant" =>
                                 {
-                                    "the tenant has no Entra ID P1 or P2 licence".to_owned()
+                                    "the registration details report needs an Entra ID P1 or P2 \
+                                     licence, which the tenant lacks, so the owner search reads \
+                                     every user instead, which takes longer"
+                                        .to_owned()
                                 }
                                 GraphErrorKind::Forbidden { status, code } => format!(
-                                    "Graph refused it ({status} {code}); it needs {}",
+                                    "Graph refused the registration details report ({status} \
+                                     {code}; it needs {}), so the owner search reads every user \
+                                     instead, which takes longer",
                                     GraphOperation::ReadRegistrationReport.permission()
                                 ),
-                                _ => String::new(),
+                                _ => format!(
+                                    "the registration details report could not be read ({error}), \
+                                     so the owner search reads every user instead"
+                                ),
                             };
-                            let message = format!(
-                                "the registration details report is unavailable ({why}), so \
-                                 the owner search reads every user instead, which takes longer"
-                            );
                             journal.warn(format!("Warning: {message}"));
                             warnings.push((WarningCode::OwnerSearchFallback, message));
-                            source = GraphOperation::ListUsers;
-                            next_page = Some(graph.users_url());
+                        }
+                    }
+                }
+                result = poll_page(&mut directory_page), if directory_page.is_some() => {
+                    directory_page = None;
+                    match result {
+                        Ok(read) => {
+                            progress.pages += 1;
+                            candidates.add(read.users, Source::Directory);
+                            directory_next = read.next;
                         }
                         Err(error) => {
                             complete = false;
                             warnings.push((
                                 WarningCode::OwnerSearchIncomplete,
-                                format!(
-                                    "the owner search could not read all candidates: {error}"
-                                ),
+                                format!("the owner search could not list every user: {error}"),
                             ));
                         }
                     }
@@ -370,7 +389,7 @@ impl OwnerSearch {
                         started.elapsed().as_secs(),
                         progress.pages,
                         progress.checked,
-                        progress.candidates,
+                        candidates.known(),
                         progress.throttled
                     ));
                 }
@@ -391,14 +410,17 @@ impl OwnerSearch {
                 .await
                 .ok()
                 .and_then(|directory_user| directory_user.account_enabled);
-            return SearchOutcome::Found(ConflictOwner {
-                id: user.id,
-                user_principal_name: user.user_principal_name,
-                display_name: user.display_name,
-                phone_type: method.phone_type.as_str().to_owned(),
-                sms_sign_in_state: method.sms_sign_in_state,
-                account_enabled,
-            });
+            return SearchOutcome {
+                owner: Some(ConflictOwner {
+                    id: user.id,
+                    user_principal_name: user.user_principal_name,
+                    display_name: user.display_name,
+                    phone_type: method.phone_type.as_str().to_owned(),
+                    sms_sign_in_state: method.sms_sign_in_state,
+                    account_enabled,
+                }),
+                warnings,
+            };
         }
         if !mfa_only.is_empty() {
             let names: Vec<&str> = mfa_only
@@ -416,17 +438,28 @@ impl OwnerSearch {
                 ),
             ));
         }
+        if progress.unreadable > 0 {
+            complete = false;
+            warnings.push((
+                WarningCode::OwnerSearchIncomplete,
+                format!(
+                    "the phone methods of {} candidate(s) could not be read, so the holder may be \
+                     among them",
+                    progress.unreadable
+                ),
+            ));
+        }
         if complete {
             warnings.push((
                 WarningCode::ConflictOwnerNotFound,
                 "no visible user holds the number for SMS sign-in: it may be held by a deleted \
-                 or soft-deleted user, or the registration report may lag behind (it can be \
-                 hours old)"
+                 or soft-deleted user"
                     .to_owned(),
             ));
-            SearchOutcome::NotFound { warnings }
-        } else {
-            SearchOutcome::Incomplete { warnings }
+        }
+        SearchOutcome {
+            owner: None,
+            warnings,
         }
     }
 
@@ -472,6 +505,132 @@ impl OwnerSearch {
 /// Whether `method` holds `number` for SMS sign-in.
 fn holds(method: &PhoneMethod, number: &PhoneNumber) -> bool {
     number.is(&method.number) && method.sms_sign_in_state.as_deref() == Some("ready")
+}
+
+/// Where a candidate came from: the report lists users with a mobile phone (checked first);
+/// the directory lists everyone (checked when the report has nothing waiting, and after it,
+/// because the report can be hours behind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    Report,
+    Directory,
+}
+
+/// What happened to a candidate so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Progression {
+    Waiting(Source),
+    Taken,
+}
+
+/// The candidates known so far, each checked once: report candidates first.
+struct Candidates {
+    report: VecDeque<Candidate>,
+    directory: VecDeque<Candidate>,
+    /// The target user, left out: their own number is not a conflict.
+    target: String,
+    state: HashMap<String, Progression>,
+    /// Directory candidates are checked only once the report has answered (with a page or a
+    /// refusal), so report candidates really go first.
+    directory_open: bool,
+}
+
+impl Candidates {
+    fn new(target: &str) -> Candidates {
+        Candidates {
+            report: VecDeque::new(),
+            directory: VecDeque::new(),
+            target: target.to_lowercase(),
+            state: HashMap::new(),
+            directory_open: false,
+        }
+    }
+
+    fn add(&mut self, users: Vec<RegisteredUser>, source: Source) {
+        for user in users {
+            let key = user.id.to_lowercase();
+            if key == self.target {
+                continue;
+            }
+            let queue = match (self.state.get(&key), source) {
+                (None, Source::Report)
+                | (Some(Progression::Waiting(Source::Directory)), Source::Report) => {
+                    &mut self.report
+                }
+                (None, Source::Directory) => &mut self.directory,
+                _ => continue,
+            };
+            self.state.insert(key, Progression::Waiting(source));
+            queue.push_back(Candidate { user, retries: 0 });
+        }
+    }
+
+    /// Up to `size` candidates to check next, report candidates first.
+    fn next_batch(&mut self, size: usize) -> Vec<Candidate> {
+        let mut batch = Vec::with_capacity(size);
+        for source in [Source::Report, Source::Directory] {
+            if source == Source::Directory && !self.directory_open {
+                break;
+            }
+            while batch.len() < size {
+                let queue = match source {
+                    Source::Report => &mut self.report,
+                    Source::Directory => &mut self.directory,
+                };
+                let Some(candidate) = queue.pop_front() else {
+                    break;
+                };
+                let key = candidate.user.id.to_lowercase();
+                // A directory entry promoted to the report queue is taken from there.
+                if self.state.get(&key) == Some(&Progression::Waiting(source)) {
+                    self.state.insert(key, Progression::Taken);
+                    batch.push(candidate);
+                }
+            }
+        }
+        batch
+    }
+
+    /// Puts a candidate Graph throttled back at the front: it is asked again, however often
+    /// (the search's budget bounds the whole).
+    fn throttled(&mut self, candidate: Candidate) {
+        self.state.insert(
+            candidate.user.id.to_lowercase(),
+            Progression::Waiting(Source::Report),
+        );
+        self.report.push_front(candidate);
+    }
+
+    /// Puts a candidate whose read failed for another transient reason back, a few times.
+    fn failed(&mut self, candidate: Candidate) {
+        if candidate.retries >= MAX_ITEM_RETRIES {
+            return;
+        }
+        self.throttled(Candidate {
+            retries: candidate.retries + 1,
+            ..candidate
+        });
+    }
+
+    fn open_directory(&mut self) {
+        self.directory_open = true;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.report.is_empty() && self.directory.is_empty()
+    }
+
+    /// How many distinct users the search knows of.
+    fn known(&self) -> usize {
+        self.state.len()
+    }
+}
+
+async fn poll_page(page: &mut Option<PageFuture<'_>>) -> Result<RegistrationPage, GraphError> {
+    match page {
+        Some(page) => page.await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until_option(until: Option<Instant>) {

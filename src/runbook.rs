@@ -14,12 +14,10 @@ use tokio::sync::Semaphore;
 use crate::graph::{DirectoryUser, GraphClient, GraphError, GraphErrorKind, GraphOperation};
 use crate::journal::Journal;
 use crate::locks::UserLocks;
-use crate::owner::{OwnerSearch, SearchOutcome};
+use crate::owner::OwnerSearch;
 use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, redact_numbers};
 use crate::plan::{Plan, Refusal, Settled, Write, find, plan};
-use crate::report::{
-    Action, ConflictOwner, ErrorCode, Failure, MethodSummary, Report, UserSummary, WarningCode,
-};
+use crate::report::{Action, ErrorCode, Failure, MethodSummary, Report, UserSummary, WarningCode};
 use crate::request::{Operation, Request, SmsSignIn};
 use crate::user::UserRef;
 
@@ -405,28 +403,24 @@ async fn find_owner(
         .owner_search
         .search(&services.graph, &request.phone_number, object_id, journal)
         .await;
-    match outcome {
-        SearchOutcome::Found(owner) => {
-            journal.warn(format!(
-                "The number is held by {} ({}), {} phone, SMS sign-in {}, account {}",
-                owner.display_name.as_deref().unwrap_or("(no display name)"),
-                owner.user_principal_name.as_deref().unwrap_or(&owner.id),
-                owner.phone_type,
-                owner.sms_sign_in_state.as_deref().unwrap_or("unknown"),
-                match owner.account_enabled {
-                    Some(true) => "enabled",
-                    Some(false) => "disabled",
-                    None => "state unknown",
-                }
-            ));
-            report.conflict_owner = Some(owner);
-        }
-        SearchOutcome::NotFound { warnings } | SearchOutcome::Incomplete { warnings } => {
-            for (code, message) in warnings {
-                journal.warn(format!("Warning: {message}"));
-                report.warn(code, message);
+    for (code, message) in outcome.warnings {
+        journal.warn(format!("Warning: {message}"));
+        report.warn(code, message);
+    }
+    if let Some(owner) = outcome.owner {
+        journal.warn(format!(
+            "The number is held by {} ({}), {} phone, SMS sign-in {}, account {}",
+            owner.display_name.as_deref().unwrap_or("(no display name)"),
+            owner.user_principal_name.as_deref().unwrap_or(&owner.id),
+            owner.phone_type,
+            owner.sms_sign_in_state.as_deref().unwrap_or("unknown"),
+            match owner.account_enabled {
+                Some(true) => "enabled",
+                Some(false) => "disabled",
+                None => "state unknown",
             }
-        }
+        ));
+        report.conflict_owner = Some(owner);
     }
 }
 
@@ -794,24 +788,6 @@ fn past_tense(
             None => format!("Changed the {phone_type} phone to {number}"),
         },
         Write::Remove => format!("Removed the {phone_type} phone {number}"),
-    }
-}
-
-/// The owner the search found, as the report shows them.
-pub fn owner_summary(
-    id: String,
-    user_principal_name: Option<String>,
-    display_name: Option<String>,
-    method: &PhoneMethod,
-    account_enabled: Option<bool>,
-) -> ConflictOwner {
-    ConflictOwner {
-        id,
-        user_principal_name,
-        display_name,
-        phone_type: method.phone_type.as_str().to_owned(),
-        sms_sign_in_state: method.sms_sign_in_state.clone(),
-        account_enabled,
     }
 }
 

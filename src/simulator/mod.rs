@@ -160,6 +160,8 @@ pub struct LoggedRequest {
     /// Whether it was an item of a `$batch`.
     pub in_batch: bool,
     pub status: u16,
+    /// The `Retry-After` the answer carried, if any.
+    pub retry_after: Option<String>,
     pub body: Option<Value>,
     /// When the request arrived.
     pub started: Instant,

@@ -137,6 +137,7 @@ async fn handle(
             authorized: roles.is_some(),
             in_batch: false,
             status: answer.status,
+            retry_after: retry_after_of(&answer),
             body: body_json,
             started,
             at: Instant::now(),
@@ -280,6 +281,7 @@ fn batch(
                 authorized: true,
                 in_batch: true,
                 status: answer.status,
+                retry_after: retry_after_of(&answer),
                 body: request.get("body").cloned(),
                 started,
                 at: Instant::now(),
@@ -657,6 +659,7 @@ async fn identity(
             authorized: false,
             in_batch: false,
             status: answer.status,
+            retry_after: retry_after_of(&answer),
             body: None,
             started,
             at: Instant::now(),
@@ -843,6 +846,14 @@ fn fault_for(shared: &Shared, method: &str, path: &str) -> Option<FaultAction> {
         faults.remove(index);
     }
     Some(action)
+}
+
+fn retry_after_of(answer: &Answer) -> Option<String> {
+    answer
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
+        .map(|(_, value)| value.clone())
 }
 
 fn fault_answer(status: u16, code: &str, retry_after: Option<String>) -> Answer {

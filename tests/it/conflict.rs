@@ -1,0 +1,434 @@
+//! SMS sign-in conflicts: verify instead of sleeping, find the holder fast, stay under Graph's
+//! throttle, and switch SMS sign-in when asked.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use mfa_phone_handler::phone::PhoneType;
+use mfa_phone_handler::simulator::tenant::SimUser;
+use mfa_phone_handler::simulator::{SimOptions, Throttle};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+
+const HELD: &str = "+49 1701234567";
+
+/// Megan holds `HELD` for SMS sign-in; Adele has no phone.
+async fn tenant_with_holder(
+    options: SimOptions,
+    environment: &[(&str, &str)],
+) -> (TestApp, String, String) {
+    let app = spawn_app_with(options, environment).await;
+    let adele = app.add_member("adele@contoso.com");
+    let megan = app.add_user(SimUser::member("megan@contoso.com", "Megan Bowen"));
+    app.seed_phone(&megan, PhoneType::Mobile, HELD);
+    (app, adele, megan)
+}
+
+/// Adds `count` users with a registered mobile phone (each their own number).
+fn add_registered_users(app: &TestApp, count: usize) {
+    app.sim.tenant(|tenant| {
+        for index in 0..count {
+            let id = tenant.add_user(SimUser::member(&format!("user{index}@contoso.com"), "User"));
+            tenant.seed_phone(
+                &id,
+                PhoneType::Mobile,
+                &format!("+49 15{:09}", 100_000_000 + index),
+            );
+        }
+    });
+}
+
+fn not_written(app: &TestApp) {
+    app.sim
+        .tenant(|tenant| tenant.variants.conflict_writes_method = false);
+}
+
+fn count(app: &TestApp, predicate: impl Fn(&str) -> bool) -> usize {
+    app.graph_requests()
+        .iter()
+        .filter(|request| !request.in_batch && predicate(&request.path))
+        .count()
+}
+
+#[tokio::test]
+async fn a_conflict_where_graph_wrote_the_method_is_a_success_with_a_warning() {
+    let (app, adele, _) = tenant_with_holder(SimOptions::default(), &[]).await;
+
+    let answer = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD}))
+        .await;
+
+    assert_eq!(answer.status, 200, "{}", answer.report);
+    assert_eq!(answer.action(), "added");
+    assert_eq!(answer.warning_codes(), ["smsSignInConflict"]);
+    assert_eq!(
+        answer.report["phoneMethod"]["smsSignInState"],
+        "phoneNumberNotUnique"
+    );
+    assert_eq!(answer.report["conflictOwner"], Value::Null);
+    assert_eq!(app.phones(&adele)[0].1, HELD);
+    assert_eq!(
+        count(&app, |path| path.contains("reports")
+            || path.contains("$batch")),
+        0
+    );
+}
+
+#[tokio::test]
+async fn verification_keeps_reading_while_graph_lags_behind_its_write() {
+    let (app, adele, _) =
+        tenant_with_holder(SimOptions::default(), &[("MFA_VERIFY_SECONDS", "3")]).await;
+    app.sim
+        .tenant(|tenant| tenant.variants.read_lag = Duration::from_millis(600));
+
+    let answer = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD}))
+        .await;
+
+    assert_eq!(answer.status, 200, "{}", answer.report);
+    assert_eq!(answer.warning_codes(), ["smsSignInConflict"]);
+    let reads = count(&app, |path| {
+        path.ends_with(&format!("{adele}/authentication/phoneMethods"))
+    });
+    assert!(
+        reads >= 3,
+        "the first re-reads missed the lagging write: {reads} reads"
+    );
+}
+
+#[tokio::test]
+async fn a_conflict_where_graph_wrote_nothing_fails_and_names_the_holder() {
+    let (app, adele, megan) = tenant_with_holder(SimOptions::default(), &[]).await;
+    add_registered_users(&app, 50);
+    not_written(&app);
+
+    let answer = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD}))
+        .await;
+
+    assert_eq!(answer.status, 409, "{}", answer.report);
+    assert_eq!(answer.error_code(), "phoneNumberNotUnique");
+    assert_eq!(
+        answer.report["conflictOwner"],
+        json!({
+            "id": megan,
+            "userPrincipalName": "megan@contoso.com",
+            "displayName": "Megan Bowen",
+            "phoneType": "mobile",
+            "smsSignInState": "ready",
+            "accountEnabled": true
+        })
+    );
+    assert!(app.phones(&adele).is_empty());
+    let log = answer.report["log"].to_string();
+    assert!(log.contains("held by Megan Bowen"), "{log}");
+    assert!(!log.contains("1701234567"));
+}
+
+#[tokio::test]
+async fn the_search_stops_at_the_holder() {
+    let (app, adele, _) = tenant_with_holder(SimOptions::default(), &[]).await;
+    add_registered_users(&app, 400);
+    not_written(&app);
+
+    let answer = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD}))
+        .await;
+
+    assert_eq!(
+        answer.report["conflictOwner"]["userPrincipalName"],
+        "megan@contoso.com"
+    );
+    let batches = count(&app, |path| path.ends_with("$batch"));
+    assert!(
+        batches <= 8,
+        "400 candidates (20 batches), holder among the first: {batches} batches"
+    );
+}
+
+#[tokio::test]
+async fn without_a_licence_the_search_reads_the_user_list_and_says_why() {
+    let options = SimOptions {
+        licensed: false,
+        ..SimOptions::default()
+    };
+    let (app, adele, megan) = tenant_with_holder(options, &[]).await;
+    not_written(&app);
+
+    let answer = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD}))
+        .await;
+
+    assert_eq!(answer.report["conflictOwner"]["id"], megan.as_str());
+    assert_eq!(answer.warning_codes(), ["ownerSearchFallback"]);
+    let message = answer.report["warnings"][0]["message"].as_str().unwrap();
+    assert!(message.contains("P1 or P2"), "{message}");
+}
+
+#[tokio::test]
+async fn without_audit_log_read_all_the_search_still_finds_the_holder() {
+    let options = SimOptions {
+        granted_roles: ["User.Read.All", "UserAuthenticationMethod.ReadWrite.All"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        ..SimOptions::default()
+    };
+    let (app, adele, megan) = tenant_with_holder(options, &[]).await;
+    not_written(&app);
+
+    let answer = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD}))
+        .await;
+
+    assert_eq!(answer.report["conflictOwner"]["id"], megan.as_str());
+    let message = answer.report["warnings"][0]["message"].as_str().unwrap();
+    assert!(message.contains("AuditLog.Read.All"), "{message}");
+}
+
+#[tokio::test]
+async fn a_holder_the_report_does_not_show_yet_is_found_through_the_user_list() {
+    let app = spawn_app().await;
+    let adele = app.add_member("adele@contoso.com");
+    add_registered_users(&app, 30);
+    app.sim.tenant(|tenant| tenant.freeze_report());
+    let late = app.add_user(SimUser::member("late@contoso.com", "Registered Late"));
+    app.seed_phone(&late, PhoneType::Mobile, HELD);
+    not_written(&app);
+
+    let answer = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD}))
+        .await;
+
+    assert_eq!(answer.report["conflictOwner"]["id"], late.as_str());
+}
+
+#[tokio::test]
+async fn a_deleted_holder_is_reported_as_not_found_with_the_mfa_only_matches() {
+    let (app, adele, megan) = tenant_with_holder(SimOptions::default(), &[]).await;
+    let office = app.add_member("frank@contoso.com");
+    app.seed_phone(&office, PhoneType::Mobile, "+49 1705550100");
+    app.seed_phone(&office, PhoneType::Office, HELD);
+    app.sim
+        .tenant(|tenant| tenant.update_user(&megan, |user| user.deleted = true));
+    not_written(&app);
+
+    let answer = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD}))
+        .await;
+
+    assert_eq!(answer.status, 409);
+    assert_eq!(answer.error_code(), "phoneNumberNotUnique");
+    assert_eq!(answer.report["conflictOwner"], Value::Null);
+    assert_eq!(
+        answer.warning_codes(),
+        ["conflictOwnerNotFound", "conflictOwnerNotFound"]
+    );
+    let warnings = answer.report["warnings"].to_string();
+    assert!(warnings.contains("frank@contoso.com"), "{warnings}");
+    assert!(warnings.contains("deleted"), "{warnings}");
+}
+
+#[tokio::test]
+async fn the_search_can_be_switched_off() {
+    let (app, adele, _) =
+        tenant_with_holder(SimOptions::default(), &[("MFA_OWNER_SEARCH", "false")]).await;
+    not_written(&app);
+
+    let answer = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD}))
+        .await;
+
+    assert_eq!(answer.error_code(), "phoneNumberNotUnique");
+    assert_eq!(answer.warning_codes(), ["ownerSearchDisabled"]);
+    assert_eq!(
+        count(&app, |path| path.contains("reports")
+            || path.ends_with("$batch")
+            || path == "/users"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn the_search_stops_at_its_budget() {
+    let options = SimOptions {
+        latency: Duration::from_millis(150),
+        ..SimOptions::default()
+    };
+    let (app, adele, _) = tenant_with_holder(
+        options,
+        &[
+            ("MFA_OWNER_SEARCH_BUDGET_SECONDS", "1"),
+            ("MFA_OWNER_SEARCH_BATCHES", "1"),
+        ],
+    )
+    .await;
+    // The holder last, behind 600 others.
+    app.sim.tenant(|tenant| {
+        let megan = tenant
+            .find("megan@contoso.com")
+            .map(|user| user.id.clone())
+            .unwrap();
+        tenant.update_user(&megan, |user| user.deleted = true);
+    });
+    add_registered_users(&app, 600);
+    not_written(&app);
+
+    let started = std::time::Instant::now();
+    let answer = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD}))
+        .await;
+
+    assert_eq!(answer.error_code(), "phoneNumberNotUnique");
+    assert!(
+        answer
+            .warning_codes()
+            .contains(&"ownerSearchIncomplete".to_owned()),
+        "{}",
+        answer.report
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn throttled_batch_items_are_retried_after_their_own_retry_after() {
+    let options = SimOptions {
+        throttle: Throttle {
+            identity_bucket: Some((60.0, 400.0)),
+            reports_window: Some((5, Duration::from_secs(10))),
+        },
+        ..SimOptions::default()
+    };
+    let app = spawn_app_with(options, &[("MFA_VERIFY_SECONDS", "0.2")]).await;
+    let adele = app.add_member("adele@contoso.com");
+    add_registered_users(&app, 300);
+    let megan = app.add_user(SimUser::member("megan@contoso.com", "Megan Bowen"));
+    app.seed_phone(&megan, PhoneType::Mobile, HELD);
+    not_written(&app);
+
+    let answer = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD}))
+        .await;
+
+    assert_eq!(
+        answer.report["conflictOwner"]["id"],
+        megan.as_str(),
+        "{}",
+        answer.report
+    );
+    let items: Vec<_> = app
+        .graph_requests()
+        .into_iter()
+        .filter(|request| request.in_batch)
+        .collect();
+    let throttled = items.iter().filter(|item| item.status == 429).count();
+    assert!(throttled > 0, "the bucket throttled some items");
+    // Every throttled item was asked again, and not before its Retry-After had passed.
+    let mut last_429: HashMap<&str, (std::time::Duration, tokio::time::Instant)> = HashMap::new();
+    for item in &items {
+        if let Some((wait, at)) = last_429.remove(item.path.as_str()) {
+            assert!(
+                item.started >= at + wait,
+                "{} asked again too early",
+                item.path
+            );
+        }
+        if item.status == 429 {
+            let wait: f64 = item.retry_after.as_deref().unwrap().parse().unwrap();
+            last_429.insert(&item.path, (Duration::from_secs_f64(wait), item.at));
+        }
+    }
+    assert!(
+        last_429.keys().all(|path| !path.contains(megan.as_str())),
+        "nothing throttled was dropped before the holder was found"
+    );
+}
+
+#[tokio::test]
+async fn a_second_conflict_on_the_same_number_costs_one_verifying_read() {
+    let (app, adele, megan) = tenant_with_holder(SimOptions::default(), &[]).await;
+    let bob = app.add_member("bob@contoso.com");
+    add_registered_users(&app, 100);
+    not_written(&app);
+    let first = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD}))
+        .await;
+    assert_eq!(first.report["conflictOwner"]["id"], megan.as_str());
+    app.sim.clear_requests();
+
+    let second = app.call(json!({"UserId": bob, "phoneNumber": HELD})).await;
+
+    assert_eq!(second.report["conflictOwner"]["id"], megan.as_str());
+    assert_eq!(
+        count(&app, |path| path.contains("reports")
+            || path.ends_with("$batch")
+            || path == "/users"),
+        0
+    );
+    assert_eq!(
+        count(&app, |path| path
+            .contains(&format!("{megan}/authentication"))),
+        1
+    );
+}
+
+#[tokio::test]
+async fn sms_sign_in_is_enabled_and_disabled_on_request() {
+    let app = spawn_app().await;
+    let adele = app.add_member("adele@contoso.com");
+    app.seed_phone(&adele, PhoneType::Mobile, HELD);
+    app.sim.tenant(|tenant| {
+        tenant
+            .switch_sms_sign_in(&adele, false, tokio::time::Instant::now())
+            .unwrap();
+    });
+
+    let enabled = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD, "smsSignIn": "enable"}))
+        .await;
+    let again = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD, "smsSignIn": "Enable"}))
+        .await;
+    let disabled = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD, "smsSignIn": "disable"}))
+        .await;
+
+    assert_eq!(enabled.status, 200, "{}", enabled.report);
+    assert_eq!(enabled.action(), "unchanged");
+    assert_eq!(enabled.report["phoneMethod"]["smsSignInState"], "ready");
+    assert!(again.report["log"].to_string().contains("already on"));
+    assert_eq!(
+        disabled.report["phoneMethod"]["smsSignInState"],
+        "notEnabled"
+    );
+    let switches: Vec<String> = app
+        .writes()
+        .iter()
+        .map(|write| write.path.rsplit('/').next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(switches, ["enableSmsSignIn", "disableSmsSignIn"]);
+}
+
+#[tokio::test]
+async fn enabling_sms_sign_in_that_policy_does_not_allow_is_a_clear_error() {
+    let app = spawn_app().await;
+    let mut user = SimUser::member("adele@contoso.com", "Adele");
+    user.sms_sign_in_allowed = false;
+    let adele = app.add_user(user);
+
+    let answer = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD, "smsSignIn": "enable"}))
+        .await;
+
+    assert_eq!(answer.status, 409, "{}", answer.report);
+    assert_eq!(answer.error_code(), "smsSignInNotAllowed");
+    assert_eq!(answer.report["error"]["field"], "smsSignIn");
+    assert!(
+        answer.report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("was set")
+    );
+    assert_eq!(app.phones(&adele)[0].1, HELD, "the number itself was set");
+}
