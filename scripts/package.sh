@@ -34,6 +34,7 @@ triple=x86_64-unknown-linux-gnu
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/package}"
 out="${PACKAGE_OUT:-dist/$binary_name.zip}"
 tools="${MFA_TOOLS_DIR:-target/tools}"
+case "$tools" in /*) ;; *) tools="$repo/$tools" ;; esac
 # Pinned so a package build is repeatable; bump deliberately.
 ziglang_version=0.17.1
 zigbuild_version=0.24.0
@@ -51,7 +52,7 @@ ensure_tools() {
     fi
     # cargo-zigbuild runs `python3 -m ziglang` when no `zig` is on PATH; the venv's python3
     # comes first on PATH from here on.
-    export PATH="$repo/$venv/bin:$PATH"
+    export PATH="$venv/bin:$PATH"
     if ! "$venv/bin/python" -c 'import ziglang' >/dev/null 2>&1; then
         log "installing ziglang==$ziglang_version from PyPI"
         "$venv/bin/pip" install --disable-pip-version-check -q "ziglang==$ziglang_version"
@@ -62,9 +63,9 @@ ensure_tools() {
     log "installing cargo-zigbuild==$zigbuild_version from PyPI"
     if ! "$venv/bin/pip" install --disable-pip-version-check -q "cargo-zigbuild==$zigbuild_version"; then
         log "no cargo-zigbuild wheel; building it with cargo install (about a minute)"
-        cargo install --locked --quiet --root "$repo/$tools/cargo" \
+        cargo install --locked --quiet --root "$tools/cargo" \
             cargo-zigbuild --version "$zigbuild_version"
-        export PATH="$repo/$tools/cargo/bin:$PATH"
+        export PATH="$tools/cargo/bin:$PATH"
     fi
 }
 

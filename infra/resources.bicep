@@ -1,0 +1,433 @@
+// Everything the MFA phone handler needs inside one resource group. main.bicep (azd) calls this
+// module; it can also be deployed on its own with `az deployment group create` (DEPLOY.md).
+//
+//   user-assigned managed identity  the app's only identity: storage, Application Insights and
+//                                   Microsoft Graph all trust it; AZURE_CLIENT_ID selects it
+//   storage account                 AzureWebJobsStorage (identity-based, no shared keys), the
+//                                   Flex deployment-package container and the two queues
+//   Log Analytics + App Insights    Entra-only ingestion (local auth disabled)
+//   Flex Consumption plan (FC1)     Linux
+//   Function App                    functionAppConfig.runtime custom 1.0 (the custom handler)
+//   role assignments                storage and monitoring data roles for the identity
+//   Graph app roles                 ./app/graph-permissions.bicep (switchable)
+
+@description('Location for all resources. Flex Consumption is not offered in every region.')
+param location string = resourceGroup().location
+
+@description('Suffix that makes the resource names unique: 3 to 13 lower-case letters and digits, e.g. uniqueString(resourceGroup().id). The storage account is named st<token>.')
+@minLength(3)
+@maxLength(13)
+param resourceToken string
+
+@description('Tags for every resource.')
+param tags object = {}
+
+@description('Name of the azd service this Function App hosts (tag azd-service-name).')
+param serviceName string = 'api'
+
+@description('Grant AuditLog.Read.All and set MFA_OWNER_SEARCH=true: when a number is already held by another user, search the registration report for the holder. Needs an Entra ID P1/P2 licence.')
+param enableOwnerSearch bool = true
+
+@description('How long the owner search may take, in seconds (MFA_OWNER_SEARCH_BUDGET_SECONDS). HTTP callers must get an answer well inside the front end\'s ~230 s.')
+@minValue(1)
+@maxValue(200)
+param ownerSearchBudgetSeconds int = 90
+
+@description('Reserved for the planned user-notification feature: grants Mail.Send and Organization.Read.All. The handler sends no mail yet, so keep it false.')
+param enableUserNotifications bool = false
+
+@description('Create the Microsoft Graph app-role assignments. Needs a deployer with AppRoleAssignment.ReadWrite.All + Application.Read.All (Privileged Role Administrator or Global Administrator). With false, grant them separately (DEPLOY.md).')
+param grantGraphPermissions bool = true
+
+@description('Microsoft Graph root for the cloud (GRAPH_ENDPOINT), without the version.')
+param graphEndpoint string = 'https://graph.microsoft.com'
+
+@description('Users worked on at once per instance (MFA_MAX_CONCURRENT_USERS).')
+@minValue(1)
+@maxValue(1024)
+param maxConcurrentUsers int = 16
+
+@description('RUST_LOG filter for the handler\'s own logs.')
+param rustLog string = 'info'
+
+@description('More app settings, merged last (e.g. MFA_GRAPH_MAX_ATTEMPTS, MFA_GRAPH_TIMEOUT_SECONDS).')
+param extraAppSettings object = {}
+
+@description('Memory per instance in MB (Flex Consumption sizes).')
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+@description('Upper bound on scale-out. Every instance talks to the same tenant\'s Graph, so more instances mostly mean more throttling.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Spread the Flex Consumption plan over availability zones (regions with zone support; pair it with storageSku Standard_ZRS).')
+param zoneRedundant bool = false
+
+@description('Storage redundancy. The account holds only the package, host state and queues.')
+@allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS'])
+param storageSku string = 'Standard_LRS'
+
+@description('Object id of the person or pipeline deploying (azd sets AZURE_PRINCIPAL_ID). It gets queue send and process rights so it can try the queue trigger; empty for none.')
+param deployerPrincipalId string = ''
+
+@description('Principal type of deployerPrincipalId.')
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param deployerPrincipalType string = 'User'
+
+// Resource names need lower case (storage accounts and containers allow nothing else).
+var token = toLower(resourceToken)
+
+// Names and values the handler and host.json depend on. scripts/check-infra.sh compares them
+// with host.json and the function.json files, so a rename in one place fails CI.
+var requestQueueName = 'mfa-phone-requests'
+var resultQueueName = 'mfa-phone-results'
+// The host moves a message here after maxDequeueCount failed attempts. The host would create it
+// on first use; creating it here makes it visible (and alertable) from the start.
+var poisonQueueName = '${requestQueueName}-poison'
+// Must equal host.json extensions.queues.maxDequeueCount: on that attempt the handler turns a
+// transient failure into a final result instead of letting the message go to the poison queue.
+var maxDequeueCount = 5
+var deploymentContainerName = 'app-package-${token}'
+
+var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
+  storageQueueDataMessageProcessor: '8a0f0c08-91a1-4084-bc3d-661d67233fed'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+}
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-${token}'
+  location: location
+  tags: tags
+}
+
+// ---- Storage ------------------------------------------------------------------------------
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  // Each skip is explained in DEPLOY.md, "checkov findings"; check-infra.sh fails on a skip
+  // that DEPLOY.md does not mention.
+  // checkov:skip=CKV_AZURE_35: Flex Consumption without VNet integration reaches AzureWebJobsStorage and the package container over the public endpoint; access is Entra-only (no shared keys).
+  // checkov:skip=CKV_AZURE_59: same reason as CKV_AZURE_35; the private-endpoint variant needs VNet integration (DEPLOY.md).
+  // checkov:skip=CKV_AZURE_206: LRS by default for host state, the package and short-lived queue messages; storageSku selects ZRS/GRS/GZRS.
+  // checkov:skip=CKV_AZURE_43: the name is 'st' + uniqueString(), lower-case alphanumerics of 15 characters; checkov cannot evaluate the expression.
+  name: 'st${token}'
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: storageSku
+  }
+  properties: {
+    accessTier: 'Hot'
+    // Identity only: the host, the deployment and the handler's queue bindings all use the
+    // managed identity, so no key or SAS is ever needed.
+    allowSharedKeyAccess: false
+    defaultToOAuthAuthentication: true
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    isLocalUserEnabled: false
+    isSftpEnabled: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    // Flex Consumption without a virtual network reaches the account over its public endpoint
+    // (authenticated with Entra ID); see DEPLOY.md, "checkov findings".
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      defaultAction: 'Allow'
+      bypass: 'AzureServices'
+    }
+  }
+
+  resource blobs 'blobServices' = {
+    name: 'default'
+    properties: {
+      deleteRetentionPolicy: {
+        enabled: true
+        days: 7
+      }
+      containerDeleteRetentionPolicy: {
+        enabled: true
+        days: 7
+      }
+    }
+
+    resource deploymentContainer 'containers' = {
+      name: deploymentContainerName
+      properties: {
+        publicAccess: 'None'
+      }
+    }
+  }
+
+  resource queues 'queueServices' = {
+    name: 'default'
+
+    resource requests 'queues' = {
+      name: requestQueueName
+    }
+
+    resource results 'queues' = {
+      name: resultQueueName
+    }
+
+    resource poison 'queues' = {
+      name: poisonQueueName
+    }
+  }
+}
+
+// ---- Monitoring ---------------------------------------------------------------------------
+
+resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: 'log-${token}'
+  location: location
+  tags: tags
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: 30
+    features: {
+      disableLocalAuth: true
+    }
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: 'appi-${token}'
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logs.id
+    // Telemetry only with an Entra token (APPLICATIONINSIGHTS_AUTHENTICATION_STRING below); the
+    // instrumentation key in the connection string alone cannot ingest.
+    DisableLocalAuth: true
+  }
+}
+
+// Who may read the queue service's access logs is a separate question from who may use the
+// queues; these logs go to the workspace above.
+resource queueDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'queue-logs'
+  scope: storage::queues
+  properties: {
+    workspaceId: logs.id
+    logs: [
+      {
+        category: 'StorageRead'
+        enabled: true
+      }
+      {
+        category: 'StorageWrite'
+        enabled: true
+      }
+      {
+        category: 'StorageDelete'
+        enabled: true
+      }
+    ]
+  }
+}
+
+// ---- Function App -------------------------------------------------------------------------
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: zone redundancy is the zoneRedundant parameter, off by default: not every Flex region has zones, and it wants ZRS storage too (DEPLOY.md).
+  name: 'plan-${token}'
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true // Linux
+    zoneRedundant: zoneRedundant
+  }
+}
+
+var baseAppSettings = {
+  // Identity-based AzureWebJobsStorage: the host (leases, keys, queue trigger and output)
+  // uses the user-assigned identity against these endpoints.
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identity.properties.clientId
+  AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
+  AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
+  // No FUNCTIONS_WORKER_RUNTIME: on Flex Consumption the runtime comes from
+  // functionAppConfig.runtime and the setting is rejected.
+
+  // The handler's settings (src/config.rs).
+  AZURE_CLIENT_ID: identity.properties.clientId // picks the user-assigned identity
+  MFA_CREDENTIAL: 'managedIdentity' // fail clearly at start-up if the platform gave no identity
+  GRAPH_ENDPOINT: graphEndpoint
+  MFA_QUEUE_MAX_DEQUEUE_COUNT: string(maxDequeueCount)
+  MFA_OWNER_SEARCH: enableOwnerSearch ? 'true' : 'false'
+  MFA_OWNER_SEARCH_BUDGET_SECONDS: string(ownerSearchBudgetSeconds)
+  MFA_MAX_CONCURRENT_USERS: string(maxConcurrentUsers)
+  RUST_LOG: rustLog
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: callers (Logic Apps, automation) reach the HTTP trigger over the internet with a function key; a private endpoint needs VNet integration (DEPLOY.md).
+  // checkov:skip=CKV_AZURE_17: client certificates would force mutual TLS on every caller; the HTTP trigger uses function keys (authLevel function).
+  // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero; always-ready instances would cost money around the clock for an occasional admin call.
+  // checkov:skip=CKV_AZURE_213: App Service health check does not apply to Flex Consumption; the host itself pings the handler's GET / and restarts it.
+  name: 'func-${token}'
+  location: location
+  tags: union(tags, { 'azd-service-name': serviceName })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identity.id}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identity.id
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: {
+        name: 'custom'
+        version: '1.0'
+      }
+    }
+  }
+
+  resource appSettings 'config' = {
+    name: 'appsettings'
+    properties: union(baseAppSettings, extraAppSettings)
+  }
+
+  // Deployment goes through ARM (azd / az functionapp deployment) with Entra ID; basic-auth
+  // publishing credentials are not needed.
+  resource ftpCredentials 'basicPublishingCredentialsPolicies' = {
+    name: 'ftp'
+    properties: {
+      allow: false
+    }
+  }
+
+  resource scmCredentials 'basicPublishingCredentialsPolicies' = {
+    name: 'scm'
+    properties: {
+      allow: false
+    }
+  }
+
+  dependsOn: [
+    // The host starts with the identity-based storage settings; make sure it may use them.
+    blobOwner
+    queueContributor
+    metricsPublisher
+  ]
+}
+
+// ---- Role assignments for the identity ----------------------------------------------------
+
+// Host leases and keys, and reading the deployment package from its container.
+resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, roles.storageBlobDataOwner)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Queue trigger, result output and the host's poison-queue handling (which creates the queue
+// if missing, hence Contributor rather than Message Processor + Sender).
+resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, roles.storageQueueDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Telemetry ingestion with Entra auth (App Insights has local auth disabled).
+resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, identity.id, roles.monitoringMetricsPublisher)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// ---- Optional: the deployer may send test requests and read results ------------------------
+
+resource deployerSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  name: guid(storage.id, deployerPrincipalId, roles.storageQueueDataMessageSender)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataMessageSender)
+    principalId: deployerPrincipalId
+    principalType: deployerPrincipalType
+  }
+}
+
+resource deployerProcessor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+  name: guid(storage.id, deployerPrincipalId, roles.storageQueueDataMessageProcessor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataMessageProcessor)
+    principalId: deployerPrincipalId
+    principalType: deployerPrincipalType
+  }
+}
+
+// ---- Microsoft Graph app roles ------------------------------------------------------------
+
+module graphPermissions 'app/graph-permissions.bicep' = if (grantGraphPermissions) {
+  name: 'graph-permissions-${token}'
+  params: {
+    principalId: identity.properties.principalId
+    enableOwnerSearch: enableOwnerSearch
+    enableUserNotifications: enableUserNotifications
+  }
+}
+
+// ---- Outputs ------------------------------------------------------------------------------
+
+output functionAppName string = functionApp.name
+output functionUrl string = 'https://${functionApp.properties.defaultHostName}/api/SetOrRemoveMobilePhoneMfa'
+output identityClientId string = identity.properties.clientId
+output identityPrincipalId string = identity.properties.principalId
+output storageAccountName string = storage.name
+output requestQueueName string = requestQueueName
+output resultQueueName string = resultQueueName
+output poisonQueueName string = poisonQueueName
+output applicationInsightsName string = appInsights.name
+output graphPermissionsGranted array = grantGraphPermissions ? graphPermissions!.outputs.grantedRoles : []
