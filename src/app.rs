@@ -130,6 +130,8 @@ async fn http_trigger(
     (StatusCode::OK, axum::Json(envelope)).into_response()
 }
 
+/// How long past its budget an invocation may run before it is answered regardless.
+const BUDGET_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// The least `Retry-After` we tell an HTTP caller when Graph gave none.
 const RETRY_AFTER_FLOOR: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -224,7 +226,25 @@ async fn execute(state: &AppState, parameters: Value, report: &mut Report, journ
             }
             report.caller_name = parsed.request.caller_name.clone();
             report.request_id = parsed.request.request_id.clone();
-            runbook::run(&state.services, &parsed.request, report, journal).await;
+            let budget = state.services.invocation_budget;
+            let run = runbook::run(&state.services, &parsed.request, report, journal);
+            // The runbook keeps to its budget; this is the backstop that answers regardless.
+            let finished = tokio::time::timeout(budget + BUDGET_GRACE, run)
+                .await
+                .is_ok();
+            if !finished && report.error.is_none() {
+                report.retry_after = Some(std::time::Duration::from_secs(30));
+                let failure = Failure::new(
+                    ErrorCode::GraphUnavailable,
+                    format!(
+                        "the invocation ran out of its time budget ({} s) before it finished; \
+                         nothing half-done is left that a retry cannot finish, so try again",
+                        budget.as_secs()
+                    ),
+                );
+                journal.warn(format!("Failed: {}", failure.message));
+                report.fail(failure);
+            }
         }
         Err(rejected) => {
             for (code, message) in rejected.warnings {

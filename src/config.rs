@@ -26,6 +26,9 @@ pub struct Config {
     pub max_dequeue_count: u64,
     /// How many users are worked on at once; more invocations wait.
     pub max_concurrent_users: usize,
+    /// The most one invocation may take, so that an HTTP caller gets an answer inside the
+    /// Functions front end's ~230 s and host.json's `functionTimeout`.
+    pub invocation_budget: Duration,
     /// How long to keep re-reading a write's outcome before deciding (after a 409
     /// `phoneNumberNotUnique`, or a refusal the tenant's state does not explain).
     pub verification: Duration,
@@ -132,6 +135,7 @@ impl Config {
         };
         let max_dequeue_count = env.number("MFA_QUEUE_MAX_DEQUEUE_COUNT", 5, 1, 1000);
         let max_concurrent_users = env.number("MFA_MAX_CONCURRENT_USERS", 16, 1, 1024);
+        let invocation_budget = env.seconds("MFA_INVOCATION_BUDGET_SECONDS", 200.0, 5.0, 3600.0);
         let verification = env.seconds("MFA_VERIFY_SECONDS", 4.0, 0.0, 60.0);
         let owner_search = OwnerSearchSettings {
             enabled: env.flag("MFA_OWNER_SEARCH", true),
@@ -148,6 +152,7 @@ impl Config {
                 retry,
                 max_dequeue_count,
                 max_concurrent_users,
+                invocation_budget,
                 verification,
                 owner_search,
             }),

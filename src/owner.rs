@@ -65,6 +65,8 @@ const MAX_ITEM_RETRIES: u32 = 5;
 const INITIAL_BATCHES_IN_FLIGHT: usize = 4;
 /// The pause before new batches when Graph throttles without saying how long.
 const DEFAULT_THROTTLE_PAUSE: Duration = Duration::from_secs(1);
+/// The time an invocation keeps, after the search, to finish and answer.
+const ANSWER_MARGIN: Duration = Duration::from_secs(10);
 /// How often the search reports progress while it runs.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
@@ -105,6 +107,7 @@ impl OwnerSearch {
         graph: &GraphClient,
         number: &PhoneNumber,
         target: &UserRef,
+        deadline: Instant,
         journal: &mut Journal,
     ) -> SearchOutcome {
         if !self.settings.enabled {
@@ -142,7 +145,7 @@ impl OwnerSearch {
             }
             self.forget(&key);
         }
-        let outcome = self.scan(graph, number, target, journal).await;
+        let outcome = self.scan(graph, number, target, deadline, journal).await;
         if let Some(owner) = &outcome.owner {
             self.remember(key, owner.clone());
         }
@@ -154,10 +157,17 @@ impl OwnerSearch {
         graph: &GraphClient,
         number: &PhoneNumber,
         target: &UserRef,
+        invocation_deadline: Instant,
         journal: &mut Journal,
     ) -> SearchOutcome {
         let started = Instant::now();
-        let deadline = started + self.settings.budget;
+        // Leave the invocation time to read the holder's account and answer.
+        let deadline = (started + self.settings.budget).min(
+            invocation_deadline
+                .checked_sub(ANSWER_MARGIN)
+                .unwrap_or(started),
+        );
+        let budget = deadline.saturating_duration_since(started);
         let max_in_flight = self.settings.max_batches_in_flight.max(1);
         let mut in_flight_limit = max_in_flight.min(INITIAL_BATCHES_IN_FLIGHT);
         let mut report_next: Option<Url> = Some(graph.registration_report_url());
@@ -167,6 +177,7 @@ impl OwnerSearch {
         let mut candidates = Candidates::new(target.as_str());
         let mut batches: FuturesUnordered<BatchFuture<'_>> = FuturesUnordered::new();
         let mut resume_at: Option<Instant> = None;
+        let mut pacer = Pacer::default();
         let mut progress = Progress::default();
         let mut warnings: Vec<(WarningCode, String)> = Vec::new();
         let mut complete = true;
@@ -174,7 +185,7 @@ impl OwnerSearch {
         let mut next_progress = started + PROGRESS_EVERY;
         journal.record(format!(
             "Owner search: looking for the user who holds {number} for SMS sign-in (budget {} s)",
-            self.settings.budget.as_secs()
+            budget.as_secs()
         ));
         let found = loop {
             if report_page.is_none()
@@ -191,12 +202,17 @@ impl OwnerSearch {
                     graph.candidate_page(GraphOperation::ListUsers, url),
                 ));
             }
-            let paused = resume_at.is_some_and(|until| Instant::now() < until);
-            while !paused && batches.len() < in_flight_limit {
+            while batches.len() < in_flight_limit {
+                let now = Instant::now();
+                let gate = resume_at.max(pacer.next_slot());
+                if gate.is_some_and(|gate| now < gate) {
+                    break;
+                }
                 let chunk = candidates.next_batch(BATCH_SIZE);
                 if chunk.is_empty() {
                     break;
                 }
+                pacer.launched(chunk.len(), now);
                 let items = chunk
                     .iter()
                     .enumerate()
@@ -217,6 +233,11 @@ impl OwnerSearch {
             {
                 break None;
             }
+            // Wake when a pause or the pace lets the next batch go, if one is waiting for it.
+            let wake_at = resume_at
+                .max(pacer.next_slot())
+                .filter(|gate| *gate > Instant::now())
+                .filter(|_| !candidates.is_empty() && batches.len() < in_flight_limit);
             tokio::select! {
                 biased;
                 () = tokio::time::sleep_until(deadline) => {
@@ -226,7 +247,7 @@ impl OwnerSearch {
                         format!(
                             "the owner search stopped after its budget of {} s with {} of {} \
                              candidates checked; the holder may be among the rest",
-                            self.settings.budget.as_secs(),
+                            budget.as_secs(),
                             progress.checked,
                             candidates.known(),
                         ),
@@ -236,6 +257,7 @@ impl OwnerSearch {
                 Some((chunk, result)) = batches.next(), if !batches.is_empty() => {
                     let mut throttled_for: Option<Duration> = None;
                     let mut throttled = false;
+                    let mut admitted = 0;
                     match result {
                         Ok(answers) => {
                             let mut found = None;
@@ -248,6 +270,9 @@ impl OwnerSearch {
                                 else {
                                     continue;
                                 };
+                                if answer.status != 429 {
+                                    admitted += 1;
+                                }
                                 match answer.status {
                                     200..=299 => {
                                         progress.checked += 1;
@@ -317,6 +342,7 @@ impl OwnerSearch {
                             }
                         },
                     }
+                    pacer.answered(admitted, throttled, Instant::now());
                     if throttled {
                         // Multiplicative decrease, and no new batch before Graph's Retry-After.
                         in_flight_limit = (in_flight_limit / 2).max(1);
@@ -378,8 +404,10 @@ impl OwnerSearch {
                         }
                     }
                 }
-                () = sleep_until_option(resume_at), if resume_at.is_some() => {
-                    resume_at = None;
+                () = sleep_until_option(wake_at), if wake_at.is_some() => {
+                    if resume_at.is_some_and(|until| until <= Instant::now()) {
+                        resume_at = None;
+                    }
                 }
                 () = tokio::time::sleep_until(next_progress) => {
                     next_progress += PROGRESS_EVERY;
@@ -626,6 +654,71 @@ impl Candidates {
     }
 }
 
+/// Paces batch launches, once Graph has throttled, to the rate at which it admits items, so
+/// the search runs at the bucket's refill rate instead of colliding with it: the rate starts
+/// at what Graph admitted over the last seconds, shrinks by a tenth on every throttled batch and
+/// grows by a little on every batch Graph serves in full.
+#[derive(Default)]
+struct Pacer {
+    /// Items per second; `None` until Graph first throttles.
+    rate: Option<f64>,
+    /// The earliest start of the next batch.
+    slot: Option<Instant>,
+    /// Items Graph admitted recently, by when.
+    admitted: VecDeque<(Instant, usize)>,
+    /// When the first batch went out, so an early measurement divides by the time it covers.
+    first_launch: Option<Instant>,
+}
+
+/// How far back the pacer looks to measure what Graph admits.
+const PACE_WINDOW: Duration = Duration::from_secs(2);
+/// The slowest pace: one batch a second.
+const MIN_PACE: f64 = BATCH_SIZE as f64;
+/// Growth per fully served batch, and the cut per throttled one.
+const PACE_GROWTH: f64 = 1.005;
+const PACE_CUT: f64 = 0.9;
+
+impl Pacer {
+    fn next_slot(&self) -> Option<Instant> {
+        self.slot
+    }
+
+    fn launched(&mut self, items: usize, now: Instant) {
+        self.first_launch.get_or_insert(now);
+        if let Some(rate) = self.rate {
+            let start = self.slot.map_or(now, |slot| slot.max(now));
+            self.slot = Some(start + Duration::from_secs_f64(items as f64 / rate));
+        }
+    }
+
+    fn answered(&mut self, admitted: usize, throttled: bool, now: Instant) {
+        self.admitted.push_back((now, admitted));
+        while self
+            .admitted
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > PACE_WINDOW)
+        {
+            self.admitted.pop_front();
+        }
+        if throttled {
+            let covered = self
+                .first_launch
+                .map_or(PACE_WINDOW, |first| {
+                    now.duration_since(first).min(PACE_WINDOW)
+                })
+                .max(Duration::from_millis(50));
+            let admitted: usize = self.admitted.iter().map(|(_, items)| *items).sum();
+            let measured = admitted as f64 / covered.as_secs_f64();
+            let rate = self
+                .rate
+                .map_or(measured, |rate| rate.min(measured.max(MIN_PACE)));
+            self.rate = Some((rate * PACE_CUT).max(MIN_PACE));
+        } else if let Some(rate) = self.rate {
+            self.rate = Some(rate * PACE_GROWTH);
+        }
+    }
+}
+
 async fn poll_page(page: &mut Option<PageFuture<'_>>) -> Result<RegistrationPage, GraphError> {
     match page {
         Some(page) => page.await,
@@ -637,5 +730,95 @@ async fn sleep_until_option(until: Option<Instant>) {
     match until {
         Some(until) => tokio::time::sleep_until(until).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str) -> RegisteredUser {
+        RegisteredUser {
+            id: id.to_owned(),
+            user_principal_name: None,
+            display_name: None,
+        }
+    }
+
+    fn ids(batch: &[Candidate]) -> Vec<&str> {
+        batch
+            .iter()
+            .map(|candidate| candidate.user.id.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn report_candidates_go_first_and_each_candidate_is_checked_once() {
+        let mut candidates = Candidates::new("TARGET");
+        candidates.add(
+            vec![user("d1"), user("d2"), user("target")],
+            Source::Directory,
+        );
+        candidates.add(vec![user("r1"), user("d2")], Source::Report);
+        assert_eq!(
+            ids(&candidates.next_batch(10)),
+            ["r1", "d2"],
+            "the directory waits for the report"
+        );
+        candidates.open_directory();
+        assert_eq!(ids(&candidates.next_batch(10)), ["d1"]);
+        candidates.add(vec![user("d1"), user("r1")], Source::Report);
+        assert!(candidates.next_batch(10).is_empty(), "already taken");
+        assert_eq!(candidates.known(), 3);
+    }
+
+    #[test]
+    fn throttled_candidates_come_back_first_and_are_never_dropped() {
+        let mut candidates = Candidates::new("target");
+        candidates.add(vec![user("a"), user("b")], Source::Report);
+        let first = candidates.next_batch(1);
+        for _ in 0..(MAX_ITEM_RETRIES * 3) {
+            candidates.throttled(first[0].clone());
+            assert_eq!(ids(&candidates.next_batch(1)), ["a"]);
+        }
+        let mut failing = candidates.next_batch(1).remove(0);
+        for _ in 0..MAX_ITEM_RETRIES {
+            candidates.failed(failing);
+            failing = candidates.next_batch(1).remove(0);
+        }
+        candidates.failed(failing);
+        assert!(
+            candidates.is_empty(),
+            "other failures are retried a bounded number of times"
+        );
+    }
+
+    #[test]
+    fn the_pacer_settles_near_the_rate_graph_admits() {
+        let start = Instant::now();
+        let mut pacer = Pacer::default();
+        pacer.launched(20, start);
+        assert_eq!(pacer.next_slot(), None, "no pace before the first throttle");
+        // Graph admitted 100 items in the first 0.5 s, then throttled.
+        pacer.answered(100, false, start + Duration::from_millis(250));
+        pacer.answered(0, true, start + Duration::from_millis(500));
+        let rate = pacer.rate.unwrap();
+        assert!((rate - 180.0).abs() < 1.0, "{rate}");
+        let now = start + Duration::from_millis(500);
+        pacer.launched(20, now);
+        let slot = pacer.next_slot().unwrap();
+        assert_eq!(
+            slot.duration_since(now),
+            Duration::from_secs_f64(20.0 / rate)
+        );
+        pacer.answered(20, false, now);
+        assert!(
+            pacer.rate.unwrap() > rate,
+            "a fully served batch lets the pace grow"
+        );
+        for _ in 0..100 {
+            pacer.answered(0, true, now);
+        }
+        assert_eq!(pacer.rate, Some(MIN_PACE));
     }
 }

@@ -27,6 +27,8 @@ pub struct Services {
     pub locks: UserLocks,
     /// Bounds how many users are worked on at once.
     pub concurrency: Semaphore,
+    /// The most one invocation may take.
+    pub invocation_budget: Duration,
     /// How long to keep re-reading a write's outcome before deciding (after a 409
     /// `phoneNumberNotUnique`, or a refusal the tenant's state does not explain).
     pub verification: Duration,
@@ -44,6 +46,7 @@ pub async fn run(
     journal: &mut Journal,
 ) {
     report.dry_run = request.dry_run;
+    let deadline = tokio::time::Instant::now() + services.invocation_budget;
     journal.record(describe_request(request));
     let Ok(_permit) = services.concurrency.acquire().await else {
         fail(
@@ -108,26 +111,47 @@ pub async fn run(
         }
     };
     journal.record(describe_current(request.phone_type, &methods));
-    let outcome = converge(services, request, &object_id, methods, report, journal).await;
+    let context = Invocation {
+        services,
+        request,
+        object_id: &object_id,
+        deadline,
+    };
+    let outcome = converge(&context, methods, report, journal).await;
     if let Some(method) = outcome
         && request.sms_sign_in != SmsSignIn::Leave
         && report.error.is_none()
         && !request.dry_run
     {
-        switch_sms_sign_in(services, request, &object_id, method, report, journal).await;
+        switch_sms_sign_in(&context, method, report, journal).await;
     }
+}
+
+/// What every step of one invocation works with.
+#[derive(Clone, Copy)]
+struct Invocation<'a> {
+    services: &'a Services,
+    request: &'a Request,
+    /// The user's object id, resolved once; every later call uses it.
+    object_id: &'a UserRef,
+    /// When the invocation must be done.
+    deadline: tokio::time::Instant,
 }
 
 /// Plans and writes until the tenant holds what was asked, or a definite failure. Returns the
 /// method of the requested type after success, for the SMS sign-in step.
 async fn converge(
-    services: &Services,
-    request: &Request,
-    object_id: &UserRef,
+    context: &Invocation<'_>,
     mut methods: Vec<PhoneMethod>,
     report: &mut Report,
     journal: &mut Journal,
 ) -> Option<PhoneMethod> {
+    let Invocation {
+        services,
+        request,
+        object_id,
+        ..
+    } = *context;
     let graph = &services.graph;
     let phone_type = request.phone_type;
     let number = &request.phone_number;
@@ -214,10 +238,7 @@ async fn converge(
             Err(error) => error,
         };
         if is_conflict(&error) {
-            return resolve_conflict(
-                services, request, object_id, write, &methods, report, journal,
-            )
-            .await;
+            return resolve_conflict(context, write, &methods, report, journal).await;
         }
         match &error.kind {
             GraphErrorKind::Forbidden { .. } | GraphErrorKind::Credential { .. } => {
@@ -332,14 +353,18 @@ fn is_conflict(error: &GraphError) -> bool {
 /// SMS sign-in. Read the method back promptly, then after short growing waits, until the
 /// number shows up or the verification budget is spent.
 async fn resolve_conflict(
-    services: &Services,
-    request: &Request,
-    object_id: &UserRef,
+    context: &Invocation<'_>,
     write: Write,
     before: &[PhoneMethod],
     report: &mut Report,
     journal: &mut Journal,
 ) -> Option<PhoneMethod> {
+    let Invocation {
+        services,
+        request,
+        object_id,
+        ..
+    } = *context;
     let phone_type = request.phone_type;
     let number = &request.phone_number;
     journal.record(format!(
@@ -381,7 +406,7 @@ async fn resolve_conflict(
                     ),
                 ),
             );
-            find_owner(services, request, object_id, report, journal).await;
+            find_owner(context, report, journal).await;
             None
         }
         Err(error) => {
@@ -392,16 +417,22 @@ async fn resolve_conflict(
 }
 
 /// Looks for who holds the number, and puts the answer into the report.
-async fn find_owner(
-    services: &Services,
-    request: &Request,
-    object_id: &UserRef,
-    report: &mut Report,
-    journal: &mut Journal,
-) {
+async fn find_owner(context: &Invocation<'_>, report: &mut Report, journal: &mut Journal) {
+    let Invocation {
+        services,
+        request,
+        object_id,
+        deadline,
+    } = *context;
     let outcome = services
         .owner_search
-        .search(&services.graph, &request.phone_number, object_id, journal)
+        .search(
+            &services.graph,
+            &request.phone_number,
+            object_id,
+            deadline,
+            journal,
+        )
         .await;
     for (code, message) in outcome.warnings {
         journal.warn(format!("Warning: {message}"));
@@ -426,13 +457,17 @@ async fn find_owner(
 
 /// Enables or disables SMS sign-in on the mobile method, as the caller asked.
 async fn switch_sms_sign_in(
-    services: &Services,
-    request: &Request,
-    object_id: &UserRef,
+    context: &Invocation<'_>,
     method: PhoneMethod,
     report: &mut Report,
     journal: &mut Journal,
 ) {
+    let Invocation {
+        services,
+        request,
+        object_id,
+        ..
+    } = *context;
     let enable = request.sms_sign_in == SmsSignIn::Enable;
     let state = method.sms_sign_in_state.as_deref();
     let already = if enable {

@@ -89,6 +89,7 @@ impl Application {
                 graph,
                 locks: UserLocks::default(),
                 concurrency: tokio::sync::Semaphore::new(config.max_concurrent_users),
+                invocation_budget: config.invocation_budget,
                 verification: config.verification,
                 owner_search: OwnerSearch::new(config.owner_search.clone()),
             },

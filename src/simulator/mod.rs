@@ -43,6 +43,9 @@ pub struct SimOptions {
     pub report_page_size: usize,
     /// Graph's throttling, per path class.
     pub throttle: Throttle,
+    /// The origin written into `@odata.nextLink`s; `None` for the simulator's own. A test sets
+    /// another host to check that the token never follows a link off the Graph endpoint.
+    pub next_link_origin: Option<String>,
 }
 
 /// Throttling limits; `None` means unlimited.
@@ -73,6 +76,7 @@ impl Default for SimOptions {
             licensed: true,
             report_page_size: 1000,
             throttle: Throttle::default(),
+            next_link_origin: None,
         }
     }
 }
@@ -321,6 +325,11 @@ impl Simulator {
     /// A receiver that changes whenever a request arrives.
     pub fn request_arrived(&self) -> tokio::sync::watch::Receiver<u64> {
         self.shared.arrivals.subscribe()
+    }
+
+    /// Refills the throttling bucket and empties the reports window.
+    pub fn reset_throttle(&self) {
+        *lock(&self.shared.throttle) = server::ThrottleState::default();
     }
 
     /// Removes every fault rule not yet used up.

@@ -547,7 +547,7 @@ fn list_users(shared: &Shared, query: &[(String, String)]) -> Answer {
     if skip + top < users.len() {
         let mut next = format!(
             "{}/v1.0/users?$top={top}&$skiptoken={}",
-            shared.base_url,
+            link_origin(shared),
             skip + top
         );
         if let Some(select) = query_value(query, "$select") {
@@ -622,7 +622,7 @@ fn registration_report(
     if skip + page_size < rows.len() {
         let mut next = format!(
             "{}/v1.0/reports/authenticationMethods/userRegistrationDetails?$skiptoken={}",
-            shared.base_url,
+            link_origin(shared),
             skip + page_size
         );
         for name in ["$filter", "$select"] {
@@ -846,6 +846,13 @@ fn fault_for(shared: &Shared, method: &str, path: &str) -> Option<FaultAction> {
         faults.remove(index);
     }
     Some(action)
+}
+
+fn link_origin(shared: &Shared) -> String {
+    lock(&shared.options)
+        .next_link_origin
+        .clone()
+        .unwrap_or_else(|| shared.base_url.clone())
 }
 
 fn retry_after_of(answer: &Answer) -> Option<String> {

@@ -292,6 +292,76 @@ async fn the_search_stops_at_its_budget() {
 }
 
 #[tokio::test]
+async fn the_search_keeps_inside_the_invocation_budget() {
+    let options = SimOptions {
+        latency: Duration::from_millis(150),
+        ..SimOptions::default()
+    };
+    let (app, adele, megan) = tenant_with_holder(
+        options,
+        &[
+            ("MFA_INVOCATION_BUDGET_SECONDS", "12"),
+            ("MFA_OWNER_SEARCH_BATCHES", "1"),
+        ],
+    )
+    .await;
+    app.sim
+        .tenant(|tenant| tenant.update_user(&megan, |user| user.deleted = true));
+    add_registered_users(&app, 600);
+    not_written(&app);
+
+    let started = std::time::Instant::now();
+    let answer = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD}))
+        .await;
+
+    assert_eq!(answer.error_code(), "phoneNumberNotUnique");
+    assert!(
+        answer
+            .warning_codes()
+            .contains(&"ownerSearchIncomplete".to_owned()),
+        "{}",
+        answer.report
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn the_token_never_follows_a_next_link_off_the_graph_endpoint() {
+    let options = SimOptions {
+        report_page_size: 10,
+        next_link_origin: Some("http://127.0.0.2:9".to_owned()),
+        ..SimOptions::default()
+    };
+    let (app, adele, megan) = tenant_with_holder(options, &[]).await;
+    app.sim
+        .tenant(|tenant| tenant.update_user(&megan, |user| user.deleted = true));
+    add_registered_users(&app, 30);
+    not_written(&app);
+
+    let answer = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD}))
+        .await;
+
+    assert_eq!(answer.error_code(), "phoneNumberNotUnique");
+    let warnings = answer.report["warnings"].to_string();
+    assert!(
+        warnings.contains("points away from the Graph endpoint"),
+        "{warnings}"
+    );
+    // The user list still covered everyone, so the search could finish without the report.
+    assert!(
+        answer
+            .warning_codes()
+            .contains(&"ownerSearchFallback".to_owned())
+    );
+}
+
+#[tokio::test]
 async fn throttled_batch_items_are_retried_after_their_own_retry_after() {
     let options = SimOptions {
         throttle: Throttle {
