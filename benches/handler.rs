@@ -1,0 +1,320 @@
+//! The handler benchmark: start-up, the read of user and methods (two concurrent GETs against
+//! one `$batch`), invocation latency, throughput and memory of the real handler process.
+//!
+//! ```sh
+//! cargo bench --bench handler
+//! ```
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use mfa_phone_handler::config::CredentialSource;
+use mfa_phone_handler::graph::{GraphClient, RetrySettings};
+use mfa_phone_handler::simulator::tenant::SimUser;
+use mfa_phone_handler::simulator::{SimOptions, Simulator};
+use mfa_phone_handler::user::UserRef;
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+const HANDLER: &str = env!("CARGO_BIN_EXE_mfa-phone-handler");
+
+fn main() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let address = listener.local_addr().expect("an address");
+    let identity_header = format!("bench-{}", uuid::Uuid::new_v4());
+    // SAFETY: no other thread exists yet; the runtime is built after this. The in-process
+    // Graph client's managed identity credential reads these, as on Azure.
+    unsafe {
+        std::env::set_var("IDENTITY_ENDPOINT", format!("http://{address}/msi/token"));
+        std::env::set_var("IDENTITY_HEADER", &identity_header);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(run(listener, identity_header));
+}
+
+async fn run(listener: std::net::TcpListener, identity_header: String) {
+    mfa_phone_handler::install_crypto_provider();
+    listener.set_nonblocking(true).expect("non-blocking");
+    let simulator = Simulator::start_on(
+        tokio::net::TcpListener::from_std(listener).expect("a tokio listener"),
+        SimOptions {
+            identity_header,
+            ..SimOptions::default()
+        },
+    )
+    .expect("the simulator starts");
+    let users: Vec<String> = simulator.tenant(|tenant| {
+        (0..64)
+            .map(|index| {
+                tenant.add_user(SimUser::member(&format!("user{index}@contoso.com"), "User"))
+            })
+            .collect()
+    });
+    let client = reqwest::Client::new();
+
+    println!("## start-up (release binary, {HANDLER})");
+    startup(&simulator, &client).await;
+
+    println!("\n## reading the user and the phone methods: two concurrent GETs or one $batch");
+    read_strategies(&simulator, &users[0]).await;
+
+    println!("\n## invocations through the handler process");
+    invocations(&simulator, &client, &users).await;
+}
+
+async fn startup(simulator: &Simulator, client: &reqwest::Client) {
+    let mut ready = Vec::new();
+    let mut first_answer = Vec::new();
+    for _ in 0..20 {
+        let port = free_port();
+        let started = Instant::now();
+        let mut child = spawn(simulator, port, Stdio::null());
+        let url = format!("http://127.0.0.1:{port}");
+        // Poll GET / as the host does (it polls every 25 ms; we poll every 1 ms to measure).
+        loop {
+            if client.get(format!("{url}/")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        ready.push(started.elapsed());
+        let answer = invoke(
+            client,
+            &url,
+            json!({"UserId": "user0@contoso.com", "phoneNumber": "+49 1701234567", "dryRun": true}),
+        )
+        .await;
+        assert_eq!(answer["status"], "succeeded", "{answer}");
+        first_answer.push(started.elapsed());
+        let _ = child.kill().await;
+    }
+    println!("| measure | median | p90 | max |");
+    println!("|---|---|---|---|");
+    row(
+        "process start to GET / answered (ready for the host)",
+        &mut ready,
+    );
+    row(
+        "process start to the first invocation answered (token, numbering plan)",
+        &mut first_answer,
+    );
+}
+
+async fn read_strategies(simulator: &Simulator, user: &str) {
+    let http = reqwest::Client::new();
+    let endpoint = url::Url::parse(&simulator.graph_endpoint()).expect("a URL");
+    let credential = mfa_phone_handler::credential::build(
+        &CredentialSource::ManagedIdentity { client_id: None },
+        &endpoint,
+        http.clone(),
+    )
+    .expect("a credential");
+    let graph = GraphClient::new(
+        http,
+        &endpoint,
+        credential,
+        RetrySettings {
+            max_attempts: 3,
+            budget: Duration::from_secs(30),
+            attempt_timeout: Duration::from_secs(10),
+            backoff_base: Duration::from_millis(100),
+            backoff_cap: Duration::from_secs(1),
+        },
+    )
+    .expect("a Graph client");
+    let user = UserRef::ObjectId(user.to_owned());
+    println!(
+        "| simulated latency per request | strategy | median | p90 | HTTP requests per read |"
+    );
+    println!("|---|---|---|---|---|");
+    for latency in [
+        Duration::ZERO,
+        Duration::from_millis(30),
+        Duration::from_millis(80),
+    ] {
+        simulator.configure(|options| options.latency = latency);
+        for strategy in ["two concurrent GETs", "one $batch of two GETs"] {
+            let mut times = Vec::new();
+            simulator.clear_requests();
+            for _ in 0..40 {
+                let started = Instant::now();
+                let (directory_user, methods) = match strategy {
+                    "two concurrent GETs" => graph.user_and_phone_methods(&user).await,
+                    _ => graph.user_and_phone_methods_batched(&user).await,
+                };
+                assert!(directory_user.is_ok() && methods.is_ok());
+                times.push(started.elapsed());
+            }
+            let requests = simulator
+                .requests()
+                .iter()
+                .filter(|request| !request.in_batch && request.path != "/msi/token")
+                .count();
+            times.sort();
+            println!(
+                "| {} ms | {strategy} | {:.1} ms | {:.1} ms | {} |",
+                latency.as_millis(),
+                millis(times[times.len() / 2]),
+                millis(times[times.len() * 9 / 10]),
+                requests / 40
+            );
+        }
+    }
+    simulator.configure(|options| options.latency = Duration::ZERO);
+}
+
+async fn invocations(simulator: &Simulator, client: &reqwest::Client, users: &[String]) {
+    let port = free_port();
+    let mut child = spawn(simulator, port, Stdio::null());
+    let pid = child.id().expect("running");
+    let url = format!("http://127.0.0.1:{port}");
+    while client.get(format!("{url}/")).send().await.is_err() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    println!("| workload | invocations | median | p99 | throughput |");
+    println!("|---|---|---|---|---|");
+    for latency in [Duration::ZERO, Duration::from_millis(30)] {
+        simulator.configure(|options| options.latency = latency);
+        // Sequential set / update / remove cycles on one user: every path that writes.
+        let mut times = Vec::new();
+        let started = Instant::now();
+        for round in 0..100 {
+            for body in [
+                json!({"UserId": users[1], "phoneNumber": format!("+49 17012345{:02}", round % 100)}),
+                json!({"UserId": users[1], "phoneNumber": format!("+49 17112345{:02}", round % 100)}),
+                json!({"UserId": users[1], "phoneNumber": format!("+49 17112345{:02}", round % 100), "Remove": true}),
+            ] {
+                let one = Instant::now();
+                let answer = invoke(client, &url, body).await;
+                assert_eq!(answer["status"], "succeeded", "{answer}");
+                times.push(one.elapsed());
+            }
+        }
+        let total = started.elapsed();
+        summarize(
+            &format!(
+                "sequential add/update/remove, {} ms Graph latency",
+                latency.as_millis()
+            ),
+            &mut times,
+            total,
+        );
+        // 64 users at once, each set then removed.
+        let mut times = Vec::new();
+        let started = Instant::now();
+        for round in 0..6 {
+            let calls = users.iter().map(|user| {
+                let body = json!({"UserId": user, "phoneNumber": format!("+49 1721234{:03}", round / 2), "Remove": round % 2 == 1});
+                let client = client.clone();
+                let url = url.clone();
+                async move {
+                    let one = Instant::now();
+                    let answer = invoke(&client, &url, body).await;
+                    assert_eq!(answer["status"], "succeeded", "{answer}");
+                    one.elapsed()
+                }
+            });
+            times.extend(futures_util::future::join_all(calls).await);
+        }
+        let total = started.elapsed();
+        summarize(
+            &format!(
+                "64 users concurrently, {} ms Graph latency",
+                latency.as_millis()
+            ),
+            &mut times,
+            total,
+        );
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|line| line.starts_with(name))
+            .map(|line| {
+                line.split_whitespace()
+                    .skip(1)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_else(|| "n/a".to_owned())
+    };
+    println!(
+        "\nhandler memory after {} invocations: resident {} (peak {})",
+        2 * (300 + 6 * 64),
+        field("VmRSS:"),
+        field("VmHWM:")
+    );
+    let binary = std::fs::metadata(HANDLER)
+        .map(|metadata| metadata.len())
+        .unwrap_or(0);
+    println!(
+        "binary size (this build, with the simulator feature): {:.1} MiB",
+        binary as f64 / 1_048_576.0
+    );
+    let _ = child.kill().await;
+}
+
+fn spawn(simulator: &Simulator, port: u16, stdout: Stdio) -> Child {
+    Command::new(HANDLER)
+        .env_clear()
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .envs(simulator.handler_environment())
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the handler starts")
+}
+
+async fn invoke(client: &reqwest::Client, url: &str, parameters: Value) -> Value {
+    let envelope = json!({"Data": {"req": {"Method": "POST", "Body": parameters.to_string()}}, "Metadata": {}});
+    let answer: Value = client
+        .post(format!("{url}/SetOrRemoveMobilePhoneMfa"))
+        .json(&envelope)
+        .send()
+        .await
+        .expect("an answer")
+        .json()
+        .await
+        .expect("JSON");
+    serde_json::from_str(answer["Outputs"]["res"]["body"].as_str().expect("a body"))
+        .expect("a report")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+fn row(name: &str, times: &mut [Duration]) {
+    times.sort();
+    println!(
+        "| {name} | {:.1} ms | {:.1} ms | {:.1} ms |",
+        millis(times[times.len() / 2]),
+        millis(times[times.len() * 9 / 10]),
+        millis(times[times.len() - 1])
+    );
+}
+
+fn summarize(name: &str, times: &mut [Duration], total: Duration) {
+    times.sort();
+    println!(
+        "| {name} | {} | {:.2} ms | {:.2} ms | {:.0} per s |",
+        times.len(),
+        millis(times[times.len() / 2]),
+        millis(times[times.len() * 99 / 100]),
+        times.len() as f64 / total.as_secs_f64()
+    );
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
