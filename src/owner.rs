@@ -11,8 +11,9 @@
 //! follows Graph: halved when it throttles (and no new batch starts before its `Retry-After`),
 //! grown by one after each batch it serves without throttling. The search stops at the first
 //! user who holds the number for SMS sign-in (that holder is unique), when its time budget is
-//! spent, or when every candidate is checked. Found holders are remembered for a while, so a
-//! second conflict on the same number costs one verifying read.
+//! spent, or when every candidate is checked. Every number a search reads held for SMS sign-in
+//! is remembered for a while (digits → holder), so a later conflict on any of them costs one
+//! verifying read instead of a scan.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -121,23 +122,25 @@ impl OwnerSearch {
                 )],
             };
         }
-        let key = number.graph_format();
+        let key = number.digits();
         if let Some(remembered) = self.remembered(&key) {
             journal.record(format!(
-                "Owner search: checking {} first, who held {number} when last searched",
+                "Owner search: checking {} first, who held {number} when a search last read it",
                 remembered
                     .user_principal_name
                     .as_deref()
                     .unwrap_or(&remembered.id)
             ));
             let holder = UserRef::ObjectId(remembered.id.clone());
-            if let Ok(methods) = graph.phone_methods(&holder).await
+            // One round trip: the holder's methods, and their account for the report.
+            if let (user, Ok(methods)) = graph.user_and_phone_methods(&holder).await
                 && let Some(method) = methods.iter().find(|method| holds(method, number))
             {
                 return SearchOutcome {
                     owner: Some(ConflictOwner {
                         phone_type: method.phone_type.as_str().to_owned(),
                         sms_sign_in_state: method.sms_sign_in_state.clone(),
+                        account_enabled: user.ok().and_then(|user| user.account_enabled),
                         ..remembered
                     }),
                     warnings: Vec::new(),
@@ -145,10 +148,8 @@ impl OwnerSearch {
             }
             self.forget(&key);
         }
-        let outcome = self.scan(graph, number, target, deadline, journal).await;
-        if let Some(owner) = &outcome.owner {
-            self.remember(key, owner.clone());
-        }
+        let (outcome, learned) = self.scan(graph, number, target, deadline, journal).await;
+        self.remember(learned);
         outcome
     }
 
@@ -159,8 +160,11 @@ impl OwnerSearch {
         target: &UserRef,
         invocation_deadline: Instant,
         journal: &mut Journal,
-    ) -> SearchOutcome {
+    ) -> (SearchOutcome, Vec<(String, ConflictOwner)>) {
         let started = Instant::now();
+        // Every number read held for SMS sign-in, so a later conflict on any of them costs one
+        // verifying read.
+        let mut learned: Vec<(String, ConflictOwner)> = Vec::new();
         // Leave the invocation time to read the holder's account and answer.
         let deadline = (started + self.settings.budget).min(
             invocation_deadline
@@ -279,6 +283,14 @@ impl OwnerSearch {
                                         let Ok(methods) = graph.phone_methods_from_batch(answer.body) else {
                                             continue;
                                         };
+                                        for method in &methods {
+                                            if method.sms_sign_in_state.as_deref() == Some("ready") {
+                                                learned.push((
+                                                    method.number.digits(),
+                                                    conflict_owner(&candidate.user, method, None),
+                                                ));
+                                            }
+                                        }
                                         if let Some(method) = methods.iter().find(|method| holds(method, number)) {
                                             found = Some((candidate.user.clone(), method.clone()));
                                         } else if methods.iter().any(|method| number.is(&method.number)) {
@@ -438,17 +450,15 @@ impl OwnerSearch {
                 .await
                 .ok()
                 .and_then(|directory_user| directory_user.account_enabled);
-            return SearchOutcome {
-                owner: Some(ConflictOwner {
-                    id: user.id,
-                    user_principal_name: user.user_principal_name,
-                    display_name: user.display_name,
-                    phone_type: method.phone_type.as_str().to_owned(),
-                    sms_sign_in_state: method.sms_sign_in_state,
-                    account_enabled,
-                }),
-                warnings,
-            };
+            let owner = conflict_owner(&user, &method, account_enabled);
+            learned.push((number.digits(), owner.clone()));
+            return (
+                SearchOutcome {
+                    owner: Some(owner),
+                    warnings,
+                },
+                learned,
+            );
         }
         if !mfa_only.is_empty() {
             let names: Vec<&str> = mfa_only
@@ -485,10 +495,13 @@ impl OwnerSearch {
                     .to_owned(),
             ));
         }
-        SearchOutcome {
-            owner: None,
-            warnings,
-        }
+        (
+            SearchOutcome {
+                owner: None,
+                warnings,
+            },
+            learned,
+        )
     }
 
     fn remembered(&self, key: &str) -> Option<ConflictOwner> {
@@ -502,8 +515,8 @@ impl OwnerSearch {
             .map(|remembered| remembered.owner.clone())
     }
 
-    fn remember(&self, key: String, owner: ConflictOwner) {
-        if self.settings.remember_for.is_zero() {
+    fn remember(&self, learned: Vec<(String, ConflictOwner)>) {
+        if self.settings.remember_for.is_zero() || learned.is_empty() {
             return;
         }
         let mut memory = self
@@ -512,13 +525,13 @@ impl OwnerSearch {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Instant::now();
         memory.retain(|_, remembered| remembered.until > now);
-        memory.insert(
-            key,
-            Remembered {
-                owner,
-                until: now + self.settings.remember_for,
-            },
-        );
+        let until = now + self.settings.remember_for;
+        for (digits, owner) in learned {
+            if memory.len() >= MAX_REMEMBERED && !memory.contains_key(&digits) {
+                break;
+            }
+            memory.insert(digits, Remembered { owner, until });
+        }
     }
 
     fn forget(&self, key: &str) {
@@ -527,6 +540,24 @@ impl OwnerSearch {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         memory.remove(key);
+    }
+}
+
+/// How many numbers the memory holds at most (about 200 bytes each).
+const MAX_REMEMBERED: usize = 200_000;
+
+fn conflict_owner(
+    user: &RegisteredUser,
+    method: &PhoneMethod,
+    account_enabled: Option<bool>,
+) -> ConflictOwner {
+    ConflictOwner {
+        id: user.id.clone(),
+        user_principal_name: user.user_principal_name.clone(),
+        display_name: user.display_name.clone(),
+        phone_type: method.phone_type.as_str().to_owned(),
+        sms_sign_in_state: method.sms_sign_in_state.clone(),
+        account_enabled,
     }
 }
 

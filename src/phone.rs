@@ -187,6 +187,12 @@ impl PhoneNumber {
         digits == own_digits && extension_digits == self.extension.clone().unwrap_or_default()
     }
 
+    /// The number's digits, country code first, without any extension: the identity of a
+    /// number held for SMS sign-in.
+    pub fn digits(&self) -> String {
+        format!("{}{}", self.country_code, self.national)
+    }
+
     /// The masked form used in every log line and message: country code and last two digits.
     pub fn masked(&self) -> String {
         mask(&self.graph_format())
@@ -231,6 +237,16 @@ impl RegisteredNumber {
     /// The number exactly as Graph wrote it, for the caller's result; never for a log line.
     pub fn as_graph_text(&self) -> &str {
         &self.0
+    }
+
+    /// The digits of the number without any extension, comparable with
+    /// [`PhoneNumber::digits`].
+    pub fn digits(&self) -> String {
+        split_graph_number(&self.0)
+            .0
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect()
     }
 }
 

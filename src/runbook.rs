@@ -794,17 +794,8 @@ fn describe_write(
     number: &PhoneNumber,
     methods: &[PhoneMethod],
 ) -> String {
-    match write {
-        Write::Add => format!("add the {phone_type} phone {number}"),
-        Write::Update => match find(methods, phone_type) {
-            Some(current) => format!(
-                "change the {phone_type} phone from {} to {number}",
-                current.number
-            ),
-            None => format!("change the {phone_type} phone to {number}"),
-        },
-        Write::Remove => format!("remove the {phone_type} phone {number}"),
-    }
+    let (verb, _, object) = write_phrase(write, phone_type, number, methods);
+    format!("{verb} {object}")
 }
 
 fn past_tense(
@@ -813,16 +804,34 @@ fn past_tense(
     number: &PhoneNumber,
     methods: &[PhoneMethod],
 ) -> String {
+    let (_, done, object) = write_phrase(write, phone_type, number, methods);
+    format!("{done} {object}")
+}
+
+/// A write in words: its verb, the verb in the past tense, and what it acts on.
+fn write_phrase(
+    write: Write,
+    phone_type: PhoneType,
+    number: &PhoneNumber,
+    methods: &[PhoneMethod],
+) -> (&'static str, &'static str, String) {
     match write {
-        Write::Add => format!("Added the {phone_type} phone {number}"),
-        Write::Update => match find(methods, phone_type) {
-            Some(current) => format!(
-                "Changed the {phone_type} phone from {} to {number}",
-                current.number
-            ),
-            None => format!("Changed the {phone_type} phone to {number}"),
-        },
-        Write::Remove => format!("Removed the {phone_type} phone {number}"),
+        Write::Add => ("add", "Added", format!("the {phone_type} phone {number}")),
+        Write::Update => (
+            "change",
+            "Changed",
+            match find(methods, phone_type) {
+                Some(current) => {
+                    format!("the {phone_type} phone from {} to {number}", current.number)
+                }
+                None => format!("the {phone_type} phone to {number}"),
+            },
+        ),
+        Write::Remove => (
+            "remove",
+            "Removed",
+            format!("the {phone_type} phone {number}"),
+        ),
     }
 }
 

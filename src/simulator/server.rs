@@ -545,15 +545,8 @@ fn list_users(shared: &Shared, query: &[(String, String)]) -> Answer {
         "value": page,
     });
     if skip + top < users.len() {
-        let mut next = format!(
-            "{}/v1.0/users?$top={top}&$skiptoken={}",
-            link_origin(shared),
-            skip + top
-        );
-        if let Some(select) = query_value(query, "$select") {
-            next.push_str(&format!("&$select={}", encode_component(select)));
-        }
-        body["@odata.nextLink"] = Value::String(next);
+        let link = next_link(shared, "/users", skip + top, query, &["$top", "$select"]);
+        body["@odata.nextLink"] = Value::String(link);
     }
     ok(200, body)
 }
@@ -620,17 +613,14 @@ fn registration_report(
         "value": page,
     });
     if skip + page_size < rows.len() {
-        let mut next = format!(
-            "{}/v1.0/reports/authenticationMethods/userRegistrationDetails?$skiptoken={}",
-            link_origin(shared),
-            skip + page_size
+        let link = next_link(
+            shared,
+            "/reports/authenticationMethods/userRegistrationDetails",
+            skip + page_size,
+            query,
+            &["$filter", "$select"],
         );
-        for name in ["$filter", "$select"] {
-            if let Some(value) = query_value(query, name) {
-                next.push_str(&format!("&{name}={}", encode_component(value)));
-            }
-        }
-        body["@odata.nextLink"] = Value::String(next);
+        body["@odata.nextLink"] = Value::String(link);
     }
     ok(200, body)
 }
@@ -848,11 +838,25 @@ fn fault_for(shared: &Shared, method: &str, path: &str) -> Option<FaultAction> {
     Some(action)
 }
 
-fn link_origin(shared: &Shared) -> String {
-    lock(&shared.options)
+/// The `@odata.nextLink` of a paged collection: the same path and query, skipping `skip`.
+fn next_link(
+    shared: &Shared,
+    path: &str,
+    skip: usize,
+    query: &[(String, String)],
+    kept: &[&str],
+) -> String {
+    let origin = lock(&shared.options)
         .next_link_origin
         .clone()
-        .unwrap_or_else(|| shared.base_url.clone())
+        .unwrap_or_else(|| shared.base_url.clone());
+    let mut link = format!("{origin}/v1.0{path}?$skiptoken={skip}");
+    for name in kept {
+        if let Some(value) = query_value(query, name) {
+            link.push_str(&format!("&{name}={}", encode_component(value)));
+        }
+    }
+    link
 }
 
 fn retry_after_of(answer: &Answer) -> Option<String> {

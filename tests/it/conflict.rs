@@ -444,6 +444,47 @@ async fn a_second_conflict_on_the_same_number_costs_one_verifying_read() {
 }
 
 #[tokio::test]
+async fn a_conflict_on_a_number_an_earlier_search_read_costs_one_verifying_read() {
+    let app = spawn_app().await;
+    let adele = app.add_member("adele@contoso.com");
+    let bob = app.add_member("bob@contoso.com");
+    // Nina comes before Megan in every list, so the search for Megan's number reads Nina's.
+    let nina = app.add_user(SimUser::member("nina@contoso.com", "Nina"));
+    app.seed_phone(&nina, PhoneType::Mobile, "+49 1767654321");
+    let megan = app.add_user(SimUser::member("megan@contoso.com", "Megan Bowen"));
+    app.seed_phone(&megan, PhoneType::Mobile, HELD);
+    not_written(&app);
+    let first = app
+        .call(json!({"UserId": adele, "phoneNumber": HELD}))
+        .await;
+    assert_eq!(first.report["conflictOwner"]["id"], megan.as_str());
+    app.sim.clear_requests();
+
+    let second = app
+        .call(json!({"UserId": bob, "phoneNumber": "+49 176 7654321"}))
+        .await;
+
+    assert_eq!(
+        second.report["conflictOwner"]["id"],
+        nina.as_str(),
+        "{}",
+        second.report
+    );
+    assert_eq!(second.report["conflictOwner"]["accountEnabled"], true);
+    assert_eq!(
+        count(&app, |path| path.contains("reports")
+            || path.ends_with("$batch")
+            || path == "/users"),
+        0
+    );
+    assert_eq!(
+        count(&app, |path| path
+            .contains(&format!("{nina}/authentication"))),
+        1
+    );
+}
+
+#[tokio::test]
 async fn sms_sign_in_is_enabled_and_disabled_on_request() {
     let app = spawn_app().await;
     let adele = app.add_member("adele@contoso.com");
