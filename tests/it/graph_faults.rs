@@ -107,6 +107,25 @@ async fn a_retry_after_beyond_the_budget_fails_at_once_instead_of_waiting() {
 }
 
 #[tokio::test]
+async fn an_attempt_that_takes_too_long_is_abandoned_and_retried() {
+    let app = spawn_app_with(SimOptions::default(), &[("MFA_GRAPH_TIMEOUT_SECONDS", "0.3")]).await;
+    let user = app.add_member("adele@contoso.com");
+    app.sim.inject(FaultRule {
+        method: Some("GET"),
+        path_contains: Some("/phoneMethods".to_owned()),
+        times: 1,
+        action: FaultAction::Delay(Duration::from_secs(5)),
+    });
+
+    let started = std::time::Instant::now();
+    let answer = app.call(json!({"UserId": user, "phoneNumber": NUMBER})).await;
+
+    assert_eq!(answer.status, 200, "{}", answer.report);
+    assert_eq!(answer.action(), "added");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
 async fn a_post_whose_answer_was_lost_is_read_back_not_repeated() {
     let app = spawn_app().await;
     let user = app.add_member("adele@contoso.com");
