@@ -178,7 +178,13 @@ async fn queue_trigger(
         }
     }
     let transient = report.error_code().is_some_and(ErrorCode::is_transient);
-    let last_attempt = dequeue_count.is_some_and(|count| count >= state.max_dequeue_count);
+    // Without a readable DequeueCount we cannot know that a retry remains; a result now is
+    // better than a message that might end in the poison queue with none.
+    let last_attempt = dequeue_count.is_none_or(|count| count >= state.max_dequeue_count);
+    if transient && dequeue_count.is_none() {
+        journal
+            .warn("The host sent no readable DequeueCount: treating this delivery as the last one");
+    }
     if transient && !last_attempt {
         // Non-2xx: the host makes the message visible again after its visibility timeout.
         journal.warn(format!(

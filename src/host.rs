@@ -113,9 +113,18 @@ impl Invocation {
 
     /// `Metadata.DequeueCount`, a string (`"1"`) or a number.
     pub fn dequeue_count(&self) -> Option<u64> {
+        let whole = |number: f64| {
+            (number.is_finite() && number >= 0.0 && number.fract() == 0.0).then_some(number as u64)
+        };
         match get(&self.metadata, "DequeueCount")? {
-            Value::Number(number) => number.as_u64(),
-            Value::String(text) => unquote(text).trim().parse().ok(),
+            Value::Number(number) => number.as_u64().or_else(|| number.as_f64().and_then(whole)),
+            Value::String(text) => {
+                let text = unquote(text);
+                let text = text.trim();
+                text.parse()
+                    .ok()
+                    .or_else(|| text.parse().ok().and_then(whole))
+            }
             _ => None,
         }
     }
@@ -294,6 +303,12 @@ mod tests {
         );
         let plain = invocation(json!({"Metadata": {"DequeueCount": 3, "Id": "abc"}}));
         assert_eq!(plain.dequeue_count(), Some(3));
+        let float = invocation(json!({"Metadata": {"DequeueCount": 5.0}}));
+        assert_eq!(float.dequeue_count(), Some(5));
+        let text = invocation(json!({"Metadata": {"DequeueCount": "\"4\""}}));
+        assert_eq!(text.dequeue_count(), Some(4));
+        let broken = invocation(json!({"Metadata": {"DequeueCount": "many"}}));
+        assert_eq!(broken.dequeue_count(), None);
         assert_eq!(plain.metadata_string("Id").as_deref(), Some("abc"));
     }
 

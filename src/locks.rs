@@ -1,11 +1,18 @@
 //! Per-user serialisation: two invocations for the same user on this instance run one after
 //! the other; invocations for different users run concurrently.
 //!
+//! A caller may name a user by UPN or by object id, and learns the object id only from its
+//! first read, so two callers of one user can briefly hold different locks. Each write is
+//! therefore stamped with a serial number: a caller that finds a write to its user stamped
+//! after its read began reads again before it decides.
+//!
 //! Across instances nothing is serialised; the runbook's plan-then-verify loop is what keeps
 //! concurrent writers from undoing each other there.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use tokio::sync::OwnedMutexGuard;
 
@@ -13,13 +20,19 @@ use tokio::sync::OwnedMutexGuard;
 #[derive(Default)]
 pub struct UserLocks {
     locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+    /// Counts writes; the next write gets the next number.
+    serial: AtomicU64,
+    /// The serial of the last write to each user, and when it was made.
+    last_write: Mutex<HashMap<String, (u64, Instant)>>,
 }
+
+/// How long a user's last write is remembered: longer than any invocation runs.
+const WRITES_REMEMBERED_FOR: Duration = Duration::from_secs(600);
 
 /// A held user lock; released on drop.
 pub struct UserGuard {
     _guard: OwnedMutexGuard<()>,
-    /// Whether another invocation held the lock when we asked: what we read before may be
-    /// stale.
+    /// Whether another invocation held the lock when we asked.
     pub waited: bool,
 }
 
@@ -53,6 +66,36 @@ impl UserLocks {
                 waited: true,
             },
         }
+    }
+
+    /// The serial the next write will exceed; take it before reading a user.
+    pub fn write_serial(&self) -> u64 {
+        self.serial.load(Ordering::SeqCst)
+    }
+
+    /// Records that the user `key` was (or may have been) written to.
+    pub fn note_write(&self, key: &str) {
+        let serial = self.serial.fetch_add(1, Ordering::SeqCst) + 1;
+        let now = Instant::now();
+        let mut last_write = self
+            .last_write
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if last_write.len() > 1024 {
+            last_write.retain(|_, (_, at)| now.duration_since(*at) < WRITES_REMEMBERED_FOR);
+        }
+        last_write.insert(key.to_owned(), (serial, now));
+    }
+
+    /// Whether the user `key` was written to after `serial` was taken.
+    pub fn written_since(&self, key: &str, serial: u64) -> bool {
+        let last_write = self
+            .last_write
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        last_write
+            .get(key)
+            .is_some_and(|(written, _)| *written > serial)
     }
 
     /// How many users currently have a lock held or awaited.
@@ -89,5 +132,17 @@ mod tests {
         assert!(waiter.await.unwrap());
         drop(other);
         assert_eq!(locks.active(), 0);
+    }
+
+    #[test]
+    fn a_write_after_a_read_began_is_seen() {
+        let locks = UserLocks::default();
+        let before = locks.write_serial();
+        assert!(!locks.written_since("adele", before));
+        locks.note_write("adele");
+        assert!(locks.written_since("adele", before));
+        assert!(!locks.written_since("megan", before));
+        let after = locks.write_serial();
+        assert!(!locks.written_since("adele", after));
     }
 }

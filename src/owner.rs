@@ -318,13 +318,11 @@ impl OwnerSearch {
                                         ));
                                         break;
                                     }
-                                    _ if candidate.retries < MAX_ITEM_RETRIES => {
-                                        throttled = true;
-                                        candidates.failed(candidate.clone());
-                                    }
                                     _ => {
-                                        progress.checked += 1;
-                                        progress.unreadable += 1;
+                                        throttled = true;
+                                        if !candidates.failed(candidate.clone()) {
+                                            progress.unreadable += 1;
+                                        }
                                     }
                                 }
                             }
@@ -341,7 +339,9 @@ impl OwnerSearch {
                                 throttled = true;
                                 throttled_for = retry_after;
                                 for candidate in chunk {
-                                    candidates.failed(candidate);
+                                    if !candidates.failed(candidate) {
+                                        progress.unreadable += 1;
+                                    }
                                 }
                             }
                             _ => {
@@ -660,15 +660,18 @@ impl Candidates {
         self.report.push_front(candidate);
     }
 
-    /// Puts a candidate whose read failed for another transient reason back, a few times.
-    fn failed(&mut self, candidate: Candidate) {
+    /// Puts a candidate whose read failed for another transient reason back, a few times;
+    /// `false` when it has used up its retries and stays unread.
+    #[must_use]
+    fn failed(&mut self, candidate: Candidate) -> bool {
         if candidate.retries >= MAX_ITEM_RETRIES {
-            return;
+            return false;
         }
         self.throttled(Candidate {
             retries: candidate.retries + 1,
             ..candidate
         });
+        true
     }
 
     fn open_directory(&mut self) {
@@ -814,10 +817,13 @@ mod tests {
         }
         let mut failing = candidates.next_batch(1).remove(0);
         for _ in 0..MAX_ITEM_RETRIES {
-            candidates.failed(failing);
+            assert!(candidates.failed(failing));
             failing = candidates.next_batch(1).remove(0);
         }
-        candidates.failed(failing);
+        assert!(
+            !candidates.failed(failing),
+            "given up: the caller counts it unread"
+        );
         assert!(
             candidates.is_empty(),
             "other failures are retried a bounded number of times"

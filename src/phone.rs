@@ -289,13 +289,22 @@ pub fn mask(number: &str) -> String {
     let digits: Vec<char> = main.chars().filter(char::is_ascii_digit).collect();
     let country_code: String = match main.strip_prefix('+') {
         Some(rest) => match rest.split_once([' ', '-']) {
-            Some((code, _)) if !code.is_empty() && code.len() <= 3 => code.to_owned(),
+            Some((code, _))
+                if !code.is_empty()
+                    && code.len() <= 3
+                    && code.chars().all(|c| c.is_ascii_digit()) =>
+            {
+                code.to_owned()
+            }
             _ => String::new(),
         },
         None => String::new(),
     };
     let kept_tail = 2.min(digits.len().saturating_sub(country_code.len()));
-    let hidden = digits.len() - country_code.len() - kept_tail;
+    let hidden = digits
+        .len()
+        .saturating_sub(country_code.len())
+        .saturating_sub(kept_tail);
     let tail: String = digits[digits.len() - kept_tail..].iter().collect();
     let stars = "*".repeat(hidden.max(1));
     if country_code.is_empty() {

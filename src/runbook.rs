@@ -48,6 +48,9 @@ pub async fn run(
     report.dry_run = request.dry_run;
     let deadline = tokio::time::Instant::now() + services.invocation_budget;
     journal.record(describe_request(request));
+    // The user's lock first, then a permit: invocations queued behind one busy user must not
+    // hold permits that other users could use.
+    let _caller_lock = services.locks.lock(&request.user.lock_key()).await;
     let Ok(_permit) = services.concurrency.acquire().await else {
         fail(
             report,
@@ -56,7 +59,7 @@ pub async fn run(
         );
         return;
     };
-    let _caller_lock = services.locks.lock(&request.user.lock_key()).await;
+    let writes_before = services.locks.write_serial();
     let (user, methods) = services.graph.user_and_phone_methods(&request.user).await;
     let user = match user {
         Ok(user) => user,
@@ -92,16 +95,20 @@ pub async fn run(
             return;
         }
     };
-    // A caller who named the user by UPN is serialised with callers who used the object id.
-    let id_lock = if object_id.lock_key() == request.user.lock_key() {
+    // A caller who named the user by UPN is serialised with callers who used the object id;
+    // if one of them wrote to this user since our read began, that read is stale.
+    let _id_lock = if object_id.lock_key() == request.user.lock_key() {
         None
     } else {
         Some(services.locks.lock(&object_id.lock_key()).await)
     };
-    let methods = match (methods, &id_lock) {
-        // Another invocation changed this user while we waited: what we read may be stale.
-        (_, Some(guard)) if guard.waited => services.graph.phone_methods(&object_id).await,
-        (methods, _) => methods,
+    let methods = if services
+        .locks
+        .written_since(&object_id.lock_key(), writes_before)
+    {
+        services.graph.phone_methods(&object_id).await
+    } else {
+        methods
     };
     let methods = match methods {
         Ok(methods) => methods,
@@ -121,9 +128,20 @@ pub async fn run(
     if let Some(method) = outcome
         && request.sms_sign_in != SmsSignIn::Leave
         && report.error.is_none()
-        && !request.dry_run
     {
-        switch_sms_sign_in(&context, method, report, journal).await;
+        if request.dry_run {
+            journal.record(format!(
+                "Dry run: would then {} SMS sign-in (now {})",
+                if request.sms_sign_in == SmsSignIn::Enable {
+                    "enable"
+                } else {
+                    "disable"
+                },
+                method.sms_sign_in_state.as_deref().unwrap_or("unknown")
+            ));
+        } else {
+            switch_sms_sign_in(&context, method, report, journal).await;
+        }
     }
 }
 
@@ -228,7 +246,11 @@ async fn converge(
             return predicted;
         }
         writes += 1;
-        let error = match execute(graph, object_id, write, phone_type, number).await {
+        let outcome = execute(graph, object_id, write, phone_type, number).await;
+        // Whatever Graph answered, the user may have changed: readers that began before this
+        // must read again.
+        services.locks.note_write(&object_id.lock_key());
+        let error = match outcome {
             Ok(after) => {
                 journal.record(past_tense(write, phone_type, number, &methods));
                 report.phone_method = after.as_ref().map(summary);
@@ -488,7 +510,9 @@ async fn switch_sms_sign_in(
         return;
     }
     let graph = &services.graph;
-    match graph.set_sms_sign_in(object_id, enable).await {
+    let switched = graph.set_sms_sign_in(object_id, enable).await;
+    services.locks.note_write(&object_id.lock_key());
+    match switched {
         Ok(()) => {
             journal.record(format!("Asked Graph to {verb} SMS sign-in"));
         }
@@ -749,10 +773,11 @@ fn action_of(write: Write) -> Action {
 }
 
 fn describe_request(request: &Request) -> String {
+    // A caller name is free text: it may carry a number, so it is redacted like Graph's text.
     let by = request
         .caller_name
         .as_deref()
-        .map(|caller| format!(" (requested by {caller})"))
+        .map(|caller| format!(" (requested by {})", redact_numbers(caller)))
         .unwrap_or_default();
     let dry = if request.dry_run { " [dry run]" } else { "" };
     match request.operation {

@@ -173,9 +173,9 @@ pub struct RegisteredUser {
 /// How a request may be retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Idempotence {
-    /// GET, PATCH to a fixed value, DELETE: repeating it cannot do harm.
+    /// GET, PATCH to a fixed value: repeating it cannot do harm.
     Safe,
-    /// POST: repeat it only when Graph surely did not act (429, or never sent).
+    /// POST and DELETE: repeat only when Graph surely did not act (429, or never sent).
     Unsafe,
 }
 
@@ -408,7 +408,9 @@ impl GraphClient {
             user_id,
             &["authentication", "phoneMethods", phone_type.method_id()],
         );
-        self.send(operation, Method::DELETE, url, None, Idempotence::Safe)
+        // Not repeated blindly: had the first DELETE taken effect and someone set a new number
+        // meanwhile, a repeat would remove that one. The runbook reads back instead.
+        self.send(operation, Method::DELETE, url, None, Idempotence::Unsafe)
             .await?;
         Ok(())
     }
@@ -675,7 +677,8 @@ impl GraphClient {
                         Ok(body) => {
                             let retryable = status == 429
                                 || (idempotence == Idempotence::Safe
-                                    && matches!(status, 503 | 504));
+                                    && (matches!(status, 503 | 504)
+                                        || is_concurrency_violation(status, &body)));
                             if !retryable {
                                 return Err(error(classify(status, &body, retry_after)));
                             }
@@ -740,6 +743,11 @@ fn classify(status: u16, body: &[u8], retry_after: Option<Duration>) -> GraphErr
     match status {
         401 | 403 => GraphErrorKind::Forbidden { status, code },
         404 => GraphErrorKind::NotFound { status, code },
+        // The directory's optimistic concurrency: another writer got there first; try later.
+        409 if code == CONCURRENCY_VIOLATION => GraphErrorKind::Unavailable {
+            retry_after,
+            detail: format!("{status} {code}"),
+        },
         429 | 500..=599 => GraphErrorKind::Unavailable {
             retry_after,
             detail: format!("{status} {code}"),
@@ -750,6 +758,15 @@ fn classify(status: u16, body: &[u8], retry_after: Option<Duration>) -> GraphErr
             message: detail.message.chars().take(400).collect(),
         },
     }
+}
+
+/// Graph's code for a directory write that lost a concurrency race (retry with backoff).
+const CONCURRENCY_VIOLATION: &str = "Directory_ConcurrencyViolation";
+
+fn is_concurrency_violation(status: u16, body: &[u8]) -> bool {
+    status == 409
+        && serde_json::from_slice::<wire::ErrorBody>(body)
+            .is_ok_and(|body| body.error.code == CONCURRENCY_VIOLATION)
 }
 
 fn graph_code(body: &[u8], headers: &HeaderMap) -> String {

@@ -87,6 +87,8 @@ fn display_debug_and_mask_hide_all_but_country_code_and_last_two_digits() {
     assert_eq!(mask("+12065555555"), "+*********55");
     assert_eq!(mask("+1 5555551234x123"), "+1 ********34");
     assert_eq!(mask(""), "+*");
+    assert_eq!(mask("+ab 1"), "+*1");
+    assert_eq!(mask("+1 "), "+*1");
 }
 
 #[test]

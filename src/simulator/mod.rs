@@ -86,7 +86,8 @@ impl Default for SimOptions {
 pub struct FaultRule {
     /// `GET`, `POST`, …; `None` matches any method.
     pub method: Option<&'static str>,
-    /// A substring of the decoded path (after `/v1.0`, or `/msi/token`); `None` matches any.
+    /// A substring of the decoded path (after `/v1.0`, or `/msi/token`); a trailing `$`
+    /// anchors it at the end of the path; `None` matches any.
     pub path_contains: Option<String>,
     pub times: usize,
     pub action: FaultAction,
@@ -100,8 +101,11 @@ pub enum FaultAction {
         code: &'static str,
         retry_after: Option<String>,
     },
-    /// Do the request as usual, but answer only after this delay.
+    /// Do the request as usual, but only after this delay.
     Delay(Duration),
+    /// Do the request at once, then wait this long before answering (a slow answer to a write
+    /// that already happened).
+    DelayAnswer(Duration),
     /// Do the request, then answer with this status instead of the real answer (an answer
     /// lost after the write happened).
     ApplyThenRespond { status: u16, code: &'static str },
@@ -322,7 +326,7 @@ impl Simulator {
             .collect()
     }
 
-    /// A receiver that changes whenever a request arrives.
+    /// A receiver that changes whenever a request arrives or is answered.
     pub fn request_arrived(&self) -> tokio::sync::watch::Receiver<u64> {
         self.shared.arrivals.subscribe()
     }

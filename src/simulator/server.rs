@@ -181,6 +181,7 @@ async fn single(
     roles: &HashSet<String>,
 ) -> Answer {
     let mut replace_with = None;
+    let mut delay_answer = None;
     match fault_for(shared, method, path) {
         Some(FaultAction::Respond {
             status,
@@ -188,6 +189,7 @@ async fn single(
             retry_after,
         }) => return fault_answer(status, code, retry_after),
         Some(FaultAction::Delay(delay)) => tokio::time::sleep(delay).await,
+        Some(FaultAction::DelayAnswer(delay)) => delay_answer = Some(delay),
         Some(FaultAction::ApplyThenRespond { status, code }) => replace_with = Some((status, code)),
         None => {}
     }
@@ -195,6 +197,9 @@ async fn single(
         return too_many_requests(wait);
     }
     let answer = dispatch(shared, method, path, query, body, roles);
+    if let Some(delay) = delay_answer {
+        tokio::time::sleep(delay).await;
+    }
     match replace_with {
         Some((status, code)) => fault_answer(status, code, None),
         None => answer,
@@ -819,16 +824,17 @@ fn resource_units(method: &str, path: &str, query: &[(String, String)]) -> f64 {
 
 fn fault_for(shared: &Shared, method: &str, path: &str) -> Option<FaultAction> {
     let decoded = decode_path(path);
+    let matches_path = |part: &str| match part.strip_suffix('$') {
+        Some(suffix) => decoded.ends_with(suffix),
+        None => decoded.contains(part),
+    };
     let mut faults = lock(&shared.faults);
     let index = faults.iter().position(|rule: &FaultRule| {
         rule.times > 0
             && rule
                 .method
                 .is_none_or(|wanted| wanted.eq_ignore_ascii_case(method))
-            && rule
-                .path_contains
-                .as_deref()
-                .is_none_or(|part| decoded.contains(part))
+            && rule.path_contains.as_deref().is_none_or(matches_path)
     })?;
     faults[index].times -= 1;
     let action = faults[index].action.clone();
@@ -1063,6 +1069,7 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 
 fn log(shared: &Shared, entry: LoggedRequest) {
     lock(&shared.log).push(entry);
+    shared.arrivals.send_modify(|count| *count += 1);
 }
 
 fn shuffle(items: &mut [Value]) {

@@ -108,7 +108,11 @@ async fn a_retry_after_beyond_the_budget_fails_at_once_instead_of_waiting() {
 
 #[tokio::test]
 async fn an_attempt_that_takes_too_long_is_abandoned_and_retried() {
-    let app = spawn_app_with(SimOptions::default(), &[("MFA_GRAPH_TIMEOUT_SECONDS", "0.3")]).await;
+    let app = spawn_app_with(
+        SimOptions::default(),
+        &[("MFA_GRAPH_TIMEOUT_SECONDS", "0.3")],
+    )
+    .await;
     let user = app.add_member("adele@contoso.com");
     app.sim.inject(FaultRule {
         method: Some("GET"),
@@ -118,11 +122,17 @@ async fn an_attempt_that_takes_too_long_is_abandoned_and_retried() {
     });
 
     let started = std::time::Instant::now();
-    let answer = app.call(json!({"UserId": user, "phoneNumber": NUMBER})).await;
+    let answer = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
 
     assert_eq!(answer.status, 200, "{}", answer.report);
     assert_eq!(answer.action(), "added");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

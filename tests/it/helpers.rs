@@ -28,8 +28,35 @@ pub struct TestApp {
     pub sim: Simulator,
     pub handler: String,
     pub client: reqwest::Client,
-    output: Arc<Mutex<Vec<String>>>,
+    output: Arc<Output>,
     _child: Child,
+}
+
+/// What a handler process wrote to stdout and stderr, line by line.
+#[derive(Default)]
+pub struct Output {
+    lines: Mutex<Vec<String>>,
+    /// Bumped on every line, so a test can wait for a line without sleeping.
+    changed: tokio::sync::watch::Sender<usize>,
+}
+
+impl Output {
+    fn push(&self, line: String) {
+        self.lines.lock().unwrap().push(line);
+        self.changed.send_modify(|count| *count += 1);
+    }
+
+    pub fn text(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// Waits until the output satisfies `done`.
+    pub async fn wait_for(&self, done: impl Fn(&str) -> bool) {
+        let mut changed = self.changed.subscribe();
+        while !done(&self.text()) {
+            changed.changed().await.expect("the output is kept");
+        }
+    }
 }
 
 /// The answer to an HTTP-triggered invocation, unpacked.
@@ -100,14 +127,14 @@ pub async fn spawn_app_prepared(
 }
 
 /// Starts the handler and waits for its "listening on" line.
-pub async fn start_handler(mut command: Command) -> (Child, String, Arc<Mutex<Vec<String>>>) {
+pub async fn start_handler(mut command: Command) -> (Child, String, Arc<Output>) {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let mut child = command.spawn().expect("handler starts");
-    let output = Arc::new(Mutex::new(Vec::new()));
+    let output = Arc::new(Output::default());
     let (address_sender, address_receiver) = tokio::sync::oneshot::channel();
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
@@ -125,7 +152,7 @@ pub async fn start_handler(mut command: Command) -> (Child, String, Arc<Mutex<Ve
                 if std::env::var_os("TEST_LOG").is_some() {
                     eprintln!("handler | {line}");
                 }
-                output.lock().unwrap().push(line);
+                output.push(line);
             }
         });
     }
@@ -137,7 +164,7 @@ pub async fn start_handler(mut command: Command) -> (Child, String, Arc<Mutex<Ve
                 if std::env::var_os("TEST_LOG").is_some() {
                     eprintln!("handler ! {line}");
                 }
-                output.lock().unwrap().push(line);
+                output.push(line);
             }
         });
     }
@@ -147,8 +174,10 @@ pub async fn start_handler(mut command: Command) -> (Child, String, Arc<Mutex<Ve
         .ok()
         .flatten();
     let Some(address) = address else {
-        let lines = output.lock().unwrap().join("\n");
-        panic!("the handler did not start listening; its output:\n{lines}");
+        panic!(
+            "the handler did not start listening; its output:\n{}",
+            output.text()
+        );
     };
     (child, format!("http://{address}"), output)
 }
@@ -247,7 +276,12 @@ impl TestApp {
 
     /// Everything the handler wrote to stdout and stderr so far.
     pub fn output(&self) -> String {
-        self.output.lock().unwrap().join("\n")
+        self.output.text()
+    }
+
+    /// Waits until the handler's output satisfies `done`.
+    pub async fn wait_for_output(&self, done: impl Fn(&str) -> bool) {
+        self.output.wait_for(done).await;
     }
 }
 

@@ -13,7 +13,15 @@ async fn no_full_number_token_or_secret_is_ever_logged() {
     let adele = app.add_member("adele@contoso.com");
     let megan = app.add_user(SimUser::member("megan@contoso.com", "Megan"));
     app.seed_phone(&megan, PhoneType::Mobile, "+49 1761112233");
-    let numbers = ["+49 1701234567", "+49 1709876543", "+49 1761112233"];
+    let mut blocked = SimUser::member("bob@contoso.com", "Bob");
+    blocked.sms_sign_in_allowed = false;
+    let bob = app.add_user(blocked);
+    let numbers = [
+        "+49 1701234567",
+        "+49 1709876543",
+        "+49 1761112233",
+        "+49 1725550199",
+    ];
 
     let mut answers = Vec::new();
     for parameters in [
@@ -24,9 +32,20 @@ async fn no_full_number_token_or_secret_is_ever_logged() {
         json!({"UserId": adele, "phoneNumber": "+49 17012"}),
         json!({"UserId": adele, "phoneNumber": "+49 1709876543", "phoneType": "alternateMobile", "dryRun": true}),
         json!({"UserId": "nobody@contoso.com", "phoneNumber": "+49 1701234567"}),
+        json!({"UserId": bob, "phoneNumber": "+49 1725550199", "smsSignIn": "enable",
+               "CallerName": "helpdesk, ticket for +49 172 5550199"}),
     ] {
         answers.push(app.call(parameters).await);
     }
+    // The conflict path with the owner search: Graph writes nothing, the search names Megan.
+    app.sim
+        .tenant(|tenant| tenant.variants.conflict_writes_method = false);
+    let carol = app.add_member("carol@contoso.com");
+    let conflict = app
+        .call(json!({"UserId": carol, "phoneNumber": "+49 176 1112233"}))
+        .await;
+    assert_eq!(conflict.report["conflictOwner"]["id"], megan.as_str());
+    answers.push(conflict);
 
     let output = app.output();
     assert!(

@@ -298,6 +298,92 @@ async fn concurrent_messages_for_one_user_are_serialised() {
 }
 
 #[tokio::test]
+async fn a_caller_naming_the_user_by_upn_sees_a_write_made_by_id_while_it_read() {
+    let app = spawn_app().await;
+    let user = app.add_member("adele@contoso.com");
+    app.seed_phone(&user, PhoneType::Mobile, NUMBER);
+    // A's user read is slow; its methods read is not.
+    app.sim.inject(FaultRule {
+        method: Some("GET"),
+        path_contains: Some("/users/adele@contoso.com$".to_owned()),
+        times: 1,
+        action: FaultAction::Delay(Duration::from_millis(800)),
+    });
+    let remove_by_name =
+        json!({"UserId": "adele@contoso.com", "phoneNumber": NUMBER, "Remove": true});
+    let a = {
+        let message = remove_by_name.clone();
+        let app = &app;
+        async move { deliver(app, &message, 1).await }
+    };
+    let b =
+        async {
+            // Once A has read the methods (still showing NUMBER), B sets another number by id.
+            let mut activity = app.sim.request_arrived();
+            while !app.sim.requests().iter().any(|request| {
+                request.path == "/users/adele@contoso.com/authentication/phoneMethods"
+            }) {
+                activity.changed().await.unwrap();
+            }
+            deliver(&app, &json!({"UserId": user, "phoneNumber": OTHER}), 1).await
+        };
+
+    let ((_, removed), (_, set)) = tokio::join!(a, b);
+
+    assert_eq!(result_of(&set)["action"], "updated");
+    assert_eq!(
+        result_of(&removed)["error"]["code"],
+        "numberMismatch",
+        "A must not delete the number B set: {removed}"
+    );
+    assert_eq!(app.phones(&user)[0].1, OTHER);
+}
+
+#[tokio::test]
+async fn a_busy_user_does_not_hold_back_other_users() {
+    let options = SimOptions {
+        latency: Duration::from_millis(150),
+        ..SimOptions::default()
+    };
+    let app = spawn_app_with(options, &[("MFA_MAX_CONCURRENT_USERS", "2")]).await;
+    let busy = app.add_member("busy@contoso.com");
+    let other = app.add_member("other@contoso.com");
+    let busy_calls = futures_util::future::join_all((0..3).map(|index| {
+        let message = json!({"UserId": busy, "phoneNumber": format!("+49 170123456{index}")});
+        let app = &app;
+        async move { deliver(app, &message, 1).await }
+    }));
+    let other_call = async {
+        // Once all three calls for the busy user are in the handler, the other user asks.
+        app.wait_for_output(|text| text.matches(&format!("phone of {busy}")).count() == 3)
+            .await;
+        deliver(&app, &json!({"UserId": other, "phoneNumber": NUMBER}), 1).await
+    };
+
+    let (busy_answers, (_, other_answer)) = tokio::join!(busy_calls, other_call);
+
+    assert!(busy_answers.iter().all(|(status, _)| *status == 200));
+    assert_eq!(result_of(&other_answer)["status"], "succeeded");
+    let requests = app.graph_requests();
+    let first_busy_write = requests
+        .iter()
+        .filter(|request| request.is_write() && request.path.contains(busy.as_str()))
+        .map(|request| request.at)
+        .min()
+        .unwrap();
+    let other_started = requests
+        .iter()
+        .filter(|request| request.path.contains(other.as_str()))
+        .map(|request| request.started)
+        .min()
+        .unwrap();
+    assert!(
+        other_started < first_busy_write,
+        "the other user ran while the first busy call was still working"
+    );
+}
+
+#[tokio::test]
 async fn different_users_run_concurrently_up_to_the_bound() {
     let options = SimOptions {
         latency: Duration::from_millis(40),
@@ -482,53 +568,64 @@ async fn through_a_host_every_message_ends_in_exactly_one_result() {
 
 #[tokio::test]
 async fn a_handler_killed_mid_write_leaves_nothing_a_redelivery_cannot_finish() {
-    let app = spawn_app().await;
-    let user = app.add_member("adele@contoso.com");
-    app.sim.inject(FaultRule {
-        method: Some("POST"),
-        path_contains: Some("/phoneMethods".to_owned()),
-        times: 1,
-        action: FaultAction::Delay(Duration::from_secs(30)),
-    });
-    let message = json!({"UserId": user, "phoneNumber": NUMBER});
-    // A second handler process, which will be killed while its POST is in flight.
-    let mut command = Command::new(HANDLER);
-    command
-        .env_clear()
-        .env("FUNCTIONS_CUSTOMHANDLER_PORT", "0")
-        .envs(app.sim.handler_environment());
-    let (mut doomed, doomed_url, _) = start_handler(command).await;
-    let client = app.client.clone();
-    let body = queue_envelope(&message.to_string(), 1).to_string();
-    let in_flight = tokio::spawn(async move {
-        client
-            .post(format!("{doomed_url}/{FUNCTION}"))
-            .body(body)
-            .send()
-            .await
-    });
-    // Wait until the simulator has the POST, then kill the handler.
-    let mut arrived = app.sim.request_arrived();
-    while !app
-        .sim
-        .in_flight()
-        .iter()
-        .any(|(method, path)| method == "POST" && path.contains("phoneMethods"))
-    {
-        arrived.changed().await.unwrap();
+    // Killed before Graph applied the POST, and after it applied it but before it answered.
+    for (fault, expected) in [
+        (FaultAction::Delay(Duration::from_secs(30)), "added"),
+        (
+            FaultAction::DelayAnswer(Duration::from_secs(30)),
+            "unchanged",
+        ),
+    ] {
+        let app = spawn_app().await;
+        let user = app.add_member("adele@contoso.com");
+        app.sim.inject(FaultRule {
+            method: Some("POST"),
+            path_contains: Some("/phoneMethods".to_owned()),
+            times: 1,
+            action: fault.clone(),
+        });
+        let message = json!({"UserId": user, "phoneNumber": NUMBER});
+        // A second handler process, killed while its POST is at the simulator.
+        let mut command = Command::new(HANDLER);
+        command
+            .env_clear()
+            .env("FUNCTIONS_CUSTOMHANDLER_PORT", "0")
+            .envs(app.sim.handler_environment());
+        let (mut doomed, doomed_url, _) = start_handler(command).await;
+        let client = app.client.clone();
+        let body = queue_envelope(&message.to_string(), 1).to_string();
+        let in_flight = tokio::spawn(async move {
+            client
+                .post(format!("{doomed_url}/{FUNCTION}"))
+                .body(body)
+                .send()
+                .await
+        });
+        let mut activity = app.sim.request_arrived();
+        while !app
+            .sim
+            .in_flight()
+            .iter()
+            .any(|(method, path)| method == "POST" && path.contains("phoneMethods"))
+        {
+            activity.changed().await.unwrap();
+        }
+        doomed.kill().await.unwrap();
+        assert!(
+            in_flight.await.unwrap().is_err(),
+            "the host sees the invocation fail"
+        );
+
+        let (status, answer) = deliver(&app, &message, 2).await;
+
+        assert_eq!(status, 200, "{fault:?}");
+        let result = result_of(&answer);
+        assert_eq!(result["status"], "succeeded", "{fault:?}: {answer}");
+        assert_eq!(result["action"], expected, "{fault:?}");
+        assert_eq!(
+            app.phones(&user),
+            [(PhoneType::Mobile, NUMBER.to_owned(), "ready".to_owned())],
+            "{fault:?}"
+        );
     }
-    doomed.kill().await.unwrap();
-    assert!(
-        in_flight.await.unwrap().is_err(),
-        "the host sees the invocation fail"
-    );
-
-    let (status, answer) = deliver(&app, &message, 2).await;
-
-    assert_eq!(status, 200);
-    assert_eq!(result_of(&answer)["status"], "succeeded", "{answer}");
-    assert_eq!(
-        app.phones(&user),
-        [(PhoneType::Mobile, NUMBER.to_owned(), "ready".to_owned())]
-    );
 }

@@ -84,6 +84,6 @@ async fn sigterm_stops_it_gracefully() {
         .unwrap();
 
     assert!(status.success(), "{status:?}");
-    let lines = output.lock().unwrap().join("\n");
+    let lines = output.text();
     assert!(lines.contains("stopped"), "{lines}");
 }
