@@ -5,11 +5,12 @@
 //! cargo bench --bench handler
 //! ```
 
+mod support;
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use mfa_phone_handler::config::CredentialSource;
-use mfa_phone_handler::graph::{GraphClient, RetrySettings};
+use mfa_phone_handler::graph::RetrySettings;
 use mfa_phone_handler::simulator::tenant::SimUser;
 use mfa_phone_handler::simulator::{SimOptions, Simulator};
 use mfa_phone_handler::user::UserRef;
@@ -19,33 +20,12 @@ use tokio::process::{Child, Command};
 const HANDLER: &str = env!("CARGO_BIN_EXE_mfa-phone-handler");
 
 fn main() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-    let address = listener.local_addr().expect("an address");
-    let identity_header = format!("bench-{}", uuid::Uuid::new_v4());
-    // SAFETY: no other thread exists yet; the runtime is built after this. The in-process
-    // Graph client's managed identity credential reads these, as on Azure.
-    unsafe {
-        std::env::set_var("IDENTITY_ENDPOINT", format!("http://{address}/msi/token"));
-        std::env::set_var("IDENTITY_HEADER", &identity_header);
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(run(listener, identity_header));
+    let (runtime, prepared) = support::prepare();
+    runtime.block_on(run(prepared));
 }
 
-async fn run(listener: std::net::TcpListener, identity_header: String) {
-    mfa_phone_handler::install_crypto_provider();
-    listener.set_nonblocking(true).expect("non-blocking");
-    let simulator = Simulator::start_on(
-        tokio::net::TcpListener::from_std(listener).expect("a tokio listener"),
-        SimOptions {
-            identity_header,
-            ..SimOptions::default()
-        },
-    )
-    .expect("the simulator starts");
+async fn run(prepared: support::Prepared) {
+    let simulator = prepared.start_simulator(SimOptions::default());
     let users: Vec<String> = simulator.tenant(|tenant| {
         (0..64)
             .map(|index| {
@@ -104,18 +84,8 @@ async fn startup(simulator: &Simulator, client: &reqwest::Client) {
 }
 
 async fn read_strategies(simulator: &Simulator, user: &str) {
-    let http = reqwest::Client::new();
-    let endpoint = url::Url::parse(&simulator.graph_endpoint()).expect("a URL");
-    let credential = mfa_phone_handler::credential::build(
-        &CredentialSource::ManagedIdentity { client_id: None },
-        &endpoint,
-        http.clone(),
-    )
-    .expect("a credential");
-    let graph = GraphClient::new(
-        http,
-        &endpoint,
-        credential,
+    let graph = support::graph_client(
+        simulator,
         RetrySettings {
             max_attempts: 3,
             budget: Duration::from_secs(30),
@@ -123,8 +93,7 @@ async fn read_strategies(simulator: &Simulator, user: &str) {
             backoff_base: Duration::from_millis(100),
             backoff_cap: Duration::from_secs(1),
         },
-    )
-    .expect("a Graph client");
+    );
     let user = UserRef::ObjectId(user.to_owned());
     println!(
         "| simulated latency per request | strategy | median | p90 | HTTP requests per read |"

@@ -19,10 +19,12 @@
 //! cargo bench --bench owner_search -- --users 2000 --scenario latency --strategy ours
 //! ```
 
+mod support;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use mfa_phone_handler::config::{CredentialSource, OwnerSearchSettings};
+use mfa_phone_handler::config::OwnerSearchSettings;
 use mfa_phone_handler::graph::{GraphClient, GraphOperation, RetrySettings};
 use mfa_phone_handler::journal::Journal;
 use mfa_phone_handler::owner::OwnerSearch;
@@ -58,35 +60,15 @@ struct Measurement {
 
 fn main() {
     let arguments = parse_arguments();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
-    let address = listener.local_addr().expect("an address");
-    let identity_header = format!("bench-{}", uuid::Uuid::new_v4());
-    // SAFETY: no other thread exists yet; the runtime is built after this. azure_identity's
-    // managed identity credential reads these variables, as it does on Azure.
-    unsafe {
-        std::env::set_var("IDENTITY_ENDPOINT", format!("http://{address}/msi/token"));
-        std::env::set_var("IDENTITY_HEADER", &identity_header);
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    runtime.block_on(run(arguments, listener, identity_header));
+    let (runtime, prepared) = support::prepare();
+    runtime.block_on(run(arguments, prepared));
 }
 
-async fn run(arguments: Arguments, listener: std::net::TcpListener, identity_header: String) {
-    mfa_phone_handler::install_crypto_provider();
-    listener.set_nonblocking(true).expect("non-blocking");
-    let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
-    let simulator = Simulator::start_on(
-        listener,
-        SimOptions {
-            identity_header,
-            report_page_size: arguments.page_size,
-            ..SimOptions::default()
-        },
-    )
-    .expect("the simulator starts");
+async fn run(arguments: Arguments, prepared: support::Prepared) {
+    let simulator = prepared.start_simulator(SimOptions {
+        report_page_size: arguments.page_size,
+        ..SimOptions::default()
+    });
     let started = Instant::now();
     let target = simulator.tenant(|tenant| {
         let target = tenant.add_user(SimUser::member("target@contoso.com", "Target"));
@@ -110,21 +92,8 @@ async fn run(arguments: Arguments, listener: std::net::TcpListener, identity_hea
         arguments.latency.as_millis(),
         started.elapsed().as_secs_f64()
     );
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("an HTTP client");
-    let endpoint = url::Url::parse(&simulator.graph_endpoint()).expect("a URL");
-    let credential = mfa_phone_handler::credential::build(
-        &CredentialSource::ManagedIdentity { client_id: None },
-        &endpoint,
-        http.clone(),
-    )
-    .expect("the managed identity credential");
-    let graph = GraphClient::new(
-        http,
-        &endpoint,
-        credential,
+    let graph = support::graph_client(
+        &simulator,
         RetrySettings {
             max_attempts: 10,
             budget: Duration::from_secs(120),
@@ -132,8 +101,7 @@ async fn run(arguments: Arguments, listener: std::net::TcpListener, identity_hea
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(8),
         },
-    )
-    .expect("the Graph client");
+    );
     let number = PhoneNumber::parse(HELD).expect("a valid number");
     let target = UserRef::ObjectId(target);
 

@@ -9,7 +9,7 @@ use mfa_phone_handler::simulator::tenant::SimUser;
 use mfa_phone_handler::simulator::{SimOptions, Throttle};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, granted, spawn_app, spawn_app_with};
 
 const HELD: &str = "+49 1701234567";
 
@@ -44,6 +44,13 @@ fn not_written(app: &TestApp) {
         .tenant(|tenant| tenant.variants.conflict_writes_method = false);
 }
 
+/// Requests that belong to an owner search's scan (report pages, user pages, batches).
+fn scan_requests(app: &TestApp) -> usize {
+    count(app, |path| {
+        path.contains("reports") || path.ends_with("$batch") || path == "/users"
+    })
+}
+
 fn count(app: &TestApp, predicate: impl Fn(&str) -> bool) -> usize {
     app.graph_requests()
         .iter()
@@ -68,11 +75,7 @@ async fn a_conflict_where_graph_wrote_the_method_is_a_success_with_a_warning() {
     );
     assert_eq!(answer.report["conflictOwner"], Value::Null);
     assert_eq!(app.phones(&adele)[0].1, HELD);
-    assert_eq!(
-        count(&app, |path| path.contains("reports")
-            || path.contains("$batch")),
-        0
-    );
+    assert_eq!(scan_requests(&app), 0);
 }
 
 #[tokio::test]
@@ -168,13 +171,7 @@ async fn without_a_licence_the_search_reads_the_user_list_and_says_why() {
 
 #[tokio::test]
 async fn without_audit_log_read_all_the_search_still_finds_the_holder() {
-    let options = SimOptions {
-        granted_roles: ["User.Read.All", "UserAuthenticationMethod.ReadWrite.All"]
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        ..SimOptions::default()
-    };
+    let options = granted(&["User.Read.All", "UserAuthenticationMethod.ReadWrite.All"]);
     let (app, adele, megan) = tenant_with_holder(options, &[]).await;
     not_written(&app);
 
@@ -242,12 +239,7 @@ async fn the_search_can_be_switched_off() {
 
     assert_eq!(answer.error_code(), "phoneNumberNotUnique");
     assert_eq!(answer.warning_codes(), ["ownerSearchDisabled"]);
-    assert_eq!(
-        count(&app, |path| path.contains("reports")
-            || path.ends_with("$batch")
-            || path == "/users"),
-        0
-    );
+    assert_eq!(scan_requests(&app), 0);
 }
 
 #[tokio::test]
@@ -430,12 +422,7 @@ async fn a_second_conflict_on_the_same_number_costs_one_verifying_read() {
     let second = app.call(json!({"UserId": bob, "phoneNumber": HELD})).await;
 
     assert_eq!(second.report["conflictOwner"]["id"], megan.as_str());
-    assert_eq!(
-        count(&app, |path| path.contains("reports")
-            || path.ends_with("$batch")
-            || path == "/users"),
-        0
-    );
+    assert_eq!(scan_requests(&app), 0);
     assert_eq!(
         count(&app, |path| path
             .contains(&format!("{megan}/authentication"))),
@@ -471,12 +458,7 @@ async fn a_conflict_on_a_number_an_earlier_search_read_costs_one_verifying_read(
         second.report
     );
     assert_eq!(second.report["conflictOwner"]["accountEnabled"], true);
-    assert_eq!(
-        count(&app, |path| path.contains("reports")
-            || path.ends_with("$batch")
-            || path == "/users"),
-        0
-    );
+    assert_eq!(scan_requests(&app), 0);
     assert_eq!(
         count(&app, |path| path
             .contains(&format!("{nina}/authentication"))),

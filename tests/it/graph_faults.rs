@@ -8,7 +8,7 @@ use mfa_phone_handler::simulator::tenant::Rejection;
 use mfa_phone_handler::simulator::{FaultAction, FaultRule, SimOptions};
 use serde_json::json;
 
-use crate::helpers::{spawn_app, spawn_app_prepared, spawn_app_with};
+use crate::helpers::{granted, spawn_app, spawn_app_prepared, spawn_app_with};
 
 const NUMBER: &str = "+49 1701234567";
 const OTHER: &str = "+49 1709876543";
@@ -203,13 +203,7 @@ async fn a_post_that_graph_did_not_carry_out_is_sent_again_after_reading_back() 
 
 #[tokio::test]
 async fn a_missing_write_permission_is_a_502_naming_the_permission() {
-    let options = SimOptions {
-        granted_roles: ["User.Read.All", "UserAuthenticationMethod.Read.All"]
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        ..SimOptions::default()
-    };
+    let options = granted(&["User.Read.All", "UserAuthenticationMethod.Read.All"]);
     let app = spawn_app_with(options, &[]).await;
     let user = app.add_member("adele@contoso.com");
 
@@ -230,13 +224,7 @@ async fn a_missing_write_permission_is_a_502_naming_the_permission() {
 
 #[tokio::test]
 async fn a_missing_directory_permission_names_user_read_all() {
-    let options = SimOptions {
-        granted_roles: ["UserAuthenticationMethod.ReadWrite.All"]
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        ..SimOptions::default()
-    };
+    let options = granted(&["UserAuthenticationMethod.ReadWrite.All"]);
     let app = spawn_app_with(options, &[]).await;
     let user = app.add_member("adele@contoso.com");
 

@@ -90,6 +90,14 @@ impl HttpAnswer {
     }
 }
 
+/// Simulator options whose identity is granted exactly `roles`.
+pub fn granted(roles: &[&str]) -> SimOptions {
+    SimOptions {
+        granted_roles: roles.iter().map(|role| (*role).to_owned()).collect(),
+        ..SimOptions::default()
+    }
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(SimOptions::default(), &[]).await
 }

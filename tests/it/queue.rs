@@ -13,7 +13,9 @@ use proptest::test_runner::TestRunner;
 use serde_json::{Value, json};
 use tokio::process::Command;
 
-use crate::helpers::{HANDLER, TestApp, queue_envelope, spawn_app, spawn_app_with, start_handler};
+use crate::helpers::{
+    HANDLER, TestApp, granted, queue_envelope, spawn_app, spawn_app_with, start_handler,
+};
 
 const NUMBER: &str = "+49 1701234567";
 const OTHER: &str = "+49 1709876543";
@@ -124,13 +126,7 @@ async fn definite_outcomes_answer_2xx_with_one_result_message() {
 
 #[tokio::test]
 async fn a_missing_permission_is_definite_too() {
-    let options = SimOptions {
-        granted_roles: ["User.Read.All", "UserAuthenticationMethod.Read.All"]
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        ..SimOptions::default()
-    };
+    let options = granted(&["User.Read.All", "UserAuthenticationMethod.Read.All"]);
     let app = spawn_app_with(options, &[]).await;
     let user = app.add_member("adele@contoso.com");
 

@@ -1,0 +1,69 @@
+//! What both benchmarks need: a process whose managed identity points at a Graph simulator,
+//! and the product's Graph client using that identity.
+
+use mfa_phone_handler::config::CredentialSource;
+use mfa_phone_handler::graph::{GraphClient, RetrySettings};
+use mfa_phone_handler::simulator::{SimOptions, Simulator};
+
+/// The simulator's port, bound before the runtime starts, and the identity secret.
+pub struct Prepared {
+    listener: std::net::TcpListener,
+    identity_header: String,
+}
+
+/// Binds the simulator's port and points `IDENTITY_ENDPOINT`/`IDENTITY_HEADER` at it (what
+/// azure_identity's managed identity credential reads, as on Azure), then builds the runtime.
+/// Call first thing in `main`.
+pub fn prepare() -> (tokio::runtime::Runtime, Prepared) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let address = listener.local_addr().expect("an address");
+    let identity_header = format!("bench-{}", uuid::Uuid::new_v4());
+    // SAFETY: no other thread exists yet; the runtime is built after this.
+    unsafe {
+        std::env::set_var("IDENTITY_ENDPOINT", format!("http://{address}/msi/token"));
+        std::env::set_var("IDENTITY_HEADER", &identity_header);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    (
+        runtime,
+        Prepared {
+            listener,
+            identity_header,
+        },
+    )
+}
+
+impl Prepared {
+    /// Starts the simulator on the prepared port; call inside the runtime.
+    pub fn start_simulator(self, options: SimOptions) -> Simulator {
+        mfa_phone_handler::install_crypto_provider();
+        self.listener.set_nonblocking(true).expect("non-blocking");
+        Simulator::start_on(
+            tokio::net::TcpListener::from_std(self.listener).expect("a tokio listener"),
+            SimOptions {
+                identity_header: self.identity_header,
+                ..options
+            },
+        )
+        .expect("the simulator starts")
+    }
+}
+
+/// The product's Graph client against `simulator`, with the managed identity credential.
+pub fn graph_client(simulator: &Simulator, retry: RetrySettings) -> GraphClient {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client");
+    let endpoint = url::Url::parse(&simulator.graph_endpoint()).expect("a URL");
+    let credential = mfa_phone_handler::credential::build(
+        &CredentialSource::ManagedIdentity { client_id: None },
+        &endpoint,
+        http.clone(),
+    )
+    .expect("the managed identity credential");
+    GraphClient::new(http, &endpoint, credential, retry).expect("the Graph client")
+}
