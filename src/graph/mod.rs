@@ -47,6 +47,18 @@ pub struct DirectoryUser {
     pub account_enabled: Option<bool>,
 }
 
+impl From<wire::User> for DirectoryUser {
+    fn from(user: wire::User) -> DirectoryUser {
+        DirectoryUser {
+            id: user.id,
+            user_principal_name: user.user_principal_name,
+            display_name: user.display_name,
+            user_type: user.user_type,
+            account_enabled: user.account_enabled,
+        }
+    }
+}
+
 impl DirectoryUser {
     pub fn is_guest(&self) -> bool {
         self.user_type
@@ -234,13 +246,7 @@ impl GraphClient {
             .send(operation, Method::GET, url, None, Idempotence::Safe)
             .await?;
         let user: wire::User = decode(operation, &answer.body)?;
-        Ok(DirectoryUser {
-            id: user.id,
-            user_principal_name: user.user_principal_name,
-            display_name: user.display_name,
-            user_type: user.user_type,
-            account_enabled: user.account_enabled,
-        })
+        Ok(user.into())
     }
 
     /// `GET /users/{user}/authentication/phoneMethods`, unfiltered: Graph does not document
@@ -308,24 +314,13 @@ impl GraphClient {
         let user = match find("user") {
             Some(answer) => item_result(GraphOperation::ReadUser, answer).and_then(|body| {
                 let user: wire::User = decode_value(GraphOperation::ReadUser, body)?;
-                Ok(DirectoryUser {
-                    id: user.id,
-                    user_principal_name: user.user_principal_name,
-                    display_name: user.display_name,
-                    user_type: user.user_type,
-                    account_enabled: user.account_enabled,
-                })
+                Ok(user.into())
             }),
             None => Err(missing_item(GraphOperation::ReadUser)),
         };
         let methods = match find("methods") {
-            Some(answer) => {
-                item_result(GraphOperation::ReadPhoneMethods, answer).and_then(|body| {
-                    let page: wire::Page<wire::PhoneMethod> =
-                        decode_value(GraphOperation::ReadPhoneMethods, body)?;
-                    Ok(page.value.into_iter().filter_map(phone_method).collect())
-                })
-            }
+            Some(answer) => item_result(GraphOperation::ReadPhoneMethods, answer)
+                .and_then(|body| self.phone_methods_from_batch(body)),
             None => Err(missing_item(GraphOperation::ReadPhoneMethods)),
         };
         (user, methods)
@@ -675,17 +670,27 @@ impl GraphClient {
                     match response.bytes().await {
                         Ok(body) if (200..300).contains(&status) => return Ok(Answer { body }),
                         Ok(body) => {
-                            let retryable = status == 429
-                                || (idempotence == Idempotence::Safe
-                                    && (matches!(status, 503 | 504)
-                                        || is_concurrency_violation(status, &body)));
+                            let kind = classify(status, &body, retry_after);
+                            // Throttled requests were not carried out; the others only when
+                            // repeating them is safe. (500 and 502 are not retried here.)
+                            let retryable = match &kind {
+                                GraphErrorKind::Unavailable { .. } if status == 429 => true,
+                                GraphErrorKind::Unavailable { .. } => {
+                                    idempotence == Idempotence::Safe
+                                        && matches!(status, 409 | 503 | 504)
+                                }
+                                _ => false,
+                            };
+                            let GraphErrorKind::Unavailable { detail, .. } = kind else {
+                                return Err(error(kind));
+                            };
                             if !retryable {
-                                return Err(error(classify(status, &body, retry_after)));
+                                return Err(error(GraphErrorKind::Unavailable {
+                                    retry_after,
+                                    detail,
+                                }));
                             }
-                            (
-                                retry_after,
-                                format!("{status} {}", graph_code(&body, &headers)),
-                            )
+                            (retry_after, with_throttle_information(detail, &headers))
                         }
                         Err(failure) if idempotence == Idempotence::Safe => {
                             (None, first_line(&failure.without_url().to_string()))
@@ -763,22 +768,14 @@ fn classify(status: u16, body: &[u8], retry_after: Option<Duration>) -> GraphErr
 /// Graph's code for a directory write that lost a concurrency race (retry with backoff).
 const CONCURRENCY_VIOLATION: &str = "Directory_ConcurrencyViolation";
 
-fn is_concurrency_violation(status: u16, body: &[u8]) -> bool {
-    status == 409
-        && serde_json::from_slice::<wire::ErrorBody>(body)
-            .is_ok_and(|body| body.error.code == CONCURRENCY_VIOLATION)
-}
-
-fn graph_code(body: &[u8], headers: &HeaderMap) -> String {
-    let code = serde_json::from_slice::<wire::ErrorBody>(body)
-        .map(|body| body.error.code)
-        .unwrap_or_default();
+/// Adds Graph's reason for throttling (`x-ms-throttle-information`) to a retry's log line.
+fn with_throttle_information(detail: String, headers: &HeaderMap) -> String {
     match headers
         .get("x-ms-throttle-information")
         .and_then(|value| value.to_str().ok())
     {
-        Some(information) => format!("{code} ({information})"),
-        None => code,
+        Some(information) => format!("{detail} ({information})"),
+        None => detail,
     }
 }
 
