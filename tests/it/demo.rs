@@ -55,17 +55,18 @@ async fn the_demo_serves_the_printed_commands() {
         }
     };
 
+    let get = |address: String| {
+        let client = client.clone();
+        async move {
+            let response = client.get(address).send().await.unwrap();
+            response.json::<Value>().await.unwrap()
+        }
+    };
+
     let (status, set) = call(json!({"UserId": "adele.vance@contoso.example", "phoneNumber": "+49 1719876543", "CallerName": "demo"})).await;
     assert_eq!(status, 200, "{set}");
     assert_eq!(set["action"], "added");
-    let shown: Value = client
-        .get(format!("{url}/_sim/users/adele.vance@contoso.example"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = get(format!("{url}/_sim/users/adele.vance@contoso.example")).await;
     assert_eq!(shown["phoneMethods"][0]["phoneNumber"], "+49 1719876543");
     let (status, removed) = call(json!({"UserId": "adele.vance@contoso.example", "phoneNumber": "+49 1719876543", "Remove": true})).await;
     assert_eq!(status, 200, "{removed}");
@@ -78,14 +79,7 @@ async fn the_demo_serves_the_printed_commands() {
         .await
         .unwrap();
     assert_eq!(queued.status(), 201);
-    let results: Value = client
-        .get(format!("{url}/queue/mfa-phone-results?min=1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let results = get(format!("{url}/queue/mfa-phone-results?min=1")).await;
     assert_eq!(results[0]["requestId"], "r-1");
     assert_eq!(results[0]["error"]["code"], "cannotDeleteDefaultMethod");
 }

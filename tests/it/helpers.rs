@@ -77,6 +77,9 @@ impl HttpAnswer {
     pub fn action(&self) -> &str {
         self.report["action"].as_str().unwrap_or("")
     }
+    pub fn has_warning(&self, code: &str) -> bool {
+        self.warning_codes().iter().any(|warning| warning == code)
+    }
     pub fn warning_codes(&self) -> Vec<String> {
         self.report["warnings"]
             .as_array()
