@@ -12,6 +12,8 @@ use azure_core::credentials::Secret;
 use url::Url;
 
 use crate::graph::RetrySettings;
+use crate::notify::{NotifySettings, ServiceDesk};
+use crate::user::UserRef;
 
 /// Everything the handler needs to know before it serves.
 #[derive(Debug)]
@@ -33,6 +35,8 @@ pub struct Config {
     /// `phoneNumberNotUnique`, or a refusal the tenant's state does not explain).
     pub verification: Duration,
     pub owner_search: OwnerSearchSettings,
+    /// The e-mail to the user that `NotifyUser` asks for.
+    pub notify: NotifySettings,
 }
 
 /// Where tokens come from.
@@ -143,6 +147,23 @@ impl Config {
             max_batches_in_flight: env.number("MFA_OWNER_SEARCH_BATCHES", 16, 1, 64),
             remember_for: env.seconds("MFA_OWNER_CACHE_SECONDS", 900.0, 0.0, 86_400.0),
         };
+        let notify = NotifySettings {
+            sender: env.get("MFA_NOTIFY_SENDER").and_then(|value| {
+                UserRef::parse(&value)
+                    .map_err(|error| {
+                        env.problem(format!(
+                            "MFA_NOTIFY_SENDER must be the sending mailbox's address or object                              id: {error}"
+                        ));
+                    })
+                    .ok()
+            }),
+            organization_name: env.text("MFA_NOTIFY_ORGANIZATION_NAME"),
+            service_desk: ServiceDesk {
+                name: env.text("MFA_NOTIFY_SERVICE_DESK_NAME"),
+                email: env.text("MFA_NOTIFY_SERVICE_DESK_EMAIL"),
+                phone: env.text("MFA_NOTIFY_SERVICE_DESK_PHONE"),
+            },
+        };
         let problems = env.problems.into_inner();
         match graph_endpoint {
             Some(graph_endpoint) if problems.is_empty() => Ok(Config {
@@ -155,6 +176,7 @@ impl Config {
                 invocation_budget,
                 verification,
                 owner_search,
+                notify,
             }),
             _ => Err(ConfigError { problems }),
         }
@@ -318,6 +340,16 @@ impl Env<'_> {
         Duration::from_secs_f64(value)
     }
 
+    /// A line of text for the notification: bounded, without control characters.
+    fn text(&self, name: &str) -> Option<String> {
+        let value = self.get(name)?.trim().to_owned();
+        if value.chars().count() > 256 || value.chars().any(char::is_control) {
+            self.problem(format!("{name} must be one line of at most 256 characters"));
+            return None;
+        }
+        Some(value)
+    }
+
     fn flag(&self, name: &str, default: bool) -> bool {
         match self.get(name) {
             None => default,
@@ -424,6 +456,38 @@ mod tests {
         ] {
             assert!(text.contains(expected), "{expected} missing from {text}");
         }
+    }
+
+    #[test]
+    fn notification_settings_are_read_and_checked() {
+        let mut pairs = MI.to_vec();
+        pairs.extend([
+            ("MFA_NOTIFY_SENDER", "it-notify@contoso.example"),
+            ("MFA_NOTIFY_SERVICE_DESK_PHONE", "+49 30 1234567"),
+        ]);
+        let read = config(&pairs).unwrap();
+        assert_eq!(
+            read.notify.sender,
+            Some(UserRef::PrincipalName(
+                "it-notify@contoso.example".to_owned()
+            ))
+        );
+        assert_eq!(
+            read.notify.service_desk.phone.as_deref(),
+            Some("+49 30 1234567")
+        );
+        assert_eq!(read.notify.organization_name, None);
+        let mut pairs = MI.to_vec();
+        pairs.extend([
+            ("MFA_NOTIFY_SENDER", "https://evil.example/x"),
+            ("MFA_NOTIFY_ORGANIZATION_NAME", "Contoso\nBcc: x"),
+        ]);
+        let text = config(&pairs).unwrap_err().to_string();
+        assert!(text.contains("MFA_NOTIFY_SENDER must be"), "{text}");
+        assert!(
+            text.contains("MFA_NOTIFY_ORGANIZATION_NAME must be one line"),
+            "{text}"
+        );
     }
 
     #[test]

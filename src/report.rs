@@ -31,6 +31,8 @@ pub struct Report {
     /// Who holds the number for SMS sign-in, when a conflict stopped the operation and the
     /// owner search found them.
     pub conflict_owner: Option<ConflictOwner>,
+    /// The e-mail to the user, when the request asked for one (`NotifyUser`).
+    pub notification: Option<NotificationSummary>,
     pub caller_name: Option<String>,
     /// The caller's own correlation id (`requestId`), echoed.
     pub request_id: Option<String>,
@@ -105,6 +107,29 @@ pub struct ConflictOwner {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+pub struct NotificationSummary {
+    pub status: NotificationStatus,
+    /// `en` or `de`.
+    pub language: &'static str,
+    /// The user's mail address, when they have one.
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NotificationStatus {
+    /// Graph accepted the mail for delivery.
+    Sent,
+    /// A dry run: the mail would have been sent.
+    WouldSend,
+    /// The phone method did not change, so there was nothing to tell.
+    NotNeeded,
+    /// It could not be sent; a `notificationFailed` warning says why.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct QueueMessageEcho {
     pub id: Option<String>,
     pub dequeue_count: Option<u64>,
@@ -135,6 +160,8 @@ pub enum WarningCode {
     OwnerSearchIncomplete,
     /// The owner search is switched off.
     OwnerSearchDisabled,
+    /// The user asked to be notified could not be: no mail address, or the mail was refused.
+    NotificationFailed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -217,6 +244,7 @@ impl Report {
             warnings: Vec::new(),
             error: None,
             conflict_owner: None,
+            notification: None,
             caller_name: None,
             request_id: None,
             invocation_id,

@@ -7,6 +7,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::notify::Language;
 use crate::phone::{LineKind, PhoneNumber, PhoneType};
 use crate::report::{ErrorCode, Failure, WarningCode};
 use crate::user::UserRef;
@@ -22,6 +23,11 @@ pub struct Request {
     pub sms_sign_in: SmsSignIn,
     pub caller_name: Option<String>,
     pub request_id: Option<String>,
+    /// Whether to e-mail the user about the change (`NotifyUser`).
+    pub notify_user: bool,
+    /// The mail's language when the caller chose it (`LanguageOverride`); otherwise it follows
+    /// the user's usage location.
+    pub language: Option<Language>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,8 +72,10 @@ const SMS_SIGN_IN: &str = "smsSignIn";
 const REQUEST_ID: &str = "requestId";
 /// An alias some producers use for [`REQUEST_ID`].
 const CORRELATION_ID: &str = "correlationId";
+const NOTIFY_USER: &str = "NotifyUser";
+const LANGUAGE_OVERRIDE: &str = "LanguageOverride";
 
-const KNOWN: [&str; 9] = [
+const KNOWN: [&str; 11] = [
     USER_ID,
     PHONE_NUMBER,
     REMOVE,
@@ -77,6 +85,8 @@ const KNOWN: [&str; 9] = [
     SMS_SIGN_IN,
     REQUEST_ID,
     CORRELATION_ID,
+    NOTIFY_USER,
+    LANGUAGE_OVERRIDE,
 ];
 
 /// How long a free-text value (caller name, request id) may be.
@@ -251,6 +261,17 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
                 format!("smsSignIn applies only to the mobile phone type, not {phone_type}"),
             ));
         }
+        let notify_user = boolean(parameters, NOTIFY_USER)?.unwrap_or(false);
+        let language = match string(parameters, LANGUAGE_OVERRIDE)? {
+            None => None,
+            Some(value) => Some(Language::parse(&value).ok_or_else(|| {
+                Failure::for_field(
+                    ErrorCode::InvalidRequest,
+                    LANGUAGE_OVERRIDE,
+                    "LanguageOverride must be en (English) or de (German)",
+                )
+            })?),
+        };
         Ok(Request {
             user,
             phone_number,
@@ -260,6 +281,8 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
             sms_sign_in,
             caller_name: caller_name.clone()?,
             request_id: request_id.clone()?,
+            notify_user,
+            language,
         })
     })();
     match parsed {

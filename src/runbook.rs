@@ -14,6 +14,7 @@ use tokio::sync::Semaphore;
 use crate::graph::{DirectoryUser, GraphClient, GraphError, GraphErrorKind, GraphOperation};
 use crate::journal::Journal;
 use crate::locks::UserLocks;
+use crate::notify::Notifier;
 use crate::owner::OwnerSearch;
 use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, redact_numbers};
 use crate::plan::{Plan, Refusal, Settled, Write, find, plan};
@@ -33,6 +34,7 @@ pub struct Services {
     /// `phoneNumberNotUnique`, or a refusal the tenant's state does not explain).
     pub verification: Duration,
     pub owner_search: OwnerSearch,
+    pub notifier: Notifier,
 }
 
 /// How many times one invocation plans and writes before it gives up on a moving target.
@@ -46,8 +48,37 @@ pub async fn run(
     journal: &mut Journal,
 ) {
     report.dry_run = request.dry_run;
-    let deadline = tokio::time::Instant::now() + services.invocation_budget;
     journal.record(describe_request(request));
+    if request.notify_user && !services.notifier.is_configured() {
+        // Refused before anything is read or written, as the runbook does without EmailFrom:
+        // the caller expects the user to hear of the change.
+        fail(
+            report,
+            journal,
+            Failure::for_field(
+                ErrorCode::InvalidRequest,
+                "NotifyUser",
+                "NotifyUser asks for an e-mail to the user, but this deployment has no sender \
+                 mailbox (app setting MFA_NOTIFY_SENDER); nothing was changed",
+            ),
+        );
+        return;
+    }
+    let user = carry_out(services, request, report, journal).await;
+    services
+        .notifier
+        .notify(&services.graph, user.as_ref(), request, report, journal)
+        .await;
+}
+
+/// Reads, plans, writes and verifies; returns the user when they could be read.
+async fn carry_out(
+    services: &Services,
+    request: &Request,
+    report: &mut Report,
+    journal: &mut Journal,
+) -> Option<DirectoryUser> {
+    let deadline = tokio::time::Instant::now() + services.invocation_budget;
     // The user's lock first, then a permit: invocations queued behind one busy user must not
     // hold permits that other users could use.
     let _caller_lock = services.locks.lock(&request.user.lock_key()).await;
@@ -57,15 +88,18 @@ pub async fn run(
             journal,
             Failure::new(ErrorCode::Internal, "the handler is shutting down"),
         );
-        return;
+        return None;
     };
     let writes_before = services.locks.write_serial();
-    let (user, methods) = services.graph.user_and_phone_methods(&request.user).await;
+    let ((user, methods), ()) = tokio::join!(
+        services.graph.user_and_phone_methods(&request.user),
+        services.notifier.prepare(&services.graph, request)
+    );
     let user = match user {
         Ok(user) => user,
         Err(error) => {
             fail_graph(report, journal, &error, Some(&request.user));
-            return;
+            return None;
         }
     };
     report.user = Some(UserSummary {
@@ -92,7 +126,7 @@ pub async fn run(
                     "Graph returned a user whose id is not an object id",
                 ),
             );
-            return;
+            return None;
         }
     };
     // A caller who named the user by UPN is serialised with callers who used the object id;
@@ -114,7 +148,7 @@ pub async fn run(
         Ok(methods) => methods,
         Err(error) => {
             fail_graph(report, journal, &error, Some(&request.user));
-            return;
+            return None;
         }
     };
     journal.record(describe_current(request.phone_type, &methods));
@@ -143,6 +177,7 @@ pub async fn run(
             switch_sms_sign_in(&context, method, report, journal).await;
         }
     }
+    Some(user)
 }
 
 /// What every step of one invocation works with.

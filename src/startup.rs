@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::credential;
 use crate::graph::GraphClient;
 use crate::locks::UserLocks;
+use crate::notify::Notifier;
 use crate::owner::OwnerSearch;
 use crate::runbook::Services;
 
@@ -92,6 +93,7 @@ impl Application {
                 invocation_budget: config.invocation_budget,
                 verification: config.verification,
                 owner_search: OwnerSearch::new(config.owner_search.clone()),
+                notifier: Notifier::new(config.notify.clone()),
             },
             max_dequeue_count: config.max_dequeue_count,
         });

@@ -45,6 +45,10 @@ pub struct DirectoryUser {
     /// `Member` or `Guest`; old objects may have none.
     pub user_type: Option<String>,
     pub account_enabled: Option<bool>,
+    /// The user's mail address; `None` when they have no mailbox.
+    pub mail: Option<String>,
+    /// Two letters (`DE`), when set.
+    pub usage_location: Option<String>,
 }
 
 impl From<wire::User> for DirectoryUser {
@@ -55,8 +59,19 @@ impl From<wire::User> for DirectoryUser {
             display_name: user.display_name,
             user_type: user.user_type,
             account_enabled: user.account_enabled,
+            mail: user.mail.filter(|mail| !mail.trim().is_empty()),
+            usage_location: user.usage_location,
         }
     }
+}
+
+/// A message to send through `sendMail`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutgoingMail {
+    pub to: String,
+    pub subject: String,
+    /// HTML; every value from the directory in it is already escaped.
+    pub html: String,
 }
 
 impl DirectoryUser {
@@ -120,6 +135,8 @@ pub enum GraphOperation {
     DisableSmsSignIn,
     ReadRegistrationReport,
     Batch,
+    ReadOrganization,
+    SendMail,
 }
 
 impl GraphOperation {
@@ -135,6 +152,8 @@ impl GraphOperation {
             GraphOperation::DisableSmsSignIn => "disable SMS sign-in",
             GraphOperation::ReadRegistrationReport => "read the registration details report",
             GraphOperation::Batch => "send a batch",
+            GraphOperation::ReadOrganization => "read the organization's name",
+            GraphOperation::SendMail => "send the notification e-mail",
         }
     }
 
@@ -152,6 +171,10 @@ impl GraphOperation {
             | GraphOperation::DisableSmsSignIn => "UserAuthenticationMethod.ReadWrite.All",
             GraphOperation::ReadRegistrationReport => {
                 "AuditLog.Read.All (and an Entra ID P1 or P2 licence)"
+            }
+            GraphOperation::ReadOrganization => "Organization.Read.All",
+            GraphOperation::SendMail => {
+                "Mail.Send (and no Exchange application access policy that excludes the sender)"
             }
         }
     }
@@ -181,6 +204,10 @@ pub struct RegisteredUser {
     pub user_principal_name: Option<String>,
     pub display_name: Option<String>,
 }
+
+/// The user's fields every read asks for.
+const USER_FIELDS: &str =
+    "id,userPrincipalName,displayName,userType,accountEnabled,mail,usageLocation";
 
 /// How a request may be retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -238,10 +265,7 @@ impl GraphClient {
     pub async fn user(&self, user: &UserRef) -> Result<DirectoryUser, GraphError> {
         let operation = GraphOperation::ReadUser;
         let mut url = self.user_url(user, &[]);
-        url.query_pairs_mut().append_pair(
-            "$select",
-            "id,userPrincipalName,displayName,userType,accountEnabled",
-        );
+        url.query_pairs_mut().append_pair("$select", USER_FIELDS);
         let answer = self
             .send(operation, Method::GET, url, None, Idempotence::Safe)
             .await?;
@@ -286,10 +310,9 @@ impl GraphClient {
         Result<Vec<PhoneMethod>, GraphError>,
     ) {
         let mut user_url = self.user_url(user, &[]);
-        user_url.query_pairs_mut().append_pair(
-            "$select",
-            "id,userPrincipalName,displayName,userType,accountEnabled",
-        );
+        user_url
+            .query_pairs_mut()
+            .append_pair("$select", USER_FIELDS);
         let methods_url = self.user_url(user, &["authentication", "phoneMethods"]);
         let answers = match self
             .batch_get(vec![
@@ -433,6 +456,61 @@ impl GraphClient {
         // Switching to a fixed state is idempotent, so retrying it is safe.
         self.send(operation, Method::POST, url, None, Idempotence::Safe)
             .await?;
+        Ok(())
+    }
+
+    /// `GET /organization?$select=displayName`: the tenant's name, for the notification.
+    ///
+    /// # Errors
+    ///
+    /// A [`GraphError`].
+    pub async fn organization_name(&self) -> Result<Option<String>, GraphError> {
+        let operation = GraphOperation::ReadOrganization;
+        let mut url = self.root.clone();
+        url.set_path(&format!("{}organization", self.root.path()));
+        url.query_pairs_mut().append_pair("$select", "displayName");
+        let answer = self
+            .send(operation, Method::GET, url, None, Idempotence::Safe)
+            .await?;
+        let page: wire::Page<wire::Organization> = decode(operation, &answer.body)?;
+        Ok(page
+            .value
+            .into_iter()
+            .find_map(|organization| organization.display_name)
+            .filter(|name| !name.trim().is_empty()))
+    }
+
+    /// `POST /users/{sender}/sendMail`, saved to the sender's Sent Items as the service desk's
+    /// record. Graph answers 202: accepted, delivered later.
+    ///
+    /// # Errors
+    ///
+    /// A [`GraphError`]. Repeated only after a 429, so a lost answer never sends twice.
+    pub async fn send_mail(&self, sender: &UserRef, mail: &OutgoingMail) -> Result<(), GraphError> {
+        let operation = GraphOperation::SendMail;
+        let url = self.user_url(sender, &["sendMail"]);
+        let body = serde_json::to_vec(&wire::SendMail {
+            message: wire::MailMessage {
+                subject: &mail.subject,
+                body: wire::MailBody {
+                    content_type: "HTML",
+                    content: &mail.html,
+                },
+                to_recipients: vec![wire::Recipient {
+                    email_address: wire::EmailAddress { address: &mail.to },
+                }],
+            },
+            save_to_sent_items: true,
+        })
+        .map_err(|error| malformed(operation, error))?;
+        self.send(
+            operation,
+            Method::POST,
+            url,
+            Some(body),
+            Idempotence::Unsafe,
+        )
+        .await?;
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `GET /users/{id}?$select=id,userPrincipalName,displayName,userType,accountEnabled`
+/// `GET /users/{id}?$select=id,userPrincipalName,displayName,userType,accountEnabled,mail,usageLocation`
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
@@ -12,6 +12,50 @@ pub struct User {
     pub display_name: Option<String>,
     pub user_type: Option<String>,
     pub account_enabled: Option<bool>,
+    pub mail: Option<String>,
+    pub usage_location: Option<String>,
+}
+
+/// An entry of `GET /organization?$select=displayName`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    pub display_name: Option<String>,
+}
+
+/// `POST /users/{sender}/sendMail`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMail<'a> {
+    pub message: MailMessage<'a>,
+    pub save_to_sent_items: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MailMessage<'a> {
+    pub subject: &'a str,
+    pub body: MailBody<'a>,
+    pub to_recipients: Vec<Recipient<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MailBody<'a> {
+    /// `HTML` or `Text`.
+    pub content_type: &'a str,
+    pub content: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recipient<'a> {
+    pub email_address: EmailAddress<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EmailAddress<'a> {
+    pub address: &'a str,
 }
 
 /// A page of a collection (`value` plus the link to the next page).

@@ -1,6 +1,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::notify::Language;
 
 fn parse_value(value: Value) -> Result<Parsed, Box<Rejected>> {
     match parameters_object(&value) {
@@ -87,7 +88,7 @@ fn unknown_parameters_are_warnings() {
     let parsed = parse_value(json!({
         "UserId": "adele@contoso.com",
         "phoneNumber": "+491701234567",
-        "NotifyUser": true,
+        "EmailFrom": "it@contoso.com",
         "bad\nname": 1
     }))
     .unwrap();
@@ -95,10 +96,28 @@ fn unknown_parameters_are_warnings() {
     assert_eq!(
         messages,
         [
-            "ignored unknown parameter 'NotifyUser'",
+            "ignored unknown parameter 'EmailFrom'",
             "ignored unknown parameter 'bad\\nname'"
         ]
     );
+}
+
+#[test]
+fn notification_parameters_are_read() {
+    let parsed = parse_value(json!({
+        "UserId": "adele@contoso.com",
+        "phoneNumber": "+491701234567",
+        "notifyuser": "True",
+        "LanguageOverride": "DE"
+    }))
+    .unwrap();
+    assert!(parsed.request.notify_user);
+    assert_eq!(parsed.request.language, Some(Language::German));
+    assert!(parsed.warnings.is_empty());
+    let plain = parse_value(json!({"UserId": "adele@contoso.com", "phoneNumber": "+491701234567"}))
+        .unwrap();
+    assert!(!plain.request.notify_user);
+    assert_eq!(plain.request.language, None);
 }
 
 #[test]
@@ -164,6 +183,18 @@ fn missing_and_malformed_parameters_name_the_field() {
         ErrorCode::InvalidRequest,
         Some("dryRun"),
         "true or false",
+    );
+    check_rejected(
+        json!({"UserId": user, "phoneNumber": number, "NotifyUser": "maybe"}),
+        ErrorCode::InvalidRequest,
+        Some("NotifyUser"),
+        "true or false",
+    );
+    check_rejected(
+        json!({"UserId": user, "phoneNumber": number, "LanguageOverride": "fr"}),
+        ErrorCode::InvalidRequest,
+        Some("LanguageOverride"),
+        "en (English) or de (German)",
     );
     check_rejected(
         json!({"UserId": user, "phoneNumber": number, "phoneType": "fax"}),

@@ -66,6 +66,8 @@ impl Default for SimOptions {
                 "User.Read.All",
                 "UserAuthenticationMethod.ReadWrite.All",
                 "AuditLog.Read.All",
+                "Mail.Send",
+                "Organization.Read.All",
             ]
             .into_iter()
             .map(str::to_owned)

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, Method, Response, StatusCode, Uri};
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use super::tenant::{Refused, SimPhone, SimUser};
+use super::tenant::{Refused, SentMail, SimPhone, SimUser};
 use super::{FaultAction, FaultRule, LoggedRequest, Shared, lock};
 use crate::phone::PhoneType;
 
@@ -479,6 +479,43 @@ fn dispatch(
                 "userRegistrationDetails",
             ],
         ) => registration_report(shared, query, roles),
+        ("GET", ["organization"]) => {
+            if let Some(denied) = require(roles, &ORGANIZATION_READ, Backend::Directory) {
+                return denied;
+            }
+            let tenant = lock(&shared.tenant);
+            ok(
+                200,
+                json!({
+                    "@odata.context": format!("{base}/v1.0/$metadata#organization"),
+                    "value": [{
+                        "id": "a9a4a4c0-5d5c-4a5b-8f0e-6b7b7f0c0001",
+                        "displayName": tenant.organization_name,
+                    }],
+                }),
+            )
+        }
+        ("POST", ["users", key, "sendMail"]) => {
+            if let Some(denied) = require(roles, &["Mail.Send"], Backend::Exchange) {
+                return denied;
+            }
+            let Some(mail) = mail_body(key, body) else {
+                return error(
+                    400,
+                    "ErrorInvalidRequest",
+                    "The message must have a subject, a body and at least one recipient address.",
+                );
+            };
+            let mut tenant = lock(&shared.tenant);
+            match tenant.send_mail(mail) {
+                Ok(()) => Answer {
+                    status: 202,
+                    headers: Vec::new(),
+                    body: None,
+                },
+                Err(refused) => refusal(&refused),
+            }
+        }
         _ => error(
             400,
             "BadRequest",
@@ -501,12 +538,19 @@ const METHODS_READ: [&str; 2] = [
     "UserAuthenticationMethod.ReadWrite.All",
 ];
 const METHODS_WRITE: [&str; 1] = ["UserAuthenticationMethod.ReadWrite.All"];
+const ORGANIZATION_READ: [&str; 4] = [
+    "Organization.Read.All",
+    "Organization.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
 
 /// Which Graph backend answers, for the shape of its errors.
 enum Backend {
     Directory,
     Methods,
     Reports,
+    Exchange,
 }
 
 fn require(roles: &HashSet<String>, any_of: &[&str], backend: Backend) -> Option<Answer> {
@@ -524,6 +568,11 @@ fn require(roles: &HashSet<String>, any_of: &[&str], backend: Backend) -> Option
             403,
             "Authorization_RequestDenied",
             "Insufficient privileges to complete the operation.",
+        ),
+        Backend::Exchange => error(
+            403,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
         ),
     })
 }
@@ -738,7 +787,8 @@ async fn identity_answer(
     )
 }
 
-/// The simulator's own inspection pages, for the demo: `/_sim/users` and `/_sim/users/{key}`.
+/// The simulator's own inspection pages, for the demo: `/_sim/users`, `/_sim/users/{key}` and
+/// `/_sim/mail` (the messages sent).
 fn inspect(shared: &Shared, rest: &str) -> Response<Body> {
     let tenant = lock(&shared.tenant);
     let describe = |user: &SimUser| {
@@ -752,6 +802,24 @@ fn inspect(shared: &Shared, rest: &str) -> Response<Body> {
     };
     let answer = match rest.split_once('/') {
         None if rest == "users" => ok(200, Value::Array(tenant.users().map(describe).collect())),
+        None if rest == "mail" => ok(
+            200,
+            Value::Array(
+                tenant
+                    .sent_mail()
+                    .iter()
+                    .map(|mail| {
+                        json!({
+                            "from": mail.from,
+                            "to": mail.to,
+                            "subject": mail.subject,
+                            "contentType": mail.content_type,
+                            "content": mail.content,
+                        })
+                    })
+                    .collect(),
+            ),
+        ),
         Some(("users", key)) => match tenant.find(&percent_decode(key)) {
             Some(user) => ok(200, describe(user)),
             None => error(404, "Request_ResourceNotFound", "No such user."),
@@ -759,7 +827,7 @@ fn inspect(shared: &Shared, rest: &str) -> Response<Body> {
         _ => error(
             404,
             "NotFound",
-            "Try /_sim/users or /_sim/users/{id or UPN}.",
+            "Try /_sim/users, /_sim/users/{id or UPN} or /_sim/mail.",
         ),
     };
     to_http(answer)
@@ -775,6 +843,10 @@ fn throttled(
     let limits = lock(&shared.options).throttle.clone();
     let mut state = lock(&shared.throttle);
     let now = Instant::now();
+    if path.ends_with("/sendMail") {
+        // Outlook's limits (per mailbox, per 10 minutes) are not the identity bucket's.
+        return None;
+    }
     if path.starts_with("/reports/") {
         let (requests, window) = limits.reports_window?;
         while state
@@ -958,8 +1030,8 @@ fn user_json(user: &SimUser, selected: Option<Vec<String>>, base: &str) -> Value
         "displayName": user.display_name,
         "userType": user.user_type,
         "accountEnabled": user.account_enabled,
-        "mail": Value::Null,
-        "usageLocation": Value::Null,
+        "mail": user.mail,
+        "usageLocation": user.usage_location,
     });
     let mut body = Map::new();
     body.insert(
@@ -991,6 +1063,43 @@ fn phone_json(phone: &SimPhone) -> Value {
         "phoneNumber": phone.number,
         "phoneType": phone.phone_type.as_str(),
         "smsSignInState": phone.sms_sign_in_state,
+    })
+}
+
+/// Reads a `sendMail` body; `None` when Exchange would refuse it.
+fn mail_body(sender: &str, body: Option<&Value>) -> Option<SentMail> {
+    let body = body?;
+    let message = body.get("message")?;
+    let to: Vec<String> = message
+        .get("toRecipients")?
+        .as_array()?
+        .iter()
+        .map(|recipient| {
+            recipient
+                .pointer("/emailAddress/address")
+                .and_then(Value::as_str)
+                .filter(|address| address.contains('@'))
+                .map(str::to_owned)
+        })
+        .collect::<Option<_>>()?;
+    if to.is_empty() {
+        return None;
+    }
+    let content = message.get("body")?;
+    Some(SentMail {
+        from: sender.to_owned(),
+        to,
+        subject: message.get("subject")?.as_str()?.to_owned(),
+        content_type: content
+            .get("contentType")
+            .and_then(Value::as_str)
+            .unwrap_or("Text")
+            .to_owned(),
+        content: content.get("content")?.as_str()?.to_owned(),
+        save_to_sent_items: body
+            .get("saveToSentItems")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
     })
 }
 

@@ -69,6 +69,10 @@ pub struct SimUser {
     pub other_methods: u32,
     /// Deleted users are invisible everywhere, but still hold their SMS sign-in numbers.
     pub deleted: bool,
+    /// The user's primary SMTP address; `None` for a user without a mailbox.
+    pub mail: Option<String>,
+    /// Where the user works, as two letters (`DE`); decides the notification's language.
+    pub usage_location: Option<String>,
     phones: BTreeMap<u8, SimPhone>,
     /// What reads show until the lag after the last write has passed.
     stale: Option<(Instant, BTreeMap<u8, SimPhone>)>,
@@ -95,7 +99,7 @@ pub struct Refused {
 }
 
 /// The whole tenant.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Tenant {
     users: Vec<SimUser>,
     index: HashMap<String, usize>,
@@ -104,6 +108,37 @@ pub struct Tenant {
     pub variants: Variants,
     /// When set, the registration report shows the tenant as it was at this snapshot.
     report_snapshot: Option<Vec<ReportRow>>,
+    /// The organization's display name (`GET /organization`).
+    pub organization_name: String,
+    /// Every message `sendMail` accepted, in order.
+    sent_mail: Vec<SentMail>,
+}
+
+impl Default for Tenant {
+    fn default() -> Tenant {
+        Tenant {
+            users: Vec::new(),
+            index: HashMap::new(),
+            sms_registry: HashMap::new(),
+            variants: Variants::default(),
+            report_snapshot: None,
+            organization_name: "Contoso".to_owned(),
+            sent_mail: Vec::new(),
+        }
+    }
+}
+
+/// A message the simulated Exchange accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentMail {
+    /// The mailbox it was sent from, as the caller named it.
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    /// `HTML` or `Text`.
+    pub content_type: String,
+    pub content: String,
+    pub save_to_sent_items: bool,
 }
 
 /// A row of the registration details report.
@@ -129,22 +164,41 @@ impl SimUser {
             default_method: None,
             other_methods: 0,
             deleted: false,
+            mail: Some(user_principal_name.to_owned()),
+            usage_location: None,
             phones: BTreeMap::new(),
             stale: None,
         }
     }
 
-    /// A B2B guest (`…#EXT#@…`); SMS sign-in is not available to guests.
+    /// A B2B guest (`…#EXT#@…`); SMS sign-in is not available to guests. Their mail is their
+    /// home address, read back from the UPN (`ann_fabrikam.com#EXT#@…` → `ann@fabrikam.com`).
     pub fn guest(user_principal_name: &str, display_name: &str) -> SimUser {
+        let home = user_principal_name
+            .split_once("#EXT#")
+            .and_then(|(local, _)| local.rsplit_once('_'))
+            .map(|(name, domain)| format!("{name}@{domain}"));
         SimUser {
             user_type: "Guest".to_owned(),
             sms_sign_in_allowed: false,
+            mail: home,
             ..SimUser::member(user_principal_name, display_name)
         }
     }
 
     pub fn with_id(mut self, id: &str) -> SimUser {
         self.id = id.to_owned();
+        self
+    }
+
+    pub fn with_usage_location(mut self, location: &str) -> SimUser {
+        self.usage_location = Some(location.to_owned());
+        self
+    }
+
+    /// A user without a mailbox (no `mail`).
+    pub fn without_mailbox(mut self) -> SimUser {
+        self.mail = None;
         self
     }
 
@@ -235,6 +289,27 @@ impl Tenant {
             self.sms_registry
                 .insert(digits(&number), self.users[index].id.clone());
         }
+    }
+
+    /// Accepts a message from the mailbox `from` (id or UPN): Exchange refuses a sender that
+    /// is not a live user with a mailbox.
+    pub fn send_mail(&mut self, mut mail: SentMail) -> Outcome<()> {
+        let sender = self.find(&mail.from).filter(|user| user.mail.is_some());
+        let Some(sender) = sender else {
+            return Err(Refused {
+                status: 404,
+                code: "ErrorInvalidUser".to_owned(),
+                message: format!("The requested user '{}' is invalid.", mail.from),
+            });
+        };
+        mail.from = sender.mail.clone().unwrap_or_default();
+        self.sent_mail.push(mail);
+        Ok(())
+    }
+
+    /// Every message accepted so far, in order.
+    pub fn sent_mail(&self) -> &[SentMail] {
+        &self.sent_mail
     }
 
     /// Who holds `number` for SMS sign-in, if anyone.

@@ -65,3 +65,37 @@ async fn the_queue_answer_envelope() {
     assert_eq!(status, 200);
     insta::assert_json_snapshot!(envelope);
 }
+
+#[tokio::test]
+async fn the_result_and_the_mail_of_a_notified_change() {
+    let app = crate::helpers::spawn_app_with(
+        mfa_phone_handler::simulator::SimOptions::default(),
+        &[
+            ("MFA_NOTIFY_SENDER", "it-notify@contoso.example"),
+            ("MFA_NOTIFY_SERVICE_DESK_NAME", "Contoso Service Desk"),
+            ("MFA_NOTIFY_SERVICE_DESK_PHONE", "+49 30 1234567"),
+        ],
+    )
+    .await;
+    app.add_user(
+        SimUser::member("adele.vance@contoso.example", "Adele Vance")
+            .with_id(ADELE)
+            .with_usage_location("AT"),
+    );
+    app.add_user(SimUser::member("it-notify@contoso.example", "IT"));
+
+    let answer = app
+        .call(json!({"UserId": ADELE, "phoneNumber": "+49 170 1234567", "NotifyUser": true}))
+        .await;
+
+    insta::assert_json_snapshot!("notified_report", answer.report["notification"]);
+    let mail = app.sim.tenant(|tenant| tenant.sent_mail()[0].clone());
+    insta::assert_snapshot!(
+        "notified_mail",
+        format!(
+            "Subject: {}\n\n{}",
+            mail.subject,
+            mail.content.replace("</p>", "</p>\n")
+        )
+    );
+}

@@ -6,6 +6,7 @@ mod demo;
 mod graph_faults;
 mod helpers;
 mod http_trigger;
+mod notify;
 mod privacy;
 mod queue;
 mod startup;
