@@ -26,8 +26,26 @@ param principalType string = 'User'
 @description('Owner search for conflicting numbers (MFA_OWNER_SEARCH): grants AuditLog.Read.All. Needs an Entra ID P1/P2 licence.')
 param enableOwnerSearch bool = true
 
-@description('Reserved for user notifications (not implemented yet): grants Mail.Send and Organization.Read.All. Keep false.')
+@description('NotifyUser e-mails (MFA_USER_NOTIFICATIONS): grants Mail.Send, and Organization.Read.All unless notificationOrganizationName is set. Needs notificationSender.')
 param enableUserNotifications bool = false
+
+@description('Mail.Send is granted in Exchange Online scoped to the sender mailbox (DEPLOY.md), so the unscoped Entra app role is not granted (MFA_MAIL_SEND_SCOPED_IN_EXCHANGE).')
+param scopeMailSendInExchange bool = false
+
+@description('The mailbox notifications are sent from (MFA_NOTIFY_SENDER).')
+param notificationSender string = ''
+
+@description('The organization\'s name in the mail (MFA_NOTIFY_ORGANIZATION_NAME); empty: read from Graph.')
+param notificationOrganizationName string = ''
+
+@description('The service desk\'s name in the notification (MFA_NOTIFY_SERVICE_DESK_NAME).')
+param serviceDeskName string = ''
+
+@description('The service desk\'s mail address in the notification (MFA_NOTIFY_SERVICE_DESK_EMAIL).')
+param serviceDeskEmail string = ''
+
+@description('The service desk\'s phone number in the notification (MFA_NOTIFY_SERVICE_DESK_PHONE).')
+param serviceDeskPhone string = ''
 
 @description('Create the Graph app-role assignments (needs Privileged Role Administrator or Global Administrator). With false, grant them separately (DEPLOY.md).')
 param grantGraphPermissions bool = true
@@ -63,6 +81,12 @@ module app 'resources.bicep' = {
     tags: tags
     enableOwnerSearch: enableOwnerSearch
     enableUserNotifications: enableUserNotifications
+    scopeMailSendInExchange: scopeMailSendInExchange
+    notificationSender: notificationSender
+    notificationOrganizationName: notificationOrganizationName
+    serviceDeskName: serviceDeskName
+    serviceDeskEmail: serviceDeskEmail
+    serviceDeskPhone: serviceDeskPhone
     grantGraphPermissions: grantGraphPermissions
     graphEndpoint: graphEndpoint
     zoneRedundant: zoneRedundant

@@ -33,8 +33,26 @@ param enableOwnerSearch bool = true
 @maxValue(200)
 param ownerSearchBudgetSeconds int = 90
 
-@description('Reserved for the planned user-notification feature: grants Mail.Send and Organization.Read.All. The handler sends no mail yet, so keep it false.')
+@description('NotifyUser: e-mail the user after their phone method changed. Grants Mail.Send (and Organization.Read.All when notificationOrganizationName is empty) and sets the MFA_NOTIFY_* settings. Needs notificationSender.')
 param enableUserNotifications bool = false
+
+@description('Mail.Send is granted in Exchange Online scoped to the sender mailbox (DEPLOY.md), so the unscoped Entra app role is not granted (MFA_MAIL_SEND_SCOPED_IN_EXCHANGE).')
+param scopeMailSendInExchange bool = false
+
+@description('The mailbox notifications are sent from (MFA_NOTIFY_SENDER), e.g. it-notify@contoso.com. Required when enableUserNotifications is true.')
+param notificationSender string = ''
+
+@description('The organization\'s name in the mail (MFA_NOTIFY_ORGANIZATION_NAME). Empty: read from Graph, which needs Organization.Read.All.')
+param notificationOrganizationName string = ''
+
+@description('Whom the mail tells the user to contact if they did not ask for the change (MFA_NOTIFY_SERVICE_DESK_NAME); empty values are left out of the mail.')
+param serviceDeskName string = ''
+
+@description('The service desk\'s mail address in the notification (MFA_NOTIFY_SERVICE_DESK_EMAIL).')
+param serviceDeskEmail string = ''
+
+@description('The service desk\'s phone number in the notification (MFA_NOTIFY_SERVICE_DESK_PHONE).')
+param serviceDeskPhone string = ''
 
 @description('Create the Microsoft Graph app-role assignments. Needs a deployer with AppRoleAssignment.ReadWrite.All + Application.Read.All (Privileged Role Administrator or Global Administrator). With false, grant them separately (DEPLOY.md).')
 param grantGraphPermissions bool = true
@@ -276,6 +294,15 @@ var baseAppSettings = {
   RUST_LOG: rustLog
 }
 
+// Set only with notifications on (see appSettings), so NotifyUser is refused clearly when off.
+var notificationAppSettings = {
+  MFA_NOTIFY_SENDER: notificationSender
+  MFA_NOTIFY_ORGANIZATION_NAME: notificationOrganizationName
+  MFA_NOTIFY_SERVICE_DESK_NAME: serviceDeskName
+  MFA_NOTIFY_SERVICE_DESK_EMAIL: serviceDeskEmail
+  MFA_NOTIFY_SERVICE_DESK_PHONE: serviceDeskPhone
+}
+
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_222: callers (Logic Apps, automation) reach the HTTP trigger over the internet with a function key; a private endpoint needs VNet integration (DEPLOY.md).
   // checkov:skip=CKV_AZURE_17: client certificates would force mutual TLS on every caller; the HTTP trigger uses function keys (authLevel function).
@@ -323,7 +350,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
 
   resource appSettings 'config' = {
     name: 'appsettings'
-    properties: union(baseAppSettings, extraAppSettings)
+    properties: union(baseAppSettings, enableUserNotifications ? notificationAppSettings : {}, extraAppSettings)
   }
 
   // Deployment goes through ARM (azd / az functionapp deployment) with Entra ID; basic-auth
@@ -416,6 +443,8 @@ module graphPermissions 'app/graph-permissions.bicep' = if (grantGraphPermission
     principalId: identity.properties.principalId
     enableOwnerSearch: enableOwnerSearch
     enableUserNotifications: enableUserNotifications
+    scopeMailSendInExchange: scopeMailSendInExchange
+    readOrganizationName: empty(notificationOrganizationName)
   }
 }
 

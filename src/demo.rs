@@ -114,6 +114,12 @@ async fn run(port: u16) -> Result<(), String> {
         .envs(simulator.handler_environment())
         .env("FUNCTIONS_CUSTOMHANDLER_PORT", "0")
         .env("MFA_VERIFY_SECONDS", "2")
+        .env("MFA_NOTIFY_SENDER", seed::NOTIFY_SENDER)
+        .env("MFA_NOTIFY_SERVICE_DESK_NAME", "Contoso IT Service Desk")
+        .env(
+            "MFA_NOTIFY_SERVICE_DESK_EMAIL",
+            "servicedesk@contoso.example",
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -188,7 +194,7 @@ fn instructions(url: &str) -> String {
          The handler runs as the Functions host runs it (managed identity, host envelopes), \
          against a simulated Graph tenant:\n{users}\n\n\
          Set Adele's mobile phone:\n  {set}\n\
-         Update it:\n  {update}\n\
+         Update it, and e-mail her about it (the mail: curl -s {url}/_sim/mail):\n  {update}\n\
          Show her phone methods:\n  curl -s {url}/_sim/users/{adele}\n\
          Remove it (give the registered number):\n  {remove}\n\
          Try a dry run, the SMS sign-in conflict, and a structural rule:\n  {dry}\n  {conflict}\n  {alex}\n\
@@ -202,7 +208,7 @@ fn instructions(url: &str) -> String {
             number = seed::ADELE_NEW_MOBILE
         )),
         update = post(&format!(
-            r#"{{"UserId":"{adele}","phoneNumber":"{number}","CallerName":"demo"}}"#,
+            r#"{{"UserId":"{adele}","phoneNumber":"{number}","CallerName":"demo","NotifyUser":true}}"#,
             adele = seed::ADELE,
             number = seed::ADELE_OTHER_MOBILE
         )),

@@ -16,9 +16,15 @@
 //                                           who already holds a conflicting number reads the
 //                                           authentication-methods registration report (which also
 //                                           needs an Entra ID P1/P2 licence in the tenant).
-//   Mail.Send, Organization.Read.All        only with enableUserNotifications: reserved for the
-//                                           planned user-notification feature. The handler sends
-//                                           no mail today, so leave it off.
+//   Mail.Send                               only with enableUserNotifications and not
+//                                           scopeMailSendInExchange: NotifyUser's e-mail to the
+//                                           user (sendMail from MFA_NOTIFY_SENDER). It allows
+//                                           sending as any mailbox; the alternative is an Exchange
+//                                           RBAC-for-Applications grant scoped to the sender
+//                                           (DEPLOY.md), which Bicep cannot create.
+//   Organization.Read.All                   only with enableUserNotifications and no configured
+//                                           organization name: the mail names the organization,
+//                                           read once per process (GET /organization).
 //
 // Turning a switch off later does NOT remove a role granted earlier: Bicep only creates or
 // updates Graph resources. DEPLOY.md shows how to remove an assignment.
@@ -31,15 +37,25 @@ param principalId string
 @description('Grant AuditLog.Read.All for the owner search (MFA_OWNER_SEARCH=true).')
 param enableOwnerSearch bool
 
-@description('Grant Mail.Send and Organization.Read.All, reserved for user notifications (not implemented yet).')
+@description('Notifications are on: grant Mail.Send for the NotifyUser e-mail (unless scopeMailSendInExchange).')
 param enableUserNotifications bool
+
+@description('Mail.Send is granted in Exchange Online, scoped to the sender mailbox (DEPLOY.md), so the unscoped Entra app role is not granted.')
+param scopeMailSendInExchange bool
+
+@description('Grant Organization.Read.All so the mail can name the organization; not needed when MFA_NOTIFY_ORGANIZATION_NAME is set.')
+param readOrganizationName bool
 
 var alwaysNeeded = [
   'UserAuthenticationMethod.ReadWrite.All'
   'User.Read.All'
 ]
 var ownerSearchRoles = enableOwnerSearch ? ['AuditLog.Read.All'] : []
-var notificationRoles = enableUserNotifications ? ['Mail.Send', 'Organization.Read.All'] : []
+var grantOrganizationRead = enableUserNotifications && readOrganizationName
+var grantMailSend = enableUserNotifications && !scopeMailSendInExchange
+var mailRoles = grantMailSend ? ['Mail.Send'] : []
+var organizationRoles = grantOrganizationRead ? ['Organization.Read.All'] : []
+var notificationRoles = concat(mailRoles, organizationRoles)
 var roleNames = concat(alwaysNeeded, ownerSearchRoles, notificationRoles)
 
 // The Microsoft Graph service principal; '00000003-0000-0000-c000-000000000000' is Graph's
@@ -69,13 +85,13 @@ resource auditLogReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (enableOw
   appRoleId: filter(graph.appRoles, appRole => appRole.value == 'AuditLog.Read.All')[0].id
 }
 
-resource mailSend 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (enableUserNotifications) {
+resource mailSend 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantMailSend) {
   principalId: principalId
   resourceId: graph.id
   appRoleId: filter(graph.appRoles, appRole => appRole.value == 'Mail.Send')[0].id
 }
 
-resource organizationReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (enableUserNotifications) {
+resource organizationReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantOrganizationRead) {
   principalId: principalId
   resourceId: graph.id
   appRoleId: filter(graph.appRoles, appRole => appRole.value == 'Organization.Read.All')[0].id

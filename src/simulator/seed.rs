@@ -14,6 +14,8 @@ pub const MEGAN: &str = "megan.bowen@contoso.example";
 pub const ALEX: &str = "alex.wilber@contoso.example";
 pub const DIEGO: &str = "diego.siciliani@contoso.example";
 pub const LYNNE: &str = "lynne_fabrikam.example#EXT#@contoso.example";
+/// The mailbox the demo's notifications are sent from.
+pub const NOTIFY_SENDER: &str = "it-notify@contoso.example";
 
 /// Megan's mobile number, which she holds for SMS sign-in.
 pub const MEGAN_MOBILE: &str = "+49 1701234567";
@@ -26,7 +28,7 @@ pub const ADELE_OTHER_MOBILE: &str = "+44 7911123456";
 pub const DEMO_USERS: [DemoUser; 5] = [
     DemoUser {
         user_principal_name: ADELE,
-        what_it_shows: "no phone yet: set, update, show and remove",
+        what_it_shows: "no phone yet: set, update, show and remove; works in DE (German mail)",
     },
     DemoUser {
         user_principal_name: MEGAN,
@@ -49,7 +51,9 @@ pub const DEMO_USERS: [DemoUser; 5] = [
 /// Fills `tenant` with the demo users.
 pub fn demo_tenant(tenant: &mut Tenant) {
     tenant.add_user(
-        SimUser::member(ADELE, "Adele Vance").with_id("6e7b768e-07e2-4810-8459-485f84f8f204"),
+        SimUser::member(ADELE, "Adele Vance")
+            .with_id("6e7b768e-07e2-4810-8459-485f84f8f204")
+            .with_usage_location("DE"),
     );
     tenant.add_user(
         SimUser::member(MEGAN, "Megan Bowen").with_id("48d31887-5fad-4d73-a9f5-3c356e68a038"),
@@ -68,5 +72,9 @@ pub fn demo_tenant(tenant: &mut Tenant) {
     tenant.seed_phone(DIEGO, PhoneType::Mobile, "+49 1765550123");
     tenant.add_user(
         SimUser::guest(LYNNE, "Lynne Robbins").with_id("e8b7e1a0-8c0e-4a5b-9f59-3c1b2d6f7a10"),
+    );
+    tenant.add_user(
+        SimUser::member(NOTIFY_SENDER, "IT notifications")
+            .with_id("0b1d2c3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"),
     );
 }

@@ -68,7 +68,16 @@ async fn the_demo_serves_the_printed_commands() {
     assert_eq!(set["action"], "added");
     let shown = get(format!("{url}/_sim/users/adele.vance@contoso.example")).await;
     assert_eq!(shown["phoneMethods"][0]["phoneNumber"], "+49 1719876543");
-    let (status, removed) = call(json!({"UserId": "adele.vance@contoso.example", "phoneNumber": "+49 1719876543", "Remove": true})).await;
+    let (status, updated) = call(json!({"UserId": "adele.vance@contoso.example", "phoneNumber": "+44 7911123456", "NotifyUser": true})).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["notification"]["status"], "sent", "{updated}");
+    let mail = get(format!("{url}/_sim/mail")).await;
+    assert_eq!(mail[0]["to"][0], "adele.vance@contoso.example");
+    assert_eq!(
+        mail[0]["subject"],
+        "Das Mobiltelefon Ihrer Anmeldemethoden wurde geändert"
+    );
+    let (status, removed) = call(json!({"UserId": "adele.vance@contoso.example", "phoneNumber": "+44 7911123456", "Remove": true})).await;
     assert_eq!(status, 200, "{removed}");
     assert_eq!(removed["action"], "removed");
 
