@@ -10,6 +10,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use crate::graph::{DirectoryUser, GraphClient, GraphErrorKind, OutgoingMail};
 use crate::journal::Journal;
@@ -330,6 +331,9 @@ enum OrganizationName {
     Refused,
 }
 
+/// The longest an invocation waits for the organization's name.
+const ORGANIZATION_WAIT: Duration = Duration::from_secs(2);
+
 /// Sends the notification; shared by every invocation of the process.
 pub struct Notifier {
     settings: NotifySettings,
@@ -358,9 +362,18 @@ impl Notifier {
         if !matches!(self.organization_state(), OrganizationName::Unknown) {
             return;
         }
-        let state = match graph.organization_name().await {
-            Ok(name) => OrganizationName::Known(name),
-            Err(error) => {
+        // The name is cosmetic: a slow or throttled read must not hold up the change.
+        let read = tokio::time::timeout(ORGANIZATION_WAIT, graph.organization_name()).await;
+        let state = match read {
+            Err(_) => {
+                tracing::warn!(
+                    "reading the organization's name took over {} s; this mail goes without it",
+                    ORGANIZATION_WAIT.as_secs()
+                );
+                OrganizationName::Unknown
+            }
+            Ok(Ok(name)) => OrganizationName::Known(name),
+            Ok(Err(error)) => {
                 tracing::warn!(
                     "could not read the organization's name for the notification ({}); set \
                      MFA_NOTIFY_ORGANIZATION_NAME or grant Organization.Read.All",

@@ -3,7 +3,9 @@
 
 use mfa_phone_handler::phone::{PhoneNumber, PhoneType};
 use mfa_phone_handler::simulator::tenant::{SentMail, SimUser};
-use mfa_phone_handler::simulator::{FaultRule, SimOptions};
+use std::time::Duration;
+
+use mfa_phone_handler::simulator::{FaultAction, FaultRule, SimOptions};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, granted, queue_envelope, spawn_app_with};
@@ -315,4 +317,23 @@ async fn a_redelivered_queue_message_notifies_once() {
     }
 
     assert_eq!(sent(&app).len(), 1);
+}
+
+#[tokio::test]
+async fn a_slow_organization_read_does_not_hold_up_the_change() {
+    let app = notifying_app(SimOptions::default(), &[]).await;
+    app.sim.inject(FaultRule {
+        method: Some("GET"),
+        path_contains: Some("/organization".to_owned()),
+        times: 1,
+        action: FaultAction::Delay(Duration::from_secs(120)),
+    });
+
+    let answer = app
+        .call(json!({"UserId": ADELE, "phoneNumber": NUMBER, "NotifyUser": true}))
+        .await;
+
+    // Had the handler waited for the name, the mail would carry it (after two minutes).
+    assert_eq!(notification(&answer.report), ("sent", "de"));
+    assert!(sent(&app)[0].content.contains("Ihr IT-Team hat"));
 }
