@@ -1,5 +1,6 @@
 //! The handler benchmark: start-up, the read of user and methods (two concurrent GETs against
-//! one `$batch`), invocation latency, throughput and memory of the real handler process.
+//! one `$batch`), invocation latency (with and without the `NotifyUser` mail), throughput and
+//! memory of the real handler process.
 //!
 //! ```sh
 //! cargo bench --bench handler
@@ -18,6 +19,10 @@ use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
 const HANDLER: &str = env!("CARGO_BIN_EXE_mfa-phone-handler");
+/// The mailbox `NotifyUser` mails are sent from.
+const SENDER: &str = "it-notify@contoso.com";
+/// Rounds of add, update and remove in the sequential workloads.
+const ROUNDS: usize = 100;
 
 fn main() {
     let (runtime, prepared) = support::prepare();
@@ -33,6 +38,7 @@ async fn run(prepared: support::Prepared) {
             })
             .collect()
     });
+    simulator.tenant(|tenant| tenant.add_user(SimUser::member(SENDER, "IT notifications")));
     let client = reqwest::Client::new();
 
     println!("## start-up (release binary, {HANDLER})");
@@ -147,30 +153,37 @@ async fn invocations(simulator: &Simulator, client: &reqwest::Client, users: &[S
     println!("|---|---|---|---|---|");
     for latency in [Duration::ZERO, Duration::from_millis(30)] {
         simulator.configure(|options| options.latency = latency);
-        // Sequential set / update / remove cycles on one user: every path that writes.
-        let mut times = Vec::new();
-        let started = Instant::now();
-        for round in 0..100 {
-            for body in [
-                json!({"UserId": users[1], "phoneNumber": format!("+49 17012345{:02}", round % 100)}),
-                json!({"UserId": users[1], "phoneNumber": format!("+49 17112345{:02}", round % 100)}),
-                json!({"UserId": users[1], "phoneNumber": format!("+49 17112345{:02}", round % 100), "Remove": true}),
-            ] {
-                let one = Instant::now();
-                let answer = invoke(client, &url, body).await;
-                assert_eq!(answer["status"], "succeeded", "{answer}");
-                times.push(one.elapsed());
+        // Sequential set / update / remove cycles on one user: every path that writes; then the
+        // same with the NotifyUser mail after each change.
+        for notify in [false, true] {
+            let mut times = Vec::new();
+            let started = Instant::now();
+            for round in 0..ROUNDS {
+                for body in [
+                    json!({"UserId": users[1], "phoneNumber": format!("+49 17012345{:02}", round % 100), "NotifyUser": notify}),
+                    json!({"UserId": users[1], "phoneNumber": format!("+49 17112345{:02}", round % 100), "NotifyUser": notify}),
+                    json!({"UserId": users[1], "phoneNumber": format!("+49 17112345{:02}", round % 100), "Remove": true, "NotifyUser": notify}),
+                ] {
+                    let one = Instant::now();
+                    let answer = invoke(client, &url, body).await;
+                    assert_eq!(answer["status"], "succeeded", "{answer}");
+                    if notify {
+                        assert_eq!(answer["notification"]["status"], "sent", "{answer}");
+                    }
+                    times.push(one.elapsed());
+                }
             }
+            let total = started.elapsed();
+            summarize(
+                &format!(
+                    "sequential add/update/remove{}, {} ms Graph latency",
+                    if notify { " with NotifyUser" } else { "" },
+                    latency.as_millis()
+                ),
+                &mut times,
+                total,
+            );
         }
-        let total = started.elapsed();
-        summarize(
-            &format!(
-                "sequential add/update/remove, {} ms Graph latency",
-                latency.as_millis()
-            ),
-            &mut times,
-            total,
-        );
         // 64 users at once, each set then removed.
         let mut times = Vec::new();
         let started = Instant::now();
@@ -213,7 +226,7 @@ async fn invocations(simulator: &Simulator, client: &reqwest::Client, users: &[S
     };
     println!(
         "\nhandler memory after {} invocations: resident {} (peak {})",
-        2 * (300 + 6 * 64),
+        2 * (2 * 3 * ROUNDS + 6 * 64),
         field("VmRSS:"),
         field("VmHWM:")
     );
@@ -232,6 +245,7 @@ fn spawn(simulator: &Simulator, port: u16, stdout: Stdio) -> Child {
         .env_clear()
         .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
         .env("RUST_LOG", "warn")
+        .env("MFA_NOTIFY_SENDER", SENDER)
         .envs(simulator.handler_environment())
         .stdin(Stdio::null())
         .stdout(stdout)
