@@ -152,7 +152,7 @@ impl Config {
                 UserRef::parse(&value)
                     .map_err(|error| {
                         env.problem(format!(
-                            "MFA_NOTIFY_SENDER must be the sending mailbox's address or object                              id: {error}"
+                            "MFA_NOTIFY_SENDER must be the sending mailbox's address or object id: {error}"
                         ));
                     })
                     .ok()

@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::graph::{DirectoryUser, GraphClient, GraphErrorKind, OutgoingMail};
 use crate::journal::Journal;
@@ -121,12 +121,13 @@ pub fn compose(facts: &Facts<'_>) -> (String, String) {
         Change::Added => words.subject_added,
         Change::Updated => words.subject_updated,
         Change::Removed => words.subject_removed,
-    }
-    .replace("{a}", phone.indefinite)
-    .replace("{the}", phone.definite);
-    let subject = capitalise(&subject);
+    };
+    let subject = capitalise(&fill(
+        subject,
+        &[("a", phone.indefinite), ("the", phone.definite)],
+    ));
     let who = match facts.organization {
-        Some(organization) => words.team_of.replace("{org}", &escape(organization)),
+        Some(organization) => fill(words.team_of, &[("org", &escape(organization))]),
         None => words.team.to_owned(),
     };
     let account = match facts.user_principal_name {
@@ -138,16 +139,21 @@ pub fn compose(facts: &Facts<'_>) -> (String, String) {
         Change::Added => words.body_added,
         Change::Updated => words.body_updated,
         Change::Removed => words.body_removed,
-    }
-    .replace("{who}", &who)
-    .replace("{your}", phone.possessive)
-    .replace("{account}", &account)
-    .replace("{number}", &number);
+    };
+    let what = fill(
+        what,
+        &[
+            ("who", &who),
+            ("your", phone.possessive),
+            ("account", &account),
+            ("number", &number),
+        ],
+    );
     let desk = service_desk_html(facts.service_desk, &words);
     let mut html =
         String::from("<html><body style=\"font-family:Segoe UI,Arial,sans-serif;font-size:11pt\">");
     let greeting = match facts.display_name {
-        Some(name) => words.hello_name.replace("{name}", &escape(name)),
+        Some(name) => fill(words.hello_name, &[("name", &escape(name))]),
         None => words.hello.to_owned(),
     };
     let _ = write!(
@@ -155,7 +161,7 @@ pub fn compose(facts: &Facts<'_>) -> (String, String) {
         "<p>{greeting}</p><p>{}</p><p>{}</p><p>{}</p>",
         capitalise(&what),
         words.masked_note,
-        words.not_you.replace("{desk}", &desk)
+        fill(words.not_you, &[("desk", &desk)])
     );
     if let Some(organization) = facts.organization {
         let _ = write!(
@@ -166,6 +172,36 @@ pub fn compose(facts: &Facts<'_>) -> (String, String) {
     }
     html.push_str("</body></html>");
     (subject, html)
+}
+
+/// Fills the `{name}` places of a fixed text in one pass: text that was filled in is never
+/// read for places again, so a directory value such as `ACME {number}` stays as it is.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            values
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value, close))
+        });
+        match value {
+            Some((value, close)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn service_desk_html(desk: &ServiceDesk, words: &Words) -> String {
@@ -324,15 +360,34 @@ impl Words {
 /// What is known of the organization's name when the configuration does not give it.
 #[derive(Clone, Debug)]
 enum OrganizationName {
-    /// Not read yet, or the last read failed for a reason that may pass.
+    /// Never read.
     Unknown,
+    /// An invocation is reading it; others go ahead without waiting.
+    Reading,
     Known(Option<String>),
-    /// Graph refused our identity: not asked again for the life of the process.
+    /// The last read failed or was too slow; not tried again before [`RETRY_ORGANIZATION`].
+    Failed(Instant),
+    /// Graph refused our identity (no Organization.Read.All): not asked again for the life of
+    /// the process; a new grant takes effect on restart.
     Refused,
 }
 
 /// The longest an invocation waits for the organization's name.
 const ORGANIZATION_WAIT: Duration = Duration::from_secs(2);
+/// How long after a failed read the name is read again.
+const RETRY_ORGANIZATION: Duration = Duration::from_secs(300);
+
+/// Marks an abandoned read of the organization's name as failed.
+struct ReadingGuard<'a>(&'a Notifier);
+
+impl Drop for ReadingGuard<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.organization_state();
+        if matches!(*state, OrganizationName::Reading) {
+            *state = OrganizationName::Failed(Instant::now());
+        }
+    }
+}
 
 /// Sends the notification; shared by every invocation of the process.
 pub struct Notifier {
@@ -353,24 +408,37 @@ impl Notifier {
         self.settings.sender.is_some()
     }
 
-    /// Reads the organization's name if a notification may need it and it is not known yet.
-    /// Meant to run alongside the invocation's first read, so it costs no extra round trip.
+    /// Reads the organization's name if a notification may need it and no read is known,
+    /// under way, or recently failed. Meant to run alongside the invocation's first read; it
+    /// waits at most [`ORGANIZATION_WAIT`], as the name is only cosmetic.
     pub async fn prepare(&self, graph: &GraphClient, request: &Request) {
         if !request.notify_user || request.dry_run || self.settings.organization_name.is_some() {
             return;
         }
-        if !matches!(self.organization_state(), OrganizationName::Unknown) {
-            return;
+        {
+            let mut state = self.organization_state();
+            let due = match *state {
+                OrganizationName::Unknown => true,
+                OrganizationName::Failed(at) => at.elapsed() >= RETRY_ORGANIZATION,
+                OrganizationName::Reading
+                | OrganizationName::Known(_)
+                | OrganizationName::Refused => false,
+            };
+            if !due {
+                return;
+            }
+            *state = OrganizationName::Reading;
         }
-        // The name is cosmetic: a slow or throttled read must not hold up the change.
+        // Should this future be dropped mid-read, the guard marks the read as failed.
+        let guard = ReadingGuard(self);
         let read = tokio::time::timeout(ORGANIZATION_WAIT, graph.organization_name()).await;
         let state = match read {
             Err(_) => {
                 tracing::warn!(
-                    "reading the organization's name took over {} s; this mail goes without it",
+                    "reading the organization's name took over {} s; mails go without it for now",
                     ORGANIZATION_WAIT.as_secs()
                 );
-                OrganizationName::Unknown
+                OrganizationName::Failed(Instant::now())
             }
             Ok(Ok(name)) => OrganizationName::Known(name),
             Ok(Err(error)) => {
@@ -381,30 +449,27 @@ impl Notifier {
                 );
                 match error.kind {
                     GraphErrorKind::Forbidden { .. } => OrganizationName::Refused,
-                    _ => OrganizationName::Unknown,
+                    _ => OrganizationName::Failed(Instant::now()),
                 }
             }
         };
-        *self
-            .organization
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = state;
+        *self.organization_state() = state;
+        std::mem::forget(guard);
     }
 
-    fn organization_state(&self) -> OrganizationName {
+    fn organization_state(&self) -> std::sync::MutexGuard<'_, OrganizationName> {
         self.organization
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
     }
 
     fn organization(&self) -> Option<String> {
         if let Some(name) = &self.settings.organization_name {
             return Some(name.clone());
         }
-        match self.organization_state() {
-            OrganizationName::Known(name) => name,
-            OrganizationName::Unknown | OrganizationName::Refused => None,
+        match &*self.organization_state() {
+            OrganizationName::Known(name) => name.clone(),
+            _ => None,
         }
     }
 
@@ -415,6 +480,7 @@ impl Notifier {
         graph: &GraphClient,
         user: Option<&DirectoryUser>,
         request: &Request,
+        deadline: tokio::time::Instant,
         report: &mut Report,
         journal: &mut Journal,
     ) {
@@ -473,7 +539,24 @@ impl Notifier {
             subject,
             html,
         };
-        match graph.send_mail(sender, &mail).await {
+        // Within what is left of the invocation's budget: a slow mail must not turn the change
+        // into a failure.
+        let sent = tokio::time::timeout_at(deadline, graph.send_mail(sender, &mail)).await;
+        let sent = match sent {
+            Ok(sent) => sent,
+            Err(_) => {
+                let message = format!(
+                    "the phone method was changed, but the notification to {to} did not complete \
+                     within the invocation's time budget; it may or may not have been sent"
+                );
+                journal.warn(format!("Warning: {message}"));
+                report.warn(WarningCode::NotificationFailed, message);
+                summary.status = NotificationStatus::Failed;
+                report.notification = Some(summary);
+                return;
+            }
+        };
+        match sent {
             Ok(()) => {
                 journal.record(format!(
                     "Notified the user at {to} ({}), from {sender}",
@@ -625,7 +708,54 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("\"onmouseover"), "{html}");
-        assert!(html.contains("Fabrikam &amp; Co"), "{html}");
+        assert_eq!(html.matches("Fabrikam &amp; Co").count(), 2, "{html}");
+        assert!(!html.contains("Fabrikam & Co"), "{html}");
+    }
+
+    #[test]
+    fn every_inserted_value_is_escaped() {
+        let number = number();
+        let desk = ServiceDesk {
+            name: Some("Desk <b>".to_owned()),
+            email: Some("desk@example.com".to_owned()),
+            phone: Some("<i>+49 30 1</i>".to_owned()),
+        };
+        let (_, html) = compose(&Facts {
+            user_principal_name: Some("o'neil<x>@contoso.example"),
+            ..facts(&number, &desk)
+        });
+        for raw in ["Desk <b>", "<i>", "o'neil<x>"] {
+            assert!(!html.contains(raw), "{raw} in {html}");
+        }
+        assert!(
+            html.contains("o&#39;neil&lt;x&gt;@contoso.example"),
+            "{html}"
+        );
+        assert!(html.contains("&lt;i&gt;+49 30 1&lt;/i&gt;"), "{html}");
+    }
+
+    #[test]
+    fn directory_text_that_looks_like_a_place_stays_text() {
+        let number = number();
+        let desk = ServiceDesk::default();
+        let (_, html) = compose(&Facts {
+            organization: Some("ACME {account} {number}"),
+            display_name: Some("{desk}"),
+            ..facts(&number, &desk)
+        });
+        assert!(
+            html.contains("The IT team of ACME {account} {number} has added"),
+            "{html}"
+        );
+        assert!(html.contains("Hello {desk},"), "{html}");
+        assert_eq!(html.matches(&number.masked()).count(), 1, "{html}");
+    }
+
+    #[test]
+    fn filling_leaves_unknown_and_unclosed_braces_alone() {
+        assert_eq!(fill("{a}{b} {c", &[("a", "{b}"), ("b", "x")]), "{b}x {c");
+        assert_eq!(fill("no places", &[("a", "1")]), "no places");
+        assert_eq!(fill("}{", &[]), "}{");
     }
 
     #[test]

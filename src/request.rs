@@ -262,7 +262,8 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
             ));
         }
         let notify_user = boolean(parameters, NOTIFY_USER)?.unwrap_or(false);
-        let language = match string(parameters, LANGUAGE_OVERRIDE)? {
+        // Empty counts as not given: runbook callers pass every parameter, set or not.
+        let language = match text(parameters, LANGUAGE_OVERRIDE)? {
             None => None,
             Some(value) => Some(Language::parse(&value).ok_or_else(|| {
                 Failure::for_field(

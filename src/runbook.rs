@@ -64,10 +64,18 @@ pub async fn run(
         );
         return;
     }
-    let user = carry_out(services, request, report, journal).await;
+    let deadline = tokio::time::Instant::now() + services.invocation_budget;
+    let user = carry_out(services, request, deadline, report, journal).await;
     services
         .notifier
-        .notify(&services.graph, user.as_ref(), request, report, journal)
+        .notify(
+            &services.graph,
+            user.as_ref(),
+            request,
+            deadline,
+            report,
+            journal,
+        )
         .await;
 }
 
@@ -75,10 +83,10 @@ pub async fn run(
 async fn carry_out(
     services: &Services,
     request: &Request,
+    deadline: tokio::time::Instant,
     report: &mut Report,
     journal: &mut Journal,
 ) -> Option<DirectoryUser> {
-    let deadline = tokio::time::Instant::now() + services.invocation_budget;
     // The user's lock first, then a permit: invocations queued behind one busy user must not
     // hold permits that other users could use.
     let _caller_lock = services.locks.lock(&request.user.lock_key()).await;

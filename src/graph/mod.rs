@@ -174,7 +174,8 @@ impl GraphOperation {
             }
             GraphOperation::ReadOrganization => "Organization.Read.All",
             GraphOperation::SendMail => {
-                "Mail.Send (and no Exchange application access policy that excludes the sender)"
+                "Mail.Send (the Entra app role, or an Exchange Online RBAC for Applications grant \
+                 scoped to the sender mailbox)"
             }
         }
     }

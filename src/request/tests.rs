@@ -118,6 +118,15 @@ fn notification_parameters_are_read() {
         .unwrap();
     assert!(!plain.request.notify_user);
     assert_eq!(plain.request.language, None);
+    // Runbook callers pass every parameter, blank when unset.
+    let blank = parse_value(json!({
+        "UserId": "adele@contoso.com",
+        "phoneNumber": "+491701234567",
+        "NotifyUser": true,
+        "LanguageOverride": ""
+    }))
+    .unwrap();
+    assert_eq!(blank.request.language, None);
 }
 
 #[test]

@@ -125,14 +125,19 @@ async fn nothing_is_mailed_when_nothing_changed() {
     let app = notifying_app(SimOptions::default(), &[]).await;
     app.seed_phone(ADELE, PhoneType::Mobile, "+49 1701234567");
 
+    let dry = app
+        .call(json!({"UserId": ADELE, "phoneNumber": "+49 171 9876543", "NotifyUser": true, "dryRun": true}))
+        .await;
+    assert_eq!(
+        count(&app, "GET", "/organization"),
+        0,
+        "a dry run reads only what the decision needs"
+    );
     let unchanged = app
         .call(json!({"UserId": ADELE, "phoneNumber": NUMBER, "NotifyUser": true}))
         .await;
     let mismatch = app
         .call(json!({"UserId": ADELE, "phoneNumber": "+49 171 9876543", "Remove": true, "NotifyUser": true}))
-        .await;
-    let dry = app
-        .call(json!({"UserId": ADELE, "phoneNumber": "+49 171 9876543", "NotifyUser": true, "dryRun": true}))
         .await;
     let absent = app
         .call(json!({"UserId": ADELE, "phoneNumber": NUMBER, "phoneType": "office", "Remove": true, "NotifyUser": true}))
@@ -336,4 +341,118 @@ async fn a_slow_organization_read_does_not_hold_up_the_change() {
     // Had the handler waited for the name, the mail would carry it (after two minutes).
     assert_eq!(notification(&answer.report), ("sent", "de"));
     assert!(sent(&app)[0].content.contains("Ihr IT-Team hat"));
+}
+
+#[tokio::test]
+async fn the_mail_goes_to_the_users_mail_address_not_their_upn() {
+    let app = notifying_app(SimOptions::default(), &[]).await;
+    let mut ann = SimUser::member("ann@contoso.onmicrosoft.example", "Ann Lee");
+    ann.mail = Some("ann.lee@contoso.example".to_owned());
+    app.add_user(ann);
+    app.add_user(SimUser::guest(
+        "lynne_fabrikam.example#EXT#@contoso.example",
+        "Lynne Robbins",
+    ));
+
+    let member = app
+        .call(json!({"UserId": "ann@contoso.onmicrosoft.example", "phoneNumber": NUMBER, "NotifyUser": true}))
+        .await;
+    let guest = app
+        .call(json!({"UserId": "lynne_fabrikam.example#EXT#@contoso.example", "phoneNumber": "+49 171 9876543", "NotifyUser": true}))
+        .await;
+
+    assert_eq!(
+        member.report["notification"]["to"],
+        "ann.lee@contoso.example"
+    );
+    assert_eq!(guest.report["notification"]["to"], "lynne@fabrikam.example");
+    let recipients: Vec<Vec<String>> = sent(&app).into_iter().map(|mail| mail.to).collect();
+    assert_eq!(
+        recipients,
+        [["ann.lee@contoso.example"], ["lynne@fabrikam.example"]]
+    );
+}
+
+#[tokio::test]
+async fn a_mail_whose_answer_was_lost_is_not_sent_again() {
+    let app = notifying_app(SimOptions::default(), &[]).await;
+    app.sim.inject(FaultRule {
+        method: Some("POST"),
+        path_contains: Some("/sendMail".to_owned()),
+        times: 1,
+        action: FaultAction::ApplyThenRespond {
+            status: 503,
+            code: "ServiceUnavailable",
+        },
+    });
+
+    let answer = app
+        .call(json!({"UserId": ADELE, "phoneNumber": NUMBER, "NotifyUser": true}))
+        .await;
+
+    assert_eq!(answer.status, 200);
+    assert_eq!(notification(&answer.report), ("failed", "de"));
+    assert_eq!(count(&app, "POST", "/sendMail"), 1);
+    assert_eq!(sent(&app).len(), 1, "Exchange took it once");
+}
+
+#[tokio::test]
+async fn a_mail_slower_than_the_invocations_budget_is_a_warning_not_a_failure() {
+    let app = notifying_app(
+        SimOptions::default(),
+        &[("MFA_INVOCATION_BUDGET_SECONDS", "5")],
+    )
+    .await;
+    app.sim.inject(FaultRule {
+        method: Some("POST"),
+        path_contains: Some("/sendMail".to_owned()),
+        times: 1,
+        action: FaultAction::DelayAnswer(Duration::from_secs(60)),
+    });
+
+    let answer = app
+        .call(json!({"UserId": ADELE, "phoneNumber": NUMBER, "NotifyUser": true}))
+        .await;
+
+    assert_eq!(answer.status, 200, "{}", answer.report);
+    assert_eq!(answer.action(), "added");
+    assert_eq!(notification(&answer.report), ("failed", "de"));
+    let warning = answer.report["warnings"][0]["message"].as_str().unwrap();
+    assert!(warning.contains("time budget"), "{warning}");
+}
+
+#[tokio::test]
+async fn a_change_whose_later_step_failed_is_announced_once_across_redelivery() {
+    let app = notifying_app(SimOptions::default(), &[]).await;
+    app.sim.inject(FaultRule::respond(
+        Some("POST"),
+        "/disableSmsSignIn",
+        100,
+        503,
+        "serviceUnavailable",
+    ));
+    let message =
+        json!({"UserId": ADELE, "phoneNumber": NUMBER, "smsSignIn": "disable", "NotifyUser": true});
+    let deliver = |attempt: u64| {
+        let envelope = queue_envelope(&message.to_string(), attempt).to_string();
+        let app = &app;
+        async move {
+            app.post("SetOrRemoveMobilePhoneMfaQueue", &envelope)
+                .await
+                .0
+        }
+    };
+
+    // The number is set, the switch stays unavailable: redeliver, but the user has been told.
+    assert_eq!(deliver(1).await, 503);
+    assert_eq!(sent(&app).len(), 1);
+    app.sim.clear_faults();
+    assert_eq!(deliver(2).await, 200);
+
+    assert_eq!(
+        sent(&app).len(),
+        1,
+        "the redelivery finds nothing changed to announce"
+    );
+    assert_eq!(app.phones(ADELE).len(), 1);
 }
