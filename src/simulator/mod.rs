@@ -114,6 +114,22 @@ pub enum FaultAction {
 }
 
 impl FaultRule {
+    /// The next `times` requests with `method` (any when `None`) whose path contains `path`
+    /// get `action`.
+    pub fn new(
+        method: Option<&'static str>,
+        path: &str,
+        times: usize,
+        action: FaultAction,
+    ) -> FaultRule {
+        FaultRule {
+            method,
+            path_contains: Some(path.to_owned()),
+            times,
+            action,
+        }
+    }
+
     /// Throttle the next `times` matching requests with `Retry-After: retry_after`.
     pub fn throttle(
         method: Option<&'static str>,
@@ -121,16 +137,12 @@ impl FaultRule {
         times: usize,
         retry_after: &str,
     ) -> FaultRule {
-        FaultRule {
-            method,
-            path_contains: Some(path.to_owned()),
-            times,
-            action: FaultAction::Respond {
-                status: 429,
-                code: "TooManyRequests",
-                retry_after: Some(retry_after.to_owned()),
-            },
-        }
+        let action = FaultAction::Respond {
+            status: 429,
+            code: "TooManyRequests",
+            retry_after: Some(retry_after.to_owned()),
+        };
+        FaultRule::new(method, path, times, action)
     }
 
     /// Answer the next `times` matching requests with `status` and Graph error `code`.
@@ -141,16 +153,12 @@ impl FaultRule {
         status: u16,
         code: &'static str,
     ) -> FaultRule {
-        FaultRule {
-            method,
-            path_contains: Some(path.to_owned()),
-            times,
-            action: FaultAction::Respond {
-                status,
-                code,
-                retry_after: None,
-            },
-        }
+        let action = FaultAction::Respond {
+            status,
+            code,
+            retry_after: None,
+        };
+        FaultRule::new(method, path, times, action)
     }
 }
 

@@ -62,16 +62,16 @@ async fn throttled_reads_are_retried_after_graphs_retry_after() {
 async fn graph_staying_unavailable_is_a_503_with_retry_after_and_no_write() {
     let app = spawn_app_with(SimOptions::default(), &[("MFA_GRAPH_MAX_ATTEMPTS", "3")]).await;
     let user = app.add_member("adele@contoso.com");
-    app.sim.inject(FaultRule {
-        method: Some("GET"),
-        path_contains: Some("/phoneMethods".to_owned()),
-        times: 100,
-        action: FaultAction::Respond {
+    app.sim.inject(FaultRule::new(
+        Some("GET"),
+        "/phoneMethods",
+        100,
+        FaultAction::Respond {
             status: 503,
             code: "serviceNotAvailable",
             retry_after: Some("0.05".to_owned()),
         },
-    });
+    ));
 
     let answer = app
         .call(json!({"UserId": user, "phoneNumber": NUMBER}))
@@ -125,12 +125,12 @@ async fn an_attempt_that_takes_too_long_is_abandoned_and_retried() {
     )
     .await;
     let user = app.add_member("adele@contoso.com");
-    app.sim.inject(FaultRule {
-        method: Some("GET"),
-        path_contains: Some("/phoneMethods".to_owned()),
-        times: 1,
-        action: FaultAction::Delay(Duration::from_secs(5)),
-    });
+    app.sim.inject(FaultRule::new(
+        Some("GET"),
+        "/phoneMethods",
+        1,
+        FaultAction::Delay(Duration::from_secs(5)),
+    ));
 
     let started = std::time::Instant::now();
     let answer = app
@@ -150,15 +150,15 @@ async fn an_attempt_that_takes_too_long_is_abandoned_and_retried() {
 async fn a_post_whose_answer_was_lost_is_read_back_not_repeated() {
     let app = spawn_app().await;
     let user = app.add_member("adele@contoso.com");
-    app.sim.inject(FaultRule {
-        method: Some("POST"),
-        path_contains: Some("/phoneMethods".to_owned()),
-        times: 1,
-        action: FaultAction::ApplyThenRespond {
+    app.sim.inject(FaultRule::new(
+        Some("POST"),
+        "/phoneMethods",
+        1,
+        FaultAction::ApplyThenRespond {
             status: 504,
             code: "GatewayTimeout",
         },
-    });
+    ));
 
     let answer = app
         .call(json!({"UserId": user, "phoneNumber": NUMBER}))

@@ -327,12 +327,12 @@ async fn a_redelivered_queue_message_notifies_once() {
 #[tokio::test]
 async fn a_slow_organization_read_does_not_hold_up_the_change() {
     let app = notifying_app(SimOptions::default(), &[]).await;
-    app.sim.inject(FaultRule {
-        method: Some("GET"),
-        path_contains: Some("/organization".to_owned()),
-        times: 1,
-        action: FaultAction::Delay(Duration::from_secs(120)),
-    });
+    app.sim.inject(FaultRule::new(
+        Some("GET"),
+        "/organization",
+        1,
+        FaultAction::Delay(Duration::from_secs(120)),
+    ));
 
     let answer = app
         .call(json!({"UserId": ADELE, "phoneNumber": NUMBER, "NotifyUser": true}))
@@ -376,15 +376,15 @@ async fn the_mail_goes_to_the_users_mail_address_not_their_upn() {
 #[tokio::test]
 async fn a_mail_whose_answer_was_lost_is_not_sent_again() {
     let app = notifying_app(SimOptions::default(), &[]).await;
-    app.sim.inject(FaultRule {
-        method: Some("POST"),
-        path_contains: Some("/sendMail".to_owned()),
-        times: 1,
-        action: FaultAction::ApplyThenRespond {
+    app.sim.inject(FaultRule::new(
+        Some("POST"),
+        "/sendMail",
+        1,
+        FaultAction::ApplyThenRespond {
             status: 503,
             code: "ServiceUnavailable",
         },
-    });
+    ));
 
     let answer = app
         .call(json!({"UserId": ADELE, "phoneNumber": NUMBER, "NotifyUser": true}))
@@ -403,12 +403,12 @@ async fn a_mail_slower_than_the_invocations_budget_is_a_warning_not_a_failure() 
         &[("MFA_INVOCATION_BUDGET_SECONDS", "5")],
     )
     .await;
-    app.sim.inject(FaultRule {
-        method: Some("POST"),
-        path_contains: Some("/sendMail".to_owned()),
-        times: 1,
-        action: FaultAction::DelayAnswer(Duration::from_secs(60)),
-    });
+    app.sim.inject(FaultRule::new(
+        Some("POST"),
+        "/sendMail",
+        1,
+        FaultAction::DelayAnswer(Duration::from_secs(60)),
+    ));
 
     let answer = app
         .call(json!({"UserId": ADELE, "phoneNumber": NUMBER, "NotifyUser": true}))

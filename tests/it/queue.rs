@@ -299,12 +299,12 @@ async fn a_caller_naming_the_user_by_upn_sees_a_write_made_by_id_while_it_read()
     let user = app.add_member("adele@contoso.com");
     app.seed_phone(&user, PhoneType::Mobile, NUMBER);
     // A's user read is slow; its methods read is not.
-    app.sim.inject(FaultRule {
-        method: Some("GET"),
-        path_contains: Some("/users/adele@contoso.com$".to_owned()),
-        times: 1,
-        action: FaultAction::Delay(Duration::from_millis(800)),
-    });
+    app.sim.inject(FaultRule::new(
+        Some("GET"),
+        "/users/adele@contoso.com$",
+        1,
+        FaultAction::Delay(Duration::from_millis(800)),
+    ));
     let remove_by_name =
         json!({"UserId": "adele@contoso.com", "phoneNumber": NUMBER, "Remove": true});
     let a = {
@@ -574,12 +574,12 @@ async fn a_handler_killed_mid_write_leaves_nothing_a_redelivery_cannot_finish() 
     ] {
         let app = spawn_app().await;
         let user = app.add_member("adele@contoso.com");
-        app.sim.inject(FaultRule {
-            method: Some("POST"),
-            path_contains: Some("/phoneMethods".to_owned()),
-            times: 1,
-            action: fault.clone(),
-        });
+        app.sim.inject(FaultRule::new(
+            Some("POST"),
+            "/phoneMethods",
+            1,
+            fault.clone(),
+        ));
         let message = json!({"UserId": user, "phoneNumber": NUMBER});
         // A second handler process, killed while its POST is at the simulator.
         let mut command = Command::new(HANDLER);
