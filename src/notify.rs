@@ -487,41 +487,48 @@ impl Notifier {
         if !request.notify_user {
             return;
         }
-        let language = request.language.unwrap_or_else(|| {
-            Language::for_usage_location(user.and_then(|user| user.usage_location.as_deref()))
+        let status = self
+            .deliver(graph, user, request, deadline, report, journal)
+            .await;
+        report.notification = Some(NotificationSummary {
+            status,
+            language: language_for(request, user).code(),
+            to: user.and_then(|user| user.mail.clone()),
         });
-        let to = user.and_then(|user| user.mail.clone());
-        let mut summary = NotificationSummary {
-            status: NotificationStatus::NotNeeded,
-            language: language.code(),
-            to: to.clone(),
-        };
+    }
+
+    /// Sends the mail if there is a change to tell and somewhere to send it; the status to report.
+    async fn deliver(
+        &self,
+        graph: &GraphClient,
+        user: Option<&DirectoryUser>,
+        request: &Request,
+        deadline: tokio::time::Instant,
+        report: &mut Report,
+        journal: &mut Journal,
+    ) -> NotificationStatus {
         let (Some(user), Some(change)) = (user, Change::of(report.action)) else {
             journal.record("No notification: the phone method did not change");
-            report.notification = Some(summary);
-            return;
+            return NotificationStatus::NotNeeded;
         };
-        let Some(to) = to else {
-            let message = "the user has no mail address, so no notification was sent";
-            journal.warn(format!("Warning: {message}"));
-            report.warn(WarningCode::NotificationFailed, message);
-            summary.status = NotificationStatus::Failed;
-            report.notification = Some(summary);
-            return;
+        let language = language_for(request, Some(user));
+        let Some(to) = &user.mail else {
+            return failed(
+                report,
+                journal,
+                "the user has no mail address, so no notification was sent".to_owned(),
+            );
         };
         if request.dry_run {
             journal.record(format!(
                 "Dry run: would notify the user at {to} ({})",
                 language.code()
             ));
-            summary.status = NotificationStatus::WouldSend;
-            report.notification = Some(summary);
-            return;
+            return NotificationStatus::WouldSend;
         }
         let Some(sender) = &self.settings.sender else {
             // Checked before anything was done; kept total rather than trusted.
-            report.notification = Some(summary);
-            return;
+            return NotificationStatus::NotNeeded;
         };
         let organization = self.organization();
         let (subject, html) = compose(&Facts {
@@ -541,30 +548,20 @@ impl Notifier {
         };
         // Within what is left of the invocation's budget: a slow mail must not turn the change
         // into a failure.
-        let sent = tokio::time::timeout_at(deadline, graph.send_mail(sender, &mail)).await;
-        let sent = match sent {
-            Ok(sent) => sent,
-            Err(_) => {
-                let message = format!(
-                    "the phone method was changed, but the notification to {to} did not complete \
-                     within the invocation's time budget; it may or may not have been sent"
-                );
-                journal.warn(format!("Warning: {message}"));
-                report.warn(WarningCode::NotificationFailed, message);
-                summary.status = NotificationStatus::Failed;
-                report.notification = Some(summary);
-                return;
-            }
-        };
-        match sent {
-            Ok(()) => {
+        let message = match tokio::time::timeout_at(deadline, graph.send_mail(sender, &mail)).await
+        {
+            Ok(Ok(())) => {
                 journal.record(format!(
                     "Notified the user at {to} ({}), from {sender}",
                     language.code()
                 ));
-                summary.status = NotificationStatus::Sent;
+                return NotificationStatus::Sent;
             }
-            Err(error) => {
+            Err(_) => format!(
+                "the phone method was changed, but the notification to {to} did not complete \
+                 within the invocation's time budget; it may or may not have been sent"
+            ),
+            Ok(Err(error)) => {
                 let reason = match &error.kind {
                     GraphErrorKind::Forbidden { status, code } => format!(
                         "Graph refused to let the identity send mail as {sender} ({status} \
@@ -577,17 +574,28 @@ impl Notifier {
                     ),
                     other => format!("{other}"),
                 };
-                let message = format!(
+                format!(
                     "the phone method was changed, but the notification to {to} could not be \
                      sent: {reason}"
-                );
-                journal.warn(format!("Warning: {message}"));
-                report.warn(WarningCode::NotificationFailed, message);
-                summary.status = NotificationStatus::Failed;
+                )
             }
-        }
-        report.notification = Some(summary);
+        };
+        failed(report, journal, message)
     }
+}
+
+/// The caller's choice, else the language where the user works.
+fn language_for(request: &Request, user: Option<&DirectoryUser>) -> Language {
+    request.language.unwrap_or_else(|| {
+        Language::for_usage_location(user.and_then(|user| user.usage_location.as_deref()))
+    })
+}
+
+/// Records why the notification failed, as a warning in the result and the log.
+fn failed(report: &mut Report, journal: &mut Journal, message: String) -> NotificationStatus {
+    journal.warn(format!("Warning: {message}"));
+    report.warn(WarningCode::NotificationFailed, message);
+    NotificationStatus::Failed
 }
 
 #[cfg(test)]

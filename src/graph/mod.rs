@@ -265,8 +265,7 @@ impl GraphClient {
     /// A [`GraphError`]; `NotFound` when there is no such user.
     pub async fn user(&self, user: &UserRef) -> Result<DirectoryUser, GraphError> {
         let operation = GraphOperation::ReadUser;
-        let mut url = self.user_url(user, &[]);
-        url.query_pairs_mut().append_pair("$select", USER_FIELDS);
+        let url = self.user_read_url(user);
         let answer = self
             .send(operation, Method::GET, url, None, Idempotence::Safe)
             .await?;
@@ -310,10 +309,7 @@ impl GraphClient {
         Result<DirectoryUser, GraphError>,
         Result<Vec<PhoneMethod>, GraphError>,
     ) {
-        let mut user_url = self.user_url(user, &[]);
-        user_url
-            .query_pairs_mut()
-            .append_pair("$select", USER_FIELDS);
+        let user_url = self.user_read_url(user);
         let methods_url = self.user_url(user, &["authentication", "phoneMethods"]);
         let answers = match self
             .batch_get(vec![
@@ -676,6 +672,13 @@ impl GraphClient {
             users: users.0,
             next,
         })
+    }
+
+    /// `/users/{user}?$select=` the fields every read of a user asks for.
+    fn user_read_url(&self, user: &UserRef) -> Url {
+        let mut url = self.user_url(user, &[]);
+        url.query_pairs_mut().append_pair("$select", USER_FIELDS);
+        url
     }
 
     fn user_url(&self, user: &UserRef, rest: &[&str]) -> Url {
