@@ -118,7 +118,7 @@ async fn read_strategies(simulator: &Simulator, user: &str) {
                 let started = Instant::now();
                 let (directory_user, methods) = match strategy {
                     "two concurrent GETs" => graph.user_and_phone_methods(&user).await,
-                    _ => graph.user_and_phone_methods_batched(&user).await,
+                    _ => support::user_and_phone_methods_batched(&graph, &user).await,
                 };
                 assert!(directory_user.is_ok() && methods.is_ok());
                 times.push(started.elapsed());

@@ -24,11 +24,13 @@ mod support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use mfa_phone_handler::config::OwnerSearchSettings;
-use mfa_phone_handler::graph::{GraphClient, GraphOperation, RetrySettings};
-use mfa_phone_handler::journal::Journal;
-use mfa_phone_handler::owner::OwnerSearch;
+use mfa_phone_handler::graph::{
+    CandidateList, GraphClient, GraphError, GraphErrorKind, RetrySettings,
+};
+use mfa_phone_handler::outcome::Outcome;
+use mfa_phone_handler::owner::{OwnerSearch, OwnerSearchSettings};
 use mfa_phone_handler::phone::{PhoneNumber, PhoneType};
+use mfa_phone_handler::report::Trigger;
 use mfa_phone_handler::simulator::tenant::SimUser;
 use mfa_phone_handler::simulator::{SimOptions, Simulator, Throttle};
 use mfa_phone_handler::user::UserRef;
@@ -175,14 +177,12 @@ async fn ours(graph: &GraphClient, number: &PhoneNumber, target: &UserRef) -> bo
         max_batches_in_flight: 16,
         remember_for: Duration::ZERO,
     });
-    let mut journal = Journal::new(Some("bench"));
+    let mut outcome = Outcome::new(Trigger::Http, Some("bench".to_owned()));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(3600);
-    let outcome = search
-        .search(graph, number, target, deadline, &mut journal)
+    let owner = search
+        .search(graph, number, target, deadline, &mut outcome)
         .await;
-    outcome
-        .owner
-        .is_some_and(|owner| owner.user_principal_name.as_deref() == Some("holder@contoso.com"))
+    owner.is_some_and(|owner| owner.user_principal_name.as_deref() == Some("holder@contoso.com"))
 }
 
 /// The runbook's pattern: every report page first, then one `$batch` at a time, in slices of
@@ -192,7 +192,7 @@ async fn runbook(graph: &GraphClient, number: &PhoneNumber) -> bool {
     let mut next = Some(graph.registration_report_url());
     while let Some(url) = next {
         let page = graph
-            .candidate_page(GraphOperation::ReadRegistrationReport, url)
+            .candidate_page(CandidateList::RegistrationReport, url)
             .await
             .expect("a report page");
         users.extend(page.users);
@@ -203,26 +203,31 @@ async fn runbook(graph: &GraphClient, number: &PhoneNumber) -> bool {
         for chunk in slice.chunks(20) {
             let mut pending: Vec<usize> = (0..chunk.len()).collect();
             while !pending.is_empty() {
-                let items = pending
+                let users: Vec<UserRef> = pending
                     .iter()
-                    .map(|index| {
-                        let user = UserRef::ObjectId(chunk[*index].id.clone());
-                        (index.to_string(), graph.phone_methods_url(&user))
-                    })
+                    .map(|index| UserRef::ObjectId(chunk[*index].id.clone()))
                     .collect();
-                let answers = graph.batch_get(items).await.expect("a batch");
+                let answers = graph.batch_phone_methods(&users).await.expect("a batch");
                 let mut throttled = Vec::new();
                 let mut wait = Duration::ZERO;
-                for answer in answers {
-                    let index: usize = answer.id.parse().expect("our own id");
-                    if answer.status == 429 {
-                        throttled.push(index);
-                        wait = wait.max(answer.retry_after.unwrap_or(Duration::from_secs(1)));
-                    } else if answer.status == 200 {
-                        let methods = graph
-                            .phone_methods_from_batch(answer.body)
-                            .expect("phone methods");
-                        found |= methods.iter().any(|method| number.is(&method.number));
+                for (position, answer) in answers {
+                    match answer {
+                        Ok(methods) => {
+                            found |= methods.iter().any(|method| number.matches(&method.number));
+                        }
+                        Err(GraphError {
+                            kind:
+                                GraphErrorKind::Unavailable {
+                                    throttled: true,
+                                    retry_after,
+                                    ..
+                                },
+                            ..
+                        }) => {
+                            throttled.push(pending[position]);
+                            wait = wait.max(retry_after.unwrap_or(Duration::from_secs(1)));
+                        }
+                        Err(_) => {}
                     }
                 }
                 if !throttled.is_empty() {

@@ -3,8 +3,8 @@
 //!
 //! Routes: `GET /` (the host's readiness and health probe), `POST /SetOrRemoveMobilePhoneMfa`
 //! (the HTTP trigger) and `POST /SetOrRemoveMobilePhoneMfaQueue` (the queue trigger). Each
-//! invocation gets a [`Report`] and a [`Journal`]; this module decides the envelope and the
-//! HTTP status the host sees, and nothing else.
+//! invocation gets an [`Outcome`]; this module decides the envelope and the HTTP status the
+//! host sees, and nothing else.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,8 +18,8 @@ use axum::routing::{get, post};
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 
-use crate::host::{self, Invocation, QueueMessage};
-use crate::journal::Journal;
+use crate::host::{self, Envelope, QueueMessage};
+use crate::outcome::Outcome;
 use crate::report::{self, ErrorCode, Failure, QueueMessageEcho, Report, Trigger};
 use crate::request;
 use crate::runbook::{self, Services};
@@ -93,21 +93,16 @@ async fn http_trigger(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let invocation_id = invocation_id(&headers);
-    let mut report = Report::new(Trigger::Http, invocation_id.clone());
-    let mut journal = Journal::new(invocation_id.as_deref());
-    let parameters = Invocation::parse(&body)
-        .and_then(|invocation| invocation.http_request(HTTP_TRIGGER_BINDING))
-        .map_err(|message| Failure::new(ErrorCode::InvalidRequest, message))
+    let mut outcome = Outcome::new(Trigger::Http, invocation_id(&headers));
+    let parameters = Envelope::parse(&body)
+        .and_then(|envelope| envelope.http_request(HTTP_TRIGGER_BINDING))
+        .map_err(|error| Failure::new(ErrorCode::InvalidRequest, error.to_string()))
         .and_then(|request| http_parameters(request.body, request.query));
     match parameters {
-        Ok(parameters) => execute(&state, parameters, &mut report, &mut journal).await,
-        Err(failure) => {
-            journal.warn(format!("Failed: {}", failure.message));
-            report.fail(failure);
-        }
+        Ok(parameters) => execute(&state, parameters, &mut outcome).await,
+        Err(failure) => outcome.fail(failure),
     }
-    report.log = journal.into_lines();
+    let report = outcome.finish();
     let status = report.http_status();
     let retry_after = report
         .error_code()
@@ -140,29 +135,26 @@ async fn queue_trigger(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let invocation_id = invocation_id(&headers);
-    let mut report = Report::new(Trigger::Queue, invocation_id.clone());
-    let mut journal = Journal::new(invocation_id.as_deref());
-    let invocation = match Invocation::parse(&body) {
-        Ok(invocation) => invocation,
-        Err(message) => {
+    let mut outcome = Outcome::new(Trigger::Queue, invocation_id(&headers));
+    let envelope = match Envelope::parse(&body) {
+        Ok(envelope) => envelope,
+        Err(error) => {
             // Not an envelope the host would send; nothing to retry.
-            journal.warn(format!("Failed: {message}"));
-            report.fail(Failure::new(ErrorCode::InvalidRequest, message));
-            report.log = journal.into_lines();
+            outcome.fail(Failure::new(ErrorCode::InvalidRequest, error.to_string()));
+            let report = outcome.finish();
             let envelope =
                 host::queue_response(QUEUE_OUTPUT_BINDING, result_message(&report), &report.log);
             return (StatusCode::OK, axum::Json(envelope)).into_response();
         }
     };
-    let dequeue_count = invocation.dequeue_count();
-    report.queue_message = Some(QueueMessageEcho {
-        id: invocation.metadata_string("Id"),
+    let dequeue_count = envelope.dequeue_count();
+    outcome.report_mut().queue_message = Some(QueueMessageEcho {
+        id: envelope.metadata_string("Id"),
         dequeue_count,
     });
-    let parameters = invocation
+    let parameters = envelope
         .queue_message(QUEUE_TRIGGER_BINDING)
-        .map_err(|message| Failure::new(ErrorCode::InvalidRequest, message))
+        .map_err(|error| Failure::new(ErrorCode::InvalidRequest, error.to_string()))
         .and_then(|message| match message {
             QueueMessage::Json(value) => Ok(value),
             QueueMessage::Text(_) => Err(Failure::new(
@@ -171,28 +163,29 @@ async fn queue_trigger(
             )),
         });
     match parameters {
-        Ok(parameters) => execute(&state, parameters, &mut report, &mut journal).await,
-        Err(failure) => {
-            journal.warn(format!("Failed: {}", failure.message));
-            report.fail(failure);
-        }
+        Ok(parameters) => execute(&state, parameters, &mut outcome).await,
+        Err(failure) => outcome.fail(failure),
     }
-    let transient = report.error_code().is_some_and(ErrorCode::is_transient);
+    let transient = outcome
+        .report()
+        .error_code()
+        .is_some_and(ErrorCode::is_transient);
     // Without a readable DequeueCount we cannot know that a retry remains; a result now is
     // better than a message that might end in the poison queue with none.
     let last_attempt = dequeue_count.is_none_or(|count| count >= state.max_dequeue_count);
     if transient && dequeue_count.is_none() {
-        journal
-            .warn("The host sent no readable DequeueCount: treating this delivery as the last one");
+        outcome.caution(
+            "The host sent no readable DequeueCount: treating this delivery as the last one",
+        );
     }
     if transient && !last_attempt {
         // Non-2xx: the host makes the message visible again after its visibility timeout.
-        journal.warn(format!(
+        outcome.caution(format!(
             "Transient failure on delivery {} of {}: asking the host to deliver the message again",
             dequeue_count.map_or_else(|| "?".to_owned(), |count| count.to_string()),
             state.max_dequeue_count
         ));
-        report.log = journal.into_lines();
+        let report = outcome.finish();
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(
@@ -202,65 +195,61 @@ async fn queue_trigger(
             .into_response();
     }
     if transient {
-        journal.warn(format!(
+        outcome.caution(format!(
             "Transient failure on the last delivery ({} of {}): recording the failure as the result",
             dequeue_count.unwrap_or_default(),
             state.max_dequeue_count
         ));
     }
-    report.log = journal.into_lines();
+    let report = outcome.finish();
     let envelope = host::queue_response(QUEUE_OUTPUT_BINDING, result_message(&report), &report.log);
     (StatusCode::OK, axum::Json(envelope)).into_response()
 }
 
-/// Parses the parameters and runs the runbook, filling in the report and the journal.
-async fn execute(state: &AppState, parameters: Value, report: &mut Report, journal: &mut Journal) {
-    report.request = Some(parameters.clone());
+/// Parses the parameters and runs the runbook, recording what happens in `outcome`.
+async fn execute(state: &AppState, parameters: Value, outcome: &mut Outcome) {
+    outcome.report_mut().request = Some(parameters.clone());
     let parameters = match request::parameters_object(&parameters) {
         Ok(parameters) => parameters,
         Err(failure) => {
-            journal.warn(format!("Failed: {}", failure.message));
-            report.fail(failure);
+            outcome.fail(failure);
             return;
         }
     };
     match request::parse(&parameters) {
         Ok(parsed) => {
             for (code, message) in parsed.warnings {
-                journal.record(format!("Warning: {message}"));
-                report.warn(code, message);
+                outcome.warn(code, message);
             }
+            let report = outcome.report_mut();
             report.caller_name = parsed.request.caller_name.clone();
             report.request_id = parsed.request.request_id.clone();
             let budget = state.services.invocation_budget;
-            let run = runbook::run(&state.services, &parsed.request, report, journal);
+            let run = runbook::run(&state.services, &parsed.request, outcome);
             // The runbook keeps to its budget; this is the backstop that answers regardless.
             let finished = tokio::time::timeout(budget + BUDGET_GRACE, run)
                 .await
                 .is_ok();
-            if !finished && report.error.is_none() {
-                report.retry_after = Some(std::time::Duration::from_secs(30));
-                let failure = Failure::new(
+            if !finished && !outcome.has_failed() {
+                outcome.report_mut().retry_after = Some(std::time::Duration::from_secs(30));
+                outcome.fail(Failure::new(
                     ErrorCode::GraphUnavailable,
                     format!(
                         "the invocation ran out of its time budget ({} s) before it finished; \
                          nothing half-done is left that a retry cannot finish, so try again",
                         budget.as_secs()
                     ),
-                );
-                journal.warn(format!("Failed: {}", failure.message));
-                report.fail(failure);
+                ));
             }
         }
         Err(rejected) => {
             for (code, message) in rejected.warnings {
-                journal.record(format!("Warning: {message}"));
-                report.warn(code, message);
+                outcome.warn(code, message);
             }
+            let report = outcome.report_mut();
             report.caller_name = rejected.caller_name;
             report.request_id = rejected.request_id;
-            journal.warn(format!("Failed: {}", rejected.failure.message));
-            report.fail(rejected.failure);
+            outcome.fail(rejected.failure);
         }
     }
 }

@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::graph::RetrySettings;
 use crate::notify::{NotifySettings, ServiceDesk};
+use crate::owner::OwnerSearchSettings;
 use crate::user::UserRef;
 
 /// Everything the handler needs to know before it serves.
@@ -73,19 +74,6 @@ impl fmt::Debug for CredentialSource {
             CredentialSource::DeveloperTools => f.write_str("DeveloperTools"),
         }
     }
-}
-
-/// How the search for the holder of a conflicting number runs.
-#[derive(Clone, Debug)]
-pub struct OwnerSearchSettings {
-    pub enabled: bool,
-    /// The search stops when this is spent; an HTTP caller must get an answer well inside
-    /// the front end's ~230 s.
-    pub budget: Duration,
-    /// The most `$batch` requests in flight; the search backs off below this when throttled.
-    pub max_batches_in_flight: usize,
-    /// How long a number's holder, once found, is remembered.
-    pub remember_for: Duration,
 }
 
 /// Configuration problems, each naming its variable.

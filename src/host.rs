@@ -11,9 +11,9 @@
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
-/// A decoded invocation request.
+/// A decoded invocation request: the host's envelope.
 #[derive(Debug)]
-pub struct Invocation {
+pub struct Envelope {
     data: Map<String, Value>,
     metadata: Map<String, Value>,
 }
@@ -36,23 +36,22 @@ pub enum QueueMessage {
     Text(String),
 }
 
-impl Invocation {
+impl Envelope {
     /// Parses the envelope's JSON.
     ///
     /// # Errors
     ///
-    /// When the text is not JSON or not an object; a message saying which.
-    pub fn parse(bytes: &[u8]) -> Result<Invocation, String> {
-        let value: Value = serde_json::from_slice(bytes)
-            .map_err(|error| format!("the invocation envelope is not valid JSON: {error}"))?;
+    /// When the text is not JSON or not an object.
+    pub fn parse(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
+        let value: Value = serde_json::from_slice(bytes).map_err(EnvelopeError::NotJson)?;
         let Value::Object(envelope) = value else {
-            return Err("the invocation envelope is not a JSON object".to_owned());
+            return Err(EnvelopeError::NotAnObject);
         };
         let object = |name: &str| match get(&envelope, name) {
             Some(Value::Object(map)) => map.clone(),
             _ => Map::new(),
         };
-        Ok(Invocation {
+        Ok(Envelope {
             data: object("Data"),
             metadata: object("Metadata"),
         })
@@ -63,18 +62,17 @@ impl Invocation {
     /// # Errors
     ///
     /// When there is no such binding, or it is not an HTTP request object.
-    pub fn http_request(&self, binding: &str) -> Result<HttpTriggerRequest, String> {
+    pub fn http_request(&self, binding: &str) -> Result<HttpTriggerRequest, EnvelopeError> {
+        let not_a_request = || EnvelopeError::NotAnHttpRequest(binding.to_owned());
         let request = match get(&self.data, binding) {
             Some(Value::Object(request)) => request.clone(),
             // Some host versions hand the request over as JSON text; accept one layer.
             Some(Value::String(text)) => match serde_json::from_str(text) {
                 Ok(Value::Object(request)) => request,
-                _ => {
-                    return Err(format!("Data.{binding} is not an HTTP request object"));
-                }
+                _ => return Err(not_a_request()),
             },
-            Some(_) => return Err(format!("Data.{binding} is not an HTTP request object")),
-            None => return Err(format!("the invocation has no Data.{binding}")),
+            Some(_) => return Err(not_a_request()),
+            None => return Err(EnvelopeError::MissingBinding(binding.to_owned())),
         };
         let body = match get(&request, "Body") {
             None | Some(Value::Null) => None,
@@ -103,9 +101,9 @@ impl Invocation {
     /// # Errors
     ///
     /// When there is no such binding, or the value is neither a string nor JSON.
-    pub fn queue_message(&self, binding: &str) -> Result<QueueMessage, String> {
+    pub fn queue_message(&self, binding: &str) -> Result<QueueMessage, EnvelopeError> {
         match get(&self.data, binding) {
-            None | Some(Value::Null) => Err(format!("the invocation has no Data.{binding}")),
+            None | Some(Value::Null) => Err(EnvelopeError::MissingBinding(binding.to_owned())),
             Some(Value::String(outer)) => Ok(decode_queue_text(outer)),
             Some(other) => Ok(QueueMessage::Json(other.clone())),
         }
@@ -137,6 +135,19 @@ impl Invocation {
             _ => None,
         }
     }
+}
+
+/// Why an envelope could not be read. The messages are the ones the result shows.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("the invocation envelope is not valid JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    #[error("the invocation envelope is not a JSON object")]
+    NotAnObject,
+    #[error("the invocation has no Data.{0}")]
+    MissingBinding(String),
+    #[error("Data.{0} is not an HTTP request object")]
+    NotAnHttpRequest(String),
 }
 
 /// The response envelope for an HTTP-triggered invocation.
@@ -224,8 +235,8 @@ fn unquote(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn invocation(value: Value) -> Invocation {
-        Invocation::parse(value.to_string().as_bytes()).unwrap()
+    fn invocation(value: Value) -> Envelope {
+        Envelope::parse(value.to_string().as_bytes()).unwrap()
     }
 
     #[test]

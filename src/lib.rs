@@ -9,8 +9,9 @@
 //!   [`phone`] (numbers, by the numbering plan) and [`user`] (object id or UPN).
 //! - [`runbook`] carries a request out: it reads through [`graph`], decides with the pure
 //!   [`plan`], writes, verifies, and on an SMS sign-in conflict asks [`owner`] who holds the
-//!   number, and [`notify`] e-mails the user about the change when asked. [`report`] is the
-//!   result contract; [`journal`] the admin-readable log.
+//!   number, and [`notify`] e-mails the user about the change when asked. [`outcome`] is
+//!   what one invocation has found and done: [`report`] (the result contract) and [`journal`]
+//!   (the admin-readable log) together. [`language`] picks the user's language.
 //! - [`config`], [`credential`] and [`startup`] build the process; [`locks`] serialises work
 //!   per user.
 //! - [`simulator`] (feature `simulator`) is a stateful fake of Graph and of the managed
@@ -24,8 +25,10 @@ pub mod demo;
 pub mod graph;
 pub mod host;
 pub mod journal;
+pub mod language;
 pub mod locks;
 pub mod notify;
+pub mod outcome;
 pub mod owner;
 pub mod phone;
 pub mod plan;

@@ -60,7 +60,7 @@ fn serve() -> ExitCode {
         let application = match Application::build(config).await {
             Ok(application) => application,
             Err(error) => {
-                tracing::error!("{error}");
+                tracing::error!("{}", error.with_causes());
                 return ExitCode::FAILURE;
             }
         };

@@ -60,7 +60,7 @@ pub fn plan(
     let current = find(methods, phone_type);
     match operation {
         Operation::Set => match current {
-            Some(method) if number.is(&method.number) => Plan::Done(Settled::Unchanged),
+            Some(method) if number.matches(&method.number) => Plan::Done(Settled::Unchanged),
             Some(_) => Plan::Write(Write::Update),
             None if phone_type == PhoneType::AlternateMobile
                 && find(methods, PhoneType::Mobile).is_none() =>
@@ -71,9 +71,11 @@ pub fn plan(
         },
         Operation::Remove => match current {
             None => Plan::Done(Settled::NotPresent),
-            Some(method) if !number.is(&method.number) => Plan::Refuse(Refusal::NumberMismatch {
-                registered: method.number.clone(),
-            }),
+            Some(method) if !number.matches(&method.number) => {
+                Plan::Refuse(Refusal::NumberMismatch {
+                    registered: method.number.clone(),
+                })
+            }
             Some(_)
                 if phone_type == PhoneType::Mobile
                     && find(methods, PhoneType::AlternateMobile).is_some() =>

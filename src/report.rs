@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::phone::PhoneMethod;
+
 /// Bumped when a field is removed or changes meaning; adding a field or a code is compatible.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -92,6 +94,21 @@ pub struct MethodSummary {
     pub phone_number: String,
     /// Null when Graph did not say (a PATCH answers 204 without a body).
     pub sms_sign_in_state: Option<String>,
+}
+
+impl MethodSummary {
+    /// The method as the result shows it.
+    pub fn of(method: &PhoneMethod) -> MethodSummary {
+        MethodSummary {
+            id: method.phone_type.method_id().to_owned(),
+            phone_type: method.phone_type.as_str().to_owned(),
+            phone_number: method.number.as_graph_text().to_owned(),
+            sms_sign_in_state: method
+                .sms_sign_in_state
+                .as_ref()
+                .map(|state| state.as_str().to_owned()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

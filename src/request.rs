@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::notify::Language;
+use crate::language::Language;
 use crate::phone::{LineKind, PhoneNumber, PhoneType};
 use crate::report::{ErrorCode, Failure, WarningCode};
 use crate::user::UserRef;

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use crate::app::{self, AppState};
 use crate::config::Config;
 use crate::credential;
-use crate::graph::GraphClient;
+use crate::graph::{EndpointError, GraphClient};
 use crate::locks::UserLocks;
 use crate::notify::Notifier;
 use crate::owner::OwnerSearch;
@@ -26,14 +26,32 @@ pub struct Application {
 /// Why the handler could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("could not build the HTTP client: {0}")]
-    HttpClient(String),
-    #[error("could not build the credential: {0}")]
-    Credential(String),
-    #[error("could not build the Graph client: {0}")]
-    Graph(String),
-    #[error("could not listen on 127.0.0.1:{port}: {source}")]
-    Bind { port: u16, source: std::io::Error },
+    #[error("could not build the HTTP client")]
+    HttpClient(#[source] reqwest::Error),
+    #[error("could not build the credential")]
+    Credential(#[source] azure_core::Error),
+    #[error("could not build the Graph client")]
+    Graph(#[source] EndpointError),
+    #[error("could not listen on 127.0.0.1:{port}")]
+    Bind {
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StartupError {
+    /// The error with its causes, for the one line the process logs before it exits.
+    pub fn with_causes(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(error) = cause {
+            text.push_str(": ");
+            text.push_str(&error.to_string());
+            cause = error.source();
+        }
+        text
+    }
 }
 
 impl Application {
@@ -52,10 +70,10 @@ impl Application {
             .pool_idle_timeout(Duration::from_secs(90))
             .user_agent(concat!("mfa-phone-handler/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|error| StartupError::HttpClient(error.to_string()))?;
+            .map_err(StartupError::HttpClient)?;
         let credential =
             credential::build(&config.credential, &config.graph_endpoint, http.clone())
-                .map_err(|error| StartupError::Credential(error.to_string()))?;
+                .map_err(StartupError::Credential)?;
         let graph = GraphClient::new(
             http,
             &config.graph_endpoint,

@@ -1,4 +1,5 @@
-//! The target user as the caller named them: an object id or a user principal name.
+//! Users: as the caller named them ([`UserRef`], an object id or a user principal name), and
+//! as the directory describes them ([`DirectoryUser`]).
 //!
 //! Parsing here is what keeps a caller's value from changing the Graph URL: a [`UserRef`] holds
 //! either a GUID or a UPN made only of the characters Entra allows in one. Building the URL
@@ -13,6 +14,23 @@ pub enum UserRef {
     ObjectId(String),
     /// A user principal name, as given (Graph matches it case-insensitively).
     PrincipalName(String),
+}
+
+/// A user as the directory describes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectoryUser {
+    pub id: String,
+    pub user_principal_name: Option<String>,
+    pub display_name: Option<String>,
+    /// The directory's user type as it wrote it (`Member`, `Guest`); old objects may have none.
+    pub user_type: Option<String>,
+    /// Whether the user is a B2B guest.
+    pub guest: bool,
+    pub account_enabled: Option<bool>,
+    /// The user's mail address; `None` when they have no mailbox.
+    pub mail: Option<String>,
+    /// Two letters (`DE`), when set.
+    pub usage_location: Option<String>,
 }
 
 /// Why a `UserId` value was rejected.

@@ -2,8 +2,10 @@
 //! and the product's Graph client using that identity.
 
 use mfa_phone_handler::config::CredentialSource;
-use mfa_phone_handler::graph::{GraphClient, RetrySettings};
+use mfa_phone_handler::graph::{self, GraphClient, GraphError, RetrySettings};
+use mfa_phone_handler::phone::PhoneMethod;
 use mfa_phone_handler::simulator::{SimOptions, Simulator};
+use mfa_phone_handler::user::{DirectoryUser, UserRef};
 
 /// The simulator's port, bound before the runtime starts, and the identity secret.
 pub struct Prepared {
@@ -66,4 +68,34 @@ pub fn graph_client(simulator: &Simulator, retry: RetrySettings) -> GraphClient 
     )
     .expect("the managed identity credential");
     GraphClient::new(http, &endpoint, credential, retry).expect("the Graph client")
+}
+
+/// The user and their phone methods as one `$batch` of two GETs: the read strategy the
+/// handler benchmark compares with the two concurrent GETs the product uses.
+#[allow(
+    dead_code,
+    reason = "each benchmark compiles this module; only one reads this way"
+)]
+pub async fn user_and_phone_methods_batched(
+    graph: &GraphClient,
+    user: &UserRef,
+) -> (
+    Result<DirectoryUser, GraphError>,
+    Result<Vec<PhoneMethod>, GraphError>,
+) {
+    let items = vec![
+        ("user".to_owned(), graph.user_read_url(user)),
+        ("methods".to_owned(), graph.phone_methods_url(user)),
+    ];
+    let mut answers = match graph.batch_get(items).await {
+        Ok(answers) => answers,
+        Err(error) => panic!("the batch failed: {error}"),
+    };
+    let mut take = |id: &str| {
+        let position = answers.iter().position(|answer| answer.id == id);
+        answers.swap_remove(position.unwrap_or_else(|| panic!("no answer for {id}")))
+    };
+    let user = graph::user_of(take("user"));
+    let methods = graph::phone_methods_of(take("methods"));
+    (user, methods)
 }

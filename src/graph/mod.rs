@@ -1,27 +1,32 @@
-//! The Microsoft Graph client: the only module that knows Graph's URLs and JSON.
+//! The Microsoft Graph client: the only module that knows Graph's URLs, JSON, statuses and
+//! error codes.
 //!
 //! Every request carries a bearer token from the process's one credential and a
 //! `client-request-id`; the token is attached only to URLs on the configured Graph endpoint.
-//! Throttling (429) and unavailability (503, 504) are retried with Graph's `Retry-After` or
-//! jittered exponential backoff, bounded in attempts and in time. A POST is never repeated
-//! after an answer that leaves its outcome unknown: the caller re-reads and decides again.
-//! Errors are classified by HTTP status and Graph's `error.code`, never by message text.
+//! [`send`] carries one request to its end (retries, classification); [`error`] is what a
+//! failure means; [`wire`] is Graph's JSON; [`retry`] the retry arithmetic. The calls here
+//! convert Graph's JSON into the product's types ([`DirectoryUser`], [`PhoneMethod`]) and
+//! never hand Graph's text to anyone to match on.
 
+mod error;
 mod retry;
+mod send;
 mod wire;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 use azure_core::credentials::TokenCredential;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, Url};
-use serde::de::DeserializeOwned;
 
-use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, RegisteredNumber};
-use crate::user::UserRef;
+use self::send::{Idempotence, decode, decode_value, malformed};
+use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, RegisteredNumber, SmsSignInState};
+use crate::user::{DirectoryUser, UserRef};
 
-pub use retry::{RetrySettings, parse_retry_after};
+pub use self::error::{
+    Denial, EndpointError, GraphError, GraphErrorKind, GraphOperation, Rejection,
+};
+pub use self::retry::{RetrySettings, parse_retry_after};
 
 /// The Graph client. Cheap to share behind an `Arc`; its connection pool and the credential's
 /// token cache are shared by every invocation.
@@ -36,35 +41,6 @@ pub struct GraphClient {
     retry: RetrySettings,
 }
 
-/// A user as the directory describes them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DirectoryUser {
-    pub id: String,
-    pub user_principal_name: Option<String>,
-    pub display_name: Option<String>,
-    /// `Member` or `Guest`; old objects may have none.
-    pub user_type: Option<String>,
-    pub account_enabled: Option<bool>,
-    /// The user's mail address; `None` when they have no mailbox.
-    pub mail: Option<String>,
-    /// Two letters (`DE`), when set.
-    pub usage_location: Option<String>,
-}
-
-impl From<wire::User> for DirectoryUser {
-    fn from(user: wire::User) -> DirectoryUser {
-        DirectoryUser {
-            id: user.id,
-            user_principal_name: user.user_principal_name,
-            display_name: user.display_name,
-            user_type: user.user_type,
-            account_enabled: user.account_enabled,
-            mail: user.mail.filter(|mail| !mail.trim().is_empty()),
-            usage_location: user.usage_location,
-        }
-    }
-}
-
 /// A message to send through `sendMail`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutgoingMail {
@@ -74,154 +50,61 @@ pub struct OutgoingMail {
     pub html: String,
 }
 
-impl DirectoryUser {
-    pub fn is_guest(&self) -> bool {
-        self.user_type
-            .as_deref()
-            .is_some_and(|user_type| user_type.eq_ignore_ascii_case("guest"))
-    }
-}
-
-/// A Graph call that failed, and what kind of failure it was.
-#[derive(Debug, thiserror::Error)]
-#[error("failed to {}: {kind}", operation.describe())]
-pub struct GraphError {
-    pub operation: GraphOperation,
-    pub kind: GraphErrorKind,
-}
-
-/// Failures grouped by what the caller does about them.
-#[derive(Debug, thiserror::Error)]
-pub enum GraphErrorKind {
-    /// 404: the user, or the method, does not exist.
-    #[error("Graph answered {status} {code}")]
-    NotFound { status: u16, code: String },
-    /// 401 or 403: our identity lacks a permission (or a licence).
-    #[error("Graph refused our identity ({status} {code})")]
-    Forbidden { status: u16, code: String },
-    /// Any other 4xx: Graph will not do this as asked. `message` is Graph's text, kept for the
-    /// caller's result and never matched on.
-    #[error("Graph rejected the request ({status} {code})")]
-    Rejected {
-        status: u16,
-        code: String,
-        message: String,
-    },
-    /// Throttled or unavailable after our retries, or an answer we never got. A write may or
-    /// may not have happened.
-    #[error("Graph is throttling or unavailable ({detail})")]
-    Unavailable {
-        retry_after: Option<Duration>,
-        detail: String,
-    },
-    /// No token could be obtained.
-    #[error("no token could be obtained for Graph ({detail})")]
-    Credential { detail: String },
-    /// Graph answered, but not with anything we can read.
-    #[error("Graph's answer could not be read ({detail})")]
-    Malformed { detail: String },
-}
-
-/// The Graph calls we make, for messages and for naming the permission a 403 points to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GraphOperation {
-    ReadUser,
-    ListUsers,
-    ReadPhoneMethods,
-    AddPhoneMethod,
-    UpdatePhoneMethod,
-    RemovePhoneMethod,
-    EnableSmsSignIn,
-    DisableSmsSignIn,
-    ReadRegistrationReport,
-    Batch,
-    ReadOrganization,
-    SendMail,
-}
-
-impl GraphOperation {
-    pub fn describe(self) -> &'static str {
-        match self {
-            GraphOperation::ReadUser => "read the user",
-            GraphOperation::ListUsers => "list users",
-            GraphOperation::ReadPhoneMethods => "read the user's phone methods",
-            GraphOperation::AddPhoneMethod => "add the phone method",
-            GraphOperation::UpdatePhoneMethod => "update the phone method",
-            GraphOperation::RemovePhoneMethod => "remove the phone method",
-            GraphOperation::EnableSmsSignIn => "enable SMS sign-in",
-            GraphOperation::DisableSmsSignIn => "disable SMS sign-in",
-            GraphOperation::ReadRegistrationReport => "read the registration details report",
-            GraphOperation::Batch => "send a batch",
-            GraphOperation::ReadOrganization => "read the organization's name",
-            GraphOperation::SendMail => "send the notification e-mail",
-        }
-    }
-
-    /// The least-privileged application permission the call needs.
-    pub fn permission(self) -> &'static str {
-        match self {
-            GraphOperation::ReadUser | GraphOperation::ListUsers => "User.Read.All",
-            GraphOperation::ReadPhoneMethods | GraphOperation::Batch => {
-                "UserAuthenticationMethod.Read.All (or .ReadWrite.All)"
-            }
-            GraphOperation::AddPhoneMethod
-            | GraphOperation::UpdatePhoneMethod
-            | GraphOperation::RemovePhoneMethod
-            | GraphOperation::EnableSmsSignIn
-            | GraphOperation::DisableSmsSignIn => "UserAuthenticationMethod.ReadWrite.All",
-            GraphOperation::ReadRegistrationReport => {
-                "AuditLog.Read.All (and an Entra ID P1 or P2 licence)"
-            }
-            GraphOperation::ReadOrganization => "Organization.Read.All",
-            GraphOperation::SendMail => {
-                "Mail.Send (the Entra app role, or an Exchange Online RBAC for Applications grant \
-                 scoped to the sender mailbox)"
-            }
-        }
-    }
-}
-
-/// One GET inside a `$batch`, answered.
+/// One GET inside a `$batch`, answered; read it with [`user_of`] or [`phone_methods_of`].
 #[derive(Debug)]
-pub struct BatchAnswer {
+pub struct BatchItem {
     pub id: String,
-    pub status: u16,
-    pub retry_after: Option<Duration>,
-    pub body: serde_json::Value,
+    status: u16,
+    retry_after: Option<std::time::Duration>,
+    body: serde_json::Value,
 }
 
-/// One page of the registration details report.
+/// One page of candidates for the owner search: rows of the registration details report, or
+/// of the plain user list.
 #[derive(Debug)]
-pub struct RegistrationPage {
-    pub users: Vec<RegisteredUser>,
+pub struct CandidatePage {
+    pub users: Vec<ListedUser>,
     /// The next page, verbatim from Graph; already checked to be on our endpoint.
     pub next: Option<Url>,
 }
 
-/// A user the registration report (or the user list) names as a candidate.
+/// A user as a list names them (the registration report or the user list).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RegisteredUser {
+pub struct ListedUser {
     pub id: String,
     pub user_principal_name: Option<String>,
     pub display_name: Option<String>,
+}
+
+/// Where the owner search takes candidates from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CandidateList {
+    /// Users with a mobile phone registered, from the registration details report.
+    RegistrationReport,
+    /// Every user.
+    Users,
 }
 
 /// The user's fields every read asks for.
 const USER_FIELDS: &str =
     "id,userPrincipalName,displayName,userType,accountEnabled,mail,usageLocation";
 
-/// How a request may be retried.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Idempotence {
-    /// GET, PATCH to a fixed value: repeating it cannot do harm.
-    Safe,
-    /// POST and DELETE: repeat only when Graph surely did not act (429, or never sent).
-    Unsafe,
-}
-
-/// What Graph answered with a 2xx status.
-struct Answer {
-    body: bytes::Bytes,
+impl From<wire::User> for DirectoryUser {
+    fn from(user: wire::User) -> DirectoryUser {
+        DirectoryUser {
+            id: user.id,
+            user_principal_name: user.user_principal_name,
+            display_name: user.display_name,
+            guest: user
+                .user_type
+                .as_deref()
+                .is_some_and(|user_type| user_type.eq_ignore_ascii_case("guest")),
+            user_type: user.user_type,
+            account_enabled: user.account_enabled,
+            mail: user.mail.filter(|mail| !mail.trim().is_empty()),
+            usage_location: user.usage_location,
+        }
+    }
 }
 
 impl GraphClient {
@@ -235,10 +118,12 @@ impl GraphClient {
         endpoint: &Url,
         credential: Arc<dyn TokenCredential>,
         retry: RetrySettings,
-    ) -> Result<GraphClient, String> {
+    ) -> Result<GraphClient, EndpointError> {
         let mut root = endpoint.clone();
         if root.cannot_be_a_base() {
-            return Err(format!("{endpoint} cannot be a base URL"));
+            return Err(EndpointError {
+                endpoint: endpoint.clone(),
+            });
         }
         root.set_path(&format!("{}/v1.0/", endpoint.path().trim_end_matches('/')));
         root.set_query(None);
@@ -298,52 +183,6 @@ impl GraphClient {
         Result<Vec<PhoneMethod>, GraphError>,
     ) {
         tokio::join!(self.user(user), self.phone_methods(user))
-    }
-
-    /// The user and their phone methods as one `$batch` of two GETs. Kept for the benchmark
-    /// that compares it with [`GraphClient::user_and_phone_methods`].
-    pub async fn user_and_phone_methods_batched(
-        &self,
-        user: &UserRef,
-    ) -> (
-        Result<DirectoryUser, GraphError>,
-        Result<Vec<PhoneMethod>, GraphError>,
-    ) {
-        let user_url = self.user_read_url(user);
-        let methods_url = self.user_url(user, &["authentication", "phoneMethods"]);
-        let answers = match self
-            .batch_get(vec![
-                ("user".to_owned(), user_url),
-                ("methods".to_owned(), methods_url),
-            ])
-            .await
-        {
-            Ok(answers) => answers,
-            Err(error) => {
-                let again = GraphError {
-                    operation: error.operation,
-                    kind: GraphErrorKind::Unavailable {
-                        retry_after: None,
-                        detail: error.kind.to_string(),
-                    },
-                };
-                return (Err(error), Err(again));
-            }
-        };
-        let find = |id: &str| answers.iter().find(|answer| answer.id == id);
-        let user = match find("user") {
-            Some(answer) => item_result(GraphOperation::ReadUser, answer).and_then(|body| {
-                let user: wire::User = decode_value(GraphOperation::ReadUser, body)?;
-                Ok(user.into())
-            }),
-            None => Err(missing_item(GraphOperation::ReadUser)),
-        };
-        let methods = match find("methods") {
-            Some(answer) => item_result(GraphOperation::ReadPhoneMethods, answer)
-                .and_then(|body| self.phone_methods_from_batch(body)),
-            None => Err(missing_item(GraphOperation::ReadPhoneMethods)),
-        };
-        (user, methods)
     }
 
     /// `POST /users/{id}/authentication/phoneMethods`; returns the method Graph created.
@@ -522,10 +361,7 @@ impl GraphClient {
     /// # Errors
     ///
     /// A [`GraphError`] when the batch as a whole failed.
-    pub async fn batch_get(
-        &self,
-        items: Vec<(String, Url)>,
-    ) -> Result<Vec<BatchAnswer>, GraphError> {
+    pub async fn batch_get(&self, items: Vec<(String, Url)>) -> Result<Vec<BatchItem>, GraphError> {
         let operation = GraphOperation::Batch;
         let root = self.root.as_str().trim_end_matches('/');
         let mut requests = Vec::with_capacity(items.len());
@@ -555,7 +391,7 @@ impl GraphClient {
         Ok(response
             .responses
             .into_iter()
-            .map(|item| BatchAnswer {
+            .map(|item| BatchItem {
                 retry_after: item
                     .headers
                     .iter()
@@ -572,20 +408,6 @@ impl GraphClient {
                 body: item.body,
             })
             .collect())
-    }
-
-    /// Reads a phone methods answer from a `$batch` item.
-    ///
-    /// # Errors
-    ///
-    /// When the body is not a collection of phone methods.
-    pub fn phone_methods_from_batch(
-        &self,
-        body: serde_json::Value,
-    ) -> Result<Vec<PhoneMethod>, GraphError> {
-        let page: wire::Page<wire::PhoneMethod> =
-            decode_value(GraphOperation::ReadPhoneMethods, body)?;
-        Ok(page.value.into_iter().filter_map(phone_method).collect())
     }
 
     /// The first page of users with a mobile phone registered, from the registration details
@@ -619,19 +441,23 @@ impl GraphClient {
     /// A [`GraphError`]; the next link is refused when it leaves our endpoint.
     pub async fn candidate_page(
         &self,
-        operation: GraphOperation,
+        list: CandidateList,
         url: Url,
-    ) -> Result<RegistrationPage, GraphError> {
+    ) -> Result<CandidatePage, GraphError> {
+        let operation = match list {
+            CandidateList::RegistrationReport => GraphOperation::ReadRegistrationReport,
+            CandidateList::Users => GraphOperation::ListUsers,
+        };
         let answer = self
             .send(operation, Method::GET, url, None, Idempotence::Safe)
             .await?;
-        let users = match operation {
-            GraphOperation::ReadRegistrationReport => {
+        let users = match list {
+            CandidateList::RegistrationReport => {
                 let page: wire::Page<wire::RegistrationDetail> = decode(operation, &answer.body)?;
                 (
                     page.value
                         .into_iter()
-                        .map(|row| RegisteredUser {
+                        .map(|row| ListedUser {
                             id: row.id,
                             user_principal_name: row.user_principal_name,
                             display_name: row.user_display_name,
@@ -640,12 +466,12 @@ impl GraphClient {
                     page.next_link,
                 )
             }
-            _ => {
+            CandidateList::Users => {
                 let page: wire::Page<wire::User> = decode(operation, &answer.body)?;
                 (
                     page.value
                         .into_iter()
-                        .map(|user| RegisteredUser {
+                        .map(|user| ListedUser {
                             id: user.id,
                             user_principal_name: user.user_principal_name,
                             display_name: user.display_name,
@@ -668,14 +494,14 @@ impl GraphClient {
                 Some(url)
             }
         };
-        Ok(RegistrationPage {
+        Ok(CandidatePage {
             users: users.0,
             next,
         })
     }
 
     /// `/users/{user}?$select=` the fields every read of a user asks for.
-    fn user_read_url(&self, user: &UserRef) -> Url {
+    pub fn user_read_url(&self, user: &UserRef) -> Url {
         let mut url = self.user_url(user, &[]);
         url.query_pairs_mut().append_pair("$select", USER_FIELDS);
         url
@@ -700,237 +526,88 @@ impl GraphClient {
         url
     }
 
-    async fn send(
+    /// Reads the phone methods of up to 20 users in one `$batch`; each user's answer is
+    /// classified like a direct read. Users Graph's answer leaves out are missing from the
+    /// result (the caller counts them as unread).
+    ///
+    /// # Errors
+    ///
+    /// A [`GraphError`] when the batch as a whole failed.
+    pub async fn batch_phone_methods(
         &self,
-        operation: GraphOperation,
-        method: Method,
-        url: Url,
-        body: Option<Vec<u8>>,
-        idempotence: Idempotence,
-    ) -> Result<Answer, GraphError> {
-        if url.origin() != self.origin {
-            return Err(malformed(
-                operation,
-                "refusing to send the token to a host other than the Graph endpoint",
-            ));
-        }
-        let error = |kind| GraphError { operation, kind };
-        let started = Instant::now();
-        let client_request_id = uuid::Uuid::new_v4().to_string();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let token = self
-                .credential
-                .get_token(&[self.scope.as_str()], None)
-                .await
-                .map_err(|failure| {
-                    error(GraphErrorKind::Credential {
-                        detail: first_line(&failure.to_string()),
-                    })
-                })?;
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .bearer_auth(token.token.secret())
-                .header("client-request-id", &client_request_id)
-                .header(ACCEPT, "application/json")
-                .timeout(self.retry.attempt_timeout);
-            if let Some(body) = &body {
-                request = request
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.clone());
-            }
-            let (retry_after, detail) = match request.send().await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let headers = response.headers().clone();
-                    let retry_after = headers
-                        .get(RETRY_AFTER)
-                        .and_then(|value| value.to_str().ok())
-                        .and_then(|value| parse_retry_after(value, SystemTime::now()));
-                    match response.bytes().await {
-                        Ok(body) if (200..300).contains(&status) => return Ok(Answer { body }),
-                        Ok(body) => {
-                            let kind = classify(status, &body, retry_after);
-                            // Throttled requests were not carried out; the others only when
-                            // repeating them is safe. (500 and 502 are not retried here.)
-                            let retryable = match &kind {
-                                GraphErrorKind::Unavailable { .. } if status == 429 => true,
-                                GraphErrorKind::Unavailable { .. } => {
-                                    idempotence == Idempotence::Safe
-                                        && matches!(status, 409 | 503 | 504)
-                                }
-                                _ => false,
-                            };
-                            let GraphErrorKind::Unavailable { detail, .. } = kind else {
-                                return Err(error(kind));
-                            };
-                            if !retryable {
-                                return Err(error(GraphErrorKind::Unavailable {
-                                    retry_after,
-                                    detail,
-                                }));
-                            }
-                            (retry_after, with_throttle_information(detail, &headers))
-                        }
-                        Err(failure) if idempotence == Idempotence::Safe => {
-                            (None, first_line(&failure.without_url().to_string()))
-                        }
-                        Err(failure) => {
-                            return Err(error(GraphErrorKind::Unavailable {
-                                retry_after: None,
-                                detail: first_line(&failure.without_url().to_string()),
-                            }));
-                        }
-                    }
-                }
-                Err(failure) if idempotence == Idempotence::Safe || failure.is_connect() => {
-                    (None, describe_transport(&failure))
-                }
-                Err(failure) => {
-                    return Err(error(GraphErrorKind::Unavailable {
-                        retry_after: None,
-                        detail: describe_transport(&failure),
-                    }));
-                }
-            };
-            let wait = retry::wait_before_retry(&self.retry, attempt, retry_after, rand::random());
-            if attempt >= self.retry.max_attempts || started.elapsed() + wait > self.retry.budget {
-                return Err(error(GraphErrorKind::Unavailable {
-                    retry_after: Some(retry_after.unwrap_or(wait)),
-                    detail: format!("{detail}; gave up after {attempt} attempts"),
-                }));
-            }
-            tracing::info!(
-                operation = operation.describe(),
-                attempt,
-                wait_ms = wait.as_millis() as u64,
-                client_request_id,
-                "Graph answered {detail}; retrying"
-            );
-            tokio::time::sleep(wait).await;
-        }
+        users: &[UserRef],
+    ) -> Result<Vec<(usize, Result<Vec<PhoneMethod>, GraphError>)>, GraphError> {
+        let items = users
+            .iter()
+            .enumerate()
+            .map(|(index, user)| (index.to_string(), self.phone_methods_url(user)))
+            .collect();
+        let answers = self.batch_get(items).await?;
+        Ok(answers
+            .into_iter()
+            .filter_map(|item| {
+                let index = item
+                    .id
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|index| *index < users.len())?;
+                Some((index, phone_methods_of(item)))
+            })
+            .collect())
     }
 }
 
-/// Decides what a non-retried error status means, from the status and `error.code` only.
-fn classify(status: u16, body: &[u8], retry_after: Option<Duration>) -> GraphErrorKind {
-    let detail = serde_json::from_slice::<wire::ErrorBody>(body)
-        .map(|body| body.error)
-        .unwrap_or(wire::ErrorDetail {
-            code: String::new(),
-            message: String::new(),
-        });
-    let code = if detail.code.is_empty() {
-        "(no code)".to_owned()
-    } else {
-        detail.code
-    };
-    match status {
-        401 | 403 => GraphErrorKind::Forbidden { status, code },
-        404 => GraphErrorKind::NotFound { status, code },
-        // The directory's optimistic concurrency: another writer got there first; try later.
-        409 if code == CONCURRENCY_VIOLATION => GraphErrorKind::Unavailable {
-            retry_after,
-            detail: format!("{status} {code}"),
-        },
-        429 | 500..=599 => GraphErrorKind::Unavailable {
-            retry_after,
-            detail: format!("{status} {code}"),
-        },
-        _ => GraphErrorKind::Rejected {
-            status,
-            code,
-            message: detail.message.chars().take(400).collect(),
-        },
-    }
+/// The user a `$batch` item read, or its failure classified like a direct answer.
+///
+/// # Errors
+///
+/// A [`GraphError`] as [`GraphClient::user`] gives it.
+pub fn user_of(item: BatchItem) -> Result<DirectoryUser, GraphError> {
+    let operation = GraphOperation::ReadUser;
+    let user: wire::User = decode_value(operation, item_body(operation, item)?)?;
+    Ok(user.into())
 }
 
-/// Graph's code for a directory write that lost a concurrency race (retry with backoff).
-const CONCURRENCY_VIOLATION: &str = "Directory_ConcurrencyViolation";
-
-/// Adds Graph's reason for throttling (`x-ms-throttle-information`) to a retry's log line.
-fn with_throttle_information(detail: String, headers: &HeaderMap) -> String {
-    match headers
-        .get("x-ms-throttle-information")
-        .and_then(|value| value.to_str().ok())
-    {
-        Some(information) => format!("{detail} ({information})"),
-        None => detail,
-    }
+/// The phone methods a `$batch` item read, or its failure classified like a direct answer.
+///
+/// # Errors
+///
+/// A [`GraphError`] as [`GraphClient::phone_methods`] gives it.
+pub fn phone_methods_of(item: BatchItem) -> Result<Vec<PhoneMethod>, GraphError> {
+    let operation = GraphOperation::ReadPhoneMethods;
+    let page: wire::Page<wire::PhoneMethod> = decode_value(operation, item_body(operation, item)?)?;
+    Ok(page.value.into_iter().filter_map(phone_method).collect())
 }
 
-fn describe_transport(failure: &reqwest::Error) -> String {
-    let what = if failure.is_timeout() {
-        "timed out"
-    } else if failure.is_connect() {
-        "could not connect"
-    } else {
-        "connection failed"
-    };
-    let mut text = failure.to_string();
-    if let Some(url) = failure.url() {
-        text = text.replace(url.as_str(), "<url>");
+/// The body of a batch item that succeeded, or its status classified like a direct answer.
+fn item_body(operation: GraphOperation, item: BatchItem) -> Result<serde_json::Value, GraphError> {
+    if (200..300).contains(&item.status) {
+        return Ok(item.body);
     }
-    format!("{what}: {}", first_line(&text))
-}
-
-fn first_line(text: &str) -> String {
-    text.lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(300)
-        .collect()
+    let body = serde_json::to_vec(&item.body).unwrap_or_default();
+    Err(GraphError {
+        operation,
+        kind: send::classify(item.status, &body, item.retry_after),
+    })
 }
 
 fn phone_method(method: wire::PhoneMethod) -> Option<PhoneMethod> {
     Some(PhoneMethod {
         phone_type: PhoneType::parse(method.phone_type.as_deref()?)?,
         number: RegisteredNumber::new(method.phone_number?),
-        sms_sign_in_state: method.sms_sign_in_state,
+        sms_sign_in_state: method.sms_sign_in_state.map(sms_sign_in_state),
     })
 }
 
-fn decode<T: DeserializeOwned>(operation: GraphOperation, body: &[u8]) -> Result<T, GraphError> {
-    serde_json::from_slice(body).map_err(|error| malformed(operation, error))
-}
-
-fn decode_value<T: DeserializeOwned>(
-    operation: GraphOperation,
-    body: serde_json::Value,
-) -> Result<T, GraphError> {
-    serde_json::from_value(body).map_err(|error| malformed(operation, error))
-}
-
-fn malformed(operation: GraphOperation, detail: impl std::fmt::Display) -> GraphError {
-    GraphError {
-        operation,
-        kind: GraphErrorKind::Malformed {
-            detail: first_line(&detail.to_string()),
-        },
+/// Graph's `authenticationMethodSignInState`, an evolvable enum: values added later are kept.
+fn sms_sign_in_state(text: String) -> SmsSignInState {
+    match text.as_str() {
+        "ready" => SmsSignInState::Ready,
+        "notSupported" => SmsSignInState::NotSupported,
+        "notAllowedByPolicy" => SmsSignInState::NotAllowedByPolicy,
+        "notConfigured" => SmsSignInState::NotConfigured,
+        "phoneNumberNotUnique" => SmsSignInState::PhoneNumberNotUnique,
+        "notEnabled" => SmsSignInState::NotEnabled,
+        _ => SmsSignInState::Other(text),
     }
-}
-
-fn missing_item(operation: GraphOperation) -> GraphError {
-    malformed(
-        operation,
-        "the batch answer has no response for this request",
-    )
-}
-
-/// The body of a batch item that succeeded, or its status classified like a direct answer.
-fn item_result(
-    operation: GraphOperation,
-    answer: &BatchAnswer,
-) -> Result<serde_json::Value, GraphError> {
-    if (200..300).contains(&answer.status) {
-        return Ok(answer.body.clone());
-    }
-    let body = serde_json::to_vec(&answer.body).unwrap_or_default();
-    Err(GraphError {
-        operation,
-        kind: classify(answer.status, &body, answer.retry_after),
-    })
 }

@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::notify::Language;
+use crate::language::Language;
 
 fn parse_value(value: Value) -> Result<Parsed, Box<Rejected>> {
     match parameters_object(&value) {

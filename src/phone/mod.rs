@@ -12,6 +12,10 @@ use std::fmt;
 
 use phonenumber::metadata::DATABASE;
 
+pub use self::mask::{mask, redact_numbers};
+
+mod mask;
+
 /// The three phone method types Graph has, each with a fixed method id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PhoneType {
@@ -174,9 +178,9 @@ impl PhoneNumber {
         }
     }
 
-    /// Whether `graph_number` (as Graph returned it) is this number, compared by digits.
-    pub fn matches(&self, graph_number: &str) -> bool {
-        let (main, extension) = split_graph_number(graph_number);
+    /// Whether a registered number is this number, compared by digits (the extension too).
+    pub fn matches(&self, registered: &RegisteredNumber) -> bool {
+        let (main, extension) = split_graph_number(&registered.0);
         let digits: String = main.chars().filter(char::is_ascii_digit).collect();
         let own_digits = format!("{}{}", self.country_code, self.national);
         let extension_digits: String = extension
@@ -270,85 +274,58 @@ pub struct PhoneMethod {
     pub phone_type: PhoneType,
     pub number: RegisteredNumber,
     /// Graph's `smsSignInState`; `None` when Graph did not say.
-    pub sms_sign_in_state: Option<String>,
+    pub sms_sign_in_state: Option<SmsSignInState>,
 }
 
-impl PhoneNumber {
-    /// Whether a registered number is this number, compared by digits.
-    pub fn is(&self, registered: &RegisteredNumber) -> bool {
-        self.matches(&registered.0)
-    }
+/// Whether a phone method can be used for SMS sign-in (Graph's `smsSignInState`). The result
+/// contract uses the same names as Graph.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SmsSignInState {
+    /// Ready for SMS sign-in.
+    Ready,
+    /// The method's type does not support SMS sign-in (alternate mobile, office).
+    NotSupported,
+    /// The Authentication Methods Policy does not enable the user for SMS sign-in.
+    NotAllowedByPolicy,
+    /// Enabled by policy, but the user has more to do.
+    NotConfigured,
+    /// Another user holds the number for SMS sign-in.
+    PhoneNumberNotUnique,
+    /// SMS sign-in is switched off for the method.
+    NotEnabled,
+    /// A value Graph added after this was written, kept as Graph wrote it.
+    Other(String),
 }
 
-/// Masks a phone number written in any of the forms Graph or a caller uses: keeps the country
-/// code when the number is written `+cc rest`, and the last two digits; every other digit
-/// becomes `*`. Digits of an extension are masked too.
-pub fn mask(number: &str) -> String {
-    let (main, _) = split_graph_number(number);
-    let main = main.trim();
-    let digits: Vec<char> = main.chars().filter(char::is_ascii_digit).collect();
-    let country_code: String = match main.strip_prefix('+') {
-        Some(rest) => match rest.split_once([' ', '-']) {
-            Some((code, _))
-                if !code.is_empty()
-                    && code.len() <= 3
-                    && code.chars().all(|c| c.is_ascii_digit()) =>
-            {
-                code.to_owned()
-            }
-            _ => String::new(),
-        },
-        None => String::new(),
-    };
-    let kept_tail = 2.min(digits.len().saturating_sub(country_code.len()));
-    let hidden = digits
-        .len()
-        .saturating_sub(country_code.len())
-        .saturating_sub(kept_tail);
-    let tail: String = digits[digits.len() - kept_tail..].iter().collect();
-    let stars = "*".repeat(hidden.max(1));
-    if country_code.is_empty() {
-        format!("+{stars}{tail}")
-    } else {
-        format!("+{country_code} {stars}{tail}")
-    }
-}
-
-/// Masks every phone-number-like run (six or more digits, possibly with spaces, dashes and a
-/// leading +) in free text such as a Graph error message, so it can go into logs and results.
-pub fn redact_numbers(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        let digits = run.chars().filter(char::is_ascii_digit).count();
-        if digits >= 6 {
-            let trailing: String = run
-                .chars()
-                .rev()
-                .take_while(|c| !c.is_ascii_digit())
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            out.push_str(&mask(run.trim_end_matches(|c: char| !c.is_ascii_digit())));
-            out.push_str(&trailing);
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for character in text.chars() {
-        let starts = character.is_ascii_digit() || character == '+';
-        let continues = starts || matches!(character, ' ' | '-' | '(' | ')');
-        if (run.is_empty() && starts) || (!run.is_empty() && continues) {
-            run.push(character);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(character);
+impl SmsSignInState {
+    /// The state's name in the result contract (Graph's name).
+    pub fn as_str(&self) -> &str {
+        match self {
+            SmsSignInState::Ready => "ready",
+            SmsSignInState::NotSupported => "notSupported",
+            SmsSignInState::NotAllowedByPolicy => "notAllowedByPolicy",
+            SmsSignInState::NotConfigured => "notConfigured",
+            SmsSignInState::PhoneNumberNotUnique => "phoneNumberNotUnique",
+            SmsSignInState::NotEnabled => "notEnabled",
+            SmsSignInState::Other(text) => text,
         }
     }
-    flush(&mut run, &mut out);
-    out
+
+    /// Whether SMS sign-in is off for the method, so disabling it has nothing to do.
+    pub fn is_off(&self) -> bool {
+        matches!(
+            self,
+            SmsSignInState::NotEnabled
+                | SmsSignInState::NotAllowedByPolicy
+                | SmsSignInState::NotSupported
+        )
+    }
+}
+
+impl fmt::Display for SmsSignInState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Loads the numbering plan's metadata and compiles its patterns, so that the first request

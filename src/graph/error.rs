@@ -1,0 +1,167 @@
+//! What a failed Graph call means. Graph's statuses and error codes are read once, in
+//! [`classify`](super::send), into these types; the rest of the product branches on them and never
+//! on a status number or a code string.
+
+use std::time::Duration;
+
+/// A Graph call that failed, and what kind of failure it was.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to {}: {kind}", operation.describe())]
+pub struct GraphError {
+    pub operation: GraphOperation,
+    pub kind: GraphErrorKind,
+}
+
+/// Failures grouped by what the caller does about them. `status` and `code` are Graph's, kept
+/// for messages ([`GraphErrorKind::answer`]); decisions use the variant and its reason.
+#[derive(Debug, thiserror::Error)]
+pub enum GraphErrorKind {
+    /// 404: the user, or the method, does not exist.
+    #[error("Graph answered {status} {code}")]
+    NotFound { status: u16, code: String },
+    /// 401 or 403: our identity lacks a permission (or the tenant a licence).
+    #[error("Graph refused our identity ({status} {code})")]
+    Forbidden {
+        status: u16,
+        code: String,
+        denial: Denial,
+    },
+    /// Any other 4xx: Graph will not do this as asked. `message` is Graph's text, kept for the
+    /// caller's result and never matched on.
+    #[error("Graph rejected the request ({status} {code})")]
+    Rejected {
+        status: u16,
+        code: String,
+        message: String,
+        rejection: Rejection,
+    },
+    /// Throttled or unavailable after our retries, or an answer we never got. A write may or
+    /// may not have happened (unless `throttled`: a throttled request was not carried out).
+    #[error("Graph is throttling or unavailable ({detail})")]
+    Unavailable {
+        retry_after: Option<Duration>,
+        detail: String,
+        throttled: bool,
+    },
+    /// No token could be obtained.
+    #[error("no token could be obtained for Graph ({detail})")]
+    Credential { detail: String },
+    /// Graph answered, but not with anything we can read.
+    #[error("Graph's answer could not be read ({detail})")]
+    Malformed { detail: String },
+}
+
+/// Why Graph refused our identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Denial {
+    /// A permission (app role) is missing.
+    Permission,
+    /// The tenant lacks the licence the call needs (Entra ID P1 or P2 for the reports).
+    Licence,
+}
+
+/// What Graph's rejection of a request says, as far as we act on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// Another user holds the number for SMS sign-in (409 `phoneNumberNotUnique`); Graph
+    /// usually wrote the MFA method anyway.
+    PhoneNumberNotUnique,
+    /// Graph does not accept the number (400 `invalidPhoneNumber`).
+    InvalidPhoneNumber,
+    /// Any other 400: one of Graph's rules refuses the request as made.
+    BadRequest,
+    /// Any other rejection.
+    Other,
+}
+
+impl GraphErrorKind {
+    /// Graph's status and code as text (`409 phoneNumberNotUnique`), for messages; `None` for
+    /// failures that carry no answer of Graph's.
+    pub fn answer(&self) -> Option<String> {
+        match self {
+            GraphErrorKind::NotFound { status, code }
+            | GraphErrorKind::Forbidden { status, code, .. }
+            | GraphErrorKind::Rejected { status, code, .. } => Some(format!("{status} {code}")),
+            GraphErrorKind::Unavailable { .. }
+            | GraphErrorKind::Credential { .. }
+            | GraphErrorKind::Malformed { .. } => None,
+        }
+    }
+
+    /// Whether Graph throttled the request, so it surely was not carried out.
+    pub fn is_throttled(&self) -> bool {
+        matches!(
+            self,
+            GraphErrorKind::Unavailable {
+                throttled: true,
+                ..
+            }
+        )
+    }
+}
+
+/// The Graph calls we make, for messages and for naming the permission a 403 points to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphOperation {
+    ReadUser,
+    ListUsers,
+    ReadPhoneMethods,
+    AddPhoneMethod,
+    UpdatePhoneMethod,
+    RemovePhoneMethod,
+    EnableSmsSignIn,
+    DisableSmsSignIn,
+    ReadRegistrationReport,
+    Batch,
+    ReadOrganization,
+    SendMail,
+}
+
+impl GraphOperation {
+    pub fn describe(self) -> &'static str {
+        match self {
+            GraphOperation::ReadUser => "read the user",
+            GraphOperation::ListUsers => "list users",
+            GraphOperation::ReadPhoneMethods => "read the user's phone methods",
+            GraphOperation::AddPhoneMethod => "add the phone method",
+            GraphOperation::UpdatePhoneMethod => "update the phone method",
+            GraphOperation::RemovePhoneMethod => "remove the phone method",
+            GraphOperation::EnableSmsSignIn => "enable SMS sign-in",
+            GraphOperation::DisableSmsSignIn => "disable SMS sign-in",
+            GraphOperation::ReadRegistrationReport => "read the registration details report",
+            GraphOperation::Batch => "send a batch",
+            GraphOperation::ReadOrganization => "read the organization's name",
+            GraphOperation::SendMail => "send the notification e-mail",
+        }
+    }
+
+    /// The least-privileged application permission the call needs.
+    pub fn permission(self) -> &'static str {
+        match self {
+            GraphOperation::ReadUser | GraphOperation::ListUsers => "User.Read.All",
+            GraphOperation::ReadPhoneMethods | GraphOperation::Batch => {
+                "UserAuthenticationMethod.Read.All (or .ReadWrite.All)"
+            }
+            GraphOperation::AddPhoneMethod
+            | GraphOperation::UpdatePhoneMethod
+            | GraphOperation::RemovePhoneMethod
+            | GraphOperation::EnableSmsSignIn
+            | GraphOperation::DisableSmsSignIn => "UserAuthenticationMethod.ReadWrite.All",
+            GraphOperation::ReadRegistrationReport => {
+                "AuditLog.Read.All (and an Entra ID P1 or P2 licence)"
+            }
+            GraphOperation::ReadOrganization => "Organization.Read.All",
+            GraphOperation::SendMail => {
+                "Mail.Send (the Entra app role, or an Exchange Online RBAC for Applications grant \
+                 scoped to the sender mailbox)"
+            }
+        }
+    }
+}
+
+/// Why the Graph client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("the Graph endpoint {endpoint} cannot be a base URL")]
+pub struct EndpointError {
+    pub endpoint: url::Url,
+}

@@ -1,0 +1,259 @@
+//! One Graph request, carried to its end: the token, the headers, the retry loop, and the
+//! classification of whatever Graph answered into a [`GraphError`].
+//!
+//! Throttling (429) is always retried: Graph did not carry the request out. Unavailability
+//! (503, 504) and transport failures are retried only for requests that are safe to repeat;
+//! a POST or DELETE whose outcome is unknown goes back to the caller, who reads and decides
+//! again. The token is attached only to URLs on the configured Graph origin.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
+
+use super::error::{Denial, GraphError, GraphErrorKind, GraphOperation, Rejection};
+use super::retry::{self, parse_retry_after};
+use super::{GraphClient, wire};
+
+/// How a request may be retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Idempotence {
+    /// GET, PATCH to a fixed value: repeating it cannot do harm.
+    Safe,
+    /// POST and DELETE: repeat only when Graph surely did not act (429, or never sent).
+    Unsafe,
+}
+
+/// The body of a 2xx answer.
+pub(super) struct Success {
+    pub body: bytes::Bytes,
+}
+
+impl GraphClient {
+    pub(super) async fn send(
+        &self,
+        operation: GraphOperation,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+        idempotence: Idempotence,
+    ) -> Result<Success, GraphError> {
+        if url.origin() != self.origin {
+            return Err(malformed(
+                operation,
+                "refusing to send the token to a host other than the Graph endpoint",
+            ));
+        }
+        let error = |kind| GraphError { operation, kind };
+        let started = Instant::now();
+        let client_request_id = uuid::Uuid::new_v4().to_string();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let token = self
+                .credential
+                .get_token(&[self.scope.as_str()], None)
+                .await
+                .map_err(|failure| {
+                    error(GraphErrorKind::Credential {
+                        detail: first_line(&failure.to_string()),
+                    })
+                })?;
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(token.token.secret())
+                .header("client-request-id", &client_request_id)
+                .header(ACCEPT, "application/json")
+                .timeout(self.retry.attempt_timeout);
+            if let Some(body) = &body {
+                request = request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            let (retry_after, detail) = match request.send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let headers = response.headers().clone();
+                    let retry_after = headers
+                        .get(RETRY_AFTER)
+                        .and_then(|value| value.to_str().ok())
+                        .and_then(|value| parse_retry_after(value, SystemTime::now()));
+                    match response.bytes().await {
+                        Ok(body) if (200..300).contains(&status) => return Ok(Success { body }),
+                        Ok(body) => {
+                            let kind = classify(status, &body, retry_after);
+                            // Throttled requests were not carried out; the others only when
+                            // repeating them is safe. (500 and 502 are not retried here.)
+                            let retryable = match &kind {
+                                GraphErrorKind::Unavailable { throttled, .. } => {
+                                    *throttled
+                                        || (idempotence == Idempotence::Safe
+                                            && matches!(status, 409 | 503 | 504))
+                                }
+                                _ => false,
+                            };
+                            if !retryable {
+                                return Err(error(kind));
+                            }
+                            let GraphErrorKind::Unavailable { detail, .. } = kind else {
+                                return Err(error(kind));
+                            };
+                            (retry_after, with_throttle_information(detail, &headers))
+                        }
+                        Err(failure) if idempotence == Idempotence::Safe => {
+                            (None, first_line(&failure.without_url().to_string()))
+                        }
+                        Err(failure) => {
+                            return Err(error(GraphErrorKind::Unavailable {
+                                retry_after: None,
+                                detail: first_line(&failure.without_url().to_string()),
+                                throttled: false,
+                            }));
+                        }
+                    }
+                }
+                Err(failure) if idempotence == Idempotence::Safe || failure.is_connect() => {
+                    (None, describe_transport(&failure))
+                }
+                Err(failure) => {
+                    return Err(error(GraphErrorKind::Unavailable {
+                        retry_after: None,
+                        detail: describe_transport(&failure),
+                        throttled: false,
+                    }));
+                }
+            };
+            let wait = retry::wait_before_retry(&self.retry, attempt, retry_after, rand::random());
+            if attempt >= self.retry.max_attempts || started.elapsed() + wait > self.retry.budget {
+                return Err(error(GraphErrorKind::Unavailable {
+                    retry_after: Some(retry_after.unwrap_or(wait)),
+                    detail: format!("{detail}; gave up after {attempt} attempts"),
+                    throttled: false,
+                }));
+            }
+            tracing::info!(
+                operation = operation.describe(),
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                client_request_id,
+                "Graph answered {detail}; retrying"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Decides what an error status means, from the status and `error.code` only.
+pub(super) fn classify(status: u16, body: &[u8], retry_after: Option<Duration>) -> GraphErrorKind {
+    let detail = serde_json::from_slice::<wire::ErrorBody>(body)
+        .map(|body| body.error)
+        .unwrap_or(wire::ErrorDetail {
+            code: String::new(),
+            message: String::new(),
+        });
+    let code = if detail.code.is_empty() {
+        "(no code)".to_owned()
+    } else {
+        detail.code
+    };
+    let unavailable = |code: &str| GraphErrorKind::Unavailable {
+        retry_after,
+        detail: format!("{status} {code}"),
+        throttled: status == 429,
+    };
+    match status {
+        401 | 403 => GraphErrorKind::Forbidden {
+            status,
+            denial: if code == NO_PREMIUM_LICENCE {
+                Denial::Licence
+            } else {
+                Denial::Permission
+            },
+            code,
+        },
+        404 => GraphErrorKind::NotFound { status, code },
+        // The directory's optimistic concurrency: another writer got there first; try later.
+        409 if code == CONCURRENCY_VIOLATION => unavailable(&code),
+        429 | 500..=599 => unavailable(&code),
+        _ => GraphErrorKind::Rejected {
+            status,
+            rejection: match (status, code.as_str()) {
+                (409, PHONE_NUMBER_NOT_UNIQUE) => Rejection::PhoneNumberNotUnique,
+                (400, INVALID_PHONE_NUMBER) => Rejection::InvalidPhoneNumber,
+                (400, _) => Rejection::BadRequest,
+                _ => Rejection::Other,
+            },
+            code,
+            message: detail.message.chars().take(400).collect(),
+        },
+    }
+}
+
+/// Graph's code for a directory write that lost a concurrency race (retry with backoff).
+const CONCURRENCY_VIOLATION: &str = "Directory_ConcurrencyViolation";
+/// Graph's code for a number another user holds for SMS sign-in.
+const PHONE_NUMBER_NOT_UNIQUE: &str = "phoneNumberNotUnique";
+/// Graph's code for a number it does not accept.
+const INVALID_PHONE_NUMBER: &str = "invalidPhoneNumber";
+/// Graph's code when the tenant has no Entra ID P1/P2 licence (the reports need one).
+const NO_PREMIUM_LICENCE: &str = "Authentication_RequestFromNonPremiumTenantOrB2CTenant";
+
+/// Adds Graph's reason for throttling (`x-ms-throttle-information`) to a retry's log line.
+fn with_throttle_information(detail: String, headers: &HeaderMap) -> String {
+    match headers
+        .get("x-ms-throttle-information")
+        .and_then(|value| value.to_str().ok())
+    {
+        Some(information) => format!("{detail} ({information})"),
+        None => detail,
+    }
+}
+
+fn describe_transport(failure: &reqwest::Error) -> String {
+    let what = if failure.is_timeout() {
+        "timed out"
+    } else if failure.is_connect() {
+        "could not connect"
+    } else {
+        "connection failed"
+    };
+    let mut text = failure.to_string();
+    if let Some(url) = failure.url() {
+        text = text.replace(url.as_str(), "<url>");
+    }
+    format!("{what}: {}", first_line(&text))
+}
+
+pub(super) fn first_line(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect()
+}
+
+pub(super) fn decode<T: DeserializeOwned>(
+    operation: GraphOperation,
+    body: &[u8],
+) -> Result<T, GraphError> {
+    serde_json::from_slice(body).map_err(|error| malformed(operation, error))
+}
+
+pub(super) fn decode_value<T: DeserializeOwned>(
+    operation: GraphOperation,
+    body: serde_json::Value,
+) -> Result<T, GraphError> {
+    serde_json::from_value(body).map_err(|error| malformed(operation, error))
+}
+
+pub(super) fn malformed(operation: GraphOperation, detail: impl std::fmt::Display) -> GraphError {
+    GraphError {
+        operation,
+        kind: GraphErrorKind::Malformed {
+            detail: first_line(&detail.to_string()),
+        },
+    }
+}

@@ -1,0 +1,77 @@
+//! The outcome of one invocation as it builds up: the result the caller receives (a
+//! [`Report`]) and the lines an admin reads (the [`Journal`]), kept in one value so that every
+//! failure and every warning lands in both, worded the same way.
+
+use crate::journal::Journal;
+use crate::phone::PhoneMethod;
+use crate::report::{Action, Failure, MethodSummary, Report, Trigger, WarningCode};
+
+/// What one invocation has found and done so far.
+pub struct Outcome {
+    report: Report,
+    journal: Journal,
+}
+
+impl Outcome {
+    /// An outcome that has not decided anything yet: failed with no action, until told
+    /// otherwise.
+    pub fn new(trigger: Trigger, invocation_id: Option<String>) -> Outcome {
+        let journal = Journal::new(invocation_id.as_deref());
+        Outcome {
+            report: Report::new(trigger, invocation_id),
+            journal,
+        }
+    }
+
+    /// Records a line of progress.
+    pub fn note(&mut self, line: impl Into<String>) {
+        self.journal.record(line);
+    }
+
+    /// Records a line the admin should notice that is not a warning of the result (a retry,
+    /// a step that will be tried another way).
+    pub fn caution(&mut self, line: impl Into<String>) {
+        self.journal.warn(line);
+    }
+
+    /// Adds a warning to the result and the log.
+    pub fn warn(&mut self, code: WarningCode, message: impl Into<String>) {
+        let message = message.into();
+        self.journal.warn(format!("Warning: {message}"));
+        self.report.warn(code, message);
+    }
+
+    /// Records the failure the result ends with.
+    pub fn fail(&mut self, failure: Failure) {
+        self.journal.warn(format!("Failed: {}", failure.message));
+        self.report.fail(failure);
+    }
+
+    /// Records success: `action` was done (or would be, on a dry run), leaving `method` as the
+    /// method of the requested type.
+    pub fn succeed(&mut self, action: Action, method: Option<&PhoneMethod>) {
+        self.report.phone_method = method.map(MethodSummary::of);
+        self.report.succeed(action);
+    }
+
+    /// Whether the invocation has failed so far.
+    pub fn has_failed(&self) -> bool {
+        self.report.error.is_some()
+    }
+
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// The result, to fill in what is not a decision (the user read, the request echoed).
+    pub fn report_mut(&mut self) -> &mut Report {
+        &mut self.report
+    }
+
+    /// The result with the log lines in it.
+    pub fn finish(self) -> Report {
+        let mut report = self.report;
+        report.log = self.journal.into_lines();
+        report
+    }
+}

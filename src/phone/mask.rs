@@ -1,0 +1,75 @@
+//! Masking numbers for anything a person reads: log lines, messages, the mail. Only the country
+//! code and the last two digits survive.
+
+use super::split_graph_number;
+
+/// Masks a phone number written in any of the forms Graph or a caller uses: keeps the country
+/// code when the number is written `+cc rest`, and the last two digits; every other digit
+/// becomes `*`. Digits of an extension are masked too.
+pub fn mask(number: &str) -> String {
+    let (main, _) = split_graph_number(number);
+    let main = main.trim();
+    let digits: Vec<char> = main.chars().filter(char::is_ascii_digit).collect();
+    let country_code: String = match main.strip_prefix('+') {
+        Some(rest) => match rest.split_once([' ', '-']) {
+            Some((code, _))
+                if !code.is_empty()
+                    && code.len() <= 3
+                    && code.chars().all(|c| c.is_ascii_digit()) =>
+            {
+                code.to_owned()
+            }
+            _ => String::new(),
+        },
+        None => String::new(),
+    };
+    let kept_tail = 2.min(digits.len().saturating_sub(country_code.len()));
+    let hidden = digits
+        .len()
+        .saturating_sub(country_code.len())
+        .saturating_sub(kept_tail);
+    let tail: String = digits[digits.len() - kept_tail..].iter().collect();
+    let stars = "*".repeat(hidden.max(1));
+    if country_code.is_empty() {
+        format!("+{stars}{tail}")
+    } else {
+        format!("+{country_code} {stars}{tail}")
+    }
+}
+
+/// Masks every phone-number-like run (six or more digits, possibly with spaces, dashes and a
+/// leading +) in free text such as a Graph error message, so it can go into logs and results.
+pub fn redact_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let digits = run.chars().filter(char::is_ascii_digit).count();
+        if digits >= 6 {
+            let trailing: String = run
+                .chars()
+                .rev()
+                .take_while(|c| !c.is_ascii_digit())
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            out.push_str(&mask(run.trim_end_matches(|c: char| !c.is_ascii_digit())));
+            out.push_str(&trailing);
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for character in text.chars() {
+        let starts = character.is_ascii_digit() || character == '+';
+        let continues = starts || matches!(character, ' ' | '-' | '(' | ')');
+        if (run.is_empty() && starts) || (!run.is_empty() && continues) {
+            run.push(character);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(character);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}

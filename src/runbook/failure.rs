@@ -1,0 +1,152 @@
+//! From what went wrong to the failure the caller reads: Graph errors, the plan's refusals,
+//! and a write Graph refused that the tenant's state does not explain. Pure: each function
+//! builds a [`Failure`]; the caller records it.
+
+use std::time::Duration;
+
+use crate::graph::{GraphError, GraphErrorKind, GraphOperation, Rejection};
+use crate::phone::{PhoneNumber, PhoneType, redact_numbers};
+use crate::plan::{Refusal, Write};
+use crate::report::{ErrorCode, Failure};
+use crate::user::UserRef;
+
+/// The failure for a Graph error, and the `Retry-After` to give when it is transient. `user`
+/// is the caller's name for the user, for a "not found" that refers to it.
+pub fn of_graph(error: &GraphError, user: Option<&UserRef>) -> (Failure, Option<Duration>) {
+    let operation = error.operation.describe();
+    let answer = error.kind.answer().unwrap_or_default();
+    let failure = match &error.kind {
+        GraphErrorKind::NotFound { .. }
+            if matches!(
+                error.operation,
+                GraphOperation::ReadUser | GraphOperation::ReadPhoneMethods
+            ) =>
+        {
+            let named = match user {
+                Some(UserRef::ObjectId(id)) => format!("with object id {id}"),
+                Some(UserRef::PrincipalName(name)) => format!("with user principal name {name}"),
+                None => "named".to_owned(),
+            };
+            Failure::for_field(
+                ErrorCode::UserNotFound,
+                "UserId",
+                format!("no user {named} exists in the tenant"),
+            )
+        }
+        GraphErrorKind::Forbidden { .. } => Failure::new(
+            ErrorCode::GraphForbidden,
+            format!(
+                "Graph refused to let the Function App's identity {operation} ({answer}): grant \
+                 it the application permission {}; a new grant can take some time to reach the \
+                 identity's token",
+                error.operation.permission()
+            ),
+        ),
+        GraphErrorKind::Unavailable {
+            retry_after,
+            detail,
+            ..
+        } => {
+            return (
+                Failure::new(
+                    ErrorCode::GraphUnavailable,
+                    format!(
+                        "Graph stayed throttled or unavailable, so the handler could not \
+                         {operation} ({detail}); nothing more was changed, try again later"
+                    ),
+                ),
+                *retry_after,
+            );
+        }
+        GraphErrorKind::Credential { detail } => Failure::new(
+            ErrorCode::IdentityUnavailable,
+            format!(
+                "no token could be obtained for the Function App's identity ({detail}); check \
+                 that the app has its managed identity and try again"
+            ),
+        ),
+        GraphErrorKind::Rejected { message, .. } => Failure::new(
+            ErrorCode::GraphRejected,
+            format!(
+                "Graph refused to {operation}: {answer}{}",
+                if message.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", redact_numbers(message))
+                }
+            ),
+        ),
+        GraphErrorKind::NotFound { .. } => Failure::new(
+            ErrorCode::GraphRejected,
+            format!("Graph could not {operation}: {answer}"),
+        ),
+        GraphErrorKind::Malformed { detail } => Failure::new(
+            ErrorCode::GraphRejected,
+            format!("Graph's answer when trying to {operation} could not be used: {detail}"),
+        ),
+    };
+    (failure, None)
+}
+
+/// The failure for a write the tenant's state does not explain, once reading again confirmed
+/// that Graph refuses it.
+pub fn of_refused_write(
+    write: Write,
+    phone_type: PhoneType,
+    error: &GraphError,
+) -> (Failure, Option<Duration>) {
+    match &error.kind {
+        // The method is there with the number, no alternate blocks it, and Graph still will
+        // not delete it: the one documented rule left is the default-method rule.
+        GraphErrorKind::Rejected {
+            rejection: Rejection::BadRequest,
+            ..
+        } if write == Write::Remove => (
+            Failure::new(
+                ErrorCode::CannotDeleteDefaultMethod,
+                format!(
+                    "Graph will not remove the {phone_type} phone because it is the user's \
+                     default sign-in method and other methods exist: change the user's default \
+                     method first (Entra admin center, user, Authentication methods)"
+                ),
+            ),
+            None,
+        ),
+        _ => of_graph(error, None),
+    }
+}
+
+/// The failure for Graph's verdict that the number is not valid.
+pub fn invalid_number(number: &PhoneNumber) -> Failure {
+    Failure::for_field(
+        ErrorCode::InvalidPhoneNumber,
+        "phoneNumber",
+        format!(
+            "Graph rejected the number {number} as not valid for a phone method; check the number"
+        ),
+    )
+}
+
+/// The failure for a plan's refusal.
+pub fn of_refusal(phone_type: PhoneType, refusal: &Refusal) -> Failure {
+    match refusal {
+        Refusal::AlternateMobileRequiresMobile => Failure::new(
+            ErrorCode::AlternateMobileRequiresMobile,
+            "the user has no mobile phone: Graph accepts an alternate mobile phone only after \
+             a mobile phone; set the mobile phone first",
+        ),
+        Refusal::MobileHasAlternate => Failure::new(
+            ErrorCode::MobileHasAlternate,
+            "the mobile phone cannot be removed while an alternate mobile phone exists: remove \
+             the alternate mobile phone first, or set the mobile phone to the new number and \
+             then remove the alternate",
+        ),
+        Refusal::NumberMismatch { registered } => Failure::new(
+            ErrorCode::NumberMismatch,
+            format!(
+                "the {phone_type} phone registered is {registered}, not the number given: \
+                 nothing was removed; give the registered number to remove it"
+            ),
+        ),
+    }
+}

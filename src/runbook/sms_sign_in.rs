@@ -1,0 +1,86 @@
+//! Switching SMS sign-in on or off for the mobile phone after it is set, when the caller asked
+//! (`smsSignIn: enable | disable`), and reporting the state Graph then holds.
+
+use super::wording::sms_state;
+use super::{Run, fail_graph};
+use crate::graph::GraphErrorKind;
+use crate::outcome::Outcome;
+use crate::phone::{PhoneMethod, PhoneType, SmsSignInState, redact_numbers};
+use crate::plan::find;
+use crate::report::{ErrorCode, Failure, MethodSummary};
+use crate::request::SmsSignIn;
+
+/// Enables or disables SMS sign-in on the mobile method, as the caller asked.
+pub(super) async fn switch(run: &Run<'_>, method: PhoneMethod, outcome: &mut Outcome) {
+    let Run {
+        services,
+        request,
+        object_id,
+        ..
+    } = *run;
+    let enable = request.sms_sign_in == SmsSignIn::Enable;
+    let verb = if enable { "enable" } else { "disable" };
+    let state = method.sms_sign_in_state.as_ref();
+    if request.dry_run {
+        outcome.note(format!(
+            "Dry run: would then {verb} SMS sign-in (now {})",
+            sms_state(state)
+        ));
+        return;
+    }
+    let already = if enable {
+        state == Some(&SmsSignInState::Ready)
+    } else {
+        state.is_some_and(SmsSignInState::is_off)
+    };
+    if already {
+        outcome.note(format!(
+            "SMS sign-in is already {} ({}); nothing to {verb}",
+            if enable { "on" } else { "off" },
+            sms_state(state)
+        ));
+        return;
+    }
+    let graph = &services.graph;
+    let switched = graph.set_sms_sign_in(object_id, enable).await;
+    services.locks.note_write(&object_id.lock_key());
+    if let Err(error) = switched {
+        match &error.kind {
+            GraphErrorKind::Rejected { message, .. } => {
+                outcome.fail(Failure::for_field(
+                    ErrorCode::SmsSignInNotAllowed,
+                    "smsSignIn",
+                    format!(
+                        "the {} phone was set, but Graph refused to {verb} SMS sign-in ({}: {}); \
+                         check the Authentication Methods Policy for SMS and that no other user \
+                         holds the number for SMS sign-in",
+                        request.phone_type,
+                        error.kind.answer().unwrap_or_default(),
+                        redact_numbers(message)
+                    ),
+                ));
+            }
+            _ => fail_graph(outcome, &error, None),
+        }
+        return;
+    }
+    outcome.note(format!("Asked Graph to {verb} SMS sign-in"));
+    // Report the state Graph now holds rather than the one we hoped for.
+    match graph.phone_methods(object_id).await {
+        Ok(methods) => {
+            if let Some(after) = find(&methods, PhoneType::Mobile) {
+                outcome.note(format!(
+                    "SMS sign-in is now {}",
+                    sms_state(after.sms_sign_in_state.as_ref())
+                ));
+                outcome.report_mut().phone_method = Some(MethodSummary::of(after));
+            }
+        }
+        Err(error) => {
+            outcome.caution(format!(
+                "Could not read back the SMS sign-in state: {}",
+                error.kind
+            ));
+        }
+    }
+}

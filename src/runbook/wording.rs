@@ -1,0 +1,101 @@
+//! The runbook's lines for the admin: what was asked, whom it concerns, what is there, what
+//! was done. Pure. Numbers appear only masked (`PhoneNumber` and `RegisteredNumber` display
+//! masked); free text from callers passes through `redact_numbers`.
+
+use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, SmsSignInState, redact_numbers};
+use crate::plan::{Write, find};
+use crate::request::{Operation, Request};
+use crate::user::DirectoryUser;
+
+/// An SMS sign-in state for a log line; `unknown` when Graph did not say.
+pub fn sms_state(state: Option<&SmsSignInState>) -> &str {
+    state.map_or("unknown", SmsSignInState::as_str)
+}
+
+pub fn describe_request(request: &Request) -> String {
+    // A caller name is free text: it may carry a number, so it is redacted like Graph's text.
+    let by = request
+        .caller_name
+        .as_deref()
+        .map(|caller| format!(" (requested by {})", redact_numbers(caller)))
+        .unwrap_or_default();
+    let dry = if request.dry_run { " [dry run]" } else { "" };
+    match request.operation {
+        Operation::Set => format!(
+            "Set the {} phone of {} to {}{by}{dry}",
+            request.phone_type, request.user, request.phone_number
+        ),
+        Operation::Remove => format!(
+            "Remove the {} phone {} from {}{by}{dry}",
+            request.phone_type, request.phone_number, request.user
+        ),
+    }
+}
+
+pub fn describe_user(user: &DirectoryUser) -> String {
+    format!(
+        "User: {} ({}), object id {}, {}",
+        user.display_name.as_deref().unwrap_or("(no display name)"),
+        user.user_principal_name.as_deref().unwrap_or("(no UPN)"),
+        user.id,
+        user.user_type.as_deref().unwrap_or("user type unknown")
+    )
+}
+
+pub fn describe_current(phone_type: PhoneType, methods: &[PhoneMethod]) -> String {
+    match find(methods, phone_type) {
+        Some(method) => format!(
+            "Current {phone_type} phone: {} (SMS sign-in: {})",
+            method.number,
+            sms_state(method.sms_sign_in_state.as_ref())
+        ),
+        None => format!("No {phone_type} phone is registered"),
+    }
+}
+
+pub fn describe_write(
+    write: Write,
+    phone_type: PhoneType,
+    number: &PhoneNumber,
+    methods: &[PhoneMethod],
+) -> String {
+    let (verb, _, object) = write_phrase(write, phone_type, number, methods);
+    format!("{verb} {object}")
+}
+
+pub fn past_tense(
+    write: Write,
+    phone_type: PhoneType,
+    number: &PhoneNumber,
+    methods: &[PhoneMethod],
+) -> String {
+    let (_, done, object) = write_phrase(write, phone_type, number, methods);
+    format!("{done} {object}")
+}
+
+/// A write in words: its verb, the verb in the past tense, and what it acts on.
+fn write_phrase(
+    write: Write,
+    phone_type: PhoneType,
+    number: &PhoneNumber,
+    methods: &[PhoneMethod],
+) -> (&'static str, &'static str, String) {
+    match write {
+        Write::Add => ("add", "Added", format!("the {phone_type} phone {number}")),
+        Write::Update => (
+            "change",
+            "Changed",
+            match find(methods, phone_type) {
+                Some(current) => {
+                    format!("the {phone_type} phone from {} to {number}", current.number)
+                }
+                None => format!("the {phone_type} phone to {number}"),
+            },
+        ),
+        Write::Remove => (
+            "remove",
+            "Removed",
+            format!("the {phone_type} phone {number}"),
+        ),
+    }
+}
