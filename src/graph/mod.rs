@@ -9,23 +9,24 @@
 //! never hand Graph's text to anyone to match on.
 
 mod error;
+mod lists;
 mod retry;
 mod send;
 mod wire;
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use azure_core::credentials::TokenCredential;
 use reqwest::{Method, Url};
 
-use self::send::{Idempotence, decode, decode_value, malformed};
+use self::send::{Idempotence, decode, malformed};
 use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, RegisteredNumber, SmsSignInState};
 use crate::user::{DirectoryUser, UserRef};
 
 pub use self::error::{
     Denial, EndpointError, GraphError, GraphErrorKind, GraphOperation, Rejection,
 };
+pub use self::lists::{phone_methods_of, user_of};
 pub use self::retry::{RetrySettings, parse_retry_after};
 
 /// The Graph client. Cheap to share behind an `Arc`; its connection pool and the credential's
@@ -355,151 +356,6 @@ impl GraphClient {
         self.user_url(user, &["authentication", "phoneMethods"])
     }
 
-    /// `POST /$batch` of at most 20 GETs. The batch itself is retried like any request; the
-    /// items' own statuses (an inner 429 with its `Retry-After`) are the caller's to handle.
-    ///
-    /// # Errors
-    ///
-    /// A [`GraphError`] when the batch as a whole failed.
-    pub async fn batch_get(&self, items: Vec<(String, Url)>) -> Result<Vec<BatchItem>, GraphError> {
-        let operation = GraphOperation::Batch;
-        let root = self.root.as_str().trim_end_matches('/');
-        let mut requests = Vec::with_capacity(items.len());
-        for (id, url) in items {
-            let Some(relative) = url.as_str().strip_prefix(root) else {
-                return Err(malformed(
-                    operation,
-                    "a batch item is not on the Graph endpoint",
-                ));
-            };
-            requests.push(wire::BatchItem {
-                id,
-                method: "GET",
-                url: relative.to_owned(),
-            });
-        }
-        let body = serde_json::to_vec(&wire::BatchRequest { requests })
-            .map_err(|error| malformed(operation, error))?;
-        let mut url = self.root.clone();
-        url.set_path(&format!("{}$batch", self.root.path()));
-        // A batch of GETs reads only, so repeating it is safe.
-        let answer = self
-            .send(operation, Method::POST, url, Some(body), Idempotence::Safe)
-            .await?;
-        let response: wire::BatchResponse = decode(operation, &answer.body)?;
-        let now = SystemTime::now();
-        Ok(response
-            .responses
-            .into_iter()
-            .map(|item| BatchItem {
-                retry_after: item
-                    .headers
-                    .iter()
-                    .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
-                    .and_then(|(_, value)| match value {
-                        serde_json::Value::String(text) => parse_retry_after(text, now),
-                        serde_json::Value::Number(number) => {
-                            parse_retry_after(&number.to_string(), now)
-                        }
-                        _ => None,
-                    }),
-                id: item.id,
-                status: item.status,
-                body: item.body,
-            })
-            .collect())
-    }
-
-    /// The first page of users with a mobile phone registered, from the registration details
-    /// report (needs AuditLog.Read.All and an Entra ID P1/P2 licence).
-    pub fn registration_report_url(&self) -> Url {
-        let mut url = self.root.clone();
-        url.set_path(&format!(
-            "{}reports/authenticationMethods/userRegistrationDetails",
-            self.root.path()
-        ));
-        url.query_pairs_mut()
-            .append_pair("$filter", "methodsRegistered/any(t: t eq 'mobilePhone')")
-            .append_pair("$select", "id,userPrincipalName,userDisplayName");
-        url
-    }
-
-    /// The first page of all users, for the owner search when the report is unavailable.
-    pub fn users_url(&self) -> Url {
-        let mut url = self.root.clone();
-        url.set_path(&format!("{}users", self.root.path()));
-        url.query_pairs_mut()
-            .append_pair("$select", "id,userPrincipalName,displayName")
-            .append_pair("$top", "999");
-        url
-    }
-
-    /// Reads one page of the registration report or of the user list.
-    ///
-    /// # Errors
-    ///
-    /// A [`GraphError`]; the next link is refused when it leaves our endpoint.
-    pub async fn candidate_page(
-        &self,
-        list: CandidateList,
-        url: Url,
-    ) -> Result<CandidatePage, GraphError> {
-        let operation = match list {
-            CandidateList::RegistrationReport => GraphOperation::ReadRegistrationReport,
-            CandidateList::Users => GraphOperation::ListUsers,
-        };
-        let answer = self
-            .send(operation, Method::GET, url, None, Idempotence::Safe)
-            .await?;
-        let users = match list {
-            CandidateList::RegistrationReport => {
-                let page: wire::Page<wire::RegistrationDetail> = decode(operation, &answer.body)?;
-                (
-                    page.value
-                        .into_iter()
-                        .map(|row| ListedUser {
-                            id: row.id,
-                            user_principal_name: row.user_principal_name,
-                            display_name: row.user_display_name,
-                        })
-                        .collect(),
-                    page.next_link,
-                )
-            }
-            CandidateList::Users => {
-                let page: wire::Page<wire::User> = decode(operation, &answer.body)?;
-                (
-                    page.value
-                        .into_iter()
-                        .map(|user| ListedUser {
-                            id: user.id,
-                            user_principal_name: user.user_principal_name,
-                            display_name: user.display_name,
-                        })
-                        .collect(),
-                    page.next_link,
-                )
-            }
-        };
-        let next = match users.1 {
-            None => None,
-            Some(link) => {
-                let url = Url::parse(&link).map_err(|error| malformed(operation, error))?;
-                if url.origin() != self.origin {
-                    return Err(malformed(
-                        operation,
-                        "the next page link points away from the Graph endpoint",
-                    ));
-                }
-                Some(url)
-            }
-        };
-        Ok(CandidatePage {
-            users: users.0,
-            next,
-        })
-    }
-
     /// `/users/{user}?$select=` the fields every read of a user asks for.
     pub fn user_read_url(&self, user: &UserRef) -> Url {
         let mut url = self.user_url(user, &[]);
@@ -525,70 +381,6 @@ impl GraphClient {
         }
         url
     }
-
-    /// Reads the phone methods of up to 20 users in one `$batch`; each user's answer is
-    /// classified like a direct read. Users Graph's answer leaves out are missing from the
-    /// result (the caller counts them as unread).
-    ///
-    /// # Errors
-    ///
-    /// A [`GraphError`] when the batch as a whole failed.
-    pub async fn batch_phone_methods(
-        &self,
-        users: &[UserRef],
-    ) -> Result<Vec<(usize, Result<Vec<PhoneMethod>, GraphError>)>, GraphError> {
-        let items = users
-            .iter()
-            .enumerate()
-            .map(|(index, user)| (index.to_string(), self.phone_methods_url(user)))
-            .collect();
-        let answers = self.batch_get(items).await?;
-        Ok(answers
-            .into_iter()
-            .filter_map(|item| {
-                let index = item
-                    .id
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|index| *index < users.len())?;
-                Some((index, phone_methods_of(item)))
-            })
-            .collect())
-    }
-}
-
-/// The user a `$batch` item read, or its failure classified like a direct answer.
-///
-/// # Errors
-///
-/// A [`GraphError`] as [`GraphClient::user`] gives it.
-pub fn user_of(item: BatchItem) -> Result<DirectoryUser, GraphError> {
-    let operation = GraphOperation::ReadUser;
-    let user: wire::User = decode_value(operation, item_body(operation, item)?)?;
-    Ok(user.into())
-}
-
-/// The phone methods a `$batch` item read, or its failure classified like a direct answer.
-///
-/// # Errors
-///
-/// A [`GraphError`] as [`GraphClient::phone_methods`] gives it.
-pub fn phone_methods_of(item: BatchItem) -> Result<Vec<PhoneMethod>, GraphError> {
-    let operation = GraphOperation::ReadPhoneMethods;
-    let page: wire::Page<wire::PhoneMethod> = decode_value(operation, item_body(operation, item)?)?;
-    Ok(page.value.into_iter().filter_map(phone_method).collect())
-}
-
-/// The body of a batch item that succeeded, or its status classified like a direct answer.
-fn item_body(operation: GraphOperation, item: BatchItem) -> Result<serde_json::Value, GraphError> {
-    if (200..300).contains(&item.status) {
-        return Ok(item.body);
-    }
-    let body = serde_json::to_vec(&item.body).unwrap_or_default();
-    Err(GraphError {
-        operation,
-        kind: send::classify(item.status, &body, item.retry_after),
-    })
 }
 
 fn phone_method(method: wire::PhoneMethod) -> Option<PhoneMethod> {

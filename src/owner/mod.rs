@@ -14,6 +14,7 @@
 mod candidates;
 mod pacer;
 mod scan;
+mod state;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -1,6 +1,5 @@
-//! One scan for the holder of a number: the driver ([`scan`]) that keeps pages and batches in
-//! flight, and the state it updates ([`ScanState`]), one step per answer, with no IO of its
-//! own so that each step can be tested alone.
+//! One scan for the holder of a number: the driver that keeps pages and batches in flight and
+//! hands each answer to the [`ScanState`], which decides what it means.
 //!
 //! Report candidates go first; the user list fills idle capacity (the report is limited to 5
 //! requests per 10 s), covers users the report does not show yet (it lags by hours), and
@@ -16,24 +15,16 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::time::Instant;
-use url::Url;
 
-use super::candidates::{Candidate, Candidates, Source};
-use super::pacer::Pacer;
-use super::{BATCH_SIZE, conflict_owner, holds};
-use crate::graph::{
-    CandidateList, CandidatePage, Denial, GraphClient, GraphError, GraphErrorKind, GraphOperation,
-    ListedUser,
-};
+use super::candidates::Candidate;
+use super::conflict_owner;
+use super::state::{BatchResult, ScanState, Step};
+use crate::graph::{CandidateList, CandidatePage, GraphClient, GraphError};
 use crate::outcome::Outcome;
-use crate::phone::{PhoneMethod, PhoneNumber, SmsSignInState};
-use crate::report::{ConflictOwner, WarningCode};
+use crate::phone::PhoneNumber;
+use crate::report::ConflictOwner;
 use crate::user::UserRef;
 
-/// Batches in flight when a search starts; it grows by one per unthrottled batch.
-const INITIAL_BATCHES_IN_FLIGHT: usize = 4;
-/// The pause before new batches when Graph throttles without saying how long.
-const DEFAULT_THROTTLE_PAUSE: Duration = Duration::from_secs(1);
 /// The time an invocation keeps, after the search, to finish and answer.
 const ANSWER_MARGIN: Duration = Duration::from_secs(10);
 /// How often the search reports progress while it runs.
@@ -49,368 +40,8 @@ pub(super) struct Limits {
     pub invocation_deadline: Instant,
 }
 
-/// Every phone methods read of one batch: by the candidate's index in the batch, the methods
-/// or why they could not be read; or why the batch as a whole failed.
-pub(super) type BatchResult =
-    Result<Vec<(usize, Result<Vec<PhoneMethod>, GraphError>)>, GraphError>;
-
 type PageFuture<'a> = Pin<Box<dyn Future<Output = Result<CandidatePage, GraphError>> + Send + 'a>>;
 type BatchFuture<'a> = Pin<Box<dyn Future<Output = (Vec<Candidate>, BatchResult)> + Send + 'a>>;
-
-/// What the scan should do after a step.
-#[derive(Debug)]
-pub(super) enum Step {
-    Continue,
-    /// The holder is found.
-    Found(ListedUser, PhoneMethod),
-    /// Nothing more can be learned (a refusal that applies to every candidate).
-    Stop,
-}
-
-/// Counters for progress lines and the closing summary.
-#[derive(Default)]
-struct Progress {
-    pages: u32,
-    checked: usize,
-    /// Candidates whose methods could not be read after every retry.
-    unreadable: usize,
-    batches: usize,
-    throttled: usize,
-}
-
-/// Everything a scan knows between two answers.
-pub(super) struct ScanState {
-    candidates: Candidates,
-    pacer: Pacer,
-    progress: Progress,
-    in_flight_limit: usize,
-    max_in_flight: usize,
-    /// No new batch before this (Graph's `Retry-After`).
-    resume_at: Option<Instant>,
-    report_next: Option<Url>,
-    directory_next: Option<Url>,
-    /// Every number read held for SMS sign-in, by digits, with its holder.
-    learned: Vec<(String, ConflictOwner)>,
-    /// Users who have the number as an MFA phone without SMS sign-in.
-    mfa_only: Vec<ListedUser>,
-    warnings: Vec<(WarningCode, String)>,
-    /// Whether every candidate could be asked (no refusal, no lost page, no stop for time).
-    complete: bool,
-}
-
-impl ScanState {
-    pub(super) fn new(
-        target: &UserRef,
-        max_in_flight: usize,
-        report: Url,
-        directory: Url,
-    ) -> ScanState {
-        let max_in_flight = max_in_flight.max(1);
-        ScanState {
-            candidates: Candidates::new(target.as_str()),
-            pacer: Pacer::default(),
-            progress: Progress::default(),
-            in_flight_limit: max_in_flight.min(INITIAL_BATCHES_IN_FLIGHT),
-            max_in_flight,
-            resume_at: None,
-            report_next: Some(report),
-            directory_next: Some(directory),
-            learned: Vec::new(),
-            mfa_only: Vec::new(),
-            warnings: Vec::new(),
-            complete: true,
-        }
-    }
-
-    /// The candidates of the next batch, if one may start now with `in_flight` running.
-    pub(super) fn next_chunk(&mut self, in_flight: usize, now: Instant) -> Option<Vec<Candidate>> {
-        if in_flight >= self.in_flight_limit {
-            return None;
-        }
-        if self
-            .resume_at
-            .max(self.pacer.next_slot())
-            .is_some_and(|gate| now < gate)
-        {
-            return None;
-        }
-        let chunk = self.candidates.next_batch(BATCH_SIZE);
-        if chunk.is_empty() {
-            return None;
-        }
-        self.pacer.launched(chunk.len(), now);
-        self.progress.batches += 1;
-        Some(chunk)
-    }
-
-    /// When a pause or the pace lets the next batch go, if one is waiting for it.
-    pub(super) fn wake_at(&self, in_flight: usize, now: Instant) -> Option<Instant> {
-        self.resume_at
-            .max(self.pacer.next_slot())
-            .filter(|gate| *gate > now)
-            .filter(|_| !self.candidates.is_empty() && in_flight < self.in_flight_limit)
-    }
-
-    /// Lifts a pause that has passed.
-    pub(super) fn woke(&mut self, now: Instant) {
-        if self.resume_at.is_some_and(|until| until <= now) {
-            self.resume_at = None;
-        }
-    }
-
-    /// Whether there is nothing left to ask or to wait for.
-    pub(super) fn exhausted(&self) -> bool {
-        self.candidates.is_empty() && self.report_next.is_none() && self.directory_next.is_none()
-    }
-
-    /// Takes in the answer to one batch of `chunk`.
-    pub(super) fn absorb(
-        &mut self,
-        number: &PhoneNumber,
-        chunk: Vec<Candidate>,
-        answer: BatchResult,
-        now: Instant,
-    ) -> Step {
-        let mut throttled_for: Option<Duration> = None;
-        let mut throttled = false;
-        let mut admitted = 0;
-        let mut found = None;
-        match answer {
-            Ok(items) => {
-                for (index, result) in items {
-                    let Some(candidate) = chunk.get(index) else {
-                        continue;
-                    };
-                    match result {
-                        Ok(methods) => {
-                            admitted += 1;
-                            self.progress.checked += 1;
-                            for method in &methods {
-                                if method.sms_sign_in_state == Some(SmsSignInState::Ready) {
-                                    self.learned.push((
-                                        method.number.digits(),
-                                        conflict_owner(&candidate.user, method, None),
-                                    ));
-                                }
-                            }
-                            if let Some(method) =
-                                methods.iter().find(|method| holds(method, number))
-                            {
-                                found = Some((candidate.user.clone(), method.clone()));
-                            } else if methods.iter().any(|method| number.matches(&method.number)) {
-                                self.mfa_only.push(candidate.user.clone());
-                            }
-                        }
-                        Err(error) if error.kind.is_throttled() => {
-                            throttled = true;
-                            self.progress.throttled += 1;
-                            if let GraphErrorKind::Unavailable { retry_after, .. } = error.kind {
-                                throttled_for = throttled_for.max(retry_after);
-                            }
-                            self.candidates.throttled(candidate.clone());
-                        }
-                        // Deleted since it was listed: nothing to check.
-                        Err(GraphError {
-                            kind: GraphErrorKind::NotFound { .. },
-                            ..
-                        }) => {
-                            admitted += 1;
-                            self.progress.checked += 1;
-                        }
-                        Err(GraphError {
-                            kind: kind @ GraphErrorKind::Forbidden { .. },
-                            ..
-                        }) => {
-                            self.complete = false;
-                            self.warnings.push((
-                                WarningCode::OwnerSearchIncomplete,
-                                format!(
-                                    "the owner search could not read phone methods ({} \
-                                     refused): grant {}",
-                                    kind.answer().unwrap_or_default(),
-                                    GraphOperation::ReadPhoneMethods.permission()
-                                ),
-                            ));
-                            return Step::Stop;
-                        }
-                        Err(_) => {
-                            admitted += 1;
-                            throttled = true;
-                            if !self.candidates.failed(candidate.clone()) {
-                                self.progress.unreadable += 1;
-                            }
-                        }
-                    }
-                }
-                if let Some((user, method)) = found {
-                    return Step::Found(user, method);
-                }
-            }
-            Err(error) => match error.kind {
-                GraphErrorKind::Unavailable { retry_after, .. } => {
-                    self.progress.throttled += 1;
-                    throttled = true;
-                    throttled_for = retry_after;
-                    for candidate in chunk {
-                        if !self.candidates.failed(candidate) {
-                            self.progress.unreadable += 1;
-                        }
-                    }
-                }
-                _ => {
-                    self.warnings.push((
-                        WarningCode::OwnerSearchIncomplete,
-                        format!("the owner search stopped: {error}"),
-                    ));
-                    self.complete = false;
-                    return Step::Stop;
-                }
-            },
-        }
-        self.pacer.answered(admitted, throttled, now);
-        if throttled {
-            // Multiplicative decrease, and no new batch before Graph's Retry-After.
-            self.in_flight_limit = (self.in_flight_limit / 2).max(1);
-            let until = now + throttled_for.unwrap_or(DEFAULT_THROTTLE_PAUSE);
-            self.resume_at = Some(self.resume_at.map_or(until, |current| current.max(until)));
-        } else {
-            self.in_flight_limit = (self.in_flight_limit + 1).min(self.max_in_flight);
-        }
-        Step::Continue
-    }
-
-    /// Takes in a page of the registration report. On a failure the search goes on with the
-    /// user list alone; the warning saying so is returned for the log at once.
-    pub(super) fn absorb_report_page(&mut self, page: Result<CandidatePage, GraphError>) {
-        self.candidates.open_directory();
-        match page {
-            Ok(page) => {
-                self.progress.pages += 1;
-                self.candidates.add(page.users, Source::Report);
-                self.report_next = page.next;
-            }
-            Err(error) => {
-                let message = match &error.kind {
-                    GraphErrorKind::Forbidden {
-                        denial: Denial::Licence,
-                        ..
-                    } => "the registration details report needs an Entra ID P1 or P2 licence, \
-                          which the tenant lacks, so the owner search reads every user \
-                          instead, which takes longer"
-                        .to_owned(),
-                    GraphErrorKind::Forbidden { .. } => format!(
-                        "Graph refused the registration details report ({}; it needs {}), so \
-                         the owner search reads every user instead, which takes longer",
-                        error.kind.answer().unwrap_or_default(),
-                        GraphOperation::ReadRegistrationReport.permission()
-                    ),
-                    _ => format!(
-                        "the registration details report could not be read ({error}), so the \
-                         owner search reads every user instead"
-                    ),
-                };
-                self.warnings
-                    .push((WarningCode::OwnerSearchFallback, message));
-            }
-        }
-    }
-
-    /// Takes in a page of the user list.
-    pub(super) fn absorb_directory_page(&mut self, page: Result<CandidatePage, GraphError>) {
-        match page {
-            Ok(page) => {
-                self.progress.pages += 1;
-                self.candidates.add(page.users, Source::Directory);
-                self.directory_next = page.next;
-            }
-            Err(error) => {
-                self.complete = false;
-                self.warnings.push((
-                    WarningCode::OwnerSearchIncomplete,
-                    format!("the owner search could not list every user: {error}"),
-                ));
-            }
-        }
-    }
-
-    /// The search's budget is spent.
-    pub(super) fn out_of_time(&mut self, budget: Duration) {
-        self.complete = false;
-        self.warnings.push((
-            WarningCode::OwnerSearchIncomplete,
-            format!(
-                "the owner search stopped after its budget of {} s with {} of {} candidates \
-                 checked; the holder may be among the rest",
-                budget.as_secs(),
-                self.progress.checked,
-                self.candidates.known(),
-            ),
-        ));
-    }
-
-    fn progress_line(&self, elapsed: Duration) -> String {
-        format!(
-            "Owner search: {} s in, {} pages read, {} of {} candidates checked, {} throttled \
-             answers",
-            elapsed.as_secs(),
-            self.progress.pages,
-            self.progress.checked,
-            self.candidates.known(),
-            self.progress.throttled
-        )
-    }
-
-    fn summary_line(&self, elapsed: Duration) -> String {
-        format!(
-            "Owner search: finished in {:.1} s: {} pages, {} candidates checked in {} batches, \
-             {} throttled answers",
-            elapsed.as_secs_f64(),
-            self.progress.pages,
-            self.progress.checked,
-            self.progress.batches,
-            self.progress.throttled
-        )
-    }
-
-    /// The warnings of a search that did not find the holder, after what it has seen.
-    pub(super) fn conclude_not_found(&mut self) {
-        if !self.mfa_only.is_empty() {
-            let names: Vec<&str> = self
-                .mfa_only
-                .iter()
-                .take(5)
-                .map(|user| user.user_principal_name.as_deref().unwrap_or(&user.id))
-                .collect();
-            let message = format!(
-                "{} other user(s) have the number as an MFA phone without SMS sign-in ({}); \
-                 none holds it for SMS sign-in",
-                self.mfa_only.len(),
-                names.join(", ")
-            );
-            self.warnings
-                .push((WarningCode::ConflictOwnerNotFound, message));
-        }
-        if self.progress.unreadable > 0 {
-            self.complete = false;
-            self.warnings.push((
-                WarningCode::OwnerSearchIncomplete,
-                format!(
-                    "the phone methods of {} candidate(s) could not be read, so the holder may \
-                     be among them",
-                    self.progress.unreadable
-                ),
-            ));
-        }
-        if self.complete {
-            self.warnings.push((
-                WarningCode::ConflictOwnerNotFound,
-                "no visible user holds the number for SMS sign-in: it may be held by a deleted \
-                 or soft-deleted user"
-                    .to_owned(),
-            ));
-        }
-    }
-}
 
 /// Scans for the holder of `number`; returns them if found, and every number learned held for
 /// SMS sign-in.
@@ -446,14 +77,14 @@ pub(super) async fn scan(
     ));
     let found = loop {
         if report_page.is_none()
-            && let Some(url) = state.report_next.take()
+            && let Some(url) = state.take_report_next()
         {
             report_page = Some(Box::pin(
                 graph.candidate_page(CandidateList::RegistrationReport, url),
             ));
         }
         if directory_page.is_none()
-            && let Some(url) = state.directory_next.take()
+            && let Some(url) = state.take_directory_next()
         {
             directory_page = Some(Box::pin(graph.candidate_page(CandidateList::Users, url)));
         }
@@ -513,7 +144,7 @@ pub(super) async fn scan(
                 .ok()
                 .and_then(|directory_user| directory_user.account_enabled);
             let owner = conflict_owner(&user, &method, account_enabled);
-            state.learned.push((number.digits(), owner.clone()));
+            state.learn(number.digits(), owner.clone());
             Some(owner)
         }
         None => {
@@ -521,10 +152,11 @@ pub(super) async fn scan(
             None
         }
     };
-    for (code, message) in state.warnings {
+    let findings = state.into_findings();
+    for (code, message) in findings.warnings {
         outcome.warn(code, message);
     }
-    (owner, state.learned)
+    (owner, findings.learned)
 }
 
 async fn poll_page(page: &mut Option<PageFuture<'_>>) -> Result<CandidatePage, GraphError> {

@@ -210,9 +210,9 @@ pub(crate) struct Shared {
 }
 
 #[derive(Clone, Debug)]
-struct IssuedToken {
-    roles: HashSet<String>,
-    expires: Instant,
+pub(crate) struct IssuedToken {
+    pub(crate) roles: HashSet<String>,
+    pub(crate) expires: Instant,
 }
 
 /// A running simulator. Dropping it stops the server.

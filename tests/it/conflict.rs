@@ -9,7 +9,7 @@ use mfa_phone_handler::simulator::tenant::SimUser;
 use mfa_phone_handler::simulator::{SimOptions, Throttle};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, granted, spawn_app, spawn_app_with};
+use crate::helpers::{Results, TestApp, granted};
 
 const HELD: &str = "+49 1701234567";
 
@@ -18,7 +18,11 @@ async fn tenant_with_holder(
     options: SimOptions,
     environment: &[(&str, &str)],
 ) -> (TestApp, String, String) {
-    let app = spawn_app_with(options, environment).await;
+    let app = TestApp::builder()
+        .options(options)
+        .envs(environment)
+        .spawn()
+        .await;
     let adele = app.add_member("adele@contoso.com");
     let megan = app.add_user(SimUser::member("megan@contoso.com", "Megan Bowen"));
     app.seed_phone(&megan, PhoneType::Mobile, HELD);
@@ -51,11 +55,9 @@ fn scan_requests(app: &TestApp) -> usize {
     })
 }
 
+/// Requests sent to Graph directly (not as items of a batch) whose path satisfies `predicate`.
 fn count(app: &TestApp, predicate: impl Fn(&str) -> bool) -> usize {
-    app.graph_requests()
-        .iter()
-        .filter(|request| !request.in_batch && predicate(&request.path))
-        .count()
+    app.count(|request| !request.in_batch && predicate(&request.path))
 }
 
 #[tokio::test]
@@ -70,10 +72,10 @@ async fn a_conflict_where_graph_wrote_the_method_is_a_success_with_a_warning() {
     assert_eq!(answer.action(), "added");
     assert_eq!(answer.warning_codes(), ["smsSignInConflict"]);
     assert_eq!(
-        answer.report["phoneMethod"]["smsSignInState"],
+        answer.phone_method()["smsSignInState"],
         "phoneNumberNotUnique"
     );
-    assert_eq!(answer.report["conflictOwner"], Value::Null);
+    assert_eq!(*answer.conflict_owner(), Value::Null);
     assert_eq!(app.phones(&adele)[0].1, HELD);
     assert_eq!(scan_requests(&app), 0);
 }
@@ -113,7 +115,7 @@ async fn a_conflict_where_graph_wrote_nothing_fails_and_names_the_holder() {
     assert_eq!(answer.status, 409, "{}", answer.report);
     assert_eq!(answer.error_code(), "phoneNumberNotUnique");
     assert_eq!(
-        answer.report["conflictOwner"],
+        *answer.conflict_owner(),
         json!({
             "id": megan,
             "userPrincipalName": "megan@contoso.com",
@@ -124,7 +126,7 @@ async fn a_conflict_where_graph_wrote_nothing_fails_and_names_the_holder() {
         })
     );
     assert!(app.phones(&adele).is_empty());
-    let log = answer.report["log"].to_string();
+    let log = answer.log_text();
     assert!(log.contains("held by Megan Bowen"), "{log}");
     assert!(!log.contains("1701234567"));
 }
@@ -140,7 +142,7 @@ async fn the_search_stops_at_the_holder() {
         .await;
 
     assert_eq!(
-        answer.report["conflictOwner"]["userPrincipalName"],
+        answer.conflict_owner()["userPrincipalName"],
         "megan@contoso.com"
     );
     let batches = count(&app, |path| path.ends_with("$batch"));
@@ -163,9 +165,9 @@ async fn without_a_licence_the_search_reads_the_user_list_and_says_why() {
         .call(json!({"UserId": adele, "phoneNumber": HELD}))
         .await;
 
-    assert_eq!(answer.report["conflictOwner"]["id"], megan.as_str());
+    assert_eq!(answer.conflict_owner()["id"], megan.as_str());
     assert_eq!(answer.warning_codes(), ["ownerSearchFallback"]);
-    let message = answer.report["warnings"][0]["message"].as_str().unwrap();
+    let message = answer.warning_message("ownerSearchFallback");
     assert!(message.contains("P1 or P2"), "{message}");
 }
 
@@ -179,14 +181,14 @@ async fn without_audit_log_read_all_the_search_still_finds_the_holder() {
         .call(json!({"UserId": adele, "phoneNumber": HELD}))
         .await;
 
-    assert_eq!(answer.report["conflictOwner"]["id"], megan.as_str());
-    let message = answer.report["warnings"][0]["message"].as_str().unwrap();
+    assert_eq!(answer.conflict_owner()["id"], megan.as_str());
+    let message = answer.warnings()[0]["message"].as_str().unwrap();
     assert!(message.contains("AuditLog.Read.All"), "{message}");
 }
 
 #[tokio::test]
 async fn a_holder_the_report_does_not_show_yet_is_found_through_the_user_list() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let adele = app.add_member("adele@contoso.com");
     add_registered_users(&app, 30);
     app.sim.tenant(|tenant| tenant.freeze_report());
@@ -198,7 +200,7 @@ async fn a_holder_the_report_does_not_show_yet_is_found_through_the_user_list() 
         .call(json!({"UserId": adele, "phoneNumber": HELD}))
         .await;
 
-    assert_eq!(answer.report["conflictOwner"]["id"], late.as_str());
+    assert_eq!(answer.conflict_owner()["id"], late.as_str());
 }
 
 #[tokio::test]
@@ -217,12 +219,12 @@ async fn a_deleted_holder_is_reported_as_not_found_with_the_mfa_only_matches() {
 
     assert_eq!(answer.status, 409);
     assert_eq!(answer.error_code(), "phoneNumberNotUnique");
-    assert_eq!(answer.report["conflictOwner"], Value::Null);
+    assert_eq!(*answer.conflict_owner(), Value::Null);
     assert_eq!(
         answer.warning_codes(),
         ["conflictOwnerNotFound", "conflictOwnerNotFound"]
     );
-    let warnings = answer.report["warnings"].to_string();
+    let warnings = answer.warnings().to_string();
     assert!(warnings.contains("frank@contoso.com"), "{warnings}");
     assert!(warnings.contains("deleted"), "{warnings}");
 }
@@ -336,7 +338,7 @@ async fn the_token_never_follows_a_next_link_off_the_graph_endpoint() {
         .await;
 
     assert_eq!(answer.error_code(), "phoneNumberNotUnique");
-    let warnings = answer.report["warnings"].to_string();
+    let warnings = answer.warnings().to_string();
     assert!(
         warnings.contains("points away from the Graph endpoint"),
         "{warnings}"
@@ -354,7 +356,11 @@ async fn throttled_batch_items_are_retried_after_their_own_retry_after() {
         },
         ..SimOptions::default()
     };
-    let app = spawn_app_with(options, &[("MFA_VERIFY_SECONDS", "0.2")]).await;
+    let app = TestApp::builder()
+        .options(options)
+        .envs(&[("MFA_VERIFY_SECONDS", "0.2")])
+        .spawn()
+        .await;
     let adele = app.add_member("adele@contoso.com");
     add_registered_users(&app, 300);
     let megan = app.add_user(SimUser::member("megan@contoso.com", "Megan Bowen"));
@@ -366,7 +372,7 @@ async fn throttled_batch_items_are_retried_after_their_own_retry_after() {
         .await;
 
     assert_eq!(
-        answer.report["conflictOwner"]["id"],
+        answer.conflict_owner()["id"],
         megan.as_str(),
         "{}",
         answer.report
@@ -408,12 +414,12 @@ async fn a_second_conflict_on_the_same_number_costs_one_verifying_read() {
     let first = app
         .call(json!({"UserId": adele, "phoneNumber": HELD}))
         .await;
-    assert_eq!(first.report["conflictOwner"]["id"], megan.as_str());
+    assert_eq!(first.conflict_owner()["id"], megan.as_str());
     app.sim.clear_requests();
 
     let second = app.call(json!({"UserId": bob, "phoneNumber": HELD})).await;
 
-    assert_eq!(second.report["conflictOwner"]["id"], megan.as_str());
+    assert_eq!(second.conflict_owner()["id"], megan.as_str());
     assert_eq!(scan_requests(&app), 0);
     assert_eq!(
         count(&app, |path| path
@@ -424,7 +430,7 @@ async fn a_second_conflict_on_the_same_number_costs_one_verifying_read() {
 
 #[tokio::test]
 async fn a_conflict_on_a_number_an_earlier_search_read_costs_one_verifying_read() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let adele = app.add_member("adele@contoso.com");
     let bob = app.add_member("bob@contoso.com");
     // Nina comes before Megan in every list, so the search for Megan's number reads Nina's.
@@ -436,7 +442,7 @@ async fn a_conflict_on_a_number_an_earlier_search_read_costs_one_verifying_read(
     let first = app
         .call(json!({"UserId": adele, "phoneNumber": HELD}))
         .await;
-    assert_eq!(first.report["conflictOwner"]["id"], megan.as_str());
+    assert_eq!(first.conflict_owner()["id"], megan.as_str());
     app.sim.clear_requests();
 
     let second = app
@@ -444,12 +450,12 @@ async fn a_conflict_on_a_number_an_earlier_search_read_costs_one_verifying_read(
         .await;
 
     assert_eq!(
-        second.report["conflictOwner"]["id"],
+        second.conflict_owner()["id"],
         nina.as_str(),
         "{}",
         second.report
     );
-    assert_eq!(second.report["conflictOwner"]["accountEnabled"], true);
+    assert_eq!(second.conflict_owner()["accountEnabled"], true);
     assert_eq!(scan_requests(&app), 0);
     assert_eq!(
         count(&app, |path| path
@@ -460,7 +466,7 @@ async fn a_conflict_on_a_number_an_earlier_search_read_costs_one_verifying_read(
 
 #[tokio::test]
 async fn sms_sign_in_is_enabled_and_disabled_on_request() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let adele = app.add_member("adele@contoso.com");
     app.seed_phone(&adele, PhoneType::Mobile, HELD);
     app.sim.tenant(|tenant| {
@@ -481,12 +487,9 @@ async fn sms_sign_in_is_enabled_and_disabled_on_request() {
 
     assert_eq!(enabled.status, 200, "{}", enabled.report);
     assert_eq!(enabled.action(), "unchanged");
-    assert_eq!(enabled.report["phoneMethod"]["smsSignInState"], "ready");
-    assert!(again.report["log"].to_string().contains("already on"));
-    assert_eq!(
-        disabled.report["phoneMethod"]["smsSignInState"],
-        "notEnabled"
-    );
+    assert_eq!(enabled.phone_method()["smsSignInState"], "ready");
+    assert!(again.log_text().contains("already on"));
+    assert_eq!(disabled.phone_method()["smsSignInState"], "notEnabled");
     let switches: Vec<String> = app
         .writes()
         .iter()
@@ -497,7 +500,7 @@ async fn sms_sign_in_is_enabled_and_disabled_on_request() {
 
 #[tokio::test]
 async fn enabling_sms_sign_in_that_policy_does_not_allow_is_a_clear_error() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let mut user = SimUser::member("adele@contoso.com", "Adele");
     user.sms_sign_in_allowed = false;
     let adele = app.add_user(user);
@@ -508,9 +511,9 @@ async fn enabling_sms_sign_in_that_policy_does_not_allow_is_a_clear_error() {
 
     assert_eq!(answer.status, 409, "{}", answer.report);
     assert_eq!(answer.error_code(), "smsSignInNotAllowed");
-    assert_eq!(answer.report["error"]["field"], "smsSignIn");
+    assert_eq!(answer.error()["field"], "smsSignIn");
     assert!(
-        answer.report["error"]["message"]
+        answer.error()["message"]
             .as_str()
             .unwrap()
             .contains("was set")

@@ -5,12 +5,12 @@ use mfa_phone_handler::phone::PhoneType;
 use mfa_phone_handler::simulator::tenant::SimUser;
 use serde_json::json;
 
-use crate::helpers::{queue_envelope, spawn_app};
+use crate::helpers::{Results, TestApp, queue_envelope};
 
 const ADELE: &str = "6e7b768e-07e2-4810-8459-485f84f8f204";
 
 async fn app_with_adele() -> crate::helpers::TestApp {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     app.add_user(SimUser::member("adele.vance@contoso.example", "Adele Vance").with_id(ADELE));
     app
 }
@@ -68,15 +68,15 @@ async fn the_queue_answer_envelope() {
 
 #[tokio::test]
 async fn the_result_and_the_mail_of_a_notified_change() {
-    let app = crate::helpers::spawn_app_with(
-        mfa_phone_handler::simulator::SimOptions::default(),
-        &[
+    let app = TestApp::builder()
+        .options(mfa_phone_handler::simulator::SimOptions::default())
+        .envs(&[
             ("MFA_NOTIFY_SENDER", "it-notify@contoso.example"),
             ("MFA_NOTIFY_SERVICE_DESK_NAME", "Contoso Service Desk"),
             ("MFA_NOTIFY_SERVICE_DESK_PHONE", "+49 30 1234567"),
-        ],
-    )
-    .await;
+        ])
+        .spawn()
+        .await;
     app.add_user(
         SimUser::member("adele.vance@contoso.example", "Adele Vance")
             .with_id(ADELE)
@@ -88,7 +88,7 @@ async fn the_result_and_the_mail_of_a_notified_change() {
         .call(json!({"UserId": ADELE, "phoneNumber": "+49 170 1234567", "NotifyUser": true}))
         .await;
 
-    insta::assert_json_snapshot!("notified_report", answer.report["notification"]);
+    insta::assert_json_snapshot!("notified_report", answer.notification());
     let mail = app.sim.tenant(|tenant| tenant.sent_mail()[0].clone());
     insta::assert_snapshot!(
         "notified_mail",

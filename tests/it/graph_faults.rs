@@ -8,7 +8,7 @@ use mfa_phone_handler::simulator::tenant::Rejection;
 use mfa_phone_handler::simulator::{FaultAction, FaultRule, SimOptions};
 use serde_json::json;
 
-use crate::helpers::{granted, spawn_app, spawn_app_prepared, spawn_app_with};
+use crate::helpers::{Results, TestApp};
 
 const NUMBER: &str = "+49 1701234567";
 /// The answers Graph might give to a rule it does not document the error of [UNVERIFIED].
@@ -26,7 +26,7 @@ const OTHER: &str = "+49 1709876543";
 
 #[tokio::test]
 async fn throttled_reads_are_retried_after_graphs_retry_after() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     app.sim
         .inject(FaultRule::throttle(Some("GET"), "/phoneMethods", 2, "0.2"));
@@ -60,7 +60,10 @@ async fn throttled_reads_are_retried_after_graphs_retry_after() {
 
 #[tokio::test]
 async fn graph_staying_unavailable_is_a_503_with_retry_after_and_no_write() {
-    let app = spawn_app_with(SimOptions::default(), &[("MFA_GRAPH_MAX_ATTEMPTS", "3")]).await;
+    let app = TestApp::builder()
+        .envs(&[("MFA_GRAPH_MAX_ATTEMPTS", "3")])
+        .spawn()
+        .await;
     let user = app.add_member("adele@contoso.com");
     app.sim.inject(FaultRule::new(
         Some("GET"),
@@ -95,11 +98,10 @@ async fn graph_staying_unavailable_is_a_503_with_retry_after_and_no_write() {
 
 #[tokio::test]
 async fn a_retry_after_beyond_the_budget_fails_at_once_instead_of_waiting() {
-    let app = spawn_app_with(
-        SimOptions::default(),
-        &[("MFA_GRAPH_RETRY_BUDGET_SECONDS", "2")],
-    )
-    .await;
+    let app = TestApp::builder()
+        .envs(&[("MFA_GRAPH_RETRY_BUDGET_SECONDS", "2")])
+        .spawn()
+        .await;
     let user = app.add_member("adele@contoso.com");
     app.sim
         .inject(FaultRule::throttle(Some("GET"), "/phoneMethods", 1, "120"));
@@ -119,11 +121,10 @@ async fn a_retry_after_beyond_the_budget_fails_at_once_instead_of_waiting() {
 
 #[tokio::test]
 async fn an_attempt_that_takes_too_long_is_abandoned_and_retried() {
-    let app = spawn_app_with(
-        SimOptions::default(),
-        &[("MFA_GRAPH_TIMEOUT_SECONDS", "0.3")],
-    )
-    .await;
+    let app = TestApp::builder()
+        .envs(&[("MFA_GRAPH_TIMEOUT_SECONDS", "0.3")])
+        .spawn()
+        .await;
     let user = app.add_member("adele@contoso.com");
     app.sim.inject(FaultRule::new(
         Some("GET"),
@@ -148,7 +149,7 @@ async fn an_attempt_that_takes_too_long_is_abandoned_and_retried() {
 
 #[tokio::test]
 async fn a_post_whose_answer_was_lost_is_read_back_not_repeated() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     app.sim.inject(FaultRule::new(
         Some("POST"),
@@ -173,16 +174,12 @@ async fn a_post_whose_answer_was_lost_is_read_back_not_repeated() {
         .count();
     assert_eq!(posts, 1, "the POST is not repeated");
     assert_eq!(app.phones(&user).len(), 1);
-    assert!(
-        answer.report["log"]
-            .to_string()
-            .contains("reading back confirms it")
-    );
+    assert!(answer.log_text().contains("reading back confirms it"));
 }
 
 #[tokio::test]
 async fn a_post_that_graph_did_not_carry_out_is_sent_again_after_reading_back() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     app.sim.inject(FaultRule::respond(
         Some("POST"),
@@ -214,8 +211,10 @@ async fn a_post_that_graph_did_not_carry_out_is_sent_again_after_reading_back() 
 
 #[tokio::test]
 async fn a_missing_write_permission_is_a_502_naming_the_permission() {
-    let options = granted(&["User.Read.All", "UserAuthenticationMethod.Read.All"]);
-    let app = spawn_app_with(options, &[]).await;
+    let app = TestApp::builder()
+        .grant(&["User.Read.All", "UserAuthenticationMethod.Read.All"])
+        .spawn()
+        .await;
     let user = app.add_member("adele@contoso.com");
 
     let answer = app
@@ -224,7 +223,7 @@ async fn a_missing_write_permission_is_a_502_naming_the_permission() {
 
     assert_eq!(answer.status, 502);
     assert_eq!(answer.error_code(), "graphForbidden");
-    let message = answer.report["error"]["message"].as_str().unwrap();
+    let message = answer.error_message();
     assert!(
         message.contains("UserAuthenticationMethod.ReadWrite.All"),
         "{message}"
@@ -235,8 +234,10 @@ async fn a_missing_write_permission_is_a_502_naming_the_permission() {
 
 #[tokio::test]
 async fn a_missing_directory_permission_names_user_read_all() {
-    let options = granted(&["UserAuthenticationMethod.ReadWrite.All"]);
-    let app = spawn_app_with(options, &[]).await;
+    let app = TestApp::builder()
+        .grant(&["UserAuthenticationMethod.ReadWrite.All"])
+        .spawn()
+        .await;
     let user = app.add_member("adele@contoso.com");
 
     let answer = app
@@ -246,7 +247,7 @@ async fn a_missing_directory_permission_names_user_read_all() {
     assert_eq!(answer.status, 502);
     assert_eq!(answer.error_code(), "graphForbidden");
     assert!(
-        answer.report["error"]["message"]
+        answer.error()["message"]
             .as_str()
             .unwrap()
             .contains("User.Read.All")
@@ -256,16 +257,18 @@ async fn a_missing_directory_permission_names_user_read_all() {
 
 #[tokio::test]
 async fn an_identity_endpoint_that_is_down_is_transient_and_recovers() {
-    let app = spawn_app_prepared(SimOptions::default(), &[], |sim| {
-        sim.inject(FaultRule::respond(
-            None,
-            "/msi/token",
-            1000,
-            500,
-            "InternalServerError",
-        ));
-    })
-    .await;
+    let app = TestApp::builder()
+        .prepare(|sim| {
+            sim.inject(FaultRule::respond(
+                None,
+                "/msi/token",
+                1000,
+                500,
+                "InternalServerError",
+            ));
+        })
+        .spawn()
+        .await;
     let user = app.add_member("adele@contoso.com");
 
     let down = app
@@ -285,12 +288,13 @@ async fn an_identity_endpoint_that_is_down_is_transient_and_recovers() {
 
 #[tokio::test]
 async fn without_a_token_the_handler_reports_identity_unavailable_quickly() {
-    let app = spawn_app_with(
-        SimOptions::default(),
-        // A header the simulator does not accept: every token request is refused.
-        &[("IDENTITY_HEADER", "wrong-secret")],
-    )
-    .await;
+    let app = TestApp::builder()
+        .envs(
+            // A header the simulator does not accept: every token request is refused.
+            &[("IDENTITY_HEADER", "wrong-secret")],
+        )
+        .spawn()
+        .await;
     let user = app.add_member("adele@contoso.com");
 
     let started = std::time::Instant::now();
@@ -313,7 +317,7 @@ async fn a_user_assigned_identity_is_used_when_azure_client_id_is_set() {
         managed_identity_client_id: Some("5b1c1e56-0000-4000-8000-00000000cafe".to_owned()),
         ..SimOptions::default()
     };
-    let app = spawn_app_with(options, &[]).await;
+    let app = TestApp::builder().options(options).spawn().await;
     let user = app.add_member("adele@contoso.com");
 
     let answer = app
@@ -338,7 +342,7 @@ async fn a_user_assigned_identity_is_used_when_azure_client_id_is_set() {
 #[tokio::test]
 async fn a_stale_read_before_a_write_converges_under_every_duplicate_post_variant() {
     for duplicate in REJECTION_VARIANTS {
-        let app = spawn_app().await;
+        let app = TestApp::spawn().await;
         let user = app.add_member("adele@contoso.com");
         app.sim.tenant(|tenant| {
             tenant.variants.duplicate_post = duplicate.clone();
@@ -364,7 +368,7 @@ async fn a_stale_read_before_a_write_converges_under_every_duplicate_post_varian
 #[tokio::test]
 async fn structural_rules_hold_under_every_rejection_variant() {
     for structural in REJECTION_VARIANTS {
-        let app = spawn_app().await;
+        let app = TestApp::spawn().await;
         let user = app.add_member("adele@contoso.com");
         app.seed_phone(&user, PhoneType::Mobile, NUMBER);
         app.sim.tenant(|tenant| {
@@ -389,7 +393,7 @@ async fn structural_rules_hold_under_every_rejection_variant() {
 
 #[tokio::test]
 async fn an_ignored_phone_type_filter_does_not_matter_because_we_filter_ourselves() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     app.seed_phone(&user, PhoneType::Mobile, OTHER);
     app.seed_phone(&user, PhoneType::Office, NUMBER);

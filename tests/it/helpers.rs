@@ -1,7 +1,9 @@
-//! `spawn_app`: a fresh Graph simulator in the test process, and the real handler binary as a
+//! [`TestApp`]: a fresh Graph simulator in the test process, and the real handler binary as a
 //! child process started the way the Functions host starts it (port and managed identity in
-//! its environment). Tests drive the handler with host-shaped envelopes and assert on its
-//! answers, the simulator's state and request log, and the handler's captured output.
+//! its environment). `TestApp::spawn()`, or `TestApp::builder().env(..).grant(..).prepare(..)
+//! .spawn()` for a particular set-up. Tests drive the handler with host-shaped envelopes and
+//! assert on its answers (read through [`Results`]), the simulator's state and request log, and
+//! the handler's captured output.
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -70,18 +72,43 @@ pub struct HttpAnswer {
     pub envelope: Value,
 }
 
-impl HttpAnswer {
-    pub fn error_code(&self) -> &str {
-        self.report["error"]["code"].as_str().unwrap_or("")
+/// Typed reading of a result (an HTTP answer's report or a queue result message).
+pub trait Results {
+    /// The result JSON.
+    fn result(&self) -> &Value;
+
+    fn status_text(&self) -> &str {
+        self.result()["status"].as_str().unwrap_or("")
     }
-    pub fn action(&self) -> &str {
-        self.report["action"].as_str().unwrap_or("")
+    fn action(&self) -> &str {
+        self.result()["action"].as_str().unwrap_or("")
     }
-    pub fn has_warning(&self, code: &str) -> bool {
-        self.warning_codes().iter().any(|warning| warning == code)
+    fn error(&self) -> &Value {
+        &self.result()["error"]
     }
-    pub fn warning_codes(&self) -> Vec<String> {
-        self.report["warnings"]
+    fn error_code(&self) -> &str {
+        self.error()["code"].as_str().unwrap_or("")
+    }
+    fn error_message(&self) -> &str {
+        self.error()["message"].as_str().unwrap_or("")
+    }
+    fn phone_method(&self) -> &Value {
+        &self.result()["phoneMethod"]
+    }
+    fn conflict_owner(&self) -> &Value {
+        &self.result()["conflictOwner"]
+    }
+    fn notification(&self) -> &Value {
+        &self.result()["notification"]
+    }
+    fn user(&self) -> &Value {
+        &self.result()["user"]
+    }
+    fn warnings(&self) -> &Value {
+        &self.result()["warnings"]
+    }
+    fn warning_codes(&self) -> Vec<String> {
+        self.warnings()
             .as_array()
             .map(|warnings| {
                 warnings
@@ -90,6 +117,42 @@ impl HttpAnswer {
                     .collect()
             })
             .unwrap_or_default()
+    }
+    fn has_warning(&self, code: &str) -> bool {
+        self.warning_codes().iter().any(|warning| warning == code)
+    }
+    /// The message of the first warning with `code`, or "".
+    fn warning_message(&self, code: &str) -> &str {
+        self.warnings()
+            .as_array()
+            .and_then(|warnings| warnings.iter().find(|warning| warning["code"] == code))
+            .and_then(|warning| warning["message"].as_str())
+            .unwrap_or("")
+    }
+    /// The log lines, joined.
+    fn log_text(&self) -> String {
+        self.result()["log"]
+            .as_array()
+            .map(|lines| {
+                lines
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Results for HttpAnswer {
+    fn result(&self) -> &Value {
+        &self.report
+    }
+}
+
+impl Results for Value {
+    fn result(&self) -> &Value {
+        self
     }
 }
 
@@ -101,39 +164,75 @@ pub fn granted(roles: &[&str]) -> SimOptions {
     }
 }
 
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(SimOptions::default(), &[]).await
-}
-
-pub async fn spawn_app_with(options: SimOptions, environment: &[(&str, &str)]) -> TestApp {
-    spawn_app_prepared(options, environment, |_| {}).await
-}
-
-/// Like [`spawn_app_with`], with `prepare` run on the simulator before the handler starts.
-pub async fn spawn_app_prepared(
+/// How a [`TestApp`] is set up before it starts.
+pub struct TestAppBuilder {
     options: SimOptions,
-    environment: &[(&str, &str)],
-    prepare: impl FnOnce(&Simulator),
-) -> TestApp {
-    let sim = Simulator::start(options).await.expect("simulator starts");
-    prepare(&sim);
-    let mut command = Command::new(HANDLER);
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("FUNCTIONS_CUSTOMHANDLER_PORT", "0")
-        .env("RUST_LOG", "info")
-        .envs(sim.handler_environment())
-        .envs(FAST)
-        .envs(environment.iter().copied());
-    let (child, handler, output) = start_handler(command).await;
-    mfa_phone_handler::install_crypto_provider();
-    TestApp {
-        sim,
-        handler,
-        client: reqwest::Client::new(),
-        output,
-        _child: child,
+    environment: Vec<(String, String)>,
+    prepare: Vec<Preparation>,
+}
+
+/// A change made to the simulator before the handler starts.
+type Preparation = Box<dyn FnOnce(&Simulator)>;
+
+impl TestAppBuilder {
+    /// The simulator's options (the default: every permission granted, no latency).
+    pub fn options(mut self, options: SimOptions) -> TestAppBuilder {
+        self.options = options;
+        self
+    }
+
+    /// Grants the managed identity exactly `roles`.
+    pub fn grant(mut self, roles: &[&str]) -> TestAppBuilder {
+        self.options.granted_roles = roles.iter().map(|role| (*role).to_owned()).collect();
+        self
+    }
+
+    /// An app setting for the handler.
+    pub fn env(mut self, name: &str, value: &str) -> TestAppBuilder {
+        self.environment.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// App settings for the handler.
+    pub fn envs(mut self, settings: &[(&str, &str)]) -> TestAppBuilder {
+        for (name, value) in settings {
+            self = self.env(name, value);
+        }
+        self
+    }
+
+    /// Runs `prepare` on the simulator before the handler starts.
+    pub fn prepare(mut self, prepare: impl FnOnce(&Simulator) + 'static) -> TestAppBuilder {
+        self.prepare.push(Box::new(prepare));
+        self
+    }
+
+    /// Starts the simulator, prepares it, and starts the handler against it.
+    pub async fn spawn(self) -> TestApp {
+        let sim = Simulator::start(self.options)
+            .await
+            .expect("simulator starts");
+        for prepare in self.prepare {
+            prepare(&sim);
+        }
+        let mut command = Command::new(HANDLER);
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("FUNCTIONS_CUSTOMHANDLER_PORT", "0")
+            .env("RUST_LOG", "info")
+            .envs(sim.handler_environment())
+            .envs(FAST)
+            .envs(self.environment);
+        let (child, handler, output) = start_handler(command).await;
+        mfa_phone_handler::install_crypto_provider();
+        TestApp {
+            sim,
+            handler,
+            client: reqwest::Client::new(),
+            output,
+            _child: child,
+        }
     }
 }
 
@@ -194,6 +293,20 @@ pub async fn start_handler(mut command: Command) -> (Child, String, Arc<Output>)
 }
 
 impl TestApp {
+    /// A handler against a default simulator.
+    pub async fn spawn() -> TestApp {
+        TestApp::builder().spawn().await
+    }
+
+    /// A handler set up as the builder says.
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            options: SimOptions::default(),
+            environment: Vec::new(),
+            prepare: Vec::new(),
+        }
+    }
+
     /// Invokes the HTTP-triggered function with `parameters` as the request body, in the
     /// envelope the host sends.
     pub async fn call(&self, parameters: Value) -> HttpAnswer {
@@ -237,6 +350,21 @@ impl TestApp {
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         (status, body)
+    }
+
+    /// Delivers `message` to the queue-triggered function as the host would, on its
+    /// `dequeue_count`-th delivery; the HTTP status and the answer envelope.
+    pub async fn deliver(&self, message: &Value, dequeue_count: u64) -> (u16, Value) {
+        let envelope = queue_envelope(&message.to_string(), dequeue_count);
+        self.post(QUEUE_FUNCTION, &envelope.to_string()).await
+    }
+
+    /// How many Graph requests so far satisfy `predicate`.
+    pub fn count(&self, predicate: impl Fn(&LoggedRequest) -> bool) -> usize {
+        self.graph_requests()
+            .iter()
+            .filter(|request| predicate(request))
+            .count()
     }
 
     pub fn add_user(&self, user: SimUser) -> String {
@@ -295,6 +423,19 @@ impl TestApp {
         self.output.wait_for(done).await;
     }
 }
+
+/// The result message a queue answer envelope carries.
+pub fn result_of(envelope: &Value) -> &Value {
+    let result = &envelope["Outputs"]["resultMessage"];
+    assert!(
+        result.is_object(),
+        "the result message is a JSON object: {envelope}"
+    );
+    result
+}
+
+/// The queue-triggered function's route.
+pub const QUEUE_FUNCTION: &str = "SetOrRemoveMobilePhoneMfaQueue";
 
 /// The envelope the host sends for an HTTP trigger; `Body` is left out when there is none.
 pub fn http_envelope(body: Option<&str>) -> Value {

@@ -5,7 +5,7 @@ use mfa_phone_handler::phone::PhoneType;
 use mfa_phone_handler::simulator::tenant::SimUser;
 use serde_json::json;
 
-use crate::helpers::{http_envelope, spawn_app};
+use crate::helpers::{Results, TestApp, http_envelope};
 
 const NUMBER: &str = "+49 1701234567";
 const OTHER: &str = "+49 1709876543";
@@ -13,7 +13,7 @@ const MOBILE_ID: &str = "3179e48a-750b-4051-897c-87b9720928f7";
 
 #[tokio::test]
 async fn set_adds_a_mobile_method_when_there_is_none() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
 
     let answer = app
@@ -21,12 +21,12 @@ async fn set_adds_a_mobile_method_when_there_is_none() {
         .await;
 
     assert_eq!(answer.status, 200, "{}", answer.report);
-    assert_eq!(answer.report["status"], "succeeded");
+    assert_eq!(answer.status_text(), "succeeded");
     assert_eq!(answer.action(), "added");
-    assert_eq!(answer.report["phoneMethod"]["id"], MOBILE_ID);
-    assert_eq!(answer.report["phoneMethod"]["phoneNumber"], NUMBER);
-    assert_eq!(answer.report["phoneMethod"]["smsSignInState"], "ready");
-    assert_eq!(answer.report["user"]["id"], user.as_str());
+    assert_eq!(answer.phone_method()["id"], MOBILE_ID);
+    assert_eq!(answer.phone_method()["phoneNumber"], NUMBER);
+    assert_eq!(answer.phone_method()["smsSignInState"], "ready");
+    assert_eq!(answer.user()["id"], user.as_str());
     assert_eq!(answer.report["callerName"], "helpdesk");
     assert_eq!(
         app.phones(&user),
@@ -45,7 +45,7 @@ async fn set_adds_a_mobile_method_when_there_is_none() {
 
 #[tokio::test]
 async fn set_updates_a_method_that_holds_another_number() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     app.seed_phone(&user, PhoneType::Mobile, OTHER);
 
@@ -61,12 +61,12 @@ async fn set_updates_a_method_that_holds_another_number() {
     assert_eq!(writes[0].method, "PATCH");
     assert!(writes[0].path.ends_with(MOBILE_ID));
     // PATCH answers 204 without a body: the state Graph computed is not claimed.
-    assert_eq!(answer.report["phoneMethod"]["smsSignInState"], json!(null));
+    assert_eq!(answer.phone_method()["smsSignInState"], json!(null));
 }
 
 #[tokio::test]
 async fn set_writes_nothing_when_the_digits_already_match() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     app.seed_phone(&user, PhoneType::Mobile, NUMBER);
 
@@ -76,7 +76,7 @@ async fn set_writes_nothing_when_the_digits_already_match() {
 
     assert_eq!(answer.status, 200);
     assert_eq!(answer.action(), "unchanged");
-    assert_eq!(answer.report["phoneMethod"]["phoneNumber"], NUMBER);
+    assert_eq!(answer.phone_method()["phoneNumber"], NUMBER);
     assert!(app.writes().is_empty());
     // One round trip of latency: the user and the methods, read concurrently, and nothing else.
     let requests = app.graph_requests();
@@ -86,7 +86,7 @@ async fn set_writes_nothing_when_the_digits_already_match() {
 
 #[tokio::test]
 async fn remove_deletes_the_method_holding_the_number_given() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     app.seed_phone(&user, PhoneType::Mobile, NUMBER);
 
@@ -96,7 +96,7 @@ async fn remove_deletes_the_method_holding_the_number_given() {
 
     assert_eq!(answer.status, 200, "{}", answer.report);
     assert_eq!(answer.action(), "removed");
-    assert_eq!(answer.report["phoneMethod"], json!(null));
+    assert_eq!(*answer.phone_method(), json!(null));
     assert!(app.phones(&user).is_empty());
     let writes = app.writes();
     assert_eq!(writes.len(), 1);
@@ -105,7 +105,7 @@ async fn remove_deletes_the_method_holding_the_number_given() {
 
 #[tokio::test]
 async fn remove_refuses_when_the_method_holds_another_number() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     app.seed_phone(&user, PhoneType::Mobile, OTHER);
 
@@ -114,9 +114,9 @@ async fn remove_refuses_when_the_method_holds_another_number() {
         .await;
 
     assert_eq!(answer.status, 409);
-    assert_eq!(answer.report["status"], "failed");
+    assert_eq!(answer.status_text(), "failed");
     assert_eq!(answer.error_code(), "numberMismatch");
-    let message = answer.report["error"]["message"].as_str().unwrap();
+    let message = answer.error_message();
     assert!(message.contains("+49 ********43"), "{message}");
     assert!(!message.contains("1709876543"), "{message}");
     assert!(app.writes().is_empty());
@@ -125,7 +125,7 @@ async fn remove_refuses_when_the_method_holds_another_number() {
 
 #[tokio::test]
 async fn remove_succeeds_with_nothing_to_do_when_there_is_no_method() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     app.seed_phone(&user, PhoneType::Office, NUMBER);
 
@@ -134,7 +134,7 @@ async fn remove_succeeds_with_nothing_to_do_when_there_is_no_method() {
         .await;
 
     assert_eq!(answer.status, 200);
-    assert_eq!(answer.report["status"], "succeeded");
+    assert_eq!(answer.status_text(), "succeeded");
     assert_eq!(answer.action(), "notPresent");
     assert!(app.writes().is_empty());
     assert_eq!(app.phones(&user).len(), 1, "the office phone stays");
@@ -142,7 +142,7 @@ async fn remove_succeeds_with_nothing_to_do_when_there_is_no_method() {
 
 #[tokio::test]
 async fn an_alternate_mobile_without_a_mobile_is_refused_before_writing() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
 
     let answer = app
@@ -156,7 +156,7 @@ async fn an_alternate_mobile_without_a_mobile_is_refused_before_writing() {
 
 #[tokio::test]
 async fn the_mobile_cannot_be_removed_while_an_alternate_exists() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     app.seed_phone(&user, PhoneType::Mobile, NUMBER);
     app.seed_phone(&user, PhoneType::AlternateMobile, OTHER);
@@ -173,7 +173,7 @@ async fn the_mobile_cannot_be_removed_while_an_alternate_exists() {
 
 #[tokio::test]
 async fn the_default_method_is_reported_when_graph_will_not_delete_it() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let mut user = SimUser::member("diego@contoso.com", "Diego");
     user.default_method = Some(PhoneType::Mobile);
     user.other_methods = 1;
@@ -193,7 +193,7 @@ async fn the_default_method_is_reported_when_graph_will_not_delete_it() {
 
 #[tokio::test]
 async fn alternate_and_office_methods_are_managed_with_their_own_ids() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     app.seed_phone(&user, PhoneType::Mobile, OTHER);
 
@@ -206,18 +206,12 @@ async fn alternate_and_office_methods_are_managed_with_their_own_ids() {
 
     assert_eq!(alternate.action(), "added");
     assert_eq!(
-        alternate.report["phoneMethod"]["id"],
+        alternate.phone_method()["id"],
         "b6332ec1-7057-4abe-9331-3d72feddfe41"
     );
-    assert_eq!(
-        alternate.report["phoneMethod"]["smsSignInState"],
-        "notSupported"
-    );
+    assert_eq!(alternate.phone_method()["smsSignInState"], "notSupported");
     assert_eq!(office.action(), "added", "{}", office.report);
-    assert_eq!(
-        office.report["phoneMethod"]["phoneNumber"],
-        "+49 3012345678x123"
-    );
+    assert_eq!(office.phone_method()["phoneNumber"], "+49 3012345678x123");
     let types: Vec<PhoneType> = app.phones(&user).into_iter().map(|phone| phone.0).collect();
     assert_eq!(
         types,
@@ -231,7 +225,7 @@ async fn alternate_and_office_methods_are_managed_with_their_own_ids() {
 
 #[tokio::test]
 async fn a_dry_run_reports_the_plan_and_writes_nothing() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     app.seed_phone(&user, PhoneType::Mobile, OTHER);
 
@@ -245,12 +239,8 @@ async fn a_dry_run_reports_the_plan_and_writes_nothing() {
     assert_eq!(update.status, 200);
     assert_eq!(update.report["dryRun"], true);
     assert_eq!(update.action(), "updated");
-    assert_eq!(update.report["phoneMethod"]["phoneNumber"], NUMBER);
-    assert!(
-        update.report["log"]
-            .to_string()
-            .contains("Dry run: would change")
-    );
+    assert_eq!(update.phone_method()["phoneNumber"], NUMBER);
+    assert!(update.log_text().contains("Dry run: would change"));
     assert_eq!(mismatch.status, 409);
     assert_eq!(mismatch.report["dryRun"], true);
     assert_eq!(mismatch.error_code(), "numberMismatch");
@@ -260,7 +250,7 @@ async fn a_dry_run_reports_the_plan_and_writes_nothing() {
 
 #[tokio::test]
 async fn an_unknown_user_is_a_404() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
 
     let by_name = app
         .call(json!({"UserId": "nobody@contoso.com", "phoneNumber": NUMBER}))
@@ -272,15 +262,15 @@ async fn an_unknown_user_is_a_404() {
     for answer in [&by_name, &by_id] {
         assert_eq!(answer.status, 404);
         assert_eq!(answer.error_code(), "userNotFound");
-        assert_eq!(answer.report["error"]["field"], "UserId");
-        assert_eq!(answer.report["user"], json!(null));
+        assert_eq!(answer.error()["field"], "UserId");
+        assert_eq!(*answer.user(), json!(null));
     }
     assert!(app.writes().is_empty());
 }
 
 #[tokio::test]
 async fn a_guest_is_addressed_with_its_ext_upn_encoded_and_gets_a_warning() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let guest = app.add_user(SimUser::guest(
         "lynne_fabrikam.com#EXT#@contoso.onmicrosoft.com",
         "Lynne",
@@ -294,7 +284,7 @@ async fn a_guest_is_addressed_with_its_ext_upn_encoded_and_gets_a_warning() {
     assert_eq!(answer.action(), "added");
     assert_eq!(answer.warning_codes(), ["guestUser"]);
     assert_eq!(
-        answer.report["phoneMethod"]["smsSignInState"],
+        answer.phone_method()["smsSignInState"],
         "notAllowedByPolicy"
     );
     let reads: Vec<_> = app
@@ -312,7 +302,7 @@ async fn a_guest_is_addressed_with_its_ext_upn_encoded_and_gets_a_warning() {
 
 #[tokio::test]
 async fn a_upn_starting_with_dollar_uses_graphs_key_syntax() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("$admin@contoso.com");
 
     let answer = app
@@ -330,7 +320,7 @@ async fn a_upn_starting_with_dollar_uses_graphs_key_syntax() {
 
 #[tokio::test]
 async fn a_fixed_line_number_for_a_mobile_type_is_set_with_a_warning() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
 
     let answer = app
@@ -343,7 +333,7 @@ async fn a_fixed_line_number_for_a_mobile_type_is_set_with_a_warning() {
 
 #[tokio::test]
 async fn bad_input_is_a_400_naming_the_field_and_touches_no_tenant() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     app.add_member("adele@contoso.com");
 
     let cases = [
@@ -383,14 +373,14 @@ async fn bad_input_is_a_400_naming_the_field_and_touches_no_tenant() {
         let answer = app.call(parameters.clone()).await;
         assert_eq!(answer.status, 400, "{parameters}");
         assert_eq!(answer.error_code(), code, "{parameters}");
-        assert_eq!(answer.report["error"]["field"], field, "{parameters}");
+        assert_eq!(answer.error()["field"], field, "{parameters}");
     }
     assert!(app.graph_requests().is_empty());
 }
 
 #[tokio::test]
 async fn an_absent_body_and_a_non_json_body_are_invalid_requests() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
 
     let absent = app.call_envelope(http_envelope(None)).await;
     let text = app.call_envelope(http_envelope(Some("UserId=adele"))).await;
@@ -398,21 +388,21 @@ async fn an_absent_body_and_a_non_json_body_are_invalid_requests() {
 
     assert_eq!(absent.status, 400);
     assert!(
-        absent.report["error"]["message"]
+        absent.error()["message"]
             .as_str()
             .unwrap()
             .contains("body is empty")
     );
     assert_eq!(text.status, 400);
     assert!(
-        text.report["error"]["message"]
+        text.error()["message"]
             .as_str()
             .unwrap()
             .contains("not JSON")
     );
     assert_eq!(array.status, 400);
     assert!(
-        array.report["error"]["message"]
+        array.error()["message"]
             .as_str()
             .unwrap()
             .contains("JSON object")
@@ -421,7 +411,7 @@ async fn an_absent_body_and_a_non_json_body_are_invalid_requests() {
 
 #[tokio::test]
 async fn the_envelope_is_read_in_any_case_and_query_parameters_fill_in() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     app.seed_phone(&user, PhoneType::Mobile, OTHER);
     let envelope = json!({
@@ -448,7 +438,7 @@ async fn the_envelope_is_read_in_any_case_and_query_parameters_fill_in() {
 
 #[tokio::test]
 async fn the_answer_envelope_carries_status_headers_logs_and_the_invocation_id() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
 
     let answer = app
@@ -480,7 +470,7 @@ async fn the_answer_envelope_carries_status_headers_logs_and_the_invocation_id()
 
 #[tokio::test]
 async fn every_graph_request_carries_a_token_and_a_client_request_id() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
 
     app.call(json!({"UserId": user, "phoneNumber": NUMBER}))
@@ -497,7 +487,7 @@ async fn every_graph_request_carries_a_token_and_a_client_request_id() {
 
 #[tokio::test]
 async fn the_health_probe_and_unknown_routes_answer() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
 
     let health = app
         .client

@@ -8,7 +8,7 @@ use std::time::Duration;
 use mfa_phone_handler::simulator::{FaultAction, FaultRule, SimOptions};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, granted, queue_envelope, spawn_app_with};
+use crate::helpers::{Results, TestApp, granted, queue_envelope};
 
 const SENDER: &str = "it-notify@contoso.example";
 const ADELE: &str = "adele.vance@contoso.example";
@@ -26,7 +26,11 @@ async fn notifying_app(options: SimOptions, environment: &[(&str, &str)]) -> Tes
         ),
     ];
     settings.extend_from_slice(environment);
-    let app = spawn_app_with(options, &settings).await;
+    let app = TestApp::builder()
+        .options(options)
+        .envs(&settings)
+        .spawn()
+        .await;
     app.add_user(SimUser::member(ADELE, "Adele Vance").with_usage_location("DE"));
     app.add_user(SimUser::member(SENDER, "IT notifications"));
     app
@@ -37,10 +41,7 @@ fn sent(app: &TestApp) -> Vec<SentMail> {
 }
 
 fn count(app: &TestApp, method: &str, path_end: &str) -> usize {
-    app.graph_requests()
-        .iter()
-        .filter(|request| request.method == method && request.path.ends_with(path_end))
-        .count()
+    app.count(|request| request.method == method && request.path.ends_with(path_end))
 }
 
 fn notification(report: &Value) -> (&str, &str) {
@@ -70,7 +71,7 @@ async fn each_change_is_announced_once_in_the_users_language() {
 
     for answer in [&added, &updated, &removed] {
         assert_eq!(answer.status, 200, "{}", answer.report);
-        assert_eq!(answer.report["notification"]["to"], ADELE);
+        assert_eq!(answer.notification()["to"], ADELE);
     }
     assert_eq!(notification(&added.report), ("sent", "de"));
     assert_eq!(notification(&updated.report), ("sent", "en"));
@@ -157,12 +158,12 @@ async fn nothing_is_mailed_when_nothing_changed() {
     let quiet = app
         .call(json!({"UserId": ADELE, "phoneNumber": NUMBER}))
         .await;
-    assert!(quiet.report["notification"].is_null());
+    assert!(quiet.notification().is_null());
 }
 
 #[tokio::test]
 async fn notify_user_without_a_sender_is_refused_before_anything_is_done() {
-    let app = spawn_app_with(SimOptions::default(), &[]).await;
+    let app = TestApp::builder().spawn().await;
     app.add_user(SimUser::member(ADELE, "Adele Vance"));
 
     let answer = app
@@ -171,9 +172,9 @@ async fn notify_user_without_a_sender_is_refused_before_anything_is_done() {
 
     assert_eq!(answer.status, 400);
     assert_eq!(answer.error_code(), "invalidRequest");
-    assert_eq!(answer.report["error"]["field"], "NotifyUser");
+    assert_eq!(answer.error()["field"], "NotifyUser");
     assert!(
-        answer.report["error"]["message"]
+        answer.error()["message"]
             .as_str()
             .unwrap()
             .contains("MFA_NOTIFY_SENDER")
@@ -202,7 +203,7 @@ async fn a_mail_that_cannot_be_sent_is_a_warning_and_the_change_stands() {
     assert_eq!(refused.status, 200, "{}", refused.report);
     assert_eq!(refused.action(), "added");
     assert_eq!(notification(&refused.report), ("failed", "de"));
-    let warning = &refused.report["warnings"][0];
+    let warning = &refused.warnings()[0];
     assert_eq!(warning["code"], "notificationFailed");
     assert!(
         warning["message"].as_str().unwrap().contains("Mail.Send"),
@@ -211,7 +212,7 @@ async fn a_mail_that_cannot_be_sent_is_a_warning_and_the_change_stands() {
     assert_eq!(app.phones(ADELE).len(), 1);
     assert_eq!(no_mailbox.action(), "added");
     assert!(no_mailbox.has_warning("notificationFailed"));
-    assert!(no_mailbox.report["notification"]["to"].is_null());
+    assert!(no_mailbox.notification()["to"].is_null());
     assert_eq!(
         count(&app, "POST", "/sendMail"),
         1,
@@ -233,7 +234,7 @@ async fn a_sender_without_a_mailbox_is_named_in_the_warning() {
         .await;
 
     assert_eq!(answer.action(), "added");
-    let message = answer.report["warnings"][0]["message"].as_str().unwrap();
+    let message = answer.warnings()[0]["message"].as_str().unwrap();
     assert!(message.contains("nobody@contoso.example"), "{message}");
     assert!(message.contains("MFA_NOTIFY_SENDER"), "{message}");
 }
@@ -361,11 +362,8 @@ async fn the_mail_goes_to_the_users_mail_address_not_their_upn() {
         .call(json!({"UserId": "lynne_fabrikam.example#EXT#@contoso.example", "phoneNumber": "+49 171 9876543", "NotifyUser": true}))
         .await;
 
-    assert_eq!(
-        member.report["notification"]["to"],
-        "ann.lee@contoso.example"
-    );
-    assert_eq!(guest.report["notification"]["to"], "lynne@fabrikam.example");
+    assert_eq!(member.notification()["to"], "ann.lee@contoso.example");
+    assert_eq!(guest.notification()["to"], "lynne@fabrikam.example");
     let recipients: Vec<Vec<String>> = sent(&app).into_iter().map(|mail| mail.to).collect();
     assert_eq!(
         recipients,
@@ -417,7 +415,7 @@ async fn a_mail_slower_than_the_invocations_budget_is_a_warning_not_a_failure() 
     assert_eq!(answer.status, 200, "{}", answer.report);
     assert_eq!(answer.action(), "added");
     assert_eq!(notification(&answer.report), ("failed", "de"));
-    let warning = answer.report["warnings"][0]["message"].as_str().unwrap();
+    let warning = answer.warnings()[0]["message"].as_str().unwrap();
     assert!(warning.contains("time budget"), "{warning}");
 }
 

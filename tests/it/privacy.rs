@@ -5,17 +5,14 @@ use mfa_phone_handler::phone::PhoneType;
 use mfa_phone_handler::simulator::tenant::SimUser;
 use serde_json::json;
 
-use mfa_phone_handler::simulator::SimOptions;
-
-use crate::helpers::spawn_app_with;
+use crate::helpers::{Results, TestApp};
 
 #[tokio::test]
 async fn no_full_number_token_or_secret_is_ever_logged() {
-    let app = spawn_app_with(
-        SimOptions::default(),
-        &[("MFA_NOTIFY_SENDER", "notify@contoso.com")],
-    )
-    .await;
+    let app = TestApp::builder()
+        .envs(&[("MFA_NOTIFY_SENDER", "notify@contoso.com")])
+        .spawn()
+        .await;
     app.add_member("notify@contoso.com");
     let adele = app.add_member("adele@contoso.com");
     let megan = app.add_user(SimUser::member("megan@contoso.com", "Megan"));
@@ -51,7 +48,7 @@ async fn no_full_number_token_or_secret_is_ever_logged() {
     let conflict = app
         .call(json!({"UserId": carol, "phoneNumber": "+49 176 1112233"}))
         .await;
-    assert_eq!(conflict.report["conflictOwner"]["id"], megan.as_str());
+    assert_eq!(conflict.conflict_owner()["id"], megan.as_str());
     answers.push(conflict);
 
     let output = app.output();
@@ -62,7 +59,7 @@ async fn no_full_number_token_or_secret_is_ever_logged() {
     let mut logged = vec![output];
     for answer in &answers {
         logged.push(answer.envelope["Logs"].to_string());
-        logged.push(answer.report["log"].to_string());
+        logged.push(answer.log_text());
     }
     // The mails are not logs, but they leave the tenant's control: numbers masked there too.
     let mails = app.sim.tenant(|tenant| tenant.sent_mail().to_vec());

@@ -13,32 +13,17 @@ use proptest::test_runner::TestRunner;
 use serde_json::{Value, json};
 use tokio::process::Command;
 
-use crate::helpers::{
-    HANDLER, TestApp, granted, queue_envelope, spawn_app, spawn_app_with, start_handler,
-};
+use crate::helpers::{HANDLER, Results, TestApp, queue_envelope, result_of, start_handler};
 
 const NUMBER: &str = "+49 1701234567";
 const OTHER: &str = "+49 1709876543";
 const FUNCTION: &str = "SetOrRemoveMobilePhoneMfaQueue";
 
 /// Delivers `message` (its text) with `dequeue_count`, as the host does.
-async fn deliver(app: &TestApp, message: &Value, dequeue_count: u64) -> (u16, Value) {
-    let envelope = queue_envelope(&message.to_string(), dequeue_count);
-    app.post(FUNCTION, &envelope.to_string()).await
-}
-
-fn result_of(envelope: &Value) -> &Value {
-    let result = &envelope["Outputs"]["resultMessage"];
-    assert!(
-        result.is_object(),
-        "the result message is a JSON object: {envelope}"
-    );
-    result
-}
 
 #[tokio::test]
 async fn a_message_is_read_in_every_form_the_host_sends_it() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     let message = json!({"UserId": user, "phoneNumber": NUMBER, "dryRun": true});
     let text = message.to_string();
@@ -60,7 +45,7 @@ async fn a_message_is_read_in_every_form_the_host_sends_it() {
         let (status, answer) = app.post(FUNCTION, &envelope.to_string()).await;
         assert_eq!(status, 200, "{envelope}: {answer}");
         let result = result_of(&answer);
-        assert_eq!(result["status"], "succeeded", "{envelope}: {result}");
+        assert_eq!(result.status_text(), "succeeded", "{envelope}: {result}");
         assert_eq!(result["action"], "added");
         assert_eq!(
             result["queueMessage"],
@@ -72,7 +57,7 @@ async fn a_message_is_read_in_every_form_the_host_sends_it() {
 
 #[tokio::test]
 async fn definite_outcomes_answer_2xx_with_one_result_message() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     app.seed_phone(&user, PhoneType::Mobile, OTHER);
     let cases = [
@@ -103,11 +88,11 @@ async fn definite_outcomes_answer_2xx_with_one_result_message() {
         ),
     ];
     for (message, status, code) in cases {
-        let (http, answer) = deliver(&app, &message, 1).await;
+        let (http, answer) = app.deliver(&message, 1).await;
         assert_eq!(http, 200, "{message}");
         let result = result_of(&answer);
-        assert_eq!(result["status"], status, "{message}: {result}");
-        assert_eq!(result["error"]["code"].as_str(), code, "{message}");
+        assert_eq!(result.status_text(), status, "{message}: {result}");
+        assert_eq!(result.error()["code"].as_str(), code, "{message}");
         assert_eq!(
             result["requestId"], message["requestId"],
             "echoed for matching"
@@ -126,11 +111,15 @@ async fn definite_outcomes_answer_2xx_with_one_result_message() {
 
 #[tokio::test]
 async fn a_missing_permission_is_definite_too() {
-    let options = granted(&["User.Read.All", "UserAuthenticationMethod.Read.All"]);
-    let app = spawn_app_with(options, &[]).await;
+    let app = TestApp::builder()
+        .grant(&["User.Read.All", "UserAuthenticationMethod.Read.All"])
+        .spawn()
+        .await;
     let user = app.add_member("adele@contoso.com");
 
-    let (status, answer) = deliver(&app, &json!({"UserId": user, "phoneNumber": NUMBER}), 1).await;
+    let (status, answer) = app
+        .deliver(&json!({"UserId": user, "phoneNumber": NUMBER}), 1)
+        .await;
 
     assert_eq!(status, 200);
     assert_eq!(result_of(&answer)["error"]["code"], "graphForbidden");
@@ -138,7 +127,10 @@ async fn a_missing_permission_is_definite_too() {
 
 #[tokio::test]
 async fn a_transient_failure_asks_for_redelivery_until_the_last_attempt() {
-    let app = spawn_app_with(SimOptions::default(), &[("MFA_GRAPH_MAX_ATTEMPTS", "2")]).await;
+    let app = TestApp::builder()
+        .envs(&[("MFA_GRAPH_MAX_ATTEMPTS", "2")])
+        .spawn()
+        .await;
     let user = app.add_member("adele@contoso.com");
     app.sim.inject(FaultRule::respond(
         Some("GET"),
@@ -149,9 +141,9 @@ async fn a_transient_failure_asks_for_redelivery_until_the_last_attempt() {
     ));
     let message = json!({"UserId": user, "phoneNumber": NUMBER, "requestId": "r-9"});
 
-    let (first, _) = deliver(&app, &message, 1).await;
-    let (fourth, _) = deliver(&app, &message, 4).await;
-    let (last, answer) = deliver(&app, &message, 5).await;
+    let (first, _) = app.deliver(&message, 1).await;
+    let (fourth, _) = app.deliver(&message, 4).await;
+    let (last, answer) = app.deliver(&message, 5).await;
 
     assert_eq!(
         first, 503,
@@ -163,8 +155,8 @@ async fn a_transient_failure_asks_for_redelivery_until_the_last_attempt() {
         "the last attempt records the failure as the result"
     );
     let result = result_of(&answer);
-    assert_eq!(result["status"], "failed");
-    assert_eq!(result["error"]["code"], "graphUnavailable");
+    assert_eq!(result.status_text(), "failed");
+    assert_eq!(result.error()["code"], "graphUnavailable");
     assert_eq!(result["queueMessage"]["dequeueCount"], 5);
     assert_eq!(result["requestId"], "r-9");
     assert!(app.writes().is_empty());
@@ -172,14 +164,13 @@ async fn a_transient_failure_asks_for_redelivery_until_the_last_attempt() {
 
 #[tokio::test]
 async fn the_last_attempt_follows_the_configured_maximum() {
-    let app = spawn_app_with(
-        SimOptions::default(),
-        &[
+    let app = TestApp::builder()
+        .envs(&[
             ("MFA_GRAPH_MAX_ATTEMPTS", "1"),
             ("MFA_QUEUE_MAX_DEQUEUE_COUNT", "2"),
-        ],
-    )
-    .await;
+        ])
+        .spawn()
+        .await;
     let user = app.add_member("adele@contoso.com");
     app.sim.inject(FaultRule::respond(
         Some("GET"),
@@ -190,8 +181,8 @@ async fn the_last_attempt_follows_the_configured_maximum() {
     ));
     let message = json!({"UserId": user, "phoneNumber": NUMBER});
 
-    let (first, _) = deliver(&app, &message, 1).await;
-    let (second, answer) = deliver(&app, &message, 2).await;
+    let (first, _) = app.deliver(&message, 1).await;
+    let (second, answer) = app.deliver(&message, 2).await;
 
     assert_eq!(first, 503);
     assert_eq!(second, 200);
@@ -200,7 +191,7 @@ async fn the_last_attempt_follows_the_configured_maximum() {
 
 #[tokio::test]
 async fn redelivering_any_request_leaves_the_tenant_as_one_delivery_would() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     let steps = [
         (
@@ -220,10 +211,10 @@ async fn redelivering_any_request_leaves_the_tenant_as_one_delivery_would() {
         ),
     ];
     for (message, first_action, again_action) in steps {
-        let (_, first) = deliver(&app, &message, 1).await;
+        let (_, first) = app.deliver(&message, 1).await;
         let after_first = app.phones(&user);
         let writes_after_first = app.writes().len();
-        let (_, again) = deliver(&app, &message, 2).await;
+        let (_, again) = app.deliver(&message, 2).await;
 
         assert_eq!(result_of(&first)["action"], first_action, "{message}");
         assert_eq!(result_of(&again)["status"], "succeeded", "{message}");
@@ -239,16 +230,16 @@ async fn redelivering_any_request_leaves_the_tenant_as_one_delivery_would() {
 
 #[tokio::test]
 async fn a_late_remove_never_deletes_a_number_registered_after_it() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     app.seed_phone(&user, PhoneType::Mobile, OTHER);
     let remove_old = json!({"UserId": user, "phoneNumber": OTHER, "Remove": true});
     let set_new = json!({"UserId": user, "phoneNumber": NUMBER});
 
-    deliver(&app, &remove_old, 1).await;
-    deliver(&app, &set_new, 1).await;
+    app.deliver(&remove_old, 1).await;
+    app.deliver(&set_new, 1).await;
     // The remove is delivered again, after the new number was set.
-    let (status, answer) = deliver(&app, &remove_old, 2).await;
+    let (status, answer) = app.deliver(&remove_old, 2).await;
 
     assert_eq!(status, 200);
     assert_eq!(result_of(&answer)["error"]["code"], "numberMismatch");
@@ -261,7 +252,7 @@ async fn concurrent_messages_for_one_user_are_serialised() {
         latency: Duration::from_millis(20),
         ..SimOptions::default()
     };
-    let app = spawn_app_with(options, &[]).await;
+    let app = TestApp::builder().options(options).spawn().await;
     let user = app.add_member("adele@contoso.com");
     let numbers: Vec<String> = (0..8)
         .map(|index| format!("+49 170123456{index}"))
@@ -270,7 +261,7 @@ async fn concurrent_messages_for_one_user_are_serialised() {
     let deliveries = numbers.iter().map(|number| {
         let message = json!({"UserId": user, "phoneNumber": number});
         let app = &app;
-        async move { deliver(app, &message, 1).await }
+        async move { app.deliver(&message, 1).await }
     });
     let answers = futures_util::future::join_all(deliveries).await;
 
@@ -295,7 +286,7 @@ async fn concurrent_messages_for_one_user_are_serialised() {
 
 #[tokio::test]
 async fn a_caller_naming_the_user_by_upn_sees_a_write_made_by_id_while_it_read() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     app.seed_phone(&user, PhoneType::Mobile, NUMBER);
     // A's user read is slow; its methods read is not.
@@ -310,7 +301,7 @@ async fn a_caller_naming_the_user_by_upn_sees_a_write_made_by_id_while_it_read()
     let a = {
         let message = remove_by_name.clone();
         let app = &app;
-        async move { deliver(app, &message, 1).await }
+        async move { app.deliver(&message, 1).await }
     };
     let b =
         async {
@@ -321,7 +312,8 @@ async fn a_caller_naming_the_user_by_upn_sees_a_write_made_by_id_while_it_read()
             }) {
                 activity.changed().await.unwrap();
             }
-            deliver(&app, &json!({"UserId": user, "phoneNumber": OTHER}), 1).await
+            app.deliver(&json!({"UserId": user, "phoneNumber": OTHER}), 1)
+                .await
         };
 
     let ((_, removed), (_, set)) = tokio::join!(a, b);
@@ -341,19 +333,24 @@ async fn a_busy_user_does_not_hold_back_other_users() {
         latency: Duration::from_millis(150),
         ..SimOptions::default()
     };
-    let app = spawn_app_with(options, &[("MFA_MAX_CONCURRENT_USERS", "2")]).await;
+    let app = TestApp::builder()
+        .options(options)
+        .envs(&[("MFA_MAX_CONCURRENT_USERS", "2")])
+        .spawn()
+        .await;
     let busy = app.add_member("busy@contoso.com");
     let other = app.add_member("other@contoso.com");
     let busy_calls = futures_util::future::join_all((0..3).map(|index| {
         let message = json!({"UserId": busy, "phoneNumber": format!("+49 170123456{index}")});
         let app = &app;
-        async move { deliver(app, &message, 1).await }
+        async move { app.deliver(&message, 1).await }
     }));
     let other_call = async {
         // Once all three calls for the busy user are in the handler, the other user asks.
         app.wait_for_output(|text| text.matches(&format!("phone of {busy}")).count() == 3)
             .await;
-        deliver(&app, &json!({"UserId": other, "phoneNumber": NUMBER}), 1).await
+        app.deliver(&json!({"UserId": other, "phoneNumber": NUMBER}), 1)
+            .await
     };
 
     let (busy_answers, (_, other_answer)) = tokio::join!(busy_calls, other_call);
@@ -385,7 +382,11 @@ async fn different_users_run_concurrently_up_to_the_bound() {
         latency: Duration::from_millis(40),
         ..SimOptions::default()
     };
-    let app = spawn_app_with(options, &[("MFA_MAX_CONCURRENT_USERS", "3")]).await;
+    let app = TestApp::builder()
+        .options(options)
+        .envs(&[("MFA_MAX_CONCURRENT_USERS", "3")])
+        .spawn()
+        .await;
     let users: Vec<String> = (0..6)
         .map(|index| app.add_user(SimUser::member(&format!("user{index}@contoso.com"), "User")))
         .collect();
@@ -393,7 +394,7 @@ async fn different_users_run_concurrently_up_to_the_bound() {
     let deliveries = users.iter().map(|user| {
         let message = json!({"UserId": user, "phoneNumber": NUMBER});
         let app = &app;
-        async move { deliver(app, &message, 1).await }
+        async move { app.deliver(&message, 1).await }
     });
     let answers = futures_util::future::join_all(deliveries).await;
     assert!(
@@ -431,7 +432,7 @@ async fn different_users_run_concurrently_up_to_the_bound() {
 
 #[tokio::test]
 async fn undecodable_messages_never_crash_and_always_answer_a_permanent_failure() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
     let mut runner = TestRunner::deterministic();
     let garbage = proptest::prop_oneof![
@@ -477,11 +478,8 @@ async fn undecodable_messages_never_crash_and_always_answer_a_permanent_failure(
         .expect("answered, not hung");
         assert_eq!(status, 200, "{data}: {answer}");
         let result = result_of(&answer);
-        assert_eq!(result["status"], "failed", "{data}");
-        assert_eq!(
-            result["error"]["code"], "invalidRequest",
-            "{data}: {result}"
-        );
+        assert_eq!(result.status_text(), "failed", "{data}");
+        assert_eq!(result.error()["code"], "invalidRequest", "{data}: {result}");
     }
     for text in broken {
         let (status, answer) = app.post(FUNCTION, text).await;
@@ -496,20 +494,21 @@ async fn undecodable_messages_never_crash_and_always_answer_a_permanent_failure(
         app.graph_requests().is_empty(),
         "nothing undecodable reached Graph"
     );
-    let (status, _) = deliver(&app, &json!({"UserId": user, "phoneNumber": NUMBER}), 1).await;
+    let (status, _) = app
+        .deliver(&json!({"UserId": user, "phoneNumber": NUMBER}), 1)
+        .await;
     assert_eq!(status, 200, "still serving");
 }
 
 #[tokio::test]
 async fn through_a_host_every_message_ends_in_exactly_one_result() {
-    let app = spawn_app_with(
-        SimOptions::default(),
-        &[
+    let app = TestApp::builder()
+        .envs(&[
             ("MFA_GRAPH_MAX_ATTEMPTS", "1"),
             ("MFA_QUEUE_MAX_DEQUEUE_COUNT", "3"),
-        ],
-    )
-    .await;
+        ])
+        .spawn()
+        .await;
     let adele = app.add_member("adele@contoso.com");
     let megan = app.add_member("megan@contoso.com");
     // Graph is unavailable for Adele's first two deliveries, and for every one of Megan's.
@@ -572,7 +571,7 @@ async fn a_handler_killed_mid_write_leaves_nothing_a_redelivery_cannot_finish() 
             "unchanged",
         ),
     ] {
-        let app = spawn_app().await;
+        let app = TestApp::spawn().await;
         let user = app.add_member("adele@contoso.com");
         app.sim.inject(FaultRule::new(
             Some("POST"),
@@ -612,11 +611,11 @@ async fn a_handler_killed_mid_write_leaves_nothing_a_redelivery_cannot_finish() 
             "the host sees the invocation fail"
         );
 
-        let (status, answer) = deliver(&app, &message, 2).await;
+        let (status, answer) = app.deliver(&message, 2).await;
 
         assert_eq!(status, 200, "{fault:?}");
         let result = result_of(&answer);
-        assert_eq!(result["status"], "succeeded", "{fault:?}: {answer}");
+        assert_eq!(result.status_text(), "succeeded", "{fault:?}: {answer}");
         assert_eq!(result["action"], expected, "{fault:?}");
         assert_eq!(
             app.phones(&user),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use crate::helpers::{HANDLER, spawn_app, start_handler};
+use crate::helpers::{HANDLER, TestApp, start_handler};
 
 async fn run_to_exit(environment: &[(&str, &str)]) -> (bool, String) {
     let output = tokio::time::timeout(
@@ -61,7 +61,7 @@ async fn every_configuration_problem_is_named_before_it_serves() {
 
 #[tokio::test]
 async fn sigterm_stops_it_gracefully() {
-    let app = spawn_app().await;
+    let app = TestApp::spawn().await;
     let mut command = Command::new(HANDLER);
     command
         .env_clear()

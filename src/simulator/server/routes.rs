@@ -1,0 +1,406 @@
+//! Graph's endpoints: which request reaches which part of the tenant, with the permission
+//! each needs and the answer Graph gives.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::json::{
+    Reply, encode_component, error, mail_body, no_content, ok, percent_decode, phone_filter,
+    phone_json, query_value, refusal, select, type_of_method_id, user_json, write_body,
+};
+use crate::phone::PhoneType;
+use crate::simulator::tenant::SimUser;
+use crate::simulator::{Shared, lock};
+
+/// The default and largest `$top` of `/users`.
+const USERS_DEFAULT_PAGE: usize = 100;
+const USERS_MAX_PAGE: usize = 999;
+
+/// Routes one Graph request to the tenant.
+pub(super) fn dispatch(
+    shared: &Shared,
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    body: Option<&Value>,
+    roles: &HashSet<String>,
+) -> Reply {
+    let mut segments: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
+    // `users('key')` is Graph's key syntax for `users/key`.
+    if let Some(first) = segments.first().cloned()
+        && let Some(key) = first
+            .strip_prefix("users('")
+            .and_then(|rest| rest.strip_suffix("')"))
+    {
+        segments.splice(0..1, ["users".to_owned(), key.replace("''", "'")]);
+    }
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let base = &shared.base_url;
+    match (method, segments.as_slice()) {
+        ("GET", ["users"]) => {
+            if let Some(denied) = require(roles, &DIRECTORY_READ, Backend::Directory) {
+                return denied;
+            }
+            list_users(shared, query)
+        }
+        ("GET", ["users", key]) => {
+            if let Some(denied) = require(roles, &DIRECTORY_READ, Backend::Directory) {
+                return denied;
+            }
+            let tenant = lock(&shared.tenant);
+            match tenant.find(key) {
+                Some(user) => ok(200, user_json(user, select(query), base)),
+                None => error(
+                    404,
+                    "Request_ResourceNotFound",
+                    &format!(
+                        "Resource '{key}' does not exist or one of its queried reference-property \
+                         objects are not present."
+                    ),
+                ),
+            }
+        }
+        ("GET", ["users", key, "authentication", "phoneMethods"]) => {
+            if let Some(denied) = require(roles, &METHODS_READ, Backend::Methods) {
+                return denied;
+            }
+            let tenant = lock(&shared.tenant);
+            match tenant.read_phones(key, Instant::now()) {
+                Ok(phones) => {
+                    let wanted =
+                        phone_filter(query).filter(|_| tenant.variants.honour_phone_filter);
+                    let value: Vec<Value> = phones
+                        .iter()
+                        .filter(|phone| wanted.is_none_or(|wanted| phone.phone_type == wanted))
+                        .map(phone_json)
+                        .collect();
+                    ok(
+                        200,
+                        json!({
+                            "@odata.context": format!("{base}/v1.0/$metadata#users('{key}')/authentication/phoneMethods"),
+                            "value": value,
+                        }),
+                    )
+                }
+                Err(refused) => refusal(&refused),
+            }
+        }
+        ("GET", ["users", key, "authentication", "phoneMethods", id]) => {
+            if let Some(denied) = require(roles, &METHODS_READ, Backend::Methods) {
+                return denied;
+            }
+            let tenant = lock(&shared.tenant);
+            let Some(phone_type) = type_of_method_id(id) else {
+                return error(404, "itemNotFound", "The phone method was not found.");
+            };
+            match tenant.read_phones(key, Instant::now()) {
+                Ok(phones) => match phones.iter().find(|phone| phone.phone_type == phone_type) {
+                    Some(phone) => ok(200, phone_json(phone)),
+                    None => error(404, "itemNotFound", "The phone method was not found."),
+                },
+                Err(refused) => refusal(&refused),
+            }
+        }
+        ("POST", ["users", key, "authentication", "phoneMethods"]) => {
+            if let Some(denied) = require(roles, &METHODS_WRITE, Backend::Methods) {
+                return denied;
+            }
+            let Some((phone_type, number)) = write_body(body, true) else {
+                return error(
+                    400,
+                    "badRequest",
+                    "The request body must have phoneNumber and phoneType, and must not have \
+                     smsSignInState.",
+                );
+            };
+            let Some(phone_type) = phone_type else {
+                return error(400, "badRequest", "phoneType is required.");
+            };
+            let mut tenant = lock(&shared.tenant);
+            match tenant.add_phone(key, phone_type, &number, Instant::now()) {
+                Ok(phone) => ok(201, phone_json(&phone)),
+                Err(refused) => refusal(&refused),
+            }
+        }
+        ("PATCH", ["users", key, "authentication", "phoneMethods", id]) => {
+            if let Some(denied) = require(roles, &METHODS_WRITE, Backend::Methods) {
+                return denied;
+            }
+            let Some(phone_type) = type_of_method_id(id) else {
+                return error(404, "itemNotFound", "The phone method was not found.");
+            };
+            let Some((body_type, number)) = write_body(body, false) else {
+                return error(400, "badRequest", "The request body must have phoneNumber.");
+            };
+            let mut tenant = lock(&shared.tenant);
+            match tenant.update_phone(key, phone_type, body_type, &number, Instant::now()) {
+                Ok(_) => no_content(),
+                Err(refused) => refusal(&refused),
+            }
+        }
+        ("DELETE", ["users", key, "authentication", "phoneMethods", id]) => {
+            if let Some(denied) = require(roles, &METHODS_WRITE, Backend::Methods) {
+                return denied;
+            }
+            let Some(phone_type) = type_of_method_id(id) else {
+                return error(404, "itemNotFound", "The phone method was not found.");
+            };
+            let mut tenant = lock(&shared.tenant);
+            match tenant.remove_phone(key, phone_type, Instant::now()) {
+                Ok(()) => no_content(),
+                Err(refused) => refusal(&refused),
+            }
+        }
+        ("POST", ["users", key, "authentication", "phoneMethods", id, action])
+            if matches!(*action, "enableSmsSignIn" | "disableSmsSignIn") =>
+        {
+            if let Some(denied) = require(roles, &METHODS_WRITE, Backend::Methods) {
+                return denied;
+            }
+            if type_of_method_id(id) != Some(PhoneType::Mobile) {
+                return error(
+                    400,
+                    "badRequest",
+                    "SMS sign-in is available only on the mobile phone method.",
+                );
+            }
+            let mut tenant = lock(&shared.tenant);
+            match tenant.switch_sms_sign_in(key, *action == "enableSmsSignIn", Instant::now()) {
+                Ok(()) => no_content(),
+                Err(refused) => refusal(&refused),
+            }
+        }
+        (
+            "GET",
+            [
+                "reports",
+                "authenticationMethods",
+                "userRegistrationDetails",
+            ],
+        ) => registration_report(shared, query, roles),
+        ("GET", ["organization"]) => {
+            if let Some(denied) = require(roles, &ORGANIZATION_READ, Backend::Directory) {
+                return denied;
+            }
+            let tenant = lock(&shared.tenant);
+            ok(
+                200,
+                json!({
+                    "@odata.context": format!("{base}/v1.0/$metadata#organization"),
+                    "value": [{
+                        "id": "a9a4a4c0-5d5c-4a5b-8f0e-6b7b7f0c0001",
+                        "displayName": tenant.organization_name,
+                    }],
+                }),
+            )
+        }
+        ("POST", ["users", key, "sendMail"]) => {
+            if let Some(denied) = require(roles, &["Mail.Send"], Backend::Exchange) {
+                return denied;
+            }
+            let Some(mail) = mail_body(key, body) else {
+                return error(
+                    400,
+                    "ErrorInvalidRequest",
+                    "The message must have a subject, a body and at least one recipient address.",
+                );
+            };
+            let mut tenant = lock(&shared.tenant);
+            match tenant.send_mail(mail) {
+                Ok(()) => Reply {
+                    status: 202,
+                    headers: Vec::new(),
+                    body: None,
+                },
+                Err(refused) => refusal(&refused),
+            }
+        }
+        _ => error(
+            400,
+            "BadRequest",
+            &format!(
+                "Resource not found for the segment '{}'.",
+                segments.last().unwrap_or(&"")
+            ),
+        ),
+    }
+}
+
+const DIRECTORY_READ: [&str; 4] = [
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+const METHODS_READ: [&str; 2] = [
+    "UserAuthenticationMethod.Read.All",
+    "UserAuthenticationMethod.ReadWrite.All",
+];
+const METHODS_WRITE: [&str; 1] = ["UserAuthenticationMethod.ReadWrite.All"];
+const ORGANIZATION_READ: [&str; 4] = [
+    "Organization.Read.All",
+    "Organization.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+
+/// Which Graph backend answers, for the shape of its errors.
+enum Backend {
+    Directory,
+    Methods,
+    Reports,
+    Exchange,
+}
+
+fn require(roles: &HashSet<String>, any_of: &[&str], backend: Backend) -> Option<Reply> {
+    if any_of.iter().any(|role| roles.contains(*role)) {
+        return None;
+    }
+    Some(match backend {
+        Backend::Directory => error(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        ),
+        Backend::Methods => error(403, "accessDenied", "Request Authorization failed"),
+        Backend::Reports => error(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        ),
+        Backend::Exchange => error(
+            403,
+            "ErrorAccessDenied",
+            "Access is denied. Check credentials and try again.",
+        ),
+    })
+}
+
+fn list_users(shared: &Shared, query: &[(String, String)]) -> Reply {
+    let top = query_value(query, "$top")
+        .and_then(|top| top.parse::<usize>().ok())
+        .unwrap_or(USERS_DEFAULT_PAGE)
+        .clamp(1, USERS_MAX_PAGE);
+    let skip = query_value(query, "$skiptoken")
+        .and_then(|token| token.parse::<usize>().ok())
+        .unwrap_or(0);
+    let selected = select(query);
+    let tenant = lock(&shared.tenant);
+    let users: Vec<&SimUser> = tenant.users().collect();
+    let page: Vec<Value> = users
+        .iter()
+        .skip(skip)
+        .take(top)
+        .map(|user| user_json(user, selected.clone(), &shared.base_url))
+        .collect();
+    let mut body = json!({
+        "@odata.context": format!("{}/v1.0/$metadata#users", shared.base_url),
+        "value": page,
+    });
+    if skip + top < users.len() {
+        let link = next_link(shared, "/users", skip + top, query, &["$top", "$select"]);
+        body["@odata.nextLink"] = Value::String(link);
+    }
+    ok(200, body)
+}
+
+fn registration_report(
+    shared: &Shared,
+    query: &[(String, String)],
+    roles: &HashSet<String>,
+) -> Reply {
+    if let Some(denied) = require(roles, &["AuditLog.Read.All"], Backend::Reports) {
+        return denied;
+    }
+    let (licensed, page_size) = {
+        let options = lock(&shared.options);
+        (options.licensed, options.report_page_size.max(1))
+    };
+    if !licensed {
+        return error(
+            403,
+            "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+            "Tenant does not have a SKU required for this feature.",
+        );
+    }
+    let filter = query_value(query, "$filter");
+    let wanted = match filter {
+        None => None,
+        Some(filter) => match filter.split_once("t eq '") {
+            Some((_, rest)) if filter.starts_with("methodsRegistered/any(") => {
+                rest.split('\'').next().map(str::to_owned)
+            }
+            _ => {
+                return error(400, "BadRequest", "Invalid filter clause.");
+            }
+        },
+    };
+    let skip = query_value(query, "$skiptoken")
+        .and_then(|token| token.parse::<usize>().ok())
+        .unwrap_or(0);
+    let rows: Vec<_> = lock(&shared.tenant)
+        .report_rows()
+        .into_iter()
+        .filter(|row| {
+            wanted
+                .as_deref()
+                .is_none_or(|wanted| row.methods_registered.contains(&wanted))
+        })
+        .collect();
+    let page: Vec<Value> = rows
+        .iter()
+        .skip(skip)
+        .take(page_size)
+        .map(|row| {
+            json!({
+                "id": row.id,
+                "userPrincipalName": row.user_principal_name,
+                "userDisplayName": row.display_name,
+                "userType": row.user_type,
+                "methodsRegistered": row.methods_registered,
+            })
+        })
+        .collect();
+    let mut body = json!({
+        "@odata.context": format!("{}/v1.0/$metadata#reports/authenticationMethods/userRegistrationDetails", shared.base_url),
+        "value": page,
+    });
+    if skip + page_size < rows.len() {
+        let link = next_link(
+            shared,
+            "/reports/authenticationMethods/userRegistrationDetails",
+            skip + page_size,
+            query,
+            &["$filter", "$select"],
+        );
+        body["@odata.nextLink"] = Value::String(link);
+    }
+    ok(200, body)
+}
+
+/// The `@odata.nextLink` of a paged collection: the same path and query, skipping `skip`.
+fn next_link(
+    shared: &Shared,
+    path: &str,
+    skip: usize,
+    query: &[(String, String)],
+    kept: &[&str],
+) -> String {
+    let origin = lock(&shared.options)
+        .next_link_origin
+        .clone()
+        .unwrap_or_else(|| shared.base_url.clone());
+    let mut link = format!("{origin}/v1.0{path}?$skiptoken={skip}");
+    for name in kept {
+        if let Some(value) = query_value(query, name) {
+            link.push_str(&format!("&{name}={}", encode_component(value)));
+        }
+    }
+    link
+}

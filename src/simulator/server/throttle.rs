@@ -1,0 +1,80 @@
+//! Graph's throttling: the identity-and-access token bucket (resource units) and the reports
+//! window (requests per 10 s).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::json::query_value;
+use crate::simulator::{Shared, lock};
+
+/// The token-bucket and window state of Graph's throttling.
+#[derive(Debug, Default)]
+pub struct ThrottleState {
+    /// Resource units left in the identity bucket, and when it was last refilled.
+    bucket: Option<(f64, Instant)>,
+    /// When the recent report requests were admitted.
+    report_times: VecDeque<Instant>,
+}
+
+/// Whether Graph's throttling refuses this request; the wait it asks for if so.
+pub(super) fn throttled(
+    shared: &Shared,
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+) -> Option<Duration> {
+    let limits = lock(&shared.options).throttle.clone();
+    let mut state = lock(&shared.throttle);
+    let now = Instant::now();
+    if path.ends_with("/sendMail") {
+        // Outlook's limits (per mailbox, per 10 minutes) are not the identity bucket's.
+        return None;
+    }
+    if path.starts_with("/reports/") {
+        let (requests, window) = limits.reports_window?;
+        while state
+            .report_times
+            .front()
+            .is_some_and(|admitted| now.duration_since(*admitted) >= window)
+        {
+            state.report_times.pop_front();
+        }
+        if state.report_times.len() >= requests {
+            let oldest = *state.report_times.front()?;
+            return Some(window.saturating_sub(now.duration_since(oldest)));
+        }
+        state.report_times.push_back(now);
+        return None;
+    }
+    let (capacity, per_second) = limits.identity_bucket?;
+    let cost = resource_units(method, path, query);
+    let (tokens, last) = state.bucket.unwrap_or((capacity, now));
+    let tokens = (tokens + now.duration_since(last).as_secs_f64() * per_second).min(capacity);
+    if tokens >= cost {
+        state.bucket = Some((tokens - cost, now));
+        None
+    } else {
+        state.bucket = Some((tokens, now));
+        Some(Duration::from_secs_f64((cost - tokens) / per_second))
+    }
+}
+
+/// Graph's documented resource-unit costs for identity-and-access requests.
+fn resource_units(method: &str, path: &str, query: &[(String, String)]) -> f64 {
+    if method != "GET" {
+        return 1.0;
+    }
+    let base: f64 = if path.trim_end_matches('/') == "/users" {
+        2.0
+    } else {
+        1.0
+    };
+    let select = if query_value(query, "$select").is_some() {
+        1.0
+    } else {
+        0.0
+    };
+    (base - select).max(1.0)
+}

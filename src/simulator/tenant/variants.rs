@@ -1,0 +1,47 @@
+//! The behaviours Graph does not document, as switches: the simulator plays each plausible
+//! variant, and the product must be correct under every one.
+
+use std::time::Duration;
+
+/// Where Graph's behaviour is not documented, the simulator can play each plausible variant;
+/// the product must be correct under all of them.
+#[derive(Clone, Debug)]
+pub struct Variants {
+    /// The answer to POSTing a type the user already has [UNVERIFIED].
+    pub duplicate_post: Rejection,
+    /// The answer to the structural rules (alternate without mobile, mobile with alternate)
+    /// [UNVERIFIED].
+    pub structural: Rejection,
+    /// Whether a 409 `phoneNumberNotUnique` still writes the MFA method (usually) or not.
+    pub conflict_writes_method: bool,
+    /// How long after a write reads still show the state before it [UNVERIFIED: Graph's
+    /// read-after-write lag is not documented].
+    pub read_lag: Duration,
+    /// Whether `$filter=phoneType eq '…'` on phoneMethods is honoured or silently ignored.
+    pub honour_phone_filter: bool,
+}
+
+/// A status and Graph error code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub status: u16,
+    pub code: &'static str,
+}
+
+impl Default for Variants {
+    fn default() -> Variants {
+        Variants {
+            duplicate_post: Rejection {
+                status: 400,
+                code: "badRequest",
+            },
+            structural: Rejection {
+                status: 400,
+                code: "badRequest",
+            },
+            conflict_writes_method: true,
+            read_lag: Duration::ZERO,
+            honour_phone_filter: true,
+        }
+    }
+}
