@@ -555,7 +555,7 @@ mod tests {
             operation: GraphOperation::ReadRegistrationReport,
             kind: GraphErrorKind::Forbidden {
                 status: 403,
-                code: "Authentication_RequestFromNonPremiumTenantOrB2CTenant".to_owned(),
+                code: "(the licence code)".to_owned(),
                 denial: Denial::Licence,
             },
         }));

@@ -1,3 +1,5 @@
+//! Tests of phone numbers: parsing by the numbering plan, Graph's format, matching and masking.
+
 use super::*;
 
 #[track_caller]

@@ -1,3 +1,6 @@
+//! Tests of parsing the runbook's parameters: every accepted form, and a clear error naming the
+//! field for everything else.
+
 use serde_json::json;
 
 use super::*;

@@ -10,3 +10,4 @@ mod notify;
 mod privacy;
 mod queue;
 mod startup;
+mod tidy;

@@ -1,3 +1,6 @@
+//! Tests of the simulated tenant's rules: number formats, SMS sign-in uniqueness, structural
+//! rules, the default-method rule, read lag.
+
 use std::time::Duration;
 
 use super::*;

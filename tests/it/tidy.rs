@@ -1,0 +1,165 @@
+//! Checks of the source tree itself, in the spirit of rust-analyzer's `tidy.rs`: the layout
+//! ARCHITECTURE.md promises is kept by a test, not by memory.
+
+use std::path::{Path, PathBuf};
+
+/// The modules that must stay pure: they decide or describe, and never do IO.
+const PURE: [&str; 8] = [
+    "src/plan.rs",
+    "src/request.rs",
+    "src/phone",
+    "src/user.rs",
+    "src/report.rs",
+    "src/language.rs",
+    "src/notify/message.rs",
+    "src/runbook/wording.rs",
+];
+
+/// What a pure module must not name.
+const IO: [&str; 8] = [
+    "crate::graph",
+    "crate::owner",
+    "crate::runbook",
+    "crate::notify::Notifier",
+    "Notifier",
+    "reqwest",
+    "tokio::net",
+    "tokio::time",
+];
+
+/// Graph's words that only the graph module (and the simulator, which plays Graph) may use
+/// to decide anything: error codes, sign-in states, user types, as string literals.
+const GRAPH_WORDS: [&str; 8] = [
+    "\"phoneNumberNotUnique\"",
+    "\"invalidPhoneNumber\"",
+    "\"Authentication_RequestFromNonPremiumTenantOrB2CTenant\"",
+    "\"Directory_ConcurrencyViolation\"",
+    "\"ready\"",
+    "\"notEnabled\"",
+    "\"Guest\"",
+    "\"guest\"",
+];
+
+/// Where Graph's words may appear, and why.
+const GRAPH_WORDS_ALLOWED: [&str; 3] = [
+    "src/graph",
+    "src/simulator",
+    // The result contract names sign-in states as Graph does (`SmsSignInState::as_str`).
+    "src/phone/mod.rs",
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("a readable directory") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|extension| extension == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn relative(path: &Path) -> String {
+    path.strip_prefix(root())
+        .expect("under the crate")
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+fn under(path: &str, prefixes: &[&str]) -> bool {
+    prefixes
+        .iter()
+        .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")))
+}
+
+#[test]
+fn every_source_file_opens_with_a_module_doc() {
+    let missing: Vec<String> = rust_files(&root().join("src"))
+        .into_iter()
+        .filter(|path| {
+            let text = std::fs::read_to_string(path).expect("readable source");
+            !text
+                .lines()
+                .find(|line| !line.trim().is_empty())
+                .is_some_and(|line| line.starts_with("//!"))
+        })
+        .map(|path| relative(&path))
+        .collect();
+    assert!(missing.is_empty(), "files without a //! module doc: {missing:?}");
+}
+
+#[test]
+fn pure_modules_name_no_io() {
+    let mut offences = Vec::new();
+    for path in rust_files(&root().join("src")) {
+        let name = relative(&path);
+        if !under(&name, &PURE) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable source");
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for io in IO {
+                if code.contains(io) {
+                    offences.push(format!("{name}:{}: names {io}", number + 1));
+                }
+            }
+        }
+    }
+    assert!(offences.is_empty(), "pure modules doing IO: {offences:#?}");
+}
+
+#[test]
+fn graphs_vocabulary_stays_in_the_graph_module() {
+    let mut offences = Vec::new();
+    for path in rust_files(&root().join("src")) {
+        let name = relative(&path);
+        if under(&name, &GRAPH_WORDS_ALLOWED) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable source");
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            for word in GRAPH_WORDS {
+                if code.contains(word) {
+                    offences.push(format!("{name}:{}: {word}", number + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "Graph's words outside graph/: {offences:#?}"
+    );
+}
+
+#[test]
+fn no_module_grows_past_about_five_hundred_lines_unless_listed() {
+    // Files that stay whole, and why: each is one seam that reads best in one place.
+    const WHOLE: [(&str, &str); 0] = [];
+    let long: Vec<String> = rust_files(&root().join("src"))
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("readable source");
+            // A module's own tests do not count against it.
+            let lines = text
+                .lines()
+                .take_while(|line| *line != "#[cfg(test)]")
+                .count();
+            (relative(&path), lines)
+        })
+        .filter(|(name, lines)| *lines > 560 && !WHOLE.iter().any(|(whole, _)| whole == name))
+        .map(|(name, lines)| format!("{name}: {lines} lines"))
+        .collect();
+    assert!(long.is_empty(), "split these along a seam: {long:?}");
+}
