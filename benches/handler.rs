@@ -96,6 +96,7 @@ async fn read_strategies(simulator: &Simulator, user: &str) {
             max_attempts: 3,
             budget: Duration::from_secs(30),
             attempt_timeout: Duration::from_secs(10),
+            token_wait: Duration::from_secs(5),
             backoff_base: Duration::from_millis(100),
             backoff_cap: Duration::from_secs(1),
         },

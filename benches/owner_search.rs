@@ -100,6 +100,7 @@ async fn run(arguments: Arguments, prepared: support::Prepared) {
             max_attempts: 10,
             budget: Duration::from_secs(120),
             attempt_timeout: Duration::from_secs(30),
+            token_wait: Duration::from_secs(5),
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(8),
         },

@@ -4,17 +4,21 @@
 //! Routes: `GET /` (the host's readiness and health probe), `POST /SetOrRemoveMobilePhoneMfa`
 //! (the HTTP trigger) and `POST /SetOrRemoveMobilePhoneMfaQueue` (the queue trigger). Each
 //! invocation gets an [`Outcome`]; this module decides the envelope and the HTTP status the
-//! host sees, and nothing else.
+//! host sees, and nothing else. A panic while carrying out one invocation ends that invocation
+//! with `internal`, never the others on the instance.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use futures_util::FutureExt;
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 
@@ -34,15 +38,24 @@ const HTTP_OUTPUT_BINDING: &str = "res";
 const QUEUE_TRIGGER_BINDING: &str = "queueItem";
 const QUEUE_OUTPUT_BINDING: &str = "resultMessage";
 /// A request larger than this is not a runbook request.
-const MAX_ENVELOPE_BYTES: usize = 256 * 1024;
+pub const MAX_ENVELOPE_BYTES: usize = 256 * 1024;
 /// The query parameter that carries a function key; never a runbook parameter.
 const FUNCTION_KEY_PARAMETER: &str = "code";
+/// How long past its budget an invocation may run before it is answered regardless.
+const BUDGET_GRACE: Duration = Duration::from_secs(5);
+/// The least `Retry-After` we tell an HTTP caller when Graph gave none.
+const RETRY_AFTER_FLOOR: Duration = Duration::from_secs(5);
 
 /// Shared state of the handler process.
 pub struct AppState {
     pub services: Services,
     /// The host's `maxDequeueCount`: on that delivery a transient failure becomes final.
     pub max_dequeue_count: u64,
+    /// The most an HTTP-triggered invocation may take: its caller (Logic Apps abandons a call
+    /// after 120 s) must get an answer.
+    pub http_budget: Duration,
+    /// The most a queue-triggered invocation may take.
+    pub queue_budget: Duration,
 }
 
 /// The handler's routes.
@@ -52,7 +65,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(&format!("/{HTTP_FUNCTION}"), post(http_trigger))
         .route(&format!("/{QUEUE_FUNCTION}"), post(queue_trigger))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(MAX_ENVELOPE_BYTES))
         .with_state(state)
 }
 
@@ -91,18 +103,20 @@ async fn not_found() -> Response {
 async fn http_trigger(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let mut outcome = Outcome::new(Trigger::Http, invocation_id(&headers));
-    let parameters = Envelope::parse(&body)
-        .and_then(|envelope| envelope.http_request(HTTP_TRIGGER_BINDING))
-        .map_err(|error| Failure::new(ErrorCode::InvalidRequest, error.to_string()))
-        .and_then(|request| http_parameters(request.body, request.query));
+    let parameters = read_envelope(body).await.and_then(|bytes| {
+        Envelope::parse(&bytes)
+            .and_then(|envelope| envelope.http_request(HTTP_TRIGGER_BINDING))
+            .map_err(|error| Failure::new(ErrorCode::InvalidRequest, error.to_string()))
+            .and_then(|request| http_parameters(request.body, request.query))
+    });
     match parameters {
-        Ok(parameters) => execute(&state, parameters, &mut outcome).await,
+        Ok(parameters) => guarded(&state, parameters, state.http_budget, &mut outcome).await,
         Err(failure) => outcome.fail(failure),
     }
-    let report = outcome.finish();
+    let report = finish(outcome);
     let status = report.http_status();
     let retry_after = report
         .error_code()
@@ -125,23 +139,21 @@ async fn http_trigger(
     (StatusCode::OK, axum::Json(envelope)).into_response()
 }
 
-/// How long past its budget an invocation may run before it is answered regardless.
-const BUDGET_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
-/// The least `Retry-After` we tell an HTTP caller when Graph gave none.
-const RETRY_AFTER_FLOOR: std::time::Duration = std::time::Duration::from_secs(5);
-
 async fn queue_trigger(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let mut outcome = Outcome::new(Trigger::Queue, invocation_id(&headers));
-    let envelope = match Envelope::parse(&body) {
+    let envelope = match read_envelope(body).await.and_then(|bytes| {
+        Envelope::parse(&bytes)
+            .map_err(|error| Failure::new(ErrorCode::InvalidRequest, error.to_string()))
+    }) {
         Ok(envelope) => envelope,
-        Err(error) => {
+        Err(failure) => {
             // Not an envelope the host would send; nothing to retry.
-            outcome.fail(Failure::new(ErrorCode::InvalidRequest, error.to_string()));
-            let report = outcome.finish();
+            outcome.fail(failure);
+            let report = finish(outcome);
             let envelope =
                 host::queue_response(QUEUE_OUTPUT_BINDING, result_message(&report), &report.log);
             return (StatusCode::OK, axum::Json(envelope)).into_response();
@@ -163,29 +175,29 @@ async fn queue_trigger(
             )),
         });
     match parameters {
-        Ok(parameters) => execute(&state, parameters, &mut outcome).await,
+        Ok(parameters) => guarded(&state, parameters, state.queue_budget, &mut outcome).await,
         Err(failure) => outcome.fail(failure),
     }
-    let transient = outcome
+    let redeliver = outcome
         .report()
         .error_code()
-        .is_some_and(ErrorCode::is_transient);
+        .is_some_and(ErrorCode::is_worth_redelivering);
     // Without a readable DequeueCount we cannot know that a retry remains; a result now is
     // better than a message that might end in the poison queue with none.
     let last_attempt = dequeue_count.is_none_or(|count| count >= state.max_dequeue_count);
-    if transient && dequeue_count.is_none() {
+    if redeliver && dequeue_count.is_none() {
         outcome.caution(
             "The host sent no readable DequeueCount: treating this delivery as the last one",
         );
     }
-    if transient && !last_attempt {
+    if redeliver && !last_attempt {
         // Non-2xx: the host makes the message visible again after its visibility timeout.
         outcome.caution(format!(
             "Transient failure on delivery {} of {}: asking the host to deliver the message again",
             dequeue_count.map_or_else(|| "?".to_owned(), |count| count.to_string()),
             state.max_dequeue_count
         ));
-        let report = outcome.finish();
+        let report = finish(outcome);
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(
@@ -194,20 +206,59 @@ async fn queue_trigger(
         )
             .into_response();
     }
-    if transient {
+    if redeliver {
         outcome.caution(format!(
             "Transient failure on the last delivery ({} of {}): recording the failure as the result",
             dequeue_count.unwrap_or_default(),
             state.max_dequeue_count
         ));
     }
-    let report = outcome.finish();
+    let report = finish(outcome);
     let envelope = host::queue_response(QUEUE_OUTPUT_BINDING, result_message(&report), &report.log);
     (StatusCode::OK, axum::Json(envelope)).into_response()
 }
 
+/// Reads the host's request, at most [`MAX_ENVELOPE_BYTES`] of it.
+async fn read_envelope(body: Body) -> Result<Bytes, Failure> {
+    axum::body::to_bytes(body, MAX_ENVELOPE_BYTES)
+        .await
+        .map_err(|_| {
+            Failure::new(
+                ErrorCode::RequestTooLarge,
+                format!(
+                    "the request is larger than {} KiB, the most this handler accepts for one \
+                     invocation: send only the runbook's parameters",
+                    MAX_ENVELOPE_BYTES / 1024
+                ),
+            )
+        })
+}
+
+/// The result, kept within a queue message's size.
+fn finish(outcome: Outcome) -> Report {
+    let mut report = outcome.finish();
+    report.bound(&request::KNOWN);
+    report
+}
+
+/// Runs [`execute`], and turns a panic inside it into this invocation's `internal` failure:
+/// the other invocations on the instance carry on, and the log gets where it happened (the
+/// panic hook), never the input.
+async fn guarded(state: &AppState, parameters: Value, budget: Duration, outcome: &mut Outcome) {
+    let finished = AssertUnwindSafe(execute(state, parameters, budget, outcome))
+        .catch_unwind()
+        .await;
+    if finished.is_err() {
+        outcome.fail(Failure::new(
+            ErrorCode::Internal,
+            "the handler failed unexpectedly while carrying out this request (a bug; its log \
+             says where); the request may be sent again",
+        ));
+    }
+}
+
 /// Parses the parameters and runs the runbook, recording what happens in `outcome`.
-async fn execute(state: &AppState, parameters: Value, outcome: &mut Outcome) {
+async fn execute(state: &AppState, parameters: Value, budget: Duration, outcome: &mut Outcome) {
     outcome.report_mut().request = Some(parameters.clone());
     let parameters = match request::parameters_object(&parameters) {
         Ok(parameters) => parameters,
@@ -224,14 +275,13 @@ async fn execute(state: &AppState, parameters: Value, outcome: &mut Outcome) {
             let report = outcome.report_mut();
             report.caller_name = parsed.request.caller_name.clone();
             report.request_id = parsed.request.request_id.clone();
-            let budget = state.services.invocation_budget;
-            let run = runbook::run(&state.services, &parsed.request, outcome);
+            let run = runbook::run(&state.services, &parsed.request, budget, outcome);
             // The runbook keeps to its budget; this is the backstop that answers regardless.
             let finished = tokio::time::timeout(budget + BUDGET_GRACE, run)
                 .await
                 .is_ok();
             if !finished && !outcome.has_failed() {
-                outcome.report_mut().retry_after = Some(std::time::Duration::from_secs(30));
+                outcome.report_mut().retry_after = Some(Duration::from_secs(30));
                 outcome.fail(Failure::new(
                     ErrorCode::GraphUnavailable,
                     format!(

@@ -29,9 +29,15 @@ pub struct Config {
     pub max_dequeue_count: u64,
     /// How many users are worked on at once; more invocations wait.
     pub max_concurrent_users: usize,
-    /// The most one invocation may take, so that an HTTP caller gets an answer inside the
-    /// Functions front end's ~230 s and host.json's `functionTimeout`.
+    /// The most a queue-triggered invocation may take (inside host.json's `functionTimeout`).
     pub invocation_budget: Duration,
+    /// The most an HTTP-triggered invocation may take: its caller must get an answer (Logic
+    /// Apps abandons an outbound call after 120 s; the front end after ~230 s).
+    pub http_budget: Duration,
+    /// Requests from a caller of this name panic (simulator builds only), to test that a
+    /// panic costs one invocation.
+    #[cfg(feature = "simulator")]
+    pub test_panic_caller: Option<String>,
     /// How long to keep re-reading a write's outcome before deciding (after a 409
     /// `phoneNumberNotUnique`, or a refusal the tenant's state does not explain).
     pub verification: Duration,
@@ -122,12 +128,16 @@ impl Config {
             max_attempts: env.number("MFA_GRAPH_MAX_ATTEMPTS", 5, 1, 20),
             budget: env.seconds("MFA_GRAPH_RETRY_BUDGET_SECONDS", 30.0, 0.0, 600.0),
             attempt_timeout: env.seconds("MFA_GRAPH_TIMEOUT_SECONDS", 15.0, 0.1, 120.0),
+            token_wait: env.seconds("MFA_TOKEN_TIMEOUT_SECONDS", 5.0, 0.1, 60.0),
             backoff_base: env.seconds("MFA_GRAPH_BACKOFF_SECONDS", 0.5, 0.0, 60.0),
             backoff_cap: env.seconds("MFA_GRAPH_BACKOFF_CAP_SECONDS", 8.0, 0.0, 300.0),
         };
         let max_dequeue_count = env.number("MFA_QUEUE_MAX_DEQUEUE_COUNT", 5, 1, 1000);
         let max_concurrent_users = env.number("MFA_MAX_CONCURRENT_USERS", 16, 1, 1024);
         let invocation_budget = env.seconds("MFA_INVOCATION_BUDGET_SECONDS", 200.0, 5.0, 3600.0);
+        let http_budget = env.seconds("MFA_HTTP_BUDGET_SECONDS", 100.0, 5.0, 225.0);
+        #[cfg(feature = "simulator")]
+        let test_panic_caller = env.get("MFA_TEST_PANIC_CALLER");
         let verification = env.seconds("MFA_VERIFY_SECONDS", 4.0, 0.0, 60.0);
         let owner_search = OwnerSearchSettings {
             enabled: env.flag("MFA_OWNER_SEARCH", true),
@@ -162,6 +172,9 @@ impl Config {
                 max_dequeue_count,
                 max_concurrent_users,
                 invocation_budget,
+                http_budget,
+                #[cfg(feature = "simulator")]
+                test_panic_caller,
                 verification,
                 owner_search,
                 notify,

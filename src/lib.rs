@@ -63,3 +63,18 @@ pub fn init_logging() {
         .with_writer(writer)
         .try_init();
 }
+
+/// Logs a panic with where it happened and nothing else: its message may carry input data
+/// (a phone number, a UPN), which must not reach the log. The invocation it happened in
+/// answers `internal`; the others carry on.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map_or_else(|| "an unknown place".to_owned(), ToString::to_string);
+        tracing::error!(
+            "the handler panicked at {location}; the invocation it was carrying out answers \
+             internal (the panic's message is not logged, it may hold input data)"
+        );
+    }));
+}

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
 
 fn serve() -> ExitCode {
     mfa_phone_handler::init_logging();
+    mfa_phone_handler::install_panic_hook();
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(error) => {

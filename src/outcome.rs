@@ -41,10 +41,43 @@ impl Outcome {
         self.report.warn(code, message);
     }
 
-    /// Records the failure the result ends with.
+    /// Records the failure the result ends with. Once the invocation has changed the tenant,
+    /// a later failure cannot undo that: the result stays `succeeded` and says which step did
+    /// not finish, so that the only record of the change is never a failure the host drops.
     pub fn fail(&mut self, failure: Failure) {
+        if let Some(change) = self.change() {
+            self.warn(
+                WarningCode::StepNotFinished,
+                format!(
+                    "the phone method was {change}, but a later step did not finish: {}",
+                    failure.message
+                ),
+            );
+            return;
+        }
         self.journal.warn(format!("Failed: {}", failure.message));
         self.report.fail(failure);
+    }
+
+    /// The change this invocation made to the tenant, in words (`added`), if it made one.
+    pub fn change(&self) -> Option<&'static str> {
+        if self.report.dry_run || self.report.error.is_some() {
+            return None;
+        }
+        match self.report.action {
+            Action::Added => Some("added"),
+            Action::Updated => Some("updated"),
+            Action::Removed => Some("removed"),
+            Action::Unchanged | Action::NotPresent | Action::None => None,
+        }
+    }
+
+    /// Whether a warning with `code` was given.
+    pub fn has_warning(&self, code: WarningCode) -> bool {
+        self.report
+            .warnings
+            .iter()
+            .any(|warning| warning.code == code)
     }
 
     /// Records success: `action` was done (or would be, on a dry run), leaving `method` as the

@@ -75,7 +75,8 @@ const CORRELATION_ID: &str = "correlationId";
 const NOTIFY_USER: &str = "NotifyUser";
 const LANGUAGE_OVERRIDE: &str = "LanguageOverride";
 
-const KNOWN: [&str; 11] = [
+/// Every parameter name the runbook reads, in its documented spelling.
+pub const KNOWN: [&str; 11] = [
     USER_ID,
     PHONE_NUMBER,
     REMOVE,
@@ -88,6 +89,9 @@ const KNOWN: [&str; 11] = [
     NOTIFY_USER,
     LANGUAGE_OVERRIDE,
 ];
+
+/// How many unknown parameters are named one by one; the rest are counted.
+const MAX_UNKNOWN_NAMED: usize = 10;
 
 /// How long a free-text value (caller name, request id) may be.
 const MAX_TEXT_LENGTH: usize = 256;
@@ -150,13 +154,24 @@ pub fn parameters_object(body: &Value) -> Result<Map<String, Value>, Failure> {
 /// A [`Rejected`] naming the first field that is missing or malformed.
 pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
     let mut warnings = Vec::new();
-    for name in parameters.keys() {
-        if !KNOWN.iter().any(|known| known.eq_ignore_ascii_case(name)) {
-            warnings.push((
-                WarningCode::UnknownParameter,
-                format!("ignored unknown parameter '{}'", printable(name)),
-            ));
-        }
+    let unknown: Vec<&String> = parameters
+        .keys()
+        .filter(|name| !KNOWN.iter().any(|known| known.eq_ignore_ascii_case(name)))
+        .collect();
+    for name in unknown.iter().take(MAX_UNKNOWN_NAMED) {
+        warnings.push((
+            WarningCode::UnknownParameter,
+            format!("ignored unknown parameter '{}'", printable(name)),
+        ));
+    }
+    if unknown.len() > MAX_UNKNOWN_NAMED {
+        warnings.push((
+            WarningCode::UnknownParameter,
+            format!(
+                "ignored {} more unknown parameters",
+                unknown.len() - MAX_UNKNOWN_NAMED
+            ),
+        ));
     }
     // Read what audit needs first, so that even a rejected request is attributed.
     let caller_name = text(parameters, CALLER_NAME);

@@ -17,6 +17,9 @@ use crate::notify::Notifier;
 use crate::owner::OwnerSearch;
 use crate::runbook::Services;
 
+/// How long connecting to the identity endpoint may take (it runs on the same host).
+const IDENTITY_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A handler, bound to its port, not yet serving.
 pub struct Application {
     listener: TcpListener,
@@ -71,17 +74,25 @@ impl Application {
             .user_agent(concat!("mfa-phone-handler/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(StartupError::HttpClient)?;
+        // The identity endpoint gets its own client whose every request is bounded: one that
+        // accepts the connection and never answers must not hold the token for long.
+        let identity_http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(IDENTITY_CONNECT_TIMEOUT)
+            .timeout(config.retry.token_wait)
+            .user_agent(concat!("mfa-phone-handler/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(StartupError::HttpClient)?;
         let credential =
-            credential::build(&config.credential, &config.graph_endpoint, http.clone())
+            credential::build(&config.credential, &config.graph_endpoint, identity_http)
                 .map_err(StartupError::Credential)?;
         let graph = GraphClient::new(
             http,
             &config.graph_endpoint,
-            credential.clone(),
+            credential,
             config.retry.clone(),
         )
         .map_err(StartupError::Graph)?;
-        let scope = graph.scope().to_owned();
         let listener = TcpListener::bind(("127.0.0.1", config.port))
             .await
             .map_err(|source| StartupError::Bind {
@@ -94,27 +105,23 @@ impl Application {
             "configured"
         );
         tokio::task::spawn_blocking(crate::phone::warm_up);
-        tokio::spawn(async move {
-            match credential.get_token(&[scope.as_str()], None).await {
-                Ok(_) => tracing::info!("obtained a Graph token for the identity"),
-                Err(error) => tracing::warn!(
-                    "could not obtain a Graph token yet (invocations will retry): {}",
-                    error.to_string().lines().next().unwrap_or_default()
-                ),
-            }
-        });
         let state = Arc::new(AppState {
             services: Services {
                 graph,
                 locks: UserLocks::default(),
                 concurrency: tokio::sync::Semaphore::new(config.max_concurrent_users),
-                invocation_budget: config.invocation_budget,
                 verification: config.verification,
                 owner_search: OwnerSearch::new(config.owner_search.clone()),
                 notifier: Notifier::new(config.notify.clone()),
+                #[cfg(feature = "simulator")]
+                test_panic_caller: config.test_panic_caller.clone(),
             },
             max_dequeue_count: config.max_dequeue_count,
+            http_budget: config.http_budget,
+            queue_budget: config.invocation_budget,
         });
+        let prefetch = state.clone();
+        tokio::spawn(async move { prefetch.services.graph.prefetch_token().await });
         Ok(Application { listener, state })
     }
 

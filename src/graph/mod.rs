@@ -12,6 +12,7 @@ mod error;
 mod lists;
 mod retry;
 mod send;
+mod token;
 mod wire;
 
 use std::sync::Arc;
@@ -37,8 +38,7 @@ pub struct GraphClient {
     root: Url,
     /// The token goes to this origin and no other.
     origin: url::Origin,
-    scope: String,
-    credential: Arc<dyn TokenCredential>,
+    tokens: token::TokenSource,
     retry: RetrySettings,
 }
 
@@ -129,19 +129,32 @@ impl GraphClient {
         root.set_path(&format!("{}/v1.0/", endpoint.path().trim_end_matches('/')));
         root.set_query(None);
         root.set_fragment(None);
+        let scope = format!("{}/.default", endpoint.as_str().trim_end_matches('/'));
         Ok(GraphClient {
             http,
             origin: root.origin(),
             root,
-            scope: format!("{}/.default", endpoint.as_str().trim_end_matches('/')),
-            credential,
+            tokens: token::TokenSource::new(credential, scope, retry.token_wait),
             retry,
         })
     }
 
     /// The OAuth scope tokens are requested for: `{endpoint}/.default`.
     pub fn scope(&self) -> &str {
-        &self.scope
+        self.tokens.scope()
+    }
+
+    /// Obtains a token now, within the bounded wait, so the first invocation finds one cached.
+    /// Never fails: a failure is logged, and invocations try again.
+    pub async fn prefetch_token(&self) {
+        match self.tokens.get().await {
+            Ok(_) => tracing::info!("obtained a Graph token for the identity"),
+            Err(reason) => {
+                tracing::warn!(
+                    "could not obtain a Graph token yet (invocations will retry): {reason}"
+                )
+            }
+        }
     }
 
     /// `GET /users/{user}?$select=…`

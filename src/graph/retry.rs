@@ -11,6 +11,8 @@ pub struct RetrySettings {
     pub budget: Duration,
     /// Time one attempt may take before it is abandoned.
     pub attempt_timeout: Duration,
+    /// The longest a request waits for a token from the identity endpoint.
+    pub token_wait: Duration,
     /// The first backoff delay when Graph gives no `Retry-After`; doubled per attempt.
     pub backoff_base: Duration,
     /// The longest backoff delay when Graph gives no `Retry-After`.
@@ -69,6 +71,7 @@ mod tests {
             max_attempts: 5,
             budget: Duration::from_secs(30),
             attempt_timeout: Duration::from_secs(10),
+            token_wait: Duration::from_secs(5),
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(4),
         }

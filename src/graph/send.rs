@@ -52,14 +52,10 @@ impl GraphClient {
         loop {
             attempt += 1;
             let token = self
-                .credential
-                .get_token(&[self.scope.as_str()], None)
+                .tokens
+                .get()
                 .await
-                .map_err(|failure| {
-                    error(GraphErrorKind::Credential {
-                        detail: first_line(&failure.to_string()),
-                    })
-                })?;
+                .map_err(|detail| error(GraphErrorKind::Credential { detail }))?;
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
@@ -163,10 +159,13 @@ pub(super) fn classify(status: u16, body: &[u8], retry_after: Option<Duration>) 
         detail: format!("{status} {code}"),
         throttled: status == 429,
     };
+    // Graph's codes are camelCase by convention, but services differ (`PhoneNumberNotUnique`
+    // has been seen): compare them without case.
+    let is = |known: &str| code.eq_ignore_ascii_case(known);
     match status {
         401 | 403 => GraphErrorKind::Forbidden {
             status,
-            denial: if code == NO_PREMIUM_LICENCE {
+            denial: if is(NO_PREMIUM_LICENCE) {
                 Denial::Licence
             } else {
                 Denial::Permission
@@ -175,14 +174,14 @@ pub(super) fn classify(status: u16, body: &[u8], retry_after: Option<Duration>) 
         },
         404 => GraphErrorKind::NotFound { status, code },
         // The directory's optimistic concurrency: another writer got there first; try later.
-        409 if code == CONCURRENCY_VIOLATION => unavailable(&code),
+        409 if is(CONCURRENCY_VIOLATION) => unavailable(&code),
         429 | 500..=599 => unavailable(&code),
         _ => GraphErrorKind::Rejected {
             status,
-            rejection: match (status, code.as_str()) {
-                (409, PHONE_NUMBER_NOT_UNIQUE) => Rejection::PhoneNumberNotUnique,
-                (400, INVALID_PHONE_NUMBER) => Rejection::InvalidPhoneNumber,
-                (400, _) => Rejection::BadRequest,
+            rejection: match status {
+                409 if is(PHONE_NUMBER_NOT_UNIQUE) => Rejection::PhoneNumberNotUnique,
+                400 if is(INVALID_PHONE_NUMBER) => Rejection::InvalidPhoneNumber,
+                400 => Rejection::BadRequest,
                 _ => Rejection::Other,
             },
             code,
@@ -255,5 +254,78 @@ pub(super) fn malformed(operation: GraphOperation, detail: impl std::fmt::Displa
         kind: GraphErrorKind::Malformed {
             detail: first_line(&detail.to_string()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(code: &str) -> Vec<u8> {
+        serde_json::json!({"error": {"code": code, "message": "m"}})
+            .to_string()
+            .into_bytes()
+    }
+
+    #[test]
+    fn codes_are_compared_without_case() {
+        for code in [
+            "phoneNumberNotUnique",
+            "PhoneNumberNotUnique",
+            "PHONENUMBERNOTUNIQUE",
+        ] {
+            assert!(
+                matches!(
+                    classify(409, &body(code), None),
+                    GraphErrorKind::Rejected {
+                        rejection: Rejection::PhoneNumberNotUnique,
+                        ..
+                    }
+                ),
+                "{code}"
+            );
+        }
+        assert!(matches!(
+            classify(400, &body("InvalidPhoneNumber"), None),
+            GraphErrorKind::Rejected {
+                rejection: Rejection::InvalidPhoneNumber,
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(409, &body("directory_concurrencyviolation"), None),
+            GraphErrorKind::Unavailable {
+                throttled: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(
+                403,
+                &body("authentication_requestfromnonpremiumtenantorb2ctenant"),
+                None
+            ),
+            GraphErrorKind::Forbidden {
+                denial: Denial::Licence,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn statuses_decide_the_kind_and_throttling_is_told_apart() {
+        assert!(classify(429, &body("TooManyRequests"), None).is_throttled());
+        assert!(!classify(503, &body("serviceNotAvailable"), None).is_throttled());
+        assert!(matches!(
+            classify(404, b"not json", None),
+            GraphErrorKind::NotFound { .. }
+        ));
+        assert!(matches!(
+            classify(409, &body("somethingElse"), None),
+            GraphErrorKind::Rejected {
+                rejection: Rejection::Other,
+                ..
+            }
+        ));
     }
 }

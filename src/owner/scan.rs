@@ -71,8 +71,18 @@ pub(super) async fn scan(
     let mut directory_page: Option<PageFuture<'_>> = None;
     let mut batches: FuturesUnordered<BatchFuture<'_>> = FuturesUnordered::new();
     let mut next_progress = started + PROGRESS_EVERY;
+    let shortened = if budget < limits.budget {
+        format!(
+            ", shortened from {} s so that the caller is answered within the invocation's time \
+             budget",
+            limits.budget.as_secs()
+        )
+    } else {
+        String::new()
+    };
     outcome.note(format!(
-        "Owner search: looking for the user who holds {number} for SMS sign-in (budget {} s)",
+        "Owner search: looking for the user who holds {number} for SMS sign-in (budget {} \
+         s{shortened})",
         budget.as_secs()
     ));
     let found = loop {

@@ -152,10 +152,12 @@ impl ScanState {
         let mut found = None;
         match answer {
             Ok(items) => {
+                let mut answered = vec![false; chunk.len()];
                 for (index, result) in items {
                     let Some(candidate) = chunk.get(index) else {
                         continue;
                     };
+                    answered[index] = true;
                     match result {
                         Ok(methods) => {
                             admitted += 1;
@@ -219,6 +221,12 @@ impl ScanState {
                 }
                 if let Some((user, method)) = found {
                     return Step::Found(user, method);
+                }
+                // A candidate Graph's answer left out was not read: ask again, a few times.
+                for (candidate, _) in chunk.iter().zip(answered).filter(|(_, seen)| !seen) {
+                    if !self.candidates.failed(candidate.clone()) {
+                        self.progress.unreadable += 1;
+                    }
                 }
             }
             Err(error) => match error.kind {
@@ -546,6 +554,43 @@ mod tests {
             "{:?}",
             warnings[0]
         );
+    }
+
+    #[test]
+    fn candidates_left_out_of_an_answer_or_unreadable_count_as_unread() {
+        let number = PhoneNumber::parse(NUMBER).unwrap();
+        let mut state = state();
+        state.absorb_report_page(page(&["a", "b"]));
+        let mut now = Instant::now();
+        for _ in 0..=super::super::candidates::MAX_ITEM_RETRIES {
+            // Later each time, past any pause the last answer asked for.
+            now += Duration::from_secs(60);
+            let Some(chunk) = state.next_chunk(0, now) else {
+                break;
+            };
+            let malformed = || {
+                failed(GraphErrorKind::Malformed {
+                    detail: "not a collection".to_owned(),
+                })
+            };
+            // "a" is never in the answer; "b" always answers with something unreadable.
+            let items = chunk
+                .iter()
+                .enumerate()
+                .filter(|(_, candidate)| candidate.user.id == "b")
+                .map(|(index, _)| (index, malformed()))
+                .collect();
+            assert!(matches!(
+                state.absorb(&number, chunk, Ok(items), now),
+                Step::Continue
+            ));
+        }
+        assert!(state.exhausted());
+        state.conclude_not_found();
+        let warnings = state.into_findings().warnings;
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].0, WarningCode::OwnerSearchIncomplete);
+        assert!(warnings[0].1.contains("2 candidate(s)"), "{warnings:?}");
     }
 
     #[test]

@@ -4,14 +4,15 @@
 use super::split_graph_number;
 
 /// Masks a phone number written in any of the forms Graph or a caller uses: keeps the country
-/// code when the number is written `+cc rest`, and the last two digits; every other digit
-/// becomes `*`. Digits of an extension are masked too.
+/// code when the number is written `+cc` and a separator (`+49 170…`, `+49/170…`,
+/// `+49(0)170…`), and the last two digits; every other digit becomes `*`. Digits of an
+/// extension are masked too.
 pub fn mask(number: &str) -> String {
     let (main, _) = split_graph_number(number);
     let main = main.trim();
     let digits: Vec<char> = main.chars().filter(char::is_ascii_digit).collect();
     let country_code: String = match main.strip_prefix('+') {
-        Some(rest) => match rest.split_once([' ', '-']) {
+        Some(rest) => match rest.split_once(SEPARATORS) {
             Some((code, _))
                 if !code.is_empty()
                     && code.len() <= 3
@@ -37,8 +38,12 @@ pub fn mask(number: &str) -> String {
     }
 }
 
-/// Masks every phone-number-like run (six or more digits, possibly with spaces, dashes and a
-/// leading +) in free text such as a Graph error message, so it can go into logs and results.
+/// What people write between the digits of a phone number.
+const SEPARATORS: [char; 6] = [' ', '-', '/', '.', '(', ')'];
+
+/// Masks every phone-number-like run (six or more digits, possibly with a leading + and any of
+/// the separators people write: spaces, dashes, slashes, dots, brackets) in free text such as
+/// a Graph error message or a caller's name, so it can go into logs and results.
 pub fn redact_numbers(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut run = String::new();
@@ -62,7 +67,7 @@ pub fn redact_numbers(text: &str) -> String {
     };
     for character in text.chars() {
         let starts = character.is_ascii_digit() || character == '+';
-        let continues = starts || matches!(character, ' ' | '-' | '(' | ')');
+        let continues = starts || SEPARATORS.contains(&character);
         if (run.is_empty() && starts) || (!run.is_empty() && continues) {
             run.push(character);
         } else {

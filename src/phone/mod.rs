@@ -13,8 +13,11 @@ use std::fmt;
 use phonenumber::metadata::DATABASE;
 
 pub use self::mask::{mask, redact_numbers};
+pub use self::registered::{Notation, PhoneMethod, RegisteredNumber, SmsSignInState};
+use self::registered::{digits_of, read_by_plan};
 
 mod mask;
+mod registered;
 
 /// The three phone method types Graph has, each with a fixed method id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -178,17 +181,31 @@ impl PhoneNumber {
         }
     }
 
-    /// Whether a registered number is this number, compared by digits (the extension too).
+    /// Whether a registered number is this number. Numbers written by older tools, the portal
+    /// or a directory sync read like `+49 (0)170 1234567` or `+49 01701234567`: such text is
+    /// read by the numbering plan (a trunk prefix after the country code is not part of the
+    /// number); text the plan cannot read is compared by its digits. Extensions must agree.
     pub fn matches(&self, registered: &RegisteredNumber) -> bool {
         let (main, extension) = split_graph_number(&registered.0);
-        let digits: String = main.chars().filter(char::is_ascii_digit).collect();
-        let own_digits = format!("{}{}", self.country_code, self.national);
         let extension_digits: String = extension
             .unwrap_or_default()
             .chars()
             .filter(char::is_ascii_digit)
             .collect();
-        digits == own_digits && extension_digits == self.extension.clone().unwrap_or_default()
+        if extension_digits != self.extension.as_deref().unwrap_or_default() {
+            return false;
+        }
+        let digits = digits_of(main);
+        let own = self.digits();
+        if digits == own {
+            return true;
+        }
+        // Only text that ends in our national number can be our number in another notation;
+        // anything else is another number, without the cost of reading it by the plan.
+        if !digits.ends_with(&self.national) {
+            return false;
+        }
+        read_by_plan(main).is_some_and(|read| read == own)
     }
 
     /// The number's digits, country code first, without any extension: the identity of a
@@ -225,106 +242,6 @@ impl fmt::Display for PhoneNumber {
 impl fmt::Debug for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("PhoneNumber").field(&self.masked()).finish()
-    }
-}
-
-/// A number as Graph returned it for a registered method. Shown masked; the raw text is
-/// only for the result a caller receives.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RegisteredNumber(String);
-
-impl RegisteredNumber {
-    pub fn new(graph_text: impl Into<String>) -> RegisteredNumber {
-        RegisteredNumber(graph_text.into())
-    }
-
-    /// The number exactly as Graph wrote it, for the caller's result; never for a log line.
-    pub fn as_graph_text(&self) -> &str {
-        &self.0
-    }
-
-    /// The digits of the number without any extension, comparable with
-    /// [`PhoneNumber::digits`].
-    pub fn digits(&self) -> String {
-        split_graph_number(&self.0)
-            .0
-            .chars()
-            .filter(char::is_ascii_digit)
-            .collect()
-    }
-}
-
-impl fmt::Display for RegisteredNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&mask(&self.0))
-    }
-}
-
-impl fmt::Debug for RegisteredNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("RegisteredNumber")
-            .field(&mask(&self.0))
-            .finish()
-    }
-}
-
-/// One of a user's phone methods, as Graph reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PhoneMethod {
-    pub phone_type: PhoneType,
-    pub number: RegisteredNumber,
-    /// Graph's `smsSignInState`; `None` when Graph did not say.
-    pub sms_sign_in_state: Option<SmsSignInState>,
-}
-
-/// Whether a phone method can be used for SMS sign-in (Graph's `smsSignInState`). The result
-/// contract uses the same names as Graph.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SmsSignInState {
-    /// Ready for SMS sign-in.
-    Ready,
-    /// The method's type does not support SMS sign-in (alternate mobile, office).
-    NotSupported,
-    /// The Authentication Methods Policy does not enable the user for SMS sign-in.
-    NotAllowedByPolicy,
-    /// Enabled by policy, but the user has more to do.
-    NotConfigured,
-    /// Another user holds the number for SMS sign-in.
-    PhoneNumberNotUnique,
-    /// SMS sign-in is switched off for the method.
-    NotEnabled,
-    /// A value Graph added after this was written, kept as Graph wrote it.
-    Other(String),
-}
-
-impl SmsSignInState {
-    /// The state's name in the result contract (Graph's name).
-    pub fn as_str(&self) -> &str {
-        match self {
-            SmsSignInState::Ready => "ready",
-            SmsSignInState::NotSupported => "notSupported",
-            SmsSignInState::NotAllowedByPolicy => "notAllowedByPolicy",
-            SmsSignInState::NotConfigured => "notConfigured",
-            SmsSignInState::PhoneNumberNotUnique => "phoneNumberNotUnique",
-            SmsSignInState::NotEnabled => "notEnabled",
-            SmsSignInState::Other(text) => text,
-        }
-    }
-
-    /// Whether SMS sign-in is off for the method, so disabling it has nothing to do.
-    pub fn is_off(&self) -> bool {
-        matches!(
-            self,
-            SmsSignInState::NotEnabled
-                | SmsSignInState::NotAllowedByPolicy
-                | SmsSignInState::NotSupported
-        )
-    }
-}
-
-impl fmt::Display for SmsSignInState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -73,6 +73,87 @@ fn numbers_match_what_graph_returns_by_digits() {
 }
 
 #[test]
+fn numbers_match_in_every_notation_graph_stores_them() {
+    // (requested, registered as Graph returns it, same number?, how it is written)
+    let table = [
+        ("+49 170 1234567", "+49 1701234567", true, Notation::Graph),
+        ("+49 170 1234567", "+491701234567", true, Notation::Graph),
+        (
+            "+49 170 1234567",
+            "+49 (0)170 1234567",
+            true,
+            Notation::Older,
+        ),
+        ("+49 170 1234567", "+49 01701234567", true, Notation::Older),
+        (
+            "+49 170 1234567",
+            "+49 (0) 170-123 45 67",
+            true,
+            Notation::Older,
+        ),
+        (
+            "+44 7911 123456",
+            "+44 (0)7911 123456",
+            true,
+            Notation::Older,
+        ),
+        ("+44 7911 123456", "+44 07911123456", true, Notation::Older),
+        (
+            "+1 425 555 0100",
+            "+1 (425) 555-0100",
+            true,
+            Notation::Older,
+        ),
+        ("+39 06 6982 1234", "+39 0669821234", true, Notation::Older),
+        ("+39 06 6982 1234", "+39 669821234", false, Notation::Graph),
+        (
+            "+49 170 1234567",
+            "+49 (0)170 1234568",
+            false,
+            Notation::Older,
+        ),
+        ("+49 170 1234567", "+44 1701234567", false, Notation::Graph),
+        (
+            "+49 170 1234567",
+            "49 170 1234567",
+            true,
+            Notation::Unreadable,
+        ),
+        (
+            "+49 170 1234567",
+            "0170 1234567",
+            false,
+            Notation::Unreadable,
+        ),
+        (
+            "+49 30 12345678 x12",
+            "+49 (0)30 12345678x12",
+            true,
+            Notation::Older,
+        ),
+        (
+            "+49 30 12345678 x12",
+            "+49 (0)30 12345678x13",
+            false,
+            Notation::Older,
+        ),
+    ];
+    for (requested, registered, same, notation) in table {
+        let number = PhoneNumber::parse(requested).unwrap();
+        let registered = RegisteredNumber::new(registered);
+        assert_eq!(
+            number.matches(&registered),
+            same,
+            "{requested} vs {registered:?}"
+        );
+        assert_eq!(registered.notation(), notation, "{registered:?}");
+        if same && notation != Notation::Unreadable {
+            assert_eq!(registered.digits(), number.digits(), "{registered:?}");
+        }
+    }
+}
+
+#[test]
 fn line_kind_comes_from_the_numbering_plan() {
     let kind = |input| PhoneNumber::parse(input).unwrap().line_kind();
     assert_eq!(kind("+49 170 1234567"), LineKind::Mobile);
@@ -116,4 +197,48 @@ fn numbers_inside_free_text_are_redacted() {
     );
     assert_eq!(redact_numbers("error 409 at 12:30"), "error 409 at 12:30");
     assert_eq!(redact_numbers("id 12345678."), "id +******78.");
+    assert_eq!(
+        redact_numbers("ticket for +49/170/7654321"),
+        "ticket for +49 ********21"
+    );
+    assert_eq!(
+        redact_numbers("call +49.170.765.43.21 or +44 (0)7911 123456!"),
+        "call +49 ********21 or +44 *********56!"
+    );
+}
+
+proptest::proptest! {
+    /// Whatever separators a number is written with, in whatever text around it, nothing of it
+    /// survives redaction but the country code and the last two digits.
+    #[test]
+    fn redaction_leaves_only_the_country_code_and_the_last_two_digits(
+        country_code in "[1-9][0-9]{0,2}",
+        national in proptest::collection::vec(0u8..10, 6..12),
+        after_code in proptest::sample::select(vec![" ", "-", "/", ".", "(", " (0)", "(0)", " 0"]),
+        separators in proptest::collection::vec(
+            proptest::sample::select(vec!["", " ", "-", "/", ".", "(", ")", ") ", " - "]),
+            12,
+        ),
+        before in "[a-z :,]{0,12}",
+        after in "[a-z :,!?]{0,12}",
+    ) {
+        let mut written = format!("+{country_code}{after_code}");
+        for (index, digit) in national.iter().enumerate() {
+            written.push(char::from(b'0' + digit));
+            if index + 1 < national.len() {
+                written.push_str(separators[(index + 1) % separators.len()]);
+            }
+        }
+        let text = format!("{before}{written}{after}");
+        let redacted = redact_numbers(&text);
+        let digits: String = redacted.chars().filter(char::is_ascii_digit).collect();
+        let last_two: String = national[national.len() - 2..]
+            .iter()
+            .map(|digit| char::from(b'0' + digit))
+            .collect();
+        proptest::prop_assert!(
+            digits == last_two || digits == format!("{country_code}{last_two}"),
+            "{text:?} became {redacted:?}"
+        );
+    }
 }

@@ -2,11 +2,14 @@
 //! SMS sign-in. Read the method back promptly, then after short growing waits, until the
 //! number shows up or the verification budget is spent; if it never does, find who holds it.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use super::wording::past_tense;
 use super::{Run, action_of, fail_graph, poll_until};
-use crate::graph::GraphError;
+use crate::graph::{GraphError, GraphErrorKind};
 use crate::outcome::Outcome;
-use crate::phone::PhoneMethod;
+use crate::phone::{PhoneMethod, PhoneNumber};
 use crate::plan::{Write, find};
 use crate::report::{ErrorCode, Failure, WarningCode};
 
@@ -30,27 +33,65 @@ pub(super) async fn resolve(
          checking whether the {phone_type} method was written anyway"
     ));
     let graph = &services.graph;
-    let verified = poll_until(services.verification, || async move {
-        let methods = graph.phone_methods(object_id).await?;
-        Ok::<_, GraphError>(
-            find(&methods, phone_type)
-                .filter(|method| number.matches(&method.number))
-                .cloned(),
-        )
+    // A read that fails transiently is tried again within the verification budget; only
+    // reads that answered tell whether the method was written.
+    let unavailable: Mutex<Option<GraphError>> = Mutex::new(None);
+    let answered = AtomicBool::new(false);
+    let verified = poll_until(services.verification, || async {
+        match graph.phone_methods(object_id).await {
+            Ok(methods) => {
+                answered.store(true, Ordering::Relaxed);
+                Ok(find(&methods, phone_type)
+                    .filter(|method| number.matches(&method.number))
+                    .cloned())
+            }
+            Err(
+                error @ GraphError {
+                    kind: GraphErrorKind::Unavailable { .. },
+                    ..
+                },
+            ) => {
+                *unavailable
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error);
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
     })
     .await;
+    let never_answered = !answered.load(Ordering::Relaxed);
     match verified {
         Ok(Some(method)) => {
             outcome.note(past_tense(write, phone_type, number, before));
-            outcome.warn(
-                WarningCode::SmsSignInConflict,
-                format!(
-                    "MFA by call and text works with {number}; SMS sign-in is not available \
-                     because another user holds this number for SMS sign-in"
-                ),
-            );
+            outcome.warn(WarningCode::SmsSignInConflict, conflict_warning(number));
             outcome.succeed(action_of(write), Some(&method));
             Some(method)
+        }
+        Ok(None) if never_answered => {
+            let (failure, retry_after) = match unavailable
+                .into_inner()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+            {
+                Some(error) => super::failure::of_graph(&error, None),
+                None => (
+                    Failure::new(ErrorCode::GraphUnavailable, "Graph could not be read"),
+                    None,
+                ),
+            };
+            super::fail_with(
+                outcome,
+                Failure::new(
+                    failure.code,
+                    format!(
+                        "Graph answered 409 phoneNumberNotUnique, and the {phone_type} phone \
+                         could not be read back to see whether it was written anyway: {}",
+                        failure.message
+                    ),
+                ),
+                retry_after,
+            );
+            None
         }
         Ok(None) => {
             outcome.fail(Failure::new(
@@ -103,4 +144,12 @@ async fn find_owner(run: &Run<'_>, outcome: &mut Outcome) {
         ));
         outcome.report_mut().conflict_owner = Some(owner);
     }
+}
+
+/// The warning for a method written for MFA whose number another user holds for SMS sign-in.
+pub(super) fn conflict_warning(number: &PhoneNumber) -> String {
+    format!(
+        "MFA by call and text works with {number}; SMS sign-in is not available because another \
+         user holds this number for SMS sign-in"
+    )
 }

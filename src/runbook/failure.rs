@@ -16,12 +16,9 @@ pub fn of_graph(error: &GraphError, user: Option<&UserRef>) -> (Failure, Option<
     let operation = error.operation.describe();
     let answer = error.kind.answer().unwrap_or_default();
     let failure = match &error.kind {
-        GraphErrorKind::NotFound { .. }
-            if matches!(
-                error.operation,
-                GraphOperation::ReadUser | GraphOperation::ReadPhoneMethods
-            ) =>
-        {
+        // Only the directory says whether a user exists: a 404 of the authentication-methods
+        // endpoints has other causes (a guest named by UPN, for one).
+        GraphErrorKind::NotFound { .. } if error.operation == GraphOperation::ReadUser => {
             let named = match user {
                 Some(UserRef::ObjectId(id)) => format!("with object id {id}"),
                 Some(UserRef::PrincipalName(name)) => format!("with user principal name {name}"),
@@ -76,6 +73,16 @@ pub fn of_graph(error: &GraphError, user: Option<&UserRef>) -> (Failure, Option<
                 }
             ),
         ),
+        GraphErrorKind::NotFound { .. } if error.operation == GraphOperation::ReadPhoneMethods => {
+            Failure::new(
+                ErrorCode::GraphRejected,
+                format!(
+                    "the directory knows the user, but Graph's authentication methods service \
+                     answered {answer} for them; if the user was just created or deleted, try \
+                     again in a few minutes"
+                ),
+            )
+        }
         GraphErrorKind::NotFound { .. } => Failure::new(
             ErrorCode::GraphRejected,
             format!("Graph could not {operation}: {answer}"),

@@ -26,7 +26,7 @@ use crate::locks::UserLocks;
 use crate::notify::Notifier;
 use crate::outcome::Outcome;
 use crate::owner::OwnerSearch;
-use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, RegisteredNumber};
+use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, RegisteredNumber, SmsSignInState};
 use crate::plan::{Plan, Settled, Write, find, plan};
 use crate::report::{Action, ErrorCode, Failure, UserSummary, WarningCode};
 use crate::request::{Request, SmsSignIn};
@@ -38,13 +38,15 @@ pub struct Services {
     pub locks: UserLocks,
     /// Bounds how many users are worked on at once.
     pub concurrency: Semaphore,
-    /// The most one invocation may take.
-    pub invocation_budget: Duration,
     /// How long to keep re-reading a write's outcome before deciding (after a 409
     /// `phoneNumberNotUnique`, or a refusal the tenant's state does not explain).
     pub verification: Duration,
     pub owner_search: OwnerSearch,
     pub notifier: Notifier,
+    /// A caller name whose requests panic, to test that a panic costs one invocation only
+    /// (`MFA_TEST_PANIC_CALLER`; simulator builds only).
+    #[cfg(feature = "simulator")]
+    pub test_panic_caller: Option<String>,
 }
 
 /// How many times one invocation plans and writes before it gives up on a moving target.
@@ -52,10 +54,14 @@ const MAX_WRITES: u32 = 3;
 /// How long to keep re-reading after Graph refused a write the tenant's state does not explain.
 const SETTLE_AFTER_REFUSAL: Duration = Duration::from_secs(2);
 
-/// Runs one request to its end, recording what happens in `outcome`.
-pub async fn run(services: &Services, request: &Request, outcome: &mut Outcome) {
+/// Runs one request to its end within `budget`, recording what happens in `outcome`.
+pub async fn run(services: &Services, request: &Request, budget: Duration, outcome: &mut Outcome) {
     outcome.report_mut().dry_run = request.dry_run;
     outcome.note(describe_request(request));
+    #[cfg(feature = "simulator")]
+    if services.test_panic_caller.is_some() && services.test_panic_caller == request.caller_name {
+        panic!("the test-only panic trigger (MFA_TEST_PANIC_CALLER)");
+    }
     if request.notify_user && !services.notifier.is_configured() {
         // Refused before anything is read or written, as the runbook does without EmailFrom:
         // the caller expects the user to hear of the change.
@@ -67,7 +73,7 @@ pub async fn run(services: &Services, request: &Request, outcome: &mut Outcome) 
         ));
         return;
     }
-    let deadline = tokio::time::Instant::now() + services.invocation_budget;
+    let deadline = tokio::time::Instant::now() + budget;
     let user = carry_out(services, request, deadline, outcome).await;
     services
         .notifier
@@ -94,15 +100,10 @@ async fn carry_out(
     outcome: &mut Outcome,
 ) -> Option<DirectoryUser> {
     // The user's lock first, then a permit: invocations queued behind one busy user must not
-    // hold permits that other users could use.
+    // hold permits that other users could use. No one waits for a lock while holding a
+    // permit, so lock holders can always get one.
     let _caller_lock = services.locks.lock(&request.user.lock_key()).await;
-    let Ok(_permit) = services.concurrency.acquire().await else {
-        outcome.fail(Failure::new(
-            ErrorCode::Internal,
-            "the handler is shutting down",
-        ));
-        return None;
-    };
+    let permit = acquire_permit(services, outcome).await?;
     let writes_before = services.locks.write_serial();
     let ((user, methods), ()) = tokio::join!(
         services.graph.user_and_phone_methods(&request.user),
@@ -139,16 +140,25 @@ async fn carry_out(
             return None;
         }
     };
-    // A caller who named the user by UPN is serialised with callers who used the object id;
-    // if one of them wrote to this user since our read began, that read is stale.
-    let _id_lock = if object_id.lock_key() == request.user.lock_key() {
-        None
+    let named_otherwise = object_id.lock_key() != request.user.lock_key();
+    // A caller who named the user by UPN is serialised with callers who used the object id.
+    let (_id_lock, _permit) = if named_otherwise {
+        drop(permit);
+        let id_lock = services.locks.lock(&object_id.lock_key()).await;
+        let permit = acquire_permit(services, outcome).await?;
+        (Some(id_lock), permit)
     } else {
-        Some(services.locks.lock(&object_id.lock_key()).await)
+        (None, permit)
     };
-    let methods = if services
-        .locks
-        .written_since(&object_id.lock_key(), writes_before)
+    // The methods read by UPN stands only for a member, when it succeeded and no write by
+    // object id happened since it began. For a guest, Graph's authentication-methods
+    // endpoints answer 404 to the UPN (and might answer an empty list): read by object id.
+    let methods = if named_otherwise
+        && (user.guest
+            || methods.is_err()
+            || services
+                .locks
+                .written_since(&object_id.lock_key(), writes_before))
     {
         services.graph.phone_methods(&object_id).await
     } else {
@@ -169,6 +179,17 @@ async fn carry_out(
         deadline,
     };
     let settled = converge(&run, methods, outcome).await;
+    // Graph says so in the method's state, also when this request changed nothing (a
+    // redelivery after the write, or a number set earlier).
+    if let Some(method) = &settled
+        && method.sms_sign_in_state == Some(SmsSignInState::PhoneNumberNotUnique)
+        && !outcome.has_warning(WarningCode::SmsSignInConflict)
+    {
+        outcome.warn(
+            WarningCode::SmsSignInConflict,
+            conflict::conflict_warning(&request.phone_number),
+        );
+    }
     if let Some(method) = settled
         && request.sms_sign_in != SmsSignIn::Leave
         && !outcome.has_failed()
@@ -176,6 +197,24 @@ async fn carry_out(
         sms_sign_in::switch(&run, method, outcome).await;
     }
     Some(user)
+}
+
+/// A permit to work on one more user; `None` (and the outcome failed) when the handler is
+/// shutting down.
+async fn acquire_permit<'a>(
+    services: &'a Services,
+    outcome: &mut Outcome,
+) -> Option<tokio::sync::SemaphorePermit<'a>> {
+    match services.concurrency.acquire().await {
+        Ok(permit) => Some(permit),
+        Err(_) => {
+            outcome.fail(Failure::new(
+                ErrorCode::Internal,
+                "the handler is shutting down",
+            ));
+            None
+        }
+    }
 }
 
 /// Plans and writes until the tenant holds what was asked, or a definite failure. Returns the
@@ -329,6 +368,9 @@ async fn converge(
         // a definite refusal of the same write in the same state is final.
         match error.kind {
             GraphErrorKind::Unavailable { .. } => unconfirmed = Some(write),
+            // A refusal the tenant's state explains (a stale read) says the write did not
+            // happen; the one refusal known to come with the write done is 409
+            // `phoneNumberNotUnique`, which the conflict path above settles.
             _ => refused = Some((write, error)),
         }
     }

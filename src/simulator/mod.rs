@@ -111,6 +111,34 @@ pub enum FaultAction {
     /// Do the request, then answer with this status instead of the real answer (an answer
     /// lost after the write happened).
     ApplyThenRespond { status: u16, code: &'static str },
+    /// Hold the request until the test opens the gate, then do it as usual.
+    Hold(Gate),
+    /// Leave the item out of its `$batch` answer (a batch item only).
+    Omit,
+    /// Answer 200 with a body that is not what the request reads.
+    Malformed,
+}
+
+/// A gate a held request waits at; [`Gate::open`] lets every held request through.
+#[derive(Clone, Debug)]
+pub struct Gate(Arc<tokio::sync::Semaphore>);
+
+impl Default for Gate {
+    fn default() -> Gate {
+        Gate(Arc::new(tokio::sync::Semaphore::new(0)))
+    }
+}
+
+impl Gate {
+    /// Lets every request held at this gate, and every later one, through.
+    pub fn open(&self) {
+        self.0.add_permits(tokio::sync::Semaphore::MAX_PERMITS / 2);
+    }
+
+    async fn pass(&self) {
+        // The semaphore is never closed; a permit is only looked at, never kept.
+        let _ = self.0.acquire().await;
+    }
 }
 
 impl FaultRule {
@@ -321,6 +349,19 @@ impl Simulator {
 
     pub fn clear_requests(&self) {
         lock(&self.shared.log).clear();
+    }
+
+    /// Holds the next `times` requests with `method` whose path contains `path` until the
+    /// returned gate is opened.
+    pub fn hold(&self, method: Option<&'static str>, path: &str, times: usize) -> Gate {
+        let gate = Gate::default();
+        self.inject(FaultRule::new(
+            method,
+            path,
+            times,
+            FaultAction::Hold(gate.clone()),
+        ));
+        gate
     }
 
     /// Adds a fault rule; rules are matched in the order added.

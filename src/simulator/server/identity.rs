@@ -59,6 +59,7 @@ async fn identity_answer(
             );
         }
         Some(FaultAction::Delay(delay)) => tokio::time::sleep(delay).await,
+        Some(FaultAction::Hold(gate)) => gate.pass().await,
         _ => {}
     }
     let options = lock(&shared.options).clone();

@@ -34,6 +34,11 @@ pub(super) fn fault_answer(status: u16, code: &str, retry_after: Option<String>)
     answer
 }
 
+/// A 200 whose body is not what any request reads.
+pub(super) fn malformed() -> Reply {
+    ok(200, json!({"value": "not a collection"}))
+}
+
 pub(super) fn too_many_requests(wait: Duration) -> Reply {
     let mut answer = error(429, "TooManyRequests", "Please retry again later.");
     answer.headers.push((

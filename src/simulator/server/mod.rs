@@ -19,8 +19,8 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
 use self::json::{
-    Reply, decode_path, error, fault_answer, header, ok, parse_query, percent_decode, phone_json,
-    retry_after_of, to_http, too_many_requests,
+    Reply, decode_path, error, fault_answer, header, malformed, ok, parse_query, percent_decode,
+    phone_json, retry_after_of, to_http, too_many_requests,
 };
 use self::routes::dispatch;
 use self::throttle::throttled;
@@ -183,7 +183,9 @@ async fn single(
         Some(FaultAction::Delay(delay)) => tokio::time::sleep(delay).await,
         Some(FaultAction::DelayAnswer(delay)) => delay_answer = Some(delay),
         Some(FaultAction::ApplyThenRespond { status, code }) => replace_with = Some((status, code)),
-        None => {}
+        Some(FaultAction::Hold(gate)) => gate.pass().await,
+        Some(FaultAction::Malformed) => return malformed(),
+        Some(FaultAction::Omit) | None => {}
     }
     if let Some(wait) = throttled(shared, method, path, query) {
         return too_many_requests(wait);
@@ -262,6 +264,8 @@ fn batch(
                 code,
                 retry_after,
             }) => fault_answer(status, code, retry_after),
+            Some(FaultAction::Omit) => continue,
+            Some(FaultAction::Malformed) => malformed(),
             _ => match throttled(shared, &method, &path, &query) {
                 Some(wait) => too_many_requests(wait),
                 None => dispatch(shared, &method, &path, &query, request.get("body"), roles),

@@ -14,7 +14,7 @@ mod variants;
 
 pub use self::numbers::{digits, normalise};
 pub use self::records::{ReportRow, SentMail, SimPhone, SimUser};
-pub use self::variants::{Rejection, Variants};
+pub use self::variants::{GuestsByUpn, Rejection, Variants};
 
 /// An answer of the tenant to a write: success, or a Graph error.
 pub type Verdict<T> = Result<T, Refused>;
@@ -74,6 +74,23 @@ impl Tenant {
         (!user.deleted).then_some(user)
     }
 
+    /// The user an authentication-methods write addresses, as Graph finds them there.
+    fn methods_user(&self, key: &str) -> Verdict<usize> {
+        let index = self
+            .find_index(key)
+            .ok_or_else(user_not_found_for_methods)?;
+        if self.is_guest_by_upn(index, key) && self.variants.guests_by_upn != GuestsByUpn::Served {
+            return Err(user_not_found_for_methods());
+        }
+        Ok(index)
+    }
+
+    /// Whether `key` names the guest at `index` by UPN rather than by object id.
+    fn is_guest_by_upn(&self, index: usize, key: &str) -> bool {
+        let user = &self.users[index];
+        user.user_type.eq_ignore_ascii_case("guest") && !user.id.eq_ignore_ascii_case(key)
+    }
+
     fn find_index(&self, key: &str) -> Option<usize> {
         let index = *self.index.get(&key.to_lowercase())?;
         (!self.users[index].deleted).then_some(index)
@@ -96,12 +113,19 @@ impl Tenant {
     /// Puts a phone method in place directly (test set-up), with the SMS sign-in state the
     /// rules give it; an existing holder of the number for SMS sign-in is kept.
     pub fn seed_phone(&mut self, key: &str, phone_type: PhoneType, number: &str) {
+        if let Some(number) = normalise(number) {
+            self.seed_phone_as_written(key, phone_type, &number);
+        }
+    }
+
+    /// Puts a phone method in place with its number stored exactly as `text` (test set-up):
+    /// numbers written by older tools, the portal or a directory sync read like
+    /// `+49 (0)170 1234567` or `+1 (425) 555-0100`, and Graph returns them so.
+    pub fn seed_phone_as_written(&mut self, key: &str, phone_type: PhoneType, text: &str) {
         let Some(index) = self.find_index(key) else {
             return;
         };
-        let Some(number) = normalise(number) else {
-            return;
-        };
+        let number = text.to_owned();
         let state = self.sms_state_for(index, phone_type, &number);
         if state == "ready" {
             self.sms_registry
@@ -161,6 +185,13 @@ impl Tenant {
         let index = self
             .find_index(key)
             .ok_or_else(user_not_found_for_methods)?;
+        if self.is_guest_by_upn(index, key) {
+            return match self.variants.guests_by_upn {
+                GuestsByUpn::NotFound => Err(user_not_found_for_methods()),
+                GuestsByUpn::EmptyList => Ok(Vec::new()),
+                GuestsByUpn::Served => Ok(self.users[index].visible_phones(now)),
+            };
+        }
         Ok(self.users[index].visible_phones(now))
     }
 
@@ -172,9 +203,7 @@ impl Tenant {
         number: &str,
         now: Instant,
     ) -> Verdict<SimPhone> {
-        let index = self
-            .find_index(key)
-            .ok_or_else(user_not_found_for_methods)?;
+        let index = self.methods_user(key)?;
         let number = normalise(number).ok_or_else(invalid_number)?;
         let user = &self.users[index];
         if user.phone(phone_type).is_some() {
@@ -205,9 +234,7 @@ impl Tenant {
         number: &str,
         now: Instant,
     ) -> Verdict<SimPhone> {
-        let index = self
-            .find_index(key)
-            .ok_or_else(user_not_found_for_methods)?;
+        let index = self.methods_user(key)?;
         if self.users[index].phone(phone_type).is_none() {
             return Err(refused(
                 404,
@@ -228,9 +255,7 @@ impl Tenant {
 
     /// DELETE phoneMethods/{id}.
     pub fn remove_phone(&mut self, key: &str, phone_type: PhoneType, now: Instant) -> Verdict<()> {
-        let index = self
-            .find_index(key)
-            .ok_or_else(user_not_found_for_methods)?;
+        let index = self.methods_user(key)?;
         let user = &self.users[index];
         let Some(phone) = user.phone(phone_type) else {
             return Err(refused(
@@ -271,9 +296,7 @@ impl Tenant {
     /// POST phoneMethods/{mobile}/enableSmsSignIn or disableSmsSignIn [UNVERIFIED: the
     /// errors' codes and the state after disabling are not documented].
     pub fn switch_sms_sign_in(&mut self, key: &str, enable: bool, now: Instant) -> Verdict<()> {
-        let index = self
-            .find_index(key)
-            .ok_or_else(user_not_found_for_methods)?;
+        let index = self.methods_user(key)?;
         let Some(mobile) = self.users[index].phone(PhoneType::Mobile).cloned() else {
             return Err(refused(
                 404,

@@ -43,13 +43,35 @@ pub fn normalise(number: &str) -> Option<String> {
     })
 }
 
-/// The digits that identify a number (extension excluded).
+/// The digits that identify a number (extension excluded): as Graph's own form writes them,
+/// or as the numbering plan reads an older notation (`+49 (0)170 …`, whose trunk prefix is not
+/// part of the number).
 pub fn digits(number: &str) -> String {
-    number
-        .split('x')
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect()
+    let main = number.split(['x', 'X']).next().unwrap_or_default().trim();
+    let raw: String = main.chars().filter(char::is_ascii_digit).collect();
+    let graph_form = main
+        .strip_prefix('+')
+        .is_some_and(|rest| match rest.split_once(' ') {
+            None => rest.chars().all(|c| c.is_ascii_digit()),
+            Some((code, national)) => {
+                code.chars().all(|c| c.is_ascii_digit())
+                    && national.chars().all(|c| c.is_ascii_digit())
+                    && !national.starts_with('0')
+            }
+        });
+    if graph_form {
+        return raw;
+    }
+    match phonenumber::parse(None, main) {
+        Ok(parsed) => {
+            let national = parsed.national();
+            format!(
+                "{}{}{}",
+                parsed.code().value(),
+                "0".repeat(usize::from(national.zeros())),
+                national.value()
+            )
+        }
+        Err(_) => raw,
+    }
 }

@@ -19,6 +19,20 @@ pub struct Variants {
     pub read_lag: Duration,
     /// Whether `$filter=phoneType eq '…'` on phoneMethods is honoured or silently ignored.
     pub honour_phone_filter: bool,
+    /// What the authentication-methods endpoints do for a B2B guest addressed by UPN
+    /// (reference graph.md §12: 404, the reason the runbook moved to object ids).
+    pub guests_by_upn: GuestsByUpn,
+}
+
+/// The authentication-methods endpoints' answer for a guest named by UPN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuestsByUpn {
+    /// 404, as Graph answers today [PRACTICE: realmjoin-runbooks PR #318].
+    NotFound,
+    /// Reads answer an empty list; writes 404 (a plausible variant).
+    EmptyList,
+    /// Served as for an object id.
+    Served,
 }
 
 /// A status and Graph error code.
@@ -42,6 +56,7 @@ impl Default for Variants {
             conflict_writes_method: true,
             read_lag: Duration::ZERO,
             honour_phone_filter: true,
+            guests_by_upn: GuestsByUpn::NotFound,
         }
     }
 }

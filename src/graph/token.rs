@@ -1,0 +1,88 @@
+//! The bearer token for Graph: from the process's one credential, within a bounded wait.
+//!
+//! azure_identity refreshes a token five minutes before it expires, under a lock every caller
+//! waits on; an identity endpoint that accepts the connection and never answers would hold
+//! every invocation. So each caller waits at most [`RetrySettings::token_wait`]; when the
+//! refresh does not come in time but the token last obtained is still valid for a while, that
+//! one is used, and otherwise the call fails as `Credential` (the caller answers
+//! `identityUnavailable`, which a retry can cure).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use azure_core::credentials::{AccessToken, TokenCredential};
+use azure_core::time::OffsetDateTime;
+
+/// How long a token must still be valid to stand in for one a refresh did not deliver.
+const STILL_GOOD_FOR: Duration = Duration::from_secs(60);
+
+/// Tokens for one scope, each obtained within a bounded wait.
+pub(super) struct TokenSource {
+    credential: Arc<dyn TokenCredential>,
+    scope: String,
+    wait: Duration,
+    /// The token last obtained, for when a refresh hangs.
+    last: Mutex<Option<AccessToken>>,
+}
+
+impl TokenSource {
+    pub(super) fn new(credential: Arc<dyn TokenCredential>, scope: String, wait: Duration) -> Self {
+        TokenSource {
+            credential,
+            scope,
+            wait,
+            last: Mutex::new(None),
+        }
+    }
+
+    pub(super) fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    /// A token, or why none could be had (one line, no secret).
+    pub(super) async fn get(&self) -> Result<AccessToken, String> {
+        let fetched = tokio::time::timeout(
+            self.wait,
+            self.credential.get_token(&[self.scope.as_str()], None),
+        )
+        .await;
+        let reason = match fetched {
+            Ok(Ok(token)) => {
+                *self.last() = Some(token.clone());
+                return Ok(token);
+            }
+            Ok(Err(error)) => first_line(&error.to_string()),
+            Err(_) => format!(
+                "the identity endpoint did not answer within {} s",
+                self.wait.as_secs_f64()
+            ),
+        };
+        let still_good = OffsetDateTime::now_utc() + STILL_GOOD_FOR;
+        if let Some(token) = self
+            .last()
+            .clone()
+            .filter(|token| token.expires_on > still_good)
+        {
+            tracing::warn!(
+                "could not refresh the Graph token ({reason}); using the one still valid"
+            );
+            return Ok(token);
+        }
+        Err(reason)
+    }
+
+    fn last(&self) -> std::sync::MutexGuard<'_, Option<AccessToken>> {
+        self.last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect()
+}
