@@ -18,7 +18,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 
@@ -39,6 +39,8 @@ const QUEUE_TRIGGER_BINDING: &str = "queueItem";
 const QUEUE_OUTPUT_BINDING: &str = "resultMessage";
 /// A request larger than this is not a runbook request.
 pub const MAX_ENVELOPE_BYTES: usize = 256 * 1024;
+/// How much of a request over the limit is read (and dropped) before the answer.
+const MAX_DRAINED_BYTES: usize = 64 * 1024 * 1024;
 /// The query parameter that carries a function key; never a runbook parameter.
 const FUNCTION_KEY_PARAMETER: &str = "code";
 /// How long past its budget an invocation may run before it is answered regardless.
@@ -218,20 +220,35 @@ async fn queue_trigger(
     (StatusCode::OK, axum::Json(envelope)).into_response()
 }
 
-/// Reads the host's request, at most [`MAX_ENVELOPE_BYTES`] of it.
+/// Reads the host's request, keeping at most [`MAX_ENVELOPE_BYTES`] of it: the rest of a larger
+/// one is read and dropped (up to [`MAX_DRAINED_BYTES`]), so that the host gets the answer
+/// rather than a connection closed on it.
 async fn read_envelope(body: Body) -> Result<Bytes, Failure> {
-    axum::body::to_bytes(body, MAX_ENVELOPE_BYTES)
-        .await
-        .map_err(|_| {
-            Failure::new(
-                ErrorCode::RequestTooLarge,
-                format!(
-                    "the request is larger than {} KiB, the most this handler accepts for one \
-                     invocation: send only the runbook's parameters",
-                    MAX_ENVELOPE_BYTES / 1024
-                ),
-            )
-        })
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut seen = 0_usize;
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            break;
+        };
+        seen = seen.saturating_add(chunk.len());
+        if seen <= MAX_ENVELOPE_BYTES {
+            kept.extend_from_slice(&chunk);
+        } else if seen > MAX_DRAINED_BYTES {
+            break;
+        }
+    }
+    if seen > MAX_ENVELOPE_BYTES {
+        return Err(Failure::new(
+            ErrorCode::RequestTooLarge,
+            format!(
+                "the request is larger than {} KiB, the most this handler accepts for one \
+                 invocation: send only the runbook's parameters",
+                MAX_ENVELOPE_BYTES / 1024
+            ),
+        ));
+    }
+    Ok(Bytes::from(kept))
 }
 
 /// The result, kept within a queue message's size.

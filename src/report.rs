@@ -356,6 +356,8 @@ const MAX_WARNINGS: usize = 50;
 const MAX_MESSAGE_CHARS: usize = 2_000;
 /// How long a parameter's text may be in the echo of a result that had to be cut.
 const MAX_ECHOED_CHARS: usize = 256;
+/// The most the parameters echoed may take; beyond it only the known ones are echoed.
+const MAX_ECHO_BYTES: usize = 8 * 1024;
 
 impl Report {
     /// Keeps the result within [`MAX_RESULT_BYTES`] with every field present: cuts, in turn,
@@ -377,7 +379,11 @@ impl Report {
         if let Some(failure) = &mut self.error {
             self.truncated |= shorten(&mut failure.message, MAX_MESSAGE_CHARS);
         }
-        if self.json_len() <= MAX_RESULT_BYTES {
+        let echo_len = self
+            .request
+            .as_ref()
+            .map_or(0, |request| request.to_string().len());
+        if echo_len <= MAX_ECHO_BYTES && self.json_len() <= MAX_RESULT_BYTES {
             return;
         }
         if let Some(serde_json::Value::Object(parameters)) = &self.request {

@@ -2,7 +2,7 @@
 //! was done. Pure. Numbers appear only masked (`PhoneNumber` and `RegisteredNumber` display
 //! masked); free text from callers passes through `redact_numbers`.
 
-use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, SmsSignInState, redact_numbers};
+use crate::phone::{Notation, PhoneMethod, PhoneNumber, PhoneType, SmsSignInState, redact_numbers};
 use crate::plan::{Write, find};
 use crate::request::{Operation, Request};
 use crate::user::DirectoryUser;
@@ -44,11 +44,22 @@ pub fn describe_user(user: &DirectoryUser) -> String {
 
 pub fn describe_current(phone_type: PhoneType, methods: &[PhoneMethod]) -> String {
     match find(methods, phone_type) {
-        Some(method) => format!(
-            "Current {phone_type} phone: {} (SMS sign-in: {})",
-            method.number,
-            sms_state(method.sms_sign_in_state.as_ref())
-        ),
+        Some(method) => {
+            let notation = match method.number.notation() {
+                Notation::Graph => "",
+                Notation::Older => {
+                    " (written in an older notation; compared by the numbering plan)"
+                }
+                Notation::Unreadable => {
+                    " (not readable by the numbering plan; compared by its digits)"
+                }
+            };
+            format!(
+                "Current {phone_type} phone: {}{notation} (SMS sign-in: {})",
+                method.number,
+                sms_state(method.sms_sign_in_state.as_ref())
+            )
+        }
         None => format!("No {phone_type} phone is registered"),
     }
 }

@@ -4,6 +4,7 @@ mod conflict;
 mod contract;
 mod demo;
 mod graph_faults;
+mod hardening;
 mod helpers;
 mod http_trigger;
 mod notify;
