@@ -47,6 +47,12 @@ async fn run(prepared: support::Prepared) {
     println!("\n## reading the user and the phone methods: two concurrent GETs or one $batch");
     read_strategies(&simulator, &users[0]).await;
 
+    println!(
+        "\n## a user named by UPN: resolve the object id first, or read both by UPN and read a \
+         guest's methods again by object id"
+    );
+    upn_strategies(&simulator).await;
+
     println!("\n## invocations through the handler process");
     invocations(&simulator, &client, &users).await;
 }
@@ -137,6 +143,72 @@ async fn read_strategies(simulator: &Simulator, user: &str) {
                 millis(times[times.len() * 9 / 10]),
                 requests / 40
             );
+        }
+    }
+    simulator.configure(|options| options.latency = Duration::ZERO);
+}
+
+/// The two correct ways to read a user named by UPN, now that Graph's authentication-methods
+/// endpoints answer 404 to a guest's UPN: (a) read the user, then the methods by object id;
+/// (b) read the user and the methods by UPN at once, and for a guest (or a failed methods
+/// read) the methods again by object id. The handler does (b).
+async fn upn_strategies(simulator: &Simulator) {
+    let member = "upn.member@contoso.com";
+    let guest = "upn.guest_fabrikam.com#EXT#@contoso.com";
+    simulator.tenant(|tenant| {
+        tenant.add_user(SimUser::member(member, "Member"));
+        tenant.add_user(SimUser::guest(guest, "Guest"));
+    });
+    let graph = support::graph_client(
+        simulator,
+        RetrySettings {
+            max_attempts: 3,
+            budget: Duration::from_secs(30),
+            attempt_timeout: Duration::from_secs(10),
+            token_wait: Duration::from_secs(5),
+            backoff_base: Duration::from_millis(100),
+            backoff_cap: Duration::from_secs(1),
+        },
+    );
+    println!("| simulated latency per request | user | strategy | median | round trips |");
+    println!("|---|---|---|---|---|");
+    for latency in [Duration::from_millis(30), Duration::from_millis(80)] {
+        simulator.configure(|options| options.latency = latency);
+        for (kind, upn) in [("member", member), ("guest", guest)] {
+            let name = UserRef::parse(upn).expect("a UPN");
+            for strategy in ["resolve first", "both at once, guest again"] {
+                let mut times = Vec::new();
+                for _ in 0..30 {
+                    let started = Instant::now();
+                    let methods = match strategy {
+                        "resolve first" => {
+                            let user = graph.user(&name).await.expect("the user");
+                            let id = UserRef::parse(&user.id).expect("an object id");
+                            graph.phone_methods(&id).await
+                        }
+                        _ => {
+                            let (user, methods) = graph.user_and_phone_methods(&name).await;
+                            let user = user.expect("the user");
+                            if user.guest || methods.is_err() {
+                                let id = UserRef::parse(&user.id).expect("an object id");
+                                graph.phone_methods(&id).await
+                            } else {
+                                methods
+                            }
+                        }
+                    };
+                    assert!(methods.is_ok(), "{kind}, {strategy}");
+                    times.push(started.elapsed());
+                }
+                times.sort();
+                let median = times[times.len() / 2];
+                println!(
+                    "| {} ms | {kind} | {strategy} | {:.1} ms | {:.1} |",
+                    latency.as_millis(),
+                    millis(median),
+                    median.as_secs_f64() / latency.as_secs_f64()
+                );
+            }
         }
     }
     simulator.configure(|options| options.latency = Duration::ZERO);
