@@ -22,6 +22,7 @@ use futures_util::{FutureExt, StreamExt};
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 
+use crate::caller::{Caller, CallerPolicy};
 use crate::host::{self, Envelope, QueueMessage};
 use crate::outcome::Outcome;
 use crate::report::{self, ErrorCode, Failure, QueueMessageEcho, Report, Trigger};
@@ -58,6 +59,8 @@ pub struct AppState {
     pub http_budget: Duration,
     /// The most a queue-triggered invocation may take.
     pub queue_budget: Duration,
+    /// Who may call the HTTP trigger.
+    pub callers: CallerPolicy,
 }
 
 /// The handler's routes.
@@ -109,10 +112,14 @@ async fn http_trigger(
 ) -> Response {
     let mut outcome = Outcome::new(Trigger::Http, invocation_id(&headers));
     let parameters = read_envelope(body).await.and_then(|bytes| {
-        Envelope::parse(&bytes)
+        let request = Envelope::parse(&bytes)
             .and_then(|envelope| envelope.http_request(HTTP_TRIGGER_BINDING))
-            .map_err(|error| Failure::new(ErrorCode::InvalidRequest, error.to_string()))
-            .and_then(|request| http_parameters(request.body, request.query))
+            .map_err(|error| Failure::new(ErrorCode::InvalidRequest, error.to_string()))?;
+        // Who called is settled before anything else is read from the request.
+        let caller = request.principal.as_ref().and_then(Caller::from_principal);
+        outcome.set_caller(caller.as_ref());
+        state.callers.admit(caller.as_ref())?;
+        http_parameters(request.body, request.query)
     });
     match parameters {
         Ok(parameters) => guarded(&state, parameters, state.http_budget, &mut outcome).await,

@@ -11,9 +11,11 @@ use std::time::Duration;
 use azure_core::credentials::Secret;
 use url::Url;
 
+use crate::caller::CallerPolicy;
 use crate::graph::RetrySettings;
 use crate::notify::{NotifySettings, ServiceDesk};
 use crate::owner::OwnerSearchSettings;
+use crate::protection::ProtectionSettings;
 use crate::user::UserRef;
 
 /// Everything the handler needs to know before it serves.
@@ -44,6 +46,10 @@ pub struct Config {
     pub owner_search: OwnerSearchSettings,
     /// The e-mail to the user that `NotifyUser` asks for.
     pub notify: NotifySettings,
+    /// Who may call the HTTP trigger, beyond the function key.
+    pub callers: CallerPolicy,
+    /// Whose methods are never changed.
+    pub protection: ProtectionSettings,
 }
 
 /// Where tokens come from.
@@ -162,6 +168,15 @@ impl Config {
                 phone: env.text("MFA_NOTIFY_SERVICE_DESK_PHONE"),
             },
         };
+        let callers = CallerPolicy {
+            require_authenticated: env.flag("MFA_REQUIRE_AUTHENTICATED_CALLER", false),
+            allowed: env.id_list("MFA_ALLOWED_CALLERS"),
+        };
+        let protection = ProtectionSettings {
+            check_roles: !env.flag("MFA_ALLOW_PRIVILEGED_TARGETS", false),
+            protected_groups: env.id_list("MFA_PROTECTED_GROUP_IDS"),
+            refresh_every: env.seconds("MFA_PROTECTION_REFRESH_SECONDS", 300.0, 10.0, 3600.0),
+        };
         let problems = env.problems.into_inner();
         match graph_endpoint {
             Some(graph_endpoint) if problems.is_empty() => Ok(Config {
@@ -178,6 +193,8 @@ impl Config {
                 verification,
                 owner_search,
                 notify,
+                callers,
+                protection,
             }),
             _ => Err(ConfigError { problems }),
         }
@@ -349,6 +366,28 @@ impl Env<'_> {
             return None;
         }
         Some(value)
+    }
+
+    /// A comma-separated list of object ids (or application ids), lowercase.
+    fn id_list(&self, name: &str) -> Vec<String> {
+        let Some(value) = self.get(name) else {
+            return Vec::new();
+        };
+        let mut ids = Vec::new();
+        for part in value
+            .split([',', ';', ' '])
+            .filter(|part| !part.trim().is_empty())
+        {
+            match uuid::Uuid::parse_str(part.trim()) {
+                Ok(id) => ids.push(id.hyphenated().to_string()),
+                Err(_) => self.problem(format!(
+                    "{name} must list object ids or application ids (GUIDs) separated by commas; \
+                     '{}' is not one",
+                    part.trim().chars().take(64).collect::<String>()
+                )),
+            }
+        }
+        ids
     }
 
     fn flag(&self, name: &str, default: bool) -> bool {

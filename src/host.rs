@@ -11,6 +11,8 @@
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
+use crate::caller::Principal;
+
 /// A decoded invocation request: the host's envelope.
 #[derive(Debug)]
 pub struct Envelope {
@@ -25,6 +27,9 @@ pub struct HttpTriggerRequest {
     pub body: Option<Value>,
     /// Query parameters (the host joins repeated ones with commas).
     pub query: Map<String, Value>,
+    /// The principal App Service authentication vouched for, from `Identities`: the first
+    /// authenticated identity that is not the host's own function-key identity.
+    pub principal: Option<Principal>,
 }
 
 /// A queue message, decoded down to its text or JSON value.
@@ -91,7 +96,11 @@ impl Envelope {
             },
             _ => Map::new(),
         };
-        Ok(HttpTriggerRequest { body, query })
+        Ok(HttpTriggerRequest {
+            body,
+            query,
+            principal: principal(get(&request, "Identities")),
+        })
     }
 
     /// The queue message bound to `binding`, with the host's encodings undone: a JSON string
@@ -179,6 +188,54 @@ pub fn queue_response(output_binding: &str, message: Value, logs: &[String]) -> 
     json!({"Outputs": outputs, "Logs": logs, "ReturnValue": null})
 }
 
+/// The host's own identity for a request that presented a function key.
+const KEY_IDENTITY: &str = "WebJobsAuthLevel";
+/// The most claims one identity is read for.
+const MAX_CLAIMS: usize = 200;
+
+/// The first authenticated identity in `Identities` other than the function-key identity.
+fn principal(identities: Option<&Value>) -> Option<Principal> {
+    let Value::Array(identities) = identities? else {
+        return None;
+    };
+    identities.iter().find_map(|identity| {
+        let Value::Object(identity) = identity else {
+            return None;
+        };
+        let text = |name: &str| match get(identity, name) {
+            Some(Value::String(text)) => Some(text.as_str()),
+            _ => None,
+        };
+        let authentication_type = text("AuthenticationType").unwrap_or_default();
+        let authenticated = matches!(get(identity, "IsAuthenticated"), Some(Value::Bool(true)));
+        if !authenticated || authentication_type.eq_ignore_ascii_case(KEY_IDENTITY) {
+            return None;
+        }
+        let claims = match get(identity, "Claims") {
+            Some(Value::Array(claims)) => claims
+                .iter()
+                .take(MAX_CLAIMS)
+                .filter_map(|claim| {
+                    let Value::Object(claim) = claim else {
+                        return None;
+                    };
+                    match (get(claim, "Type"), get(claim, "Value")) {
+                        (Some(Value::String(kind)), Some(Value::String(value))) => {
+                            Some((kind.clone(), value.clone()))
+                        }
+                        _ => None,
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Some(Principal {
+            authentication_type: authentication_type.to_owned(),
+            claims,
+        })
+    })
+}
+
 /// A property by name, matched case-insensitively (the host's serialiser is not strict).
 pub fn get<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     object.get(name).or_else(|| {
@@ -256,6 +313,37 @@ mod tests {
         let request = invocation.http_request("req").unwrap();
         assert_eq!(request.body, Some(json!({"UserId": "a@b.com"})));
         assert_eq!(request.query.get("dryRun"), Some(&json!("true")));
+    }
+
+    #[test]
+    fn the_entra_principal_is_read_from_identities_and_the_key_identity_is_not() {
+        let invocation = invocation(json!({"Data": {"req": {
+            "Identities": [
+                {"AuthenticationType": "aad", "IsAuthenticated": true, "Claims": [
+                    {"Type": "http://schemas.microsoft.com/identity/claims/objectidentifier", "Value": "oid-1"},
+                    {"Type": "appid", "Value": "app-1"}
+                ]},
+                {"AuthenticationType": "WebJobsAuthLevel", "IsAuthenticated": true, "Claims": [
+                    {"Type": "http://schemas.microsoft.com/2017/07/functions/claims/authlevel", "Value": "Function"}
+                ]}
+            ],
+            "Headers": {"X-MS-CLIENT-PRINCIPAL-ID": ["forged"]}
+        }}}));
+        let principal = invocation.http_request("req").unwrap().principal.unwrap();
+        assert_eq!(principal.authentication_type, "aad");
+        assert_eq!(principal.claims.len(), 2);
+        let key_only = invocation_with_identities(json!([
+            {"AuthenticationType": "WebJobsAuthLevel", "IsAuthenticated": true, "Claims": []}
+        ]));
+        assert_eq!(key_only.http_request("req").unwrap().principal, None);
+        let unauthenticated = invocation_with_identities(json!([
+            {"AuthenticationType": "aad", "IsAuthenticated": false, "Claims": []}
+        ]));
+        assert_eq!(unauthenticated.http_request("req").unwrap().principal, None);
+    }
+
+    fn invocation_with_identities(identities: Value) -> Envelope {
+        invocation(json!({"Data": {"req": {"Identities": identities}}}))
     }
 
     #[test]

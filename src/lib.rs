@@ -18,6 +18,7 @@
 //!   identity endpoint, plus a miniature Functions host; [`demo`] runs it all locally.
 
 pub mod app;
+pub mod caller;
 pub mod config;
 pub mod credential;
 #[cfg(feature = "simulator")]
@@ -32,6 +33,7 @@ pub mod outcome;
 pub mod owner;
 pub mod phone;
 pub mod plan;
+pub mod protection;
 pub mod report;
 pub mod request;
 pub mod runbook;

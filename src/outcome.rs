@@ -2,9 +2,10 @@
 //! [`Report`]) and the lines an admin reads (the [`Journal`]), kept in one value so that every
 //! failure and every warning lands in both, worded the same way.
 
+use crate::caller::Caller;
 use crate::journal::Journal;
 use crate::phone::PhoneMethod;
-use crate::report::{Action, Failure, MethodSummary, Report, Trigger, WarningCode};
+use crate::report::{Action, CallerSummary, Failure, MethodSummary, Report, Trigger, WarningCode};
 
 /// What one invocation has found and done so far.
 pub struct Outcome {
@@ -21,6 +22,27 @@ impl Outcome {
             report: Report::new(trigger, invocation_id),
             journal,
         }
+    }
+
+    /// Records who called: in the result, and on every later log line.
+    pub fn set_caller(&mut self, caller: Option<&Caller>) {
+        self.report.caller = Some(match caller {
+            Some(caller) => {
+                self.journal.set_caller(&caller.id);
+                CallerSummary {
+                    id: Some(caller.id.clone()),
+                    name: caller.name.clone(),
+                    kind: Some(caller.kind.as_str()),
+                    authenticated: true,
+                }
+            }
+            None => CallerSummary {
+                id: None,
+                name: None,
+                kind: None,
+                authenticated: false,
+            },
+        });
     }
 
     /// Records a line of progress.

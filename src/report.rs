@@ -36,6 +36,9 @@ pub struct Report {
     /// The e-mail to the user, when the request asked for one (`NotifyUser`).
     pub notification: Option<NotificationSummary>,
     pub caller_name: Option<String>,
+    /// Who called, as Microsoft Entra authenticated them (HTTP trigger); null for the queue,
+    /// which carries no principal. `callerName` is the name the caller declared.
+    pub caller: Option<CallerSummary>,
     /// The caller's own correlation id (`requestId`), echoed.
     pub request_id: Option<String>,
     /// The Functions host's invocation id (`X-Azure-Functions-InvocationId`).
@@ -78,6 +81,19 @@ pub enum Action {
 pub enum Trigger {
     Http,
     Queue,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallerSummary {
+    /// The object id of the user or service principal; null when not authenticated.
+    pub id: Option<String>,
+    pub name: Option<String>,
+    /// `user` or `application`; null when not authenticated.
+    #[serde(rename = "type")]
+    pub kind: Option<&'static str>,
+    /// Whether Microsoft Entra authenticated the caller (App Service authentication).
+    pub authenticated: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -226,6 +242,14 @@ pub enum ErrorCode {
     Internal,
     /// The request is larger than the handler accepts.
     RequestTooLarge,
+    /// The HTTP request carried no Microsoft Entra principal, and one is required.
+    UnauthenticatedCaller,
+    /// The authenticated caller is not among the allowed callers.
+    CallerNotAllowed,
+    /// The user is a privileged or protected account, whose methods this app does not change.
+    ProtectedUser,
+    /// Whether the user is protected could not be checked, so nothing was written.
+    ProtectionUnknown,
 }
 
 impl ErrorCode {
@@ -240,8 +264,12 @@ impl ErrorCode {
             | ErrorCode::CannotDeleteDefaultMethod
             | ErrorCode::PhoneNumberNotUnique
             | ErrorCode::SmsSignInNotAllowed => 409,
+            ErrorCode::UnauthenticatedCaller => 401,
+            ErrorCode::CallerNotAllowed | ErrorCode::ProtectedUser => 403,
             ErrorCode::GraphForbidden | ErrorCode::GraphRejected => 502,
-            ErrorCode::GraphUnavailable | ErrorCode::IdentityUnavailable => 503,
+            ErrorCode::GraphUnavailable
+            | ErrorCode::IdentityUnavailable
+            | ErrorCode::ProtectionUnknown => 503,
             ErrorCode::Internal => 500,
             ErrorCode::RequestTooLarge => 413,
         }
@@ -252,7 +280,9 @@ impl ErrorCode {
     pub fn is_transient(self) -> bool {
         matches!(
             self,
-            ErrorCode::GraphUnavailable | ErrorCode::IdentityUnavailable
+            ErrorCode::GraphUnavailable
+                | ErrorCode::IdentityUnavailable
+                | ErrorCode::ProtectionUnknown
         )
     }
 
@@ -279,6 +309,7 @@ impl Report {
             conflict_owner: None,
             notification: None,
             caller_name: None,
+            caller: None,
             request_id: None,
             invocation_id,
             trigger,

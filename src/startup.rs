@@ -15,6 +15,7 @@ use crate::graph::{EndpointError, GraphClient};
 use crate::locks::UserLocks;
 use crate::notify::Notifier;
 use crate::owner::OwnerSearch;
+use crate::protection::Protection;
 use crate::runbook::Services;
 
 /// How long connecting to the identity endpoint may take (it runs on the same host).
@@ -113,15 +114,21 @@ impl Application {
                 verification: config.verification,
                 owner_search: OwnerSearch::new(config.owner_search.clone()),
                 notifier: Notifier::new(config.notify.clone()),
+                protection: Protection::new(config.protection.clone()),
                 #[cfg(feature = "simulator")]
                 test_panic_caller: config.test_panic_caller.clone(),
             },
             max_dequeue_count: config.max_dequeue_count,
             http_budget: config.http_budget,
+            callers: config.callers.clone(),
             queue_budget: config.invocation_budget,
         });
-        let prefetch = state.clone();
-        tokio::spawn(async move { prefetch.services.graph.prefetch_token().await });
+        let background = state.clone();
+        tokio::spawn(async move {
+            let services = &background.services;
+            services.graph.prefetch_token().await;
+            services.protection.keep_fresh(&services.graph).await;
+        });
         Ok(Application { listener, state })
     }
 

@@ -115,6 +115,10 @@ pub enum GraphOperation {
     Batch,
     ReadOrganization,
     SendMail,
+    ReadRoleDefinitions,
+    ReadRoleAssignments,
+    ReadRoleEligibility,
+    CheckMemberGroups,
 }
 
 impl GraphOperation {
@@ -132,6 +136,10 @@ impl GraphOperation {
             GraphOperation::Batch => "send a batch",
             GraphOperation::ReadOrganization => "read the organization's name",
             GraphOperation::SendMail => "send the notification e-mail",
+            GraphOperation::ReadRoleDefinitions => "read which directory roles are privileged",
+            GraphOperation::ReadRoleAssignments => "read the directory role assignments",
+            GraphOperation::ReadRoleEligibility => "read the PIM role eligibilities",
+            GraphOperation::CheckMemberGroups => "check the user's group memberships",
         }
     }
 
@@ -155,6 +163,13 @@ impl GraphOperation {
                 "Mail.Send (the Entra app role, or an Exchange Online RBAC for Applications grant \
                  scoped to the sender mailbox)"
             }
+            GraphOperation::ReadRoleDefinitions | GraphOperation::ReadRoleAssignments => {
+                "RoleManagement.Read.Directory"
+            }
+            GraphOperation::ReadRoleEligibility => {
+                "RoleEligibilitySchedule.Read.Directory (or RoleManagement.Read.Directory)"
+            }
+            GraphOperation::CheckMemberGroups => "GroupMember.Read.All (with User.Read.All)",
         }
     }
 }

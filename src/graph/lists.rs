@@ -140,19 +140,7 @@ impl GraphClient {
                 )
             }
         };
-        let next = match users.1 {
-            None => None,
-            Some(link) => {
-                let url = Url::parse(&link).map_err(|error| malformed(operation, error))?;
-                if url.origin() != self.origin {
-                    return Err(malformed(
-                        operation,
-                        "the next page link points away from the Graph endpoint",
-                    ));
-                }
-                Some(url)
-            }
-        };
+        let next = self.next_page(operation, users.1)?;
         Ok(CandidatePage {
             users: users.0,
             next,

@@ -11,6 +11,7 @@
 mod error;
 mod lists;
 mod retry;
+mod roles;
 mod send;
 mod token;
 mod wire;
@@ -29,6 +30,7 @@ pub use self::error::{
 };
 pub use self::lists::{phone_methods_of, user_of};
 pub use self::retry::{RetrySettings, parse_retry_after};
+pub use self::roles::{PrincipalKind, PrivilegedRole, RoleHolder};
 
 /// The Graph client. Cheap to share behind an `Arc`; its connection pool and the credential's
 /// token cache are shared by every invocation.
@@ -373,6 +375,48 @@ impl GraphClient {
     pub fn user_read_url(&self, user: &UserRef) -> Url {
         let mut url = self.user_url(user, &[]);
         url.query_pairs_mut().append_pair("$select", USER_FIELDS);
+        url
+    }
+
+    /// The next page of a collection: Graph's link, verbatim, once it is checked to be on
+    /// our endpoint (the token goes nowhere else).
+    fn next_page(
+        &self,
+        operation: GraphOperation,
+        link: Option<String>,
+    ) -> Result<Option<Url>, GraphError> {
+        let Some(link) = link else {
+            return Ok(None);
+        };
+        let url = Url::parse(&link).map_err(|error| malformed(operation, error))?;
+        if url.origin() != self.origin {
+            return Err(malformed(
+                operation,
+                "the next page link points away from the Graph endpoint",
+            ));
+        }
+        Ok(Some(url))
+    }
+
+    /// `{root}/{segments}`, each segment encoded.
+    fn user_free_url(&self, segments: &[&str]) -> Url {
+        let mut url = self.root.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty();
+            path.extend(segments);
+        }
+        url
+    }
+
+    /// `{endpoint}/beta/{segments}`: for what Graph offers only in beta.
+    fn beta_url(&self, segments: &[&str]) -> Url {
+        let mut url = self.root.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty();
+            path.pop();
+            path.push("beta");
+            path.extend(segments);
+        }
         url
     }
 

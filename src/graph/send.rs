@@ -165,7 +165,7 @@ pub(super) fn classify(status: u16, body: &[u8], retry_after: Option<Duration>) 
     match status {
         401 | 403 => GraphErrorKind::Forbidden {
             status,
-            denial: if is(NO_PREMIUM_LICENCE) {
+            denial: if is(NO_PREMIUM_LICENCE) || is(PREMIUM_LICENCE_REQUIRED) {
                 Denial::Licence
             } else {
                 Denial::Permission
@@ -198,6 +198,9 @@ const PHONE_NUMBER_NOT_UNIQUE: &str = "phoneNumberNotUnique";
 const INVALID_PHONE_NUMBER: &str = "invalidPhoneNumber";
 /// Graph's code when the tenant has no Entra ID P1/P2 licence (the reports need one).
 const NO_PREMIUM_LICENCE: &str = "Authentication_RequestFromNonPremiumTenantOrB2CTenant";
+/// The code PIM's endpoints are reported to answer without an Entra ID P2 licence
+/// [UNVERIFIED: not documented; the simulator plays it].
+const PREMIUM_LICENCE_REQUIRED: &str = "AadPremiumLicenseRequired";
 
 /// Adds Graph's reason for throttling (`x-ms-throttle-information`) to a retry's log line.
 fn with_throttle_information(detail: String, headers: &HeaderMap) -> String {

@@ -135,3 +135,44 @@ pub struct RegistrationDetail {
     pub user_principal_name: Option<String>,
     pub user_display_name: Option<String>,
 }
+
+/// A role definition (`/beta/roleManagement/directory/roleDefinitions`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleDefinition {
+    pub id: String,
+    pub display_name: Option<String>,
+    pub template_id: Option<String>,
+}
+
+/// A role assignment or an eligibility schedule instance: who holds which role, with the
+/// principal expanded when Graph honours `$expand=principal`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleHolding {
+    pub principal_id: String,
+    pub role_definition_id: String,
+    pub principal: Option<DirectoryObject>,
+}
+
+/// A directory object as `$expand` returns it.
+#[derive(Debug, Deserialize)]
+pub struct DirectoryObject {
+    #[serde(rename = "@odata.type")]
+    pub odata_type: Option<String>,
+    #[serde(rename = "displayName")]
+    pub display_name: Option<String>,
+}
+
+/// `POST /users/{id}/checkMemberGroups`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckMemberGroups<'a> {
+    pub group_ids: &'a [String],
+}
+
+/// The answer of `checkMemberGroups`: the ids the user is a member of.
+#[derive(Debug, Deserialize)]
+pub struct IdList {
+    pub value: Vec<String>,
+}

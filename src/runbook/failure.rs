@@ -8,7 +8,7 @@ use crate::graph::{GraphError, GraphErrorKind, GraphOperation, Rejection};
 use crate::phone::{PhoneNumber, PhoneType, redact_numbers};
 use crate::plan::{Refusal, Write};
 use crate::report::{ErrorCode, Failure};
-use crate::user::UserRef;
+use crate::user::{DirectoryUser, UserRef};
 
 /// The failure for a Graph error, and the `Retry-After` to give when it is transient. `user`
 /// is the caller's name for the user, for a "not found" that refers to it.
@@ -121,6 +121,48 @@ pub fn of_refused_write(
         ),
         _ => of_graph(error, None),
     }
+}
+
+/// The refusal for a protected account, saying why and who can do it instead.
+pub fn protected(user: &DirectoryUser, reasons: &[String]) -> Failure {
+    Failure::new(
+        ErrorCode::ProtectedUser,
+        format!(
+            "{} is a protected account: the user {}. This app does not add, change or remove the \
+             phone methods of privileged or protected accounts; a Privileged Authentication \
+             Administrator (or a Global Administrator) can, in the Entra admin center (the user, \
+             Authentication methods). Nothing was changed",
+            user.user_principal_name.as_deref().unwrap_or(&user.id),
+            reasons.join("; the user ")
+        ),
+    )
+}
+
+/// The refusal when whether the user is protected could not be checked: nothing is written
+/// unchecked.
+pub fn protection_unknown(user: &DirectoryUser, error: &GraphError) -> (Failure, Option<Duration>) {
+    let retry_after = match &error.kind {
+        GraphErrorKind::Unavailable { retry_after, .. } => *retry_after,
+        _ => None,
+    };
+    let remedy = match &error.kind {
+        GraphErrorKind::Forbidden { .. } => format!(
+            "grant the Function App's identity {}",
+            error.operation.permission()
+        ),
+        _ => "try again later".to_owned(),
+    };
+    (
+        Failure::new(
+            ErrorCode::ProtectionUnknown,
+            format!(
+                "whether {} holds a privileged role or is in a protected group could not be \
+                 checked ({error}), so nothing was written: {remedy}",
+                user.user_principal_name.as_deref().unwrap_or(&user.id)
+            ),
+        ),
+        retry_after,
+    )
 }
 
 /// The failure for Graph's verdict that the number is not valid.

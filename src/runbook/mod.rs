@@ -28,6 +28,7 @@ use crate::outcome::Outcome;
 use crate::owner::OwnerSearch;
 use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, RegisteredNumber, SmsSignInState};
 use crate::plan::{Plan, Settled, Write, find, plan};
+use crate::protection::{Protection, Verdict};
 use crate::report::{Action, ErrorCode, Failure, UserSummary, WarningCode};
 use crate::request::{Request, SmsSignIn};
 use crate::user::{DirectoryUser, UserRef};
@@ -43,6 +44,7 @@ pub struct Services {
     pub verification: Duration,
     pub owner_search: OwnerSearch,
     pub notifier: Notifier,
+    pub protection: Protection,
     /// A caller name whose requests panic, to test that a panic costs one invocation only
     /// (`MFA_TEST_PANIC_CALLER`; simulator builds only).
     #[cfg(feature = "simulator")]
@@ -105,9 +107,10 @@ async fn carry_out(
     let _caller_lock = services.locks.lock(&request.user.lock_key()).await;
     let permit = acquire_permit(services, outcome).await?;
     let writes_before = services.locks.write_serial();
-    let ((user, methods), ()) = tokio::join!(
+    let ((user, methods), (), inspection) = tokio::join!(
         services.graph.user_and_phone_methods(&request.user),
-        services.notifier.prepare(&services.graph, request)
+        services.notifier.prepare(&services.graph, request),
+        services.protection.inspect(&services.graph, &request.user)
     );
     let user = match user {
         Ok(user) => user,
@@ -140,6 +143,19 @@ async fn carry_out(
             return None;
         }
     };
+    // Before anything is planned, let alone written (a dry run is refused the same way).
+    match inspection.verdict(object_id.as_str(), &services.protection) {
+        Verdict::Clear => {}
+        Verdict::Protected(reasons) => {
+            outcome.fail(failure::protected(&user, &reasons));
+            return Some(user);
+        }
+        Verdict::Unknown(error) => {
+            let (failure, retry_after) = failure::protection_unknown(&user, &error);
+            fail_with(outcome, failure, retry_after);
+            return Some(user);
+        }
+    }
     let named_otherwise = object_id.lock_key() != request.user.lock_key();
     // A caller who named the user by UPN is serialised with callers who used the object id.
     let (_id_lock, _permit) = if named_otherwise {

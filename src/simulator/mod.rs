@@ -68,6 +68,9 @@ impl Default for SimOptions {
                 "AuditLog.Read.All",
                 "Mail.Send",
                 "Organization.Read.All",
+                "RoleManagement.Read.Directory",
+                "GroupMember.Read.All",
+                "Policy.Read.AuthenticationMethod",
             ]
             .into_iter()
             .map(str::to_owned)
@@ -218,7 +221,11 @@ pub struct LoggedRequest {
 impl LoggedRequest {
     /// Whether this request could change the tenant.
     pub fn is_write(&self) -> bool {
-        self.method != "GET" && !self.path.ends_with("$batch") && self.path != "/msi/token"
+        // `$batch` and `checkMemberGroups` are POSTs that only read.
+        self.method != "GET"
+            && !self.path.ends_with("$batch")
+            && !self.path.ends_with("/checkMemberGroups")
+            && self.path != "/msi/token"
     }
 }
 

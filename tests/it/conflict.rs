@@ -173,7 +173,11 @@ async fn without_a_licence_the_search_reads_the_user_list_and_says_why() {
 
 #[tokio::test]
 async fn without_audit_log_read_all_the_search_still_finds_the_holder() {
-    let options = granted(&["User.Read.All", "UserAuthenticationMethod.ReadWrite.All"]);
+    let options = granted(&[
+        "User.Read.All",
+        "UserAuthenticationMethod.ReadWrite.All",
+        "RoleManagement.Read.Directory",
+    ]);
     let (app, adele, megan) = tenant_with_holder(options, &[]).await;
     not_written(&app);
 

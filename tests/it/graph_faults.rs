@@ -212,7 +212,11 @@ async fn a_post_that_graph_did_not_carry_out_is_sent_again_after_reading_back() 
 #[tokio::test]
 async fn a_missing_write_permission_is_a_502_naming_the_permission() {
     let app = TestApp::builder()
-        .grant(&["User.Read.All", "UserAuthenticationMethod.Read.All"])
+        .grant(&[
+            "User.Read.All",
+            "UserAuthenticationMethod.Read.All",
+            "RoleManagement.Read.Directory",
+        ])
         .spawn()
         .await;
     let user = app.add_member("adele@contoso.com");

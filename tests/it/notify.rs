@@ -189,6 +189,7 @@ async fn a_mail_that_cannot_be_sent_is_a_warning_and_the_change_stands() {
         "User.Read.All",
         "UserAuthenticationMethod.ReadWrite.All",
         "Organization.Read.All",
+        "RoleManagement.Read.Directory",
     ]);
     let app = notifying_app(without_mail_send, &[]).await;
     app.add_user(SimUser::member("megan@contoso.example", "Megan").without_mailbox());
@@ -291,6 +292,7 @@ async fn the_organization_name_is_configured_or_read_at_most_once() {
             "User.Read.All",
             "UserAuthenticationMethod.ReadWrite.All",
             "Mail.Send",
+            "RoleManagement.Read.Directory",
         ]),
         &[],
     )

@@ -112,7 +112,11 @@ async fn definite_outcomes_answer_2xx_with_one_result_message() {
 #[tokio::test]
 async fn a_missing_permission_is_definite_too() {
     let app = TestApp::builder()
-        .grant(&["User.Read.All", "UserAuthenticationMethod.Read.All"])
+        .grant(&[
+            "User.Read.All",
+            "UserAuthenticationMethod.Read.All",
+            "RoleManagement.Read.Directory",
+        ])
         .spawn()
         .await;
     let user = app.add_member("adele@contoso.com");

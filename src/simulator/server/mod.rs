@@ -2,6 +2,7 @@
 //! fault injection, the request log and the inspection pages. [`routes`] maps a request to the
 //! tenant, [`identity`] issues tokens, [`throttle`] is Graph's throttling, [`json`] its JSON.
 
+mod directory;
 mod identity;
 mod json;
 mod routes;
@@ -70,10 +71,21 @@ async fn handle(
             .filter(|issued| issued.expires > Instant::now())
             .map(|issued| issued.roles.clone())
     });
-    let Some(path) = raw_path.strip_prefix("/v1.0") else {
-        return to_http(error(404, "BadRequest", "Only the v1.0 API is simulated."));
+    // v1.0 paths are logged without their version; beta paths keep `/beta` in front.
+    let path = match (
+        raw_path.strip_prefix("/v1.0"),
+        raw_path.strip_prefix("/beta/"),
+    ) {
+        (Some(path), _) => path.to_owned(),
+        (None, Some(_)) => raw_path.clone(),
+        (None, None) => {
+            return to_http(error(
+                404,
+                "BadRequest",
+                "Only the v1.0 and beta APIs are simulated.",
+            ));
+        }
     };
-    let path = path.to_owned();
     let body_json: Option<Value> = if body.is_empty() {
         None
     } else {

@@ -6,6 +6,9 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::directory::{
+    MEMBERSHIP_READ, ROLES_READ, check_member_groups, role_definitions, role_holdings,
+};
 use super::json::{
     Reply, encode_component, error, mail_body, no_content, ok, percent_decode, phone_filter,
     phone_json, query_value, refusal, select, type_of_method_id, user_json, write_body,
@@ -220,6 +223,32 @@ pub(super) fn dispatch(
                 },
                 Err(refused) => refusal(&refused),
             }
+        }
+        ("GET", ["beta", "roleManagement", "directory", "roleDefinitions"]) => {
+            if let Some(denied) = require(roles, &ROLES_READ, Backend::Directory) {
+                return denied;
+            }
+            role_definitions(shared, query)
+        }
+        ("GET", ["roleManagement", "directory", collection])
+            if matches!(
+                *collection,
+                "roleAssignments" | "roleEligibilityScheduleInstances"
+            ) =>
+        {
+            if let Some(denied) = require(roles, &ROLES_READ, Backend::Directory) {
+                return denied;
+            }
+            role_holdings(shared, collection, query)
+        }
+        ("POST", ["users", key, "checkMemberGroups"]) => {
+            if let Some(denied) = require(roles, &DIRECTORY_READ, Backend::Directory) {
+                return denied;
+            }
+            if let Some(denied) = require(roles, &MEMBERSHIP_READ, Backend::Directory) {
+                return denied;
+            }
+            check_member_groups(shared, key, body)
         }
         _ => error(
             400,

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use crate::phone::PhoneType;
 
+pub mod directory;
 mod numbers;
 mod records;
 mod variants;
@@ -41,6 +42,8 @@ pub struct Tenant {
     pub organization_name: String,
     /// Every message `sendMail` accepted, in order.
     sent_mail: Vec<SentMail>,
+    /// Groups and directory roles.
+    pub directory: directory::Directory,
 }
 
 impl Default for Tenant {
@@ -53,6 +56,7 @@ impl Default for Tenant {
             report_snapshot: None,
             organization_name: "Contoso".to_owned(),
             sent_mail: Vec::new(),
+            directory: directory::Directory::default(),
         }
     }
 }

@@ -22,6 +22,15 @@ pub struct Variants {
     /// What the authentication-methods endpoints do for a B2B guest addressed by UPN
     /// (reference graph.md §12: 404, the reason the runbook moved to object ids).
     pub guests_by_upn: GuestsByUpn,
+    /// Whether role definitions answer `$filter=isPrivileged eq true` (a beta property)
+    /// [PRACTICE]; otherwise 400, and the product falls back to its built-in list.
+    pub privileged_filter: bool,
+    /// Whether role assignments and eligibilities honour `$expand=principal`; otherwise the
+    /// principal's kind is not said.
+    pub expand_principal: bool,
+    /// Whether the tenant has PIM (Entra ID P2): without it the eligibility schedule instances
+    /// answer 403 `AadPremiumLicenseRequired` [UNVERIFIED code].
+    pub pim_licensed: bool,
 }
 
 /// The authentication-methods endpoints' answer for a guest named by UPN.
@@ -57,6 +66,9 @@ impl Default for Variants {
             read_lag: Duration::ZERO,
             honour_phone_filter: true,
             guests_by_upn: GuestsByUpn::NotFound,
+            privileged_filter: true,
+            expand_principal: true,
+            pim_licensed: true,
         }
     }
 }

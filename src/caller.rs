@@ -1,0 +1,276 @@
+//! Who called: the principal Microsoft Entra authenticated in front of the HTTP trigger, as the
+//! Functions host hands it over (an identity with its claims), read into a [`Caller`]. Pure.
+//!
+//! Only what the platform vouches for counts: the host builds the identities from App Service
+//! authentication's principal and ignores a forged `X-MS-CLIENT-PRINCIPAL` header when that
+//! authentication is off, so the headers themselves are never read.
+
+use crate::report::{ErrorCode, Failure};
+
+/// Who may call the HTTP trigger, beyond the function key (app settings
+/// `MFA_REQUIRE_AUTHENTICATED_CALLER`, `MFA_ALLOWED_CALLERS`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallerPolicy {
+    /// Refuse a request that carries no Microsoft Entra principal.
+    pub require_authenticated: bool,
+    /// When not empty, only these object ids or application ids (lowercase) may call; a
+    /// request without a principal is then refused too.
+    pub allowed: Vec<String>,
+}
+
+impl CallerPolicy {
+    /// Whether `caller` may call; the refusal to answer with, before anything is read.
+    ///
+    /// # Errors
+    ///
+    /// `unauthenticatedCaller` (401) without a principal where one is required;
+    /// `callerNotAllowed` (403) for a principal not among the allowed.
+    pub fn admit(&self, caller: Option<&Caller>) -> Result<(), Failure> {
+        match caller {
+            None if self.require_authenticated || !self.allowed.is_empty() => Err(Failure::new(
+                ErrorCode::UnauthenticatedCaller,
+                "this deployment accepts only callers that Microsoft Entra authenticated: send \
+                 a bearer token for the app's audience (App Service authentication passes the \
+                 caller on); nothing was read or changed",
+            )),
+            Some(caller) if !self.allowed.is_empty() && !caller.is_among(&self.allowed) => {
+                Err(Failure::new(
+                    ErrorCode::CallerNotAllowed,
+                    format!(
+                        "the caller (object id {}{}) is not among the callers this deployment \
+                         allows (MFA_ALLOWED_CALLERS); nothing was read or changed",
+                        caller.id,
+                        caller
+                            .app_id
+                            .as_deref()
+                            .map(|app| format!(", application {app}"))
+                            .unwrap_or_default()
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The claims of one authenticated identity, as the host serialised them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Principal {
+    /// The identity's `AuthenticationType` (App Service authentication: the provider, `aad`).
+    pub authentication_type: String,
+    pub claims: Vec<(String, String)>,
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The object id of the user or service principal (`oid`).
+    pub id: String,
+    /// The client (application) id the token was issued to (`appid` or `azp`).
+    pub app_id: Option<String>,
+    /// A name to show: the user's UPN or name, the application's name or id.
+    pub name: Option<String>,
+    pub kind: CallerKind,
+}
+
+/// Whether a person or an application called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallerKind {
+    User,
+    Application,
+}
+
+impl CallerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallerKind::User => "user",
+            CallerKind::Application => "application",
+        }
+    }
+}
+
+/// Claim types as tokens carry them, short and as .NET maps them.
+const OBJECT_ID: [&str; 2] = [
+    "http://schemas.microsoft.com/identity/claims/objectidentifier",
+    "oid",
+];
+const APP_ID: [&str; 2] = ["appid", "azp"];
+const TOKEN_TYPE: [&str; 1] = ["idtyp"];
+const SCOPE: [&str; 2] = ["http://schemas.microsoft.com/identity/claims/scope", "scp"];
+const USER_NAME: [&str; 6] = [
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
+    "upn",
+    "preferred_username",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+    "name",
+    "unique_name",
+];
+const APP_NAME: [&str; 1] = ["app_displayname"];
+
+/// The longest a claim value is kept.
+const MAX_CLAIM_CHARS: usize = 256;
+
+impl Caller {
+    /// The caller a principal describes; `None` when it names no object id (then it is not an
+    /// Entra principal this product can record or check).
+    pub fn from_principal(principal: &Principal) -> Option<Caller> {
+        let claim = |types: &[&str]| {
+            types.iter().find_map(|wanted| {
+                principal
+                    .claims
+                    .iter()
+                    .find(|(kind, _)| kind.eq_ignore_ascii_case(wanted))
+                    .map(|(_, value)| clean(value))
+                    .filter(|value| !value.is_empty())
+            })
+        };
+        let id = claim(&OBJECT_ID)?.to_ascii_lowercase();
+        let app_id = claim(&APP_ID).map(|id| id.to_ascii_lowercase());
+        let kind = match claim(&TOKEN_TYPE).as_deref() {
+            Some(kind) if kind.eq_ignore_ascii_case("app") => CallerKind::Application,
+            Some(kind) if kind.eq_ignore_ascii_case("user") => CallerKind::User,
+            // Without `idtyp` (an optional claim): a user's token carries scopes or a name.
+            _ if claim(&SCOPE).is_some() || claim(&USER_NAME[..3]).is_some() => CallerKind::User,
+            _ => CallerKind::Application,
+        };
+        let name = match kind {
+            CallerKind::User => claim(&USER_NAME),
+            CallerKind::Application => claim(&APP_NAME).or_else(|| app_id.clone()),
+        };
+        Some(Caller {
+            id,
+            app_id,
+            name,
+            kind,
+        })
+    }
+
+    /// Whether `allowed` (object ids and application ids, lowercase) names this caller.
+    pub fn is_among(&self, allowed: &[String]) -> bool {
+        allowed
+            .iter()
+            .any(|entry| *entry == self.id || self.app_id.as_deref() == Some(entry.as_str()))
+    }
+}
+
+/// A claim value as it may be shown and logged: bounded, without control characters.
+fn clean(value: &str) -> String {
+    value
+        .trim()
+        .chars()
+        .filter(|character| !character.is_control())
+        .take(MAX_CLAIM_CHARS)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(claims: &[(&str, &str)]) -> Principal {
+        Principal {
+            authentication_type: "aad".to_owned(),
+            claims: claims
+                .iter()
+                .map(|(kind, value)| ((*kind).to_owned(), (*value).to_owned()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_user_token_is_read_with_short_or_mapped_claim_types() {
+        let caller = Caller::from_principal(&principal(&[
+            (
+                "http://schemas.microsoft.com/identity/claims/objectidentifier",
+                "6E7B768E-07E2-4810-8459-485F84F8F204",
+            ),
+            ("appid", "04b07795-8ddb-461a-bbee-02f9e1bf7b46"),
+            (
+                "http://schemas.microsoft.com/identity/claims/scope",
+                "user_impersonation",
+            ),
+            (
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
+                "admin@contoso.com",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(caller.id, "6e7b768e-07e2-4810-8459-485f84f8f204");
+        assert_eq!(caller.kind, CallerKind::User);
+        assert_eq!(caller.name.as_deref(), Some("admin@contoso.com"));
+        assert!(caller.is_among(&["04b07795-8ddb-461a-bbee-02f9e1bf7b46".to_owned()]));
+    }
+
+    #[test]
+    fn an_application_token_names_the_application() {
+        let caller = Caller::from_principal(&principal(&[
+            ("oid", "11111111-1111-1111-1111-111111111111"),
+            ("azp", "22222222-2222-2222-2222-222222222222"),
+            ("idtyp", "app"),
+            ("roles", "Mfa.Write"),
+        ]))
+        .unwrap();
+        assert_eq!(caller.kind, CallerKind::Application);
+        assert_eq!(
+            caller.name.as_deref(),
+            Some("22222222-2222-2222-2222-222222222222")
+        );
+        assert!(caller.is_among(&["11111111-1111-1111-1111-111111111111".to_owned()]));
+        assert!(!caller.is_among(&["33333333-3333-3333-3333-333333333333".to_owned()]));
+    }
+
+    #[test]
+    fn the_policy_refuses_missing_and_unlisted_callers() {
+        let caller = Caller::from_principal(&principal(&[
+            ("oid", "11111111-1111-1111-1111-111111111111"),
+            ("appid", "22222222-2222-2222-2222-222222222222"),
+        ]))
+        .unwrap();
+        let open = CallerPolicy::default();
+        assert_eq!(open.admit(None), Ok(()));
+        assert_eq!(open.admit(Some(&caller)), Ok(()));
+        let required = CallerPolicy {
+            require_authenticated: true,
+            allowed: Vec::new(),
+        };
+        assert_eq!(
+            required.admit(None).unwrap_err().code,
+            ErrorCode::UnauthenticatedCaller
+        );
+        let listed = CallerPolicy {
+            require_authenticated: false,
+            allowed: vec!["22222222-2222-2222-2222-222222222222".to_owned()],
+        };
+        assert_eq!(listed.admit(Some(&caller)), Ok(()));
+        assert_eq!(
+            listed.admit(None).unwrap_err().code,
+            ErrorCode::UnauthenticatedCaller
+        );
+        let other = CallerPolicy {
+            require_authenticated: true,
+            allowed: vec!["33333333-3333-3333-3333-333333333333".to_owned()],
+        };
+        assert_eq!(
+            other.admit(Some(&caller)).unwrap_err().code,
+            ErrorCode::CallerNotAllowed
+        );
+    }
+
+    #[test]
+    fn a_principal_without_an_object_id_is_no_caller() {
+        assert_eq!(Caller::from_principal(&principal(&[("name", "x")])), None);
+    }
+
+    #[test]
+    fn claim_values_are_bounded_and_cleaned() {
+        let long = format!("{}\n{}", "a".repeat(300), "b");
+        let caller = Caller::from_principal(&principal(&[
+            ("oid", "11111111-1111-1111-1111-111111111111"),
+            ("upn", &long),
+        ]))
+        .unwrap();
+        let name = caller.name.unwrap();
+        assert_eq!(name.chars().count(), MAX_CLAIM_CHARS);
+        assert!(!name.contains('\n'));
+    }
+}

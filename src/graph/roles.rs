@@ -1,0 +1,182 @@
+//! Who holds which directory role, and who is in which group: the reads the protection of
+//! privileged accounts is built from. Role definitions come from `/beta` (only there do they
+//! say `isPrivileged`); assignments, eligibility and membership from v1.0.
+
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
+
+use super::send::{Idempotence, decode, malformed};
+use super::{GraphClient, GraphError, GraphOperation, wire};
+use crate::user::UserRef;
+
+/// A directory role Graph marks as privileged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrivilegedRole {
+    /// The role definition's id (for built-in roles, the template id).
+    pub id: String,
+    pub name: String,
+}
+
+/// What kind of principal holds a role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrincipalKind {
+    User,
+    Group,
+    ServicePrincipal,
+    /// Graph did not say (it did not expand the principal).
+    Unknown,
+}
+
+/// One principal holding one role, actively or as eligible (PIM).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleHolder {
+    pub principal_id: String,
+    pub principal_kind: PrincipalKind,
+    pub principal_name: Option<String>,
+    pub role_definition_id: String,
+}
+
+/// The most pages one list is read to; tenants have few role holders.
+const MAX_PAGES: usize = 50;
+
+impl GraphClient {
+    /// `GET /beta/roleManagement/directory/roleDefinitions?$filter=isPrivileged eq true`.
+    ///
+    /// # Errors
+    ///
+    /// A [`GraphError`].
+    pub async fn privileged_roles(&self) -> Result<Vec<PrivilegedRole>, GraphError> {
+        let operation = GraphOperation::ReadRoleDefinitions;
+        let mut url = self.beta_url(&["roleManagement", "directory", "roleDefinitions"]);
+        url.query_pairs_mut()
+            .append_pair("$filter", "isPrivileged eq true")
+            .append_pair("$select", "id,displayName,templateId");
+        let definitions: Vec<wire::RoleDefinition> = self.all_pages(operation, url).await?;
+        Ok(definitions
+            .into_iter()
+            .map(|definition| PrivilegedRole {
+                name: definition
+                    .display_name
+                    .unwrap_or_else(|| definition.template_id.clone().unwrap_or_default()),
+                id: definition.id,
+            })
+            .collect())
+    }
+
+    /// Every active directory role assignment, with its principal.
+    ///
+    /// # Errors
+    ///
+    /// A [`GraphError`].
+    pub async fn role_assignments(&self) -> Result<Vec<RoleHolder>, GraphError> {
+        self.role_holders(GraphOperation::ReadRoleAssignments, "roleAssignments")
+            .await
+    }
+
+    /// Every PIM eligibility for a directory role, with its principal. Without an Entra ID P2
+    /// licence Graph refuses it with a licence denial: the tenant has no PIM.
+    ///
+    /// # Errors
+    ///
+    /// A [`GraphError`].
+    pub async fn role_eligibilities(&self) -> Result<Vec<RoleHolder>, GraphError> {
+        self.role_holders(
+            GraphOperation::ReadRoleEligibility,
+            "roleEligibilityScheduleInstances",
+        )
+        .await
+    }
+
+    /// `POST /users/{user}/checkMemberGroups`: which of `group_ids` (at most 20) the user is
+    /// a member of, directly or through nested groups.
+    ///
+    /// # Errors
+    ///
+    /// A [`GraphError`].
+    pub async fn member_groups(
+        &self,
+        user: &UserRef,
+        group_ids: &[String],
+    ) -> Result<Vec<String>, GraphError> {
+        let operation = GraphOperation::CheckMemberGroups;
+        let url = self.user_url(user, &["checkMemberGroups"]);
+        let body = serde_json::to_vec(&wire::CheckMemberGroups { group_ids })
+            .map_err(|error| malformed(operation, error))?;
+        // A check reads only, so repeating it is safe.
+        let answer = self
+            .send(operation, Method::POST, url, Some(body), Idempotence::Safe)
+            .await?;
+        let ids: wire::IdList = decode(operation, &answer.body)?;
+        Ok(ids.value)
+    }
+
+    async fn role_holders(
+        &self,
+        operation: GraphOperation,
+        collection: &str,
+    ) -> Result<Vec<RoleHolder>, GraphError> {
+        let mut url = self.user_free_url(&["roleManagement", "directory", collection]);
+        url.query_pairs_mut()
+            .append_pair("$select", "principalId,roleDefinitionId")
+            .append_pair("$expand", "principal");
+        let holdings: Vec<wire::RoleHolding> = self.all_pages(operation, url).await?;
+        Ok(holdings
+            .into_iter()
+            .map(|holding| {
+                let principal_kind = match holding
+                    .principal
+                    .as_ref()
+                    .and_then(|principal| principal.odata_type.as_deref())
+                {
+                    Some(kind) if kind.eq_ignore_ascii_case("#microsoft.graph.group") => {
+                        PrincipalKind::Group
+                    }
+                    Some(kind) if kind.eq_ignore_ascii_case("#microsoft.graph.user") => {
+                        PrincipalKind::User
+                    }
+                    Some(kind)
+                        if kind.eq_ignore_ascii_case("#microsoft.graph.servicePrincipal") =>
+                    {
+                        PrincipalKind::ServicePrincipal
+                    }
+                    _ => PrincipalKind::Unknown,
+                };
+                RoleHolder {
+                    principal_name: holding
+                        .principal
+                        .and_then(|principal| principal.display_name),
+                    principal_id: holding.principal_id,
+                    principal_kind,
+                    role_definition_id: holding.role_definition_id,
+                }
+            })
+            .collect())
+    }
+
+    /// Reads every page of a collection, following `@odata.nextLink` on our endpoint only.
+    pub(super) async fn all_pages<T: DeserializeOwned>(
+        &self,
+        operation: GraphOperation,
+        first: Url,
+    ) -> Result<Vec<T>, GraphError> {
+        let mut items = Vec::new();
+        let mut next = Some(first);
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            pages += 1;
+            let answer = self
+                .send(operation, Method::GET, url, None, Idempotence::Safe)
+                .await?;
+            let page: wire::Page<T> = decode(operation, &answer.body)?;
+            items.extend(page.value);
+            next = self.next_page(operation, page.next_link)?;
+            if pages >= MAX_PAGES && next.is_some() {
+                return Err(malformed(
+                    operation,
+                    format!("the list has more than {MAX_PAGES} pages"),
+                ));
+            }
+        }
+        Ok(items)
+    }
+}

@@ -1,0 +1,136 @@
+//! Who holds a privileged directory role in the tenant, at one moment: built from the role
+//! definitions, the active assignments and the PIM eligibilities, and looked up per user.
+//! Pure.
+
+use std::collections::HashMap;
+
+use crate::graph::{PrincipalKind, PrivilegedRole, RoleHolder};
+
+/// The tenant's privileged role holders.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// Principal id (lowercase) → the privileged roles it holds.
+    holders: HashMap<String, Vec<Hold>>,
+    /// Whether Graph's own list of privileged roles was used (else the built-in one).
+    pub from_graph: bool,
+}
+
+/// One privileged role a principal holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hold {
+    pub role: String,
+    /// Eligible through PIM rather than active.
+    pub eligible: bool,
+    pub principal_kind: PrincipalKind,
+    pub principal_name: Option<String>,
+}
+
+impl Snapshot {
+    /// Keeps the holdings of privileged roles only.
+    pub fn build(
+        roles: &[PrivilegedRole],
+        active: Vec<RoleHolder>,
+        eligible: Vec<RoleHolder>,
+        from_graph: bool,
+    ) -> Snapshot {
+        let names: HashMap<String, &str> = roles
+            .iter()
+            .map(|role| (role.id.to_ascii_lowercase(), role.name.as_str()))
+            .collect();
+        let mut holders: HashMap<String, Vec<Hold>> = HashMap::new();
+        let all = active
+            .into_iter()
+            .map(|holder| (holder, false))
+            .chain(eligible.into_iter().map(|holder| (holder, true)));
+        for (holder, eligible) in all {
+            let Some(role) = names.get(&holder.role_definition_id.to_ascii_lowercase()) else {
+                continue;
+            };
+            let hold = Hold {
+                role: (*role).to_owned(),
+                eligible,
+                principal_kind: holder.principal_kind,
+                principal_name: holder.principal_name,
+            };
+            let holds = holders
+                .entry(holder.principal_id.to_ascii_lowercase())
+                .or_default();
+            if !holds.contains(&hold) {
+                holds.push(hold);
+            }
+        }
+        Snapshot {
+            holders,
+            from_graph,
+        }
+    }
+
+    /// How many principals hold a privileged role.
+    pub fn principals(&self) -> usize {
+        self.holders.len()
+    }
+
+    /// The privileged roles `principal` holds itself.
+    pub fn holds(&self, principal: &str) -> &[Hold] {
+        self.holders
+            .get(&principal.to_ascii_lowercase())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The principals holding a privileged role that may be groups (a user holds the role
+    /// through membership): groups, and those whose kind Graph did not say.
+    pub fn groups(&self) -> Vec<String> {
+        let mut groups: Vec<String> = self
+            .holders
+            .iter()
+            .filter(|(_, holds)| {
+                holds.iter().any(|hold| {
+                    matches!(
+                        hold.principal_kind,
+                        PrincipalKind::Group | PrincipalKind::Unknown
+                    )
+                })
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        groups.sort();
+        groups
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(principal: &str, kind: PrincipalKind, role: &str) -> RoleHolder {
+        RoleHolder {
+            principal_id: principal.to_owned(),
+            principal_kind: kind,
+            principal_name: Some(format!("{principal} name")),
+            role_definition_id: role.to_owned(),
+        }
+    }
+
+    #[test]
+    fn only_privileged_roles_count_and_groups_are_told_apart() {
+        let roles = [PrivilegedRole {
+            id: "GA".to_owned(),
+            name: "Global Administrator".to_owned(),
+        }];
+        let snapshot = Snapshot::build(
+            &roles,
+            vec![
+                holder("U1", PrincipalKind::User, "ga"),
+                holder("G1", PrincipalKind::Group, "GA"),
+                holder("U2", PrincipalKind::User, "reader"),
+            ],
+            vec![holder("u3", PrincipalKind::Unknown, "GA")],
+            true,
+        );
+        assert_eq!(snapshot.holds("u1")[0].role, "Global Administrator");
+        assert!(!snapshot.holds("u1")[0].eligible);
+        assert!(snapshot.holds("u2").is_empty(), "not a privileged role");
+        assert!(snapshot.holds("U3")[0].eligible);
+        assert_eq!(snapshot.groups(), ["g1", "u3"]);
+    }
+}

@@ -1,0 +1,157 @@
+//! Graph's directory-role and membership endpoints: role definitions (beta, with
+//! `isPrivileged`), role assignments and PIM eligibilities (with `$expand=principal`), and
+//! `checkMemberGroups`.
+
+use serde_json::{Value, json};
+
+use super::json::{Reply, error, ok, query_value};
+use crate::simulator::{Shared, lock};
+
+pub(super) const ROLES_READ: [&str; 4] = [
+    "RoleManagement.Read.Directory",
+    "RoleManagement.ReadWrite.Directory",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+pub(super) const MEMBERSHIP_READ: [&str; 4] = [
+    "GroupMember.Read.All",
+    "Group.Read.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+
+/// `GET /beta/roleManagement/directory/roleDefinitions`, with `$filter=isPrivileged eq true`.
+pub(super) fn role_definitions(shared: &Shared, query: &[(String, String)]) -> Reply {
+    let tenant = lock(&shared.tenant);
+    let only_privileged = match query_value(query, "$filter") {
+        None => false,
+        Some(filter) if filter.replace(' ', "") == "isPrivilegedeqtrue" => {
+            if !tenant.variants.privileged_filter {
+                return error(
+                    400,
+                    "Request_UnsupportedQuery",
+                    "Unsupported or invalid query filter clause specified for property \
+                     'isPrivileged'.",
+                );
+            }
+            true
+        }
+        Some(_) => return error(400, "Request_UnsupportedQuery", "Invalid filter clause."),
+    };
+    let value: Vec<Value> = tenant
+        .directory
+        .roles
+        .iter()
+        .filter(|role| !only_privileged || role.privileged)
+        .map(|role| {
+            json!({
+                "id": role.id,
+                "displayName": role.display_name,
+                "templateId": role.id,
+                "isPrivileged": role.privileged,
+                "isBuiltIn": true,
+            })
+        })
+        .collect();
+    ok(
+        200,
+        json!({
+            "@odata.context": format!("{}/beta/$metadata#roleManagement/directory/roleDefinitions", shared.base_url),
+            "value": value,
+        }),
+    )
+}
+
+/// Role assignments or PIM eligibility schedule instances, with `$expand=principal`.
+pub(super) fn role_holdings(
+    shared: &Shared,
+    collection: &str,
+    query: &[(String, String)],
+) -> Reply {
+    let tenant = lock(&shared.tenant);
+    let eligible = collection == "roleEligibilityScheduleInstances";
+    if eligible && !tenant.variants.pim_licensed {
+        return error(
+            403,
+            "AadPremiumLicenseRequired",
+            "The tenant needs a Microsoft Entra ID P2 or Microsoft Entra ID Governance licence.",
+        );
+    }
+    let expand = tenant.variants.expand_principal
+        && query_value(query, "$expand").is_some_and(|expand| expand.starts_with("principal"));
+    let holdings = if eligible {
+        &tenant.directory.eligibilities
+    } else {
+        &tenant.directory.assignments
+    };
+    let value: Vec<Value> = holdings
+        .iter()
+        .map(|holding| {
+            let mut item = json!({
+                "id": uuid::Uuid::new_v4().to_string(),
+                "principalId": holding.principal_id,
+                "roleDefinitionId": holding.role_id,
+                "directoryScopeId": "/",
+            });
+            if expand {
+                let principal = match tenant.find(&holding.principal_id) {
+                    Some(user) => json!({"@odata.type": "#microsoft.graph.user", "id": user.id, "displayName": user.display_name}),
+                    None => match tenant.directory.group(&holding.principal_id) {
+                        Some(group) => json!({"@odata.type": "#microsoft.graph.group", "id": group.id, "displayName": group.display_name}),
+                        None => json!({"@odata.type": "#microsoft.graph.servicePrincipal", "id": holding.principal_id}),
+                    },
+                };
+                item["principal"] = principal;
+            }
+            item
+        })
+        .collect();
+    ok(
+        200,
+        json!({
+            "@odata.context": format!("{}/v1.0/$metadata#roleManagement/directory/{collection}", shared.base_url),
+            "value": value,
+        }),
+    )
+}
+
+/// `POST /users/{key}/checkMemberGroups`: which of the given groups the user is in,
+/// transitively; at most 20 ids, and every id must be a GUID.
+pub(super) fn check_member_groups(shared: &Shared, key: &str, body: Option<&Value>) -> Reply {
+    let Some(ids) = body
+        .and_then(|body| body.get("groupIds"))
+        .and_then(Value::as_array)
+    else {
+        return error(400, "Request_BadRequest", "groupIds is required.");
+    };
+    if ids.len() > 20 {
+        return error(
+            400,
+            "Request_BadRequest",
+            "The number of groupIds cannot exceed 20.",
+        );
+    }
+    let mut wanted = Vec::new();
+    for id in ids {
+        match id.as_str().filter(|id| uuid::Uuid::parse_str(id).is_ok()) {
+            Some(id) => wanted.push(id.to_owned()),
+            None => return error(400, "Request_BadRequest", "Invalid GUID in groupIds."),
+        }
+    }
+    let tenant = lock(&shared.tenant);
+    let Some(user) = tenant.find(key) else {
+        return error(
+            404,
+            "Request_ResourceNotFound",
+            &format!(
+                "Resource '{key}' does not exist or one of its queried reference-property objects are not present."
+            ),
+        );
+    };
+    let member_of = tenant.directory.groups_of(&user.id);
+    let value: Vec<String> = wanted
+        .into_iter()
+        .filter(|id| member_of.contains(&id.to_ascii_lowercase()))
+        .collect();
+    ok(200, json!({"value": value}))
+}
