@@ -187,6 +187,26 @@ impl Drop for FunctionsHost {
     }
 }
 
+/// The identity the host builds from App Service authentication's principal header:
+/// `{auth_typ, claims: [{typ, val}]}` in base64.
+fn entra_identity(header: &str) -> Option<Value> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(header.trim())
+        .ok()?;
+    let principal: Value = serde_json::from_slice(&bytes).ok()?;
+    let claims: Vec<Value> = principal["claims"]
+        .as_array()?
+        .iter()
+        .map(|claim| json!({"Type": claim["typ"], "Value": claim["val"], "Issuer": "LOCAL AUTHORITY"}))
+        .collect();
+    Some(json!({
+        "AuthenticationType": principal["auth_typ"].as_str().unwrap_or("aad"),
+        "IsAuthenticated": true,
+        "Claims": claims,
+    }))
+}
+
 async fn http_function(
     State(shared): State<Arc<HostShared>>,
     uri: Uri,
@@ -207,13 +227,25 @@ async fn http_function(
                 .collect()
         })
         .unwrap_or_default();
+    // The miniature host plays App Service authentication as switched on: an
+    // `X-MS-CLIENT-PRINCIPAL` (base64 JSON, as App Service writes it) becomes the Entra
+    // identity ahead of the function-key identity, as the real host builds `Identities`.
+    let mut identities = Vec::new();
+    if let Some(principal) = headers
+        .get("x-ms-client-principal")
+        .and_then(|value| value.to_str().ok())
+        .and_then(entra_identity)
+    {
+        identities.push(principal);
+    }
+    identities.push(json!({"AuthenticationType": "WebJobsAuthLevel", "IsAuthenticated": true}));
     let mut request = json!({
         "Url": format!("http://localhost{uri}"),
         "Method": "POST",
         "Query": query,
         "Headers": header_map,
         "Params": {},
-        "Identities": [{"AuthenticationType": "WebJobsAuthLevel", "IsAuthenticated": true}],
+        "Identities": identities,
     });
     // The host leaves Body out when the request had no content.
     if !body.is_empty() {

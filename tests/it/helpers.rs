@@ -462,6 +462,39 @@ pub fn http_envelope(body: Option<&str>) -> Value {
     })
 }
 
+/// The envelope the host sends for an HTTP trigger whose caller App Service authentication
+/// vouched for: the Entra identity (with `claims`) before the function-key identity, and the
+/// principal headers App Service adds, as the host forwards them.
+pub fn http_envelope_as(body: &Value, claims: &[(&str, &str)]) -> Value {
+    let mut envelope = http_envelope(Some(&body.to_string()));
+    let claims: Vec<Value> = claims
+        .iter()
+        .map(|(kind, value)| json!({"Type": kind, "Value": value, "Issuer": "LOCAL AUTHORITY"}))
+        .collect();
+    let object_id = claims
+        .iter()
+        .find(|claim| {
+            claim["Type"]
+                .as_str()
+                .is_some_and(|kind| kind.ends_with("objectidentifier") || kind == "oid")
+        })
+        .and_then(|claim| claim["Value"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let request = &mut envelope["Data"]["req"];
+    request["Identities"] = json!([
+        {"AuthenticationType": "aad", "IsAuthenticated": true, "Claims": claims,
+         "NameClaimType": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+         "RoleClaimType": "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"},
+        {"AuthenticationType": "WebJobsAuthLevel", "IsAuthenticated": true, "Claims": [
+            {"Type": "http://schemas.microsoft.com/2017/07/functions/claims/authlevel", "Value": "Function"}
+        ]}
+    ]);
+    request["Headers"]["X-MS-CLIENT-PRINCIPAL-ID"] = json!([object_id]);
+    request["Headers"]["X-MS-CLIENT-PRINCIPAL-IDP"] = json!(["aad"]);
+    envelope
+}
+
 /// The envelope the host sends for a queue trigger, with the message text JSON-encoded twice
 /// and the metadata as the host serialises it.
 pub fn queue_envelope(message_text: &str, dequeue_count: u64) -> Value {

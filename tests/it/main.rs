@@ -10,5 +10,6 @@ mod http_trigger;
 mod notify;
 mod privacy;
 mod queue;
+mod security;
 mod startup;
 mod tidy;
