@@ -26,7 +26,7 @@ use crate::caller::{Caller, CallerPolicy};
 use crate::host::{self, Envelope, QueueMessage};
 use crate::outcome::Outcome;
 use crate::report::{self, ErrorCode, Failure, QueueMessageEcho, Report, Trigger};
-use crate::request;
+use crate::request::{self, Task};
 use crate::runbook::{self, Services};
 
 /// The HTTP-triggered function's name (its folder), which is also its route.
@@ -296,10 +296,21 @@ async fn execute(state: &AppState, parameters: Value, budget: Duration, outcome:
             for (code, message) in parsed.warnings {
                 outcome.warn(code, message);
             }
+            let (caller_name, request_id) = match &parsed.task {
+                Task::Change(request) => (&request.caller_name, &request.request_id),
+                Task::Show(show) => (&show.caller_name, &show.request_id),
+            };
             let report = outcome.report_mut();
-            report.caller_name = parsed.request.caller_name.clone();
-            report.request_id = parsed.request.request_id.clone();
-            let run = runbook::run(&state.services, &parsed.request, budget, outcome);
+            report.caller_name.clone_from(caller_name);
+            report.request_id.clone_from(request_id);
+            let run = async {
+                match &parsed.task {
+                    Task::Change(request) => {
+                        runbook::run(&state.services, request, budget, outcome).await;
+                    }
+                    Task::Show(show) => runbook::show(&state.services, show, budget, outcome).await,
+                }
+            };
             // The runbook keeps to its budget; this is the backstop that answers regardless.
             let finished = tokio::time::timeout(budget + BUDGET_GRACE, run)
                 .await

@@ -16,6 +16,7 @@ use crate::graph::RetrySettings;
 use crate::notify::{NotifySettings, ServiceDesk};
 use crate::owner::OwnerSearchSettings;
 use crate::protection::ProtectionSettings;
+use crate::runbook::Safeguards;
 use crate::user::UserRef;
 
 /// Everything the handler needs to know before it serves.
@@ -50,6 +51,10 @@ pub struct Config {
     pub callers: CallerPolicy,
     /// Whose methods are never changed.
     pub protection: ProtectionSettings,
+    /// How the whole MFA picture is weighed (`MFA_TELEPHONY`, `MFA_LAST_METHOD_REMOVAL`).
+    pub safeguards: Safeguards,
+    /// How often the Authentication methods policy is read again.
+    pub policy_refresh: Duration,
 }
 
 /// Where tokens come from.
@@ -177,6 +182,19 @@ impl Config {
             protected_groups: env.id_list("MFA_PROTECTED_GROUP_IDS"),
             refresh_every: env.seconds("MFA_PROTECTION_REFRESH_SECONDS", 300.0, 10.0, 3600.0),
         };
+        let safeguards = Safeguards {
+            customer_managed_telephony: env.choice(
+                "MFA_TELEPHONY",
+                &["microsoft", "customermanaged"],
+                "microsoft",
+            ) == "customermanaged",
+            refuse_last_method_removal: env.choice(
+                "MFA_LAST_METHOD_REMOVAL",
+                &["warn", "refuse"],
+                "warn",
+            ) == "refuse",
+        };
+        let policy_refresh = env.seconds("MFA_POLICY_REFRESH_SECONDS", 300.0, 10.0, 3600.0);
         let problems = env.problems.into_inner();
         match graph_endpoint {
             Some(graph_endpoint) if problems.is_empty() => Ok(Config {
@@ -195,6 +213,8 @@ impl Config {
                 notify,
                 callers,
                 protection,
+                safeguards,
+                policy_refresh,
             }),
             _ => Err(ConfigError { problems }),
         }
@@ -366,6 +386,24 @@ impl Env<'_> {
             return None;
         }
         Some(value)
+    }
+
+    /// One of `allowed` (lowercase), matched without case; `default` when unset.
+    fn choice(&self, name: &str, allowed: &[&'static str], default: &'static str) -> &'static str {
+        match self.get(name) {
+            None => default,
+            Some(value) => {
+                let value = value.trim().to_ascii_lowercase();
+                allowed
+                    .iter()
+                    .copied()
+                    .find(|choice| *choice == value)
+                    .unwrap_or_else(|| {
+                        self.problem(format!("{name} must be one of: {}", allowed.join(", ")));
+                        default
+                    })
+            }
+        }
     }
 
     /// A comma-separated list of object ids (or application ids), lowercase.

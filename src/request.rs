@@ -28,6 +28,9 @@ pub struct Request {
     /// The mail's language when the caller chose it (`LanguageOverride`); otherwise it follows
     /// the user's usage location.
     pub language: Option<Language>,
+    /// Whether a removal may leave the user with no MFA method when the deployment refuses
+    /// that (`allowLastMethodRemoval`).
+    pub allow_last_method_removal: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,10 +48,27 @@ pub enum SmsSignIn {
     Disable,
 }
 
+/// A request to only look: the user, their methods, what the policy lets them use.
+#[derive(Clone, Debug)]
+pub struct ShowRequest {
+    pub user: UserRef,
+    /// The phone type whose method the result shows as `phoneMethod`.
+    pub phone_type: PhoneType,
+    pub caller_name: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// What was asked: a change, or a look.
+#[derive(Clone, Debug)]
+pub enum Task {
+    Change(Request),
+    Show(ShowRequest),
+}
+
 /// A parsed request, with the warnings parsing produced.
 #[derive(Debug)]
 pub struct Parsed {
-    pub request: Request,
+    pub task: Task,
     pub warnings: Vec<(WarningCode, String)>,
 }
 
@@ -74,9 +94,12 @@ const REQUEST_ID: &str = "requestId";
 const CORRELATION_ID: &str = "correlationId";
 const NOTIFY_USER: &str = "NotifyUser";
 const LANGUAGE_OVERRIDE: &str = "LanguageOverride";
+const OPERATION: &str = "operation";
+const SHOW: &str = "Show";
+const ALLOW_LAST_METHOD_REMOVAL: &str = "allowLastMethodRemoval";
 
 /// Every parameter name the runbook reads, in its documented spelling.
-pub const KNOWN: [&str; 11] = [
+pub const KNOWN: [&str; 14] = [
     USER_ID,
     PHONE_NUMBER,
     REMOVE,
@@ -88,6 +111,9 @@ pub const KNOWN: [&str; 11] = [
     CORRELATION_ID,
     NOTIFY_USER,
     LANGUAGE_OVERRIDE,
+    OPERATION,
+    SHOW,
+    ALLOW_LAST_METHOD_REMOVAL,
 ];
 
 /// How many unknown parameters are named one by one; the rest are counted.
@@ -214,6 +240,29 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
                 )
             })?,
         };
+        let operation = match operation(parameters)? {
+            Some(operation) => operation,
+            None => {
+                for field in [SMS_SIGN_IN, NOTIFY_USER, ALLOW_LAST_METHOD_REMOVAL] {
+                    if lookup(parameters, field)?.is_some_and(|value| value != &Value::Bool(false))
+                    {
+                        return Err(Failure::for_field(
+                            ErrorCode::InvalidRequest,
+                            field,
+                            format!(
+                                "{field} applies to a change, not to show (which writes nothing)"
+                            ),
+                        ));
+                    }
+                }
+                return Ok(Task::Show(ShowRequest {
+                    user,
+                    phone_type,
+                    caller_name: caller_name.clone()?,
+                    request_id: request_id.clone()?,
+                }));
+            }
+        };
         let phone_number = match string(parameters, PHONE_NUMBER)? {
             None => {
                 return Err(Failure::for_field(
@@ -241,11 +290,6 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
                 ),
             ));
         }
-        let operation = if boolean(parameters, REMOVE)?.unwrap_or(false) {
-            Operation::Remove
-        } else {
-            Operation::Set
-        };
         let dry_run = boolean(parameters, DRY_RUN)?.unwrap_or(false);
         let sms_sign_in = match string(parameters, SMS_SIGN_IN)? {
             None => SmsSignIn::Leave,
@@ -288,7 +332,9 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
                 )
             })?),
         };
-        Ok(Request {
+        let allow_last_method_removal =
+            boolean(parameters, ALLOW_LAST_METHOD_REMOVAL)?.unwrap_or(false);
+        Ok(Task::Change(Request {
             user,
             phone_number,
             phone_type,
@@ -299,10 +345,15 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
             request_id: request_id.clone()?,
             notify_user,
             language,
-        })
+            allow_last_method_removal,
+        }))
     })();
     match parsed {
-        Ok(request) => {
+        Ok(Task::Show(show)) => Ok(Parsed {
+            task: Task::Show(show),
+            warnings,
+        }),
+        Ok(Task::Change(request)) => {
             if request.phone_type.expects_mobile_number()
                 && request.operation == Operation::Set
                 && request.phone_number.line_kind() == LineKind::FixedLine
@@ -317,9 +368,58 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
                     ),
                 ));
             }
-            Ok(Parsed { request, warnings })
+            Ok(Parsed {
+                task: Task::Change(request),
+                warnings,
+            })
         }
         Err(failure) => Err(reject(failure, warnings)),
+    }
+}
+
+/// The operation asked for: `Some` for a change, `None` for show. `operation` (`set`,
+/// `remove`, `show`), `Show: true` and the runbook's `Remove: true` are accepted, and must
+/// agree.
+fn operation(parameters: &Map<String, Value>) -> Result<Option<Operation>, Failure> {
+    let remove = boolean(parameters, REMOVE)?;
+    let show = boolean(parameters, SHOW)?.unwrap_or(false);
+    let named = match string(parameters, OPERATION)? {
+        None => None,
+        Some(value) => Some(match value.trim().to_ascii_lowercase().as_str() {
+            "set" => Some(Operation::Set),
+            "remove" => Some(Operation::Remove),
+            "show" => None,
+            _ => {
+                return Err(Failure::for_field(
+                    ErrorCode::InvalidRequest,
+                    OPERATION,
+                    "operation must be set, remove or show",
+                ));
+            }
+        }),
+    };
+    let from_flags = match (show, remove) {
+        (true, Some(true)) => {
+            return Err(Failure::for_field(
+                ErrorCode::InvalidRequest,
+                SHOW,
+                "Show and Remove cannot both be true",
+            ));
+        }
+        (true, _) => Some(None),
+        (false, Some(true)) => Some(Some(Operation::Remove)),
+        (false, Some(false)) => Some(Some(Operation::Set)),
+        (false, None) => None,
+    };
+    match (named, from_flags) {
+        (Some(named), Some(flags)) if named != flags => Err(Failure::for_field(
+            ErrorCode::InvalidRequest,
+            OPERATION,
+            "operation contradicts Remove or Show: give one of them",
+        )),
+        (Some(named), _) => Ok(named),
+        (None, Some(flags)) => Ok(flags),
+        (None, None) => Ok(Some(Operation::Set)),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::graph::{EndpointError, GraphClient};
 use crate::locks::UserLocks;
 use crate::notify::Notifier;
 use crate::owner::OwnerSearch;
+use crate::policy::Policies;
 use crate::protection::Protection;
 use crate::runbook::Services;
 
@@ -115,6 +116,8 @@ impl Application {
                 owner_search: OwnerSearch::new(config.owner_search.clone()),
                 notifier: Notifier::new(config.notify.clone()),
                 protection: Protection::new(config.protection.clone()),
+                policies: Policies::new(config.policy_refresh),
+                safeguards: config.safeguards,
                 #[cfg(feature = "simulator")]
                 test_panic_caller: config.test_panic_caller.clone(),
             },
@@ -127,7 +130,10 @@ impl Application {
         tokio::spawn(async move {
             let services = &background.services;
             services.graph.prefetch_token().await;
-            services.protection.keep_fresh(&services.graph).await;
+            tokio::join!(
+                services.protection.keep_fresh(&services.graph),
+                services.policies.keep_fresh(&services.graph)
+            );
         });
         Ok(Application { listener, state })
     }

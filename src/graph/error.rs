@@ -106,6 +106,7 @@ pub enum GraphOperation {
     ReadUser,
     ListUsers,
     ReadPhoneMethods,
+    ReadMethods,
     AddPhoneMethod,
     UpdatePhoneMethod,
     RemovePhoneMethod,
@@ -119,6 +120,7 @@ pub enum GraphOperation {
     ReadRoleAssignments,
     ReadRoleEligibility,
     CheckMemberGroups,
+    ReadMethodPolicy,
 }
 
 impl GraphOperation {
@@ -127,6 +129,7 @@ impl GraphOperation {
             GraphOperation::ReadUser => "read the user",
             GraphOperation::ListUsers => "list users",
             GraphOperation::ReadPhoneMethods => "read the user's phone methods",
+            GraphOperation::ReadMethods => "read the user's authentication methods",
             GraphOperation::AddPhoneMethod => "add the phone method",
             GraphOperation::UpdatePhoneMethod => "update the phone method",
             GraphOperation::RemovePhoneMethod => "remove the phone method",
@@ -140,6 +143,7 @@ impl GraphOperation {
             GraphOperation::ReadRoleAssignments => "read the directory role assignments",
             GraphOperation::ReadRoleEligibility => "read the PIM role eligibilities",
             GraphOperation::CheckMemberGroups => "check the user's group memberships",
+            GraphOperation::ReadMethodPolicy => "read the Authentication methods policy",
         }
     }
 
@@ -147,9 +151,9 @@ impl GraphOperation {
     pub fn permission(self) -> &'static str {
         match self {
             GraphOperation::ReadUser | GraphOperation::ListUsers => "User.Read.All",
-            GraphOperation::ReadPhoneMethods | GraphOperation::Batch => {
-                "UserAuthenticationMethod.Read.All (or .ReadWrite.All)"
-            }
+            GraphOperation::ReadPhoneMethods
+            | GraphOperation::ReadMethods
+            | GraphOperation::Batch => "UserAuthenticationMethod.Read.All (or .ReadWrite.All)",
             GraphOperation::AddPhoneMethod
             | GraphOperation::UpdatePhoneMethod
             | GraphOperation::RemovePhoneMethod
@@ -170,6 +174,7 @@ impl GraphOperation {
                 "RoleEligibilitySchedule.Read.Directory (or RoleManagement.Read.Directory)"
             }
             GraphOperation::CheckMemberGroups => "GroupMember.Read.All (with User.Read.All)",
+            GraphOperation::ReadMethodPolicy => "Policy.Read.AuthenticationMethod",
         }
     }
 }

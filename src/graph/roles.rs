@@ -1,12 +1,14 @@
-//! Who holds which directory role, and who is in which group: the reads the protection of
-//! privileged accounts is built from. Role definitions come from `/beta` (only there do they
-//! say `isPrivileged`); assignments, eligibility and membership from v1.0.
+//! Who holds which directory role, who is in which group, and the Authentication methods
+//! policy: the tenant-wide reads the protection of privileged accounts and the policy checks
+//! are built from. Role definitions come from `/beta` (only there do they say
+//! `isPrivileged`); everything else from v1.0.
 
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 
 use super::send::{Idempotence, decode, malformed};
 use super::{GraphClient, GraphError, GraphOperation, wire};
+use crate::policy::rules::{ChannelPolicy, MethodPolicies, Target};
 use crate::user::UserRef;
 
 /// A directory role Graph marks as privileged.
@@ -178,5 +180,82 @@ impl GraphClient {
             }
         }
         Ok(items)
+    }
+}
+
+impl GraphClient {
+    /// `GET /policies/authenticationMethodsPolicy/authenticationMethodConfigurations/sms` and
+    /// `/voice`, concurrently.
+    ///
+    /// # Errors
+    ///
+    /// A [`GraphError`].
+    pub async fn method_policies(&self) -> Result<MethodPolicies, GraphError> {
+        let (sms, voice) = tokio::join!(
+            self.method_configuration("sms"),
+            self.method_configuration("voice")
+        );
+        let (sms, voice) = (sms?, voice?);
+        let channel = |configuration: &wire::MethodConfiguration| ChannelPolicy {
+            enabled: configuration
+                .state
+                .as_deref()
+                .is_some_and(|state| state.eq_ignore_ascii_case("enabled")),
+            include: configuration.include_targets.iter().map(target).collect(),
+            exclude: configuration.exclude_targets.iter().map(target).collect(),
+        };
+        Ok(MethodPolicies {
+            sms: channel(&sms),
+            voice: channel(&voice),
+            office_phone_allowed: voice.is_office_phone_allowed.unwrap_or(false),
+        })
+    }
+
+    /// Which of `group_ids` (any number) the user is in: `checkMemberGroups` per 20,
+    /// concurrently.
+    ///
+    /// # Errors
+    ///
+    /// The first [`GraphError`] of any of the checks.
+    pub async fn member_of_any(
+        &self,
+        user: &UserRef,
+        group_ids: &[String],
+    ) -> Result<std::collections::HashSet<String>, GraphError> {
+        let checks = group_ids
+            .chunks(GROUPS_PER_CHECK)
+            .map(|chunk| self.member_groups(user, chunk));
+        let mut member_of = std::collections::HashSet::new();
+        for answer in futures_util::future::join_all(checks).await {
+            member_of.extend(answer?.into_iter().map(|id| id.to_ascii_lowercase()));
+        }
+        Ok(member_of)
+    }
+
+    async fn method_configuration(
+        &self,
+        id: &str,
+    ) -> Result<wire::MethodConfiguration, GraphError> {
+        let operation = GraphOperation::ReadMethodPolicy;
+        let url = self.user_free_url(&[
+            "policies",
+            "authenticationMethodsPolicy",
+            "authenticationMethodConfigurations",
+            id,
+        ]);
+        let answer = self
+            .send(operation, Method::GET, url, None, Idempotence::Safe)
+            .await?;
+        decode(operation, &answer.body)
+    }
+}
+
+/// Group ids per `checkMemberGroups` (Graph's limit).
+const GROUPS_PER_CHECK: usize = 20;
+
+fn target(target: &wire::MethodTarget) -> Target {
+    Target {
+        id: target.id.to_ascii_lowercase(),
+        usable_for_sign_in: target.is_usable_for_sign_in.unwrap_or(false),
     }
 }

@@ -176,3 +176,36 @@ pub struct CheckMemberGroups<'a> {
 pub struct IdList {
     pub value: Vec<String>,
 }
+
+/// One entry of `GET /users/{id}/authentication/methods`: any kind of method, told apart by
+/// `@odata.type`; phone entries carry the phone fields.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticationMethod {
+    #[serde(rename = "@odata.type")]
+    pub odata_type: Option<String>,
+    pub phone_number: Option<String>,
+    pub phone_type: Option<String>,
+    pub sms_sign_in_state: Option<String>,
+}
+
+/// The SMS or Voice configuration of the Authentication methods policy.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MethodConfiguration {
+    pub state: Option<String>,
+    #[serde(default)]
+    pub include_targets: Vec<MethodTarget>,
+    #[serde(default)]
+    pub exclude_targets: Vec<MethodTarget>,
+    /// Voice only.
+    pub is_office_phone_allowed: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MethodTarget {
+    pub id: String,
+    /// SMS include targets only.
+    pub is_usable_for_sign_in: Option<bool>,
+}

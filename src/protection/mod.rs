@@ -6,7 +6,8 @@
 //! through PIM) or who is in a configured protected group (`MFA_PROTECTED_GROUP_IDS`, the
 //! break-glass accounts) is refused. Who holds privileged roles is read tenant-wide into a
 //! [`Snapshot`], kept fresh in the background ([`Protection::keep_fresh`]); per invocation,
-//! one `checkMemberGroups` runs alongside the first read. When the check cannot be made, the
+//! the user's membership of the groups that matter is checked alongside the first read (the
+//! runbook asks once, for this check and the policy's together). When the check cannot be made, the
 //! verdict is [`Verdict::Unknown`], and nothing is written.
 
 mod builtin;
@@ -18,9 +19,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use self::snapshot::{Hold, Snapshot};
+use self::snapshot::Hold;
+pub use self::snapshot::Snapshot;
 use crate::graph::{Denial, GraphClient, GraphError, GraphErrorKind, PrivilegedRole};
-use crate::user::UserRef;
 
 /// How accounts are protected, from the configuration.
 #[derive(Clone, Debug)]
@@ -36,8 +37,6 @@ pub struct ProtectionSettings {
 /// The longest a snapshot of role holders is used when it could not be refreshed; beyond it
 /// the check counts as not made.
 const MAX_AGE: Duration = Duration::from_secs(15 * 60);
-/// Group ids per `checkMemberGroups` (Graph's limit).
-const GROUPS_PER_CHECK: usize = 20;
 
 /// The protection check, with its snapshot of the tenant's role holders.
 pub struct Protection {
@@ -47,14 +46,6 @@ pub struct Protection {
     loading: tokio::sync::Mutex<()>,
 }
 
-/// What was read about one user, before their object id is known.
-pub struct Inspection {
-    /// `None` when roles are not checked.
-    snapshot: Option<Result<Arc<Snapshot>, GraphError>>,
-    /// The checked groups the user is a member of.
-    member_of: Result<HashSet<String>, GraphError>,
-}
-
 /// Whether the app may change the user's methods.
 #[derive(Debug)]
 pub enum Verdict {
@@ -62,8 +53,11 @@ pub enum Verdict {
     /// Why the user is protected, each reason in words.
     Protected(Vec<String>),
     /// The check could not be made.
-    Unknown(GraphError),
+    Unknown(Arc<GraphError>),
 }
+
+/// The role holders as far as the check needs them: `None` when roles are not checked.
+pub type RoleHolders = Option<Result<Arc<Snapshot>, Arc<GraphError>>>;
 
 impl Protection {
     pub fn new(settings: ProtectionSettings) -> Protection {
@@ -82,36 +76,70 @@ impl Protection {
         }
     }
 
-    /// Reads what the verdict on `user` needs: the role holders (from the snapshot, loaded
-    /// if there is none) and, in one request per 20 groups, the user's membership of the
-    /// protected groups and of the groups that hold privileged roles. Meant to run alongside
-    /// the invocation's first read.
-    pub async fn inspect(&self, graph: &GraphClient, user: &UserRef) -> Inspection {
-        let snapshot = if self.settings.check_roles {
-            Some(self.snapshot(graph).await)
-        } else {
-            None
-        };
-        let mut groups: Vec<String> = self.settings.protected_groups.clone();
-        if let Some(Ok(snapshot)) = &snapshot {
+    /// The role holders, from the snapshot (read now if there is none); `None` when roles
+    /// are not checked.
+    pub async fn role_holders(&self, graph: &GraphClient) -> RoleHolders {
+        if !self.settings.check_roles {
+            return None;
+        }
+        Some(self.snapshot(graph).await.map_err(Arc::new))
+    }
+
+    /// The groups whose membership the verdict needs: the protected groups, and the groups
+    /// holding privileged roles.
+    pub fn groups(&self, holders: &RoleHolders) -> Vec<String> {
+        let mut groups = self.settings.protected_groups.clone();
+        if let Some(Ok(snapshot)) = holders {
             groups.extend(snapshot.groups());
         }
         groups.sort();
         groups.dedup();
-        let checks = groups
-            .chunks(GROUPS_PER_CHECK)
-            .map(|chunk| graph.member_groups(user, chunk));
-        let mut member_of = Ok(HashSet::new());
-        for answer in futures_util::future::join_all(checks).await {
-            match (answer, &mut member_of) {
-                (Ok(ids), Ok(all)) => all.extend(ids.into_iter().map(|id| id.to_ascii_lowercase())),
-                (Err(error), Ok(_)) => member_of = Err(error),
-                (_, Err(_)) => {}
+        groups
+    }
+
+    /// The verdict on the user with `object_id`, who is a member of `member_of` (among
+    /// [`Protection::groups`]).
+    pub fn verdict(
+        &self,
+        holders: &RoleHolders,
+        member_of: &Result<HashSet<String>, Arc<GraphError>>,
+        object_id: &str,
+    ) -> Verdict {
+        let needs_membership = !self.groups(holders).is_empty();
+        let empty = HashSet::new();
+        let member_of = match member_of {
+            Ok(member_of) => member_of,
+            Err(error) if needs_membership => return Verdict::Unknown(error.clone()),
+            Err(_) => &empty,
+        };
+        let mut reasons = Vec::new();
+        if let Some(holders) = holders {
+            let snapshot = match holders {
+                Ok(snapshot) => snapshot,
+                Err(error) => return Verdict::Unknown(error.clone()),
+            };
+            for hold in snapshot.holds(object_id) {
+                reasons.push(describe(hold, None));
+            }
+            let mut groups: Vec<&String> = member_of.iter().collect();
+            groups.sort();
+            for group in groups {
+                for hold in snapshot.holds(group) {
+                    reasons.push(describe(hold, Some(group)));
+                }
             }
         }
-        Inspection {
-            snapshot,
-            member_of,
+        for group in &self.settings.protected_groups {
+            if member_of.contains(group) {
+                reasons.push(format!(
+                    "is a member of the protected group {group} (MFA_PROTECTED_GROUP_IDS)"
+                ));
+            }
+        }
+        if reasons.is_empty() {
+            Verdict::Clear
+        } else {
+            Verdict::Protected(reasons)
         }
     }
 
@@ -177,45 +205,6 @@ impl Protection {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) =
             Some((snapshot.clone(), Instant::now()));
         snapshot
-    }
-}
-
-impl Inspection {
-    /// The verdict on the user with `object_id`.
-    pub fn verdict(self, object_id: &str, settings: &Protection) -> Verdict {
-        let member_of = match self.member_of {
-            Ok(member_of) => member_of,
-            Err(error) => return Verdict::Unknown(error),
-        };
-        let mut reasons = Vec::new();
-        if let Some(snapshot) = self.snapshot {
-            let snapshot = match snapshot {
-                Ok(snapshot) => snapshot,
-                Err(error) => return Verdict::Unknown(error),
-            };
-            for hold in snapshot.holds(object_id) {
-                reasons.push(describe(hold, None));
-            }
-            let mut groups: Vec<&String> = member_of.iter().collect();
-            groups.sort();
-            for group in groups {
-                for hold in snapshot.holds(group) {
-                    reasons.push(describe(hold, Some(group)));
-                }
-            }
-        }
-        for group in &settings.settings.protected_groups {
-            if member_of.contains(group) {
-                reasons.push(format!(
-                    "is a member of the protected group {group} (MFA_PROTECTED_GROUP_IDS)"
-                ));
-            }
-        }
-        if reasons.is_empty() {
-            Verdict::Clear
-        } else {
-            Verdict::Protected(reasons)
-        }
     }
 }
 

@@ -6,6 +6,15 @@ use serde_json::json;
 use super::*;
 use crate::language::Language;
 
+/// The change a parsed request asks for (the tests of changes parse changes).
+#[track_caller]
+fn change(parsed: &Parsed) -> &Request {
+    match &parsed.task {
+        Task::Change(request) => request,
+        Task::Show(show) => panic!("a show, not a change: {show:?}"),
+    }
+}
+
 fn parse_value(value: Value) -> Result<Parsed, Box<Rejected>> {
     match parameters_object(&value) {
         Ok(parameters) => parse(&parameters),
@@ -38,7 +47,7 @@ fn names_match_case_insensitively_and_defaults_apply() {
         "callername": "helpdesk"
     }))
     .unwrap();
-    let request = parsed.request;
+    let request = change(&parsed).clone();
     assert_eq!(
         request.user,
         UserRef::PrincipalName("adele@contoso.com".into())
@@ -66,8 +75,8 @@ fn remove_and_dry_run_accept_booleans_and_strings_in_any_case() {
             "dryRun": value,
         }))
         .unwrap();
-        assert_eq!(parsed.request.operation == Operation::Remove, expected);
-        assert_eq!(parsed.request.dry_run, expected);
+        assert_eq!(change(&parsed).operation == Operation::Remove, expected);
+        assert_eq!(change(&parsed).dry_run, expected);
     }
 }
 
@@ -82,7 +91,7 @@ fn wrapped_and_webhook_forms_are_unwrapped() {
         json!({"RequestBody": json!({"parameters": inner.clone()}).to_string()}),
     ] {
         let parsed = parse_value(body.clone()).unwrap_or_else(|error| panic!("{body}: {error:?}"));
-        assert_eq!(parsed.request.user.as_str(), "adele@contoso.com");
+        assert_eq!(change(&parsed).user.as_str(), "adele@contoso.com");
     }
 }
 
@@ -114,13 +123,13 @@ fn notification_parameters_are_read() {
         "LanguageOverride": "DE"
     }))
     .unwrap();
-    assert!(parsed.request.notify_user);
-    assert_eq!(parsed.request.language, Some(Language::German));
+    assert!(change(&parsed).notify_user);
+    assert_eq!(change(&parsed).language, Some(Language::German));
     assert!(parsed.warnings.is_empty());
     let plain = parse_value(json!({"UserId": "adele@contoso.com", "phoneNumber": "+491701234567"}))
         .unwrap();
-    assert!(!plain.request.notify_user);
-    assert_eq!(plain.request.language, None);
+    assert!(!change(&plain).notify_user);
+    assert_eq!(change(&plain).language, None);
     // Runbook callers pass every parameter, blank when unset.
     let blank = parse_value(json!({
         "UserId": "adele@contoso.com",
@@ -129,7 +138,7 @@ fn notification_parameters_are_read() {
         "LanguageOverride": ""
     }))
     .unwrap();
-    assert_eq!(blank.request.language, None);
+    assert_eq!(change(&blank).language, None);
 }
 
 #[test]
@@ -282,4 +291,50 @@ fn a_fixed_line_number_for_a_mobile_type_is_a_warning() {
     assert!(!parsed.warnings[0].1.contains("12345678"));
     let office = parse_value(json!({"UserId": "adele@contoso.com", "phoneNumber": "+49 30 12345678", "phoneType": "office"})).unwrap();
     assert!(office.warnings.is_empty());
+}
+
+#[test]
+fn the_operation_is_set_remove_or_show_and_its_spellings_must_agree() {
+    let base = || json!({"UserId": "adele@contoso.com", "phoneNumber": "+491701234567"});
+    let with = |extra: Value| {
+        let mut value = base();
+        for (key, field) in extra.as_object().unwrap() {
+            value[key] = field.clone();
+        }
+        parse_value(value)
+    };
+    assert_eq!(change(&with(json!({})).unwrap()).operation, Operation::Set);
+    assert_eq!(
+        change(&with(json!({"operation": "Remove"})).unwrap()).operation,
+        Operation::Remove
+    );
+    assert_eq!(
+        change(&with(json!({"operation": "remove", "Remove": true})).unwrap()).operation,
+        Operation::Remove
+    );
+    for extra in [
+        json!({"operation": "show"}),
+        json!({"Show": true}),
+        json!({"Show": "true", "operation": "SHOW"}),
+    ] {
+        match with(extra.clone()).unwrap().task {
+            Task::Show(show) => assert_eq!(show.user.as_str(), "adele@contoso.com"),
+            Task::Change(_) => panic!("{extra} is a show"),
+        }
+    }
+    let show_without_number = parse_value(json!({"UserId": "adele@contoso.com", "Show": true}));
+    assert!(matches!(show_without_number.unwrap().task, Task::Show(_)));
+    for (extra, field) in [
+        (json!({"operation": "set", "Remove": true}), "operation"),
+        (json!({"Show": true, "Remove": true}), "Show"),
+        (json!({"operation": "delete"}), "operation"),
+        (
+            json!({"operation": "show", "smsSignIn": "enable"}),
+            "smsSignIn",
+        ),
+        (json!({"Show": true, "NotifyUser": true}), "NotifyUser"),
+    ] {
+        let rejected = with(extra.clone()).unwrap_err();
+        assert_eq!(rejected.failure.field, Some(field), "{extra}");
+    }
 }

@@ -73,7 +73,12 @@ pub fn of_graph(error: &GraphError, user: Option<&UserRef>) -> (Failure, Option<
                 }
             ),
         ),
-        GraphErrorKind::NotFound { .. } if error.operation == GraphOperation::ReadPhoneMethods => {
+        GraphErrorKind::NotFound { .. }
+            if matches!(
+                error.operation,
+                GraphOperation::ReadPhoneMethods | GraphOperation::ReadMethods
+            ) =>
+        {
             Failure::new(
                 ErrorCode::GraphRejected,
                 format!(

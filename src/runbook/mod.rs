@@ -11,6 +11,9 @@
 
 mod conflict;
 mod failure;
+mod picture;
+mod read;
+mod show;
 mod sms_sign_in;
 mod wording;
 
@@ -18,9 +21,8 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-use self::wording::{
-    describe_current, describe_request, describe_user, describe_write, past_tense,
-};
+use self::picture::Picture;
+use self::wording::{describe_current, describe_request, describe_write, past_tense};
 use crate::graph::{GraphClient, GraphError, GraphErrorKind, Rejection};
 use crate::locks::UserLocks;
 use crate::notify::Notifier;
@@ -28,10 +30,14 @@ use crate::outcome::Outcome;
 use crate::owner::OwnerSearch;
 use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, RegisteredNumber, SmsSignInState};
 use crate::plan::{Plan, Settled, Write, find, plan};
+use crate::policy::Policies;
 use crate::protection::{Protection, Verdict};
-use crate::report::{Action, ErrorCode, Failure, UserSummary, WarningCode};
+use crate::report::{Action, ErrorCode, Failure, WarningCode};
 use crate::request::{Request, SmsSignIn};
 use crate::user::{DirectoryUser, UserRef};
+
+pub use self::picture::Safeguards;
+pub use self::show::show;
 
 /// What the runbook needs from the process: shared, built once.
 pub struct Services {
@@ -45,6 +51,8 @@ pub struct Services {
     pub owner_search: OwnerSearch,
     pub notifier: Notifier,
     pub protection: Protection,
+    pub policies: Policies,
+    pub safeguards: Safeguards,
     /// A caller name whose requests panic, to test that a panic costs one invocation only
     /// (`MFA_TEST_PANIC_CALLER`; simulator builds only).
     #[cfg(feature = "simulator")]
@@ -107,44 +115,21 @@ async fn carry_out(
     let _caller_lock = services.locks.lock(&request.user.lock_key()).await;
     let permit = acquire_permit(services, outcome).await?;
     let writes_before = services.locks.write_serial();
-    let ((user, methods), (), inspection) = tokio::join!(
-        services.graph.user_and_phone_methods(&request.user),
-        services.notifier.prepare(&services.graph, request),
-        services.protection.inspect(&services.graph, &request.user)
+    let (first, ()) = tokio::join!(
+        read::first_read(services, &request.user, true),
+        services.notifier.prepare(&services.graph, request)
     );
-    let user = match user {
-        Ok(user) => user,
-        Err(error) => {
-            fail_graph(outcome, &error, Some(&request.user));
-            return None;
-        }
-    };
-    outcome.report_mut().user = Some(UserSummary {
-        id: user.id.clone(),
-        user_principal_name: user.user_principal_name.clone(),
-        display_name: user.display_name.clone(),
-        user_type: user.user_type.clone(),
-    });
-    outcome.note(describe_user(&user));
-    if user.guest {
-        outcome.warn(
-            WarningCode::GuestUser,
-            "the user is a B2B guest: the number works for MFA by call and text, but SMS \
-             sign-in is not available to guests",
-        );
-    }
-    let object_id = match UserRef::parse(&user.id) {
-        Ok(object_id @ UserRef::ObjectId(_)) => object_id,
-        _ => {
-            outcome.fail(Failure::new(
-                ErrorCode::GraphRejected,
-                "Graph returned a user whose id is not an object id",
-            ));
-            return None;
-        }
-    };
+    let read::FirstRead {
+        user,
+        methods,
+        checks,
+    } = first;
+    let (user, object_id) = read::accept_user(user, &request.user, outcome)?;
     // Before anything is planned, let alone written (a dry run is refused the same way).
-    match inspection.verdict(object_id.as_str(), &services.protection) {
+    match services
+        .protection
+        .verdict(&checks.holders, &checks.member_of, object_id.as_str())
+    {
         Verdict::Clear => {}
         Verdict::Protected(reasons) => {
             outcome.fail(failure::protected(&user, &reasons));
@@ -166,20 +151,18 @@ async fn carry_out(
     } else {
         (None, permit)
     };
-    // The methods read by UPN stands only for a member, when it succeeded and no write by
-    // object id happened since it began. For a guest, Graph's authentication-methods
-    // endpoints answer 404 to the UPN (and might answer an empty list): read by object id.
-    let methods = if named_otherwise
-        && (user.guest
-            || methods.is_err()
-            || services
-                .locks
-                .written_since(&object_id.lock_key(), writes_before))
-    {
-        services.graph.phone_methods(&object_id).await
-    } else {
-        methods
-    };
+    let written_since = services
+        .locks
+        .written_since(&object_id.lock_key(), writes_before);
+    let methods = read::by_object_id(
+        services,
+        &user,
+        &object_id,
+        named_otherwise,
+        written_since,
+        methods,
+    )
+    .await;
     let methods = match methods {
         Ok(methods) => methods,
         Err(error) => {
@@ -187,14 +170,25 @@ async fn carry_out(
             return None;
         }
     };
-    outcome.note(describe_current(request.phone_type, &methods));
+    outcome.note(describe_current(request.phone_type, &methods.phone));
+    let picture = Picture {
+        user: &user,
+        methods: &methods,
+        policy: &checks.policy,
+        member_of: &checks.member_of,
+        safeguards: services.safeguards,
+    };
+    if let Err(refusal) = picture.before_writing(request, outcome) {
+        outcome.fail(refusal);
+        return Some(user);
+    }
     let run = Run {
         services,
         request,
         object_id: &object_id,
         deadline,
     };
-    let settled = converge(&run, methods, outcome).await;
+    let settled = converge(&run, methods.phone.clone(), outcome).await;
     // Graph says so in the method's state, also when this request changed nothing (a
     // redelivery after the write, or a number set earlier).
     if let Some(method) = &settled
@@ -206,6 +200,13 @@ async fn carry_out(
             conflict::conflict_warning(&request.phone_number),
         );
     }
+    let after = if outcome.has_failed() {
+        find(&methods.phone, request.phone_type).cloned()
+    } else {
+        settled.clone()
+    };
+    let removed = !outcome.has_failed() && outcome.report().action == Action::Removed;
+    picture.after(request.phone_type, after.as_ref(), removed, outcome);
     if let Some(method) = settled
         && request.sms_sign_in != SmsSignIn::Leave
         && !outcome.has_failed()

@@ -67,7 +67,7 @@ pub fn demo_tenant(tenant: &mut Tenant) {
     let mut diego =
         SimUser::member(DIEGO, "Diego Siciliani").with_id("074e56ea-0b50-4461-89e5-c67ae14a2c0b");
     diego.default_method = Some(PhoneType::Mobile);
-    diego.other_methods = 1;
+    diego.other_methods = vec!["microsoftAuthenticatorAuthenticationMethod".to_owned()];
     tenant.add_user(diego);
     tenant.seed_phone(DIEGO, PhoneType::Mobile, "+49 1765550123");
     tenant.add_user(

@@ -28,8 +28,12 @@ const OTHER: &str = "+49 1709876543";
 async fn throttled_reads_are_retried_after_graphs_retry_after() {
     let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
-    app.sim
-        .inject(FaultRule::throttle(Some("GET"), "/phoneMethods", 2, "0.2"));
+    app.sim.inject(FaultRule::throttle(
+        Some("GET"),
+        "/authentication/methods",
+        2,
+        "0.2",
+    ));
 
     let answer = app
         .call(json!({"UserId": user, "phoneNumber": NUMBER}))
@@ -40,7 +44,9 @@ async fn throttled_reads_are_retried_after_graphs_retry_after() {
     let reads: Vec<_> = app
         .graph_requests()
         .into_iter()
-        .filter(|request| request.method == "GET" && request.path.ends_with("/phoneMethods"))
+        .filter(|request| {
+            request.method == "GET" && request.path.ends_with("/authentication/methods")
+        })
         .collect();
     assert_eq!(
         reads.iter().map(|read| read.status).collect::<Vec<_>>(),
@@ -67,7 +73,7 @@ async fn graph_staying_unavailable_is_a_503_with_retry_after_and_no_write() {
     let user = app.add_member("adele@contoso.com");
     app.sim.inject(FaultRule::new(
         Some("GET"),
-        "/phoneMethods",
+        "/authentication/methods",
         100,
         FaultAction::Respond {
             status: 503,
@@ -91,7 +97,7 @@ async fn graph_staying_unavailable_is_a_503_with_retry_after_and_no_write() {
     let attempts = app
         .graph_requests()
         .iter()
-        .filter(|request| request.path.ends_with("/phoneMethods"))
+        .filter(|request| request.path.ends_with("/authentication/methods"))
         .count();
     assert_eq!(attempts, 3, "bounded by MFA_GRAPH_MAX_ATTEMPTS");
 }
@@ -103,8 +109,12 @@ async fn a_retry_after_beyond_the_budget_fails_at_once_instead_of_waiting() {
         .spawn()
         .await;
     let user = app.add_member("adele@contoso.com");
-    app.sim
-        .inject(FaultRule::throttle(Some("GET"), "/phoneMethods", 1, "120"));
+    app.sim.inject(FaultRule::throttle(
+        Some("GET"),
+        "/authentication/methods",
+        1,
+        "120",
+    ));
 
     let started = std::time::Instant::now();
     let answer = app
@@ -128,7 +138,7 @@ async fn an_attempt_that_takes_too_long_is_abandoned_and_retried() {
     let user = app.add_member("adele@contoso.com");
     app.sim.inject(FaultRule::new(
         Some("GET"),
-        "/phoneMethods",
+        "/authentication/methods",
         1,
         FaultAction::Delay(Duration::from_secs(5)),
     ));

@@ -404,8 +404,8 @@ impl TestApp {
             .collect()
     }
 
-    /// The Graph requests invocations made (not token requests, and not the process's reads
-    /// of who holds privileged roles, which run in the background), direct or in a batch.
+    /// The Graph requests invocations made (not token requests, and not the process's
+    /// background reads), direct or in a batch.
     pub fn graph_requests(&self) -> Vec<LoggedRequest> {
         self.sim
             .requests()
@@ -425,9 +425,13 @@ impl TestApp {
     }
 }
 
-/// Whether `request` is one of the process's reads of who holds privileged roles.
+/// Whether `request` is one of the process's background reads: who holds privileged roles,
+/// and the Authentication methods policy.
 pub fn is_background_read(request: &LoggedRequest) -> bool {
     request.path.contains("/roleManagement/directory/")
+        || request
+            .path
+            .starts_with("/policies/authenticationMethodsPolicy/")
 }
 
 /// The result message a queue answer envelope carries.

@@ -177,7 +177,7 @@ async fn the_default_method_is_reported_when_graph_will_not_delete_it() {
     let app = TestApp::spawn().await;
     let mut user = SimUser::member("diego@contoso.com", "Diego");
     user.default_method = Some(PhoneType::Mobile);
-    user.other_methods = 1;
+    user.other_methods = vec!["microsoftAuthenticatorAuthenticationMethod".to_owned()];
     let user = app.add_user(user);
     app.seed_phone(&user, PhoneType::Mobile, NUMBER);
 
@@ -306,9 +306,9 @@ async fn a_guest_is_addressed_with_its_ext_upn_encoded_and_gets_a_warning() {
             .filter(by_upn)
             .any(|read| !read.path.contains("/authentication"))
     );
-    assert!(reads.iter().any(|read| read.path
-        == format!("/users/{guest}/authentication/phoneMethods")
-        && read.status == 200));
+    assert!(reads.iter().any(
+        |read| read.path == format!("/users/{guest}/authentication/methods") && read.status == 200
+    ));
     assert!(app.writes()[0].path.contains(&guest));
 }
 

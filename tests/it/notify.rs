@@ -190,6 +190,8 @@ async fn a_mail_that_cannot_be_sent_is_a_warning_and_the_change_stands() {
         "UserAuthenticationMethod.ReadWrite.All",
         "Organization.Read.All",
         "RoleManagement.Read.Directory",
+        "Policy.Read.AuthenticationMethod",
+        "GroupMember.Read.All",
     ]);
     let app = notifying_app(without_mail_send, &[]).await;
     app.add_user(SimUser::member("megan@contoso.example", "Megan").without_mailbox());

@@ -307,18 +307,20 @@ async fn a_caller_naming_the_user_by_upn_sees_a_write_made_by_id_while_it_read()
         let app = &app;
         async move { app.deliver(&message, 1).await }
     };
-    let b =
-        async {
-            // Once A has read the methods (still showing NUMBER), B sets another number by id.
-            let mut activity = app.sim.request_arrived();
-            while !app.sim.requests().iter().any(|request| {
-                request.path == "/users/adele@contoso.com/authentication/phoneMethods"
-            }) {
-                activity.changed().await.unwrap();
-            }
-            app.deliver(&json!({"UserId": user, "phoneNumber": OTHER}), 1)
-                .await
-        };
+    let b = async {
+        // Once A has read the methods (still showing NUMBER), B sets another number by id.
+        let mut activity = app.sim.request_arrived();
+        while !app
+            .sim
+            .requests()
+            .iter()
+            .any(|request| request.path == "/users/adele@contoso.com/authentication/methods")
+        {
+            activity.changed().await.unwrap();
+        }
+        app.deliver(&json!({"UserId": user, "phoneNumber": OTHER}), 1)
+            .await
+    };
 
     let ((_, removed), (_, set)) = tokio::join!(a, b);
 

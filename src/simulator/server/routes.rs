@@ -17,6 +17,12 @@ use crate::phone::PhoneType;
 use crate::simulator::tenant::SimUser;
 use crate::simulator::{Shared, lock};
 
+const POLICY_READ: [&str; 3] = [
+    "Policy.Read.AuthenticationMethod",
+    "Policy.ReadWrite.AuthenticationMethod",
+    "Policy.Read.All",
+];
+
 /// The default and largest `$top` of `/users`.
 const USERS_DEFAULT_PAGE: usize = 100;
 const USERS_MAX_PAGE: usize = 999;
@@ -93,6 +99,95 @@ pub(super) fn dispatch(
                 }
                 Err(refused) => refusal(&refused),
             }
+        }
+        ("GET", ["users", key, "authentication", "methods"]) => {
+            if let Some(denied) = require(roles, &METHODS_READ, Backend::Methods) {
+                return denied;
+            }
+            let tenant = lock(&shared.tenant);
+            match tenant.read_phones(key, Instant::now()) {
+                Ok(phones) => {
+                    let with_state = tenant.variants.methods_list_sms_state;
+                    let mut value = vec![json!({
+                        "@odata.type": "#microsoft.graph.passwordAuthenticationMethod",
+                        "id": "28c10230-6103-485e-b985-444c60001490",
+                    })];
+                    value.extend(phones.iter().map(|phone| {
+                        let mut entry = phone_json(phone);
+                        entry["@odata.type"] = json!("#microsoft.graph.phoneAuthenticationMethod");
+                        if !with_state && let Some(entry) = entry.as_object_mut() {
+                            entry.remove("smsSignInState");
+                        }
+                        entry
+                    }));
+                    let others = tenant
+                        .find(key)
+                        .map(|user| user.other_methods.clone())
+                        .unwrap_or_default();
+                    value.extend(others.iter().map(|kind| {
+                        json!({"@odata.type": format!("#microsoft.graph.{kind}"), "id": uuid::Uuid::new_v4().to_string()})
+                    }));
+                    ok(
+                        200,
+                        json!({
+                            "@odata.context": format!("{base}/v1.0/$metadata#users('{key}')/authentication/methods"),
+                            "value": value,
+                        }),
+                    )
+                }
+                Err(refused) => refusal(&refused),
+            }
+        }
+        (
+            "GET",
+            [
+                "policies",
+                "authenticationMethodsPolicy",
+                "authenticationMethodConfigurations",
+                id,
+            ],
+        ) if id.eq_ignore_ascii_case("sms") || id.eq_ignore_ascii_case("voice") => {
+            if let Some(denied) = require(roles, &POLICY_READ, Backend::Directory) {
+                return denied;
+            }
+            let tenant = lock(&shared.tenant);
+            let policy = &tenant.policy;
+            let sms = id.eq_ignore_ascii_case("sms");
+            let channel = if sms { &policy.sms } else { &policy.voice };
+            let target_kind = |id: &str| {
+                if tenant.find(id).is_some() {
+                    "user"
+                } else {
+                    "group"
+                }
+            };
+            let include: Vec<Value> = channel
+                .include
+                .iter()
+                .map(|target| {
+                    let mut entry = json!({"targetType": target_kind(&target.id), "id": target.id, "isRegistrationRequired": false});
+                    if sms {
+                        entry["isUsableForSignIn"] = json!(target.usable_for_sign_in);
+                    }
+                    entry
+                })
+                .collect();
+            let exclude: Vec<Value> = channel
+                .exclude
+                .iter()
+                .map(|id| json!({"targetType": target_kind(id), "id": id}))
+                .collect();
+            let mut body = json!({
+                "@odata.type": if sms { "#microsoft.graph.smsAuthenticationMethodConfiguration" } else { "#microsoft.graph.voiceAuthenticationMethodConfiguration" },
+                "id": if sms { "Sms" } else { "Voice" },
+                "state": if channel.enabled { "enabled" } else { "disabled" },
+                "includeTargets": include,
+                "excludeTargets": exclude,
+            });
+            if !sms {
+                body["isOfficePhoneAllowed"] = json!(policy.office_phone_allowed);
+            }
+            ok(200, body)
         }
         ("GET", ["users", key, "authentication", "phoneMethods", id]) => {
             if let Some(denied) = require(roles, &METHODS_READ, Backend::Methods) {

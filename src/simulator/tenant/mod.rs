@@ -10,6 +10,7 @@ use crate::phone::PhoneType;
 
 pub mod directory;
 mod numbers;
+pub mod policy;
 mod records;
 mod variants;
 
@@ -44,6 +45,8 @@ pub struct Tenant {
     sent_mail: Vec<SentMail>,
     /// Groups and directory roles.
     pub directory: directory::Directory,
+    /// The Authentication methods policy for SMS and voice.
+    pub policy: policy::SimPolicy,
 }
 
 impl Default for Tenant {
@@ -57,6 +60,7 @@ impl Default for Tenant {
             organization_name: "Contoso".to_owned(),
             sent_mail: Vec::new(),
             directory: directory::Directory::default(),
+            policy: policy::SimPolicy::default(),
         }
     }
 }
@@ -276,7 +280,7 @@ impl Tenant {
                 "The mobile phone cannot be deleted while an alternate mobile phone exists.",
             ));
         }
-        let other_methods = user.phones.len() as u32 - 1 + user.other_methods;
+        let other_methods = user.phones.len() - 1 + user.other_methods.len();
         if user.default_method == Some(phone_type) && other_methods > 0 {
             return Err(refused(
                 400,
@@ -311,7 +315,7 @@ impl Tenant {
         let id = self.users[index].id.clone();
         self.snapshot_for_lag(index, now);
         if enable {
-            if !self.users[index].sms_sign_in_allowed {
+            if !self.sms_sign_in_allowed(index) {
                 return Err(refused(
                     400,
                     "badRequest",
@@ -416,13 +420,20 @@ impl Tenant {
         if phone_type != PhoneType::Mobile {
             return "notSupported".to_owned();
         }
-        if !user.sms_sign_in_allowed {
+        if !self.sms_sign_in_allowed(index) {
             return "notAllowedByPolicy".to_owned();
         }
         match self.sms_registry.get(&digits(number)) {
             Some(holder) if *holder != user.id => "phoneNumberNotUnique".to_owned(),
             _ => "ready".to_owned(),
         }
+    }
+
+    /// Whether the policy (and the user's own switch) enables the user for SMS sign-in.
+    fn sms_sign_in_allowed(&self, index: usize) -> bool {
+        let user = &self.users[index];
+        let groups = self.directory.groups_of(&user.id);
+        user.sms_sign_in_allowed && self.policy.sms.applies(&user.id, &groups, true)
     }
 
     fn release(&mut self, id: &str, number: &str) {

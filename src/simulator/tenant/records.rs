@@ -21,8 +21,9 @@ pub struct SimUser {
     pub sms_sign_in_allowed: bool,
     /// The user's default MFA method, when it is a phone type.
     pub default_method: Option<PhoneType>,
-    /// How many non-phone methods (authenticator app, FIDO2 key, …) the user has.
-    pub other_methods: u32,
+    /// The user's methods other than phones and the password, by `@odata.type` without the
+    /// namespace (`microsoftAuthenticatorAuthenticationMethod`, `fido2AuthenticationMethod`).
+    pub other_methods: Vec<String>,
     /// Deleted users are invisible everywhere, but still hold their SMS sign-in numbers.
     pub deleted: bool,
     /// The user's primary SMTP address; `None` for a user without a mailbox.
@@ -67,7 +68,7 @@ pub struct ReportRow {
 }
 
 impl SimUser {
-    /// A member user, enabled, allowed SMS sign-in, without methods.
+    /// A member user, enabled, allowed SMS sign-in, with Microsoft Authenticator and no phone.
     pub fn member(user_principal_name: &str, display_name: &str) -> SimUser {
         SimUser {
             id: uuid::Uuid::new_v4().to_string(),
@@ -77,7 +78,9 @@ impl SimUser {
             account_enabled: true,
             sms_sign_in_allowed: true,
             default_method: None,
-            other_methods: 0,
+            // Most users have Microsoft Authenticator besides their phone; tests of the whole
+            // picture clear this.
+            other_methods: vec!["microsoftAuthenticatorAuthenticationMethod".to_owned()],
             deleted: false,
             mail: Some(user_principal_name.to_owned()),
             usage_location: None,

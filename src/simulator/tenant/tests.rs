@@ -101,7 +101,7 @@ async fn the_default_method_cannot_go_while_others_exist() {
     let now = Instant::now();
     let mut user = SimUser::member("a@x", "A");
     user.default_method = Some(PhoneType::Mobile);
-    user.other_methods = 1;
+    user.other_methods = vec!["microsoftAuthenticatorAuthenticationMethod".to_owned()];
     let (mut tenant, id) = tenant_with(user);
     tenant
         .add_phone(&id, PhoneType::Mobile, "+49 1701234567", now)
@@ -110,7 +110,7 @@ async fn the_default_method_cannot_go_while_others_exist() {
         .remove_phone(&id, PhoneType::Mobile, now)
         .unwrap_err();
     assert_eq!((error.status, error.code.as_str()), (400, "badRequest"));
-    tenant.update_user(&id, |user| user.other_methods = 0);
+    tenant.update_user(&id, |user| user.other_methods.clear());
     tenant.remove_phone(&id, PhoneType::Mobile, now).unwrap();
 }
 

@@ -31,6 +31,10 @@ pub struct Variants {
     /// Whether the tenant has PIM (Entra ID P2): without it the eligibility schedule instances
     /// answer 403 `AadPremiumLicenseRequired` [UNVERIFIED code].
     pub pim_licensed: bool,
+    /// Whether the phone entries of `/authentication/methods` carry `smsSignInState`, as
+    /// the docs' tutorial shows them [DOC: graph authenticationmethods-get-started]; the API
+    /// page's example shows no phone entry.
+    pub methods_list_sms_state: bool,
 }
 
 /// The authentication-methods endpoints' answer for a guest named by UPN.
@@ -69,6 +73,7 @@ impl Default for Variants {
             privileged_filter: true,
             expand_principal: true,
             pim_licensed: true,
+            methods_list_sms_state: true,
         }
     }
 }

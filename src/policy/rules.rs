@@ -1,0 +1,185 @@
+//! The tenant's Authentication methods policy for SMS and voice, and what it means for one
+//! user and one phone type: whether texts, calls and SMS sign-in work. Pure.
+
+use std::collections::HashSet;
+
+use crate::phone::PhoneType;
+
+/// The id Graph gives the target that includes every user.
+pub const ALL_USERS: &str = "all_users";
+
+/// The SMS and Voice configurations of the Authentication methods policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MethodPolicies {
+    pub sms: ChannelPolicy,
+    pub voice: ChannelPolicy,
+    /// Voice's `isOfficePhoneAllowed`: office phones are voice only, and need it.
+    pub office_phone_allowed: bool,
+}
+
+/// One method's configuration: its state and whom it targets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelPolicy {
+    pub enabled: bool,
+    pub include: Vec<Target>,
+    pub exclude: Vec<Target>,
+}
+
+/// A user or group a configuration includes or excludes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Lowercase; [`ALL_USERS`] for everyone.
+    pub id: String,
+    /// SMS include targets' `isUsableForSignIn`.
+    pub usable_for_sign_in: bool,
+}
+
+/// What a phone method of one type can do for one user under the policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Usable {
+    pub sms: bool,
+    pub voice: bool,
+    pub sms_sign_in: bool,
+}
+
+impl MethodPolicies {
+    /// The groups the configurations target (not [`ALL_USERS`]): the user's membership of
+    /// these decides.
+    pub fn groups(&self) -> Vec<String> {
+        let mut groups: Vec<String> = [&self.sms, &self.voice]
+            .into_iter()
+            .flat_map(|channel| channel.include.iter().chain(&channel.exclude))
+            .filter(|target| target.id != ALL_USERS)
+            .map(|target| target.id.clone())
+            .collect();
+        groups.sort();
+        groups.dedup();
+        groups
+    }
+
+    /// What a `phone_type` method can do for the user with `user_id`, who is a member of
+    /// `member_of` (among [`MethodPolicies::groups`]). SMS reaches mobile phones only; an
+    /// alternate mobile and an office phone are called; SMS sign-in needs SMS, a mobile phone,
+    /// an include target usable for sign-in, and a member (not a B2B guest).
+    pub fn usable_for(
+        &self,
+        user_id: &str,
+        member_of: &HashSet<String>,
+        phone_type: PhoneType,
+        guest: bool,
+    ) -> Usable {
+        let user_id = user_id.to_ascii_lowercase();
+        let matches = |target: &Target| {
+            target.id == ALL_USERS || target.id == user_id || member_of.contains(&target.id)
+        };
+        let applies = |channel: &ChannelPolicy| {
+            channel.enabled
+                && channel.include.iter().any(matches)
+                && !channel.exclude.iter().any(matches)
+        };
+        let sms = phone_type == PhoneType::Mobile && applies(&self.sms);
+        let voice =
+            applies(&self.voice) && (phone_type != PhoneType::Office || self.office_phone_allowed);
+        let sms_sign_in = sms
+            && !guest
+            && self
+                .sms
+                .include
+                .iter()
+                .any(|target| matches(target) && target.usable_for_sign_in);
+        Usable {
+            sms,
+            voice,
+            sms_sign_in,
+        }
+    }
+
+    /// Whether voice is on for the user at all (office phones aside).
+    pub fn voice_enabled_for(&self, user_id: &str, member_of: &HashSet<String>) -> bool {
+        self.usable_for(user_id, member_of, PhoneType::AlternateMobile, false)
+            .voice
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(id: &str, sign_in: bool) -> Target {
+        Target {
+            id: id.to_owned(),
+            usable_for_sign_in: sign_in,
+        }
+    }
+
+    fn policies() -> MethodPolicies {
+        MethodPolicies {
+            sms: ChannelPolicy {
+                enabled: true,
+                include: vec![target("sms-users", true)],
+                exclude: vec![target("no-sms", false)],
+            },
+            voice: ChannelPolicy {
+                enabled: true,
+                include: vec![target(ALL_USERS, false)],
+                exclude: Vec::new(),
+            },
+            office_phone_allowed: false,
+        }
+    }
+
+    #[test]
+    fn targets_decide_per_channel_and_phone_type() {
+        let policies = policies();
+        assert_eq!(policies.groups(), ["no-sms", "sms-users"]);
+        let member: HashSet<String> = ["sms-users".to_owned()].into();
+        let usable = policies.usable_for("u", &member, PhoneType::Mobile, false);
+        assert_eq!(
+            usable,
+            Usable {
+                sms: true,
+                voice: true,
+                sms_sign_in: true
+            }
+        );
+        let guest = policies.usable_for("u", &member, PhoneType::Mobile, true);
+        assert!(!guest.sms_sign_in, "SMS sign-in is not for B2B guests");
+        let outside = policies.usable_for("u", &HashSet::new(), PhoneType::Mobile, false);
+        assert_eq!(
+            outside,
+            Usable {
+                sms: false,
+                voice: true,
+                sms_sign_in: false
+            }
+        );
+        let excluded: HashSet<String> = ["sms-users".to_owned(), "no-sms".to_owned()].into();
+        assert!(
+            !policies
+                .usable_for("u", &excluded, PhoneType::Mobile, false)
+                .sms
+        );
+        let office = policies.usable_for("u", &member, PhoneType::Office, false);
+        assert_eq!(
+            office,
+            Usable {
+                sms: false,
+                voice: false,
+                sms_sign_in: false
+            }
+        );
+        assert!(
+            policies
+                .usable_for("u", &member, PhoneType::AlternateMobile, false)
+                .voice
+        );
+    }
+
+    #[test]
+    fn a_disabled_channel_works_for_nobody() {
+        let mut policies = policies();
+        policies.voice.enabled = false;
+        let usable = policies.usable_for("u", &HashSet::new(), PhoneType::AlternateMobile, false);
+        assert!(!usable.voice && !usable.sms);
+    }
+}

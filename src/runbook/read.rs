@@ -1,0 +1,134 @@
+//! The first round trip of an invocation: the user and every authentication method, and,
+//! alongside them, what the protection and policy checks need (the role holders and the
+//! policy, usually already in memory, and one membership check for the groups they name).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::Services;
+use super::wording::describe_user;
+use crate::graph::GraphError;
+use crate::methods::AuthenticationMethods;
+use crate::outcome::Outcome;
+use crate::policy::rules::MethodPolicies;
+use crate::protection::RoleHolders;
+use crate::report::{ErrorCode, Failure, UserSummary, WarningCode};
+use crate::user::{DirectoryUser, UserRef};
+
+/// What the first round trip found.
+pub(super) struct FirstRead {
+    pub user: Result<DirectoryUser, GraphError>,
+    /// The methods as read by the caller's name for the user (a guest's UPN needs a second
+    /// read, by object id).
+    pub methods: Result<AuthenticationMethods, GraphError>,
+    pub checks: Checks,
+}
+
+/// What the protection and the policy checks read.
+pub(super) struct Checks {
+    pub holders: RoleHolders,
+    pub policy: Result<Arc<MethodPolicies>, Arc<GraphError>>,
+    /// Which of the groups the checks name the user is in.
+    pub member_of: Result<HashSet<String>, Arc<GraphError>>,
+}
+
+/// Reads the user, their methods, and what the checks need, all at once; `protect` says
+/// whether the protection of privileged accounts applies (it does to every change).
+pub(super) async fn first_read(services: &Services, user: &UserRef, protect: bool) -> FirstRead {
+    let graph = &services.graph;
+    let checks = async {
+        let no_holders = async { None };
+        let (holders, policy) = if protect {
+            tokio::join!(
+                services.protection.role_holders(graph),
+                services.policies.current(graph)
+            )
+        } else {
+            tokio::join!(no_holders, services.policies.current(graph))
+        };
+        let mut groups = if protect {
+            services.protection.groups(&holders)
+        } else {
+            Vec::new()
+        };
+        if let Ok(policy) = &policy {
+            groups.extend(policy.groups());
+        }
+        groups.sort();
+        groups.dedup();
+        let member_of = if groups.is_empty() {
+            Ok(HashSet::new())
+        } else {
+            graph.member_of_any(user, &groups).await.map_err(Arc::new)
+        };
+        Checks {
+            holders,
+            policy,
+            member_of,
+        }
+    };
+    let ((user, methods), checks) = tokio::join!(graph.user_and_methods(user), checks);
+    FirstRead {
+        user,
+        methods,
+        checks,
+    }
+}
+
+/// Records the user the directory returned and gives their object id; `None` (and the outcome
+/// failed) when the user could not be read.
+pub(super) fn accept_user(
+    user: Result<DirectoryUser, GraphError>,
+    named: &UserRef,
+    outcome: &mut Outcome,
+) -> Option<(DirectoryUser, UserRef)> {
+    let user = match user {
+        Ok(user) => user,
+        Err(error) => {
+            super::fail_graph(outcome, &error, Some(named));
+            return None;
+        }
+    };
+    outcome.report_mut().user = Some(UserSummary {
+        id: user.id.clone(),
+        user_principal_name: user.user_principal_name.clone(),
+        display_name: user.display_name.clone(),
+        user_type: user.user_type.clone(),
+    });
+    outcome.note(describe_user(&user));
+    if user.guest {
+        outcome.warn(
+            WarningCode::GuestUser,
+            "the user is a B2B guest: the number works for MFA by call and text, but SMS \
+             sign-in is not available to guests",
+        );
+    }
+    match UserRef::parse(&user.id) {
+        Ok(object_id @ UserRef::ObjectId(_)) => Some((user, object_id)),
+        _ => {
+            outcome.fail(Failure::new(
+                ErrorCode::GraphRejected,
+                "Graph returned a user whose id is not an object id",
+            ));
+            None
+        }
+    }
+}
+
+/// The methods to decide on. The read by UPN stands only for a member, when it succeeded and
+/// no write by object id happened since it began. For a guest, Graph's authentication-methods
+/// endpoints answer 404 to the UPN (and might answer an empty list): read by object id.
+pub(super) async fn by_object_id(
+    services: &Services,
+    user: &DirectoryUser,
+    object_id: &UserRef,
+    named_otherwise: bool,
+    written_since: bool,
+    methods: Result<AuthenticationMethods, GraphError>,
+) -> Result<AuthenticationMethods, GraphError> {
+    if named_otherwise && (user.guest || methods.is_err() || written_since) {
+        services.graph.authentication_methods(object_id).await
+    } else {
+        methods
+    }
+}
