@@ -1,6 +1,7 @@
 // Entry point for `azd up` / `azd provision`: creates the resource group and deploys
 // resources.bicep into it. Parameters come from main.parameters.json, which azd fills from the
-// azd environment (AZURE_ENV_NAME, AZURE_LOCATION, AZURE_PRINCIPAL_ID and the MFA_* toggles).
+// azd environment (AZURE_ENV_NAME, AZURE_LOCATION, AZURE_PRINCIPAL_ID and the MFA_* toggles;
+// array parameters as JSON text, e.g. azd env set MFA_PROTECTED_GROUP_IDS '["<id>"]').
 // Without azd, deploy resources.bicep into an existing group instead (DEPLOY.md).
 targetScope = 'subscription'
 
@@ -60,6 +61,50 @@ param zoneRedundant bool = false
 @allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS'])
 param storageSku string = 'Standard_LRS'
 
+// Who may call, and whose MFA may be changed: DEPLOY.md, "Who may call".
+
+@description('Microsoft Entra authentication in front of the HTTP trigger (MFA_ENTRA_AUTHENTICATION; sets MFA_REQUIRE_AUTHENTICATED_CALLER). Callers then need a token for api://<apiClientId> and the function key. Needs apiClientId.')
+param enableEntraAuthentication bool = true
+
+@description('Client id of the API app registration (MFA_API_CLIENT_ID). Required while enableEntraAuthentication is true: without it the deployment stops before the Function App is created.')
+param apiClientId string = ''
+
+@description('OpenID issuer (MFA_ENTRA_OPENID_ISSUER); empty: https://sts.windows.net/<tenant>/ for v1 tokens. Set https://login.microsoftonline.com/<tenant>/v2.0 only if the API registration asks for v2 tokens.')
+param entraOpenIdIssuer string = ''
+
+@description('Client ids allowed past Entra authentication (MFA_ALLOWED_CLIENT_APPLICATIONS, a JSON array): Logic App identities, RealmJoin, Azure CLI for admins. Empty: any.')
+param allowedClientApplications array = []
+
+@description('Object ids allowed past Entra authentication (MFA_ALLOWED_PRINCIPAL_IDS, a JSON array), at most 13. Empty, with no allowedGroupIds: any.')
+@maxLength(13)
+param allowedPrincipalIds array = []
+
+@description('Group object ids whose members are allowed past Entra authentication (MFA_ALLOWED_GROUP_IDS, a JSON array).')
+param allowedGroupIds array = []
+
+@description('Principals that may send to the request queue (MFA_QUEUE_SENDER_PRINCIPAL_IDS, a JSON array of service principal object ids): Storage Queue Data Message Sender on mfa-phone-requests only.')
+param queueSenderPrincipalIds array = []
+
+@description('Protected accounts (MFA_PROTECTED_ACCOUNTS): grants RoleManagement.Read.Directory and GroupMember.Read.All.')
+param enableProtectedAccounts bool = true
+
+@description('Groups whose members are never changed, e.g. break-glass accounts (MFA_PROTECTED_GROUP_IDS, a JSON array).')
+param protectedGroupIds array = []
+
+@description('Allow changes to privileged accounts (MFA_ALLOW_PRIVILEGED_TARGETS).')
+param allowPrivilegedTargets bool = false
+
+@description('Method policy (MFA_METHOD_POLICY): grants Policy.Read.AuthenticationMethod and GroupMember.Read.All.')
+param enableMethodPolicy bool = true
+
+@description('Who delivers SMS and voice (MFA_TELEPHONY): microsoft or customerManaged.')
+@allowed(['microsoft', 'customerManaged'])
+param telephony string = 'microsoft'
+
+@description('Removing the last MFA method (MFA_LAST_METHOD_REMOVAL): warn or refuse.')
+@allowed(['warn', 'refuse'])
+param lastMethodRemoval string = 'warn'
+
 var tags = {
   'azd-env-name': environmentName
   application: 'mfa-phone-handler'
@@ -93,6 +138,19 @@ module app 'resources.bicep' = {
     storageSku: storageSku
     deployerPrincipalId: principalId
     deployerPrincipalType: principalType
+    enableEntraAuthentication: enableEntraAuthentication
+    apiClientId: apiClientId
+    entraOpenIdIssuer: entraOpenIdIssuer
+    allowedClientApplications: allowedClientApplications
+    allowedPrincipalIds: allowedPrincipalIds
+    allowedGroupIds: allowedGroupIds
+    queueSenderPrincipalIds: queueSenderPrincipalIds
+    enableProtectedAccounts: enableProtectedAccounts
+    protectedGroupIds: protectedGroupIds
+    allowPrivilegedTargets: allowPrivilegedTargets
+    enableMethodPolicy: enableMethodPolicy
+    telephony: telephony
+    lastMethodRemoval: lastMethodRemoval
   }
 }
 
@@ -111,3 +169,6 @@ output RESULT_QUEUE_NAME string = app.outputs.resultQueueName
 output POISON_QUEUE_NAME string = app.outputs.poisonQueueName
 output APPLICATIONINSIGHTS_NAME string = app.outputs.applicationInsightsName
 output GRAPH_PERMISSIONS_GRANTED array = app.outputs.graphPermissionsGranted
+output ENTRA_AUTHENTICATION_ENABLED bool = app.outputs.entraAuthenticationEnabled
+output API_AUDIENCE string = app.outputs.apiAudience
+output ENTRA_OPENID_ISSUER string = app.outputs.entraOpenIdIssuer

@@ -8,7 +8,10 @@
 //   Log Analytics + App Insights    Entra-only ingestion (local auth disabled)
 //   Flex Consumption plan (FC1)     Linux
 //   Function App                    functionAppConfig.runtime custom 1.0 (the custom handler)
-//   role assignments                storage and monitoring data roles for the identity
+//   Entra authentication            ./app/entra-auth.bicep: built-in authentication in front of
+//                                   the HTTP trigger (switchable; the function key stays)
+//   role assignments                storage and monitoring data roles for the identity; queue
+//                                   senders on the request queue
 //   Graph app roles                 ./app/graph-permissions.bicep (switchable)
 
 @description('Location for all resources. Flex Consumption is not offered in every region.')
@@ -93,6 +96,52 @@ param deployerPrincipalId string = ''
 @description('Principal type of deployerPrincipalId.')
 @allowed(['User', 'ServicePrincipal', 'Group'])
 param deployerPrincipalType string = 'User'
+
+// ---- Who may call (DEPLOY.md, "Who may call") ----
+
+@description('Microsoft Entra authentication (App Service built-in authentication) in front of the HTTP trigger: a caller needs a token for the API app registration as well as the function key. Also sets MFA_REQUIRE_AUTHENTICATED_CALLER. Needs apiClientId.')
+param enableEntraAuthentication bool = true
+
+@description('Application (client) id of the API app registration the tokens are issued for (Application ID URI api://<clientId>). Required when enableEntraAuthentication is true; the deployment stops before creating the Function App without it.')
+param apiClientId string = ''
+
+@description('OpenID issuer for the tokens; empty: https://sts.windows.net/<tenant>/, the issuer of v1 tokens, which is what a registration with requestedAccessTokenVersion 1 (or unset) gets (app/entra-auth.bicep).')
+param entraOpenIdIssuer string = ''
+
+@description('Client ids (the token\'s appid/azp) allowed past Entra authentication, e.g. a Logic App managed identity\'s client id, RealmJoin\'s application id, Azure CLI 04b07795-8ddb-461a-bbee-02f9e1bf7b46 for admins. Empty: any client application. Also part of MFA_ALLOWED_CALLERS.')
+param allowedClientApplications array = []
+
+@description('Object ids (the token\'s oid) allowed past Entra authentication: managed identities, service principals, administrators. Empty (with allowedGroupIds empty): any principal. At most 13 (the platform allows 500 characters). Also part of MFA_ALLOWED_CALLERS.')
+@maxLength(13)
+param allowedPrincipalIds array = []
+
+@description('Group object ids whose members are allowed past Entra authentication (the token\'s groups claim; the API app registration must emit group claims).')
+param allowedGroupIds array = []
+
+@description('Object ids of principals (managed identities or service principals, e.g. a Logic App, RealmJoin) that may put requests on the request queue: Storage Queue Data Message Sender on mfa-phone-requests only. The queue carries no caller identity, so this list is the queue\'s access control.')
+param queueSenderPrincipalIds array = []
+
+// ---- Whose MFA may be changed ----
+
+@description('Protected accounts: grants RoleManagement.Read.Directory and GroupMember.Read.All, so the handler can tell privileged and protected targets (MFA_ALLOW_PRIVILEGED_TARGETS, MFA_PROTECTED_GROUP_IDS).')
+param enableProtectedAccounts bool = true
+
+@description('Group object ids whose members are never changed, e.g. the break-glass accounts\' group (MFA_PROTECTED_GROUP_IDS, comma-separated).')
+param protectedGroupIds array = []
+
+@description('Allow changes to accounts that hold (or are eligible for) a privileged directory role (MFA_ALLOW_PRIVILEGED_TARGETS).')
+param allowPrivilegedTargets bool = false
+
+@description('Method policy: grants Policy.Read.AuthenticationMethod and GroupMember.Read.All, so the handler can read whether SMS and voice are enabled for the user.')
+param enableMethodPolicy bool = true
+
+@description('Who delivers SMS and voice calls (MFA_TELEPHONY): microsoft, or customerManaged once the tenant has its own telecom provider (Microsoft-provided SMS and voice retire in 2027).')
+@allowed(['microsoft', 'customerManaged'])
+param telephony string = 'microsoft'
+
+@description('What to do when a removal would take the user\'s last MFA method (MFA_LAST_METHOD_REMOVAL): warn, or refuse.')
+@allowed(['warn', 'refuse'])
+param lastMethodRemoval string = 'warn'
 
 // Resource names need lower case (storage accounts and containers allow nothing else).
 var token = toLower(resourceToken)
@@ -292,6 +341,15 @@ var baseAppSettings = {
   MFA_OWNER_SEARCH_BUDGET_SECONDS: string(ownerSearchBudgetSeconds)
   MFA_MAX_CONCURRENT_USERS: string(maxConcurrentUsers)
   RUST_LOG: rustLog
+
+  // Who may call and whose MFA may be changed (DEPLOY.md, "Who may call"). Booleans are written
+  // as 'true'/'false' explicitly: ARM's string() turns a bool into 'True'/'False'.
+  MFA_REQUIRE_AUTHENTICATED_CALLER: enableEntraAuthentication ? 'true' : 'false'
+  MFA_ALLOWED_CALLERS: join(concat(allowedClientApplications, allowedPrincipalIds), ',')
+  MFA_PROTECTED_GROUP_IDS: join(protectedGroupIds, ',')
+  MFA_ALLOW_PRIVILEGED_TARGETS: allowPrivilegedTargets ? 'true' : 'false'
+  MFA_TELEPHONY: telephony
+  MFA_LAST_METHOD_REMOVAL: lastMethodRemoval
 }
 
 // Set only with notifications on (see appSettings), so NotifyUser is refused clearly when off.
@@ -304,8 +362,8 @@ var notificationAppSettings = {
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
-  // checkov:skip=CKV_AZURE_222: callers (Logic Apps, automation) reach the HTTP trigger over the internet with a function key; a private endpoint needs VNet integration (DEPLOY.md).
-  // checkov:skip=CKV_AZURE_17: client certificates would force mutual TLS on every caller; the HTTP trigger uses function keys (authLevel function).
+  // checkov:skip=CKV_AZURE_222: callers (Logic Apps, automation) reach the HTTP trigger over the internet with an Entra token and a function key; a private endpoint needs VNet integration (DEPLOY.md).
+  // checkov:skip=CKV_AZURE_17: client certificates would force mutual TLS on every caller; callers present an Entra token (app/entra-auth.bicep) and a function key (authLevel function).
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero; always-ready instances would cost money around the clock for an occasional admin call.
   // checkov:skip=CKV_AZURE_213: App Service health check does not apply to Flex Consumption; the host itself pings the handler's GET / and restarts it.
   name: 'func-${token}'
@@ -374,6 +432,36 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     blobOwner
     queueContributor
     metricsPublisher
+    // Entra authentication on but no API app registration named: stop before the app exists.
+    entraPrecondition
+  ]
+}
+
+// ---- Entra authentication ------------------------------------------------------------------
+
+module entraPrecondition 'app/entra-precondition.bicep' = if (enableEntraAuthentication) {
+  name: 'entra-auth-needs-apiClientId-${token}'
+  params: {
+    apiClientId: apiClientId
+  }
+}
+
+// Deployed with the switch off as well, so that turning it off switches the platform's
+// authentication off rather than leaving an earlier configuration in force.
+module entraAuthentication 'app/entra-auth.bicep' = {
+  name: 'entra-auth-${token}'
+  params: {
+    functionAppName: functionApp.name
+    enabled: enableEntraAuthentication
+    apiClientId: apiClientId
+    openIdIssuer: entraOpenIdIssuer
+    allowedClientApplications: allowedClientApplications
+    allowedPrincipalIds: allowedPrincipalIds
+    allowedGroupIds: allowedGroupIds
+  }
+  dependsOn: [
+    // Both writes restart the site; one after the other avoids a conflicting update.
+    functionApp::appSettings
   ]
 }
 
@@ -435,6 +523,26 @@ resource deployerProcessor 'Microsoft.Authorization/roleAssignments@2022-04-01' 
   }
 }
 
+// ---- Who may send to the request queue -------------------------------------------------------
+//
+// A queue message carries no caller identity: whoever can put a message on mfa-phone-requests can
+// have any (non-protected) user's phone method changed, and the result names only the declared
+// CallerName. Today that is the app's own identity (Queue Data Contributor above), the deployer
+// (above, the whole account), and anyone holding a queue data role inherited from the resource
+// group, subscription or management group. These senders get the request queue and nothing else.
+
+resource queueSenders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for senderId in queueSenderPrincipalIds: {
+  name: guid(storage::queues::requests.id, senderId, roles.storageQueueDataMessageSender)
+  scope: storage::queues::requests
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataMessageSender)
+    principalId: senderId
+    // Managed identities and enterprise apps. A user or group id does not match this type; ARM
+    // is expected to refuse it (UnmatchedPrincipalType) rather than grant it.
+    principalType: 'ServicePrincipal'
+  }
+}]
+
 // ---- Microsoft Graph app roles ------------------------------------------------------------
 
 module graphPermissions 'app/graph-permissions.bicep' = if (grantGraphPermissions) {
@@ -445,6 +553,8 @@ module graphPermissions 'app/graph-permissions.bicep' = if (grantGraphPermission
     enableUserNotifications: enableUserNotifications
     scopeMailSendInExchange: scopeMailSendInExchange
     readOrganizationName: empty(notificationOrganizationName)
+    enableProtectedAccounts: enableProtectedAccounts
+    enableMethodPolicy: enableMethodPolicy
   }
 }
 
@@ -460,3 +570,7 @@ output resultQueueName string = resultQueueName
 output poisonQueueName string = poisonQueueName
 output applicationInsightsName string = appInsights.name
 output graphPermissionsGranted array = grantGraphPermissions ? graphPermissions!.outputs.grantedRoles : []
+output entraAuthenticationEnabled bool = enableEntraAuthentication
+// The audience a caller asks a token for (Logic Apps' Audience, az --resource); empty when off.
+output apiAudience string = enableEntraAuthentication ? 'api://${apiClientId}' : ''
+output entraOpenIdIssuer string = entraAuthentication.outputs.openIdIssuer

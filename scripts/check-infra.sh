@@ -4,8 +4,11 @@
 #      node (printed as file:line:col);
 #   2. the names the product depends on agree across files: the queue names with the
 #      function.json files, maxDequeueCount with host.json, runtime custom 1.0, no
-#      FUNCTIONS_WORKER_RUNTIME setting, the identity-based AzureWebJobsStorage settings, the
-#      parameters file against main.bicep's params, azure.yaml's service and dist;
+#      FUNCTIONS_WORKER_RUNTIME setting, the identity-based AzureWebJobsStorage settings and the
+#      handler's MFA_* settings (also in local.settings.json.example), the parameters file
+#      against main.bicep's params and main.bicep's params against what it passes on, azure.yaml's
+#      service and dist, the Graph permissions the handler names against those granted (and
+#      listed in DEPLOY.md), the Entra authentication settings and the HTTP trigger's key;
 #   3. checkov (bicep and arm frameworks) reports no failed check and no parsing error; each
 #      suppression (`// checkov:skip=ID: reason` inside a resource) must be explained in
 #      DEPLOY.md, so a new finding either gets fixed or gets documented.
@@ -184,11 +187,18 @@ if resources in trees and main in trees:
         "AzureWebJobsStorage__blobServiceUri", "AzureWebJobsStorage__queueServiceUri",
         "APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
         "AZURE_CLIENT_ID", "MFA_QUEUE_MAX_DEQUEUE_COUNT", "MFA_OWNER_SEARCH", "GRAPH_ENDPOINT",
+        # Who may call and whose MFA may be changed (DEPLOY.md, "Who may call").
+        "MFA_REQUIRE_AUTHENTICATED_CALLER", "MFA_ALLOWED_CALLERS", "MFA_PROTECTED_GROUP_IDS",
+        "MFA_ALLOW_PRIVILEGED_TARGETS", "MFA_TELEPHONY", "MFA_LAST_METHOD_REMOVAL",
     }
     for key in sorted(required - keys):
         problem(f"{resources}: app setting {key} is missing from baseAppSettings")
     if "FUNCTIONS_WORKER_RUNTIME" in keys:
         problem(f"{resources}: FUNCTIONS_WORKER_RUNTIME must not be set on Flex Consumption")
+    # A setting the deployment gives the handler should be one a local run can set too.
+    local_values = set(json.load(open("local.settings.json.example")).get("Values", {}))
+    for key in sorted(k for k in keys if k.startswith("MFA_") and k not in local_values):
+        problem(f"local.settings.json.example: app setting {key} (set by {resources}) is missing")
     _, source = trees[resources]
     body = source.decode()
     if not re.search(r"runtime:\s*\{\s*name:\s*'custom'\s+version:\s*'1\.0'\s*\}", body):
@@ -196,26 +206,102 @@ if resources in trees and main in trees:
     if "allowSharedKeyAccess: false" not in body:
         problem(f"{resources}: the storage account must keep allowSharedKeyAccess: false")
 
-    # Every Graph permission the handler names for its calls (GraphOperation::permission) must
-    # be one the infra can grant (a .Read.All is covered by the granted .ReadWrite.All).
+    # Every Graph permission the handler names for its calls (GraphOperation::permission, in
+    # whichever file of src/ implements it) must be one the infra can grant (a .Read.X is
+    # covered by a granted .ReadWrite.X).
+    permission_name = re.compile(r"\b([A-Z][A-Za-z]+\.(?:Read|ReadWrite|ReadBasic|Send)(?:\.[A-Z][A-Za-z]+)?)\b")
     graph_module = "infra/app/graph-permissions.bicep"
     granted = set()
     if graph_module in trees:
-        _, graph_source = trees[graph_module]
+        graph_tree, graph_source = trees[graph_module]
         granted = set(re.findall(r"appRole\.value == '([A-Za-z.]+)'", graph_source.decode()))
-    handler = open("src/graph/mod.rs").read()
-    function = re.search(r"pub fn permission\(self\)[^{]*\{(.*?)\n    \}", handler, re.S)
-    if function is None:
-        problem("src/graph/mod.rs: GraphOperation::permission not found (update check-infra.sh)")
-    else:
-        for needed in sorted(set(re.findall(r"\b([A-Z][A-Za-z]+\.(?:Read|ReadWrite)\.All)\b", function.group(1)))):
+        # The roles the module reports (output grantedRoles, GRAPH_PERMISSIONS_GRANTED) are the
+        # string literals of its variables; they must be the roles it assigns.
+        listed = set()
+        for node in graph_tree.root_node.named_children:
+            if node.type != "variable_declaration":
+                continue
+            stack = [node]
+            while stack:
+                current = stack.pop()
+                value = literal(graph_module, current) if current.type == "string" else None
+                if isinstance(value, str) and permission_name.fullmatch(value):
+                    listed.add(value)
+                stack.extend(current.named_children)
+        for name in sorted(granted - listed):
+            problem(f"{graph_module}: {name} is assigned but missing from the roles it reports")
+        for name in sorted(listed - granted):
+            problem(f"{graph_module}: {name} is reported as granted but never assigned")
+        deploy_text = open("DEPLOY.md").read()
+        for name in sorted(granted):
+            if f"`{name}`" not in deploy_text:
+                problem(f"DEPLOY.md does not mention the Graph permission `{name}` that {graph_module} grants")
+    implementations = []
+    for path in sorted(glob.glob("src/**/*.rs", recursive=True)):
+        code = open(path).read()
+        if "impl GraphOperation" not in code:
+            continue
+        function = re.search(r"pub fn permission\(self\)[^{]*\{(.*?)\n    \}", code, re.S)
+        if function is not None:
+            implementations.append((path, function.group(1)))
+    if not implementations:
+        problem("src/: GraphOperation::permission not found (update check-infra.sh)")
+    for path, body in implementations:
+        # "X (or Y)" names Y as an alternative to X, not as a further need.
+        body = re.sub(r"\(or [^)]*\)", "", body)
+        for needed in sorted(set(permission_name.findall(body))):
             if needed not in granted and needed.replace(".Read.", ".ReadWrite.") not in granted:
-                problem(f"the handler needs Graph permission {needed}, which {graph_module} never grants")
+                problem(f"{path}: the handler needs Graph permission {needed}, which {graph_module} never grants")
+
+    # Entra authentication: on, it must refuse callers without a token (401, not a redirect),
+    # keep no tokens, leave only the OpenAPI document open, and stop the deployment when no API
+    # app registration is named; the function key stays required behind it.
+    auth_module = "infra/app/entra-auth.bicep"
+    precondition_module = "infra/app/entra-precondition.bicep"
+    if auth_module in trees and precondition_module in trees:
+        auth_text = trees[auth_module][1].decode()
+        for pattern, what in [
+            (r"requireAuthentication:\s*true", "requireAuthentication: true"),
+            (r"unauthenticatedClientAction:\s*'Return401'", "unauthenticatedClientAction: 'Return401'"),
+            (r"tokenStore:\s*\{\s*enabled:\s*false\s*\}", "login.tokenStore.enabled: false"),
+            (r"param excludedPaths array = \['/api/openapi\.json'\]", "excludedPaths ['/api/openapi.json'] and nothing else"),
+            (r"name:\s*'authsettingsV2'", "the authsettingsV2 resource"),
+        ]:
+            if not re.search(pattern, auth_text):
+                problem(f"{auth_module}: expected {what}")
+        precondition_text = trees[precondition_module][1].decode()
+        if not re.search(r"@minLength\(36\)\s*@maxLength\(36\)\s*param apiClientId string\s", precondition_text):
+            problem(f"{precondition_module}: apiClientId must keep @minLength(36) @maxLength(36)")
+        resources_text = trees[resources][1].decode()
+        site = re.search(r"resource functionApp 'Microsoft\.Web/sites@[^']+' = \{(.*?)\n\}", resources_text, re.S)
+        if site is None or not re.search(r"dependsOn:\s*\[[^\]]*\bentraPrecondition\b", site.group(1)):
+            problem(f"{resources}: the Function App must depend on entraPrecondition (no app without its API registration)")
+    else:
+        problem(f"{auth_module} and {precondition_module} are both expected")
+    http_function = json.load(open("SetOrRemoveMobilePhoneMfa/function.json"))
+    triggers = [b for b in http_function["bindings"] if b.get("type") == "httpTrigger"]
+    if not triggers or any(b.get("authLevel") != "function" for b in triggers):
+        problem("SetOrRemoveMobilePhoneMfa/function.json: the HTTP trigger must keep authLevel function (the key is the second check behind Entra authentication)")
 
     main_params = set(declarations(main, "parameter_declaration"))
     parameters = json.load(open("infra/main.parameters.json"))["parameters"]
     for name in sorted(set(parameters) - main_params):
         problem(f"infra/main.parameters.json sets '{name}', which infra/main.bicep does not declare")
+    for name in sorted(main_params - set(parameters) - {"resourceGroupName"}):
+        problem(f"infra/main.bicep declares '{name}', which infra/main.parameters.json does not set (azd could not set it)")
+    # A parameter main.bicep declares but does not hand to resources.bicep would be ignored
+    # without a word; a name it hands on must be one resources.bicep declares.
+    main_text = trees[main][1].decode()
+    module_block = re.search(r"module app 'resources\.bicep' = \{.*?\n  params: \{(.*?)\n  \}", main_text, re.S)
+    if module_block is None:
+        problem(f"{main}: module app 'resources.bicep' with a params block not found (update check-infra.sh)")
+    else:
+        passed = dict(re.findall(r"^\s+(\w+):\s*(\w+)\s*$", module_block.group(1), re.M))
+        resource_params = set(declarations(resources, "parameter_declaration"))
+        for name in sorted(main_params - set(passed.values()) - {"environmentName", "resourceGroupName"}):
+            problem(f"{main}: parameter '{name}' is never passed to resources.bicep")
+        for name in sorted(set(passed) - resource_params):
+            problem(f"{main}: passes '{name}', which {resources} does not declare")
 
     azure = yaml.safe_load(open("azure.yaml"))
     service = azure.get("services", {}).get("api", {})

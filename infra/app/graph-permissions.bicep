@@ -25,6 +25,39 @@
 //   Organization.Read.All                   only with enableUserNotifications and no configured
 //                                           organization name: the mail names the organization,
 //                                           read once per process (GET /organization).
+//   RoleManagement.Read.Directory           only with enableProtectedAccounts: is the target user a
+//                                           privileged account? Reads role definitions
+//                                           (isPrivileged), the user's role assignments and PIM
+//                                           eligibility (roleEligibilityScheduleInstances).
+//                                           RoleEligibilitySchedule.Read.Directory would cover the
+//                                           eligibility read alone; RoleManagement.Read.Directory is
+//                                           the least privilege that covers all three reads.
+//   GroupMember.Read.All                    with enableProtectedAccounts: checkMemberGroups for the
+//                                           protected groups (MFA_PROTECTED_GROUP_IDS, e.g. the
+//                                           break-glass accounts); with enableMethodPolicy: is the
+//                                           user in the SMS/voice policy's include/exclude groups.
+//                                           checkMemberGroups on a user needs User.Read.All and
+//                                           GroupMember.Read.All (both granted).
+//   Policy.Read.AuthenticationMethod        only with enableMethodPolicy: GET
+//                                           /policies/authenticationMethodsPolicy/
+//                                           authenticationMethodConfigurations/sms and /voice (its
+//                                           least-privileged application permission; Policy.Read.All
+//                                           is the broader alternative).
+//
+// The app role ids, for checking an assignment by hand (GRAPH_PERMISSIONS_GRANTED lists names).
+// Verified against microsoftgraph/microsoft-graph-devx-content permissions/new/provisioningInfo.json
+// (scheme Application, commit 6cbd6bb of 2026-08-07); the ones marked * also against
+// merill/graph-permissions-explorer permission/<name>.md. They are not used below: each role is
+// looked up by name in Graph's service principal, so a typo fails the deployment instead of
+// granting a different role.
+//   UserAuthenticationMethod.ReadWrite.All  50483e42-d915-4231-9639-7fdb7fd190e5
+//   User.Read.All                           df021288-bdef-4463-88db-98f22de89214
+//   AuditLog.Read.All                       b0afded3-3588-46d8-8b3d-9842eff778da
+//   Mail.Send                               b633e1c5-b582-4048-a93e-9f11b44c7e96
+//   Organization.Read.All                   498476ce-e0fe-48b0-b801-37ba7e2685c6
+//   RoleManagement.Read.Directory           483bed4a-2ad3-4361-a73b-c83ccdbdc53c *
+//   GroupMember.Read.All                    98830695-27a2-44f7-8c18-0c3ebc9698f6 *
+//   Policy.Read.AuthenticationMethod        8e3bc81b-d2f3-4b7b-838c-32c88218d2f0
 //
 // Turning a switch off later does NOT remove a role granted earlier: Bicep only creates or
 // updates Graph resources. DEPLOY.md shows how to remove an assignment.
@@ -46,6 +79,12 @@ param scopeMailSendInExchange bool
 @description('Grant Organization.Read.All so the mail can name the organization; not needed when MFA_NOTIFY_ORGANIZATION_NAME is set.')
 param readOrganizationName bool
 
+@description('Protected accounts: grant RoleManagement.Read.Directory (privileged roles, active and PIM-eligible) and GroupMember.Read.All (protected groups).')
+param enableProtectedAccounts bool
+
+@description('Method policy: grant Policy.Read.AuthenticationMethod (the SMS and voice method configurations) and GroupMember.Read.All (their target groups).')
+param enableMethodPolicy bool
+
 var alwaysNeeded = [
   'UserAuthenticationMethod.ReadWrite.All'
   'User.Read.All'
@@ -56,7 +95,11 @@ var grantMailSend = enableUserNotifications && !scopeMailSendInExchange
 var mailRoles = grantMailSend ? ['Mail.Send'] : []
 var organizationRoles = grantOrganizationRead ? ['Organization.Read.All'] : []
 var notificationRoles = concat(mailRoles, organizationRoles)
-var roleNames = concat(alwaysNeeded, ownerSearchRoles, notificationRoles)
+var grantGroupMemberRead = enableProtectedAccounts || enableMethodPolicy
+var protectedAccountRoles = enableProtectedAccounts ? ['RoleManagement.Read.Directory'] : []
+var methodPolicyRoles = enableMethodPolicy ? ['Policy.Read.AuthenticationMethod'] : []
+var groupRoles = grantGroupMemberRead ? ['GroupMember.Read.All'] : []
+var roleNames = concat(alwaysNeeded, ownerSearchRoles, notificationRoles, protectedAccountRoles, groupRoles, methodPolicyRoles)
 
 // The Microsoft Graph service principal; '00000003-0000-0000-c000-000000000000' is Graph's
 // well-known appId in every tenant and cloud.
@@ -95,6 +138,25 @@ resource organizationReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (gran
   principalId: principalId
   resourceId: graph.id
   appRoleId: filter(graph.appRoles, appRole => appRole.value == 'Organization.Read.All')[0].id
+}
+
+resource roleManagementReadDirectory 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (enableProtectedAccounts) {
+  principalId: principalId
+  resourceId: graph.id
+  appRoleId: filter(graph.appRoles, appRole => appRole.value == 'RoleManagement.Read.Directory')[0].id
+}
+
+// One assignment for both features: the same role twice would be the same assignment.
+resource groupMemberReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantGroupMemberRead) {
+  principalId: principalId
+  resourceId: graph.id
+  appRoleId: filter(graph.appRoles, appRole => appRole.value == 'GroupMember.Read.All')[0].id
+}
+
+resource policyReadAuthenticationMethod 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (enableMethodPolicy) {
+  principalId: principalId
+  resourceId: graph.id
+  appRoleId: filter(graph.appRoles, appRole => appRole.value == 'Policy.Read.AuthenticationMethod')[0].id
 }
 
 output grantedRoles array = roleNames
