@@ -345,9 +345,13 @@ var baseAppSettings = {
   // Who may call and whose MFA may be changed (DEPLOY.md, "Who may call"). Booleans are written
   // as 'true'/'false' explicitly: ARM's string() turns a bool into 'True'/'False'.
   MFA_REQUIRE_AUTHENTICATED_CALLER: enableEntraAuthentication ? 'true' : 'false'
-  MFA_ALLOWED_CALLERS: join(concat(allowedClientApplications, allowedPrincipalIds), ',')
+  // The handler admits a caller named by any of these (object id, application id, or a group in
+  // the token's groups claim); the platform has already required both lists (AND).
+  MFA_ALLOWED_CALLERS: join(concat(allowedClientApplications, allowedPrincipalIds, allowedGroupIds), ',')
   MFA_PROTECTED_GROUP_IDS: join(protectedGroupIds, ',')
-  MFA_ALLOW_PRIVILEGED_TARGETS: allowPrivilegedTargets ? 'true' : 'false'
+  // Without the protected-accounts grants the handler cannot tell privileged targets; switching
+  // the feature off is switching the role check off (protected groups still need GroupMember).
+  MFA_ALLOW_PRIVILEGED_TARGETS: (allowPrivilegedTargets || !enableProtectedAccounts) ? 'true' : 'false'
   MFA_TELEPHONY: telephony
   MFA_LAST_METHOD_REMOVAL: lastMethodRemoval
 }

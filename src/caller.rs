@@ -71,6 +71,9 @@ pub struct Caller {
     /// A name to show: the user's UPN or name, the application's name or id.
     pub name: Option<String>,
     pub kind: CallerKind,
+    /// The group ids the token's `groups` claim names (when the API's app registration emits
+    /// group claims), lowercase.
+    pub groups: Vec<String>,
 }
 
 /// Whether a person or an application called.
@@ -106,6 +109,12 @@ const USER_NAME: [&str; 6] = [
     "unique_name",
 ];
 const APP_NAME: [&str; 1] = ["app_displayname"];
+const GROUPS: [&str; 2] = [
+    "groups",
+    "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
+];
+/// The most group claims read.
+const MAX_GROUPS: usize = 200;
 
 /// The longest a claim value is kept.
 const MAX_CLAIM_CHARS: usize = 256;
@@ -137,19 +146,35 @@ impl Caller {
             CallerKind::User => claim(&USER_NAME),
             CallerKind::Application => claim(&APP_NAME).or_else(|| app_id.clone()),
         };
+        let groups = principal
+            .claims
+            .iter()
+            .filter(|(kind, _)| {
+                GROUPS
+                    .iter()
+                    .any(|wanted| kind.eq_ignore_ascii_case(wanted))
+            })
+            .map(|(_, value)| clean(value).to_ascii_lowercase())
+            .filter(|group| !group.is_empty())
+            .take(MAX_GROUPS)
+            .collect();
         Some(Caller {
             id,
             app_id,
             name,
             kind,
+            groups,
         })
     }
 
-    /// Whether `allowed` (object ids and application ids, lowercase) names this caller.
+    /// Whether `allowed` (object ids, application ids and group ids, lowercase) names this
+    /// caller, its application, or a group its token says it is in.
     pub fn is_among(&self, allowed: &[String]) -> bool {
-        allowed
-            .iter()
-            .any(|entry| *entry == self.id || self.app_id.as_deref() == Some(entry.as_str()))
+        allowed.iter().any(|entry| {
+            *entry == self.id
+                || self.app_id.as_deref() == Some(entry.as_str())
+                || self.groups.contains(entry)
+        })
     }
 }
 
@@ -199,6 +224,13 @@ mod tests {
         assert_eq!(caller.kind, CallerKind::User);
         assert_eq!(caller.name.as_deref(), Some("admin@contoso.com"));
         assert!(caller.is_among(&["04b07795-8ddb-461a-bbee-02f9e1bf7b46".to_owned()]));
+        let in_group = Caller::from_principal(&principal(&[
+            ("oid", "11111111-1111-1111-1111-111111111111"),
+            ("groups", "AAAAAAAA-0000-0000-0000-000000000000"),
+            ("groups", "bbbbbbbb-0000-0000-0000-000000000000"),
+        ]))
+        .unwrap();
+        assert!(in_group.is_among(&["aaaaaaaa-0000-0000-0000-000000000000".to_owned()]));
     }
 
     #[test]

@@ -171,7 +171,7 @@ impl GraphOperation {
                 "RoleManagement.Read.Directory"
             }
             GraphOperation::ReadRoleEligibility => {
-                "RoleEligibilitySchedule.Read.Directory (or RoleManagement.Read.Directory)"
+                "RoleManagement.Read.Directory (or the narrower RoleEligibilitySchedule.Read.Directory)"
             }
             GraphOperation::CheckMemberGroups => "GroupMember.Read.All (with User.Read.All)",
             GraphOperation::ReadMethodPolicy => "Policy.Read.AuthenticationMethod",
