@@ -33,6 +33,8 @@ use crate::runbook::{self, Services};
 pub const HTTP_FUNCTION: &str = "SetOrRemoveMobilePhoneMfa";
 /// The queue-triggered function's name and route.
 pub const QUEUE_FUNCTION: &str = "SetOrRemoveMobilePhoneMfaQueue";
+/// The function that serves the API definition (`GET /api/openapi.json`, no key).
+pub const OPENAPI_FUNCTION: &str = "OpenApi";
 /// Binding names, as in the function.json files.
 const HTTP_TRIGGER_BINDING: &str = "req";
 const HTTP_OUTPUT_BINDING: &str = "res";
@@ -69,6 +71,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(health))
         .route(&format!("/{HTTP_FUNCTION}"), post(http_trigger))
         .route(&format!("/{QUEUE_FUNCTION}"), post(queue_trigger))
+        .route(&format!("/{OPENAPI_FUNCTION}"), post(openapi))
         .fallback(not_found)
         .with_state(state)
 }
@@ -224,6 +227,32 @@ async fn queue_trigger(
     }
     let report = finish(outcome);
     let envelope = host::queue_response(QUEUE_OUTPUT_BINDING, result_message(&report), &report.log);
+    (StatusCode::OK, axum::Json(envelope)).into_response()
+}
+
+/// The API definition with the host name the caller used (when it is a plain host name).
+async fn openapi(body: Body) -> Response {
+    let host = read_envelope(body)
+        .await
+        .ok()
+        .and_then(|bytes| Envelope::parse(&bytes).ok())
+        .and_then(|envelope| envelope.http_request(HTTP_TRIGGER_BINDING).ok())
+        .and_then(|request| request.url)
+        .and_then(|url| url::Url::parse(&url).ok())
+        .and_then(|url| {
+            let host = url.host_str()?.to_owned();
+            let plain = host.len() <= 253
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+            plain.then(|| match url.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        })
+        .unwrap_or_else(|| crate::openapi::PLACEHOLDER_HOST.to_owned());
+    let document = crate::openapi::definition(&host);
+    let envelope = host::http_response(HTTP_OUTPUT_BINDING, 200, document.to_string(), None, &[]);
     (StatusCode::OK, axum::Json(envelope)).into_response()
 }
 

@@ -27,6 +27,8 @@ pub struct HttpTriggerRequest {
     pub body: Option<Value>,
     /// Query parameters (the host joins repeated ones with commas).
     pub query: Map<String, Value>,
+    /// The URL the caller used (`scheme://host/path?query`), when the host gave it.
+    pub url: Option<String>,
     /// The principal App Service authentication vouched for, from `Identities`: the first
     /// authenticated identity that is not the host's own function-key identity.
     pub principal: Option<Principal>,
@@ -97,6 +99,10 @@ impl Envelope {
             _ => Map::new(),
         };
         Ok(HttpTriggerRequest {
+            url: match get(&request, "Url") {
+                Some(Value::String(url)) => Some(url.clone()),
+                _ => None,
+            },
             body,
             query,
             principal: principal(get(&request, "Identities")),

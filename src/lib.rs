@@ -30,6 +30,7 @@ pub mod language;
 pub mod locks;
 pub mod methods;
 pub mod notify;
+pub mod openapi;
 pub mod outcome;
 pub mod owner;
 pub mod phone;

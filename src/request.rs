@@ -12,6 +12,15 @@ use crate::phone::{LineKind, PhoneNumber, PhoneType};
 use crate::report::{ErrorCode, Failure, WarningCode};
 use crate::user::UserRef;
 
+mod parameters;
+
+use parameters::{
+    ALLOW_LAST_METHOD_REMOVAL, CALLER_NAME, CORRELATION_ID, DRY_RUN, LANGUAGE_OVERRIDE,
+    NOTIFY_USER, OPERATION, PHONE_NUMBER, PHONE_TYPE, REMOVE, REQUEST_ID, SHOW, SMS_SIGN_IN,
+    USER_ID,
+};
+pub use parameters::{KNOWN, PARAMETERS, ParameterKind, ParameterSpec};
+
 /// A request that has passed every check we can make without asking Graph.
 #[derive(Clone, Debug)]
 pub struct Request {
@@ -80,41 +89,6 @@ pub struct Rejected {
     pub request_id: Option<String>,
     pub warnings: Vec<(WarningCode, String)>,
 }
-
-/// The parameters we know, in the spelling the documentation uses.
-const USER_ID: &str = "UserId";
-const PHONE_NUMBER: &str = "phoneNumber";
-const REMOVE: &str = "Remove";
-const CALLER_NAME: &str = "CallerName";
-const PHONE_TYPE: &str = "phoneType";
-const DRY_RUN: &str = "dryRun";
-const SMS_SIGN_IN: &str = "smsSignIn";
-const REQUEST_ID: &str = "requestId";
-/// An alias some producers use for [`REQUEST_ID`].
-const CORRELATION_ID: &str = "correlationId";
-const NOTIFY_USER: &str = "NotifyUser";
-const LANGUAGE_OVERRIDE: &str = "LanguageOverride";
-const OPERATION: &str = "operation";
-const SHOW: &str = "Show";
-const ALLOW_LAST_METHOD_REMOVAL: &str = "allowLastMethodRemoval";
-
-/// Every parameter name the runbook reads, in its documented spelling.
-pub const KNOWN: [&str; 14] = [
-    USER_ID,
-    PHONE_NUMBER,
-    REMOVE,
-    CALLER_NAME,
-    PHONE_TYPE,
-    DRY_RUN,
-    SMS_SIGN_IN,
-    REQUEST_ID,
-    CORRELATION_ID,
-    NOTIFY_USER,
-    LANGUAGE_OVERRIDE,
-    OPERATION,
-    SHOW,
-    ALLOW_LAST_METHOD_REMOVAL,
-];
 
 /// How many unknown parameters are named one by one; the rest are counted.
 const MAX_UNKNOWN_NAMED: usize = 10;

@@ -111,6 +111,7 @@ impl FunctionsHost {
         });
         let router = Router::new()
             .route("/api/SetOrRemoveMobilePhoneMfa", post(http_function))
+            .route("/api/openapi.json", get(openapi))
             .route("/queue/mfa-phone-requests", post(enqueue))
             .route("/queue/mfa-phone-results", get(results))
             .route("/queue/mfa-phone-requests-poison", get(poison))
@@ -184,6 +185,47 @@ impl Drop for FunctionsHost {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// `GET /api/openapi.json`: the anonymous function that serves the API definition.
+async fn openapi(State(shared): State<Arc<HostShared>>, headers: HeaderMap) -> Response {
+    let host = headers
+        .get("host")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("localhost");
+    let envelope = json!({
+        "Data": {"req": {
+            "Url": format!("http://{host}/api/openapi.json"),
+            "Method": "GET",
+            "Query": {},
+            "Headers": {},
+            "Params": {},
+            "Identities": [],
+        }},
+        "Metadata": {"sys": {"MethodName": "OpenApi"}},
+    });
+    let answer = shared
+        .client
+        .post(format!("{}/OpenApi", shared.handler))
+        .json(&envelope)
+        .send()
+        .await;
+    let body = match answer {
+        Ok(answer) if answer.status().is_success() => answer.json::<Value>().await.ok(),
+        _ => None,
+    };
+    match body
+        .as_ref()
+        .and_then(|body| body["Outputs"]["res"]["body"].as_str())
+    {
+        Some(document) => (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            document.to_owned(),
+        )
+            .into_response(),
+        None => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 

@@ -326,6 +326,7 @@ impl TestApp {
         let output = &envelope["Outputs"]["res"];
         let report = serde_json::from_str(output["body"].as_str().expect("body is a string"))
             .expect("body is JSON");
+        assert_valid_result(&report);
         HttpAnswer {
             status: output["statusCode"].as_u64().expect("statusCode") as u16,
             report,
@@ -434,14 +435,76 @@ pub fn is_background_read(request: &LoggedRequest) -> bool {
             .starts_with("/policies/authenticationMethodsPolicy/")
 }
 
-/// The result message a queue answer envelope carries.
+/// The result message a queue answer envelope carries (checked against the API definition).
 pub fn result_of(envelope: &Value) -> &Value {
     let result = &envelope["Outputs"]["resultMessage"];
     assert!(
         result.is_object(),
         "the result message is a JSON object: {envelope}"
     );
+    assert_valid_result(result);
     result
+}
+
+/// Fails when `result` is not what the API definition's result schema allows (a field the
+/// definition lacks, a code it does not list, a type it does not say).
+#[track_caller]
+pub fn assert_valid_result(result: &Value) {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let definition =
+            mfa_phone_handler::openapi::definition(mfa_phone_handler::openapi::PLACEHOLDER_HOST);
+        let schema = json_schema(definition["definitions"]["Result"].clone());
+        jsonschema::draft4::new(&schema).expect("the result schema compiles")
+    });
+    let errors: Vec<String> = validator
+        .iter_errors(result)
+        .map(|error| format!("{} at {}", error, error.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "the result does not match the API definition: {errors:#?}\n{result}"
+    );
+}
+
+/// OpenAPI 2.0's schema object as plain JSON Schema: `x-nullable` becomes a null type.
+fn json_schema(schema: Value) -> Value {
+    match schema {
+        Value::Object(mut object) => {
+            let nullable = object.remove("x-nullable") == Some(Value::Bool(true));
+            object.retain(|key, _| !key.starts_with("x-"));
+            let mut object: serde_json::Map<String, Value> = object
+                .into_iter()
+                .map(|(key, value)| {
+                    let value = match key.as_str() {
+                        "properties" => match value {
+                            Value::Object(properties) => Value::Object(
+                                properties
+                                    .into_iter()
+                                    .map(|(name, schema)| (name, json_schema(schema)))
+                                    .collect(),
+                            ),
+                            other => other,
+                        },
+                        "items" => json_schema(value),
+                        _ => value,
+                    };
+                    (key, value)
+                })
+                .collect();
+            if nullable {
+                if let Some(Value::String(kind)) = object.get("type").cloned() {
+                    object.insert("type".to_owned(), json!([kind, "null"]));
+                }
+                if let Some(Value::Array(mut values)) = object.get("enum").cloned() {
+                    values.push(Value::Null);
+                    object.insert("enum".to_owned(), Value::Array(values));
+                }
+            }
+            Value::Object(object)
+        }
+        other => other,
+    }
 }
 
 /// The queue-triggered function's route.

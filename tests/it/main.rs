@@ -8,6 +8,7 @@ mod hardening;
 mod helpers;
 mod http_trigger;
 mod notify;
+mod openapi;
 mod picture;
 mod privacy;
 mod queue;

@@ -1,0 +1,165 @@
+//! The API's OpenAPI 2.0 definition (Logic Apps' "HTTP + Swagger" action and Power Platform
+//! custom connectors accept 2.0 only), derived from the types that parse the parameters
+//! ([`crate::request::PARAMETERS`]) and build the result ([`crate::report::Report`]), so it
+//! cannot drift from them. The committed `connector/apiDefinition.swagger.json` is this with
+//! [`PLACEHOLDER_HOST`]; the app serves it with its own host name.
+
+mod schema;
+
+use serde_json::{Map, Value, json};
+
+use crate::report::Report;
+use crate::request::{PARAMETERS, ParameterKind};
+
+/// The host name in the committed definition; the served one carries the app's.
+pub const PLACEHOLDER_HOST: &str = "your-function-app.azurewebsites.net";
+
+/// Every HTTP status the HTTP trigger answers with, and what it means.
+pub const STATUSES: [(u16, &str); 10] = [
+    (
+        200,
+        "The request was carried out (or, with dryRun or show, looked at); see action and warnings.",
+    ),
+    (
+        400,
+        "A parameter is missing or malformed; error.field names it.",
+    ),
+    (
+        401,
+        "The request carried no Microsoft Entra principal, and this deployment requires one.",
+    ),
+    (
+        403,
+        "The caller is not allowed, or the user is a protected account.",
+    ),
+    (404, "No such user."),
+    (
+        409,
+        "Graph's rules or the tenant's state refuse the change; error.code says which.",
+    ),
+    (413, "The request is larger than the handler accepts."),
+    (
+        500,
+        "The handler failed unexpectedly; the request may be sent again.",
+    ),
+    (
+        502,
+        "Graph refused the Function App's identity, or answered something unusable.",
+    ),
+    (
+        503,
+        "Graph, the identity or the protection check was unavailable; try again after Retry-After.",
+    ),
+];
+
+/// The definition, for an app whose host name is `host`.
+pub fn definition(host: &str) -> Value {
+    let mut definitions = Map::new();
+    definitions.insert("Result".to_owned(), schema::of::<Report>());
+    definitions.insert("Parameters".to_owned(), parameters_schema());
+    let mut responses = Map::new();
+    for (status, description) in STATUSES {
+        let mut response = json!({
+            "description": description,
+            "schema": {"$ref": "#/definitions/Result"},
+        });
+        if status == 503 {
+            response["headers"] = json!({"Retry-After": {
+                "type": "integer",
+                "description": "Seconds to wait before sending the request again."
+            }});
+        }
+        responses.insert(status.to_string(), response);
+    }
+    json!({
+        "swagger": "2.0",
+        "info": {
+            "title": "Phone MFA",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Sets, updates, removes or shows a Microsoft Entra user's phone MFA method through Microsoft Graph, with the Function App's managed identity, and reports the user's whole MFA picture.",
+        },
+        "host": host,
+        "basePath": "/api",
+        "schemes": ["https"],
+        "consumes": ["application/json"],
+        "produces": ["application/json"],
+        "paths": {
+            "/SetOrRemoveMobilePhoneMfa": {
+                "post": {
+                    "operationId": "SetOrRemovePhoneMethod",
+                    "summary": "Set, update, remove or show a user's phone method",
+                    "description": "Brings the user's phone MFA method of the given type to the requested state, or only shows the user's methods, and answers with one result: what was done, the method after it, the user's whole MFA picture and the warnings.",
+                    "x-ms-visibility": "important",
+                    "parameters": [{
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "description": "The runbook's parameters.",
+                        "x-ms-summary": "Parameters",
+                        "schema": {"$ref": "#/definitions/Parameters"},
+                    }],
+                    "responses": responses,
+                    "security": [{"api_key": [], "oauth2_auth": []}],
+                }
+            }
+        },
+        "definitions": definitions,
+        "securityDefinitions": {
+            "api_key": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "x-functions-key",
+                "description": "The function key.",
+            },
+            "oauth2_auth": {
+                "type": "oauth2",
+                "flow": "accessCode",
+                "authorizationUrl": "https://login.microsoftonline.com/common/oauth2/authorize",
+                "tokenUrl": "https://login.microsoftonline.com/common/oauth2/token",
+                "scopes": {},
+                "description": "A Microsoft Entra token for the app's audience (App Service authentication).",
+            },
+        },
+        "x-ms-connector-metadata": [
+            {"propertyName": "Website", "propertyValue": "https://github.com/realmjoin/realmjoin-runbooks"},
+            {"propertyName": "Categories", "propertyValue": "IT Operations;Security"},
+        ],
+    })
+}
+
+/// The parameters object, from the parser's own table.
+fn parameters_schema() -> Value {
+    let mut properties = Map::new();
+    for parameter in PARAMETERS {
+        let mut property = match parameter.kind {
+            ParameterKind::Text => json!({"type": "string"}),
+            ParameterKind::Boolean => json!({"type": "boolean"}),
+            ParameterKind::OneOf(words) => json!({"type": "string", "enum": words}),
+        };
+        property["x-ms-summary"] = json!(parameter.summary);
+        property["description"] = json!(parameter.description);
+        if let Some(default) = parameter.default {
+            property["default"] = match parameter.kind {
+                ParameterKind::Boolean => json!(default == "true"),
+                _ => json!(default),
+            };
+        }
+        if parameter.advanced {
+            property["x-ms-visibility"] = json!("advanced");
+        }
+        properties.insert(parameter.name.to_owned(), property);
+    }
+    json!({
+        "type": "object",
+        "description": "The runbook's parameters; names match without case.",
+        "required": ["UserId"],
+        "properties": properties,
+    })
+}
+
+/// The definition as the committed file holds it: pretty JSON and a final newline.
+pub fn committed_text() -> String {
+    let mut text = serde_json::to_string_pretty(&definition(PLACEHOLDER_HOST)).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,188 @@
+//! The parameters the runbook reads: their names, how each is written, and what the API
+//! definition says of each. The parser in the parent module and the OpenAPI definition both
+//! read this one table, so they cannot disagree. Nothing here does IO.
+
+/// The parameters we know, in the spelling the documentation uses.
+pub(super) const USER_ID: &str = "UserId";
+pub(super) const PHONE_NUMBER: &str = "phoneNumber";
+pub(super) const REMOVE: &str = "Remove";
+pub(super) const CALLER_NAME: &str = "CallerName";
+pub(super) const PHONE_TYPE: &str = "phoneType";
+pub(super) const DRY_RUN: &str = "dryRun";
+pub(super) const SMS_SIGN_IN: &str = "smsSignIn";
+pub(super) const REQUEST_ID: &str = "requestId";
+/// An alias some producers use for [`REQUEST_ID`].
+pub(super) const CORRELATION_ID: &str = "correlationId";
+pub(super) const NOTIFY_USER: &str = "NotifyUser";
+pub(super) const LANGUAGE_OVERRIDE: &str = "LanguageOverride";
+pub(super) const OPERATION: &str = "operation";
+pub(super) const SHOW: &str = "Show";
+pub(super) const ALLOW_LAST_METHOD_REMOVAL: &str = "allowLastMethodRemoval";
+
+/// How a parameter is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParameterKind {
+    Text,
+    /// A JSON boolean, or the text `true` or `false` in any case.
+    Boolean,
+    /// One of these words, in any case.
+    OneOf(&'static [&'static str]),
+}
+
+/// One parameter: what the parser reads, and what the API definition says of it.
+#[derive(Clone, Copy, Debug)]
+pub struct ParameterSpec {
+    pub name: &'static str,
+    pub kind: ParameterKind,
+    /// A title for a form field (Title Case).
+    pub summary: &'static str,
+    pub description: &'static str,
+    pub default: Option<&'static str>,
+    /// Rarely used: a connector shows it under "advanced".
+    pub advanced: bool,
+}
+
+const fn spec(
+    name: &'static str,
+    kind: ParameterKind,
+    summary: &'static str,
+    description: &'static str,
+    default: Option<&'static str>,
+    advanced: bool,
+) -> ParameterSpec {
+    ParameterSpec {
+        name,
+        kind,
+        summary,
+        description,
+        default,
+        advanced,
+    }
+}
+
+/// Every parameter the runbook reads, in its documented spelling.
+pub const PARAMETERS: [ParameterSpec; 14] = [
+    spec(
+        USER_ID,
+        ParameterKind::Text,
+        "User",
+        "The user's object id or user principal name.",
+        None,
+        false,
+    ),
+    spec(
+        PHONE_NUMBER,
+        ParameterKind::Text,
+        "Phone Number",
+        "The number in international format, such as +49 170 1234567; an extension (x123) only for an office phone. Required except for show.",
+        None,
+        false,
+    ),
+    spec(
+        OPERATION,
+        ParameterKind::OneOf(&["set", "remove", "show"]),
+        "Operation",
+        "Set (add or update), remove, or show the user's methods without changing anything.",
+        Some("set"),
+        false,
+    ),
+    spec(
+        REMOVE,
+        ParameterKind::Boolean,
+        "Remove",
+        "True removes the phone method (the runbook's switch; the same as operation remove).",
+        Some("false"),
+        true,
+    ),
+    spec(
+        SHOW,
+        ParameterKind::Boolean,
+        "Show",
+        "True shows the user's methods without changing anything (the same as operation show).",
+        Some("false"),
+        true,
+    ),
+    spec(
+        PHONE_TYPE,
+        ParameterKind::OneOf(&["mobile", "alternateMobile", "office"]),
+        "Phone Type",
+        "Which phone method.",
+        Some("mobile"),
+        false,
+    ),
+    spec(
+        DRY_RUN,
+        ParameterKind::Boolean,
+        "Dry Run",
+        "Read and decide, but write nothing.",
+        Some("false"),
+        true,
+    ),
+    spec(
+        SMS_SIGN_IN,
+        ParameterKind::OneOf(&["leave", "enable", "disable"]),
+        "SMS Sign-In",
+        "Switch SMS sign-in on the mobile phone after setting it.",
+        Some("leave"),
+        true,
+    ),
+    spec(
+        NOTIFY_USER,
+        ParameterKind::Boolean,
+        "Notify User",
+        "E-mail the user after their phone method changed.",
+        Some("false"),
+        false,
+    ),
+    spec(
+        LANGUAGE_OVERRIDE,
+        ParameterKind::OneOf(&["en", "de"]),
+        "Mail Language",
+        "The mail's language; by default German for a usage location of DE, AT, CH or LI, else English.",
+        None,
+        true,
+    ),
+    spec(
+        ALLOW_LAST_METHOD_REMOVAL,
+        ParameterKind::Boolean,
+        "Allow Last Method Removal",
+        "Let a removal leave the user with no MFA method where the deployment refuses that.",
+        Some("false"),
+        true,
+    ),
+    spec(
+        CALLER_NAME,
+        ParameterKind::Text,
+        "Caller Name",
+        "Who asked, as you declare it; recorded in the result and the logs for audit.",
+        None,
+        false,
+    ),
+    spec(
+        REQUEST_ID,
+        ParameterKind::Text,
+        "Request Id",
+        "Your own id for the request, echoed in the result.",
+        None,
+        true,
+    ),
+    spec(
+        CORRELATION_ID,
+        ParameterKind::Text,
+        "Correlation Id",
+        "Another name for requestId.",
+        None,
+        true,
+    ),
+];
+
+/// Every parameter name the runbook reads, in its documented spelling.
+pub const KNOWN: [&str; PARAMETERS.len()] = {
+    let mut names = [""; PARAMETERS.len()];
+    let mut index = 0;
+    while index < PARAMETERS.len() {
+        names[index] = PARAMETERS[index].name;
+        index += 1;
+    }
+    names
+};
