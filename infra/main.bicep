@@ -105,6 +105,12 @@ param telephony string = 'microsoft'
 @allowed(['warn', 'refuse'])
 param lastMethodRemoval string = 'warn'
 
+@description('Browser origins that may read the API definition (MFA_CORS_ALLOWED_ORIGINS, a JSON array): the Logic Apps designer in the Azure portal reads /api/openapi.json from the browser for its HTTP + Swagger action.')
+param corsAllowedOrigins array = [
+  'https://portal.azure.com'
+  'https://ms.portal.azure.com'
+]
+
 var tags = {
   'azd-env-name': environmentName
   application: 'mfa-phone-handler'
@@ -145,6 +151,7 @@ module app 'resources.bicep' = {
     allowedPrincipalIds: allowedPrincipalIds
     allowedGroupIds: allowedGroupIds
     queueSenderPrincipalIds: queueSenderPrincipalIds
+    corsAllowedOrigins: corsAllowedOrigins
     enableProtectedAccounts: enableProtectedAccounts
     protectedGroupIds: protectedGroupIds
     allowPrivilegedTargets: allowPrivilegedTargets

@@ -143,6 +143,16 @@ param telephony string = 'microsoft'
 @allowed(['warn', 'refuse'])
 param lastMethodRemoval string = 'warn'
 
+// Cross-origin reads matter only to browsers: the Logic Apps designer fetches the API definition
+// for its HTTP + Swagger action from the portal page, so the portal's origins are allowed. A
+// connector's and a workflow's own calls come from Azure's back ends, where CORS does not apply,
+// and the POST endpoint still needs a token and a function key whatever the origin.
+@description('Browser origins that may read the API definition (/api/openapi.json). Empty: no cross-origin reads.')
+param corsAllowedOrigins array = [
+  'https://portal.azure.com'
+  'https://ms.portal.azure.com'
+]
+
 // Resource names need lower case (storage accounts and containers allow nothing else).
 var token = toLower(resourceToken)
 
@@ -387,6 +397,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
       http20Enabled: true
+      cors: {
+        allowedOrigins: corsAllowedOrigins
+        supportCredentials: false
+      }
     }
     functionAppConfig: {
       deployment: {

@@ -282,6 +282,25 @@ if resources in trees and main in trees:
     triggers = [b for b in http_function["bindings"] if b.get("type") == "httpTrigger"]
     if not triggers or any(b.get("authLevel") != "function" for b in triggers):
         problem("SetOrRemoveMobilePhoneMfa/function.json: the HTTP trigger must keep authLevel function (the key is the second check behind Entra authentication)")
+    # The one anonymous trigger serves the API definition, read-only, on a path Entra
+    # authentication lets through; any other anonymous trigger would bypass the function key.
+    auth_text = trees[auth_module][1].decode() if auth_module in trees else ""
+    excluded = re.search(r"param excludedPaths array = \[([^\]]*)\]", auth_text)
+    excluded_paths = set(re.findall(r"'([^']+)'", excluded.group(1))) if excluded else set()
+    for folder in sorted(os.listdir(".")):
+        path = os.path.join(folder, "function.json")
+        if not os.path.isfile(path):
+            continue
+        for binding in json.load(open(path))["bindings"]:
+            if binding.get("type") != "httpTrigger" or binding.get("authLevel") != "anonymous":
+                continue
+            route = "/api/" + binding.get("route", folder)
+            if binding.get("methods") != ["get"]:
+                problem(f"{path}: an anonymous HTTP trigger must allow GET only, not {binding.get('methods')}")
+            if folder != "OpenApi":
+                problem(f"{path}: only OpenApi may have an anonymous HTTP trigger (the others need the function key)")
+            elif route not in excluded_paths:
+                problem(f"{path}: {route} is anonymous but not in {auth_module}'s excludedPaths {sorted(excluded_paths)}: Entra authentication would answer 401")
 
     main_params = set(declarations(main, "parameter_declaration"))
     parameters = json.load(open("infra/main.parameters.json"))["parameters"]

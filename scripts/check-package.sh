@@ -70,8 +70,9 @@ with zipfile.ZipFile(zip_path) as archive:
     for required in ("host.json", binary_name):
         if required not in names:
             sys.exit(f"check-package: FAIL: {required} is not at the zip root ({names})")
-    if not any(name.endswith("/function.json") for name in names):
-        sys.exit("check-package: FAIL: no function folder in the zip")
+    for function in ("SetOrRemoveMobilePhoneMfa", "SetOrRemoveMobilePhoneMfaQueue", "OpenApi"):
+        if f"{function}/function.json" not in names:
+            sys.exit(f"check-package: FAIL: {function}/function.json is not in the zip")
     forbidden = [n for n in names if n.split("/")[0] in
                  ("src", "tests", "target", "infra", "scripts", "local.settings.json",
                   "Cargo.toml", "Cargo.lock")]
@@ -235,6 +236,32 @@ if res.get("statusCode") not in (200, "200"):
 inner = res.get("body", "")
 if '"action":"added"' not in inner.replace(" ", "") or '"status":"succeeded"' not in inner.replace(" ", ""):
     sys.exit(f"check-package: FAIL: the result is not succeeded/added: {inner[:500]}")
+
+# The API definition, as the host forwards GET /api/openapi.json: the host name of the URL the
+# caller used goes into it.
+definition_envelope = {
+    "Data": {"req": {
+        "Url": "https://check-package.example/api/openapi.json",
+        "Method": "GET", "Query": {}, "Headers": {}, "Params": {}, "Identities": [],
+    }},
+    "Metadata": {},
+}
+request = urllib.request.Request(
+    base + "/OpenApi",
+    data=json.dumps(definition_envelope).encode(),
+    headers={"Content-Type": "application/json; charset=utf-8",
+             "X-Azure-Functions-InvocationId": "00000000-0000-4000-8000-000000000002"},
+    method="POST",
+)
+try:
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        definition_res = json.loads(answer.read().decode()).get("Outputs", {}).get("res", {})
+except urllib.error.HTTPError as error:
+    sys.exit(f"check-package: FAIL: the OpenApi invocation answered {error.code}: {error.read()[:500]!r}")
+definition = json.loads(definition_res.get("body", "{}"))
+if definition.get("swagger") != "2.0" or definition.get("host") != "check-package.example":
+    sys.exit(f"check-package: FAIL: the OpenApi function did not serve the definition for its host: "
+             f"{str(definition)[:300]}")
 print(f"ready_ms={ready_ms:.0f}")
 print(f"invoke_ms={invoke_ms:.0f}")
 PY
@@ -242,7 +269,7 @@ ready_ms="$(sed -n 's/^ready_ms=//p' "$work/result.txt")"
 invoke_ms="$(sed -n 's/^invoke_ms=//p' "$work/result.txt")"
 grep -q "listening on 127.0.0.1:$port" "$work/handler.out" \
     || fail "the handler's stdout has no 'listening on 127.0.0.1:$port' line"
-log "HTTP-trigger envelope: statusCode 200, succeeded/added: ok"
+log "HTTP-trigger envelope: statusCode 200, succeeded/added: ok; OpenApi: the definition for the caller's host: ok"
 
 zip_bytes=$(stat -c %s "$zip_path")
 binary_bytes=$(stat -c %s "$unzipped_binary")
