@@ -163,3 +163,37 @@ pub fn committed_text() -> String {
     text.push('\n');
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::ErrorCode;
+
+    /// Every error code's HTTP status is one the definition documents: the codes are read from
+    /// the derived schema, so a new code cannot be missed.
+    #[test]
+    fn every_error_codes_status_is_documented() {
+        let codes = schema::of::<ErrorCode>();
+        let names = codes["enum"].as_array().cloned().unwrap_or_default();
+        assert!(names.len() > 15, "the error codes' enum: {codes}");
+        for name in names {
+            let code: ErrorCode = serde_json::from_value(name.clone()).expect("an error code");
+            assert!(
+                STATUSES
+                    .iter()
+                    .any(|(status, _)| *status == code.http_status()),
+                "{name} answers {}, which the definition does not document",
+                code.http_status()
+            );
+        }
+    }
+
+    #[test]
+    fn the_required_parameters_are_known_parameters() {
+        let parameters = parameters_schema();
+        for name in parameters["required"].as_array().into_iter().flatten() {
+            let name = name.as_str().unwrap_or_default();
+            assert!(parameters["properties"].get(name).is_some(), "{name}");
+        }
+    }
+}

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::phone::PhoneMethod;
 
@@ -267,7 +267,7 @@ pub struct Failure {
 }
 
 /// Every way an invocation can fail. What a caller does differently decides the variants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum ErrorCode {
     /// A parameter is missing or malformed.
