@@ -195,17 +195,24 @@ fn instructions(url: &str) -> String {
          against a simulated Graph tenant:\n{users}\n\n\
          Set Adele's mobile phone:\n  {set}\n\
          Update it, and e-mail her about it (the mail: curl -s {url}/_sim/mail):\n  {update}\n\
-         Show her phone methods:\n  curl -s {url}/_sim/users/{adele}\n\
+         Her whole MFA picture, read without changing anything:\n  {show}\n\
+         The simulated tenant's own record of her:\n  curl -s {url}/_sim/users/{adele}\n\
          Remove it (give the registered number):\n  {remove}\n\
          Try a dry run, the SMS sign-in conflict, and a structural rule:\n  {dry}\n  {conflict}\n  {alex}\n\
          Through the queue:\n  curl -s -X POST {url}/queue/mfa-phone-requests -d '{queued}'\n  \
-         curl -s {url}/queue/mfa-phone-results\n\n\
+         curl -s {url}/queue/mfa-phone-results\n\
+         The API definition (Logic Apps' HTTP + Swagger, custom connectors):\n  \
+         curl -s {url}/api/openapi.json\n\n\
          Press Ctrl-C to stop.",
         users = users.join("\n"),
         set = post(&format!(
             r#"{{"UserId":"{adele}","phoneNumber":"{number}","CallerName":"demo"}}"#,
             adele = seed::ADELE,
             number = seed::ADELE_NEW_MOBILE
+        )),
+        show = post(&format!(
+            r#"{{"UserId":"{adele}","operation":"show"}}"#,
+            adele = seed::ADELE
         )),
         update = post(&format!(
             r#"{{"UserId":"{adele}","phoneNumber":"{number}","CallerName":"demo","NotifyUser":true}}"#,
