@@ -257,6 +257,27 @@ async fn invocations(simulator: &Simulator, client: &reqwest::Client, users: &[S
                 total,
             );
         }
+        // `show`: the whole MFA picture, read without writing (one round trip).
+        let mut times = Vec::new();
+        let started = Instant::now();
+        for _ in 0..3 * ROUNDS {
+            let one = Instant::now();
+            let answer = invoke(
+                client,
+                &url,
+                json!({"UserId": users[2], "operation": "show"}),
+            )
+            .await;
+            assert_eq!(answer["status"], "succeeded", "{answer}");
+            assert_eq!(answer["action"], "none", "{answer}");
+            times.push(one.elapsed());
+        }
+        let total = started.elapsed();
+        summarize(
+            &format!("sequential show, {} ms Graph latency", latency.as_millis()),
+            &mut times,
+            total,
+        );
         // 64 users at once, each set then removed.
         let mut times = Vec::new();
         let started = Instant::now();
@@ -299,7 +320,7 @@ async fn invocations(simulator: &Simulator, client: &reqwest::Client, users: &[S
     };
     println!(
         "\nhandler memory after {} invocations: resident {} (peak {})",
-        2 * (2 * 3 * ROUNDS + 6 * 64),
+        2 * (3 * 3 * ROUNDS + 6 * 64),
         field("VmRSS:"),
         field("VmHWM:")
     );
