@@ -134,15 +134,30 @@ async fn removing_the_last_mfa_method_is_a_warning_or_with_refuse_a_refusal() {
 
 #[tokio::test]
 async fn the_policy_decides_what_the_number_can_do_and_is_checked_before_writing() {
-    let app = TestApp::spawn().await;
+    // The handler reads the policy in the background as it starts, so the policy is in place
+    // before it starts; group members are checked per request.
+    let group = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let app = TestApp::builder()
+        .prepare({
+            let group = group.clone();
+            move |sim| {
+                sim.tenant(|tenant| {
+                    let id = tenant.directory.add_group("No SMS", &[], false);
+                    tenant.policy.sms.exclude.push(id.clone());
+                    tenant.policy.office_phone_allowed = false;
+                    *group.lock().expect("not poisoned") = id;
+                })
+            }
+        })
+        .spawn()
+        .await;
+    let group = group.lock().expect("not poisoned").clone();
     let excluded = app.add_member("excluded@contoso.com");
     let office_user = app.add_member("office@contoso.com");
-    let group = app.sim.tenant(|tenant| {
-        let group = tenant.directory.add_group("No SMS", &[&excluded], false);
-        tenant.policy.sms.exclude.push(group.clone());
-        tenant.policy.office_phone_allowed = false;
-        group
-    });
+    assert!(
+        app.sim
+            .tenant(|tenant| tenant.directory.add_group_member(&group, &excluded))
+    );
 
     let set = app
         .call(json!({"UserId": excluded, "phoneNumber": NUMBER}))

@@ -93,6 +93,21 @@ impl Directory {
         id
     }
 
+    /// Adds `member` to the group `group_id`; false when there is no such group.
+    pub fn add_group_member(&mut self, group_id: &str, member: &str) -> bool {
+        match self
+            .groups
+            .iter_mut()
+            .find(|group| group.id.eq_ignore_ascii_case(group_id))
+        {
+            Some(group) => {
+                group.members.push(member.to_owned());
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Assigns `role_id` to `principal_id`, active.
     pub fn assign(&mut self, principal_id: &str, role_id: &str) {
         self.assignments.push(SimHolding {
