@@ -100,8 +100,8 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         axum::Json(serde_json::json!({
             "error": format!(
-                "no such function: this handler serves POST /{HTTP_FUNCTION} and POST \
-                 /{QUEUE_FUNCTION}"
+                "no such function: this handler serves POST /{HTTP_FUNCTION}, POST \
+                 /{QUEUE_FUNCTION} and POST /{OPENAPI_FUNCTION}"
             )
         })),
     )
@@ -230,9 +230,10 @@ async fn queue_trigger(
     (StatusCode::OK, axum::Json(envelope)).into_response()
 }
 
-/// The API definition with the host name the caller used (when it is a plain host name).
+/// The API definition with the host name the caller used (when it is a plain host name), and
+/// its scheme (https, unless the caller came over plain http, as to a local `func start`).
 async fn openapi(body: Body) -> Response {
-    let host = read_envelope(body)
+    let address = read_envelope(body)
         .await
         .ok()
         .and_then(|bytes| Envelope::parse(&bytes).ok())
@@ -245,13 +246,22 @@ async fn openapi(body: Body) -> Response {
                 && host
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
-            plain.then(|| match url.port() {
+            let host = match url.port() {
                 Some(port) => format!("{host}:{port}"),
                 None => host,
-            })
-        })
-        .unwrap_or_else(|| crate::openapi::PLACEHOLDER_HOST.to_owned());
-    let document = crate::openapi::definition(&host);
+            };
+            plain.then(|| (url.scheme() == "http", host))
+        });
+    let document = match address {
+        Some((plain_http, host)) => {
+            let mut document = crate::openapi::definition(&host);
+            if plain_http {
+                document["schemes"] = serde_json::json!(["http"]);
+            }
+            document
+        }
+        None => crate::openapi::definition(crate::openapi::PLACEHOLDER_HOST),
+    };
     let envelope = host::http_response(HTTP_OUTPUT_BINDING, 200, document.to_string(), None, &[]);
     (StatusCode::OK, axum::Json(envelope)).into_response()
 }

@@ -14,7 +14,9 @@ usage: mfa-phone-handler [serve]     run as the Azure Functions custom handler
        mfa-phone-handler simulate [--port N]
                                      run only the simulated Graph and print the settings a
                                      handler needs to use it (for func start, or a package check)
-       mfa-phone-handler openapi         print the API's OpenAPI 2.0 definition
+       mfa-phone-handler openapi [--connector]
+                                     print the API's OpenAPI 2.0 definition (or the Power
+                                     Platform custom connector's variant)
        mfa-phone-handler --version";
 
 fn main() -> ExitCode {
@@ -23,11 +25,22 @@ fn main() -> ExitCode {
         None | Some("serve") => serve(),
         Some("demo") => demo(&arguments[1..]),
         Some("simulate") => simulate(&arguments[1..]),
-        Some("openapi") => {
-            // The API definition; connector/apiDefinition.swagger.json is this output.
-            print!("{}", mfa_phone_handler::openapi::committed_text());
-            ExitCode::SUCCESS
-        }
+        Some("openapi") => match arguments.get(1).map(String::as_str) {
+            // The API definition (connector/openapi.json), or the custom connector's variant
+            // (connector/apiDefinition.swagger.json).
+            None => {
+                print!("{}", mfa_phone_handler::openapi::committed_text());
+                ExitCode::SUCCESS
+            }
+            Some("--connector") => {
+                print!("{}", mfa_phone_handler::openapi::connector_text());
+                ExitCode::SUCCESS
+            }
+            Some(other) => {
+                eprintln!("unknown option '{other}'\n{USAGE}");
+                ExitCode::FAILURE
+            }
+        },
         Some("-V" | "--version") => {
             println!("mfa-phone-handler {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

@@ -217,8 +217,11 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
         let operation = match operation(parameters)? {
             Some(operation) => operation,
             None => {
+                // A value that asks for nothing (false, `leave`: what the definition gives as
+                // the default) is no contradiction.
                 for field in [SMS_SIGN_IN, NOTIFY_USER, ALLOW_LAST_METHOD_REMOVAL] {
-                    if lookup(parameters, field)?.is_some_and(|value| value != &Value::Bool(false))
+                    if lookup(parameters, field)?
+                        .is_some_and(|value| !asks_for_nothing(field, value))
                     {
                         return Err(Failure::for_field(
                             ErrorCode::InvalidRequest,
@@ -351,11 +354,27 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
     }
 }
 
+/// Whether a parameter's value asks for nothing (its default): `leave` for `smsSignIn`,
+/// `false` (as JSON or text) for a switch.
+fn asks_for_nothing(field: &str, value: &Value) -> bool {
+    let word = if field == SMS_SIGN_IN {
+        "leave"
+    } else {
+        "false"
+    };
+    match value {
+        Value::Bool(on) => field != SMS_SIGN_IN && !on,
+        Value::String(text) => text.trim().eq_ignore_ascii_case(word),
+        _ => false,
+    }
+}
+
 /// The operation asked for: `Some` for a change, `None` for show. `operation` (`set`,
 /// `remove`, `show`), `Show: true` and the runbook's `Remove: true` are accepted, and must
-/// agree.
+/// agree. `Remove: false` and `Show: false` are their defaults and select nothing, so a
+/// caller (or a connector) that sends them alongside `operation` changes nothing.
 fn operation(parameters: &Map<String, Value>) -> Result<Option<Operation>, Failure> {
-    let remove = boolean(parameters, REMOVE)?;
+    let remove = boolean(parameters, REMOVE)?.unwrap_or(false);
     let show = boolean(parameters, SHOW)?.unwrap_or(false);
     let named = match string(parameters, OPERATION)? {
         None => None,
@@ -373,17 +392,16 @@ fn operation(parameters: &Map<String, Value>) -> Result<Option<Operation>, Failu
         }),
     };
     let from_flags = match (show, remove) {
-        (true, Some(true)) => {
+        (true, true) => {
             return Err(Failure::for_field(
                 ErrorCode::InvalidRequest,
                 SHOW,
                 "Show and Remove cannot both be true",
             ));
         }
-        (true, _) => Some(None),
-        (false, Some(true)) => Some(Some(Operation::Remove)),
-        (false, Some(false)) => Some(Some(Operation::Set)),
-        (false, None) => None,
+        (true, false) => Some(None),
+        (false, true) => Some(Some(Operation::Remove)),
+        (false, false) => None,
     };
     match (named, from_flags) {
         (Some(named), Some(flags)) if named != flags => Err(Failure::for_field(

@@ -1,8 +1,11 @@
 //! The API's OpenAPI 2.0 definition (Logic Apps' "HTTP + Swagger" action and Power Platform
 //! custom connectors accept 2.0 only), derived from the types that parse the parameters
 //! ([`crate::request::PARAMETERS`]) and build the result ([`crate::report::Report`]), so it
-//! cannot drift from them. The committed `connector/apiDefinition.swagger.json` is this with
-//! [`PLACEHOLDER_HOST`]; the app serves it with its own host name.
+//! cannot drift from them. The committed `connector/openapi.json` is this with
+//! [`PLACEHOLDER_HOST`]; the app serves it with its own host name. A Power Platform connector
+//! gets a variant (`connector/apiDefinition.swagger.json`, [`connector_definition`]): a
+//! connection there has one kind of authentication, so it signs in with Entra and sends the
+//! function key through a policy.
 
 mod schema;
 
@@ -26,11 +29,11 @@ pub const STATUSES: [(u16, &str); 10] = [
     ),
     (
         401,
-        "The request carried no Microsoft Entra principal, and this deployment requires one.",
+        "The request carried no Microsoft Entra principal, and this deployment requires one. A 401 from the platform itself (no token, no function key) has no result body.",
     ),
     (
         403,
-        "The caller is not allowed, or the user is a protected account.",
+        "The caller is not allowed, or the user is a protected account. A 403 from the platform itself (App Service authentication refusing the caller) has no result body.",
     ),
     (404, "No such user."),
     (
@@ -157,9 +160,37 @@ fn parameters_schema() -> Value {
     })
 }
 
-/// The definition as the committed file holds it: pretty JSON and a final newline.
+/// The definition for a Power Platform custom connector. A connection has one kind of
+/// authentication, so the connector's only security definition is Microsoft Entra (OAuth);
+/// the function key is a connection parameter that a `setheader` policy sends as
+/// `x-functions-key` (`connector/apiProperties.json`).
+pub fn connector_definition() -> Value {
+    let mut definition = definition(PLACEHOLDER_HOST);
+    if let Some(schemes) = definition["securityDefinitions"].as_object_mut() {
+        schemes.remove("api_key");
+    }
+    if let Some(paths) = definition["paths"].as_object_mut() {
+        for operation in paths.values_mut().filter_map(Value::as_object_mut) {
+            for operation in operation.values_mut() {
+                operation["security"] = json!([{"oauth2_auth": []}]);
+            }
+        }
+    }
+    definition
+}
+
+/// The definition as `connector/openapi.json` holds it: pretty JSON and a final newline.
 pub fn committed_text() -> String {
-    let mut text = serde_json::to_string_pretty(&definition(PLACEHOLDER_HOST)).unwrap_or_default();
+    text(&definition(PLACEHOLDER_HOST))
+}
+
+/// The connector's definition as `connector/apiDefinition.swagger.json` holds it.
+pub fn connector_text() -> String {
+    text(&connector_definition())
+}
+
+fn text(definition: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(definition).unwrap_or_default();
     text.push('\n');
     text
 }
@@ -186,6 +217,53 @@ mod tests {
                 code.http_status()
             );
         }
+    }
+
+    #[test]
+    fn descriptions_read_as_plain_text() {
+        fn check(value: &Value, at: &str) {
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(text)) = map.get("description") {
+                        assert!(!text.contains("[`"), "{at}: a rustdoc link in {text:?}");
+                        let single = text.replace("\n\n", "");
+                        assert!(
+                            !single.contains('\n'),
+                            "{at}: a hard line break in {text:?}"
+                        );
+                    }
+                    for (name, value) in map {
+                        check(value, &format!("{at}/{name}"));
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|item| check(item, at)),
+                _ => {}
+            }
+        }
+        check(&definition(PLACEHOLDER_HOST), "");
+    }
+
+    #[test]
+    fn the_connector_signs_in_with_entra_only() {
+        let connector = connector_definition();
+        let schemes = connector["securityDefinitions"]
+            .as_object()
+            .expect("schemes");
+        assert_eq!(schemes.keys().collect::<Vec<_>>(), ["oauth2_auth"]);
+        let served = definition(PLACEHOLDER_HOST);
+        assert!(served["securityDefinitions"]["api_key"].is_object());
+        // Everything else is the same document.
+        fn without_security(mut document: Value) -> Value {
+            if let Some(document) = document.as_object_mut() {
+                document.remove("securityDefinitions");
+            }
+            let operation = &mut document["paths"]["/SetOrRemoveMobilePhoneMfa"]["post"];
+            if let Some(operation) = operation.as_object_mut() {
+                operation.remove("security");
+            }
+            document
+        }
+        assert_eq!(without_security(connector), without_security(served));
     }
 
     #[test]

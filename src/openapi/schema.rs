@@ -100,5 +100,18 @@ fn to_openapi2(value: Value) -> Value {
     if nullable {
         object.insert("x-nullable".to_owned(), Value::Bool(true));
     }
+    if let Some(Value::String(description)) = object.get_mut("description") {
+        *description = plain(description);
+    }
     Value::Object(object)
+}
+
+/// A doc comment as a connector shows it: lines joined into paragraphs, and rustdoc's links
+/// (`` [`Name`] ``) as the plain name.
+fn plain(doc: &str) -> String {
+    let paragraphs: Vec<String> = doc
+        .split("\n\n")
+        .map(|paragraph| paragraph.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    paragraphs.join("\n\n").replace("[`", "").replace("`]", "")
 }

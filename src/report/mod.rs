@@ -62,7 +62,7 @@ pub struct Report {
     /// The lines an admin reads, like the runbook's output. Phone numbers are masked.
     pub log: Vec<String>,
     /// Whether something was cut (the parameters echoed, log lines, warnings) to keep the
-    /// result within [`MAX_RESULT_BYTES`].
+    /// result within 48 KiB, so that it fits a queue message.
     pub truncated: bool,
     /// How long Graph asked us to wait, for the HTTP `Retry-After` of a transient failure.
     #[serde(skip)]

@@ -82,8 +82,8 @@ pub const PARAMETERS: [ParameterSpec; 14] = [
         OPERATION,
         ParameterKind::OneOf(&["set", "remove", "show"]),
         "Operation",
-        "Set (add or update), remove, or show the user's methods without changing anything.",
-        Some("set"),
+        "Set (add or update), remove, or show the user's methods without changing anything. Absent: set, unless Remove or Show is true.",
+        None,
         false,
     ),
     spec(

@@ -338,3 +338,51 @@ fn the_operation_is_set_remove_or_show_and_its_spellings_must_agree() {
         assert_eq!(rejected.failure.field, Some(field), "{extra}");
     }
 }
+
+#[test]
+fn sending_every_documented_default_changes_nothing() {
+    // A connector or a designer may fill in the defaults the API definition gives; the
+    // request must mean what it means without them, whichever operation it asks for.
+    let defaults: Vec<(&str, Value)> = PARAMETERS
+        .iter()
+        .filter_map(|spec| {
+            let default = spec.default?;
+            let value = match spec.kind {
+                ParameterKind::Boolean => Value::Bool(default == "true"),
+                ParameterKind::Text | ParameterKind::OneOf(_) => Value::from(default),
+            };
+            Some((spec.name, value))
+        })
+        .collect();
+    assert!(
+        defaults.len() >= 4,
+        "the table gives defaults: {defaults:?}"
+    );
+    for chosen in [
+        json!({}),
+        json!({"operation": "set"}),
+        json!({"operation": "remove"}),
+        json!({"operation": "show"}),
+        json!({"Remove": true}),
+        json!({"Show": true}),
+    ] {
+        let mut bare = json!({"UserId": "adele@contoso.com", "phoneNumber": "+491701234567"});
+        for (key, value) in chosen.as_object().unwrap() {
+            bare[key] = value.clone();
+        }
+        let mut filled = bare.clone();
+        for (name, value) in &defaults {
+            if chosen.get(*name).is_none() {
+                filled[*name] = value.clone();
+            }
+        }
+        let bare = parse_value(bare).unwrap_or_else(|rejected| panic!("{chosen}: {rejected:?}"));
+        let filled = parse_value(filled)
+            .unwrap_or_else(|rejected| panic!("{chosen} with defaults: {rejected:?}"));
+        assert_eq!(
+            format!("{:?}", filled.task),
+            format!("{:?}", bare.task),
+            "{chosen}"
+        );
+    }
+}

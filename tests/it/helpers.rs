@@ -450,6 +450,15 @@ pub fn result_of(envelope: &Value) -> &Value {
 /// definition lacks, a code it does not list, a type it does not say).
 #[track_caller]
 pub fn assert_valid_result(result: &Value) {
+    let errors = result_schema_errors(result);
+    assert!(
+        errors.is_empty(),
+        "the result does not match the API definition: {errors:#?}\n{result}"
+    );
+}
+
+/// What the API definition's result schema finds wrong with `result`.
+pub fn result_schema_errors(result: &Value) -> Vec<String> {
     static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
     let validator = VALIDATOR.get_or_init(|| {
         let definition =
@@ -457,14 +466,10 @@ pub fn assert_valid_result(result: &Value) {
         let schema = json_schema(definition["definitions"]["Result"].clone());
         jsonschema::draft4::new(&schema).expect("the result schema compiles")
     });
-    let errors: Vec<String> = validator
+    validator
         .iter_errors(result)
         .map(|error| format!("{} at {}", error, error.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "the result does not match the API definition: {errors:#?}\n{result}"
-    );
+        .collect()
 }
 
 /// OpenAPI 2.0's schema object as plain JSON Schema: `x-nullable` becomes a null type.

@@ -13,21 +13,32 @@ use mfa_phone_handler::simulator::{
 };
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, http_envelope, http_envelope_as};
+use crate::helpers::{TestApp, http_envelope, http_envelope_as, result_schema_errors};
 
 fn root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]
-fn the_committed_definition_is_what_the_code_generates() {
-    let committed = std::fs::read_to_string(root().join("connector/apiDefinition.swagger.json"))
-        .expect("the committed definition");
-    assert!(
-        committed == openapi::committed_text(),
-        "connector/apiDefinition.swagger.json is stale: run `cargo run -- openapi > \
-         connector/apiDefinition.swagger.json` and commit it"
-    );
+fn the_committed_definitions_are_what_the_code_generates() {
+    for (file, generated, command) in [
+        (
+            "connector/openapi.json",
+            openapi::committed_text(),
+            "openapi",
+        ),
+        (
+            "connector/apiDefinition.swagger.json",
+            openapi::connector_text(),
+            "openapi --connector",
+        ),
+    ] {
+        let committed = std::fs::read_to_string(root().join(file)).expect("committed");
+        assert!(
+            committed == generated,
+            "{file} is stale: run `cargo run -- {command} > {file}` and commit it"
+        );
+    }
 }
 
 #[tokio::test]
@@ -63,6 +74,7 @@ async fn the_app_serves_the_definition_with_its_host_without_a_key() {
         .expect("JSON");
     assert_eq!(fetched["swagger"], "2.0");
     assert_eq!(fetched["host"], host.url().trim_start_matches("http://"));
+    assert_eq!(fetched["schemes"], json!(["http"]), "as it was fetched");
 }
 
 #[tokio::test]
@@ -191,6 +203,99 @@ fn the_example_flow_reads_and_sends_only_what_the_definition_has() {
         assert!(
             parameters.get(name).is_some(),
             "the example sends {name}, which is no parameter"
+        );
+    }
+}
+
+/// The words a schema allows, where it lists them.
+fn allowed(schema: &Value) -> Vec<&str> {
+    schema["enum"]
+        .as_array()
+        .map(|words| words.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// Every `{"equals": ["@body('action')?[...]", "word"]}` condition in a workflow.
+fn conditions<'a>(value: &'a Value, found: &mut Vec<(&'a str, &'a str)>) {
+    match value {
+        Value::Object(map) => {
+            if let Some([Value::String(left), Value::String(right)]) = map
+                .get("equals")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                && !right.starts_with('@')
+            {
+                found.push((left, right));
+            }
+            map.values().for_each(|value| conditions(value, found));
+        }
+        Value::Array(items) => items.iter().for_each(|value| conditions(value, found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_example_flow_compares_only_with_words_the_definition_allows() {
+    let text = std::fs::read_to_string(root().join("examples/logic-app/workflow.json"))
+        .expect("the example");
+    let workflow: Value = serde_json::from_str(&text).expect("JSON");
+    let definition = openapi::definition(openapi::PLACEHOLDER_HOST);
+    let result = &definition["definitions"]["Result"];
+    let mut found = Vec::new();
+    conditions(&workflow, &mut found);
+    assert!(found.len() >= 2, "{found:?}");
+    for (left, word) in found {
+        let [path] = fields_read(left, "Set_phone_method")
+            .try_into()
+            .unwrap_or_else(|paths| panic!("{left} reads one field: {paths:?}"));
+        let schema = path
+            .iter()
+            .fold(result, |schema, field| &schema["properties"][field]);
+        assert!(
+            allowed(schema).contains(&word),
+            "the example compares {path:?} with {word:?}, which it never is"
+        );
+    }
+    // The warning codes it looks for, in the query and in the text of the warnings.
+    let codes = allowed(&result["properties"]["warnings"]["items"]["properties"]["code"]);
+    for needle in ["item()?['code'], '", "['warnings']), '"] {
+        let (_, after) = text
+            .split_once(needle)
+            .unwrap_or_else(|| panic!("the example looks for a warning with {needle}"));
+        let word = after.split('\'').next().unwrap_or_default();
+        assert!(codes.contains(&word), "{word:?} is no warning code");
+    }
+}
+
+#[tokio::test]
+async fn a_result_the_definition_does_not_describe_fails_validation() {
+    let app = TestApp::spawn().await;
+    let user = app.add_member("adele@contoso.com");
+    let answer = app
+        .call(json!({"UserId": user, "phoneNumber": "+49 1701234567", "NotifyUser": false}))
+        .await;
+    let result = answer.report;
+    assert_eq!(result_schema_errors(&result), Vec::<String>::new());
+    type Change = (&'static str, fn(&mut Value));
+    let changes: [Change; 5] = [
+        ("a field the definition lacks", |r| r["extra"] = json!(1)),
+        ("a nested field it lacks", |r| {
+            r["phoneMethod"]["colour"] = json!("red")
+        }),
+        ("a status it does not list", |r| {
+            r["status"] = json!("maybe")
+        }),
+        ("a warning code it does not list", |r| {
+            r["warnings"] = json!([{"code": "bogus", "message": "m"}]);
+        }),
+        ("a type it does not say", |r| r["truncated"] = json!("no")),
+    ];
+    for (what, change) in changes {
+        let mut changed = result.clone();
+        change(&mut changed);
+        assert!(
+            !result_schema_errors(&changed).is_empty(),
+            "{what} passed validation: {changed}"
         );
     }
 }
