@@ -108,10 +108,10 @@ param apiClientId string = ''
 @description('OpenID issuer for the tokens; empty: https://sts.windows.net/<tenant>/, the issuer of v1 tokens, which is what a registration with requestedAccessTokenVersion 1 (or unset) gets (app/entra-auth.bicep).')
 param entraOpenIdIssuer string = ''
 
-@description('Client ids (the token\'s appid/azp) allowed past Entra authentication, e.g. a Logic App managed identity\'s client id, RealmJoin\'s application id, Azure CLI 04b07795-8ddb-461a-bbee-02f9e1bf7b46 for admins. Empty: any client application. Also part of MFA_ALLOWED_CALLERS.')
+@description('Client ids (the token\'s appid/azp) allowed past Entra authentication, e.g. a Logic App managed identity\'s client id, RealmJoin\'s application id, Azure CLI 04b07795-8ddb-461a-bbee-02f9e1bf7b46 for admins. Empty: any client application. The handler checks the same list (MFA_ALLOWED_CLIENT_APPS).')
 param allowedClientApplications array = []
 
-@description('Object ids (the token\'s oid) allowed past Entra authentication: managed identities, service principals, administrators. Empty (with allowedGroupIds empty): any principal. At most 13 (the platform allows 500 characters). Also part of MFA_ALLOWED_CALLERS.')
+@description('Object ids (the token\'s oid) allowed past Entra authentication: managed identities, service principals, administrators. Empty (with allowedGroupIds empty): any principal. At most 13 (the platform allows 500 characters). The handler checks them too (MFA_ALLOWED_CALLERS, with allowedGroupIds).')
 @maxLength(13)
 param allowedPrincipalIds array = []
 
@@ -355,9 +355,10 @@ var baseAppSettings = {
   // Who may call and whose MFA may be changed (DEPLOY.md, "Who may call"). Booleans are written
   // as 'true'/'false' explicitly: ARM's string() turns a bool into 'True'/'False'.
   MFA_REQUIRE_AUTHENTICATED_CALLER: enableEntraAuthentication ? 'true' : 'false'
-  // The handler admits a caller named by any of these (object id, application id, or a group in
-  // the token's groups claim); the platform has already required both lists (AND).
-  MFA_ALLOWED_CALLERS: join(concat(allowedClientApplications, allowedPrincipalIds, allowedGroupIds), ',')
+  // The handler requires both, as the platform does (AND): the principal (object id, a group in
+  // the token's groups claim, or an application by its own id) and the client application.
+  MFA_ALLOWED_CALLERS: join(concat(allowedPrincipalIds, allowedGroupIds), ',')
+  MFA_ALLOWED_CLIENT_APPS: join(allowedClientApplications, ',')
   MFA_PROTECTED_GROUP_IDS: join(protectedGroupIds, ',')
   // Without the protected-accounts grants the handler cannot tell privileged targets; switching
   // the feature off is switching the role check off (protected groups still need GroupMember).

@@ -8,14 +8,21 @@
 use crate::report::{ErrorCode, Failure};
 
 /// Who may call the HTTP trigger, beyond the function key (app settings
-/// `MFA_REQUIRE_AUTHENTICATED_CALLER`, `MFA_ALLOWED_CALLERS`).
+/// `MFA_REQUIRE_AUTHENTICATED_CALLER`, `MFA_ALLOWED_CALLERS`, `MFA_ALLOWED_CLIENT_APPS`). Like
+/// App Service authentication's allowed principals and allowed applications, the two lists
+/// must both admit a caller: a user is admitted by who they are (or a group they are in), never
+/// by the client application they used.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallerPolicy {
     /// Refuse a request that carries no Microsoft Entra principal.
     pub require_authenticated: bool,
-    /// When not empty, only these object ids or application ids (lowercase) may call; a
-    /// request without a principal is then refused too.
+    /// When not empty, only these principals (lowercase) may call: users' object ids, group
+    /// ids, and applications by object id or application id (an application id names an
+    /// application calling as itself). A request without a principal is then refused too.
     pub allowed: Vec<String>,
+    /// When not empty, only tokens these client applications (`appid`/`azp`, lowercase) asked
+    /// for are admitted.
+    pub allowed_client_apps: Vec<String>,
 }
 
 impl CallerPolicy {
@@ -27,12 +34,34 @@ impl CallerPolicy {
     /// `callerNotAllowed` (403) for a principal not among the allowed.
     pub fn admit(&self, caller: Option<&Caller>) -> Result<(), Failure> {
         match caller {
-            None if self.require_authenticated || !self.allowed.is_empty() => Err(Failure::new(
-                ErrorCode::UnauthenticatedCaller,
-                "this deployment accepts only callers that Microsoft Entra authenticated: send \
+            None if self.require_authenticated
+                || !self.allowed.is_empty()
+                || !self.allowed_client_apps.is_empty() =>
+            {
+                Err(Failure::new(
+                    ErrorCode::UnauthenticatedCaller,
+                    "this deployment accepts only callers that Microsoft Entra authenticated: send \
                  a bearer token for the app's audience (App Service authentication passes the \
                  caller on); nothing was read or changed",
-            )),
+                ))
+            }
+            Some(caller)
+                if !self.allowed_client_apps.is_empty()
+                    && !caller
+                        .app_id
+                        .as_ref()
+                        .is_some_and(|app| self.allowed_client_apps.contains(app)) =>
+            {
+                Err(Failure::new(
+                    ErrorCode::CallerNotAllowed,
+                    format!(
+                        "the caller's token was issued to a client application ({}) this \
+                         deployment does not allow (MFA_ALLOWED_CLIENT_APPS); nothing was read \
+                         or changed",
+                        caller.app_id.as_deref().unwrap_or("none named")
+                    ),
+                ))
+            }
             Some(caller) if !self.allowed.is_empty() && !caller.is_among(&self.allowed) => {
                 Err(Failure::new(
                     ErrorCode::CallerNotAllowed,
@@ -168,11 +197,14 @@ impl Caller {
     }
 
     /// Whether `allowed` (object ids, application ids and group ids, lowercase) names this
-    /// caller, its application, or a group its token says it is in.
+    /// caller, or a group its token says it is in. An application id names an application
+    /// calling as itself only: a user is not admitted by the client they signed in with (Azure
+    /// CLI's id would admit every user of the tenant).
     pub fn is_among(&self, allowed: &[String]) -> bool {
         allowed.iter().any(|entry| {
             *entry == self.id
-                || self.app_id.as_deref() == Some(entry.as_str())
+                || (self.kind == CallerKind::Application
+                    && self.app_id.as_deref() == Some(entry.as_str()))
                 || self.groups.contains(entry)
         })
     }
@@ -223,7 +255,11 @@ mod tests {
         assert_eq!(caller.id, "6e7b768e-07e2-4810-8459-485f84f8f204");
         assert_eq!(caller.kind, CallerKind::User);
         assert_eq!(caller.name.as_deref(), Some("admin@contoso.com"));
-        assert!(caller.is_among(&["04b07795-8ddb-461a-bbee-02f9e1bf7b46".to_owned()]));
+        assert!(
+            !caller.is_among(&["04b07795-8ddb-461a-bbee-02f9e1bf7b46".to_owned()]),
+            "a user is not admitted by the client application they used"
+        );
+        assert!(caller.is_among(&["6e7b768e-07e2-4810-8459-485f84f8f204".to_owned()]));
         let in_group = Caller::from_principal(&principal(&[
             ("oid", "11111111-1111-1111-1111-111111111111"),
             ("groups", "AAAAAAAA-0000-0000-0000-000000000000"),
@@ -263,15 +299,15 @@ mod tests {
         assert_eq!(open.admit(Some(&caller)), Ok(()));
         let required = CallerPolicy {
             require_authenticated: true,
-            allowed: Vec::new(),
+            ..CallerPolicy::default()
         };
         assert_eq!(
             required.admit(None).unwrap_err().code,
             ErrorCode::UnauthenticatedCaller
         );
         let listed = CallerPolicy {
-            require_authenticated: false,
             allowed: vec!["22222222-2222-2222-2222-222222222222".to_owned()],
+            ..CallerPolicy::default()
         };
         assert_eq!(listed.admit(Some(&caller)), Ok(()));
         assert_eq!(
@@ -281,10 +317,53 @@ mod tests {
         let other = CallerPolicy {
             require_authenticated: true,
             allowed: vec!["33333333-3333-3333-3333-333333333333".to_owned()],
+            ..CallerPolicy::default()
         };
         assert_eq!(
             other.admit(Some(&caller)).unwrap_err().code,
             ErrorCode::CallerNotAllowed
+        );
+    }
+
+    #[test]
+    fn the_client_application_and_the_principal_must_both_be_allowed() {
+        let admin = Caller::from_principal(&principal(&[
+            ("oid", "11111111-1111-1111-1111-111111111111"),
+            ("appid", "04b07795-8ddb-461a-bbee-02f9e1bf7b46"),
+            ("scp", "user_impersonation"),
+        ]))
+        .unwrap();
+        let colleague = Caller::from_principal(&principal(&[
+            ("oid", "44444444-4444-4444-4444-444444444444"),
+            ("appid", "04b07795-8ddb-461a-bbee-02f9e1bf7b46"),
+            ("scp", "user_impersonation"),
+        ]))
+        .unwrap();
+        let policy = CallerPolicy {
+            allowed: vec!["11111111-1111-1111-1111-111111111111".to_owned()],
+            allowed_client_apps: vec!["04b07795-8ddb-461a-bbee-02f9e1bf7b46".to_owned()],
+            ..CallerPolicy::default()
+        };
+        assert_eq!(policy.admit(Some(&admin)), Ok(()));
+        let refused = policy.admit(Some(&colleague)).unwrap_err();
+        assert_eq!(
+            refused.code,
+            ErrorCode::CallerNotAllowed,
+            "same client, not listed"
+        );
+        let elsewhere = CallerPolicy {
+            allowed_client_apps: vec!["55555555-5555-5555-5555-555555555555".to_owned()],
+            ..policy.clone()
+        };
+        let refused = elsewhere.admit(Some(&admin)).unwrap_err();
+        assert!(
+            refused.message.contains("MFA_ALLOWED_CLIENT_APPS"),
+            "{}",
+            refused.message
+        );
+        assert_eq!(
+            elsewhere.admit(None).unwrap_err().code,
+            ErrorCode::UnauthenticatedCaller
         );
     }
 

@@ -176,6 +176,7 @@ impl Config {
         let callers = CallerPolicy {
             require_authenticated: env.flag("MFA_REQUIRE_AUTHENTICATED_CALLER", false),
             allowed: env.id_list("MFA_ALLOWED_CALLERS"),
+            allowed_client_apps: env.id_list("MFA_ALLOWED_CLIENT_APPS"),
         };
         let protection = ProtectionSettings {
             check_roles: !env.flag("MFA_ALLOW_PRIVILEGED_TARGETS", false),

@@ -1,11 +1,13 @@
 //! The built-in directory roles Microsoft marks as privileged, by template id: the fallback when
 //! Graph's own list (role definitions with `isPrivileged`, a beta property) cannot be read.
 //! Source: entra-docs `docs/identity/role-based-access-control/permissions-reference.md`
-//! (January 2026), roles marked "Privileged". For built-in roles the role definition id is the
-//! template id.
+//! (January 2026), roles marked "Privileged", cross-checked against the list maester
+//! (`powershell/internal/Get-MtRoleInfo.ps1`) generates from that page. For built-in roles the
+//! role definition id is the template id. Custom roles are not here: only Graph's list knows
+//! whether one is privileged.
 
 /// (template id, display name).
-pub const PRIVILEGED_ROLES: [(&str, &str); 18] = [
+pub const PRIVILEGED_ROLES: [(&str, &str); 31] = [
     (
         "62e90394-69f5-4237-9190-012177145e10",
         "Global Administrator",
@@ -66,4 +68,50 @@ pub const PRIVILEGED_ROLES: [(&str, &str); 18] = [
     ("f2ef992c-3afb-46b9-b7cf-a126ee74c451", "Global Reader"),
     ("5f2222b1-57c3-48ba-8ad5-d4759f1fde6f", "Security Operator"),
     ("5d6b6bb7-de71-4623-b4af-96380a352509", "Security Reader"),
+    ("9360feb5-f418-4baa-8175-e2a00bac4301", "Directory Writers"),
+    (
+        "7698a772-787b-4ac8-901f-60d6b08affd2",
+        "Cloud Device Administrator",
+    ),
+    (
+        "8329153b-31d0-4727-b945-745eb3bc5f31",
+        "Domain Name Administrator",
+    ),
+    (
+        "be2f45a1-457d-42af-a067-6ec1fa63bc45",
+        "External Identity Provider Administrator",
+    ),
+    (
+        "cf1c38e5-3621-4004-a7cb-879624dced7c",
+        "Application Developer",
+    ),
+    (
+        "25a516ed-2fa0-40ea-a2d0-12923a21473a",
+        "Authentication Extensibility Administrator",
+    ),
+    (
+        "0b00bede-4072-4d22-b441-e7df02a1ef63",
+        "Authentication Extensibility Password Administrator",
+    ),
+    (
+        "aaf43236-0c0d-4d5f-883a-6955382ac081",
+        "B2C IEF Keyset Administrator",
+    ),
+    (
+        "59d46f88-662b-457b-bceb-5c3809e5908f",
+        "Lifecycle Workflows Administrator",
+    ),
+    (
+        "ecb2c6bf-0ab6-418e-bd87-7986f8d63bbe",
+        "Attribute Provisioning Administrator",
+    ),
+    (
+        "422218e4-db15-4ef9-bbe0-8afb41546d79",
+        "Attribute Provisioning Reader",
+    ),
+    ("d2562ede-74db-457e-a7b6-544e236ebb61", "AI Administrator"),
+    (
+        "db506228-d27e-4b7d-95e5-295956d6615f",
+        "Agent ID Administrator",
+    ),
 ];

@@ -236,6 +236,18 @@ async fn load(graph: &GraphClient) -> Result<Snapshot, GraphError> {
     );
     let (roles, from_graph) = match roles {
         Ok(roles) if !roles.is_empty() => (roles, true),
+        // The built-in list stands in only when Graph definitely does not give its own (the
+        // beta property refused, not found): a moment's unavailability is no reason to trust
+        // the shorter list (it knows no custom roles) for a whole refresh interval.
+        Err(
+            error @ GraphError {
+                kind:
+                    GraphErrorKind::Unavailable { .. }
+                    | GraphErrorKind::Credential { .. }
+                    | GraphErrorKind::Malformed { .. },
+                ..
+            },
+        ) => return Err(error),
         Ok(_) | Err(_) => (
             builtin::PRIVILEGED_ROLES
                 .iter()

@@ -151,6 +151,57 @@ async fn only_the_allowed_callers_may_call() {
 }
 
 #[tokio::test]
+async fn a_user_is_admitted_by_who_they_are_not_by_the_client_they_used() {
+    const AZURE_CLI: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
+    let app = TestApp::builder()
+        .env(
+            "MFA_ALLOWED_CALLERS",
+            &format!("{ADMIN_OID},{LOGIC_APP_ID}"),
+        )
+        .env(
+            "MFA_ALLOWED_CLIENT_APPS",
+            &format!("{AZURE_CLI},{LOGIC_APP_ID}"),
+        )
+        .spawn()
+        .await;
+    let user = app.add_member("adele@contoso.com");
+    let body = json!({"UserId": user, "phoneNumber": NUMBER, "dryRun": true});
+
+    // Another user of the tenant, with a token from the same Azure CLI.
+    let colleague = app
+        .call_envelope(http_envelope_as(
+            &body,
+            &[
+                ("oid", "dddddddd-4444-4444-8444-444444444444"),
+                ("appid", AZURE_CLI),
+                ("scp", "user_impersonation"),
+            ],
+        ))
+        .await;
+    assert_eq!(colleague.status, 403, "{}", colleague.report);
+    assert_eq!(colleague.error_code(), "callerNotAllowed");
+    // A listed principal through a client that is not listed.
+    let mut elsewhere = admin_claims();
+    elsewhere[1] = ("appid", "eeeeeeee-5555-4555-8555-555555555555");
+    let through_other_client = app.call_envelope(http_envelope_as(&body, &elsewhere)).await;
+    assert_eq!(through_other_client.error_code(), "callerNotAllowed");
+    assert!(
+        through_other_client
+            .error_message()
+            .contains("MFA_ALLOWED_CLIENT_APPS")
+    );
+    assert!(
+        app.graph_requests().is_empty(),
+        "refused before any Graph call"
+    );
+
+    for claims in [admin_claims(), logic_app_claims()] {
+        let admitted = app.call_envelope(http_envelope_as(&body, &claims)).await;
+        assert_eq!(admitted.status, 200, "{}", admitted.report);
+    }
+}
+
+#[tokio::test]
 async fn the_queue_carries_no_caller() {
     let app = TestApp::builder()
         .env("MFA_REQUIRE_AUTHENTICATED_CALLER", "true")
@@ -500,4 +551,46 @@ async fn the_miniature_host_passes_on_the_principal_app_service_authentication_v
 
     assert_eq!(result["caller"]["id"], LOGIC_APP_OID, "{result}");
     assert_eq!(result["caller"]["type"], "application");
+}
+
+#[tokio::test]
+async fn graph_unavailable_for_its_list_of_privileged_roles_is_no_reason_to_trust_the_built_in_one()
+{
+    // A custom privileged role: only Graph's list knows it is privileged.
+    let holder = "14141414-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+    let custom = "15151515-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+    let app = TestApp::builder()
+        .prepare(move |sim| {
+            sim.tenant(|tenant| {
+                tenant.add_user(
+                    mfa_phone_handler::simulator::tenant::SimUser::member("t0@contoso.com", "T0")
+                        .with_id(holder),
+                );
+                tenant.directory.roles.push(
+                    mfa_phone_handler::simulator::tenant::directory::SimRole {
+                        id: custom.to_owned(),
+                        display_name: "Tier 0 Operators".to_owned(),
+                        privileged: true,
+                    },
+                );
+                tenant.directory.assign(holder, custom);
+            });
+            sim.inject(FaultRule::respond(
+                Some("GET"),
+                "roleDefinitions",
+                usize::MAX,
+                503,
+                "serviceNotAvailable",
+            ));
+        })
+        .spawn()
+        .await;
+
+    let answer = app
+        .call(json!({"UserId": holder, "phoneNumber": NUMBER}))
+        .await;
+
+    assert_eq!(answer.status, 503, "{}", answer.report);
+    assert_eq!(answer.error_code(), "protectionUnknown");
+    assert!(app.writes().is_empty());
 }
