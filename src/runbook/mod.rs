@@ -200,19 +200,20 @@ async fn carry_out(
             conflict::conflict_warning(&request.phone_number),
         );
     }
-    let after = if outcome.has_failed() {
+    let removed = !outcome.has_failed() && outcome.report().action == Action::Removed;
+    let mut after = if outcome.has_failed() {
         find(&methods.phone, request.phone_type).cloned()
     } else {
         settled.clone()
     };
-    let removed = !outcome.has_failed() && outcome.report().action == Action::Removed;
-    picture.after(request.phone_type, after.as_ref(), removed, outcome);
     if let Some(method) = settled
         && request.sms_sign_in != SmsSignIn::Leave
         && !outcome.has_failed()
     {
-        sms_sign_in::switch(&run, method, outcome).await;
+        after = Some(sms_sign_in::switch(&run, method, outcome).await);
     }
+    // Drawn last, so that the methods it reports hold the SMS sign-in state the switch left.
+    picture.after(request.phone_type, after.as_ref(), removed, outcome);
     Some(user)
 }
 

@@ -12,6 +12,7 @@ use crate::graph::GraphError;
 use crate::methods::AuthenticationMethods;
 use crate::outcome::Outcome;
 use crate::phone::{PhoneMethod, PhoneType};
+use crate::plan::{Plan, Write, plan};
 use crate::policy::rules::{MethodPolicies, Usable};
 use crate::report::{ErrorCode, Failure, MethodsSummary, PhoneEntry, UsableSummary, WarningCode};
 use crate::request::{Operation, Request, SmsSignIn};
@@ -128,11 +129,14 @@ impl Picture<'_> {
 
     fn before_removing(&self, request: &Request) -> Result<(), Failure> {
         let left = self.methods.with(request.phone_type, None);
-        let removes = self
-            .methods
-            .phone
-            .iter()
-            .any(|method| method.phone_type == request.phone_type);
+        // Only a removal the plan would carry out: a number that does not match, or a mobile
+        // phone with an alternate beside it, gets the plan's own refusal.
+        let removes = plan(
+            request.operation,
+            request.phone_type,
+            &request.phone_number,
+            &self.methods.phone,
+        ) == Plan::Write(Write::Remove);
         if removes
             && left.none_left()
             && self.safeguards.refuse_last_method_removal
@@ -205,9 +209,15 @@ impl Picture<'_> {
         if removed && methods.none_left() {
             outcome.warn(
                 WarningCode::LastMfaMethod,
-                "the user has no MFA method left: anyone who knows the password can now \
-                 register their own; register a new method for them soon (a passkey, or \
-                 Microsoft Authenticator)",
+                if outcome.report().dry_run {
+                    "the removal would leave the user with no MFA method: anyone who knows the \
+                     password could then register their own; register another method for them \
+                     first (a passkey, or Microsoft Authenticator)"
+                } else {
+                    "the user has no MFA method left: anyone who knows the password can now \
+                     register their own; register a new method for them soon (a passkey, or \
+                     Microsoft Authenticator)"
+                },
             );
         }
     }

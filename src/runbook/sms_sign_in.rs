@@ -11,7 +11,11 @@ use crate::report::{ErrorCode, Failure, MethodSummary};
 use crate::request::SmsSignIn;
 
 /// Enables or disables SMS sign-in on the mobile method, as the caller asked.
-pub(super) async fn switch(run: &Run<'_>, method: PhoneMethod, outcome: &mut Outcome) {
+pub(super) async fn switch(
+    run: &Run<'_>,
+    method: PhoneMethod,
+    outcome: &mut Outcome,
+) -> PhoneMethod {
     let Run {
         services,
         request,
@@ -26,7 +30,7 @@ pub(super) async fn switch(run: &Run<'_>, method: PhoneMethod, outcome: &mut Out
             "Dry run: would then {verb} SMS sign-in (now {})",
             sms_state(state)
         ));
-        return;
+        return method;
     }
     let already = if enable {
         state == Some(&SmsSignInState::Ready)
@@ -39,7 +43,7 @@ pub(super) async fn switch(run: &Run<'_>, method: PhoneMethod, outcome: &mut Out
             if enable { "on" } else { "off" },
             sms_state(state)
         ));
-        return;
+        return method;
     }
     let graph = &services.graph;
     let switched = graph.set_sms_sign_in(object_id, enable).await;
@@ -62,7 +66,7 @@ pub(super) async fn switch(run: &Run<'_>, method: PhoneMethod, outcome: &mut Out
             }
             _ => fail_graph(outcome, &error, None),
         }
-        return;
+        return method;
     }
     outcome.note(format!("Asked Graph to {verb} SMS sign-in"));
     // Report the state Graph now holds rather than the one we hoped for.
@@ -74,13 +78,16 @@ pub(super) async fn switch(run: &Run<'_>, method: PhoneMethod, outcome: &mut Out
                     sms_state(after.sms_sign_in_state.as_ref())
                 ));
                 outcome.report_mut().phone_method = Some(MethodSummary::of(after));
+                return after.clone();
             }
+            method
         }
         Err(error) => {
             outcome.caution(format!(
                 "Could not read back the SMS sign-in state: {}",
                 error.kind
             ));
+            method
         }
     }
 }

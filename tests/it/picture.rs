@@ -198,7 +198,6 @@ async fn the_policy_decides_what_the_number_can_do_and_is_checked_before_writing
     );
     assert_eq!(office.report["usableFor"]["voice"], false);
 
-    app.sim.tenant(|tenant| tenant.policy.voice.enabled = false);
     // The policy is read again every few minutes; a new process reads it at once.
     let fresh = TestApp::builder()
         .prepare(|sim| sim.tenant(|tenant| tenant.policy.voice.enabled = false))
@@ -276,7 +275,12 @@ async fn show_reads_everything_in_one_round_trip_and_writes_nothing() {
     let app = TestApp::spawn().await;
     let user = member_with(&app, "adele@contoso.com", &[]);
     app.seed_phone(&user, PhoneType::Mobile, NUMBER);
+    // Warm: the policy and the role holders are read in the background at start-up.
+    app.call(json!({"UserId": user, "operation": "show"})).await;
     app.sim.clear_requests();
+    // With a latency per request, requests made one after another cannot overlap.
+    app.sim
+        .configure(|options| options.latency = std::time::Duration::from_millis(100));
 
     let answer = app.call(json!({"UserId": user, "operation": "show"})).await;
 
@@ -294,6 +298,20 @@ async fn show_reads_everything_in_one_round_trip_and_writes_nothing() {
         .map(|request| request.path.clone())
         .collect();
     assert_eq!(reads.len(), 2, "the user and the methods: {reads:?}");
+    let requests = app.graph_requests();
+    let first_answer = requests
+        .iter()
+        .map(|request| request.at)
+        .min()
+        .expect("reads");
+    assert!(
+        requests
+            .iter()
+            .all(|request| request.started < first_answer),
+        "both started before either was answered: one round trip"
+    );
+    app.sim
+        .configure(|options| options.latency = std::time::Duration::ZERO);
 
     let (status, envelope) = app
         .deliver(&json!({"UserId": "adele@contoso.com", "Show": true}), 1)
@@ -366,4 +384,63 @@ async fn phone_entries_without_a_sign_in_state_in_the_methods_list_still_work() 
         .await;
     assert_eq!(enabled.status, 200, "{}", enabled.report);
     assert_eq!(enabled.phone_method()["smsSignInState"], "ready");
+}
+
+#[tokio::test]
+async fn the_methods_reported_hold_the_sms_sign_in_state_the_switch_left() {
+    let app = TestApp::spawn().await;
+    let user = app.add_member("adele@contoso.com");
+
+    let answer = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER, "smsSignIn": "disable"}))
+        .await;
+
+    assert_eq!(answer.action(), "added", "{}", answer.report);
+    let state = &answer.phone_method()["smsSignInState"];
+    assert_ne!(state, "ready", "switched off: {}", answer.report);
+    assert_eq!(
+        &answer.report["methods"]["phone"][0]["smsSignInState"], state,
+        "methods and phoneMethod agree: {}",
+        answer.report
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_says_the_removal_would_leave_no_method() {
+    let app = TestApp::spawn().await;
+    let user = member_with(&app, "adele@contoso.com", &[]);
+    app.seed_phone(&user, PhoneType::Mobile, NUMBER);
+
+    let answer = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER, "Remove": true, "dryRun": true}))
+        .await;
+
+    assert_eq!(answer.action(), "removed");
+    assert!(answer.has_warning("lastMfaMethod"), "{}", answer.report);
+    let message = answer.warning_message("lastMfaMethod");
+    assert!(message.contains("would leave"), "{message}");
+    assert!(!message.contains("has no MFA method left"), "{message}");
+    assert!(app.writes().is_empty());
+}
+
+#[tokio::test]
+async fn a_removal_the_plan_refuses_gets_the_plans_refusal_not_last_method() {
+    let app = TestApp::builder()
+        .env("MFA_LAST_METHOD_REMOVAL", "refuse")
+        .spawn()
+        .await;
+    let user = member_with(&app, "adele@contoso.com", &[]);
+    app.seed_phone(&user, PhoneType::Mobile, NUMBER);
+
+    let other_number = app
+        .call(json!({"UserId": user, "phoneNumber": "+49 1705555555", "Remove": true}))
+        .await;
+
+    assert_eq!(
+        other_number.error_code(),
+        "numberMismatch",
+        "{}",
+        other_number.report
+    );
+    assert!(app.writes().is_empty());
 }
