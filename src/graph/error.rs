@@ -120,6 +120,7 @@ pub enum GraphOperation {
     ReadRoleAssignments,
     ReadRoleEligibility,
     CheckMemberGroups,
+    ReadGroups,
     ReadMethodPolicy,
 }
 
@@ -143,6 +144,7 @@ impl GraphOperation {
             GraphOperation::ReadRoleAssignments => "read the directory role assignments",
             GraphOperation::ReadRoleEligibility => "read the PIM role eligibilities",
             GraphOperation::CheckMemberGroups => "check the user's group memberships",
+            GraphOperation::ReadGroups => "tell which role holders are groups",
             GraphOperation::ReadMethodPolicy => "read the Authentication methods policy",
         }
     }
@@ -174,6 +176,7 @@ impl GraphOperation {
                 "RoleManagement.Read.Directory (or the narrower RoleEligibilitySchedule.Read.Directory)"
             }
             GraphOperation::CheckMemberGroups => "GroupMember.Read.All (with User.Read.All)",
+            GraphOperation::ReadGroups => "GroupMember.Read.All",
             GraphOperation::ReadMethodPolicy => "Policy.Read.AuthenticationMethod",
         }
     }

@@ -171,6 +171,12 @@ pub struct CheckMemberGroups<'a> {
     pub group_ids: &'a [String],
 }
 
+/// A directory object of which only the id was selected.
+#[derive(Debug, Deserialize)]
+pub struct IdOnly {
+    pub id: String,
+}
+
 /// The answer of `checkMemberGroups`: the ids the user is a member of.
 #[derive(Debug, Deserialize)]
 pub struct IdList {
@@ -206,6 +212,8 @@ pub struct MethodConfiguration {
 #[serde(rename_all = "camelCase")]
 pub struct MethodTarget {
     pub id: String,
+    /// `user` or `group` (Graph may add values).
+    pub target_type: Option<String>,
     /// SMS include targets only.
     pub is_usable_for_sign_in: Option<bool>,
 }

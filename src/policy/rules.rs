@@ -32,6 +32,8 @@ pub struct Target {
     pub id: String,
     /// SMS include targets' `isUsableForSignIn`.
     pub usable_for_sign_in: bool,
+    /// A group (or everyone), rather than one user: only groups are checked for membership.
+    pub group: bool,
 }
 
 /// What a phone method of one type can do for one user under the policy.
@@ -43,13 +45,13 @@ pub struct Usable {
 }
 
 impl MethodPolicies {
-    /// The groups the configurations target (not [`ALL_USERS`]): the user's membership of
-    /// these decides.
+    /// The groups the configurations target (not [`ALL_USERS`], not user targets, which
+    /// are matched by the user's id): the user's membership of these decides.
     pub fn groups(&self) -> Vec<String> {
         let mut groups: Vec<String> = [&self.sms, &self.voice]
             .into_iter()
             .flat_map(|channel| channel.include.iter().chain(&channel.exclude))
-            .filter(|target| target.id != ALL_USERS)
+            .filter(|target| target.group && target.id != ALL_USERS)
             .map(|target| target.id.clone())
             .collect();
         groups.sort();
@@ -109,6 +111,7 @@ mod tests {
         Target {
             id: id.to_owned(),
             usable_for_sign_in: sign_in,
+            group: true,
         }
     }
 
@@ -132,6 +135,20 @@ mod tests {
     fn targets_decide_per_channel_and_phone_type() {
         let policies = policies();
         assert_eq!(policies.groups(), ["no-sms", "sms-users"]);
+        let mut with_user = policies.clone();
+        with_user.voice.include = vec![Target {
+            group: false,
+            ..target("u1", false)
+        }];
+        assert_eq!(
+            with_user.groups(),
+            ["no-sms", "sms-users"],
+            "a user is no group"
+        );
+        let usable = with_user.usable_for("U1", &HashSet::new(), PhoneType::AlternateMobile, false);
+        assert!(usable.voice, "a user target matches the user by id");
+        let other = with_user.usable_for("u2", &HashSet::new(), PhoneType::AlternateMobile, false);
+        assert!(!other.voice);
         let member: HashSet<String> = ["sms-users".to_owned()].into();
         let usable = policies.usable_for("u", &member, PhoneType::Mobile, false);
         assert_eq!(

@@ -21,7 +21,9 @@ use tokio::time::Instant;
 
 use self::snapshot::Hold;
 pub use self::snapshot::Snapshot;
-use crate::graph::{Denial, GraphClient, GraphError, GraphErrorKind, PrivilegedRole};
+use crate::graph::{
+    Denial, GraphClient, GraphError, GraphErrorKind, PrincipalKind, PrivilegedRole, RoleHolder,
+};
 
 /// How accounts are protected, from the configuration.
 #[derive(Clone, Debug)]
@@ -271,5 +273,39 @@ async fn load(graph: &GraphClient) -> Result<Snapshot, GraphError> {
         }) => Vec::new(),
         Err(error) => return Err(error),
     };
-    Ok(Snapshot::build(&roles, active?, eligible, from_graph))
+    let (mut active, mut eligible) = (active?, eligible);
+    resolve_kinds(graph, [&mut active, &mut eligible]).await;
+    Ok(Snapshot::build(&roles, active, eligible, from_graph))
+}
+
+/// Where Graph did not say what kind of principal holds a role (it did not expand the
+/// principal), asks which of them are groups, so that only groups go to `checkMemberGroups`
+/// (which takes group ids) and a user holder is matched by id. When that cannot be read the
+/// kinds stay unknown: they are then all asked of the membership check, which fails closed if
+/// Graph refuses them.
+async fn resolve_kinds(graph: &GraphClient, mut lists: [&mut Vec<RoleHolder>; 2]) {
+    let mut unknown: Vec<String> = lists
+        .iter()
+        .flat_map(|list| list.iter())
+        .filter(|holder| holder.principal_kind == PrincipalKind::Unknown)
+        .map(|holder| holder.principal_id.to_ascii_lowercase())
+        .collect();
+    if unknown.is_empty() {
+        return;
+    }
+    unknown.sort();
+    unknown.dedup();
+    let Ok(groups) = graph.groups_among(&unknown).await else {
+        return;
+    };
+    for holder in lists.iter_mut().flat_map(|list| list.iter_mut()) {
+        if holder.principal_kind == PrincipalKind::Unknown {
+            holder.principal_kind = if groups.contains(&holder.principal_id.to_ascii_lowercase()) {
+                PrincipalKind::Group
+            } else {
+                // A user or a service principal: matched by id, never a group to check.
+                PrincipalKind::User
+            };
+        }
+    }
 }

@@ -444,3 +444,54 @@ async fn a_removal_the_plan_refuses_gets_the_plans_refusal_not_last_method() {
     );
     assert!(app.writes().is_empty());
 }
+
+#[tokio::test]
+async fn a_policy_targeting_a_user_is_matched_by_id_not_asked_of_the_membership_check() {
+    let adele = "16161616-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+    let protected = "17171717-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+    let app = TestApp::builder()
+        .env("MFA_PROTECTED_GROUP_IDS", protected)
+        .prepare(move |sim| {
+            sim.tenant(|tenant| {
+                tenant.add_user(SimUser::member("adele@contoso.com", "Adele").with_id(adele));
+                // SMS for one user (a user target), voice for nobody.
+                tenant.policy.sms.include = vec![SimTarget {
+                    id: adele.to_owned(),
+                    usable_for_sign_in: true,
+                }];
+                tenant.policy.voice.enabled = false;
+            })
+        })
+        .spawn()
+        .await;
+    let megan = app.add_member("megan@contoso.com");
+
+    let answer = app
+        .call(json!({"UserId": adele, "phoneNumber": NUMBER}))
+        .await;
+    assert_eq!(answer.action(), "added", "{}", answer.report);
+    assert_eq!(answer.report["usableFor"]["sms"], true, "{}", answer.report);
+    assert!(!answer.has_warning("policyUnknown"), "{}", answer.report);
+    assert!(!answer.has_warning("smsNotEnabledForUser"));
+
+    let other = app
+        .call(json!({"UserId": megan, "phoneNumber": "+49 1705555555"}))
+        .await;
+    assert_eq!(other.action(), "added", "{}", other.report);
+    assert!(
+        other.has_warning("smsNotEnabledForUser"),
+        "{}",
+        other.report
+    );
+    let checked: Vec<String> = app
+        .graph_requests()
+        .iter()
+        .filter(|request| request.path.ends_with("/checkMemberGroups"))
+        .filter_map(|request| request.body.as_ref().map(Value::to_string))
+        .collect();
+    assert!(!checked.is_empty());
+    assert!(
+        checked.iter().all(|body| !body.contains(adele)),
+        "a user id is no group: {checked:?}"
+    );
+}

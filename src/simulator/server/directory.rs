@@ -115,6 +115,42 @@ pub(super) fn role_holdings(
     )
 }
 
+/// `GET /groups?$filter=id in ('…', …)&$select=id`: the groups among the ids (at most 15),
+/// as the product asks to tell group role holders from users when Graph did not expand them.
+pub(super) fn groups_by_id(shared: &Shared, query: &[(String, String)]) -> Reply {
+    let Some(list) = query_value(query, "$filter")
+        .and_then(|filter| filter.trim().strip_prefix("id in ("))
+        .and_then(|rest| rest.strip_suffix(')'))
+    else {
+        return error(
+            400,
+            "Request_UnsupportedQuery",
+            "Only $filter=id in (…) is simulated.",
+        );
+    };
+    let ids: Vec<String> = list
+        .split(',')
+        .map(|id| id.trim().trim_matches('\'').to_ascii_lowercase())
+        .collect();
+    if ids.len() > 15 {
+        return error(
+            400,
+            "Request_UnsupportedQuery",
+            "The number of values in an 'in' clause cannot exceed 15.",
+        );
+    }
+    let tenant = lock(&shared.tenant);
+    let value: Vec<Value> = ids
+        .iter()
+        .filter(|id| tenant.directory.group(id).is_some())
+        .map(|id| json!({"id": id}))
+        .collect();
+    ok(
+        200,
+        json!({"@odata.context": format!("{}/v1.0/$metadata#groups(id)", shared.base_url), "value": value}),
+    )
+}
+
 /// `POST /users/{key}/checkMemberGroups`: which of the given groups the user is in,
 /// transitively; at most 20 ids, and every id must be a GUID.
 pub(super) fn check_member_groups(shared: &Shared, key: &str, body: Option<&Value>) -> Reply {
@@ -148,6 +184,15 @@ pub(super) fn check_member_groups(shared: &Shared, key: &str, body: Option<&Valu
             ),
         );
     };
+    if tenant.variants.member_groups_only_groups
+        && wanted.iter().any(|id| tenant.find(id).is_some())
+    {
+        return error(
+            400,
+            "Request_BadRequest",
+            "Invalid group id in groupIds: a user is not a group.",
+        );
+    }
     let member_of = tenant.directory.groups_of(&user.id);
     let value: Vec<String> = wanted
         .into_iter()

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::directory::{
-    MEMBERSHIP_READ, ROLES_READ, check_member_groups, role_definitions, role_holdings,
+    MEMBERSHIP_READ, ROLES_READ, check_member_groups, groups_by_id, role_definitions, role_holdings,
 };
 use super::json::{
     Reply, encode_component, error, mail_body, no_content, ok, percent_decode, phone_filter,
@@ -335,6 +335,12 @@ pub(super) fn dispatch(
                 return denied;
             }
             role_holdings(shared, collection, query)
+        }
+        ("GET", ["groups"]) => {
+            if let Some(denied) = require(roles, &MEMBERSHIP_READ, Backend::Directory) {
+                return denied;
+            }
+            groups_by_id(shared, query)
         }
         ("POST", ["users", key, "checkMemberGroups"]) => {
             if let Some(denied) = require(roles, &DIRECTORY_READ, Backend::Directory) {

@@ -35,6 +35,9 @@ pub struct Variants {
     /// the docs' tutorial shows them [DOC: graph authenticationmethods-get-started]; the API
     /// page's example shows no phone entry.
     pub methods_list_sms_state: bool,
+    /// Whether `checkMemberGroups` refuses (400) an id that is a user's rather than a group's
+    /// [UNVERIFIED: the docs say the ids are group ids, not what other ids get].
+    pub member_groups_only_groups: bool,
 }
 
 /// The authentication-methods endpoints' answer for a guest named by UPN.
@@ -58,6 +61,7 @@ pub struct Rejection {
 impl Default for Variants {
     fn default() -> Variants {
         Variants {
+            member_groups_only_groups: true,
             duplicate_post: Rejection {
                 status: 400,
                 code: "badRequest",
