@@ -85,7 +85,7 @@ param allowedGroupIds array = []
 @description('Principals that may send to the request queue (MFA_QUEUE_SENDER_PRINCIPAL_IDS, a JSON array of service principal object ids): Storage Queue Data Message Sender on mfa-phone-requests only.')
 param queueSenderPrincipalIds array = []
 
-@description('Protected accounts (MFA_PROTECTED_ACCOUNTS): grants RoleManagement.Read.Directory and GroupMember.Read.All.')
+@description('Protected accounts (MFA_PROTECTED_ACCOUNTS): grants RoleManagement.Read.Directory, PrivilegedEligibilitySchedule.Read.AzureADGroup and GroupMember.Read.All.')
 param enableProtectedAccounts bool = true
 
 @description('Groups whose members are never changed, e.g. break-glass accounts (MFA_PROTECTED_GROUP_IDS, a JSON array).')

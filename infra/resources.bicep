@@ -123,7 +123,7 @@ param queueSenderPrincipalIds array = []
 
 // ---- Whose MFA may be changed ----
 
-@description('Protected accounts: grants RoleManagement.Read.Directory and GroupMember.Read.All, so the handler can tell privileged and protected targets (MFA_ALLOW_PRIVILEGED_TARGETS, MFA_PROTECTED_GROUP_IDS).')
+@description('Protected accounts: grants RoleManagement.Read.Directory, PrivilegedEligibilitySchedule.Read.AzureADGroup and GroupMember.Read.All, so the handler can tell privileged and protected targets (MFA_ALLOW_PRIVILEGED_TARGETS, MFA_PROTECTED_GROUP_IDS).')
 param enableProtectedAccounts bool = true
 
 @description('Group object ids whose members are never changed, e.g. the break-glass accounts\' group (MFA_PROTECTED_GROUP_IDS, comma-separated).')

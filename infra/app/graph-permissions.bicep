@@ -32,6 +32,13 @@
 //                                           RoleEligibilitySchedule.Read.Directory would cover the
 //                                           eligibility read alone; RoleManagement.Read.Directory is
 //                                           the least privilege that covers all three reads.
+//   PrivilegedEligibilitySchedule.Read.AzureADGroup
+//                                           only with enableProtectedAccounts: who may activate
+//                                           membership of a group that holds a privileged role, or
+//                                           of a protected group, through PIM for Groups
+//                                           (identityGovernance/privilegedAccess/group/
+//                                           eligibilityScheduleInstances; its least-privileged
+//                                           application permission).
 //   GroupMember.Read.All                    with enableProtectedAccounts: checkMemberGroups for the
 //                                           protected groups (MFA_PROTECTED_GROUP_IDS, e.g. the
 //                                           break-glass accounts); with enableMethodPolicy: is the
@@ -79,7 +86,7 @@ param scopeMailSendInExchange bool
 @description('Grant Organization.Read.All so the mail can name the organization; not needed when MFA_NOTIFY_ORGANIZATION_NAME is set.')
 param readOrganizationName bool
 
-@description('Protected accounts: grant RoleManagement.Read.Directory (privileged roles, active and PIM-eligible) and GroupMember.Read.All (protected groups).')
+@description('Protected accounts: grant RoleManagement.Read.Directory (privileged roles, active and PIM-eligible), PrivilegedEligibilitySchedule.Read.AzureADGroup (PIM for Groups) and GroupMember.Read.All (protected groups).')
 param enableProtectedAccounts bool
 
 @description('Method policy: grant Policy.Read.AuthenticationMethod (the SMS and voice method configurations) and GroupMember.Read.All (their target groups).')
@@ -96,7 +103,7 @@ var mailRoles = grantMailSend ? ['Mail.Send'] : []
 var organizationRoles = grantOrganizationRead ? ['Organization.Read.All'] : []
 var notificationRoles = concat(mailRoles, organizationRoles)
 var grantGroupMemberRead = enableProtectedAccounts || enableMethodPolicy
-var protectedAccountRoles = enableProtectedAccounts ? ['RoleManagement.Read.Directory'] : []
+var protectedAccountRoles = enableProtectedAccounts ? ['RoleManagement.Read.Directory', 'PrivilegedEligibilitySchedule.Read.AzureADGroup'] : []
 var methodPolicyRoles = enableMethodPolicy ? ['Policy.Read.AuthenticationMethod'] : []
 var groupRoles = grantGroupMemberRead ? ['GroupMember.Read.All'] : []
 var roleNames = concat(alwaysNeeded, ownerSearchRoles, notificationRoles, protectedAccountRoles, groupRoles, methodPolicyRoles)
@@ -144,6 +151,12 @@ resource roleManagementReadDirectory 'Microsoft.Graph/appRoleAssignedTo@v1.0' = 
   principalId: principalId
   resourceId: graph.id
   appRoleId: filter(graph.appRoles, appRole => appRole.value == 'RoleManagement.Read.Directory')[0].id
+}
+
+resource privilegedEligibilityScheduleReadAzureADGroup 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (enableProtectedAccounts) {
+  principalId: principalId
+  resourceId: graph.id
+  appRoleId: filter(graph.appRoles, appRole => appRole.value == 'PrivilegedEligibilitySchedule.Read.AzureADGroup')[0].id
 }
 
 // One assignment for both features: the same role twice would be the same assignment.

@@ -119,6 +119,7 @@ pub enum GraphOperation {
     ReadRoleDefinitions,
     ReadRoleAssignments,
     ReadRoleEligibility,
+    ReadGroupEligibility,
     CheckMemberGroups,
     ReadGroups,
     ReadMethodPolicy,
@@ -143,6 +144,9 @@ impl GraphOperation {
             GraphOperation::ReadRoleDefinitions => "read which directory roles are privileged",
             GraphOperation::ReadRoleAssignments => "read the directory role assignments",
             GraphOperation::ReadRoleEligibility => "read the PIM role eligibilities",
+            GraphOperation::ReadGroupEligibility => {
+                "read the PIM for Groups eligibilities of privileged and protected groups"
+            }
             GraphOperation::CheckMemberGroups => "check the user's group memberships",
             GraphOperation::ReadGroups => "tell which role holders are groups",
             GraphOperation::ReadMethodPolicy => "read the Authentication methods policy",
@@ -174,6 +178,9 @@ impl GraphOperation {
             }
             GraphOperation::ReadRoleEligibility => {
                 "RoleManagement.Read.Directory (or the narrower RoleEligibilitySchedule.Read.Directory)"
+            }
+            GraphOperation::ReadGroupEligibility => {
+                "PrivilegedEligibilitySchedule.Read.AzureADGroup"
             }
             GraphOperation::CheckMemberGroups => "GroupMember.Read.All (with User.Read.All)",
             GraphOperation::ReadGroups => "GroupMember.Read.All",

@@ -171,6 +171,14 @@ pub struct CheckMemberGroups<'a> {
     pub group_ids: &'a [String],
 }
 
+/// One PIM for Groups eligibility (membership or ownership) as
+/// `identityGovernance/privilegedAccess/group/eligibilityScheduleInstances` lists it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupEligibility {
+    pub principal_id: String,
+}
+
 /// A directory object of which only the id was selected.
 #[derive(Debug, Deserialize)]
 pub struct IdOnly {

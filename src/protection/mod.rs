@@ -138,6 +138,29 @@ impl Protection {
                 ));
             }
         }
+        if let Some(Ok(snapshot)) = holders {
+            for group in snapshot.eligible_groups(object_id) {
+                for hold in snapshot.holds(group) {
+                    reasons.push(format!(
+                        "is eligible (PIM for Groups) for the group {}, which {} the privileged \
+                         role {}",
+                        hold.principal_name.as_deref().unwrap_or(group),
+                        if hold.eligible {
+                            "is eligible for"
+                        } else {
+                            "holds"
+                        },
+                        hold.role
+                    ));
+                }
+                if self.settings.protected_groups.contains(group) {
+                    reasons.push(format!(
+                        "is eligible (PIM for Groups) for the protected group {group} \
+                         (MFA_PROTECTED_GROUP_IDS)"
+                    ));
+                }
+            }
+        }
         if reasons.is_empty() {
             Verdict::Clear
         } else {
@@ -152,7 +175,7 @@ impl Protection {
             return;
         }
         loop {
-            match load(graph).await {
+            match load(graph, &self.settings.protected_groups).await {
                 Ok(snapshot) => {
                     tracing::info!(
                         "read who holds privileged roles: {} principals (the list of privileged \
@@ -184,7 +207,7 @@ impl Protection {
         if let Some(snapshot) = self.usable() {
             return Ok(snapshot);
         }
-        let snapshot = load(graph).await?;
+        let snapshot = load(graph, &self.settings.protected_groups).await?;
         Ok(self.store(snapshot))
     }
 
@@ -230,7 +253,7 @@ fn describe(hold: &Hold, through: Option<&String>) -> String {
 /// Reads who holds privileged roles: Graph's list of privileged roles (or the built-in one
 /// when it cannot be read), the active assignments and the PIM eligibilities (none without
 /// an Entra ID P2 licence: the tenant has no PIM).
-async fn load(graph: &GraphClient) -> Result<Snapshot, GraphError> {
+async fn load(graph: &GraphClient, protected_groups: &[String]) -> Result<Snapshot, GraphError> {
     let (roles, active, eligible) = tokio::join!(
         graph.privileged_roles(),
         graph.role_assignments(),
@@ -275,7 +298,37 @@ async fn load(graph: &GraphClient) -> Result<Snapshot, GraphError> {
     };
     let (mut active, mut eligible) = (active?, eligible);
     resolve_kinds(graph, [&mut active, &mut eligible]).await;
-    Ok(Snapshot::build(&roles, active, eligible, from_graph))
+    let snapshot = Snapshot::build(&roles, active, eligible, from_graph);
+    // PIM for Groups: whoever may activate membership (or ownership) of a group that holds a
+    // privileged role, or of a protected group, is protected like a member.
+    let mut groups: Vec<String> = snapshot
+        .groups()
+        .into_iter()
+        .chain(protected_groups.iter().cloned())
+        .collect();
+    groups.sort();
+    groups.dedup();
+    let reads = groups.iter().map(|group| graph.group_eligibilities(group));
+    let mut eligible = Vec::new();
+    for (group, answer) in groups
+        .iter()
+        .zip(futures_util::future::join_all(reads).await)
+    {
+        match answer {
+            Ok(principals) => eligible.push((group.clone(), principals)),
+            // No Entra ID P2: the tenant has no PIM for Groups either.
+            Err(GraphError {
+                kind:
+                    GraphErrorKind::Forbidden {
+                        denial: Denial::Licence,
+                        ..
+                    },
+                ..
+            }) => return Ok(snapshot),
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(snapshot.with_group_eligibilities(eligible))
 }
 
 /// Where Graph did not say what kind of principal holds a role (it did not expand the

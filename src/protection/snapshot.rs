@@ -11,6 +11,9 @@ use crate::graph::{PrincipalKind, PrivilegedRole, RoleHolder};
 pub struct Snapshot {
     /// Principal id (lowercase) → the privileged roles it holds.
     holders: HashMap<String, Vec<Hold>>,
+    /// Principal id (lowercase) → the groups (privileged or protected) it is eligible for
+    /// through PIM for Groups, as member or owner.
+    group_eligible: HashMap<String, Vec<String>>,
     /// Whether Graph's own list of privileged roles was used (else the built-in one).
     pub from_graph: bool,
 }
@@ -61,8 +64,34 @@ impl Snapshot {
         }
         Snapshot {
             holders,
+            group_eligible: HashMap::new(),
             from_graph,
         }
+    }
+
+    /// Adds who is eligible through PIM for Groups for each of the groups (group id →
+    /// principal ids).
+    pub fn with_group_eligibilities(mut self, eligible: Vec<(String, Vec<String>)>) -> Snapshot {
+        for (group, principals) in eligible {
+            for principal in principals {
+                let groups = self
+                    .group_eligible
+                    .entry(principal.to_ascii_lowercase())
+                    .or_default();
+                let group = group.to_ascii_lowercase();
+                if !groups.contains(&group) {
+                    groups.push(group);
+                }
+            }
+        }
+        self
+    }
+
+    /// The groups `principal` is eligible for through PIM for Groups.
+    pub fn eligible_groups(&self, principal: &str) -> &[String] {
+        self.group_eligible
+            .get(&principal.to_ascii_lowercase())
+            .map_or(&[], Vec::as_slice)
     }
 
     /// How many principals hold a privileged role.

@@ -71,6 +71,7 @@ impl Default for SimOptions {
                 "RoleManagement.Read.Directory",
                 "GroupMember.Read.All",
                 "Policy.Read.AuthenticationMethod",
+                "PrivilegedEligibilitySchedule.Read.AzureADGroup",
             ]
             .into_iter()
             .map(str::to_owned)

@@ -594,3 +594,84 @@ async fn graph_unavailable_for_its_list_of_privileged_roles_is_no_reason_to_trus
     assert_eq!(answer.error_code(), "protectionUnknown");
     assert!(app.writes().is_empty());
 }
+
+#[tokio::test]
+async fn eligibility_through_pim_for_groups_is_refused_and_fails_closed_unread() {
+    let admins = "18181818-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+    let breakglass = "19191919-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+    let candidate = "20202020-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+    let standby = "21212121-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+    let prepare = move |sim: &mfa_phone_handler::simulator::Simulator| {
+        sim.tenant(|tenant| {
+            use mfa_phone_handler::simulator::tenant::SimUser;
+            use mfa_phone_handler::simulator::tenant::directory::SimGroup;
+            tenant
+                .add_user(SimUser::member("candidate@contoso.com", "Candidate").with_id(candidate));
+            tenant.add_user(SimUser::member("standby@contoso.com", "Standby").with_id(standby));
+            for (id, name, role_assignable) in [
+                (admins, "Tier 0 admins", true),
+                (breakglass, "Break glass", false),
+            ] {
+                tenant.directory.groups.push(SimGroup {
+                    id: id.to_owned(),
+                    display_name: name.to_owned(),
+                    members: Vec::new(),
+                    role_assignable,
+                });
+            }
+            tenant.directory.assign(admins, GLOBAL_ADMINISTRATOR);
+            // Not members today: each may activate membership through PIM for Groups.
+            tenant.directory.make_group_eligible(candidate, admins);
+            tenant.directory.make_group_eligible(standby, breakglass);
+        });
+    };
+    let app = TestApp::builder()
+        .env("MFA_PROTECTED_GROUP_IDS", breakglass)
+        .prepare(prepare)
+        .spawn()
+        .await;
+
+    assert_refused(
+        &app,
+        candidate,
+        "eligible (PIM for Groups) for the group Tier 0 admins",
+    )
+    .await;
+    let answer = app
+        .call(json!({"UserId": standby, "phoneNumber": NUMBER}))
+        .await;
+    assert_eq!(answer.error_code(), "protectedUser", "{}", answer.report);
+    assert!(
+        answer.error_message().contains("protected group"),
+        "{}",
+        answer.error_message()
+    );
+    assert!(app.writes().is_empty());
+
+    // Without the permission to read them, nothing is written.
+    let unread = TestApp::builder()
+        .env("MFA_PROTECTED_GROUP_IDS", breakglass)
+        .grant(&[
+            "User.Read.All",
+            "UserAuthenticationMethod.ReadWrite.All",
+            "RoleManagement.Read.Directory",
+            "GroupMember.Read.All",
+            "Policy.Read.AuthenticationMethod",
+        ])
+        .prepare(prepare)
+        .spawn()
+        .await;
+    let answer = unread
+        .call(json!({"UserId": candidate, "phoneNumber": NUMBER}))
+        .await;
+    assert_eq!(answer.status, 503, "{}", answer.report);
+    assert_eq!(answer.error_code(), "protectionUnknown");
+    assert!(
+        answer
+            .error_message()
+            .contains("PrivilegedEligibilitySchedule.Read.AzureADGroup"),
+        "{}",
+        answer.error_message()
+    );
+    assert!(unread.writes().is_empty());
+}

@@ -115,6 +115,73 @@ pub(super) fn role_holdings(
     )
 }
 
+/// Who may read PIM for Groups eligibilities.
+pub(super) const GROUP_ELIGIBILITY_READ: [&str; 2] = [
+    "PrivilegedEligibilitySchedule.Read.AzureADGroup",
+    "PrivilegedEligibilitySchedule.ReadWrite.AzureADGroup",
+];
+
+/// `GET /identityGovernance/privilegedAccess/group/eligibilityScheduleInstances`, which
+/// requires `$filter=groupId eq '…'` or `principalId eq '…'`; refused without Entra ID P2.
+pub(super) fn group_eligibilities(shared: &Shared, query: &[(String, String)]) -> Reply {
+    let tenant = lock(&shared.tenant);
+    if !tenant.variants.pim_licensed {
+        return error(
+            403,
+            "AadPremiumLicenseRequired",
+            "The tenant needs a Microsoft Entra ID P2 or Microsoft Entra ID Governance licence.",
+        );
+    }
+    let filter = query_value(query, "$filter").unwrap_or_default();
+    let scope = |field: &str| {
+        filter
+            .trim()
+            .strip_prefix(field)
+            .and_then(|rest| rest.trim().strip_prefix("eq"))
+            .map(|rest| rest.trim().trim_matches('\'').to_ascii_lowercase())
+    };
+    let (by_group, id) = match (scope("groupId"), scope("principalId")) {
+        (Some(id), _) => (true, id),
+        (None, Some(id)) => (false, id),
+        (None, None) => {
+            return error(
+                400,
+                "BadRequest",
+                "The filter must scope the request to a groupId or a principalId.",
+            );
+        }
+    };
+    let value: Vec<Value> = tenant
+        .directory
+        .group_eligibilities
+        .iter()
+        .filter(|holding| {
+            let field = if by_group {
+                &holding.role_id
+            } else {
+                &holding.principal_id
+            };
+            field.eq_ignore_ascii_case(&id)
+        })
+        .map(|holding| {
+            json!({
+                "id": format!("{}_member_{}", holding.role_id, holding.principal_id),
+                "accessId": "member",
+                "principalId": holding.principal_id,
+                "groupId": holding.role_id,
+                "memberType": "direct",
+            })
+        })
+        .collect();
+    ok(
+        200,
+        json!({
+            "@odata.context": format!("{}/v1.0/$metadata#identityGovernance/privilegedAccess/group/eligibilityScheduleInstances", shared.base_url),
+            "value": value,
+        }),
+    )
+}
+
 /// `GET /groups?$filter=id in ('…', …)&$select=id`: the groups among the ids (at most 15),
 /// as the product asks to tell group role holders from users when Graph did not expand them.
 pub(super) fn groups_by_id(shared: &Shared, query: &[(String, String)]) -> Reply {

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::directory::{
-    MEMBERSHIP_READ, ROLES_READ, check_member_groups, groups_by_id, role_definitions, role_holdings,
+    GROUP_ELIGIBILITY_READ, MEMBERSHIP_READ, ROLES_READ, check_member_groups, group_eligibilities,
+    groups_by_id, role_definitions, role_holdings,
 };
 use super::json::{
     Reply, encode_component, error, mail_body, no_content, ok, percent_decode, phone_filter,
@@ -335,6 +336,20 @@ pub(super) fn dispatch(
                 return denied;
             }
             role_holdings(shared, collection, query)
+        }
+        (
+            "GET",
+            [
+                "identityGovernance",
+                "privilegedAccess",
+                "group",
+                "eligibilityScheduleInstances",
+            ],
+        ) => {
+            if let Some(denied) = require(roles, &GROUP_ELIGIBILITY_READ, Backend::Directory) {
+                return denied;
+            }
+            group_eligibilities(shared, query)
         }
         ("GET", ["groups"]) => {
             if let Some(denied) = require(roles, &MEMBERSHIP_READ, Backend::Directory) {

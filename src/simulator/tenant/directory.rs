@@ -37,6 +37,8 @@ pub struct Directory {
     pub roles: Vec<SimRole>,
     pub assignments: Vec<SimHolding>,
     pub eligibilities: Vec<SimHolding>,
+    /// PIM for Groups: who may activate membership of which group (`role_id` is the group).
+    pub group_eligibilities: Vec<SimHolding>,
 }
 
 /// Global Administrator's template id.
@@ -71,6 +73,7 @@ impl Default for Directory {
             ],
             assignments: Vec::new(),
             eligibilities: Vec::new(),
+            group_eligibilities: Vec::new(),
         }
     }
 }
@@ -121,6 +124,14 @@ impl Directory {
         self.eligibilities.push(SimHolding {
             principal_id: principal_id.to_owned(),
             role_id: role_id.to_owned(),
+        });
+    }
+
+    /// Makes `principal_id` eligible through PIM for Groups for membership of `group_id`.
+    pub fn make_group_eligible(&mut self, principal_id: &str, group_id: &str) {
+        self.group_eligibilities.push(SimHolding {
+            principal_id: principal_id.to_owned(),
+            role_id: group_id.to_owned(),
         });
     }
 
