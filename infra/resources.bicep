@@ -360,6 +360,8 @@ var baseAppSettings = {
   MFA_ALLOWED_CALLERS: join(concat(allowedPrincipalIds, allowedGroupIds), ',')
   MFA_ALLOWED_CLIENT_APPS: join(allowedClientApplications, ',')
   MFA_PROTECTED_GROUP_IDS: join(protectedGroupIds, ',')
+  // Without its grant the policy cannot be read: no check, rather than policyUnknown every time.
+  MFA_METHOD_POLICY_CHECK: enableMethodPolicy ? 'true' : 'false'
   // Without the protected-accounts grants the handler cannot tell privileged targets; switching
   // the feature off is switching the role check off (protected groups still need GroupMember).
   MFA_ALLOW_PRIVILEGED_TARGETS: (allowPrivilegedTargets || !enableProtectedAccounts) ? 'true' : 'false'

@@ -191,6 +191,7 @@ if resources in trees and main in trees:
         "MFA_REQUIRE_AUTHENTICATED_CALLER", "MFA_ALLOWED_CALLERS", "MFA_ALLOWED_CLIENT_APPS",
         "MFA_PROTECTED_GROUP_IDS",
         "MFA_ALLOW_PRIVILEGED_TARGETS", "MFA_TELEPHONY", "MFA_LAST_METHOD_REMOVAL",
+        "MFA_METHOD_POLICY_CHECK",
     }
     for key in sorted(required - keys):
         problem(f"{resources}: app setting {key} is missing from baseAppSettings")

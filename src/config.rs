@@ -55,6 +55,9 @@ pub struct Config {
     pub safeguards: Safeguards,
     /// How often the Authentication methods policy is read again.
     pub policy_refresh: Duration,
+    /// Whether the policy is read at all (`MFA_METHOD_POLICY_CHECK`): off for deployments that
+    /// do not grant its permission, which would otherwise warn `policyUnknown` every time.
+    pub policy_check: bool,
 }
 
 /// Where tokens come from.
@@ -196,6 +199,7 @@ impl Config {
             ) == "refuse",
         };
         let policy_refresh = env.seconds("MFA_POLICY_REFRESH_SECONDS", 300.0, 10.0, 3600.0);
+        let policy_check = env.flag("MFA_METHOD_POLICY_CHECK", true);
         let problems = env.problems.into_inner();
         match graph_endpoint {
             Some(graph_endpoint) if problems.is_empty() => Ok(Config {
@@ -216,6 +220,7 @@ impl Config {
                 protection,
                 safeguards,
                 policy_refresh,
+                policy_check,
             }),
             _ => Err(ConfigError { problems }),
         }

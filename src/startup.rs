@@ -116,7 +116,7 @@ impl Application {
                 owner_search: OwnerSearch::new(config.owner_search.clone()),
                 notifier: Notifier::new(config.notify.clone()),
                 protection: Protection::new(config.protection.clone()),
-                policies: Policies::new(config.policy_refresh),
+                policies: Policies::new(config.policy_refresh, config.policy_check),
                 safeguards: config.safeguards,
                 #[cfg(feature = "simulator")]
                 test_panic_caller: config.test_panic_caller.clone(),

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::graph::GraphError;
+use crate::graph::{GraphError, GraphErrorKind};
 use crate::methods::AuthenticationMethods;
 use crate::outcome::Outcome;
 use crate::phone::{PhoneMethod, PhoneType};
@@ -38,7 +38,8 @@ const RETIREMENT: Duration = Duration::from_secs(1_801_440_000);
 pub(super) struct Picture<'a> {
     pub user: &'a DirectoryUser,
     pub methods: &'a AuthenticationMethods,
-    pub policy: &'a Result<Arc<MethodPolicies>, Arc<GraphError>>,
+    /// `None` when the policy check is switched off.
+    pub policy: &'a Option<Result<Arc<MethodPolicies>, Arc<GraphError>>>,
     pub member_of: &'a Result<HashSet<String>, Arc<GraphError>>,
     pub safeguards: Safeguards,
 }
@@ -47,7 +48,7 @@ impl Picture<'_> {
     /// What a `phone_type` method can do for the user, when the policy and the membership
     /// could be read.
     fn usable(&self, phone_type: PhoneType) -> Option<Usable> {
-        let (Ok(policy), Ok(member_of)) = (self.policy, self.member_of) else {
+        let (Some(Ok(policy)), Ok(member_of)) = (self.policy, self.member_of) else {
             return None;
         };
         Some(policy.usable_for(&self.user.id, member_of, phone_type, self.user.guest))
@@ -85,7 +86,7 @@ impl Picture<'_> {
                 ),
             );
         }
-        let policy = self.policy.as_ref().ok();
+        let policy = self.policy.as_ref().and_then(|policy| policy.as_ref().ok());
         let voice_on = policy
             .zip(self.member_of.as_ref().ok())
             .is_some_and(|(policy, member_of)| policy.voice_enabled_for(&self.user.id, member_of));
@@ -244,16 +245,24 @@ impl Picture<'_> {
     }
 
     fn policy_unknown(&self, outcome: &mut Outcome) {
-        let reason = match (self.policy, self.member_of) {
-            (Err(error), _) | (_, Err(error)) => error.to_string(),
-            _ => return,
+        let error = match (self.policy, self.member_of) {
+            (None, _) => return,
+            (Some(Err(error)), _) | (Some(Ok(_)), Err(error)) => error,
+            (Some(Ok(_)), Ok(_)) => return,
+        };
+        let remedy = if matches!(error.kind, GraphErrorKind::Forbidden { .. }) {
+            format!(
+                "grant {} to see it, or switch the check off (MFA_METHOD_POLICY_CHECK=false)",
+                error.operation.permission()
+            )
+        } else {
+            "it is read again within a minute".to_owned()
         };
         outcome.warn(
             WarningCode::PolicyUnknown,
             format!(
                 "whether the Authentication methods policy lets this user use the number could \
-                 not be checked ({reason}); grant Policy.Read.AuthenticationMethod and \
-                 GroupMember.Read.All to see it"
+                 not be checked ({error}); {remedy}"
             ),
         );
     }
@@ -291,12 +300,12 @@ mod tests {
             usage_location: None,
         };
         let methods = AuthenticationMethods::default();
-        let policy = Err(Arc::new(GraphError {
+        let policy = Some(Err(Arc::new(GraphError {
             operation: crate::graph::GraphOperation::ReadMethodPolicy,
             kind: crate::graph::GraphErrorKind::Malformed {
                 detail: String::new(),
             },
-        }));
+        })));
         let member_of = Ok(HashSet::new());
         let mut picture = Picture {
             user: &user,

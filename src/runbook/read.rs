@@ -27,7 +27,8 @@ pub(super) struct FirstRead {
 /// What the protection and the policy checks read.
 pub(super) struct Checks {
     pub holders: RoleHolders,
-    pub policy: Result<Arc<MethodPolicies>, Arc<GraphError>>,
+    /// `None` when the policy check is switched off.
+    pub policy: Option<Result<Arc<MethodPolicies>, Arc<GraphError>>>,
     /// Which of the groups the checks name the user is in.
     pub member_of: Result<HashSet<String>, Arc<GraphError>>,
 }
@@ -51,7 +52,7 @@ pub(super) async fn first_read(services: &Services, user: &UserRef, protect: boo
         } else {
             Vec::new()
         };
-        if let Ok(policy) = &policy {
+        if let Some(Ok(policy)) = &policy {
             groups.extend(policy.groups());
         }
         groups.sort();

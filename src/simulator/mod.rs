@@ -241,6 +241,8 @@ pub(crate) struct Shared {
     base_url: String,
     /// Requests being served now: (serial, method, decoded path).
     in_flight: Mutex<Vec<(u64, String, String)>>,
+    /// Every request that arrived, answered or not: (method, decoded path).
+    arrived: Mutex<Vec<(String, String)>>,
     /// Bumped whenever a request arrives, for tests that wait for one.
     arrivals: tokio::sync::watch::Sender<u64>,
 }
@@ -289,6 +291,7 @@ impl Simulator {
             throttle: Mutex::new(server::ThrottleState::default()),
             base_url: format!("http://{address}"),
             in_flight: Mutex::new(Vec::new()),
+            arrived: Mutex::new(Vec::new()),
             arrivals: tokio::sync::watch::Sender::new(0),
         });
         let (stop, stopped) = oneshot::channel::<()>();
@@ -383,6 +386,15 @@ impl Simulator {
             .iter()
             .map(|(_, method, path)| (method.clone(), path.clone()))
             .collect()
+    }
+
+    /// How many requests whose path contains `path` arrived, answered or not (a held or
+    /// abandoned request is in no log of answers).
+    pub fn arrived(&self, path: &str) -> usize {
+        lock(&self.shared.arrived)
+            .iter()
+            .filter(|(_, arrived)| arrived.contains(path))
+            .count()
     }
 
     /// A receiver that changes whenever a request arrives or is answered.

@@ -495,3 +495,72 @@ async fn a_policy_targeting_a_user_is_matched_by_id_not_asked_of_the_membership_
         "a user id is no group: {checked:?}"
     );
 }
+
+#[tokio::test]
+async fn the_policy_check_switched_off_reads_nothing_and_warns_of_nothing() {
+    let app = TestApp::builder()
+        .env("MFA_METHOD_POLICY_CHECK", "false")
+        .grant(&[
+            "User.Read.All",
+            "UserAuthenticationMethod.ReadWrite.All",
+            "RoleManagement.Read.Directory",
+        ])
+        .spawn()
+        .await;
+    let user = app.add_member("adele@contoso.com");
+
+    let answer = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
+
+    assert_eq!(answer.action(), "added", "{}", answer.report);
+    assert!(answer.warning_codes().is_empty(), "{}", answer.report);
+    assert_eq!(answer.report["usableFor"], Value::Null);
+    assert!(
+        app.graph_requests()
+            .iter()
+            .all(|request| !request.path.contains("authenticationMethodConfigurations")),
+        "the policy is not read"
+    );
+}
+
+#[tokio::test]
+async fn a_policy_read_that_hangs_costs_one_bounded_wait() {
+    let app = TestApp::builder()
+        .prepare(|sim| {
+            // Never answered: the gate is never opened.
+            sim.hold(
+                Some("GET"),
+                "authenticationMethodConfigurations",
+                usize::MAX,
+            );
+        })
+        .spawn()
+        .await;
+    let user = app.add_member("adele@contoso.com");
+    let megan = app.add_member("megan@contoso.com");
+
+    let first = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
+    assert_eq!(first.action(), "added", "{}", first.report);
+    assert!(
+        first
+            .warning_message("policyUnknown")
+            .contains("no answer within"),
+        "{}",
+        first.report
+    );
+    // The wait is remembered: the next invocation does not read again.
+    let reads = app.sim.arrived("authenticationMethodConfigurations");
+    let second = app
+        .call(json!({"UserId": megan, "phoneNumber": "+49 1705555555"}))
+        .await;
+    assert_eq!(second.action(), "added", "{}", second.report);
+    assert!(second.has_warning("policyUnknown"), "{}", second.report);
+    assert_eq!(
+        app.sim.arrived("authenticationMethodConfigurations"),
+        reads,
+        "no new policy read"
+    );
+}

@@ -164,6 +164,7 @@ impl<'a> InFlight<'a> {
             serial = *count;
         });
         lock(&shared.in_flight).push((serial, method.to_owned(), path.to_owned()));
+        lock(&shared.arrived).push((method.to_owned(), path.to_owned()));
         shared.arrivals.send_modify(|_| {});
         InFlight { shared, serial }
     }
