@@ -76,13 +76,44 @@ impl Picture<'_> {
         let Some(usable) = self.usable(phone_type) else {
             return Ok(());
         };
-        let number = &request.phone_number;
+        self.policy_warnings(
+            phone_type,
+            &request.phone_number.to_string(),
+            usable,
+            outcome,
+        );
+        if request.sms_sign_in == SmsSignIn::Enable && !usable.sms_sign_in {
+            return Err(Failure::for_field(
+                ErrorCode::SmsSignInNotAllowedByPolicy,
+                "smsSignIn",
+                if self.user.guest {
+                    "SMS sign-in is not available to B2B guests; nothing was changed".to_owned()
+                } else {
+                    "the Authentication methods policy does not allow SMS sign-in for this user \
+                     (SMS must be enabled for them, with \"Use for sign-in\" on a target that \
+                     includes them); nothing was changed"
+                        .to_owned()
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// The warnings about what a `phone_type` method (`what`: the number, masked, or the
+    /// method's name) will not be able to do under the policy.
+    fn policy_warnings(
+        &self,
+        phone_type: PhoneType,
+        what: &str,
+        usable: Usable,
+        outcome: &mut Outcome,
+    ) {
         if phone_type == PhoneType::Mobile && !usable.sms {
             outcome.warn(
                 WarningCode::SmsNotEnabledForUser,
                 format!(
                     "the Authentication methods policy does not enable text messages (SMS) for \
-                     this user: {number} will not get codes by text"
+                     this user: {what} will not get codes by text"
                 ),
             );
         }
@@ -101,31 +132,15 @@ impl Picture<'_> {
                 WarningCode::VoiceNotEnabledForUser,
                 format!(
                     "the Authentication methods policy does not enable voice calls for this \
-                     user: {number} will not be called{}",
+                     user: {what} will not be called{}",
                     if phone_type == PhoneType::Mobile {
-                        ""
+                        String::new()
                     } else {
-                        ", and calls are the only way a {phone_type} phone is used"
+                        format!(", and calls are the only way a {phone_type} phone is used")
                     }
-                    .replace("{phone_type}", phone_type.as_str())
                 ),
             );
         }
-        if request.sms_sign_in == SmsSignIn::Enable && !usable.sms_sign_in {
-            return Err(Failure::for_field(
-                ErrorCode::SmsSignInNotAllowedByPolicy,
-                "smsSignIn",
-                if self.user.guest {
-                    "SMS sign-in is not available to B2B guests; nothing was changed".to_owned()
-                } else {
-                    "the Authentication methods policy does not allow SMS sign-in for this user \
-                     (SMS must be enabled for them, with \"Use for sign-in\" on a target that \
-                     includes them); nothing was changed"
-                        .to_owned()
-                },
-            ));
-        }
-        Ok(())
     }
 
     fn before_removing(&self, request: &Request) -> Result<(), Failure> {
@@ -237,7 +252,8 @@ impl Picture<'_> {
         let when = if retired { "retired" } else { "retires" };
         format!(
             "{only}. Microsoft-provided SMS and voice delivery for MFA and password reset {when} \
-             on 1 February 2027: from then on this user must register a passkey at their next \
+             on 1 February 2027 (in the public cloud; the national clouds follow later): from \
+             then on this user must register a passkey at their next \
              sign-in (blocking, no opt-out), unless the tenant uses its own telecom provider \
              (then set MFA_TELEPHONY=customerManaged). Register a passkey or Microsoft \
              Authenticator for them now"
@@ -276,8 +292,13 @@ impl Picture<'_> {
             .iter()
             .find(|method| method.phone_type == phone_type)
             .cloned();
-        if self.usable(phone_type).is_none() {
-            self.policy_unknown(outcome);
+        match self.usable(phone_type) {
+            None => self.policy_unknown(outcome),
+            Some(usable) if current.is_some() => {
+                let what = format!("the {phone_type} phone");
+                self.policy_warnings(phone_type, &what, usable, outcome);
+            }
+            Some(_) => {}
         }
         self.after(phone_type, current.as_ref(), false, outcome);
     }

@@ -564,3 +564,46 @@ async fn a_policy_read_that_hangs_costs_one_bounded_wait() {
         "no new policy read"
     );
 }
+
+#[tokio::test]
+async fn show_warns_of_what_the_policy_does_not_let_the_method_do() {
+    let app = TestApp::builder()
+        .prepare(|sim| {
+            sim.tenant(|tenant| {
+                tenant.policy.sms.enabled = false;
+                tenant.policy.voice.enabled = false;
+            })
+        })
+        .spawn()
+        .await;
+    let user = app.add_member("adele@contoso.com");
+    app.seed_phone(&user, PhoneType::Mobile, NUMBER);
+    let without = app.add_member("megan@contoso.com");
+
+    let answer = app.call(json!({"UserId": user, "Show": true})).await;
+
+    assert_eq!(answer.action(), "none");
+    assert!(
+        answer.has_warning("smsNotEnabledForUser"),
+        "{}",
+        answer.report
+    );
+    assert!(
+        answer.has_warning("voiceNotEnabledForUser"),
+        "{}",
+        answer.report
+    );
+    assert!(
+        !answer
+            .warning_message("smsNotEnabledForUser")
+            .contains("1234567"),
+        "no number in the clear"
+    );
+    let nothing = app.call(json!({"UserId": without, "Show": true})).await;
+    assert!(
+        !nothing.has_warning("smsNotEnabledForUser"),
+        "no method, nothing to warn of: {}",
+        nothing.report
+    );
+    assert!(app.writes().is_empty());
+}
