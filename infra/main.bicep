@@ -17,8 +17,11 @@ param location string
 @description('Resource group to create or reuse; default rg-<environmentName>.')
 param resourceGroupName string = ''
 
-@description('Object id of the deployer (azd sets AZURE_PRINCIPAL_ID); gets queue send/process rights for trying the queue trigger. Empty for none.')
+@description('Object id of the deployer (azd sets AZURE_PRINCIPAL_ID); gets queue send/process rights for trying the queue trigger only with grantDeployerQueueAccess.')
 param principalId string = ''
+
+@description('Give the deployer Storage Queue Data Message Sender and Processor (MFA_DEPLOYER_QUEUE_ACCESS). Off by default: a queue message carries no caller, so standing send rights are a way around Entra authentication, the allow-lists and the caller record; turn it on for a test deployment only.')
+param grantDeployerQueueAccess bool = false
 
 @description('Principal type of principalId: User for a person, ServicePrincipal for a pipeline.')
 @allowed(['User', 'ServicePrincipal', 'Group'])
@@ -143,6 +146,7 @@ module app 'resources.bicep' = {
     zoneRedundant: zoneRedundant
     storageSku: storageSku
     deployerPrincipalId: principalId
+    grantDeployerQueueAccess: grantDeployerQueueAccess
     deployerPrincipalType: principalType
     enableEntraAuthentication: enableEntraAuthentication
     apiClientId: apiClientId

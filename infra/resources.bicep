@@ -90,8 +90,11 @@ param zoneRedundant bool = false
 @allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS'])
 param storageSku string = 'Standard_LRS'
 
-@description('Object id of the person or pipeline deploying (azd sets AZURE_PRINCIPAL_ID). It gets queue send and process rights so it can try the queue trigger; empty for none.')
+@description('Object id of the person or pipeline deploying (azd sets AZURE_PRINCIPAL_ID). With grantDeployerQueueAccess it gets queue send and process rights to try the queue trigger.')
 param deployerPrincipalId string = ''
+
+@description('Give deployerPrincipalId queue send and process rights. Off by default: a queue message carries no caller, so standing send rights bypass Entra authentication, the allow-lists and the caller record; for test deployments.')
+param grantDeployerQueueAccess bool = false
 
 @description('Principal type of deployerPrincipalId.')
 @allowed(['User', 'ServicePrincipal', 'Group'])
@@ -524,7 +527,7 @@ resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 
 // ---- Optional: the deployer may send test requests and read results ------------------------
 
-resource deployerSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+resource deployerSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantDeployerQueueAccess && !empty(deployerPrincipalId)) {
   name: guid(storage.id, deployerPrincipalId, roles.storageQueueDataMessageSender)
   scope: storage
   properties: {
@@ -534,7 +537,7 @@ resource deployerSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = i
   }
 }
 
-resource deployerProcessor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
+resource deployerProcessor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (grantDeployerQueueAccess && !empty(deployerPrincipalId)) {
   name: guid(storage.id, deployerPrincipalId, roles.storageQueueDataMessageProcessor)
   scope: storage
   properties: {
