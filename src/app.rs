@@ -250,7 +250,11 @@ async fn openapi(body: Body) -> Response {
                 Some(port) => format!("{host}:{port}"),
                 None => host,
             };
-            plain.then(|| (url.scheme() == "http", host))
+            // Plain http only where the caller is on this machine (`func start`, the demo):
+            // behind Azure's front ends the request may be forwarded as http although the
+            // caller used https.
+            let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+            plain.then(|| (local && url.scheme() == "http", host))
         });
     let document = match address {
         Some((plain_http, host)) => {

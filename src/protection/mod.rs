@@ -81,10 +81,16 @@ impl Protection {
     /// The role holders, from the snapshot (read now if there is none); `None` when roles
     /// are not checked.
     pub async fn role_holders(&self, graph: &GraphClient) -> RoleHolders {
-        if !self.settings.check_roles {
+        if !self.reads_snapshot() {
             return None;
         }
         Some(self.snapshot(graph).await.map_err(Arc::new))
+    }
+
+    /// Whether a snapshot is read: for the role check, and for who may activate membership of
+    /// a protected group through PIM for Groups.
+    fn reads_snapshot(&self) -> bool {
+        self.settings.check_roles || !self.settings.protected_groups.is_empty()
     }
 
     /// The groups whose membership the verdict needs: the protected groups, and the groups
@@ -139,7 +145,12 @@ impl Protection {
             }
         }
         if let Some(Ok(snapshot)) = holders {
-            for group in snapshot.eligible_groups(object_id) {
+            let mut through: Vec<&String> = member_of.iter().collect();
+            through.sort();
+            let eligible = std::iter::once(object_id)
+                .chain(through.into_iter().map(String::as_str))
+                .flat_map(|principal| snapshot.eligible_groups(principal));
+            for group in eligible {
                 for hold in snapshot.holds(group) {
                     reasons.push(format!(
                         "is eligible (PIM for Groups) for the group {}, which {} the privileged \
@@ -171,12 +182,12 @@ impl Protection {
     /// Reads the role holders again every `refresh_every`, so invocations find a fresh
     /// snapshot; the first read happens at once. Runs for the life of the process.
     pub async fn keep_fresh(&self, graph: &GraphClient) {
-        if !self.settings.check_roles {
+        if !self.reads_snapshot() {
             return;
         }
         loop {
-            match load(graph, &self.settings.protected_groups).await {
-                Ok(snapshot) => {
+            match load(graph, &self.settings).await {
+                Ok(snapshot) if self.settings.check_roles => {
                     tracing::info!(
                         "read who holds privileged roles: {} principals (the list of privileged \
                          roles from {})",
@@ -187,6 +198,10 @@ impl Protection {
                             "the built-in list: Graph's could not be read"
                         }
                     );
+                    self.store(snapshot);
+                }
+                Ok(snapshot) => {
+                    tracing::info!("read who may activate membership of the protected groups");
                     self.store(snapshot);
                 }
                 Err(error) => tracing::warn!(
@@ -207,7 +222,7 @@ impl Protection {
         if let Some(snapshot) = self.usable() {
             return Ok(snapshot);
         }
-        let snapshot = load(graph, &self.settings.protected_groups).await?;
+        let snapshot = load(graph, &self.settings).await?;
         Ok(self.store(snapshot))
     }
 
@@ -253,7 +268,17 @@ fn describe(hold: &Hold, through: Option<&String>) -> String {
 /// Reads who holds privileged roles: Graph's list of privileged roles (or the built-in one
 /// when it cannot be read), the active assignments and the PIM eligibilities (none without
 /// an Entra ID P2 licence: the tenant has no PIM).
-async fn load(graph: &GraphClient, protected_groups: &[String]) -> Result<Snapshot, GraphError> {
+async fn load(graph: &GraphClient, settings: &ProtectionSettings) -> Result<Snapshot, GraphError> {
+    let snapshot = if settings.check_roles {
+        role_snapshot(graph).await?
+    } else {
+        Snapshot::default()
+    };
+    with_group_eligibilities(graph, snapshot, &settings.protected_groups).await
+}
+
+/// Who holds privileged roles, actively or eligible through PIM.
+async fn role_snapshot(graph: &GraphClient) -> Result<Snapshot, GraphError> {
     let (roles, active, eligible) = tokio::join!(
         graph.privileged_roles(),
         graph.role_assignments(),
@@ -298,9 +323,17 @@ async fn load(graph: &GraphClient, protected_groups: &[String]) -> Result<Snapsh
     };
     let (mut active, mut eligible) = (active?, eligible);
     resolve_kinds(graph, [&mut active, &mut eligible]).await;
-    let snapshot = Snapshot::build(&roles, active, eligible, from_graph);
-    // PIM for Groups: whoever may activate membership (or ownership) of a group that holds a
-    // privileged role, or of a protected group, is protected like a member.
+    Ok(Snapshot::build(&roles, active, eligible, from_graph))
+}
+
+/// PIM for Groups: whoever may activate membership (or ownership) of a group that holds a
+/// privileged role, or of a protected group, is protected like a member; so are the members of
+/// a group that is eligible for one. At most [`GROUP_READS_AT_ONCE`] reads at a time.
+async fn with_group_eligibilities(
+    graph: &GraphClient,
+    snapshot: Snapshot,
+    protected_groups: &[String],
+) -> Result<Snapshot, GraphError> {
     let mut groups: Vec<String> = snapshot
         .groups()
         .into_iter()
@@ -308,14 +341,21 @@ async fn load(graph: &GraphClient, protected_groups: &[String]) -> Result<Snapsh
         .collect();
     groups.sort();
     groups.dedup();
-    let reads = groups.iter().map(|group| graph.group_eligibilities(group));
+    let mut answers = Vec::new();
+    for chunk in groups.chunks(GROUP_READS_AT_ONCE) {
+        let reads = chunk.iter().map(|group| graph.group_eligibilities(group));
+        answers.extend(
+            chunk
+                .iter()
+                .zip(futures_util::future::join_all(reads).await),
+        );
+    }
     let mut eligible = Vec::new();
-    for (group, answer) in groups
-        .iter()
-        .zip(futures_util::future::join_all(reads).await)
-    {
+    let mut unlicensed = false;
+    for (group, answer) in answers {
+        let group = group.clone();
         match answer {
-            Ok(principals) => eligible.push((group.clone(), principals)),
+            Ok(principals) => eligible.push((group, principals)),
             // No Entra ID P2: the tenant has no PIM for Groups either.
             Err(GraphError {
                 kind:
@@ -324,12 +364,30 @@ async fn load(graph: &GraphClient, protected_groups: &[String]) -> Result<Snapsh
                         ..
                     },
                 ..
-            }) => return Ok(snapshot),
+            }) => unlicensed = true,
             Err(error) => return Err(error),
         }
     }
-    Ok(snapshot.with_group_eligibilities(eligible))
+    if unlicensed {
+        tracing::info!("PIM for Groups is not licensed in this tenant: no eligibility to read");
+    }
+    // An eligible principal may itself be a group: its members may activate through it.
+    let mut principals: Vec<String> = eligible
+        .iter()
+        .flat_map(|(_, principals)| principals.iter().cloned())
+        .collect();
+    principals.sort();
+    principals.dedup();
+    let eligible_groups = if principals.is_empty() {
+        std::collections::HashSet::new()
+    } else {
+        graph.groups_among(&principals).await?
+    };
+    Ok(snapshot.with_group_eligibilities(eligible, eligible_groups))
 }
+
+/// How many PIM for Groups reads a refresh makes at once.
+const GROUP_READS_AT_ONCE: usize = 4;
 
 /// Where Graph did not say what kind of principal holds a role (it did not expand the
 /// principal), asks which of them are groups, so that only groups go to `checkMemberGroups`
@@ -348,8 +406,15 @@ async fn resolve_kinds(graph: &GraphClient, mut lists: [&mut Vec<RoleHolder>; 2]
     }
     unknown.sort();
     unknown.dedup();
-    let Ok(groups) = graph.groups_among(&unknown).await else {
-        return;
+    let groups = match graph.groups_among(&unknown).await {
+        Ok(groups) => groups,
+        Err(error) => {
+            tracing::warn!(
+                "could not tell which role holders are groups ({error}); all are asked of the \
+                 membership check"
+            );
+            return;
+        }
     };
     for holder in lists.iter_mut().flat_map(|list| list.iter_mut()) {
         if holder.principal_kind == PrincipalKind::Unknown {

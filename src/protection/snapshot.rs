@@ -14,6 +14,9 @@ pub struct Snapshot {
     /// Principal id (lowercase) → the groups (privileged or protected) it is eligible for
     /// through PIM for Groups, as member or owner.
     group_eligible: HashMap<String, Vec<String>>,
+    /// The principals eligible through PIM for Groups that are groups themselves: their
+    /// members are asked of the membership check.
+    eligible_groups: std::collections::HashSet<String>,
     /// Whether Graph's own list of privileged roles was used (else the built-in one).
     pub from_graph: bool,
 }
@@ -65,13 +68,22 @@ impl Snapshot {
         Snapshot {
             holders,
             group_eligible: HashMap::new(),
+            eligible_groups: std::collections::HashSet::new(),
             from_graph,
         }
     }
 
     /// Adds who is eligible through PIM for Groups for each of the groups (group id →
     /// principal ids).
-    pub fn with_group_eligibilities(mut self, eligible: Vec<(String, Vec<String>)>) -> Snapshot {
+    pub fn with_group_eligibilities(
+        mut self,
+        eligible: Vec<(String, Vec<String>)>,
+        groups_among_them: std::collections::HashSet<String>,
+    ) -> Snapshot {
+        self.eligible_groups = groups_among_them
+            .into_iter()
+            .map(|id| id.to_ascii_lowercase())
+            .collect();
         for (group, principals) in eligible {
             for principal in principals {
                 let groups = self
@@ -121,8 +133,10 @@ impl Snapshot {
                 })
             })
             .map(|(id, _)| id.clone())
+            .chain(self.eligible_groups.iter().cloned())
             .collect();
         groups.sort();
+        groups.dedup();
         groups
     }
 }

@@ -675,3 +675,108 @@ async fn eligibility_through_pim_for_groups_is_refused_and_fails_closed_unread()
     );
     assert!(unread.writes().is_empty());
 }
+
+#[tokio::test]
+async fn members_of_a_group_eligible_through_pim_for_groups_are_refused_also_without_the_role_check()
+ {
+    let admins = "22222222-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+    let standby_team = "23232323-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+    let breakglass = "24242424-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+    let member = "25252525-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+    let standby = "26262626-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+    let prepare = move |sim: &mfa_phone_handler::simulator::Simulator| {
+        sim.tenant(|tenant| {
+            use mfa_phone_handler::simulator::tenant::SimUser;
+            use mfa_phone_handler::simulator::tenant::directory::SimGroup;
+            tenant.add_user(SimUser::member("member@contoso.com", "Member").with_id(member));
+            tenant.add_user(SimUser::member("standby@contoso.com", "Standby").with_id(standby));
+            for (id, name, members) in [
+                (admins, "Tier 0 admins", Vec::new()),
+                (standby_team, "Standby team", vec![member.to_owned()]),
+                (breakglass, "Break glass", Vec::new()),
+            ] {
+                tenant.directory.groups.push(SimGroup {
+                    id: id.to_owned(),
+                    display_name: name.to_owned(),
+                    members,
+                    role_assignable: id == admins,
+                });
+            }
+            tenant.directory.assign(admins, GLOBAL_ADMINISTRATOR);
+            // A group may be eligible for another: its members may activate through it.
+            tenant.directory.make_group_eligible(standby_team, admins);
+            tenant.directory.make_group_eligible(standby, breakglass);
+        });
+    };
+    let app = TestApp::builder()
+        .env("MFA_PROTECTED_GROUP_IDS", breakglass)
+        .prepare(prepare)
+        .spawn()
+        .await;
+    let answer = app
+        .call(json!({"UserId": member, "phoneNumber": NUMBER}))
+        .await;
+    assert_eq!(answer.error_code(), "protectedUser", "{}", answer.report);
+    assert!(
+        answer.error_message().contains("Tier 0 admins"),
+        "{}",
+        answer.error_message()
+    );
+
+    // With the role check off, protected groups still apply, PIM for Groups included.
+    let roles_off = TestApp::builder()
+        .envs(&[
+            ("MFA_PROTECTED_GROUP_IDS", breakglass),
+            ("MFA_ALLOW_PRIVILEGED_TARGETS", "true"),
+        ])
+        .prepare(prepare)
+        .spawn()
+        .await;
+    let answer = roles_off
+        .call(json!({"UserId": standby, "phoneNumber": NUMBER}))
+        .await;
+    assert_eq!(answer.error_code(), "protectedUser", "{}", answer.report);
+    let allowed = roles_off
+        .call(json!({"UserId": member, "phoneNumber": NUMBER}))
+        .await;
+    assert_eq!(
+        allowed.action(),
+        "added",
+        "roles are not checked: {}",
+        allowed.report
+    );
+    assert_eq!(app.writes().len(), 0);
+}
+
+#[tokio::test]
+async fn a_tenant_without_pim_has_no_pim_for_groups_either() {
+    let admins = "27272727-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+    let app = TestApp::builder()
+        .env(
+            "MFA_PROTECTED_GROUP_IDS",
+            "28282828-bbbb-4bbb-8bbb-bbbbbbbbbbbb",
+        )
+        .prepare(move |sim| {
+            sim.tenant(|tenant| {
+                tenant.directory.groups.push(
+                    mfa_phone_handler::simulator::tenant::directory::SimGroup {
+                        id: admins.to_owned(),
+                        display_name: "Tier 0 admins".to_owned(),
+                        members: Vec::new(),
+                        role_assignable: true,
+                    },
+                );
+                tenant.directory.assign(admins, GLOBAL_ADMINISTRATOR);
+                tenant.variants.pim_licensed = false;
+            })
+        })
+        .spawn()
+        .await;
+    let user = app.add_member("adele@contoso.com");
+
+    let answer = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
+
+    assert_eq!(answer.action(), "added", "{}", answer.report);
+}
