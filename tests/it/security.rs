@@ -363,14 +363,9 @@ async fn members_of_protected_groups_are_refused_even_when_privileged_targets_ar
                 let inner = tenant
                     .directory
                     .add_group("Emergency access", &[breakglass], false);
-                tenant.directory.groups.push(
-                    mfa_phone_handler::simulator::tenant::directory::SimGroup {
-                        id: group.to_owned(),
-                        display_name: "Protected".to_owned(),
-                        members: vec![inner],
-                        role_assignable: false,
-                    },
-                );
+                tenant
+                    .directory
+                    .add_group_with_id(group, "Protected", &[&inner], false);
             });
         })
         .spawn()
@@ -439,9 +434,7 @@ async fn a_membership_check_graph_cannot_answer_fails_closed() {
         .call(json!({"UserId": user, "phoneNumber": NUMBER}))
         .await;
 
-    assert_eq!(answer.status, 503, "{}", answer.report);
-    assert_eq!(answer.error_code(), "protectionUnknown");
-    assert!(app.writes().is_empty());
+    assert_fails_closed(&app, &answer);
 }
 
 #[tokio::test]
@@ -590,9 +583,7 @@ async fn graph_unavailable_for_its_list_of_privileged_roles_is_no_reason_to_trus
         .call(json!({"UserId": holder, "phoneNumber": NUMBER}))
         .await;
 
-    assert_eq!(answer.status, 503, "{}", answer.report);
-    assert_eq!(answer.error_code(), "protectionUnknown");
-    assert!(app.writes().is_empty());
+    assert_fails_closed(&app, &answer);
 }
 
 #[tokio::test]
@@ -604,7 +595,6 @@ async fn eligibility_through_pim_for_groups_is_refused_and_fails_closed_unread()
     let prepare = move |sim: &mfa_phone_handler::simulator::Simulator| {
         sim.tenant(|tenant| {
             use mfa_phone_handler::simulator::tenant::SimUser;
-            use mfa_phone_handler::simulator::tenant::directory::SimGroup;
             tenant
                 .add_user(SimUser::member("candidate@contoso.com", "Candidate").with_id(candidate));
             tenant.add_user(SimUser::member("standby@contoso.com", "Standby").with_id(standby));
@@ -612,12 +602,9 @@ async fn eligibility_through_pim_for_groups_is_refused_and_fails_closed_unread()
                 (admins, "Tier 0 admins", true),
                 (breakglass, "Break glass", false),
             ] {
-                tenant.directory.groups.push(SimGroup {
-                    id: id.to_owned(),
-                    display_name: name.to_owned(),
-                    members: Vec::new(),
-                    role_assignable,
-                });
+                tenant
+                    .directory
+                    .add_group_with_id(id, name, &[], role_assignable);
             }
             tenant.directory.assign(admins, GLOBAL_ADMINISTRATOR);
             // Not members today: each may activate membership through PIM for Groups.
@@ -687,20 +674,16 @@ async fn members_of_a_group_eligible_through_pim_for_groups_are_refused_also_wit
     let prepare = move |sim: &mfa_phone_handler::simulator::Simulator| {
         sim.tenant(|tenant| {
             use mfa_phone_handler::simulator::tenant::SimUser;
-            use mfa_phone_handler::simulator::tenant::directory::SimGroup;
             tenant.add_user(SimUser::member("member@contoso.com", "Member").with_id(member));
             tenant.add_user(SimUser::member("standby@contoso.com", "Standby").with_id(standby));
             for (id, name, members) in [
-                (admins, "Tier 0 admins", Vec::new()),
-                (standby_team, "Standby team", vec![member.to_owned()]),
-                (breakglass, "Break glass", Vec::new()),
+                (admins, "Tier 0 admins", &[][..]),
+                (standby_team, "Standby team", &[member][..]),
+                (breakglass, "Break glass", &[][..]),
             ] {
-                tenant.directory.groups.push(SimGroup {
-                    id: id.to_owned(),
-                    display_name: name.to_owned(),
-                    members,
-                    role_assignable: id == admins,
-                });
+                tenant
+                    .directory
+                    .add_group_with_id(id, name, members, id == admins);
             }
             tenant.directory.assign(admins, GLOBAL_ADMINISTRATOR);
             // A group may be eligible for another: its members may activate through it.
@@ -758,14 +741,9 @@ async fn a_tenant_without_pim_has_no_pim_for_groups_either() {
         )
         .prepare(move |sim| {
             sim.tenant(|tenant| {
-                tenant.directory.groups.push(
-                    mfa_phone_handler::simulator::tenant::directory::SimGroup {
-                        id: admins.to_owned(),
-                        display_name: "Tier 0 admins".to_owned(),
-                        members: Vec::new(),
-                        role_assignable: true,
-                    },
-                );
+                tenant
+                    .directory
+                    .add_group_with_id(admins, "Tier 0 admins", &[], true);
                 tenant.directory.assign(admins, GLOBAL_ADMINISTRATOR);
                 tenant.variants.pim_licensed = false;
             })
@@ -779,4 +757,12 @@ async fn a_tenant_without_pim_has_no_pim_for_groups_either() {
         .await;
 
     assert_eq!(answer.action(), "added", "{}", answer.report);
+}
+
+/// The check could not be made: 503 `protectionUnknown` (the queue retries), nothing written.
+#[track_caller]
+fn assert_fails_closed(app: &TestApp, answer: &crate::helpers::HttpAnswer) {
+    assert_eq!(answer.status, 503, "{}", answer.report);
+    assert_eq!(answer.error_code(), "protectionUnknown");
+    assert!(app.writes().is_empty(), "nothing written unchecked");
 }

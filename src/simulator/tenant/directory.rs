@@ -87,13 +87,24 @@ impl Directory {
         role_assignable: bool,
     ) -> String {
         let id = uuid::Uuid::new_v4().to_string();
+        self.add_group_with_id(&id, display_name, members, role_assignable);
+        id
+    }
+
+    /// Adds a group with a known id.
+    pub fn add_group_with_id(
+        &mut self,
+        id: &str,
+        display_name: &str,
+        members: &[&str],
+        role_assignable: bool,
+    ) {
         self.groups.push(SimGroup {
-            id: id.clone(),
+            id: id.to_owned(),
             display_name: display_name.to_owned(),
             members: members.iter().map(|member| (*member).to_owned()).collect(),
             role_assignable,
         });
-        id
     }
 
     /// Adds `member` to the group `group_id`; false when there is no such group.
