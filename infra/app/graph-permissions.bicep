@@ -41,7 +41,9 @@
 //                                           application permission).
 //   GroupMember.Read.All                    with enableProtectedAccounts: checkMemberGroups for the
 //                                           protected groups (MFA_PROTECTED_GROUP_IDS, e.g. the
-//                                           break-glass accounts); with enableMethodPolicy: is the
+//                                           break-glass accounts), the owners of those and of the
+//                                           groups holding privileged roles (GET /groups/{id}/owners),
+//                                           and which role holders are groups; with enableMethodPolicy: is the
 //                                           user in the SMS/voice policy's include/exclude groups.
 //                                           checkMemberGroups on a user needs User.Read.All and
 //                                           GroupMember.Read.All (both granted).

@@ -120,6 +120,7 @@ pub enum GraphOperation {
     ReadRoleAssignments,
     ReadRoleEligibility,
     ReadGroupEligibility,
+    ReadGroupOwners,
     CheckMemberGroups,
     ReadGroups,
     ReadMethodPolicy,
@@ -146,6 +147,9 @@ impl GraphOperation {
             GraphOperation::ReadRoleEligibility => "read the PIM role eligibilities",
             GraphOperation::ReadGroupEligibility => {
                 "read the PIM for Groups eligibilities of privileged and protected groups"
+            }
+            GraphOperation::ReadGroupOwners => {
+                "read the owners of groups holding privileged roles and of protected groups"
             }
             GraphOperation::CheckMemberGroups => "check the user's group memberships",
             GraphOperation::ReadGroups => "tell which role holders are groups",
@@ -183,7 +187,7 @@ impl GraphOperation {
                 "PrivilegedEligibilitySchedule.Read.AzureADGroup"
             }
             GraphOperation::CheckMemberGroups => "GroupMember.Read.All (with User.Read.All)",
-            GraphOperation::ReadGroups => "GroupMember.Read.All",
+            GraphOperation::ReadGroups | GraphOperation::ReadGroupOwners => "GroupMember.Read.All",
             GraphOperation::ReadMethodPolicy => "Policy.Read.AuthenticationMethod",
         }
     }

@@ -142,6 +142,23 @@ impl GraphClient {
             .collect())
     }
 
+    /// The owners of `group_id` (an owner can add members, themselves included): `GET
+    /// /groups/{id}/owners`.
+    ///
+    /// # Errors
+    ///
+    /// A [`GraphError`].
+    pub async fn group_owners(&self, group_id: &str) -> Result<Vec<String>, GraphError> {
+        let mut url = self.user_free_url(&["groups", group_id, "owners"]);
+        url.query_pairs_mut().append_pair("$select", "id");
+        let owners: Vec<wire::IdOnly> =
+            self.all_pages(GraphOperation::ReadGroupOwners, url).await?;
+        Ok(owners
+            .into_iter()
+            .map(|owner| owner.id.to_ascii_lowercase())
+            .collect())
+    }
+
     /// Which of `ids` are groups: `GET /groups?$filter=id in (…)` per 15 ids, concurrently.
     /// For role holders whose kind Graph did not say (no `$expand=principal`): only groups may
     /// be asked of `checkMemberGroups`.

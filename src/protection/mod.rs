@@ -171,6 +171,26 @@ impl Protection {
                     ));
                 }
             }
+            for group in snapshot.owned_groups(object_id) {
+                for hold in snapshot.holds(group) {
+                    reasons.push(format!(
+                        "owns the group {}, which {} the privileged role {} (an owner can add \
+                         themselves)",
+                        hold.principal_name.as_deref().unwrap_or(group),
+                        if hold.eligible {
+                            "is eligible for"
+                        } else {
+                            "holds"
+                        },
+                        hold.role
+                    ));
+                }
+                if self.settings.protected_groups.contains(group) {
+                    reasons.push(format!(
+                        "owns the protected group {group} (MFA_PROTECTED_GROUP_IDS)"
+                    ));
+                }
+            }
         }
         if reasons.is_empty() {
             Verdict::Clear
@@ -326,9 +346,10 @@ async fn role_snapshot(graph: &GraphClient) -> Result<Snapshot, GraphError> {
     Ok(Snapshot::build(&roles, active, eligible, from_graph))
 }
 
-/// PIM for Groups: whoever may activate membership (or ownership) of a group that holds a
-/// privileged role, or of a protected group, is protected like a member; so are the members of
-/// a group that is eligible for one. At most [`GROUP_READS_AT_ONCE`] reads at a time.
+/// Who can make themselves a member of a group that holds a privileged role, or of a protected
+/// group, is protected like a member: whoever may activate membership (or ownership) through
+/// PIM for Groups, the members of a group that is eligible for one, and the group's owners. At
+/// most [`GROUP_READS_AT_ONCE`] groups at a time.
 async fn with_group_eligibilities(
     graph: &GraphClient,
     snapshot: Snapshot,
@@ -342,13 +363,27 @@ async fn with_group_eligibilities(
     groups.sort();
     groups.dedup();
     let mut answers = Vec::new();
+    let mut owners = Vec::new();
     for chunk in groups.chunks(GROUP_READS_AT_ONCE) {
         let reads = chunk.iter().map(|group| graph.group_eligibilities(group));
-        answers.extend(
-            chunk
-                .iter()
-                .zip(futures_util::future::join_all(reads).await),
+        let owner_reads = chunk.iter().map(|group| graph.group_owners(group));
+        let (read, owned) = tokio::join!(
+            futures_util::future::join_all(reads),
+            futures_util::future::join_all(owner_reads)
         );
+        answers.extend(chunk.iter().zip(read));
+        for (group, owned) in chunk.iter().zip(owned) {
+            let owned = match owned {
+                Ok(owned) => owned,
+                // No such group (a protected group deleted since): nobody owns it.
+                Err(GraphError {
+                    kind: GraphErrorKind::NotFound { .. },
+                    ..
+                }) => Vec::new(),
+                Err(error) => return Err(error),
+            };
+            owners.push((group.clone(), owned));
+        }
     }
     let mut eligible = Vec::new();
     let mut unlicensed = false;
@@ -383,7 +418,9 @@ async fn with_group_eligibilities(
     } else {
         graph.groups_among(&principals).await?
     };
-    Ok(snapshot.with_group_eligibilities(eligible, eligible_groups))
+    Ok(snapshot
+        .with_group_eligibilities(eligible, eligible_groups)
+        .with_group_owners(owners))
 }
 
 /// How many PIM for Groups reads a refresh makes at once.

@@ -14,6 +14,9 @@ pub struct Snapshot {
     /// Principal id (lowercase) → the groups (privileged or protected) it is eligible for
     /// through PIM for Groups, as member or owner.
     group_eligible: HashMap<String, Vec<String>>,
+    /// Principal id (lowercase) → the groups (privileged or protected) it owns: an owner can
+    /// add members, itself included.
+    group_owned: HashMap<String, Vec<String>>,
     /// The principals eligible through PIM for Groups that are groups themselves: their
     /// members are asked of the membership check.
     eligible_groups: std::collections::HashSet<String>,
@@ -68,6 +71,7 @@ impl Snapshot {
         Snapshot {
             holders,
             group_eligible: HashMap::new(),
+            group_owned: HashMap::new(),
             eligible_groups: std::collections::HashSet::new(),
             from_graph,
         }
@@ -97,6 +101,30 @@ impl Snapshot {
             }
         }
         self
+    }
+
+    /// Adds the owners of each of the groups (group id → owner ids).
+    pub fn with_group_owners(mut self, owners: Vec<(String, Vec<String>)>) -> Snapshot {
+        for (group, principals) in owners {
+            for principal in principals {
+                let groups = self
+                    .group_owned
+                    .entry(principal.to_ascii_lowercase())
+                    .or_default();
+                let group = group.to_ascii_lowercase();
+                if !groups.contains(&group) {
+                    groups.push(group);
+                }
+            }
+        }
+        self
+    }
+
+    /// The groups (privileged or protected) `principal` owns.
+    pub fn owned_groups(&self, principal: &str) -> &[String] {
+        self.group_owned
+            .get(&principal.to_ascii_lowercase())
+            .map_or(&[], Vec::as_slice)
     }
 
     /// The groups `principal` is eligible for through PIM for Groups.

@@ -766,3 +766,48 @@ fn assert_fails_closed(app: &TestApp, answer: &crate::helpers::HttpAnswer) {
     assert_eq!(answer.error_code(), "protectionUnknown");
     assert!(app.writes().is_empty(), "nothing written unchecked");
 }
+
+#[tokio::test]
+async fn owners_of_privileged_or_protected_groups_are_refused() {
+    let admins = "29292929-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+    let breakglass = "30303030-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+    let owner = "31313131-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+    let keeper = "32323232-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+    let app = TestApp::builder()
+        .env("MFA_PROTECTED_GROUP_IDS", breakglass)
+        .prepare(move |sim| {
+            sim.tenant(|tenant| {
+                use mfa_phone_handler::simulator::tenant::SimUser;
+                tenant.add_user(SimUser::member("owner@contoso.com", "Owner").with_id(owner));
+                tenant.add_user(SimUser::member("keeper@contoso.com", "Keeper").with_id(keeper));
+                tenant
+                    .directory
+                    .add_group_with_id(admins, "Tier 0 admins", &[], true);
+                tenant
+                    .directory
+                    .add_group_with_id(breakglass, "Break glass", &[], false);
+                tenant.directory.assign(admins, GLOBAL_ADMINISTRATOR);
+                // Not members: owners, who can add themselves.
+                tenant.directory.add_group_owner(admins, owner);
+                tenant.directory.add_group_owner(breakglass, keeper);
+            })
+        })
+        .spawn()
+        .await;
+
+    assert_refused(&app, owner, "owns the group Tier 0 admins").await;
+    let answer = app
+        .call(json!({"UserId": keeper, "phoneNumber": NUMBER}))
+        .await;
+    assert_eq!(answer.error_code(), "protectedUser", "{}", answer.report);
+    assert!(
+        answer.error_message().contains("owns the protected group"),
+        "{}",
+        answer.error_message()
+    );
+    let user = app.add_member("adele@contoso.com");
+    let plain = app
+        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
+        .await;
+    assert_eq!(plain.action(), "added", "{}", plain.report);
+}

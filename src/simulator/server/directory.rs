@@ -182,6 +182,31 @@ pub(super) fn group_eligibilities(shared: &Shared, query: &[(String, String)]) -
     )
 }
 
+/// `GET /groups/{id}/owners`: the group's owners (users here).
+pub(super) fn group_owners(shared: &Shared, group: &str) -> Reply {
+    let tenant = lock(&shared.tenant);
+    if tenant.directory.group(group).is_none() {
+        return error(
+            404,
+            "Request_ResourceNotFound",
+            &format!(
+                "Resource '{group}' does not exist or one of its queried reference-property objects are not present."
+            ),
+        );
+    }
+    let value: Vec<Value> = tenant
+        .directory
+        .group_owners
+        .iter()
+        .filter(|owner| owner.role_id.eq_ignore_ascii_case(group))
+        .map(|owner| json!({"@odata.type": "#microsoft.graph.user", "id": owner.principal_id}))
+        .collect();
+    ok(
+        200,
+        json!({"@odata.context": format!("{}/v1.0/$metadata#directoryObjects", shared.base_url), "value": value}),
+    )
+}
+
 /// `GET /groups?$filter=id in ('…', …)&$select=id`: the groups among the ids (at most 15),
 /// as the product asks to tell group role holders from users when Graph did not expand them.
 pub(super) fn groups_by_id(shared: &Shared, query: &[(String, String)]) -> Reply {

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::directory::{
     GROUP_ELIGIBILITY_READ, MEMBERSHIP_READ, ROLES_READ, check_member_groups, group_eligibilities,
-    groups_by_id, role_definitions, role_holdings,
+    group_owners, groups_by_id, role_definitions, role_holdings,
 };
 use super::json::{
     Reply, encode_component, error, mail_body, no_content, ok, percent_decode, phone_filter,
@@ -350,6 +350,12 @@ pub(super) fn dispatch(
                 return denied;
             }
             group_eligibilities(shared, query)
+        }
+        ("GET", ["groups", group, "owners"]) => {
+            if let Some(denied) = require(roles, &MEMBERSHIP_READ, Backend::Directory) {
+                return denied;
+            }
+            group_owners(shared, group)
         }
         ("GET", ["groups"]) => {
             if let Some(denied) = require(roles, &MEMBERSHIP_READ, Backend::Directory) {

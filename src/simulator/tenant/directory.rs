@@ -39,6 +39,8 @@ pub struct Directory {
     pub eligibilities: Vec<SimHolding>,
     /// PIM for Groups: who may activate membership of which group (`role_id` is the group).
     pub group_eligibilities: Vec<SimHolding>,
+    /// Group owners (`role_id` is the group).
+    pub group_owners: Vec<SimHolding>,
 }
 
 /// Global Administrator's template id.
@@ -74,6 +76,7 @@ impl Default for Directory {
             assignments: Vec::new(),
             eligibilities: Vec::new(),
             group_eligibilities: Vec::new(),
+            group_owners: Vec::new(),
         }
     }
 }
@@ -135,6 +138,14 @@ impl Directory {
         self.eligibilities.push(SimHolding {
             principal_id: principal_id.to_owned(),
             role_id: role_id.to_owned(),
+        });
+    }
+
+    /// Makes `owner` an owner of `group_id`.
+    pub fn add_group_owner(&mut self, group_id: &str, owner: &str) {
+        self.group_owners.push(SimHolding {
+            principal_id: owner.to_owned(),
+            role_id: group_id.to_owned(),
         });
     }
 
