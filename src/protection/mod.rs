@@ -151,51 +151,52 @@ impl Protection {
                 .chain(through.into_iter().map(String::as_str))
                 .flat_map(|principal| snapshot.eligible_groups(principal));
             for group in eligible {
-                for hold in snapshot.holds(group) {
-                    reasons.push(format!(
-                        "is eligible (PIM for Groups) for the group {}, which {} the privileged \
-                         role {}",
-                        hold.principal_name.as_deref().unwrap_or(group),
-                        if hold.eligible {
-                            "is eligible for"
-                        } else {
-                            "holds"
-                        },
-                        hold.role
-                    ));
-                }
-                if self.settings.protected_groups.contains(group) {
-                    reasons.push(format!(
-                        "is eligible (PIM for Groups) for the protected group {group} \
-                         (MFA_PROTECTED_GROUP_IDS)"
-                    ));
-                }
+                self.way_in(
+                    snapshot,
+                    group,
+                    "is eligible (PIM for Groups) for",
+                    "",
+                    &mut reasons,
+                );
             }
             for group in snapshot.owned_groups(object_id) {
-                for hold in snapshot.holds(group) {
-                    reasons.push(format!(
-                        "owns the group {}, which {} the privileged role {} (an owner can add \
-                         themselves)",
-                        hold.principal_name.as_deref().unwrap_or(group),
-                        if hold.eligible {
-                            "is eligible for"
-                        } else {
-                            "holds"
-                        },
-                        hold.role
-                    ));
-                }
-                if self.settings.protected_groups.contains(group) {
-                    reasons.push(format!(
-                        "owns the protected group {group} (MFA_PROTECTED_GROUP_IDS)"
-                    ));
-                }
+                let note = " (an owner can add themselves)";
+                self.way_in(snapshot, group, "owns", note, &mut reasons);
             }
         }
         if reasons.is_empty() {
             Verdict::Clear
         } else {
             Verdict::Protected(reasons)
+        }
+    }
+
+    /// The reasons a user who can make themselves a member of `group` (`how`: eligible for
+    /// it, owns it) is protected: the group's privileged roles, or its being protected.
+    fn way_in(
+        &self,
+        snapshot: &Snapshot,
+        group: &str,
+        how: &str,
+        note: &str,
+        reasons: &mut Vec<String>,
+    ) {
+        for hold in snapshot.holds(group) {
+            reasons.push(format!(
+                "{how} the group {}, which {} the privileged role {}{note}",
+                hold.principal_name.as_deref().unwrap_or(group),
+                if hold.eligible {
+                    "is eligible for"
+                } else {
+                    "holds"
+                },
+                hold.role
+            ));
+        }
+        if self.settings.protected_groups.iter().any(|id| id == group) {
+            reasons.push(format!(
+                "{how} the protected group {group} (MFA_PROTECTED_GROUP_IDS)"
+            ));
         }
     }
 

@@ -88,35 +88,13 @@ impl Snapshot {
             .into_iter()
             .map(|id| id.to_ascii_lowercase())
             .collect();
-        for (group, principals) in eligible {
-            for principal in principals {
-                let groups = self
-                    .group_eligible
-                    .entry(principal.to_ascii_lowercase())
-                    .or_default();
-                let group = group.to_ascii_lowercase();
-                if !groups.contains(&group) {
-                    groups.push(group);
-                }
-            }
-        }
+        by_principal(&mut self.group_eligible, eligible);
         self
     }
 
     /// Adds the owners of each of the groups (group id → owner ids).
     pub fn with_group_owners(mut self, owners: Vec<(String, Vec<String>)>) -> Snapshot {
-        for (group, principals) in owners {
-            for principal in principals {
-                let groups = self
-                    .group_owned
-                    .entry(principal.to_ascii_lowercase())
-                    .or_default();
-                let group = group.to_ascii_lowercase();
-                if !groups.contains(&group) {
-                    groups.push(group);
-                }
-            }
-        }
+        by_principal(&mut self.group_owned, owners);
         self
     }
 
@@ -166,6 +144,19 @@ impl Snapshot {
         groups.sort();
         groups.dedup();
         groups
+    }
+}
+
+/// Adds (group → principals) to a map of principal → groups, lowercase, each group once.
+fn by_principal(map: &mut HashMap<String, Vec<String>>, by_group: Vec<(String, Vec<String>)>) {
+    for (group, principals) in by_group {
+        let group = group.to_ascii_lowercase();
+        for principal in principals {
+            let groups = map.entry(principal.to_ascii_lowercase()).or_default();
+            if !groups.contains(&group) {
+                groups.push(group.clone());
+            }
+        }
     }
 }
 
