@@ -211,12 +211,12 @@ if resources in trees and main in trees:
     # Every Graph permission the handler names for its calls (GraphOperation::permission, in
     # whichever file of src/ implements it) must be one the infra can grant (a .Read.X is
     # covered by a granted .ReadWrite.X).
-    permission_name = re.compile(r"\b([A-Z][A-Za-z]+\.(?:Read|ReadWrite|ReadBasic|Send)(?:\.[A-Z][A-Za-z]+)?)\b")
+    permission_name = re.compile(r"\b([A-Z][A-Za-z]+(?:-[A-Z][A-Za-z]+)?\.(?:Read|ReadWrite|ReadBasic|Send)(?:\.[A-Z][A-Za-z]+)?)\b")
     graph_module = "infra/app/graph-permissions.bicep"
     granted = set()
     if graph_module in trees:
         graph_tree, graph_source = trees[graph_module]
-        granted = set(re.findall(r"appRole\.value == '([A-Za-z.]+)'", graph_source.decode()))
+        granted = set(re.findall(r"appRole\.value == '([A-Za-z.-]+)'", graph_source.decode()))
         # The roles the module reports (output grantedRoles, GRAPH_PERMISSIONS_GRANTED) are the
         # string literals of its variables; they must be the roles it assigns.
         listed = set()
@@ -238,6 +238,17 @@ if resources in trees and main in trees:
         for name in sorted(granted):
             if f"`{name}`" not in deploy_text:
                 problem(f"DEPLOY.md does not mention the Graph permission `{name}` that {graph_module} grants")
+    # Least privilege: the phone-only permission does the job. UserAuthenticationMethod.ReadWrite.All
+    # reaches every method (a Temporary Access Pass for anyone), so no template may grant it,
+    # whatever form the grant takes.
+    for path in sorted(glob.glob("infra/**/*.bicep", recursive=True)):
+        lines = open(path).read().split("\n")
+        for number, line in enumerate(lines, start=1):
+            code = line.split("//", 1)[0]
+            if "UserAuthenticationMethod.ReadWrite.All" in code or "50483e42-d915-4231-9639-7fdb7fd190e5" in code:
+                problem(f"{path}:{number}: grants UserAuthenticationMethod.ReadWrite.All, which can create a "
+                        "Temporary Access Pass for any user: grant UserAuthMethod-Phone.ReadWrite.All and "
+                        "UserAuthenticationMethod.Read.All instead")
     implementations = []
     for path in sorted(glob.glob("src/**/*.rs", recursive=True)):
         code = open(path).read()

@@ -22,12 +22,13 @@ use futures_util::{FutureExt, StreamExt};
 use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 
-use crate::caller::{Caller, CallerPolicy};
+use crate::caller::{Access, Caller, CallerPolicy, Identified};
 use crate::host::{self, Envelope, QueueMessage};
 use crate::outcome::Outcome;
+use crate::phone::redact_numbers;
 use crate::report::{self, ErrorCode, Failure, QueueMessageEcho, Report, Trigger};
 use crate::request::{self, Task};
-use crate::runbook::{self, Services};
+use crate::runbook::{self, Reveal, Services};
 
 /// The HTTP-triggered function's name (its folder), which is also its route.
 pub const HTTP_FUNCTION: &str = "SetOrRemoveMobilePhoneMfa";
@@ -114,18 +115,31 @@ async fn http_trigger(
     body: Body,
 ) -> Response {
     let mut outcome = Outcome::new(Trigger::Http, invocation_id(&headers));
+    let mut caller = None;
     let parameters = read_envelope(body).await.and_then(|bytes| {
         let request = Envelope::parse(&bytes)
             .and_then(|envelope| envelope.http_request(HTTP_TRIGGER_BINDING))
             .map_err(|error| Failure::new(ErrorCode::InvalidRequest, error.to_string()))?;
         // Who called is settled before anything else is read from the request.
-        let caller = request.principal.as_ref().and_then(Caller::from_principal);
-        outcome.set_caller(caller.as_ref());
+        caller = match state.callers.identify(request.principal.as_ref()) {
+            Identified::Caller(caller) => Some(caller),
+            Identified::Nobody => None,
+            Identified::Ignored(reason) => {
+                outcome.caution(redact_numbers(&reason));
+                None
+            }
+        };
+        outcome.set_caller(caller.as_ref(), state.callers.require_app_role);
         state.callers.admit(caller.as_ref())?;
         http_parameters(request.body, request.query)
     });
+    let invocation = Invocation {
+        trigger: Trigger::Http,
+        caller: caller.as_ref(),
+        budget: state.http_budget,
+    };
     match parameters {
-        Ok(parameters) => guarded(&state, parameters, state.http_budget, &mut outcome).await,
+        Ok(parameters) => guarded(&state, parameters, &invocation, &mut outcome).await,
         Err(failure) => outcome.fail(failure),
     }
     let report = finish(outcome);
@@ -186,8 +200,13 @@ async fn queue_trigger(
                 "the queue message is not JSON: send the parameters as a JSON object",
             )),
         });
+    let invocation = Invocation {
+        trigger: Trigger::Queue,
+        caller: None,
+        budget: state.queue_budget,
+    };
     match parameters {
-        Ok(parameters) => guarded(&state, parameters, state.queue_budget, &mut outcome).await,
+        Ok(parameters) => guarded(&state, parameters, &invocation, &mut outcome).await,
         Err(failure) => outcome.fail(failure),
     }
     let redeliver = outcome
@@ -311,8 +330,13 @@ fn finish(outcome: Outcome) -> Report {
 /// Runs [`execute`], and turns a panic inside it into this invocation's `internal` failure:
 /// the other invocations on the instance carry on, and the log gets where it happened (the
 /// panic hook), never the input.
-async fn guarded(state: &AppState, parameters: Value, budget: Duration, outcome: &mut Outcome) {
-    let finished = AssertUnwindSafe(execute(state, parameters, budget, outcome))
+async fn guarded(
+    state: &AppState,
+    parameters: Value,
+    invocation: &Invocation<'_>,
+    outcome: &mut Outcome,
+) {
+    let finished = AssertUnwindSafe(execute(state, parameters, invocation, outcome))
         .catch_unwind()
         .await;
     if finished.is_err() {
@@ -324,12 +348,31 @@ async fn guarded(state: &AppState, parameters: Value, budget: Duration, outcome:
     }
 }
 
+/// How one invocation came in: what the request may do depends on it.
+struct Invocation<'a> {
+    trigger: Trigger,
+    /// The caller Microsoft Entra authenticated (HTTP only).
+    caller: Option<&'a Caller>,
+    budget: Duration,
+}
+
 /// Parses the parameters and runs the runbook, recording what happens in `outcome`.
-async fn execute(state: &AppState, parameters: Value, budget: Duration, outcome: &mut Outcome) {
-    outcome.report_mut().request = Some(parameters.clone());
+async fn execute(
+    state: &AppState,
+    parameters: Value,
+    invocation: &Invocation<'_>,
+    outcome: &mut Outcome,
+) {
+    let budget = invocation.budget;
+    // The result echoes the parameters that ran: a webhook's `RequestBody` or a `parameters`
+    // wrapper unwrapped, whatever else came beside it.
     let parameters = match request::parameters_object(&parameters) {
-        Ok(parameters) => parameters,
+        Ok(parameters) => {
+            outcome.report_mut().request = Some(Value::Object(parameters.clone()));
+            parameters
+        }
         Err(failure) => {
+            outcome.report_mut().request = Some(parameters);
             outcome.fail(failure);
             return;
         }
@@ -346,12 +389,32 @@ async fn execute(state: &AppState, parameters: Value, budget: Duration, outcome:
             let report = outcome.report_mut();
             report.caller_name.clone_from(caller_name);
             report.request_id.clone_from(request_id);
+            let access = match &parsed.task {
+                Task::Change(_) => Access::ReadWrite,
+                Task::Show(_) => Access::Read,
+            };
+            if let Err(refusal) = state.callers.permit(invocation.caller, access) {
+                outcome.fail(refusal);
+                return;
+            }
             let run = async {
                 match &parsed.task {
                     Task::Change(request) => {
                         runbook::run(&state.services, request, budget, outcome).await;
                     }
-                    Task::Show(show) => runbook::show(&state.services, show, budget, outcome).await,
+                    Task::Show(show) => {
+                        let reveal = match (invocation.trigger, invocation.caller) {
+                            (Trigger::Queue, _) => Reveal::Refused(
+                                "over HTTP only: a queue result is kept in the results queue, \
+                                 where whoever may read it sees it",
+                            ),
+                            (Trigger::Http, None) => {
+                                Reveal::Refused("only for a caller Microsoft Entra authenticated")
+                            }
+                            (Trigger::Http, Some(_)) => Reveal::Allowed,
+                        };
+                        runbook::show(&state.services, show, reveal, budget, outcome).await;
+                    }
                 }
             };
             // The runbook keeps to its budget; this is the backstop that answers regardless.

@@ -1,21 +1,37 @@
 //! Who called: the principal Microsoft Entra authenticated in front of the HTTP trigger, as the
-//! Functions host hands it over (an identity with its claims), read into a [`Caller`]. Pure.
+//! Functions host hands it over (an identity with its claims), read into a [`Caller`], and the
+//! [`CallerPolicy`] that admits it. Pure.
 //!
 //! Only what the platform vouches for counts: the host builds the identities from App Service
 //! authentication's principal and ignores a forged `X-MS-CLIENT-PRINCIPAL` header when that
-//! authentication is off, so the headers themselves are never read.
+//! authentication is off, so the headers themselves are never read. Of those identities only
+//! one from Microsoft Entra (`aad`) in the app's own tenant is a caller. Entra's own model for
+//! APIs decides what a caller may do: the API's app roles in the token's `roles` claim,
+//! `MfaPhone.Read` to show and `MfaPhone.ReadWrite` to change (and show).
 
 use crate::report::{ErrorCode, Failure};
 
+/// The app role that lets a caller show a user's phone methods.
+pub const READ_ROLE: &str = "MfaPhone.Read";
+/// The app role that lets a caller set, update or remove phone methods (and show them).
+pub const READ_WRITE_ROLE: &str = "MfaPhone.ReadWrite";
+
 /// Who may call the HTTP trigger, beyond the function key (app settings
-/// `MFA_REQUIRE_AUTHENTICATED_CALLER`, `MFA_ALLOWED_CALLERS`, `MFA_ALLOWED_CLIENT_APPS`). Like
-/// App Service authentication's allowed principals and allowed applications, the two lists
-/// must both admit a caller: a user is admitted by who they are (or a group they are in), never
-/// by the client application they used.
+/// `MFA_REQUIRE_AUTHENTICATED_CALLER`, `MFA_REQUIRE_APP_ROLE`, `MFA_TENANT_ID`,
+/// `MFA_ALLOWED_CALLERS`, `MFA_ALLOWED_CLIENT_APPS`). Like App Service authentication's allowed
+/// principals and allowed applications, the two lists must both admit a caller: a user is
+/// admitted by who they are (or a group they are in), never by the client application they
+/// used. The lists narrow what the app roles allow; they never widen it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallerPolicy {
     /// Refuse a request that carries no Microsoft Entra principal.
     pub require_authenticated: bool,
+    /// Require an authenticated caller to hold the API's app role for what it asks
+    /// ([`READ_ROLE`], [`READ_WRITE_ROLE`]); off only for teams that cannot create app roles.
+    pub require_app_role: bool,
+    /// The app's own tenant (lowercase): an identity from another tenant is no caller. `None`
+    /// when not configured (then the tenant is not checked).
+    pub tenant_id: Option<String>,
     /// When not empty, only these principals (lowercase) may call: users' object ids, group
     /// ids, and applications by object id or application id (an application id names an
     /// application calling as itself). A request without a principal is then refused too.
@@ -25,13 +41,73 @@ pub struct CallerPolicy {
     pub allowed_client_apps: Vec<String>,
 }
 
+/// What a request asks to do, for the app role it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Show: read a user's methods.
+    Read,
+    /// Set, update or remove (a dry run included: it plans a change).
+    ReadWrite,
+}
+
+/// Who the host's principal is, as far as this deployment is concerned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Identified {
+    /// An Entra identity of the app's own tenant.
+    Caller(Caller),
+    /// No identity besides the function key's.
+    Nobody,
+    /// An identity that does not count as a caller, and why (for the log).
+    Ignored(String),
+}
+
 impl CallerPolicy {
-    /// Whether `caller` may call; the refusal to answer with, before anything is read.
+    /// The caller `principal` describes, when it counts as one: an identity App Service
+    /// authentication vouched for from Microsoft Entra (`aad`) with an object id, in the app's
+    /// own tenant when that is configured.
+    pub fn identify(&self, principal: Option<&Principal>) -> Identified {
+        let Some(principal) = principal else {
+            return Identified::Nobody;
+        };
+        if !principal
+            .authentication_type
+            .eq_ignore_ascii_case(ENTRA_PROVIDER)
+        {
+            return Identified::Ignored(format!(
+                "an identity from the authentication provider '{}' is not a Microsoft Entra \
+                 caller and does not count as one",
+                clean(&principal.authentication_type)
+            ));
+        }
+        let Some(caller) = Caller::from_principal(principal) else {
+            return Identified::Ignored(
+                "the Microsoft Entra identity names no object id (oid) and does not count as a \
+                 caller"
+                    .to_owned(),
+            );
+        };
+        match (&self.tenant_id, &caller.tenant_id) {
+            (Some(own), Some(theirs)) if own == theirs => Identified::Caller(caller),
+            (Some(_), theirs) => Identified::Ignored(format!(
+                "the Microsoft Entra identity {} is from {}, not from this app's tenant \
+                 (MFA_TENANT_ID), and does not count as a caller",
+                caller.id,
+                theirs.as_deref().map_or_else(
+                    || "no named tenant".to_owned(),
+                    |tid| format!("tenant {tid}")
+                )
+            )),
+            (None, _) => Identified::Caller(caller),
+        }
+    }
+
+    /// Whether `caller` may call at all; the refusal to answer with, before anything is read.
     ///
     /// # Errors
     ///
     /// `unauthenticatedCaller` (401) without a principal where one is required;
-    /// `callerNotAllowed` (403) for a principal not among the allowed.
+    /// `callerNotAllowed` (403) for a principal the lists do not admit, or that holds neither of
+    /// the API's app roles where they are required.
     pub fn admit(&self, caller: Option<&Caller>) -> Result<(), Failure> {
         match caller {
             None if self.require_authenticated
@@ -77,10 +153,72 @@ impl CallerPolicy {
                     ),
                 ))
             }
+            Some(caller)
+                if self.require_app_role
+                    && !caller.holds(READ_ROLE)
+                    && !caller.holds(READ_WRITE_ROLE) =>
+            {
+                Err(Failure::new(
+                    ErrorCode::CallerNotAllowed,
+                    format!(
+                        "the caller (object id {}) holds neither of this API's app roles: \
+                         {READ_WRITE_ROLE} to set, update or remove phone methods, {READ_ROLE} to \
+                         show them. An administrator assigns one in Microsoft Entra ID \
+                         (Enterprise applications, the API's Users and groups); nothing was read \
+                         or changed",
+                        caller.id
+                    ),
+                ))
+            }
             _ => Ok(()),
         }
     }
+
+    /// Whether `caller` may do what the request asks (`access`), once it is known.
+    ///
+    /// # Errors
+    ///
+    /// `callerNotAllowed` (403) for an authenticated caller without the app role it needs,
+    /// where app roles are required.
+    pub fn permit(&self, caller: Option<&Caller>, access: Access) -> Result<(), Failure> {
+        let Some(caller) = caller.filter(|_| self.require_app_role) else {
+            return Ok(());
+        };
+        let allowed = match access {
+            Access::Read => caller.holds(READ_ROLE) || caller.holds(READ_WRITE_ROLE),
+            Access::ReadWrite => caller.holds(READ_WRITE_ROLE),
+        };
+        if allowed {
+            return Ok(());
+        }
+        Err(Failure::new(
+            ErrorCode::CallerNotAllowed,
+            match access {
+                Access::ReadWrite => format!(
+                    "setting, updating or removing a phone method (a dry run too) needs this \
+                     API's app role {READ_WRITE_ROLE}, which the caller (object id {}) does not \
+                     hold{}; nothing was read or changed",
+                    caller.id,
+                    if caller.holds(READ_ROLE) {
+                        format!(" (it holds {READ_ROLE}, which allows show only)")
+                    } else {
+                        String::new()
+                    }
+                ),
+                Access::Read => format!(
+                    "showing phone methods needs this API's app role {READ_ROLE} or \
+                     {READ_WRITE_ROLE}, which the caller (object id {}) does not hold; nothing \
+                     was read",
+                    caller.id
+                ),
+            },
+        ))
+    }
 }
+
+/// The authentication provider App Service names for Microsoft Entra (`auth_typ`), which the
+/// host hands on as the identity's `AuthenticationType`.
+const ENTRA_PROVIDER: &str = "aad";
 
 /// The claims of one authenticated identity, as the host serialised them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -103,6 +241,10 @@ pub struct Caller {
     /// The group ids the token's `groups` claim names (when the API's app registration emits
     /// group claims), lowercase.
     pub groups: Vec<String>,
+    /// The API's app roles the token grants (`roles`), as written.
+    pub roles: Vec<String>,
+    /// The tenant the token was issued in (`tid`), lowercase.
+    pub tenant_id: Option<String>,
 }
 
 /// Whether a person or an application called.
@@ -121,10 +263,14 @@ impl CallerKind {
     }
 }
 
-/// Claim types as tokens carry them, short and as .NET maps them.
+/// Claim types as tokens carry them, short and as .NET or App Service map them.
 const OBJECT_ID: [&str; 2] = [
     "http://schemas.microsoft.com/identity/claims/objectidentifier",
     "oid",
+];
+const TENANT_ID: [&str; 2] = [
+    "http://schemas.microsoft.com/identity/claims/tenantid",
+    "tid",
 ];
 const APP_ID: [&str; 2] = ["appid", "azp"];
 const TOKEN_TYPE: [&str; 1] = ["idtyp"];
@@ -142,15 +288,24 @@ const GROUPS: [&str; 2] = [
     "groups",
     "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
 ];
+const ROLES: [&str; 3] = [
+    "roles",
+    "http://schemas.microsoft.com/ws/2008/06/identity/claims/role",
+    "role",
+];
 /// The most group claims read.
 const MAX_GROUPS: usize = 200;
+/// The most role claims read.
+const MAX_ROLES: usize = 50;
 
 /// The longest a claim value is kept.
 const MAX_CLAIM_CHARS: usize = 256;
 
 impl Caller {
-    /// The caller a principal describes; `None` when it names no object id (then it is not an
-    /// Entra principal this product can record or check).
+    /// The caller a principal describes, whatever the order of its claims; `None` when it
+    /// names no object id (then it is not an Entra principal this product can record or
+    /// check). Whether the identity counts as a caller at all is [`CallerPolicy::identify`]'s
+    /// question.
     pub fn from_principal(principal: &Principal) -> Option<Caller> {
         let claim = |types: &[&str]| {
             types.iter().find_map(|wanted| {
@@ -161,6 +316,16 @@ impl Caller {
                     .map(|(_, value)| clean(value))
                     .filter(|value| !value.is_empty())
             })
+        };
+        let all = |types: &[&str], most: usize| -> Vec<String> {
+            principal
+                .claims
+                .iter()
+                .filter(|(kind, _)| types.iter().any(|wanted| kind.eq_ignore_ascii_case(wanted)))
+                .map(|(_, value)| clean(value))
+                .filter(|value| !value.is_empty())
+                .take(most)
+                .collect()
         };
         let id = claim(&OBJECT_ID)?.to_ascii_lowercase();
         let app_id = claim(&APP_ID).map(|id| id.to_ascii_lowercase());
@@ -175,25 +340,28 @@ impl Caller {
             CallerKind::User => claim(&USER_NAME),
             CallerKind::Application => claim(&APP_NAME).or_else(|| app_id.clone()),
         };
-        let groups = principal
-            .claims
-            .iter()
-            .filter(|(kind, _)| {
-                GROUPS
-                    .iter()
-                    .any(|wanted| kind.eq_ignore_ascii_case(wanted))
-            })
-            .map(|(_, value)| clean(value).to_ascii_lowercase())
-            .filter(|group| !group.is_empty())
-            .take(MAX_GROUPS)
+        let groups = all(&GROUPS, MAX_GROUPS)
+            .into_iter()
+            .map(|group| group.to_ascii_lowercase())
             .collect();
+        let mut roles = all(&ROLES, MAX_ROLES);
+        roles.dedup();
         Some(Caller {
             id,
             app_id,
             name,
             kind,
             groups,
+            roles,
+            tenant_id: claim(&TENANT_ID).map(|tid| tid.to_ascii_lowercase()),
         })
+    }
+
+    /// Whether the token grants the app role `role` (app role values compared without case).
+    pub fn holds(&self, role: &str) -> bool {
+        self.roles
+            .iter()
+            .any(|held| held.eq_ignore_ascii_case(role))
     }
 
     /// Whether `allowed` (object ids, application ids and group ids, lowercase) names this

@@ -178,6 +178,8 @@ impl Config {
         };
         let callers = CallerPolicy {
             require_authenticated: env.flag("MFA_REQUIRE_AUTHENTICATED_CALLER", false),
+            require_app_role: env.flag("MFA_REQUIRE_APP_ROLE", true),
+            tenant_id: env.id("MFA_TENANT_ID"),
             allowed: env.id_list("MFA_ALLOWED_CALLERS"),
             allowed_client_apps: env.id_list("MFA_ALLOWED_CLIENT_APPS"),
         };
@@ -408,6 +410,18 @@ impl Env<'_> {
                         self.problem(format!("{name} must be one of: {}", allowed.join(", ")));
                         default
                     })
+            }
+        }
+    }
+
+    /// One object id (a GUID), lowercase.
+    fn id(&self, name: &str) -> Option<String> {
+        let value = self.get(name)?;
+        match uuid::Uuid::parse_str(value.trim()) {
+            Ok(id) => Some(id.hyphenated().to_string()),
+            Err(_) => {
+                self.problem(format!("{name} must be an id (a GUID)"));
+                None
             }
         }
     }

@@ -196,8 +196,6 @@ pub fn queue_response(output_binding: &str, message: Value, logs: &[String]) -> 
 
 /// The host's own identity for a request that presented a function key.
 const KEY_IDENTITY: &str = "WebJobsAuthLevel";
-/// The most claims one identity is read for.
-const MAX_CLAIMS: usize = 200;
 
 /// The first authenticated identity in `Identities` other than the function-key identity.
 fn principal(identities: Option<&Value>) -> Option<Principal> {
@@ -218,9 +216,10 @@ fn principal(identities: Option<&Value>) -> Option<Principal> {
             return None;
         }
         let claims = match get(identity, "Claims") {
+            // Every claim, whatever its place: a token's group claims may come first, and
+            // the envelope's size (256 KiB) bounds them.
             Some(Value::Array(claims)) => claims
                 .iter()
-                .take(MAX_CLAIMS)
                 .filter_map(|claim| {
                     let Value::Object(claim) = claim else {
                         return None;

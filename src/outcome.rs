@@ -4,7 +4,7 @@
 
 use crate::caller::Caller;
 use crate::journal::Journal;
-use crate::phone::PhoneMethod;
+use crate::phone::{PhoneMethod, redact_numbers};
 use crate::report::{Action, CallerSummary, Failure, MethodSummary, Report, Trigger, WarningCode};
 
 /// What one invocation has found and done so far.
@@ -24,24 +24,58 @@ impl Outcome {
         }
     }
 
-    /// Records who called: in the result, and on every later log line.
-    pub fn set_caller(&mut self, caller: Option<&Caller>) {
+    /// Records who called: in the result, in the invocation's log (the host's `Logs`), and on
+    /// every later process log line. `app_role_required` says whether the deployment requires
+    /// the API's app roles (`MFA_REQUIRE_APP_ROLE`).
+    pub fn set_caller(&mut self, caller: Option<&Caller>, app_role_required: bool) {
+        let role_check = if app_role_required {
+            ""
+        } else {
+            "; the app role check is off (MFA_REQUIRE_APP_ROLE=false)"
+        };
         self.report.caller = Some(match caller {
             Some(caller) => {
                 self.journal.set_caller(&caller.id);
+                self.journal.record(format!(
+                    "Called by the {} {} (object id {}{}), authenticated by Microsoft Entra; app \
+                     roles: {}{role_check}",
+                    caller.kind.as_str(),
+                    redact_numbers(caller.name.as_deref().unwrap_or("without a name")),
+                    caller.id,
+                    caller
+                        .app_id
+                        .as_deref()
+                        .map(|app| format!(", client application {app}"))
+                        .unwrap_or_default(),
+                    if caller.roles.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        redact_numbers(&caller.roles.join(", "))
+                    },
+                ));
                 CallerSummary {
                     id: Some(caller.id.clone()),
                     name: caller.name.clone(),
                     kind: Some(caller.kind.as_str()),
                     authenticated: true,
+                    roles: caller.roles.clone(),
+                    app_role_required,
                 }
             }
-            None => CallerSummary {
-                id: None,
-                name: None,
-                kind: None,
-                authenticated: false,
-            },
+            None => {
+                self.journal.record(format!(
+                    "Called without a caller Microsoft Entra authenticated (the function key \
+                     only){role_check}"
+                ));
+                CallerSummary {
+                    id: None,
+                    name: None,
+                    kind: None,
+                    authenticated: false,
+                    roles: Vec::new(),
+                    app_role_required,
+                }
+            }
         });
     }
 

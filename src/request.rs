@@ -16,8 +16,8 @@ mod parameters;
 
 use parameters::{
     ALLOW_LAST_METHOD_REMOVAL, CALLER_NAME, CORRELATION_ID, DRY_RUN, LANGUAGE_OVERRIDE,
-    NOTIFY_USER, OPERATION, PHONE_NUMBER, PHONE_TYPE, REMOVE, REQUEST_ID, SHOW, SMS_SIGN_IN,
-    USER_ID,
+    NOTIFY_USER, OPERATION, PHONE_NUMBER, PHONE_TYPE, REMOVE, REQUEST_ID, REVEAL_NUMBER, SHOW,
+    SMS_SIGN_IN, USER_ID,
 };
 pub use parameters::{KNOWN, PARAMETERS, ParameterKind, ParameterSpec};
 
@@ -65,6 +65,9 @@ pub struct ShowRequest {
     pub phone_type: PhoneType,
     pub caller_name: Option<String>,
     pub request_id: Option<String>,
+    /// Whether the caller asks for the registered number in full (`revealNumber`); it is
+    /// masked otherwise, and whether the ask is honoured is not the parser's to say.
+    pub reveal_number: bool,
 }
 
 /// What was asked: a change, or a look.
@@ -237,9 +240,20 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
                     phone_type,
                     caller_name: caller_name.clone()?,
                     request_id: request_id.clone()?,
+                    reveal_number: boolean(parameters, REVEAL_NUMBER)?.unwrap_or(false),
                 }));
             }
         };
+        if lookup(parameters, REVEAL_NUMBER)?
+            .is_some_and(|value| !asks_for_nothing(REVEAL_NUMBER, value))
+        {
+            return Err(Failure::for_field(
+                ErrorCode::InvalidRequest,
+                REVEAL_NUMBER,
+                "revealNumber applies to show, not to a change (whose result holds the number \
+                 you sent)",
+            ));
+        }
         let phone_number = match string(parameters, PHONE_NUMBER)? {
             None => {
                 return Err(Failure::for_field(

@@ -9,9 +9,20 @@
 //
 // Which roles, and why (the handler names the one a refused call needed, see
 // GraphOperation::permission in src/graph/mod.rs):
-//   UserAuthenticationMethod.ReadWrite.All  always: read, add, update and remove the user's phone
-//                                           methods and switch SMS sign-in.
+//   UserAuthMethod-Phone.ReadWrite.All      always: read, add, update and remove the user's phone
+//                                           methods and switch SMS sign-in (also the owner search's
+//                                           reads of other users' phone methods). Phone methods
+//                                           only: it cannot create a Temporary Access Pass or touch
+//                                           any other method.
+//   UserAuthenticationMethod.Read.All       always: read every method of the user (the whole MFA
+//                                           picture: is the phone the user's only MFA method?).
+//                                           Read only.
 //   User.Read.All                           always: resolve the user (UPN or id) before writing.
+//
+//   NOT UserAuthenticationMethod.ReadWrite.All: it reaches every method, so whoever runs code as
+//   this identity could mint a Temporary Access Pass for any user or delete their Authenticator.
+//   scripts/check-infra.sh fails CI if any template grants it again; DEPLOY.md says how to remove
+//   it from an identity an earlier version of this template granted it to.
 //   AuditLog.Read.All                       only with enableOwnerSearch: the search for the user
 //                                           who already holds a conflicting number reads the
 //                                           authentication-methods registration report (which also
@@ -39,6 +50,12 @@
 //                                           (identityGovernance/privilegedAccess/group/
 //                                           eligibilityScheduleInstances; its least-privileged
 //                                           application permission).
+//   Application.Read.All                    only with enableProtectedAccounts: the owners of the
+//                                           applications and service principals that hold a
+//                                           privileged directory role or Graph application
+//                                           permission (an owner can add a credential and act as
+//                                           the application), and which Graph permissions service
+//                                           principals hold (Graph's appRoleAssignedTo). Read only.
 //   GroupMember.Read.All                    with enableProtectedAccounts: checkMemberGroups for the
 //                                           protected groups (MFA_PROTECTED_GROUP_IDS, e.g. the
 //                                           break-glass accounts), the owners of those and of the
@@ -59,8 +76,12 @@
 // merill/graph-permissions-explorer permission/<name>.md. They are not used below: each role is
 // looked up by name in Graph's service principal, so a typo fails the deployment instead of
 // granting a different role.
-//   UserAuthenticationMethod.ReadWrite.All  50483e42-d915-4231-9639-7fdb7fd190e5
+//   UserAuthMethod-Phone.ReadWrite.All      6e85d483-7092-4375-babe-0a94a8213a58
+//   UserAuthenticationMethod.Read.All       38d9df27-64da-44fd-b7c5-a6fbac20248f
 //   User.Read.All                           df021288-bdef-4463-88db-98f22de89214
+//   Application.Read.All                    9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30
+//   PrivilegedEligibilitySchedule.Read.AzureADGroup
+//                                           edb419d6-7edc-42a3-9345-509bfdf5d87c
 //   AuditLog.Read.All                       b0afded3-3588-46d8-8b3d-9842eff778da
 //   Mail.Send                               b633e1c5-b582-4048-a93e-9f11b44c7e96
 //   Organization.Read.All                   498476ce-e0fe-48b0-b801-37ba7e2685c6
@@ -88,14 +109,15 @@ param scopeMailSendInExchange bool
 @description('Grant Organization.Read.All so the mail can name the organization; not needed when MFA_NOTIFY_ORGANIZATION_NAME is set.')
 param readOrganizationName bool
 
-@description('Protected accounts: grant RoleManagement.Read.Directory (privileged roles, active and PIM-eligible), PrivilegedEligibilitySchedule.Read.AzureADGroup (PIM for Groups) and GroupMember.Read.All (protected groups).')
+@description('Protected accounts: grant RoleManagement.Read.Directory (privileged roles, active and PIM-eligible), PrivilegedEligibilitySchedule.Read.AzureADGroup (PIM for Groups), Application.Read.All (owners of privileged applications) and GroupMember.Read.All (protected groups).')
 param enableProtectedAccounts bool
 
 @description('Method policy: grant Policy.Read.AuthenticationMethod (the SMS and voice method configurations) and GroupMember.Read.All (their target groups).')
 param enableMethodPolicy bool
 
 var alwaysNeeded = [
-  'UserAuthenticationMethod.ReadWrite.All'
+  'UserAuthMethod-Phone.ReadWrite.All'
+  'UserAuthenticationMethod.Read.All'
   'User.Read.All'
 ]
 var ownerSearchRoles = enableOwnerSearch ? ['AuditLog.Read.All'] : []
@@ -105,7 +127,7 @@ var mailRoles = grantMailSend ? ['Mail.Send'] : []
 var organizationRoles = grantOrganizationRead ? ['Organization.Read.All'] : []
 var notificationRoles = concat(mailRoles, organizationRoles)
 var grantGroupMemberRead = enableProtectedAccounts || enableMethodPolicy
-var protectedAccountRoles = enableProtectedAccounts ? ['RoleManagement.Read.Directory', 'PrivilegedEligibilitySchedule.Read.AzureADGroup'] : []
+var protectedAccountRoles = enableProtectedAccounts ? ['RoleManagement.Read.Directory', 'PrivilegedEligibilitySchedule.Read.AzureADGroup', 'Application.Read.All'] : []
 var methodPolicyRoles = enableMethodPolicy ? ['Policy.Read.AuthenticationMethod'] : []
 var groupRoles = grantGroupMemberRead ? ['GroupMember.Read.All'] : []
 var roleNames = concat(alwaysNeeded, ownerSearchRoles, notificationRoles, protectedAccountRoles, groupRoles, methodPolicyRoles)
@@ -119,10 +141,16 @@ resource graph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
 // Each role is looked up by its name in Graph's appRoles, so no role GUID is hard-coded. An
 // assignment is keyed by principal, resource and role, so re-deploying is a no-op. (One
 // resource per role rather than a loop: the lookup then needs no loop variable inside a lambda.)
-resource userAuthenticationMethodReadWriteAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
+resource userAuthMethodPhoneReadWriteAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
   principalId: principalId
   resourceId: graph.id
-  appRoleId: filter(graph.appRoles, appRole => appRole.value == 'UserAuthenticationMethod.ReadWrite.All')[0].id
+  appRoleId: filter(graph.appRoles, appRole => appRole.value == 'UserAuthMethod-Phone.ReadWrite.All')[0].id
+}
+
+resource userAuthenticationMethodReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
+  principalId: principalId
+  resourceId: graph.id
+  appRoleId: filter(graph.appRoles, appRole => appRole.value == 'UserAuthenticationMethod.Read.All')[0].id
 }
 
 resource userReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
@@ -159,6 +187,12 @@ resource privilegedEligibilityScheduleReadAzureADGroup 'Microsoft.Graph/appRoleA
   principalId: principalId
   resourceId: graph.id
   appRoleId: filter(graph.appRoles, appRole => appRole.value == 'PrivilegedEligibilitySchedule.Read.AzureADGroup')[0].id
+}
+
+resource applicationReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (enableProtectedAccounts) {
+  principalId: principalId
+  resourceId: graph.id
+  appRoleId: filter(graph.appRoles, appRole => appRole.value == 'Application.Read.All')[0].id
 }
 
 // One assignment for both features: the same role twice would be the same assignment.

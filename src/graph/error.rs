@@ -161,14 +161,17 @@ impl GraphOperation {
     pub fn permission(self) -> &'static str {
         match self {
             GraphOperation::ReadUser | GraphOperation::ListUsers => "User.Read.All",
+            // The phone-only permission: the broader one for every method would also let the app
+            // create a Temporary Access Pass or delete any user's Authenticator.
             GraphOperation::ReadPhoneMethods
-            | GraphOperation::ReadMethods
-            | GraphOperation::Batch => "UserAuthenticationMethod.Read.All (or .ReadWrite.All)",
-            GraphOperation::AddPhoneMethod
+            | GraphOperation::Batch
+            | GraphOperation::AddPhoneMethod
             | GraphOperation::UpdatePhoneMethod
             | GraphOperation::RemovePhoneMethod
             | GraphOperation::EnableSmsSignIn
-            | GraphOperation::DisableSmsSignIn => "UserAuthenticationMethod.ReadWrite.All",
+            | GraphOperation::DisableSmsSignIn => "UserAuthMethod-Phone.ReadWrite.All",
+            // Every method, to see the whole MFA picture: reading is enough.
+            GraphOperation::ReadMethods => "UserAuthenticationMethod.Read.All",
             GraphOperation::ReadRegistrationReport => {
                 "AuditLog.Read.All (and an Entra ID P1 or P2 licence)"
             }

@@ -105,6 +105,11 @@ pub struct CallerSummary {
     pub kind: Option<&'static str>,
     /// Whether Microsoft Entra authenticated the caller (App Service authentication).
     pub authenticated: bool,
+    /// The API's app roles the caller's token grants (`MfaPhone.Read`, `MfaPhone.ReadWrite`).
+    pub roles: Vec<String>,
+    /// Whether this deployment requires those app roles (`MFA_REQUIRE_APP_ROLE`); `false`
+    /// means any caller Microsoft Entra authenticated for the API may call.
+    pub app_role_required: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
@@ -255,6 +260,9 @@ pub enum WarningCode {
     OfficePhoneNotAllowed,
     /// The policy or the user's membership of its groups could not be read.
     PolicyUnknown,
+    /// `revealNumber` was asked, but the number is shown masked: not through this trigger, not
+    /// to this caller, or not for this account (the message says which).
+    NumberNotRevealed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]

@@ -18,6 +18,7 @@ pub(super) const LANGUAGE_OVERRIDE: &str = "LanguageOverride";
 pub(super) const OPERATION: &str = "operation";
 pub(super) const SHOW: &str = "Show";
 pub(super) const ALLOW_LAST_METHOD_REMOVAL: &str = "allowLastMethodRemoval";
+pub(super) const REVEAL_NUMBER: &str = "revealNumber";
 
 /// How a parameter is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,7 +62,7 @@ const fn spec(
 }
 
 /// Every parameter the runbook reads, in its documented spelling.
-pub const PARAMETERS: [ParameterSpec; 14] = [
+pub const PARAMETERS: [ParameterSpec; 15] = [
     spec(
         USER_ID,
         ParameterKind::Text,
@@ -147,6 +148,14 @@ pub const PARAMETERS: [ParameterSpec; 14] = [
         ParameterKind::Boolean,
         "Allow Last Method Removal",
         "Let a removal leave the user with no MFA method where the deployment refuses that.",
+        Some("false"),
+        true,
+    ),
+    spec(
+        REVEAL_NUMBER,
+        ParameterKind::Boolean,
+        "Reveal Number",
+        "Show only: return the registered number in full instead of masked (+49 ********67). Honoured over HTTP for a caller Microsoft Entra authenticated, never for a privileged or protected account, never in a queue result.",
         Some("false"),
         true,
     ),

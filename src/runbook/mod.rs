@@ -37,7 +37,7 @@ use crate::request::{Request, SmsSignIn};
 use crate::user::{DirectoryUser, UserRef};
 
 pub use self::picture::Safeguards;
-pub use self::show::show;
+pub use self::show::{Reveal, show};
 
 /// What the runbook needs from the process: shared, built once.
 pub struct Services {
@@ -122,25 +122,9 @@ async fn carry_out(
     let read::FirstRead {
         user,
         methods,
-        checks,
+        mut checks,
     } = first;
     let (user, object_id) = read::accept_user(user, &request.user, outcome)?;
-    // Before anything is planned, let alone written (a dry run is refused the same way).
-    match services
-        .protection
-        .verdict(&checks.holders, &checks.member_of, object_id.as_str())
-    {
-        Verdict::Clear => {}
-        Verdict::Protected(reasons) => {
-            outcome.fail(failure::protected(&user, &reasons));
-            return Some(user);
-        }
-        Verdict::Unknown(error) => {
-            let (failure, retry_after) = failure::protection_unknown(&user, &error);
-            fail_with(outcome, failure, retry_after);
-            return Some(user);
-        }
-    }
     let named_otherwise = object_id.lock_key() != request.user.lock_key();
     // A caller who named the user by UPN is serialised with callers who used the object id.
     let (_id_lock, _permit) = if named_otherwise {
@@ -154,15 +138,35 @@ async fn carry_out(
     let written_since = services
         .locks
         .written_since(&object_id.lock_key(), writes_before);
-    let methods = read::by_object_id(
-        services,
-        &user,
-        &object_id,
-        named_otherwise,
-        written_since,
-        methods,
-    )
-    .await;
+    // Under the object id's lock: the membership for the user who will be changed (a user
+    // named by UPN is checked only now, by object id), and a guest's methods by object id.
+    let (methods, member_of) = tokio::join!(
+        read::by_object_id(
+            services,
+            &user,
+            &object_id,
+            named_otherwise,
+            written_since,
+            methods,
+        ),
+        read::membership_of(services, &mut checks, &object_id, named_otherwise)
+    );
+    // Before anything is planned, let alone written (a dry run is refused the same way).
+    match services
+        .protection
+        .verdict(&checks.holders, &member_of, object_id.as_str())
+    {
+        Verdict::Clear => {}
+        Verdict::Protected(reasons) => {
+            outcome.fail(failure::protected(&user, &reasons));
+            return Some(user);
+        }
+        Verdict::Unknown(error) => {
+            let (failure, retry_after) = failure::protection_unknown(&user, &error);
+            fail_with(outcome, failure, retry_after);
+            return Some(user);
+        }
+    }
     let methods = match methods {
         Ok(methods) => methods,
         Err(error) => {
@@ -175,7 +179,7 @@ async fn carry_out(
         user: &user,
         methods: &methods,
         policy: &checks.policy,
-        member_of: &checks.member_of,
+        member_of: &member_of,
         safeguards: services.safeguards,
     };
     if let Err(refusal) = picture.before_writing(request, outcome) {

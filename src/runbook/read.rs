@@ -29,14 +29,23 @@ pub(super) struct Checks {
     pub holders: RoleHolders,
     /// `None` when the policy check is switched off.
     pub policy: Option<Result<Arc<MethodPolicies>, Arc<GraphError>>>,
-    /// Which of the groups the checks name the user is in.
-    pub member_of: Result<HashSet<String>, Arc<GraphError>>,
+    /// Which of the groups the checks name the user is in, when the first read could ask it
+    /// ([`membership_of`] gives it in any case).
+    pub member_of: Option<Membership>,
 }
 
+/// Which of the groups the checks name a user is in.
+pub(super) type Membership = Result<HashSet<String>, Arc<GraphError>>;
+
 /// Reads the user, their methods, and what the checks need, all at once; `protect` says
-/// whether the protection of privileged accounts applies (it does to every change).
+/// whether the protection of privileged accounts applies (it does to every change). The
+/// membership check goes alongside when the caller named the user by object id; for a user
+/// named by UPN it waits for the object id the directory returns when the verdict depends on
+/// it (`protect`), so that it is made for the user who is changed, not for whoever holds the
+/// UPN a moment later.
 pub(super) async fn first_read(services: &Services, user: &UserRef, protect: bool) -> FirstRead {
     let graph = &services.graph;
+    let alongside = matches!(user, UserRef::ObjectId(_)) || !protect;
     let checks = async {
         let no_holders = async { None };
         let (holders, policy) = if protect {
@@ -47,32 +56,63 @@ pub(super) async fn first_read(services: &Services, user: &UserRef, protect: boo
         } else {
             tokio::join!(no_holders, services.policies.current(graph))
         };
-        let mut groups = if protect {
-            services.protection.groups(&holders)
-        } else {
-            Vec::new()
-        };
-        if let Some(Ok(policy)) = &policy {
-            groups.extend(policy.groups());
-        }
-        groups.sort();
-        groups.dedup();
-        let member_of = if groups.is_empty() {
-            Ok(HashSet::new())
-        } else {
-            graph.member_of_any(user, &groups).await.map_err(Arc::new)
-        };
-        Checks {
+        let mut checks = Checks {
             holders,
             policy,
-            member_of,
+            member_of: None,
+        };
+        if alongside {
+            checks.member_of = Some(membership(services, &checks, user).await);
         }
+        checks
     };
     let ((user, methods), checks) = tokio::join!(graph.user_and_methods(user), checks);
     FirstRead {
         user,
         methods,
         checks,
+    }
+}
+
+/// The membership for `object_id`: the one the first read made alongside, or read now (a user
+/// named by UPN: for the object id the directory returned, after the wait for that id's lock).
+/// With `refresh_holders` the role holders are taken again too: they may have changed during
+/// that wait, which can last minutes behind another invocation's owner search.
+pub(super) async fn membership_of(
+    services: &Services,
+    checks: &mut Checks,
+    object_id: &UserRef,
+    refresh_holders: bool,
+) -> Membership {
+    if refresh_holders && checks.holders.is_some() {
+        checks.holders = services.protection.role_holders(&services.graph).await;
+    }
+    match checks.member_of.take() {
+        Some(early) => early,
+        None => membership(services, checks, object_id).await,
+    }
+}
+
+/// The groups the checks name that `user` is in.
+async fn membership(services: &Services, checks: &Checks, user: &UserRef) -> Membership {
+    let mut groups = if checks.holders.is_some() {
+        services.protection.groups(&checks.holders)
+    } else {
+        Vec::new()
+    };
+    if let Some(Ok(policy)) = &checks.policy {
+        groups.extend(policy.groups());
+    }
+    groups.sort();
+    groups.dedup();
+    if groups.is_empty() {
+        Ok(HashSet::new())
+    } else {
+        services
+            .graph
+            .member_of_any(user, &groups)
+            .await
+            .map_err(Arc::new)
     }
 }
 

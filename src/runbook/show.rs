@@ -1,5 +1,7 @@
 //! `show`: the user, their phone methods and other methods, and what the policy lets them
-//! use, read in one round trip (two for a guest named by UPN), with nothing written.
+//! use, read in one round trip (two for a guest named by UPN), with nothing written. The
+//! registered number is masked unless the caller asks for it in full and may have it
+//! ([`Reveal`]): never for a privileged or protected account.
 
 use std::time::Duration;
 
@@ -7,16 +9,29 @@ use super::picture::Picture;
 use super::wording::describe_current;
 use super::{Services, acquire_permit, fail_graph, read};
 use crate::outcome::Outcome;
-use crate::phone::redact_numbers;
+use crate::phone::{mask, redact_numbers};
 use crate::plan::find;
-use crate::report::{Action, ErrorCode, Failure};
+use crate::protection::Verdict;
+use crate::report::{Action, ErrorCode, Failure, WarningCode};
 use crate::request::ShowRequest;
 
+/// Whether this invocation may hand out a registered number in full, if the request asks
+/// (`revealNumber`) and the account is not protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reveal {
+    /// Over HTTP, to a caller Microsoft Entra authenticated.
+    Allowed,
+    /// Not through this trigger or to this caller; the reason, in words.
+    Refused(&'static str),
+}
+
 /// Shows the user's methods and what the policy lets them use, writing nothing: one round
-/// trip (two for a guest named by UPN), no lock, no protection check.
+/// trip (two for a guest named by UPN, and for a user named by UPN whose number is to be
+/// revealed: the protection check is made for the object id), no lock.
 pub async fn show(
     services: &Services,
     request: &ShowRequest,
+    reveal: Reveal,
     budget: Duration,
     outcome: &mut Outcome,
 ) {
@@ -29,6 +44,13 @@ pub async fn show(
             .map(|caller| format!(" (requested by {})", redact_numbers(caller)))
             .unwrap_or_default()
     ));
+    let wants_number = request.reveal_number && reveal == Reveal::Allowed;
+    if let (true, Reveal::Refused(why)) = (request.reveal_number, reveal) {
+        outcome.warn(
+            WarningCode::NumberNotRevealed,
+            format!("the number is shown masked: revealNumber is honoured {why}"),
+        );
+    }
     let run = async {
         let Some(_permit) = acquire_permit(services, outcome).await else {
             return;
@@ -36,14 +58,16 @@ pub async fn show(
         let read::FirstRead {
             user,
             methods,
-            checks,
-        } = read::first_read(services, &request.user, false).await;
+            mut checks,
+        } = read::first_read(services, &request.user, wants_number).await;
         let Some((user, object_id)) = read::accept_user(user, &request.user, outcome) else {
             return;
         };
         let named_otherwise = object_id.lock_key() != request.user.lock_key();
-        let methods =
-            read::by_object_id(services, &user, &object_id, named_otherwise, false, methods).await;
+        let (methods, member_of) = tokio::join!(
+            read::by_object_id(services, &user, &object_id, named_otherwise, false, methods),
+            read::membership_of(services, &mut checks, &object_id, false)
+        );
         let methods = match methods {
             Ok(methods) => methods,
             Err(error) => {
@@ -56,12 +80,43 @@ pub async fn show(
             user: &user,
             methods: &methods,
             policy: &checks.policy,
-            member_of: &checks.member_of,
+            member_of: &member_of,
             safeguards: services.safeguards,
         };
         let current = find(&methods.phone, request.phone_type).cloned();
         picture.show(request.phone_type, outcome);
         outcome.succeed(Action::None, current.as_ref());
+        let revealed = wants_number
+            && match services
+                .protection
+                .verdict(&checks.holders, &member_of, object_id.as_str())
+            {
+                Verdict::Clear => true,
+                Verdict::Protected(_) => {
+                    outcome.warn(
+                        WarningCode::NumberNotRevealed,
+                        "the number is shown masked: the account is privileged or protected, \
+                         and its number is not handed out",
+                    );
+                    false
+                }
+                Verdict::Unknown(error) => {
+                    outcome.warn(
+                        WarningCode::NumberNotRevealed,
+                        format!(
+                            "the number is shown masked: whether the account is protected could \
+                             not be checked ({})",
+                            redact_numbers(&error.to_string())
+                        ),
+                    );
+                    false
+                }
+            };
+        if revealed {
+            outcome.note("The number is shown in full, as the caller asked (revealNumber)");
+        } else if let Some(method) = &mut outcome.report_mut().phone_method {
+            method.phone_number = mask(&method.phone_number);
+        }
     };
     if tokio::time::timeout(budget, run).await.is_err() && !outcome.has_failed() {
         outcome.fail(Failure::new(

@@ -64,7 +64,8 @@ impl Default for SimOptions {
             latency: Duration::ZERO,
             granted_roles: [
                 "User.Read.All",
-                "UserAuthenticationMethod.ReadWrite.All",
+                "UserAuthMethod-Phone.ReadWrite.All",
+                "UserAuthenticationMethod.Read.All",
                 "AuditLog.Read.All",
                 "Mail.Send",
                 "Organization.Read.All",

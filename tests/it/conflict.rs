@@ -175,7 +175,8 @@ async fn without_a_licence_the_search_reads_the_user_list_and_says_why() {
 async fn without_audit_log_read_all_the_search_still_finds_the_holder() {
     let options = granted(&[
         "User.Read.All",
-        "UserAuthenticationMethod.ReadWrite.All",
+        "UserAuthMethod-Phone.ReadWrite.All",
+        "UserAuthenticationMethod.Read.All",
         "RoleManagement.Read.Directory",
     ]);
     let (app, adele, megan) = tenant_with_holder(options, &[]).await;

@@ -220,10 +220,11 @@ async fn a_post_that_graph_did_not_carry_out_is_sent_again_after_reading_back() 
 }
 
 #[tokio::test]
-async fn a_missing_write_permission_is_a_502_naming_the_permission() {
+async fn a_write_with_read_rights_only_is_a_502_naming_the_phone_only_permission() {
     let app = TestApp::builder()
         .grant(&[
             "User.Read.All",
+            "UserAuthMethod-Phone.Read.All",
             "UserAuthenticationMethod.Read.All",
             "RoleManagement.Read.Directory",
         ])
@@ -239,7 +240,7 @@ async fn a_missing_write_permission_is_a_502_naming_the_permission() {
     assert_eq!(answer.error_code(), "graphForbidden");
     let message = answer.error_message();
     assert!(
-        message.contains("UserAuthenticationMethod.ReadWrite.All"),
+        message.contains("UserAuthMethod-Phone.ReadWrite.All"),
         "{message}"
     );
     assert!(message.contains("403 accessDenied"), "{message}");
@@ -249,7 +250,10 @@ async fn a_missing_write_permission_is_a_502_naming_the_permission() {
 #[tokio::test]
 async fn a_missing_directory_permission_names_user_read_all() {
     let app = TestApp::builder()
-        .grant(&["UserAuthenticationMethod.ReadWrite.All"])
+        .grant(&[
+            "UserAuthMethod-Phone.ReadWrite.All",
+            "UserAuthenticationMethod.Read.All",
+        ])
         .spawn()
         .await;
     let user = app.add_member("adele@contoso.com");

@@ -187,7 +187,8 @@ async fn notify_user_without_a_sender_is_refused_before_anything_is_done() {
 async fn a_mail_that_cannot_be_sent_is_a_warning_and_the_change_stands() {
     let without_mail_send = granted(&[
         "User.Read.All",
-        "UserAuthenticationMethod.ReadWrite.All",
+        "UserAuthMethod-Phone.ReadWrite.All",
+        "UserAuthenticationMethod.Read.All",
         "Organization.Read.All",
         "RoleManagement.Read.Directory",
         "Policy.Read.AuthenticationMethod",
@@ -292,7 +293,8 @@ async fn the_organization_name_is_configured_or_read_at_most_once() {
     let app = notifying_app(
         granted(&[
             "User.Read.All",
-            "UserAuthenticationMethod.ReadWrite.All",
+            "UserAuthMethod-Phone.ReadWrite.All",
+            "UserAuthenticationMethod.Read.All",
             "Mail.Send",
             "RoleManagement.Read.Directory",
         ]),

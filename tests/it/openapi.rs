@@ -101,6 +101,7 @@ async fn every_documented_status_is_produced() {
     let claims = [
         ("oid", "41414141-aaaa-4aaa-8aaa-aaaaaaaaaaaa"),
         ("idtyp", "app"),
+        ("roles", "MfaPhone.ReadWrite"),
     ];
     let call = |body: Value| {
         let app = &app;

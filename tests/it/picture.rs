@@ -249,7 +249,8 @@ async fn without_the_permission_to_read_the_policy_everything_else_works() {
     let app = TestApp::builder()
         .grant(&[
             "User.Read.All",
-            "UserAuthenticationMethod.ReadWrite.All",
+            "UserAuthMethod-Phone.ReadWrite.All",
+            "UserAuthenticationMethod.Read.All",
             "RoleManagement.Read.Directory",
         ])
         .spawn()
@@ -287,7 +288,11 @@ async fn show_reads_everything_in_one_round_trip_and_writes_nothing() {
     assert_eq!(answer.status, 200, "{}", answer.report);
     assert_eq!(answer.action(), "none");
     assert_eq!(answer.status_text(), "succeeded");
-    assert_eq!(answer.phone_method()["phoneNumber"], NUMBER);
+    assert_eq!(
+        answer.phone_method()["phoneNumber"],
+        "+49 ********67",
+        "masked unless asked for (revealNumber)"
+    );
     assert_eq!(answer.report["methods"]["phone"][0]["phoneType"], "mobile");
     assert_eq!(answer.report["usableFor"]["sms"], true);
     assert!(answer.has_warning("phoneOnlyMfa"));
@@ -349,7 +354,7 @@ async fn show_of_a_guest_by_upn_and_of_a_protected_account_reads_only() {
         .await;
     assert_eq!(
         shown.phone_method()["phoneNumber"],
-        NUMBER,
+        "+49 ********67",
         "{}",
         shown.report
     );
@@ -502,7 +507,8 @@ async fn the_policy_check_switched_off_reads_nothing_and_warns_of_nothing() {
         .env("MFA_METHOD_POLICY_CHECK", "false")
         .grant(&[
             "User.Read.All",
-            "UserAuthenticationMethod.ReadWrite.All",
+            "UserAuthMethod-Phone.ReadWrite.All",
+            "UserAuthenticationMethod.Read.All",
             "RoleManagement.Read.Directory",
         ])
         .spawn()

@@ -114,6 +114,7 @@ async fn a_missing_permission_is_definite_too() {
     let app = TestApp::builder()
         .grant(&[
             "User.Read.All",
+            "UserAuthMethod-Phone.Read.All",
             "UserAuthenticationMethod.Read.All",
             "RoleManagement.Read.Directory",
         ])

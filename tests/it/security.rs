@@ -30,6 +30,7 @@ fn admin_claims() -> Vec<(&'static str, &'static str)> {
             "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
             "helpdesk.admin@contoso.com",
         ),
+        ("roles", "MfaPhone.ReadWrite"),
     ]
 }
 
@@ -38,6 +39,10 @@ fn logic_app_claims() -> Vec<(&'static str, &'static str)> {
         ("oid", LOGIC_APP_OID),
         ("appid", LOGIC_APP_ID),
         ("idtyp", "app"),
+        (
+            "http://schemas.microsoft.com/ws/2008/06/identity/claims/role",
+            "MfaPhone.ReadWrite",
+        ),
     ]
 }
 
@@ -54,7 +59,8 @@ async fn the_authenticated_caller_is_recorded_in_the_result_and_on_every_log_lin
     assert_eq!(answer.action(), "added", "{}", answer.report);
     assert_eq!(
         answer.report["caller"],
-        json!({"id": ADMIN_OID, "name": "helpdesk.admin@contoso.com", "type": "user", "authenticated": true})
+        json!({"id": ADMIN_OID, "name": "helpdesk.admin@contoso.com", "type": "user",
+               "authenticated": true, "roles": ["MfaPhone.ReadWrite"], "appRoleRequired": true})
     );
     assert_eq!(
         answer.report["callerName"], "ticket 42",
@@ -175,6 +181,7 @@ async fn a_user_is_admitted_by_who_they_are_not_by_the_client_they_used() {
                 ("oid", "dddddddd-4444-4444-8444-444444444444"),
                 ("appid", AZURE_CLI),
                 ("scp", "user_impersonation"),
+                ("roles", "MfaPhone.ReadWrite"),
             ],
         ))
         .await;
@@ -391,7 +398,11 @@ async fn members_of_protected_groups_are_refused_even_when_privileged_targets_ar
 #[tokio::test]
 async fn without_the_permission_to_check_nothing_is_written() {
     let app = TestApp::builder()
-        .grant(&["User.Read.All", "UserAuthenticationMethod.ReadWrite.All"])
+        .grant(&[
+            "User.Read.All",
+            "UserAuthMethod-Phone.ReadWrite.All",
+            "UserAuthenticationMethod.Read.All",
+        ])
         .spawn()
         .await;
     let user = app.add_member("adele@contoso.com");
@@ -524,7 +535,8 @@ async fn the_miniature_host_passes_on_the_principal_app_service_authentication_v
     let principal = json!({"auth_typ": "aad", "claims": [
         {"typ": "http://schemas.microsoft.com/identity/claims/objectidentifier", "val": LOGIC_APP_OID},
         {"typ": "appid", "val": LOGIC_APP_ID},
-        {"typ": "idtyp", "val": "app"}
+        {"typ": "idtyp", "val": "app"},
+        {"typ": "roles", "val": "MfaPhone.ReadWrite"}
     ]});
 
     let result: Value = app
@@ -640,7 +652,8 @@ async fn eligibility_through_pim_for_groups_is_refused_and_fails_closed_unread()
         .env("MFA_PROTECTED_GROUP_IDS", breakglass)
         .grant(&[
             "User.Read.All",
-            "UserAuthenticationMethod.ReadWrite.All",
+            "UserAuthMethod-Phone.ReadWrite.All",
+            "UserAuthenticationMethod.Read.All",
             "RoleManagement.Read.Directory",
             "GroupMember.Read.All",
             "Policy.Read.AuthenticationMethod",

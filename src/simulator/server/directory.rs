@@ -7,19 +7,6 @@ use serde_json::{Value, json};
 use super::json::{Reply, error, ok, query_value};
 use crate::simulator::{Shared, lock};
 
-pub(super) const ROLES_READ: [&str; 4] = [
-    "RoleManagement.Read.Directory",
-    "RoleManagement.ReadWrite.Directory",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-];
-pub(super) const MEMBERSHIP_READ: [&str; 4] = [
-    "GroupMember.Read.All",
-    "Group.Read.All",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-];
-
 /// `GET /beta/roleManagement/directory/roleDefinitions`, with `$filter=isPrivileged eq true`.
 pub(super) fn role_definitions(shared: &Shared, query: &[(String, String)]) -> Reply {
     let tenant = lock(&shared.tenant);
@@ -114,12 +101,6 @@ pub(super) fn role_holdings(
         }),
     )
 }
-
-/// Who may read PIM for Groups eligibilities.
-pub(super) const GROUP_ELIGIBILITY_READ: [&str; 2] = [
-    "PrivilegedEligibilitySchedule.Read.AzureADGroup",
-    "PrivilegedEligibilitySchedule.ReadWrite.AzureADGroup",
-];
 
 /// `GET /identityGovernance/privilegedAccess/group/eligibilityScheduleInstances`, which
 /// requires `$filter=groupId eq '…'` or `principalId eq '…'`; refused without Entra ID P2.

@@ -2,9 +2,11 @@
 //! fault injection, the request log and the inspection pages. [`routes`] maps a request to the
 //! tenant, [`identity`] issues tokens, [`throttle`] is Graph's throttling, [`json`] its JSON.
 
+mod collections;
 mod directory;
 mod identity;
 mod json;
+mod permissions;
 mod routes;
 mod throttle;
 

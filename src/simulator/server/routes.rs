@@ -6,27 +6,21 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::collections::{list_users, registration_report};
 use super::directory::{
-    GROUP_ELIGIBILITY_READ, MEMBERSHIP_READ, ROLES_READ, check_member_groups, group_eligibilities,
-    group_owners, groups_by_id, role_definitions, role_holdings,
+    check_member_groups, group_eligibilities, group_owners, groups_by_id, role_definitions,
+    role_holdings,
 };
 use super::json::{
-    Reply, encode_component, error, mail_body, no_content, ok, percent_decode, phone_filter,
-    phone_json, query_value, refusal, select, type_of_method_id, user_json, write_body,
+    Reply, error, mail_body, no_content, ok, percent_decode, phone_filter, phone_json, refusal,
+    select, type_of_method_id, user_json, write_body,
+};
+use super::permissions::{
+    Backend, DIRECTORY_READ, GROUP_ELIGIBILITY_READ, MEMBERSHIP_READ, METHODS_READ,
+    ORGANIZATION_READ, PHONE_METHODS_READ, PHONE_METHODS_WRITE, POLICY_READ, ROLES_READ, require,
 };
 use crate::phone::PhoneType;
-use crate::simulator::tenant::SimUser;
 use crate::simulator::{Shared, lock};
-
-const POLICY_READ: [&str; 3] = [
-    "Policy.Read.AuthenticationMethod",
-    "Policy.ReadWrite.AuthenticationMethod",
-    "Policy.Read.All",
-];
-
-/// The default and largest `$top` of `/users`.
-const USERS_DEFAULT_PAGE: usize = 100;
-const USERS_MAX_PAGE: usize = 999;
 
 /// Routes one Graph request to the tenant.
 pub(super) fn dispatch(
@@ -77,7 +71,7 @@ pub(super) fn dispatch(
             }
         }
         ("GET", ["users", key, "authentication", "phoneMethods"]) => {
-            if let Some(denied) = require(roles, &METHODS_READ, Backend::Methods) {
+            if let Some(denied) = require(roles, &PHONE_METHODS_READ, Backend::Methods) {
                 return denied;
             }
             let tenant = lock(&shared.tenant);
@@ -191,7 +185,7 @@ pub(super) fn dispatch(
             ok(200, body)
         }
         ("GET", ["users", key, "authentication", "phoneMethods", id]) => {
-            if let Some(denied) = require(roles, &METHODS_READ, Backend::Methods) {
+            if let Some(denied) = require(roles, &PHONE_METHODS_READ, Backend::Methods) {
                 return denied;
             }
             let tenant = lock(&shared.tenant);
@@ -207,7 +201,7 @@ pub(super) fn dispatch(
             }
         }
         ("POST", ["users", key, "authentication", "phoneMethods"]) => {
-            if let Some(denied) = require(roles, &METHODS_WRITE, Backend::Methods) {
+            if let Some(denied) = require(roles, &PHONE_METHODS_WRITE, Backend::Methods) {
                 return denied;
             }
             let Some((phone_type, number)) = write_body(body, true) else {
@@ -228,7 +222,7 @@ pub(super) fn dispatch(
             }
         }
         ("PATCH", ["users", key, "authentication", "phoneMethods", id]) => {
-            if let Some(denied) = require(roles, &METHODS_WRITE, Backend::Methods) {
+            if let Some(denied) = require(roles, &PHONE_METHODS_WRITE, Backend::Methods) {
                 return denied;
             }
             let Some(phone_type) = type_of_method_id(id) else {
@@ -244,7 +238,7 @@ pub(super) fn dispatch(
             }
         }
         ("DELETE", ["users", key, "authentication", "phoneMethods", id]) => {
-            if let Some(denied) = require(roles, &METHODS_WRITE, Backend::Methods) {
+            if let Some(denied) = require(roles, &PHONE_METHODS_WRITE, Backend::Methods) {
                 return denied;
             }
             let Some(phone_type) = type_of_method_id(id) else {
@@ -259,7 +253,7 @@ pub(super) fn dispatch(
         ("POST", ["users", key, "authentication", "phoneMethods", id, action])
             if matches!(*action, "enableSmsSignIn" | "disableSmsSignIn") =>
         {
-            if let Some(denied) = require(roles, &METHODS_WRITE, Backend::Methods) {
+            if let Some(denied) = require(roles, &PHONE_METHODS_WRITE, Backend::Methods) {
                 return denied;
             }
             if type_of_method_id(id) != Some(PhoneType::Mobile) {
@@ -381,177 +375,4 @@ pub(super) fn dispatch(
             ),
         ),
     }
-}
-
-const DIRECTORY_READ: [&str; 4] = [
-    "User.Read.All",
-    "User.ReadWrite.All",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-];
-const METHODS_READ: [&str; 2] = [
-    "UserAuthenticationMethod.Read.All",
-    "UserAuthenticationMethod.ReadWrite.All",
-];
-const METHODS_WRITE: [&str; 1] = ["UserAuthenticationMethod.ReadWrite.All"];
-const ORGANIZATION_READ: [&str; 4] = [
-    "Organization.Read.All",
-    "Organization.ReadWrite.All",
-    "Directory.Read.All",
-    "Directory.ReadWrite.All",
-];
-
-/// Which Graph backend answers, for the shape of its errors.
-enum Backend {
-    Directory,
-    Methods,
-    Reports,
-    Exchange,
-}
-
-fn require(roles: &HashSet<String>, any_of: &[&str], backend: Backend) -> Option<Reply> {
-    if any_of.iter().any(|role| roles.contains(*role)) {
-        return None;
-    }
-    Some(match backend {
-        Backend::Directory => error(
-            403,
-            "Authorization_RequestDenied",
-            "Insufficient privileges to complete the operation.",
-        ),
-        Backend::Methods => error(403, "accessDenied", "Request Authorization failed"),
-        Backend::Reports => error(
-            403,
-            "Authorization_RequestDenied",
-            "Insufficient privileges to complete the operation.",
-        ),
-        Backend::Exchange => error(
-            403,
-            "ErrorAccessDenied",
-            "Access is denied. Check credentials and try again.",
-        ),
-    })
-}
-
-fn list_users(shared: &Shared, query: &[(String, String)]) -> Reply {
-    let top = query_value(query, "$top")
-        .and_then(|top| top.parse::<usize>().ok())
-        .unwrap_or(USERS_DEFAULT_PAGE)
-        .clamp(1, USERS_MAX_PAGE);
-    let skip = query_value(query, "$skiptoken")
-        .and_then(|token| token.parse::<usize>().ok())
-        .unwrap_or(0);
-    let selected = select(query);
-    let tenant = lock(&shared.tenant);
-    let users: Vec<&SimUser> = tenant.users().collect();
-    let page: Vec<Value> = users
-        .iter()
-        .skip(skip)
-        .take(top)
-        .map(|user| user_json(user, selected.clone(), &shared.base_url))
-        .collect();
-    let mut body = json!({
-        "@odata.context": format!("{}/v1.0/$metadata#users", shared.base_url),
-        "value": page,
-    });
-    if skip + top < users.len() {
-        let link = next_link(shared, "/users", skip + top, query, &["$top", "$select"]);
-        body["@odata.nextLink"] = Value::String(link);
-    }
-    ok(200, body)
-}
-
-fn registration_report(
-    shared: &Shared,
-    query: &[(String, String)],
-    roles: &HashSet<String>,
-) -> Reply {
-    if let Some(denied) = require(roles, &["AuditLog.Read.All"], Backend::Reports) {
-        return denied;
-    }
-    let (licensed, page_size) = {
-        let options = lock(&shared.options);
-        (options.licensed, options.report_page_size.max(1))
-    };
-    if !licensed {
-        return error(
-            403,
-            "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
-            "Tenant does not have a SKU required for this feature.",
-        );
-    }
-    let filter = query_value(query, "$filter");
-    let wanted = match filter {
-        None => None,
-        Some(filter) => match filter.split_once("t eq '") {
-            Some((_, rest)) if filter.starts_with("methodsRegistered/any(") => {
-                rest.split('\'').next().map(str::to_owned)
-            }
-            _ => {
-                return error(400, "BadRequest", "Invalid filter clause.");
-            }
-        },
-    };
-    let skip = query_value(query, "$skiptoken")
-        .and_then(|token| token.parse::<usize>().ok())
-        .unwrap_or(0);
-    let rows: Vec<_> = lock(&shared.tenant)
-        .report_rows()
-        .into_iter()
-        .filter(|row| {
-            wanted
-                .as_deref()
-                .is_none_or(|wanted| row.methods_registered.contains(&wanted))
-        })
-        .collect();
-    let page: Vec<Value> = rows
-        .iter()
-        .skip(skip)
-        .take(page_size)
-        .map(|row| {
-            json!({
-                "id": row.id,
-                "userPrincipalName": row.user_principal_name,
-                "userDisplayName": row.display_name,
-                "userType": row.user_type,
-                "methodsRegistered": row.methods_registered,
-            })
-        })
-        .collect();
-    let mut body = json!({
-        "@odata.context": format!("{}/v1.0/$metadata#reports/authenticationMethods/userRegistrationDetails", shared.base_url),
-        "value": page,
-    });
-    if skip + page_size < rows.len() {
-        let link = next_link(
-            shared,
-            "/reports/authenticationMethods/userRegistrationDetails",
-            skip + page_size,
-            query,
-            &["$filter", "$select"],
-        );
-        body["@odata.nextLink"] = Value::String(link);
-    }
-    ok(200, body)
-}
-
-/// The `@odata.nextLink` of a paged collection: the same path and query, skipping `skip`.
-fn next_link(
-    shared: &Shared,
-    path: &str,
-    skip: usize,
-    query: &[(String, String)],
-    kept: &[&str],
-) -> String {
-    let origin = lock(&shared.options)
-        .next_link_origin
-        .clone()
-        .unwrap_or_else(|| shared.base_url.clone());
-    let mut link = format!("{origin}/v1.0{path}?$skiptoken={skip}");
-    for name in kept {
-        if let Some(value) = query_value(query, name) {
-            link.push_str(&format!("&{name}={}", encode_component(value)));
-        }
-    }
-    link
 }
