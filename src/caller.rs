@@ -295,8 +295,8 @@ const ROLES: [&str; 3] = [
 ];
 /// The most group claims read.
 const MAX_GROUPS: usize = 200;
-/// The most role claims read.
-const MAX_ROLES: usize = 50;
+/// The most role claims read (the result lists them).
+const MAX_ROLES: usize = 20;
 
 /// The longest a claim value is kept.
 const MAX_CLAIM_CHARS: usize = 256;

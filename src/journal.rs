@@ -1,8 +1,12 @@
 //! The per-invocation log: the lines an admin reads in the result's `log` and in the host's
 //! `Logs`, each also written to the process log with the invocation id.
 //!
-//! Lines are built from masked values only (`PhoneNumber` and `RegisteredNumber` display
-//! masked); this module does not mask for its callers, it only gives every line one path.
+//! Lines are built from masked values (`PhoneNumber` and `RegisteredNumber` display masked),
+//! and every line passes one last guard on its way: control characters become spaces (a name
+//! from Graph cannot start a forged line) and anything that still looks like a phone number is
+//! masked (object ids stay readable), so no line carries a full number whatever went into it.
+
+use crate::phone::printable;
 
 /// The lines one invocation has produced so far.
 pub struct Journal {
@@ -28,14 +32,14 @@ impl Journal {
 
     /// Records a line of progress.
     pub fn record(&mut self, line: impl Into<String>) {
-        let line = line.into();
+        let line = guard(&line.into());
         tracing::info!(invocation_id = %self.invocation_id, caller = %self.caller, "{line}");
         self.lines.push(line);
     }
 
     /// Records a line about something that went wrong or needs the admin's attention.
     pub fn warn(&mut self, line: impl Into<String>) {
-        let line = line.into();
+        let line = guard(&line.into());
         tracing::warn!(invocation_id = %self.invocation_id, caller = %self.caller, "{line}");
         self.lines.push(line);
     }
@@ -47,4 +51,11 @@ impl Journal {
     pub fn into_lines(self) -> Vec<String> {
         self.lines
     }
+}
+/// The longest line kept; the result keeps less ([`crate::report::Report::bound`]).
+const MAX_LINE_CHARS: usize = 4_000;
+
+/// A line as the log may hold it: one line, bounded, numbers masked.
+fn guard(line: &str) -> String {
+    printable(line, MAX_LINE_CHARS)
 }

@@ -124,6 +124,9 @@ pub enum GraphOperation {
     CheckMemberGroups,
     ReadGroups,
     ReadMethodPolicy,
+    ReadGraphPermissionGrants,
+    ReadServicePrincipals,
+    ReadApplicationOwners,
 }
 
 impl GraphOperation {
@@ -154,6 +157,15 @@ impl GraphOperation {
             GraphOperation::CheckMemberGroups => "check the user's group memberships",
             GraphOperation::ReadGroups => "tell which role holders are groups",
             GraphOperation::ReadMethodPolicy => "read the Authentication methods policy",
+            GraphOperation::ReadGraphPermissionGrants => {
+                "read which Graph application permissions service principals hold"
+            }
+            GraphOperation::ReadServicePrincipals => {
+                "read the service principals holding privileged roles or permissions"
+            }
+            GraphOperation::ReadApplicationOwners => {
+                "read the owners of privileged applications and service principals"
+            }
         }
     }
 
@@ -192,6 +204,9 @@ impl GraphOperation {
             GraphOperation::CheckMemberGroups => "GroupMember.Read.All (with User.Read.All)",
             GraphOperation::ReadGroups | GraphOperation::ReadGroupOwners => "GroupMember.Read.All",
             GraphOperation::ReadMethodPolicy => "Policy.Read.AuthenticationMethod",
+            GraphOperation::ReadGraphPermissionGrants
+            | GraphOperation::ReadServicePrincipals
+            | GraphOperation::ReadApplicationOwners => "Application.Read.All",
         }
     }
 }

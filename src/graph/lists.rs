@@ -8,7 +8,7 @@ use reqwest::{Method, Url};
 use super::send::{self, Idempotence, decode, decode_value, malformed};
 use super::{
     BatchItem, CandidateList, CandidatePage, GraphClient, GraphError, GraphOperation, ListedUser,
-    parse_retry_after, phone_method, wire,
+    name, parse_retry_after, phone_method, wire,
 };
 use crate::phone::PhoneMethod;
 use crate::user::{DirectoryUser, UserRef};
@@ -118,8 +118,8 @@ impl GraphClient {
                         .into_iter()
                         .map(|row| ListedUser {
                             id: row.id,
-                            user_principal_name: row.user_principal_name,
-                            display_name: row.user_display_name,
+                            user_principal_name: row.user_principal_name.map(|upn| name(&upn)),
+                            display_name: row.user_display_name.map(|display| name(&display)),
                         })
                         .collect(),
                     page.next_link,
@@ -132,8 +132,8 @@ impl GraphClient {
                         .into_iter()
                         .map(|user| ListedUser {
                             id: user.id,
-                            user_principal_name: user.user_principal_name,
-                            display_name: user.display_name,
+                            user_principal_name: user.user_principal_name.map(|upn| name(&upn)),
+                            display_name: user.display_name.map(|display| name(&display)),
                         })
                         .collect(),
                     page.next_link,

@@ -8,6 +8,8 @@
 //! convert Graph's JSON into the product's types ([`DirectoryUser`], [`PhoneMethod`]) and
 //! never hand Graph's text to anyone to match on.
 
+mod applications;
+mod convert;
 mod error;
 mod lists;
 mod retry;
@@ -22,10 +24,12 @@ use azure_core::credentials::TokenCredential;
 use reqwest::{Method, Url};
 
 use self::send::{Idempotence, decode, malformed};
-use crate::methods::{AuthenticationMethods, MethodKind};
-use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, RegisteredNumber, SmsSignInState};
+use crate::methods::AuthenticationMethods;
+use crate::phone::{PhoneMethod, PhoneNumber, PhoneType};
 use crate::user::{DirectoryUser, UserRef};
 
+pub use self::applications::{Owner, PermissionGrant, ServicePrincipal};
+use self::convert::{method_kind, name, phone_method};
 pub use self::error::{
     Denial, EndpointError, GraphError, GraphErrorKind, GraphOperation, Rejection,
 };
@@ -92,24 +96,6 @@ pub enum CandidateList {
 /// The user's fields every read asks for.
 const USER_FIELDS: &str =
     "id,userPrincipalName,displayName,userType,accountEnabled,mail,usageLocation";
-
-impl From<wire::User> for DirectoryUser {
-    fn from(user: wire::User) -> DirectoryUser {
-        DirectoryUser {
-            id: user.id,
-            user_principal_name: user.user_principal_name,
-            display_name: user.display_name,
-            guest: user
-                .user_type
-                .as_deref()
-                .is_some_and(|user_type| user_type.eq_ignore_ascii_case("guest")),
-            user_type: user.user_type,
-            account_enabled: user.account_enabled,
-            mail: user.mail.filter(|mail| !mail.trim().is_empty()),
-            usage_location: user.usage_location,
-        }
-    }
-}
 
 impl GraphClient {
     /// Builds the client for `endpoint` (e.g. `https://graph.microsoft.com`).
@@ -377,6 +363,7 @@ impl GraphClient {
             .value
             .into_iter()
             .find_map(|organization| organization.display_name)
+            .map(|display| name(&display))
             .filter(|name| !name.trim().is_empty()))
     }
 
@@ -485,61 +472,5 @@ impl GraphClient {
             segments.extend(rest);
         }
         url
-    }
-}
-
-fn phone_method(method: wire::PhoneMethod) -> Option<PhoneMethod> {
-    Some(PhoneMethod {
-        phone_type: PhoneType::parse(method.phone_type.as_deref()?)?,
-        number: RegisteredNumber::new(method.phone_number?),
-        sms_sign_in_state: method.sms_sign_in_state.map(sms_sign_in_state),
-    })
-}
-
-/// A method's kind from its `@odata.type` without the namespace.
-fn method_kind(kind: String) -> MethodKind {
-    let known = [
-        (
-            "microsoftAuthenticatorAuthenticationMethod",
-            MethodKind::MicrosoftAuthenticator,
-        ),
-        ("fido2AuthenticationMethod", MethodKind::Fido2),
-        (
-            "windowsHelloForBusinessAuthenticationMethod",
-            MethodKind::WindowsHelloForBusiness,
-        ),
-        ("softwareOathAuthenticationMethod", MethodKind::SoftwareOath),
-        ("hardwareOathAuthenticationMethod", MethodKind::HardwareOath),
-        (
-            "platformCredentialAuthenticationMethod",
-            MethodKind::PlatformCredential,
-        ),
-        (
-            "temporaryAccessPassAuthenticationMethod",
-            MethodKind::TemporaryAccessPass,
-        ),
-        (
-            "externalAuthenticationMethod",
-            MethodKind::ExternalAuthenticationMethod,
-        ),
-        ("emailAuthenticationMethod", MethodKind::Email),
-        ("passwordAuthenticationMethod", MethodKind::Password),
-    ];
-    known
-        .into_iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(&kind))
-        .map_or(MethodKind::Other(kind), |(_, method)| method)
-}
-
-/// Graph's `authenticationMethodSignInState`, an evolvable enum: values added later are kept.
-fn sms_sign_in_state(text: String) -> SmsSignInState {
-    match text.as_str() {
-        "ready" => SmsSignInState::Ready,
-        "notSupported" => SmsSignInState::NotSupported,
-        "notAllowedByPolicy" => SmsSignInState::NotAllowedByPolicy,
-        "notConfigured" => SmsSignInState::NotConfigured,
-        "phoneNumberNotUnique" => SmsSignInState::PhoneNumberNotUnique,
-        "notEnabled" => SmsSignInState::NotEnabled,
-        _ => SmsSignInState::Other(text),
     }
 }

@@ -7,7 +7,7 @@ use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 
 use super::send::{Idempotence, decode, malformed};
-use super::{GraphClient, GraphError, GraphOperation, wire};
+use super::{GraphClient, GraphError, GraphOperation, name, wire};
 use crate::policy::rules::{ChannelPolicy, MethodPolicies, Target};
 use crate::user::UserRef;
 
@@ -57,9 +57,11 @@ impl GraphClient {
         Ok(definitions
             .into_iter()
             .map(|definition| PrivilegedRole {
-                name: definition
-                    .display_name
-                    .unwrap_or_else(|| definition.template_id.clone().unwrap_or_default()),
+                name: name(
+                    &definition
+                        .display_name
+                        .unwrap_or_else(|| definition.template_id.clone().unwrap_or_default()),
+                ),
                 id: definition.id,
             })
             .collect())
@@ -226,7 +228,8 @@ impl GraphClient {
                 RoleHolder {
                     principal_name: holding
                         .principal
-                        .and_then(|principal| principal.display_name),
+                        .and_then(|principal| principal.display_name)
+                        .map(|display| name(&display)),
                     principal_id: holding.principal_id,
                     principal_kind,
                     role_definition_id: holding.role_definition_id,

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use super::error::{Denial, GraphError, GraphErrorKind, GraphOperation, Rejection};
 use super::retry::{self, parse_retry_after};
 use super::{GraphClient, wire};
+use crate::phone::printable;
 
 /// How a request may be retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +77,17 @@ impl GraphClient {
                         .get(RETRY_AFTER)
                         .and_then(|value| value.to_str().ok())
                         .and_then(|value| parse_retry_after(value, SystemTime::now()));
-                    match response.bytes().await {
+                    match read_answer(response).await {
+                        Err(AnswerError::TooLarge) => {
+                            return Err(malformed(
+                                operation,
+                                format!(
+                                    "the answer is larger than {} MiB, more than any answer this \
+                                     handler asks for",
+                                    MAX_ANSWER_BYTES / (1024 * 1024)
+                                ),
+                            ));
+                        }
                         Ok(body) if (200..300).contains(&status) => return Ok(Success { body }),
                         Ok(body) => {
                             let kind = classify(status, &body, retry_after);
@@ -98,10 +109,12 @@ impl GraphClient {
                             };
                             (retry_after, with_throttle_information(detail, &headers))
                         }
-                        Err(failure) if idempotence == Idempotence::Safe => {
+                        Err(AnswerError::Transport(failure))
+                            if idempotence == Idempotence::Safe =>
+                        {
                             (None, first_line(&failure.without_url().to_string()))
                         }
-                        Err(failure) => {
+                        Err(AnswerError::Transport(failure)) => {
                             return Err(error(GraphErrorKind::Unavailable {
                                 retry_after: None,
                                 detail: first_line(&failure.without_url().to_string()),
@@ -141,6 +154,36 @@ impl GraphClient {
     }
 }
 
+/// The most of one answer that is read: the largest answer the handler asks for (a page of 999
+/// users, of 999 permission grants) is well under 1 MiB.
+const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// Why an answer's body could not be read.
+enum AnswerError {
+    /// It is larger than [`MAX_ANSWER_BYTES`]; the rest is not read.
+    TooLarge,
+    Transport(reqwest::Error),
+}
+
+/// Reads an answer's body, at most [`MAX_ANSWER_BYTES`] of it: a larger one (announced or not)
+/// is refused without being held in memory.
+async fn read_answer(mut response: reqwest::Response) -> Result<bytes::Bytes, AnswerError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(AnswerError::TooLarge);
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(AnswerError::Transport)? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(AnswerError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 /// Decides what an error status means, from the status and `error.code` only.
 pub(super) fn classify(status: u16, body: &[u8], retry_after: Option<Duration>) -> GraphErrorKind {
     let detail = serde_json::from_slice::<wire::ErrorBody>(body)
@@ -149,10 +192,11 @@ pub(super) fn classify(status: u16, body: &[u8], retry_after: Option<Duration>) 
             code: String::new(),
             message: String::new(),
         });
+    // Graph's words reach messages and log lines: one printable line, bounded, numbers masked.
     let code = if detail.code.is_empty() {
         "(no code)".to_owned()
     } else {
-        detail.code
+        printable(&detail.code, 64)
     };
     let unavailable = |code: &str| GraphErrorKind::Unavailable {
         retry_after,
@@ -185,7 +229,7 @@ pub(super) fn classify(status: u16, body: &[u8], retry_after: Option<Duration>) 
                 _ => Rejection::Other,
             },
             code,
-            message: detail.message.chars().take(400).collect(),
+            message: printable(&detail.message, 400),
         },
     }
 }
@@ -228,13 +272,10 @@ fn describe_transport(failure: &reqwest::Error) -> String {
     format!("{what}: {}", first_line(&text))
 }
 
+/// The first line of a transport or parse error, as a log line may hold it (a parse error may
+/// quote what Graph sent).
 pub(super) fn first_line(text: &str) -> String {
-    text.lines()
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(300)
-        .collect()
+    printable(text.lines().next().unwrap_or_default(), 300)
 }
 
 pub(super) fn decode<T: DeserializeOwned>(

@@ -160,6 +160,7 @@ pub struct RoleHolding {
 pub struct DirectoryObject {
     #[serde(rename = "@odata.type")]
     pub odata_type: Option<String>,
+    pub id: Option<String>,
     #[serde(rename = "displayName")]
     pub display_name: Option<String>,
 }
@@ -224,4 +225,38 @@ pub struct MethodTarget {
     pub target_type: Option<String>,
     /// SMS include targets only.
     pub is_usable_for_sign_in: Option<bool>,
+}
+
+/// `GET /servicePrincipals(appId='…')?$select=id,appRoles`: Graph's service principal.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceServicePrincipal {
+    pub id: String,
+    #[serde(default)]
+    pub app_roles: Vec<AppRole>,
+}
+
+/// One app role a resource defines (for Graph: one application permission).
+#[derive(Debug, Deserialize)]
+pub struct AppRole {
+    pub id: String,
+    pub value: Option<String>,
+}
+
+/// One grant of an app role (`appRoleAssignedTo`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppRoleGrant {
+    pub principal_id: String,
+    pub principal_type: Option<String>,
+    pub app_role_id: String,
+}
+
+/// A service principal as `$select=id,appId,displayName` gives it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePrincipal {
+    pub id: String,
+    pub app_id: Option<String>,
+    pub display_name: Option<String>,
 }

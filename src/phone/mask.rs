@@ -43,7 +43,8 @@ const SEPARATORS: [char; 6] = [' ', '-', '/', '.', '(', ')'];
 
 /// Masks every phone-number-like run (six or more digits, possibly with a leading + and any of
 /// the separators people write: spaces, dashes, slashes, dots, brackets) in free text such as
-/// a Graph error message or a caller's name, so it can go into logs and results.
+/// a Graph error message or a caller's name, so it can go into logs and results. Object ids
+/// (GUIDs) are not numbers and stay as they are.
 pub fn redact_numbers(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut run = String::new();
@@ -65,7 +66,18 @@ pub fn redact_numbers(text: &str) -> String {
         }
         run.clear();
     };
-    for character in text.chars() {
+    let mut rest = text;
+    let mut previous: Option<char> = None;
+    while let Some(character) = rest.chars().next() {
+        if run.is_empty()
+            && !previous.is_some_and(|c| c.is_ascii_alphanumeric())
+            && let Some(guid) = leading_guid(rest)
+        {
+            out.push_str(guid);
+            rest = &rest[guid.len()..];
+            previous = guid.chars().last();
+            continue;
+        }
         let starts = character.is_ascii_digit() || character == '+';
         let continues = starts || SEPARATORS.contains(&character);
         if (run.is_empty() && starts) || (!run.is_empty() && continues) {
@@ -74,7 +86,39 @@ pub fn redact_numbers(text: &str) -> String {
             flush(&mut run, &mut out);
             out.push(character);
         }
+        rest = &rest[character.len_utf8()..];
+        previous = Some(character);
     }
     flush(&mut run, &mut out);
     out
+}
+
+/// Text from outside (Graph's names and error texts, a caller's words) as a log line may hold
+/// it: control characters (line breaks among them) become spaces, at most `max_chars`
+/// characters are kept, and phone numbers are masked.
+pub fn printable(text: &str, max_chars: usize) -> String {
+    let mut kept: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max_chars)
+        .collect();
+    if text.chars().nth(max_chars).is_some() {
+        kept.push('…');
+    }
+    redact_numbers(&kept)
+}
+
+/// The GUID `text` starts with (`8-4-4-4-12` hex digits) when it is a whole token: not
+/// followed by another letter or digit.
+fn leading_guid(text: &str) -> Option<&str> {
+    let candidate = text.get(..36)?;
+    let shaped = candidate.char_indices().all(|(index, c)| match index {
+        8 | 13 | 18 | 23 => c == '-',
+        _ => c.is_ascii_hexdigit(),
+    });
+    let whole = !text[36..]
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    (shaped && whole).then_some(candidate)
 }

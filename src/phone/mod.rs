@@ -12,7 +12,7 @@ use std::fmt;
 
 use phonenumber::metadata::DATABASE;
 
-pub use self::mask::{mask, redact_numbers};
+pub use self::mask::{mask, printable, redact_numbers};
 pub use self::registered::{Notation, PhoneMethod, RegisteredNumber, SmsSignInState};
 use self::registered::{digits_of, read_by_plan};
 

@@ -207,6 +207,23 @@ fn numbers_inside_free_text_are_redacted() {
     );
 }
 
+#[test]
+fn object_ids_are_not_numbers_and_text_becomes_one_printable_line() {
+    let id = "6e7b768e-07e2-4810-8459-485f84f8f204";
+    assert_eq!(
+        redact_numbers(&format!("object id {id}, call +49 1701234567")),
+        format!("object id {id}, call +49 ********67")
+    );
+    // Not a whole GUID: digits glued to more letters are masked as before.
+    let glued = "x6e7b768e-07e2-4810-8459-485f84f8f204";
+    assert_ne!(redact_numbers(glued), glued);
+    assert_eq!(
+        printable("Adele\n+49 170 1234567\r\nInjected", 100),
+        "Adele +49 ********67  Injected"
+    );
+    assert_eq!(printable("abcdef", 3), "abc…");
+}
+
 proptest::proptest! {
     /// Whatever separators a number is written with, in whatever text around it, nothing of it
     /// survives redaction but the country code and the last two digits.

@@ -1,5 +1,6 @@
-//! The built-in directory roles Microsoft marks as privileged, by template id: the fallback when
-//! Graph's own list (role definitions with `isPrivileged`, a beta property) cannot be read.
+//! Built-in lists: the directory roles Microsoft marks as privileged, by template id (the
+//! fallback when Graph's own list, role definitions with `isPrivileged`, a beta property, cannot
+//! be read), and the Graph application permissions rated most privileged.
 //! Source: entra-docs `docs/identity/role-based-access-control/permissions-reference.md`
 //! (January 2026), roles marked "Privileged", cross-checked against the list maester
 //! (`powershell/internal/Get-MtRoleInfo.ps1`) generates from that page. For built-in roles the
@@ -114,4 +115,85 @@ pub const PRIVILEGED_ROLES: [(&str, &str); 31] = [
         "db506228-d27e-4b7d-95e5-295956d6615f",
         "Agent ID Administrator",
     ),
+];
+
+/// The Microsoft Graph application permissions whose holder is as privileged as an
+/// administrator, so that whoever can act as the holder (an owner of its application or service
+/// principal) is protected like one. Microsoft marks no Graph permission "privileged" the way it
+/// marks directory roles; its own permission data rates each permission's risk from 1 to 5
+/// (`privilegeLevel`), and no application permission is rated above 4. These are all the
+/// application permissions rated 4 in microsoftgraph/microsoft-graph-devx-content
+/// `permissions/new/permissions.json` (commit 6cbd6bb, 2026-08-07): among them the ones that can
+/// take the tenant over (`RoleManagement.ReadWrite.Directory`, `AppRoleAssignment.ReadWrite.All`,
+/// `Application.ReadWrite.All`, `Directory.ReadWrite.All`, `UserAuthenticationMethod.ReadWrite.All`,
+/// `Policy.ReadWrite.ConditionalAccess`, `Domain.ReadWrite.All`, …) and the ones that read or
+/// change any user's data. Compared by name, without case.
+pub const PRIVILEGED_GRAPH_PERMISSIONS: [&str; 67] = [
+    "AgentIdentity.Create.All",
+    "AgentIdentity.CreateAsManager",
+    "AgentIdentityBlueprint.Create",
+    "AgentIdentityBlueprintPrincipal.Create",
+    "AppRoleAssignment.ReadWrite.All",
+    "Application.ReadWrite.All",
+    "BackupRestore-Configuration.Read.All",
+    "BackupRestore-Configuration.ReadWrite.All",
+    "BackupRestore-Control.Read.All",
+    "BackupRestore-Control.ReadWrite.All",
+    "BackupRestore-Restore.Read.All",
+    "BackupRestore-Restore.ReadWrite.All",
+    "BackupRestore-Search.Read.All",
+    "Calendars.Read",
+    "ChannelMessage.Read.All",
+    "ChannelMessage.Read.Group",
+    "Chat.Read.All",
+    "Chat.ReadWrite.All",
+    "ConsentRequest.ReadWrite.All",
+    "CustomSecAttributeAssignment.ReadWrite.All",
+    "CustomSecAttributeDefinition.ReadWrite.All",
+    "CustomSecAttributeProvisioning.Read.All",
+    "CustomSecAttributeProvisioning.ReadWrite.All",
+    "DelegatedPermissionGrant.ReadWrite.All",
+    "Device.ReadWrite.All",
+    "DeviceManagementConfiguration.Read.All",
+    "Directory.ReadWrite.All",
+    "Domain-InternalFederation.ReadWrite.All",
+    "Domain.ReadWrite.All",
+    "EduRoster.ReadWrite.All",
+    "EngagementConversation.Migration.All",
+    "EngagementRole.ReadWrite.All",
+    "EntitlementManagement.ReadWrite.All",
+    "Files.Read.All",
+    "Files.ReadWrite.All",
+    "Group-Conversation.Read.All",
+    "Group-Conversation.ReadWrite.All",
+    "Group.ReadWrite.All",
+    "GroupMember.ReadWrite.All",
+    "IdentityProvider.ReadWrite.All",
+    "IdentityRiskyUser.ReadWrite.All",
+    "LicenseAssignment.ReadWrite.All",
+    "MutualTlsOauthConfiguration.Read.All",
+    "MutualTlsOauthConfiguration.ReadWrite.All",
+    "NetworkAccess.ReadWrite.All",
+    "Organization.ReadWrite.All",
+    "Policy.ReadWrite.AuthenticationMethod",
+    "Policy.ReadWrite.ConditionalAccess",
+    "Policy.ReadWrite.ConsentRequest",
+    "Policy.ReadWrite.CrossTenantAccess",
+    "Policy.ReadWrite.PermissionGrant",
+    "PrintJob.ReadWrite.All",
+    "RoleManagement.ReadWrite.Directory",
+    "SecurityCopilotWorkspaces.ReadWrite.All",
+    "SharePointCrossTenantMigration.Manage.All",
+    "Sites.FullControl.All",
+    "Sites.Manage.All",
+    "Sites.Read.All",
+    "Sites.ReadWrite.All",
+    "Synchronization.ReadWrite.All",
+    "Tasks.ReadWrite.All",
+    "TeamsAppInstallation.ReadWriteAndConsentForUser.All",
+    "User-PasswordProfile.ReadWrite.All",
+    "User.DeleteRestore.All",
+    "User.EnableDisableAccount.All",
+    "User.ReadWrite.All",
+    "UserAuthenticationMethod.ReadWrite.All",
 ];

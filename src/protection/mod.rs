@@ -10,6 +10,7 @@
 //! runbook asks once, for this check and the policy's together). When the check cannot be made, the
 //! verdict is [`Verdict::Unknown`], and nothing is written.
 
+mod applications;
 mod builtin;
 mod snapshot;
 
@@ -159,6 +160,7 @@ impl Protection {
                     &mut reasons,
                 );
             }
+            reasons.extend(snapshot.owned_applications(object_id).iter().cloned());
             for group in snapshot.owned_groups(object_id) {
                 let note = " (an owner can add themselves)";
                 self.way_in(snapshot, group, "owns", note, &mut reasons);
@@ -291,7 +293,9 @@ fn describe(hold: &Hold, through: Option<&String>) -> String {
 /// an Entra ID P2 licence: the tenant has no PIM).
 async fn load(graph: &GraphClient, settings: &ProtectionSettings) -> Result<Snapshot, GraphError> {
     let snapshot = if settings.check_roles {
-        role_snapshot(graph).await?
+        let snapshot = role_snapshot(graph).await?;
+        let owners = applications::owners_of_privileged_applications(graph, &snapshot).await?;
+        snapshot.with_application_owners(owners)
     } else {
         Snapshot::default()
     };

@@ -1,6 +1,6 @@
 //! Who holds a privileged directory role in the tenant, at one moment: built from the role
-//! definitions, the active assignments and the PIM eligibilities, and looked up per user.
-//! Pure.
+//! definitions, the active assignments and the PIM eligibilities, the ways into privileged or
+//! protected groups, and the owners of privileged applications; looked up per user. Pure.
 
 use std::collections::HashMap;
 
@@ -20,6 +20,9 @@ pub struct Snapshot {
     /// The principals eligible through PIM for Groups that are groups themselves: their
     /// members are asked of the membership check.
     eligible_groups: std::collections::HashSet<String>,
+    /// Principal id (lowercase) → why it can act as a privileged application: it owns the
+    /// application or its service principal (an owner can add a credential and sign in as it).
+    app_owned: HashMap<String, Vec<String>>,
     /// Whether Graph's own list of privileged roles was used (else the built-in one).
     pub from_graph: bool,
 }
@@ -73,6 +76,7 @@ impl Snapshot {
             group_eligible: HashMap::new(),
             group_owned: HashMap::new(),
             eligible_groups: std::collections::HashSet::new(),
+            app_owned: HashMap::new(),
             from_graph,
         }
     }
@@ -96,6 +100,40 @@ impl Snapshot {
     pub fn with_group_owners(mut self, owners: Vec<(String, Vec<String>)>) -> Snapshot {
         by_principal(&mut self.group_owned, owners);
         self
+    }
+
+    /// Adds who owns privileged applications (owner id → each reason, in words).
+    pub fn with_application_owners(mut self, owned: Vec<(String, String)>) -> Snapshot {
+        for (owner, reason) in owned {
+            let reasons = self
+                .app_owned
+                .entry(owner.to_ascii_lowercase())
+                .or_default();
+            if !reasons.contains(&reason) {
+                reasons.push(reason);
+            }
+        }
+        self
+    }
+
+    /// Why `principal` can act as a privileged application, each reason in words.
+    pub fn owned_applications(&self, principal: &str) -> &[String] {
+        self.app_owned
+            .get(&principal.to_ascii_lowercase())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The principals holding a privileged role that are not groups (users and service
+    /// principals, and those whose kind Graph did not say), with the roles they hold.
+    pub fn individual_holders(&self) -> impl Iterator<Item = (&str, &[Hold])> {
+        self.holders
+            .iter()
+            .filter(|(_, holds)| {
+                holds
+                    .iter()
+                    .all(|hold| hold.principal_kind != PrincipalKind::Group)
+            })
+            .map(|(id, holds)| (id.as_str(), holds.as_slice()))
     }
 
     /// The groups (privileged or protected) `principal` owns.

@@ -15,12 +15,21 @@ const MAX_MESSAGE_CHARS: usize = 2_000;
 const MAX_ECHOED_CHARS: usize = 256;
 /// The most the parameters echoed may take; beyond it only the known ones are echoed.
 const MAX_ECHO_BYTES: usize = 8 * 1024;
+/// The most methods `methods` lists (a user can have thousands; Graph sets no limit).
+const MAX_METHODS_LISTED: usize = 50;
 
 impl Report {
     /// Keeps the result within [`MAX_RESULT_BYTES`] with every field present: cuts, in turn,
     /// the parameters echoed (to the `known` ones, each value shortened), the log, and the
     /// warnings, and marks the result `truncated` when anything was cut.
     pub fn bound(&mut self, known: &[&str]) {
+        if let Some(methods) = &mut self.methods {
+            for list_len in [methods.phone.len(), methods.other.len()] {
+                self.truncated |= list_len > MAX_METHODS_LISTED;
+            }
+            methods.phone.truncate(MAX_METHODS_LISTED);
+            methods.other.truncate(MAX_METHODS_LISTED);
+        }
         if self.log.len() > LOG_HEAD + LOG_TAIL {
             self.cut_log(LOG_HEAD, LOG_TAIL);
         }
@@ -174,6 +183,24 @@ mod tests {
             echoed.len()
         );
         assert!(value["log"].as_array().unwrap().len() < 500);
+    }
+
+    #[test]
+    fn a_user_with_thousands_of_methods_gets_a_result_that_fits() {
+        let mut report = Report::new(Trigger::Queue, None);
+        report.methods = Some(crate::report::MethodsSummary {
+            phone: Vec::new(),
+            other: vec!["fido2".to_owned(); 3_000],
+            phishing_resistant: true,
+        });
+        report.bound(&[]);
+        assert!(report.to_json().len() <= MAX_RESULT_BYTES);
+        assert!(report.truncated);
+        let listed = report
+            .methods
+            .as_ref()
+            .map_or(0, |methods| methods.other.len());
+        assert_eq!(listed, MAX_METHODS_LISTED);
     }
 
     #[test]

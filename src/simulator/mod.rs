@@ -70,6 +70,7 @@ impl Default for SimOptions {
                 "Mail.Send",
                 "Organization.Read.All",
                 "RoleManagement.Read.Directory",
+                "Application.Read.All",
                 "GroupMember.Read.All",
                 "Policy.Read.AuthenticationMethod",
                 "PrivilegedEligibilitySchedule.Read.AzureADGroup",
@@ -122,6 +123,10 @@ pub enum FaultAction {
     Omit,
     /// Answer 200 with a body that is not what the request reads.
     Malformed,
+    /// Answer with this status and exactly this body (an answer Graph's documentation allows
+    /// but the simulator's tenant would not give: thousands of methods, an enum value of 60 KB,
+    /// an answer of many megabytes).
+    Answer { status: u16, body: Value },
 }
 
 /// A gate a held request waits at; [`Gate::open`] lets every held request through.

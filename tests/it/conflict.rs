@@ -133,7 +133,10 @@ async fn a_conflict_where_graph_wrote_nothing_fails_and_names_the_holder() {
 
 #[tokio::test]
 async fn the_search_stops_at_the_holder() {
-    let (app, adele, _) = tenant_with_holder(SimOptions::default(), &[]).await;
+    // One batch in flight at a time, so that "stops" has one meaning whatever the scheduling:
+    // no batch starts after the one that found the holder.
+    let (app, adele, megan) =
+        tenant_with_holder(SimOptions::default(), &[("MFA_OWNER_SEARCH_BATCHES", "1")]).await;
     add_registered_users(&app, 400);
     not_written(&app);
 
@@ -145,10 +148,25 @@ async fn the_search_stops_at_the_holder() {
         answer.conflict_owner()["userPrincipalName"],
         "megan@contoso.com"
     );
+    let requests = app.graph_requests();
+    let holder_batch = requests
+        .iter()
+        .find(|request| {
+            request.in_batch
+                && request.path == format!("/users/{megan}/authentication/phoneMethods")
+        })
+        .map(|request| request.started)
+        .expect("the holder's methods were read in a batch");
+    let later: Vec<&str> = requests
+        .iter()
+        .filter(|request| request.path.ends_with("$batch") && request.started > holder_batch)
+        .map(|request| request.path.as_str())
+        .collect();
+    assert!(later.is_empty(), "batches after the holder's: {later:?}");
     let batches = count(&app, |path| path.ends_with("$batch"));
     assert!(
-        batches <= 8,
-        "400 candidates (20 batches), holder among the first: {batches} batches"
+        batches < 20,
+        "400 candidates are 20 batches: {batches} were read"
     );
 }
 
@@ -178,6 +196,7 @@ async fn without_audit_log_read_all_the_search_still_finds_the_holder() {
         "UserAuthMethod-Phone.ReadWrite.All",
         "UserAuthenticationMethod.Read.All",
         "RoleManagement.Read.Directory",
+        "Application.Read.All",
     ]);
     let (app, adele, megan) = tenant_with_holder(options, &[]).await;
     not_written(&app);

@@ -227,6 +227,7 @@ async fn a_write_with_read_rights_only_is_a_502_naming_the_phone_only_permission
             "UserAuthMethod-Phone.Read.All",
             "UserAuthenticationMethod.Read.All",
             "RoleManagement.Read.Directory",
+            "Application.Read.All",
         ])
         .spawn()
         .await;

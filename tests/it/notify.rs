@@ -191,6 +191,7 @@ async fn a_mail_that_cannot_be_sent_is_a_warning_and_the_change_stands() {
         "UserAuthenticationMethod.Read.All",
         "Organization.Read.All",
         "RoleManagement.Read.Directory",
+        "Application.Read.All",
         "Policy.Read.AuthenticationMethod",
         "GroupMember.Read.All",
     ]);
@@ -297,6 +298,7 @@ async fn the_organization_name_is_configured_or_read_at_most_once() {
             "UserAuthenticationMethod.Read.All",
             "Mail.Send",
             "RoleManagement.Read.Directory",
+            "Application.Read.All",
         ]),
         &[],
     )

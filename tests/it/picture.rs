@@ -252,6 +252,7 @@ async fn without_the_permission_to_read_the_policy_everything_else_works() {
             "UserAuthMethod-Phone.ReadWrite.All",
             "UserAuthenticationMethod.Read.All",
             "RoleManagement.Read.Directory",
+            "Application.Read.All",
         ])
         .spawn()
         .await;
@@ -510,6 +511,7 @@ async fn the_policy_check_switched_off_reads_nothing_and_warns_of_nothing() {
             "UserAuthMethod-Phone.ReadWrite.All",
             "UserAuthenticationMethod.Read.All",
             "RoleManagement.Read.Directory",
+            "Application.Read.All",
         ])
         .spawn()
         .await;

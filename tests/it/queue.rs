@@ -117,6 +117,7 @@ async fn a_missing_permission_is_definite_too() {
             "UserAuthMethod-Phone.Read.All",
             "UserAuthenticationMethod.Read.All",
             "RoleManagement.Read.Directory",
+            "Application.Read.All",
         ])
         .spawn()
         .await;

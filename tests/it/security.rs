@@ -655,6 +655,7 @@ async fn eligibility_through_pim_for_groups_is_refused_and_fails_closed_unread()
             "UserAuthMethod-Phone.ReadWrite.All",
             "UserAuthenticationMethod.Read.All",
             "RoleManagement.Read.Directory",
+            "Application.Read.All",
             "GroupMember.Read.All",
             "Policy.Read.AuthenticationMethod",
         ])

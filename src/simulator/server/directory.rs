@@ -85,7 +85,11 @@ pub(super) fn role_holdings(
                     Some(user) => json!({"@odata.type": "#microsoft.graph.user", "id": user.id, "displayName": user.display_name}),
                     None => match tenant.directory.group(&holding.principal_id) {
                         Some(group) => json!({"@odata.type": "#microsoft.graph.group", "id": group.id, "displayName": group.display_name}),
-                        None => json!({"@odata.type": "#microsoft.graph.servicePrincipal", "id": holding.principal_id}),
+                        None => json!({
+                            "@odata.type": "#microsoft.graph.servicePrincipal",
+                            "id": holding.principal_id,
+                            "displayName": tenant.directory.app(&holding.principal_id).map(|app| app.display_name.clone()),
+                        }),
                     },
                 };
                 item["principal"] = principal;

@@ -2,6 +2,7 @@
 //! fault injection, the request log and the inspection pages. [`routes`] maps a request to the
 //! tenant, [`identity`] issues tokens, [`throttle`] is Graph's throttling, [`json`] its JSON.
 
+mod applications;
 mod collections;
 mod directory;
 mod identity;
@@ -200,6 +201,7 @@ async fn single(
         Some(FaultAction::ApplyThenRespond { status, code }) => replace_with = Some((status, code)),
         Some(FaultAction::Hold(gate)) => gate.pass().await,
         Some(FaultAction::Malformed) => return malformed(),
+        Some(FaultAction::Answer { status, body }) => return ok(status, body),
         Some(FaultAction::Omit) | None => {}
     }
     if let Some(wait) = throttled(shared, method, path, query) {
@@ -281,6 +283,7 @@ fn batch(
             }) => fault_answer(status, code, retry_after),
             Some(FaultAction::Omit) => continue,
             Some(FaultAction::Malformed) => malformed(),
+            Some(FaultAction::Answer { status, body }) => ok(status, body),
             _ => match throttled(shared, &method, &path, &query) {
                 Some(wait) => too_many_requests(wait),
                 None => dispatch(shared, &method, &path, &query, request.get("body"), roles),

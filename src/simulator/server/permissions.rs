@@ -65,6 +65,15 @@ pub(super) const ORGANIZATION_READ: [&str; 4] = [
     "Directory.ReadWrite.All",
 ];
 
+/// Reading service principals, app registrations, their owners and the app roles granted to
+/// them (`Application.Read.All` is the least privileged).
+pub(super) const APPLICATION_READ: [&str; 4] = [
+    "Application.Read.All",
+    "Application.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+
 /// Which Graph backend answers, for the shape of its errors.
 pub(super) enum Backend {
     Directory,

@@ -6,6 +6,9 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::applications::{
+    graph_permission_grants, owners, service_principal, service_principals_by_id,
+};
 use super::collections::{list_users, registration_report};
 use super::directory::{
     check_member_groups, group_eligibilities, group_owners, groups_by_id, role_definitions,
@@ -16,8 +19,9 @@ use super::json::{
     select, type_of_method_id, user_json, write_body,
 };
 use super::permissions::{
-    Backend, DIRECTORY_READ, GROUP_ELIGIBILITY_READ, MEMBERSHIP_READ, METHODS_READ,
-    ORGANIZATION_READ, PHONE_METHODS_READ, PHONE_METHODS_WRITE, POLICY_READ, ROLES_READ, require,
+    APPLICATION_READ, Backend, DIRECTORY_READ, GROUP_ELIGIBILITY_READ, MEMBERSHIP_READ,
+    METHODS_READ, ORGANIZATION_READ, PHONE_METHODS_READ, PHONE_METHODS_WRITE, POLICY_READ,
+    ROLES_READ, require,
 };
 use crate::phone::PhoneType;
 use crate::simulator::{Shared, lock};
@@ -43,6 +47,16 @@ pub(super) fn dispatch(
             .and_then(|rest| rest.strip_suffix("')"))
     {
         segments.splice(0..1, ["users".to_owned(), key.replace("''", "'")]);
+    }
+    // `servicePrincipals(appId='…')` and `applications(appId='…')`: the alternate key.
+    for collection in ["servicePrincipals", "applications"] {
+        if let Some(first) = segments.first().cloned()
+            && let Some(app_id) = first
+                .strip_prefix(&format!("{collection}(appId='"))
+                .and_then(|rest| rest.strip_suffix("')"))
+        {
+            segments.splice(0..1, [collection.to_owned(), format!("appId={app_id}")]);
+        }
     }
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let base = &shared.base_url;
@@ -356,6 +370,37 @@ pub(super) fn dispatch(
                 return denied;
             }
             groups_by_id(shared, query)
+        }
+        ("GET", ["servicePrincipals"]) => {
+            if let Some(denied) = require(roles, &APPLICATION_READ, Backend::Directory) {
+                return denied;
+            }
+            service_principals_by_id(shared, query)
+        }
+        ("GET", ["servicePrincipals", key]) => {
+            if let Some(denied) = require(roles, &APPLICATION_READ, Backend::Directory) {
+                return denied;
+            }
+            service_principal(shared, key)
+        }
+        ("GET", ["servicePrincipals", key, "appRoleAssignedTo"]) => {
+            if let Some(denied) = require(roles, &APPLICATION_READ, Backend::Directory) {
+                return denied;
+            }
+            graph_permission_grants(shared, key, query)
+        }
+        (
+            "GET",
+            [
+                collection @ ("servicePrincipals" | "applications"),
+                key,
+                "owners",
+            ],
+        ) => {
+            if let Some(denied) = require(roles, &APPLICATION_READ, Backend::Directory) {
+                return denied;
+            }
+            owners(shared, key, *collection == "applications")
         }
         ("POST", ["users", key, "checkMemberGroups"]) => {
             if let Some(denied) = require(roles, &DIRECTORY_READ, Backend::Directory) {

@@ -1,0 +1,145 @@
+//! Owners of privileged applications. A user who owns an app registration or a service
+//! principal can add a credential to it and sign in as it ("an application owner can create or
+//! update users or other objects while impersonating the application", entra-docs
+//! `overview-assign-app-owners.md`), so when the service principal holds a privileged directory
+//! role or a privileged Graph application permission ([`PRIVILEGED_GRAPH_PERMISSIONS`]), its
+//! owners are as privileged as it is. A service principal that owns such an application is
+//! privileged in turn, and so are its owners, to [`MAX_DEPTH`] links. Read for each snapshot,
+//! in the background: no invocation waits for it. Any failure but "no such application" fails
+//! the snapshot, and with it every change (closed).
+
+use std::collections::{HashMap, HashSet};
+
+use futures_util::StreamExt;
+
+use super::builtin::PRIVILEGED_GRAPH_PERMISSIONS;
+use super::snapshot::Snapshot;
+use crate::graph::{GraphClient, GraphError, GraphErrorKind, Owner, ServicePrincipal};
+
+/// How many owner reads a refresh makes at once.
+const OWNER_READS_AT_ONCE: usize = 8;
+/// How many links of ownership are followed (a service principal owning a privileged one, …).
+const MAX_DEPTH: usize = 3;
+
+/// Who owns a privileged application, and why that makes them privileged: (owner id, reason).
+pub(super) async fn owners_of_privileged_applications(
+    graph: &GraphClient,
+    snapshot: &Snapshot,
+) -> Result<Vec<(String, String)>, GraphError> {
+    // Service principal id → what makes it privileged, in words.
+    let mut privileged: HashMap<String, Vec<String>> = HashMap::new();
+    for grant in graph.graph_permission_grants().await? {
+        if PRIVILEGED_GRAPH_PERMISSIONS
+            .iter()
+            .any(|name| name.eq_ignore_ascii_case(&grant.permission))
+        {
+            privileged
+                .entry(grant.principal_id)
+                .or_default()
+                .push(format!(
+                    "the Graph application permission {}",
+                    grant.permission
+                ));
+        }
+    }
+    for (principal, holds) in snapshot.individual_holders() {
+        for hold in holds {
+            let what = if hold.eligible {
+                format!("eligibility (PIM) for the privileged role {}", hold.role)
+            } else {
+                format!("the privileged role {}", hold.role)
+            };
+            privileged
+                .entry(principal.to_owned())
+                .or_default()
+                .push(what);
+        }
+    }
+    let mut owned = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut frontier: Vec<String> = privileged.keys().cloned().collect();
+    for _ in 0..MAX_DEPTH {
+        frontier.retain(|id| seen.insert(id.clone()));
+        if frontier.is_empty() {
+            break;
+        }
+        frontier.sort();
+        let principals = graph.service_principals_among(&frontier).await?;
+        let reads: Vec<_> = futures_util::stream::iter(principals)
+            .map(|principal| async move {
+                let owners = owners_of(graph, &principal).await;
+                (principal, owners)
+            })
+            .buffer_unordered(OWNER_READS_AT_ONCE)
+            .collect()
+            .await;
+        let mut next = Vec::new();
+        for (principal, owners) in reads {
+            let holds = privileged
+                .get(&principal.id)
+                .map(|holds| holds.join(" and "))
+                .unwrap_or_default();
+            let name = principal
+                .display_name
+                .clone()
+                .unwrap_or_else(|| principal.id.clone());
+            for (owner, what) in owners? {
+                owned.push((
+                    owner.id.clone(),
+                    format!(
+                        "owns the application {name} ({what}), which holds {holds}: an owner can \
+                         add a credential and act as it"
+                    ),
+                ));
+                if owner.service_principal && !seen.contains(&owner.id) {
+                    privileged
+                        .entry(owner.id.clone())
+                        .or_default()
+                        .push(format!(
+                            "ownership of the application {name}, which holds {holds}"
+                        ));
+                    next.push(owner.id);
+                }
+            }
+        }
+        frontier = next;
+    }
+    Ok(owned)
+}
+
+/// The owners of a service principal and of its app registration, each with which of the two
+/// they own. An application not registered in this tenant (Microsoft's, another tenant's, a
+/// managed identity) has no registration owners here.
+async fn owners_of(
+    graph: &GraphClient,
+    principal: &ServicePrincipal,
+) -> Result<Vec<(Owner, &'static str)>, GraphError> {
+    let registration = async {
+        match &principal.app_id {
+            Some(app_id) => none_if_missing(graph.application_owners(app_id).await),
+            None => Ok(Vec::new()),
+        }
+    };
+    let (of_principal, of_registration) =
+        tokio::join!(graph.service_principal_owners(&principal.id), registration);
+    let mut owners: Vec<(Owner, &'static str)> = none_if_missing(of_principal)?
+        .into_iter()
+        .map(|owner| (owner, "its enterprise application"))
+        .collect();
+    owners.extend(
+        of_registration?
+            .into_iter()
+            .map(|owner| (owner, "its app registration")),
+    );
+    Ok(owners)
+}
+
+fn none_if_missing(answer: Result<Vec<Owner>, GraphError>) -> Result<Vec<Owner>, GraphError> {
+    match answer {
+        Err(GraphError {
+            kind: GraphErrorKind::NotFound { .. },
+            ..
+        }) => Ok(Vec::new()),
+        other => other,
+    }
+}
