@@ -85,6 +85,18 @@ param allowedPrincipalIds array = []
 @description('Group object ids whose members are allowed past Entra authentication (MFA_ALLOWED_GROUP_IDS, a JSON array).')
 param allowedGroupIds array = []
 
+@description('Require the API\'s app roles of authenticated callers (MFA_REQUIRE_APP_ROLES; sets MFA_REQUIRE_APP_ROLE): MfaPhone.ReadWrite to change, MfaPhone.Read to show.')
+param requireAppRoles bool = true
+
+@description('Set assignment required on the API\'s service principal and assign the app roles (MFA_MANAGE_API_ROLES). Needs AppRoleAssignment.ReadWrite.All and Application.ReadWrite.All.')
+param manageApiRoles bool = true
+
+@description('Object ids assigned MfaPhone.ReadWrite (MFA_API_WRITER_PRINCIPAL_IDS, a JSON array): managed identities, service principals, users or groups.')
+param apiWriterPrincipalIds array = []
+
+@description('Object ids assigned MfaPhone.Read (MFA_API_READER_PRINCIPAL_IDS, a JSON array).')
+param apiReaderPrincipalIds array = []
+
 @description('Principals that may send to the request queue (MFA_QUEUE_SENDER_PRINCIPAL_IDS, a JSON array of service principal object ids): Storage Queue Data Message Sender on mfa-phone-requests only.')
 param queueSenderPrincipalIds array = []
 
@@ -155,6 +167,10 @@ module app 'resources.bicep' = {
     allowedPrincipalIds: allowedPrincipalIds
     allowedGroupIds: allowedGroupIds
     queueSenderPrincipalIds: queueSenderPrincipalIds
+    requireAppRoles: requireAppRoles
+    manageApiRoles: manageApiRoles
+    apiWriterPrincipalIds: apiWriterPrincipalIds
+    apiReaderPrincipalIds: apiReaderPrincipalIds
     corsAllowedOrigins: corsAllowedOrigins
     enableProtectedAccounts: enableProtectedAccounts
     protectedGroupIds: protectedGroupIds

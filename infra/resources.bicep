@@ -121,6 +121,18 @@ param allowedPrincipalIds array = []
 @description('Group object ids whose members are allowed past Entra authentication (the token\'s groups claim; the API app registration must emit group claims).')
 param allowedGroupIds array = []
 
+@description('Require the API\'s app roles of an authenticated caller (MFA_REQUIRE_APP_ROLE): MfaPhone.ReadWrite to change phone methods, MfaPhone.Read to show them. Turn off only where app roles cannot be created; the results and the log then say so.')
+param requireAppRoles bool = true
+
+@description('Set assignment required on the API\'s service principal and assign the app roles below (app/api-roles.bicep). Needs a deployer with AppRoleAssignment.ReadWrite.All and Application.ReadWrite.All (or ownership of the API\'s service principal). With false, do it by hand (DEPLOY.md).')
+param manageApiRoles bool = true
+
+@description('Object ids (service principals, users or groups) assigned the app role MfaPhone.ReadWrite: they may set, update, remove and show phone methods, e.g. a Logic App\'s managed identity, RealmJoin\'s service principal, the service desk\'s group.')
+param apiWriterPrincipalIds array = []
+
+@description('Object ids (service principals, users or groups) assigned the app role MfaPhone.Read: they may only show phone methods (masked unless revealNumber).')
+param apiReaderPrincipalIds array = []
+
 @description('Object ids of principals (managed identities or service principals, e.g. a Logic App, RealmJoin) that may put requests on the request queue: Storage Queue Data Message Sender on mfa-phone-requests only. The queue carries no caller identity, so this list is the queue\'s access control.')
 param queueSenderPrincipalIds array = []
 
@@ -358,6 +370,9 @@ var baseAppSettings = {
   // Who may call and whose MFA may be changed (DEPLOY.md, "Who may call"). Booleans are written
   // as 'true'/'false' explicitly: ARM's string() turns a bool into 'True'/'False'.
   MFA_REQUIRE_AUTHENTICATED_CALLER: enableEntraAuthentication ? 'true' : 'false'
+  MFA_REQUIRE_APP_ROLE: requireAppRoles ? 'true' : 'false'
+  // Only identities of this tenant count as callers.
+  MFA_TENANT_ID: tenant().tenantId
   // The handler requires both, as the platform does (AND): the principal (object id, a group in
   // the token's groups claim, or an application by its own id) and the client application.
   MFA_ALLOWED_CALLERS: join(concat(allowedPrincipalIds, allowedGroupIds), ',')
@@ -566,6 +581,20 @@ resource queueSenders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [fo
     principalType: 'ServicePrincipal'
   }
 }]
+
+// ---- The API's app roles: who may call ------------------------------------------------------
+
+module apiRoles 'app/api-roles.bicep' = if (enableEntraAuthentication && manageApiRoles) {
+  name: 'api-roles-${token}'
+  params: {
+    apiClientId: apiClientId
+    writerPrincipalIds: apiWriterPrincipalIds
+    readerPrincipalIds: apiReaderPrincipalIds
+  }
+  dependsOn: [
+    entraPrecondition
+  ]
+}
 
 // ---- Microsoft Graph app roles ------------------------------------------------------------
 

@@ -106,6 +106,18 @@ impl Application {
             credential = %credential::describe(&config.credential),
             "configured"
         );
+        if !config.callers.require_app_role {
+            tracing::warn!(
+                "MFA_REQUIRE_APP_ROLE=false: any caller Microsoft Entra authenticated for the API \
+                 may change phone methods; every result and log says so"
+            );
+        }
+        if config.callers.require_authenticated && config.callers.tenant_id.is_none() {
+            tracing::warn!(
+                "MFA_TENANT_ID is not set: a caller's tenant is not checked (App Service \
+                 authentication's issuer still is)"
+            );
+        }
         tokio::task::spawn_blocking(crate::phone::warm_up);
         let state = Arc::new(AppState {
             services: Services {
