@@ -73,11 +73,14 @@ async fn protected_group(simulator: &Simulator, client: &reqwest::Client) {
             .directory
             .add_group("Break glass", &[breakglass.as_str()], false)
     });
-    let user = simulator.tenant(|tenant| {
-        tenant.add_user(SimUser::member("upn.change@contoso.com", "UPN change"))
-    });
+    let user = simulator
+        .tenant(|tenant| tenant.add_user(SimUser::member("upn.change@contoso.com", "UPN change")));
     let port = free_port();
-    let mut child = spawn_with(simulator, port, &[("MFA_PROTECTED_GROUP_IDS", group.as_str())]);
+    let mut child = spawn_with(
+        simulator,
+        port,
+        &[("MFA_PROTECTED_GROUP_IDS", group.as_str())],
+    );
     let url = format!("http://127.0.0.1:{port}");
     while client.get(format!("{url}/")).send().await.is_err() {
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -85,7 +88,10 @@ async fn protected_group(simulator: &Simulator, client: &reqwest::Client) {
     simulator.configure(|options| options.latency = Duration::from_millis(30));
     println!("| workload | invocations | median | p99 | throughput |");
     println!("|---|---|---|---|---|");
-    for (named, key) in [("object id", user.as_str()), ("UPN", "upn.change@contoso.com")] {
+    for (named, key) in [
+        ("object id", user.as_str()),
+        ("UPN", "upn.change@contoso.com"),
+    ] {
         let mut times = Vec::new();
         let started = Instant::now();
         for round in 0..ROUNDS {

@@ -14,6 +14,7 @@ pub const MEGAN: &str = "megan.bowen@contoso.example";
 pub const ALEX: &str = "alex.wilber@contoso.example";
 pub const DIEGO: &str = "diego.siciliani@contoso.example";
 pub const LYNNE: &str = "lynne_fabrikam.example#EXT#@contoso.example";
+pub const ISAIAH: &str = "isaiah.langer@contoso.example";
 /// The mailbox the demo's notifications are sent from.
 pub const NOTIFY_SENDER: &str = "it-notify@contoso.example";
 
@@ -25,7 +26,7 @@ pub const ADELE_NEW_MOBILE: &str = "+49 1719876543";
 pub const ADELE_OTHER_MOBILE: &str = "+44 7911123456";
 
 /// The users of the demo tenant and what each one shows.
-pub const DEMO_USERS: [DemoUser; 5] = [
+pub const DEMO_USERS: [DemoUser; 6] = [
     DemoUser {
         user_principal_name: ADELE,
         what_it_shows: "no phone yet: set, update, show and remove; works in DE (German mail)",
@@ -45,6 +46,10 @@ pub const DEMO_USERS: [DemoUser; 5] = [
     DemoUser {
         user_principal_name: LYNNE,
         what_it_shows: "a B2B guest (UPN with #EXT#)",
+    },
+    DemoUser {
+        user_principal_name: ISAIAH,
+        what_it_shows: "owns an app that holds Application.ReadWrite.All: refused (protectedUser)",
     },
 ];
 
@@ -73,6 +78,15 @@ pub fn demo_tenant(tenant: &mut Tenant) {
     tenant.add_user(
         SimUser::guest(LYNNE, "Lynne Robbins").with_id("e8b7e1a0-8c0e-4a5b-9f59-3c1b2d6f7a10"),
     );
+    let isaiah = "5c0f2b7e-9d1a-4e6b-8a3c-7f2e1d0c9b8a";
+    tenant.add_user(SimUser::member(ISAIAH, "Isaiah Langer").with_id(isaiah));
+    let provisioning = tenant.directory.add_app("Contoso HR Provisioning");
+    tenant
+        .directory
+        .grant_graph_permission(&provisioning, "Application.ReadWrite.All");
+    if let Some(app) = tenant.directory.app_mut(&provisioning) {
+        app.owners.push(isaiah.to_owned());
+    }
     tenant.add_user(
         SimUser::member(NOTIFY_SENDER, "IT notifications")
             .with_id("0b1d2c3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"),

@@ -80,6 +80,17 @@ async fn the_demo_serves_the_printed_commands() {
     let (status, removed) = call(json!({"UserId": "adele.vance@contoso.example", "phoneNumber": "+44 7911123456", "Remove": true})).await;
     assert_eq!(status, 200, "{removed}");
     assert_eq!(removed["action"], "removed");
+    let (status, owner) =
+        call(json!({"UserId": "isaiah.langer@contoso.example", "phoneNumber": "+49 1719876543"}))
+            .await;
+    assert_eq!(status, 403, "{owner}");
+    assert_eq!(owner["error"]["code"], "protectedUser");
+    assert!(
+        owner["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("Contoso HR Provisioning")),
+        "{owner}"
+    );
 
     let queued = client
         .post(format!("{url}/queue/mfa-phone-requests"))
