@@ -85,7 +85,7 @@ param allowedPrincipalIds array = []
 @description('Group object ids whose members are allowed past Entra authentication (MFA_ALLOWED_GROUP_IDS, a JSON array).')
 param allowedGroupIds array = []
 
-@description('Require the API\'s app roles of authenticated callers (MFA_REQUIRE_APP_ROLES; sets MFA_REQUIRE_APP_ROLE): MfaPhone.ReadWrite to change, MfaPhone.Read to show.')
+@description('Require the API\'s app roles of authenticated callers (MFA_REQUIRE_APP_ROLE, the azd variable and the app setting alike): MfaPhone.ReadWrite to change, MfaPhone.Read to show.')
 param requireAppRoles bool = true
 
 @description('Set assignment required on the API\'s service principal and assign the app roles (MFA_MANAGE_API_ROLES). Needs AppRoleAssignment.ReadWrite.All and Application.ReadWrite.All.')

@@ -473,6 +473,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     metricsPublisher
     // Entra authentication on but no API app registration named: stop before the app exists.
     entraPrecondition
+    // App roles managed but nobody to assign MfaPhone.ReadWrite: stop before callers are locked out.
+    apiRolesPrecondition
   ]
 }
 
@@ -584,6 +586,13 @@ resource queueSenders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [fo
 
 // ---- The API's app roles: who may call ------------------------------------------------------
 
+module apiRolesPrecondition 'app/api-roles-precondition.bicep' = if (enableEntraAuthentication && manageApiRoles) {
+  name: 'api-roles-need-writers-${token}'
+  params: {
+    writerPrincipalIds: apiWriterPrincipalIds
+  }
+}
+
 module apiRoles 'app/api-roles.bicep' = if (enableEntraAuthentication && manageApiRoles) {
   name: 'api-roles-${token}'
   params: {
@@ -593,6 +602,7 @@ module apiRoles 'app/api-roles.bicep' = if (enableEntraAuthentication && manageA
   }
   dependsOn: [
     entraPrecondition
+    apiRolesPrecondition
   ]
 }
 

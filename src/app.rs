@@ -125,8 +125,13 @@ async fn http_trigger(
             Identified::Caller(caller) => Some(caller),
             Identified::Nobody => None,
             Identified::Ignored(reason) => {
-                outcome.caution(redact_numbers(&reason));
-                None
+                // An identity the platform vouched for that is not one of ours is refused,
+                // never taken for a caller with the key alone.
+                outcome.set_caller(None, state.callers.require_app_role);
+                return Err(Failure::new(
+                    ErrorCode::CallerNotAllowed,
+                    format!("{}; nothing was read or changed", redact_numbers(&reason)),
+                ));
             }
         };
         outcome.set_caller(caller.as_ref(), state.callers.require_app_role);
@@ -171,6 +176,10 @@ async fn queue_trigger(
     body: Body,
 ) -> Response {
     let mut outcome = Outcome::new(Trigger::Queue, invocation_id(&headers));
+    outcome.note(
+        "Called through the queue: a queue message carries no caller; who may send to the \
+         request queue decides",
+    );
     let envelope = match read_envelope(body).await.and_then(|bytes| {
         Envelope::parse(&bytes)
             .map_err(|error| Failure::new(ErrorCode::InvalidRequest, error.to_string()))
@@ -377,6 +386,17 @@ async fn execute(
             return;
         }
     };
+    // What the request asks to do decides the role it needs, before anything else is read
+    // from it (a malformed change from a caller who may only show is refused as a change).
+    let access = if request::asks_for_show(&parameters) {
+        Access::Read
+    } else {
+        Access::ReadWrite
+    };
+    if let Err(refusal) = state.callers.permit(invocation.caller, access) {
+        outcome.fail(refusal);
+        return;
+    }
     match request::parse(&parameters) {
         Ok(parsed) => {
             for (code, message) in parsed.warnings {
@@ -389,29 +409,21 @@ async fn execute(
             let report = outcome.report_mut();
             report.caller_name.clone_from(caller_name);
             report.request_id.clone_from(request_id);
-            let access = match &parsed.task {
-                Task::Change(_) => Access::ReadWrite,
-                Task::Show(_) => Access::Read,
-            };
-            if let Err(refusal) = state.callers.permit(invocation.caller, access) {
-                outcome.fail(refusal);
-                return;
-            }
             let run = async {
                 match &parsed.task {
                     Task::Change(request) => {
                         runbook::run(&state.services, request, budget, outcome).await;
                     }
                     Task::Show(show) => {
-                        let reveal = match (invocation.trigger, invocation.caller) {
-                            (Trigger::Queue, _) => Reveal::Refused(
+                        let reveal = match invocation.trigger {
+                            Trigger::Queue => Reveal::Refused(
                                 "over HTTP only: a queue result is kept in the results queue, \
                                  where whoever may read it sees it",
                             ),
-                            (Trigger::Http, None) => {
-                                Reveal::Refused("only for a caller Microsoft Entra authenticated")
-                            }
-                            (Trigger::Http, Some(_)) => Reveal::Allowed,
+                            Trigger::Http => match state.callers.may_reveal(invocation.caller) {
+                                Ok(()) => Reveal::Allowed,
+                                Err(why) => Reveal::Refused(why),
+                            },
                         };
                         runbook::show(&state.services, show, reveal, budget, outcome).await;
                     }

@@ -216,6 +216,27 @@ impl CallerPolicy {
     }
 }
 
+impl CallerPolicy {
+    /// Whether `caller` may have a registered number in full (`revealNumber`), as far as who
+    /// they are goes (the account's protection is the runbook's to check): a caller Microsoft
+    /// Entra authenticated, holding `MfaPhone.ReadWrite` where app roles are required
+    /// (`MfaPhone.Read` shows numbers masked).
+    ///
+    /// # Errors
+    ///
+    /// Why not, in words that finish "revealNumber is honoured …".
+    pub fn may_reveal(&self, caller: Option<&Caller>) -> Result<(), &'static str> {
+        match caller {
+            None => Err("only for a caller Microsoft Entra authenticated"),
+            Some(caller) if self.require_app_role && !caller.holds(READ_WRITE_ROLE) => Err(
+                "only for a caller with the app role MfaPhone.ReadWrite (MfaPhone.Read shows \
+                 numbers masked)",
+            ),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
 /// The authentication provider App Service names for Microsoft Entra (`auth_typ`), which the
 /// host hands on as the identity's `AuthenticationType`.
 const ENTRA_PROVIDER: &str = "aad";

@@ -150,6 +150,12 @@ pub fn parameters_object(body: &Value) -> Result<Map<String, Value>, Failure> {
     Ok(object.clone())
 }
 
+/// Whether the parameters ask for `show` (and nothing else), read as the parser reads them; a
+/// request whose operation cannot be read counts as a change, the stricter of the two.
+pub fn asks_for_show(parameters: &Map<String, Value>) -> bool {
+    matches!(operation(parameters), Ok(None))
+}
+
 /// Parses the runbook's parameters.
 ///
 /// # Errors

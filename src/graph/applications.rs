@@ -127,6 +127,32 @@ impl GraphClient {
         Ok(found)
     }
 
+    /// The service principals among the members of `group_id` (a role-assignable group's
+    /// service principals hold its roles): `GET /groups/{id}/members/microsoft.graph.servicePrincipal`.
+    ///
+    /// # Errors
+    ///
+    /// A [`GraphError`].
+    pub async fn service_principal_members(
+        &self,
+        group_id: &str,
+    ) -> Result<Vec<String>, GraphError> {
+        let mut url = self.user_free_url(&[
+            "groups",
+            group_id,
+            "members",
+            "microsoft.graph.servicePrincipal",
+        ]);
+        url.query_pairs_mut().append_pair("$select", "id");
+        let members: Vec<wire::IdOnly> = self
+            .all_pages(GraphOperation::ReadGroupMembers, url)
+            .await?;
+        Ok(members
+            .into_iter()
+            .map(|member| member.id.to_ascii_lowercase())
+            .collect())
+    }
+
     /// The owners of the service principal `id` (the enterprise application).
     ///
     /// # Errors

@@ -127,6 +127,7 @@ pub enum GraphOperation {
     ReadGraphPermissionGrants,
     ReadServicePrincipals,
     ReadApplicationOwners,
+    ReadGroupMembers,
 }
 
 impl GraphOperation {
@@ -166,6 +167,9 @@ impl GraphOperation {
             GraphOperation::ReadApplicationOwners => {
                 "read the owners of privileged applications and service principals"
             }
+            GraphOperation::ReadGroupMembers => {
+                "read the service principals in groups holding privileged roles"
+            }
         }
     }
 
@@ -202,7 +206,9 @@ impl GraphOperation {
                 "PrivilegedEligibilitySchedule.Read.AzureADGroup"
             }
             GraphOperation::CheckMemberGroups => "GroupMember.Read.All (with User.Read.All)",
-            GraphOperation::ReadGroups | GraphOperation::ReadGroupOwners => "GroupMember.Read.All",
+            GraphOperation::ReadGroups
+            | GraphOperation::ReadGroupOwners
+            | GraphOperation::ReadGroupMembers => "GroupMember.Read.All",
             GraphOperation::ReadMethodPolicy => "Policy.Read.AuthenticationMethod",
             GraphOperation::ReadGraphPermissionGrants
             | GraphOperation::ReadServicePrincipals

@@ -2,24 +2,23 @@
 //! principal can add a credential to it and sign in as it ("an application owner can create or
 //! update users or other objects while impersonating the application", entra-docs
 //! `overview-assign-app-owners.md`), so when the service principal holds a privileged directory
-//! role or a privileged Graph application permission ([`PRIVILEGED_GRAPH_PERMISSIONS`]), its
-//! owners are as privileged as it is. A service principal that owns such an application is
-//! privileged in turn, and so are its owners, to [`MAX_DEPTH`] links. Read for each snapshot,
-//! in the background: no invocation waits for it. Any failure but "no such application" fails
-//! the snapshot, and with it every change (closed).
+//! role (directly, or as a member of a role-assignable group that holds one) or a privileged
+//! Graph application permission ([`PRIVILEGED_GRAPH_PERMISSIONS`]), its owners are as privileged
+//! as it is. A service principal that owns such an application is privileged in turn, and so are
+//! its owners, however long the chain. Read for each snapshot, in the background: no invocation
+//! waits for it. Any failure but "no such application" fails the snapshot, and with it every
+//! change (closed).
 
 use std::collections::{HashMap, HashSet};
 
 use futures_util::StreamExt;
 
 use super::builtin::PRIVILEGED_GRAPH_PERMISSIONS;
-use super::snapshot::Snapshot;
+use super::snapshot::{Hold, Snapshot};
 use crate::graph::{GraphClient, GraphError, GraphErrorKind, Owner, ServicePrincipal};
 
 /// How many owner reads a refresh makes at once.
 const OWNER_READS_AT_ONCE: usize = 8;
-/// How many links of ownership are followed (a service principal owning a privileged one, …).
-const MAX_DEPTH: usize = 3;
 
 /// Who owns a privileged application, and why that makes them privileged: (owner id, reason).
 pub(super) async fn owners_of_privileged_applications(
@@ -44,21 +43,29 @@ pub(super) async fn owners_of_privileged_applications(
     }
     for (principal, holds) in snapshot.individual_holders() {
         for hold in holds {
-            let what = if hold.eligible {
-                format!("eligibility (PIM) for the privileged role {}", hold.role)
-            } else {
-                format!("the privileged role {}", hold.role)
-            };
             privileged
                 .entry(principal.to_owned())
                 .or_default()
-                .push(what);
+                .push(role_in_words(hold));
+        }
+    }
+    // A service principal in a role-assignable group holds the group's roles.
+    for (group, holds) in snapshot.group_holders() {
+        for member in graph.service_principal_members(group).await? {
+            for hold in holds {
+                privileged.entry(member.clone()).or_default().push(format!(
+                    "{} through the group {}",
+                    role_in_words(hold),
+                    hold.principal_name.as_deref().unwrap_or(group)
+                ));
+            }
         }
     }
     let mut owned = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     let mut frontier: Vec<String> = privileged.keys().cloned().collect();
-    for _ in 0..MAX_DEPTH {
+    // Each service principal is read once, so the walk ends however the owners are chained.
+    loop {
         frontier.retain(|id| seen.insert(id.clone()));
         if frontier.is_empty() {
             break;
@@ -134,6 +141,15 @@ async fn owners_of(
     Ok(owners)
 }
 
+/// A privileged role held, in words.
+fn role_in_words(hold: &Hold) -> String {
+    if hold.eligible {
+        format!("eligibility (PIM) for the privileged role {}", hold.role)
+    } else {
+        format!("the privileged role {}", hold.role)
+    }
+}
+
 fn none_if_missing(answer: Result<Vec<Owner>, GraphError>) -> Result<Vec<Owner>, GraphError> {
     match answer {
         Err(GraphError {
@@ -141,5 +157,41 @@ fn none_if_missing(answer: Result<Vec<Owner>, GraphError>) -> Result<Vec<Owner>,
             ..
         }) => Ok(Vec::new()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PRIVILEGED_GRAPH_PERMISSIONS;
+
+    #[test]
+    fn the_ways_to_an_administrator_are_privileged_and_reading_data_is_not() {
+        let privileged = |name: &str| {
+            PRIVILEGED_GRAPH_PERMISSIONS
+                .iter()
+                .any(|known| known.eq_ignore_ascii_case(name))
+        };
+        for name in [
+            "RoleManagement.ReadWrite.Directory",
+            "RoleAssignmentSchedule.ReadWrite.Directory",
+            "RoleEligibilitySchedule.ReadWrite.Directory",
+            "PrivilegedAccess.ReadWrite.AzureADGroup",
+            "AppRoleAssignment.ReadWrite.All",
+            "Application.ReadWrite.All",
+            "Directory.ReadWrite.All",
+            "UserAuthenticationMethod.ReadWrite.All",
+            "UserAuthMethod-TAP.ReadWrite.All",
+            "UserAuthMethod-Phone.ReadWrite.All",
+        ] {
+            assert!(privileged(name), "{name}");
+        }
+        for name in [
+            "Files.Read.All",
+            "Calendars.Read",
+            "User.Read.All",
+            "UserAuthMethod-Phone.Read.All",
+        ] {
+            assert!(!privileged(name), "{name}");
+        }
     }
 }

@@ -117,83 +117,61 @@ pub const PRIVILEGED_ROLES: [(&str, &str); 31] = [
     ),
 ];
 
-/// The Microsoft Graph application permissions whose holder is as privileged as an
-/// administrator, so that whoever can act as the holder (an owner of its application or service
-/// principal) is protected like one. Microsoft marks no Graph permission "privileged" the way it
-/// marks directory roles; its own permission data rates each permission's risk from 1 to 5
-/// (`privilegeLevel`), and no application permission is rated above 4. These are all the
-/// application permissions rated 4 in microsoftgraph/microsoft-graph-devx-content
-/// `permissions/new/permissions.json` (commit 6cbd6bb, 2026-08-07): among them the ones that can
-/// take the tenant over (`RoleManagement.ReadWrite.Directory`, `AppRoleAssignment.ReadWrite.All`,
-/// `Application.ReadWrite.All`, `Directory.ReadWrite.All`, `UserAuthenticationMethod.ReadWrite.All`,
-/// `Policy.ReadWrite.ConditionalAccess`, `Domain.ReadWrite.All`, …) and the ones that read or
-/// change any user's data. Compared by name, without case.
-pub const PRIVILEGED_GRAPH_PERMISSIONS: [&str; 67] = [
-    "AgentIdentity.Create.All",
-    "AgentIdentity.CreateAsManager",
-    "AgentIdentityBlueprint.Create",
-    "AgentIdentityBlueprintPrincipal.Create",
-    "AppRoleAssignment.ReadWrite.All",
+/// The Microsoft Graph application permissions that can take the tenant over, so that whoever
+/// can act as their holder (an owner of its application or service principal) is protected like
+/// an administrator. Microsoft marks no Graph permission "privileged" the way it marks directory
+/// roles; its permissions reference cautions that permissions that grant authorization, such as
+/// `RoleManagement.ReadWrite.Directory`, "allow an application to grant additional privileges to
+/// itself, other applications, or any user". The list is:
+/// - every Graph application permission classified Tier 0, each with a known path to Global
+///   Administrator, in emiliensocchi/azure-tiering
+///   (`Microsoft Graph application permissions/tiered-msgraph-app-permissions.json`, commit
+///   0f5fed1), `UserAuthenticationMethod.ReadWrite.All` among them ("can generate a Temporary
+///   Access Pass" for any account);
+/// - its per-method slices, `UserAuthMethod-*.ReadWrite.All` (Graph's permission data,
+///   microsoft-graph-devx-content `permissions.json`, commit 6cbd6bb): each registers a way to
+///   sign in (a pass, a passkey, a password, a phone for SMS sign-in) on any account, which Graph
+///   does not refuse for administrators.
+/// Permissions that only read or change users' data (mail, files, chats) are not here: their
+/// holders can harm, but not become an administrator. Compared by name, without case.
+pub const PRIVILEGED_GRAPH_PERMISSIONS: [&str; 39] = [
+    "AdministrativeUnit.ReadWrite.All",
     "Application.ReadWrite.All",
-    "BackupRestore-Configuration.Read.All",
-    "BackupRestore-Configuration.ReadWrite.All",
-    "BackupRestore-Control.Read.All",
-    "BackupRestore-Control.ReadWrite.All",
-    "BackupRestore-Restore.Read.All",
-    "BackupRestore-Restore.ReadWrite.All",
-    "BackupRestore-Search.Read.All",
-    "Calendars.Read",
-    "ChannelMessage.Read.All",
-    "ChannelMessage.Read.Group",
-    "Chat.Read.All",
-    "Chat.ReadWrite.All",
-    "ConsentRequest.ReadWrite.All",
-    "CustomSecAttributeAssignment.ReadWrite.All",
-    "CustomSecAttributeDefinition.ReadWrite.All",
-    "CustomSecAttributeProvisioning.Read.All",
-    "CustomSecAttributeProvisioning.ReadWrite.All",
-    "DelegatedPermissionGrant.ReadWrite.All",
-    "Device.ReadWrite.All",
-    "DeviceManagementConfiguration.Read.All",
+    "Application.ReadWrite.OwnedBy",
+    "AppRoleAssignment.ReadWrite.All",
+    "DelegatedAdminRelationship.ReadWrite.All",
     "Directory.ReadWrite.All",
-    "Domain-InternalFederation.ReadWrite.All",
     "Domain.ReadWrite.All",
-    "EduRoster.ReadWrite.All",
-    "EngagementConversation.Migration.All",
-    "EngagementRole.ReadWrite.All",
     "EntitlementManagement.ReadWrite.All",
-    "Files.Read.All",
-    "Files.ReadWrite.All",
-    "Group-Conversation.Read.All",
-    "Group-Conversation.ReadWrite.All",
     "Group.ReadWrite.All",
     "GroupMember.ReadWrite.All",
-    "IdentityProvider.ReadWrite.All",
-    "IdentityRiskyUser.ReadWrite.All",
-    "LicenseAssignment.ReadWrite.All",
-    "MutualTlsOauthConfiguration.Read.All",
-    "MutualTlsOauthConfiguration.ReadWrite.All",
-    "NetworkAccess.ReadWrite.All",
-    "Organization.ReadWrite.All",
+    "OnPremDirectorySynchronization.ReadWrite.All",
     "Policy.ReadWrite.AuthenticationMethod",
-    "Policy.ReadWrite.ConditionalAccess",
-    "Policy.ReadWrite.ConsentRequest",
-    "Policy.ReadWrite.CrossTenantAccess",
     "Policy.ReadWrite.PermissionGrant",
-    "PrintJob.ReadWrite.All",
+    "PrivilegedAccess.ReadWrite.AzureAD",
+    "PrivilegedAccess.ReadWrite.AzureADGroup",
+    "PrivilegedAccess.ReadWrite.AzureResources",
+    "PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup",
+    "PrivilegedEligibilitySchedule.ReadWrite.AzureADGroup",
+    "RoleAssignmentSchedule.ReadWrite.Directory",
+    "RoleEligibilitySchedule.ReadWrite.Directory",
     "RoleManagement.ReadWrite.Directory",
-    "SecurityCopilotWorkspaces.ReadWrite.All",
-    "SharePointCrossTenantMigration.Manage.All",
-    "Sites.FullControl.All",
-    "Sites.Manage.All",
-    "Sites.Read.All",
-    "Sites.ReadWrite.All",
+    "RoleManagementPolicy.ReadWrite.AzureADGroup",
+    "RoleManagementPolicy.ReadWrite.Directory",
     "Synchronization.ReadWrite.All",
-    "Tasks.ReadWrite.All",
-    "TeamsAppInstallation.ReadWriteAndConsentForUser.All",
-    "User-PasswordProfile.ReadWrite.All",
-    "User.DeleteRestore.All",
-    "User.EnableDisableAccount.All",
     "User.ReadWrite.All",
     "UserAuthenticationMethod.ReadWrite.All",
+    "UserAuthMethod-Email.ReadWrite.All",
+    "UserAuthMethod-External.ReadWrite.All",
+    "UserAuthMethod-HardwareOATH.ReadWrite.All",
+    "UserAuthMethod-MicrosoftAuthApp.ReadWrite.All",
+    "UserAuthMethod-Passkey.ReadWrite.All",
+    "UserAuthMethod-Password.ReadWrite.All",
+    "UserAuthMethod-Phone.ReadWrite.All",
+    "UserAuthMethod-PlatformCred.ReadWrite.All",
+    "UserAuthMethod-QR.ReadWrite.All",
+    "UserAuthMethod-ResourceKey.ReadWrite.All",
+    "UserAuthMethod-SoftwareOATH.ReadWrite.All",
+    "UserAuthMethod-TAP.ReadWrite.All",
+    "UserAuthMethod-WindowsHello.ReadWrite.All",
 ];

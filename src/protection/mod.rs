@@ -88,6 +88,12 @@ impl Protection {
         Some(self.snapshot(graph).await.map_err(Arc::new))
     }
 
+    /// Whether holders of privileged roles (and owners of privileged applications) are refused:
+    /// off with `MFA_ALLOW_PRIVILEGED_TARGETS=true`, when the verdict cannot tell them.
+    pub fn checks_roles(&self) -> bool {
+        self.settings.check_roles
+    }
+
     /// Whether a snapshot is read: for the role check, and for who may activate membership of
     /// a protected group through PIM for Groups.
     fn reads_snapshot(&self) -> bool {
@@ -228,8 +234,9 @@ impl Protection {
                     self.store(snapshot);
                 }
                 Err(error) => tracing::warn!(
-                    "could not read who holds privileged roles ({error}); the last list is \
-                     used for up to {} minutes",
+                    "could not read who is privileged (role holders, the ways into privileged \
+                     and protected groups, the owners of privileged applications): {error}; the \
+                     last reading is used for up to {} minutes, then changes fail closed",
                     MAX_AGE.as_secs() / 60
                 ),
             }

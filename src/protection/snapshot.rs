@@ -136,6 +136,18 @@ impl Snapshot {
             .map(|(id, holds)| (id.as_str(), holds.as_slice()))
     }
 
+    /// The groups that hold a privileged role themselves, with the roles.
+    pub fn group_holders(&self) -> impl Iterator<Item = (&str, &[Hold])> {
+        self.holders
+            .iter()
+            .filter(|(_, holds)| {
+                holds
+                    .iter()
+                    .any(|hold| hold.principal_kind == PrincipalKind::Group)
+            })
+            .map(|(id, holds)| (id.as_str(), holds.as_slice()))
+    }
+
     /// The groups (privileged or protected) `principal` owns.
     pub fn owned_groups(&self, principal: &str) -> &[String] {
         self.group_owned

@@ -157,17 +157,19 @@ pub(super) fn accept_user(
 }
 
 /// The methods to decide on. The read by UPN stands only for a member, when it succeeded and
-/// no write by object id happened since it began. For a guest, Graph's authentication-methods
-/// endpoints answer 404 to the UPN (and might answer an empty list): read by object id.
+/// nothing makes it unfit (`stale`: a write by object id happened since it began, or the
+/// methods must be the object id's for certain, as a number to be revealed must). For a guest,
+/// Graph's authentication-methods endpoints answer 404 to the UPN (and might answer an empty
+/// list): read by object id.
 pub(super) async fn by_object_id(
     services: &Services,
     user: &DirectoryUser,
     object_id: &UserRef,
     named_otherwise: bool,
-    written_since: bool,
+    stale: bool,
     methods: Result<AuthenticationMethods, GraphError>,
 ) -> Result<AuthenticationMethods, GraphError> {
-    if named_otherwise && (user.guest || methods.is_err() || written_since) {
+    if named_otherwise && (user.guest || methods.is_err() || stale) {
         services.graph.authentication_methods(object_id).await
     } else {
         methods

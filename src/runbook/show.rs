@@ -64,8 +64,18 @@ pub async fn show(
             return;
         };
         let named_otherwise = object_id.lock_key() != request.user.lock_key();
+        // A number to be revealed is read by the object id the verdict is made for, not by a
+        // UPN that might have moved to someone else in between (in the same round trip as the
+        // membership check).
         let (methods, member_of) = tokio::join!(
-            read::by_object_id(services, &user, &object_id, named_otherwise, false, methods),
+            read::by_object_id(
+                services,
+                &user,
+                &object_id,
+                named_otherwise,
+                wants_number,
+                methods
+            ),
             read::membership_of(services, &mut checks, &object_id, false)
         );
         let methods = match methods {
@@ -91,6 +101,16 @@ pub async fn show(
                 .protection
                 .verdict(&checks.holders, &member_of, object_id.as_str())
             {
+                // Without the role check every account looks clear: that is no verdict.
+                Verdict::Clear if !services.protection.checks_roles() => {
+                    outcome.warn(
+                        WarningCode::NumberNotRevealed,
+                        "the number is shown masked: the privileged-account check is off \
+                         (MFA_ALLOW_PRIVILEGED_TARGETS=true), so whether the account is \
+                         privileged is not known",
+                    );
+                    false
+                }
                 Verdict::Clear => true,
                 Verdict::Protected(_) => {
                     outcome.warn(

@@ -434,6 +434,9 @@ pub fn is_background_read(request: &LoggedRequest) -> bool {
         || request.path.starts_with("/applications")
         || request
             .path
+            .ends_with("/members/microsoft.graph.servicePrincipal")
+        || request
+            .path
             .starts_with("/policies/authenticationMethodsPolicy/")
 }
 

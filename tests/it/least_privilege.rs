@@ -222,22 +222,24 @@ async fn only_an_entra_identity_of_the_apps_own_tenant_is_a_caller() {
     let mut foreign = admin(&["MfaPhone.ReadWrite"]);
     foreign[1] = ("tid", "11111111-2222-4333-8444-555555555555");
     let answer = app.call_envelope(http_envelope_as(&body, &foreign)).await;
-    assert_eq!(answer.status, 401, "{}", answer.report);
-    assert_eq!(answer.error_code(), "unauthenticatedCaller");
+    assert_eq!(answer.status, 403, "{}", answer.report);
+    assert_eq!(answer.error_code(), "callerNotAllowed");
     assert!(
-        answer.log_text().contains("not from this app's tenant"),
+        answer
+            .error_message()
+            .contains("not from this app's tenant"),
         "{}",
-        answer.log_text()
+        answer.error_message()
     );
 
     let mut other_provider = http_envelope_as(&body, &admin(&["MfaPhone.ReadWrite"]));
     other_provider["Data"]["req"]["Identities"][0]["AuthenticationType"] = json!("github");
     let answer = app.call_envelope(other_provider).await;
-    assert_eq!(answer.status, 401, "{}", answer.report);
+    assert_eq!(answer.status, 403, "{}", answer.report);
     assert!(
-        answer.log_text().contains("'github'"),
+        answer.error_message().contains("'github'"),
         "{}",
-        answer.log_text()
+        answer.error_message()
     );
     assert!(app.graph_requests().is_empty());
 
@@ -245,6 +247,21 @@ async fn only_an_entra_identity_of_the_apps_own_tenant_is_a_caller() {
         .call_envelope(http_envelope_as(&body, &admin(&["MfaPhone.ReadWrite"])))
         .await;
     assert_eq!(own.action(), "added", "{}", own.report);
+
+    // Not taken for a caller with the key alone where no caller is required either.
+    let open = TestApp::builder()
+        .env("MFA_TENANT_ID", TENANT)
+        .spawn()
+        .await;
+    let user = open.add_member("adele@contoso.com");
+    let answer = open
+        .call_envelope(http_envelope_as(
+            &json!({"UserId": user, "phoneNumber": NUMBER}),
+            &foreign,
+        ))
+        .await;
+    assert_eq!(answer.status, 403, "{}", answer.report);
+    assert!(open.writes().is_empty());
 }
 
 #[tokio::test]
@@ -296,7 +313,7 @@ async fn show_reveals_a_number_only_over_http_to_an_authenticated_caller_for_an_
     app.seed_phone(&user, PhoneType::Mobile, NUMBER);
     app.seed_phone(admin_id, PhoneType::Mobile, NUMBER);
     let reveal = |who: &str| json!({"UserId": who, "operation": "show", "revealNumber": true});
-    let reader = admin(&["MfaPhone.Read"]);
+    let reader = admin(&["MfaPhone.ReadWrite"]);
 
     let revealed = app
         .call_envelope(http_envelope_as(&reveal(&user), &reader))
@@ -308,9 +325,16 @@ async fn show_reveals_a_number_only_over_http_to_an_authenticated_caller_for_an_
         revealed.report
     );
     assert!(!revealed.has_warning("numberNotRevealed"));
+    app.sim.clear_requests();
     let by_upn = app
         .call_envelope(http_envelope_as(&reveal("adele@contoso.com"), &reader))
         .await;
+    assert!(
+        app.graph_requests()
+            .iter()
+            .any(|request| request.path == format!("/users/{user}/authentication/methods")),
+        "a number to be revealed is read by object id"
+    );
     assert_eq!(
         by_upn.phone_method()["phoneNumber"],
         NUMBER,
@@ -329,6 +353,17 @@ async fn show_reveals_a_number_only_over_http_to_an_authenticated_caller_for_an_
             .contains("privileged or protected"),
         "{}",
         protected.report
+    );
+
+    let read_only = app
+        .call_envelope(http_envelope_as(&reveal(&user), &admin(&["MfaPhone.Read"])))
+        .await;
+    assert_eq!(read_only.status, 200, "{}", read_only.report);
+    assert_eq!(read_only.phone_method()["phoneNumber"], MASKED);
+    assert!(
+        read_only
+            .warning_message("numberNotRevealed")
+            .contains("MfaPhone.ReadWrite")
     );
 
     let key_only = app.call(reveal(&user)).await;
@@ -372,7 +407,7 @@ async fn a_number_is_not_revealed_when_protection_cannot_be_checked() {
     let answer = app
         .call_envelope(http_envelope_as(
             &json!({"UserId": user, "Show": true, "revealNumber": true}),
-            &admin(&["MfaPhone.Read"]),
+            &admin(&["MfaPhone.ReadWrite"]),
         ))
         .await;
 
@@ -731,4 +766,132 @@ async fn the_result_echoes_the_parameters_that_ran_not_the_wrapper_they_came_in(
 
     assert_eq!(answer.action(), "added", "{}", answer.report);
     assert_eq!(answer.report["request"], inner);
+}
+
+#[tokio::test]
+async fn no_number_is_revealed_while_the_privileged_account_check_is_off() {
+    let admin_id = "22222222-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+    let app = TestApp::builder()
+        .env("MFA_ALLOW_PRIVILEGED_TARGETS", "true")
+        .prepare(move |sim| {
+            sim.tenant(|tenant| {
+                tenant.add_user(SimUser::member("ga@contoso.com", "GA").with_id(admin_id));
+                tenant.directory.assign(admin_id, GLOBAL_ADMINISTRATOR);
+            })
+        })
+        .spawn()
+        .await;
+    app.seed_phone(admin_id, PhoneType::Mobile, NUMBER);
+
+    let answer = app
+        .call_envelope(http_envelope_as(
+            &json!({"UserId": admin_id, "Show": true, "revealNumber": true}),
+            &admin(&["MfaPhone.ReadWrite"]),
+        ))
+        .await;
+
+    assert_eq!(
+        answer.phone_method()["phoneNumber"],
+        MASKED,
+        "{}",
+        answer.report
+    );
+    assert!(
+        answer
+            .warning_message("numberNotRevealed")
+            .contains("MFA_ALLOW_PRIVILEGED_TARGETS")
+    );
+}
+
+#[tokio::test]
+async fn a_caller_who_may_only_show_is_refused_a_change_before_its_parameters_are_read() {
+    let app = TestApp::spawn().await;
+    let user = app.add_member("adele@contoso.com");
+
+    let answer = app
+        .call_envelope(http_envelope_as(
+            &json!({"UserId": user, "phoneNumber": "not a number", "Unknown": 1}),
+            &admin(&["MfaPhone.Read"]),
+        ))
+        .await;
+
+    assert_eq!(answer.status, 403, "{}", answer.report);
+    assert_eq!(answer.error_code(), "callerNotAllowed");
+    assert!(answer.warning_codes().is_empty(), "{}", answer.report);
+}
+
+#[tokio::test]
+async fn a_queue_invocation_says_in_its_logs_that_it_has_no_caller() {
+    let app = TestApp::spawn().await;
+    let user = app.add_member("adele@contoso.com");
+
+    let (_, envelope) = app
+        .deliver(&json!({"UserId": user, "operation": "show"}), 1)
+        .await;
+
+    let logs = envelope["Logs"].to_string();
+    assert!(logs.contains("Called through the queue"), "{logs}");
+}
+
+#[tokio::test]
+async fn owners_of_a_service_principal_in_a_role_holding_group_and_of_long_chains_are_refused() {
+    const IN_GROUP: &str = "34343434-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+    const AT_THE_END: &str = "35353535-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+    let app = TestApp::builder()
+        .prepare(|sim| {
+            sim.tenant(|tenant| {
+                tenant.add_user(SimUser::member("dev1@contoso.com", "Dev").with_id(IN_GROUP));
+                tenant.add_user(SimUser::member("dev2@contoso.com", "Dev").with_id(AT_THE_END));
+                // A service principal that is a member of a group holding Global Administrator.
+                let member = tenant.directory.add_app("Group Member App");
+                let group =
+                    tenant
+                        .directory
+                        .add_group("Tier 0 automation", &[member.as_str()], true);
+                tenant.directory.assign(&group, GLOBAL_ADMINISTRATOR);
+                tenant
+                    .directory
+                    .app_mut(&member)
+                    .expect("the app")
+                    .service_principal_owners
+                    .push(IN_GROUP.to_owned());
+                // Five applications, each owning the one before, the first holding a
+                // privileged permission; the user owns the last.
+                let mut previous = tenant.directory.add_app("Link 0");
+                tenant
+                    .directory
+                    .grant_graph_permission(&previous, "RoleManagement.ReadWrite.Directory");
+                for link in 1..5 {
+                    let next = tenant.directory.add_app(&format!("Link {link}"));
+                    tenant
+                        .directory
+                        .app_mut(&previous)
+                        .expect("the app")
+                        .owners
+                        .push(next.clone());
+                    previous = next;
+                }
+                tenant
+                    .directory
+                    .app_mut(&previous)
+                    .expect("the app")
+                    .owners
+                    .push(AT_THE_END.to_owned());
+            })
+        })
+        .spawn()
+        .await;
+
+    for (owner, named) in [(IN_GROUP, "Tier 0 automation"), (AT_THE_END, "Link 0")] {
+        let answer = app
+            .call(json!({"UserId": owner, "phoneNumber": NUMBER}))
+            .await;
+        assert_eq!(answer.status, 403, "{}", answer.report);
+        assert!(
+            answer.error_message().contains(named),
+            "{}",
+            answer.error_message()
+        );
+    }
+    assert!(app.writes().is_empty());
 }

@@ -192,6 +192,31 @@ pub(super) fn group_owners(shared: &Shared, group: &str) -> Reply {
     )
 }
 
+/// `GET /groups/{id}/members/microsoft.graph.servicePrincipal`: the group's members that are
+/// service principals (the type cast Graph offers on a group's members).
+pub(super) fn service_principal_members(shared: &Shared, group: &str) -> Reply {
+    let tenant = lock(&shared.tenant);
+    let Some(found) = tenant.directory.group(group) else {
+        return error(
+            404,
+            "Request_ResourceNotFound",
+            &format!(
+                "Resource '{group}' does not exist or one of its queried reference-property objects are not present."
+            ),
+        );
+    };
+    let value: Vec<Value> = found
+        .members
+        .iter()
+        .filter_map(|member| tenant.directory.app(member))
+        .map(|app| json!({"@odata.type": "#microsoft.graph.servicePrincipal", "id": app.service_principal_id}))
+        .collect();
+    ok(
+        200,
+        json!({"@odata.context": format!("{}/v1.0/$metadata#servicePrincipals", shared.base_url), "value": value}),
+    )
+}
+
 /// `GET /groups?$filter=id in ('…', …)&$select=id`: the groups among the ids (at most 15),
 /// as the product asks to tell group role holders from users when Graph did not expand them.
 pub(super) fn groups_by_id(shared: &Shared, query: &[(String, String)]) -> Reply {

@@ -12,7 +12,7 @@ use super::applications::{
 use super::collections::{list_users, registration_report};
 use super::directory::{
     check_member_groups, group_eligibilities, group_owners, groups_by_id, role_definitions,
-    role_holdings,
+    role_holdings, service_principal_members,
 };
 use super::json::{
     Reply, error, mail_body, no_content, ok, percent_decode, phone_filter, phone_json, refusal,
@@ -358,6 +358,20 @@ pub(super) fn dispatch(
                 return denied;
             }
             group_eligibilities(shared, query)
+        }
+        (
+            "GET",
+            [
+                "groups",
+                group,
+                "members",
+                "microsoft.graph.servicePrincipal",
+            ],
+        ) => {
+            if let Some(denied) = require(roles, &MEMBERSHIP_READ, Backend::Directory) {
+                return denied;
+            }
+            service_principal_members(shared, group)
         }
         ("GET", ["groups", group, "owners"]) => {
             if let Some(denied) = require(roles, &MEMBERSHIP_READ, Backend::Directory) {
