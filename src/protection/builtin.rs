@@ -132,6 +132,7 @@ pub const PRIVILEGED_ROLES: [(&str, &str); 31] = [
 ///   microsoft-graph-devx-content `permissions.json`, commit 6cbd6bb): each registers a way to
 ///   sign in (a pass, a passkey, a password, a phone for SMS sign-in) on any account, which Graph
 ///   does not refuse for administrators.
+///
 /// Permissions that only read or change users' data (mail, files, chats) are not here: their
 /// holders can harm, but not become an administrator. Compared by name, without case.
 pub const PRIVILEGED_GRAPH_PERMISSIONS: [&str; 39] = [
