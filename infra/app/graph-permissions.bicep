@@ -60,6 +60,7 @@
 //                                           protected groups (MFA_PROTECTED_GROUP_IDS, e.g. the
 //                                           break-glass accounts), the owners of those and of the
 //                                           groups holding privileged roles (GET /groups/{id}/owners),
+//                                           the service principals among those groups' members,
 //                                           and which role holders are groups; with enableMethodPolicy: is the
 //                                           user in the SMS/voice policy's include/exclude groups.
 //                                           checkMemberGroups on a user needs User.Read.All and
