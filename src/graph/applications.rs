@@ -9,8 +9,6 @@ use reqwest::Method;
 
 /// Microsoft Graph's application id, the same in every tenant and cloud.
 const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
-/// Ids per `$filter=id in (…)`.
-const IDS_PER_FILTER: usize = 15;
 
 /// A service principal: an application's (or a managed identity's) identity in the tenant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,30 +98,25 @@ impl GraphClient {
         &self,
         ids: &[String],
     ) -> Result<Vec<ServicePrincipal>, GraphError> {
-        let reads = ids.chunks(IDS_PER_FILTER).map(|chunk| {
-            let mut url = self.user_free_url(&["servicePrincipals"]);
-            let quoted: Vec<String> = chunk
-                .iter()
-                .map(|id| format!("'{}'", id.replace('\'', "''")))
-                .collect();
-            url.query_pairs_mut()
-                .append_pair("$filter", &format!("id in ({})", quoted.join(",")))
-                .append_pair("$select", "id,appId,displayName");
-            self.all_pages::<wire::ServicePrincipal>(GraphOperation::ReadServicePrincipals, url)
-        });
-        let mut found = Vec::new();
-        for answer in futures_util::future::join_all(reads).await {
-            found.extend(answer?.into_iter().map(|principal| {
-                ServicePrincipal {
-                    id: principal.id.to_ascii_lowercase(),
-                    app_id: principal
-                        .app_id
-                        .filter(|app_id| uuid::Uuid::parse_str(app_id).is_ok())
-                        .map(|app_id| app_id.to_ascii_lowercase()),
-                    display_name: principal.display_name.map(|display| super::name(&display)),
-                }
-            }));
-        }
+        let principals: Vec<wire::ServicePrincipal> = self
+            .among(
+                GraphOperation::ReadServicePrincipals,
+                "servicePrincipals",
+                ids,
+                "id,appId,displayName",
+            )
+            .await?;
+        let found = principals
+            .into_iter()
+            .map(|principal| ServicePrincipal {
+                id: principal.id.to_ascii_lowercase(),
+                app_id: principal
+                    .app_id
+                    .filter(|app_id| uuid::Uuid::parse_str(app_id).is_ok())
+                    .map(|app_id| app_id.to_ascii_lowercase()),
+                display_name: principal.display_name.map(|display| super::name(&display)),
+            })
+            .collect();
         Ok(found)
     }
 
@@ -144,13 +137,7 @@ impl GraphClient {
             "microsoft.graph.servicePrincipal",
         ]);
         url.query_pairs_mut().append_pair("$select", "id");
-        let members: Vec<wire::IdOnly> = self
-            .all_pages(GraphOperation::ReadGroupMembers, url)
-            .await?;
-        Ok(members
-            .into_iter()
-            .map(|member| member.id.to_ascii_lowercase())
-            .collect())
+        self.ids(GraphOperation::ReadGroupMembers, url).await
     }
 
     /// The owners of the service principal `id` (the enterprise application).

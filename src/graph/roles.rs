@@ -153,12 +153,7 @@ impl GraphClient {
     pub async fn group_owners(&self, group_id: &str) -> Result<Vec<String>, GraphError> {
         let mut url = self.user_free_url(&["groups", group_id, "owners"]);
         url.query_pairs_mut().append_pair("$select", "id");
-        let owners: Vec<wire::IdOnly> =
-            self.all_pages(GraphOperation::ReadGroupOwners, url).await?;
-        Ok(owners
-            .into_iter()
-            .map(|owner| owner.id.to_ascii_lowercase())
-            .collect())
+        self.ids(GraphOperation::ReadGroupOwners, url).await
     }
 
     /// Which of `ids` are groups: `GET /groups?$filter=id in (…)` per 15 ids, concurrently.
@@ -172,26 +167,57 @@ impl GraphClient {
         &self,
         ids: &[String],
     ) -> Result<std::collections::HashSet<String>, GraphError> {
+        let groups: Vec<wire::IdOnly> = self
+            .among(GraphOperation::ReadGroups, "groups", ids, "id")
+            .await?;
+        Ok(groups
+            .into_iter()
+            .map(|group| group.id.to_ascii_lowercase())
+            .collect())
+    }
+
+    /// The objects of `collection` among `ids`: `GET /{collection}?$filter=id in (…)&$select=…`
+    /// per 15 ids (the most Graph takes in one `in`), concurrently.
+    ///
+    /// # Errors
+    ///
+    /// The first [`GraphError`] of any of the reads.
+    pub(super) async fn among<T: DeserializeOwned>(
+        &self,
+        operation: GraphOperation,
+        collection: &str,
+        ids: &[String],
+        select: &str,
+    ) -> Result<Vec<T>, GraphError> {
         let reads = ids.chunks(IDS_PER_FILTER).map(|chunk| {
-            let mut url = self.user_free_url(&["groups"]);
+            let mut url = self.user_free_url(&[collection]);
             let quoted: Vec<String> = chunk
                 .iter()
                 .map(|id| format!("'{}'", id.replace('\'', "''")))
                 .collect();
             url.query_pairs_mut()
                 .append_pair("$filter", &format!("id in ({})", quoted.join(",")))
-                .append_pair("$select", "id");
-            self.all_pages::<wire::IdOnly>(GraphOperation::ReadGroups, url)
+                .append_pair("$select", select);
+            self.all_pages::<T>(operation, url)
         });
-        let mut groups = std::collections::HashSet::new();
+        let mut found = Vec::new();
         for answer in futures_util::future::join_all(reads).await {
-            groups.extend(
-                answer?
-                    .into_iter()
-                    .map(|group| group.id.to_ascii_lowercase()),
-            );
+            found.extend(answer?);
         }
-        Ok(groups)
+        Ok(found)
+    }
+
+    /// The ids of every object a list answers (a list read with `$select=id`), lowercase.
+    pub(super) async fn ids(
+        &self,
+        operation: GraphOperation,
+        url: Url,
+    ) -> Result<Vec<String>, GraphError> {
+        let objects: Vec<wire::IdOnly> = self.all_pages(operation, url).await?;
+        Ok(objects
+            .into_iter()
+            .map(|object| object.id.to_ascii_lowercase())
+            .collect())
     }
 
     async fn role_holders(

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use super::collections::next_link;
-use super::json::{Reply, error, ok, query_value};
+use super::json::{Reply, error, ids_in_filter, ok, query_value};
 use crate::simulator::tenant::directory::{GRAPH_APP_ID, GRAPH_SERVICE_PRINCIPAL_ID, SimApp};
 use crate::simulator::{Shared, lock};
 
@@ -49,27 +49,10 @@ pub(super) fn service_principal(shared: &Shared, key: &str) -> Reply {
 /// `GET /servicePrincipals?$filter=id in ('…', …)`: the service principals among the ids (at
 /// most 15), with `id`, `appId` and `displayName`.
 pub(super) fn service_principals_by_id(shared: &Shared, query: &[(String, String)]) -> Reply {
-    let Some(list) = query_value(query, "$filter")
-        .and_then(|filter| filter.trim().strip_prefix("id in ("))
-        .and_then(|rest| rest.strip_suffix(')'))
-    else {
-        return error(
-            400,
-            "Request_UnsupportedQuery",
-            "Only $filter=id in (…) is simulated.",
-        );
+    let ids = match ids_in_filter(query) {
+        Ok(ids) => ids,
+        Err(refusal) => return refusal,
     };
-    let ids: Vec<String> = list
-        .split(',')
-        .map(|id| id.trim().trim_matches('\'').to_ascii_lowercase())
-        .collect();
-    if ids.len() > 15 {
-        return error(
-            400,
-            "Request_UnsupportedQuery",
-            "The number of values in an 'in' clause cannot exceed 15.",
-        );
-    }
     let tenant = lock(&shared.tenant);
     let mut value: Vec<Value> = ids
         .iter()

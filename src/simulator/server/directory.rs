@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::json::{Reply, error, ok, query_value};
+use super::json::{Reply, error, ids_in_filter, ok, query_value};
 use crate::simulator::{Shared, lock};
 
 /// `GET /beta/roleManagement/directory/roleDefinitions`, with `$filter=isPrivileged eq true`.
@@ -220,27 +220,10 @@ pub(super) fn service_principal_members(shared: &Shared, group: &str) -> Reply {
 /// `GET /groups?$filter=id in ('…', …)&$select=id`: the groups among the ids (at most 15),
 /// as the product asks to tell group role holders from users when Graph did not expand them.
 pub(super) fn groups_by_id(shared: &Shared, query: &[(String, String)]) -> Reply {
-    let Some(list) = query_value(query, "$filter")
-        .and_then(|filter| filter.trim().strip_prefix("id in ("))
-        .and_then(|rest| rest.strip_suffix(')'))
-    else {
-        return error(
-            400,
-            "Request_UnsupportedQuery",
-            "Only $filter=id in (…) is simulated.",
-        );
+    let ids = match ids_in_filter(query) {
+        Ok(ids) => ids,
+        Err(refusal) => return refusal,
     };
-    let ids: Vec<String> = list
-        .split(',')
-        .map(|id| id.trim().trim_matches('\'').to_ascii_lowercase())
-        .collect();
-    if ids.len() > 15 {
-        return error(
-            400,
-            "Request_UnsupportedQuery",
-            "The number of values in an 'in' clause cannot exceed 15.",
-        );
-    }
     let tenant = lock(&shared.tenant);
     let value: Vec<Value> = ids
         .iter()

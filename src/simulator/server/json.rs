@@ -228,6 +228,33 @@ pub(super) fn select(query: &[(String, String)]) -> Option<Vec<String>> {
     })
 }
 
+/// The ids of a `$filter=id in ('…', …)`, lowercase, at most 15 as Graph allows; the answer
+/// Graph gives otherwise.
+pub(super) fn ids_in_filter(query: &[(String, String)]) -> Result<Vec<String>, Reply> {
+    let Some(list) = query_value(query, "$filter")
+        .and_then(|filter| filter.trim().strip_prefix("id in ("))
+        .and_then(|rest| rest.strip_suffix(')'))
+    else {
+        return Err(error(
+            400,
+            "Request_UnsupportedQuery",
+            "Only $filter=id in (…) is simulated.",
+        ));
+    };
+    let ids: Vec<String> = list
+        .split(',')
+        .map(|id| id.trim().trim_matches('\'').to_ascii_lowercase())
+        .collect();
+    if ids.len() > 15 {
+        return Err(error(
+            400,
+            "Request_UnsupportedQuery",
+            "The number of values in an 'in' clause cannot exceed 15.",
+        ));
+    }
+    Ok(ids)
+}
+
 pub(super) fn query_value<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
     query
         .iter()
