@@ -43,6 +43,7 @@ pub mod runbook;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod startup;
+pub mod storage;
 pub mod user;
 
 /// Installs rustls' ring crypto provider for the process. Every HTTP client needs it; calling

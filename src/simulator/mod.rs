@@ -7,6 +7,7 @@
 //! request. Tests, the demo and the benchmarks drive it; they inject faults and read its request
 //! log. It is compiled only with the `simulator` feature and no production code path reaches it.
 
+pub mod azurite;
 pub mod host;
 pub mod seed;
 mod server;

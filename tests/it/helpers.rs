@@ -588,3 +588,24 @@ pub fn queue_envelope(message_text: &str, dequeue_count: u64) -> Value {
         }
     })
 }
+
+/// A running Azurite for the queue and lease tests (installed first if it is not; only these
+/// tests need it).
+pub async fn azurite() -> mfa_phone_handler::simulator::azurite::Azurite {
+    use mfa_phone_handler::simulator::azurite::Azurite;
+    let script = tokio::task::spawn_blocking(Azurite::install)
+        .await
+        .expect("the install task runs")
+        .unwrap_or_else(|error| panic!("{error}"));
+    Azurite::start(&script)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"))
+}
+
+/// The storage account of `azurite`, reached as the product reaches it.
+pub fn storage_of(
+    azurite: &mfa_phone_handler::simulator::azurite::Azurite,
+) -> mfa_phone_handler::storage::StorageAccount {
+    mfa_phone_handler::install_crypto_provider();
+    mfa_phone_handler::storage::StorageAccount::new(azurite.account(), reqwest::Client::new(), None)
+}

@@ -15,4 +15,5 @@ mod privacy;
 mod queue;
 mod security;
 mod startup;
+mod storage;
 mod tidy;

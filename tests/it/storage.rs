@@ -1,0 +1,108 @@
+//! The app's storage account as the product uses it, against Azurite: queue messages as the
+//! Functions host reads them (plain text under `messageEncoding: none`), and the per-user
+//! leases that keep one user's changes on one instance at a time.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use mfa_phone_handler::storage::leases::{LeaseError, UserLeases};
+use mfa_phone_handler::storage::queue::{Encoding, Queue};
+
+use crate::helpers::{azurite, storage_of};
+
+#[tokio::test]
+async fn queue_messages_go_as_plain_text_and_are_settled_by_pop_receipt() {
+    let azurite = azurite().await;
+    let account = storage_of(&azurite);
+    let queue = Queue::new(&account, "mfa-phone-requests", Encoding::None).expect("a client");
+    queue.create_if_missing().await.expect("created");
+    queue
+        .create_if_missing()
+        .await
+        .expect("created again: no error");
+    let text = r#"{"UserId":"adele@contoso.com","phoneNumber":"+49 1701234567 <&>"}"#;
+
+    queue.send(text).await.expect("sent");
+    let received = queue
+        .receive(8, Duration::from_secs(30))
+        .await
+        .expect("received");
+
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        received[0].stored, text,
+        "no base64 under messageEncoding none"
+    );
+    assert_eq!(received[0].dequeue_count, 1);
+    assert!(
+        queue.peek(8).await.expect("peeked").is_empty(),
+        "invisible now"
+    );
+    let pop = queue
+        .set_visibility(&received[0].id, &received[0].pop_receipt, Duration::ZERO)
+        .await
+        .expect("made visible");
+    assert!(
+        queue
+            .delete(&received[0].id, &received[0].pop_receipt)
+            .await
+            .is_err(),
+        "the old pop receipt is stale"
+    );
+    queue.delete(&received[0].id, &pop).await.expect("deleted");
+    assert!(queue.peek(8).await.expect("peeked").is_empty());
+
+    let base64 = Queue::new(&account, "base64-queue", Encoding::Base64).expect("a client");
+    base64.create_if_missing().await.expect("created");
+    base64.send("héllo").await.expect("sent");
+    let received = base64
+        .receive(1, Duration::from_secs(30))
+        .await
+        .expect("received");
+    assert_eq!(received[0].stored, "aMOpbGxv");
+    assert_eq!(received[0].text.as_deref(), Some("héllo"));
+}
+
+#[tokio::test]
+async fn a_users_lease_is_one_instances_at_a_time() {
+    let azurite = azurite().await;
+    let instance_a = UserLeases::new(storage_of(&azurite));
+    let instance_b = UserLeases::new(storage_of(&azurite));
+    let user = "6e7b768e-07e2-4810-8459-485f84f8f204";
+
+    let first = instance_a
+        .acquire(user, Instant::now() + Duration::from_secs(10))
+        .await
+        .expect("the first lease");
+    assert!(first.was_contended(), "the blob had to be made: read again");
+    let busy = instance_b
+        .acquire(user, Instant::now() + Duration::from_millis(400))
+        .await;
+    assert!(
+        matches!(busy, Err(LeaseError::Busy { .. })),
+        "{busy:?}",
+        busy = busy.err()
+    );
+    let other_user = instance_b
+        .acquire(
+            "48d31887-5fad-4d73-a9f5-3c356e68a038",
+            Instant::now() + Duration::from_secs(10),
+        )
+        .await
+        .expect("another user's lease is free");
+    other_user.release().await;
+
+    let mut first = first;
+    first.ready_to_write().await.expect("held");
+    first.release().await;
+    let second = instance_b
+        .acquire(user, Instant::now() + Duration::from_secs(10))
+        .await
+        .expect("free again after release");
+    assert!(!second.was_contended(), "free at the first asking");
+    assert!(
+        !second.read_stands(SystemTime::now()),
+        "the last holder wrote a moment ago: a read sent now may predate it"
+    );
+    assert!(second.read_stands(SystemTime::now() + Duration::from_secs(10)));
+    second.release().await;
+}
