@@ -8,9 +8,11 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
+use crate::simulator::azurite::Azurite;
 use crate::simulator::host::{FunctionsHost, HostOptions};
 use crate::simulator::seed::{self, DEMO_USERS};
 use crate::simulator::{SimOptions, Simulator};
+use crate::storage::StorageAccount;
 
 /// The port the miniature host listens on unless told otherwise: Core Tools' default.
 const DEFAULT_PORT: u16 = 7071;
@@ -103,6 +105,22 @@ async fn run(port: u16) -> Result<(), String> {
         .await
         .map_err(|error| format!("could not start the Graph simulator: {error}"))?;
     simulator.tenant(seed::demo_tenant);
+    // A real storage account when Azurite is installed: the queue, and the per-user leases.
+    let azurite = match Azurite::locate() {
+        Some(script) => match Azurite::start(&script).await {
+            Ok(azurite) => Some(azurite),
+            Err(error) => {
+                println!(
+                    "Azurite is installed but did not start ({error}); the queue is in memory"
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let storage = azurite
+        .as_ref()
+        .map(|azurite| StorageAccount::new(azurite.account(), reqwest::Client::new(), None));
     let executable = std::env::current_exe()
         .map_err(|error| format!("could not find the handler executable: {error}"))?;
     let mut command = Command::new(executable);
@@ -124,6 +142,12 @@ async fn run(port: u16) -> Result<(), String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    if let Some(connection) = storage
+        .as_ref()
+        .and_then(|storage| storage.settings().connection_string())
+    {
+        command.env("AzureWebJobsStorage", connection);
+    }
     let mut child = command
         .spawn()
         .map_err(|error| format!("could not start the handler: {error}"))?;
@@ -155,16 +179,30 @@ async fn run(port: u16) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|error| format!("could not listen on 127.0.0.1:{port}: {error} (try --port)"))?;
-    let host = FunctionsHost::start_on(
-        listener,
-        &format!("http://{handler}"),
-        HostOptions {
-            simulator: Some(simulator.graph_endpoint()),
-            ..HostOptions::default()
-        },
-    )
-    .map_err(|error| format!("could not start the miniature host: {error}"))?;
+    let mut options = HostOptions {
+        simulator: Some(simulator.graph_endpoint()),
+        ..HostOptions::default()
+    };
+    if let Some(storage) = &storage {
+        options = options.with_storage(storage.clone());
+    }
+    let host = FunctionsHost::start_on(listener, &format!("http://{handler}"), options)
+        .await
+        .map_err(|error| format!("could not start the miniature host: {error}"))?;
     println!("{}", instructions(&host.url()));
+    match &storage {
+        Some(storage) => println!(
+            "The queue is a real storage queue, in Azurite ({}); per-user leases are in its blob \
+             service.",
+            storage.describe()
+        ),
+        None => println!(
+            "The queue is in memory. For a real storage queue (Azurite, Microsoft's storage \
+             emulator): npm install --prefix target/tools/azurite azurite@{} (Node 20 or later), \
+             then run the demo again.",
+            crate::simulator::azurite::VERSION
+        ),
+    }
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         status = child.wait() => {

@@ -140,6 +140,20 @@ impl Queue {
         Ok(sent.message_id.unwrap_or_default())
     }
 
+    /// Puts a message on the queue whose stored text is `stored`, not encoded again (a message
+    /// copied from another queue as it was, as the host copies one to a poison queue).
+    ///
+    /// # Errors
+    ///
+    /// A [`StorageError`] naming the queue.
+    pub async fn send_stored(&self, stored: &str) -> Result<String, StorageError> {
+        let raw = Queue {
+            encoding: Encoding::None,
+            ..self.clone()
+        };
+        raw.send(stored).await
+    }
+
     /// Takes up to `count` (1 to 32) visible messages, invisible to others for `visibility`.
     ///
     /// # Errors
@@ -235,6 +249,27 @@ impl Queue {
             .unwrap_or_else(|| pop_receipt.to_owned()))
     }
 
+    /// How many messages the queue holds, visible or not (the service's count is never lower
+    /// than the true one).
+    ///
+    /// # Errors
+    ///
+    /// A [`StorageError`] naming the queue.
+    pub async fn approximate_count(&self) -> Result<u64, StorageError> {
+        use azure_storage_queue::models::QueueClientGetPropertiesResultHeaders;
+        let properties = self
+            .client
+            .get_properties(None)
+            .await
+            .map_err(|error| self.failed("read the properties of", &error))?;
+        Ok(properties
+            .approximate_messages_count()
+            .ok()
+            .flatten()
+            .and_then(|count| u64::try_from(count).ok())
+            .unwrap_or(0))
+    }
+
     /// Deletes the message.
     ///
     /// # Errors
@@ -260,4 +295,15 @@ impl Queue {
 /// Whole seconds, as the queue service takes them, within its range (up to 7 days).
 fn seconds(duration: Duration) -> i32 {
     i32::try_from(duration.as_secs().min(604_800)).unwrap_or(604_800)
+}
+
+/// A result message as a reader takes it, whatever the host wrote: JSON text (indented or not,
+/// as the host writes an object) or, under the host's default encoding, base64 of it.
+pub fn read_json(stored: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(stored).ok().or_else(|| {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(stored.trim())
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
+    })
 }

@@ -536,21 +536,23 @@ async fn through_a_host_every_message_ends_in_exactly_one_result() {
     ));
     let host = FunctionsHost::start(
         &app.handler,
-        HostOptions {
-            max_dequeue_count: 3,
-            visibility_timeout: Duration::from_millis(50),
-            simulator: None,
-        },
+        HostOptions::default()
+            .max_dequeue_count(3)
+            .redelivering_after(Duration::from_millis(50)),
     )
     .await
     .unwrap();
 
-    host.enqueue(&json!({"UserId": adele, "phoneNumber": NUMBER, "requestId": "a"}).to_string());
-    host.enqueue(&json!({"UserId": megan, "phoneNumber": NUMBER, "requestId": "m"}).to_string());
-    host.enqueue("this is not JSON");
+    for message in [
+        json!({"UserId": adele, "phoneNumber": NUMBER, "requestId": "a"}).to_string(),
+        json!({"UserId": megan, "phoneNumber": NUMBER, "requestId": "m"}).to_string(),
+        "this is not JSON".to_owned(),
+    ] {
+        host.enqueue(&message).await.unwrap();
+    }
     host.drained().await;
 
-    let results = host.results();
+    let results = host.results().await;
     assert_eq!(results.len(), 3, "{results:#?}");
     let by_request = |id: &str| {
         results
@@ -563,7 +565,7 @@ async fn through_a_host_every_message_ends_in_exactly_one_result() {
     assert_eq!(by_request("m")["error"]["code"], "graphUnavailable");
     assert_eq!(by_request("m")["queueMessage"]["dequeueCount"], 3);
     assert!(
-        host.poison().is_empty(),
+        host.poison().await.is_empty(),
         "nothing is lost to the poison queue"
     );
     assert_eq!(app.phones(&adele).len(), 1);
