@@ -13,6 +13,7 @@ mod openapi;
 mod picture;
 mod privacy;
 mod queue;
+mod real_queue;
 mod security;
 mod startup;
 mod storage;
