@@ -17,6 +17,7 @@ use crate::notify::{NotifySettings, ServiceDesk};
 use crate::owner::OwnerSearchSettings;
 use crate::protection::ProtectionSettings;
 use crate::runbook::Safeguards;
+use crate::storage::AccountSettings;
 use crate::user::UserRef;
 
 /// Everything the handler needs to know before it serves.
@@ -58,6 +59,12 @@ pub struct Config {
     /// Whether the policy is read at all (`MFA_METHOD_POLICY_CHECK`): off for deployments that
     /// do not grant its permission, which would otherwise warn `policyUnknown` every time.
     pub policy_check: bool,
+    /// The app's storage account (`AzureWebJobsStorage`, as the host's bindings read it), for
+    /// the per-user leases; `None` when none is configured or `MFA_USER_LEASES=false`.
+    pub leases: Option<AccountSettings>,
+    /// How long an invocation waits for a user's lease another instance holds
+    /// (`MFA_LEASE_WAIT_SECONDS`).
+    pub lease_wait: Duration,
 }
 
 /// Where tokens come from.
@@ -202,6 +209,14 @@ impl Config {
         };
         let policy_refresh = env.seconds("MFA_POLICY_REFRESH_SECONDS", 300.0, 10.0, 3600.0);
         let policy_check = env.flag("MFA_METHOD_POLICY_CHECK", true);
+        let leases = match AccountSettings::from_lookup(|name| env.get(name)) {
+            Ok(account) => account.filter(|_| env.flag("MFA_USER_LEASES", true)),
+            Err(problem) => {
+                env.problem(problem);
+                None
+            }
+        };
+        let lease_wait = env.seconds("MFA_LEASE_WAIT_SECONDS", 30.0, 1.0, 180.0);
         let problems = env.problems.into_inner();
         match graph_endpoint {
             Some(graph_endpoint) if problems.is_empty() => Ok(Config {
@@ -223,6 +238,8 @@ impl Config {
                 safeguards,
                 policy_refresh,
                 policy_check,
+                leases,
+                lease_wait,
             }),
             _ => Err(ConfigError { problems }),
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::app::{self, AppState};
-use crate::config::Config;
+use crate::config::{Config, CredentialSource};
 use crate::credential;
 use crate::graph::{EndpointError, GraphClient};
 use crate::locks::UserLocks;
@@ -18,6 +18,8 @@ use crate::owner::OwnerSearch;
 use crate::policy::Policies;
 use crate::protection::Protection;
 use crate::runbook::Services;
+use crate::storage::leases::UserLeases;
+use crate::storage::{AccountAuth, AccountSettings, StorageAccount};
 
 /// How long connecting to the identity endpoint may take (it runs on the same host).
 const IDENTITY_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -85,9 +87,16 @@ impl Application {
             .user_agent(concat!("mfa-phone-handler/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(StartupError::HttpClient)?;
-        let credential =
-            credential::build(&config.credential, &config.graph_endpoint, identity_http)
-                .map_err(StartupError::Credential)?;
+        let credential = credential::build(
+            &config.credential,
+            &config.graph_endpoint,
+            identity_http.clone(),
+        )
+        .map_err(StartupError::Credential)?;
+        let leases = match &config.leases {
+            Some(account) => Some(user_leases(&config, account, &credential, identity_http)?),
+            None => None,
+        };
         let graph = GraphClient::new(
             http,
             &config.graph_endpoint,
@@ -118,6 +127,16 @@ impl Application {
                  authentication's issuer still is)"
             );
         }
+        match &leases {
+            Some(leases) => tracing::info!(
+                "work for one user is serialised across instances by leases in {}",
+                leases.describe()
+            ),
+            None => tracing::warn!(
+                "no storage account is configured for leases (AzureWebJobsStorage, or \
+                 MFA_USER_LEASES=false): work for one user is serialised on this instance only"
+            ),
+        }
         tokio::task::spawn_blocking(crate::phone::warm_up);
         let state = Arc::new(AppState {
             services: Services {
@@ -129,6 +148,8 @@ impl Application {
                 notifier: Notifier::new(config.notify.clone()),
                 protection: Protection::new(config.protection.clone()),
                 policies: Policies::new(config.policy_refresh, config.policy_check),
+                leases,
+                lease_wait: config.lease_wait,
                 safeguards: config.safeguards,
                 #[cfg(feature = "simulator")]
                 test_panic_caller: config.test_panic_caller.clone(),
@@ -171,3 +192,46 @@ impl Application {
         app::serve(self.listener, self.state, shutdown).await
     }
 }
+
+/// The per-user leases in the storage account `account` names: tokens from its managed identity
+/// (or the process's credential when it names none), requests bounded to 10 s each.
+fn user_leases(
+    config: &Config,
+    account: &AccountSettings,
+    credential: &Arc<dyn azure_core::credentials::TokenCredential>,
+    identity_http: reqwest::Client,
+) -> Result<UserLeases, StartupError> {
+    let storage_http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(STORAGE_REQUEST_TIMEOUT)
+        .user_agent(concat!("mfa-phone-handler/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(StartupError::HttpClient)?;
+    let storage_credential = match &account.auth {
+        AccountAuth::Token {
+            managed_identity: Some(identity),
+        } => Some(
+            credential::build(
+                &CredentialSource::ManagedIdentity {
+                    client_id: identity.client_id.clone(),
+                },
+                &config.graph_endpoint,
+                identity_http,
+            )
+            .map_err(StartupError::Credential)?,
+        ),
+        AccountAuth::Token {
+            managed_identity: None,
+        } => Some(credential.clone()),
+        AccountAuth::SharedKey { .. } | AccountAuth::Sas { .. } => None,
+    };
+    Ok(UserLeases::new(StorageAccount::new(
+        account.clone(),
+        storage_http,
+        storage_credential,
+    )))
+}
+
+/// The longest one request to the storage account may take.
+const STORAGE_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);

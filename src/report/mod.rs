@@ -316,6 +316,9 @@ pub enum ErrorCode {
     SmsSignInNotAllowedByPolicy,
     /// The removal would leave the user with no MFA method, and the deployment refuses that.
     LastMfaMethod,
+    /// Another instance was changing the user's methods (it held the user's lease) for all the
+    /// time there was, or the storage account did not give the lease; nothing was written.
+    UserBusy,
 }
 
 impl ErrorCode {
@@ -337,7 +340,8 @@ impl ErrorCode {
             ErrorCode::GraphForbidden | ErrorCode::GraphRejected => 502,
             ErrorCode::GraphUnavailable
             | ErrorCode::IdentityUnavailable
-            | ErrorCode::ProtectionUnknown => 503,
+            | ErrorCode::ProtectionUnknown
+            | ErrorCode::UserBusy => 503,
             ErrorCode::Internal => 500,
             ErrorCode::RequestTooLarge => 413,
         }
@@ -351,6 +355,7 @@ impl ErrorCode {
             ErrorCode::GraphUnavailable
                 | ErrorCode::IdentityUnavailable
                 | ErrorCode::ProtectionUnknown
+                | ErrorCode::UserBusy
         )
     }
 

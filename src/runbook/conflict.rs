@@ -5,8 +5,9 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::converge::action_of;
 use super::wording::past_tense;
-use super::{Run, action_of, fail_graph, poll_until};
+use super::{Run, fail_graph, poll_until};
 use crate::graph::{GraphError, GraphErrorKind};
 use crate::outcome::Outcome;
 use crate::phone::{PhoneMethod, PhoneNumber};
@@ -118,6 +119,7 @@ async fn find_owner(run: &Run<'_>, outcome: &mut Outcome) {
         request,
         object_id,
         deadline,
+        ..
     } = *run;
     let owner = services
         .owner_search

@@ -10,7 +10,9 @@
 //! [`failure`] words what went wrong, [`wording`] what happened.
 
 mod conflict;
+mod converge;
 mod failure;
+mod lease;
 mod picture;
 mod read;
 mod show;
@@ -22,18 +24,19 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use self::picture::Picture;
-use self::wording::{describe_current, describe_request, describe_write, past_tense};
-use crate::graph::{GraphClient, GraphError, GraphErrorKind, Rejection};
+use self::wording::{describe_current, describe_request};
+use crate::graph::{GraphClient, GraphError};
 use crate::locks::UserLocks;
 use crate::notify::Notifier;
 use crate::outcome::Outcome;
 use crate::owner::OwnerSearch;
-use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, RegisteredNumber, SmsSignInState};
-use crate::plan::{Plan, Settled, Write, find, plan};
+use crate::phone::SmsSignInState;
+use crate::plan::find;
 use crate::policy::Policies;
 use crate::protection::{Protection, Verdict};
 use crate::report::{Action, ErrorCode, Failure, WarningCode};
 use crate::request::{Request, SmsSignIn};
+use crate::storage::leases::{UserLease, UserLeases};
 use crate::user::{DirectoryUser, UserRef};
 
 pub use self::picture::Safeguards;
@@ -53,16 +56,16 @@ pub struct Services {
     pub protection: Protection,
     pub policies: Policies,
     pub safeguards: Safeguards,
+    /// Per-user leases across instances; `None` without a storage account (then one user's
+    /// work is serialised on this instance only).
+    pub leases: Option<UserLeases>,
+    /// How long an invocation waits for a user's lease another instance holds.
+    pub lease_wait: Duration,
     /// A caller name whose requests panic, to test that a panic costs one invocation only
     /// (`MFA_TEST_PANIC_CALLER`; simulator builds only).
     #[cfg(feature = "simulator")]
     pub test_panic_caller: Option<String>,
 }
-
-/// How many times one invocation plans and writes before it gives up on a moving target.
-const MAX_WRITES: u32 = 3;
-/// How long to keep re-reading after Graph refused a write the tenant's state does not explain.
-const SETTLE_AFTER_REFUSAL: Duration = Duration::from_secs(2);
 
 /// Runs one request to its end within `budget`, recording what happens in `outcome`.
 pub async fn run(services: &Services, request: &Request, budget: Duration, outcome: &mut Outcome) {
@@ -100,6 +103,26 @@ struct Run<'a> {
     object_id: &'a UserRef,
     /// When the invocation must be done.
     deadline: tokio::time::Instant,
+    /// The user's lease across instances, when there are leases.
+    lease: Option<&'a UserLease>,
+}
+
+impl Run<'_> {
+    /// Whether a write may be sent now: the user's lease (when there are leases) is held with
+    /// room for it. Otherwise the outcome fails and nothing more is written.
+    async fn may_write(&self, outcome: &mut Outcome) -> bool {
+        let Some(held) = self.lease else {
+            return true;
+        };
+        match held.ready_to_write().await {
+            Ok(()) => true,
+            Err(error) => {
+                let (failure, retry_after) = lease::failure(&error);
+                fail_with(outcome, failure, Some(retry_after));
+                false
+            }
+        }
+    }
 }
 
 /// Reads, plans, writes and verifies; returns the user when they could be read.
@@ -112,13 +135,31 @@ async fn carry_out(
     // The user's lock first, then a permit: invocations queued behind one busy user must not
     // hold permits that other users could use. No one waits for a lock while holding a
     // permit, so lock holders can always get one.
-    let _caller_lock = services.locks.lock(&request.user.lock_key()).await;
+    let mut caller_lock = Some(services.locks.lock(&request.user.lock_key()).await);
     let permit = acquire_permit(services, outcome).await?;
     let writes_before = services.locks.write_serial();
-    let (first, ()) = tokio::join!(
+    // The lease of a user named by object id goes alongside the first read (a dry run writes
+    // nothing and needs none); whether that read may stand is the lease's to say.
+    let read_sent = std::time::SystemTime::now();
+    let early = matches!(request.user, UserRef::ObjectId(_)) && !request.dry_run;
+    let (first, (), early_lease) = tokio::join!(
         read::first_read(services, &request.user, true),
-        services.notifier.prepare(&services.graph, request)
+        services.notifier.prepare(&services.graph, request),
+        async {
+            if early {
+                lease::acquire(services, &request.user, deadline).await
+            } else {
+                None
+            }
+        }
     );
+    let mut hold = lease::Hold::default();
+    let mut lease_error = None;
+    match early_lease {
+        Some(Ok(held)) => hold.keep(held, caller_lock.take()),
+        Some(Err(error)) => lease_error = Some(error),
+        None => {}
+    }
     let read::FirstRead {
         user,
         methods,
@@ -127,7 +168,7 @@ async fn carry_out(
     let (user, object_id) = read::accept_user(user, &request.user, outcome)?;
     let named_otherwise = object_id.lock_key() != request.user.lock_key();
     // A caller who named the user by UPN is serialised with callers who used the object id.
-    let (_id_lock, _permit) = if named_otherwise {
+    let (mut id_lock, _permit) = if named_otherwise {
         drop(permit);
         let id_lock = services.locks.lock(&object_id.lock_key()).await;
         let permit = acquire_permit(services, outcome).await?;
@@ -135,12 +176,14 @@ async fn carry_out(
     } else {
         (None, permit)
     };
+    let late = named_otherwise && !request.dry_run;
     let written_since = services
         .locks
         .written_since(&object_id.lock_key(), writes_before);
     // Under the object id's lock: the membership for the user who will be changed (a user
     // named by UPN is checked only now, by object id), and a guest's methods by object id.
-    let (methods, member_of) = tokio::join!(
+    // For a user named by UPN, the lease goes here, alongside the membership check.
+    let (methods, member_of, late_lease) = tokio::join!(
         read::by_object_id(
             services,
             &user,
@@ -149,8 +192,20 @@ async fn carry_out(
             written_since,
             methods,
         ),
-        read::membership_of(services, &mut checks, &object_id, named_otherwise)
+        read::membership_of(services, &mut checks, &object_id, named_otherwise),
+        async {
+            if late {
+                lease::acquire(services, &object_id, deadline).await
+            } else {
+                None
+            }
+        }
     );
+    match late_lease {
+        Some(Ok(held)) => hold.keep(held, id_lock.take()),
+        Some(Err(error)) => lease_error = Some(error),
+        None => {}
+    }
     // Before anything is planned, let alone written (a dry run is refused the same way).
     match services
         .protection
@@ -167,6 +222,22 @@ async fn carry_out(
             return Some(user);
         }
     }
+    if let Some(error) = lease_error {
+        let (failure, retry_after) = lease::failure(&error);
+        fail_with(outcome, failure, Some(retry_after));
+        return Some(user);
+    }
+    // A read that may predate another instance's change is made again, under the lease.
+    let methods = match hold.lease() {
+        Some(held) if methods.is_ok() && !held.read_stands(read_sent) => {
+            outcome.note(
+                "Another instance held or just released this user's lease: reading the methods \
+                 again under the lease",
+            );
+            services.graph.authentication_methods(&object_id).await
+        }
+        _ => methods,
+    };
     let methods = match methods {
         Ok(methods) => methods,
         Err(error) => {
@@ -191,8 +262,9 @@ async fn carry_out(
         request,
         object_id: &object_id,
         deadline,
+        lease: hold.lease(),
     };
-    let settled = converge(&run, methods.phone.clone(), outcome).await;
+    let settled = converge::converge(&run, methods.phone.clone(), outcome).await;
     // Graph says so in the method's state, also when this request changed nothing (a
     // redelivery after the write, or a number set earlier).
     if let Some(method) = &settled
@@ -239,204 +311,6 @@ async fn acquire_permit<'a>(
     }
 }
 
-/// Plans and writes until the tenant holds what was asked, or a definite failure. Returns the
-/// method of the requested type after success, for the SMS sign-in step.
-async fn converge(
-    run: &Run<'_>,
-    mut methods: Vec<PhoneMethod>,
-    outcome: &mut Outcome,
-) -> Option<PhoneMethod> {
-    let Run {
-        services,
-        request,
-        object_id,
-        ..
-    } = *run;
-    let graph = &services.graph;
-    let phone_type = request.phone_type;
-    let number = &request.phone_number;
-    let mut writes = 0;
-    // The last write Graph refused outright, to tell a refusal the tenant explains (someone
-    // else changed it) from one it does not.
-    let mut refused: Option<(Write, GraphError)> = None;
-    // The last write whose outcome we never learned: if the tenant now holds what we asked,
-    // that write did it.
-    let mut unconfirmed: Option<Write> = None;
-    loop {
-        let mut decision = plan(request.operation, phone_type, number, &methods);
-        if let Some((previous, error)) = refused.take()
-            && decision == Plan::Write(previous)
-        {
-            // A read that lags behind a recent write can make Graph's refusal look unexplained:
-            // read again after short waits before concluding.
-            let settle = services.verification.min(SETTLE_AFTER_REFUSAL);
-            let reread = poll_until(settle, || async {
-                let methods = graph.phone_methods(object_id).await?;
-                let changed =
-                    plan(request.operation, phone_type, number, &methods) != Plan::Write(previous);
-                Ok::<_, GraphError>(changed.then_some(methods))
-            })
-            .await;
-            match reread {
-                Ok(Some(fresh)) => {
-                    methods = fresh;
-                    decision = plan(request.operation, phone_type, number, &methods);
-                }
-                Ok(None) => {
-                    let (failure, retry_after) =
-                        failure::of_refused_write(previous, phone_type, &error);
-                    fail_with(outcome, failure, retry_after);
-                    return None;
-                }
-                Err(read_error) => {
-                    fail_graph(outcome, &read_error, None);
-                    return None;
-                }
-            }
-        }
-        let write = match decision {
-            Plan::Done(settled) => {
-                let current = find(&methods, phone_type).cloned();
-                match unconfirmed {
-                    Some(write) if settled_by(write, settled) => {
-                        outcome.note(format!(
-                            "{} (Graph's answer was lost; reading back confirms it)",
-                            past_tense(write, phone_type, number, &[])
-                        ));
-                        outcome.succeed(action_of(write), current.as_ref());
-                    }
-                    _ => settle(request, settled, current.as_ref(), outcome),
-                }
-                return current;
-            }
-            Plan::Refuse(refusal) => {
-                outcome.fail(failure::of_refusal(phone_type, &refusal));
-                return None;
-            }
-            Plan::Write(write) => write,
-        };
-        if request.dry_run {
-            let predicted = match write {
-                Write::Remove => None,
-                Write::Add | Write::Update => Some(planned_method(phone_type, number)),
-            };
-            outcome.succeed(action_of(write), predicted.as_ref());
-            outcome.note(format!(
-                "Dry run: would {} (nothing was written)",
-                describe_write(write, phone_type, number, &methods)
-            ));
-            return predicted;
-        }
-        writes += 1;
-        let written = execute(graph, object_id, write, phone_type, number).await;
-        // Whatever Graph answered, the user may have changed: readers that began before this
-        // must read again.
-        services.locks.note_write(&object_id.lock_key());
-        let error = match written {
-            Ok(after) => {
-                outcome.note(past_tense(write, phone_type, number, &methods));
-                outcome.succeed(action_of(write), after.as_ref());
-                return after;
-            }
-            Err(error) => error,
-        };
-        match &error.kind {
-            GraphErrorKind::Rejected {
-                rejection: Rejection::PhoneNumberNotUnique,
-                ..
-            } => return conflict::resolve(run, write, &methods, outcome).await,
-            GraphErrorKind::Forbidden { .. } | GraphErrorKind::Credential { .. } => {
-                fail_graph(outcome, &error, None);
-                return None;
-            }
-            GraphErrorKind::Rejected {
-                rejection: Rejection::InvalidPhoneNumber,
-                ..
-            } => {
-                outcome.fail(failure::invalid_number(number));
-                return None;
-            }
-            _ if writes >= MAX_WRITES => {
-                let (failure, retry_after) = failure::of_refused_write(write, phone_type, &error);
-                fail_with(outcome, failure, retry_after);
-                return None;
-            }
-            _ => {}
-        }
-        outcome.caution(format!(
-            "Could not {}: {}; reading the user's phone methods again before deciding",
-            describe_write(write, phone_type, number, &methods),
-            error.kind
-        ));
-        if let GraphErrorKind::Unavailable { retry_after, .. } = &error.kind {
-            // Give Graph the pause it asked for (bounded) before reading again.
-            let pause = retry_after.unwrap_or(Duration::from_millis(500));
-            tokio::time::sleep(pause.min(Duration::from_secs(5))).await;
-        }
-        methods = match graph.phone_methods(object_id).await {
-            Ok(methods) => methods,
-            Err(read_error) => {
-                // The write's outcome is unknown and the tenant cannot be read: report the
-                // write's failure, unless reading failed for a reason of its own.
-                let error = match read_error.kind {
-                    GraphErrorKind::Unavailable { .. } => error,
-                    _ => read_error,
-                };
-                fail_graph(outcome, &error, None);
-                return None;
-            }
-        };
-        // An unavailable Graph may or may not have acted, so the same write may be tried again;
-        // a definite refusal of the same write in the same state is final.
-        match error.kind {
-            GraphErrorKind::Unavailable { .. } => unconfirmed = Some(write),
-            // A refusal the tenant's state explains (a stale read) says the write did not
-            // happen; the one refusal known to come with the write done is 409
-            // `phoneNumberNotUnique`, which the conflict path above settles.
-            _ => refused = Some((write, error)),
-        }
-    }
-}
-
-/// Whether the tenant being `settled` means `write` took effect.
-fn settled_by(write: Write, settled: Settled) -> bool {
-    matches!(
-        (write, settled),
-        (Write::Add | Write::Update, Settled::Unchanged) | (Write::Remove, Settled::NotPresent)
-    )
-}
-
-/// Carries out one write; returns the method of the requested type after it, as far as
-/// Graph told us.
-async fn execute(
-    graph: &GraphClient,
-    object_id: &UserRef,
-    write: Write,
-    phone_type: PhoneType,
-    number: &PhoneNumber,
-) -> Result<Option<PhoneMethod>, GraphError> {
-    match write {
-        Write::Add => {
-            let created = graph
-                .add_phone_method(object_id, phone_type, number)
-                .await?;
-            Ok(Some(
-                created.unwrap_or_else(|| planned_method(phone_type, number)),
-            ))
-        }
-        Write::Update => {
-            graph
-                .update_phone_method(object_id, phone_type, number)
-                .await?;
-            Ok(Some(planned_method(phone_type, number)))
-        }
-        Write::Remove => {
-            graph.remove_phone_method(object_id, phone_type).await?;
-            Ok(None)
-        }
-    }
-}
-
 /// Re-runs `read` promptly and then after growing waits until it yields something or
 /// `budget` is spent. Waits are 0.25 s, 0.5 s, 1 s, … capped at 2 s; the final read happens
 /// at the end of the budget.
@@ -460,30 +334,6 @@ where
     }
 }
 
-fn settle(
-    request: &Request,
-    settled: Settled,
-    current: Option<&PhoneMethod>,
-    outcome: &mut Outcome,
-) {
-    let phone_type = request.phone_type;
-    match settled {
-        Settled::Unchanged => {
-            outcome.note(format!(
-                "The {phone_type} phone already is {}; no change needed",
-                request.phone_number
-            ));
-            outcome.succeed(Action::Unchanged, current);
-        }
-        Settled::NotPresent => {
-            outcome.note(format!(
-                "No {phone_type} phone is registered; nothing to remove"
-            ));
-            outcome.succeed(Action::NotPresent, None);
-        }
-    }
-}
-
 /// Records the failure for a Graph error.
 fn fail_graph(outcome: &mut Outcome, error: &GraphError, user: Option<&UserRef>) {
     let (failure, retry_after) = failure::of_graph(error, user);
@@ -495,23 +345,6 @@ fn fail_with(outcome: &mut Outcome, failure: Failure, retry_after: Option<Durati
         outcome.report_mut().retry_after = retry_after;
     }
     outcome.fail(failure);
-}
-
-/// The method we expect after a write Graph answers without a body.
-fn planned_method(phone_type: PhoneType, number: &PhoneNumber) -> PhoneMethod {
-    PhoneMethod {
-        phone_type,
-        number: RegisteredNumber::new(number.graph_format()),
-        sms_sign_in_state: None,
-    }
-}
-
-fn action_of(write: Write) -> Action {
-    match write {
-        Write::Add => Action::Added,
-        Write::Update => Action::Updated,
-        Write::Remove => Action::Removed,
-    }
 }
 
 #[cfg(test)]

@@ -45,6 +45,9 @@ pub(super) async fn switch(
         ));
         return method;
     }
+    if !run.may_write(outcome).await {
+        return method;
+    }
     let graph = &services.graph;
     let switched = graph.set_sms_sign_in(object_id, enable).await;
     services.locks.note_write(&object_id.lock_key());

@@ -67,7 +67,8 @@ pub struct UserLease {
     /// Whether another instance held the lease when it was first asked for, or the blob had to
     /// be made.
     contended: bool,
-    wrote: bool,
+    /// Whether a write was (or may have been) sent under the lease.
+    wrote: std::sync::atomic::AtomicBool,
     renewer: tokio::task::JoinHandle<()>,
 }
 
@@ -138,7 +139,7 @@ impl UserLeases {
                         renewed,
                         last_change,
                         contended,
-                        wrote: false,
+                        wrote: std::sync::atomic::AtomicBool::new(false),
                         renewer,
                     });
                 }
@@ -227,13 +228,13 @@ impl UserLease {
     ///
     /// [`LeaseError::Unavailable`] when it cannot be renewed: the lease may be lost, and
     /// nothing may be written.
-    pub async fn ready_to_write(&mut self) -> Result<(), LeaseError> {
+    pub async fn ready_to_write(&self) -> Result<(), LeaseError> {
         let last = *self
             .renewed
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if last.elapsed() + WRITE_MARGIN < DURATION {
-            self.wrote = true;
+            self.wrote.store(true, std::sync::atomic::Ordering::SeqCst);
             return Ok(());
         }
         let sent = Instant::now();
@@ -250,7 +251,7 @@ impl UserLease {
             .renewed
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = sent;
-        self.wrote = true;
+        self.wrote.store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 
@@ -259,7 +260,7 @@ impl UserLease {
     /// to lapse.
     pub async fn release(self) {
         self.renewer.abort();
-        if self.wrote {
+        if self.wrote.load(std::sync::atomic::Ordering::SeqCst) {
             let marked = self
                 .blob
                 .upload(

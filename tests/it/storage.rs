@@ -91,7 +91,6 @@ async fn a_users_lease_is_one_instances_at_a_time() {
         .expect("another user's lease is free");
     other_user.release().await;
 
-    let mut first = first;
     first.ready_to_write().await.expect("held");
     first.release().await;
     let second = instance_b

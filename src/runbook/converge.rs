@@ -1,0 +1,264 @@
+//! Plan and write until the tenant holds what was asked: at most one write per plan, the
+//! methods read again when a write's outcome is uncertain, the plan made again on what they
+//! show, so that redelivered and concurrent requests converge instead of repeating writes
+//! blindly. Every write is sent only while the user's lease (when there are leases) is held
+//! with room for it.
+
+use std::time::Duration;
+
+use super::wording::{describe_write, past_tense};
+use super::{Run, conflict, fail_graph, fail_with, failure, poll_until};
+use crate::graph::{GraphClient, GraphError, GraphErrorKind, Rejection};
+use crate::outcome::Outcome;
+use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, RegisteredNumber};
+use crate::plan::{Plan, Settled, Write, find, plan};
+use crate::report::Action;
+use crate::request::Request;
+use crate::user::UserRef;
+
+/// How many times one invocation plans and writes before it gives up on a moving target.
+const MAX_WRITES: u32 = 3;
+/// How long to keep re-reading after Graph refused a write the tenant's state does not explain.
+const SETTLE_AFTER_REFUSAL: Duration = Duration::from_secs(2);
+
+/// Plans and writes until the tenant holds what was asked, or a definite failure. Returns the
+/// method of the requested type after success, for the SMS sign-in step.
+pub(super) async fn converge(
+    run: &Run<'_>,
+    mut methods: Vec<PhoneMethod>,
+    outcome: &mut Outcome,
+) -> Option<PhoneMethod> {
+    let Run {
+        services,
+        request,
+        object_id,
+        ..
+    } = *run;
+    let graph = &services.graph;
+    let phone_type = request.phone_type;
+    let number = &request.phone_number;
+    let mut writes = 0;
+    // The last write Graph refused outright, to tell a refusal the tenant explains (someone
+    // else changed it) from one it does not.
+    let mut refused: Option<(Write, GraphError)> = None;
+    // The last write whose outcome we never learned: if the tenant now holds what we asked,
+    // that write did it.
+    let mut unconfirmed: Option<Write> = None;
+    loop {
+        let mut decision = plan(request.operation, phone_type, number, &methods);
+        if let Some((previous, error)) = refused.take()
+            && decision == Plan::Write(previous)
+        {
+            // A read that lags behind a recent write can make Graph's refusal look unexplained:
+            // read again after short waits before concluding.
+            let settle = services.verification.min(SETTLE_AFTER_REFUSAL);
+            let reread = poll_until(settle, || async {
+                let methods = graph.phone_methods(object_id).await?;
+                let changed =
+                    plan(request.operation, phone_type, number, &methods) != Plan::Write(previous);
+                Ok::<_, GraphError>(changed.then_some(methods))
+            })
+            .await;
+            match reread {
+                Ok(Some(fresh)) => {
+                    methods = fresh;
+                    decision = plan(request.operation, phone_type, number, &methods);
+                }
+                Ok(None) => {
+                    let (failure, retry_after) =
+                        failure::of_refused_write(previous, phone_type, &error);
+                    fail_with(outcome, failure, retry_after);
+                    return None;
+                }
+                Err(read_error) => {
+                    fail_graph(outcome, &read_error, None);
+                    return None;
+                }
+            }
+        }
+        let write = match decision {
+            Plan::Done(settled) => {
+                let current = find(&methods, phone_type).cloned();
+                match unconfirmed {
+                    Some(write) if settled_by(write, settled) => {
+                        outcome.note(format!(
+                            "{} (Graph's answer was lost; reading back confirms it)",
+                            past_tense(write, phone_type, number, &[])
+                        ));
+                        outcome.succeed(action_of(write), current.as_ref());
+                    }
+                    _ => settle(request, settled, current.as_ref(), outcome),
+                }
+                return current;
+            }
+            Plan::Refuse(refusal) => {
+                outcome.fail(failure::of_refusal(phone_type, &refusal));
+                return None;
+            }
+            Plan::Write(write) => write,
+        };
+        if request.dry_run {
+            let predicted = match write {
+                Write::Remove => None,
+                Write::Add | Write::Update => Some(planned_method(phone_type, number)),
+            };
+            outcome.succeed(action_of(write), predicted.as_ref());
+            outcome.note(format!(
+                "Dry run: would {} (nothing was written)",
+                describe_write(write, phone_type, number, &methods)
+            ));
+            return predicted;
+        }
+        if !run.may_write(outcome).await {
+            return None;
+        }
+        writes += 1;
+        let written = execute(graph, object_id, write, phone_type, number).await;
+        // Whatever Graph answered, the user may have changed: readers that began before this
+        // must read again.
+        services.locks.note_write(&object_id.lock_key());
+        let error = match written {
+            Ok(after) => {
+                outcome.note(past_tense(write, phone_type, number, &methods));
+                outcome.succeed(action_of(write), after.as_ref());
+                return after;
+            }
+            Err(error) => error,
+        };
+        match &error.kind {
+            GraphErrorKind::Rejected {
+                rejection: Rejection::PhoneNumberNotUnique,
+                ..
+            } => return conflict::resolve(run, write, &methods, outcome).await,
+            GraphErrorKind::Forbidden { .. } | GraphErrorKind::Credential { .. } => {
+                fail_graph(outcome, &error, None);
+                return None;
+            }
+            GraphErrorKind::Rejected {
+                rejection: Rejection::InvalidPhoneNumber,
+                ..
+            } => {
+                outcome.fail(failure::invalid_number(number));
+                return None;
+            }
+            _ if writes >= MAX_WRITES => {
+                let (failure, retry_after) = failure::of_refused_write(write, phone_type, &error);
+                fail_with(outcome, failure, retry_after);
+                return None;
+            }
+            _ => {}
+        }
+        outcome.caution(format!(
+            "Could not {}: {}; reading the user's phone methods again before deciding",
+            describe_write(write, phone_type, number, &methods),
+            error.kind
+        ));
+        if let GraphErrorKind::Unavailable { retry_after, .. } = &error.kind {
+            // Give Graph the pause it asked for (bounded) before reading again.
+            let pause = retry_after.unwrap_or(Duration::from_millis(500));
+            tokio::time::sleep(pause.min(Duration::from_secs(5))).await;
+        }
+        methods = match graph.phone_methods(object_id).await {
+            Ok(methods) => methods,
+            Err(read_error) => {
+                // The write's outcome is unknown and the tenant cannot be read: report the
+                // write's failure, unless reading failed for a reason of its own.
+                let error = match read_error.kind {
+                    GraphErrorKind::Unavailable { .. } => error,
+                    _ => read_error,
+                };
+                fail_graph(outcome, &error, None);
+                return None;
+            }
+        };
+        // An unavailable Graph may or may not have acted, so the same write may be tried again;
+        // a definite refusal of the same write in the same state is final.
+        match error.kind {
+            GraphErrorKind::Unavailable { .. } => unconfirmed = Some(write),
+            // A refusal the tenant's state explains (a stale read) says the write did not
+            // happen; the one refusal known to come with the write done is 409
+            // `phoneNumberNotUnique`, which the conflict path above settles.
+            _ => refused = Some((write, error)),
+        }
+    }
+}
+
+/// Whether the tenant being `settled` means `write` took effect.
+fn settled_by(write: Write, settled: Settled) -> bool {
+    matches!(
+        (write, settled),
+        (Write::Add | Write::Update, Settled::Unchanged) | (Write::Remove, Settled::NotPresent)
+    )
+}
+
+/// Carries out one write; returns the method of the requested type after it, as far as
+/// Graph told us.
+async fn execute(
+    graph: &GraphClient,
+    object_id: &UserRef,
+    write: Write,
+    phone_type: PhoneType,
+    number: &PhoneNumber,
+) -> Result<Option<PhoneMethod>, GraphError> {
+    match write {
+        Write::Add => {
+            let created = graph
+                .add_phone_method(object_id, phone_type, number)
+                .await?;
+            Ok(Some(
+                created.unwrap_or_else(|| planned_method(phone_type, number)),
+            ))
+        }
+        Write::Update => {
+            graph
+                .update_phone_method(object_id, phone_type, number)
+                .await?;
+            Ok(Some(planned_method(phone_type, number)))
+        }
+        Write::Remove => {
+            graph.remove_phone_method(object_id, phone_type).await?;
+            Ok(None)
+        }
+    }
+}
+
+fn settle(
+    request: &Request,
+    settled: Settled,
+    current: Option<&PhoneMethod>,
+    outcome: &mut Outcome,
+) {
+    let phone_type = request.phone_type;
+    match settled {
+        Settled::Unchanged => {
+            outcome.note(format!(
+                "The {phone_type} phone already is {}; no change needed",
+                request.phone_number
+            ));
+            outcome.succeed(Action::Unchanged, current);
+        }
+        Settled::NotPresent => {
+            outcome.note(format!(
+                "No {phone_type} phone is registered; nothing to remove"
+            ));
+            outcome.succeed(Action::NotPresent, None);
+        }
+    }
+}
+
+/// The method we expect after a write Graph answers without a body.
+fn planned_method(phone_type: PhoneType, number: &PhoneNumber) -> PhoneMethod {
+    PhoneMethod {
+        phone_type,
+        number: RegisteredNumber::new(number.graph_format()),
+        sms_sign_in_state: None,
+    }
+}
+
+pub(super) fn action_of(write: Write) -> Action {
+    match write {
+        Write::Add => Action::Added,
+        Write::Update => Action::Updated,
+        Write::Remove => Action::Removed,
+    }
+}
