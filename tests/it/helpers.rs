@@ -19,7 +19,7 @@ use tokio::process::{Child, Command};
 pub const HANDLER: &str = env!("CARGO_BIN_EXE_mfa-phone-handler");
 
 /// Settings that keep retries fast in tests; each test can override them.
-const FAST: [(&str, &str); 4] = [
+pub const FAST: [(&str, &str); 4] = [
     ("MFA_GRAPH_BACKOFF_SECONDS", "0.01"),
     ("MFA_GRAPH_BACKOFF_CAP_SECONDS", "0.05"),
     ("MFA_GRAPH_RETRY_BUDGET_SECONDS", "5"),
@@ -293,6 +293,22 @@ pub async fn start_handler(mut command: Command) -> (Child, String, Arc<Output>)
 }
 
 impl TestApp {
+    /// Another handler process against this app's simulator (another instance of the Function
+    /// App), with the app settings `settings`; its base URL.
+    pub async fn another_instance(&self, settings: &[(&str, &str)]) -> (Child, String) {
+        let mut command = Command::new(HANDLER);
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("FUNCTIONS_CUSTOMHANDLER_PORT", "0")
+            .env("RUST_LOG", "info")
+            .envs(self.sim.handler_environment())
+            .envs(FAST)
+            .envs(settings.iter().copied());
+        let (child, url, _) = start_handler(command).await;
+        (child, url)
+    }
+
     /// A handler against a default simulator.
     pub async fn spawn() -> TestApp {
         TestApp::builder().spawn().await
@@ -608,4 +624,31 @@ pub fn storage_of(
 ) -> mfa_phone_handler::storage::StorageAccount {
     mfa_phone_handler::install_crypto_provider();
     mfa_phone_handler::storage::StorageAccount::new(azurite.account(), reqwest::Client::new(), None)
+}
+
+/// Every message of `name`, taken off it, as stored.
+pub async fn take_all(
+    storage: &mfa_phone_handler::storage::StorageAccount,
+    name: &str,
+) -> Vec<String> {
+    let queue = mfa_phone_handler::storage::queue::Queue::new(
+        storage,
+        name,
+        mfa_phone_handler::storage::queue::Encoding::None,
+    )
+    .expect("a client");
+    let mut texts = Vec::new();
+    while let Ok(batch) = queue.receive(32, Duration::from_secs(60)).await {
+        if batch.is_empty() {
+            break;
+        }
+        for message in batch {
+            queue
+                .delete(&message.id, &message.pop_receipt)
+                .await
+                .expect("deleted");
+            texts.push(message.stored);
+        }
+    }
+    texts
 }

@@ -7,6 +7,7 @@ mod graph_faults;
 mod hardening;
 mod helpers;
 mod http_trigger;
+mod instances;
 mod least_privilege;
 mod notify;
 mod openapi;

@@ -13,7 +13,7 @@ use mfa_phone_handler::storage::StorageAccount;
 use mfa_phone_handler::storage::queue::{Encoding, Queue, read_json};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, azurite, storage_of};
+use crate::helpers::{TestApp, azurite, storage_of, take_all};
 
 const NUMBER: &str = "+49 1701234567";
 const REQUESTS: &str = "mfa-phone-requests";
@@ -30,25 +30,6 @@ async fn host(handler: &str, storage: &StorageAccount) -> FunctionsHost {
     )
     .await
     .expect("the host starts")
-}
-
-/// Every message of `name`, taken off it, as stored.
-async fn take_all(storage: &StorageAccount, name: &str) -> Vec<String> {
-    let queue = Queue::new(storage, name, Encoding::None).expect("a client");
-    let mut texts = Vec::new();
-    while let Ok(batch) = queue.receive(32, Duration::from_secs(60)).await {
-        if batch.is_empty() {
-            break;
-        }
-        for message in batch {
-            queue
-                .delete(&message.id, &message.pop_receipt)
-                .await
-                .expect("deleted");
-            texts.push(message.stored);
-        }
-    }
-    texts
 }
 
 /// A producer's message, put on the request queue as plain JSON text.

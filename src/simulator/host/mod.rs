@@ -208,14 +208,25 @@ impl FunctionsHost {
         put(&self.shared, text).await
     }
 
-    /// Waits until no message is waiting (visible or not) or being delivered.
+    /// Waits until no message is waiting (visible or not) or being delivered by this host. A
+    /// storage queue other hosts also consume is looked at again at the polling interval too,
+    /// as the listener looks: their work tells this host nothing.
     pub async fn drained(&self) {
+        let interval = self.shared.options.trigger.max_polling_interval;
         loop {
             let changed = self.shared.changed.notified();
             if lock(&self.shared.ledger).in_flight == 0 && self.queue_is_empty().await {
                 return;
             }
-            changed.await;
+            match self.shared.options.storage {
+                None => changed.await,
+                Some(_) => {
+                    tokio::select! {
+                        () = changed => {}
+                        () = tokio::time::sleep(interval) => {}
+                    }
+                }
+            }
         }
     }
 

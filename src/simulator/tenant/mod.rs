@@ -47,6 +47,9 @@ pub struct Tenant {
     pub directory: directory::Directory,
     /// The Authentication methods policy for SMS and voice.
     pub policy: policy::SimPolicy,
+    /// Every phone method deleted: the user's id and the number it held, in order (what a
+    /// removal really took away, to set beside what it was asked to take).
+    deletions: Vec<(String, String)>,
 }
 
 impl Default for Tenant {
@@ -61,6 +64,7 @@ impl Default for Tenant {
             sent_mail: Vec::new(),
             directory: directory::Directory::default(),
             policy: policy::SimPolicy::default(),
+            deletions: Vec::new(),
         }
     }
 }
@@ -182,6 +186,11 @@ impl Tenant {
         &self.sent_mail
     }
 
+    /// Every phone method deleted so far: (user id, the number it held).
+    pub fn deletions(&self) -> &[(String, String)] {
+        &self.deletions
+    }
+
     /// Who holds `number` for SMS sign-in, if anyone.
     pub fn sms_holder(&self, number: &str) -> Option<&str> {
         let number = normalise(number)?;
@@ -298,6 +307,7 @@ impl Tenant {
         }
         let id = user.id.clone();
         self.release(&id, &number);
+        self.deletions.push((id, number));
         Ok(())
     }
 

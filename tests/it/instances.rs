@@ -1,0 +1,179 @@
+//! One user at a time across instances: two handler processes (two instances of the Function
+//! App) against one tenant, with the per-user leases in a real storage account (Azurite).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use mfa_phone_handler::phone::PhoneType;
+use mfa_phone_handler::simulator::host::{FunctionsHost, HostOptions};
+use mfa_phone_handler::simulator::{FaultAction, FaultRule, Gate, SimOptions};
+use mfa_phone_handler::storage::queue::{Encoding, Queue, read_json};
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    QUEUE_FUNCTION, TestApp, azurite, queue_envelope, result_of, storage_of, take_all,
+};
+
+const OLD: &str = "+49 1701234567";
+const NEW: &str = "+49 1709876543";
+
+/// Delivers `message` to the handler at `url` as the host would, on its `dequeue_count`-th
+/// delivery; the HTTP status and the answer.
+async fn deliver(
+    client: &reqwest::Client,
+    url: &str,
+    message: &Value,
+    dequeue_count: u64,
+) -> (u16, Value) {
+    let response = client
+        .post(format!("{url}/{QUEUE_FUNCTION}"))
+        .header("Content-Type", "application/json")
+        .body(queue_envelope(&message.to_string(), dequeue_count).to_string())
+        .send()
+        .await
+        .expect("the handler answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The window a removal leaves across instances, held open on purpose: instance A has read
+/// the old number and its DELETE is held at Graph while instance B sets a new one. With the
+/// leases, B waits for A's lease (here 1 s, then `userBusy`, so the queue delivers it again),
+/// and the new number survives; without them, B's PATCH lands in the window and A's DELETE
+/// removes the new number.
+#[tokio::test]
+async fn a_removal_on_one_instance_cannot_delete_a_number_another_instance_sets_meanwhile() {
+    let azurite = azurite().await;
+    let storage = storage_of(&azurite);
+    let connection = storage
+        .settings()
+        .connection_string()
+        .expect("Azurite's key");
+    let settings = [
+        ("AzureWebJobsStorage", connection.as_str()),
+        ("MFA_LEASE_WAIT_SECONDS", "1"),
+    ];
+    let app = TestApp::builder().envs(&settings).spawn().await;
+    let (_b, instance_b) = app.another_instance(&settings).await;
+    let user = app.add_member("adele@contoso.com");
+    app.seed_phone(&user, PhoneType::Mobile, OLD);
+    let gate = Gate::default();
+    app.sim.inject(FaultRule::new(
+        Some("DELETE"),
+        "/phoneMethods",
+        1,
+        FaultAction::Hold(gate.clone()),
+    ));
+    let remove = json!({"UserId": user, "phoneNumber": OLD, "Remove": true});
+    let set = json!({"UserId": user, "phoneNumber": NEW});
+
+    let mut arrivals = app.sim.request_arrived();
+    let removal = deliver(&app.client, &app.handler, &remove, 1);
+    let meanwhile = async {
+        while app.sim.arrived("/phoneMethods") == 0 {
+            arrivals.changed().await.expect("the simulator runs");
+        }
+        // A's DELETE is held at Graph: B asks to set the new number now.
+        let during = deliver(&app.client, &instance_b, &set, 1).await;
+        gate.open();
+        during
+    };
+    let ((_, removed), (during_status, _)) = tokio::join!(removal, meanwhile);
+
+    assert_eq!(result_of(&removed)["action"], "removed", "{removed}");
+    assert_eq!(
+        during_status, 503,
+        "B could not have the lease A held: userBusy, delivered again later"
+    );
+    let (_, again) = deliver(&app.client, &instance_b, &set, 2).await;
+    assert_eq!(result_of(&again)["action"], "added", "{again}");
+    assert_eq!(app.phones(&user)[0].1, NEW, "the new number survives");
+    let deletions = app.sim.tenant(|tenant| tenant.deletions().to_vec());
+    assert_eq!(
+        deletions,
+        [(user.clone(), OLD.to_owned())],
+        "only the old number went"
+    );
+}
+
+/// Two hosts with two handler instances consume one queue with the same users' removals and
+/// new numbers interleaved: every message ends in one result, every user ends with the new
+/// number, and no removal took away a number it was not asked to.
+#[tokio::test]
+async fn two_instances_on_one_queue_keep_every_removal_to_its_number() {
+    let azurite = azurite().await;
+    let storage = storage_of(&azurite);
+    let connection = storage
+        .settings()
+        .connection_string()
+        .expect("Azurite's key");
+    let settings = [("AzureWebJobsStorage", connection.as_str())];
+    let app = TestApp::builder()
+        .options(SimOptions {
+            latency: Duration::from_millis(20),
+            ..SimOptions::default()
+        })
+        .envs(&settings)
+        .spawn()
+        .await;
+    let (_b, instance_b) = app.another_instance(&settings).await;
+    let mut users = Vec::new();
+    for index in 0..20 {
+        let user = app.add_member(&format!("user{index}@contoso.com"));
+        app.seed_phone(&user, PhoneType::Mobile, OLD);
+        users.push(user);
+    }
+    let options = || {
+        HostOptions::default()
+            .with_storage(storage.clone())
+            .redelivering_after(Duration::from_millis(100))
+    };
+    let host_a = FunctionsHost::start(&app.handler, options())
+        .await
+        .expect("host A");
+    let host_b = FunctionsHost::start(&instance_b, options())
+        .await
+        .expect("host B");
+    let requests = Queue::new(&storage, "mfa-phone-requests", Encoding::None).expect("a client");
+    for user in &users {
+        for message in [
+            json!({"UserId": user, "phoneNumber": OLD, "Remove": true}),
+            json!({"UserId": user, "phoneNumber": NEW}),
+        ] {
+            requests.send(&message.to_string()).await.expect("sent");
+        }
+    }
+    host_a.drained().await;
+    host_b.drained().await;
+
+    let results: Vec<Value> = take_all(&storage, "mfa-phone-results")
+        .await
+        .iter()
+        .filter_map(|text| read_json(text))
+        .collect();
+    assert_eq!(results.len(), 40, "one result per message");
+    assert!(
+        results
+            .iter()
+            .all(|result| result["status"] == "succeeded"
+                || result["error"]["code"] == "numberMismatch"),
+        "a removal after the new number finds another number: {results:#?}"
+    );
+    assert!(
+        !host_a.deliveries().is_empty() && !host_b.deliveries().is_empty(),
+        "both instances took messages"
+    );
+    let mut deleted: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (user, number) in app.sim.tenant(|tenant| tenant.deletions().to_vec()) {
+        deleted.entry(user).or_default().push(number);
+    }
+    for user in &users {
+        assert_eq!(app.phones(user)[0].1, NEW, "{user}");
+        assert!(
+            deleted
+                .get(user)
+                .is_none_or(|numbers| numbers.iter().all(|number| number == OLD)),
+            "{user}: {deleted:?}"
+        );
+    }
+}
