@@ -182,6 +182,10 @@ var poisonQueueName = '${requestQueueName}-poison'
 // transient failure into a final result instead of letting the message go to the poison queue.
 var maxDequeueCount = 5
 var deploymentContainerName = 'app-package-${token}'
+// The handler's per-user leases (one blob per user it changes, empty, named by object id): one
+// user's changes run on one instance at a time across the Function App (README, "What holds
+// across instances"). The handler would create it; creating it here makes it visible.
+var leaseContainerName = 'mfa-phone-locks'
 
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -249,6 +253,13 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
 
     resource deploymentContainer 'containers' = {
       name: deploymentContainerName
+      properties: {
+        publicAccess: 'None'
+      }
+    }
+
+    resource leaseContainer 'containers' = {
+      name: leaseContainerName
       properties: {
         publicAccess: 'None'
       }

@@ -9,7 +9,10 @@
 //! - the lease came at the first asking (nobody held it, and nobody's lapsed lease was just
 //!   taken over), and
 //! - the lease blob was last changed (the last holder marks it after its writes, before it lets
-//!   the lease go) more than [`CLOCK_MARGIN`] before the read was sent.
+//!   the lease go) more than [`CLOCK_MARGIN`] before the read was sent, or by this instance
+//!   itself (its own mark, by ETag: its own writes ended before its read began, since the
+//!   instance's lock of the user is kept until the lease is let go), or this instance made the
+//!   blob a moment ago (nobody held a lease on the user before).
 //!
 //! Why that is enough: another instance writes only while it holds the lease, and only while
 //! its last renewal is younger than the lease's duration less [`WRITE_MARGIN`]
@@ -22,7 +25,8 @@
 //! when another instance was at the same user. Blob leases carry no fencing token, so a holder
 //! stopped between that check and its write could still write late: that is the residue.
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use azure_core::http::RequestContent;
@@ -46,6 +50,8 @@ const WRITE_MARGIN: Duration = Duration::from_secs(20);
 /// How far the storage service's clock (its Last-Modified) may be from ours, and the second it
 /// rounds to.
 const CLOCK_MARGIN: Duration = Duration::from_secs(5);
+/// How many users' marks an instance remembers (then it forgets them all and reads again).
+const MARKS_REMEMBERED: usize = 10_000;
 /// The first pause before asking again for a lease another instance holds; it doubles.
 const FIRST_WAIT: Duration = Duration::from_millis(100);
 const LONGEST_WAIT: Duration = Duration::from_secs(2);
@@ -54,6 +60,8 @@ const LONGEST_WAIT: Duration = Duration::from_secs(2);
 pub struct UserLeases {
     account: StorageAccount,
     container_ready: OnceCell<()>,
+    /// The ETag of this instance's last mark on each user's lease blob.
+    own_marks: Arc<Mutex<HashMap<String, String>>>,
 }
 
 /// A user's lease, held until [`UserLease::release`].
@@ -64,6 +72,11 @@ pub struct UserLease {
     renewed: Arc<Mutex<Instant>>,
     /// When the lease blob was last changed, as the service said at acquisition.
     last_change: Option<SystemTime>,
+    /// Whether that last change was this instance's own mark, or this instance made the blob.
+    own_last_change: bool,
+    /// Where this instance's marks are remembered, and under which name.
+    own_marks: Arc<Mutex<HashMap<String, String>>>,
+    name: String,
     /// Whether another instance held the lease when it was first asked for, or the blob had to
     /// be made.
     contended: bool,
@@ -88,6 +101,7 @@ impl UserLeases {
         UserLeases {
             account,
             container_ready: OnceCell::new(),
+            own_marks: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
@@ -109,9 +123,11 @@ impl UserLeases {
             .blob_service()
             .map_err(|StorageError(error)| LeaseError::Unavailable(error))?;
         let container = service.blob_container_client(CONTAINER);
-        let blob = Arc::new(container.blob_client(&object_id.to_ascii_lowercase()));
+        let name = object_id.to_ascii_lowercase();
+        let blob = Arc::new(container.blob_client(&name));
         let id = uuid::Uuid::new_v4().to_string();
         let mut contended = false;
+        let mut fresh = false;
         let mut wait = FIRST_WAIT;
         loop {
             let sent = Instant::now();
@@ -131,6 +147,9 @@ impl UserLeases {
                         .ok()
                         .flatten()
                         .map(SystemTime::from);
+                    let etag = response.etag().ok().flatten().map(|etag| etag.to_string());
+                    let own_mark =
+                        etag.is_some() && lock(&self.own_marks).get(&name) == etag.as_ref();
                     let renewed = Arc::new(Mutex::new(sent));
                     let renewer = tokio::spawn(renew(blob.clone(), id.clone(), renewed.clone()));
                     return Ok(UserLease {
@@ -138,6 +157,9 @@ impl UserLeases {
                         id,
                         renewed,
                         last_change,
+                        own_last_change: own_mark || fresh,
+                        own_marks: self.own_marks.clone(),
+                        name,
                         contended,
                         wrote: std::sync::atomic::AtomicBool::new(false),
                         renewer,
@@ -158,7 +180,6 @@ impl UserLeases {
                     wait = (wait * 2).min(LONGEST_WAIT);
                 }
                 (Some(404), Some("ContainerNotFound")) => {
-                    contended = true;
                     self.container_ready
                         .get_or_try_init(|| async {
                             match container.create(None).await {
@@ -178,21 +199,25 @@ impl UserLeases {
                         .await?;
                 }
                 (Some(404), Some("BlobNotFound")) => {
-                    // The user's first lease: make the blob (someone else may be making it).
-                    contended = true;
+                    // The user's first lease: make the blob. Made by us, nobody held a lease on
+                    // the user before; made by someone else a moment ago, read again.
                     let made = blob
                         .upload(
                             RequestContent::from(Vec::<u8>::new()),
                             Some(BlockBlobClientUploadOptions::default().if_not_exists()),
                         )
                         .await;
-                    if let Err(error) = made
-                        && !matches!(status_and_code(&error), (Some(409 | 412), _))
-                    {
-                        return Err(LeaseError::Unavailable(format!(
-                            "could not create the lease blob: {}",
-                            describe_error(&error)
-                        )));
+                    match made {
+                        Ok(_) => fresh = true,
+                        Err(error) if matches!(status_and_code(&error), (Some(409 | 412), _)) => {
+                            contended = true;
+                        }
+                        Err(error) => {
+                            return Err(LeaseError::Unavailable(format!(
+                                "could not create the lease blob: {}",
+                                describe_error(&error)
+                            )));
+                        }
                     }
                 }
                 _ => return Err(LeaseError::Unavailable(describe_error(&error))),
@@ -211,9 +236,10 @@ impl UserLease {
     /// another instance made (see the module's proof); otherwise read again.
     pub fn read_stands(&self, sent: SystemTime) -> bool {
         !self.contended
-            && self
-                .last_change
-                .is_some_and(|changed| changed + CLOCK_MARGIN < sent)
+            && (self.own_last_change
+                || self
+                    .last_change
+                    .is_some_and(|changed| changed + CLOCK_MARGIN < sent))
     }
 
     /// Whether another instance held the lease when it was asked for.
@@ -271,15 +297,27 @@ impl UserLease {
                     }),
                 )
                 .await;
-            if let Err(error) = marked {
-                // Not released unmarked: the lease lapses instead, which readers treat as
-                // a change they must read again after.
-                tracing::warn!(
-                    "could not mark the user's lease blob after a write ({}); leaving the lease \
-                     to lapse",
-                    describe_error(&error)
-                );
-                return;
+            match marked {
+                Ok(mark) => {
+                    let mut marks = lock(&self.own_marks);
+                    if marks.len() > MARKS_REMEMBERED {
+                        marks.clear();
+                    }
+                    match mark.etag {
+                        Some(etag) => marks.insert(self.name.clone(), etag.to_string()),
+                        None => marks.remove(&self.name),
+                    };
+                }
+                Err(error) => {
+                    // Not released unmarked: the lease lapses instead, which readers treat as
+                    // a change they must read again after.
+                    tracing::warn!(
+                        "could not mark the user's lease blob after a write ({}); leaving the \
+                         lease to lapse",
+                        describe_error(&error)
+                    );
+                    return;
+                }
             }
         }
         if let Err(error) = self.blob.release_lease(self.id.clone(), None).await {
@@ -312,4 +350,10 @@ async fn renew(blob: Arc<BlobClient>, id: String, renewed: Arc<Mutex<Instant>>) 
             }
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

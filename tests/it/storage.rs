@@ -73,7 +73,10 @@ async fn a_users_lease_is_one_instances_at_a_time() {
         .acquire(user, Instant::now() + Duration::from_secs(10))
         .await
         .expect("the first lease");
-    assert!(first.was_contended(), "the blob had to be made: read again");
+    assert!(
+        first.read_stands(SystemTime::now()),
+        "this instance made the blob: nobody held a lease on the user before"
+    );
     let busy = instance_b
         .acquire(user, Instant::now() + Duration::from_millis(400))
         .await;
@@ -103,5 +106,22 @@ async fn a_users_lease_is_one_instances_at_a_time() {
         "the last holder wrote a moment ago: a read sent now may predate it"
     );
     assert!(second.read_stands(SystemTime::now() + Duration::from_secs(10)));
+    second.ready_to_write().await.expect("held");
     second.release().await;
+    // Instance B's own mark is the last change: its next read may stand at once; A's may not.
+    let again_b = instance_b
+        .acquire(user, Instant::now() + Duration::from_secs(10))
+        .await
+        .expect("free");
+    assert!(again_b.read_stands(SystemTime::now()), "its own mark");
+    again_b.release().await;
+    let again_a = instance_a
+        .acquire(user, Instant::now() + Duration::from_secs(10))
+        .await
+        .expect("free");
+    assert!(
+        !again_a.read_stands(SystemTime::now()),
+        "B's mark, a moment ago"
+    );
+    again_a.release().await;
 }
