@@ -6,8 +6,8 @@
 //! therefore stamped with a serial number: a caller that finds a write to its user stamped
 //! after its read began reads again before it decides.
 //!
-//! Across instances nothing is serialised; the runbook's plan-then-verify loop is what keeps
-//! concurrent writers from undoing each other there.
+//! Across instances, the user's lease in the app's storage account does that
+//! ([`crate::storage::leases`]); these locks keep an instance from contending with itself for it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
