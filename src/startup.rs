@@ -94,7 +94,16 @@ impl Application {
         )
         .map_err(StartupError::Credential)?;
         let leases = match &config.leases {
-            Some(account) => Some(user_leases(&config, account, &credential, identity_http)?),
+            Some(account) if account.blob.is_some() => {
+                Some(user_leases(&config, account, &credential, identity_http)?)
+            }
+            Some(_) => {
+                tracing::warn!(
+                    "the storage account is configured without a blob endpoint \
+                     (AzureWebJobsStorage__blobServiceUri): the per-user leases need one"
+                );
+                None
+            }
             None => None,
         };
         let graph = GraphClient::new(
@@ -133,8 +142,9 @@ impl Application {
                 leases.describe()
             ),
             None => tracing::warn!(
-                "no storage account is configured for leases (AzureWebJobsStorage, or \
-                 MFA_USER_LEASES=false): work for one user is serialised on this instance only"
+                "no storage account is configured for leases (AzureWebJobsStorage with a blob \
+                 endpoint, or MFA_USER_LEASES=false): work for one user is serialised on this \
+                 instance only"
             ),
         }
         tokio::task::spawn_blocking(crate::phone::warm_up);

@@ -36,6 +36,7 @@ pub use self::error::{
 pub use self::lists::{phone_methods_of, user_of};
 pub use self::retry::{RetrySettings, parse_retry_after};
 pub use self::roles::{PrincipalKind, PrivilegedRole, RoleHolder};
+pub use self::send::WriteWindow;
 
 /// The Graph client. Cheap to share behind an `Arc`; its connection pool and the credential's
 /// token cache are shared by every invocation.
@@ -245,6 +246,7 @@ impl GraphClient {
         user_id: &UserRef,
         phone_type: PhoneType,
         number: &PhoneNumber,
+        window: Option<WriteWindow>,
     ) -> Result<Option<PhoneMethod>, GraphError> {
         let operation = GraphOperation::AddPhoneMethod;
         let url = self.user_url(user_id, &["authentication", "phoneMethods"]);
@@ -255,12 +257,13 @@ impl GraphClient {
         })
         .map_err(|error| malformed(operation, error))?;
         let answer = self
-            .send(
+            .send_within(
                 operation,
                 Method::POST,
                 url,
                 Some(body),
                 Idempotence::Unsafe,
+                window,
             )
             .await?;
         if answer.body.is_empty() {
@@ -280,6 +283,7 @@ impl GraphClient {
         user_id: &UserRef,
         phone_type: PhoneType,
         number: &PhoneNumber,
+        window: Option<WriteWindow>,
     ) -> Result<(), GraphError> {
         let operation = GraphOperation::UpdatePhoneMethod;
         let url = self.user_url(
@@ -292,8 +296,15 @@ impl GraphClient {
             phone_type: phone_type.as_str(),
         })
         .map_err(|error| malformed(operation, error))?;
-        self.send(operation, Method::PATCH, url, Some(body), Idempotence::Safe)
-            .await?;
+        self.send_within(
+            operation,
+            Method::PATCH,
+            url,
+            Some(body),
+            Idempotence::Safe,
+            window,
+        )
+        .await?;
         Ok(())
     }
 
@@ -306,6 +317,7 @@ impl GraphClient {
         &self,
         user_id: &UserRef,
         phone_type: PhoneType,
+        window: Option<WriteWindow>,
     ) -> Result<(), GraphError> {
         let operation = GraphOperation::RemovePhoneMethod;
         let url = self.user_url(
@@ -314,8 +326,15 @@ impl GraphClient {
         );
         // Not repeated blindly: had the first DELETE taken effect and someone set a new number
         // meanwhile, a repeat would remove that one. The runbook reads back instead.
-        self.send(operation, Method::DELETE, url, None, Idempotence::Unsafe)
-            .await?;
+        self.send_within(
+            operation,
+            Method::DELETE,
+            url,
+            None,
+            Idempotence::Unsafe,
+            window,
+        )
+        .await?;
         Ok(())
     }
 
@@ -324,7 +343,12 @@ impl GraphClient {
     /// # Errors
     ///
     /// A [`GraphError`].
-    pub async fn set_sms_sign_in(&self, user_id: &UserRef, enable: bool) -> Result<(), GraphError> {
+    pub async fn set_sms_sign_in(
+        &self,
+        user_id: &UserRef,
+        enable: bool,
+        window: Option<WriteWindow>,
+    ) -> Result<(), GraphError> {
         let (operation, action) = if enable {
             (GraphOperation::EnableSmsSignIn, "enableSmsSignIn")
         } else {
@@ -340,8 +364,15 @@ impl GraphClient {
             ],
         );
         // Switching to a fixed state is idempotent, so retrying it is safe.
-        self.send(operation, Method::POST, url, None, Idempotence::Safe)
-            .await?;
+        self.send_within(
+            operation,
+            Method::POST,
+            url,
+            None,
+            Idempotence::Safe,
+            window,
+        )
+        .await?;
         Ok(())
     }
 

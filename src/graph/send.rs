@@ -26,6 +26,15 @@ pub(super) enum Idempotence {
     Unsafe,
 }
 
+/// When a write may still be attempted, and how long one attempt may take: a write under a
+/// user's lease starts no attempt (a retry included) once the lease could lapse before Graph
+/// has applied it.
+#[derive(Clone, Copy, Debug)]
+pub struct WriteWindow {
+    pub start_by: Instant,
+    pub attempt_timeout: Duration,
+}
+
 /// The body of a 2xx answer.
 pub(super) struct Success {
     pub body: bytes::Bytes,
@@ -40,6 +49,20 @@ impl GraphClient {
         body: Option<Vec<u8>>,
         idempotence: Idempotence,
     ) -> Result<Success, GraphError> {
+        self.send_within(operation, method, url, body, idempotence, None)
+            .await
+    }
+
+    /// [`GraphClient::send`], every attempt started within `window` when one is given.
+    pub(super) async fn send_within(
+        &self,
+        operation: GraphOperation,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+        idempotence: Idempotence,
+        window: Option<WriteWindow>,
+    ) -> Result<Success, GraphError> {
         if url.origin() != self.origin {
             return Err(malformed(
                 operation,
@@ -50,8 +73,20 @@ impl GraphClient {
         let started = Instant::now();
         let client_request_id = uuid::Uuid::new_v4().to_string();
         let mut attempt = 0;
+        let attempt_timeout = window.map_or(self.retry.attempt_timeout, |window| {
+            window.attempt_timeout.min(self.retry.attempt_timeout)
+        });
         loop {
             attempt += 1;
+            if window.is_some_and(|window| Instant::now() > window.start_by) {
+                // An earlier attempt may have been carried out: the outcome is unknown.
+                return Err(error(GraphErrorKind::Unavailable {
+                    retry_after: None,
+                    detail: "not attempted again: the user's lease was not renewed in time"
+                        .to_owned(),
+                    throttled: false,
+                }));
+            }
             let token = self
                 .tokens
                 .get()
@@ -63,7 +98,7 @@ impl GraphClient {
                 .bearer_auth(token.token.secret())
                 .header("client-request-id", &client_request_id)
                 .header(ACCEPT, "application/json")
-                .timeout(self.retry.attempt_timeout);
+                .timeout(attempt_timeout);
             if let Some(body) = &body {
                 request = request
                     .header(CONTENT_TYPE, "application/json")

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::wording::{describe_write, past_tense};
 use super::{Run, conflict, fail_graph, fail_with, failure, poll_until};
-use crate::graph::{GraphClient, GraphError, GraphErrorKind, Rejection};
+use crate::graph::{GraphClient, GraphError, GraphErrorKind, Rejection, WriteWindow};
 use crate::outcome::Outcome;
 use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, RegisteredNumber};
 use crate::plan::{Plan, Settled, Write, find, plan};
@@ -109,11 +109,11 @@ pub(super) async fn converge(
             ));
             return predicted;
         }
-        if !run.may_write(outcome).await {
+        let Ok(window) = run.write_window(outcome).await else {
             return None;
-        }
+        };
         writes += 1;
-        let written = execute(graph, object_id, write, phone_type, number).await;
+        let written = execute(graph, object_id, write, phone_type, number, window).await;
         // Whatever Graph answered, the user may have changed: readers that began before this
         // must read again.
         services.locks.note_write(&object_id.lock_key());
@@ -125,6 +125,7 @@ pub(super) async fn converge(
             }
             Err(error) => error,
         };
+        run.after_write_error(&error);
         match &error.kind {
             GraphErrorKind::Rejected {
                 rejection: Rejection::PhoneNumberNotUnique,
@@ -199,11 +200,12 @@ async fn execute(
     write: Write,
     phone_type: PhoneType,
     number: &PhoneNumber,
+    window: Option<WriteWindow>,
 ) -> Result<Option<PhoneMethod>, GraphError> {
     match write {
         Write::Add => {
             let created = graph
-                .add_phone_method(object_id, phone_type, number)
+                .add_phone_method(object_id, phone_type, number, window)
                 .await?;
             Ok(Some(
                 created.unwrap_or_else(|| planned_method(phone_type, number)),
@@ -211,12 +213,14 @@ async fn execute(
         }
         Write::Update => {
             graph
-                .update_phone_method(object_id, phone_type, number)
+                .update_phone_method(object_id, phone_type, number, window)
                 .await?;
             Ok(Some(planned_method(phone_type, number)))
         }
         Write::Remove => {
-            graph.remove_phone_method(object_id, phone_type).await?;
+            graph
+                .remove_phone_method(object_id, phone_type, window)
+                .await?;
             Ok(None)
         }
     }

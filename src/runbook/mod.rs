@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 
 use self::picture::Picture;
 use self::wording::{describe_current, describe_request};
-use crate::graph::{GraphClient, GraphError};
+use crate::graph::{GraphClient, GraphError, GraphErrorKind, WriteWindow};
 use crate::locks::UserLocks;
 use crate::notify::Notifier;
 use crate::outcome::Outcome;
@@ -36,7 +36,7 @@ use crate::policy::Policies;
 use crate::protection::{Protection, Verdict};
 use crate::report::{Action, ErrorCode, Failure, WarningCode};
 use crate::request::{Request, SmsSignIn};
-use crate::storage::leases::{UserLease, UserLeases};
+use crate::storage::leases::{Moment, UserLease, UserLeases};
 use crate::user::{DirectoryUser, UserRef};
 
 pub use self::picture::Safeguards;
@@ -108,22 +108,37 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Whether a write may be sent now: the user's lease (when there are leases) is held with
-    /// room for it. Otherwise the outcome fails and nothing more is written.
-    async fn may_write(&self, outcome: &mut Outcome) -> bool {
+    /// Whether a write may be sent now, and the window its attempts must start in: the user's
+    /// lease (when there are leases) is held with room for it. Otherwise the outcome fails and
+    /// nothing more is written.
+    async fn write_window(&self, outcome: &mut Outcome) -> Result<Option<WriteWindow>, NotNow> {
         let Some(held) = self.lease else {
-            return true;
+            return Ok(None);
         };
         match held.ready_to_write().await {
-            Ok(()) => true,
+            Ok(window) => Ok(Some(window)),
             Err(error) => {
                 let (failure, retry_after) = lease::failure(&error);
                 fail_with(outcome, failure, Some(retry_after));
-                false
+                Err(NotNow)
             }
         }
     }
+
+    /// After a write Graph did not answer definitely: Graph may still apply it, so the lease is
+    /// left to lapse rather than released (see [`crate::storage::leases`]).
+    fn after_write_error(&self, error: &GraphError) {
+        if let (Some(held), GraphErrorKind::Unavailable { throttled, .. }) =
+            (self.lease, &error.kind)
+            && !throttled
+        {
+            held.write_in_doubt();
+        }
+    }
 }
+
+/// No write may be sent: the outcome says why.
+struct NotNow;
 
 /// Reads, plans, writes and verifies; returns the user when they could be read.
 async fn carry_out(
@@ -140,7 +155,7 @@ async fn carry_out(
     let writes_before = services.locks.write_serial();
     // The lease of a user named by object id goes alongside the first read (a dry run writes
     // nothing and needs none); whether that read may stand is the lease's to say.
-    let read_sent = std::time::SystemTime::now();
+    let read_sent = Moment::now();
     let early = matches!(request.user, UserRef::ObjectId(_)) && !request.dry_run;
     let (first, (), early_lease) = tokio::join!(
         read::first_read(services, &request.user, true),

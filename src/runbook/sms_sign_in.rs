@@ -45,13 +45,14 @@ pub(super) async fn switch(
         ));
         return method;
     }
-    if !run.may_write(outcome).await {
+    let Ok(window) = run.write_window(outcome).await else {
         return method;
-    }
+    };
     let graph = &services.graph;
-    let switched = graph.set_sms_sign_in(object_id, enable).await;
+    let switched = graph.set_sms_sign_in(object_id, enable, window).await;
     services.locks.note_write(&object_id.lock_key());
     if let Err(error) = switched {
+        run.after_write_error(&error);
         match &error.kind {
             GraphErrorKind::Rejected { message, .. } => {
                 outcome.fail(Failure::for_field(

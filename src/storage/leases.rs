@@ -6,26 +6,32 @@
 //! lease, or one proved to show every change another instance made. The lease is asked for
 //! alongside the first read (no round trip of its own) and the read stands only when
 //! ([`UserLease::read_stands`]):
-//! - the lease came at the first asking (nobody held it, and nobody's lapsed lease was just
-//!   taken over), and
+//! - the lease came at the first asking (nobody held it), within [`GRANT_WITHIN`] of the
+//!   read's sending, and
 //! - the lease blob was last changed (the last holder marks it after its writes, before it lets
 //!   the lease go) more than [`CLOCK_MARGIN`] before the read was sent, or by this instance
 //!   itself (its own mark, by ETag: its own writes ended before its read began, since the
-//!   instance's lock of the user is kept until the lease is let go), or this instance made the
-//!   blob a moment ago (nobody held a lease on the user before).
+//!   instance's lock of the user is kept until the lease is let go), which includes the blob
+//!   this instance made for the user's first lease (nobody held a lease on the user before).
 //!
-//! Why that is enough: another instance writes only while it holds the lease, and only while
-//! its last renewal is younger than the lease's duration less [`WRITE_MARGIN`]
-//! ([`UserLease::ready_to_write`]). If it let the lease go, it marked the blob after its last
-//! write, so a write after our read was sent would have marked the blob after that too. If its
-//! lease lapsed (it stopped), its last write was sent at least `WRITE_MARGIN` before the lease
-//! became free, so before our read was sent, as long as Graph applies a write within
-//! `WRITE_MARGIN` of its sending (a request older than the attempt timeout, 15 s, was
-//! abandoned). Otherwise the user is read again under the lease: one round trip more, only
-//! when another instance was at the same user. Blob leases carry no fencing token, so a holder
-//! stopped between that check and its write could still write late: that is the residue.
+//! Why that is enough: another instance writes only while it holds the lease, and starts a
+//! write attempt only while its last renewal is younger than the lease's duration less
+//! [`WRITE_MARGIN`] ([`UserLease::ready_to_write`] gives the [`WriteWindow`]), each attempt
+//! abandoned after [`WRITE_ATTEMPT_TIMEOUT`]. If it let the lease go, every write of its was
+//! answered and it marked the blob after the last one, so a write after our read was sent would
+//! have marked the blob after that too. If its lease lapsed (it stopped, lost the storage
+//! account, or had a write whose outcome it never learnt: then it lets the lease lapse on
+//! purpose), its last attempt was sent at least `WRITE_MARGIN` before the lease became free;
+//! the lease became free before the service granted it to us, at most `GRANT_WITHIN` after our
+//! read was sent; so that attempt was sent more than `WRITE_MARGIN - GRANT_WITHIN` (17 s)
+//! before our read, and Graph had applied it by then as long as Graph applies a write within
+//! that time of its sending (the attempt timeout is 15 s). Otherwise the user is read again
+//! under the lease: one round trip more, only when another instance was at the same user. Blob
+//! leases carry no fencing token, so a holder paused for longer than `WRITE_MARGIN` between
+//! its check and its sending could still write late: that is the residue.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -35,18 +41,26 @@ use azure_storage_blob::models::{
     BlobClientAcquireLeaseOptions, BlobClientAcquireLeaseResultHeaders,
     BlockBlobClientUploadOptions,
 };
-use tokio::sync::OnceCell;
+use tokio::sync::watch;
 
 use super::{StorageAccount, StorageError, describe_error, status_and_code};
+pub use crate::graph::WriteWindow;
 
 /// The container the leases live in.
 pub const CONTAINER: &str = "mfa-phone-locks";
 /// How long a lease lasts without renewal (the service allows 15 to 60 s).
 const DURATION: Duration = Duration::from_secs(60);
 /// How often a held lease is renewed.
-const RENEW_EVERY: Duration = Duration::from_secs(15);
-/// No write is sent later than this before the lease would lapse unrenewed.
+const RENEW_EVERY: Duration = Duration::from_secs(10);
+/// The pause before a failed renewal is tried again.
+const RENEW_RETRY: Duration = Duration::from_secs(2);
+/// No write attempt starts later than this before the lease would lapse unrenewed.
 const WRITE_MARGIN: Duration = Duration::from_secs(20);
+/// The longest one write attempt under a lease may take before it is abandoned.
+pub const WRITE_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
+/// A read sent alongside the lease's asking stands only when the lease was granted within this
+/// of the read's sending.
+const GRANT_WITHIN: Duration = Duration::from_secs(3);
 /// How far the storage service's clock (its Last-Modified) may be from ours, and the second it
 /// rounds to.
 const CLOCK_MARGIN: Duration = Duration::from_secs(5);
@@ -59,7 +73,6 @@ const LONGEST_WAIT: Duration = Duration::from_secs(2);
 /// The leases of the app's storage account.
 pub struct UserLeases {
     account: StorageAccount,
-    container_ready: OnceCell<()>,
     /// The ETag of this instance's last mark on each user's lease blob.
     own_marks: Arc<Mutex<HashMap<String, String>>>,
 }
@@ -70,19 +83,44 @@ pub struct UserLease {
     id: String,
     /// When the lease was last acquired or renewed (taken before the request was sent).
     renewed: Arc<Mutex<Instant>>,
+    /// When the successful asking was sent, and when its answer came.
+    asked: Instant,
+    granted: Instant,
     /// When the lease blob was last changed, as the service said at acquisition.
     last_change: Option<SystemTime>,
-    /// Whether that last change was this instance's own mark, or this instance made the blob.
+    /// Whether that last change was this instance's own mark (the blob it made included).
     own_last_change: bool,
     /// Where this instance's marks are remembered, and under which name.
     own_marks: Arc<Mutex<HashMap<String, String>>>,
     name: String,
-    /// Whether another instance held the lease when it was first asked for, or the blob had to
-    /// be made.
+    /// Whether another instance held the lease when it was first asked for, or made the blob
+    /// while this one tried to.
     contended: bool,
     /// Whether a write was (or may have been) sent under the lease.
-    wrote: std::sync::atomic::AtomicBool,
-    renewer: tokio::task::JoinHandle<()>,
+    wrote: AtomicBool,
+    /// Whether a write's outcome is unknown (abandoned, or answered as unavailable): Graph may
+    /// still apply it, so the lease is left to lapse rather than released.
+    in_doubt: AtomicBool,
+    /// Stops the renewer when sent to or dropped (a renewal under way is finished first).
+    stop_renewing: watch::Sender<bool>,
+    renewer: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A moment, by the wall clock (compared with the storage service's Last-Modified) and by the
+/// monotonic one.
+#[derive(Clone, Copy, Debug)]
+pub struct Moment {
+    pub wall: SystemTime,
+    pub monotonic: Instant,
+}
+
+impl Moment {
+    pub fn now() -> Moment {
+        Moment {
+            wall: SystemTime::now(),
+            monotonic: Instant::now(),
+        }
+    }
 }
 
 /// Why no lease could be had.
@@ -100,7 +138,6 @@ impl UserLeases {
     pub fn new(account: StorageAccount) -> UserLeases {
         UserLeases {
             account,
-            container_ready: OnceCell::new(),
             own_marks: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -127,7 +164,7 @@ impl UserLeases {
         let blob = Arc::new(container.blob_client(&name));
         let id = uuid::Uuid::new_v4().to_string();
         let mut contended = false;
-        let mut fresh = false;
+        let mut made_container = false;
         let mut wait = FIRST_WAIT;
         loop {
             let sent = Instant::now();
@@ -151,18 +188,24 @@ impl UserLeases {
                     let own_mark =
                         etag.is_some() && lock(&self.own_marks).get(&name) == etag.as_ref();
                     let renewed = Arc::new(Mutex::new(sent));
-                    let renewer = tokio::spawn(renew(blob.clone(), id.clone(), renewed.clone()));
+                    let (stop_renewing, stop) = watch::channel(false);
+                    let renewer =
+                        tokio::spawn(renew(blob.clone(), id.clone(), renewed.clone(), stop));
                     return Ok(UserLease {
                         blob,
                         id,
                         renewed,
+                        asked: sent,
+                        granted: Instant::now(),
                         last_change,
-                        own_last_change: own_mark || fresh,
+                        own_last_change: own_mark,
                         own_marks: self.own_marks.clone(),
                         name,
                         contended,
-                        wrote: std::sync::atomic::AtomicBool::new(false),
-                        renewer,
+                        wrote: AtomicBool::new(false),
+                        in_doubt: AtomicBool::new(false),
+                        stop_renewing,
+                        renewer: Some(renewer),
                     });
                 }
                 Err(error) => error,
@@ -179,28 +222,25 @@ impl UserLeases {
                     tokio::time::sleep(wait + jitter).await;
                     wait = (wait * 2).min(LONGEST_WAIT);
                 }
-                (Some(404), Some("ContainerNotFound")) => {
-                    self.container_ready
-                        .get_or_try_init(|| async {
-                            match container.create(None).await {
-                                Ok(_) => Ok(()),
-                                Err(error)
-                                    if status_and_code(&error).1
-                                        == Some("ContainerAlreadyExists") =>
-                                {
-                                    Ok(())
-                                }
-                                Err(error) => Err(LeaseError::Unavailable(format!(
-                                    "could not create the container {CONTAINER}: {}",
-                                    describe_error(&error)
-                                ))),
-                            }
-                        })
-                        .await?;
+                (Some(404), Some("ContainerNotFound")) if !made_container => {
+                    // Made once per asking: a container that is gone again is not ours to chase.
+                    made_container = true;
+                    match container.create(None).await {
+                        Ok(_) => {}
+                        Err(error)
+                            if status_and_code(&error).1 == Some("ContainerAlreadyExists") => {}
+                        Err(error) => {
+                            return Err(LeaseError::Unavailable(format!(
+                                "could not create the container {CONTAINER}: {}",
+                                describe_error(&error)
+                            )));
+                        }
+                    }
                 }
                 (Some(404), Some("BlobNotFound")) => {
                     // The user's first lease: make the blob. Made by us, nobody held a lease on
-                    // the user before; made by someone else a moment ago, read again.
+                    // the user before (its ETag is remembered as our own mark); made by someone
+                    // else a moment ago, read again.
                     let made = blob
                         .upload(
                             RequestContent::from(Vec::<u8>::new()),
@@ -208,7 +248,11 @@ impl UserLeases {
                         )
                         .await;
                     match made {
-                        Ok(_) => fresh = true,
+                        Ok(made) => {
+                            if let Some(etag) = made.etag {
+                                remember(&self.own_marks, &name, etag.to_string());
+                            }
+                        }
                         Err(error) if matches!(status_and_code(&error), (Some(409 | 412), _)) => {
                             contended = true;
                         }
@@ -232,14 +276,16 @@ impl UserLeases {
 }
 
 impl UserLease {
-    /// Whether a read of the user sent at `sent`, before the lease was had, shows every change
-    /// another instance made (see the module's proof); otherwise read again.
-    pub fn read_stands(&self, sent: SystemTime) -> bool {
+    /// Whether a read of the user sent at `sent`, alongside the lease's asking, shows every
+    /// change another instance made (see the module's proof); otherwise read again.
+    pub fn read_stands(&self, sent: Moment) -> bool {
         !self.contended
+            && self.asked >= sent.monotonic
+            && self.granted.saturating_duration_since(sent.monotonic) <= GRANT_WITHIN
             && (self.own_last_change
                 || self
                     .last_change
-                    .is_some_and(|changed| changed + CLOCK_MARGIN < sent))
+                    .is_some_and(|changed| changed + CLOCK_MARGIN < sent.wall))
     }
 
     /// Whether another instance held the lease when it was asked for.
@@ -247,46 +293,62 @@ impl UserLease {
         self.contended
     }
 
-    /// Makes sure a write may be sent now: the lease is renewed at once when its last renewal
-    /// is older than the duration less [`WRITE_MARGIN`].
+    /// The window in which a write may be attempted now: the lease is renewed first when the
+    /// renewer is behind (its last renewal older than [`RENEW_EVERY`] and a little more).
     ///
     /// # Errors
     ///
     /// [`LeaseError::Unavailable`] when it cannot be renewed: the lease may be lost, and
     /// nothing may be written.
-    pub async fn ready_to_write(&self) -> Result<(), LeaseError> {
-        let last = *self
-            .renewed
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if last.elapsed() + WRITE_MARGIN < DURATION {
-            self.wrote.store(true, std::sync::atomic::Ordering::SeqCst);
-            return Ok(());
+    pub async fn ready_to_write(&self) -> Result<WriteWindow, LeaseError> {
+        let mut last = *lock(&self.renewed);
+        if last.elapsed() > RENEW_EVERY + RENEW_RETRY {
+            let sent = Instant::now();
+            self.blob
+                .renew_lease(self.id.clone(), None)
+                .await
+                .map_err(|error| {
+                    LeaseError::Unavailable(format!(
+                        "the user's lease could not be renewed before a write: {}",
+                        describe_error(&error)
+                    ))
+                })?;
+            let mut renewed = lock(&self.renewed);
+            *renewed = (*renewed).max(sent);
+            last = *renewed;
         }
-        let sent = Instant::now();
-        self.blob
-            .renew_lease(self.id.clone(), None)
-            .await
-            .map_err(|error| {
-                LeaseError::Unavailable(format!(
-                    "the user's lease could not be renewed before a write: {}",
-                    describe_error(&error)
-                ))
-            })?;
-        *self
-            .renewed
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = sent;
-        self.wrote.store(true, std::sync::atomic::Ordering::SeqCst);
-        Ok(())
+        self.wrote.store(true, Ordering::SeqCst);
+        Ok(WriteWindow {
+            start_by: last + (DURATION - WRITE_MARGIN),
+            attempt_timeout: WRITE_ATTEMPT_TIMEOUT,
+        })
+    }
+
+    /// Says that a write's outcome is unknown: the lease will be left to lapse, not released.
+    pub fn write_in_doubt(&self) {
+        self.in_doubt.store(true, Ordering::SeqCst);
     }
 
     /// Lets the lease go: after a write, first marks the blob (its Last-Modified says when this
-    /// holder's writes ended), then releases. A failure only costs others a wait for the lease
-    /// to lapse.
-    pub async fn release(self) {
-        self.renewer.abort();
-        if self.wrote.load(std::sync::atomic::Ordering::SeqCst) {
+    /// holder's writes ended), then releases. After a write in doubt, or when the mark fails, the
+    /// lease is left to lapse instead, which readers treat as a change to read again after. A
+    /// failure only costs others a wait for the lease to lapse.
+    pub async fn release(mut self) {
+        // Stop the renewer and wait for a renewal under way: one arriving after the release
+        // would take the lease again.
+        let _ = self.stop_renewing.send(true);
+        if let Some(renewer) = self.renewer.take() {
+            let _ = renewer.await;
+        }
+        if self.in_doubt.load(Ordering::SeqCst) {
+            tracing::warn!(
+                "a write's outcome under the user's lease is unknown; leaving the lease to lapse \
+                 (within {} s) so that the next holder reads after it",
+                DURATION.as_secs()
+            );
+            return;
+        }
+        if self.wrote.load(Ordering::SeqCst) {
             let marked = self
                 .blob
                 .upload(
@@ -298,19 +360,14 @@ impl UserLease {
                 )
                 .await;
             match marked {
-                Ok(mark) => {
-                    let mut marks = lock(&self.own_marks);
-                    if marks.len() > MARKS_REMEMBERED {
-                        marks.clear();
+                Ok(mark) => match mark.etag {
+                    Some(etag) => remember(&self.own_marks, &self.name, etag.to_string()),
+                    None => {
+                        lock(&self.own_marks).remove(&self.name);
                     }
-                    match mark.etag {
-                        Some(etag) => marks.insert(self.name.clone(), etag.to_string()),
-                        None => marks.remove(&self.name),
-                    };
-                }
+                },
                 Err(error) => {
-                    // Not released unmarked: the lease lapses instead, which readers treat as
-                    // a change they must read again after.
+                    // Not released unmarked: the lease lapses instead.
                     tracing::warn!(
                         "could not mark the user's lease blob after a write ({}); leaving the \
                          lease to lapse",
@@ -330,26 +387,57 @@ impl UserLease {
     }
 }
 
-/// Renews the lease every [`RENEW_EVERY`] until the task is stopped or a renewal fails.
-async fn renew(blob: Arc<BlobClient>, id: String, renewed: Arc<Mutex<Instant>>) {
+/// A lease dropped without [`UserLease::release`] is no longer renewed (the renewer stops when
+/// its sender is dropped) and lapses.
+impl Drop for UserLease {
+    fn drop(&mut self) {
+        let _ = self.stop_renewing.send(true);
+    }
+}
+
+/// Renews the lease every [`RENEW_EVERY`] (after a failure, again after [`RENEW_RETRY`]) until
+/// told to stop; a renewal under way is finished first.
+async fn renew(
+    blob: Arc<BlobClient>,
+    id: String,
+    renewed: Arc<Mutex<Instant>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut wait = RENEW_EVERY;
     loop {
-        tokio::time::sleep(RENEW_EVERY).await;
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
         let sent = Instant::now();
         match blob.renew_lease(id.clone(), None).await {
             Ok(_) => {
-                *renewed
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = sent;
+                let mut last = lock(&renewed);
+                *last = (*last).max(sent);
+                wait = RENEW_EVERY;
             }
             Err(error) => {
                 tracing::warn!(
-                    "could not renew a user's lease ({}); writes wait for a renewal",
+                    "could not renew a user's lease ({}); trying again, and no write starts \
+                     without a renewal",
                     describe_error(&error)
                 );
-                return;
+                wait = RENEW_RETRY;
             }
         }
     }
+}
+
+/// Remembers `etag` as this instance's last mark on `name`'s blob.
+fn remember(marks: &Mutex<HashMap<String, String>>, name: &str, etag: String) {
+    let mut marks = lock(marks);
+    if marks.len() >= MARKS_REMEMBERED {
+        marks.clear();
+    }
+    marks.insert(name.to_owned(), etag);
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -652,3 +652,12 @@ pub async fn take_all(
     }
     texts
 }
+
+/// Awaits `future`, failing the test (saying what did not happen) if it takes longer than two
+/// minutes: a queue that never drains is a failure, not a hang.
+pub async fn within<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(Duration::from_secs(120), future).await {
+        Ok(value) => value,
+        Err(_) => panic!("not within two minutes: {what}"),
+    }
+}

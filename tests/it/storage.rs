@@ -2,9 +2,9 @@
 //! Functions host reads them (plain text under `messageEncoding: none`), and the per-user
 //! leases that keep one user's changes on one instance at a time.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use mfa_phone_handler::storage::leases::{LeaseError, UserLeases};
+use mfa_phone_handler::storage::leases::{LeaseError, Moment, UserLeases};
 use mfa_phone_handler::storage::queue::{Encoding, Queue};
 
 use crate::helpers::{azurite, storage_of};
@@ -69,12 +69,13 @@ async fn a_users_lease_is_one_instances_at_a_time() {
     let instance_b = UserLeases::new(storage_of(&azurite));
     let user = "6e7b768e-07e2-4810-8459-485f84f8f204";
 
+    let sent = Moment::now();
     let first = instance_a
         .acquire(user, Instant::now() + Duration::from_secs(10))
         .await
         .expect("the first lease");
     assert!(
-        first.read_stands(SystemTime::now()),
+        first.read_stands(sent),
         "this instance made the blob: nobody held a lease on the user before"
     );
     let busy = instance_b
@@ -94,34 +95,71 @@ async fn a_users_lease_is_one_instances_at_a_time() {
         .expect("another user's lease is free");
     other_user.release().await;
 
-    first.ready_to_write().await.expect("held");
+    let window = first.ready_to_write().await.expect("held");
+    assert!(
+        window.start_by > Instant::now() + Duration::from_secs(25),
+        "a fresh lease leaves room for a write's attempts"
+    );
     first.release().await;
+    let sent = Moment::now();
     let second = instance_b
         .acquire(user, Instant::now() + Duration::from_secs(10))
         .await
         .expect("free again after release");
     assert!(!second.was_contended(), "free at the first asking");
     assert!(
-        !second.read_stands(SystemTime::now()),
+        !second.read_stands(sent),
         "the last holder wrote a moment ago: a read sent now may predate it"
     );
-    assert!(second.read_stands(SystemTime::now() + Duration::from_secs(10)));
+    assert!(second.read_stands(Moment {
+        wall: sent.wall + Duration::from_secs(10),
+        ..sent
+    }));
+    assert!(
+        !second.read_stands(Moment {
+            wall: sent.wall + Duration::from_secs(10),
+            monotonic: sent.monotonic - Duration::from_secs(4),
+        }),
+        "a read sent more than 3 s before the lease was granted never stands"
+    );
     second.ready_to_write().await.expect("held");
     second.release().await;
     // Instance B's own mark is the last change: its next read may stand at once; A's may not.
+    let sent = Moment::now();
     let again_b = instance_b
         .acquire(user, Instant::now() + Duration::from_secs(10))
         .await
         .expect("free");
-    assert!(again_b.read_stands(SystemTime::now()), "its own mark");
+    assert!(again_b.read_stands(sent), "its own mark");
     again_b.release().await;
+    let sent = Moment::now();
     let again_a = instance_a
         .acquire(user, Instant::now() + Duration::from_secs(10))
         .await
         .expect("free");
-    assert!(
-        !again_a.read_stands(SystemTime::now()),
-        "B's mark, a moment ago"
-    );
+    assert!(!again_a.read_stands(sent), "B's mark, a moment ago");
     again_a.release().await;
+}
+
+#[tokio::test]
+async fn a_lease_after_a_write_in_doubt_is_left_to_lapse_not_released() {
+    let azurite = azurite().await;
+    let instance_a = UserLeases::new(storage_of(&azurite));
+    let instance_b = UserLeases::new(storage_of(&azurite));
+    let user = "0b9d2f43-5c1e-4e0a-9a51-2a7f04d5a6c1";
+    let held = instance_a
+        .acquire(user, Instant::now() + Duration::from_secs(10))
+        .await
+        .expect("the lease");
+    held.ready_to_write().await.expect("held");
+    held.write_in_doubt();
+    held.release().await;
+    let busy = instance_b
+        .acquire(user, Instant::now() + Duration::from_millis(500))
+        .await;
+    assert!(
+        matches!(busy, Err(LeaseError::Busy { .. })),
+        "a write whose outcome is unknown keeps the user's lease until it lapses: {busy:?}",
+        busy = busy.err()
+    );
 }

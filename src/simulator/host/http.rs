@@ -128,7 +128,7 @@ pub(super) async fn http_function(
         shared.options.trigger.invocation_timeout,
     )
     .await;
-    let Some((200..=299, envelope)) = answer else {
+    let Some((200..=299, Some(envelope))) = answer else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "the function failed").into_response();
     };
     let output = envelope

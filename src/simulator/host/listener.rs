@@ -159,33 +159,38 @@ async fn process(shared: Arc<HostShared>, queues: Arc<Queues>, message: Received
     renewal.abort();
     let status = answer.as_ref().map_or(0, |(status, _)| *status);
     let pop = pop_receipt.lock().await.clone();
-    let settled = match answer {
-        Some((200..=299, envelope)) => {
-            // The output binding first: a failure to write it fails the invocation (and the
-            // message is delivered again).
-            let mut written = Ok(());
+    // Succeeded: the output binding is written, then the message deleted. A failure to write
+    // the output, like an answer that is not a response envelope, fails the invocation.
+    let succeeded = match answer {
+        Some((200..=299, Some(envelope))) => {
+            let mut written = true;
             if let (Some((binding, _)), Some(outputs)) = (&trigger.output, &queues.outputs) {
                 for output in output_messages(&envelope, binding) {
                     if let Err(error) = outputs.send(&output).await {
-                        written = Err(error);
+                        tracing::warn!(
+                            "could not write the output of message {}: {error}",
+                            message.id
+                        );
+                        written = false;
                         break;
                     }
                 }
             }
-            match written {
-                Ok(()) => queues.requests.delete(&message.id, &pop).await,
-                Err(error) => Err(error),
-            }
+            written
         }
-        _ if message.dequeue_count >= trigger.max_dequeue_count => {
-            to_poison(&queues, &message, &pop_receipt).await;
-            Ok(())
-        }
-        _ => queues
+        _ => false,
+    };
+    let settled = if succeeded {
+        queues.requests.delete(&message.id, &pop).await
+    } else if message.dequeue_count >= trigger.max_dequeue_count {
+        to_poison(&queues, &message, &pop_receipt).await;
+        Ok(())
+    } else {
+        queues
             .requests
             .set_visibility(&message.id, &pop, trigger.visibility_timeout)
             .await
-            .map(|_| ()),
+            .map(|_| ())
     };
     if let Err(error) = settled {
         tracing::warn!("could not settle message {}: {error}", message.id);

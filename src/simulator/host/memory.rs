@@ -12,10 +12,17 @@ use tokio::time::Instant;
 use super::{HostShared, invoke, output_messages, queue_envelope, settle};
 use crate::simulator::lock;
 
-/// Messages waiting, visible or not yet.
+/// Messages waiting, visible or not yet, and how many are being delivered: one lock for both,
+/// so that a message being taken is never out of both counts.
 #[derive(Default)]
 pub(super) struct MemoryQueue {
-    waiting: Mutex<VecDeque<Message>>,
+    waiting: Mutex<Waiting>,
+}
+
+#[derive(Default)]
+struct Waiting {
+    messages: VecDeque<Message>,
+    delivering: usize,
 }
 
 #[derive(Clone)]
@@ -30,7 +37,7 @@ impl MemoryQueue {
     /// Puts a message on the queue; its id.
     pub(super) fn push(&self, text: &str) -> String {
         let id = uuid::Uuid::new_v4().to_string();
-        lock(&self.waiting).push_back(Message {
+        lock(&self.waiting).messages.push_back(Message {
             id: id.clone(),
             text: text.to_owned(),
             dequeue_count: 0,
@@ -39,17 +46,40 @@ impl MemoryQueue {
         id
     }
 
+    /// Whether no message waits and none is being delivered.
     pub(super) fn is_empty(&self) -> bool {
-        lock(&self.waiting).is_empty()
+        let waiting = lock(&self.waiting);
+        waiting.messages.is_empty() && waiting.delivering == 0
     }
 
-    /// The next visible message, taken off the queue; else when the next one becomes visible.
+    /// The next visible message, taken off the queue to be delivered; else when the next one
+    /// becomes visible.
     fn take(&self) -> Result<Message, Option<Instant>> {
         let mut waiting = lock(&self.waiting);
         let now = Instant::now();
-        match waiting.iter().position(|message| message.visible_at <= now) {
-            Some(position) => waiting.remove(position).ok_or(None),
-            None => Err(waiting.iter().map(|message| message.visible_at).min()),
+        let visible = waiting
+            .messages
+            .iter()
+            .position(|message| message.visible_at <= now);
+        match visible.and_then(|position| waiting.messages.remove(position)) {
+            Some(message) => {
+                waiting.delivering += 1;
+                Ok(message)
+            }
+            None => Err(waiting
+                .messages
+                .iter()
+                .map(|message| message.visible_at)
+                .min()),
+        }
+    }
+
+    /// A delivery is over; `again` is put back to be delivered later.
+    fn delivered(&self, again: Option<Message>) {
+        let mut waiting = lock(&self.waiting);
+        waiting.delivering = waiting.delivering.saturating_sub(1);
+        if let Some(message) = again {
+            waiting.messages.push_back(message);
         }
     }
 }
@@ -94,8 +124,9 @@ pub(super) async fn deliver(shared: Arc<HostShared>) {
         )
         .await;
         let status = answer.as_ref().map_or(0, |(status, _)| *status);
+        let mut again = None;
         match answer {
-            Some((200..=299, envelope)) => {
+            Some((200..=299, Some(envelope))) => {
                 if let Some((binding, _)) = &trigger.output {
                     let mut ledger = lock(&shared.ledger);
                     for text in output_messages(&envelope, binding) {
@@ -110,9 +141,10 @@ pub(super) async fn deliver(shared: Arc<HostShared>) {
             }
             _ => {
                 message.visible_at = Instant::now() + trigger.visibility_timeout;
-                lock(&shared.memory.waiting).push_back(message.clone());
+                again = Some(message.clone());
             }
         }
+        shared.memory.delivered(again);
         settle(&shared, &message.id, message.dequeue_count, status);
     }
 }

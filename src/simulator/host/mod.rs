@@ -340,28 +340,31 @@ fn output_messages(outputs: &Value, binding: &str) -> Vec<String> {
         .and_then(|outputs| crate::host::get(outputs.as_object()?, binding))
         .cloned()
         .unwrap_or(Value::Null);
-    let items = match value {
+    let decoded = |text: String| {
+        base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .unwrap_or(text)
+    };
+    let text_of = |item: Value| match item {
+        Value::String(text) => text,
+        other => serde_json::to_string_pretty(&other).unwrap_or_default(),
+    };
+    match value {
         Value::Null => Vec::new(),
-        Value::Array(items) => items,
+        // An array's elements are written each as its text; only a whole string value is
+        // tried as base64 (bytes) first.
+        Value::Array(items) => items.into_iter().map(text_of).collect(),
         Value::String(text) if text.trim_start().starts_with('[') => {
             match serde_json::from_str::<Value>(&text) {
-                Ok(Value::Array(items)) => items,
-                _ => vec![Value::String(text)],
+                Ok(Value::Array(items)) => items.into_iter().map(text_of).collect(),
+                _ => vec![text],
             }
         }
-        other => vec![other],
-    };
-    items
-        .into_iter()
-        .map(|item| match item {
-            Value::String(text) => base64::engine::general_purpose::STANDARD
-                .decode(text.trim())
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .unwrap_or(text),
-            other => serde_json::to_string_pretty(&other).unwrap_or_default(),
-        })
-        .collect()
+        Value::String(text) => vec![decoded(text)],
+        other => vec![text_of(other)],
+    }
 }
 
 /// Records a settled delivery and tells whoever waits.
@@ -428,7 +431,7 @@ async fn invoke(
     function: &str,
     envelope: &Value,
     timeout: Duration,
-) -> Option<(u16, Value)> {
+) -> Option<(u16, Option<Value>)> {
     let response = shared
         .client
         .post(format!("{}/{function}", shared.handler))
@@ -444,7 +447,8 @@ async fn invoke(
         .await
         .ok()?;
     let status = response.status().as_u16();
-    let body = response.json::<Value>().await.unwrap_or(Value::Null);
+    // An answer that is not JSON is no response envelope: the invocation failed.
+    let body = response.json::<Value>().await.ok();
     Some((status, body))
 }
 
@@ -467,6 +471,11 @@ mod tests {
             output_messages(&envelope(json!("dGVzdA==")), "resultMessage"),
             ["test"],
             "a string that is valid base64 is taken for bytes"
+        );
+        assert_eq!(
+            output_messages(&envelope(json!(["dGVzdA=="])), "resultMessage"),
+            ["dGVzdA=="],
+            "an array's elements are written as they are"
         );
         assert!(output_messages(&envelope(Value::Null), "resultMessage").is_empty());
         assert_eq!(output_messages(&json!({}), "resultMessage").len(), 0);
