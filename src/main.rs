@@ -8,6 +8,9 @@ use mfa_phone_handler::startup::Application;
 
 const USAGE: &str = "\
 usage: mfa-phone-handler [serve]     run as the Azure Functions custom handler
+       mfa-phone-handler bulk FILE --endpoint URL [--dry-run] [--out DIR] […]
+                                     set or remove the phones a CSV lists, through the HTTP
+                                     trigger; report.csv and report.html (bulk --help)
        mfa-phone-handler demo [--port N]
                                      run the handler against a simulated Graph tenant, behind
                                      a miniature Functions host on 127.0.0.1:N (default 7071)
@@ -24,6 +27,7 @@ fn main() -> ExitCode {
     match arguments.first().map(String::as_str) {
         None | Some("serve") => serve(),
         Some("demo") => demo(&arguments[1..]),
+        Some("bulk") => bulk(&arguments[1..]),
         Some("simulate") => simulate(&arguments[1..]),
         Some("openapi") => match arguments.get(1).map(String::as_str) {
             // The API definition (connector/openapi.json), or the custom connector's variant
@@ -54,6 +58,27 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn bulk(arguments: &[String]) -> ExitCode {
+    if arguments
+        .iter()
+        .any(|argument| matches!(argument.as_str(), "-h" | "--help"))
+    {
+        println!("{}", mfa_phone_handler::bulk::options::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("could not start the async runtime: {error}");
+            return ExitCode::from(mfa_phone_handler::bulk::NOTHING_SENT);
+        }
+    };
+    ExitCode::from(runtime.block_on(mfa_phone_handler::bulk::main(arguments)))
 }
 
 fn serve() -> ExitCode {

@@ -173,6 +173,40 @@ impl PhoneNumber {
         })
     }
 
+    /// Parses a number that may be written nationally (`0170 1234567`), reading such a number
+    /// as one of `region` (an ISO 3166 code such as `DE`); an international one is read as
+    /// [`PhoneNumber::parse`] reads it.
+    ///
+    /// # Errors
+    ///
+    /// When the region is unknown, or the number is not valid in it (the message says which).
+    pub fn parse_in_region(input: &str, region: &str) -> Result<PhoneNumber, PhoneNumberError> {
+        let trimmed = input.trim();
+        if trimmed.starts_with('+') {
+            return PhoneNumber::parse(trimmed);
+        }
+        let id = region
+            .trim()
+            .to_ascii_uppercase()
+            .parse::<phonenumber::country::Id>()
+            .map_err(|_| {
+                PhoneNumberError::new(format!("{region} is not a region the numbering plan knows"))
+            })?;
+        let (main, extension) = split_extension(trimmed)?;
+        check_characters(main)?;
+        let parsed =
+            phonenumber::parse(Some(id), main).map_err(|error| parse_error(main, &error))?;
+        let international = format!(
+            "+{} {}",
+            parsed.code().value(),
+            national_digits(parsed.national())
+        );
+        match extension {
+            Some(extension) => PhoneNumber::parse(&format!("{international} x{extension}")),
+            None => PhoneNumber::parse(&international),
+        }
+    }
+
     /// The number as Graph wants it: `+{country code} {national number}`, then `x{extension}`.
     pub fn graph_format(&self) -> String {
         match &self.extension {

@@ -1,5 +1,6 @@
 //! The one integration test binary: the real handler process against the Graph simulator.
 
+mod bulk;
 mod conflict;
 mod contract;
 mod demo;

@@ -1,0 +1,174 @@
+//! Where the operations go: the HTTP trigger (a function key, and an Entra token for the API's
+//! audience from the admin's own sign-in), answered request by request. What came back is a
+//! handler's result, a pause asked for, or a refusal that no retry changes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use azure_core::credentials::TokenCredential;
+use reqwest::header::RETRY_AFTER;
+use serde_json::Value;
+use url::Url;
+
+use crate::graph::parse_retry_after;
+
+/// How long one request may take: the handler answers within its own budget.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(150);
+
+/// What one delivery came to.
+pub enum Delivery {
+    /// The handler's result, final or not as it says.
+    Result(Value),
+    /// Try again later; `result` is the handler's own words when it answered.
+    Transient {
+        retry_after: Option<Duration>,
+        code: String,
+        detail: String,
+        result: Option<Value>,
+        /// Whether the whole run should hold back (throttling, Graph overloaded), not only
+        /// this row (a user busy on another instance).
+        pause_all: bool,
+    },
+    /// No retry changes it (the endpoint refused the credentials, a wrong URL).
+    Refused { code: String, detail: String },
+}
+
+/// The HTTP trigger.
+pub struct Endpoint {
+    client: reqwest::Client,
+    url: Url,
+    function_key: Option<String>,
+    token: Option<(Arc<dyn TokenCredential>, String)>,
+}
+
+impl Endpoint {
+    /// The HTTP trigger at `url`, with a function key and, for `audience`, Entra tokens from
+    /// `credential`.
+    ///
+    /// # Errors
+    ///
+    /// The HTTP client cannot be built.
+    pub fn http(
+        url: Url,
+        function_key: Option<String>,
+        token: Option<(Arc<dyn TokenCredential>, String)>,
+    ) -> Result<Endpoint, String> {
+        crate::install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!(
+                "mfa-phone-handler-bulk/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .build()
+            .map_err(|error| format!("could not build the HTTP client: {error}"))?;
+        Ok(Endpoint {
+            client,
+            url,
+            function_key,
+            token: token.map(|(credential, audience)| {
+                let scope = format!("{}/.default", audience.trim_end_matches('/'));
+                (credential, scope)
+            }),
+        })
+    }
+
+    /// Delivers one request.
+    pub async fn deliver(&self, _request_id: &str, body: &Value) -> Delivery {
+        let mut request = self.client.post(self.url.clone()).json(body);
+        if let Some(key) = &self.function_key {
+            request = request.header("x-functions-key", key);
+        }
+        if let Some((credential, scope)) = &self.token {
+            match credential.get_token(&[scope.as_str()], None).await {
+                Ok(token) => request = request.bearer_auth(token.token.secret()),
+                Err(error) => {
+                    return Delivery::Refused {
+                        code: "signInFailed".to_owned(),
+                        detail: format!(
+                            "no token for {scope} from your sign-in (az login?): {}",
+                            first_line(&error.to_string())
+                        ),
+                    };
+                }
+            }
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                return Delivery::Transient {
+                    retry_after: None,
+                    code: "endpointUnreachable".to_owned(),
+                    detail: first_line(&error.without_url().to_string()),
+                    result: None,
+                    pause_all: true,
+                };
+            }
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, std::time::SystemTime::now()));
+        let result = match response.bytes().await {
+            Ok(bytes) => serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .filter(|value| value.get("status").is_some()),
+            Err(error) => {
+                return Delivery::Transient {
+                    retry_after,
+                    code: "endpointUnreachable".to_owned(),
+                    detail: first_line(&error.without_url().to_string()),
+                    result: None,
+                    pause_all: true,
+                };
+            }
+        };
+        let transient_status = matches!(status, 429 | 500 | 502 | 503 | 504);
+        match result {
+            Some(result) if !transient_status => Delivery::Result(result),
+            Some(result) => {
+                let code = result["error"]["code"].as_str().unwrap_or("").to_owned();
+                let transient = status != 500 || code == "graphUnavailable";
+                if !transient {
+                    return Delivery::Result(result);
+                }
+                Delivery::Transient {
+                    retry_after,
+                    pause_all: status == 429 || code == "graphUnavailable",
+                    detail: result["error"]["message"].as_str().unwrap_or("").to_owned(),
+                    code,
+                    result: Some(result),
+                }
+            }
+            None if transient_status => Delivery::Transient {
+                retry_after,
+                code: format!("http{status}"),
+                detail: format!("the endpoint answered {status} without a result"),
+                result: None,
+                pause_all: true,
+            },
+            None => Delivery::Refused {
+                code: format!("http{status}"),
+                detail: match status {
+                    401 | 403 => format!(
+                        "the endpoint refused the call ({status}): check the function key \
+                         (--function-key or MFA_FUNCTION_KEY), the audience (--audience) and \
+                         that you hold the MfaPhone.ReadWrite app role"
+                    ),
+                    404 => "the endpoint answered 404: is the URL the HTTP trigger's \
+                            (…/api/SetOrRemoveMobilePhoneMfa)?"
+                        .to_owned(),
+                    _ => format!("the endpoint answered {status} without a result"),
+                },
+            },
+        }
+    }
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_owned()
+}

@@ -1,0 +1,372 @@
+//! `mfa-phone-handler bulk FILE`: a spreadsheet of users in, every row's outcome out. The
+//! whole file is checked before anything is sent (every problem with its line and column);
+//! the operations are ordered per user ([`plan`]); sent to the handler and every outcome
+//! awaited ([`send`]); recorded as they come so that a run can be resumed ([`state`]); and
+//! reported in `report.csv` and `report.html` ([`report`]).
+//!
+//! Exit status: 0 when every change succeeded, 1 when one failed (or the run was stopped), 2
+//! when the file or the options are wrong and nothing was sent.
+
+pub mod endpoint;
+pub mod input;
+pub mod options;
+pub mod outcome;
+pub mod plan;
+pub mod report;
+pub mod rows;
+pub mod send;
+pub mod state;
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use self::endpoint::Endpoint;
+use self::input::{InputError, Table};
+use self::options::Options;
+use self::plan::Plan;
+use self::rows::{Layout, Operation, Problem};
+use self::send::{Pacer, Progress, Sender, Settings};
+use self::state::State;
+
+/// How many problems are printed before the rest are only counted.
+const PROBLEMS_SHOWN: usize = 50;
+/// How long a stop waits for requests in flight.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// The exit statuses.
+pub const SUCCEEDED: u8 = 0;
+pub const ROW_FAILED: u8 = 1;
+pub const NOTHING_SENT: u8 = 2;
+
+/// Runs the command with the arguments after `bulk`; the exit status.
+pub async fn main(arguments: &[String]) -> u8 {
+    let options = match Options::parse(arguments) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("{message}\n\n{}", options::USAGE);
+            return NOTHING_SENT;
+        }
+    };
+    let endpoint = match options.endpoint() {
+        Ok(endpoint) => endpoint,
+        Err(message) => {
+            eprintln!("{message}");
+            return NOTHING_SENT;
+        }
+    };
+    run(&options, &endpoint, wait_for_ctrl_c()).await
+}
+
+/// Checks, sends and reports; stops sending when `stop` completes. The exit status.
+pub async fn run(
+    options: &Options,
+    endpoint: &Endpoint,
+    stop: impl std::future::Future<Output = ()>,
+) -> u8 {
+    let started = Instant::now();
+    let checked = match check(&options.file, options.default_region.as_deref()) {
+        Ok(checked) => checked,
+        Err(message) => {
+            eprintln!("{message}");
+            return NOTHING_SENT;
+        }
+    };
+    let Checked {
+        operations,
+        problems,
+        file_sha256,
+        layout,
+        delimiter,
+        rows,
+    } = checked;
+    eprintln!(
+        "Checked {rows} rows of {}: {} changes for {} users{}",
+        options.file.display(),
+        operations.len(),
+        count_users(&operations),
+        if problems.is_empty() {
+            String::new()
+        } else {
+            format!(", {} problems", problems.len())
+        }
+    );
+    if !layout.ignored.is_empty() {
+        eprintln!("Columns ignored: {}", layout.ignored.join(", "));
+    }
+    if layout.has_forced_update {
+        eprintln!("ForcedUpdate changes nothing here: a set always replaces the number");
+    }
+    for problem in problems.iter().take(PROBLEMS_SHOWN) {
+        eprintln!("  {problem}");
+    }
+    if problems.len() > PROBLEMS_SHOWN {
+        eprintln!("  … and {} more", problems.len() - PROBLEMS_SHOWN);
+    }
+    if !problems.is_empty() && !options.skip_bad_rows {
+        eprintln!(
+            "Nothing was sent. Correct the file, or run again with --skip-bad-rows to send the \
+             rows without problems."
+        );
+        return NOTHING_SENT;
+    }
+    let plan = match Plan::new(operations) {
+        Ok(plan) => plan,
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("  {problem}");
+            }
+            eprintln!("Nothing was sent. Correct the file.");
+            return NOTHING_SENT;
+        }
+    };
+    let state = if options.dry_run {
+        None
+    } else {
+        match State::open(&options.out, &file_sha256, plan.operations.len()) {
+            Ok(state) => Some(Mutex::new(state)),
+            Err(error) => {
+                eprintln!(
+                    "Nothing was sent: the state file in {} cannot be written: {error}",
+                    options.out.display()
+                );
+                return NOTHING_SENT;
+            }
+        }
+    };
+    if let Some(state) = &state {
+        let state = lock(state);
+        if let Some(aside) = &state.set_aside {
+            eprintln!(
+                "The file changed since the last run: this is a new run (the last run's state \
+                 is kept in {})",
+                aside.display()
+            );
+        } else if !state.earlier.is_empty() || !state.unanswered.is_empty() {
+            eprintln!(
+                "Going on with the last run of this file: {} outcomes known, {} sent without \
+                 an answer (sent again: the handler's changes are idempotent)",
+                state.earlier.len(),
+                state.unanswered.len()
+            );
+        }
+    }
+    let settings = Settings {
+        dry_run: options.dry_run,
+        concurrency: options.concurrency,
+        caller_name: options.caller_name.clone().unwrap_or_else(|| {
+            format!(
+                "bulk {}",
+                options
+                    .file
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            )
+        }),
+        request_prefix: format!(
+            "bulk-{}{}",
+            &file_sha256[..12],
+            if options.dry_run { "-dry" } else { "" }
+        ),
+    };
+    let outcomes = Mutex::new(vec![None; plan.operations.len()]);
+    let progress = Progress::default();
+    let stopping = AtomicBool::new(false);
+    let sender = Sender {
+        endpoint,
+        plan: &plan,
+        settings: &settings,
+        state: state.as_ref(),
+        outcomes: &outcomes,
+        progress: &progress,
+        stopping: &stopping,
+        pacer: Pacer::default(),
+    };
+    let interrupted = {
+        let sending = sender.run();
+        let ticking = tick(&progress, plan.operations.len(), started);
+        tokio::pin!(sending, stop);
+        tokio::select! {
+            () = &mut sending => false,
+            () = ticking => false,
+            () = &mut stop => {
+                stopping.store(true, Ordering::SeqCst);
+                eprintln!("\nStopping: nothing more is sent; waiting up to {} s for the answers in flight", STOP_GRACE.as_secs());
+                let _ = tokio::time::timeout(STOP_GRACE, &mut sending).await;
+                true
+            }
+        }
+    };
+    let outcomes = outcomes
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let lines: Vec<report::Line<'_>> = plan
+        .operations
+        .iter()
+        .zip(&outcomes)
+        .map(|(operation, outcome)| report::Line {
+            operation,
+            outcome: outcome.as_ref(),
+        })
+        .collect();
+    let summary = report::Summary {
+        file_name: &options
+            .file
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        dry_run: options.dry_run,
+        interrupted,
+        elapsed_seconds: started.elapsed().as_secs_f64(),
+    };
+    let written = std::fs::create_dir_all(&options.out)
+        .and_then(|()| report::write_csv(&options.out.join("report.csv"), &lines, delimiter))
+        .and_then(|()| report::write_html(&options.out.join("report.html"), &lines, &summary));
+    let succeeded = outcomes.iter().flatten().filter(|o| o.succeeded).count();
+    let failed = outcomes.iter().flatten().filter(|o| !o.succeeded).count();
+    let not_sent = outcomes.len() - succeeded - failed;
+    eprintln!(
+        "\n{succeeded} succeeded, {failed} failed, {not_sent} not sent, in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    match written {
+        Ok(()) => eprintln!(
+            "Report: {} and {}",
+            options.out.join("report.csv").display(),
+            options.out.join("report.html").display()
+        ),
+        Err(error) => eprintln!(
+            "The report could not be written to {}: {error}",
+            options.out.display()
+        ),
+    }
+    if interrupted || not_sent > 0 {
+        eprintln!("To go on where this run stopped, run the same command again.");
+    }
+    if failed == 0 && not_sent == 0 {
+        SUCCEEDED
+    } else {
+        ROW_FAILED
+    }
+}
+
+/// What checking the file found.
+pub struct Checked {
+    pub operations: Vec<Operation>,
+    pub problems: Vec<Problem>,
+    pub file_sha256: String,
+    pub layout: Layout,
+    pub delimiter: u8,
+    /// Data rows read (the header not counted).
+    pub rows: u64,
+}
+
+/// Reads and checks the whole file, streamed: every row's operations and every problem.
+///
+/// # Errors
+///
+/// The file cannot be read as a table: its message says why and where.
+pub fn check(path: &Path, default_region: Option<&str>) -> Result<Checked, String> {
+    let file = std::fs::File::open(path)
+        .map_err(|error| format!("{} cannot be opened: {error}", path.display()))?;
+    let describe = |error: InputError| format!("{}: {error}", path.display());
+    let mut table =
+        Table::open(std::io::BufReader::with_capacity(64 * 1024, file)).map_err(describe)?;
+    let delimiter = table.format.delimiter;
+    let (header_line, header) = match table.next_record().map_err(describe)? {
+        Some((line, header)) => (line, header.clone()),
+        None => return Err(describe(InputError::Empty)),
+    };
+    let layout = Layout::read(header_line, &header).map_err(|problems| {
+        let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        format!(
+            "{}: the header (line {header_line}) is not one this command reads:\n  {}",
+            path.display(),
+            listed.join("\n  ")
+        )
+    })?;
+    let mut operations = Vec::new();
+    let mut problems = Vec::new();
+    let mut rows = 0;
+    while let Some((line, record)) = table.next_record().map_err(describe)? {
+        rows += 1;
+        match layout.operations(line, record, default_region) {
+            Ok(mut found) => operations.append(&mut found),
+            Err(mut found) => problems.append(&mut found),
+        }
+    }
+    let (file_sha256, _) = table.finish();
+    Ok(Checked {
+        operations,
+        problems,
+        file_sha256,
+        layout,
+        delimiter,
+        rows,
+    })
+}
+
+fn count_users(operations: &[Operation]) -> usize {
+    operations
+        .iter()
+        .map(Operation::user_key)
+        .collect::<std::collections::HashSet<_>>()
+        .len()
+}
+
+/// Prints progress until the sending ends (it never completes by itself): on a terminal one
+/// line rewritten every half second, otherwise a line every ten seconds.
+async fn tick(progress: &Progress, total: usize, started: Instant) {
+    let terminal = std::io::stderr().is_terminal();
+    let every = if terminal {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_secs(10)
+    };
+    loop {
+        tokio::time::sleep(every).await;
+        let answered = progress.answered.load(Ordering::Relaxed);
+        let skipped = progress.skipped.load(Ordering::Relaxed);
+        let done = answered + skipped;
+        let elapsed = started.elapsed().as_secs_f64();
+        let left = if answered > 0 && done < total {
+            let per_row = elapsed / answered as f64;
+            format!(", about {:.0} s left", per_row * (total - done) as f64)
+        } else {
+            String::new()
+        };
+        let filled = (done * 30).checked_div(total).unwrap_or(30);
+        let line = format!(
+            "[{}{}] {done}/{total} done: sent {}, answered {answered}, failed {}{}{left}",
+            "#".repeat(filled),
+            " ".repeat(30 - filled.min(30)),
+            progress.sent.load(Ordering::Relaxed),
+            progress.failed.load(Ordering::Relaxed),
+            if skipped > 0 {
+                format!(", {skipped} done in an earlier run")
+            } else {
+                String::new()
+            },
+        );
+        if terminal {
+            eprint!("\r{line}");
+        } else {
+            eprintln!("{line}");
+        }
+    }
+}
+
+async fn wait_for_ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,330 @@
+//! The report a person reads: `report.csv`, one line per row and phone type, that stays text
+//! in Excel (the file's own delimiter, a BOM, no cell read as a formula), and `report.html`, one
+//! self-contained page (no scripts, styles or fonts from elsewhere) with the totals, a chart of
+//! the outcomes and the rows that need a person first.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::Path;
+
+use super::outcome::{RowOutcome, masked};
+use super::rows::Operation;
+
+/// How many rows the page lists in full (the CSV has every one).
+const PAGE_ROWS: usize = 2_000;
+
+/// One line of the report.
+pub struct Line<'a> {
+    pub operation: &'a Operation,
+    /// `None`: not sent (interrupted before it, or an earlier row of the user failed).
+    pub outcome: Option<&'a RowOutcome>,
+}
+
+impl Line<'_> {
+    fn status(&self) -> &'static str {
+        match self.outcome {
+            Some(outcome) if outcome.succeeded => "succeeded",
+            Some(_) => "failed",
+            None => "not sent",
+        }
+    }
+
+    /// Whether a person should look at it: failed, not sent, or succeeded with a warning.
+    fn needs_a_person(&self) -> bool {
+        self.outcome
+            .is_none_or(|outcome| !outcome.succeeded || !outcome.warnings.is_empty())
+    }
+}
+
+/// What the run was, for the page's heading.
+pub struct Summary<'a> {
+    pub file_name: &'a str,
+    pub dry_run: bool,
+    pub interrupted: bool,
+    pub elapsed_seconds: f64,
+}
+
+/// Writes `report.csv`.
+///
+/// # Errors
+///
+/// The file cannot be written.
+pub fn write_csv(path: &Path, lines: &[Line<'_>], delimiter: u8) -> std::io::Result<()> {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    // A BOM: Excel reads the file as UTF-8 only with one.
+    file.write_all(b"\xEF\xBB\xBF")?;
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .from_writer(file);
+    writer.write_record([
+        "line",
+        "user",
+        "phoneType",
+        "operation",
+        "number",
+        "status",
+        "action",
+        "errorCode",
+        "message",
+        "warnings",
+        "conflictOwner",
+    ])?;
+    for line in lines {
+        let operation = line.operation;
+        let outcome = line.outcome;
+        let cells = [
+            operation.line.to_string(),
+            operation.user.to_string(),
+            operation.phone_type.to_string(),
+            (if operation.remove { "remove" } else { "set" }).to_owned(),
+            masked(&operation.number),
+            line.status().to_owned(),
+            outcome.and_then(|o| o.action.clone()).unwrap_or_default(),
+            outcome
+                .and_then(|o| o.error_code.clone())
+                .unwrap_or_default(),
+            outcome.map(|o| o.message.clone()).unwrap_or_default(),
+            outcome.map(|o| o.warnings.join(" ")).unwrap_or_default(),
+            outcome
+                .and_then(|o| o.conflict_owner.clone())
+                .unwrap_or_default(),
+        ];
+        writer.write_record(cells.iter().map(|cell| as_text(cell)))?;
+    }
+    writer.flush()
+}
+
+/// A cell Excel keeps as text: one that would start a formula (`=`, `+`, `-`, `@`, a tab or
+/// a carriage return) gets a leading apostrophe, as OWASP's CSV-injection guidance advises.
+pub fn as_text(cell: &str) -> String {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+        _ => cell.to_owned(),
+    }
+}
+
+/// The outcome counts the chart shows, by label, in a fixed order of kinds.
+fn tally(lines: &[Line<'_>]) -> (BTreeMap<String, usize>, BTreeMap<String, usize>) {
+    let mut outcomes = BTreeMap::new();
+    let mut warnings = BTreeMap::new();
+    for line in lines {
+        let label = match line.outcome {
+            Some(outcome) => outcome.label(),
+            None => "not sent".to_owned(),
+        };
+        *outcomes.entry(label).or_insert(0) += 1;
+        for warning in line
+            .outcome
+            .map(|o| o.warnings.as_slice())
+            .unwrap_or_default()
+        {
+            *warnings.entry(warning.clone()).or_insert(0) += 1;
+        }
+    }
+    (outcomes, warnings)
+}
+
+/// Writes `report.html`.
+///
+/// # Errors
+///
+/// The file cannot be written.
+pub fn write_html(path: &Path, lines: &[Line<'_>], summary: &Summary<'_>) -> std::io::Result<()> {
+    std::fs::write(path, html(lines, summary))
+}
+
+/// The page.
+pub fn html(lines: &[Line<'_>], summary: &Summary<'_>) -> String {
+    let (outcomes, warnings) = tally(lines);
+    let succeeded = lines
+        .iter()
+        .filter(|line| line.status() == "succeeded")
+        .count();
+    let failed = lines
+        .iter()
+        .filter(|line| line.status() == "failed")
+        .count();
+    let not_sent = lines.len() - succeeded - failed;
+    let mut page = String::new();
+    let title = format!("Phone MFA bulk run: {}", escape(summary.file_name));
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{title}</title><style>{STYLE}</style></head><body>\n<h1>{title}</h1>\n"
+    );
+    let mut notes = Vec::new();
+    if summary.dry_run {
+        notes.push("Dry run: every row was planned by the handler; nothing was written.");
+    }
+    if summary.interrupted {
+        notes.push("Interrupted: run the same command again to go on where it stopped.");
+    }
+    for note in notes {
+        let _ = writeln!(page, "<p class=\"note\">{}</p>", escape(note));
+    }
+    let _ = writeln!(
+        page,
+        "<section id=\"totals\"><div class=\"total\"><b id=\"total-rows\">{}</b> changes</div>\
+         <div class=\"total ok\"><b id=\"total-succeeded\">{succeeded}</b> succeeded</div>\
+         <div class=\"total bad\"><b id=\"total-failed\">{failed}</b> failed</div>\
+         <div class=\"total\"><b id=\"total-not-sent\">{not_sent}</b> not sent</div>\
+         <div class=\"total\"><b>{:.0} s</b> taken</div></section>",
+        lines.len(),
+        summary.elapsed_seconds
+    );
+    page.push_str("<h2>Outcomes</h2>\n");
+    page.push_str(&chart("outcomes", &outcomes));
+    if !warnings.is_empty() {
+        page.push_str("<h2>Warnings</h2>\n");
+        page.push_str(&chart("warnings", &warnings));
+    }
+    let attention: Vec<&Line<'_>> = lines.iter().filter(|line| line.needs_a_person()).collect();
+    let _ = writeln!(page, "<h2>Needs a person ({})</h2>", attention.len());
+    page.push_str(&table("attention", attention.iter().copied()));
+    let _ = writeln!(page, "<h2>Every change ({})</h2>", lines.len());
+    page.push_str(&table("all", lines.iter()));
+    if lines.len() > PAGE_ROWS {
+        let _ = writeln!(
+            page,
+            "<p>The first {PAGE_ROWS} are listed; report.csv has every one.</p>"
+        );
+    }
+    page.push_str("</body></html>\n");
+    page
+}
+
+/// A horizontal bar chart as inline SVG.
+fn chart(id: &str, counts: &BTreeMap<String, usize>) -> String {
+    let most = counts.values().copied().max().unwrap_or(1).max(1);
+    let row_height = 26;
+    let height = row_height * counts.len().max(1) + 4;
+    let mut svg = format!(
+        "<svg id=\"chart-{id}\" role=\"img\" aria-label=\"{id}\" width=\"640\" height=\"{height}\">"
+    );
+    for (index, (label, count)) in counts.iter().enumerate() {
+        let y = index * row_height;
+        let width = (400 * count).div_ceil(most);
+        let class = if label.starts_with("failed") || label == "not sent" {
+            "bad"
+        } else if id == "warnings" {
+            "warn"
+        } else {
+            "ok"
+        };
+        let _ = write!(
+            svg,
+            "<g class=\"bar\" data-label=\"{label}\" data-count=\"{count}\">\
+             <text x=\"0\" y=\"{ty}\">{label}</text>\
+             <rect class=\"{class}\" x=\"180\" y=\"{y1}\" width=\"{width}\" height=\"18\"></rect>\
+             <text x=\"{tx}\" y=\"{ty}\">{count}</text></g>",
+            label = escape(label),
+            ty = y + 17,
+            y1 = y + 3,
+            tx = 186 + width,
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn table<'a>(id: &str, lines: impl Iterator<Item = &'a Line<'a>>) -> String {
+    let mut html = format!(
+        "<table id=\"{id}\"><thead><tr><th>Line</th><th>User</th><th>Phone</th>\
+         <th>Change</th><th>Number</th><th>Outcome</th><th>Message</th><th>Warnings</th>\
+         </tr></thead><tbody>\n"
+    );
+    for line in lines.take(PAGE_ROWS) {
+        let operation = line.operation;
+        let outcome_label = line
+            .outcome
+            .map_or_else(|| "not sent".to_owned(), RowOutcome::label);
+        let mut message = line.outcome.map(|o| o.message.clone()).unwrap_or_default();
+        if let Some(owner) = line.outcome.and_then(|o| o.conflict_owner.as_deref()) {
+            let _ = write!(message, " (the number is held by {owner})");
+        }
+        let _ = writeln!(
+            html,
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td></tr>",
+            line.status().replace(' ', "-"),
+            operation.line,
+            escape(&operation.user),
+            operation.phone_type,
+            if operation.remove { "remove" } else { "set" },
+            escape(&masked(&operation.number)),
+            escape(&outcome_label),
+            escape(&message),
+            escape(
+                &line
+                    .outcome
+                    .map(|o| o.warnings.join(", "))
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    html.push_str("</tbody></table>\n");
+    html
+}
+
+fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1b1b}\
+h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}\
+#totals{display:flex;gap:1rem;flex-wrap:wrap}.total{border:1px solid #ccc;border-radius:6px;\
+padding:.6rem 1rem}.total b{display:block;font-size:1.6rem}.total.ok b{color:#107c10}\
+.total.bad b{color:#a4262c}.note{background:#fff4ce;padding:.5rem 1rem;border-radius:4px}\
+rect.ok{fill:#107c10}rect.bad{fill:#a4262c}rect.warn{fill:#c19c00}svg text{font-size:13px}\
+table{border-collapse:collapse;font-size:.9rem}td,th{border-bottom:1px solid #ddd;\
+padding:.3rem .6rem;text-align:left;vertical-align:top}tr.failed td{background:#fde7e9}\
+tr.not-sent td{background:#f3f2f1}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phone::PhoneType;
+
+    #[test]
+    fn cells_stay_text_and_the_page_stays_inert() {
+        assert_eq!(as_text("+49 ********67"), "'+49 ********67");
+        assert_eq!(as_text("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(as_text("adele@contoso.com"), "adele@contoso.com");
+        let operation = Operation {
+            line: 2,
+            user: "<script>alert(1)</script>@contoso.com".into(),
+            phone_type: PhoneType::Mobile,
+            remove: false,
+            number: "+49 1701234567".into(),
+            options: None,
+        };
+        let page = html(
+            &[Line {
+                operation: &operation,
+                outcome: None,
+            }],
+            &Summary {
+                file_name: "new hires.csv",
+                dry_run: false,
+                interrupted: true,
+                elapsed_seconds: 1.0,
+            },
+        );
+        assert!(!page.contains("<script"), "escaped");
+        assert!(!page.contains("1234567"), "numbers masked");
+        assert!(page.contains("id=\"total-not-sent\">1<"));
+    }
+}

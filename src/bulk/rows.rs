@@ -1,0 +1,593 @@
+//! What a row says: the header's names read without case and with the aliases the community
+//! scripts use, every cell checked (the user's shape, the number by the numbering plan, what
+//! Excel does to numbers), and the row turned into one operation per phone type it names. Every
+//! problem names its line and column. Pure: no IO.
+
+use std::fmt;
+
+use super::input::column_letter;
+use crate::phone::{PhoneNumber, PhoneType};
+use crate::user::UserRef;
+
+/// What a column holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    User,
+    /// A number of this type (`Mobile`, `AlternateMobile`, `OfficePhone`).
+    Number(PhoneType),
+    /// The runbook's `phoneNumber`, of the type in the `phoneType` column (mobile without one).
+    PhoneNumber,
+    PhoneType,
+    Remove,
+    Operation,
+    SmsSignIn,
+    NotifyUser,
+    Language,
+    CallerName,
+    /// IdentityMan's `ForcedUpdate`: a set always updates here, so it changes nothing.
+    ForcedUpdate,
+}
+
+/// The names each role is known by, compared without case, spaces, `_` and `-`.
+const NAMES: [(&str, Role); 27] = [
+    ("userid", Role::User),
+    ("upn", Role::User),
+    ("userprincipalname", Role::User),
+    ("name", Role::User),
+    ("objectid", Role::User),
+    ("user", Role::User),
+    ("mobile", Role::Number(PhoneType::Mobile)),
+    ("mobilephone", Role::Number(PhoneType::Mobile)),
+    ("mobilenumber", Role::Number(PhoneType::Mobile)),
+    ("alternatemobile", Role::Number(PhoneType::AlternateMobile)),
+    (
+        "alternatemobilephone",
+        Role::Number(PhoneType::AlternateMobile),
+    ),
+    (
+        "alternatemobilenumber",
+        Role::Number(PhoneType::AlternateMobile),
+    ),
+    ("officephone", Role::Number(PhoneType::Office)),
+    ("office", Role::Number(PhoneType::Office)),
+    ("officenumber", Role::Number(PhoneType::Office)),
+    ("phonenumber", Role::PhoneNumber),
+    ("phonetype", Role::PhoneType),
+    ("remove", Role::Remove),
+    ("forcedremoval", Role::Remove),
+    ("operation", Role::Operation),
+    ("smssignin", Role::SmsSignIn),
+    ("notifyuser", Role::NotifyUser),
+    ("languageoverride", Role::Language),
+    ("language", Role::Language),
+    ("callername", Role::CallerName),
+    ("forcedupdate", Role::ForcedUpdate),
+    ("forceupdate", Role::ForcedUpdate),
+];
+
+/// A problem with the file, where it is and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub line: u64,
+    /// The column's index and its name in the header.
+    pub column: Option<(usize, String)>,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "line {}", self.line)?;
+        if let Some((index, name)) = &self.column {
+            write!(formatter, ", column {} ({name})", column_letter(*index))?;
+        }
+        write!(formatter, ": {}", self.message)
+    }
+}
+
+/// The header, read: which column holds what.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    roles: Vec<Option<Role>>,
+    names: Vec<String>,
+    /// Columns no role is known by (a `Department` from an HR export), ignored.
+    pub ignored: Vec<String>,
+    /// Whether the file has IdentityMan's `ForcedUpdate` (which changes nothing here).
+    pub has_forced_update: bool,
+}
+
+/// What the options of one row say, when it says anything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RowOptions {
+    pub sms_sign_in: Option<&'static str>,
+    pub notify_user: Option<bool>,
+    pub language: Option<&'static str>,
+    pub caller_name: Option<String>,
+}
+
+/// One change for one user and phone type, from one row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operation {
+    pub line: u64,
+    /// The user as the row names them (an object id or a UPN).
+    pub user: Box<str>,
+    pub phone_type: PhoneType,
+    pub remove: bool,
+    /// The number as Graph is given it (`+49 1701234567`).
+    pub number: Box<str>,
+    pub options: Option<Box<RowOptions>>,
+}
+
+impl Operation {
+    /// The key one user's operations share (a UPN compared without case).
+    pub fn user_key(&self) -> String {
+        self.user.to_lowercase()
+    }
+}
+
+impl Layout {
+    /// Reads the header.
+    ///
+    /// # Errors
+    ///
+    /// No column names the user, none holds a number, or a role is given twice.
+    pub fn read(line: u64, header: &csv::StringRecord) -> Result<Layout, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let mut roles = Vec::new();
+        let mut names = Vec::new();
+        let mut ignored = Vec::new();
+        for (index, name) in header.iter().enumerate() {
+            let name = name.trim().trim_start_matches('\u{feff}').to_owned();
+            let key: String = name
+                .chars()
+                .filter(|c| !matches!(c, ' ' | '_' | '-'))
+                .flat_map(char::to_lowercase)
+                .collect();
+            let role = NAMES
+                .iter()
+                .find(|(known, _)| *known == key)
+                .map(|(_, role)| *role);
+            match role {
+                Some(role) if roles.contains(&Some(role)) => problems.push(Problem {
+                    line,
+                    column: Some((index, name.clone())),
+                    message: format!(
+                        "a second column for the same thing as column {}",
+                        column_letter(roles.iter().position(|r| *r == Some(role)).unwrap_or(0))
+                    ),
+                }),
+                Some(_) => {}
+                None if name.is_empty() => {}
+                None => ignored.push(name.clone()),
+            }
+            roles.push(role);
+            names.push(name);
+        }
+        let has = |wanted: fn(&Role) -> bool| roles.iter().flatten().any(wanted);
+        if !has(|role| *role == Role::User) {
+            problems.push(Problem {
+                line,
+                column: None,
+                message: "no column names the user: call it UserId, UPN, UserPrincipalName, \
+                          Name or ObjectId"
+                    .to_owned(),
+            });
+        }
+        if !has(|role| matches!(role, Role::Number(_) | Role::PhoneNumber)) {
+            problems.push(Problem {
+                line,
+                column: None,
+                message: "no column holds a number: call it Mobile, AlternateMobile, OfficePhone \
+                          or phoneNumber (with a phoneType column)"
+                    .to_owned(),
+            });
+        }
+        if has(|role| *role == Role::PhoneType) && !has(|role| *role == Role::PhoneNumber) {
+            problems.push(Problem {
+                line,
+                column: None,
+                message: "a phoneType column needs a phoneNumber column beside it".to_owned(),
+            });
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Layout {
+            has_forced_update: has(|role| *role == Role::ForcedUpdate),
+            roles,
+            names,
+            ignored,
+        })
+    }
+
+    /// The operations a row asks for, in the order Graph needs within the row; or its problems.
+    /// A row with every cell empty asks for nothing.
+    ///
+    /// # Errors
+    ///
+    /// Every problem of the row, each naming its column.
+    pub fn operations(
+        &self,
+        line: u64,
+        record: &csv::StringRecord,
+        default_region: Option<&str>,
+    ) -> Result<Vec<Operation>, Vec<Problem>> {
+        if record.iter().all(|cell| cell.trim().is_empty()) {
+            return Ok(Vec::new());
+        }
+        let mut problems = Vec::new();
+        let problem = |index: usize, message: String| Problem {
+            line,
+            column: Some((index, self.names[index].clone())),
+            message,
+        };
+        if record.len() > self.roles.len()
+            && record
+                .iter()
+                .skip(self.roles.len())
+                .any(|cell| !cell.trim().is_empty())
+        {
+            problems.push(Problem {
+                line,
+                column: None,
+                message: format!(
+                    "{} cells where the header names {} columns (a delimiter inside a cell \
+                     that is not quoted?)",
+                    record.len(),
+                    self.roles.len()
+                ),
+            });
+        }
+        let cell = |wanted: Role| {
+            self.roles
+                .iter()
+                .position(|role| *role == Some(wanted))
+                .map(|index| (index, record.get(index).unwrap_or("").trim()))
+        };
+        let user = match cell(Role::User) {
+            Some((_, "")) | None => {
+                problems.push(Problem {
+                    line,
+                    column: cell(Role::User).map(|(index, _)| (index, self.names[index].clone())),
+                    message: "the user is missing".to_owned(),
+                });
+                None
+            }
+            Some((index, text)) => match UserRef::parse(text) {
+                Ok(_) => Some(text),
+                Err(error) => {
+                    problems.push(problem(index, error.to_string()));
+                    None
+                }
+            },
+        };
+        let mut remove = match cell(Role::Remove) {
+            Some((index, text)) => match boolean(text) {
+                Ok(value) => value,
+                Err(message) => {
+                    problems.push(problem(index, message));
+                    false
+                }
+            },
+            None => false,
+        };
+        if let Some((index, text)) = cell(Role::Operation) {
+            match text.to_ascii_lowercase().as_str() {
+                "" | "set" | "add" | "update" => {}
+                "remove" | "delete" => remove = true,
+                "show" => problems.push(problem(
+                    index,
+                    "show changes nothing: a bulk run sets or removes (show one user with \
+                     operation show)"
+                        .to_owned(),
+                )),
+                _ => problems.push(problem(index, format!("'{text}' is not set or remove"))),
+            }
+        }
+        let options = self.options(record, &mut problems, &problem);
+        let mut numbers = Vec::new();
+        for (index, role) in self.roles.iter().enumerate() {
+            let phone_type = match role {
+                Some(Role::Number(phone_type)) => *phone_type,
+                Some(Role::PhoneNumber) => match cell(Role::PhoneType) {
+                    Some((_, "")) | None => PhoneType::Mobile,
+                    Some((type_index, text)) => match PhoneType::parse(text) {
+                        Some(phone_type) => phone_type,
+                        None => {
+                            problems.push(problem(
+                                type_index,
+                                format!("'{text}' is not mobile, alternateMobile or office"),
+                            ));
+                            continue;
+                        }
+                    },
+                },
+                _ => continue,
+            };
+            let text = record.get(index).unwrap_or("").trim();
+            if text.is_empty() {
+                continue;
+            }
+            match number(text, phone_type, default_region) {
+                Ok(number) => numbers.push((phone_type, number)),
+                Err(message) => problems.push(problem(index, message)),
+            }
+        }
+        if numbers.is_empty() && problems.is_empty() {
+            problems.push(Problem {
+                line,
+                column: None,
+                message: if remove {
+                    "a removal needs the number to remove (only a phone with that number is \
+                     removed)"
+                        .to_owned()
+                } else {
+                    "no number to set".to_owned()
+                },
+            });
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let Some(user) = user else {
+            return Err(problems);
+        };
+        let options = (options != RowOptions::default()).then(|| Box::new(options));
+        // Within a row: a mobile is set before the alternate mobile, and an alternate mobile
+        // removed before the mobile (Graph refuses an alternate mobile without a mobile).
+        numbers.sort_by_key(|(phone_type, _)| graph_order(*phone_type, remove));
+        Ok(numbers
+            .into_iter()
+            .map(|(phone_type, number)| Operation {
+                line,
+                user: user.into(),
+                phone_type,
+                remove,
+                number: number.into(),
+                options: options.clone(),
+            })
+            .collect())
+    }
+
+    fn options(
+        &self,
+        record: &csv::StringRecord,
+        problems: &mut Vec<Problem>,
+        problem: &dyn Fn(usize, String) -> Problem,
+    ) -> RowOptions {
+        let mut options = RowOptions::default();
+        for (index, role) in self.roles.iter().enumerate() {
+            let text = record.get(index).unwrap_or("").trim();
+            if text.is_empty() {
+                continue;
+            }
+            let read = match role {
+                Some(Role::SmsSignIn) => one_of(text, &["leave", "enable", "disable"])
+                    .map(|value| options.sms_sign_in = Some(value)),
+                Some(Role::NotifyUser) => {
+                    boolean(text).map(|value| options.notify_user = Some(value))
+                }
+                Some(Role::Language) => {
+                    one_of(text, &["en", "de"]).map(|value| options.language = Some(value))
+                }
+                Some(Role::CallerName) => {
+                    options.caller_name = Some(text.to_owned());
+                    Ok(())
+                }
+                _ => Ok(()),
+            };
+            if let Err(message) = read {
+                problems.push(problem(index, message));
+            }
+        }
+        options
+    }
+}
+
+/// Where a type goes among a row's changes.
+pub fn graph_order(phone_type: PhoneType, remove: bool) -> u8 {
+    match (phone_type, remove) {
+        (PhoneType::Mobile, false) | (PhoneType::AlternateMobile, true) => 0,
+        (PhoneType::Office, _) => 1,
+        (PhoneType::AlternateMobile, false) | (PhoneType::Mobile, true) => 2,
+    }
+}
+
+/// Checks a number cell: what Excel does to numbers first, then the numbering plan.
+fn number(text: &str, phone_type: PhoneType, region: Option<&str>) -> Result<String, String> {
+    let text = text.trim_start_matches('\'');
+    if looks_scientific(text) {
+        return Err(format!(
+            "Excel turned the number into '{text}' and dropped digits: format the column as \
+             Text before typing or pasting numbers (or export it as text), and write them as \
+             +49 170 1234567"
+        ));
+    }
+    let parsed = match region {
+        Some(region) => PhoneNumber::parse_in_region(text, region),
+        None if !text.starts_with('+') && text.chars().any(|c| c.is_ascii_digit()) => {
+            let hint = if text.chars().all(|c| c.is_ascii_digit()) && text.len() >= 10 {
+                " (if it starts with the country code, Excel may have dropped the +: keep the \
+                 column as Text)"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "the number has no country code: write it as +49 170 1234567, or give \
+                 --default-region for national numbers{hint}"
+            ));
+        }
+        None => PhoneNumber::parse(text),
+    };
+    let number = parsed.map_err(|error| error.to_string())?;
+    if number.has_extension() && phone_type != PhoneType::Office {
+        return Err(format!(
+            "only an office phone may have an extension, not a {phone_type} phone"
+        ));
+    }
+    Ok(number.graph_format())
+}
+
+/// `4.91701E+11`, `4,91701E+11`: a number Excel showed in scientific notation and saved so.
+fn looks_scientific(text: &str) -> bool {
+    let upper = text.to_ascii_uppercase();
+    let Some((mantissa, exponent)) = upper.split_once('E') else {
+        return false;
+    };
+    let exponent = exponent.trim_start_matches('+');
+    !mantissa.is_empty()
+        && mantissa
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        && !exponent.is_empty()
+        && exponent.chars().all(|c| c.is_ascii_digit())
+}
+
+/// A yes or no, as people and Excel in several languages write it.
+fn boolean(text: &str) -> Result<bool, String> {
+    match text.trim().to_lowercase().as_str() {
+        "" | "false" | "no" | "n" | "0" | "falsch" | "nein" | "faux" | "non" | "onwaar" => {
+            Ok(false)
+        }
+        "true" | "yes" | "y" | "1" | "x" | "wahr" | "ja" | "vrai" | "oui" | "waar" => Ok(true),
+        _ => Err(format!("'{text}' is not true or false")),
+    }
+}
+
+fn one_of(text: &str, allowed: &[&'static str]) -> Result<&'static str, String> {
+    allowed
+        .iter()
+        .find(|value| value.eq_ignore_ascii_case(text))
+        .copied()
+        .ok_or_else(|| format!("'{text}' is not one of {}", allowed.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(cells: &[&str]) -> csv::StringRecord {
+        csv::StringRecord::from(cells.to_vec())
+    }
+
+    #[test]
+    fn the_community_scripts_headers_are_understood() {
+        let identityman = Layout::read(
+            1,
+            &record(&[
+                "UPN",
+                "Mobile",
+                "OfficePhone",
+                "AlternateMobile",
+                "ForcedUpdate",
+                "ForcedRemoval",
+            ]),
+        )
+        .expect("a layout");
+        assert!(identityman.has_forced_update);
+        let operations = identityman
+            .operations(
+                2,
+                &record(&["a@contoso.com", "", "", "+49 170 7654321", "TRUE", "FALSE"]),
+                None,
+            )
+            .expect("a row");
+        assert_eq!(operations.len(), 1);
+        assert_eq!(operations[0].phone_type, PhoneType::AlternateMobile);
+        assert_eq!(&*operations[0].number, "+49 1707654321");
+
+        let runbook = Layout::read(
+            1,
+            &record(&["userId", "phone_type", "PHONENUMBER", "Department"]),
+        )
+        .expect("a layout");
+        assert_eq!(runbook.ignored, ["Department"]);
+        let office = runbook
+            .operations(
+                2,
+                &record(&["a@contoso.com", "office", "+49 89 1234567 x12", "HR"]),
+                None,
+            )
+            .expect("a row");
+        assert_eq!(office[0].phone_type, PhoneType::Office);
+    }
+
+    #[test]
+    fn a_row_naming_several_types_runs_them_in_graphs_order() {
+        let layout = Layout::read(1, &record(&["UPN", "AlternateMobile", "Mobile", "Remove"]))
+            .expect("a layout");
+        let set = layout
+            .operations(
+                2,
+                &record(&["a@b.c", "+49 170 7654321", "+49 170 1234567", "no"]),
+                None,
+            )
+            .expect("a row");
+        assert_eq!(
+            set.iter().map(|op| op.phone_type).collect::<Vec<_>>(),
+            [PhoneType::Mobile, PhoneType::AlternateMobile]
+        );
+        let removal = layout
+            .operations(
+                2,
+                &record(&["a@b.c", "+49 170 7654321", "+49 170 1234567", "WAHR"]),
+                None,
+            )
+            .expect("a row");
+        assert_eq!(
+            removal.iter().map(|op| op.phone_type).collect::<Vec<_>>(),
+            [PhoneType::AlternateMobile, PhoneType::Mobile]
+        );
+    }
+
+    #[test]
+    fn every_problem_names_its_line_and_column() {
+        let layout = Layout::read(1, &record(&["UPN", "Mobile", "NotifyUser"])).expect("a layout");
+        let problems = |cells: &[&str]| {
+            layout
+                .operations(7, &record(cells), None)
+                .expect_err("problems")
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        };
+        let excel = problems(&["a@b.c", "4.91701E+11", ""]);
+        assert!(
+            excel[0].starts_with("line 7, column B (Mobile): Excel turned"),
+            "{excel:?}"
+        );
+        let national = problems(&["a@b.c", "0170 1234567", ""]);
+        assert!(national[0].contains("--default-region"), "{national:?}");
+        let dropped_plus = problems(&["a@b.c", "491701234567", ""]);
+        assert!(
+            dropped_plus[0].contains("dropped the +"),
+            "{dropped_plus:?}"
+        );
+        let both = problems(&["not a user", "+49 170", "perhaps"]);
+        assert_eq!(both.len(), 3, "{both:?}");
+        assert!(both[0].starts_with("line 7, column A (UPN)"));
+        assert!(
+            both[1].starts_with("line 7, column C (NotifyUser)"),
+            "{both:?}"
+        );
+        assert!(both[2].starts_with("line 7, column B (Mobile)"), "{both:?}");
+        assert!(
+            layout
+                .operations(8, &record(&["", "", ""]), None)
+                .expect("empty")
+                .is_empty()
+        );
+        let with_region = layout
+            .operations(9, &record(&["a@b.c", "0170 1234567", ""]), Some("DE"))
+            .expect("with a region");
+        assert_eq!(&*with_region[0].number, "+49 1701234567");
+    }
+
+    #[test]
+    fn a_header_without_a_user_or_a_number_is_refused() {
+        let problems = Layout::read(1, &record(&["Mail", "Department"])).expect_err("refused");
+        assert_eq!(problems.len(), 2);
+        let twice =
+            Layout::read(1, &record(&["UPN", "Mobile", "Mobile Phone"])).expect_err("refused");
+        assert!(twice[0].to_string().contains("column C"), "{twice:?}");
+    }
+}

@@ -1,0 +1,220 @@
+//! Sending the operations and waiting for every outcome: one user's operations one after
+//! another, different users side by side up to the concurrency, every request paced by what
+//! the endpoint said (`Retry-After`, 429, 503: the whole run holds back, not only the row that
+//! met it), every outcome recorded in the state as it arrives, and a stop (Ctrl-C) that sends
+//! nothing more.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::endpoint::{Delivery, Endpoint};
+use super::outcome::RowOutcome;
+use super::plan::Plan;
+use super::rows::Operation;
+use super::state::State;
+
+/// How often one operation is tried before its outcome is "still unavailable".
+const ATTEMPTS: u32 = 6;
+/// The longest pause between attempts when the endpoint named none.
+const LONGEST_BACKOFF: Duration = Duration::from_secs(30);
+
+/// What every operation is sent with.
+pub struct Settings {
+    pub dry_run: bool,
+    pub concurrency: usize,
+    /// The `CallerName` of rows that name none.
+    pub caller_name: String,
+    /// Request ids are `{prefix}-{line}-{phoneType}`.
+    pub request_prefix: String,
+}
+
+/// Counts for the progress line.
+#[derive(Default)]
+pub struct Progress {
+    pub sent: AtomicUsize,
+    pub answered: AtomicUsize,
+    pub failed: AtomicUsize,
+    pub skipped: AtomicUsize,
+}
+
+/// One run's sending.
+pub struct Sender<'a> {
+    pub endpoint: &'a Endpoint,
+    pub plan: &'a Plan,
+    pub settings: &'a Settings,
+    pub state: Option<&'a Mutex<State>>,
+    pub outcomes: &'a Mutex<Vec<Option<RowOutcome>>>,
+    pub progress: &'a Progress,
+    pub stopping: &'a AtomicBool,
+    pub pacer: Pacer,
+}
+
+impl Sender<'_> {
+    /// Sends every operation not settled by an earlier run; returns when all have an outcome or
+    /// a stop was asked for.
+    pub async fn run(&self) {
+        futures_util::stream::iter(&self.plan.chains)
+            .for_each_concurrent(self.settings.concurrency.max(1), |chain| {
+                self.run_chain(chain)
+            })
+            .await;
+    }
+
+    /// One user's operations, in order. After a failure that may pass (the user busy, Graph
+    /// unavailable after every attempt), the user's later operations wait for the next run:
+    /// their order matters.
+    async fn run_chain(&self, chain: &[usize]) {
+        for &index in chain {
+            if self.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            let operation = &self.plan.operations[index];
+            let request_id = self.request_id(operation);
+            let earlier = self
+                .state
+                .and_then(|state| lock(state).earlier.get(&request_id).cloned());
+            let outcome = match earlier {
+                Some(outcome) if outcome.is_final() => {
+                    self.progress.skipped.fetch_add(1, Ordering::Relaxed);
+                    outcome
+                }
+                _ => self.send(operation, &request_id).await,
+            };
+            let go_on = outcome.is_final();
+            lock(self.outcomes)[index] = Some(outcome);
+            if !go_on {
+                return;
+            }
+        }
+    }
+
+    /// Sends one operation until it has an outcome (or the attempts are spent).
+    async fn send(&self, operation: &Operation, request_id: &str) -> RowOutcome {
+        let body = self.request(operation, request_id);
+        if let Some(state) = self.state
+            && let Err(error) = lock(state).sent(request_id)
+        {
+            tracing::warn!("could not record the request in the state file: {error}");
+        }
+        self.progress.sent.fetch_add(1, Ordering::Relaxed);
+        let mut attempt = 0;
+        let outcome = loop {
+            attempt += 1;
+            self.pacer.wait().await;
+            match self.endpoint.deliver(request_id, &body).await {
+                Delivery::Result(result) => break RowOutcome::of_result(&result),
+                Delivery::Refused { code, detail } => {
+                    break RowOutcome::unanswered(&code, &detail, false);
+                }
+                Delivery::Transient {
+                    retry_after,
+                    code,
+                    detail,
+                    result,
+                    pause_all,
+                } => {
+                    let backoff = retry_after.unwrap_or_else(|| {
+                        Duration::from_secs(1 << attempt.min(5)).min(LONGEST_BACKOFF)
+                    });
+                    if pause_all {
+                        self.pacer.hold(backoff);
+                    }
+                    if attempt >= ATTEMPTS || self.stopping.load(Ordering::SeqCst) {
+                        break match result {
+                            Some(result) => RowOutcome::of_result(&result),
+                            None => RowOutcome::unanswered(&code, &detail, true),
+                        };
+                    }
+                    tokio::time::sleep(backoff).await;
+                }
+            }
+        };
+        self.progress.answered.fetch_add(1, Ordering::Relaxed);
+        if !outcome.succeeded {
+            self.progress.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(state) = self.state
+            && let Err(error) = lock(state).done(request_id, &outcome)
+        {
+            tracing::warn!("could not record an outcome in the state file: {error}");
+        }
+        outcome
+    }
+
+    pub fn request_id(&self, operation: &Operation) -> String {
+        format!(
+            "{}-{}-{}",
+            self.settings.request_prefix, operation.line, operation.phone_type
+        )
+    }
+
+    /// The handler's parameters for one operation.
+    fn request(&self, operation: &Operation, request_id: &str) -> Value {
+        let options = operation.options.as_deref();
+        let mut request = json!({
+            "UserId": &*operation.user,
+            "phoneType": operation.phone_type.as_str(),
+            "phoneNumber": &*operation.number,
+            "operation": if operation.remove { "remove" } else { "set" },
+            "requestId": request_id,
+            "CallerName": options
+                .and_then(|options| options.caller_name.as_deref())
+                .unwrap_or(&self.settings.caller_name),
+        });
+        if self.settings.dry_run {
+            request["dryRun"] = json!(true);
+        }
+        if let Some(options) = options {
+            if let Some(sms) = options.sms_sign_in {
+                request["smsSignIn"] = json!(sms);
+            }
+            if let Some(notify) = options.notify_user {
+                request["NotifyUser"] = json!(notify);
+            }
+            if let Some(language) = options.language {
+                request["LanguageOverride"] = json!(language);
+            }
+        }
+        request
+    }
+}
+
+/// Holds every request of the run back while the endpoint asked for a pause.
+#[derive(Clone, Default)]
+pub struct Pacer {
+    not_before: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Pacer {
+    /// Waits until no pause is in force.
+    async fn wait(&self) {
+        loop {
+            let until = *lock(&self.not_before);
+            match until {
+                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
+                _ => return,
+            }
+        }
+    }
+
+    /// After the endpoint or Graph said it is overloaded (429, Graph unavailable): every
+    /// request of the run waits `wait`, not only the one that met it.
+    fn hold(&self, wait: Duration) {
+        let until = Instant::now() + wait.min(Duration::from_secs(300));
+        let mut not_before = lock(&self.not_before);
+        if not_before.is_none_or(|current| current < until) {
+            *not_before = Some(until);
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

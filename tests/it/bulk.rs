@@ -1,0 +1,239 @@
+//! The bulk command end to end: a CSV as Excel writes it, sent through the miniature host's
+//! HTTP trigger to the real handler against the simulated tenant; each test asserts what the
+//! tenant holds afterwards, the exit status and what the report says.
+
+use std::path::{Path, PathBuf};
+
+use mfa_phone_handler::bulk::{self, endpoint::Endpoint, options::Options};
+use mfa_phone_handler::phone::PhoneType;
+use mfa_phone_handler::simulator::host::{FunctionsHost, HostOptions};
+use mfa_phone_handler::simulator::tenant::SimUser;
+use mfa_phone_handler::simulator::tenant::directory::GLOBAL_ADMINISTRATOR;
+
+use crate::helpers::{TestApp, within};
+
+const GA: &str = "0e2a7f8c-3d51-4c7b-9a6e-5f4b3c2d1e0f";
+
+/// A fresh directory for one test's file and report.
+fn scratch() -> PathBuf {
+    let directory = std::env::temp_dir().join(format!("mfa-bulk-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&directory).expect("a scratch directory");
+    directory
+}
+
+/// Writes `text` as Excel's "CSV UTF-8" does: a BOM and CRLF line ends.
+fn excel_csv(directory: &Path, text: &str) -> PathBuf {
+    let path = directory.join("users.csv");
+    let mut bytes = vec![0xEF, 0xBB, 0xBF];
+    bytes.extend_from_slice(text.replace('\n', "\r\n").as_bytes());
+    std::fs::write(&path, bytes).expect("written");
+    path
+}
+
+fn options(file: &Path, host: &FunctionsHost, extra: &[&str]) -> Options {
+    let mut arguments = vec![
+        file.display().to_string(),
+        "--endpoint".to_owned(),
+        format!("{}/api/SetOrRemoveMobilePhoneMfa", host.url()),
+        "--out".to_owned(),
+        file.parent().expect("a directory").display().to_string(),
+    ];
+    arguments.extend(extra.iter().map(ToString::to_string));
+    Options::parse(&arguments).expect("the options")
+}
+
+async fn run(options: &Options) -> u8 {
+    let endpoint: Endpoint = options.endpoint().expect("an endpoint");
+    within("the bulk run ends", bulk::run(options, &endpoint, std::future::pending())).await
+}
+
+/// report.csv as records (the BOM and the formula guard's apostrophes kept).
+fn report(directory: &Path, delimiter: u8) -> Vec<csv::StringRecord> {
+    let text = std::fs::read_to_string(directory.join("report.csv")).expect("report.csv");
+    let text = text.strip_prefix('\u{feff}').expect("a BOM for Excel");
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|record| record.expect("a record"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_spreadsheet_ends_in_every_rows_outcome_in_the_tenant_and_the_report() {
+    let app = TestApp::builder()
+        .prepare(|sim| {
+            sim.tenant(|tenant| {
+                tenant.add_user(SimUser::member("ga@contoso.com", "GA").with_id(GA));
+                tenant.directory.assign(GA, GLOBAL_ADMINISTRATOR);
+            });
+        })
+        .spawn()
+        .await;
+    let hire = app.add_member("new.hire@contoso.com");
+    let mover = app.add_member("mover@contoso.com");
+    app.seed_phone(&mover, PhoneType::Mobile, "+49 1701234567");
+    let both = app.add_member("both@contoso.com");
+    let host = FunctionsHost::start(&app.handler, HostOptions::default())
+        .await
+        .expect("the host starts");
+    let directory = scratch();
+    // German Excel: semicolons; the alternate mobile's row comes before the mobile's.
+    let file = excel_csv(
+        &directory,
+        "UPN;Mobile;AlternateMobile;Department\n\
+         new.hire@contoso.com;+49 170 1111111;;Sales\n\
+         both@contoso.com;;+49 170 3333333;IT\n\
+         mover@contoso.com;+49 170 2222222;;HR\n\
+         both@contoso.com;+49 170 4444444;;IT\n\
+         ga@contoso.com;+49 170 5555555;;Board\n",
+    );
+
+    let status = run(&options(&file, &host, &[])).await;
+
+    assert_eq!(status, bulk::ROW_FAILED, "the administrator's row failed");
+    assert_eq!(app.phones(&hire)[0].1, "+49 1701111111");
+    assert_eq!(app.phones(&mover)[0].1, "+49 1702222222");
+    let phones: Vec<(PhoneType, String)> = app
+        .phones(&both)
+        .into_iter()
+        .map(|(phone_type, number, _)| (phone_type, number))
+        .collect();
+    assert_eq!(
+        phones,
+        [
+            (PhoneType::Mobile, "+49 1704444444".to_owned()),
+            (PhoneType::AlternateMobile, "+49 1703333333".to_owned())
+        ],
+        "the mobile was set first, whatever the rows' order"
+    );
+    assert!(app.phones(GA).is_empty(), "protected");
+    let rows = report(&directory, b';');
+    assert_eq!(rows.len(), 5, "one line per row and type, in the file's delimiter");
+    let by_line = |line: &str| {
+        rows.iter()
+            .find(|row| &row[0] == line)
+            .unwrap_or_else(|| panic!("line {line} in the report"))
+    };
+    assert_eq!(&by_line("2")[5], "succeeded");
+    assert_eq!(&by_line("2")[6], "added");
+    assert_eq!(&by_line("4")[6], "updated");
+    assert_eq!(&by_line("2")[4], "'+49 ********11", "masked, and text in Excel");
+    assert_eq!(&by_line("6")[5], "failed");
+    assert_eq!(&by_line("6")[7], "protectedUser");
+    let page = std::fs::read_to_string(directory.join("report.html")).expect("report.html");
+    assert!(page.contains("protectedUser"));
+    assert!(!page.contains("5555555"), "numbers masked on the page");
+    assert!(!page.contains("<script") && !page.contains("http"), "self-contained: {page}");
+}
+
+#[tokio::test]
+async fn a_file_with_problems_sends_nothing_and_names_each_line_and_column() {
+    let app = TestApp::spawn().await;
+    let user = app.add_member("adele@contoso.com");
+    let host = FunctionsHost::start(&app.handler, HostOptions::default())
+        .await
+        .expect("the host starts");
+    let directory = scratch();
+    let file = excel_csv(
+        &directory,
+        "UserPrincipalName,Mobile\n\
+         adele@contoso.com,+49 170 1111111\n\
+         adele@contoso.com,4.91701E+11\n\
+         not a user,+49 170 2222222\n",
+    );
+
+    let status = run(&options(&file, &host, &[])).await;
+
+    assert_eq!(status, bulk::NOTHING_SENT);
+    assert!(app.writes().is_empty(), "nothing written while a problem remains");
+    assert!(app.phones(&user).is_empty());
+    let checked = bulk::check(&file, None).expect("read");
+    let problems: Vec<String> = checked.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems[0].starts_with("line 3, column B (Mobile): Excel turned"), "{problems:?}");
+    assert!(problems[1].starts_with("line 4, column A (UserPrincipalName)"), "{problems:?}");
+
+    let status = run(&options(&file, &host, &["--skip-bad-rows"])).await;
+    assert_eq!(status, bulk::SUCCEEDED, "the rows without problems all succeeded");
+    assert_eq!(app.phones(&user)[0].1, "+49 1701111111");
+}
+
+#[tokio::test]
+async fn a_dry_run_plans_every_row_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let user = app.add_member("adele@contoso.com");
+    let host = FunctionsHost::start(&app.handler, HostOptions::default())
+        .await
+        .expect("the host starts");
+    let directory = scratch();
+    let file = excel_csv(&directory, "UPN\tMobile\nadele@contoso.com\t+49 170 1111111\n");
+
+    let status = run(&options(&file, &host, &["--dry-run"])).await;
+
+    assert_eq!(status, bulk::SUCCEEDED);
+    assert!(app.writes().is_empty());
+    assert!(app.phones(&user).is_empty());
+    let text = std::fs::read_to_string(directory.join("report.csv")).expect("report.csv");
+    assert!(text.contains("\tadded\t"), "{text}");
+    assert!(
+        !directory.join("bulk-state.jsonl").exists(),
+        "a dry run leaves no state a real run would take for done"
+    );
+}
+
+#[tokio::test]
+async fn an_interrupted_run_goes_on_where_it_stopped_without_sending_a_settled_row_again() {
+    let app = TestApp::spawn().await;
+    let mut text = String::from("UPN,Mobile\n");
+    let mut users = Vec::new();
+    for index in 0..30 {
+        let upn = format!("user{index}@contoso.com");
+        users.push(app.add_member(&upn));
+        text.push_str(&format!("{upn},+49 170 10000{index:02}\n"));
+    }
+    let host = FunctionsHost::start(&app.handler, HostOptions::default())
+        .await
+        .expect("the host starts");
+    let directory = scratch();
+    let file = excel_csv(&directory, &text);
+    let options = options(&file, &host, &["--concurrency", "2"]);
+    let endpoint = options.endpoint().expect("an endpoint");
+
+    // Stopped (as by Ctrl-C) once ten numbers are in the tenant.
+    let mut arrivals = app.sim.request_arrived();
+    let stop = async {
+        while app.writes().len() < 10 {
+            arrivals.changed().await.expect("the simulator runs");
+        }
+    };
+    let first = within("the first run stops", bulk::run(&options, &endpoint, stop)).await;
+    assert_eq!(first, bulk::ROW_FAILED, "stopped before every row");
+    let written_first = app.writes().len();
+    assert!(written_first < 30, "{written_first} written before the stop");
+
+    let second = run(&options).await;
+
+    assert_eq!(second, bulk::SUCCEEDED);
+    for (index, user) in users.iter().enumerate() {
+        assert_eq!(app.phones(user)[0].1, format!("+49 17010000{index:02}"));
+    }
+    assert_eq!(app.writes().len(), 30, "one write per row, across both runs");
+    let state = std::fs::read_to_string(directory.join("bulk-state.jsonl")).expect("the state");
+    let mut sent = std::collections::HashMap::<String, usize>::new();
+    for line in state.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line).expect("JSON lines");
+        if let Some(id) = entry["sent"]["requestId"].as_str() {
+            *sent.entry(id.to_owned()).or_default() += 1;
+        }
+    }
+    assert_eq!(sent.len(), 30);
+    let twice = sent.values().filter(|count| **count > 1).count();
+    assert!(
+        twice <= 2,
+        "only rows in flight at the stop (two users side by side) go again: {twice}"
+    );
+    let rows = report(&directory, b',');
+    assert_eq!(rows.len(), 30);
+    assert!(rows.iter().all(|row| &row[5] == "succeeded"), "{rows:?}");
+}
