@@ -1,6 +1,7 @@
 //! Where the operations go: the HTTP trigger (a function key, and an Entra token for the API's
-//! audience from the admin's own sign-in), answered request by request. What came back is a
-//! handler's result, a pause asked for, or a refusal that no retry changes.
+//! audience from the admin's own sign-in), answered request by request, or the request queue
+//! ([`super::queued`]). What came back is a handler's result, a pause asked for, a refusal that
+//! no retry changes, or (the queue) no result yet.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use reqwest::header::RETRY_AFTER;
 use serde_json::Value;
 use url::Url;
 
+use super::queued::QueueEndpoint;
 use crate::graph::parse_retry_after;
 
 /// How long one request may take: the handler answers within its own budget.
@@ -31,17 +33,52 @@ pub enum Delivery {
     },
     /// No retry changes it (the endpoint refused the credentials, a wrong URL).
     Refused { code: String, detail: String },
+    /// Sent, and no result yet: a later run waits for it rather than sending it again.
+    Pending { detail: String },
+}
+
+/// Where a run's operations go.
+pub enum Endpoint {
+    Http(HttpEndpoint),
+    Queue(QueueEndpoint),
+}
+
+impl Endpoint {
+    /// Delivers one request and waits for its outcome.
+    pub async fn deliver(&self, request_id: &str, body: &Value) -> Delivery {
+        match self {
+            Endpoint::Http(http) => http.deliver(body).await,
+            Endpoint::Queue(queue) => queue.deliver(request_id, body).await,
+        }
+    }
+
+    /// Ends the run's use of the way in (the queue: other producers' messages shown again).
+    pub async fn close(&self) {
+        if let Endpoint::Queue(queue) = self {
+            queue.close().await;
+        }
+    }
+
+    /// Waits for the outcome of a request an earlier run sent, where the way in keeps
+    /// outcomes (the queue); `None` where it does not (HTTP: send it again, as the handler's
+    /// changes are idempotent).
+    pub async fn await_sent(&self, request_id: &str) -> Option<Delivery> {
+        match self {
+            Endpoint::Http(_) => None,
+            Endpoint::Queue(queue) => Some(queue.await_sent(request_id).await),
+        }
+    }
 }
 
 /// The HTTP trigger.
-pub struct Endpoint {
+pub struct HttpEndpoint {
     client: reqwest::Client,
     url: Url,
     function_key: Option<String>,
     token: Option<(Arc<dyn TokenCredential>, String)>,
 }
 
-impl Endpoint {
+impl HttpEndpoint {
     /// The HTTP trigger at `url`, with a function key and, for `audience`, Entra tokens from
     /// `credential`.
     ///
@@ -52,7 +89,7 @@ impl Endpoint {
         url: Url,
         function_key: Option<String>,
         token: Option<(Arc<dyn TokenCredential>, String)>,
-    ) -> Result<Endpoint, String> {
+    ) -> Result<HttpEndpoint, String> {
         crate::install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
@@ -64,7 +101,7 @@ impl Endpoint {
             ))
             .build()
             .map_err(|error| format!("could not build the HTTP client: {error}"))?;
-        Ok(Endpoint {
+        Ok(HttpEndpoint {
             client,
             url,
             function_key,
@@ -76,7 +113,7 @@ impl Endpoint {
     }
 
     /// Delivers one request.
-    pub async fn deliver(&self, _request_id: &str, body: &Value) -> Delivery {
+    pub async fn deliver(&self, body: &Value) -> Delivery {
         let mut request = self.client.post(self.url.clone()).json(body);
         if let Some(key) = &self.function_key {
             request = request.header("x-functions-key", key);

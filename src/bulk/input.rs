@@ -384,7 +384,10 @@ impl<R: Read> Read for LineGuard<R> {
                 } else {
                     self.since_newline += 1;
                     if self.since_newline > MAX_LINE_BYTES {
-                        return Err(io::Error::new(io::ErrorKind::InvalidData, TooLong(self.line)));
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            TooLong(self.line),
+                        ));
                     }
                 }
                 buffer[written] = byte;
@@ -454,7 +457,8 @@ mod tests {
         assert_eq!(format.encoding, WINDOWS_1252);
         assert_eq!(rows[1].1[1], "Jürgen");
 
-        let (format, rows) = records(b"sep=;\r\nUPN;Mobile\r\n\r\nx@y.z;+49 170 1234567\r\n").expect("read");
+        let (format, rows) =
+            records(b"sep=;\r\nUPN;Mobile\r\n\r\nx@y.z;+49 170 1234567\r\n").expect("read");
         assert_eq!(rows[1].0, 4, "a blank line counts");
         assert_eq!(format.delimiter, b';');
         assert_eq!(rows[0].1, ["UPN", "Mobile"]);

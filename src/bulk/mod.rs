@@ -12,6 +12,7 @@ pub mod input;
 pub mod options;
 pub mod outcome;
 pub mod plan;
+pub mod queued;
 pub mod report;
 pub mod rows;
 pub mod send;
@@ -147,9 +148,13 @@ pub async fn run(
         } else if !state.earlier.is_empty() || !state.unanswered.is_empty() {
             eprintln!(
                 "Going on with the last run of this file: {} outcomes known, {} sent without \
-                 an answer (sent again: the handler's changes are idempotent)",
+                 an answer ({})",
                 state.earlier.len(),
-                state.unanswered.len()
+                state.unanswered.len(),
+                match endpoint {
+                    Endpoint::Http(_) => "sent again: the handler's changes are idempotent",
+                    Endpoint::Queue(_) => "their results are waited for, not sent again",
+                }
             );
         }
     }
@@ -200,6 +205,7 @@ pub async fn run(
             }
         }
     };
+    endpoint.close().await;
     let outcomes = outcomes
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use url::Url;
 
-use super::endpoint::Endpoint;
+use super::endpoint::{Endpoint, HttpEndpoint};
+use super::queued::QueueEndpoint;
 
 pub const USAGE: &str = "\
-usage: mfa-phone-handler bulk FILE --endpoint URL [options]
+usage: mfa-phone-handler bulk FILE (--endpoint URL | --queue URL) [options]
 
   FILE                   a CSV (comma, semicolon or tab; UTF-8, UTF-16 or Windows-1252) with
                          a user column (UserId, UPN, UserPrincipalName, Name, ObjectId) and
@@ -17,6 +18,10 @@ usage: mfa-phone-handler bulk FILE --endpoint URL [options]
                          with phoneType); optional Remove/ForcedRemoval/operation, smsSignIn,
                          NotifyUser, LanguageOverride, CallerName
   --endpoint URL         the HTTP trigger (…/api/SetOrRemoveMobilePhoneMfa)
+  --queue URL            or the request queue (https://ACCOUNT.queue.core.windows.net/
+                         mfa-phone-requests; results from mfa-phone-results beside it); your
+                         az / azd sign-in against Azure, the development account against Azurite
+  --result-wait SECONDS  how long a queued request's result is waited for (default 900)
   --function-key KEY     its function key (or MFA_FUNCTION_KEY)
   --audience URI         also send an Entra token for the API (your az / azd sign-in)
   --dry-run              the handler plans every row; nothing is written
@@ -31,6 +36,8 @@ usage: mfa-phone-handler bulk FILE --endpoint URL [options]
 pub struct Options {
     pub file: PathBuf,
     pub endpoint: Option<Url>,
+    pub queue: Option<Url>,
+    pub result_wait: std::time::Duration,
     pub function_key: Option<String>,
     pub audience: Option<String>,
     pub dry_run: bool,
@@ -51,6 +58,8 @@ impl Options {
         let mut options = Options {
             file: PathBuf::new(),
             endpoint: None,
+            queue: None,
+            result_wait: std::time::Duration::from_secs(900),
             function_key: std::env::var("MFA_FUNCTION_KEY")
                 .ok()
                 .filter(|key| !key.is_empty()),
@@ -110,11 +119,25 @@ impl Options {
                 }
                 "--caller-name" => options.caller_name = Some(value()?),
                 "--queue" => {
-                    return Err(
-                        "--queue: sending through the request queue is not available yet; use \
-                         --endpoint"
-                            .to_owned(),
-                    );
+                    let text = value()?;
+                    let url = Url::parse(&text)
+                        .ok()
+                        .filter(|url| matches!(url.scheme(), "http" | "https"))
+                        .ok_or_else(|| format!("--queue: '{text}' is not an http(s) URL"))?;
+                    options.queue = Some(url);
+                }
+                "--result-wait" => {
+                    let text = value()?;
+                    let seconds = text
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| (1..=86_400).contains(n))
+                        .ok_or_else(|| {
+                            format!(
+                                "--result-wait: '{text}' is not a number of seconds from 1 to 86400"
+                            )
+                        })?;
+                    options.result_wait = std::time::Duration::from_secs(seconds);
                 }
                 other if other.starts_with('-') => return Err(format!("unknown option '{other}'")),
                 path if file.is_none() => file = Some(PathBuf::from(path)),
@@ -122,8 +145,15 @@ impl Options {
             }
         }
         options.file = file.ok_or("no file given")?;
-        if options.endpoint.is_none() {
-            return Err("--endpoint is needed: the HTTP trigger's URL".to_owned());
+        match (&options.endpoint, &options.queue) {
+            (None, None) => {
+                return Err(
+                    "--endpoint (the HTTP trigger's URL) or --queue (the request queue's) is needed"
+                        .to_owned(),
+                );
+            }
+            (Some(_), Some(_)) => return Err("give --endpoint or --queue, not both".to_owned()),
+            _ => {}
         }
         Ok(options)
     }
@@ -134,19 +164,22 @@ impl Options {
     ///
     /// The developer sign-in cannot be set up, or the HTTP client cannot be built.
     pub fn endpoint(&self) -> Result<Endpoint, String> {
+        let sign_in = || -> Result<Arc<dyn azure_core::credentials::TokenCredential>, String> {
+            let credential = azure_identity::DeveloperToolsCredential::new(None)
+                .map_err(|error| format!("no developer sign-in available (az login?): {error}"))?;
+            Ok(credential)
+        };
+        if let Some(queue) = &self.queue {
+            let local = matches!(queue.host_str(), Some("127.0.0.1" | "localhost"));
+            let credential = if local { None } else { Some(sign_in()?) };
+            return QueueEndpoint::new(queue, credential, self.result_wait).map(Endpoint::Queue);
+        }
         let url = self.endpoint.clone().ok_or("--endpoint is needed")?;
         let token = match &self.audience {
-            Some(audience) => {
-                let credential =
-                    azure_identity::DeveloperToolsCredential::new(None).map_err(|error| {
-                        format!("--audience: no developer sign-in available: {error}")
-                    })?;
-                let credential: Arc<dyn azure_core::credentials::TokenCredential> = credential;
-                Some((credential, audience.clone()))
-            }
+            Some(audience) => Some((sign_in()?, audience.clone())),
             None => None,
         };
-        Endpoint::http(url, self.function_key.clone(), token)
+        HttpEndpoint::http(url, self.function_key.clone(), token).map(Endpoint::Http)
     }
 }
 

@@ -96,17 +96,39 @@ impl Sender<'_> {
     /// Sends one operation until it has an outcome (or the attempts are spent).
     async fn send(&self, operation: &Operation, request_id: &str) -> RowOutcome {
         let body = self.request(operation, request_id);
-        if let Some(state) = self.state
-            && let Err(error) = lock(state).sent(request_id)
-        {
-            tracing::warn!("could not record the request in the state file: {error}");
+        let sent_before = self
+            .state
+            .is_some_and(|state| lock(state).unanswered.contains(request_id));
+        // A request an earlier run sent is waited for where the way in keeps outcomes.
+        let mut awaited = if sent_before {
+            self.endpoint.await_sent(request_id).await
+        } else {
+            None
+        };
+        if awaited.is_none() {
+            if let Some(state) = self.state
+                && let Err(error) = lock(state).sent(request_id)
+            {
+                tracing::warn!("could not record the request in the state file: {error}");
+            }
+            self.progress.sent.fetch_add(1, Ordering::Relaxed);
         }
-        self.progress.sent.fetch_add(1, Ordering::Relaxed);
         let mut attempt = 0;
+        let mut settled = true;
         let outcome = loop {
             attempt += 1;
-            self.pacer.wait().await;
-            match self.endpoint.deliver(request_id, &body).await {
+            let delivery = match awaited.take() {
+                Some(delivery) => delivery,
+                None => {
+                    self.pacer.wait().await;
+                    self.endpoint.deliver(request_id, &body).await
+                }
+            };
+            match delivery {
+                Delivery::Pending { detail } => {
+                    settled = false;
+                    break RowOutcome::unanswered("noResultYet", &detail, true);
+                }
                 Delivery::Result(result) => break RowOutcome::of_result(&result),
                 Delivery::Refused { code, detail } => {
                     break RowOutcome::unanswered(&code, &detail, false);
@@ -139,6 +161,7 @@ impl Sender<'_> {
             self.progress.failed.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(state) = self.state
+            && settled
             && let Err(error) = lock(state).done(request_id, &outcome)
         {
             tracing::warn!("could not record an outcome in the state file: {error}");

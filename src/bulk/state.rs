@@ -4,7 +4,7 @@
 //! (by its SHA-256) takes up where the last one stopped; a changed file is a new run, and
 //! the old state is kept aside.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -40,7 +40,7 @@ pub struct State {
     /// The outcomes of an earlier run of the same file, by request id.
     pub earlier: HashMap<String, RowOutcome>,
     /// Requests an earlier run sent without learning their outcome.
-    pub unanswered: Vec<String>,
+    pub unanswered: HashSet<String>,
     /// Where the state of an earlier run of a different file was moved.
     pub set_aside: Option<PathBuf>,
 }

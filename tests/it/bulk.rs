@@ -9,6 +9,7 @@ use mfa_phone_handler::phone::PhoneType;
 use mfa_phone_handler::simulator::host::{FunctionsHost, HostOptions};
 use mfa_phone_handler::simulator::tenant::SimUser;
 use mfa_phone_handler::simulator::tenant::directory::GLOBAL_ADMINISTRATOR;
+use mfa_phone_handler::storage::queue::{Encoding, Queue};
 
 use crate::helpers::{TestApp, within};
 
@@ -44,7 +45,11 @@ fn options(file: &Path, host: &FunctionsHost, extra: &[&str]) -> Options {
 
 async fn run(options: &Options) -> u8 {
     let endpoint: Endpoint = options.endpoint().expect("an endpoint");
-    within("the bulk run ends", bulk::run(options, &endpoint, std::future::pending())).await
+    within(
+        "the bulk run ends",
+        bulk::run(options, &endpoint, std::future::pending()),
+    )
+    .await
 }
 
 /// report.csv as records (the BOM and the formula guard's apostrophes kept).
@@ -109,7 +114,11 @@ async fn a_spreadsheet_ends_in_every_rows_outcome_in_the_tenant_and_the_report()
     );
     assert!(app.phones(GA).is_empty(), "protected");
     let rows = report(&directory, b';');
-    assert_eq!(rows.len(), 5, "one line per row and type, in the file's delimiter");
+    assert_eq!(
+        rows.len(),
+        5,
+        "one line per row and type, in the file's delimiter"
+    );
     let by_line = |line: &str| {
         rows.iter()
             .find(|row| &row[0] == line)
@@ -118,13 +127,20 @@ async fn a_spreadsheet_ends_in_every_rows_outcome_in_the_tenant_and_the_report()
     assert_eq!(&by_line("2")[5], "succeeded");
     assert_eq!(&by_line("2")[6], "added");
     assert_eq!(&by_line("4")[6], "updated");
-    assert_eq!(&by_line("2")[4], "'+49 ********11", "masked, and text in Excel");
+    assert_eq!(
+        &by_line("2")[4],
+        "'+49 ********11",
+        "masked, and text in Excel"
+    );
     assert_eq!(&by_line("6")[5], "failed");
     assert_eq!(&by_line("6")[7], "protectedUser");
     let page = std::fs::read_to_string(directory.join("report.html")).expect("report.html");
     assert!(page.contains("protectedUser"));
     assert!(!page.contains("5555555"), "numbers masked on the page");
-    assert!(!page.contains("<script") && !page.contains("http"), "self-contained: {page}");
+    assert!(
+        !page.contains("<script") && !page.contains("http"),
+        "self-contained: {page}"
+    );
 }
 
 #[tokio::test]
@@ -146,16 +162,29 @@ async fn a_file_with_problems_sends_nothing_and_names_each_line_and_column() {
     let status = run(&options(&file, &host, &[])).await;
 
     assert_eq!(status, bulk::NOTHING_SENT);
-    assert!(app.writes().is_empty(), "nothing written while a problem remains");
+    assert!(
+        app.writes().is_empty(),
+        "nothing written while a problem remains"
+    );
     assert!(app.phones(&user).is_empty());
     let checked = bulk::check(&file, None).expect("read");
     let problems: Vec<String> = checked.problems.iter().map(ToString::to_string).collect();
     assert_eq!(problems.len(), 2, "{problems:?}");
-    assert!(problems[0].starts_with("line 3, column B (Mobile): Excel turned"), "{problems:?}");
-    assert!(problems[1].starts_with("line 4, column A (UserPrincipalName)"), "{problems:?}");
+    assert!(
+        problems[0].starts_with("line 3, column B (Mobile): Excel turned"),
+        "{problems:?}"
+    );
+    assert!(
+        problems[1].starts_with("line 4, column A (UserPrincipalName)"),
+        "{problems:?}"
+    );
 
     let status = run(&options(&file, &host, &["--skip-bad-rows"])).await;
-    assert_eq!(status, bulk::SUCCEEDED, "the rows without problems all succeeded");
+    assert_eq!(
+        status,
+        bulk::SUCCEEDED,
+        "the rows without problems all succeeded"
+    );
     assert_eq!(app.phones(&user)[0].1, "+49 1701111111");
 }
 
@@ -167,7 +196,10 @@ async fn a_dry_run_plans_every_row_and_writes_nothing() {
         .await
         .expect("the host starts");
     let directory = scratch();
-    let file = excel_csv(&directory, "UPN\tMobile\nadele@contoso.com\t+49 170 1111111\n");
+    let file = excel_csv(
+        &directory,
+        "UPN\tMobile\nadele@contoso.com\t+49 170 1111111\n",
+    );
 
     let status = run(&options(&file, &host, &["--dry-run"])).await;
 
@@ -210,7 +242,10 @@ async fn an_interrupted_run_goes_on_where_it_stopped_without_sending_a_settled_r
     let first = within("the first run stops", bulk::run(&options, &endpoint, stop)).await;
     assert_eq!(first, bulk::ROW_FAILED, "stopped before every row");
     let written_first = app.writes().len();
-    assert!(written_first < 30, "{written_first} written before the stop");
+    assert!(
+        written_first < 30,
+        "{written_first} written before the stop"
+    );
 
     let second = run(&options).await;
 
@@ -218,7 +253,11 @@ async fn an_interrupted_run_goes_on_where_it_stopped_without_sending_a_settled_r
     for (index, user) in users.iter().enumerate() {
         assert_eq!(app.phones(user)[0].1, format!("+49 17010000{index:02}"));
     }
-    assert_eq!(app.writes().len(), 30, "one write per row, across both runs");
+    assert_eq!(
+        app.writes().len(),
+        30,
+        "one write per row, across both runs"
+    );
     let state = std::fs::read_to_string(directory.join("bulk-state.jsonl")).expect("the state");
     let mut sent = std::collections::HashMap::<String, usize>::new();
     for line in state.lines() {
@@ -236,4 +275,66 @@ async fn an_interrupted_run_goes_on_where_it_stopped_without_sending_a_settled_r
     let rows = report(&directory, b',');
     assert_eq!(rows.len(), 30);
     assert!(rows.iter().all(|row| &row[5] == "succeeded"), "{rows:?}");
+}
+
+#[tokio::test]
+async fn through_the_queue_every_row_ends_in_its_result_and_other_producers_results_stay() {
+    let azurite = crate::helpers::azurite().await;
+    let storage = crate::helpers::storage_of(&azurite);
+    let app = TestApp::spawn().await;
+    let users: Vec<String> = (0..6)
+        .map(|index| app.add_member(&format!("queued{index}@contoso.com")))
+        .collect();
+    let host = FunctionsHost::start(
+        &app.handler,
+        HostOptions::default()
+            .with_storage(storage.clone())
+            .redelivering_after(std::time::Duration::from_millis(100)),
+    )
+    .await
+    .expect("the host starts");
+    let foreign = r#"{"requestId":"logic-app-42","status":"succeeded"}"#;
+    let results = Queue::new(&storage, "mfa-phone-results", Encoding::None).expect("a client");
+    results.send(foreign).await.expect("sent");
+    let directory = scratch();
+    let mut text = String::from("UPN,Mobile\n");
+    for index in 0..6 {
+        text.push_str(&format!(
+            "queued{index}@contoso.com,+49 170 20000{index:02}\n"
+        ));
+    }
+    let file = excel_csv(&directory, &text);
+    let queue = format!(
+        "{}/mfa-phone-requests",
+        storage
+            .settings()
+            .queue
+            .as_ref()
+            .expect("a queue endpoint")
+            .as_str()
+            .trim_end_matches('/')
+    );
+    let options = Options::parse(&[
+        file.display().to_string(),
+        "--queue".to_owned(),
+        queue,
+        "--out".to_owned(),
+        directory.display().to_string(),
+    ])
+    .expect("the options");
+
+    let status = run(&options).await;
+
+    assert_eq!(status, bulk::SUCCEEDED);
+    for (index, user) in users.iter().enumerate() {
+        assert_eq!(app.phones(user)[0].1, format!("+49 17020000{index:02}"));
+    }
+    assert_eq!(
+        crate::helpers::take_all(&storage, "mfa-phone-results").await,
+        [foreign],
+        "another producer's result is left where it was"
+    );
+    let rows = report(&directory, b',');
+    assert!(rows.iter().all(|row| &row[6] == "added"), "{rows:?}");
+    drop(host);
 }

@@ -1,0 +1,237 @@
+//! The request queue as the way in: each operation a message on `mfa-phone-requests` (as the
+//! deployed host.json reads it, `messageEncoding: none`), its outcome the handler's result on
+//! `mfa-phone-results` beside it, matched by `requestId`. Only this run's results are taken off
+//! that queue: another producer's message is visible again [`RELEASE_AFTER`] after a look,
+//! never deleted. A request already sent by an earlier, interrupted run is waited for, not sent again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::oneshot;
+use url::Url;
+
+use super::endpoint::Delivery;
+use crate::storage::StorageAccount;
+use crate::storage::account::{AccountAuth, AccountSettings, DEVELOPMENT_ACCOUNT, DEVELOPMENT_KEY};
+use crate::storage::queue::{Encoding, Queue, read_json};
+
+/// The results queue's name, beside the request queue.
+pub const RESULTS: &str = "mfa-phone-results";
+/// How long a taken look at a result hides it (ours are deleted at once, others' released).
+const LOOK: Duration = Duration::from_secs(30);
+/// How long another producer's message stays hidden after a look: long enough for the next
+/// look to see past it, short enough to leave it to its reader.
+const RELEASE_AFTER: Duration = Duration::from_secs(3);
+/// The pause between looks when none of ours came.
+const IDLE: Duration = Duration::from_millis(500);
+
+/// The queues of one run.
+pub struct QueueEndpoint {
+    requests: Queue,
+    results: Queue,
+    /// Other producers' messages the collector looked at and hid for a moment, with their pop
+    /// receipts, to be shown again when the run ends.
+    hidden: Arc<Mutex<HashMap<String, String>>>,
+    waiting: Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>>,
+    collector: tokio::task::JoinHandle<()>,
+    /// How long an operation's result is waited for before it is left for a later run.
+    result_wait: Duration,
+}
+
+impl Drop for QueueEndpoint {
+    fn drop(&mut self) {
+        self.collector.abort();
+    }
+}
+
+impl QueueEndpoint {
+    /// The request queue at `url` (`https://acct.queue.core.windows.net/mfa-phone-requests`, or
+    /// Azurite's `http://127.0.0.1:10001/devstoreaccount1/mfa-phone-requests`), reached with
+    /// `credential` against Azure and the development account against Azurite.
+    ///
+    /// # Errors
+    ///
+    /// The URL names no queue, or a client cannot be made.
+    pub fn new(
+        url: &Url,
+        credential: Option<Arc<dyn azure_core::credentials::TokenCredential>>,
+        result_wait: Duration,
+    ) -> Result<QueueEndpoint, String> {
+        let mut segments: Vec<&str> = url
+            .path_segments()
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        segments.retain(|segment| !segment.is_empty());
+        let local = matches!(
+            url.host_str(),
+            Some("127.0.0.1" | "localhost" | "::1" | "[::1]")
+        );
+        let (service_path, name) = match segments.as_slice() {
+            [account, name] if local && *account == DEVELOPMENT_ACCOUNT => {
+                (format!("/{account}"), *name)
+            }
+            [name] if !local => (String::new(), *name),
+            _ => {
+                return Err(format!(
+                    "--queue: '{url}' is not a queue's URL (https://ACCOUNT.queue.core.windows.net/QUEUE, \
+                     or Azurite's http://127.0.0.1:PORT/devstoreaccount1/QUEUE)"
+                ));
+            }
+        };
+        let mut service = url.clone();
+        service.set_path(&service_path);
+        service.set_query(None);
+        let settings = AccountSettings {
+            blob: None,
+            queue: Some(service),
+            auth: if local {
+                AccountAuth::SharedKey {
+                    account: DEVELOPMENT_ACCOUNT.to_owned(),
+                    key: DEVELOPMENT_KEY.to_owned(),
+                }
+            } else {
+                AccountAuth::Token {
+                    managed_identity: None,
+                }
+            },
+        };
+        crate::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|error| format!("could not build the HTTP client: {error}"))?;
+        let account = StorageAccount::new(settings, http, if local { None } else { credential });
+        let requests = Queue::new(&account, name, Encoding::None).map_err(|error| error.0)?;
+        let results = Queue::new(&account, RESULTS, Encoding::None).map_err(|error| error.0)?;
+        let waiting: Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>> = Arc::default();
+        let hidden: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let collector = tokio::spawn(collect(results.clone(), waiting.clone(), hidden.clone()));
+        Ok(QueueEndpoint {
+            requests,
+            results,
+            hidden,
+            waiting,
+            collector,
+            result_wait,
+        })
+    }
+
+    /// Sends one request and waits for its result.
+    pub async fn deliver(&self, request_id: &str, body: &Value) -> Delivery {
+        let receiver = self.expect(request_id);
+        if let Err(error) = self.requests.send(&body.to_string()).await {
+            lock(&self.waiting).remove(request_id);
+            return Delivery::Transient {
+                retry_after: None,
+                code: "queueUnavailable".to_owned(),
+                detail: error.0,
+                result: None,
+                pause_all: true,
+            };
+        }
+        self.wait(request_id, receiver).await
+    }
+
+    /// Stops looking at the results queue and shows again at once every other producer's
+    /// message it hid for a moment.
+    pub async fn close(&self) {
+        self.collector.abort();
+        let hidden: Vec<(String, String)> = lock(&self.hidden).drain().collect();
+        for (id, pop_receipt) in hidden {
+            // A receipt gone stale means the message was shown and taken by its reader.
+            let _ = self
+                .results
+                .set_visibility(&id, &pop_receipt, Duration::ZERO)
+                .await;
+        }
+    }
+
+    /// Waits for the result of a request an earlier run sent.
+    pub async fn await_sent(&self, request_id: &str) -> Delivery {
+        let receiver = self.expect(request_id);
+        self.wait(request_id, receiver).await
+    }
+
+    fn expect(&self, request_id: &str) -> oneshot::Receiver<Value> {
+        let (sender, receiver) = oneshot::channel();
+        lock(&self.waiting).insert(request_id.to_owned(), sender);
+        receiver
+    }
+
+    async fn wait(&self, request_id: &str, receiver: oneshot::Receiver<Value>) -> Delivery {
+        match tokio::time::timeout(self.result_wait, receiver).await {
+            Ok(Ok(result)) => Delivery::Result(result),
+            _ => {
+                lock(&self.waiting).remove(request_id);
+                Delivery::Pending {
+                    detail: format!(
+                        "sent to the queue; no result within {} s (the host may still be \
+                         delivering it, or it went to the poison queue): a later run waits for it",
+                        self.result_wait.as_secs()
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// Takes this run's results off the results queue as they come and hands each to whoever waits
+/// for it; releases every other message at once.
+async fn collect(
+    results: Queue,
+    waiting: Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>>,
+    hidden: Arc<Mutex<HashMap<String, String>>>,
+) {
+    loop {
+        let batch = match results.receive(32, LOOK).await {
+            Ok(batch) => batch,
+            Err(error) => {
+                tracing::warn!("could not read the results queue: {}", error.0);
+                tokio::time::sleep(IDLE * 4).await;
+                continue;
+            }
+        };
+        let mut ours = 0;
+        for message in &batch {
+            let result = read_json(&message.stored);
+            let request_id = result
+                .as_ref()
+                .and_then(|result| result["requestId"].as_str())
+                .map(str::to_owned);
+            let waiter = request_id.and_then(|id| lock(&waiting).remove(&id));
+            match (waiter, result) {
+                (Some(waiter), Some(result)) => {
+                    ours += 1;
+                    let _ = results.delete(&message.id, &message.pop_receipt).await;
+                    let _ = waiter.send(result);
+                }
+                _ => {
+                    // Another producer's (or an earlier run's nobody waits for): never deleted,
+                    // visible again in a moment.
+                    match results
+                        .set_visibility(&message.id, &message.pop_receipt, RELEASE_AFTER)
+                        .await
+                    {
+                        Ok(receipt) => {
+                            lock(&hidden).insert(message.id.clone(), receipt);
+                        }
+                        Err(_) => {
+                            lock(&hidden).remove(&message.id);
+                        }
+                    }
+                }
+            }
+        }
+        if ours == 0 {
+            tokio::time::sleep(IDLE).await;
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
