@@ -27,12 +27,21 @@ pub(super) enum Idempotence {
 }
 
 /// When a write may still be attempted, and how long one attempt may take: a write under a
-/// user's lease starts no attempt (a retry included) once the lease could lapse before Graph
-/// has applied it.
-#[derive(Clone, Copy, Debug)]
+/// user's lease sends no attempt (a retry included) once the lease could lapse before Graph
+/// has applied it. `doubt` is the lease's: set when an attempt goes out, and cleared only by a
+/// definite answer when no attempt before it (of this write or an earlier one) went
+/// unanswered, so that an attempt abandoned, cancelled or answered 5xx leaves it set.
+#[derive(Clone, Debug)]
 pub struct WriteWindow {
     pub start_by: Instant,
     pub attempt_timeout: Duration,
+    pub doubt: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl WriteWindow {
+    fn passed(&self) -> bool {
+        Instant::now() > self.start_by
+    }
 }
 
 /// The body of a 2xx answer.
@@ -73,25 +82,52 @@ impl GraphClient {
         let started = Instant::now();
         let client_request_id = uuid::Uuid::new_v4().to_string();
         let mut attempt = 0;
-        let attempt_timeout = window.map_or(self.retry.attempt_timeout, |window| {
-            window.attempt_timeout.min(self.retry.attempt_timeout)
-        });
+        let attempt_timeout = window
+            .as_ref()
+            .map_or(self.retry.attempt_timeout, |window| {
+                window.attempt_timeout.min(self.retry.attempt_timeout)
+            });
+        use std::sync::atomic::Ordering::SeqCst;
+        // Whether an attempt of an earlier write, or of this one, went unanswered.
+        let mut uncertain = window
+            .as_ref()
+            .is_some_and(|window| window.doubt.load(SeqCst));
+        let mut every_attempt_throttled = true;
+        let window_passed = || {
+            error(GraphErrorKind::Unavailable {
+                retry_after: None,
+                detail: "not sent: the user's lease was not renewed in time".to_owned(),
+                throttled: false,
+            })
+        };
         loop {
             attempt += 1;
-            if window.is_some_and(|window| Instant::now() > window.start_by) {
-                // An earlier attempt may have been carried out: the outcome is unknown.
-                return Err(error(GraphErrorKind::Unavailable {
-                    retry_after: None,
-                    detail: "not attempted again: the user's lease was not renewed in time"
-                        .to_owned(),
-                    throttled: false,
-                }));
+            if window.as_ref().is_some_and(WriteWindow::passed) {
+                return Err(window_passed());
             }
             let token = self
                 .tokens
                 .get()
                 .await
                 .map_err(|detail| error(GraphErrorKind::Credential { detail }))?;
+            // The token may have taken a while: the window is looked at again right before
+            // the attempt goes out.
+            if let Some(window) = &window {
+                if window.passed() {
+                    return Err(window_passed());
+                }
+                window.doubt.store(true, SeqCst);
+            }
+            let answered = |definite: bool, uncertain: &mut bool| {
+                if !definite {
+                    *uncertain = true;
+                }
+                if let Some(window) = &window
+                    && !*uncertain
+                {
+                    window.doubt.store(false, SeqCst);
+                }
+            };
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
@@ -123,9 +159,24 @@ impl GraphClient {
                                 ),
                             ));
                         }
-                        Ok(body) if (200..300).contains(&status) => return Ok(Success { body }),
+                        Ok(body) if (200..300).contains(&status) => {
+                            answered(true, &mut uncertain);
+                            return Ok(Success { body });
+                        }
                         Ok(body) => {
                             let kind = classify(status, &body, retry_after);
+                            // A 5xx may or may not have been carried out; any other answer
+                            // (429 included) says what happened.
+                            answered(status < 500, &mut uncertain);
+                            if !matches!(
+                                &kind,
+                                GraphErrorKind::Unavailable {
+                                    throttled: true,
+                                    ..
+                                }
+                            ) {
+                                every_attempt_throttled = false;
+                            }
                             // Throttled requests were not carried out; the others only when
                             // repeating them is safe. (500 and 502 are not retried here.)
                             let retryable = match &kind {
@@ -147,9 +198,12 @@ impl GraphClient {
                         Err(AnswerError::Transport(failure))
                             if idempotence == Idempotence::Safe =>
                         {
+                            answered(false, &mut uncertain);
+                            every_attempt_throttled = false;
                             (None, first_line(&failure.without_url().to_string()))
                         }
                         Err(AnswerError::Transport(failure)) => {
+                            answered(false, &mut uncertain);
                             return Err(error(GraphErrorKind::Unavailable {
                                 retry_after: None,
                                 detail: first_line(&failure.without_url().to_string()),
@@ -159,9 +213,13 @@ impl GraphClient {
                     }
                 }
                 Err(failure) if idempotence == Idempotence::Safe || failure.is_connect() => {
+                    // A connection never made carried nothing out.
+                    answered(failure.is_connect(), &mut uncertain);
+                    every_attempt_throttled = false;
                     (None, describe_transport(&failure))
                 }
                 Err(failure) => {
+                    answered(false, &mut uncertain);
                     return Err(error(GraphErrorKind::Unavailable {
                         retry_after: None,
                         detail: describe_transport(&failure),
@@ -174,7 +232,8 @@ impl GraphClient {
                 return Err(error(GraphErrorKind::Unavailable {
                     retry_after: Some(retry_after.unwrap_or(wait)),
                     detail: format!("{detail}; gave up after {attempt} attempts"),
-                    throttled: false,
+                    // Throttled every time: Graph carried none of them out.
+                    throttled: every_attempt_throttled,
                 }));
             }
             tracing::info!(

@@ -125,7 +125,6 @@ pub(super) async fn converge(
             }
             Err(error) => error,
         };
-        run.after_write_error(&error);
         match &error.kind {
             GraphErrorKind::Rejected {
                 rejection: Rejection::PhoneNumberNotUnique,

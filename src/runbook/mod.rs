@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 
 use self::picture::Picture;
 use self::wording::{describe_current, describe_request};
-use crate::graph::{GraphClient, GraphError, GraphErrorKind, WriteWindow};
+use crate::graph::{GraphClient, GraphError, WriteWindow};
 use crate::locks::UserLocks;
 use crate::notify::Notifier;
 use crate::outcome::Outcome;
@@ -122,17 +122,6 @@ impl Run<'_> {
                 fail_with(outcome, failure, Some(retry_after));
                 Err(NotNow)
             }
-        }
-    }
-
-    /// After a write Graph did not answer definitely: Graph may still apply it, so the lease is
-    /// left to lapse rather than released (see [`crate::storage::leases`]).
-    fn after_write_error(&self, error: &GraphError) {
-        if let (Some(held), GraphErrorKind::Unavailable { throttled, .. }) =
-            (self.lease, &error.kind)
-            && !throttled
-        {
-            held.write_in_doubt();
         }
     }
 }

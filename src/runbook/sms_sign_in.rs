@@ -52,7 +52,6 @@ pub(super) async fn switch(
     let switched = graph.set_sms_sign_in(object_id, enable, window).await;
     services.locks.note_write(&object_id.lock_key());
     if let Err(error) = switched {
-        run.after_write_error(&error);
         match &error.kind {
             GraphErrorKind::Rejected { message, .. } => {
                 outcome.fail(Failure::for_field(

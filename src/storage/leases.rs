@@ -98,9 +98,10 @@ pub struct UserLease {
     contended: bool,
     /// Whether a write was (or may have been) sent under the lease.
     wrote: AtomicBool,
-    /// Whether a write's outcome is unknown (abandoned, or answered as unavailable): Graph may
-    /// still apply it, so the lease is left to lapse rather than released.
-    in_doubt: AtomicBool,
+    /// Whether a write's outcome is unknown (an attempt under way, abandoned, cancelled with
+    /// its invocation, or answered 5xx: see [`WriteWindow`]): Graph may still apply it, so the
+    /// lease is left to lapse rather than released.
+    in_doubt: Arc<AtomicBool>,
     /// Stops the renewer when sent to or dropped (a renewal under way is finished first).
     stop_renewing: watch::Sender<bool>,
     renewer: Option<tokio::task::JoinHandle<()>>,
@@ -127,7 +128,7 @@ impl Moment {
 #[derive(Debug, thiserror::Error)]
 pub enum LeaseError {
     /// Another instance held the user's lease for all of the time there was.
-    #[error("another instance held the user's lease for the {} s this invocation could wait", .waited.as_secs())]
+    #[error("another instance held the user's lease for the {:.1} s this invocation could wait", .waited.as_secs_f64())]
     Busy { waited: Duration },
     /// The storage account did not give it (unreachable, refused).
     #[error("the storage account did not give the user's lease: {0}")]
@@ -203,7 +204,7 @@ impl UserLeases {
                         name,
                         contended,
                         wrote: AtomicBool::new(false),
-                        in_doubt: AtomicBool::new(false),
+                        in_doubt: Arc::new(AtomicBool::new(false)),
                         stop_renewing,
                         renewer: Some(renewer),
                     });
@@ -321,10 +322,12 @@ impl UserLease {
         Ok(WriteWindow {
             start_by: last + (DURATION - WRITE_MARGIN),
             attempt_timeout: WRITE_ATTEMPT_TIMEOUT,
+            doubt: self.in_doubt.clone(),
         })
     }
 
     /// Says that a write's outcome is unknown: the lease will be left to lapse, not released.
+    /// (Writes sent within the lease's [`WriteWindow`] say so themselves.)
     pub fn write_in_doubt(&self) {
         self.in_doubt.store(true, Ordering::SeqCst);
     }

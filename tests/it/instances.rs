@@ -186,3 +186,81 @@ async fn two_instances_on_one_queue_keep_every_removal_to_its_number() {
         );
     }
 }
+
+/// A write whose first attempt went unanswered (a 503, then the retry succeeded) may still be
+/// applied by Graph later: the instance leaves the user's lease to lapse instead of releasing
+/// it, so another instance waits (here 1 s, then `userBusy`) rather than reading too early.
+#[tokio::test]
+async fn after_a_write_in_doubt_the_lease_lapses_instead_of_being_released() {
+    let azurite = azurite().await;
+    let storage = storage_of(&azurite);
+    let connection = storage
+        .settings()
+        .connection_string()
+        .expect("Azurite's key");
+    let settings = [
+        ("AzureWebJobsStorage", connection.as_str()),
+        ("MFA_LEASE_WAIT_SECONDS", "1"),
+    ];
+    let app = TestApp::builder().envs(&settings).spawn().await;
+    let (_b, instance_b) = app.another_instance(&settings).await;
+    let user = app.add_member("adele@contoso.com");
+    app.seed_phone(&user, PhoneType::Mobile, OLD);
+    let other = app.add_member("megan@contoso.com");
+    app.seed_phone(&other, PhoneType::Mobile, OLD);
+    app.sim.inject(FaultRule::respond(
+        Some("PATCH"),
+        &format!("{user}/authentication/phoneMethods"),
+        1,
+        503,
+        "serviceUnavailable",
+    ));
+
+    let (_, updated) = deliver(
+        &app.client,
+        &app.handler,
+        &json!({"UserId": user, "phoneNumber": NEW}),
+        1,
+    )
+    .await;
+    assert_eq!(result_of(&updated)["action"], "updated", "{updated}");
+    let (status, busy) = deliver(
+        &app.client,
+        &instance_b,
+        &json!({"UserId": user, "phoneNumber": OLD}),
+        1,
+    )
+    .await;
+
+    assert_eq!(status, 503, "{busy}");
+    assert!(
+        busy["Logs"]
+            .to_string()
+            .contains("another instance held the user's lease"),
+        "userBusy, to be delivered again: {busy}"
+    );
+    // A write answered at once releases the lease as before.
+    let (_, plain) = deliver(
+        &app.client,
+        &app.handler,
+        &json!({"UserId": other, "phoneNumber": NEW}),
+        1,
+    )
+    .await;
+    assert_eq!(result_of(&plain)["action"], "updated", "{plain}");
+    let mut answer = Value::Null;
+    for dequeue_count in 1..=5 {
+        let (status, again) = deliver(
+            &app.client,
+            &instance_b,
+            &json!({"UserId": other, "phoneNumber": OLD}),
+            dequeue_count,
+        )
+        .await;
+        answer = again;
+        if status == 200 {
+            break;
+        }
+    }
+    assert_eq!(result_of(&answer)["action"], "updated", "{answer}");
+}
