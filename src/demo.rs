@@ -190,6 +190,18 @@ async fn run(port: u16) -> Result<(), String> {
         .await
         .map_err(|error| format!("could not start the miniature host: {error}"))?;
     println!("{}", instructions(&host.url()));
+    let queue_url = storage.as_ref().and_then(|storage| {
+        storage.settings().queue.as_ref().map(|queue| {
+            format!(
+                "{}/mfa-phone-requests",
+                queue.as_str().trim_end_matches('/')
+            )
+        })
+    });
+    match bulk_example(&host.url(), queue_url.as_deref()) {
+        Ok(example) => println!("{example}"),
+        Err(error) => println!("(no bulk example: {error})"),
+    }
     match &storage {
         Some(storage) => println!(
             "The queue is a real storage queue, in Azurite ({}); per-user leases are in its blob \
@@ -211,6 +223,49 @@ async fn run(port: u16) -> Result<(), String> {
     }
     println!("stopping the demo");
     Ok(())
+}
+
+/// The bulk example's file, as German Excel saves one: semicolons, a BOM, CRLF; a new hire, a
+/// number change, a number another user holds for SMS sign-in, a protected account and a
+/// number Excel turned into scientific notation.
+const BULK_SAMPLE: &str = "UPN;Mobile;AlternateMobile;NotifyUser;Department\r\n\
+adele.vance@contoso.example;+49 171 9876543;;WAHR;Sales (new hire)\r\n\
+alex.wilber@contoso.example;+49 172 5550199;;FALSCH;IT (new number from HR)\r\n\
+lynne_fabrikam.example#EXT#@contoso.example;+49 170 1234567;;FALSCH;Partner (Megan's number)\r\n\
+isaiah.langer@contoso.example;+49 160 5550101;;FALSCH;Engineering (owns a privileged app)\r\n\
+diego.siciliani@contoso.example;4,91765E+11;;FALSCH;Retail (Excel ate the number)\r\n";
+
+/// Writes the bulk example's file and says how to run it.
+fn bulk_example(url: &str, queue: Option<&str>) -> Result<String, String> {
+    let directory = std::env::temp_dir().join("mfa-phone-demo");
+    std::fs::create_dir_all(&directory).map_err(|error| error.to_string())?;
+    let file = directory.join("bulk-sample.csv");
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend_from_slice(BULK_SAMPLE.as_bytes());
+    std::fs::write(&file, bytes).map_err(|error| error.to_string())?;
+    let out = directory.join("report");
+    let command = format!(
+        "cargo run -- bulk {} --endpoint {url}/api/SetOrRemoveMobilePhoneMfa --out {}",
+        file.display(),
+        out.display()
+    );
+    let mut text = format!(
+        "\nBulk: a spreadsheet of users (a new hire, a number change, a conflict, a protected \
+         account, a number Excel mangled) in {}:\n\
+         Check it (line 6's number is refused with its line and column; nothing is sent):\n  {command}\n\
+         Plan every row without writing:\n  {command} --skip-bad-rows --dry-run\n\
+         Run it, then open {}/report.html:\n  {command} --skip-bad-rows\n",
+        file.display(),
+        out.display()
+    );
+    if let Some(queue) = queue {
+        text.push_str(&format!(
+            "The same through the real queue:\n  cargo run -- bulk {} --queue {queue} --out {} --skip-bad-rows\n",
+            file.display(),
+            out.display()
+        ));
+    }
+    Ok(text)
 }
 
 fn instructions(url: &str) -> String {
