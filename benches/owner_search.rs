@@ -119,6 +119,7 @@ async fn run(arguments: Arguments, prepared: support::Prepared) {
             Scenario::Limits => Throttle {
                 identity_bucket: Some((8000.0, 800.0)),
                 reports_window: Some((5, Duration::from_secs(10))),
+                write_window: Some(Throttle::GRAPH_WRITES),
             },
         };
         let name = match scenario {

@@ -9,7 +9,6 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use mfa_phone_handler::phone::PhoneType;
@@ -20,7 +19,6 @@ use mfa_phone_handler::simulator::{SimOptions, Simulator};
 use mfa_phone_handler::storage::StorageAccount;
 use mfa_phone_handler::storage::queue::{Encoding, Queue};
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
 
 const HANDLER: &str = env!("CARGO_BIN_EXE_mfa-phone-handler");
 const LATENCY: Duration = Duration::from_millis(30);
@@ -59,33 +57,6 @@ async fn run(prepared: support::Prepared) {
     window(&simulator, &script).await;
 }
 
-/// A handler process against `simulator` with `settings`, on a free port; its URL once ready.
-async fn spawn(simulator: &Simulator, settings: &[(&str, String)]) -> (Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a port")
-        .port();
-    let child = Command::new(HANDLER)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
-        .env("RUST_LOG", "warn")
-        .envs(simulator.handler_environment())
-        .envs(settings.iter().map(|(name, value)| (*name, value.as_str())))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the handler starts");
-    let url = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    while client.get(format!("{url}/")).send().await.is_err() {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    (child, url)
-}
-
 fn storage_settings(azurite: &Azurite) -> Vec<(&'static str, String)> {
     vec![(
         "AzureWebJobsStorage",
@@ -107,7 +78,7 @@ async fn startup(simulator: &Simulator, script: &std::path::Path, client: &reqwe
         let mut times = Vec::new();
         for _ in 0..20 {
             let started = Instant::now();
-            let (child, url) = spawn(simulator, &settings).await;
+            let (child, url) = support::spawn_handler(HANDLER, simulator, &settings).await;
             let _ = client.get(format!("{url}/")).send().await;
             times.push(started.elapsed());
             drop(child);
@@ -130,7 +101,7 @@ async fn throughput(simulator: &Simulator, script: &std::path::Path) {
         let storage = StorageAccount::new(account, reqwest::Client::new(), None);
         let mut settings = storage_settings(&azurite);
         settings.push(("MFA_USER_LEASES", leases.to_string()));
-        let (_child, url) = spawn(simulator, &settings).await;
+        let (_child, url) = support::spawn_handler(HANDLER, simulator, &settings).await;
         let users: Vec<String> = simulator.tenant(|tenant| {
             (0..400)
                 .map(|index| {
@@ -179,9 +150,11 @@ async fn throughput(simulator: &Simulator, script: &std::path::Path) {
 
 async fn lease_latency(simulator: &Simulator, script: &std::path::Path, client: &reqwest::Client) {
     let azurite = Azurite::start(script).await.expect("Azurite");
-    let (_plain, plain) = spawn(simulator, &[]).await;
-    let (_a, instance_a) = spawn(simulator, &storage_settings(&azurite)).await;
-    let (_b, instance_b) = spawn(simulator, &storage_settings(&azurite)).await;
+    let (_plain, plain) = support::spawn_handler(HANDLER, simulator, &[]).await;
+    let (_a, instance_a) =
+        support::spawn_handler(HANDLER, simulator, &storage_settings(&azurite)).await;
+    let (_b, instance_b) =
+        support::spawn_handler(HANDLER, simulator, &storage_settings(&azurite)).await;
     let user =
         simulator.tenant(|tenant| tenant.add_user(SimUser::member("lease@contoso.com", "User")));
     println!("| change | median | p90 |");
@@ -247,8 +220,8 @@ async fn window(simulator: &Simulator, script: &std::path::Path) {
         let storage = StorageAccount::new(azurite.account(), reqwest::Client::new(), None);
         let mut settings = storage_settings(&azurite);
         settings.push(("MFA_USER_LEASES", leases.to_string()));
-        let (_a, instance_a) = spawn(simulator, &settings).await;
-        let (_b, instance_b) = spawn(simulator, &settings).await;
+        let (_a, instance_a) = support::spawn_handler(HANDLER, simulator, &settings).await;
+        let (_b, instance_b) = support::spawn_handler(HANDLER, simulator, &settings).await;
         let users: Vec<String> = simulator.tenant(|tenant| {
             (0..200)
                 .map(|index| {

@@ -229,9 +229,9 @@ async fn run(port: u16) -> Result<(), String> {
 /// number change, a number another user holds for SMS sign-in, a protected account and a
 /// number Excel turned into scientific notation.
 const BULK_SAMPLE: &str = "UPN;Mobile;AlternateMobile;NotifyUser;Department\r\n\
-adele.vance@contoso.example;+49 171 9876543;;WAHR;Sales (new hire)\r\n\
+lynne_fabrikam.example#EXT#@contoso.example;+44 7911 123456;;FALSCH;Partner (new guest)\r\n\
 alex.wilber@contoso.example;+49 172 5550199;;FALSCH;IT (new number from HR)\r\n\
-lynne_fabrikam.example#EXT#@contoso.example;+49 170 1234567;;FALSCH;Partner (Megan's number)\r\n\
+adele.vance@contoso.example;+49 170 1234567;;WAHR;Sales (Megan's number)\r\n\
 isaiah.langer@contoso.example;+49 160 5550101;;FALSCH;Engineering (owns a privileged app)\r\n\
 diego.siciliani@contoso.example;4,91765E+11;;FALSCH;Retail (Excel ate the number)\r\n";
 

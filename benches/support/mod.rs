@@ -103,3 +103,38 @@ pub async fn user_and_phone_methods_batched(
     let methods = graph::phone_methods_of(take("methods"));
     (user, methods)
 }
+
+/// A handler process against `simulator` with `settings`, on a free port; its URL once ready.
+#[allow(
+    dead_code,
+    reason = "each benchmark compiles this module; not every one starts handlers"
+)]
+pub async fn spawn_handler(
+    handler: &str,
+    simulator: &Simulator,
+    settings: &[(&str, String)],
+) -> (tokio::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a port")
+        .port();
+    let child = tokio::process::Command::new(handler)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .envs(simulator.handler_environment())
+        .envs(settings.iter().map(|(name, value)| (*name, value.as_str())))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the handler starts");
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    while client.get(format!("{url}/")).send().await.is_err() {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    (child, url)
+}

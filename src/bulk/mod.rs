@@ -91,7 +91,11 @@ pub async fn run(
         if problems.is_empty() {
             String::new()
         } else {
-            format!(", {} problems", problems.len())
+            format!(
+                ", {} problem{}",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            )
         }
     );
     if !layout.ignored.is_empty() {

@@ -57,6 +57,16 @@ pub struct Throttle {
     pub identity_bucket: Option<(f64, f64)>,
     /// The reports limit: requests per window (Graph: 5 per 10 s).
     pub reports_window: Option<(usize, Duration)>,
+    /// The identity-and-access write limit per app and tenant: writes per window (Graph: 3,000
+    /// per 2.5 minutes), on top of the bucket. Graph does not say whether the window slides or
+    /// is fixed [UNVERIFIED]; the simulator's slides, the stricter of the two for a client that
+    /// paces itself (a fixed window admits a burst at its edge).
+    pub write_window: Option<(usize, Duration)>,
+}
+
+impl Throttle {
+    /// Graph's documented write limit for identity and access: 3,000 writes per 2.5 minutes.
+    pub const GRAPH_WRITES: (usize, Duration) = (3_000, Duration::from_secs(150));
 }
 
 impl Default for SimOptions {

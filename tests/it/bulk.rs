@@ -338,3 +338,89 @@ async fn through_the_queue_every_row_ends_in_its_result_and_other_producers_resu
     assert!(rows.iter().all(|row| &row[6] == "added"), "{rows:?}");
     drop(host);
 }
+
+/// The page as a real browser (headless Chromium) builds it: the totals, one bar per kind of
+/// outcome with its count, the protected account first among the rows that need a person, and
+/// nothing fetched from anywhere.
+#[tokio::test]
+async fn the_report_page_shows_the_totals_the_chart_and_what_needs_a_person_in_a_browser() {
+    let app = TestApp::builder()
+        .prepare(|sim| {
+            sim.tenant(|tenant| {
+                tenant.add_user(SimUser::member("ga@contoso.com", "GA").with_id(GA));
+                tenant.directory.assign(GA, GLOBAL_ADMINISTRATOR);
+            });
+        })
+        .spawn()
+        .await;
+    for index in 0..3 {
+        app.add_member(&format!("hire{index}@contoso.com"));
+    }
+    let host = FunctionsHost::start(&app.handler, HostOptions::default())
+        .await
+        .expect("the host starts");
+    let directory = scratch();
+    let file = excel_csv(
+        &directory,
+        "UPN,Mobile\nhire0@contoso.com,+49 170 1000000\nhire1@contoso.com,+49 170 1000001\n\
+         hire2@contoso.com,+49 170 1000002\nga@contoso.com,+49 170 1000003\n",
+    );
+    assert_eq!(run(&options(&file, &host, &[])).await, bulk::ROW_FAILED);
+
+    let page = directory.join("report.html");
+    let chromium = which_chromium();
+    let output = tokio::process::Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", page.display()))
+        .output();
+    let output = within("Chromium renders the page", output)
+        .await
+        .expect("Chromium runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dom = String::from_utf8_lossy(&output.stdout);
+    assert!(dom.contains(r#"<b id="total-rows">4</b>"#), "{dom}");
+    assert!(dom.contains(r#"<b id="total-succeeded">3</b>"#));
+    assert!(dom.contains(r#"<b id="total-failed">1</b>"#));
+    assert!(
+        dom.contains(r#"data-label="added" data-count="3""#),
+        "{dom}"
+    );
+    assert!(dom.contains(r#"data-label="failed: protectedUser" data-count="1""#));
+    let attention = dom
+        .split(r#"<table id="attention">"#)
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .expect("the rows that need a person");
+    assert!(attention.contains("ga@contoso.com"));
+    assert!(
+        !attention.contains("hire0@contoso.com"),
+        "only those that need a person"
+    );
+    assert!(
+        !dom.contains("src=") && !dom.contains("href="),
+        "nothing fetched from anywhere"
+    );
+}
+
+/// Chromium from Debian's packages (`.ci/run` installs it).
+fn which_chromium() -> PathBuf {
+    ["chromium", "chromium-browser"]
+        .iter()
+        .flat_map(|name| {
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(move |directory| directory.join(name))
+                .collect::<Vec<_>>()
+        })
+        .find(|path| path.is_file())
+        .expect("Chromium (apt install chromium; .ci/run installs it)")
+}

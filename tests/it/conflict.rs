@@ -384,6 +384,7 @@ async fn throttled_batch_items_are_retried_after_their_own_retry_after() {
         throttle: Throttle {
             identity_bucket: Some((60.0, 400.0)),
             reports_window: Some((5, Duration::from_secs(10))),
+            write_window: None,
         },
         ..SimOptions::default()
     };

@@ -16,6 +16,29 @@ pub struct ThrottleState {
     bucket: Option<(f64, Instant)>,
     /// When the recent report requests were admitted.
     report_times: VecDeque<Instant>,
+    /// When the recent writes were admitted.
+    write_times: VecDeque<Instant>,
+}
+
+/// Admits a request to a sliding window of `requests` per `window`; the wait it asks for if
+/// the window is full.
+fn admit(
+    times: &mut VecDeque<Instant>,
+    (requests, window): (usize, Duration),
+    now: Instant,
+) -> Option<Duration> {
+    while times
+        .front()
+        .is_some_and(|admitted| now.duration_since(*admitted) >= window)
+    {
+        times.pop_front();
+    }
+    if times.len() >= requests {
+        let oldest = *times.front()?;
+        return Some(window.saturating_sub(now.duration_since(oldest)));
+    }
+    times.push_back(now);
+    None
 }
 
 /// Whether Graph's throttling refuses this request; the wait it asks for if so.
@@ -33,20 +56,18 @@ pub(super) fn throttled(
         return None;
     }
     if path.starts_with("/reports/") {
-        let (requests, window) = limits.reports_window?;
-        while state
-            .report_times
-            .front()
-            .is_some_and(|admitted| now.duration_since(*admitted) >= window)
-        {
-            state.report_times.pop_front();
-        }
-        if state.report_times.len() >= requests {
-            let oldest = *state.report_times.front()?;
-            return Some(window.saturating_sub(now.duration_since(oldest)));
-        }
-        state.report_times.push_back(now);
-        return None;
+        return admit(&mut state.report_times, limits.reports_window?, now);
+    }
+    // `$batch` and `checkMemberGroups` are POSTs that only read.
+    let write = method != "GET"
+        && !path.ends_with("$batch")
+        && !path.ends_with("/checkMemberGroups")
+        && !path.starts_with("/msi/");
+    if write
+        && let Some(limit) = limits.write_window
+        && let Some(wait) = admit(&mut state.write_times, limit, now)
+    {
+        return Some(wait);
     }
     let (capacity, per_second) = limits.identity_bucket?;
     let cost = resource_units(method, path, query);
