@@ -2,8 +2,8 @@
 //! plans it, at 10,000 and 1,000,000 rows); rows per second end to end over HTTP (the real
 //! handler behind the miniature host, 30 ms per Graph request) at several concurrencies, and
 //! through the queue (Azurite); and a run against Graph's write limit (3,000 writes per 2.5
-//! minutes, scaled to the same rate over a shorter window), compared with the floor that limit
-//! sets, with the 429s Graph gave.
+//! minutes, scaled to the same rate over a shorter window; the command told that limit with
+//! `--write-limit`), compared with the floor that limit sets, with the 429s Graph gave.
 //!
 //! ```sh
 //! cargo bench --bench bulk
@@ -160,7 +160,13 @@ async fn run(prepared: support::Prepared) {
     let file = data.join("limited.csv");
     write_file(&file, "limited", 8_000_000, rows);
     simulator.clear_requests();
-    let (seconds, failed) = timed_run(&file, &["--endpoint", &endpoint], 16).await;
+    let write_limit = format!("{limit}/{}", window.as_secs());
+    let (seconds, failed) = timed_run(
+        &file,
+        &["--endpoint", &endpoint, "--write-limit", &write_limit],
+        16,
+    )
+    .await;
     let throttled = simulator
         .requests()
         .iter()

@@ -29,9 +29,11 @@ use self::input::{InputError, Table};
 use self::options::Options;
 use self::plan::Plan;
 use self::rows::{Layout, Operation, Problem};
-use self::send::{Pacer, Progress, Sender, Settings};
+use self::send::{Pacer, Progress, Sender, Settings, WriteLimit};
 use self::state::State;
 
+/// How many problems are kept (a file that is wrong throughout costs no memory per row).
+pub const PROBLEMS_KEPT: usize = 1_000;
 /// How many problems are printed before the rest are only counted.
 const PROBLEMS_SHOWN: usize = 50;
 /// How long a stop waits for requests in flight.
@@ -78,6 +80,7 @@ pub async fn run(
     let Checked {
         operations,
         problems,
+        problem_count,
         file_sha256,
         layout,
         delimiter,
@@ -88,13 +91,12 @@ pub async fn run(
         options.file.display(),
         operations.len(),
         count_users(&operations),
-        if problems.is_empty() {
+        if problem_count == 0 {
             String::new()
         } else {
             format!(
-                ", {} problem{}",
-                problems.len(),
-                if problems.len() == 1 { "" } else { "s" }
+                ", {problem_count} problem{}",
+                if problem_count == 1 { "" } else { "s" }
             )
         }
     );
@@ -107,10 +109,10 @@ pub async fn run(
     for problem in problems.iter().take(PROBLEMS_SHOWN) {
         eprintln!("  {problem}");
     }
-    if problems.len() > PROBLEMS_SHOWN {
-        eprintln!("  … and {} more", problems.len() - PROBLEMS_SHOWN);
+    if problem_count > PROBLEMS_SHOWN {
+        eprintln!("  … and {} more", problem_count - PROBLEMS_SHOWN);
     }
-    if !problems.is_empty() && !options.skip_bad_rows {
+    if problem_count > 0 && !options.skip_bad_rows {
         eprintln!(
             "Nothing was sent. Correct the file, or run again with --skip-bad-rows to send the \
              rows without problems."
@@ -193,6 +195,7 @@ pub async fn run(
         progress: &progress,
         stopping: &stopping,
         pacer: Pacer::default(),
+        write_limit: (!options.dry_run).then(|| WriteLimit::new(options.write_limit)),
     };
     let interrupted = {
         let sending = sender.run();
@@ -266,7 +269,10 @@ pub async fn run(
 /// What checking the file found.
 pub struct Checked {
     pub operations: Vec<Operation>,
+    /// The first [`PROBLEMS_KEPT`] problems, in file order.
     pub problems: Vec<Problem>,
+    /// How many problems there are in all.
+    pub problem_count: usize,
     pub file_sha256: String,
     pub layout: Layout,
     pub delimiter: u8,
@@ -300,18 +306,24 @@ pub fn check(path: &Path, default_region: Option<&str>) -> Result<Checked, Strin
     })?;
     let mut operations = Vec::new();
     let mut problems = Vec::new();
+    let mut problem_count = 0;
     let mut rows = 0;
     while let Some((line, record)) = table.next_record().map_err(describe)? {
         rows += 1;
         match layout.operations(line, record, default_region) {
             Ok(mut found) => operations.append(&mut found),
-            Err(mut found) => problems.append(&mut found),
+            Err(found) => {
+                problem_count += found.len();
+                let room = PROBLEMS_KEPT.saturating_sub(problems.len());
+                problems.extend(found.into_iter().take(room));
+            }
         }
     }
     let (file_sha256, _) = table.finish();
     Ok(Checked {
         operations,
         problems,
+        problem_count,
         file_sha256,
         layout,
         delimiter,

@@ -29,7 +29,9 @@ usage: mfa-phone-handler bulk FILE (--endpoint URL | --queue URL) [options]
   --default-region CC    read numbers without a country code as numbers of CC (e.g. DE)
   --skip-bad-rows        send the rows without problems even when others have some
   --concurrency N        users changed side by side (default 8)
-  --caller-name NAME     CallerName of rows that name none (default: bulk FILE)";
+  --caller-name NAME     CallerName of rows that name none (default: bulk FILE)
+  --write-limit N/SECONDS  send at most N changes in any SECONDS (default 3000/150, Graph's
+                         write limit per app and tenant; lower it when other jobs share it)";
 
 /// What the command was asked to do.
 #[derive(Clone, Debug)]
@@ -46,6 +48,8 @@ pub struct Options {
     pub skip_bad_rows: bool,
     pub concurrency: usize,
     pub caller_name: Option<String>,
+    /// At most this many changes in any window (Graph's write limit).
+    pub write_limit: (usize, std::time::Duration),
 }
 
 impl Options {
@@ -70,6 +74,7 @@ impl Options {
             skip_bad_rows: false,
             concurrency: 8,
             caller_name: None,
+            write_limit: super::send::WriteLimit::GRAPH,
         };
         let mut file = None;
         let mut arguments = arguments.iter();
@@ -118,6 +123,17 @@ impl Options {
                         })?;
                 }
                 "--caller-name" => options.caller_name = Some(value()?),
+                "--write-limit" => {
+                    let text = value()?;
+                    let limit = text.split_once('/').and_then(|(count, seconds)| {
+                        let count = count.trim().parse::<usize>().ok().filter(|n| *n > 0)?;
+                        let seconds = seconds.trim().parse::<u64>().ok().filter(|n| *n > 0)?;
+                        Some((count, std::time::Duration::from_secs(seconds)))
+                    });
+                    options.write_limit = limit.ok_or_else(|| {
+                        format!("--write-limit: '{text}' is not COUNT/SECONDS, such as 3000/150")
+                    })?;
+                }
                 "--queue" => {
                     let text = value()?;
                     let url = Url::parse(&text)

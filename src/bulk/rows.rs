@@ -307,8 +307,15 @@ impl Layout {
             if text.is_empty() {
                 continue;
             }
+            if numbers.iter().any(|(earlier, _, _)| *earlier == phone_type) {
+                problems.push(problem(
+                    index,
+                    format!("a second {phone_type} number in the row: give one per phone type"),
+                ));
+                continue;
+            }
             match number(text, phone_type, default_region) {
-                Ok(number) => numbers.push((phone_type, number)),
+                Ok(number) => numbers.push((phone_type, number, index)),
                 Err(message) => problems.push(problem(index, message)),
             }
         }
@@ -334,10 +341,10 @@ impl Layout {
         let options = (options != RowOptions::default()).then(|| Box::new(options));
         // Within a row: a mobile is set before the alternate mobile, and an alternate mobile
         // removed before the mobile (Graph refuses an alternate mobile without a mobile).
-        numbers.sort_by_key(|(phone_type, _)| graph_order(*phone_type, remove));
+        numbers.sort_by_key(|(phone_type, _, _)| graph_order(*phone_type, remove));
         Ok(numbers
             .into_iter()
-            .map(|(phone_type, number)| Operation {
+            .map(|(phone_type, number, _)| Operation {
                 line,
                 user: user.into(),
                 phone_type,

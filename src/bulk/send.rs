@@ -52,6 +52,9 @@ pub struct Sender<'a> {
     pub progress: &'a Progress,
     pub stopping: &'a AtomicBool,
     pub pacer: Pacer,
+    /// Graph's write limit, kept to before Graph has to say so (`None`: a dry run writes
+    /// nothing).
+    pub write_limit: Option<WriteLimit>,
 }
 
 impl Sender<'_> {
@@ -121,6 +124,9 @@ impl Sender<'_> {
                 Some(delivery) => delivery,
                 None => {
                     self.pacer.wait().await;
+                    if let Some(limit) = &self.write_limit {
+                        limit.admit().await;
+                    }
                     self.endpoint.deliver(request_id, &body).await
                 }
             };
@@ -236,8 +242,81 @@ impl Pacer {
     }
 }
 
+/// Graph's write limit for identity and access (3,000 writes per 2.5 minutes per app and
+/// tenant), kept on this side: no more than `count` requests are sent in any `window` (plus a
+/// second, for the handler's reads before its write), so that Graph's 429s are only those
+/// another writer of the same app causes. Each operation is counted as one write.
+pub struct WriteLimit {
+    count: usize,
+    window: Duration,
+    sent: Mutex<std::collections::VecDeque<Instant>>,
+}
+
+impl WriteLimit {
+    /// Graph's: 3,000 per 150 s.
+    pub const GRAPH: (usize, Duration) = (3_000, Duration::from_secs(150));
+    /// The margin for the time between the request leaving here and its write reaching Graph.
+    const MARGIN: Duration = Duration::from_secs(1);
+
+    pub fn new((count, window): (usize, Duration)) -> WriteLimit {
+        WriteLimit {
+            count: count.max(1),
+            window: window + WriteLimit::MARGIN,
+            sent: Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+
+    /// Waits until one more request fits the window, and counts it.
+    async fn admit(&self) {
+        loop {
+            let wait_until = {
+                let mut sent = lock(&self.sent);
+                let now = Instant::now();
+                while sent
+                    .front()
+                    .is_some_and(|at| now.duration_since(*at) >= self.window)
+                {
+                    sent.pop_front();
+                }
+                if sent.len() < self.count {
+                    sent.push_back(now);
+                    return;
+                }
+                sent.front().map(|oldest| *oldest + self.window)
+            };
+            if let Some(until) = wait_until {
+                tokio::time::sleep_until(until).await;
+            }
+        }
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn no_more_than_the_limit_goes_out_in_any_window() {
+        let limit = WriteLimit::new((2, Duration::from_secs(10)));
+        let started = Instant::now();
+        limit.admit().await;
+        limit.admit().await;
+        assert_eq!(
+            started.elapsed(),
+            Duration::ZERO,
+            "the first window's worth at once"
+        );
+        limit.admit().await;
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(11),
+            "the third when the first leaves the window (and its margin)"
+        );
+    }
 }
