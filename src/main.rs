@@ -68,6 +68,14 @@ fn bulk(arguments: &[String]) -> ExitCode {
         println!("{}", mfa_phone_handler::bulk::options::USAGE);
         return ExitCode::SUCCESS;
     }
+    // Warnings (a results queue that cannot be read, a storage failure) on stderr beside the
+    // command's own lines.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::WARN)
+        .with_target(false)
+        .without_time()
+        .try_init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -97,7 +97,7 @@ pub struct Rejected {
 const MAX_UNKNOWN_NAMED: usize = 10;
 
 /// How long a free-text value (caller name, request id) may be.
-const MAX_TEXT_LENGTH: usize = 256;
+pub const MAX_TEXT_LENGTH: usize = 256;
 
 /// Unwraps the accepted envelopes around the parameters and returns the parameter object.
 ///

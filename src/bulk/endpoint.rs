@@ -21,6 +21,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(150);
 pub enum Delivery {
     /// The handler's result, final or not as it says.
     Result(Value),
+    /// A result taken off the results queue: deleted there once `ack` is sent (after the
+    /// outcome is recorded), shown again otherwise.
+    Queued(Value, tokio::sync::oneshot::Sender<()>),
     /// Try again later; `result` is the handler's own words when it answered.
     Transient {
         retry_after: Option<Duration>,

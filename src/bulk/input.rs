@@ -112,6 +112,10 @@ impl<R: Read> Table<R> {
             emitted: 0,
             newlines: newlines.clone(),
             pending_cr: false,
+            quoted: false,
+            at_field_start: true,
+            just_closed: false,
+            delimiter,
         };
         let reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
@@ -149,6 +153,21 @@ impl<R: Read> Table<R> {
             Ok(false) => Ok(None),
             Ok(true) => {
                 let line = self.line_of_record();
+                if let Some(field) = self
+                    .record
+                    .iter()
+                    .position(|field| field.contains('\u{fffd}'))
+                {
+                    return Err(InputError::Unreadable {
+                        line,
+                        detail: format!(
+                            "column {} is not {} text (the file's start was): save the whole \
+                             sheet as CSV UTF-8",
+                            column_letter(field),
+                            self.format.encoding.name()
+                        ),
+                    });
+                }
                 if let Some(field) = self
                     .record
                     .iter()
@@ -326,9 +345,9 @@ impl std::fmt::Display for TooLong {
 
 impl std::error::Error for TooLong {}
 
-/// Turns `\r\n` into `\n` (so that every record's line is told right) and fails the read
-/// once a line grows past [`MAX_LINE_BYTES`], so that no record is held whole in memory
-/// however long it is.
+/// Turns `\r\n` and a lone `\r` into `\n` (so that every record's line is told right) and
+/// fails the read once a record (a line, or lines inside quotes) grows past [`MAX_LINE_BYTES`],
+/// so that no record is held whole in memory however long it is.
 struct LineGuard<R> {
     inner: R,
     line: u64,
@@ -339,6 +358,12 @@ struct LineGuard<R> {
     newlines: Rc<RefCell<VecDeque<u64>>>,
     /// A `\r` that ended the last read, not yet known to start a `\r\n`.
     pending_cr: bool,
+    /// Whether the bytes passed on so far leave a quoted cell open; whether the next byte starts
+    /// a cell; whether the last byte closed a quoted cell (a `"` right after reopens it).
+    quoted: bool,
+    at_field_start: bool,
+    just_closed: bool,
+    delimiter: u8,
 }
 
 impl<R: Read> Read for LineGuard<R> {
@@ -364,7 +389,7 @@ impl<R: Read> Read for LineGuard<R> {
             let mut written = 0;
             let mut index = 0;
             while index < end {
-                let byte = buffer[index];
+                let mut byte = buffer[index];
                 index += 1;
                 if byte == b'\r' {
                     if index == end {
@@ -374,13 +399,33 @@ impl<R: Read> Read for LineGuard<R> {
                     if buffer[index] == b'\n' {
                         continue;
                     }
+                    // Excel for Mac's "CSV (Macintosh)" ends lines with CR alone.
+                    byte = b'\n';
                 }
+                // Quotes as CSV reads them: one opens a cell only at its start, `""` inside is a
+                // quote, and one in the middle of an unquoted cell is just a character.
+                if self.quoted {
+                    if byte == b'"' {
+                        self.quoted = false;
+                        self.just_closed = true;
+                    }
+                } else if byte == b'"' && (self.at_field_start || self.just_closed) {
+                    self.quoted = true;
+                    self.just_closed = false;
+                } else {
+                    self.just_closed = false;
+                }
+                self.at_field_start = !self.quoted && (byte == self.delimiter || byte == b'\n');
                 if byte == b'\n' {
                     self.line += 1;
-                    self.since_newline = 0;
                     self.newlines
                         .borrow_mut()
                         .push_back(self.emitted + written as u64);
+                }
+                // A record ends only at a line break outside quotes: a quoted cell with line
+                // breaks counts whole against the bound.
+                if byte == b'\n' && !self.quoted {
+                    self.since_newline = 0;
                 } else {
                     self.since_newline += 1;
                     if self.since_newline > MAX_LINE_BYTES {

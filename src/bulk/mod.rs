@@ -122,8 +122,11 @@ pub async fn run(
     let plan = match Plan::new(operations) {
         Ok(plan) => plan,
         Err(problems) => {
-            for problem in &problems {
+            for problem in problems.iter().take(PROBLEMS_SHOWN) {
                 eprintln!("  {problem}");
+            }
+            if problems.len() > PROBLEMS_SHOWN {
+                eprintln!("  … and {} more", problems.len() - PROBLEMS_SHOWN);
             }
             eprintln!("Nothing was sent. Correct the file.");
             return NOTHING_SENT;
@@ -132,7 +135,12 @@ pub async fn run(
     let state = if options.dry_run {
         None
     } else {
-        match State::open(&options.out, &file_sha256, plan.operations.len()) {
+        match State::open(
+            &options.out,
+            &file_sha256,
+            &options.destination(),
+            plan.operations.len(),
+        ) {
             Ok(state) => Some(Mutex::new(state)),
             Err(error) => {
                 eprintln!(
@@ -147,8 +155,8 @@ pub async fn run(
         let state = lock(state);
         if let Some(aside) = &state.set_aside {
             eprintln!(
-                "The file changed since the last run: this is a new run (the last run's state \
-                 is kept in {})",
+                "The file or the endpoint changed since the last run: this is a new run (the \
+                 last run's state is kept in {})",
                 aside.display()
             );
         } else if !state.earlier.is_empty() || !state.unanswered.is_empty() {
@@ -168,14 +176,12 @@ pub async fn run(
         dry_run: options.dry_run,
         concurrency: options.concurrency,
         caller_name: options.caller_name.clone().unwrap_or_else(|| {
-            format!(
-                "bulk {}",
-                options
-                    .file
-                    .file_name()
-                    .map(|name| name.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            )
+            let name = options
+                .file
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            crate::phone::printable(&format!("bulk {name}"), 200)
         }),
         request_prefix: format!(
             "bulk-{}{}",
@@ -183,9 +189,19 @@ pub async fn run(
             if options.dry_run { "-dry" } else { "" }
         ),
     };
-    let outcomes = Mutex::new(vec![None; plan.operations.len()]);
+    // What an earlier run settled shows in the report even if this run stops before it.
+    let mut known = vec![None; plan.operations.len()];
+    if let Some(state) = &state {
+        let state = lock(state);
+        for (index, operation) in plan.operations.iter().enumerate() {
+            let id = send::request_id(&settings.request_prefix, operation);
+            known[index] = state.earlier.get(&id).filter(|o| o.is_final()).cloned();
+        }
+    }
+    let outcomes = Mutex::new(known);
     let progress = Progress::default();
     let stopping = AtomicBool::new(false);
+    let fatal = Mutex::new(None);
     let sender = Sender {
         endpoint,
         plan: &plan,
@@ -194,6 +210,7 @@ pub async fn run(
         outcomes: &outcomes,
         progress: &progress,
         stopping: &stopping,
+        fatal: &fatal,
         pacer: Pacer::default(),
         write_limit: (!options.dry_run).then(|| WriteLimit::new(options.write_limit)),
     };
@@ -216,15 +233,23 @@ pub async fn run(
     let outcomes = outcomes
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let lines: Vec<report::Line<'_>> = plan
+    let mut lines: Vec<report::Line<'_>> = plan
         .operations
         .iter()
         .zip(&outcomes)
         .map(|(operation, outcome)| report::Line {
-            operation,
+            subject: report::Subject::Change(operation),
             outcome: outcome.as_ref(),
         })
+        .chain(problems.iter().map(|problem| report::Line {
+            subject: report::Subject::Skipped(problem),
+            outcome: None,
+        }))
         .collect();
+    lines.sort_by_key(report::Line::line);
+    let fatal = fatal
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let summary = report::Summary {
         file_name: &options
             .file
@@ -235,31 +260,47 @@ pub async fn run(
         interrupted,
         elapsed_seconds: started.elapsed().as_secs_f64(),
     };
+    // A tab-separated .csv opens as one column in Excel: tab input gets a comma report.
+    let report_delimiter = if delimiter == b'\t' { b',' } else { delimiter };
     let written = std::fs::create_dir_all(&options.out)
-        .and_then(|()| report::write_csv(&options.out.join("report.csv"), &lines, delimiter))
+        .and_then(|()| report::write_csv(&options.out.join("report.csv"), &lines, report_delimiter))
         .and_then(|()| report::write_html(&options.out.join("report.html"), &lines, &summary));
     let succeeded = outcomes.iter().flatten().filter(|o| o.succeeded).count();
     let failed = outcomes.iter().flatten().filter(|o| !o.succeeded).count();
     let not_sent = outcomes.len() - succeeded - failed;
     eprintln!(
-        "\n{succeeded} succeeded, {failed} failed, {not_sent} not sent, in {:.1} s",
+        "\n{succeeded} succeeded, {failed} failed, {not_sent} not sent{}, in {:.1} s",
+        if problem_count > 0 {
+            format!(", {problem_count} rows' problems skipped")
+        } else {
+            String::new()
+        },
         started.elapsed().as_secs_f64()
     );
-    match written {
-        Ok(()) => eprintln!(
-            "Report: {} and {}",
-            options.out.join("report.csv").display(),
-            options.out.join("report.html").display()
-        ),
-        Err(error) => eprintln!(
-            "The report could not be written to {}: {error}",
-            options.out.display()
-        ),
+    if let Some(fatal) = &fatal {
+        eprintln!("The run stopped: {fatal}");
     }
-    if interrupted || not_sent > 0 {
+    let reported = match written {
+        Ok(()) => {
+            eprintln!(
+                "Report: {} and {}",
+                options.out.join("report.csv").display(),
+                options.out.join("report.html").display()
+            );
+            true
+        }
+        Err(error) => {
+            eprintln!(
+                "The report could not be written to {}: {error}",
+                options.out.display()
+            );
+            false
+        }
+    };
+    if interrupted || not_sent > 0 || fatal.is_some() {
         eprintln!("To go on where this run stopped, run the same command again.");
     }
-    if failed == 0 && not_sent == 0 {
+    if failed == 0 && not_sent == 0 && problem_count == 0 && reported {
         SUCCEEDED
     } else {
         ROW_FAILED

@@ -100,6 +100,9 @@ impl Options {
                 }
                 "--function-key" => options.function_key = Some(value()?),
                 "--audience" => options.audience = Some(value()?),
+                "--dry-run" | "--skip-bad-rows" if inline.is_some() => {
+                    return Err(format!("{name} takes no value"));
+                }
                 "--dry-run" => options.dry_run = true,
                 "--out" => options.out = PathBuf::from(value()?),
                 "--default-region" => {
@@ -122,7 +125,18 @@ impl Options {
                             format!("--concurrency: '{text}' is not a number from 1 to 256")
                         })?;
                 }
-                "--caller-name" => options.caller_name = Some(value()?),
+                "--caller-name" => {
+                    let name = value()?;
+                    if name.chars().count() > crate::request::MAX_TEXT_LENGTH
+                        || name.chars().any(char::is_control)
+                    {
+                        return Err(format!(
+                            "--caller-name: one line of at most {} characters",
+                            crate::request::MAX_TEXT_LENGTH
+                        ));
+                    }
+                    options.caller_name = Some(name);
+                }
                 "--write-limit" => {
                     let text = value()?;
                     let limit = text.split_once('/').and_then(|(count, seconds)| {
@@ -172,6 +186,19 @@ impl Options {
             _ => {}
         }
         Ok(options)
+    }
+
+    /// Where the changes go, as the run's state records it (a different one is a new run).
+    pub fn destination(&self) -> String {
+        let mut url = match (&self.queue, &self.endpoint) {
+            (Some(queue), _) => queue.clone(),
+            (None, Some(endpoint)) => endpoint.clone(),
+            (None, None) => return String::new(),
+        };
+        url.set_query(None);
+        url.set_fragment(None);
+        let _ = url.set_password(None);
+        url.to_string()
     }
 
     /// The endpoint the options name, with its credentials.

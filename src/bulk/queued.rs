@@ -19,13 +19,23 @@ use crate::storage::queue::{Encoding, Queue, read_json};
 
 /// The results queue's name, beside the request queue.
 pub const RESULTS: &str = "mfa-phone-results";
-/// How long a taken look at a result hides it (ours are deleted at once, others' released).
-const LOOK: Duration = Duration::from_secs(30);
+/// How long a look at a result hides it: ours until their outcome is recorded and they are
+/// deleted, others' until they are shown again ([`RELEASE_AFTER`]), or for all of it when the
+/// identity may not update messages.
+const LOOK: Duration = Duration::from_secs(10);
+/// How long a result waits for its outcome to be recorded before it is shown again.
+const ACK_WAIT: Duration = Duration::from_secs(5);
 /// How long another producer's message stays hidden after a look: long enough for the next
 /// look to see past it, short enough to leave it to its reader.
 const RELEASE_AFTER: Duration = Duration::from_secs(3);
 /// The pause between looks when none of ours came.
 const IDLE: Duration = Duration::from_millis(500);
+
+/// A result handed to whoever waits for it, with the acknowledgement that its outcome is
+/// recorded (then the message is deleted).
+type Handed = (Value, oneshot::Sender<()>);
+/// Who waits for which request's result.
+type Waiting = Arc<Mutex<HashMap<String, oneshot::Sender<Handed>>>>;
 
 /// The queues of one run.
 pub struct QueueEndpoint {
@@ -34,7 +44,7 @@ pub struct QueueEndpoint {
     /// Other producers' messages the collector looked at and hid for a moment, with their pop
     /// receipts, to be shown again when the run ends.
     hidden: Arc<Mutex<HashMap<String, String>>>,
-    waiting: Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>>,
+    waiting: Waiting,
     collector: tokio::task::JoinHandle<()>,
     /// How long an operation's result is waited for before it is left for a later run.
     result_wait: Duration,
@@ -105,7 +115,7 @@ impl QueueEndpoint {
         let account = StorageAccount::new(settings, http, if local { None } else { credential });
         let requests = Queue::new(&account, name, Encoding::None).map_err(|error| error.0)?;
         let results = Queue::new(&account, RESULTS, Encoding::None).map_err(|error| error.0)?;
-        let waiting: Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>> = Arc::default();
+        let waiting: Waiting = Arc::default();
         let hidden: Arc<Mutex<HashMap<String, String>>> = Arc::default();
         let collector = tokio::spawn(collect(results.clone(), waiting.clone(), hidden.clone()));
         Ok(QueueEndpoint {
@@ -154,15 +164,15 @@ impl QueueEndpoint {
         self.wait(request_id, receiver).await
     }
 
-    fn expect(&self, request_id: &str) -> oneshot::Receiver<Value> {
+    fn expect(&self, request_id: &str) -> oneshot::Receiver<Handed> {
         let (sender, receiver) = oneshot::channel();
         lock(&self.waiting).insert(request_id.to_owned(), sender);
         receiver
     }
 
-    async fn wait(&self, request_id: &str, receiver: oneshot::Receiver<Value>) -> Delivery {
+    async fn wait(&self, request_id: &str, receiver: oneshot::Receiver<Handed>) -> Delivery {
         match tokio::time::timeout(self.result_wait, receiver).await {
-            Ok(Ok(result)) => Delivery::Result(result),
+            Ok(Ok((result, ack))) => Delivery::Queued(result, ack),
             _ => {
                 lock(&self.waiting).remove(request_id);
                 Delivery::Pending {
@@ -179,11 +189,7 @@ impl QueueEndpoint {
 
 /// Takes this run's results off the results queue as they come and hands each to whoever waits
 /// for it; releases every other message at once.
-async fn collect(
-    results: Queue,
-    waiting: Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>>,
-    hidden: Arc<Mutex<HashMap<String, String>>>,
-) {
+async fn collect(results: Queue, waiting: Waiting, hidden: Arc<Mutex<HashMap<String, String>>>) {
     loop {
         let batch = match results.receive(32, LOOK).await {
             Ok(batch) => batch,
@@ -204,8 +210,23 @@ async fn collect(
             match (waiter, result) {
                 (Some(waiter), Some(result)) => {
                     ours += 1;
-                    let _ = results.delete(&message.id, &message.pop_receipt).await;
-                    let _ = waiter.send(result);
+                    // Deleted only once the outcome is recorded; a waiter gone (the run
+                    // stopped) or silent leaves the message for a later run.
+                    let (ack, acked) = oneshot::channel();
+                    let delivered = waiter.send((result, ack)).is_ok();
+                    let results = results.clone();
+                    let message = message.clone();
+                    tokio::spawn(async move {
+                        let recorded = delivered
+                            && matches!(tokio::time::timeout(ACK_WAIT, acked).await, Ok(Ok(())));
+                        if recorded {
+                            let _ = results.delete(&message.id, &message.pop_receipt).await;
+                        } else {
+                            let _ = results
+                                .set_visibility(&message.id, &message.pop_receipt, Duration::ZERO)
+                                .await;
+                        }
+                    });
                 }
                 _ => {
                     // Another producer's (or an earlier run's nobody waits for): never deleted,

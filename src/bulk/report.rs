@@ -9,24 +9,76 @@ use std::io::Write;
 use std::path::Path;
 
 use super::outcome::{RowOutcome, masked};
-use super::rows::Operation;
+use super::rows::{Operation, Problem};
 
 /// How many rows the page lists in full (the CSV has every one).
 const PAGE_ROWS: usize = 2_000;
 
+/// What a line of the report is about.
+pub enum Subject<'a> {
+    /// A change the file asked for.
+    Change(&'a Operation),
+    /// A row skipped for a problem (`--skip-bad-rows`).
+    Skipped(&'a Problem),
+}
+
 /// One line of the report.
 pub struct Line<'a> {
-    pub operation: &'a Operation,
-    /// `None`: not sent (interrupted before it, or an earlier row of the user failed).
+    pub subject: Subject<'a>,
+    /// `None`: not sent (interrupted before it, an earlier change of the user did not
+    /// settle, or skipped).
     pub outcome: Option<&'a RowOutcome>,
 }
 
 impl Line<'_> {
+    /// The file's line it is about.
+    pub fn line(&self) -> u64 {
+        match self.subject {
+            Subject::Change(operation) => operation.line,
+            Subject::Skipped(problem) => problem.line,
+        }
+    }
+
     fn status(&self) -> &'static str {
-        match self.outcome {
-            Some(outcome) if outcome.succeeded => "succeeded",
-            Some(_) => "failed",
-            None => "not sent",
+        match (&self.subject, self.outcome) {
+            (Subject::Skipped(_), _) => "skipped",
+            (_, Some(outcome)) if outcome.succeeded => "succeeded",
+            (_, Some(_)) => "failed",
+            (_, None) => "not sent",
+        }
+    }
+
+    /// The outcome's label for the chart and the page.
+    fn label(&self) -> String {
+        match (&self.subject, self.outcome) {
+            (Subject::Skipped(_), _) => "skipped (a problem in the file)".to_owned(),
+            (_, Some(outcome)) => outcome.label(),
+            (_, None) => "not sent".to_owned(),
+        }
+    }
+
+    /// The message: the handler's, the problem, with who holds a conflicting number.
+    fn message(&self) -> String {
+        match (&self.subject, self.outcome) {
+            (Subject::Skipped(problem), _) => problem.to_string(),
+            (_, Some(outcome)) => match &outcome.conflict_owner {
+                Some(owner) => format!("{} (the number is held by {owner})", outcome.message),
+                None => outcome.message.clone(),
+            },
+            (_, None) => String::new(),
+        }
+    }
+
+    /// The cells describing the change: user, phone type, set or remove, masked number.
+    fn change_cells(&self) -> [String; 4] {
+        match self.subject {
+            Subject::Change(operation) => [
+                operation.user.to_string(),
+                operation.phone_type.to_string(),
+                (if operation.remove { "remove" } else { "set" }).to_owned(),
+                masked(&operation.number),
+            ],
+            Subject::Skipped(_) => Default::default(),
         }
     }
 
@@ -71,20 +123,27 @@ pub fn write_csv(path: &Path, lines: &[Line<'_>], delimiter: u8) -> std::io::Res
         "conflictOwner",
     ])?;
     for line in lines {
-        let operation = line.operation;
         let outcome = line.outcome;
+        let [user, phone_type, operation, number] = line.change_cells();
+        let (error_code, message) = match line.subject {
+            Subject::Skipped(problem) => ("invalidRow".to_owned(), problem.to_string()),
+            Subject::Change(_) => (
+                outcome
+                    .and_then(|o| o.error_code.clone())
+                    .unwrap_or_default(),
+                outcome.map(|o| o.message.clone()).unwrap_or_default(),
+            ),
+        };
         let cells = [
-            operation.line.to_string(),
-            operation.user.to_string(),
-            operation.phone_type.to_string(),
-            (if operation.remove { "remove" } else { "set" }).to_owned(),
-            masked(&operation.number),
+            line.line().to_string(),
+            user,
+            phone_type,
+            operation,
+            number,
             line.status().to_owned(),
             outcome.and_then(|o| o.action.clone()).unwrap_or_default(),
-            outcome
-                .and_then(|o| o.error_code.clone())
-                .unwrap_or_default(),
-            outcome.map(|o| o.message.clone()).unwrap_or_default(),
+            error_code,
+            message,
             outcome.map(|o| o.warnings.join(" ")).unwrap_or_default(),
             outcome
                 .and_then(|o| o.conflict_owner.clone())
@@ -109,11 +168,7 @@ fn tally(lines: &[Line<'_>]) -> (BTreeMap<String, usize>, BTreeMap<String, usize
     let mut outcomes = BTreeMap::new();
     let mut warnings = BTreeMap::new();
     for line in lines {
-        let label = match line.outcome {
-            Some(outcome) => outcome.label(),
-            None => "not sent".to_owned(),
-        };
-        *outcomes.entry(label).or_insert(0) += 1;
+        *outcomes.entry(line.label()).or_insert(0) += 1;
         for warning in line
             .outcome
             .map(|o| o.warnings.as_slice())
@@ -145,7 +200,11 @@ pub fn html(lines: &[Line<'_>], summary: &Summary<'_>) -> String {
         .iter()
         .filter(|line| line.status() == "failed")
         .count();
-    let not_sent = lines.len() - succeeded - failed;
+    let skipped = lines
+        .iter()
+        .filter(|line| line.status() == "skipped")
+        .count();
+    let not_sent = lines.len() - succeeded - failed - skipped;
     let mut page = String::new();
     let title = format!("Phone MFA bulk run: {}", escape(summary.file_name));
     let _ = write!(
@@ -170,8 +229,9 @@ pub fn html(lines: &[Line<'_>], summary: &Summary<'_>) -> String {
          <div class=\"total ok\"><b id=\"total-succeeded\">{succeeded}</b> succeeded</div>\
          <div class=\"total bad\"><b id=\"total-failed\">{failed}</b> failed</div>\
          <div class=\"total\"><b id=\"total-not-sent\">{not_sent}</b> not sent</div>\
+         <div class=\"total bad\"><b id=\"total-skipped\">{skipped}</b> rows skipped</div>\
          <div class=\"total\"><b>{:.0} s</b> taken</div></section>",
-        lines.len(),
+        lines.len() - skipped,
         summary.elapsed_seconds
     );
     page.push_str("<h2>Outcomes</h2>\n");
@@ -206,13 +266,14 @@ fn chart(id: &str, counts: &BTreeMap<String, usize>) -> String {
     for (index, (label, count)) in counts.iter().enumerate() {
         let y = index * row_height;
         let width = (400 * count).div_ceil(most);
-        let class = if label.starts_with("failed") || label == "not sent" {
-            "bad"
-        } else if id == "warnings" {
-            "warn"
-        } else {
-            "ok"
-        };
+        let class =
+            if label.starts_with("failed") || label.starts_with("skipped") || label == "not sent" {
+                "bad"
+            } else if id == "warnings" {
+                "warn"
+            } else {
+                "ok"
+            };
         let _ = write!(
             svg,
             "<g class=\"bar\" data-label=\"{label}\" data-count=\"{count}\">\
@@ -236,26 +297,19 @@ fn table<'a>(id: &str, lines: impl Iterator<Item = &'a Line<'a>>) -> String {
          </tr></thead><tbody>\n"
     );
     for line in lines.take(PAGE_ROWS) {
-        let operation = line.operation;
-        let outcome_label = line
-            .outcome
-            .map_or_else(|| "not sent".to_owned(), RowOutcome::label);
-        let mut message = line.outcome.map(|o| o.message.clone()).unwrap_or_default();
-        if let Some(owner) = line.outcome.and_then(|o| o.conflict_owner.as_deref()) {
-            let _ = write!(message, " (the number is held by {owner})");
-        }
+        let [user, phone_type, operation, number] = line.change_cells();
         let _ = writeln!(
             html,
             "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
              <td>{}</td><td>{}</td></tr>",
             line.status().replace(' ', "-"),
-            operation.line,
-            escape(&operation.user),
-            operation.phone_type,
-            if operation.remove { "remove" } else { "set" },
-            escape(&masked(&operation.number)),
-            escape(&outcome_label),
-            escape(&message),
+            line.line(),
+            escape(&user),
+            escape(&phone_type),
+            escape(&operation),
+            escape(&number),
+            escape(&line.label()),
+            escape(&line.message()),
             escape(
                 &line
                     .outcome
@@ -313,7 +367,7 @@ mod tests {
         };
         let page = html(
             &[Line {
-                operation: &operation,
+                subject: Subject::Change(&operation),
                 outcome: None,
             }],
             &Summary {

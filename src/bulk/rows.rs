@@ -65,6 +65,9 @@ const NAMES: [(&str, Role); 27] = [
     ("forceupdate", Role::ForcedUpdate),
 ];
 
+/// The longest `CallerName` the handler takes.
+const MAX_CALLER_NAME: usize = crate::request::MAX_TEXT_LENGTH;
+
 /// A problem with the file, where it is and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
@@ -120,7 +123,8 @@ pub struct Operation {
 impl Operation {
     /// The key one user's operations share (a UPN compared without case).
     pub fn user_key(&self) -> String {
-        self.user.to_lowercase()
+        // An object id in any of its spellings (braces, no hyphens) is one user.
+        UserRef::parse(&self.user).map_or_else(|_| self.user.to_lowercase(), |user| user.lock_key())
     }
 }
 
@@ -280,7 +284,10 @@ impl Layout {
                      operation show)"
                         .to_owned(),
                 )),
-                _ => problems.push(problem(index, format!("'{text}' is not set or remove"))),
+                _ => problems.push(problem(
+                    index,
+                    format!("'{}' is not set or remove", echo(text)),
+                )),
             }
         }
         let options = self.options(record, &mut problems, &problem);
@@ -295,7 +302,10 @@ impl Layout {
                         None => {
                             problems.push(problem(
                                 type_index,
-                                format!("'{text}' is not mobile, alternateMobile or office"),
+                                format!(
+                                    "'{}' is not mobile, alternateMobile or office",
+                                    echo(text)
+                                ),
                             ));
                             continue;
                         }
@@ -377,8 +387,15 @@ impl Layout {
                     one_of(text, &["en", "de"]).map(|value| options.language = Some(value))
                 }
                 Some(Role::CallerName) => {
-                    options.caller_name = Some(text.to_owned());
-                    Ok(())
+                    if text.chars().count() > MAX_CALLER_NAME || text.chars().any(char::is_control)
+                    {
+                        Err(format!(
+                            "a caller name is one line of at most {MAX_CALLER_NAME} characters"
+                        ))
+                    } else {
+                        options.caller_name = Some(text.to_owned());
+                        Ok(())
+                    }
                 }
                 _ => Ok(()),
             };
@@ -404,9 +421,10 @@ fn number(text: &str, phone_type: PhoneType, region: Option<&str>) -> Result<Str
     let text = text.trim_start_matches('\'');
     if looks_scientific(text) {
         return Err(format!(
-            "Excel turned the number into '{text}' and dropped digits: format the column as \
+            "Excel turned the number into '{}' and dropped digits: format the column as \
              Text before typing or pasting numbers (or export it as text), and write them as \
-             +49 170 1234567"
+             +49 170 1234567",
+            echo(text)
         ));
     }
     let parsed = match region {
@@ -434,6 +452,12 @@ fn number(text: &str, phone_type: PhoneType, region: Option<&str>) -> Result<Str
     Ok(number.graph_format())
 }
 
+/// A cell's text as a problem repeats it: one short printable line, numbers masked (a shifted
+/// row puts a number where a word was expected).
+fn echo(text: &str) -> String {
+    crate::phone::printable(&crate::phone::redact_numbers(text), 40)
+}
+
 /// `4.91701E+11`, `4,91701E+11`: a number Excel showed in scientific notation and saved so.
 fn looks_scientific(text: &str) -> bool {
     let upper = text.to_ascii_uppercase();
@@ -456,7 +480,7 @@ fn boolean(text: &str) -> Result<bool, String> {
             Ok(false)
         }
         "true" | "yes" | "y" | "1" | "x" | "wahr" | "ja" | "vrai" | "oui" | "waar" => Ok(true),
-        _ => Err(format!("'{text}' is not true or false")),
+        _ => Err(format!("'{}' is not true or false", echo(text))),
     }
 }
 
@@ -465,7 +489,7 @@ fn one_of(text: &str, allowed: &[&'static str]) -> Result<&'static str, String> 
         .iter()
         .find(|value| value.eq_ignore_ascii_case(text))
         .copied()
-        .ok_or_else(|| format!("'{text}' is not one of {}", allowed.join(", ")))
+        .ok_or_else(|| format!("'{}' is not one of {}", echo(text), allowed.join(", ")))
 }
 
 #[cfg(test)]

@@ -51,6 +51,8 @@ pub struct Sender<'a> {
     pub outcomes: &'a Mutex<Vec<Option<RowOutcome>>>,
     pub progress: &'a Progress,
     pub stopping: &'a AtomicBool,
+    /// Why the run stopped by itself (the endpoint refused it, the state cannot be written).
+    pub fatal: &'a Mutex<Option<String>>,
     pub pacer: Pacer,
     /// Graph's write limit, kept to before Graph has to say so (`None`: a dry run writes
     /// nothing).
@@ -112,12 +114,17 @@ impl Sender<'_> {
             if let Some(state) = self.state
                 && let Err(error) = lock(state).sent(request_id)
             {
-                tracing::warn!("could not record the request in the state file: {error}");
+                // Sent unrecorded, a later run could not tell it was: send nothing more.
+                self.stop(format!(
+                    "the state file cannot be written ({error}): nothing more was sent"
+                ));
+                return RowOutcome::unanswered("stateUnwritable", &error.to_string(), true);
             }
             self.progress.sent.fetch_add(1, Ordering::Relaxed);
         }
         let mut attempt = 0;
         let mut settled = true;
+        let mut ack = None;
         let outcome = loop {
             attempt += 1;
             let delivery = match awaited.take() {
@@ -136,8 +143,16 @@ impl Sender<'_> {
                     break RowOutcome::unanswered("noResultYet", &detail, true);
                 }
                 Delivery::Result(result) => break RowOutcome::of_result(&result),
+                Delivery::Queued(result, recorded) => {
+                    ack = Some(recorded);
+                    break RowOutcome::of_result(&result);
+                }
                 Delivery::Refused { code, detail } => {
-                    break RowOutcome::unanswered(&code, &detail, false);
+                    // No row can get through: the run stops, and nothing is recorded as
+                    // settled, so that the same command sends these rows once it is fixed.
+                    self.stop(format!("{code}: {detail}"));
+                    settled = false;
+                    break RowOutcome::unanswered(&code, &detail, true);
                 }
                 Delivery::Transient {
                     retry_after,
@@ -166,20 +181,34 @@ impl Sender<'_> {
         if !outcome.succeeded {
             self.progress.failed.fetch_add(1, Ordering::Relaxed);
         }
-        if let Some(state) = self.state
-            && settled
-            && let Err(error) = lock(state).done(request_id, &outcome)
-        {
-            tracing::warn!("could not record an outcome in the state file: {error}");
+        let recorded = match self.state {
+            Some(state) if settled => lock(state).done(request_id, &outcome),
+            _ => Ok(()),
+        };
+        match recorded {
+            Ok(()) => {
+                if let Some(ack) = ack {
+                    let _ = ack.send(());
+                }
+            }
+            Err(error) => self.stop(format!(
+                "the state file cannot be written ({error}): nothing more was sent"
+            )),
         }
         outcome
     }
 
     pub fn request_id(&self, operation: &Operation) -> String {
-        format!(
-            "{}-{}-{}",
-            self.settings.request_prefix, operation.line, operation.phone_type
-        )
+        request_id(&self.settings.request_prefix, operation)
+    }
+
+    /// Stops the run: nothing more is sent, and `why` is said at the end.
+    fn stop(&self, why: String) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let mut fatal = lock(self.fatal);
+        if fatal.is_none() {
+            *fatal = Some(why);
+        }
     }
 
     /// The handler's parameters for one operation.
@@ -211,6 +240,11 @@ impl Sender<'_> {
         }
         request
     }
+}
+
+/// The request id of `operation`: `{prefix}-{line}-{phoneType}`, one per row and type.
+pub fn request_id(prefix: &str, operation: &Operation) -> String {
+    format!("{prefix}-{}-{}", operation.line, operation.phone_type)
 }
 
 /// Holds every request of the run back while the endpoint asked for a pause.

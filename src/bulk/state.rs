@@ -1,12 +1,12 @@
 //! What a run has done, kept beside the report so that a run interrupted (Ctrl-C, a crash,
 //! the network gone) can go on: an append-only file of lines, one when a row's request is
 //! sent and one when its outcome arrives, flushed as they happen. A run of the same file
-//! (by its SHA-256) takes up where the last one stopped; a changed file is a new run, and
-//! the old state is kept aside.
+//! (by its SHA-256, to the same endpoint) takes up where the last one stopped; a changed file,
+//! or another endpoint, is a new run, and the old state is kept aside.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -19,10 +19,12 @@ pub const FILE_NAME: &str = "bulk-state.jsonl";
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 enum Entry {
-    /// The first line: which file this is the state of.
+    /// The first line: which file this is the state of, sent where.
     Run {
         file_sha256: String,
         operations: usize,
+        #[serde(default)]
+        endpoint: String,
     },
     /// A request went out.
     Sent { request_id: String },
@@ -52,67 +54,88 @@ impl State {
     /// # Errors
     ///
     /// The directory or the file cannot be read or written.
-    pub fn open(directory: &Path, file_sha256: &str, operations: usize) -> std::io::Result<State> {
+    pub fn open(
+        directory: &Path,
+        file_sha256: &str,
+        endpoint: &str,
+        operations: usize,
+    ) -> std::io::Result<State> {
         std::fs::create_dir_all(directory)?;
         let path = directory.join(FILE_NAME);
-        let mut earlier = HashMap::new();
-        let mut sent = Vec::new();
-        let mut same_file = false;
+        // The last entry of each request decides: sent again after an outcome, it is pending.
+        let mut last: HashMap<String, Option<RowOutcome>> = HashMap::new();
+        let mut same_run = false;
         let mut set_aside = None;
+        let mut ends_cut = false;
         if path.exists() {
-            let reader = BufReader::new(File::open(&path)?);
-            for (index, line) in reader.lines().enumerate() {
-                // A line cut short by a crash is the last one: what it said did not happen.
-                let Ok(entry) = serde_json::from_str::<Entry>(&line?) else {
+            let bytes = std::fs::read(&path)?;
+            ends_cut = !bytes.is_empty() && !bytes.ends_with(b"\n");
+            for (index, line) in bytes.split(|byte| *byte == b'\n').enumerate() {
+                // A line cut short by a crash (even inside a character) said nothing.
+                let Ok(entry) = serde_json::from_slice::<Entry>(line) else {
                     continue;
                 };
                 match entry {
                     Entry::Run {
-                        file_sha256: hash, ..
+                        file_sha256: hash,
+                        endpoint: used,
+                        ..
                     } if index == 0 => {
-                        same_file = hash == file_sha256;
-                        if !same_file {
+                        same_run = hash == file_sha256 && used == endpoint;
+                        if !same_run {
                             break;
                         }
                     }
-                    Entry::Sent { request_id } => sent.push(request_id),
+                    Entry::Sent { request_id } => {
+                        last.insert(request_id, None);
+                    }
                     Entry::Done {
                         request_id,
                         outcome,
                     } => {
-                        earlier.insert(request_id, outcome);
+                        last.insert(request_id, Some(outcome));
                     }
                     Entry::Run { .. } => {}
                 }
             }
-            if !same_file {
+            if !same_run {
                 let aside = directory.join(format!(
                     "bulk-state.{}.jsonl",
                     std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |elapsed| elapsed.as_secs())
+                        .map_or(0, |elapsed| elapsed.as_nanos())
                 ));
                 std::fs::rename(&path, &aside)?;
                 set_aside = Some(aside);
-                earlier.clear();
-                sent.clear();
+                last.clear();
+                ends_cut = false;
             }
         }
-        let unanswered = sent
-            .into_iter()
-            .filter(|request_id| !earlier.contains_key(request_id))
-            .collect();
+        let mut earlier = HashMap::new();
+        let mut unanswered = HashSet::new();
+        for (request_id, outcome) in last {
+            match outcome {
+                Some(outcome) => {
+                    earlier.insert(request_id, outcome);
+                }
+                None => {
+                    unanswered.insert(request_id);
+                }
+            }
+        }
         let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
-        if !same_file {
+        if ends_cut {
+            // The next entry starts on a line of its own.
+            file.write_all(b"\n")?;
+        }
+        if !same_run {
             let entry = Entry::Run {
                 file_sha256: file_sha256.to_owned(),
                 operations,
+                endpoint: endpoint.to_owned(),
             };
-            writeln!(
-                file,
-                "{}",
-                serde_json::to_string(&entry).unwrap_or_default()
-            )?;
+            let line = serde_json::to_string(&entry).map_err(std::io::Error::other)?;
+            writeln!(file, "{line}")?;
         }
         Ok(State {
             file,
@@ -156,5 +179,50 @@ impl State {
         // One write per line: a crash cuts at most the last line.
         self.file.write_all(line.as_bytes())?;
         self.file.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome() -> RowOutcome {
+        RowOutcome::unanswered("userBusy", "busy", true)
+    }
+
+    #[test]
+    fn the_last_entry_of_a_request_decides_and_a_cut_line_costs_nothing_else() {
+        let directory = std::env::temp_dir().join(format!("bulk-state-{}", uuid::Uuid::new_v4()));
+        let mut state = State::open(&directory, "abc", "http://x", 3).expect("opened");
+        state.sent("a").expect("written");
+        state.done("a", &outcome()).expect("written");
+        state.sent("a").expect("sent again after a passing failure");
+        state.sent("b").expect("written");
+        drop(state);
+        // A crash in the middle of a line, inside a character.
+        let path = directory.join(FILE_NAME);
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes.extend_from_slice(b"{\"done\":{\"requestId\":\"b\",\"outcome\":{\"message\":\"\xc3");
+        std::fs::write(&path, bytes).expect("written");
+
+        let mut state = State::open(&directory, "abc", "http://x", 3).expect("resumed");
+        assert!(state.earlier.is_empty(), "{:?}", state.earlier.keys());
+        assert_eq!(
+            state.unanswered,
+            HashSet::from(["a".to_owned(), "b".to_owned()])
+        );
+        state
+            .done("b", &outcome())
+            .expect("written after the cut line");
+        drop(state);
+        let state = State::open(&directory, "abc", "http://x", 3).expect("resumed");
+        assert!(
+            state.earlier.contains_key("b"),
+            "the entry after the cut line counts"
+        );
+
+        let other = State::open(&directory, "abc", "http://elsewhere", 3).expect("a new run");
+        assert!(other.set_aside.is_some(), "another endpoint is a new run");
+        assert!(other.earlier.is_empty() && other.unanswered.is_empty());
     }
 }

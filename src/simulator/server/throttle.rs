@@ -63,12 +63,13 @@ pub(super) fn throttled(
         && !path.ends_with("$batch")
         && !path.ends_with("/checkMemberGroups")
         && !path.starts_with("/msi/");
-    if write
-        && let Some(limit) = limits.write_window
-        && let Some(wait) = admit(&mut state.write_times, limit, now)
-    {
-        return Some(wait);
-    }
+    let counted = match (write, limits.write_window) {
+        (true, Some(limit)) => match admit(&mut state.write_times, limit, now) {
+            Some(wait) => return Some(wait),
+            None => true,
+        },
+        _ => false,
+    };
     let (capacity, per_second) = limits.identity_bucket?;
     let cost = resource_units(method, path, query);
     let (tokens, last) = state.bucket.unwrap_or((capacity, now));
@@ -78,6 +79,10 @@ pub(super) fn throttled(
         None
     } else {
         state.bucket = Some((tokens, now));
+        if counted {
+            // Refused after all: it does not count against the write window.
+            state.write_times.pop_back();
+        }
         Some(Duration::from_secs_f64((cost - tokens) / per_second))
     }
 }
@@ -98,4 +103,35 @@ fn resource_units(method: &str, path: &str, query: &[(String, String)]) -> f64 {
         0.0
     };
     (base - select).max(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sliding_window_admits_its_count_and_says_when_the_next_fits() {
+        let mut times = VecDeque::new();
+        let start = Instant::now();
+        let limit = (2, Duration::from_secs(10));
+        assert_eq!(admit(&mut times, limit, start), None);
+        assert_eq!(
+            admit(&mut times, limit, start + Duration::from_secs(4)),
+            None
+        );
+        assert_eq!(
+            admit(&mut times, limit, start + Duration::from_secs(6)),
+            Some(Duration::from_secs(4)),
+            "full until the first leaves the window"
+        );
+        assert_eq!(
+            admit(&mut times, limit, start + Duration::from_secs(10)),
+            None
+        );
+        assert_eq!(
+            admit(&mut VecDeque::new(), (0, Duration::from_secs(10)), start),
+            Some(Duration::from_secs(10)),
+            "a limit of nothing admits nothing"
+        );
+    }
 }
