@@ -9,11 +9,16 @@ use std::collections::HashMap;
 use super::rows::{Operation, Problem};
 use crate::phone::PhoneType;
 
-/// Every operation, and each user's in the order they run.
+/// Every operation, and each user's in the order they run. Held compactly: a 1,000,000-row
+/// file is a million operations and a million users, so a user is a hash (two users who share
+/// one are merely run one after the other) and the chains are one array of indices.
 pub struct Plan {
     pub operations: Vec<Operation>,
-    /// Per user, in the order users first appear: indices into `operations`, in run order.
-    pub chains: Vec<Vec<usize>>,
+    /// Every operation's index, user by user (in the order users first appear), each user's in
+    /// run order.
+    order: Vec<u32>,
+    /// Where each user's indices start in `order` (and, last, its length).
+    starts: Vec<u32>,
 }
 
 impl Plan {
@@ -22,39 +27,84 @@ impl Plan {
     /// # Errors
     ///
     /// A user and phone type given two different numbers to set: both lines named.
-    pub fn new(operations: Vec<Operation>) -> Result<Plan, Vec<Problem>> {
-        let mut by_user: HashMap<String, usize> = HashMap::new();
-        let mut chains: Vec<Vec<usize>> = Vec::new();
-        for (index, operation) in operations.iter().enumerate() {
-            let next = chains.len();
-            let chain = *by_user.entry(operation.user_key()).or_insert(next);
+    pub fn new(mut operations: Vec<Operation>) -> Result<Plan, Vec<Problem>> {
+        operations.shrink_to_fit();
+        let index_of = |index: usize| u32::try_from(index).unwrap_or(u32::MAX);
+        // Which user (chain) each operation belongs to, users numbered as they first appear.
+        let mut by_user: HashMap<u64, u32> = HashMap::new();
+        let mut chain_of = Vec::with_capacity(operations.len());
+        let mut sizes: Vec<u32> = Vec::new();
+        for operation in &operations {
+            let next = index_of(sizes.len());
+            let chain = *by_user.entry(user_hash(operation)).or_insert(next);
             if chain == next {
-                chains.push(Vec::new());
+                sizes.push(0);
             }
-            chains[chain].push(index);
+            sizes[chain as usize] += 1;
+            chain_of.push(chain);
+        }
+        drop(by_user);
+        let mut starts = Vec::with_capacity(sizes.len() + 1);
+        let mut total = 0u32;
+        for size in &sizes {
+            starts.push(total);
+            total += size;
+        }
+        starts.push(total);
+        let mut filled = starts.clone();
+        let mut order = vec![0u32; operations.len()];
+        for (index, chain) in chain_of.into_iter().enumerate() {
+            let slot = &mut filled[chain as usize];
+            order[*slot as usize] = index_of(index);
+            *slot += 1;
         }
         let mut problems = Vec::new();
-        for chain in &mut chains {
+        for window in starts.windows(2) {
+            let chain = &mut order[window[0] as usize..window[1] as usize];
             problems.extend(conflicting_sets(&operations, chain));
-            *chain = graph_order(&operations, chain);
+            let ordered = graph_order(&operations, chain);
+            chain.copy_from_slice(&ordered);
         }
         if !problems.is_empty() {
             problems.sort_by_key(|problem: &Problem| problem.line);
             return Err(problems);
         }
-        Ok(Plan { operations, chains })
+        Ok(Plan {
+            operations,
+            order,
+            starts,
+        })
+    }
+
+    /// Each user's operations (indices into `operations`), in run order; users in the order
+    /// they first appear.
+    pub fn chains(&self) -> impl Iterator<Item = &[u32]> {
+        self.starts
+            .windows(2)
+            .map(|window| &self.order[window[0] as usize..window[1] as usize])
     }
 }
 
+/// The user an operation is for, as a hash of their key (a UPN without case, an object id in
+/// any spelling).
+fn user_hash(operation: &Operation) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    operation.user_key().hash(&mut hasher);
+    hasher.finish()
+}
+
 /// A user and type set to two different numbers: which one is meant cannot be told.
-fn conflicting_sets(operations: &[Operation], chain: &[usize]) -> Vec<Problem> {
-    let mut first_set: HashMap<PhoneType, &Operation> = HashMap::new();
+fn conflicting_sets(operations: &[Operation], chain: &[u32]) -> Vec<Problem> {
+    let mut first_set: HashMap<(String, PhoneType), &Operation> = HashMap::new();
     let mut problems = Vec::new();
-    for operation in chain.iter().map(|index| &operations[*index]) {
+    for operation in chain.iter().map(|index| &operations[*index as usize]) {
         if operation.remove {
             continue;
         }
-        match first_set.get(&operation.phone_type) {
+        // Keyed by the user too: two users who share a hash share a chain, nothing more.
+        let key = (operation.user_key(), operation.phone_type);
+        match first_set.get(&key) {
             Some(earlier) if earlier.number != operation.number => problems.push(Problem {
                 line: operation.line,
                 column: None,
@@ -65,7 +115,7 @@ fn conflicting_sets(operations: &[Operation], chain: &[usize]) -> Vec<Problem> {
             }),
             Some(_) => {}
             None => {
-                first_set.insert(operation.phone_type, operation);
+                first_set.insert(key, operation);
             }
         }
     }
@@ -74,9 +124,10 @@ fn conflicting_sets(operations: &[Operation], chain: &[usize]) -> Vec<Problem> {
 
 /// The file's order, with an alternate mobile's set moved after the user's last mobile set,
 /// and a mobile's removal moved after the user's last alternate mobile removal.
-fn graph_order(operations: &[Operation], chain: &[usize]) -> Vec<usize> {
-    let is = |index: usize, phone_type: PhoneType, remove: bool| {
-        operations[index].phone_type == phone_type && operations[index].remove == remove
+fn graph_order(operations: &[Operation], chain: &[u32]) -> Vec<u32> {
+    let is = |index: u32, phone_type: PhoneType, remove: bool| {
+        let operation = &operations[index as usize];
+        operation.phone_type == phone_type && operation.remove == remove
     };
     let last_mobile_set = chain
         .iter()
@@ -143,20 +194,21 @@ mod tests {
             operation(7, "other@b.c", AlternateMobile, true, "+49 1703333333"),
         ];
         let plan = Plan::new(operations).expect("a plan");
-        let lines = |chain: &[usize]| {
+        let lines = |chain: &[u32]| {
             chain
                 .iter()
-                .map(|index| plan.operations[*index].line)
+                .map(|index| plan.operations[*index as usize].line)
                 .collect::<Vec<_>>()
         };
-        assert_eq!(plan.chains.len(), 2, "a UPN compared without case");
+        let chains: Vec<&[u32]> = plan.chains().collect();
+        assert_eq!(chains.len(), 2, "a UPN compared without case");
         assert_eq!(
-            lines(&plan.chains[0]),
+            lines(chains[0]),
             [4, 5, 2],
             "the mobile before the alternate"
         );
         assert_eq!(
-            lines(&plan.chains[1]),
+            lines(chains[1]),
             [3, 7, 6],
             "the alternate removed before the mobile"
         );

@@ -63,7 +63,7 @@ impl Sender<'_> {
     /// Sends every operation not settled by an earlier run; returns when all have an outcome or
     /// a stop was asked for.
     pub async fn run(&self) {
-        futures_util::stream::iter(&self.plan.chains)
+        futures_util::stream::iter(self.plan.chains())
             .for_each_concurrent(self.settings.concurrency.max(1), |chain| {
                 self.run_chain(chain)
             })
@@ -73,8 +73,8 @@ impl Sender<'_> {
     /// One user's operations, in order. After a failure that may pass (the user busy, Graph
     /// unavailable after every attempt), the user's later operations wait for the next run:
     /// their order matters.
-    async fn run_chain(&self, chain: &[usize]) {
-        for &index in chain {
+    async fn run_chain(&self, chain: &[u32]) {
+        for index in chain.iter().map(|index| *index as usize) {
             if self.stopping.load(Ordering::SeqCst) {
                 return;
             }
