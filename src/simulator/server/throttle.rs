@@ -27,6 +27,9 @@ fn admit(
     (requests, window): (usize, Duration),
     now: Instant,
 ) -> Option<Duration> {
+    if requests == 0 {
+        return Some(window);
+    }
     while times
         .front()
         .is_some_and(|admitted| now.duration_since(*admitted) >= window)
