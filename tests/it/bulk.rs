@@ -478,3 +478,80 @@ async fn an_endpoint_that_refuses_the_run_stops_it_without_settling_a_row() {
         "the run stopped at the first refusals: {sent} sent"
     );
 }
+
+/// Over the queue, a row sent by a run that stopped waiting is waited for by the next run,
+/// not sent again: every request message is delivered once.
+#[tokio::test]
+async fn over_the_queue_a_row_sent_without_a_result_is_waited_for_not_sent_again() {
+    let azurite = crate::helpers::azurite().await;
+    let storage = crate::helpers::storage_of(&azurite);
+    let app = TestApp::spawn().await;
+    let mut text = String::from("UPN,Mobile\n");
+    let users: Vec<String> = (0..4)
+        .map(|index| {
+            text.push_str(&format!(
+                "late{index}@contoso.com,+49 170 40000{index:02}\n"
+            ));
+            app.add_member(&format!("late{index}@contoso.com"))
+        })
+        .collect();
+    let directory = scratch();
+    let file = excel_csv(&directory, &text);
+    let queue = format!(
+        "{}/mfa-phone-requests",
+        storage
+            .settings()
+            .queue
+            .as_ref()
+            .expect("a queue endpoint")
+            .as_str()
+            .trim_end_matches('/')
+    );
+    let options = |wait: &str| {
+        Options::parse(&[
+            file.display().to_string(),
+            "--queue".to_owned(),
+            queue.clone(),
+            "--out".to_owned(),
+            directory.display().to_string(),
+            "--result-wait".to_owned(),
+            wait.to_owned(),
+        ])
+        .expect("the options")
+    };
+    Queue::new(&storage, "mfa-phone-requests", Encoding::None)
+        .expect("a client")
+        .create_if_missing()
+        .await
+        .expect("created");
+    Queue::new(&storage, "mfa-phone-results", Encoding::None)
+        .expect("a client")
+        .create_if_missing()
+        .await
+        .expect("created");
+
+    // No host yet: the requests wait on the queue, and the run stops waiting after a second.
+    let first = run(&options("1")).await;
+    assert_eq!(first, bulk::ROW_FAILED, "no results yet");
+    let host = FunctionsHost::start(
+        &app.handler,
+        HostOptions::default()
+            .with_storage(storage.clone())
+            .redelivering_after(std::time::Duration::from_millis(100)),
+    )
+    .await
+    .expect("the host starts");
+    let second = run(&options("60")).await;
+
+    assert_eq!(second, bulk::SUCCEEDED);
+    for (index, user) in users.iter().enumerate() {
+        assert_eq!(app.phones(user)[0].1, format!("+49 17040000{index:02}"));
+    }
+    within("the host drains the queue", host.drained()).await;
+    assert_eq!(
+        host.deliveries().len(),
+        users.len(),
+        "each request went on the queue once: {:?}",
+        host.deliveries()
+    );
+}
