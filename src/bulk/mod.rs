@@ -87,10 +87,9 @@ pub async fn run(
         rows,
     } = checked;
     eprintln!(
-        "Checked {rows} rows of {}: {} changes for {} users{}",
+        "Checked {rows} rows of {}: {} changes{}",
         options.file.display(),
         operations.len(),
-        count_users(&operations),
         if problem_count == 0 {
             String::new()
         } else {
@@ -132,6 +131,20 @@ pub async fn run(
             return NOTHING_SENT;
         }
     };
+    eprintln!(
+        "{} {} changes for {} users{}",
+        if options.dry_run {
+            "Planning"
+        } else {
+            "Sending"
+        },
+        plan.operations.len(),
+        plan.chains().count(),
+        match endpoint {
+            Endpoint::Http(_) => " over HTTP",
+            Endpoint::Queue(_) => " through the queue",
+        }
+    );
     let state = if options.dry_run {
         None
     } else {
@@ -370,14 +383,6 @@ pub fn check(path: &Path, default_region: Option<&str>) -> Result<Checked, Strin
         delimiter,
         rows,
     })
-}
-
-fn count_users(operations: &[Operation]) -> usize {
-    operations
-        .iter()
-        .map(Operation::user_key)
-        .collect::<std::collections::HashSet<_>>()
-        .len()
 }
 
 /// Prints progress until the sending ends (it never completes by itself): on a terminal one

@@ -43,6 +43,22 @@ fn options(file: &Path, host: &FunctionsHost, extra: &[&str]) -> Options {
     Options::parse(&arguments).expect("the options")
 }
 
+/// The miniature host's HTTP trigger in front of `app`'s handler.
+async fn http_host(app: &TestApp) -> FunctionsHost {
+    FunctionsHost::start(&app.handler, HostOptions::default())
+        .await
+        .expect("the host starts")
+}
+
+/// The request queue's URL in `storage` (Azurite's path-style address).
+fn request_queue_url(storage: &mfa_phone_handler::storage::StorageAccount) -> String {
+    let service = storage.settings().queue.as_ref().expect("a queue endpoint");
+    format!(
+        "{}/mfa-phone-requests",
+        service.as_str().trim_end_matches('/')
+    )
+}
+
 async fn run(options: &Options) -> u8 {
     let endpoint: Endpoint = options.endpoint().expect("an endpoint");
     within(
@@ -79,9 +95,7 @@ async fn a_spreadsheet_ends_in_every_rows_outcome_in_the_tenant_and_the_report()
     let mover = app.add_member("mover@contoso.com");
     app.seed_phone(&mover, PhoneType::Mobile, "+49 1701234567");
     let both = app.add_member("both@contoso.com");
-    let host = FunctionsHost::start(&app.handler, HostOptions::default())
-        .await
-        .expect("the host starts");
+    let host = http_host(&app).await;
     let directory = scratch();
     // German Excel: semicolons; the alternate mobile's row comes before the mobile's.
     let file = excel_csv(
@@ -147,9 +161,7 @@ async fn a_spreadsheet_ends_in_every_rows_outcome_in_the_tenant_and_the_report()
 async fn a_file_with_problems_sends_nothing_and_names_each_line_and_column() {
     let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
-    let host = FunctionsHost::start(&app.handler, HostOptions::default())
-        .await
-        .expect("the host starts");
+    let host = http_host(&app).await;
     let directory = scratch();
     let file = excel_csv(
         &directory,
@@ -200,9 +212,7 @@ async fn a_file_with_problems_sends_nothing_and_names_each_line_and_column() {
 async fn a_dry_run_plans_every_row_and_writes_nothing() {
     let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
-    let host = FunctionsHost::start(&app.handler, HostOptions::default())
-        .await
-        .expect("the host starts");
+    let host = http_host(&app).await;
     let directory = scratch();
     let file = excel_csv(
         &directory,
@@ -235,9 +245,7 @@ async fn an_interrupted_run_goes_on_where_it_stopped_without_sending_a_settled_r
         users.push(app.add_member(&upn));
         text.push_str(&format!("{upn},+49 170 10000{index:02}\n"));
     }
-    let host = FunctionsHost::start(&app.handler, HostOptions::default())
-        .await
-        .expect("the host starts");
+    let host = http_host(&app).await;
     let directory = scratch();
     let file = excel_csv(&directory, &text);
     let options = options(&file, &host, &["--concurrency", "2"]);
@@ -315,16 +323,7 @@ async fn through_the_queue_every_row_ends_in_its_result_and_other_producers_resu
         ));
     }
     let file = excel_csv(&directory, &text);
-    let queue = format!(
-        "{}/mfa-phone-requests",
-        storage
-            .settings()
-            .queue
-            .as_ref()
-            .expect("a queue endpoint")
-            .as_str()
-            .trim_end_matches('/')
-    );
+    let queue = request_queue_url(&storage);
     let options = Options::parse(&[
         file.display().to_string(),
         "--queue".to_owned(),
@@ -367,9 +366,7 @@ async fn the_report_page_shows_the_totals_the_chart_and_what_needs_a_person_in_a
     for index in 0..3 {
         app.add_member(&format!("hire{index}@contoso.com"));
     }
-    let host = FunctionsHost::start(&app.handler, HostOptions::default())
-        .await
-        .expect("the host starts");
+    let host = http_host(&app).await;
     let directory = scratch();
     let file = excel_csv(
         &directory,
@@ -446,9 +443,7 @@ async fn an_endpoint_that_refuses_the_run_stops_it_without_settling_a_row() {
             "refused{index}@contoso.com,+49 170 30000{index:02}\n"
         ));
     }
-    let host = FunctionsHost::start(&app.handler, HostOptions::default())
-        .await
-        .expect("the host starts");
+    let host = http_host(&app).await;
     let directory = scratch();
     let file = excel_csv(&directory, &text);
     // Not the HTTP trigger's path: the host answers 404 with no result.
@@ -497,16 +492,7 @@ async fn over_the_queue_a_row_sent_without_a_result_is_waited_for_not_sent_again
         .collect();
     let directory = scratch();
     let file = excel_csv(&directory, &text);
-    let queue = format!(
-        "{}/mfa-phone-requests",
-        storage
-            .settings()
-            .queue
-            .as_ref()
-            .expect("a queue endpoint")
-            .as_str()
-            .trim_end_matches('/')
-    );
+    let queue = request_queue_url(&storage);
     let options = |wait: &str| {
         Options::parse(&[
             file.display().to_string(),
