@@ -109,7 +109,9 @@ async fn run(prepared: support::Prepared) {
         );
     }
 
-    println!("\n## through the queue (Azurite; host.json's batch settings; one instance)");
+    println!(
+        "\n## through the queue (Azurite; host.json's batch settings; one instance; bulk --concurrency 128, its default there)"
+    );
     println!("| rows | seconds | rows per second |");
     println!("|---|---|---|");
     let script = Azurite::install().unwrap_or_else(|error| panic!("{error}"));
@@ -143,7 +145,7 @@ async fn run(prepared: support::Prepared) {
     add_users(&simulator, "queued", rows);
     let file = data.join("queued.csv");
     write_file(&file, "queued", 7_000_000, rows);
-    let (seconds, _) = timed_run(&file, &["--queue", &queue, "--write-limit", UNPACED], 16).await;
+    let (seconds, _) = timed_run(&file, &["--queue", &queue, "--write-limit", UNPACED], 128).await;
     println!("| {rows} | {seconds:.1} | {:.1} |", rows as f64 / seconds);
     drop(queue_host);
 
@@ -166,8 +168,10 @@ async fn run(prepared: support::Prepared) {
         };
     });
     let rows: usize = 2_000;
-    // The first window's writes go at once; the rest at the limit's rate.
-    let floor = (rows.saturating_sub(limit)) as f64 / rate;
+    // Graph's floor as people count it (rows at the limit's rate), and the least a sliding
+    // window allows: a window's worth at once, then the next each time a window has passed.
+    let at_rate = rows as f64 / rate;
+    let floor = (rows.saturating_sub(1) / limit) as f64 * window.as_secs_f64();
     let told = format!("{limit}/{}", window.as_secs());
     for (name, write_limit) in [("told the limit", told.as_str()), ("not told", UNPACED)] {
         let prefix = if write_limit == UNPACED {
@@ -194,7 +198,7 @@ async fn run(prepared: support::Prepared) {
             .filter(|request| request.status == 429)
             .count();
         println!(
-            "| {rows} | {name} ({write_limit}) | {floor:.0} s | {seconds:.1} | {:.2} | {throttled} | {failed} |",
+            "| {rows} | {name} ({write_limit}) | {at_rate:.0} s | {floor:.0} s | {seconds:.1} | {:.2} | {throttled} | {failed} |",
             seconds / floor
         );
     }

@@ -28,7 +28,8 @@ usage: mfa-phone-handler bulk FILE (--endpoint URL | --queue URL) [options]
   --out DIR              where report.csv, report.html and the run's state go (default: .)
   --default-region CC    read numbers without a country code as numbers of CC (e.g. DE)
   --skip-bad-rows        send the rows without problems even when others have some
-  --concurrency N        users changed side by side (default 8)
+  --concurrency N        users changed side by side (default 8 over HTTP, 128 through the
+                         queue, where the host's batch settings pace the work)
   --caller-name NAME     CallerName of rows that name none (default: bulk FILE)
   --write-limit N/SECONDS  send at most N changes in any SECONDS (default 3000/150, Graph's
                          write limit per app and tenant; lower it when other jobs share it)";
@@ -72,7 +73,7 @@ impl Options {
             out: PathBuf::from("."),
             default_region: None,
             skip_bad_rows: false,
-            concurrency: 8,
+            concurrency: 0,
             caller_name: None,
             write_limit: super::send::WriteLimit::GRAPH,
         };
@@ -175,6 +176,11 @@ impl Options {
             }
         }
         options.file = file.ok_or("no file given")?;
+        if options.concurrency == 0 {
+            // Over HTTP each request holds an invocation; a queued one waits on the queue,
+            // and the host takes as many as its batch settings say.
+            options.concurrency = if options.queue.is_some() { 128 } else { 8 };
+        }
         match (&options.endpoint, &options.queue) {
             (None, None) => {
                 return Err(

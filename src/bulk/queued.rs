@@ -29,7 +29,7 @@ const ACK_WAIT: Duration = Duration::from_secs(5);
 /// look to see past it, short enough to leave it to its reader.
 const RELEASE_AFTER: Duration = Duration::from_secs(3);
 /// The pause between looks when none of ours came.
-const IDLE: Duration = Duration::from_millis(500);
+const IDLE: Duration = Duration::from_millis(200);
 
 /// A result handed to whoever waits for it, with the acknowledgement that its outcome is
 /// recorded (then the message is deleted).

@@ -278,7 +278,7 @@ impl Pacer {
 
 /// Graph's write limit for identity and access (3,000 writes per 2.5 minutes per app and
 /// tenant), kept on this side: no more than `count` requests are sent in any `window` (plus a
-/// second, for the handler's reads before its write), so that Graph's 429s are only those
+/// margin for the handler's reads before its write), so that Graph's 429s are only those
 /// another writer of the same app causes. Each operation is counted as one write.
 pub struct WriteLimit {
     count: usize,
@@ -289,13 +289,16 @@ pub struct WriteLimit {
 impl WriteLimit {
     /// Graph's: 3,000 per 150 s.
     pub const GRAPH: (usize, Duration) = (3_000, Duration::from_secs(150));
-    /// The margin for the time between the request leaving here and its write reaching Graph.
-    const MARGIN: Duration = Duration::from_secs(1);
+    /// The margin for the time between the request leaving here and its write reaching Graph
+    /// (the handler reads first): a hundredth of the window, between 0.1 and 1 s.
+    fn margin(window: Duration) -> Duration {
+        (window / 100).clamp(Duration::from_millis(100), Duration::from_secs(1))
+    }
 
     pub fn new((count, window): (usize, Duration)) -> WriteLimit {
         WriteLimit {
             count: count.max(1),
-            window: window + WriteLimit::MARGIN,
+            window: window + WriteLimit::margin(window),
             sent: Mutex::new(std::collections::VecDeque::new()),
         }
     }
@@ -349,7 +352,7 @@ mod tests {
         limit.admit().await;
         assert_eq!(
             started.elapsed(),
-            Duration::from_secs(11),
+            Duration::from_millis(10_100),
             "the third when the first leaves the window (and its margin)"
         );
     }
