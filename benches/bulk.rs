@@ -158,9 +158,9 @@ async fn run(prepared: support::Prepared) {
         window.as_secs()
     );
     println!(
-        "| rows | --write-limit | floor | seconds | of the floor | 429s Graph gave | rows failed |"
+        "| rows | --write-limit | rows ÷ rate | a sliding window's minimum | seconds | of the minimum | 429s Graph gave | rows failed |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     simulator.configure(|options| {
         options.throttle = Throttle {
             write_window: Some((limit, window)),
