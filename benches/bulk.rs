@@ -183,7 +183,6 @@ async fn run(prepared: support::Prepared) {
         let file = data.join(format!("{prefix}.csv"));
         write_file(&file, prefix, 8_000_000, rows);
         // A fresh window: the run before does not count against this one.
-        tokio::time::sleep(window).await;
         simulator.reset_throttle();
         simulator.clear_requests();
         let (seconds, failed) = timed_run(

@@ -15,6 +15,19 @@ use crate::helpers::{TestApp, within};
 
 const GA: &str = "0e2a7f8c-3d51-4c7b-9a6e-5f4b3c2d1e0f";
 
+/// A tenant where ga@contoso.com holds Global Administrator (a protected account).
+async fn with_a_global_administrator() -> TestApp {
+    TestApp::builder()
+        .prepare(|sim| {
+            sim.tenant(|tenant| {
+                tenant.add_user(SimUser::member("ga@contoso.com", "GA").with_id(GA));
+                tenant.directory.assign(GA, GLOBAL_ADMINISTRATOR);
+            });
+        })
+        .spawn()
+        .await
+}
+
 /// A fresh directory for one test's file and report.
 fn scratch() -> PathBuf {
     let directory = std::env::temp_dir().join(format!("mfa-bulk-{}", uuid::Uuid::new_v4()));
@@ -82,15 +95,7 @@ fn report(directory: &Path, delimiter: u8) -> Vec<csv::StringRecord> {
 
 #[tokio::test]
 async fn a_spreadsheet_ends_in_every_rows_outcome_in_the_tenant_and_the_report() {
-    let app = TestApp::builder()
-        .prepare(|sim| {
-            sim.tenant(|tenant| {
-                tenant.add_user(SimUser::member("ga@contoso.com", "GA").with_id(GA));
-                tenant.directory.assign(GA, GLOBAL_ADMINISTRATOR);
-            });
-        })
-        .spawn()
-        .await;
+    let app = with_a_global_administrator().await;
     let hire = app.add_member("new.hire@contoso.com");
     let mover = app.add_member("mover@contoso.com");
     app.seed_phone(&mover, PhoneType::Mobile, "+49 1701234567");
@@ -354,15 +359,7 @@ async fn through_the_queue_every_row_ends_in_its_result_and_other_producers_resu
 /// nothing fetched from anywhere.
 #[tokio::test]
 async fn the_report_page_shows_the_totals_the_chart_and_what_needs_a_person_in_a_browser() {
-    let app = TestApp::builder()
-        .prepare(|sim| {
-            sim.tenant(|tenant| {
-                tenant.add_user(SimUser::member("ga@contoso.com", "GA").with_id(GA));
-                tenant.directory.assign(GA, GLOBAL_ADMINISTRATOR);
-            });
-        })
-        .spawn()
-        .await;
+    let app = with_a_global_administrator().await;
     for index in 0..3 {
         app.add_member(&format!("hire{index}@contoso.com"));
     }

@@ -36,16 +36,17 @@ async fn deliver(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// The window a removal leaves across instances, held open on purpose: instance A has read
-/// the old number and its DELETE is held at Graph while instance B sets a new one. With the
-/// leases, B waits for A's lease (here 1 s, then `userBusy`, so the queue delivers it again),
-/// and the new number survives; without them, B's PATCH lands in the window and A's DELETE
-/// removes the new number.
-#[tokio::test]
-async fn a_removal_on_one_instance_cannot_delete_a_number_another_instance_sets_meanwhile() {
+/// Two handler instances with per-user leases in one Azurite, each waiting 1 s for a lease
+/// the other holds: Azurite (kept running while held), instance A, and instance B (its process
+/// and its URL).
+async fn two_instances_waiting_a_second() -> (
+    mfa_phone_handler::simulator::azurite::Azurite,
+    TestApp,
+    tokio::process::Child,
+    String,
+) {
     let azurite = azurite().await;
-    let storage = storage_of(&azurite);
-    let connection = storage
+    let connection = storage_of(&azurite)
         .settings()
         .connection_string()
         .expect("Azurite's key");
@@ -54,7 +55,18 @@ async fn a_removal_on_one_instance_cannot_delete_a_number_another_instance_sets_
         ("MFA_LEASE_WAIT_SECONDS", "1"),
     ];
     let app = TestApp::builder().envs(&settings).spawn().await;
-    let (_b, instance_b) = app.another_instance(&settings).await;
+    let (b, instance_b) = app.another_instance(&settings).await;
+    (azurite, app, b, instance_b)
+}
+
+/// The window a removal leaves across instances, held open on purpose: instance A has read
+/// the old number and its DELETE is held at Graph while instance B sets a new one. With the
+/// leases, B waits for A's lease (here 1 s, then `userBusy`, so the queue delivers it again),
+/// and the new number survives; without them, B's PATCH lands in the window and A's DELETE
+/// removes the new number.
+#[tokio::test]
+async fn a_removal_on_one_instance_cannot_delete_a_number_another_instance_sets_meanwhile() {
+    let (_azurite, app, _b, instance_b) = two_instances_waiting_a_second().await;
     let user = app.add_member("adele@contoso.com");
     app.seed_phone(&user, PhoneType::Mobile, OLD);
     let gate = Gate::default();
@@ -192,18 +204,7 @@ async fn two_instances_on_one_queue_keep_every_removal_to_its_number() {
 /// it, so another instance waits (here 1 s, then `userBusy`) rather than reading too early.
 #[tokio::test]
 async fn after_a_write_in_doubt_the_lease_lapses_instead_of_being_released() {
-    let azurite = azurite().await;
-    let storage = storage_of(&azurite);
-    let connection = storage
-        .settings()
-        .connection_string()
-        .expect("Azurite's key");
-    let settings = [
-        ("AzureWebJobsStorage", connection.as_str()),
-        ("MFA_LEASE_WAIT_SECONDS", "1"),
-    ];
-    let app = TestApp::builder().envs(&settings).spawn().await;
-    let (_b, instance_b) = app.another_instance(&settings).await;
+    let (_azurite, app, _b, instance_b) = two_instances_waiting_a_second().await;
     let user = app.add_member("adele@contoso.com");
     app.seed_phone(&user, PhoneType::Mobile, OLD);
     let other = app.add_member("megan@contoso.com");
