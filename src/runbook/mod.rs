@@ -211,36 +211,33 @@ async fn carry_out(
         None => {}
     }
     // Before anything is planned, let alone written (a dry run is refused the same way).
-    match services
-        .protection
-        .verdict(&checks.holders, &member_of, object_id.as_str())
-    {
-        Verdict::Clear => {}
-        Verdict::Protected(reasons) => {
-            outcome.fail(failure::protected(&user, &reasons));
-            return Some(user);
-        }
-        Verdict::Unknown(error) => {
-            let (failure, retry_after) = failure::protection_unknown(&user, &error);
-            fail_with(outcome, failure, retry_after);
-            return Some(user);
-        }
+    if judge(services, &checks, &member_of, &user, &object_id, outcome).is_err() {
+        return Some(user);
     }
     if let Some(error) = lease_error {
         let (failure, retry_after) = lease::failure(&error);
         fail_with(outcome, failure, Some(retry_after));
         return Some(user);
     }
-    // A read that may predate another instance's change is made again, under the lease.
-    let methods = match hold.lease() {
+    // A read that may predate another instance's change is made again, under the lease; so is
+    // the membership the verdict came from (the wait for the lease can last up to
+    // MFA_LEASE_WAIT_SECONDS, and the user may have joined a protected group meanwhile).
+    let (methods, member_of) = match hold.lease() {
         Some(held) if methods.is_ok() && !held.read_stands(read_sent) => {
             outcome.note(
                 "Another instance held or just released this user's lease: reading the methods \
-                 again under the lease",
+                 and the user's protection again under the lease",
             );
-            services.graph.authentication_methods(&object_id).await
+            let (methods, member_of) = tokio::join!(
+                services.graph.authentication_methods(&object_id),
+                read::membership_of(services, &mut checks, &object_id, true),
+            );
+            if judge(services, &checks, &member_of, &user, &object_id, outcome).is_err() {
+                return Some(user);
+            }
+            (methods, member_of)
         }
-        _ => methods,
+        _ => (methods, member_of),
     };
     let methods = match methods {
         Ok(methods) => methods,
@@ -295,6 +292,33 @@ async fn carry_out(
     // Drawn last, so that the methods it reports hold the SMS sign-in state the switch left.
     picture.after(request.phone_type, after.as_ref(), removed, outcome);
     Some(user)
+}
+
+/// Refuses (the outcome failed) a privileged or protected user, or one whose protection
+/// cannot be checked.
+fn judge(
+    services: &Services,
+    checks: &read::Checks,
+    member_of: &read::Membership,
+    user: &DirectoryUser,
+    object_id: &UserRef,
+    outcome: &mut Outcome,
+) -> Result<(), NotNow> {
+    match services
+        .protection
+        .verdict(&checks.holders, member_of, object_id.as_str())
+    {
+        Verdict::Clear => Ok(()),
+        Verdict::Protected(reasons) => {
+            outcome.fail(failure::protected(user, &reasons));
+            Err(NotNow)
+        }
+        Verdict::Unknown(error) => {
+            let (failure, retry_after) = failure::protection_unknown(user, &error);
+            fail_with(outcome, failure, retry_after);
+            Err(NotNow)
+        }
+    }
 }
 
 /// A permit to work on one more user; `None` (and the outcome failed) when the handler is

@@ -59,6 +59,86 @@ async fn two_instances_waiting_a_second() -> (
     (azurite, app, b, instance_b)
 }
 
+/// The verdict on a user's protection is taken again once another instance's lease is had: the
+/// wait can last up to `MFA_LEASE_WAIT_SECONDS`, and the user may join a protected group
+/// meanwhile. Instance A holds the user's lease while its write is held at Graph; B reads the
+/// user and their groups, and waits for the lease; the user joins the protected group; A's
+/// write goes through; B, with the lease, must refuse, not write on the old verdict.
+#[tokio::test]
+async fn the_protection_verdict_is_taken_again_after_waiting_for_another_instances_lease() {
+    let group = "42424242-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+    let azurite = azurite().await;
+    let connection = storage_of(&azurite)
+        .settings()
+        .connection_string()
+        .expect("Azurite's key");
+    let settings = [
+        ("AzureWebJobsStorage", connection.as_str()),
+        ("MFA_LEASE_WAIT_SECONDS", "20"),
+        ("MFA_PROTECTED_GROUP_IDS", group),
+    ];
+    let app = TestApp::builder()
+        .envs(&settings)
+        .prepare(move |sim| {
+            sim.tenant(|tenant| {
+                tenant
+                    .directory
+                    .add_group_with_id(group, "Break glass", &[], false)
+            })
+        })
+        .spawn()
+        .await;
+    let (_b, instance_b) = app.another_instance(&settings).await;
+    let user = app.add_member("adele@contoso.com");
+    let gate = Gate::default();
+    app.sim.inject(FaultRule::new(
+        Some("POST"),
+        "/authentication/phoneMethods",
+        1,
+        FaultAction::Hold(gate.clone()),
+    ));
+    let first = json!({"UserId": user, "phoneNumber": OLD});
+    let second = json!({"UserId": user, "phoneNumber": NEW});
+
+    let mut arrivals = app.sim.request_arrived();
+    let on_a = deliver(&app.client, &app.handler, &first, 1);
+    let on_b = async {
+        while app.sim.arrived("/authentication/phoneMethods") == 0 {
+            arrivals.changed().await.expect("the simulator runs");
+        }
+        // A holds the lease, its POST held at Graph. B reads the user and their groups.
+        let answered_checks = || {
+            app.sim
+                .requests()
+                .iter()
+                .filter(|request| request.path.ends_with("/checkMemberGroups"))
+                .count()
+        };
+        let checks_before = answered_checks();
+        let during = deliver(&app.client, &instance_b, &second, 1);
+        let meanwhile = async {
+            while answered_checks() == checks_before {
+                arrivals.changed().await.expect("the simulator runs");
+            }
+            // B has its verdict and waits for A's lease: the user becomes protected now.
+            app.sim
+                .tenant(|tenant| tenant.directory.add_group_member(group, &user));
+            gate.open();
+        };
+        tokio::join!(during, meanwhile).0
+    };
+    let ((_, on_a), (status, on_b)) = tokio::join!(on_a, on_b);
+
+    assert_eq!(result_of(&on_a)["action"], "added", "{on_a}");
+    assert_eq!(status, 200, "{on_b}");
+    assert_eq!(
+        result_of(&on_b)["error"]["code"],
+        "protectedUser",
+        "B waited for the lease, then judged again: {on_b}"
+    );
+    assert_eq!(app.phones(&user)[0].1, OLD, "B wrote nothing");
+}
+
 /// The window a removal leaves across instances, held open on purpose: instance A has read
 /// the old number and its DELETE is held at Graph while instance B sets a new one. With the
 /// leases, B waits for A's lease (here 1 s, then `userBusy`, so the queue delivers it again),
