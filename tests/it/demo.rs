@@ -1,27 +1,36 @@
 //! The embedded default: `mfa-phone-handler demo` works as README says, on a machine with no
-//! Azure at all.
+//! Azure at all, with Azurite and without it; the bulk example it prints runs as printed.
 
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
 use crate::helpers::HANDLER;
 
-#[tokio::test]
-async fn the_demo_serves_the_printed_commands() {
-    let mut demo = Command::new(HANDLER)
+/// A running demo: its process, its URL and the lines it printed until it was ready.
+struct Demo {
+    _process: Child,
+    url: String,
+    printed: Vec<String>,
+}
+
+/// Starts the demo with Azurite at `azurite` (a path that does not exist: without it).
+async fn demo(azurite: &Path) -> Demo {
+    let mut process = Command::new(HANDLER)
         .args(["demo", "--port", "0"])
         .env_remove("AZURE_CLIENT_SECRET")
+        .env("MFA_AZURITE", azurite)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
         .expect("the demo starts");
-    let mut lines = BufReader::new(demo.stdout.take().unwrap()).lines();
+    let mut lines = BufReader::new(process.stdout.take().expect("piped")).lines();
     let mut printed = Vec::new();
     let url = tokio::time::timeout(Duration::from_secs(60), async {
         while let Ok(Some(line)) = lines.next_line().await {
@@ -34,8 +43,106 @@ async fn the_demo_serves_the_printed_commands() {
     })
     .await
     .expect("the demo gets ready");
+    // What it prints after "ready" (the bulk example, the queue's kind) comes at once.
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let last = line.starts_with("The queue is");
+            printed.push(line);
+            if last {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("the demo says what its queue is");
     // Keep draining the demo's output so it never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Demo {
+        _process: process,
+        url,
+        printed,
+    }
+}
+
+/// Runs the printed bulk command that starts with `cargo run -- bulk` and contains `marker`,
+/// and not `--dry-run`, with its report in a fresh directory; the exit status and report.csv's lines.
+async fn run_printed_bulk(printed: &[String], marker: &str) -> (i32, Vec<String>) {
+    let line = printed
+        .iter()
+        .map(|line| line.trim())
+        .find(|line| {
+            line.starts_with("cargo run -- bulk")
+                && line.contains(marker)
+                && !line.contains("--dry-run")
+        })
+        .unwrap_or_else(|| panic!("a bulk command with {marker}: {printed:#?}"));
+    let mut arguments: Vec<String> = line
+        .trim_start_matches("cargo run -- ")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let out: PathBuf = std::env::temp_dir().join(format!("mfa-demo-bulk-{}", uuid::Uuid::new_v4()));
+    let at = arguments
+        .iter()
+        .position(|argument| argument == "--out")
+        .expect("the printed command names --out");
+    arguments[at + 1] = out.display().to_string();
+    let status = tokio::time::timeout(
+        Duration::from_secs(120),
+        Command::new(HANDLER)
+            .args(&arguments)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .status(),
+    )
+    .await
+    .expect("the bulk run ends")
+    .expect("the bulk command runs");
+    let report = std::fs::read_to_string(out.join("report.csv")).expect("report.csv");
+    (
+        status.code().unwrap_or(-1),
+        report.lines().map(str::to_owned).collect(),
+    )
+}
+
+/// The report line of the file's line `line`.
+fn line_of(report: &[String], line: u32) -> &str {
+    report
+        .iter()
+        .find(|text| text.starts_with(&format!("{line};")))
+        .unwrap_or_else(|| panic!("a report line for line {line}: {report:#?}"))
+}
+
+/// The sample's outcomes, over HTTP or through the queue: the new guest and the number change
+/// done, the protected account refused, the number Excel mangled skipped with its line.
+fn assert_the_samples_outcomes(status: i32, report: &[String]) {
+    assert_eq!(
+        status, 1,
+        "a row failed (the protected account): {report:#?}"
+    );
+    assert!(line_of(report, 2).contains(";added;"), "{report:#?}");
+    assert!(line_of(report, 3).contains(";updated;"), "{report:#?}");
+    assert!(
+        line_of(report, 5).contains(";protectedUser;"),
+        "{report:#?}"
+    );
+    assert!(line_of(report, 6).contains(";skipped;"), "{report:#?}");
+}
+
+#[tokio::test]
+async fn the_demo_serves_the_printed_commands_without_azurite() {
+    let Demo {
+        _process: _running,
+        url,
+        printed,
+    } = demo(Path::new("/nonexistent/azurite.js")).await;
+    assert!(
+        printed
+            .iter()
+            .any(|line| line.starts_with("The queue is in memory") && line.contains("npm install")),
+        "without Azurite the demo says how to get it: {printed:#?}"
+    );
     mfa_phone_handler::install_crypto_provider();
     let client = reqwest::Client::new();
     let call = |body: Value| {
@@ -102,4 +209,51 @@ async fn the_demo_serves_the_printed_commands() {
     let results = get(format!("{url}/queue/mfa-phone-results?min=1")).await;
     assert_eq!(results[0]["requestId"], "r-1");
     assert_eq!(results[0]["error"]["code"], "cannotDeleteDefaultMethod");
+
+    let (status, report) = run_printed_bulk(&printed, "--skip-bad-rows").await;
+    assert_the_samples_outcomes(status, &report);
+}
+
+/// With Azurite the demo's queue is a real storage queue, and the bulk example it prints for
+/// the queue runs through it.
+#[tokio::test]
+async fn with_azurite_the_demos_queue_and_its_bulk_example_go_through_a_real_storage_queue() {
+    use mfa_phone_handler::simulator::azurite::Azurite;
+    let script = tokio::task::spawn_blocking(Azurite::install)
+        .await
+        .expect("the install task runs")
+        .unwrap_or_else(|error| panic!("{error}"));
+    let Demo {
+        _process: _running,
+        url,
+        printed,
+    } = demo(&script).await;
+    assert!(
+        printed
+            .iter()
+            .any(|line| line.starts_with("The queue is a real storage queue, in Azurite")),
+        "{printed:#?}"
+    );
+    mfa_phone_handler::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let queued = client
+        .post(format!("{url}/queue/mfa-phone-requests"))
+        .body(r#"{"UserId":"adele.vance@contoso.example","phoneNumber":"+49 1719876543","requestId":"r-2"}"#)
+        .send()
+        .await
+        .expect("the demo answers");
+    assert_eq!(queued.status(), 201);
+    let results: Value = client
+        .get(format!("{url}/queue/mfa-phone-results?min=1"))
+        .send()
+        .await
+        .expect("the demo answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(results[0]["requestId"], "r-2", "{results}");
+    assert_eq!(results[0]["action"], "added", "{results}");
+
+    let (status, report) = run_printed_bulk(&printed, "--queue").await;
+    assert_the_samples_outcomes(status, &report);
 }
