@@ -176,3 +176,40 @@ async fn a_lease_after_a_write_in_doubt_is_left_to_lapse_not_released() {
         busy = busy.err()
     );
 }
+
+/// A storage account that does not answer (nothing listens at its endpoints) is the same
+/// refusal as a lease another instance keeps: `503 userBusy`, and nothing is written, since
+/// whether another instance is at the user cannot be known.
+#[tokio::test]
+async fn without_an_answer_from_the_storage_account_nothing_is_written() {
+    use crate::helpers::{Results, TestApp};
+    use mfa_phone_handler::storage::account::DEVELOPMENT_KEY;
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = closed.local_addr().expect("its address").port();
+    drop(closed);
+    let connection = format!(
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEVELOPMENT_KEY};\
+         BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;\
+         QueueEndpoint=http://127.0.0.1:{port}/devstoreaccount1"
+    );
+    let app = TestApp::builder()
+        .env("AzureWebJobsStorage", &connection)
+        .spawn()
+        .await;
+    let user = app.add_member("adele@contoso.com");
+
+    let answer = app
+        .call(serde_json::json!({"UserId": user, "phoneNumber": "+49 1701234567"}))
+        .await;
+
+    assert_eq!(answer.status, 503, "{}", answer.report);
+    assert_eq!(answer.error_code(), "userBusy", "{}", answer.report);
+    assert!(app.phones(&user).is_empty(), "nothing was written");
+    assert!(
+        app.graph_requests()
+            .iter()
+            .all(|request| request.method == "GET"),
+        "no write went to Graph"
+    );
+}
