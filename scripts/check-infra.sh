@@ -191,7 +191,7 @@ if resources in trees and main in trees:
         "MFA_REQUIRE_AUTHENTICATED_CALLER", "MFA_ALLOWED_CALLERS", "MFA_ALLOWED_CLIENT_APPS",
         "MFA_PROTECTED_GROUP_IDS",
         "MFA_ALLOW_PRIVILEGED_TARGETS", "MFA_TELEPHONY", "MFA_LAST_METHOD_REMOVAL",
-        "MFA_METHOD_POLICY_CHECK",
+        "MFA_METHOD_POLICY_CHECK", "MFA_REQUIRE_APP_ROLE", "MFA_TENANT_ID",
     }
     for key in sorted(required - keys):
         problem(f"{resources}: app setting {key} is missing from baseAppSettings")
@@ -241,14 +241,26 @@ if resources in trees and main in trees:
     # Least privilege: the phone-only permission does the job. UserAuthenticationMethod.ReadWrite.All
     # reaches every method (a Temporary Access Pass for anyone), so no template may grant it,
     # whatever form the grant takes.
-    for path in sorted(glob.glob("infra/**/*.bicep", recursive=True)):
-        lines = open(path).read().split("\n")
+    # Every file under infra/ (templates, parameters, ARM JSON) and azure.yaml; the name outside
+    # a Bicep comment, the app role's id anywhere.
+    scanned = [path for path in glob.glob("infra/**/*", recursive=True) if os.path.isfile(path)]
+    for path in sorted(scanned + ["azure.yaml"]):
+        try:
+            lines = open(path, encoding="utf-8").read().split("\n")
+        except UnicodeDecodeError:
+            problem(f"{path}: not UTF-8 text, so it cannot be checked for a broad Graph grant")
+            continue
         for number, line in enumerate(lines, start=1):
-            code = line.split("//", 1)[0]
-            if "UserAuthenticationMethod.ReadWrite.All" in code or "50483e42-d915-4231-9639-7fdb7fd190e5" in code:
+            code = line.split("//", 1)[0] if path.endswith(".bicep") else line
+            if "UserAuthenticationMethod.ReadWrite.All" in code or "50483e42-d915-4231-9639-7fdb7fd190e5" in line.lower():
                 problem(f"{path}:{number}: grants UserAuthenticationMethod.ReadWrite.All, which can create a "
                         "Temporary Access Pass for any user: grant UserAuthMethod-Phone.ReadWrite.All and "
                         "UserAuthenticationMethod.Read.All instead")
+    # Closed by default: the API's service principal requires an app role assignment.
+    roles_text = open("infra/app/api-roles.bicep").read() if os.path.isfile("infra/app/api-roles.bicep") else ""
+    if not re.search(r"^\s*appRoleAssignmentRequired:\s*true\s*$", roles_text, re.M):
+        problem("infra/app/api-roles.bicep: the API's service principal must keep appRoleAssignmentRequired: true "
+                "(without it every principal of the tenant can get a token for the API)")
     implementations = []
     for path in sorted(glob.glob("src/**/*.rs", recursive=True)):
         code = open(path).read()

@@ -8,7 +8,7 @@
 // without that role and the roles granted separately.
 //
 // Which roles, and why (the handler names the one a refused call needed, see
-// GraphOperation::permission in src/graph/mod.rs):
+// GraphOperation::permission in src/graph/error.rs):
 //   UserAuthMethod-Phone.ReadWrite.All      always: read, add, update and remove the user's phone
 //                                           methods and switch SMS sign-in (also the owner search's
 //                                           reads of other users' phone methods). Phone methods

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# check-infra.sh must catch what it exists to catch: each case below copies the tracked tree
+# to a scratch directory, breaks one thing there and expects check-infra.sh to fail naming it.
+#   1. a template grants UserAuthenticationMethod.ReadWrite.All by name;
+#   2. the parameters file carries that permission's app role id (in capitals);
+#   3. the API's service principal no longer requires an app role assignment;
+#   4. the app settings lose MFA_TENANT_ID.
+# Uses the tools check-infra.sh installed (run it first); each case stops before checkov.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="${MFA_TOOLS_DIR:-target/tools}"
+case "$tools" in /*) ;; *) tools="$repo/$tools" ;; esac
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+
+# case NAME EXPECTED SCRIPT: SCRIPT breaks the copy (run in it); EXPECTED is a regular
+# expression (grep -E) a line of the failure must match.
+case_() {
+    local name="$1" expected="$2" breaking="$3" copy="$scratch/$1"
+    mkdir -p "$copy"
+    (cd "$repo" && git ls-files -z | xargs -0 tar -cf - ) | tar -xf - -C "$copy"
+    (cd "$copy" && bash -c "$breaking")
+    local output status=0
+    output="$(cd "$copy" && MFA_TOOLS_DIR="$tools" bash scripts/check-infra.sh 2>&1)" || status=$?
+    if [[ "$status" == 0 ]]; then
+        echo "check-infra-selftest: FAIL: $name: check-infra.sh passed" >&2
+        return 1
+    fi
+    if ! grep -qE -- "$expected" <<<"$output"; then
+        echo "check-infra-selftest: FAIL: $name: check-infra.sh failed without saying '$expected':" >&2
+        echo "$output" | tail -n 20 >&2
+        return 1
+    fi
+    echo "check-infra-selftest: $name: caught"
+}
+
+case_ broad-grant-by-name "graph-permissions.bicep:[0-9]+: grants UserAuthenticationMethod.ReadWrite.All" \
+    "printf '%s\n' \"var leftover = 'UserAuthenticationMethod.ReadWrite.All'\" >> infra/app/graph-permissions.bicep"
+case_ broad-grant-by-id "main.parameters.json:[0-9]+: grants UserAuthenticationMethod.ReadWrite.All" \
+    "sed -i 's/\"parameters\": {/\"parameters\": { \"extraRole\": { \"value\": \"50483E42-D915-4231-9639-7FDB7FD190E5\" },/' infra/main.parameters.json"
+case_ assignment-not-required "must keep appRoleAssignmentRequired: true" \
+    "sed -i 's/appRoleAssignmentRequired: true/appRoleAssignmentRequired: false/' infra/app/api-roles.bicep"
+case_ no-tenant-check "app setting MFA_TENANT_ID is missing" \
+    "sed -i '/^  MFA_TENANT_ID:/d' infra/resources.bicep"
+echo "check-infra-selftest: every case caught"
