@@ -673,6 +673,48 @@ async fn names_and_error_texts_from_graph_reach_no_log_line_with_a_number_or_a_l
     );
 }
 
+/// An answer Graph sends in the wrong shape, with a number where the parse error quotes it:
+/// the error that names what could not be read masks the number and keeps to one line.
+#[tokio::test]
+async fn a_parse_error_quoting_graphs_answer_reaches_no_log_line_with_a_number() {
+    let app = TestApp::spawn().await;
+    let user = app.add_member("adele@contoso.com");
+    app.sim.inject(FaultRule::new(
+        Some("GET"),
+        "/authentication/methods",
+        5,
+        FaultAction::Answer {
+            status: 200,
+            body: json!({"value": "+49 170 9876543\nInjected: a forged line"}),
+        },
+    ));
+
+    let answer = app
+        .call(json!({"UserId": user, "phoneNumber": "+49 1701234567"}))
+        .await;
+
+    assert_eq!(answer.status_text(), "failed", "{}", answer.report);
+    let mut quoted = false;
+    for line in answer.report["log"].as_array().expect("log") {
+        let line = line.as_str().expect("a line");
+        assert!(!line.contains('\n') && !line.contains('\r'), "{line:?}");
+        assert!(!line.contains("9876543"), "{line:?}");
+        quoted |= line.contains("+49 ********43");
+    }
+    assert!(
+        quoted || answer.error_message().contains("+49 ********43"),
+        "the parse error is told, its number masked: {}",
+        answer.report
+    );
+    assert!(!answer.error_message().contains("9876543"));
+    let output = app.output();
+    assert!(!output.contains("9876543"), "{output}");
+    assert!(
+        !output.lines().any(|line| line.starts_with("Injected")),
+        "no forged line: {output}"
+    );
+}
+
 #[tokio::test]
 async fn an_answer_of_many_megabytes_is_refused_without_holding_it() {
     let app = TestApp::spawn().await;
