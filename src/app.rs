@@ -26,6 +26,7 @@ use crate::caller::{Access, Caller, CallerPolicy, Identified};
 use crate::host::{self, Envelope, QueueMessage};
 use crate::outcome::Outcome;
 use crate::phone::redact_numbers;
+use crate::replay::{Key, Replays, Turn};
 use crate::report::{self, ErrorCode, Failure, QueueMessageEcho, Report, Trigger};
 use crate::request::{self, Task};
 use crate::runbook::{self, Reveal, Services};
@@ -64,6 +65,8 @@ pub struct AppState {
     pub queue_budget: Duration,
     /// Who may call the HTTP trigger.
     pub callers: CallerPolicy,
+    /// The answers to changes sent over HTTP with a `requestId`, for the same sent again.
+    pub replays: Replays,
 }
 
 /// The handler's routes.
@@ -143,11 +146,16 @@ async fn http_trigger(
         caller: caller.as_ref(),
         budget: state.http_budget,
     };
-    match parameters {
-        Ok(parameters) => guarded(&state, parameters, &invocation, &mut outcome).await,
-        Err(failure) => outcome.fail(failure),
-    }
-    let report = finish(outcome);
+    let report = match parameters {
+        Ok(parameters) => {
+            let key = Key::for_change(&state.callers, &parameters, caller.as_ref());
+            once(&state, key, parameters, &invocation, outcome).await
+        }
+        Err(failure) => {
+            outcome.fail(failure);
+            finish(outcome)
+        }
+    };
     let status = report.http_status();
     let retry_after = report
         .error_code()
@@ -327,6 +335,46 @@ async fn read_envelope(body: Body) -> Result<Bytes, Failure> {
         ));
     }
     Ok(Bytes::from(kept))
+}
+
+/// Carries the request out, unless this instance has already answered the same request
+/// (`key`) or is carrying it out: then the answer it gave, or gets, is this one's too.
+async fn once(
+    state: &AppState,
+    key: Option<Key>,
+    parameters: Value,
+    invocation: &Invocation<'_>,
+    mut outcome: Outcome,
+) -> Report {
+    let turn = match key {
+        Some(key) => {
+            let id = outcome.report().invocation_id.clone();
+            state.replays.turn(key, invocation.budget, id).await
+        }
+        None => Turn::Unkept,
+    };
+    match turn {
+        Turn::Again(report) => *report,
+        Turn::Elapsed => {
+            outcome.fail(Failure::new(
+                ErrorCode::UserBusy,
+                "the same request (this requestId, these parameters) is still being carried \
+                 out on this instance; nothing was done twice, send it again later for its \
+                 answer",
+            ));
+            finish(outcome)
+        }
+        Turn::Run(running) => {
+            guarded(state, parameters, invocation, &mut outcome).await;
+            let report = finish(outcome);
+            running.finish(&report);
+            report
+        }
+        Turn::Unkept => {
+            guarded(state, parameters, invocation, &mut outcome).await;
+            finish(outcome)
+        }
+    }
 }
 
 /// The result, kept within a queue message's size.

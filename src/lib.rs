@@ -38,6 +38,7 @@ pub mod phone;
 pub mod plan;
 pub mod policy;
 pub mod protection;
+pub mod replay;
 pub mod report;
 pub mod request;
 pub mod runbook;

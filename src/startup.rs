@@ -168,6 +168,7 @@ impl Application {
             http_budget: config.http_budget,
             callers: config.callers.clone(),
             queue_budget: config.invocation_budget,
+            replays: crate::replay::Replays::default(),
         });
         let background = state.clone();
         tokio::spawn(async move {

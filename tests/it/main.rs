@@ -16,6 +16,7 @@ mod picture;
 mod privacy;
 mod queue;
 mod real_queue;
+mod replay;
 mod security;
 mod startup;
 mod storage;
