@@ -146,6 +146,17 @@ async fn the_protection_verdict_is_taken_again_after_waiting_for_another_instanc
 /// removes the new number.
 #[tokio::test]
 async fn a_removal_on_one_instance_cannot_delete_a_number_another_instance_sets_meanwhile() {
+    removal_window(false).await;
+}
+
+/// The same with the new number's request naming the user by UPN: its lease is asked for once
+/// the first read has given the object id, and is the same lease.
+#[tokio::test]
+async fn the_window_stays_closed_for_a_user_named_by_upn() {
+    removal_window(true).await;
+}
+
+async fn removal_window(set_by_upn: bool) {
     let (_azurite, app, _b, instance_b) = two_instances_waiting_a_second().await;
     let user = app.add_member("adele@contoso.com");
     app.seed_phone(&user, PhoneType::Mobile, OLD);
@@ -157,7 +168,12 @@ async fn a_removal_on_one_instance_cannot_delete_a_number_another_instance_sets_
         FaultAction::Hold(gate.clone()),
     ));
     let remove = json!({"UserId": user, "phoneNumber": OLD, "Remove": true});
-    let set = json!({"UserId": user, "phoneNumber": NEW});
+    let named = if set_by_upn {
+        "adele@contoso.com"
+    } else {
+        user.as_str()
+    };
+    let set = json!({"UserId": named, "phoneNumber": NEW});
 
     let mut arrivals = app.sim.request_arrived();
     let removal = deliver(&app.client, &app.handler, &remove, 1);
