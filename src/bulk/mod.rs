@@ -79,17 +79,26 @@ pub async fn run(
     };
     let Checked {
         operations,
-        problems,
-        problem_count,
+        mut problems,
+        mut problem_count,
         file_sha256,
         layout,
         delimiter,
         rows,
     } = checked;
+    // One user and type given two numbers is a problem only the whole file shows: those
+    // operations are set apart like a bad row's.
+    let (plan, conflicts) = Plan::apart(operations, &|index| layout.column_name(index));
+    if !conflicts.is_empty() {
+        problem_count += conflicts.len();
+        problems.extend(conflicts);
+        problems.sort_by_key(|problem| problem.line);
+        problems.truncate(PROBLEMS_KEPT);
+    }
     eprintln!(
         "Checked {rows} rows of {}: {} changes{}",
         options.file.display(),
-        operations.len(),
+        plan.operations.len(),
         if problem_count == 0 {
             String::new()
         } else {
@@ -118,19 +127,6 @@ pub async fn run(
         );
         return NOTHING_SENT;
     }
-    let plan = match Plan::new(operations) {
-        Ok(plan) => plan,
-        Err(problems) => {
-            for problem in problems.iter().take(PROBLEMS_SHOWN) {
-                eprintln!("  {problem}");
-            }
-            if problems.len() > PROBLEMS_SHOWN {
-                eprintln!("  … and {} more", problems.len() - PROBLEMS_SHOWN);
-            }
-            eprintln!("Nothing was sent. Correct the file.");
-            return NOTHING_SENT;
-        }
-    };
     eprintln!(
         "{} {} changes for {} users{}",
         if options.dry_run {

@@ -214,6 +214,46 @@ async fn a_file_with_problems_sends_nothing_and_names_each_line_and_column() {
 }
 
 #[tokio::test]
+async fn one_user_and_type_given_two_numbers_is_a_problem_and_skipping_it_sends_the_rest() {
+    let app = TestApp::spawn().await;
+    let adele = app.add_member("adele@contoso.com");
+    let bob = app.add_member("bob@contoso.com");
+    let host = http_host(&app).await;
+    let directory = scratch();
+    let file = excel_csv(
+        &directory,
+        "UPN,Mobile\n\
+         adele@contoso.com,+49 170 1111111\n\
+         bob@contoso.com,+49 170 2222222\n\
+         ADELE@contoso.com,+49 170 3333333\n",
+    );
+
+    let status = run(&options(&file, &host, &[])).await;
+    assert_eq!(status, bulk::NOTHING_SENT);
+    assert!(app.writes().is_empty(), "nothing sent while it remains");
+
+    let status = run(&options(&file, &host, &["--skip-bad-rows"])).await;
+
+    assert_eq!(status, bulk::ROW_FAILED, "rows were skipped");
+    assert_eq!(app.phones(&bob)[0].1, "+49 1702222222", "the rest was sent");
+    assert!(
+        app.phones(&adele).is_empty(),
+        "which of adele's numbers is meant cannot be told"
+    );
+    let rows = report(&directory, b',');
+    let statuses: Vec<(&str, &str)> = rows.iter().map(|row| (&row[0], &row[5])).collect();
+    assert_eq!(
+        statuses,
+        [("2", "skipped"), ("3", "succeeded"), ("4", "skipped")]
+    );
+    assert!(
+        rows[2][8].starts_with("line 4, column B (Mobile): ") && rows[2][8].contains("line 2"),
+        "the later row's line and column, and the earlier line: {:?}",
+        rows[2]
+    );
+}
+
+#[tokio::test]
 async fn a_dry_run_plans_every_row_and_writes_nothing() {
     let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
