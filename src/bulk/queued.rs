@@ -74,10 +74,7 @@ impl QueueEndpoint {
             .map(Iterator::collect)
             .unwrap_or_default();
         segments.retain(|segment| !segment.is_empty());
-        let local = matches!(
-            url.host_str(),
-            Some("127.0.0.1" | "localhost" | "::1" | "[::1]")
-        );
+        let local = is_local(url);
         let (service_path, name) = match segments.as_slice() {
             [account, name] if local && *account == DEVELOPMENT_ACCOUNT => {
                 (format!("/{account}"), *name)
@@ -187,6 +184,17 @@ impl QueueEndpoint {
     }
 }
 
+/// Whether `url` is on this machine (Azurite, reached with the development account) rather than
+/// in Azure (reached with the admin's sign-in): `localhost`, `127.0.0.1` or `[::1]`.
+pub fn is_local(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(address)) => address == std::net::Ipv4Addr::LOCALHOST,
+        Some(url::Host::Ipv6(address)) => address == std::net::Ipv6Addr::LOCALHOST,
+        None => false,
+    }
+}
+
 /// Takes this run's results off the results queue as they come and hands each to whoever waits
 /// for it; releases every other message at once.
 async fn collect(results: Queue, waiting: Waiting, hidden: Arc<Mutex<HashMap<String, String>>>) {
@@ -255,4 +263,27 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn azurite_on_this_machine_is_told_from_azure() {
+        let local = |text: &str| is_local(&Url::parse(text).expect("a URL"));
+        assert!(local(
+            "http://127.0.0.1:10001/devstoreaccount1/mfa-phone-requests"
+        ));
+        assert!(local(
+            "http://localhost:10001/devstoreaccount1/mfa-phone-requests"
+        ));
+        assert!(local(
+            "http://[::1]:10001/devstoreaccount1/mfa-phone-requests"
+        ));
+        assert!(!local(
+            "https://stmfa.queue.core.windows.net/mfa-phone-requests"
+        ));
+        assert!(!local("https://localhost.contoso.com/mfa-phone-requests"));
+    }
 }
