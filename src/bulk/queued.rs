@@ -2,7 +2,9 @@
 //! deployed host.json reads it, `messageEncoding: none`), its outcome the handler's result on
 //! `mfa-phone-results` beside it, matched by `requestId`. Only this run's results are taken off
 //! that queue: another producer's message is visible again [`RELEASE_AFTER`] after a look,
-//! never deleted. A request already sent by an earlier, interrupted run is waited for, not sent again.
+//! never deleted. A request already sent by an earlier, interrupted run is waited for, not sent
+//! again. The results queue is looked at only once a request is waited for: a run that sends
+//! nothing (a file with problems) touches no queue.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -45,14 +47,25 @@ pub struct QueueEndpoint {
     /// receipts, to be shown again when the run ends.
     hidden: Arc<Mutex<HashMap<String, String>>>,
     waiting: Waiting,
-    collector: tokio::task::JoinHandle<()>,
+    /// Started with the first request waited for: a run that sends nothing (a file with
+    /// problems) never looks at the results queue.
+    collector: Mutex<Collector>,
     /// How long an operation's result is waited for before it is left for a later run.
     result_wait: Duration,
 }
 
+/// The look at the results queue, over the endpoint's life.
+enum Collector {
+    NotStarted,
+    Running(tokio::task::JoinHandle<()>),
+    Closed,
+}
+
 impl Drop for QueueEndpoint {
     fn drop(&mut self) {
-        self.collector.abort();
+        if let Collector::Running(collector) = &*lock(&self.collector) {
+            collector.abort();
+        }
     }
 }
 
@@ -114,13 +127,12 @@ impl QueueEndpoint {
         let results = Queue::new(&account, RESULTS, Encoding::None).map_err(|error| error.0)?;
         let waiting: Waiting = Arc::default();
         let hidden: Arc<Mutex<HashMap<String, String>>> = Arc::default();
-        let collector = tokio::spawn(collect(results.clone(), waiting.clone(), hidden.clone()));
         Ok(QueueEndpoint {
             requests,
             results,
             hidden,
             waiting,
-            collector,
+            collector: Mutex::new(Collector::NotStarted),
             result_wait,
         })
     }
@@ -144,7 +156,10 @@ impl QueueEndpoint {
     /// Stops looking at the results queue and shows again at once every other producer's
     /// message it hid for a moment.
     pub async fn close(&self) {
-        self.collector.abort();
+        let collector = std::mem::replace(&mut *lock(&self.collector), Collector::Closed);
+        if let Collector::Running(collector) = collector {
+            collector.abort();
+        }
         let hidden: Vec<(String, String)> = lock(&self.hidden).drain().collect();
         for (id, pop_receipt) in hidden {
             // A receipt gone stale means the message was shown and taken by its reader.
@@ -164,6 +179,14 @@ impl QueueEndpoint {
     fn expect(&self, request_id: &str) -> oneshot::Receiver<Handed> {
         let (sender, receiver) = oneshot::channel();
         lock(&self.waiting).insert(request_id.to_owned(), sender);
+        let mut collector = lock(&self.collector);
+        if matches!(*collector, Collector::NotStarted) {
+            *collector = Collector::Running(tokio::spawn(collect(
+                self.results.clone(),
+                self.waiting.clone(),
+                self.hidden.clone(),
+            )));
+        }
         receiver
     }
 

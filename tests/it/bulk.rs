@@ -394,6 +394,49 @@ async fn through_the_queue_every_row_ends_in_its_result_and_other_producers_resu
     drop(host);
 }
 
+#[tokio::test]
+async fn over_the_queue_a_file_with_problems_leaves_other_producers_results_alone() {
+    let azurite = crate::helpers::azurite().await;
+    let storage = crate::helpers::storage_of(&azurite);
+    let results = Queue::new(&storage, "mfa-phone-results", Encoding::None).expect("a client");
+    results.create_if_missing().await.expect("created");
+    let foreign = r#"{"requestId":"logic-app-7","status":"succeeded"}"#;
+    results.send(foreign).await.expect("sent");
+    let directory = scratch();
+    let file = excel_csv(&directory, "UPN,Mobile\nadele@contoso.com,4.91701E+11\n");
+    let options = Options::parse(&[
+        file.display().to_string(),
+        "--queue".to_owned(),
+        request_queue_url(&storage),
+        "--out".to_owned(),
+        directory.display().to_string(),
+    ])
+    .expect("the options");
+    let endpoint = options.endpoint().expect("an endpoint");
+
+    let status = within(
+        "the bulk run ends",
+        bulk::run(&options, &endpoint, std::future::pending()),
+    )
+    .await;
+
+    assert_eq!(status, bulk::NOTHING_SENT);
+    // Not a wait for something to happen but a window for what must not: a look at the
+    // results queue, which would come at once, while the endpoint is still open.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let seen = results
+        .receive(32, std::time::Duration::from_secs(30))
+        .await
+        .expect("received");
+    assert_eq!(seen.len(), 1, "the foreign result is visible");
+    assert_eq!(seen[0].stored, foreign);
+    assert_eq!(
+        seen[0].dequeue_count, 1,
+        "nothing looked at it before this test did"
+    );
+    drop(endpoint);
+}
+
 /// The page as a real browser (headless Chromium) builds it: the totals, one bar per kind of
 /// outcome with its count, the protected account first among the rows that need a person, and
 /// nothing fetched from anywhere.
