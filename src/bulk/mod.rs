@@ -5,7 +5,8 @@
 //! reported in `report.csv` and `report.html` ([`report`]).
 //!
 //! Exit status: 0 when every change succeeded, 1 when one failed (or the run was stopped), 2
-//! when the file or the options are wrong and nothing was sent.
+//! when the file or the options are wrong and nothing was sent (an endpoint that refuses the
+//! run before any row settled counts as wrong options).
 
 pub mod endpoint;
 pub mod input;
@@ -259,6 +260,18 @@ pub async fn run(
     let fatal = fatal
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Refused before any row settled: nothing was written, and the options are what is wrong
+    // (no report: it would only say that no row was sent).
+    if let Some(fatal) = fatal.as_ref().filter(|fatal| fatal.refused)
+        && !outcomes.iter().flatten().any(outcome::RowOutcome::is_final)
+    {
+        eprintln!(
+            "\nNothing was written: {}\nCorrect the endpoint, the key or the audience, and run \
+             the command again.",
+            fatal.why
+        );
+        return NOTHING_SENT;
+    }
     let summary = report::Summary {
         file_name: &options
             .file
@@ -287,7 +300,7 @@ pub async fn run(
         started.elapsed().as_secs_f64()
     );
     if let Some(fatal) = &fatal {
-        eprintln!("The run stopped: {fatal}");
+        eprintln!("The run stopped: {}", fatal.why);
     }
     let reported = match written {
         Ok(()) => {

@@ -540,7 +540,11 @@ async fn an_endpoint_that_refuses_the_run_stops_it_without_settling_a_row() {
 
     let status = run(&wrong).await;
 
-    assert_eq!(status, bulk::ROW_FAILED);
+    assert_eq!(
+        status,
+        bulk::NOTHING_SENT,
+        "refused before any row settled: the options are wrong"
+    );
     assert!(app.writes().is_empty());
     let state = std::fs::read_to_string(directory.join("bulk-state.jsonl")).expect("the state");
     assert!(
@@ -552,6 +556,76 @@ async fn an_endpoint_that_refuses_the_run_stops_it_without_settling_a_row() {
         sent <= 2,
         "the run stopped at the first refusals: {sent} sent"
     );
+}
+
+/// An HTTP trigger the test plays: each request's body (and how many came before it) in, the
+/// status and body to answer with out. Its URL.
+async fn scripted_trigger(
+    answer: impl Fn(usize, &serde_json::Value) -> (u16, serde_json::Value) + Send + Sync + 'static,
+) -> String {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let answer = Arc::new(answer);
+    let count = Arc::new(AtomicUsize::new(0));
+    let router = axum::Router::new().route(
+        "/api/SetOrRemoveMobilePhoneMfa",
+        axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+            let (answer, count) = (answer.clone(), count.clone());
+            async move {
+                let (status, value) = answer(count.fetch_add(1, Ordering::SeqCst), &body);
+                let status = axum::http::StatusCode::from_u16(status).expect("a status");
+                (status, axum::Json(value))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let address = listener.local_addr().expect("an address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{address}/api/SetOrRemoveMobilePhoneMfa")
+}
+
+fn options_for(file: &Path, endpoint: &str, extra: &[&str]) -> Options {
+    let mut arguments = vec![
+        file.display().to_string(),
+        "--endpoint".to_owned(),
+        endpoint.to_owned(),
+        "--out".to_owned(),
+        file.parent().expect("a directory").display().to_string(),
+    ];
+    arguments.extend(extra.iter().map(ToString::to_string));
+    Options::parse(&arguments).expect("the options")
+}
+
+#[tokio::test]
+async fn an_endpoint_that_refuses_the_run_after_a_row_settled_exits_1() {
+    let endpoint = scripted_trigger(|count, request| match count {
+        0 => (
+            200,
+            serde_json::json!({"status": "succeeded", "action": "added",
+                "requestId": request["requestId"]}),
+        ),
+        _ => (401, serde_json::json!({})),
+    })
+    .await;
+    let directory = scratch();
+    let file = excel_csv(
+        &directory,
+        "UPN,Mobile\na@contoso.com,+49 170 5000001\nb@contoso.com,+49 170 5000002\n",
+    );
+
+    let status = run(&options_for(&file, &endpoint, &["--concurrency", "1"])).await;
+
+    assert_eq!(
+        status,
+        bulk::ROW_FAILED,
+        "a row had settled: something was sent"
+    );
+    let rows = report(&directory, b',');
+    let statuses: Vec<&str> = rows.iter().map(|row| &row[5]).collect();
+    assert_eq!(statuses, ["succeeded", "failed"], "{rows:?}");
+    assert_eq!(&rows[1][7], "http401", "the refusal, in the row it met");
 }
 
 /// Over the queue, a row sent by a run that stopped waiting is waited for by the next run,
