@@ -152,6 +152,11 @@ impl Sender<'_> {
                     break RowOutcome::unanswered("noResultYet", &detail, true);
                 }
                 Delivery::Result(result) => break RowOutcome::of_result(&result),
+                // Failed, and not final: a later run sends it again (the changes are
+                // idempotent), and the user's later rows wait for it.
+                Delivery::Unmatched { detail } => {
+                    break RowOutcome::unanswered("requestIdMismatch", &detail, true);
+                }
                 Delivery::Queued(result, recorded) => {
                     ack = Some(recorded);
                     break RowOutcome::of_result(&result);

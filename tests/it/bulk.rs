@@ -628,6 +628,31 @@ async fn an_endpoint_that_refuses_the_run_after_a_row_settled_exits_1() {
     assert_eq!(&rows[1][7], "http401", "the refusal, in the row it met");
 }
 
+#[tokio::test]
+async fn a_result_with_another_requests_id_is_a_failed_row_not_a_success() {
+    let endpoint = scripted_trigger(|_, _| {
+        (
+            200,
+            serde_json::json!({"status": "succeeded", "action": "added",
+                "requestId": "someone-else-1"}),
+        )
+    })
+    .await;
+    let directory = scratch();
+    let file = excel_csv(&directory, "UPN,Mobile\na@contoso.com,+49 170 5000001\n");
+
+    let status = run(&options_for(&file, &endpoint, &[])).await;
+
+    assert_eq!(status, bulk::ROW_FAILED);
+    let rows = report(&directory, b',');
+    assert_eq!(&rows[0][5], "failed", "{rows:?}");
+    assert_eq!(&rows[0][7], "requestIdMismatch");
+    assert!(
+        rows[0][8].contains("someone-else-1") && rows[0][8].contains("another request"),
+        "{rows:?}"
+    );
+}
+
 /// Over the queue, a row sent by a run that stopped waiting is waited for by the next run,
 /// not sent again: every request message is delivered once.
 #[tokio::test]
