@@ -371,8 +371,10 @@ pub fn check(path: &Path, default_region: Option<&str>) -> Result<Checked, Strin
     let mut problems = Vec::new();
     let mut problem_count = 0;
     let mut rows = 0;
+    let mut checking = Checking::new();
     while let Some((line, record)) = table.next_record().map_err(describe)? {
         rows += 1;
+        checking.row(path, rows, problem_count);
         match layout.operations(line, record, default_region) {
             Ok(mut found) => operations.append(&mut found),
             Err(found) => {
@@ -382,6 +384,7 @@ pub fn check(path: &Path, default_region: Option<&str>) -> Result<Checked, Strin
             }
         }
     }
+    checking.done();
     let (file_sha256, _) = table.finish();
     Ok(Checked {
         operations,
@@ -398,11 +401,7 @@ pub fn check(path: &Path, default_region: Option<&str>) -> Result<Checked, Strin
 /// line rewritten every half second, otherwise a line every ten seconds.
 async fn tick(progress: &Progress, total: usize, started: Instant) {
     let terminal = std::io::stderr().is_terminal();
-    let every = if terminal {
-        Duration::from_millis(500)
-    } else {
-        Duration::from_secs(10)
-    };
+    let every = progress_every(terminal);
     loop {
         tokio::time::sleep(every).await;
         let answered = progress.answered.load(Ordering::Relaxed);
@@ -432,6 +431,59 @@ async fn tick(progress: &Progress, total: usize, started: Instant) {
             eprint!("\r{line}");
         } else {
             eprintln!("{line}");
+        }
+    }
+}
+
+/// How often progress is shown: on a terminal a line rewritten every half second, otherwise a
+/// line every ten seconds.
+fn progress_every(terminal: bool) -> Duration {
+    if terminal {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_secs(10)
+    }
+}
+
+/// Progress while the file is checked (a million rows take a while), shown as the sending's.
+struct Checking {
+    terminal: bool,
+    next: Instant,
+    shown: bool,
+}
+
+impl Checking {
+    fn new() -> Checking {
+        let terminal = std::io::stderr().is_terminal();
+        Checking {
+            terminal,
+            next: Instant::now() + progress_every(terminal),
+            shown: false,
+        }
+    }
+
+    fn row(&mut self, path: &Path, rows: u64, problems: usize) {
+        // The clock is read every thousand rows, not every row.
+        if !rows.is_multiple_of(1_024) || Instant::now() < self.next {
+            return;
+        }
+        self.next = Instant::now() + progress_every(self.terminal);
+        let line = format!(
+            "Checking {}: {rows} rows read, {problems} problems so far",
+            path.display()
+        );
+        if self.terminal {
+            eprint!("\r{line}");
+            self.shown = true;
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Ends a line rewritten in place.
+    fn done(&self) {
+        if self.shown {
+            eprintln!();
         }
     }
 }
