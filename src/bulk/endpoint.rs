@@ -38,6 +38,8 @@ pub enum Delivery {
     Refused { code: String, detail: String },
     /// Sent, and no result yet: a later run waits for it rather than sending it again.
     Pending { detail: String },
+    /// A result that is not this request's (another `requestId`): the outcome is unknown.
+    Unmatched { detail: String },
 }
 
 /// Where a run's operations go.
@@ -167,6 +169,11 @@ impl HttpEndpoint {
                 };
             }
         };
+        if let Some(result) = &result
+            && let Some(detail) = unmatched(body, result)
+        {
+            return Delivery::Unmatched { detail };
+        }
         let transient_status = matches!(status, 429 | 500 | 502 | 503 | 504);
         match result {
             Some(result) if !transient_status => Delivery::Result(result),
@@ -206,6 +213,27 @@ impl HttpEndpoint {
                 },
             },
         }
+    }
+}
+
+/// Why `result` is not the result of `request`: it names another `requestId`, or claims a
+/// success without naming any (a refusal before the request was read names none).
+fn unmatched(request: &Value, result: &Value) -> Option<String> {
+    let sent = request["requestId"].as_str().unwrap_or_default();
+    let echoed = result["requestId"].as_str();
+    let succeeded = result["status"].as_str() == Some("succeeded");
+    match echoed {
+        Some(echoed) if echoed == sent => None,
+        None if !succeeded => None,
+        _ => Some(format!(
+            "the endpoint answered with the result of another request ({}, not {sent}): is \
+             --endpoint the handler's HTTP trigger, with nothing in between that answers for \
+             it? whether this row was changed is unknown; a later run sends it again",
+            echoed.map_or_else(
+                || "no requestId".to_owned(),
+                |echoed| format!("'{}'", crate::phone::printable(echoed, 80))
+            )
+        )),
     }
 }
 

@@ -5,7 +5,8 @@
 //! reported in `report.csv` and `report.html` ([`report`]).
 //!
 //! Exit status: 0 when every change succeeded, 1 when one failed (or the run was stopped), 2
-//! when the file or the options are wrong and nothing was sent.
+//! when the file or the options are wrong and nothing was sent (an endpoint that refuses the
+//! run before any row settled counts as wrong options).
 
 pub mod endpoint;
 pub mod input;
@@ -79,17 +80,26 @@ pub async fn run(
     };
     let Checked {
         operations,
-        problems,
-        problem_count,
+        mut problems,
+        mut problem_count,
         file_sha256,
         layout,
         delimiter,
         rows,
     } = checked;
+    // One user and type given two numbers is a problem only the whole file shows: those
+    // operations are set apart like a bad row's.
+    let (plan, conflicts) = Plan::apart(operations, &|index| layout.column_name(index));
+    if !conflicts.is_empty() {
+        problem_count += conflicts.len();
+        problems.extend(conflicts);
+        problems.sort_by_key(|problem| problem.line);
+        problems.truncate(PROBLEMS_KEPT);
+    }
     eprintln!(
         "Checked {rows} rows of {}: {} changes{}",
         options.file.display(),
-        operations.len(),
+        plan.operations.len(),
         if problem_count == 0 {
             String::new()
         } else {
@@ -118,19 +128,6 @@ pub async fn run(
         );
         return NOTHING_SENT;
     }
-    let plan = match Plan::new(operations) {
-        Ok(plan) => plan,
-        Err(problems) => {
-            for problem in problems.iter().take(PROBLEMS_SHOWN) {
-                eprintln!("  {problem}");
-            }
-            if problems.len() > PROBLEMS_SHOWN {
-                eprintln!("  … and {} more", problems.len() - PROBLEMS_SHOWN);
-            }
-            eprintln!("Nothing was sent. Correct the file.");
-            return NOTHING_SENT;
-        }
-    };
     eprintln!(
         "{} {} changes for {} users{}",
         if options.dry_run {
@@ -263,6 +260,18 @@ pub async fn run(
     let fatal = fatal
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Refused before any row settled: nothing was written, and the options are what is wrong
+    // (no report: it would only say that no row was sent).
+    if let Some(fatal) = fatal.as_ref().filter(|fatal| fatal.refused)
+        && !outcomes.iter().flatten().any(outcome::RowOutcome::is_final)
+    {
+        eprintln!(
+            "\nNothing was written: {}\nCorrect the endpoint, the key or the audience, and run \
+             the command again.",
+            fatal.why
+        );
+        return NOTHING_SENT;
+    }
     let summary = report::Summary {
         file_name: &options
             .file
@@ -291,7 +300,7 @@ pub async fn run(
         started.elapsed().as_secs_f64()
     );
     if let Some(fatal) = &fatal {
-        eprintln!("The run stopped: {fatal}");
+        eprintln!("The run stopped: {}", fatal.why);
     }
     let reported = match written {
         Ok(()) => {
@@ -362,8 +371,10 @@ pub fn check(path: &Path, default_region: Option<&str>) -> Result<Checked, Strin
     let mut problems = Vec::new();
     let mut problem_count = 0;
     let mut rows = 0;
+    let mut checking = Checking::new();
     while let Some((line, record)) = table.next_record().map_err(describe)? {
         rows += 1;
+        checking.row(path, rows, problem_count);
         match layout.operations(line, record, default_region) {
             Ok(mut found) => operations.append(&mut found),
             Err(found) => {
@@ -373,6 +384,7 @@ pub fn check(path: &Path, default_region: Option<&str>) -> Result<Checked, Strin
             }
         }
     }
+    checking.done();
     let (file_sha256, _) = table.finish();
     Ok(Checked {
         operations,
@@ -389,11 +401,7 @@ pub fn check(path: &Path, default_region: Option<&str>) -> Result<Checked, Strin
 /// line rewritten every half second, otherwise a line every ten seconds.
 async fn tick(progress: &Progress, total: usize, started: Instant) {
     let terminal = std::io::stderr().is_terminal();
-    let every = if terminal {
-        Duration::from_millis(500)
-    } else {
-        Duration::from_secs(10)
-    };
+    let every = progress_every(terminal);
     loop {
         tokio::time::sleep(every).await;
         let answered = progress.answered.load(Ordering::Relaxed);
@@ -423,6 +431,59 @@ async fn tick(progress: &Progress, total: usize, started: Instant) {
             eprint!("\r{line}");
         } else {
             eprintln!("{line}");
+        }
+    }
+}
+
+/// How often progress is shown: on a terminal a line rewritten every half second, otherwise a
+/// line every ten seconds.
+fn progress_every(terminal: bool) -> Duration {
+    if terminal {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_secs(10)
+    }
+}
+
+/// Progress while the file is checked (a million rows take a while), shown as the sending's.
+struct Checking {
+    terminal: bool,
+    next: Instant,
+    shown: bool,
+}
+
+impl Checking {
+    fn new() -> Checking {
+        let terminal = std::io::stderr().is_terminal();
+        Checking {
+            terminal,
+            next: Instant::now() + progress_every(terminal),
+            shown: false,
+        }
+    }
+
+    fn row(&mut self, path: &Path, rows: u64, problems: usize) {
+        // The clock is read every thousand rows, not every row.
+        if !rows.is_multiple_of(1_024) || Instant::now() < self.next {
+            return;
+        }
+        self.next = Instant::now() + progress_every(self.terminal);
+        let line = format!(
+            "Checking {}: {rows} rows read, {problems} problems so far",
+            path.display()
+        );
+        if self.terminal {
+            eprint!("\r{line}");
+            self.shown = true;
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Ends a line rewritten in place.
+    fn done(&self) {
+        if self.shown {
+            eprintln!();
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use url::Url;
 
 use super::endpoint::{Endpoint, HttpEndpoint};
-use super::queued::QueueEndpoint;
+use super::queued::{QueueEndpoint, is_local};
 
 pub const USAGE: &str = "\
 usage: mfa-phone-handler bulk FILE (--endpoint URL | --queue URL) [options]
@@ -219,8 +219,11 @@ impl Options {
             Ok(credential)
         };
         if let Some(queue) = &self.queue {
-            let local = matches!(queue.host_str(), Some("127.0.0.1" | "localhost"));
-            let credential = if local { None } else { Some(sign_in()?) };
+            let credential = if is_local(queue) {
+                None
+            } else {
+                Some(sign_in()?)
+            };
             return QueueEndpoint::new(queue, credential, self.result_wait).map(Endpoint::Queue);
         }
         let url = self.endpoint.clone().ok_or("--endpoint is needed")?;

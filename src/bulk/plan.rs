@@ -26,8 +26,59 @@ impl Plan {
     ///
     /// # Errors
     ///
-    /// A user and phone type given two different numbers to set: both lines named.
-    pub fn new(mut operations: Vec<Operation>) -> Result<Plan, Vec<Problem>> {
+    /// A user and phone type given two different numbers to set: a problem for each of that
+    /// user's operations of that type, naming the other line (columns by letter only).
+    pub fn new(operations: Vec<Operation>) -> Result<Plan, Vec<Problem>> {
+        let (plan, problems) = Plan::apart(operations, &|_| String::new());
+        if problems.is_empty() {
+            Ok(plan)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Orders `operations` (in file order), setting apart every operation of a user and phone
+    /// type given two different numbers to set (which one is meant cannot be told): the plan of
+    /// the rest, and a problem for each operation set apart, in file order, its column named
+    /// by `column_name`.
+    pub fn apart(
+        operations: Vec<Operation>,
+        column_name: &dyn Fn(usize) -> String,
+    ) -> (Plan, Vec<Problem>) {
+        let plan = Plan::ordered(operations);
+        let mut apart = Vec::new();
+        for chain in plan.chains() {
+            let mut in_file_order = chain.to_vec();
+            in_file_order.sort_unstable();
+            apart.extend(conflicting_sets(&plan.operations, &in_file_order));
+        }
+        if apart.is_empty() {
+            return (plan, Vec::new());
+        }
+        let mut set_apart = vec![false; plan.operations.len()];
+        for (index, _) in &apart {
+            set_apart[*index] = true;
+        }
+        let rest = plan
+            .operations
+            .into_iter()
+            .zip(set_apart)
+            .filter_map(|(operation, apart)| (!apart).then_some(operation))
+            .collect();
+        let mut problems: Vec<Problem> = apart
+            .into_iter()
+            .map(|(_, mut problem)| {
+                if let Some((index, name)) = &mut problem.column {
+                    *name = column_name(*index);
+                }
+                problem
+            })
+            .collect();
+        problems.sort_by_key(|problem| problem.line);
+        (Plan::ordered(rest), problems)
+    }
+
+    fn ordered(mut operations: Vec<Operation>) -> Plan {
         operations.shrink_to_fit();
         let index_of = |index: usize| u32::try_from(index).unwrap_or(u32::MAX);
         // Which user (chain) each operation belongs to, users numbered as they first appear.
@@ -58,22 +109,16 @@ impl Plan {
             order[*slot as usize] = index_of(index);
             *slot += 1;
         }
-        let mut problems = Vec::new();
         for window in starts.windows(2) {
             let chain = &mut order[window[0] as usize..window[1] as usize];
-            problems.extend(conflicting_sets(&operations, chain));
             let ordered = graph_order(&operations, chain);
             chain.copy_from_slice(&ordered);
         }
-        if !problems.is_empty() {
-            problems.sort_by_key(|problem: &Problem| problem.line);
-            return Err(problems);
-        }
-        Ok(Plan {
+        Plan {
             operations,
             order,
             starts,
-        })
+        }
     }
 
     /// Each user's operations (indices into `operations`), in run order; users in the order
@@ -94,32 +139,68 @@ fn user_hash(operation: &Operation) -> u64 {
     hasher.finish()
 }
 
-/// A user and type set to two different numbers: which one is meant cannot be told.
-fn conflicting_sets(operations: &[Operation], chain: &[u32]) -> Vec<Problem> {
-    let mut first_set: HashMap<(String, PhoneType), &Operation> = HashMap::new();
-    let mut problems = Vec::new();
+/// A user and type set to two different numbers: which one is meant cannot be told, so every
+/// operation of that user and type (`chain` in file order) is set apart, each with its problem
+/// (the column left for the caller to name).
+fn conflicting_sets(operations: &[Operation], chain: &[u32]) -> Vec<(usize, Problem)> {
+    // The first set of each user and type, and the first set of another number after it.
+    // Keyed by the user too: two users who share a hash share a chain, nothing more.
+    let mut sets: HashMap<(String, PhoneType), (&Operation, Option<&Operation>)> = HashMap::new();
     for operation in chain.iter().map(|index| &operations[*index as usize]) {
         if operation.remove {
             continue;
         }
-        // Keyed by the user too: two users who share a hash share a chain, nothing more.
         let key = (operation.user_key(), operation.phone_type);
-        match first_set.get(&key) {
-            Some(earlier) if earlier.number != operation.number => problems.push(Problem {
-                line: operation.line,
-                column: None,
-                message: format!(
-                    "{} is given a second {} number to set (line {} gives another): keep one",
-                    operation.user, operation.phone_type, earlier.line
-                ),
-            }),
+        match sets.get_mut(&key) {
+            Some((first, second @ None)) if first.number != operation.number => {
+                *second = Some(operation);
+            }
             Some(_) => {}
             None => {
-                first_set.insert(key, operation);
+                sets.insert(key, (operation, None));
             }
         }
     }
-    problems
+    sets.retain(|_, (_, second)| second.is_some());
+    if sets.is_empty() {
+        return Vec::new();
+    }
+    let mut apart = Vec::new();
+    for index in chain.iter().map(|index| *index as usize) {
+        let operation = &operations[index];
+        let key = (operation.user_key(), operation.phone_type);
+        let Some((first, Some(second))) = sets.get(&key) else {
+            continue;
+        };
+        let (user, phone_type) = (&operation.user, operation.phone_type);
+        let message = if operation.remove {
+            format!(
+                "{user} is given two {phone_type} numbers to set (lines {} and {}): keep one; \
+                 this removal waits until then",
+                first.line, second.line
+            )
+        } else if operation.number == first.number {
+            format!(
+                "{user} is given another {phone_type} number to set on line {}: keep one",
+                second.line
+            )
+        } else {
+            format!(
+                "{user} is given a second {phone_type} number to set (line {} gives another): \
+                 keep one",
+                first.line
+            )
+        };
+        apart.push((
+            index,
+            Problem {
+                line: operation.line,
+                column: Some((operation.column as usize, String::new())),
+                message,
+            },
+        ));
+    }
+    apart
 }
 
 /// The file's order, with an alternate mobile's set moved after the user's last mobile set,
@@ -178,6 +259,7 @@ mod tests {
             phone_type,
             remove,
             number: number.into(),
+            column: 1,
             options: None,
         }
     }
@@ -215,20 +297,45 @@ mod tests {
     }
 
     #[test]
-    fn one_user_and_type_given_two_numbers_is_a_problem_naming_both_lines() {
-        let problems = Plan::new(vec![
-            operation(2, "a@b.c", PhoneType::Mobile, false, "+49 1701234567"),
-            operation(9, "a@b.c", PhoneType::Mobile, false, "+49 1709999999"),
-            operation(10, "a@b.c", PhoneType::Mobile, false, "+49 1701234567"),
-        ])
-        .err()
-        .expect("refused");
-        assert_eq!(problems.len(), 1, "the same number again is no problem");
-        assert_eq!(problems[0].line, 9);
+    fn one_user_and_type_given_two_numbers_is_set_apart_naming_both_lines_and_the_column() {
+        use PhoneType::{AlternateMobile, Mobile};
+        let (plan, problems) = Plan::apart(
+            vec![
+                operation(2, "a@b.c", Mobile, false, "+49 1701234567"),
+                operation(3, "a@b.c", AlternateMobile, false, "+49 1707654321"),
+                operation(4, "other@b.c", Mobile, false, "+49 1701111111"),
+                operation(5, "other@b.c", Mobile, false, "+49 1701111111"),
+                operation(9, "A@B.C", Mobile, false, "+49 1709999999"),
+                operation(10, "a@b.c", Mobile, false, "+49 1701234567"),
+                operation(11, "a@b.c", Mobile, true, "+49 1708888888"),
+            ],
+            &|index| ["UPN", "Mobile"][index].to_owned(),
+        );
+        let lines: Vec<u64> = problems.iter().map(|problem| problem.line).collect();
+        assert_eq!(
+            lines,
+            [2, 9, 10, 11],
+            "every operation of that user and type, and only those: {problems:?}"
+        );
+        let later = problems[1].to_string();
         assert!(
-            problems[0].to_string().contains("line 2"),
-            "{}",
-            problems[0]
+            later.starts_with("line 9, column B (Mobile): ") && later.contains("line 2"),
+            "{later}"
+        );
+        assert!(problems[0].to_string().contains("line 9"), "{problems:?}");
+        let planned: Vec<u64> = plan
+            .operations
+            .iter()
+            .map(|operation| operation.line)
+            .collect();
+        assert_eq!(
+            planned,
+            [3, 4, 5],
+            "the rest still runs; the same number again is no problem"
+        );
+        assert!(
+            Plan::new(plan.operations).is_ok(),
+            "nothing left in conflict"
         );
     }
 }

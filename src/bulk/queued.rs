@@ -2,7 +2,9 @@
 //! deployed host.json reads it, `messageEncoding: none`), its outcome the handler's result on
 //! `mfa-phone-results` beside it, matched by `requestId`. Only this run's results are taken off
 //! that queue: another producer's message is visible again [`RELEASE_AFTER`] after a look,
-//! never deleted. A request already sent by an earlier, interrupted run is waited for, not sent again.
+//! never deleted. A request already sent by an earlier, interrupted run is waited for, not sent
+//! again. The results queue is looked at only once a request is waited for: a run that sends
+//! nothing (a file with problems) touches no queue.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -45,14 +47,25 @@ pub struct QueueEndpoint {
     /// receipts, to be shown again when the run ends.
     hidden: Arc<Mutex<HashMap<String, String>>>,
     waiting: Waiting,
-    collector: tokio::task::JoinHandle<()>,
+    /// Started with the first request waited for: a run that sends nothing (a file with
+    /// problems) never looks at the results queue.
+    collector: Mutex<Collector>,
     /// How long an operation's result is waited for before it is left for a later run.
     result_wait: Duration,
 }
 
+/// The look at the results queue, over the endpoint's life.
+enum Collector {
+    NotStarted,
+    Running(tokio::task::JoinHandle<()>),
+    Closed,
+}
+
 impl Drop for QueueEndpoint {
     fn drop(&mut self) {
-        self.collector.abort();
+        if let Collector::Running(collector) = &*lock(&self.collector) {
+            collector.abort();
+        }
     }
 }
 
@@ -74,10 +87,7 @@ impl QueueEndpoint {
             .map(Iterator::collect)
             .unwrap_or_default();
         segments.retain(|segment| !segment.is_empty());
-        let local = matches!(
-            url.host_str(),
-            Some("127.0.0.1" | "localhost" | "::1" | "[::1]")
-        );
+        let local = is_local(url);
         let (service_path, name) = match segments.as_slice() {
             [account, name] if local && *account == DEVELOPMENT_ACCOUNT => {
                 (format!("/{account}"), *name)
@@ -117,13 +127,12 @@ impl QueueEndpoint {
         let results = Queue::new(&account, RESULTS, Encoding::None).map_err(|error| error.0)?;
         let waiting: Waiting = Arc::default();
         let hidden: Arc<Mutex<HashMap<String, String>>> = Arc::default();
-        let collector = tokio::spawn(collect(results.clone(), waiting.clone(), hidden.clone()));
         Ok(QueueEndpoint {
             requests,
             results,
             hidden,
             waiting,
-            collector,
+            collector: Mutex::new(Collector::NotStarted),
             result_wait,
         })
     }
@@ -147,7 +156,10 @@ impl QueueEndpoint {
     /// Stops looking at the results queue and shows again at once every other producer's
     /// message it hid for a moment.
     pub async fn close(&self) {
-        self.collector.abort();
+        let collector = std::mem::replace(&mut *lock(&self.collector), Collector::Closed);
+        if let Collector::Running(collector) = collector {
+            collector.abort();
+        }
         let hidden: Vec<(String, String)> = lock(&self.hidden).drain().collect();
         for (id, pop_receipt) in hidden {
             // A receipt gone stale means the message was shown and taken by its reader.
@@ -167,6 +179,14 @@ impl QueueEndpoint {
     fn expect(&self, request_id: &str) -> oneshot::Receiver<Handed> {
         let (sender, receiver) = oneshot::channel();
         lock(&self.waiting).insert(request_id.to_owned(), sender);
+        let mut collector = lock(&self.collector);
+        if matches!(*collector, Collector::NotStarted) {
+            *collector = Collector::Running(tokio::spawn(collect(
+                self.results.clone(),
+                self.waiting.clone(),
+                self.hidden.clone(),
+            )));
+        }
         receiver
     }
 
@@ -184,6 +204,17 @@ impl QueueEndpoint {
                 }
             }
         }
+    }
+}
+
+/// Whether `url` is on this machine (Azurite, reached with the development account) rather than
+/// in Azure (reached with the admin's sign-in): `localhost`, `127.0.0.1` or `[::1]`.
+pub fn is_local(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(address)) => address == std::net::Ipv4Addr::LOCALHOST,
+        Some(url::Host::Ipv6(address)) => address == std::net::Ipv6Addr::LOCALHOST,
+        None => false,
     }
 }
 
@@ -255,4 +286,27 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn azurite_on_this_machine_is_told_from_azure() {
+        let local = |text: &str| is_local(&Url::parse(text).expect("a URL"));
+        assert!(local(
+            "http://127.0.0.1:10001/devstoreaccount1/mfa-phone-requests"
+        ));
+        assert!(local(
+            "http://localhost:10001/devstoreaccount1/mfa-phone-requests"
+        ));
+        assert!(local(
+            "http://[::1]:10001/devstoreaccount1/mfa-phone-requests"
+        ));
+        assert!(!local(
+            "https://stmfa.queue.core.windows.net/mfa-phone-requests"
+        ));
+        assert!(!local("https://localhost.contoso.com/mfa-phone-requests"));
+    }
 }

@@ -363,6 +363,7 @@ mod tests {
             phone_type: PhoneType::Mobile,
             remove: false,
             number: "+49 1701234567".into(),
+            column: 1,
             options: None,
         };
         let page = html(

@@ -80,8 +80,14 @@ pub struct Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(formatter, "line {}", self.line)?;
-        if let Some((index, name)) = &self.column {
-            write!(formatter, ", column {} ({name})", column_letter(*index))?;
+        match &self.column {
+            Some((index, name)) if name.is_empty() => {
+                write!(formatter, ", column {}", column_letter(*index))?;
+            }
+            Some((index, name)) => {
+                write!(formatter, ", column {} ({name})", column_letter(*index))?;
+            }
+            None => {}
         }
         write!(formatter, ": {}", self.message)
     }
@@ -117,6 +123,8 @@ pub struct Operation {
     pub remove: bool,
     /// The number as Graph is given it (`+49 1701234567`).
     pub number: Box<str>,
+    /// The index of the number's column.
+    pub column: u32,
     pub options: Option<Box<RowOptions>>,
 }
 
@@ -129,6 +137,11 @@ impl Operation {
 }
 
 impl Layout {
+    /// The name the header gives column `index` (empty beyond the header).
+    pub fn column_name(&self, index: usize) -> String {
+        self.names.get(index).cloned().unwrap_or_default()
+    }
+
     /// Reads the header.
     ///
     /// # Errors
@@ -354,12 +367,13 @@ impl Layout {
         numbers.sort_by_key(|(phone_type, _, _)| graph_order(*phone_type, remove));
         Ok(numbers
             .into_iter()
-            .map(|(phone_type, number, _)| Operation {
+            .map(|(phone_type, number, index)| Operation {
                 line,
                 user: user.into(),
                 phone_type,
                 remove,
                 number: number.into(),
+                column: u32::try_from(index).unwrap_or(u32::MAX),
                 options: options.clone(),
             })
             .collect())

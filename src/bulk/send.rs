@@ -42,6 +42,14 @@ pub struct Progress {
     pub skipped: AtomicUsize,
 }
 
+/// Why a run stopped by itself.
+pub struct Stopped {
+    pub why: String,
+    /// The endpoint refused the run (a wrong key, URL or audience, no sign-in): no retry
+    /// changes it.
+    pub refused: bool,
+}
+
 /// One run's sending.
 pub struct Sender<'a> {
     pub endpoint: &'a Endpoint,
@@ -52,7 +60,7 @@ pub struct Sender<'a> {
     pub progress: &'a Progress,
     pub stopping: &'a AtomicBool,
     /// Why the run stopped by itself (the endpoint refused it, the state cannot be written).
-    pub fatal: &'a Mutex<Option<String>>,
+    pub fatal: &'a Mutex<Option<Stopped>>,
     pub pacer: Pacer,
     /// Graph's write limit, kept to before Graph has to say so (`None`: a dry run writes
     /// nothing).
@@ -115,9 +123,10 @@ impl Sender<'_> {
                 && let Err(error) = lock(state).sent(request_id)
             {
                 // Sent unrecorded, a later run could not tell it was: send nothing more.
-                self.stop(format!(
-                    "the state file cannot be written ({error}): nothing more was sent"
-                ));
+                self.stop(
+                    format!("the state file cannot be written ({error}): nothing more was sent"),
+                    false,
+                );
                 return RowOutcome::unanswered("stateUnwritable", &error.to_string(), true);
             }
             self.progress.sent.fetch_add(1, Ordering::Relaxed);
@@ -143,6 +152,11 @@ impl Sender<'_> {
                     break RowOutcome::unanswered("noResultYet", &detail, true);
                 }
                 Delivery::Result(result) => break RowOutcome::of_result(&result),
+                // Failed, and not final: a later run sends it again (the changes are
+                // idempotent), and the user's later rows wait for it.
+                Delivery::Unmatched { detail } => {
+                    break RowOutcome::unanswered("requestIdMismatch", &detail, true);
+                }
                 Delivery::Queued(result, recorded) => {
                     ack = Some(recorded);
                     break RowOutcome::of_result(&result);
@@ -150,7 +164,7 @@ impl Sender<'_> {
                 Delivery::Refused { code, detail } => {
                     // No row can get through: the run stops, and nothing is recorded as
                     // settled, so that the same command sends these rows once it is fixed.
-                    self.stop(format!("{code}: {detail}"));
+                    self.stop(format!("{code}: {detail}"), true);
                     settled = false;
                     break RowOutcome::unanswered(&code, &detail, true);
                 }
@@ -191,9 +205,10 @@ impl Sender<'_> {
                     let _ = ack.send(());
                 }
             }
-            Err(error) => self.stop(format!(
-                "the state file cannot be written ({error}): nothing more was sent"
-            )),
+            Err(error) => self.stop(
+                format!("the state file cannot be written ({error}): nothing more was sent"),
+                false,
+            ),
         }
         outcome
     }
@@ -203,11 +218,11 @@ impl Sender<'_> {
     }
 
     /// Stops the run: nothing more is sent, and `why` is said at the end.
-    fn stop(&self, why: String) {
+    fn stop(&self, why: String, refused: bool) {
         self.stopping.store(true, Ordering::SeqCst);
         let mut fatal = lock(self.fatal);
         if fatal.is_none() {
-            *fatal = Some(why);
+            *fatal = Some(Stopped { why, refused });
         }
     }
 

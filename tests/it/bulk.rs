@@ -214,6 +214,46 @@ async fn a_file_with_problems_sends_nothing_and_names_each_line_and_column() {
 }
 
 #[tokio::test]
+async fn one_user_and_type_given_two_numbers_is_a_problem_and_skipping_it_sends_the_rest() {
+    let app = TestApp::spawn().await;
+    let adele = app.add_member("adele@contoso.com");
+    let bob = app.add_member("bob@contoso.com");
+    let host = http_host(&app).await;
+    let directory = scratch();
+    let file = excel_csv(
+        &directory,
+        "UPN,Mobile\n\
+         adele@contoso.com,+49 170 1111111\n\
+         bob@contoso.com,+49 170 2222222\n\
+         ADELE@contoso.com,+49 170 3333333\n",
+    );
+
+    let status = run(&options(&file, &host, &[])).await;
+    assert_eq!(status, bulk::NOTHING_SENT);
+    assert!(app.writes().is_empty(), "nothing sent while it remains");
+
+    let status = run(&options(&file, &host, &["--skip-bad-rows"])).await;
+
+    assert_eq!(status, bulk::ROW_FAILED, "rows were skipped");
+    assert_eq!(app.phones(&bob)[0].1, "+49 1702222222", "the rest was sent");
+    assert!(
+        app.phones(&adele).is_empty(),
+        "which of adele's numbers is meant cannot be told"
+    );
+    let rows = report(&directory, b',');
+    let statuses: Vec<(&str, &str)> = rows.iter().map(|row| (&row[0], &row[5])).collect();
+    assert_eq!(
+        statuses,
+        [("2", "skipped"), ("3", "succeeded"), ("4", "skipped")]
+    );
+    assert!(
+        rows[2][8].starts_with("line 4, column B (Mobile): ") && rows[2][8].contains("line 2"),
+        "the later row's line and column, and the earlier line: {:?}",
+        rows[2]
+    );
+}
+
+#[tokio::test]
 async fn a_dry_run_plans_every_row_and_writes_nothing() {
     let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
@@ -354,6 +394,49 @@ async fn through_the_queue_every_row_ends_in_its_result_and_other_producers_resu
     drop(host);
 }
 
+#[tokio::test]
+async fn over_the_queue_a_file_with_problems_leaves_other_producers_results_alone() {
+    let azurite = crate::helpers::azurite().await;
+    let storage = crate::helpers::storage_of(&azurite);
+    let results = Queue::new(&storage, "mfa-phone-results", Encoding::None).expect("a client");
+    results.create_if_missing().await.expect("created");
+    let foreign = r#"{"requestId":"logic-app-7","status":"succeeded"}"#;
+    results.send(foreign).await.expect("sent");
+    let directory = scratch();
+    let file = excel_csv(&directory, "UPN,Mobile\nadele@contoso.com,4.91701E+11\n");
+    let options = Options::parse(&[
+        file.display().to_string(),
+        "--queue".to_owned(),
+        request_queue_url(&storage),
+        "--out".to_owned(),
+        directory.display().to_string(),
+    ])
+    .expect("the options");
+    let endpoint = options.endpoint().expect("an endpoint");
+
+    let status = within(
+        "the bulk run ends",
+        bulk::run(&options, &endpoint, std::future::pending()),
+    )
+    .await;
+
+    assert_eq!(status, bulk::NOTHING_SENT);
+    // Not a wait for something to happen but a window for what must not: a look at the
+    // results queue, which would come at once, while the endpoint is still open.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let seen = results
+        .receive(32, std::time::Duration::from_secs(30))
+        .await
+        .expect("received");
+    assert_eq!(seen.len(), 1, "the foreign result is visible");
+    assert_eq!(seen[0].stored, foreign);
+    assert_eq!(
+        seen[0].dequeue_count, 1,
+        "nothing looked at it before this test did"
+    );
+    drop(endpoint);
+}
+
 /// The page as a real browser (headless Chromium) builds it: the totals, one bar per kind of
 /// outcome with its count, the protected account first among the rows that need a person, and
 /// nothing fetched from anywhere.
@@ -457,7 +540,11 @@ async fn an_endpoint_that_refuses_the_run_stops_it_without_settling_a_row() {
 
     let status = run(&wrong).await;
 
-    assert_eq!(status, bulk::ROW_FAILED);
+    assert_eq!(
+        status,
+        bulk::NOTHING_SENT,
+        "refused before any row settled: the options are wrong"
+    );
     assert!(app.writes().is_empty());
     let state = std::fs::read_to_string(directory.join("bulk-state.jsonl")).expect("the state");
     assert!(
@@ -468,6 +555,101 @@ async fn an_endpoint_that_refuses_the_run_stops_it_without_settling_a_row() {
     assert!(
         sent <= 2,
         "the run stopped at the first refusals: {sent} sent"
+    );
+}
+
+/// An HTTP trigger the test plays: each request's body (and how many came before it) in, the
+/// status and body to answer with out. Its URL.
+async fn scripted_trigger(
+    answer: impl Fn(usize, &serde_json::Value) -> (u16, serde_json::Value) + Send + Sync + 'static,
+) -> String {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let answer = Arc::new(answer);
+    let count = Arc::new(AtomicUsize::new(0));
+    let router = axum::Router::new().route(
+        "/api/SetOrRemoveMobilePhoneMfa",
+        axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+            let (answer, count) = (answer.clone(), count.clone());
+            async move {
+                let (status, value) = answer(count.fetch_add(1, Ordering::SeqCst), &body);
+                let status = axum::http::StatusCode::from_u16(status).expect("a status");
+                (status, axum::Json(value))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let address = listener.local_addr().expect("an address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{address}/api/SetOrRemoveMobilePhoneMfa")
+}
+
+fn options_for(file: &Path, endpoint: &str, extra: &[&str]) -> Options {
+    let mut arguments = vec![
+        file.display().to_string(),
+        "--endpoint".to_owned(),
+        endpoint.to_owned(),
+        "--out".to_owned(),
+        file.parent().expect("a directory").display().to_string(),
+    ];
+    arguments.extend(extra.iter().map(ToString::to_string));
+    Options::parse(&arguments).expect("the options")
+}
+
+#[tokio::test]
+async fn an_endpoint_that_refuses_the_run_after_a_row_settled_exits_1() {
+    let endpoint = scripted_trigger(|count, request| match count {
+        0 => (
+            200,
+            serde_json::json!({"status": "succeeded", "action": "added",
+                "requestId": request["requestId"]}),
+        ),
+        _ => (401, serde_json::json!({})),
+    })
+    .await;
+    let directory = scratch();
+    let file = excel_csv(
+        &directory,
+        "UPN,Mobile\na@contoso.com,+49 170 5000001\nb@contoso.com,+49 170 5000002\n",
+    );
+
+    let status = run(&options_for(&file, &endpoint, &["--concurrency", "1"])).await;
+
+    assert_eq!(
+        status,
+        bulk::ROW_FAILED,
+        "a row had settled: something was sent"
+    );
+    let rows = report(&directory, b',');
+    let statuses: Vec<&str> = rows.iter().map(|row| &row[5]).collect();
+    assert_eq!(statuses, ["succeeded", "failed"], "{rows:?}");
+    assert_eq!(&rows[1][7], "http401", "the refusal, in the row it met");
+}
+
+#[tokio::test]
+async fn a_result_with_another_requests_id_is_a_failed_row_not_a_success() {
+    let endpoint = scripted_trigger(|_, _| {
+        (
+            200,
+            serde_json::json!({"status": "succeeded", "action": "added",
+                "requestId": "someone-else-1"}),
+        )
+    })
+    .await;
+    let directory = scratch();
+    let file = excel_csv(&directory, "UPN,Mobile\na@contoso.com,+49 170 5000001\n");
+
+    let status = run(&options_for(&file, &endpoint, &[])).await;
+
+    assert_eq!(status, bulk::ROW_FAILED);
+    let rows = report(&directory, b',');
+    assert_eq!(&rows[0][5], "failed", "{rows:?}");
+    assert_eq!(&rows[0][7], "requestIdMismatch");
+    assert!(
+        rows[0][8].contains("someone-else-1") && rows[0][8].contains("another request"),
+        "{rows:?}"
     );
 }
 
