@@ -58,7 +58,10 @@ pub struct QueueEndpoint {
 enum Collector {
     NotStarted,
     Running(tokio::task::JoinHandle<()>),
-    Closed,
+    /// Closed, having looked at the results queue or not.
+    Closed {
+        looked: bool,
+    },
 }
 
 impl Drop for QueueEndpoint {
@@ -156,7 +159,11 @@ impl QueueEndpoint {
     /// Stops looking at the results queue and shows again at once every other producer's
     /// message it hid for a moment.
     pub async fn close(&self) {
-        let collector = std::mem::replace(&mut *lock(&self.collector), Collector::Closed);
+        let collector = {
+            let mut state = lock(&self.collector);
+            let looked = self.has_looked_locked(&state);
+            std::mem::replace(&mut *state, Collector::Closed { looked })
+        };
         if let Collector::Running(collector) = collector {
             collector.abort();
         }
@@ -167,6 +174,20 @@ impl QueueEndpoint {
                 .results
                 .set_visibility(&id, &pop_receipt, Duration::ZERO)
                 .await;
+        }
+    }
+
+    /// Whether this run has looked at the results queue (it does from the first result it
+    /// waits for on).
+    pub fn has_looked(&self) -> bool {
+        self.has_looked_locked(&lock(&self.collector))
+    }
+
+    fn has_looked_locked(&self, collector: &Collector) -> bool {
+        match collector {
+            Collector::NotStarted => false,
+            Collector::Running(_) => true,
+            Collector::Closed { looked } => *looked,
         }
     }
 
