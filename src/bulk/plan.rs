@@ -195,6 +195,7 @@ fn conflicting_sets(operations: &[Operation], chain: &[u32]) -> Vec<(usize, Prob
             index,
             Problem {
                 line: operation.line,
+                user: Some(operation.user.to_string()),
                 column: Some((operation.column as usize, String::new())),
                 message,
             },

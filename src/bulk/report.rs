@@ -78,7 +78,12 @@ impl Line<'_> {
                 (if operation.remove { "remove" } else { "set" }).to_owned(),
                 masked(&operation.number),
             ],
-            Subject::Skipped(_) => Default::default(),
+            Subject::Skipped(problem) => [
+                problem.user.clone().unwrap_or_default(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
         }
     }
 

@@ -72,6 +72,8 @@ const MAX_CALLER_NAME: usize = crate::request::MAX_TEXT_LENGTH;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
     pub line: u64,
+    /// The user the row names, as written, when it names one (for the report).
+    pub user: Option<String>,
     /// The column's index and its name in the header.
     pub column: Option<(usize, String)>,
     pub message: String,
@@ -166,6 +168,7 @@ impl Layout {
             match role {
                 Some(role) if roles.contains(&Some(role)) => problems.push(Problem {
                     line,
+                    user: None,
                     column: Some((index, name.clone())),
                     message: format!(
                         "a second column for the same thing as column {}",
@@ -183,6 +186,7 @@ impl Layout {
         if !has(|role| *role == Role::User) {
             problems.push(Problem {
                 line,
+                user: None,
                 column: None,
                 message: "no column names the user: call it UserId, UPN, UserPrincipalName, \
                           Name or ObjectId"
@@ -192,6 +196,7 @@ impl Layout {
         if !has(|role| matches!(role, Role::Number(_) | Role::PhoneNumber)) {
             problems.push(Problem {
                 line,
+                user: None,
                 column: None,
                 message: "no column holds a number: call it Mobile, AlternateMobile, OfficePhone \
                           or phoneNumber (with a phoneType column)"
@@ -201,6 +206,7 @@ impl Layout {
         if has(|role| *role == Role::PhoneType) && !has(|role| *role == Role::PhoneNumber) {
             problems.push(Problem {
                 line,
+                user: None,
                 column: None,
                 message: "a phoneType column needs a phoneNumber column beside it".to_owned(),
             });
@@ -234,6 +240,7 @@ impl Layout {
         let mut problems = Vec::new();
         let problem = |index: usize, message: String| Problem {
             line,
+            user: None,
             column: Some((index, self.names[index].clone())),
             message,
         };
@@ -245,6 +252,7 @@ impl Layout {
         {
             problems.push(Problem {
                 line,
+                user: None,
                 column: None,
                 message: format!(
                     "{} cells where the header names {} columns (a delimiter inside a cell \
@@ -264,6 +272,7 @@ impl Layout {
             Some((_, "")) | None => {
                 problems.push(Problem {
                     line,
+                    user: None,
                     column: cell(Role::User).map(|(index, _)| (index, self.names[index].clone())),
                     message: "the user is missing".to_owned(),
                 });
@@ -345,6 +354,7 @@ impl Layout {
         if numbers.is_empty() && problems.is_empty() {
             problems.push(Problem {
                 line,
+                user: None,
                 column: None,
                 message: if remove {
                     "a removal needs the number to remove (only a phone with that number is \
@@ -356,6 +366,13 @@ impl Layout {
             });
         }
         if !problems.is_empty() {
+            // The report names whose row it was, as written, when it names anyone.
+            let named = cell(Role::User)
+                .map(|(_, text)| text)
+                .filter(|text| !text.is_empty());
+            for problem in &mut problems {
+                problem.user = named.map(str::to_owned);
+            }
             return Err(problems);
         }
         let Some(user) = user else {

@@ -128,6 +128,10 @@ fn assert_the_samples_outcomes(status: i32, report: &[String]) {
         "{report:#?}"
     );
     assert!(line_of(report, 6).contains(";skipped;"), "{report:#?}");
+    assert!(
+        line_of(report, 6).starts_with("6;diego.siciliani@contoso.example;"),
+        "a skipped row names its user: {report:#?}"
+    );
 }
 
 #[tokio::test]
