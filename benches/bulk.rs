@@ -39,7 +39,10 @@ fn main() {
     }
     // A child run of the whole command, for its peak memory: `--peak-run FILE ARGUMENTS…`
     // prints the seconds it took and its peak.
-    if let Some(position) = arguments.iter().position(|argument| argument == "--peak-run") {
+    if let Some(position) = arguments
+        .iter()
+        .position(|argument| argument == "--peak-run")
+    {
         mfa_phone_handler::install_crypto_provider();
         let runtime = tokio::runtime::Runtime::new().expect("a runtime");
         let rest = &arguments[position + 1..];
@@ -121,7 +124,10 @@ async fn run(prepared: support::Prepared) {
             64,
         )
         .await;
-        println!("| {rows} | {most} | {seconds:.1} | {:.1} |", rows as f64 / seconds);
+        println!(
+            "| {rows} | {most} | {seconds:.1} | {:.1} |",
+            rows as f64 / seconds
+        );
     }
 
     // 10,000 rows by the command in a process of its own: its time and its peak memory.

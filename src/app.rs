@@ -46,10 +46,10 @@ const QUEUE_OUTPUT_BINDING: &str = "resultMessage";
 pub const MAX_ENVELOPE_BYTES: usize = 256 * 1024;
 /// How much of a request over the limit is read (and dropped) before the answer.
 const MAX_DRAINED_BYTES: usize = 64 * 1024 * 1024;
-/// The query parameter that carries a function key; never a runbook parameter.
-const FUNCTION_KEY_PARAMETER: &str = "code";
 /// How long past its budget an invocation may run before it is answered regardless.
 const BUDGET_GRACE: Duration = Duration::from_secs(5);
+/// The least budget worth starting a change with, after waiting for another invocation.
+const MIN_BUDGET_LEFT: Duration = Duration::from_secs(20);
 /// The least `Retry-After` we tell an HTTP caller when Graph gave none.
 const RETRY_AFTER_FLOOR: Duration = Duration::from_secs(5);
 
@@ -139,7 +139,7 @@ async fn http_trigger(
         };
         outcome.set_caller(caller.as_ref(), state.callers.require_app_role);
         state.callers.admit(caller.as_ref())?;
-        http_parameters(request.body, request.query)
+        request.parameters()
     });
     let invocation = Invocation {
         trigger: Trigger::Http,
@@ -153,9 +153,10 @@ async fn http_trigger(
         }
         Err(failure) => {
             outcome.fail(failure);
-            finish(outcome)
+            (finish(outcome), false)
         }
     };
+    let (report, replayed) = report;
     let status = report.http_status();
     let retry_after = report
         .error_code()
@@ -173,7 +174,13 @@ async fn http_trigger(
         status,
         report.to_json(),
         retry_after,
-        &report.log,
+        // Another invocation's answer: the host's log of this invocation says only that, so
+        // that what was done is logged once, by the invocation that did it.
+        if replayed {
+            report.log.last().map_or(&[][..], std::slice::from_ref)
+        } else {
+            &report.log
+        },
     );
     (StatusCode::OK, axum::Json(envelope)).into_response()
 }
@@ -338,43 +345,73 @@ async fn read_envelope(body: Body) -> Result<Bytes, Failure> {
 }
 
 /// Carries the request out, unless this instance has already answered the same request
-/// (`key`) or is carrying it out: then the answer it gave, or gets, is this one's too.
+/// (`key`) or is carrying it out: then the answer it gave, or gets, is this one's too. The
+/// report, and whether it is another invocation's answer.
 async fn once(
     state: &AppState,
     key: Option<Key>,
     parameters: Value,
     invocation: &Invocation<'_>,
     mut outcome: Outcome,
-) -> Report {
+) -> (Report, bool) {
     let turn = match key {
         Some(key) => {
             let id = outcome.report().invocation_id.clone();
             state.replays.turn(key, invocation.budget, id).await
         }
-        None => Turn::Unkept,
+        None => Turn::Run(None, Duration::ZERO),
     };
-    match turn {
-        Turn::Again(report) => *report,
+    let (running, waited) = match turn {
+        Turn::Again(report) => return (*report, true),
+        Turn::Run(running, waited) => (running, waited),
         Turn::Elapsed => {
+            echo_request(&parameters, &mut outcome);
             outcome.fail(Failure::new(
                 ErrorCode::UserBusy,
                 "the same request (this requestId, these parameters) is still being carried \
                  out on this instance; nothing was done twice, send it again later for its \
                  answer",
             ));
-            finish(outcome)
+            return (finish(outcome), false);
         }
-        Turn::Run(running) => {
-            guarded(state, parameters, invocation, &mut outcome).await;
-            let report = finish(outcome);
-            running.finish(&report);
-            report
-        }
-        Turn::Unkept => {
-            guarded(state, parameters, invocation, &mut outcome).await;
-            finish(outcome)
-        }
+    };
+    // What is left of the budget after waiting for another invocation that then gave no
+    // final answer: the caller's wait does not start again.
+    let budget = invocation.budget.saturating_sub(waited);
+    if budget < MIN_BUDGET_LEFT {
+        echo_request(&parameters, &mut outcome);
+        outcome.fail(Failure::new(
+            ErrorCode::UserBusy,
+            "the same request was being carried out on this instance and ended without an \
+             answer that stands, too late for this invocation to carry it out in time; send it \
+             again",
+        ));
+        return (finish(outcome), false);
     }
+    let invocation = Invocation {
+        trigger: invocation.trigger,
+        caller: invocation.caller,
+        budget,
+    };
+    guarded(state, parameters, &invocation, &mut outcome).await;
+    let report = finish(outcome);
+    if let Some(running) = running {
+        running.finish(&report);
+    }
+    (report, false)
+}
+
+/// The request and its `requestId` in a result that did not run it.
+fn echo_request(parameters: &Value, outcome: &mut Outcome) {
+    let Ok(object) = request::parameters_object(parameters) else {
+        return;
+    };
+    if let Ok(parsed) = request::parse(&object)
+        && let Task::Change(change) = parsed.task
+    {
+        outcome.report_mut().request_id = change.request_id;
+    }
+    outcome.report_mut().request = Some(Value::Object(object));
 }
 
 /// The result, kept within a queue message's size.
@@ -503,39 +540,6 @@ async fn execute(
             outcome.fail(rejected.failure);
         }
     }
-}
-
-/// The parameters of an HTTP request: the body's, plus query parameters the body does not
-/// name (except the function key).
-fn http_parameters(body: Option<Value>, query: Map<String, Value>) -> Result<Value, Failure> {
-    let query: Map<String, Value> = query
-        .into_iter()
-        .filter(|(name, _)| !name.eq_ignore_ascii_case(FUNCTION_KEY_PARAMETER))
-        .collect();
-    let mut parameters = match body {
-        None if query.is_empty() => {
-            return Err(Failure::new(
-                ErrorCode::InvalidRequest,
-                "the request body is empty: send the parameters as a JSON object, e.g. \
-                 {\"UserId\": \"…\", \"phoneNumber\": \"+49…\"}",
-            ));
-        }
-        None => Map::new(),
-        Some(Value::String(_)) => {
-            return Err(Failure::new(
-                ErrorCode::InvalidRequest,
-                "the request body is not JSON: send the parameters as a JSON object with \
-                 Content-Type application/json",
-            ));
-        }
-        Some(body) => request::parameters_object(&body)?,
-    };
-    for (name, value) in query {
-        if !parameters.keys().any(|key| key.eq_ignore_ascii_case(&name)) {
-            parameters.insert(name, value);
-        }
-    }
-    Ok(Value::Object(parameters))
 }
 
 /// The result message for the queue output: the report as a JSON object.

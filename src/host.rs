@@ -12,6 +12,7 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use crate::caller::Principal;
+use crate::report::{ErrorCode, Failure};
 
 /// A decoded invocation request: the host's envelope.
 #[derive(Debug)]
@@ -41,6 +42,45 @@ pub enum QueueMessage {
     Json(Value),
     /// The message text is not JSON.
     Text(String),
+}
+
+/// The query parameter that carries a function key; never a runbook parameter.
+const FUNCTION_KEY_PARAMETER: &str = "code";
+
+impl HttpTriggerRequest {
+    /// The parameters of an HTTP request: the body's, plus query parameters the body does not
+    /// name (except the function key).
+    pub fn parameters(self) -> Result<Value, Failure> {
+        let (body, query) = (self.body, self.query);
+        let query: Map<String, Value> = query
+            .into_iter()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case(FUNCTION_KEY_PARAMETER))
+            .collect();
+        let mut parameters = match body {
+            None if query.is_empty() => {
+                return Err(Failure::new(
+                    ErrorCode::InvalidRequest,
+                    "the request body is empty: send the parameters as a JSON object, e.g. \
+                     {\"UserId\": \"…\", \"phoneNumber\": \"+49…\"}",
+                ));
+            }
+            None => Map::new(),
+            Some(Value::String(_)) => {
+                return Err(Failure::new(
+                    ErrorCode::InvalidRequest,
+                    "the request body is not JSON: send the parameters as a JSON object with \
+                     Content-Type application/json",
+                ));
+            }
+            Some(body) => crate::request::parameters_object(&body)?,
+        };
+        for (name, value) in query {
+            if !parameters.keys().any(|key| key.eq_ignore_ascii_case(&name)) {
+                parameters.insert(name, value);
+            }
+        }
+        Ok(Value::Object(parameters))
+    }
 }
 
 impl Envelope {

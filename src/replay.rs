@@ -3,8 +3,7 @@
 //! the same caller gets the first answer again instead of being carried out a second time, and
 //! one still being carried out is waited for, not run beside itself.
 //!
-//! Only final answers are kept (a success, or a refusal that would come again); a transient
-//! failure lets the next sending run. The key is the caller and the request's parameters as a
+//! Only successes are kept: after a refusal or a failure the next sending runs. The key is the caller and the request's parameters as a
 //! whole, `requestId` among them, so a request that differs in anything, or comes from another
 //! caller, is a new request. Kept in memory, per instance, for [`KEPT_FOR`] and within
 //! [`KEPT_BYTES`]: a sending that reaches another instance, or this one after a restart, is
@@ -19,7 +18,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 use crate::caller::{Access, Caller, CallerPolicy};
-use crate::report::{ErrorCode, Report};
+use crate::report::Report;
 use crate::request::{self, Task};
 
 /// How long an answer is kept.
@@ -149,12 +148,11 @@ impl Replays {
     }
 }
 
-/// Whether `report` is what the same request would get again: a success, or a refusal that
-/// does not depend on the moment (not a transient failure, not a failure of ours).
+/// Whether `report` is kept for the same request sent again: a success (what was done must
+/// not be done twice). A refusal is not: the same request may succeed once someone fixed its
+/// cause (a permission granted, a user created), and running it again costs a read.
 pub fn is_final(report: &Report) -> bool {
-    report
-        .error_code()
-        .is_none_or(|code| !code.is_transient() && code != ErrorCode::Internal)
+    report.error_code().is_none()
 }
 
 impl Running<'_> {
@@ -211,14 +209,13 @@ impl Kept {
 
 /// This invocation's turn with a request.
 pub enum Turn<'a> {
-    /// Carry it out, and [`Running::finish`] with its answer.
-    Run(Running<'a>),
+    /// Carry it out, and [`Running::finish`] with its answer (`None`: a request that is not
+    /// kept), having waited so long for another invocation's answer first.
+    Run(Option<Running<'a>>, Duration),
     /// The answer an earlier invocation gave, told as such in its log.
     Again(Box<Report>),
     /// Another invocation is still carrying it out, past this one's wait.
     Elapsed,
-    /// Not a request that is kept: carry it out.
-    Unkept,
 }
 
 impl Replays {
@@ -228,7 +225,7 @@ impl Replays {
         let started = tokio::time::Instant::now();
         loop {
             let answered = match self.begin(key) {
-                Begin::First(running) => return Turn::Run(running),
+                Begin::First(running) => return Turn::Run(Some(running), started.elapsed()),
                 Begin::Answered(answered) => answered,
                 Begin::Waiting(receiver) => {
                     match wait_for(receiver, wait.saturating_sub(started.elapsed())).await {
@@ -285,7 +282,7 @@ pub struct Elapsed;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Failure, Trigger};
+    use crate::report::{ErrorCode, Failure, Trigger};
 
     fn parameters(request_id: &str) -> Map<String, Value> {
         let Value::Object(map) = serde_json::json!({
@@ -355,9 +352,9 @@ mod tests {
     }
 
     #[test]
-    fn refusals_that_would_come_again_are_final_and_internal_failures_are_not() {
+    fn only_successes_are_kept() {
         assert!(is_final(&report(None)));
-        assert!(is_final(&report(Some(ErrorCode::ProtectedUser))));
+        assert!(!is_final(&report(Some(ErrorCode::ProtectedUser))));
         assert!(!is_final(&report(Some(ErrorCode::UserBusy))));
         assert!(!is_final(&report(Some(ErrorCode::Internal))));
     }

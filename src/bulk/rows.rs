@@ -371,7 +371,9 @@ impl Layout {
                 .map(|(_, text)| text)
                 .filter(|text| !text.is_empty());
             for problem in &mut problems {
-                problem.user = named.map(str::to_owned);
+                // Masked and bounded like every cell a problem echoes: a number typed into the
+                // user's column stays masked.
+                problem.user = named.map(echo);
             }
             return Err(problems);
         }
@@ -529,6 +531,21 @@ mod tests {
 
     fn record(cells: &[&str]) -> csv::StringRecord {
         csv::StringRecord::from(cells.to_vec())
+    }
+
+    #[test]
+    fn a_bad_rows_user_is_named_masked_and_bounded() {
+        let layout = Layout::read(1, &record(&["UPN", "Mobile"])).expect("a layout");
+        // The columns swapped: the number in the user's column, the user in the number's.
+        let problems = layout
+            .operations(2, &record(&["+49 170 1234567", "adele@contoso.com"]), None)
+            .expect_err("problems");
+        let user = problems[0]
+            .user
+            .as_deref()
+            .expect("the user cell, as written");
+        assert!(!user.contains("1234567"), "{user}");
+        assert!(user.contains("+49"), "{user}");
     }
 
     #[test]
