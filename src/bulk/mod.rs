@@ -260,10 +260,11 @@ pub async fn run(
     let fatal = fatal
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    // Refused before any row settled: nothing was written, and the options are what is wrong
-    // (no report: it would only say that no row was sent).
+    // Every delivery refused: nothing reached the handler, so nothing was written, and the
+    // options are what is wrong (no report: it would only say that no row was sent). Once
+    // anything else came back (an answer, a timeout), the report tells each row's fate.
     if let Some(fatal) = fatal.as_ref().filter(|fatal| fatal.refused)
-        && !outcomes.iter().flatten().any(outcome::RowOutcome::is_final)
+        && progress.reached.load(Ordering::Relaxed) == 0
     {
         eprintln!(
             "\nNothing was written: {}\nCorrect the endpoint, the key or the audience, and run \

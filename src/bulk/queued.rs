@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use url::Url;
 
 use super::endpoint::Delivery;
@@ -32,6 +32,9 @@ const ACK_WAIT: Duration = Duration::from_secs(5);
 const RELEASE_AFTER: Duration = Duration::from_secs(3);
 /// The pause between looks when none of ours came.
 const IDLE: Duration = Duration::from_millis(200);
+/// The longest a closing endpoint waits for the look under way (a receive and the messages it
+/// hid: a few storage requests, each bounded).
+const STOP_WAIT: Duration = Duration::from_secs(30);
 
 /// A result handed to whoever waits for it, with the acknowledgement that its outcome is
 /// recorded (then the message is deleted).
@@ -57,7 +60,9 @@ pub struct QueueEndpoint {
 /// The look at the results queue, over the endpoint's life.
 enum Collector {
     NotStarted,
-    Running(tokio::task::JoinHandle<()>),
+    /// Looking, until told to stop (between two looks, so that every message a look hid is
+    /// recorded to be shown again).
+    Running(tokio::task::JoinHandle<()>, watch::Sender<bool>),
     /// Closed, having looked at the results queue or not.
     Closed {
         looked: bool,
@@ -66,7 +71,7 @@ enum Collector {
 
 impl Drop for QueueEndpoint {
     fn drop(&mut self) {
-        if let Collector::Running(collector) = &*lock(&self.collector) {
+        if let Collector::Running(collector, _) = &*lock(&self.collector) {
             collector.abort();
         }
     }
@@ -164,8 +169,15 @@ impl QueueEndpoint {
             let looked = self.has_looked_locked(&state);
             std::mem::replace(&mut *state, Collector::Closed { looked })
         };
-        if let Collector::Running(collector) = collector {
-            collector.abort();
+        if let Collector::Running(mut collector, stop) = collector {
+            // Its look under way ends, and what it hid is recorded, before anything is shown.
+            let _ = stop.send(true);
+            if tokio::time::timeout(STOP_WAIT, &mut collector)
+                .await
+                .is_err()
+            {
+                collector.abort();
+            }
         }
         let hidden: Vec<(String, String)> = lock(&self.hidden).drain().collect();
         for (id, pop_receipt) in hidden {
@@ -186,7 +198,7 @@ impl QueueEndpoint {
     fn has_looked_locked(&self, collector: &Collector) -> bool {
         match collector {
             Collector::NotStarted => false,
-            Collector::Running(_) => true,
+            Collector::Running(..) => true,
             Collector::Closed { looked } => *looked,
         }
     }
@@ -202,11 +214,16 @@ impl QueueEndpoint {
         lock(&self.waiting).insert(request_id.to_owned(), sender);
         let mut collector = lock(&self.collector);
         if matches!(*collector, Collector::NotStarted) {
-            *collector = Collector::Running(tokio::spawn(collect(
-                self.results.clone(),
-                self.waiting.clone(),
-                self.hidden.clone(),
-            )));
+            let (stop, stopped) = watch::channel(false);
+            *collector = Collector::Running(
+                tokio::spawn(collect(
+                    self.results.clone(),
+                    self.waiting.clone(),
+                    self.hidden.clone(),
+                    stopped,
+                )),
+                stop,
+            );
         }
         receiver
     }
@@ -241,13 +258,26 @@ pub fn is_local(url: &Url) -> bool {
 
 /// Takes this run's results off the results queue as they come and hands each to whoever waits
 /// for it; releases every other message at once.
-async fn collect(results: Queue, waiting: Waiting, hidden: Arc<Mutex<HashMap<String, String>>>) {
+/// A pause between looks that ends early when the endpoint is closed.
+async fn pause(stopped: &mut watch::Receiver<bool>, length: Duration) {
+    let _ = tokio::time::timeout(length, stopped.wait_for(|stop| *stop)).await;
+}
+
+async fn collect(
+    results: Queue,
+    waiting: Waiting,
+    hidden: Arc<Mutex<HashMap<String, String>>>,
+    mut stopped: watch::Receiver<bool>,
+) {
     loop {
+        if *stopped.borrow() {
+            return;
+        }
         let batch = match results.receive(32, LOOK).await {
             Ok(batch) => batch,
             Err(error) => {
                 tracing::warn!("could not read the results queue: {}", error.0);
-                tokio::time::sleep(IDLE * 4).await;
+                pause(&mut stopped, IDLE * 4).await;
                 continue;
             }
         };
@@ -298,7 +328,7 @@ async fn collect(results: Queue, waiting: Waiting, hidden: Arc<Mutex<HashMap<Str
             }
         }
         if ours == 0 {
-            tokio::time::sleep(IDLE).await;
+            pause(&mut stopped, IDLE).await;
         }
     }
 }

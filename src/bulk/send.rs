@@ -40,6 +40,9 @@ pub struct Progress {
     pub answered: AtomicUsize,
     pub failed: AtomicUsize,
     pub skipped: AtomicUsize,
+    /// Deliveries the endpoint did not refuse (answered, failed, timed out, or pending): any
+    /// of them may have reached the handler.
+    pub reached: AtomicUsize,
 }
 
 /// Why a run stopped by itself.
@@ -146,6 +149,9 @@ impl Sender<'_> {
                     self.endpoint.deliver(request_id, &body).await
                 }
             };
+            if !matches!(delivery, Delivery::Refused { .. }) {
+                self.progress.reached.fetch_add(1, Ordering::Relaxed);
+            }
             match delivery {
                 Delivery::Pending { detail } => {
                     settled = false;
