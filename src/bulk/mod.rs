@@ -19,6 +19,7 @@ pub mod rows;
 pub mod send;
 pub mod state;
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Mutex;
@@ -86,7 +87,35 @@ pub async fn run(
         layout,
         delimiter,
         rows,
+        held,
     } = checked;
+    // Skipping a bad row, the same user's other rows are held back with it: one user's rows
+    // run in the file's order, and the bad row's place in it would be lost.
+    let operations = if options.skip_bad_rows && !held.is_empty() {
+        let (kept, back): (Vec<Operation>, Vec<Operation>) = operations
+            .into_iter()
+            .partition(|operation| !held.contains_key(&operation.user_key()));
+        problem_count += back.len();
+        problems.extend(back.into_iter().map(|operation| {
+            let column = operation.column as usize;
+            Problem {
+                line: operation.line,
+                user: Some(operation.user.to_string()),
+                user_key: None,
+                column: Some((column, layout.column_name(column))),
+                message: format!(
+                    "held back: line {} names the same user and was skipped for a problem, and \
+                     one user's rows run in the file's order; correct that line and run again",
+                    held.get(&operation.user_key()).copied().unwrap_or_default()
+                ),
+            }
+        }));
+        problems.sort_by_key(|problem| problem.line);
+        problems.truncate(PROBLEMS_KEPT);
+        kept
+    } else {
+        operations
+    };
     // One user and type given two numbers is a problem only the whole file shows: those
     // operations are set apart like a bad row's.
     let (plan, conflicts) = Plan::apart(operations, &|index| layout.column_name(index));
@@ -342,6 +371,8 @@ pub struct Checked {
     pub delimiter: u8,
     /// Data rows read (the header not counted).
     pub rows: u64,
+    /// The users a row with a problem names, by key, with that row's line (the first).
+    pub held: HashMap<String, u64>,
 }
 
 /// Reads and checks the whole file, streamed: every row's operations and every problem.
@@ -373,12 +404,18 @@ pub fn check(path: &Path, default_region: Option<&str>) -> Result<Checked, Strin
     let mut problem_count = 0;
     let mut rows = 0;
     let mut checking = Checking::new();
+    let mut held = HashMap::new();
     while let Some((line, record)) = table.next_record().map_err(describe)? {
         rows += 1;
         checking.row(path, rows, problem_count);
         match layout.operations(line, record, default_region) {
             Ok(mut found) => operations.append(&mut found),
             Err(found) => {
+                for problem in &found {
+                    if let Some(key) = &problem.user_key {
+                        held.entry(key.clone()).or_insert(problem.line);
+                    }
+                }
                 problem_count += found.len();
                 let room = PROBLEMS_KEPT.saturating_sub(problems.len());
                 problems.extend(found.into_iter().take(room));
@@ -395,6 +432,7 @@ pub fn check(path: &Path, default_region: Option<&str>) -> Result<Checked, Strin
         layout,
         delimiter,
         rows,
+        held,
     })
 }
 

@@ -196,6 +196,7 @@ fn conflicting_sets(operations: &[Operation], chain: &[u32]) -> Vec<(usize, Prob
             Problem {
                 line: operation.line,
                 user: Some(operation.user.to_string()),
+                user_key: None,
                 column: Some((operation.column as usize, String::new())),
                 message,
             },

@@ -74,6 +74,9 @@ pub struct Problem {
     pub line: u64,
     /// The user the row names, as written, when it names one (for the report).
     pub user: Option<String>,
+    /// The key of the user the row names (as [`Operation::user_key`]), when it names one
+    /// that can be told: their other rows are held back with it.
+    pub user_key: Option<String>,
     /// The column's index and its name in the header.
     pub column: Option<(usize, String)>,
     pub message: String,
@@ -169,6 +172,7 @@ impl Layout {
                 Some(role) if roles.contains(&Some(role)) => problems.push(Problem {
                     line,
                     user: None,
+                    user_key: None,
                     column: Some((index, name.clone())),
                     message: format!(
                         "a second column for the same thing as column {}",
@@ -187,6 +191,7 @@ impl Layout {
             problems.push(Problem {
                 line,
                 user: None,
+                user_key: None,
                 column: None,
                 message: "no column names the user: call it UserId, UPN, UserPrincipalName, \
                           Name or ObjectId"
@@ -197,6 +202,7 @@ impl Layout {
             problems.push(Problem {
                 line,
                 user: None,
+                user_key: None,
                 column: None,
                 message: "no column holds a number: call it Mobile, AlternateMobile, OfficePhone \
                           or phoneNumber (with a phoneType column)"
@@ -207,6 +213,7 @@ impl Layout {
             problems.push(Problem {
                 line,
                 user: None,
+                user_key: None,
                 column: None,
                 message: "a phoneType column needs a phoneNumber column beside it".to_owned(),
             });
@@ -241,6 +248,7 @@ impl Layout {
         let problem = |index: usize, message: String| Problem {
             line,
             user: None,
+            user_key: None,
             column: Some((index, self.names[index].clone())),
             message,
         };
@@ -253,6 +261,7 @@ impl Layout {
             problems.push(Problem {
                 line,
                 user: None,
+                user_key: None,
                 column: None,
                 message: format!(
                     "{} cells where the header names {} columns (a delimiter inside a cell \
@@ -273,6 +282,7 @@ impl Layout {
                 problems.push(Problem {
                     line,
                     user: None,
+                    user_key: None,
                     column: cell(Role::User).map(|(index, _)| (index, self.names[index].clone())),
                     message: "the user is missing".to_owned(),
                 });
@@ -355,6 +365,7 @@ impl Layout {
             problems.push(Problem {
                 line,
                 user: None,
+                user_key: None,
                 column: None,
                 message: if remove {
                     "a removal needs the number to remove (only a phone with that number is \
@@ -370,10 +381,14 @@ impl Layout {
             let named = cell(Role::User)
                 .map(|(_, text)| text)
                 .filter(|text| !text.is_empty());
+            let key = user
+                .and_then(|text| UserRef::parse(text).ok())
+                .map(|user| user.lock_key());
             for problem in &mut problems {
                 // Masked and bounded like every cell a problem echoes: a number typed into the
                 // user's column stays masked.
                 problem.user = named.map(echo);
+                problem.user_key.clone_from(&key);
             }
             return Err(problems);
         }

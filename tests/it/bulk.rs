@@ -253,6 +253,48 @@ async fn one_user_and_type_given_two_numbers_is_a_problem_and_skipping_it_sends_
     );
 }
 
+/// Skipping a bad row holds back the same user's other rows: one user's rows run in the file's
+/// order, and the skipped row's place in it (here: a second mobile, which one is meant?) would
+/// be lost.
+#[tokio::test]
+async fn skipping_a_bad_row_holds_back_the_same_users_other_rows() {
+    let app = TestApp::spawn().await;
+    let adele = app.add_member("adele@contoso.com");
+    let bob = app.add_member("bob@contoso.com");
+    let host = http_host(&app).await;
+    let directory = scratch();
+    let file = excel_csv(
+        &directory,
+        "UPN,Mobile,OfficePhone
+         adele@contoso.com,+49 170 1111111,12
+         bob@contoso.com,+49 170 2222222,
+         adele@contoso.com,+49 170 3333333,
+",
+    );
+
+    let status = run(&options(&file, &host, &["--skip-bad-rows"])).await;
+
+    assert_eq!(status, bulk::ROW_FAILED, "rows were skipped");
+    assert_eq!(app.phones(&bob)[0].1, "+49 1702222222", "the rest was sent");
+    assert!(app.phones(&adele).is_empty(), "none of adele's rows ran");
+    let rows = report(&directory, b',');
+    let statuses: Vec<(&str, &str, &str)> =
+        rows.iter().map(|row| (&row[0], &row[1], &row[5])).collect();
+    assert_eq!(
+        statuses,
+        [
+            ("2", "adele@contoso.com", "skipped"),
+            ("3", "bob@contoso.com", "succeeded"),
+            ("4", "adele@contoso.com", "skipped")
+        ]
+    );
+    assert!(
+        rows[2][8].contains("held back: line 2"),
+        "the row it waits for: {:?}",
+        rows[2]
+    );
+}
+
 #[tokio::test]
 async fn a_dry_run_plans_every_row_and_writes_nothing() {
     let app = TestApp::spawn().await;
