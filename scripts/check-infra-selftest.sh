@@ -3,8 +3,10 @@
 # to a scratch directory, breaks one thing there and expects check-infra.sh to fail naming it.
 #   1. a template grants UserAuthenticationMethod.ReadWrite.All by name;
 #   2. the parameters file carries that permission's app role id (in capitals);
-#   3. the API's service principal no longer requires an app role assignment;
-#   4. the app settings lose MFA_TENANT_ID.
+#   3. a template names it in lower case, inside a string after a URL's //;
+#   4. the app settings lose MFA_REQUIRE_APP_ROLE;
+#   5. the API's service principal no longer requires an app role assignment;
+#   6. the app settings lose MFA_TENANT_ID.
 # Uses the tools check-infra.sh installed (run it first); each case stops before checkov.
 set -euo pipefail
 
@@ -19,7 +21,7 @@ trap 'rm -rf "$scratch"' EXIT
 case_() {
     local name="$1" expected="$2" breaking="$3" copy="$scratch/$1"
     mkdir -p "$copy"
-    (cd "$repo" && git ls-files -z | xargs -0 tar -cf - ) | tar -xf - -C "$copy"
+    (cd "$repo" && git ls-files -z | xargs -0 tar --ignore-failed-read -cf - 2>/dev/null) | tar -xf - -C "$copy"
     (cd "$copy" && bash -c "$breaking")
     local output status=0
     output="$(cd "$copy" && MFA_TOOLS_DIR="$tools" bash scripts/check-infra.sh 2>&1)" || status=$?
@@ -39,6 +41,10 @@ case_ broad-grant-by-name "graph-permissions.bicep:[0-9]+: grants UserAuthentica
     "printf '%s\n' \"var leftover = 'UserAuthenticationMethod.ReadWrite.All'\" >> infra/app/graph-permissions.bicep"
 case_ broad-grant-by-id "main.parameters.json:[0-9]+: grants UserAuthenticationMethod.ReadWrite.All" \
     "sed -i 's/\"parameters\": {/\"parameters\": { \"extraRole\": { \"value\": \"50483E42-D915-4231-9639-7FDB7FD190E5\" },/' infra/main.parameters.json"
+case_ broad-grant-lower-case-after-a-url "graph-permissions.bicep:[0-9]+: grants UserAuthenticationMethod.ReadWrite.All" \
+    "printf '%s\n' \"var leftover = 'https://graph.microsoft.com/userauthenticationmethod.readwrite.all'\" >> infra/app/graph-permissions.bicep"
+case_ no-role-check "app setting MFA_REQUIRE_APP_ROLE is missing" \
+    "sed -i '/^  MFA_REQUIRE_APP_ROLE:/d' infra/resources.bicep"
 case_ assignment-not-required "must keep appRoleAssignmentRequired: true" \
     "sed -i 's/appRoleAssignmentRequired: true/appRoleAssignmentRequired: false/' infra/app/api-roles.bicep"
 case_ no-tenant-check "app setting MFA_TENANT_ID is missing" \

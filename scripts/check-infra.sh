@@ -76,6 +76,22 @@ def problem(text):
     print(f"check-infra: {text}", file=sys.stderr)
 
 
+def bicep_code(line):
+    """A Bicep line without its // comment (a // inside a '...' string, as in https://, stays)."""
+    quoted = False
+    index = 0
+    while index < len(line):
+        if line[index] == "\\" and quoted:
+            index += 2
+            continue
+        if line[index] == "'":
+            quoted = not quoted
+        elif line.startswith("//", index) and not quoted:
+            return line[:index]
+        index += 1
+    return line
+
+
 config = json.load(open("infra/bicepconfig.json"))
 aliases = set(config.get("extensions", {}))
 extension_line = re.compile(rb"^(\s*)extension\s+([A-Za-z_][A-Za-z0-9_]*)\s*(//.*)?$")
@@ -251,8 +267,8 @@ if resources in trees and main in trees:
             problem(f"{path}: not UTF-8 text, so it cannot be checked for a broad Graph grant")
             continue
         for number, line in enumerate(lines, start=1):
-            code = line.split("//", 1)[0] if path.endswith(".bicep") else line
-            if "UserAuthenticationMethod.ReadWrite.All" in code or "50483e42-d915-4231-9639-7fdb7fd190e5" in line.lower():
+            code = (bicep_code(line) if path.endswith(".bicep") else line).lower()
+            if "userauthenticationmethod.readwrite.all" in code or "50483e42-d915-4231-9639-7fdb7fd190e5" in line.lower():
                 problem(f"{path}:{number}: grants UserAuthenticationMethod.ReadWrite.All, which can create a "
                         "Temporary Access Pass for any user: grant UserAuthMethod-Phone.ReadWrite.All and "
                         "UserAuthenticationMethod.Read.All instead")

@@ -117,9 +117,12 @@ async fn the_protection_verdict_is_taken_again_after_waiting_for_another_instanc
         let checks_before = answered_checks();
         let during = deliver(&app.client, &instance_b, &second, 1);
         let meanwhile = async {
-            while answered_checks() == checks_before {
-                arrivals.changed().await.expect("the simulator runs");
-            }
+            within("B's membership check is answered", async {
+                while answered_checks() == checks_before {
+                    arrivals.changed().await.expect("the simulator runs");
+                }
+            })
+            .await;
             // B has its verdict and waits for A's lease: the user becomes protected now.
             app.sim
                 .tenant(|tenant| tenant.directory.add_group_member(group, &user));
