@@ -378,7 +378,7 @@ async fn once(
     // What is left of the budget after waiting for another invocation that then gave no
     // final answer: the caller's wait does not start again.
     let budget = invocation.budget.saturating_sub(waited);
-    if budget < MIN_BUDGET_LEFT {
+    if !waited.is_zero() && budget < MIN_BUDGET_LEFT.min(invocation.budget) {
         echo_request(&parameters, &mut outcome);
         outcome.fail(Failure::new(
             ErrorCode::UserBusy,

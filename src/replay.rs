@@ -210,7 +210,8 @@ impl Kept {
 /// This invocation's turn with a request.
 pub enum Turn<'a> {
     /// Carry it out, and [`Running::finish`] with its answer (`None`: a request that is not
-    /// kept), having waited so long for another invocation's answer first.
+    /// kept), having waited so long for another invocation that gave no answer to keep (zero
+    /// when it did not wait).
     Run(Option<Running<'a>>, Duration),
     /// The answer an earlier invocation gave, told as such in its log.
     Again(Box<Report>),
@@ -223,16 +224,20 @@ impl Replays {
     /// another's answer to it, waiting up to `wait` for one under way.
     pub async fn turn(&self, key: Key, wait: Duration, invocation_id: Option<String>) -> Turn<'_> {
         let started = tokio::time::Instant::now();
+        let mut waited = Duration::ZERO;
         loop {
             let answered = match self.begin(key) {
-                Begin::First(running) => return Turn::Run(Some(running), started.elapsed()),
+                Begin::First(running) => return Turn::Run(Some(running), waited),
                 Begin::Answered(answered) => answered,
                 Begin::Waiting(receiver) => {
                     match wait_for(receiver, wait.saturating_sub(started.elapsed())).await {
                         Ok(Some(answered)) => answered,
                         // That invocation ended without a final answer: this one carries the
-                        // request out.
-                        Ok(None) => continue,
+                        // request out, in what is left of its budget.
+                        Ok(None) => {
+                            waited = started.elapsed();
+                            continue;
+                        }
                         Err(Elapsed) => return Turn::Elapsed,
                     }
                 }

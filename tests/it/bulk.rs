@@ -166,13 +166,14 @@ async fn a_spreadsheet_ends_in_every_rows_outcome_in_the_tenant_and_the_report()
 async fn a_file_with_problems_sends_nothing_and_names_each_line_and_column() {
     let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
+    app.add_member("bob@contoso.com");
     let host = http_host(&app).await;
     let directory = scratch();
     let file = excel_csv(
         &directory,
         "UserPrincipalName,Mobile\n\
          adele@contoso.com,+49 170 1111111\n\
-         adele@contoso.com,4.91701E+11\n\
+         bob@contoso.com,4.91701E+11\n\
          not a user,+49 170 2222222\n",
     );
 
