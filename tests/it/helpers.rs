@@ -618,6 +618,14 @@ pub async fn azurite() -> mfa_phone_handler::simulator::azurite::Azurite {
         .unwrap_or_else(|error| panic!("{error}"))
 }
 
+/// `AzureWebJobsStorage` for a handler that uses `azurite` (its development account's key).
+pub fn connection_string(azurite: &mfa_phone_handler::simulator::azurite::Azurite) -> String {
+    storage_of(azurite)
+        .settings()
+        .connection_string()
+        .expect("Azurite's key")
+}
+
 /// The storage account of `azurite`, reached as the product reaches it.
 pub fn storage_of(
     azurite: &mfa_phone_handler::simulator::azurite::Azurite,

@@ -11,7 +11,8 @@ use mfa_phone_handler::storage::queue::{Encoding, Queue, read_json};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    QUEUE_FUNCTION, TestApp, azurite, queue_envelope, result_of, storage_of, take_all, within,
+    QUEUE_FUNCTION, TestApp, azurite, connection_string, queue_envelope, result_of, storage_of,
+    take_all, within,
 };
 
 const OLD: &str = "+49 1701234567";
@@ -46,10 +47,7 @@ async fn two_instances_waiting_a_second() -> (
     String,
 ) {
     let azurite = azurite().await;
-    let connection = storage_of(&azurite)
-        .settings()
-        .connection_string()
-        .expect("Azurite's key");
+    let connection = connection_string(&azurite);
     let settings = [
         ("AzureWebJobsStorage", connection.as_str()),
         ("MFA_LEASE_WAIT_SECONDS", "1"),
@@ -68,10 +66,7 @@ async fn two_instances_waiting_a_second() -> (
 async fn the_protection_verdict_is_taken_again_after_waiting_for_another_instances_lease() {
     let group = "42424242-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
     let azurite = azurite().await;
-    let connection = storage_of(&azurite)
-        .settings()
-        .connection_string()
-        .expect("Azurite's key");
+    let connection = connection_string(&azurite);
     let settings = [
         ("AzureWebJobsStorage", connection.as_str()),
         ("MFA_LEASE_WAIT_SECONDS", "20"),
@@ -223,10 +218,7 @@ async fn removal_window(set_by_upn: bool) {
 async fn two_instances_on_one_queue_keep_every_removal_to_its_number() {
     let azurite = azurite().await;
     let storage = storage_of(&azurite);
-    let connection = storage
-        .settings()
-        .connection_string()
-        .expect("Azurite's key");
+    let connection = connection_string(&azurite);
     let settings = [("AzureWebJobsStorage", connection.as_str())];
     let app = TestApp::builder()
         .options(SimOptions {

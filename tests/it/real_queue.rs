@@ -13,7 +13,7 @@ use mfa_phone_handler::storage::StorageAccount;
 use mfa_phone_handler::storage::queue::{Encoding, Queue, read_json};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, azurite, storage_of, take_all, within};
+use crate::helpers::{TestApp, azurite, connection_string, storage_of, take_all, within};
 
 const NUMBER: &str = "+49 1701234567";
 const REQUESTS: &str = "mfa-phone-requests";
@@ -240,10 +240,7 @@ async fn through_faults_with_per_user_leases_each_message_ends_in_one_result() {
 async fn through_faults(users: usize, faults: usize, settings: &[(&str, &str)]) {
     let azurite = azurite().await;
     let storage = storage_of(&azurite);
-    let connection = storage
-        .settings()
-        .connection_string()
-        .expect("Azurite's key");
+    let connection = connection_string(&azurite);
     let mut environment = vec![
         ("MFA_GRAPH_BACKOFF_SECONDS", "0.01"),
         ("MFA_GRAPH_BACKOFF_CAP_SECONDS", "0.05"),
