@@ -306,6 +306,20 @@ mod tests {
         report
     }
 
+    /// A first sending of `key` under way, and a second one waiting for it.
+    fn first_and_waiting(
+        replays: &Replays,
+        key: Key,
+    ) -> (Running<'_>, watch::Receiver<Option<Arc<Answered>>>) {
+        let Begin::First(running) = replays.begin(key) else {
+            panic!("the first sending runs")
+        };
+        let Begin::Waiting(receiver) = replays.begin(key) else {
+            panic!("the second waits")
+        };
+        (running, receiver)
+    }
+
     #[test]
     fn the_same_parameters_from_the_same_caller_are_one_request() {
         let key = Key::of(Some("a"), &parameters("r-1"));
@@ -319,12 +333,7 @@ mod tests {
     async fn a_final_answer_is_kept_and_handed_to_those_waiting() {
         let replays = Replays::default();
         let key = Key::of(None, &parameters("r-1"));
-        let Begin::First(running) = replays.begin(key) else {
-            panic!("the first sending runs")
-        };
-        let Begin::Waiting(receiver) = replays.begin(key) else {
-            panic!("the second waits")
-        };
+        let (running, receiver) = first_and_waiting(&replays, key);
         running.finish(&report(None));
         let answered = wait_for(receiver, Duration::from_secs(5))
             .await
@@ -339,12 +348,7 @@ mod tests {
     async fn a_transient_failure_lets_the_next_sending_run() {
         let replays = Replays::default();
         let key = Key::of(None, &parameters("r-1"));
-        let Begin::First(running) = replays.begin(key) else {
-            panic!("the first sending runs")
-        };
-        let Begin::Waiting(receiver) = replays.begin(key) else {
-            panic!("the second waits")
-        };
+        let (running, receiver) = first_and_waiting(&replays, key);
         running.finish(&report(Some(ErrorCode::GraphUnavailable)));
         assert!(
             wait_for(receiver, Duration::from_secs(5))

@@ -266,11 +266,10 @@ async fn skipping_a_bad_row_holds_back_the_same_users_other_rows() {
     let directory = scratch();
     let file = excel_csv(
         &directory,
-        "UPN,Mobile,OfficePhone
-         adele@contoso.com,+49 170 1111111,12
-         bob@contoso.com,+49 170 2222222,
-         adele@contoso.com,+49 170 3333333,
-",
+        "UPN,Mobile,OfficePhone\n\
+         adele@contoso.com,+49 170 1111111,12\n\
+         bob@contoso.com,+49 170 2222222,\n\
+         adele@contoso.com,+49 170 3333333,\n",
     );
 
     let status = run(&options(&file, &host, &["--skip-bad-rows"])).await;
