@@ -32,7 +32,7 @@ fn main() {
     let arguments: Vec<String> = std::env::args().collect();
     if let Some(position) = arguments.iter().position(|argument| argument == "--peak") {
         let file = PathBuf::from(&arguments[position + 1]);
-        let checked = bulk::check(&file, None).expect("the file checks");
+        let checked = bulk::check(&file, None, true).expect("the file checks");
         let plan = bulk::plan::Plan::new(checked.operations).expect("a plan");
         println!("{} {}", plan.operations.len(), peak_kib());
         return;
@@ -73,7 +73,7 @@ async fn run(prepared: support::Prepared) {
         let file = data.join(format!("check-{rows}.csv"));
         write_file(&file, "check", 0, rows);
         let started = Instant::now();
-        let checked = bulk::check(&file, None).expect("checks");
+        let checked = bulk::check(&file, None, true).expect("checks");
         let seconds = started.elapsed().as_secs_f64();
         assert_eq!(checked.operations.len(), rows);
         drop(checked);

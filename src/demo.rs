@@ -14,8 +14,6 @@ use crate::simulator::seed::{self, DEMO_USERS};
 use crate::simulator::{SimOptions, Simulator};
 use crate::storage::StorageAccount;
 
-/// The port the miniature host listens on unless told otherwise: Core Tools' default.
-const DEFAULT_PORT: u16 = 7071;
 /// Settings that would point the child at a real tenant; the demo removes them.
 const REAL_TENANT_SETTINGS: [&str; 9] = [
     "AZURE_TENANT_ID",
@@ -29,21 +27,15 @@ const REAL_TENANT_SETTINGS: [&str; 9] = [
     "MSI_SECRET",
 ];
 
-/// Runs the demo until Ctrl-C.
-pub fn main(arguments: &[String]) -> ExitCode {
-    let Some(port) = port_argument(arguments, DEFAULT_PORT) else {
-        return ExitCode::from(2);
-    };
+/// Runs the demo on `port` until Ctrl-C or SIGTERM.
+pub fn main(port: u16) -> ExitCode {
     block_on(run(port))
 }
 
-/// Runs only the simulated Graph (with the demo tenant) until Ctrl-C, and prints the settings
-/// a handler needs to use it: for `func start` with local.settings.json, or for the package
-/// check, which starts the deployable binary against it.
-pub fn simulate(arguments: &[String]) -> ExitCode {
-    let Some(port) = port_argument(arguments, 0) else {
-        return ExitCode::from(2);
-    };
+/// Runs only the simulated Graph (with the demo tenant) until Ctrl-C or SIGTERM, and prints
+/// the settings a handler needs to use it: for `func start` with local.settings.json, or for
+/// the package check, which starts the deployable binary against it.
+pub fn simulate(port: u16) -> ExitCode {
     block_on(async move {
         crate::install_crypto_provider();
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
@@ -56,9 +48,33 @@ pub fn simulate(arguments: &[String]) -> ExitCode {
             println!("{name}={value}");
         }
         println!("simulator ready");
-        let _ = tokio::signal::ctrl_c().await;
+        stop_requested().await;
         Ok(())
     })
+}
+
+/// Completes on Ctrl-C or SIGTERM (as `timeout`, a service manager or a test ends a process).
+async fn stop_requested() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
 }
 
 fn block_on(work: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
@@ -77,24 +93,6 @@ fn block_on(work: impl std::future::Future<Output = Result<(), String>>) -> Exit
         Err(message) => {
             eprintln!("{message}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-/// Reads `[--port N]`; `None` (after saying why) when the arguments are wrong.
-fn port_argument(arguments: &[String], default: u16) -> Option<u16> {
-    match arguments {
-        [] => Some(default),
-        [flag, value] if flag == "--port" => match value.parse() {
-            Ok(port) => Some(port),
-            Err(_) => {
-                eprintln!("--port needs a port number, not '{value}'");
-                None
-            }
-        },
-        _ => {
-            eprintln!("usage: mfa-phone-handler demo|simulate [--port N]");
-            None
         }
     }
 }
@@ -124,6 +122,8 @@ async fn run(port: u16) -> Result<(), String> {
     let executable = std::env::current_exe()
         .map_err(|error| format!("could not find the handler executable: {error}"))?;
     let mut command = Command::new(executable);
+    // The handler ends with the demo however the demo ends (Ctrl-C, SIGTERM, SIGKILL).
+    crate::simulator::child::end_with_parent(&mut command);
     command.arg("serve");
     for name in REAL_TENANT_SETTINGS {
         command.env_remove(name);
@@ -140,8 +140,7 @@ async fn run(port: u16) -> Result<(), String> {
         )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
     if let Some(connection) = storage
         .as_ref()
         .and_then(|storage| storage.settings().connection_string())
@@ -216,7 +215,7 @@ async fn run(port: u16) -> Result<(), String> {
         ),
     }
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
+        () = stop_requested() => {}
         status = child.wait() => {
             return Err(format!("the handler exited: {status:?}"));
         }
@@ -296,7 +295,7 @@ fn instructions(url: &str) -> String {
          curl -s {url}/queue/mfa-phone-results\n\
          The API definition (Logic Apps' HTTP + Swagger, custom connectors):\n  \
          curl -s {url}/api/openapi.json\n\n\
-         Press Ctrl-C to stop.",
+         Press Ctrl-C to stop (everything the demo started stops with it).",
         users = users.join("\n"),
         set = post(&format!(
             r#"{{"UserId":"{adele}","phoneNumber":"{number}","CallerName":"demo"}}"#,

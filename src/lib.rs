@@ -20,6 +20,7 @@
 pub mod app;
 pub mod bulk;
 pub mod caller;
+pub mod cli;
 pub mod config;
 pub mod credential;
 #[cfg(feature = "simulator")]
@@ -29,6 +30,7 @@ pub mod host;
 pub mod journal;
 pub mod language;
 pub mod locks;
+pub mod method_policy;
 pub mod methods;
 pub mod notify;
 pub mod openapi;

@@ -1,73 +1,42 @@
 //! The handler's entry point: `mfa-phone-handler` (or `serve`) runs the custom handler as the
-//! Functions host starts it; `demo` runs it against the built-in simulated tenant.
+//! Functions host starts it; the other commands ([`cli`](mfa_phone_handler::cli)) are tools
+//! around it. Thin: it parses the command line and hands over.
 
 use std::process::ExitCode;
 
+use clap::Parser;
+use mfa_phone_handler::bulk::options::Options;
+use mfa_phone_handler::cli::{Cli, Command, DemoArgs, SimulateArgs};
 use mfa_phone_handler::config::Config;
 use mfa_phone_handler::startup::Application;
 
-const USAGE: &str = "\
-usage: mfa-phone-handler [serve]     run as the Azure Functions custom handler
-       mfa-phone-handler bulk FILE --endpoint URL [--dry-run] [--out DIR] […]
-                                     set or remove the phones a CSV lists, through the HTTP
-                                     trigger; report.csv and report.html (bulk --help)
-       mfa-phone-handler demo [--port N]
-                                     run the handler against a simulated Graph tenant, behind
-                                     a miniature Functions host on 127.0.0.1:N (default 7071)
-       mfa-phone-handler simulate [--port N]
-                                     run only the simulated Graph and print the settings a
-                                     handler needs to use it (for func start, or a package check)
-       mfa-phone-handler openapi [--connector]
-                                     print the API's OpenAPI 2.0 definition (or the Power
-                                     Platform custom connector's variant)
-       mfa-phone-handler --version";
-
 fn main() -> ExitCode {
-    let arguments: Vec<String> = std::env::args().skip(1).collect();
-    match arguments.first().map(String::as_str) {
-        None | Some("serve") => serve(),
-        Some("demo") => demo(&arguments[1..]),
-        Some("bulk") => bulk(&arguments[1..]),
-        Some("simulate") => simulate(&arguments[1..]),
-        Some("openapi") => match arguments.get(1).map(String::as_str) {
+    // clap prints help and --version (exit 0) and every usage error, with a suggestion for a
+    // mistyped option (exit 2), before anything is read or sent.
+    let cli = Cli::parse();
+    match cli.command {
+        None | Some(Command::Serve) => serve(),
+        Some(Command::Bulk(arguments)) => bulk(Options::from(*arguments)),
+        Some(Command::Demo(arguments)) => demo(&arguments),
+        Some(Command::Simulate(arguments)) => simulate(&arguments),
+        Some(Command::Openapi(arguments)) => {
             // The API definition (connector/openapi.json), or the custom connector's variant
             // (connector/apiDefinition.swagger.json).
-            None => {
-                print!("{}", mfa_phone_handler::openapi::committed_text());
-                ExitCode::SUCCESS
-            }
-            Some("--connector") => {
+            if arguments.connector {
                 print!("{}", mfa_phone_handler::openapi::connector_text());
-                ExitCode::SUCCESS
+            } else {
+                print!("{}", mfa_phone_handler::openapi::committed_text());
             }
-            Some(other) => {
-                eprintln!("unknown option '{other}'\n{USAGE}");
-                ExitCode::FAILURE
-            }
-        },
-        Some("-V" | "--version") => {
-            println!("mfa-phone-handler {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
+        Some(Command::Completions(arguments)) => {
+            Cli::print_completions(arguments.shell);
             ExitCode::SUCCESS
-        }
-        Some(other) => {
-            eprintln!("unknown command '{other}'\n{USAGE}");
-            ExitCode::from(2)
         }
     }
 }
 
-fn bulk(arguments: &[String]) -> ExitCode {
-    if arguments
-        .iter()
-        .any(|argument| matches!(argument.as_str(), "-h" | "--help"))
-    {
-        println!("{}", mfa_phone_handler::bulk::options::USAGE);
-        return ExitCode::SUCCESS;
-    }
+fn bulk(options: Options) -> ExitCode {
     // Warnings (a results queue that cannot be read, a storage failure) on stderr beside the
     // command's own lines.
     let _ = tracing_subscriber::fmt()
@@ -86,7 +55,7 @@ fn bulk(arguments: &[String]) -> ExitCode {
             return ExitCode::from(mfa_phone_handler::bulk::NOTHING_SENT);
         }
     };
-    ExitCode::from(runtime.block_on(mfa_phone_handler::bulk::main(arguments)))
+    ExitCode::from(runtime.block_on(mfa_phone_handler::bulk::main(options)))
 }
 
 fn serve() -> ExitCode {
@@ -135,24 +104,25 @@ fn serve() -> ExitCode {
 }
 
 #[cfg(feature = "simulator")]
-fn demo(arguments: &[String]) -> ExitCode {
-    mfa_phone_handler::demo::main(arguments)
+fn demo(arguments: &DemoArgs) -> ExitCode {
+    mfa_phone_handler::demo::main(arguments.port)
 }
 
 #[cfg(feature = "simulator")]
-fn simulate(arguments: &[String]) -> ExitCode {
-    mfa_phone_handler::demo::simulate(arguments)
+fn simulate(arguments: &SimulateArgs) -> ExitCode {
+    mfa_phone_handler::demo::simulate(arguments.port)
 }
 
 #[cfg(not(feature = "simulator"))]
-fn demo(_arguments: &[String]) -> ExitCode {
+fn demo(_arguments: &DemoArgs) -> ExitCode {
     eprintln!("this build has no demo: it was built without the simulator feature");
     ExitCode::from(2)
 }
 
 #[cfg(not(feature = "simulator"))]
-fn simulate(_arguments: &[String]) -> ExitCode {
-    demo(_arguments)
+fn simulate(_arguments: &SimulateArgs) -> ExitCode {
+    eprintln!("this build has no simulator: it was built without the simulator feature");
+    ExitCode::from(2)
 }
 
 /// Completes on SIGTERM (the host stopping us) or Ctrl-C.

@@ -7,6 +7,7 @@
 //! converges on the same state.
 
 use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, RegisteredNumber};
+use crate::report::Action;
 use crate::request::Operation;
 
 /// What to do.
@@ -28,6 +29,17 @@ pub enum Write {
     Update,
     /// DELETE the method of the requested type.
     Remove,
+}
+
+impl Write {
+    /// What the result says was done once this write is made.
+    pub fn action(self) -> Action {
+        match self {
+            Write::Add => Action::Added,
+            Write::Update => Action::Updated,
+            Write::Remove => Action::Removed,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,36 +11,12 @@ use reqwest::header::RETRY_AFTER;
 use serde_json::Value;
 use url::Url;
 
+pub use super::delivery::Delivery;
 use super::queued::QueueEndpoint;
 use crate::graph::parse_retry_after;
 
 /// How long one request may take: the handler answers within its own budget.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(150);
-
-/// What one delivery came to.
-pub enum Delivery {
-    /// The handler's result, final or not as it says.
-    Result(Value),
-    /// A result taken off the results queue: deleted there once `ack` is sent (after the
-    /// outcome is recorded), shown again otherwise.
-    Queued(Value, tokio::sync::oneshot::Sender<()>),
-    /// Try again later; `result` is the handler's own words when it answered.
-    Transient {
-        retry_after: Option<Duration>,
-        code: String,
-        detail: String,
-        result: Option<Value>,
-        /// Whether the whole run should hold back (throttling, Graph overloaded), not only
-        /// this row (a user busy on another instance).
-        pause_all: bool,
-    },
-    /// No retry changes it (the endpoint refused the credentials, a wrong URL).
-    Refused { code: String, detail: String },
-    /// Sent, and no result yet: a later run waits for it rather than sending it again.
-    Pending { detail: String },
-    /// A result that is not this request's (another `requestId`): the outcome is unknown.
-    Unmatched { detail: String },
-}
 
 /// Where a run's operations go.
 pub enum Endpoint {

@@ -9,30 +9,85 @@ use url::Url;
 use super::endpoint::{Endpoint, HttpEndpoint};
 use super::queued::{QueueEndpoint, is_local};
 
-pub const USAGE: &str = "\
-usage: mfa-phone-handler bulk FILE (--endpoint URL | --queue URL) [options]
+/// `bulk`: its options as clap reads them. [`Options`] is what the run uses, checked.
+#[derive(Clone, Debug, clap::Args)]
+#[command(
+    group(clap::ArgGroup::new("destination").required(true).args(["endpoint", "queue"])),
+    after_help = "\
+FILE is a CSV (comma, semicolon or tab; UTF-8, UTF-16 or Windows-1252) with a user column
+(UserId, UPN, UserPrincipalName, Name, ObjectId) and number columns (Mobile, AlternateMobile,
+OfficePhone, or phoneNumber with phoneType); optional Remove/ForcedRemoval/operation,
+smsSignIn, NotifyUser, LanguageOverride, CallerName.
 
-  FILE                   a CSV (comma, semicolon or tab; UTF-8, UTF-16 or Windows-1252) with
-                         a user column (UserId, UPN, UserPrincipalName, Name, ObjectId) and
-                         number columns (Mobile, AlternateMobile, OfficePhone, or phoneNumber
-                         with phoneType); optional Remove/ForcedRemoval/operation, smsSignIn,
-                         NotifyUser, LanguageOverride, CallerName
-  --endpoint URL         the HTTP trigger (…/api/SetOrRemoveMobilePhoneMfa)
-  --queue URL            or the request queue (https://ACCOUNT.queue.core.windows.net/
-                         mfa-phone-requests; results from mfa-phone-results beside it); your
-                         az / azd sign-in against Azure, the development account against Azurite
-  --result-wait SECONDS  how long a queued request's result is waited for (default 900)
-  --function-key KEY     its function key (or MFA_FUNCTION_KEY)
-  --audience URI         also send an Entra token for the API (your az / azd sign-in)
-  --dry-run              the handler plans every row; nothing is written
-  --out DIR              where report.csv, report.html and the run's state go (default: .)
-  --default-region CC    read numbers without a country code as numbers of CC (e.g. DE)
-  --skip-bad-rows        send the rows without problems even when others have some
-  --concurrency N        users changed side by side (default 8 over HTTP, 128 through the
-                         queue, where the host's batch settings pace the work)
-  --caller-name NAME     CallerName of rows that name none (default: bulk FILE)
-  --write-limit N/SECONDS  send at most N changes in any SECONDS (default 3000/150, Graph's
-                         write limit per app and tenant; lower it when other jobs share it)";
+Exit status:
+  0  every change succeeded
+  1  a change failed or was not sent, a bad row was skipped, or the run was stopped (the
+     report says which; the same command goes on where it stopped)
+  2  the file or the options are wrong, or the endpoint refused every request: nothing was
+     sent (or nothing reached the handler), and no report is written"
+)]
+pub struct BulkArgs {
+    /// The CSV file of users and numbers
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The HTTP trigger (…/api/SetOrRemoveMobilePhoneMfa)
+    #[arg(long, value_name = "URL", value_parser = http_url)]
+    pub endpoint: Option<Url>,
+    /// Or the request queue (https://ACCOUNT.queue.core.windows.net/mfa-phone-requests;
+    /// results from mfa-phone-results beside it), with your az / azd sign-in, or Azurite's
+    /// development account on this machine
+    #[arg(long, value_name = "URL", value_parser = http_url)]
+    pub queue: Option<Url>,
+    /// How long a queued request's result is waited for, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub result_wait: u64,
+    /// The HTTP trigger's function key
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "MFA_FUNCTION_KEY",
+        hide_env_values = true
+    )]
+    pub function_key: Option<String>,
+    /// Also send an Entra token for the API (your az / azd sign-in): its Application ID URI,
+    /// api://<the API app registration's client id>
+    #[arg(long, value_name = "URI")]
+    pub audience: Option<String>,
+    /// The handler plans every row; nothing is written
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where report.csv, report.html and the run's state go
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// Read numbers without a country code as numbers of this region (e.g. DE)
+    #[arg(long, value_name = "CC", value_parser = region)]
+    pub default_region: Option<String>,
+    /// Send the rows without problems even when others have some
+    #[arg(long)]
+    pub skip_bad_rows: bool,
+    /// Users changed side by side [default: 8 over HTTP, where each request holds an
+    /// invocation; 128 through the queue, where the host's batch settings pace the work]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: Option<u16>,
+    /// CallerName of rows that name none [default: bulk FILE]
+    #[arg(long, value_name = "NAME", value_parser = caller_name)]
+    pub caller_name: Option<String>,
+    /// Send at most N changes in any SECONDS (Graph's write limit per app and tenant; lower it
+    /// when other jobs share the app)
+    #[arg(long, value_name = "N/SECONDS", default_value = "3000/150", value_parser = write_limit)]
+    pub write_limit: WriteLimitArg,
+    /// Print the run's summary as one JSON object on stdout (no progress bar)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--write-limit`: at most `count` changes in any `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteLimitArg {
+    pub count: usize,
+    pub window: std::time::Duration,
+}
 
 /// What the command was asked to do.
 #[derive(Clone, Debug)]
@@ -51,147 +106,52 @@ pub struct Options {
     pub caller_name: Option<String>,
     /// At most this many changes in any window (Graph's write limit).
     pub write_limit: (usize, std::time::Duration),
+    /// The summary as JSON on stdout, no progress bar.
+    pub json: bool,
+}
+
+impl From<BulkArgs> for Options {
+    fn from(arguments: BulkArgs) -> Options {
+        // Over HTTP each request holds an invocation; a queued one waits on the queue, and
+        // the host takes as many as its batch settings say.
+        let concurrency = arguments
+            .concurrency
+            .map_or(if arguments.queue.is_some() { 128 } else { 8 }, usize::from);
+        Options {
+            file: arguments.file,
+            endpoint: arguments.endpoint,
+            queue: arguments.queue,
+            result_wait: std::time::Duration::from_secs(arguments.result_wait),
+            function_key: arguments.function_key.filter(|key| !key.is_empty()),
+            audience: arguments.audience,
+            dry_run: arguments.dry_run,
+            out: arguments.out,
+            default_region: arguments.default_region,
+            skip_bad_rows: arguments.skip_bad_rows,
+            concurrency,
+            caller_name: arguments.caller_name,
+            write_limit: (arguments.write_limit.count, arguments.write_limit.window),
+            json: arguments.json,
+        }
+    }
 }
 
 impl Options {
-    /// Reads the arguments after `bulk`.
+    /// Reads the arguments after `bulk`, as the command line does.
     ///
     /// # Errors
     ///
-    /// What is wrong, naming the option.
+    /// What is wrong, naming the option (clap's words).
     pub fn parse(arguments: &[String]) -> Result<Options, String> {
-        let mut options = Options {
-            file: PathBuf::new(),
-            endpoint: None,
-            queue: None,
-            result_wait: std::time::Duration::from_secs(900),
-            function_key: std::env::var("MFA_FUNCTION_KEY")
-                .ok()
-                .filter(|key| !key.is_empty()),
-            audience: None,
-            dry_run: false,
-            out: PathBuf::from("."),
-            default_region: None,
-            skip_bad_rows: false,
-            concurrency: 0,
-            caller_name: None,
-            write_limit: super::send::WriteLimit::GRAPH,
-        };
-        let mut file = None;
-        let mut arguments = arguments.iter();
-        while let Some(argument) = arguments.next() {
-            let (name, inline) = match argument.split_once('=') {
-                Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
-                _ => (argument.as_str(), None),
-            };
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| arguments.next().cloned())
-                    .ok_or_else(|| format!("{name} needs a value"))
-            };
-            match name {
-                "--endpoint" => {
-                    let text = value()?;
-                    let url = Url::parse(&text)
-                        .ok()
-                        .filter(|url| matches!(url.scheme(), "http" | "https"))
-                        .ok_or_else(|| format!("--endpoint: '{text}' is not an http(s) URL"))?;
-                    options.endpoint = Some(url);
-                }
-                "--function-key" => options.function_key = Some(value()?),
-                "--audience" => options.audience = Some(value()?),
-                "--dry-run" | "--skip-bad-rows" if inline.is_some() => {
-                    return Err(format!("{name} takes no value"));
-                }
-                "--dry-run" => options.dry_run = true,
-                "--out" => options.out = PathBuf::from(value()?),
-                "--default-region" => {
-                    let region = value()?;
-                    if region.len() != 2 || !region.chars().all(|c| c.is_ascii_alphabetic()) {
-                        return Err(format!(
-                            "--default-region: '{region}' is not a two-letter region code such as DE"
-                        ));
-                    }
-                    options.default_region = Some(region.to_ascii_uppercase());
-                }
-                "--skip-bad-rows" => options.skip_bad_rows = true,
-                "--concurrency" => {
-                    let text = value()?;
-                    options.concurrency = text
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|n| (1..=256).contains(n))
-                        .ok_or_else(|| {
-                            format!("--concurrency: '{text}' is not a number from 1 to 256")
-                        })?;
-                }
-                "--caller-name" => {
-                    let name = value()?;
-                    if name.chars().count() > crate::request::MAX_TEXT_LENGTH
-                        || name.chars().any(char::is_control)
-                    {
-                        return Err(format!(
-                            "--caller-name: one line of at most {} characters",
-                            crate::request::MAX_TEXT_LENGTH
-                        ));
-                    }
-                    options.caller_name = Some(name);
-                }
-                "--write-limit" => {
-                    let text = value()?;
-                    let limit = text.split_once('/').and_then(|(count, seconds)| {
-                        let count = count.trim().parse::<usize>().ok().filter(|n| *n > 0)?;
-                        let seconds = seconds.trim().parse::<u64>().ok().filter(|n| *n > 0)?;
-                        Some((count, std::time::Duration::from_secs(seconds)))
-                    });
-                    options.write_limit = limit.ok_or_else(|| {
-                        format!("--write-limit: '{text}' is not COUNT/SECONDS, such as 3000/150")
-                    })?;
-                }
-                "--queue" => {
-                    let text = value()?;
-                    let url = Url::parse(&text)
-                        .ok()
-                        .filter(|url| matches!(url.scheme(), "http" | "https"))
-                        .ok_or_else(|| format!("--queue: '{text}' is not an http(s) URL"))?;
-                    options.queue = Some(url);
-                }
-                "--result-wait" => {
-                    let text = value()?;
-                    let seconds = text
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|n| (1..=86_400).contains(n))
-                        .ok_or_else(|| {
-                            format!(
-                                "--result-wait: '{text}' is not a number of seconds from 1 to 86400"
-                            )
-                        })?;
-                    options.result_wait = std::time::Duration::from_secs(seconds);
-                }
-                other if other.starts_with('-') => return Err(format!("unknown option '{other}'")),
-                path if file.is_none() => file = Some(PathBuf::from(path)),
-                extra => return Err(format!("a second file '{extra}': give one file")),
-            }
+        #[derive(clap::Parser)]
+        #[command(name = "bulk", no_binary_name = true)]
+        struct Bulk {
+            #[command(flatten)]
+            arguments: BulkArgs,
         }
-        options.file = file.ok_or("no file given")?;
-        if options.concurrency == 0 {
-            // Over HTTP each request holds an invocation; a queued one waits on the queue,
-            // and the host takes as many as its batch settings say.
-            options.concurrency = if options.queue.is_some() { 128 } else { 8 };
-        }
-        match (&options.endpoint, &options.queue) {
-            (None, None) => {
-                return Err(
-                    "--endpoint (the HTTP trigger's URL) or --queue (the request queue's) is needed"
-                        .to_owned(),
-                );
-            }
-            (Some(_), Some(_)) => return Err("give --endpoint or --queue, not both".to_owned()),
-            _ => {}
-        }
-        Ok(options)
+        <Bulk as clap::Parser>::try_parse_from(arguments)
+            .map(|bulk| Options::from(bulk.arguments))
+            .map_err(|error| error.to_string())
     }
 
     /// Where the changes go, as the run's state records it (a different one is a new run).
@@ -233,6 +193,50 @@ impl Options {
         };
         HttpEndpoint::http(url, self.function_key.clone(), token).map(Endpoint::Http)
     }
+}
+
+/// An http(s) URL.
+fn http_url(text: &str) -> Result<Url, String> {
+    Url::parse(text)
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .ok_or_else(|| format!("'{text}' is not an http(s) URL"))
+}
+
+/// A two-letter region code, upper case.
+fn region(text: &str) -> Result<String, String> {
+    if text.len() != 2 || !text.chars().all(|c| c.is_ascii_alphabetic()) {
+        return Err(format!(
+            "'{text}' is not a two-letter region code such as DE"
+        ));
+    }
+    Ok(text.to_ascii_uppercase())
+}
+
+/// A `CallerName` the handler would take: one line, bounded.
+fn caller_name(text: &str) -> Result<String, String> {
+    if text.chars().count() > crate::request::MAX_TEXT_LENGTH || text.chars().any(char::is_control)
+    {
+        return Err(format!(
+            "one line of at most {} characters",
+            crate::request::MAX_TEXT_LENGTH
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+/// `COUNT/SECONDS`, both above zero.
+fn write_limit(text: &str) -> Result<WriteLimitArg, String> {
+    text.split_once('/')
+        .and_then(|(count, seconds)| {
+            let count = count.trim().parse::<usize>().ok().filter(|n| *n > 0)?;
+            let seconds = seconds.trim().parse::<u64>().ok().filter(|n| *n > 0)?;
+            Some(WriteLimitArg {
+                count,
+                window: std::time::Duration::from_secs(seconds),
+            })
+        })
+        .ok_or_else(|| format!("'{text}' is not COUNT/SECONDS, such as 3000/150"))
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 
 use std::collections::HashMap;
 
-use super::rows::{Operation, Problem};
+use super::problem::Problem;
+use super::rows::Operation;
 use crate::phone::PhoneType;
 
 /// Every operation, and each user's in the order they run. Held compactly: a 1,000,000-row

@@ -14,7 +14,7 @@ use serde_json::Value;
 use tokio::sync::{oneshot, watch};
 use url::Url;
 
-use super::endpoint::Delivery;
+use super::delivery::Delivery;
 use crate::storage::StorageAccount;
 use crate::storage::account::{AccountAuth, AccountSettings, DEVELOPMENT_ACCOUNT, DEVELOPMENT_KEY};
 use crate::storage::queue::{Encoding, Queue, read_json};

@@ -9,7 +9,8 @@ use std::io::Write;
 use std::path::Path;
 
 use super::outcome::{RowOutcome, masked};
-use super::rows::{Operation, Problem};
+use super::problem::Problem;
+use super::rows::Operation;
 
 /// How many rows the page lists in full (the CSV has every one).
 const PAGE_ROWS: usize = 2_000;
@@ -260,17 +261,14 @@ pub fn html(lines: &[Line<'_>], summary: &Summary<'_>) -> String {
     page
 }
 
-/// A horizontal bar chart as inline SVG.
+/// A horizontal bar chart in plain HTML: a grid of whole labels (they wrap, never cut), bars
+/// as wide as their share of the largest count, and the counts.
 fn chart(id: &str, counts: &BTreeMap<String, usize>) -> String {
     let most = counts.values().copied().max().unwrap_or(1).max(1);
-    let row_height = 26;
-    let height = row_height * counts.len().max(1) + 4;
-    let mut svg = format!(
-        "<svg id=\"chart-{id}\" role=\"img\" aria-label=\"{id}\" width=\"640\" height=\"{height}\">"
-    );
-    for (index, (label, count)) in counts.iter().enumerate() {
-        let y = index * row_height;
-        let width = (400 * count).div_ceil(most);
+    let mut html =
+        format!("<div id=\"chart-{id}\" class=\"chart\" role=\"img\" aria-label=\"{id}\">");
+    for (label, count) in counts {
+        let percent = (100 * count).div_ceil(most);
         let class =
             if label.starts_with("failed") || label.starts_with("skipped") || label == "not sent" {
                 "bad"
@@ -280,24 +278,21 @@ fn chart(id: &str, counts: &BTreeMap<String, usize>) -> String {
                 "ok"
             };
         let _ = write!(
-            svg,
-            "<g class=\"bar\" data-label=\"{label}\" data-count=\"{count}\">\
-             <text x=\"0\" y=\"{ty}\">{label}</text>\
-             <rect class=\"{class}\" x=\"180\" y=\"{y1}\" width=\"{width}\" height=\"18\"></rect>\
-             <text x=\"{tx}\" y=\"{ty}\">{count}</text></g>",
+            html,
+            "<div class=\"bar\" data-label=\"{label}\" data-count=\"{count}\">\
+             <span class=\"label\">{label}</span>\
+             <span class=\"track\"><span class=\"fill {class}\" style=\"width:{percent}%\">\
+             </span></span><span class=\"count\">{count}</span></div>",
             label = escape(label),
-            ty = y + 17,
-            y1 = y + 3,
-            tx = 186 + width,
         );
     }
-    svg.push_str("</svg>\n");
-    svg
+    html.push_str("</div>\n");
+    html
 }
 
 fn table<'a>(id: &str, lines: impl Iterator<Item = &'a Line<'a>>) -> String {
     let mut html = format!(
-        "<table id=\"{id}\"><thead><tr><th>Line</th><th>User</th><th>Phone</th>\
+        "<div class=\"table\"><table id=\"{id}\"><thead><tr><th>Line</th><th>User</th><th>Phone</th>\
          <th>Change</th><th>Number</th><th>Outcome</th><th>Message</th><th>Warnings</th>\
          </tr></thead><tbody>\n"
     );
@@ -323,7 +318,7 @@ fn table<'a>(id: &str, lines: impl Iterator<Item = &'a Line<'a>>) -> String {
             ),
         );
     }
-    html.push_str("</tbody></table>\n");
+    html.push_str("</tbody></table></div>\n");
     html
 }
 
@@ -342,14 +337,22 @@ fn escape(text: &str) -> String {
     escaped
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1b1b}\
-h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}\
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1b1b;\
+max-width:110rem}h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}\
 #totals{display:flex;gap:1rem;flex-wrap:wrap}.total{border:1px solid #ccc;border-radius:6px;\
 padding:.6rem 1rem}.total b{display:block;font-size:1.6rem}.total.ok b{color:#107c10}\
 .total.bad b{color:#a4262c}.note{background:#fff4ce;padding:.5rem 1rem;border-radius:4px}\
-rect.ok{fill:#107c10}rect.bad{fill:#a4262c}rect.warn{fill:#c19c00}svg text{font-size:13px}\
-table{border-collapse:collapse;font-size:.9rem}td,th{border-bottom:1px solid #ddd;\
-padding:.3rem .6rem;text-align:left;vertical-align:top}tr.failed td{background:#fde7e9}\
+.chart{display:grid;grid-template-columns:minmax(8rem,max-content) minmax(10rem,36rem) \
+max-content;gap:.35rem .6rem;font-size:.85rem;align-items:center}.bar{display:contents}\
+.bar .label{overflow-wrap:anywhere}.track{display:block}\
+.fill{display:block;height:1.1rem;min-width:2px}.count{white-space:nowrap}\
+.fill.ok{background:#107c10}.fill.bad{background:#a4262c}.fill.warn{background:#c19c00}\
+.table{max-width:100%;overflow-x:auto}table{border-collapse:collapse;font-size:.9rem;\
+width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem .6rem;text-align:left;\
+vertical-align:top}th,td:nth-child(1),td:nth-child(3),td:nth-child(4),td:nth-child(5)\
+{white-space:nowrap}td:nth-child(2){overflow-wrap:anywhere;min-width:12rem}\
+td:nth-child(6){min-width:8rem}td:nth-child(7){min-width:18rem}\
+td:nth-child(8){overflow-wrap:anywhere;min-width:7rem}tr.failed td{background:#fde7e9}\
 tr.not-sent td{background:#f3f2f1}";
 
 #[cfg(test)]

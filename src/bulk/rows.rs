@@ -1,113 +1,14 @@
-//! What a row says: the header's names read without case and with the aliases the community
-//! scripts use, every cell checked (the user's shape, the number by the numbering plan, what
-//! Excel does to numbers), and the row turned into one operation per phone type it names. Every
-//! problem names its line and column. Pure: no IO.
+//! What a row says, by the header's [`Layout`]: every cell checked (the user's shape, the
+//! number by the numbering plan, what Excel does to numbers), and the row turned into one
+//! operation per phone type it names. Every problem names its line and column. Pure: no IO.
 
-use std::fmt;
-
-use super::input::column_letter;
+use super::header::{Layout, Role};
+use super::problem::Problem;
 use crate::phone::{PhoneNumber, PhoneType};
 use crate::user::UserRef;
 
-/// What a column holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Role {
-    User,
-    /// A number of this type (`Mobile`, `AlternateMobile`, `OfficePhone`).
-    Number(PhoneType),
-    /// The runbook's `phoneNumber`, of the type in the `phoneType` column (mobile without one).
-    PhoneNumber,
-    PhoneType,
-    Remove,
-    Operation,
-    SmsSignIn,
-    NotifyUser,
-    Language,
-    CallerName,
-    /// IdentityMan's `ForcedUpdate`: a set always updates here, so it changes nothing.
-    ForcedUpdate,
-}
-
-/// The names each role is known by, compared without case, spaces, `_` and `-`.
-const NAMES: [(&str, Role); 27] = [
-    ("userid", Role::User),
-    ("upn", Role::User),
-    ("userprincipalname", Role::User),
-    ("name", Role::User),
-    ("objectid", Role::User),
-    ("user", Role::User),
-    ("mobile", Role::Number(PhoneType::Mobile)),
-    ("mobilephone", Role::Number(PhoneType::Mobile)),
-    ("mobilenumber", Role::Number(PhoneType::Mobile)),
-    ("alternatemobile", Role::Number(PhoneType::AlternateMobile)),
-    (
-        "alternatemobilephone",
-        Role::Number(PhoneType::AlternateMobile),
-    ),
-    (
-        "alternatemobilenumber",
-        Role::Number(PhoneType::AlternateMobile),
-    ),
-    ("officephone", Role::Number(PhoneType::Office)),
-    ("office", Role::Number(PhoneType::Office)),
-    ("officenumber", Role::Number(PhoneType::Office)),
-    ("phonenumber", Role::PhoneNumber),
-    ("phonetype", Role::PhoneType),
-    ("remove", Role::Remove),
-    ("forcedremoval", Role::Remove),
-    ("operation", Role::Operation),
-    ("smssignin", Role::SmsSignIn),
-    ("notifyuser", Role::NotifyUser),
-    ("languageoverride", Role::Language),
-    ("language", Role::Language),
-    ("callername", Role::CallerName),
-    ("forcedupdate", Role::ForcedUpdate),
-    ("forceupdate", Role::ForcedUpdate),
-];
-
 /// The longest `CallerName` the handler takes.
 const MAX_CALLER_NAME: usize = crate::request::MAX_TEXT_LENGTH;
-
-/// A problem with the file, where it is and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    pub line: u64,
-    /// The user the row names, as written, when it names one (for the report).
-    pub user: Option<String>,
-    /// The key of the user the row names (as [`Operation::user_key`]), when it names one
-    /// that can be told: their other rows are held back with it.
-    pub user_key: Option<String>,
-    /// The column's index and its name in the header.
-    pub column: Option<(usize, String)>,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(formatter, "line {}", self.line)?;
-        match &self.column {
-            Some((index, name)) if name.is_empty() => {
-                write!(formatter, ", column {}", column_letter(*index))?;
-            }
-            Some((index, name)) => {
-                write!(formatter, ", column {} ({name})", column_letter(*index))?;
-            }
-            None => {}
-        }
-        write!(formatter, ": {}", self.message)
-    }
-}
-
-/// The header, read: which column holds what.
-#[derive(Clone, Debug)]
-pub struct Layout {
-    roles: Vec<Option<Role>>,
-    names: Vec<String>,
-    /// Columns no role is known by (a `Department` from an HR export), ignored.
-    pub ignored: Vec<String>,
-    /// Whether the file has IdentityMan's `ForcedUpdate` (which changes nothing here).
-    pub has_forced_update: bool,
-}
 
 /// What the options of one row say, when it says anything.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -142,93 +43,6 @@ impl Operation {
 }
 
 impl Layout {
-    /// The name the header gives column `index` (empty beyond the header).
-    pub fn column_name(&self, index: usize) -> String {
-        self.names.get(index).cloned().unwrap_or_default()
-    }
-
-    /// Reads the header.
-    ///
-    /// # Errors
-    ///
-    /// No column names the user, none holds a number, or a role is given twice.
-    pub fn read(line: u64, header: &csv::StringRecord) -> Result<Layout, Vec<Problem>> {
-        let mut problems = Vec::new();
-        let mut roles = Vec::new();
-        let mut names = Vec::new();
-        let mut ignored = Vec::new();
-        for (index, name) in header.iter().enumerate() {
-            let name = name.trim().trim_start_matches('\u{feff}').to_owned();
-            let key: String = name
-                .chars()
-                .filter(|c| !matches!(c, ' ' | '_' | '-'))
-                .flat_map(char::to_lowercase)
-                .collect();
-            let role = NAMES
-                .iter()
-                .find(|(known, _)| *known == key)
-                .map(|(_, role)| *role);
-            match role {
-                Some(role) if roles.contains(&Some(role)) => problems.push(Problem {
-                    line,
-                    user: None,
-                    user_key: None,
-                    column: Some((index, name.clone())),
-                    message: format!(
-                        "a second column for the same thing as column {}",
-                        column_letter(roles.iter().position(|r| *r == Some(role)).unwrap_or(0))
-                    ),
-                }),
-                Some(_) => {}
-                None if name.is_empty() => {}
-                None => ignored.push(name.clone()),
-            }
-            roles.push(role);
-            names.push(name);
-        }
-        let has = |wanted: fn(&Role) -> bool| roles.iter().flatten().any(wanted);
-        if !has(|role| *role == Role::User) {
-            problems.push(Problem {
-                line,
-                user: None,
-                user_key: None,
-                column: None,
-                message: "no column names the user: call it UserId, UPN, UserPrincipalName, \
-                          Name or ObjectId"
-                    .to_owned(),
-            });
-        }
-        if !has(|role| matches!(role, Role::Number(_) | Role::PhoneNumber)) {
-            problems.push(Problem {
-                line,
-                user: None,
-                user_key: None,
-                column: None,
-                message: "no column holds a number: call it Mobile, AlternateMobile, OfficePhone \
-                          or phoneNumber (with a phoneType column)"
-                    .to_owned(),
-            });
-        }
-        if has(|role| *role == Role::PhoneType) && !has(|role| *role == Role::PhoneNumber) {
-            problems.push(Problem {
-                line,
-                user: None,
-                user_key: None,
-                column: None,
-                message: "a phoneType column needs a phoneNumber column beside it".to_owned(),
-            });
-        }
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        Ok(Layout {
-            has_forced_update: has(|role| *role == Role::ForcedUpdate),
-            roles,
-            names,
-            ignored,
-        })
-    }
-
     /// The operations a row asks for, in the order Graph needs within the row; or its problems.
     /// A row with every cell empty asks for nothing.
     ///
@@ -249,7 +63,7 @@ impl Layout {
             line,
             user: None,
             user_key: None,
-            column: Some((index, self.names[index].clone())),
+            column: Some((index, self.column_name(index))),
             message,
         };
         if record.len() > self.roles.len()
@@ -283,7 +97,7 @@ impl Layout {
                     line,
                     user: None,
                     user_key: None,
-                    column: cell(Role::User).map(|(index, _)| (index, self.names[index].clone())),
+                    column: cell(Role::User).map(|(index, _)| (index, self.column_name(index))),
                     message: "the user is missing".to_owned(),
                 });
                 None
@@ -674,14 +488,5 @@ mod tests {
             .operations(9, &record(&["a@b.c", "0170 1234567", ""]), Some("DE"))
             .expect("with a region");
         assert_eq!(&*with_region[0].number, "+49 1701234567");
-    }
-
-    #[test]
-    fn a_header_without_a_user_or_a_number_is_refused() {
-        let problems = Layout::read(1, &record(&["Mail", "Department"])).expect_err("refused");
-        assert_eq!(problems.len(), 2);
-        let twice =
-            Layout::read(1, &record(&["UPN", "Mobile", "Mobile Phone"])).expect_err("refused");
-        assert!(twice[0].to_string().contains("column C"), "{twice:?}");
     }
 }

@@ -35,7 +35,7 @@ pub struct Settings {
 
 /// Counts for the progress line.
 #[derive(Default)]
-pub struct Progress {
+pub struct Counts {
     pub sent: AtomicUsize,
     pub answered: AtomicUsize,
     pub failed: AtomicUsize,
@@ -43,6 +43,8 @@ pub struct Progress {
     /// Deliveries the endpoint did not refuse (answered, failed, timed out, or pending): any
     /// of them may have reached the handler.
     pub reached: AtomicUsize,
+    /// Waits because the endpoint or Graph asked for a pause, or for Graph's write limit.
+    pub throttled: AtomicUsize,
 }
 
 /// Why a run stopped by itself.
@@ -60,7 +62,7 @@ pub struct Sender<'a> {
     pub settings: &'a Settings,
     pub state: Option<&'a Mutex<State>>,
     pub outcomes: &'a Mutex<Vec<Option<RowOutcome>>>,
-    pub progress: &'a Progress,
+    pub counts: &'a Counts,
     pub stopping: &'a AtomicBool,
     /// Why the run stopped by itself (the endpoint refused it, the state cannot be written).
     pub fatal: &'a Mutex<Option<Stopped>>,
@@ -96,7 +98,7 @@ impl Sender<'_> {
                 .and_then(|state| lock(state).earlier.get(&request_id).cloned());
             let outcome = match earlier {
                 Some(outcome) if outcome.is_final() => {
-                    self.progress.skipped.fetch_add(1, Ordering::Relaxed);
+                    self.counts.skipped.fetch_add(1, Ordering::Relaxed);
                     outcome
                 }
                 _ => self.send(operation, &request_id).await,
@@ -132,7 +134,7 @@ impl Sender<'_> {
                 );
                 return RowOutcome::unanswered("stateUnwritable", &error.to_string(), true);
             }
-            self.progress.sent.fetch_add(1, Ordering::Relaxed);
+            self.counts.sent.fetch_add(1, Ordering::Relaxed);
         }
         let mut attempt = 0;
         let mut settled = true;
@@ -143,14 +145,16 @@ impl Sender<'_> {
                 Some(delivery) => delivery,
                 None => {
                     self.pacer.wait().await;
-                    if let Some(limit) = &self.write_limit {
-                        limit.admit().await;
+                    if let Some(limit) = &self.write_limit
+                        && limit.admit().await
+                    {
+                        self.counts.throttled.fetch_add(1, Ordering::Relaxed);
                     }
                     self.endpoint.deliver(request_id, &body).await
                 }
             };
             if !matches!(delivery, Delivery::Refused { .. }) {
-                self.progress.reached.fetch_add(1, Ordering::Relaxed);
+                self.counts.reached.fetch_add(1, Ordering::Relaxed);
             }
             match delivery {
                 Delivery::Pending { detail } => {
@@ -193,13 +197,14 @@ impl Sender<'_> {
                             None => RowOutcome::unanswered(&code, &detail, true),
                         };
                     }
+                    self.counts.throttled.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(backoff).await;
                 }
             }
         };
-        self.progress.answered.fetch_add(1, Ordering::Relaxed);
+        self.counts.answered.fetch_add(1, Ordering::Relaxed);
         if !outcome.succeeded {
-            self.progress.failed.fetch_add(1, Ordering::Relaxed);
+            self.counts.failed.fetch_add(1, Ordering::Relaxed);
         }
         let recorded = match self.state {
             Some(state) if settled => lock(state).done(request_id, &outcome),
@@ -324,8 +329,9 @@ impl WriteLimit {
         }
     }
 
-    /// Waits until one more request fits the window, and counts it.
-    async fn admit(&self) {
+    /// Waits until one more request fits the window, and counts it; whether it had to wait.
+    async fn admit(&self) -> bool {
+        let mut waited = false;
         loop {
             let wait_until = {
                 let mut sent = lock(&self.sent);
@@ -338,11 +344,12 @@ impl WriteLimit {
                 }
                 if sent.len() < self.count {
                     sent.push_back(now);
-                    return;
+                    return waited;
                 }
                 sent.front().map(|oldest| *oldest + self.window)
             };
             if let Some(until) = wait_until {
+                waited = true;
                 tokio::time::sleep_until(until).await;
             }
         }

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use super::send::{Idempotence, decode, malformed};
 use super::{GraphClient, GraphError, GraphOperation, name, wire};
-use crate::policy::rules::{ChannelPolicy, MethodPolicies, Target};
+use crate::method_policy::{ChannelPolicy, MethodPolicies, Target};
 use crate::user::UserRef;
 
 /// A directory role Graph marks as privileged.

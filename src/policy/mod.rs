@@ -1,18 +1,16 @@
-//! The tenant's Authentication methods policy for SMS and voice ([`rules`]), read once and
-//! kept fresh in the background, so that an invocation reads it without a round trip of its
-//! own. Without the permission to read it, invocations carry on and say so (`policyUnknown`);
+//! The tenant's Authentication methods policy for SMS and voice ([`crate::method_policy`]),
+//! read once and kept fresh in the background, so that an invocation reads it without a round
+//! trip of its own. Without the permission to read it, invocations carry on and say so (`policyUnknown`);
 //! a deployment that does not grant it switches the check off (`MFA_METHOD_POLICY_CHECK`).
 //! An invocation never waits longer than [`WAIT`] for a read.
-
-pub mod rules;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use self::rules::MethodPolicies;
 use crate::graph::{GraphClient, GraphError, GraphErrorKind, GraphOperation};
+use crate::method_policy::MethodPolicies;
 
 /// How long a read policy is used when it could not be read again.
 const MAX_AGE: Duration = Duration::from_secs(30 * 60);

@@ -5,7 +5,6 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::converge::action_of;
 use super::wording::past_tense;
 use super::{Run, fail_graph, poll_until};
 use crate::graph::{GraphError, GraphErrorKind};
@@ -66,7 +65,7 @@ pub(super) async fn resolve(
         Ok(Some(method)) => {
             outcome.note(past_tense(write, phone_type, number, before));
             outcome.warn(WarningCode::SmsSignInConflict, conflict_warning(number));
-            outcome.succeed(action_of(write), Some(&method));
+            outcome.succeed(write.action(), Some(&method));
             Some(method)
         }
         Ok(None) if never_answered => {

@@ -85,7 +85,7 @@ pub(super) async fn converge(
                             "{} (Graph's answer was lost; reading back confirms it)",
                             past_tense(write, phone_type, number, &[])
                         ));
-                        outcome.succeed(action_of(write), current.as_ref());
+                        outcome.succeed(write.action(), current.as_ref());
                     }
                     _ => settle(request, settled, current.as_ref(), outcome),
                 }
@@ -102,7 +102,7 @@ pub(super) async fn converge(
                 Write::Remove => None,
                 Write::Add | Write::Update => Some(planned_method(phone_type, number)),
             };
-            outcome.succeed(action_of(write), predicted.as_ref());
+            outcome.succeed(write.action(), predicted.as_ref());
             outcome.note(format!(
                 "Dry run: would {} (nothing was written)",
                 describe_write(write, phone_type, number, &methods)
@@ -120,7 +120,7 @@ pub(super) async fn converge(
         let error = match written {
             Ok(after) => {
                 outcome.note(past_tense(write, phone_type, number, &methods));
-                outcome.succeed(action_of(write), after.as_ref());
+                outcome.succeed(write.action(), after.as_ref());
                 return after;
             }
             Err(error) => error,
@@ -255,13 +255,5 @@ fn planned_method(phone_type: PhoneType, number: &PhoneNumber) -> PhoneMethod {
         phone_type,
         number: RegisteredNumber::new(number.graph_format()),
         sms_sign_in_state: None,
-    }
-}
-
-pub(super) fn action_of(write: Write) -> Action {
-    match write {
-        Write::Add => Action::Added,
-        Write::Update => Action::Updated,
-        Write::Remove => Action::Removed,
     }
 }

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::graph::{GraphError, GraphErrorKind};
+use crate::method_policy::{MethodPolicies, Usable};
 use crate::methods::AuthenticationMethods;
 use crate::outcome::Outcome;
 use crate::phone::{PhoneMethod, PhoneType};
 use crate::plan::{Plan, Write, plan};
-use crate::policy::rules::{MethodPolicies, Usable};
 use crate::report::{ErrorCode, Failure, MethodsSummary, PhoneEntry, UsableSummary, WarningCode};
 use crate::request::{Operation, Request, SmsSignIn};
 use crate::user::DirectoryUser;

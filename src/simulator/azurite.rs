@@ -102,7 +102,9 @@ impl Azurite {
     ///
     /// When node does not start it, or it does not say where it listens within 60 s.
     pub async fn start(script: &Path) -> Result<Azurite, AzuriteError> {
-        let mut child = Command::new("node")
+        let mut command = Command::new("node");
+        super::child::end_with_parent(&mut command);
+        let mut child = command
             .arg(script)
             .args([
                 "--inMemoryPersistence",
@@ -125,7 +127,6 @@ impl Azurite {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            .kill_on_drop(true)
             .spawn()
             .map_err(|error| AzuriteError::Start(format!("node did not start: {error}")))?;
         let stdout = child

@@ -8,6 +8,7 @@
 //! log. It is compiled only with the `simulator` feature and no production code path reaches it.
 
 pub mod azurite;
+pub mod child;
 pub mod host;
 pub mod seed;
 mod server;

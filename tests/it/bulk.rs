@@ -10,6 +10,7 @@ use mfa_phone_handler::simulator::host::{FunctionsHost, HostOptions};
 use mfa_phone_handler::simulator::tenant::SimUser;
 use mfa_phone_handler::simulator::tenant::directory::GLOBAL_ADMINISTRATOR;
 use mfa_phone_handler::storage::queue::{Encoding, Queue};
+use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, within};
 
@@ -185,7 +186,7 @@ async fn a_file_with_problems_sends_nothing_and_names_each_line_and_column() {
         "nothing written while a problem remains"
     );
     assert!(app.phones(&user).is_empty());
-    let checked = bulk::check(&file, None).expect("read");
+    let checked = bulk::check(&file, None, true).expect("read");
     let problems: Vec<String> = checked.problems.iter().map(ToString::to_string).collect();
     assert_eq!(problems.len(), 2, "{problems:?}");
     assert!(
@@ -492,17 +493,25 @@ async fn over_the_queue_a_file_with_problems_leaves_other_producers_results_alon
 #[tokio::test]
 async fn the_report_page_shows_the_totals_the_chart_and_what_needs_a_person_in_a_browser() {
     let app = with_a_global_administrator().await;
-    for index in 0..3 {
-        app.add_member(&format!("hire{index}@contoso.com"));
+    // A long name, as a guest's #EXT# name is, widens the tables as in a real run.
+    let long = "hire2.with.a.long.name_fabrikam.example#EXT#@contoso.onmicrosoft.com";
+    for user in ["hire0@contoso.com", "hire1@contoso.com", long] {
+        app.add_member(user);
     }
     let host = http_host(&app).await;
     let directory = scratch();
     let file = excel_csv(
         &directory,
-        "UPN,Mobile\nhire0@contoso.com,+49 170 1000000\nhire1@contoso.com,+49 170 1000001\n\
-         hire2@contoso.com,+49 170 1000002\nga@contoso.com,+49 170 1000003\n",
+        &format!(
+            "UPN,Mobile\nhire0@contoso.com,+49 170 1000000\nhire1@contoso.com,+49 170 1000001\n\
+         {long},+49 170 1000002\nga@contoso.com,+49 170 1000003\n\
+         typo@contoso.com,+49 170 12\n"
+        ),
     );
-    assert_eq!(run(&options(&file, &host, &[])).await, bulk::ROW_FAILED);
+    assert_eq!(
+        run(&options(&file, &host, &["--skip-bad-rows"])).await,
+        bulk::ROW_FAILED
+    );
 
     let page = directory.join("report.html");
     let chromium = which_chromium();
@@ -547,9 +556,109 @@ async fn the_report_page_shows_the_totals_the_chart_and_what_needs_a_person_in_a
         !dom.contains("src=") && !dom.contains("href="),
         "nothing fetched from anywhere"
     );
+
+    // As an admin sees it in a 1200-pixel-wide window: every chart label whole, and the
+    // tables within the page with their last column (Warnings) in view.
+    let layout = layout_at(&chromium, &page, 1200).await;
+    assert_eq!(layout["cut"], json!([]), "labels cut: {layout}");
+    assert!(
+        layout["labels"].as_array().is_some_and(|labels| labels
+            .iter()
+            .any(|label| label == "skipped (a problem in the file)")),
+        "{layout}"
+    );
+    let viewport = layout["viewport"].as_f64().expect("a width");
+    assert!(
+        layout["pageWidth"].as_f64().expect("a width") <= viewport,
+        "the page runs off the right edge: {layout}"
+    );
+    for table in layout["tables"].as_array().expect("tables") {
+        assert!(
+            table["lastHeaderRight"].as_f64().expect("a position") <= viewport,
+            "a table's last column is out of view: {layout}"
+        );
+    }
 }
 
-/// Chromium from Debian's packages (`.ci/run` installs it).
+/// Where report.html's parts fall in a `width`-pixel-wide window of headless Chromium: the page
+/// is loaded into a frame of that width by a page of the test's own, whose script measures it
+/// (the report itself has no script). `{viewport, pageWidth, labels, cut, tables:
+/// [{id, lastHeaderRight}]}`.
+async fn layout_at(chromium: &Path, page: &Path, width: u32) -> Value {
+    let directory = page.parent().expect("a directory");
+    let measure = directory.join("measure.html");
+    std::fs::write(
+        &measure,
+        format!(
+            r#"<!DOCTYPE html><html><body style="margin:0">
+<iframe id="report" src="report.html" style="width:{width}px;height:900px;border:0"></iframe>
+<pre id="layout"></pre>
+<script>
+window.onload = () => {{
+  const page = document.getElementById("report").contentDocument;
+  const viewport = page.documentElement.clientWidth;
+  const labels = [...page.querySelectorAll(".chart .label")];
+  const cut = labels
+    .filter(label => label.scrollWidth > label.clientWidth + 1
+      || label.getBoundingClientRect().right > viewport)
+    .map(label => label.textContent);
+  const tables = [...page.querySelectorAll("table")].map(table => {{
+    const headers = table.querySelectorAll("th");
+    return {{ id: table.id,
+      lastHeaderRight: headers[headers.length - 1].getBoundingClientRect().right }};
+  }});
+  document.getElementById("layout").textContent = JSON.stringify({{
+    viewport, pageWidth: page.documentElement.scrollWidth,
+    labels: labels.map(label => label.textContent), cut, tables }});
+}};
+</script></body></html>"#
+        ),
+    )
+    .expect("the measuring page");
+    let profile = directory.join("chromium-profile");
+    let output = tokio::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            // The measuring page reads the report's frame: both are files, which Chromium
+            // otherwise keeps apart as different origins.
+            "--disable-web-security",
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("file://{}", measure.display()))
+        .output();
+    let output = within("Chromium measures the page", output)
+        .await
+        .expect("Chromium runs");
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let measured = dom
+        .split(r#"<pre id="layout">"#)
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .filter(|text| !text.is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "the measuring page's result: {dom}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    let measured = measured
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    serde_json::from_str(&measured).expect("the layout as JSON")
+}
+
+/// Chromium from Debian's packages (`scripts/test` installs it).
 fn which_chromium() -> PathBuf {
     ["chromium", "chromium-browser"]
         .iter()
@@ -559,7 +668,7 @@ fn which_chromium() -> PathBuf {
                 .collect::<Vec<_>>()
         })
         .find(|path| path.is_file())
-        .expect("Chromium (apt install chromium; .ci/run installs it)")
+        .expect("Chromium (apt install chromium; scripts/test installs it)")
 }
 
 #[tokio::test]

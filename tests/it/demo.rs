@@ -13,7 +13,7 @@ use crate::helpers::HANDLER;
 
 /// A running demo: its process, its URL and the lines it printed until it was ready.
 struct Demo {
-    _process: Child,
+    process: Child,
     url: String,
     printed: Vec<String>,
 }
@@ -58,7 +58,7 @@ async fn demo(azurite: &Path) -> Demo {
     // Keep draining the demo's output so it never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Demo {
-        _process: process,
+        process,
         url,
         printed,
     }
@@ -87,23 +87,35 @@ async fn run_printed_bulk(printed: &[String], marker: &str) -> (i32, Vec<String>
         .position(|argument| argument == "--out")
         .expect("the printed command names --out");
     arguments[at + 1] = out.display().to_string();
-    let status = tokio::time::timeout(
+    // With --json, as a pipeline runs it: the summary is the one line on stdout.
+    arguments.push("--json".to_owned());
+    let output = tokio::time::timeout(
         Duration::from_secs(120),
         Command::new(HANDLER)
             .args(&arguments)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            .status(),
+            .output(),
     )
     .await
     .expect("the bulk run ends")
     .expect("the bulk command runs");
+    let status = output.status.code().unwrap_or(-1);
+    let summary: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(summary["exitStatus"], status, "{summary}");
+    assert_eq!(
+        summary["report"]["csv"],
+        out.join("report.csv").display().to_string(),
+        "{summary}"
+    );
+    assert_eq!(
+        (summary["succeeded"].as_u64(), summary["failed"].as_u64(), summary["problems"].as_u64()),
+        (Some(3), Some(1), Some(1)),
+        "the sample's totals: {summary}"
+    );
     let report = std::fs::read_to_string(out.join("report.csv")).expect("report.csv");
-    (
-        status.code().unwrap_or(-1),
-        report.lines().map(str::to_owned).collect(),
-    )
+    (status, report.lines().map(str::to_owned).collect())
 }
 
 /// The report line of the file's line `line`.
@@ -137,7 +149,7 @@ fn assert_the_samples_outcomes(status: i32, report: &[String]) {
 #[tokio::test]
 async fn the_demo_serves_the_printed_commands_without_azurite() {
     let Demo {
-        _process: _running,
+        process: _running,
         url,
         printed,
     } = demo(Path::new("/nonexistent/azurite.js")).await;
@@ -228,7 +240,7 @@ async fn with_azurite_the_demos_queue_and_its_bulk_example_go_through_a_real_sto
         .expect("the install task runs")
         .unwrap_or_else(|error| panic!("{error}"));
     let Demo {
-        _process: _running,
+        process: _running,
         url,
         printed,
     } = demo(&script).await;
@@ -260,4 +272,93 @@ async fn with_azurite_the_demos_queue_and_its_bulk_example_go_through_a_real_sto
 
     let (status, report) = run_printed_bulk(&printed, "--queue").await;
     assert_the_samples_outcomes(status, &report);
+}
+
+/// Every process below `pid` (children, their children, …), from /proc.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut pending = vec![pid];
+    while let Some(parent) = pending.pop() {
+        let tasks = std::fs::read_dir(format!("/proc/{parent}/task"))
+            .into_iter()
+            .flatten();
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for child in children
+                .split_whitespace()
+                .filter_map(|pid| pid.parse().ok())
+            {
+                found.push(child);
+                pending.push(child);
+            }
+        }
+    }
+    found
+}
+
+/// A handle on process `pid` that becomes readable when it has ended (pidfd_open), so that the
+/// test waits for the event itself rather than polling.
+fn end_of(pid: u32) -> tokio::io::unix::AsyncFd<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let pid = libc::pid_t::try_from(pid).expect("a pid");
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    assert!(
+        fd >= 0,
+        "pidfd_open({pid}): {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: the descriptor was just opened and is owned by nobody else.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(i32::try_from(fd).expect("a descriptor")) };
+    // SAFETY: the AsyncFd owns the descriptor, which stays open for its whole life.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }
+        .map_err(|error| error.to_string())
+        .expect("the descriptor registers")
+}
+
+/// Starts the demo with Azurite, ends it with `signal`, and checks that the handler and the
+/// Azurite it started end too.
+async fn nothing_of_the_demo_runs_after(signal: libc::c_int) {
+    use mfa_phone_handler::simulator::azurite::Azurite;
+    let script = tokio::task::spawn_blocking(Azurite::install)
+        .await
+        .expect("the install task runs")
+        .unwrap_or_else(|error| panic!("{error}"));
+    let Demo { mut process, .. } = demo(&script).await;
+    let pid = process.id().expect("the demo runs");
+    let started = descendants(pid);
+    assert_eq!(
+        started.len(),
+        2,
+        "the demo runs the handler and Azurite: {started:?}"
+    );
+    let endings: Vec<_> = started
+        .iter()
+        .map(|child| (*child, end_of(*child)))
+        .collect();
+    // SAFETY: kill sends a signal to a process this test started.
+    let sent = unsafe { libc::kill(libc::pid_t::try_from(pid).expect("a pid"), signal) };
+    assert_eq!(sent, 0, "the signal is sent");
+    let status = tokio::time::timeout(Duration::from_secs(30), process.wait())
+        .await
+        .expect("the demo ends")
+        .expect("its status");
+    assert!(!status.success() || signal == libc::SIGTERM, "{status:?}");
+    for (child, ending) in endings {
+        let _ended = tokio::time::timeout(Duration::from_secs(30), ending.readable())
+            .await
+            .unwrap_or_else(|_| panic!("process {child} the demo started still runs"))
+            .expect("the descriptor is readable");
+    }
+}
+
+#[tokio::test]
+async fn a_demo_killed_outright_leaves_nothing_of_it_running() {
+    nothing_of_the_demo_runs_after(libc::SIGKILL).await;
+}
+
+#[tokio::test]
+async fn a_demo_ended_by_sigterm_leaves_nothing_of_it_running() {
+    nothing_of_the_demo_runs_after(libc::SIGTERM).await;
 }

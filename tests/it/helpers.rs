@@ -238,11 +238,12 @@ impl TestAppBuilder {
 
 /// Starts the handler and waits for its "listening on" line.
 pub async fn start_handler(mut command: Command) -> (Child, String, Arc<Output>) {
+    // A test process killed (a timeout) takes its handlers with it.
+    mfa_phone_handler::simulator::child::end_with_parent(&mut command);
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
     let mut child = command.spawn().expect("handler starts");
     let output = Arc::new(Output::default());
     let (address_sender, address_receiver) = tokio::sync::oneshot::channel();

@@ -1,6 +1,7 @@
 //! The one integration test binary: the real handler process against the Graph simulator.
 
 mod bulk;
+mod command_line;
 mod conflict;
 mod contract;
 mod demo;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 const PURE: [&str; 12] = [
     "src/plan",
     "src/methods",
-    "src/policy/rules",
+    "src/method_policy",
     "src/caller",
     "src/request",
     "src/phone",
@@ -183,4 +183,141 @@ fn no_module_grows_past_about_five_hundred_lines_unless_listed() {
         .map(|(name, lines)| format!("{name}: {lines} lines"))
         .collect();
     assert!(long.is_empty(), "split these along a seam: {long:?}");
+}
+
+/// The module a source file is: `src/bulk/endpoint.rs` is `bulk::endpoint`, `src/bulk/mod.rs`
+/// is `bulk`, `src/lib.rs` the crate itself (empty).
+fn module_path(name: &str) -> Vec<String> {
+    let inner = name
+        .trim_start_matches("src/")
+        .trim_end_matches(".rs")
+        .trim_end_matches("/mod");
+    if matches!(inner, "lib" | "main") {
+        return Vec::new();
+    }
+    inner.split('/').map(str::to_owned).collect()
+}
+
+/// The paths a line of code names through `crate::`, `super::` or `self::`, with one level of
+/// `{a, b}` groups expanded, as segments after the keyword's resolution against `module`.
+fn named_paths(code: &str, module: &[String]) -> Vec<Vec<String>> {
+    let mut found = Vec::new();
+    let bytes = code.as_bytes();
+    let is_ident = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
+    for keyword in ["crate::", "super::", "self::"] {
+        let mut from = 0;
+        while let Some(at) = code[from..].find(keyword).map(|at| at + from) {
+            from = at + keyword.len();
+            if at > 0 && (is_ident(bytes[at - 1]) || bytes[at - 1] == b':') {
+                continue;
+            }
+            let mut base: Vec<String> = match keyword {
+                "crate::" => Vec::new(),
+                "super::" => module[..module.len().saturating_sub(1)].to_vec(),
+                _ => module.to_vec(),
+            };
+            let mut rest = &code[at + keyword.len()..];
+            while let Some(more) = rest.strip_prefix("super::") {
+                base.pop();
+                rest = more;
+            }
+            if let Some(group) = rest.strip_prefix('{') {
+                let inside = group.split('}').next().unwrap_or_default();
+                for item in inside.split(',') {
+                    let mut path = base.clone();
+                    path.extend(
+                        item.trim()
+                            .split("::")
+                            .take_while(|segment| {
+                                !segment.is_empty() && segment.bytes().all(is_ident)
+                            })
+                            .map(str::to_owned),
+                    );
+                    found.push(path);
+                }
+            } else {
+                let mut path = base;
+                path.extend(
+                    rest.split("::")
+                        .map(|segment| {
+                            segment
+                                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                                .next()
+                                .unwrap_or_default()
+                        })
+                        .take_while(|segment| !segment.is_empty())
+                        .map(str::to_owned),
+                );
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_two_modules_name_each_other_even_through_others() {
+    // Which module names which: an edge from a file's module to the deepest module a path it
+    // names lies in. Naming an enclosing module (`super::Run`) is how a child reaches its
+    // parent's items and is no edge; a module's own tests do not count.
+    let files: Vec<(Vec<String>, String)> = rust_files(&root().join("src"))
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).expect("readable source");
+            let code = text
+                .lines()
+                .take_while(|line| *line != "#[cfg(test)]")
+                .map(|line| line.split("//").next().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n");
+            (module_path(&relative(path)), code)
+        })
+        .collect();
+    let modules: Vec<Vec<String>> = files.iter().map(|(module, _)| module.clone()).collect();
+    let mut edges: std::collections::BTreeMap<
+        Vec<String>,
+        std::collections::BTreeSet<Vec<String>>,
+    > = std::collections::BTreeMap::new();
+    for (module, code) in &files {
+        for path in named_paths(code, module) {
+            let Some(target) = (0..=path.len())
+                .rev()
+                .map(|length| path[..length].to_vec())
+                .find(|prefix| modules.contains(prefix))
+            else {
+                continue;
+            };
+            if target.is_empty() || module.starts_with(&target) {
+                continue;
+            }
+            edges.entry(module.clone()).or_default().insert(target);
+        }
+    }
+    // A circle: a module that reaches itself.
+    let mut circles = Vec::new();
+    for start in edges.keys() {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut pending: Vec<(Vec<String>, Vec<String>)> = edges[start]
+            .iter()
+            .map(|next| (next.clone(), vec![start.join("::"), next.join("::")]))
+            .collect();
+        while let Some((at, trail)) = pending.pop() {
+            if &at == start {
+                circles.push(trail.join(" -> "));
+                break;
+            }
+            if !seen.insert(at.clone()) {
+                continue;
+            }
+            for next in edges.get(&at).into_iter().flatten() {
+                let mut longer = trail.clone();
+                longer.push(next.join("::"));
+                pending.push((next.clone(), longer));
+            }
+        }
+    }
+    assert!(
+        circles.is_empty(),
+        "modules that name each other (move what both need below them): {circles:#?}"
+    );
 }

@@ -1,5 +1,6 @@
-//! The tenant's Authentication methods policy for SMS and voice, and what it means for one
-//! user and one phone type: whether texts, calls and SMS sign-in work. Pure.
+//! The tenant's Authentication methods policy for SMS and voice as data, and what it means for
+//! one user and one phone type: whether texts, calls and SMS sign-in work. Pure, and below the
+//! Graph client, which decodes the policy into these types; `policy` keeps it fresh.
 
 use std::collections::HashSet;
 

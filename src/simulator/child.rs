@@ -1,0 +1,32 @@
+//! Child processes that end with their parent. The demo and the tests start the handler and
+//! Azurite as children; `kill_on_drop` ends them only when the parent unwinds, so a parent
+//! killed outright (SIGKILL, or SIGTERM with no handler) would leave them running, orphaned.
+//! On Linux the kernel is asked to kill each child when the thread that started it ends
+//! (`PR_SET_PDEATHSIG`); elsewhere nothing more than `kill_on_drop` is done.
+
+use tokio::process::Command;
+
+/// Makes the child `command` starts die with this process: start it from a thread that lives
+/// as long as the child should (the main thread, or a runtime's), since the kernel watches
+/// the thread that forked.
+pub fn end_with_parent(command: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        let parent = std::process::id();
+        // SAFETY: between fork and exec the closure makes only async-signal-safe calls
+        // (prctl, getppid) and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died before the request took effect.
+                if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                    return Err(std::io::Error::other("the parent has already ended"));
+                }
+                Ok(())
+            });
+        }
+    }
+    command.kill_on_drop(true);
+}

@@ -1,0 +1,122 @@
+//! The command line as admins and scripts use it: generated help that states each command's
+//! exit statuses, defaults and environment variables; suggestions for a mistyped option, an
+//! error before anything is read or sent; completion scripts; `--version`.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+use crate::helpers::HANDLER;
+
+/// Runs the handler binary with `arguments` (no environment but PATH); its exit status,
+/// stdout and stderr.
+async fn run(arguments: &[&str]) -> (i32, String, String) {
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        Command::new(HANDLER)
+            .args(arguments)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .stdin(Stdio::null())
+            .output(),
+    )
+    .await
+    .expect("the command ends")
+    .expect("the command runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn bulk_help_lists_every_option_its_default_its_environment_variable_and_the_exit_statuses() {
+    let (status, help, _) = run(&["bulk", "--help"]).await;
+    assert_eq!(status, 0);
+    for expected in [
+        "--endpoint",
+        "--queue",
+        "--function-key",
+        "[env: MFA_FUNCTION_KEY",
+        "--write-limit",
+        "3000/150]",
+        "--result-wait",
+        "[default: 900]",
+        "--json",
+        "Exit status:",
+        "0  every change succeeded",
+        "2  the file or the options are wrong",
+    ] {
+        assert!(help.contains(expected), "{expected} in: {help}");
+    }
+}
+
+#[tokio::test]
+async fn a_mistyped_option_is_refused_with_a_suggestion_before_anything_is_read() {
+    let directory = std::env::temp_dir().join(format!("mfa-cli-{}", uuid::Uuid::new_v4()));
+    let (status, stdout, stderr) = run(&[
+        "bulk",
+        "no-such-file.csv",
+        "--endpoint",
+        "http://127.0.0.1:9/api/SetOrRemoveMobilePhoneMfa",
+        "--dryrun",
+        "--out",
+        &directory.display().to_string(),
+    ])
+    .await;
+    assert_eq!(status, 2, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("--dry-run"), "a suggestion: {stderr}");
+    assert!(
+        !stderr.contains("no-such-file.csv cannot be opened"),
+        "nothing was read: {stderr}"
+    );
+    assert!(!directory.exists(), "nothing was written");
+}
+
+#[tokio::test]
+async fn a_secret_from_the_environment_is_never_shown_in_help() {
+    let output = Command::new(HANDLER)
+        .args(["bulk", "--help"])
+        .env("MFA_FUNCTION_KEY", "s3cret-function-key")
+        .output()
+        .await
+        .expect("the command runs");
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("MFA_FUNCTION_KEY"), "{help}");
+    assert!(!help.contains("s3cret-function-key"), "{help}");
+}
+
+#[tokio::test]
+async fn every_command_states_its_exit_statuses() {
+    for command in ["serve", "demo", "simulate", "openapi", "completions"] {
+        let (status, help, _) = run(&[command, "--help"]).await;
+        assert_eq!(status, 0, "{command}");
+        assert!(help.contains("Exit status:"), "{command}: {help}");
+    }
+}
+
+#[tokio::test]
+async fn completions_are_printed_for_powershell_and_bash() {
+    let (status, script, _) = run(&["completions", "powershell"]).await;
+    assert_eq!(status, 0);
+    assert!(script.contains("Register-ArgumentCompleter"), "{script}");
+    assert!(script.contains("--skip-bad-rows"), "bulk's options: {script}");
+    let (status, script, _) = run(&["completions", "bash"]).await;
+    assert_eq!(status, 0);
+    assert!(script.contains("complete -F"), "{script}");
+    let (status, _, stderr) = run(&["completions", "cmd"]).await;
+    assert_eq!(status, 2, "{stderr}");
+}
+
+#[tokio::test]
+async fn version_names_the_package_version() {
+    let (status, version, _) = run(&["--version"]).await;
+    assert_eq!(status, 0);
+    assert_eq!(
+        version.trim(),
+        format!("mfa-phone-handler {}", env!("CARGO_PKG_VERSION"))
+    );
+}
