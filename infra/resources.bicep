@@ -412,6 +412,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17: client certificates would force mutual TLS on every caller; callers present an Entra token (app/entra-auth.bicep) and a function key (authLevel function).
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero; always-ready instances would cost money around the clock for an occasional admin call.
   // checkov:skip=CKV_AZURE_213: App Service health check does not apply to Flex Consumption; the host itself pings the handler's GET / and restarts it.
+  // checkov:skip=CKV_AZURE_78: Flex Consumption has no FTP(S) and refuses siteConfig.ftpsState (Flex deprecations table; ARM error 51021); basic-auth publishing is off below.
   name: 'func-${token}'
   location: location
   tags: union(tags, { 'azd-service-name': serviceName })
@@ -427,7 +428,6 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       cors: {
         allowedOrigins: corsAllowedOrigins
