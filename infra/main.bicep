@@ -1,7 +1,10 @@
 // Entry point for `azd up` / `azd provision`: creates the resource group and deploys
 // resources.bicep into it. Parameters come from main.parameters.json, which azd fills from the
-// azd environment (AZURE_ENV_NAME, AZURE_LOCATION, AZURE_PRINCIPAL_ID and the MFA_* toggles;
-// array parameters as JSON text, e.g. azd env set MFA_PROTECTED_GROUP_IDS '["<id>"]').
+// azd environment (AZURE_ENV_NAME, AZURE_LOCATION and the MFA_* settings; array parameters as
+// JSON text, e.g. azd env set MFA_PROTECTED_GROUP_IDS '["<id>"]', which azd parses as an array
+// from 1.23.4 on: azure.yaml requires it). AZURE_PRINCIPAL_ID and AZURE_PRINCIPAL_TYPE are azd's
+// own: it substitutes the signed-in account's object id and type (User, or ServicePrincipal after
+// `azd auth login --client-id`) whatever the environment holds.
 // Without azd, deploy resources.bicep into an existing group instead (DEPLOY.md).
 targetScope = 'subscription'
 
@@ -23,7 +26,7 @@ param principalId string = ''
 @description('Give the deployer Storage Queue Data Message Sender and Processor (MFA_DEPLOYER_QUEUE_ACCESS). Off by default: a queue message carries no caller, so standing send rights are a way around Entra authentication, the allow-lists and the caller record; turn it on for a test deployment only.')
 param grantDeployerQueueAccess bool = false
 
-@description('Principal type of principalId: User for a person, ServicePrincipal for a pipeline.')
+@description('Principal type of principalId (azd sets it from the sign-in: User for a person, ServicePrincipal for a pipeline).')
 @allowed(['User', 'ServicePrincipal', 'Group'])
 param principalType string = 'User'
 

@@ -5,13 +5,15 @@
 //                                   Microsoft Graph all trust it; AZURE_CLIENT_ID selects it
 //   storage account                 AzureWebJobsStorage (identity-based, no shared keys), the
 //                                   Flex deployment-package container and the two queues
-//   Log Analytics + App Insights    Entra-only ingestion (local auth disabled)
+//   Log Analytics + App Insights    Entra-only ingestion (local auth disabled); diagnostic
+//                                   settings send the queue and blob access logs and the
+//                                   Function App's FunctionAppLogs to the workspace
 //   Flex Consumption plan (FC1)     Linux
 //   Function App                    functionAppConfig.runtime custom 1.0 (the custom handler)
 //   Entra authentication            ./app/entra-auth.bicep: built-in authentication in front of
 //                                   the HTTP trigger (switchable; the function key stays)
-//   role assignments                storage and monitoring data roles for the identity; queue
-//                                   senders on the request queue
+//   role assignments                storage (blob, queue, table) and monitoring data roles for
+//                                   the identity; queue senders on the request queue
 //   Graph app roles                 ./app/graph-permissions.bicep (switchable)
 
 @description('Location for all resources. Flex Consumption is not offered in every region.')
@@ -190,6 +192,7 @@ var leaseContainerName = 'mfa-phone-locks'
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
   storageQueueDataMessageProcessor: '8a0f0c08-91a1-4084-bc3d-661d67233fed'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
@@ -338,6 +341,30 @@ resource queueDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-prev
   }
 }
 
+// The blob service holds the host's keys (azure-webjobs-secrets), its leases, the deployment
+// package and the per-user leases: who read or changed them is worth keeping too.
+resource blobDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'blob-logs'
+  scope: storage::blobs
+  properties: {
+    workspaceId: logs.id
+    logs: [
+      {
+        category: 'StorageRead'
+        enabled: true
+      }
+      {
+        category: 'StorageWrite'
+        enabled: true
+      }
+      {
+        category: 'StorageDelete'
+        enabled: true
+      }
+    ]
+  }
+}
+
 // ---- Function App -------------------------------------------------------------------------
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
@@ -363,6 +390,9 @@ var baseAppSettings = {
   AzureWebJobsStorage__clientId: identity.properties.clientId
   AzureWebJobsStorage__blobServiceUri: storage.properties.primaryEndpoints.blob
   AzureWebJobsStorage__queueServiceUri: storage.properties.primaryEndpoints.queue
+  // The host writes its diagnostic events ("the worker could not start", AZFD00xx) to Table
+  // storage; with an identity-based connection it finds the table service here only.
+  AzureWebJobsStorage__tableServiceUri: storage.properties.primaryEndpoints.table
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
   // No FUNCTIONS_WORKER_RUNTIME: on Flex Consumption the runtime comes from
@@ -412,6 +442,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17: client certificates would force mutual TLS on every caller; callers present an Entra token (app/entra-auth.bicep) and a function key (authLevel function).
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero; always-ready instances would cost money around the clock for an occasional admin call.
   // checkov:skip=CKV_AZURE_213: App Service health check does not apply to Flex Consumption; the host itself pings the handler's GET / and restarts it.
+  // checkov:skip=CKV_AZURE_78: Flex Consumption has no FTP(S) and refuses siteConfig.ftpsState (Flex deprecations table; ARM error 51021); basic-auth publishing is off below.
   name: 'func-${token}'
   location: location
   tags: union(tags, { 'azd-service-name': serviceName })
@@ -427,7 +458,6 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     httpsOnly: true
     siteConfig: {
       minTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
       cors: {
         allowedOrigins: corsAllowedOrigins
@@ -481,12 +511,30 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     // The host starts with the identity-based storage settings; make sure it may use them.
     blobOwner
     queueContributor
+    tableContributor
     metricsPublisher
     // Entra authentication on but no API app registration named: stop before the app exists.
     entraPrecondition
     // App roles managed but nobody to assign MfaPhone.ReadWrite: stop before callers are locked out.
     apiRolesPrecondition
   ]
+}
+
+// The host's and the handler's logs (FunctionAppLogs) in the workspace as well, through the
+// platform rather than the Application Insights connection, so a host that cannot reach
+// Application Insights still leaves its start-up errors somewhere to read.
+resource functionAppDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'function-app-logs'
+  scope: functionApp
+  properties: {
+    workspaceId: logs.id
+    logs: [
+      {
+        category: 'FunctionAppLogs'
+        enabled: true
+      }
+    ]
+  }
 }
 
 // ---- Entra authentication ------------------------------------------------------------------
@@ -537,6 +585,18 @@ resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   scope: storage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The host's diagnostic events: it lists, creates and deletes its AzureFunctionsDiagnosticEvents
+// tables and writes entities, which needs the data role, not just read.
+resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, roles.storageTableDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }

@@ -6,7 +6,15 @@
 #   3. a template names it in lower case, inside a string after a URL's //;
 #   4. the app settings lose MFA_REQUIRE_APP_ROLE;
 #   5. the API's service principal no longer requires an app role assignment;
-#   6. the app settings lose MFA_TENANT_ID.
+#   6. the app settings lose MFA_TENANT_ID;
+#   7. azure.yaml no longer requires an azd version, or 8. requires one before 1.23.4;
+#   9. the site sets siteConfig.ftpsState again;
+#  10. the app settings lose AzureWebJobsStorage__tableServiceUri, or 11. the identity its table role;
+#  12. the Function App's FunctionAppLogs no longer go to the workspace;
+#  13. the Logic App example sends NotifyUser true, or 14. lets its HTTP outputs into run history;
+#  15. the connector signs in through common;
+#  16. DEPLOY.md has a bash or 17. a PowerShell command with a <placeholder> in it (a syntax
+#      error when pasted).
 # Uses the tools check-infra.sh installed (run it first); each case stops before checkov.
 set -euo pipefail
 
@@ -49,4 +57,26 @@ case_ assignment-not-required "must keep appRoleAssignmentRequired: true" \
     "sed -i 's/appRoleAssignmentRequired: true/appRoleAssignmentRequired: false/' infra/app/api-roles.bicep"
 case_ no-tenant-check "app setting MFA_TENANT_ID is missing" \
     "sed -i '/^  MFA_TENANT_ID:/d' infra/resources.bicep"
+case_ no-required-azd "requiredVersions.azd is ''" \
+    "sed -i '/^requiredVersions:/,/^  azd:/d' azure.yaml"
+case_ old-required-azd "requiredVersions.azd is '>= 1.20.0'" \
+    "sed -i 's/\">= 1.23.4\"/\">= 1.20.0\"/' azure.yaml"
+case_ ftps-state "resources.bicep:[0-9]+: ftpsState is not allowed" \
+    "sed -i \"s/^      minTlsVersion: '1.2'\$/      minTlsVersion: '1.2'\\n      ftpsState: 'Disabled'/\" infra/resources.bicep"
+case_ no-table-endpoint "app setting AzureWebJobsStorage__tableServiceUri is missing" \
+    "sed -i '/^  AzureWebJobsStorage__tableServiceUri:/d' infra/resources.bicep"
+case_ no-table-role "must hold Storage Table Data Contributor" \
+    "sed -i '/roleDefinitionId:.*roles.storageTableDataContributor/s/storageTableDataContributor/storageQueueDataContributor/' infra/resources.bicep"
+case_ no-function-app-logs "Function App's FunctionAppLogs" \
+    "sed -i \"s/category: 'FunctionAppLogs'/category: 'AllMetrics'/\" infra/resources.bicep"
+case_ notify-user-true "action Set_phone_method sends NotifyUser true" \
+    "sed -i \"s/\\\"NotifyUser\\\": \\\"@parameters('notifyUser')\\\"/\\\"NotifyUser\\\": true/\" examples/logic-app/workflow.json"
+case_ http-outputs-in-run-history "action Set_phone_method must keep its outputs out of run history" \
+    "python3 -c 'import json; p=\"examples/logic-app/workflow.json\"; w=json.load(open(p)); w[\"definition\"][\"actions\"][\"Set_phone_method\"][\"runtimeConfiguration\"][\"secureData\"][\"properties\"]=[\"inputs\"]; json.dump(w, open(p, \"w\"), indent=2)'"
+case_ connector-common-tenant "signs in with tenantId 'common'" \
+    "python3 -c 'import json; p=\"connector/apiProperties.json\"; c=json.load(open(p)); c[\"properties\"][\"connectionParameters\"][\"token\"][\"oAuthSettings\"][\"customParameters\"][\"tenantId\"][\"value\"]=\"common\"; json.dump(c, open(p, \"w\"), indent=2)'"
+case_ placeholder-in-a-command "DEPLOY.md:[0-9]+:[0-9]+: the bash block does not parse" \
+    "printf '%s\\n' '' '\`\`\`bash' 'azd env set MFA_API_CLIENT_ID <client id>' '\`\`\`' >> DEPLOY.md"
+case_ placeholder-in-powershell "DEPLOY.md:[0-9]+:[0-9]+: the powershell block has a placeholder" \
+    "printf '%s\\n' '' '\`\`\`powershell' 'azd env set MFA_API_CLIENT_ID <client id>' '\`\`\`' >> DEPLOY.md"
 echo "check-infra-selftest: every case caught"

@@ -8,7 +8,13 @@
 #      handler's MFA_* settings (also in local.settings.json.example), the parameters file
 #      against main.bicep's params and main.bicep's params against what it passes on, azure.yaml's
 #      service and dist, the Graph permissions the handler names against those granted (and
-#      listed in DEPLOY.md), the Entra authentication settings and the HTTP trigger's key;
+#      listed in DEPLOY.md), the Entra authentication settings and the HTTP trigger's key; the
+#      deployment's own rules: azure.yaml requires an azd that passes arrays as arrays, no
+#      siteConfig.ftpsState (Flex refuses it), the host's table endpoint and table role, the
+#      diagnostic settings, examples that send no NotifyUser true and keep the HTTP action's
+#      inputs and outputs out of run history, the connector signing in to one tenant, and every
+#      bash, PowerShell and JSON block in DEPLOY.md, connector/ and examples/ (and every
+#      examples/**/*.ps1 and *.bicep) parsing, so that what an admin pastes is at least well formed;
 #   3. checkov (bicep and arm frameworks) reports no failed check and no parsing error; each
 #      suppression (`// checkov:skip=ID: reason` inside a resource) must be explained in
 #      DEPLOY.md, so a new finding either gets fixed or gets documented.
@@ -27,7 +33,8 @@ cd "$repo"
 tools="${MFA_TOOLS_DIR:-target/tools}"
 case "$tools" in /*) ;; *) tools="$repo/$tools" ;; esac
 venv="$tools/infra-venv"
-requirements=(tree-sitter==0.25.2 tree-sitter-bicep==1.1.0 checkov==3.3.30)
+requirements=(tree-sitter==0.25.2 tree-sitter-bicep==1.1.0 tree-sitter-bash==0.25.1
+              tree-sitter-powershell==0.26.4 checkov==3.3.30)
 
 log() { printf 'check-infra: %s\n' "$*" >&2; }
 
@@ -208,6 +215,8 @@ if resources in trees and main in trees:
         "MFA_PROTECTED_GROUP_IDS",
         "MFA_ALLOW_PRIVILEGED_TARGETS", "MFA_TELEPHONY", "MFA_LAST_METHOD_REMOVAL",
         "MFA_METHOD_POLICY_CHECK", "MFA_REQUIRE_APP_ROLE", "MFA_TENANT_ID",
+        # The host's diagnostic events go to Table storage (AZFD0003 and the other start-up events).
+        "AzureWebJobsStorage__tableServiceUri",
     }
     for key in sorted(required - keys):
         problem(f"{resources}: app setting {key} is missing from baseAppSettings")
@@ -223,6 +232,31 @@ if resources in trees and main in trees:
         problem(f"{resources}: functionAppConfig.runtime must be {{name: 'custom', version: '1.0'}}")
     if "allowSharedKeyAccess: false" not in body:
         problem(f"{resources}: the storage account must keep allowSharedKeyAccess: false")
+    # The identity needs the table data role for the host's diagnostic events.
+    role_blocks = re.findall(r"resource \w+ 'Microsoft\.Authorization/roleAssignments@[^']+' = (?:\[for [^\]]*?)?\{(.*?)\n\}", body, re.S)
+    if not re.search(r"storageTableDataContributor:\s*'0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'", body) or not any(
+        re.search(r"roleDefinitionId:[^\n]*\broles\.storageTableDataContributor\b", block)
+        and "principalId: identity.properties.principalId" in block
+        for block in role_blocks
+    ):
+        problem(f"{resources}: the managed identity must hold Storage Table Data Contributor "
+                "(0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3) on the account: the host writes its diagnostic events to tables")
+    # Diagnostic settings: the Function App's FunctionAppLogs and the blob service's access logs.
+    diagnostic_blocks = re.findall(r"resource \w+ 'Microsoft\.Insights/diagnosticSettings@[^']+' = \{(.*?)\n\}", body, re.S)
+    for scope, category, what in [
+        ("functionApp", "FunctionAppLogs", "the Function App's FunctionAppLogs"),
+        ("storage::blobs", "StorageWrite", "the blob service's access logs"),
+        ("storage::queues", "StorageWrite", "the queue service's access logs"),
+    ]:
+        if not any(re.search(rf"^\s*scope:\s*{re.escape(scope)}\s*$", block, re.M) and f"category: '{category}'" in block
+                   for block in diagnostic_blocks):
+            problem(f"{resources}: a diagnostic setting must send {what} to the workspace (scope {scope}, category {category})")
+    # Flex Consumption refuses siteConfig.ftpsState (the Flex deprecations table; ARM error 51021).
+    for path in files:
+        for number, line in enumerate(open(path).read().split("\n"), start=1):
+            if re.search(r"\bftpsState\b", bicep_code(line)):
+                problem(f"{path}:{number}: ftpsState is not allowed on Flex Consumption (learn.microsoft.com/azure/"
+                        "azure-functions/functions-app-settings#flex-consumption-plan-deprecations); newer stamps refuse it")
 
     # Every Graph permission the handler names for its calls (GraphOperation::permission, in
     # whichever file of src/ implements it) must be one the infra can grant (a .Read.X is
@@ -370,8 +404,114 @@ if resources in trees and main in trees:
         problem(f"azure.yaml has no service '{service_name}' (resources.bicep tags the app with it)")
     if service.get("host") != "function" or service.get("dist") != "dist/mfa-phone-handler.zip":
         problem("azure.yaml: service api must be host function with dist dist/mfa-phone-handler.zip (scripts/package.sh's output)")
+    # azd before 1.23.4 hands the MFA_* array settings to Bicep as text (Azure/azure-dev#6694).
+    required_azd = str((azure.get("requiredVersions") or {}).get("azd") or "")
+    minimum = re.fullmatch(r"\s*>=\s*(\d+)\.(\d+)\.(\d+)\s*", required_azd)
+    if minimum is None or tuple(int(part) for part in minimum.groups()) < (1, 23, 4):
+        problem(f"azure.yaml: requiredVersions.azd is {required_azd!r}; it must be '>= 1.23.4' or later "
+                "(older azd passes array parameters to Bicep as text, Azure/azure-dev#6694)")
 else:
     problem("infra/main.bicep and infra/resources.bicep are both expected")
+
+
+def walk_actions(actions, found):
+    """Every action of a workflow definition, nested ones (If, Scope, Foreach) included."""
+    for name, action in (actions or {}).items():
+        found.append((name, action))
+        walk_actions(action.get("actions"), found)
+        walk_actions((action.get("else") or {}).get("actions"), found)
+        for case in (action.get("cases") or {}).values():
+            walk_actions(case.get("actions"), found)
+        walk_actions((action.get("default") or {}).get("actions"), found)
+    return found
+
+
+# The examples: an HTTP action that sends NotifyUser true is refused (400) on a deployment without
+# MFA_NOTIFY_SENDER; its result names the user and the number, so run history must not keep it.
+for path in sorted(glob.glob("examples/**/*.json", recursive=True)):
+    definition = json.load(open(path)).get("definition")
+    if not isinstance(definition, dict):
+        continue
+    for name, action in walk_actions(definition.get("actions"), []):
+        if action.get("type") != "Http":
+            continue
+        body = (action.get("inputs") or {}).get("body")
+        if isinstance(body, dict):
+            for key, value in body.items():
+                if key.lower() == "notifyuser" and str(value).lower() == "true":
+                    problem(f"{path}: action {name} sends NotifyUser true, which a deployment without "
+                            "MFA_NOTIFY_SENDER refuses with 400: make it a parameter that defaults to false")
+        secured = set((((action.get("runtimeConfiguration") or {}).get("secureData") or {}).get("properties")) or [])
+        for part in ("inputs", "outputs"):
+            if part not in secured:
+                problem(f"{path}: action {name} must keep its {part} out of run history "
+                        f"(runtimeConfiguration.secureData.properties with {part!r})")
+
+# The connector signs users in to one tenant: a single-tenant sign-in app cannot use common or
+# organizations (AADSTS50194).
+connector_properties = json.load(open("connector/apiProperties.json"))["properties"]
+for name, parameter in connector_properties.get("connectionParameters", {}).items():
+    tenant = ((parameter.get("oAuthSettings") or {}).get("customParameters") or {}).get("tenantId", {}).get("value")
+    if tenant is not None and tenant.strip().lower() in ("common", "organizations", "consumers"):
+        problem(f"connector/apiProperties.json: {name} signs in with tenantId {tenant!r}; a single-tenant "
+                "app registration needs the tenant's id (AADSTS50194 otherwise)")
+
+# What an admin pastes must at least parse: every bash/sh, PowerShell and JSON block in the
+# deployment docs, every example script and Bicep file. A <placeholder> inside a command is a
+# syntax error in bash (and refused by PowerShell, looked for separately), so this also keeps
+# placeholders out of the commands.
+import tree_sitter_bash
+import tree_sitter_powershell
+
+shell_parsers = {
+    "bash": Parser(Language(tree_sitter_bash.language())),
+    "powershell": Parser(Language(tree_sitter_powershell.language())),
+}
+shell_parsers["sh"] = shell_parsers["bash"]
+
+
+def syntax_errors(parser_for, source):
+    tree = parser_for.parse(source.encode())
+    stack, found = [tree.root_node], []
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR" or node.is_missing:
+            found.append(node)
+        stack.extend(node.children)
+    return sorted(found, key=lambda node: node.start_point)
+
+
+docs = ["DEPLOY.md", "connector/README.md"] + sorted(glob.glob("examples/**/*.md", recursive=True))
+for path in docs:
+    text = open(path).read()
+    for block in re.finditer(r"^```(bash|sh|powershell|json)[ \t]*\n(.*?)^```", text, re.S | re.M):
+        language, code = block.group(1), block.group(2)
+        first_line = text[:block.start()].count("\n") + 2
+        if language == "json":
+            try:
+                json.loads(code)
+            except ValueError as error:
+                problem(f"{path}:{first_line + error.lineno - 1}: the JSON block does not parse: {error.msg}")
+            continue
+        for node in syntax_errors(shell_parsers[language], code)[:1]:
+            row, column = node.start_point
+            snippet = code.encode()[node.start_byte:node.end_byte][:50].decode(errors="replace")
+            problem(f"{path}:{first_line + row}:{column + 1}: the {language} block does not parse near {snippet!r}")
+        if language == "powershell":
+            # The grammar reads `<name>` without complaint; PowerShell itself refuses `<`.
+            for row, line in enumerate(code.split("\n")):
+                placeholder = re.search(r"<[A-Za-z][^<>]*>", line.split(" #")[0])
+                if placeholder:
+                    problem(f"{path}:{first_line + row}:{placeholder.start() + 1}: the powershell block has "
+                            f"a placeholder {placeholder.group(0)!r} in a command: use a variable")
+for path in sorted(glob.glob("examples/**/*.ps1", recursive=True)):
+    for node in syntax_errors(shell_parsers["powershell"], open(path).read())[:1]:
+        row, column = node.start_point
+        problem(f"{path}:{row + 1}:{column + 1}: PowerShell syntax error")
+for path in sorted(glob.glob("examples/**/*.bicep", recursive=True)):
+    for node in syntax_errors(parser, open(path).read())[:1]:
+        row, column = node.start_point
+        problem(f"{path}:{row + 1}:{column + 1}: Bicep syntax error")
 
 if problems:
     sys.exit(f"check-infra: FAIL: {len(problems)} problem(s)")

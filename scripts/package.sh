@@ -17,13 +17,30 @@
 # is the fallback if the cargo-zigbuild wheel cannot be installed. A cargo-zigbuild or zig
 # already on PATH is used as it is.
 #
+# Without a Rust toolchain: MFA_PACKAGE_ZIP names a release's mfa-phone-handler.zip that was
+# downloaded. Then nothing is built: the zip is checked (its SHA-256 against MFA_PACKAGE_SHA256,
+# or against the SHA256SUMS file published beside it in the same folder; host.json and every
+# function.json byte for byte the same as in this checkout, so the infra and the package are of
+# one release; the binary at the root, an ELF file with mode 0755) and copied to PACKAGE_OUT.
+# azd passes the azd environment to this hook, so `azd env set MFA_PACKAGE_ZIP <path>` is enough.
+#
 # Environment:
+#   MFA_PACKAGE_ZIP    a downloaded release zip to check and copy instead of building
+#   MFA_PACKAGE_SHA256 its SHA-256 (hex); default: the line for its file name in SHA256SUMS
 #   CARGO_TARGET_DIR   default target/package (kept apart from the main target dir, so a
 #                      package build does not wait on or invalidate the test builds)
 #   PACKAGE_GLIBC      default 2.31: the newest glibc the binary may need
 #   PACKAGE_OUT        default dist/mfa-phone-handler.zip
 #   MFA_TOOLS_DIR      default target/tools
 set -euo pipefail
+
+# A relative MFA_PACKAGE_ZIP is relative to where the script was started from.
+release_zip="${MFA_PACKAGE_ZIP:-}"
+case "$release_zip" in
+    "~/"*) release_zip="$HOME/${release_zip#"~/"}" ;;
+    "" | /*) ;;
+    *) release_zip="$PWD/$release_zip" ;;
+esac
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -40,6 +57,73 @@ ziglang_version=0.17.1
 zigbuild_version=0.24.0
 
 log() { printf 'package: %s\n' "$*" >&2; }
+
+# A downloaded release zip: check it and copy it; no build.
+if [[ -n "$release_zip" ]]; then
+    mkdir -p "$(dirname "$out")"
+    python3 - "$release_zip" "$out" "${MFA_PACKAGE_SHA256:-}" "$binary_name" <<'PY'
+import hashlib
+import os
+import shutil
+import stat
+import sys
+import zipfile
+
+source, out, wanted, binary_name = sys.argv[1:5]
+
+
+def fail(text):
+    sys.exit(f"package: {text}")
+
+
+if not os.path.isfile(source):
+    fail(f"MFA_PACKAGE_ZIP is {source}, which is not a file: download mfa-phone-handler.zip from the release first")
+digest = hashlib.sha256(open(source, "rb").read()).hexdigest()
+name = os.path.basename(source)
+if not wanted:
+    sums = os.path.join(os.path.dirname(source), "SHA256SUMS")
+    if not os.path.isfile(sums):
+        fail(f"no SHA-256 to check {name} against: put the release's SHA256SUMS beside it "
+             "or set MFA_PACKAGE_SHA256")
+    for line in open(sums):
+        parts = line.split()
+        if len(parts) == 2 and parts[1].lstrip("*") in (name, "mfa-phone-handler.zip"):
+            wanted = parts[0]
+            break
+    else:
+        fail(f"{sums} has no line for {name}")
+if digest != wanted.strip().lower():
+    fail(f"{name} has SHA-256 {digest}, not {wanted.strip().lower()}: download it again")
+try:
+    archive = zipfile.ZipFile(source)
+except zipfile.BadZipFile:
+    fail(f"{name} is not a zip file")
+entries = {info.filename: info for info in archive.infolist()}
+expected = ["host.json"] + sorted(
+    f"{entry}/function.json" for entry in os.listdir(".")
+    if os.path.isfile(os.path.join(entry, "function.json"))
+)
+for path in expected:
+    if path not in entries:
+        fail(f"{name} has no {path}: it is not this release's package")
+    if archive.read(path) != open(path, "rb").read():
+        fail(f"{path} in {name} differs from this checkout's: check out the release tag the zip "
+             "was published with (git checkout <tag>), so the infra and the package match")
+binary = entries.get(binary_name)
+if binary is None:
+    fail(f"{name} has no {binary_name} at its root")
+mode = binary.external_attr >> 16
+if not stat.S_ISREG(mode) or mode & 0o755 != 0o755:
+    fail(f"{binary_name} in {name} is not stored with mode 0755")
+if archive.read(binary_name)[:4] != b"\x7fELF":
+    fail(f"{binary_name} in {name} is not a Linux executable")
+if os.path.abspath(source) != os.path.abspath(out):
+    shutil.copyfile(source, out + ".tmp")
+    os.replace(out + ".tmp", out)
+print(f"package: {name} (SHA-256 {digest[:16]}…) checked; using it as {out}, nothing built", file=sys.stderr)
+PY
+    exit 0
+fi
 
 ensure_tools() {
     local venv="$tools/zig-venv"
