@@ -27,7 +27,7 @@ use crate::host::{self, Envelope, QueueMessage};
 use crate::outcome::Outcome;
 use crate::phone::redact_numbers;
 use crate::replay::{Key, Replays, Turn};
-use crate::report::{self, ErrorCode, Failure, QueueMessageEcho, Report, Trigger};
+use crate::report::{self, ErrorCode, Failure, QueueMessageEcho, Report, Trigger, WarningCode};
 use crate::request::{self, Task};
 use crate::runbook::{self, Reveal, Services};
 
@@ -67,6 +67,8 @@ pub struct AppState {
     pub callers: CallerPolicy,
     /// The answers to changes sent over HTTP with a `requestId`, for the same sent again.
     pub replays: Replays,
+    /// How the identity's Graph token compares with what the settings need, as last read.
+    pub grants: std::sync::Mutex<crate::permissions::Review>,
 }
 
 /// The handler's routes.
@@ -451,6 +453,27 @@ struct Invocation<'a> {
 }
 
 /// Parses the parameters and runs the runbook, recording what happens in `outcome`.
+/// What every result says about the deployment itself until it is mended.
+fn deployment_warnings(state: &AppState, outcome: &mut Outcome) {
+    let broader = state
+        .grants
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .broader
+        .clone();
+    if !broader.is_empty() {
+        outcome.warn(
+            WarningCode::ExcessGraphPermissions,
+            format!(
+                "the app's identity holds {}, broader than this app needs (phone methods only): \
+                 whoever can run code as the app could use it on every method; remove it \
+                 (DEPLOY.md, Removing the broad role an earlier deployment granted)",
+                broader.join(", ")
+            ),
+        );
+    }
+}
+
 async fn execute(
     state: &AppState,
     parameters: Value,
@@ -458,6 +481,7 @@ async fn execute(
     outcome: &mut Outcome,
 ) {
     let budget = invocation.budget;
+    deployment_warnings(state, outcome);
     // The result echoes the parameters that ran: a webhook's `RequestBody` or a `parameters`
     // wrapper unwrapped, whatever else came beside it.
     let parameters = match request::parameters_object(&parameters) {

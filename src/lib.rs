@@ -36,6 +36,7 @@ pub mod notify;
 pub mod openapi;
 pub mod outcome;
 pub mod owner;
+pub mod permissions;
 pub mod phone;
 pub mod plan;
 pub mod policy;

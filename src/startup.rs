@@ -169,11 +169,21 @@ impl Application {
             callers: config.callers.clone(),
             queue_budget: config.invocation_budget,
             replays: crate::replay::Replays::default(),
+            grants: std::sync::Mutex::new(crate::permissions::Review::default()),
         });
+        let features = crate::permissions::Features {
+            owner_search: config.owner_search.enabled,
+            notifications: config.notify.sender.is_some(),
+            organization_name_from_graph: config.notify.organization_name.is_none(),
+            privileged_roles: config.protection.check_roles,
+            protected_groups: !config.protection.protected_groups.is_empty(),
+            method_policy: config.policy_check,
+        };
         let background = state.clone();
         tokio::spawn(async move {
             let services = &background.services;
             services.graph.prefetch_token().await;
+            review_grants(&background, features).await;
             tokio::join!(
                 services.protection.keep_fresh(&services.graph),
                 services.policies.keep_fresh(&services.graph)
@@ -246,3 +256,61 @@ fn user_leases(
 
 /// The longest one request to the storage account may take.
 const STORAGE_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reads the Graph roles the identity's token grants and says, in the start-up log, which the
+/// settings need and it lacks (a handler started before its grants keeps a token without them
+/// for up to a day) and which broader method rights it holds (every result warns of those).
+async fn review_grants(state: &AppState, features: crate::permissions::Features) {
+    let granted = match state.services.graph.granted_roles().await {
+        Ok(Some(granted)) => granted,
+        Ok(None) => {
+            tracing::info!("the Graph token does not list its roles: the grants are not checked");
+            return;
+        }
+        Err(reason) => {
+            tracing::warn!("the Graph token's roles could not be read: {reason}");
+            return;
+        }
+    };
+    let review = crate::permissions::review(&granted, features);
+    // Kept before it is said, so that a result after the log line already warns.
+    *state
+        .grants
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = review.clone();
+    if review.missing.is_empty() {
+        tracing::info!(
+            "the Graph token holds every permission the settings need ({} roles)",
+            granted.len()
+        );
+    } else {
+        let missing: Vec<String> = review
+            .missing
+            .iter()
+            .map(|needed| format!("{} ({})", needed.role, needed.why))
+            .collect();
+        tracing::warn!(
+            "the Graph token lacks {}: grant them to the app's managed identity (DEPLOY.md, \
+             Granting the Graph roles separately), then restart the Function App: the identity's \
+             token is kept for up to 24 hours, so a handler started before the grants works \
+             without them until then",
+            missing.join(", ")
+        );
+    }
+    for needed in &review.maybe_elsewhere {
+        tracing::info!(
+            "the Graph token has no {} ({}): fine when it is granted in Exchange Online (RBAC for \
+             Applications, scoped to the sender mailbox); otherwise grant it",
+            needed.role,
+            needed.why
+        );
+    }
+    if !review.broader.is_empty() {
+        tracing::warn!(
+            "the Graph token holds {}, broader than this app needs (phone methods only): remove \
+             it (DEPLOY.md, Removing the broad role an earlier deployment granted); every result \
+             warns excessGraphPermissions until it is gone",
+            review.broader.join(", ")
+        );
+    }
+}

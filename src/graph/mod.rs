@@ -147,6 +147,17 @@ impl GraphClient {
         }
     }
 
+    /// The application permissions the identity's current Graph token grants; `Ok(None)`
+    /// when the token does not say (not a JWT).
+    ///
+    /// # Errors
+    ///
+    /// No token could be had (the reason, one line).
+    pub async fn granted_roles(&self) -> Result<Option<Vec<String>>, String> {
+        let token = self.tokens.get().await?;
+        Ok(token::roles_in(token.token.secret()))
+    }
+
     /// `GET /users/{user}?$select=…`
     ///
     /// # Errors

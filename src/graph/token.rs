@@ -86,3 +86,69 @@ fn first_line(text: &str) -> String {
         .take(300)
         .collect()
 }
+
+/// The application permissions (`roles`) a Graph access token grants, read from its payload
+/// (the token's own claims: no signature is checked, Graph checks it). `None` when the token
+/// is not a JWT or its payload cannot be read; an empty list when it grants none.
+pub fn roles_in(token: &str) -> Option<Vec<String>> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    if !claims.is_object() {
+        return None;
+    }
+    Some(
+        claims["roles"]
+            .as_array()
+            .map(|roles| {
+                roles
+                    .iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .map(|role| role.chars().take(200).collect())
+                    .take(500)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn token(claims: &serde_json::Value) -> String {
+        let encode = |value: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+        };
+        format!(
+            "{}.{}.signature",
+            encode(&serde_json::json!({"alg": "RS256", "typ": "JWT"})),
+            encode(claims)
+        )
+    }
+
+    #[test]
+    fn the_roles_of_a_token_are_read_from_its_payload() {
+        let roles = roles_in(&token(&serde_json::json!({
+            "aud": "https://graph.microsoft.com",
+            "roles": ["User.Read.All", "UserAuthMethod-Phone.ReadWrite.All"],
+        })));
+        assert_eq!(
+            roles,
+            Some(vec![
+                "User.Read.All".to_owned(),
+                "UserAuthMethod-Phone.ReadWrite.All".to_owned()
+            ])
+        );
+        assert_eq!(
+            roles_in(&token(&serde_json::json!({"aud": "x"}))),
+            Some(Vec::new())
+        );
+        assert_eq!(roles_in("not-a-jwt"), None);
+        assert_eq!(roles_in("a.%%%.c"), None);
+    }
+}

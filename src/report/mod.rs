@@ -263,6 +263,9 @@ pub enum WarningCode {
     /// `revealNumber` was asked, but the number is shown masked: not through this trigger, not
     /// to this caller, or not for this account (the message says which).
     NumberNotRevealed,
+    /// The app's identity holds broader authentication-method rights than phone methods (left
+    /// from an older deployment): whoever controls the app could do more than this app does.
+    ExcessGraphPermissions,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]

@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use crate::helpers::{HANDLER, TestApp, start_handler};
+use mfa_phone_handler::simulator::SimOptions;
+use serde_json::json;
+
+use crate::helpers::{HANDLER, Results, TestApp, start_handler};
 
 async fn run_to_exit(environment: &[(&str, &str)]) -> (bool, String) {
     let output = tokio::time::timeout(
@@ -86,4 +89,60 @@ async fn sigterm_stops_it_gracefully() {
     assert!(status.success(), "{status:?}");
     let lines = output.text();
     assert!(lines.contains("stopped"), "{lines}");
+}
+
+#[tokio::test]
+async fn a_handler_whose_token_lacks_its_grants_names_them_at_start_up() {
+    let app = TestApp::builder()
+        .grant(&["User.Read.All", "UserAuthenticationMethod.Read.All"])
+        .spawn()
+        .await;
+
+    app.wait_for_output(|text| text.contains("the Graph token lacks"))
+        .await;
+
+    let output = app.output();
+    let line = output
+        .lines()
+        .find(|line| line.contains("the Graph token lacks"))
+        .expect("the line");
+    assert!(line.contains("UserAuthMethod-Phone.ReadWrite.All"), "{line}");
+    assert!(line.contains("RoleManagement.Read.Directory"), "{line}");
+    assert!(!line.contains("User.Read.All ("), "granted: {line}");
+    assert!(line.contains("restart the Function App"), "{line}");
+}
+
+#[tokio::test]
+async fn broader_method_rights_left_from_an_older_deployment_are_named_in_every_result() {
+    let mut roles = SimOptions::default().granted_roles;
+    roles.insert("UserAuthenticationMethod.ReadWrite.All".to_owned());
+    let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
+    let app = TestApp::builder().grant(&roles).spawn().await;
+    app.wait_for_output(|text| text.contains("broader than this app needs"))
+        .await;
+    let user = app.add_member("adele@contoso.com");
+
+    let answer = app
+        .call(json!({"UserId": user, "operation": "show"}))
+        .await;
+
+    assert_eq!(answer.status, 200, "{}", answer.report);
+    assert!(
+        answer
+            .report
+            .warning_codes()
+            .contains(&"excessGraphPermissions".to_owned()),
+        "{}",
+        answer.report
+    );
+    assert!(
+        answer
+            .report
+            .warning_message("excessGraphPermissions")
+            .contains("UserAuthenticationMethod.ReadWrite.All")
+    );
+    assert!(
+        !app.output().contains("the Graph token lacks"),
+        "nothing the settings need is missing"
+    );
 }

@@ -96,7 +96,7 @@ async fn identity_answer(
             "No managed identity with the requested identifier is assigned to this resource.",
         );
     }
-    let token = format!("sim-{}", uuid::Uuid::new_v4());
+    let token = managed_identity_token(&resource, &options.granted_roles);
     let expires = Instant::now() + options.token_lifetime;
     lock(&shared.tokens).insert(
         token.clone(),
@@ -118,5 +118,23 @@ async fn identity_answer(
             "token_type": "Bearer",
             "client_id": options.managed_identity_client_id.unwrap_or_else(|| "system-assigned".to_owned()),
         }),
+    )
+}
+
+/// A token shaped as Entra's are (`header.payload.signature`, base64url), its payload carrying
+/// the audience and the app roles granted, so that the handler reads its roles as it does on
+/// Azure. The signature is not one: the simulator knows its tokens by their text.
+fn managed_identity_token(resource: &str, roles: &std::collections::HashSet<String>) -> String {
+    use base64::Engine;
+    let encode = |value: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+    };
+    let mut roles: Vec<&String> = roles.iter().collect();
+    roles.sort();
+    format!(
+        "{}.{}.sim-{}",
+        encode(json!({"alg": "none", "typ": "JWT"})),
+        encode(json!({"aud": resource, "roles": roles, "jti": uuid::Uuid::new_v4().to_string()})),
+        uuid::Uuid::new_v4()
     )
 }
