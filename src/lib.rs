@@ -47,6 +47,7 @@ pub mod request;
 pub mod runbook;
 #[cfg(feature = "simulator")]
 pub mod simulator;
+pub mod smoke;
 pub mod startup;
 pub mod storage;
 pub mod user;

@@ -29,6 +29,10 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Some(Command::Smoke(arguments)) => {
+            tool_logging();
+            block_on(mfa_phone_handler::smoke::main(*arguments))
+        }
         Some(Command::Completions(arguments)) => {
             Cli::print_completions(arguments.shell);
             ExitCode::SUCCESS
@@ -37,25 +41,33 @@ fn main() -> ExitCode {
 }
 
 fn bulk(options: Options) -> ExitCode {
-    // Warnings (a results queue that cannot be read, a storage failure) on stderr beside the
-    // command's own lines.
+    tool_logging();
+    block_on(mfa_phone_handler::bulk::main(options))
+}
+
+/// Logging for the tools: warnings (a results queue that cannot be read, a storage failure) on
+/// stderr beside the command's own lines.
+fn tool_logging() {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(tracing::Level::WARN)
         .with_target(false)
         .without_time()
         .try_init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+}
+
+/// Runs a tool's work to its exit status (2, as for wrong options, when no runtime starts).
+fn block_on(work: impl std::future::Future<Output = u8>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime,
+        Ok(runtime) => ExitCode::from(runtime.block_on(work)),
         Err(error) => {
             eprintln!("could not start the async runtime: {error}");
-            return ExitCode::from(mfa_phone_handler::bulk::NOTHING_SENT);
+            ExitCode::from(2)
         }
-    };
-    ExitCode::from(runtime.block_on(mfa_phone_handler::bulk::main(options)))
+    }
 }
 
 fn serve() -> ExitCode {

@@ -52,6 +52,8 @@ Exit status:
     Simulate(SimulateArgs),
     /// Print the API's OpenAPI 2.0 definition (or the Power Platform custom connector's)
     Openapi(OpenapiArgs),
+    /// After a deployment: check that the deployed app answers as it should (writes nothing)
+    Smoke(Box<crate::smoke::SmokeArgs>),
     /// Print a completion script for a shell
     #[command(after_help = "\
 Install (PowerShell): add the script to your profile

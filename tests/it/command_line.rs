@@ -103,7 +103,10 @@ async fn completions_are_printed_for_powershell_and_bash() {
     let (status, script, _) = run(&["completions", "powershell"]).await;
     assert_eq!(status, 0);
     assert!(script.contains("Register-ArgumentCompleter"), "{script}");
-    assert!(script.contains("--skip-bad-rows"), "bulk's options: {script}");
+    assert!(
+        script.contains("--skip-bad-rows"),
+        "bulk's options: {script}"
+    );
     let (status, script, _) = run(&["completions", "bash"]).await;
     assert_eq!(status, 0);
     assert!(script.contains("complete -F"), "{script}");

@@ -110,7 +110,11 @@ async fn run_printed_bulk(printed: &[String], marker: &str) -> (i32, Vec<String>
         "{summary}"
     );
     assert_eq!(
-        (summary["succeeded"].as_u64(), summary["failed"].as_u64(), summary["problems"].as_u64()),
+        (
+            summary["succeeded"].as_u64(),
+            summary["failed"].as_u64(),
+            summary["problems"].as_u64()
+        ),
         (Some(3), Some(1), Some(1)),
         "the sample's totals: {summary}"
     );

@@ -19,6 +19,7 @@ mod queue;
 mod real_queue;
 mod replay;
 mod security;
+mod smoke;
 mod startup;
 mod storage;
 mod tidy;

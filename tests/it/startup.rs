@@ -106,7 +106,10 @@ async fn a_handler_whose_token_lacks_its_grants_names_them_at_start_up() {
         .lines()
         .find(|line| line.contains("the Graph token lacks"))
         .expect("the line");
-    assert!(line.contains("UserAuthMethod-Phone.ReadWrite.All"), "{line}");
+    assert!(
+        line.contains("UserAuthMethod-Phone.ReadWrite.All"),
+        "{line}"
+    );
     assert!(line.contains("RoleManagement.Read.Directory"), "{line}");
     assert!(!line.contains("User.Read.All ("), "granted: {line}");
     assert!(line.contains("restart the Function App"), "{line}");
@@ -122,9 +125,7 @@ async fn broader_method_rights_left_from_an_older_deployment_are_named_in_every_
         .await;
     let user = app.add_member("adele@contoso.com");
 
-    let answer = app
-        .call(json!({"UserId": user, "operation": "show"}))
-        .await;
+    let answer = app.call(json!({"UserId": user, "operation": "show"})).await;
 
     assert_eq!(answer.status, 200, "{}", answer.report);
     assert!(

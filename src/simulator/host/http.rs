@@ -93,6 +93,16 @@ pub(super) async fn http_function(
                 .collect()
         })
         .unwrap_or_default();
+    // The host checks the function key (header or `code`) before the handler sees anything.
+    if let Some(key) = &shared.options.function_key {
+        let given = headers
+            .get("x-functions-key")
+            .and_then(|value| value.to_str().ok())
+            .or_else(|| query.get("code").and_then(Value::as_str));
+        if given != Some(key.as_str()) {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+    }
     // The miniature host plays App Service authentication as switched on: an
     // `X-MS-CLIENT-PRINCIPAL` (base64 JSON, as App Service writes it) becomes the Entra
     // identity ahead of the function-key identity, as the real host builds `Identities`.

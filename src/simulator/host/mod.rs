@@ -48,6 +48,9 @@ pub struct HostOptions {
     pub storage: Option<StorageAccount>,
     /// A simulator whose `/_sim/…` inspection pages the host passes through (for the demo).
     pub simulator: Option<String>,
+    /// The HTTP trigger's function key (`authLevel: function`): a request without it is
+    /// answered 401 by the host, before the handler sees it. `None`: any request passes.
+    pub function_key: Option<String>,
 }
 
 impl Default for HostOptions {
@@ -57,6 +60,7 @@ impl Default for HostOptions {
             trigger: deployed_trigger(),
             storage: None,
             simulator: None,
+            function_key: None,
         }
     }
 }
@@ -66,6 +70,14 @@ impl HostOptions {
     pub fn with_storage(self, storage: StorageAccount) -> HostOptions {
         HostOptions {
             storage: Some(storage),
+            ..self
+        }
+    }
+
+    /// With the HTTP trigger's function key required, as the deployed `authLevel: function`.
+    pub fn with_function_key(self, key: &str) -> HostOptions {
+        HostOptions {
+            function_key: Some(key.to_owned()),
             ..self
         }
     }

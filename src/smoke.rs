@@ -1,0 +1,414 @@
+//! `mfa-phone-handler smoke`: after a deployment, checks that the deployed app answers as it
+//! should, through the same ways in callers use: a call without credentials is refused, a
+//! test user is shown, a change for them is planned (a dry run), a privileged account is
+//! refused, and (given a queue) a message comes back as a result. It writes nothing to the
+//! tenant: every change it sends is a dry run. A line per check; the exit status says whether
+//! all held.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::bulk::delivery::Delivery;
+use crate::bulk::endpoint::HttpEndpoint;
+use crate::bulk::options::http_url;
+use crate::bulk::queued::{QueueEndpoint, is_local};
+
+/// Every check held.
+pub const ALL_HELD: u8 = 0;
+/// A check failed.
+pub const A_CHECK_FAILED: u8 = 1;
+/// The options are wrong, or nothing could be asked.
+pub const NOT_RUN: u8 = 2;
+
+/// A number no one has: the Australian regulator (ACMA) keeps 0491 570 156 for films and
+/// creative works, and the numbering plan reads it as a valid mobile number.
+pub const TEST_NUMBER: &str = "+61 491 570 156";
+
+/// `smoke`'s options.
+#[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "\
+Every change it sends is a dry run: nothing is written to the tenant.
+
+Exit status:
+  0  every check held
+  1  a check failed (its line says what was expected and what came)
+  2  the options are wrong, or the endpoint could not be reached at all")]
+pub struct SmokeArgs {
+    /// The HTTP trigger (https://APP.azurewebsites.net/api/SetOrRemoveMobilePhoneMfa)
+    #[arg(long, value_name = "URL", value_parser = http_url)]
+    pub endpoint: Url,
+    /// An ordinary user to show and plan a change for (UPN or object id)
+    #[arg(long, value_name = "USER")]
+    pub test_user: String,
+    /// A privileged account (a Global Administrator, a break-glass account) the app must refuse
+    #[arg(long, value_name = "USER")]
+    pub privileged_user: String,
+    /// The HTTP trigger's function key
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "MFA_FUNCTION_KEY",
+        hide_env_values = true
+    )]
+    pub function_key: Option<String>,
+    /// Also send an Entra token for the API (your az / azd sign-in): its Application ID URI,
+    /// api://<the API app registration's client id>
+    #[arg(long, value_name = "URI")]
+    pub audience: Option<String>,
+    /// The number the dry run plans to set for the test user
+    #[arg(long, value_name = "NUMBER", default_value = TEST_NUMBER)]
+    pub test_number: String,
+    /// Also the queue round trip: the request queue's URL (results from mfa-phone-results)
+    #[arg(long, value_name = "URL", value_parser = http_url)]
+    pub queue: Option<Url>,
+    /// How long the queue's result is waited for, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub result_wait: u64,
+    /// Print the checks as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How one check came out.
+#[derive(Debug, serde::Serialize)]
+pub struct Checked {
+    pub check: &'static str,
+    pub held: bool,
+    /// What came back, in a line.
+    pub detail: String,
+}
+
+/// Runs every check; the exit status.
+pub async fn main(arguments: SmokeArgs) -> u8 {
+    let endpoints = match Endpoints::new(&arguments) {
+        Ok(endpoints) => endpoints,
+        Err(message) => {
+            eprintln!("{message}");
+            return NOT_RUN;
+        }
+    };
+    let run = format!("smoke-{}", uuid::Uuid::new_v4());
+    let mut checks = Vec::new();
+    for check in CHECKS {
+        if check.queue && endpoints.queue.is_none() {
+            continue;
+        }
+        let checked = (check.run)(&endpoints, &arguments, &format!("{run}-{}", check.id)).await;
+        if !arguments.json {
+            println!(
+                "{} {}: {}",
+                if checked.held { "ok  " } else { "FAIL" },
+                checked.check,
+                checked.detail
+            );
+        }
+        checks.push(checked);
+    }
+    let unreachable = checks
+        .iter()
+        .all(|checked| !checked.held && checked.detail.starts_with(UNREACHABLE));
+    let status = if unreachable {
+        NOT_RUN
+    } else if checks.iter().all(|checked| checked.held) {
+        ALL_HELD
+    } else {
+        A_CHECK_FAILED
+    };
+    if arguments.json {
+        let summary = json!({"command": "smoke", "exitStatus": status, "checks": checks});
+        println!("{summary}");
+    }
+    status
+}
+
+/// The ways in: the HTTP trigger with the caller's credentials, without them, and the queue.
+struct Endpoints {
+    http: HttpEndpoint,
+    anonymous: HttpEndpoint,
+    queue: Option<QueueEndpoint>,
+}
+
+impl Endpoints {
+    fn new(arguments: &SmokeArgs) -> Result<Endpoints, String> {
+        let sign_in =
+            || -> Result<std::sync::Arc<dyn azure_core::credentials::TokenCredential>, String> {
+                let credential =
+                    azure_identity::DeveloperToolsCredential::new(None).map_err(|error| {
+                        format!("no developer sign-in available (az login?): {error}")
+                    })?;
+                Ok(credential)
+            };
+        let token = match &arguments.audience {
+            Some(audience) => Some((sign_in()?, audience.clone())),
+            None => None,
+        };
+        let queue = match &arguments.queue {
+            Some(queue) => {
+                let credential = if is_local(queue) {
+                    None
+                } else {
+                    Some(sign_in()?)
+                };
+                Some(QueueEndpoint::new(
+                    queue,
+                    credential,
+                    Duration::from_secs(arguments.result_wait),
+                )?)
+            }
+            None => None,
+        };
+        Ok(Endpoints {
+            http: HttpEndpoint::http(
+                arguments.endpoint.clone(),
+                arguments.function_key.clone(),
+                token,
+            )?,
+            anonymous: HttpEndpoint::http(arguments.endpoint.clone(), None, None)?,
+            queue,
+        })
+    }
+}
+
+/// The start of the detail of a check whose request reached nothing.
+const UNREACHABLE: &str = "the endpoint could not be reached";
+
+type CheckFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Checked> + 'a>>;
+
+/// One check: its id (part of its `requestId`), whether it needs the queue, and how it runs.
+struct Check {
+    id: &'static str,
+    queue: bool,
+    run: for<'a> fn(&'a Endpoints, &'a SmokeArgs, &'a str) -> CheckFuture<'a>,
+}
+
+const CHECKS: [Check; 5] = [
+    Check {
+        id: "anonymous",
+        queue: false,
+        run: |endpoints, arguments, request_id| {
+            Box::pin(anonymous(endpoints, arguments, request_id))
+        },
+    },
+    Check {
+        id: "show",
+        queue: false,
+        run: |endpoints, arguments, request_id| Box::pin(show(endpoints, arguments, request_id)),
+    },
+    Check {
+        id: "dry-run",
+        queue: false,
+        run: |endpoints, arguments, request_id| Box::pin(dry_run(endpoints, arguments, request_id)),
+    },
+    Check {
+        id: "privileged",
+        queue: false,
+        run: |endpoints, arguments, request_id| {
+            Box::pin(privileged(endpoints, arguments, request_id))
+        },
+    },
+    Check {
+        id: "queue",
+        queue: true,
+        run: |endpoints, arguments, request_id| Box::pin(queued(endpoints, arguments, request_id)),
+    },
+];
+
+async fn anonymous(endpoints: &Endpoints, arguments: &SmokeArgs, request_id: &str) -> Checked {
+    let check = "a call without key or token is refused";
+    let body = show_request(arguments, request_id);
+    match endpoints.anonymous.deliver(&body).await {
+        Delivery::Refused { code, .. } if code == "http401" || code == "http403" => Checked {
+            check,
+            held: true,
+            detail: format!("refused ({})", code.trim_start_matches("http")),
+        },
+        Delivery::Result(result) if error_code(&result) == Some("unauthenticatedCaller") => {
+            Checked {
+                check,
+                held: true,
+                detail: "refused by the handler (unauthenticatedCaller)".to_owned(),
+            }
+        }
+        delivery => Checked {
+            check,
+            held: false,
+            detail: format!(
+                "{}: anyone who can reach the URL can call it; switch on the function key \
+                 (authLevel function) and Entra authentication (DEPLOY.md)",
+                describe(&delivery)
+            ),
+        },
+    }
+}
+
+async fn show(endpoints: &Endpoints, arguments: &SmokeArgs, request_id: &str) -> Checked {
+    let check = "the test user is shown";
+    let delivery = endpoints
+        .http
+        .deliver(&show_request(arguments, request_id))
+        .await;
+    expect_success(check, &delivery, |result| {
+        let user = result["user"]["userPrincipalName"]
+            .as_str()
+            .unwrap_or("(no user)");
+        let caller = match result["caller"]["name"].as_str() {
+            Some(name) => format!(", caller recorded as {name}"),
+            None => ", no Entra caller recorded".to_owned(),
+        };
+        format!(
+            "{user}: {} phone method(s){caller}",
+            result["methods"]["phone"].as_array().map_or(0, Vec::len)
+        )
+    })
+}
+
+async fn dry_run(endpoints: &Endpoints, arguments: &SmokeArgs, request_id: &str) -> Checked {
+    let check = "a change for the test user is planned (dry run)";
+    let body = json!({
+        "UserId": arguments.test_user,
+        "phoneNumber": arguments.test_number,
+        "dryRun": true,
+        "requestId": request_id,
+        "CallerName": "mfa-phone-handler smoke",
+    });
+    let delivery = endpoints.http.deliver(&body).await;
+    let mut checked = expect_success(check, &delivery, |result| {
+        format!(
+            "would be {} (nothing written)",
+            result["action"].as_str().unwrap_or("?")
+        )
+    });
+    if let Delivery::Result(result) = &delivery
+        && result["dryRun"] != json!(true)
+    {
+        checked.held = false;
+        checked.detail = "the result does not say dryRun: true".to_owned();
+    }
+    checked
+}
+
+async fn privileged(endpoints: &Endpoints, arguments: &SmokeArgs, request_id: &str) -> Checked {
+    let check = "the privileged account is refused";
+    let body = json!({
+        "UserId": arguments.privileged_user,
+        "phoneNumber": arguments.test_number,
+        "dryRun": true,
+        "requestId": request_id,
+        "CallerName": "mfa-phone-handler smoke",
+    });
+    match endpoints.http.deliver(&body).await {
+        Delivery::Result(result) if error_code(&result) == Some("protectedUser") => Checked {
+            check,
+            held: true,
+            detail: "protectedUser".to_owned(),
+        },
+        delivery => Checked {
+            check,
+            held: false,
+            detail: format!(
+                "{}, not protectedUser: the app would change this account's phone; check that \
+                 the account holds a privileged role and that MFA_ALLOW_PRIVILEGED_TARGETS is not \
+                 true",
+                describe(&delivery)
+            ),
+        },
+    }
+}
+
+async fn queued(endpoints: &Endpoints, arguments: &SmokeArgs, request_id: &str) -> Checked {
+    let check = "a queue message comes back as its result";
+    let Some(queue) = &endpoints.queue else {
+        return Checked {
+            check,
+            held: false,
+            detail: "no queue given".to_owned(),
+        };
+    };
+    let delivery = queue
+        .deliver(request_id, &show_request(arguments, request_id))
+        .await;
+    let checked = match delivery {
+        Delivery::Queued(result, ack) => {
+            // The result is this check's own: it may be taken off the results queue.
+            let _ = ack.send(());
+            expect_success(check, &Delivery::Result(result), |_| {
+                "the result came back on mfa-phone-results".to_owned()
+            })
+        }
+        other => expect_success(check, &other, |_| String::new()),
+    };
+    queue.close().await;
+    checked
+}
+
+/// The `show` request for the test user.
+fn show_request(arguments: &SmokeArgs, request_id: &str) -> Value {
+    json!({
+        "UserId": arguments.test_user,
+        "operation": "show",
+        "requestId": request_id,
+        "CallerName": "mfa-phone-handler smoke",
+    })
+}
+
+/// Held when the delivery is a succeeded result; the detail from `say`, or what came instead.
+fn expect_success(
+    check: &'static str,
+    delivery: &Delivery,
+    say: impl FnOnce(&Value) -> String,
+) -> Checked {
+    match delivery {
+        Delivery::Result(result) if result["status"] == "succeeded" => Checked {
+            check,
+            held: true,
+            detail: say(result),
+        },
+        other => Checked {
+            check,
+            held: false,
+            detail: describe(other),
+        },
+    }
+}
+
+fn error_code(result: &Value) -> Option<&str> {
+    result["error"]["code"].as_str()
+}
+
+/// What a delivery came to, in a line.
+fn describe(delivery: &Delivery) -> String {
+    match delivery {
+        Delivery::Result(result) | Delivery::Queued(result, _) => match error_code(result) {
+            Some(code) => format!(
+                "failed with {code}: {}",
+                result["error"]["message"].as_str().unwrap_or_default()
+            ),
+            None => format!(
+                "{} ({})",
+                result["status"].as_str().unwrap_or("?"),
+                result["action"].as_str().unwrap_or("?")
+            ),
+        },
+        Delivery::Transient { code, detail, .. } if code == "endpointUnreachable" => {
+            format!("{UNREACHABLE}: {detail}")
+        }
+        Delivery::Transient { code, detail, .. } | Delivery::Refused { code, detail } => {
+            format!("{code}: {detail}")
+        }
+        Delivery::Pending { detail } | Delivery::Unmatched { detail } => detail.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_number_is_a_valid_mobile_number_by_the_numbering_plan() {
+        let number = crate::phone::PhoneNumber::parse(TEST_NUMBER).expect("a valid number");
+        assert_eq!(number.line_kind(), crate::phone::LineKind::Mobile);
+    }
+}
