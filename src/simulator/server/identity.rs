@@ -96,7 +96,7 @@ async fn identity_answer(
             "No managed identity with the requested identifier is assigned to this resource.",
         );
     }
-    let token = managed_identity_token(&resource, &options.granted_roles);
+    let token = managed_identity_token(resource, &options.granted_roles);
     let expires = Instant::now() + options.token_lifetime;
     lock(&shared.tokens).insert(
         token.clone(),
