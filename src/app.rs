@@ -28,7 +28,7 @@ use crate::outcome::Outcome;
 use crate::phone::redact_numbers;
 use crate::replay::{Key, Replays, Turn};
 use crate::report::{self, ErrorCode, Failure, QueueMessageEcho, Report, Trigger, WarningCode};
-use crate::request::{self, Task};
+use crate::request::{self, Operation, Task};
 use crate::runbook::{self, Reveal, Services};
 
 /// The HTTP-triggered function's name (its folder), which is also its route.
@@ -518,6 +518,20 @@ async fn execute(
             let report = outcome.report_mut();
             report.caller_name.clone_from(caller_name);
             report.request_id.clone_from(request_id);
+            // A queue message may be read long after it was sent: removing whatever number is
+            // registered then could delete a number set after it.
+            if invocation.trigger == Trigger::Queue
+                && matches!(&parsed.task, Task::Change(request) if request.operation == Operation::Remove(None))
+            {
+                outcome.fail(Failure::for_field(
+                    ErrorCode::InvalidRequest,
+                    "removeRegisteredNumber",
+                    "removeRegisteredNumber is honoured over HTTP only: a queue message may be \
+                     read after a new number was set, which it would then delete; name the \
+                     number to remove (phoneNumber)",
+                ));
+                return;
+            }
             let run = async {
                 match &parsed.task {
                     Task::Change(request) => {

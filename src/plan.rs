@@ -6,7 +6,7 @@
 //! back whenever a write's outcome is uncertain, so a redelivered or concurrent request
 //! converges on the same state.
 
-use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, RegisteredNumber};
+use crate::phone::{PhoneMethod, PhoneType, RegisteredNumber};
 use crate::report::Action;
 use crate::request::Operation;
 
@@ -63,15 +63,10 @@ pub enum Refusal {
 
 /// Decides the one write (or none) that brings the user's `phone_type` method to what the
 /// request asks.
-pub fn plan(
-    operation: Operation,
-    phone_type: PhoneType,
-    number: &PhoneNumber,
-    methods: &[PhoneMethod],
-) -> Plan {
+pub fn plan(operation: &Operation, phone_type: PhoneType, methods: &[PhoneMethod]) -> Plan {
     let current = find(methods, phone_type);
     match operation {
-        Operation::Set => match current {
+        Operation::Set(number) => match current {
             Some(method) if number.matches(&method.number) => Plan::Done(Settled::Unchanged),
             Some(_) => Plan::Write(Write::Update),
             None if phone_type == PhoneType::AlternateMobile
@@ -81,9 +76,13 @@ pub fn plan(
             }
             None => Plan::Write(Write::Add),
         },
-        Operation::Remove => match current {
+        Operation::Remove(named) => match current {
             None => Plan::Done(Settled::NotPresent),
-            Some(method) if !number.matches(&method.number) => {
+            Some(method)
+                if named
+                    .as_ref()
+                    .is_some_and(|number| !number.matches(&method.number)) =>
+            {
                 Plan::Refuse(Refusal::NumberMismatch {
                     registered: method.number.clone(),
                 })
@@ -109,6 +108,7 @@ pub fn find(methods: &[PhoneMethod], phone_type: PhoneType) -> Option<&PhoneMeth
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::phone::PhoneNumber;
 
     const NUMBER: &str = "+49 1701234567";
     const OTHER: &str = "+49 1709876543";
@@ -121,13 +121,27 @@ mod tests {
         }
     }
 
-    #[track_caller]
-    fn check(operation: Operation, phone_type: PhoneType, methods: &[PhoneMethod], expected: Plan) {
-        let number = PhoneNumber::parse(NUMBER).unwrap();
-        assert_eq!(plan(operation, phone_type, &number, methods), expected);
+    /// What a row of the table asks: to set [`NUMBER`], to remove it, or to remove whatever
+    /// number is registered.
+    #[derive(Clone, Copy)]
+    enum Ask {
+        Set,
+        Remove,
+        RemoveRegistered,
     }
 
-    use Operation::{Remove, Set};
+    #[track_caller]
+    fn check(ask: Ask, phone_type: PhoneType, methods: &[PhoneMethod], expected: Plan) {
+        let number = PhoneNumber::parse(NUMBER).unwrap();
+        let operation = match ask {
+            Ask::Set => Operation::Set(number),
+            Ask::Remove => Operation::Remove(Some(number)),
+            Ask::RemoveRegistered => Operation::Remove(None),
+        };
+        assert_eq!(plan(&operation, phone_type, methods), expected);
+    }
+
+    use Ask::{Remove, RemoveRegistered, Set};
     use PhoneType::{AlternateMobile, Mobile, Office};
 
     #[test]
@@ -218,6 +232,28 @@ mod tests {
             Remove,
             Mobile,
             &[method(Mobile, NUMBER), method(AlternateMobile, OTHER)],
+            Plan::Refuse(Refusal::MobileHasAlternate),
+        );
+    }
+
+    #[test]
+    fn remove_registered_deletes_whatever_number_is_there_within_graphs_rules() {
+        check(
+            RemoveRegistered,
+            Mobile,
+            &[],
+            Plan::Done(Settled::NotPresent),
+        );
+        check(
+            RemoveRegistered,
+            Mobile,
+            &[method(Mobile, OTHER)],
+            Plan::Write(Write::Remove),
+        );
+        check(
+            RemoveRegistered,
+            Mobile,
+            &[method(Mobile, OTHER), method(AlternateMobile, NUMBER)],
             Plan::Refuse(Refusal::MobileHasAlternate),
         );
     }

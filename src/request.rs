@@ -16,8 +16,8 @@ mod parameters;
 
 use parameters::{
     ALLOW_LAST_METHOD_REMOVAL, CALLER_NAME, CORRELATION_ID, DRY_RUN, LANGUAGE_OVERRIDE,
-    NOTIFY_USER, OPERATION, PHONE_NUMBER, PHONE_TYPE, REMOVE, REQUEST_ID, REVEAL_NUMBER, SHOW,
-    SMS_SIGN_IN, USER_ID,
+    NOTIFY_USER, OPERATION, PHONE_NUMBER, PHONE_TYPE, REMOVE, REMOVE_REGISTERED_NUMBER, REQUEST_ID,
+    REVEAL_NUMBER, SHOW, SMS_SIGN_IN, USER_ID,
 };
 pub use parameters::{KNOWN, PARAMETERS, ParameterKind, ParameterSpec};
 
@@ -25,7 +25,6 @@ pub use parameters::{KNOWN, PARAMETERS, ParameterKind, ParameterSpec};
 #[derive(Clone, Debug)]
 pub struct Request {
     pub user: UserRef,
-    pub phone_number: PhoneNumber,
     pub phone_type: PhoneType,
     pub operation: Operation,
     pub dry_run: bool,
@@ -42,8 +41,33 @@ pub struct Request {
     pub allow_last_method_removal: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The change asked for, with the number it is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Operation {
+    /// Set the phone type's number (add the method, or update it).
+    Set(PhoneNumber),
+    /// Remove the phone type's method when it holds the number named; `None`: whatever number
+    /// it holds (`removeRegisteredNumber`, over HTTP only).
+    Remove(Option<PhoneNumber>),
+}
+
+impl Operation {
+    /// The number the request names (none for a removal of whatever is registered).
+    pub fn number(&self) -> Option<&PhoneNumber> {
+        match self {
+            Operation::Set(number) => Some(number),
+            Operation::Remove(number) => number.as_ref(),
+        }
+    }
+
+    pub fn is_set(&self) -> bool {
+        matches!(self, Operation::Set(_))
+    }
+}
+
+/// What a change does, before its number is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
     Set,
     Remove,
 }
@@ -228,7 +252,12 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
             None => {
                 // A value that asks for nothing (false, `leave`: what the definition gives as
                 // the default) is no contradiction.
-                for field in [SMS_SIGN_IN, NOTIFY_USER, ALLOW_LAST_METHOD_REMOVAL] {
+                for field in [
+                    SMS_SIGN_IN,
+                    NOTIFY_USER,
+                    ALLOW_LAST_METHOD_REMOVAL,
+                    REMOVE_REGISTERED_NUMBER,
+                ] {
                     if lookup(parameters, field)?
                         .is_some_and(|value| !asks_for_nothing(field, value))
                     {
@@ -260,33 +289,7 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
                  you sent)",
             ));
         }
-        let phone_number = match string(parameters, PHONE_NUMBER)? {
-            None => {
-                return Err(Failure::for_field(
-                    ErrorCode::InvalidRequest,
-                    PHONE_NUMBER,
-                    "phoneNumber is required, also for removal: give the number in \
-                     international format, e.g. +491701234567",
-                ));
-            }
-            Some(value) => PhoneNumber::parse(&value).map_err(|error| {
-                Failure::for_field(
-                    ErrorCode::InvalidPhoneNumber,
-                    PHONE_NUMBER,
-                    format!("phoneNumber is not valid: {error}"),
-                )
-            })?,
-        };
-        if phone_number.has_extension() && phone_type != PhoneType::Office {
-            return Err(Failure::for_field(
-                ErrorCode::InvalidPhoneNumber,
-                PHONE_NUMBER,
-                format!(
-                    "phoneNumber has an extension, which only an office phone can have \
-                     (phoneType is {phone_type})"
-                ),
-            ));
-        }
+        let operation = change_of(parameters, operation, phone_type)?;
         let dry_run = boolean(parameters, DRY_RUN)?.unwrap_or(false);
         let sms_sign_in = match string(parameters, SMS_SIGN_IN)? {
             None => SmsSignIn::Leave,
@@ -303,7 +306,7 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
                 }
             },
         };
-        if sms_sign_in != SmsSignIn::Leave && operation == Operation::Remove {
+        if sms_sign_in != SmsSignIn::Leave && !operation.is_set() {
             return Err(Failure::for_field(
                 ErrorCode::InvalidRequest,
                 SMS_SIGN_IN,
@@ -333,7 +336,6 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
             boolean(parameters, ALLOW_LAST_METHOD_REMOVAL)?.unwrap_or(false);
         Ok(Task::Change(Request {
             user,
-            phone_number,
             phone_type,
             operation,
             dry_run,
@@ -351,17 +353,16 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
             warnings,
         }),
         Ok(Task::Change(request)) => {
-            if request.phone_type.expects_mobile_number()
-                && request.operation == Operation::Set
-                && request.phone_number.line_kind() == LineKind::FixedLine
+            if let Operation::Set(number) = &request.operation
+                && request.phone_type.expects_mobile_number()
+                && number.line_kind() == LineKind::FixedLine
             {
                 warnings.push((
                     WarningCode::NotAMobileNumber,
                     format!(
-                        "{} is a fixed-line number by the numbering plan of {}: it cannot \
+                        "{number} is a fixed-line number by the numbering plan of {}: it cannot \
                          receive text messages, only calls",
-                        request.phone_number,
-                        request.phone_number.region().unwrap_or("its country")
+                        number.region().unwrap_or("its country")
                     ),
                 ));
             }
@@ -371,6 +372,70 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
             })
         }
         Err(failure) => Err(reject(failure, warnings)),
+    }
+}
+
+/// The change, with its number: `phoneNumber` (required to set, and to remove unless
+/// `removeRegisteredNumber` asks for whatever number is registered).
+fn change_of(
+    parameters: &Map<String, Value>,
+    kind: Kind,
+    phone_type: PhoneType,
+) -> Result<Operation, Failure> {
+    let registered = boolean(parameters, REMOVE_REGISTERED_NUMBER)?.unwrap_or(false);
+    let given = string(parameters, PHONE_NUMBER)?;
+    match (kind, registered, given) {
+        (Kind::Set, true, _) => Err(Failure::for_field(
+            ErrorCode::InvalidRequest,
+            REMOVE_REGISTERED_NUMBER,
+            "removeRegisteredNumber applies to a removal (Remove: true), not to setting a number",
+        )),
+        (Kind::Remove, true, Some(_)) => Err(Failure::for_field(
+            ErrorCode::InvalidRequest,
+            REMOVE_REGISTERED_NUMBER,
+            "give phoneNumber (remove that number) or removeRegisteredNumber: true (remove \
+             whatever number is registered), not both",
+        )),
+        (Kind::Remove, true, None) => Ok(Operation::Remove(None)),
+        (_, false, None) => Err(Failure::for_field(
+            ErrorCode::InvalidRequest,
+            PHONE_NUMBER,
+            match kind {
+                Kind::Set => {
+                    "phoneNumber is required: give the number in international format, \
+                              e.g. +491701234567"
+                }
+                Kind::Remove => {
+                    "phoneNumber is required for removal: give the registered number \
+                                 in international format (e.g. +491701234567), or, over HTTP, \
+                                 removeRegisteredNumber: true to remove whatever number is \
+                                 registered"
+                }
+            },
+        )),
+        (_, false, Some(value)) => {
+            let number = PhoneNumber::parse(&value).map_err(|error| {
+                Failure::for_field(
+                    ErrorCode::InvalidPhoneNumber,
+                    PHONE_NUMBER,
+                    format!("phoneNumber is not valid: {error}"),
+                )
+            })?;
+            if number.has_extension() && phone_type != PhoneType::Office {
+                return Err(Failure::for_field(
+                    ErrorCode::InvalidPhoneNumber,
+                    PHONE_NUMBER,
+                    format!(
+                        "phoneNumber has an extension, which only an office phone can have \
+                         (phoneType is {phone_type})"
+                    ),
+                ));
+            }
+            Ok(match kind {
+                Kind::Set => Operation::Set(number),
+                Kind::Remove => Operation::Remove(Some(number)),
+            })
+        }
     }
 }
 
@@ -393,14 +458,14 @@ fn asks_for_nothing(field: &str, value: &Value) -> bool {
 /// `remove`, `show`), `Show: true` and the runbook's `Remove: true` are accepted, and must
 /// agree. `Remove: false` and `Show: false` are their defaults and select nothing, so a
 /// caller (or a connector) that sends them alongside `operation` changes nothing.
-fn operation(parameters: &Map<String, Value>) -> Result<Option<Operation>, Failure> {
+fn operation(parameters: &Map<String, Value>) -> Result<Option<Kind>, Failure> {
     let remove = boolean(parameters, REMOVE)?.unwrap_or(false);
     let show = boolean(parameters, SHOW)?.unwrap_or(false);
     let named = match string(parameters, OPERATION)? {
         None => None,
         Some(value) => Some(match value.trim().to_ascii_lowercase().as_str() {
-            "set" => Some(Operation::Set),
-            "remove" => Some(Operation::Remove),
+            "set" => Some(Kind::Set),
+            "remove" => Some(Kind::Remove),
             "show" => None,
             _ => {
                 return Err(Failure::for_field(
@@ -420,7 +485,7 @@ fn operation(parameters: &Map<String, Value>) -> Result<Option<Operation>, Failu
             ));
         }
         (true, false) => Some(None),
-        (false, true) => Some(Some(Operation::Remove)),
+        (false, true) => Some(Some(Kind::Remove)),
         (false, false) => None,
     };
     match (named, from_flags) {
@@ -431,7 +496,7 @@ fn operation(parameters: &Map<String, Value>) -> Result<Option<Operation>, Failu
         )),
         (Some(named), _) => Ok(named),
         (None, Some(flags)) => Ok(flags),
-        (None, None) => Ok(Some(Operation::Set)),
+        (None, None) => Ok(Some(Kind::Set)),
     }
 }
 

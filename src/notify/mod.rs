@@ -181,7 +181,11 @@ impl Notifier {
         deadline: tokio::time::Instant,
         outcome: &mut Outcome,
     ) -> NotificationStatus {
-        let (Some(user), Some(change)) = (user, Change::of(outcome.report().action)) else {
+        let (Some(user), Some(change), Some(number)) = (
+            user,
+            Change::of(outcome.report().action),
+            request.operation.number(),
+        ) else {
             outcome.note("No notification: the phone method did not change");
             return NotificationStatus::NotNeeded;
         };
@@ -208,7 +212,7 @@ impl Notifier {
             language,
             change,
             phone_type: request.phone_type,
-            number: &request.phone_number,
+            number,
             display_name: user.display_name.as_deref(),
             user_principal_name: user.user_principal_name.as_deref(),
             organization: organization.as_deref(),

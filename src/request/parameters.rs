@@ -19,6 +19,7 @@ pub(super) const OPERATION: &str = "operation";
 pub(super) const SHOW: &str = "Show";
 pub(super) const ALLOW_LAST_METHOD_REMOVAL: &str = "allowLastMethodRemoval";
 pub(super) const REVEAL_NUMBER: &str = "revealNumber";
+pub(super) const REMOVE_REGISTERED_NUMBER: &str = "removeRegisteredNumber";
 
 /// How a parameter is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,7 +63,7 @@ const fn spec(
 }
 
 /// Every parameter the runbook reads, in its documented spelling.
-pub const PARAMETERS: [ParameterSpec; 15] = [
+pub const PARAMETERS: [ParameterSpec; 16] = [
     spec(
         USER_ID,
         ParameterKind::Text,
@@ -148,6 +149,14 @@ pub const PARAMETERS: [ParameterSpec; 15] = [
         ParameterKind::Boolean,
         "Allow Last Method Removal",
         "Let a removal leave the user with no MFA method where the deployment refuses that.",
+        Some("false"),
+        true,
+    ),
+    spec(
+        REMOVE_REGISTERED_NUMBER,
+        ParameterKind::Boolean,
+        "Remove Registered Number",
+        "Removal only, over HTTP only: remove whatever number the phone type holds, without phoneNumber (the result names the number removed, masked). Never through the queue: a late message must not delete a number set after it.",
         Some("false"),
         true,
     ),

@@ -53,7 +53,7 @@ fn names_match_case_insensitively_and_defaults_apply() {
         UserRef::PrincipalName("adele@contoso.com".into())
     );
     assert_eq!(request.phone_type, PhoneType::Mobile);
-    assert_eq!(request.operation, Operation::Set);
+    assert!(request.operation.is_set(), "{:?}", request.operation);
     assert!(!request.dry_run);
     assert_eq!(request.sms_sign_in, SmsSignIn::Leave);
     assert_eq!(request.caller_name.as_deref(), Some("helpdesk"));
@@ -75,7 +75,10 @@ fn remove_and_dry_run_accept_booleans_and_strings_in_any_case() {
             "dryRun": value,
         }))
         .unwrap();
-        assert_eq!(change(&parsed).operation == Operation::Remove, expected);
+        assert_eq!(
+            matches!(change(&parsed).operation, Operation::Remove(Some(_))),
+            expected
+        );
         assert_eq!(change(&parsed).dry_run, expected);
     }
 }
@@ -303,15 +306,15 @@ fn the_operation_is_set_remove_or_show_and_its_spellings_must_agree() {
         }
         parse_value(value)
     };
-    assert_eq!(change(&with(json!({})).unwrap()).operation, Operation::Set);
-    assert_eq!(
+    assert!(change(&with(json!({})).unwrap()).operation.is_set());
+    assert!(matches!(
         change(&with(json!({"operation": "Remove"})).unwrap()).operation,
-        Operation::Remove
-    );
-    assert_eq!(
+        Operation::Remove(Some(_))
+    ));
+    assert!(matches!(
         change(&with(json!({"operation": "remove", "Remove": true})).unwrap()).operation,
-        Operation::Remove
-    );
+        Operation::Remove(Some(_))
+    ));
     for extra in [
         json!({"operation": "show"}),
         json!({"Show": true}),
@@ -385,4 +388,43 @@ fn sending_every_documented_default_changes_nothing() {
             "{chosen}"
         );
     }
+}
+
+#[test]
+fn remove_registered_number_removes_whatever_is_registered_and_nothing_else() {
+    let parsed = parse_value(json!({
+        "UserId": "adele@contoso.com",
+        "Remove": true,
+        "removeRegisteredNumber": true,
+    }))
+    .unwrap();
+    assert_eq!(change(&parsed).operation, Operation::Remove(None));
+    for (body, field) in [
+        (
+            json!({"UserId": "adele@contoso.com", "Remove": true, "removeRegisteredNumber": true, "phoneNumber": "+49 170 1234567"}),
+            "removeRegisteredNumber",
+        ),
+        (
+            json!({"UserId": "adele@contoso.com", "removeRegisteredNumber": true, "phoneNumber": "+49 170 1234567"}),
+            "removeRegisteredNumber",
+        ),
+        (
+            json!({"UserId": "adele@contoso.com", "operation": "show", "removeRegisteredNumber": true}),
+            "removeRegisteredNumber",
+        ),
+        (
+            json!({"UserId": "adele@contoso.com", "Remove": true}),
+            "phoneNumber",
+        ),
+    ] {
+        let rejected = parse_value(body.clone()).expect_err("refused");
+        assert_eq!(rejected.failure.field, Some(field), "{body}");
+    }
+    let without =
+        parse_value(json!({"UserId": "adele@contoso.com", "Remove": true})).expect_err("refused");
+    assert!(
+        without.failure.message.contains("removeRegisteredNumber"),
+        "the error says how: {}",
+        without.failure.message
+    );
 }

@@ -27,7 +27,10 @@ pub(super) async fn resolve(
         ..
     } = *run;
     let phone_type = request.phone_type;
-    let number = &request.phone_number;
+    let Some(number) = request.operation.number() else {
+        // A conflict comes only from setting a number, which always names one.
+        return None;
+    };
     outcome.note(format!(
         "Graph answered 409 phoneNumberNotUnique: another user holds {number} for SMS sign-in; \
          checking whether the {phone_type} method was written anyway"
@@ -120,15 +123,12 @@ async fn find_owner(run: &Run<'_>, outcome: &mut Outcome) {
         deadline,
         ..
     } = *run;
+    let Some(number) = request.operation.number() else {
+        return;
+    };
     let owner = services
         .owner_search
-        .search(
-            &services.graph,
-            &request.phone_number,
-            object_id,
-            deadline,
-            outcome,
-        )
+        .search(&services.graph, number, object_id, deadline, outcome)
         .await;
     if let Some(owner) = owner {
         outcome.caution(format!(

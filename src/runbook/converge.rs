@@ -36,7 +36,12 @@ pub(super) async fn converge(
     } = *run;
     let graph = &services.graph;
     let phone_type = request.phone_type;
-    let number = &request.phone_number;
+    let Some(number) = request.operation.number() else {
+        // Only a removal of whatever is registered names no number, and the runbook names the
+        // registered one before converging: none was registered, so there is nothing to remove.
+        settle(request, Settled::NotPresent, None, outcome);
+        return None;
+    };
     let mut writes = 0;
     // The last write Graph refused outright, to tell a refusal the tenant explains (someone
     // else changed it) from one it does not.
@@ -45,7 +50,7 @@ pub(super) async fn converge(
     // that write did it.
     let mut unconfirmed: Option<Write> = None;
     loop {
-        let mut decision = plan(request.operation, phone_type, number, &methods);
+        let mut decision = plan(&request.operation, phone_type, &methods);
         if let Some((previous, error)) = refused.take()
             && decision == Plan::Write(previous)
         {
@@ -55,14 +60,14 @@ pub(super) async fn converge(
             let reread = poll_until(settle, || async {
                 let methods = graph.phone_methods(object_id).await?;
                 let changed =
-                    plan(request.operation, phone_type, number, &methods) != Plan::Write(previous);
+                    plan(&request.operation, phone_type, &methods) != Plan::Write(previous);
                 Ok::<_, GraphError>(changed.then_some(methods))
             })
             .await;
             match reread {
                 Ok(Some(fresh)) => {
                     methods = fresh;
-                    decision = plan(request.operation, phone_type, number, &methods);
+                    decision = plan(&request.operation, phone_type, &methods);
                 }
                 Ok(None) => {
                     let (failure, retry_after) =
@@ -236,7 +241,10 @@ fn settle(
         Settled::Unchanged => {
             outcome.note(format!(
                 "The {phone_type} phone already is {}; no change needed",
-                request.phone_number
+                request
+                    .operation
+                    .number()
+                    .map_or_else(String::new, ToString::to_string)
             ));
             outcome.succeed(Action::Unchanged, current);
         }

@@ -199,7 +199,9 @@ pub fn of_refusal(phone_type: PhoneType, refusal: &Refusal) -> Failure {
             ErrorCode::NumberMismatch,
             format!(
                 "the {phone_type} phone registered is {registered}, not the number given: \
-                 nothing was removed; give the registered number to remove it"
+                 nothing was removed; give the registered number to remove it, or, over HTTP, \
+                 send removeRegisteredNumber: true without phoneNumber to remove whatever number \
+                 is registered"
             ),
         ),
     }

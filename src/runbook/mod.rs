@@ -30,12 +30,12 @@ use crate::locks::UserLocks;
 use crate::notify::Notifier;
 use crate::outcome::Outcome;
 use crate::owner::OwnerSearch;
-use crate::phone::SmsSignInState;
+use crate::phone::{PhoneMethod, PhoneNumber, SmsSignInState};
 use crate::plan::find;
 use crate::policy::Policies;
 use crate::protection::{Protection, Verdict};
 use crate::report::{Action, ErrorCode, Failure, WarningCode};
-use crate::request::{Request, SmsSignIn};
+use crate::request::{Operation, Request, SmsSignIn};
 use crate::storage::leases::{Moment, UserLease, UserLeases};
 use crate::user::{DirectoryUser, UserRef};
 
@@ -87,7 +87,10 @@ pub async fn run(services: &Services, request: &Request, budget: Duration, outco
         return;
     }
     let deadline = tokio::time::Instant::now() + budget;
-    let user = carry_out(services, request, deadline, outcome).await;
+    let mut named = None;
+    let user = carry_out(services, request, deadline, &mut named, outcome).await;
+    // A removal of whatever was registered is told with the number it named once read.
+    let request = named.as_ref().unwrap_or(request);
     services
         .notifier
         .notify(&services.graph, user.as_ref(), request, deadline, outcome)
@@ -129,11 +132,14 @@ impl Run<'_> {
 /// No write may be sent: the outcome says why.
 struct NotNow;
 
-/// Reads, plans, writes and verifies; returns the user when they could be read.
+/// Reads, plans, writes and verifies; returns the user when they could be read. A removal of
+/// whatever number is registered is carried out as the removal of the number read under the
+/// user's lock (and lease), which `named` receives.
 async fn carry_out(
     services: &Services,
     request: &Request,
     deadline: tokio::time::Instant,
+    named: &mut Option<Request>,
     outcome: &mut Outcome,
 ) -> Option<DirectoryUser> {
     // The user's lock first, then a permit: invocations queued behind one busy user must not
@@ -247,6 +253,15 @@ async fn carry_out(
         }
     };
     outcome.note(describe_current(request.phone_type, &methods.phone));
+    match name_the_registered(request, &methods.phone, outcome) {
+        Ok(Some(resolved)) => *named = Some(resolved),
+        Ok(None) => {}
+        Err(failure) => {
+            outcome.fail(failure);
+            return Some(user);
+        }
+    }
+    let request = named.as_ref().unwrap_or(request);
     let picture = Picture {
         user: &user,
         methods: &methods,
@@ -269,12 +284,13 @@ async fn carry_out(
     // Graph says so in the method's state, also when this request changed nothing (a
     // redelivery after the write, or a number set earlier).
     if let Some(method) = &settled
+        && let Some(number) = request.operation.number()
         && method.sms_sign_in_state == Some(SmsSignInState::PhoneNumberNotUnique)
         && !outcome.has_warning(WarningCode::SmsSignInConflict)
     {
         outcome.warn(
             WarningCode::SmsSignInConflict,
-            conflict::conflict_warning(&request.phone_number),
+            conflict::conflict_warning(number),
         );
     }
     let removed = !outcome.has_failed() && outcome.report().action == Action::Removed;
@@ -292,6 +308,41 @@ async fn carry_out(
     // Drawn last, so that the methods it reports hold the SMS sign-in state the switch left.
     picture.after(request.phone_type, after.as_ref(), removed, outcome);
     Some(user)
+}
+
+/// For a removal of whatever number is registered (`removeRegisteredNumber`): the same request
+/// naming the number the phone type holds, read under the user's lock (and lease), so that
+/// the plan removes exactly that number and a number set since is refused as a mismatch.
+/// `None` when the request names its number, or no number is registered (nothing to remove).
+fn name_the_registered(
+    request: &Request,
+    phones: &[PhoneMethod],
+    outcome: &mut Outcome,
+) -> Result<Option<Request>, Failure> {
+    let (Operation::Remove(None), Some(method)) =
+        (&request.operation, find(phones, request.phone_type))
+    else {
+        return Ok(None);
+    };
+    let number = PhoneNumber::parse(method.number.as_graph_text()).map_err(|_| {
+        Failure::for_field(
+            ErrorCode::InvalidRequest,
+            "removeRegisteredNumber",
+            format!(
+                "the registered {} phone, {}, is not a number the numbering plan can read, so it \
+                 is not removed unnamed; nothing was changed: remove it in the Entra admin center",
+                request.phone_type, method.number
+            ),
+        )
+    })?;
+    outcome.note(format!(
+        "The request named no number (removeRegisteredNumber): removing the registered one, \
+         {number}"
+    ));
+    Ok(Some(Request {
+        operation: Operation::Remove(Some(number)),
+        ..request.clone()
+    }))
 }
 
 /// Refuses (the outcome failed) a privileged or protected user, or one whose protection

@@ -12,7 +12,7 @@ use crate::graph::{GraphError, GraphErrorKind};
 use crate::method_policy::{MethodPolicies, Usable};
 use crate::methods::AuthenticationMethods;
 use crate::outcome::Outcome;
-use crate::phone::{PhoneMethod, PhoneType};
+use crate::phone::{PhoneMethod, PhoneNumber, PhoneType};
 use crate::plan::{Plan, Write, plan};
 use crate::report::{ErrorCode, Failure, MethodsSummary, PhoneEntry, UsableSummary, WarningCode};
 use crate::request::{Operation, Request, SmsSignIn};
@@ -65,23 +65,23 @@ impl Picture<'_> {
         if self.usable(request.phone_type).is_none() {
             self.policy_unknown(outcome);
         }
-        match request.operation {
-            Operation::Set => self.before_setting(request, outcome),
-            Operation::Remove => self.before_removing(request),
+        match &request.operation {
+            Operation::Set(number) => self.before_setting(request, number, outcome),
+            Operation::Remove(_) => self.before_removing(request),
         }
     }
 
-    fn before_setting(&self, request: &Request, outcome: &mut Outcome) -> Result<(), Failure> {
+    fn before_setting(
+        &self,
+        request: &Request,
+        number: &PhoneNumber,
+        outcome: &mut Outcome,
+    ) -> Result<(), Failure> {
         let phone_type = request.phone_type;
         let Some(usable) = self.usable(phone_type) else {
             return Ok(());
         };
-        self.policy_warnings(
-            phone_type,
-            &request.phone_number.to_string(),
-            usable,
-            outcome,
-        );
+        self.policy_warnings(phone_type, &number.to_string(), usable, outcome);
         if request.sms_sign_in == SmsSignIn::Enable && !usable.sms_sign_in {
             return Err(Failure::for_field(
                 ErrorCode::SmsSignInNotAllowedByPolicy,
@@ -147,12 +147,8 @@ impl Picture<'_> {
         let left = self.methods.with(request.phone_type, None);
         // Only a removal the plan would carry out: a number that does not match, or a mobile
         // phone with an alternate beside it, gets the plan's own refusal.
-        let removes = plan(
-            request.operation,
-            request.phone_type,
-            &request.phone_number,
-            &self.methods.phone,
-        ) == Plan::Write(Write::Remove);
+        let removes = plan(&request.operation, request.phone_type, &self.methods.phone)
+            == Plan::Write(Write::Remove);
         if removes
             && left.none_left()
             && self.safeguards.refuse_last_method_removal

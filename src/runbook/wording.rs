@@ -20,14 +20,18 @@ pub fn describe_request(request: &Request) -> String {
         .map(|caller| format!(" (requested by {})", redact_numbers(caller)))
         .unwrap_or_default();
     let dry = if request.dry_run { " [dry run]" } else { "" };
-    match request.operation {
-        Operation::Set => format!(
-            "Set the {} phone of {} to {}{by}{dry}",
-            request.phone_type, request.user, request.phone_number
+    match &request.operation {
+        Operation::Set(number) => format!(
+            "Set the {} phone of {} to {number}{by}{dry}",
+            request.phone_type, request.user
         ),
-        Operation::Remove => format!(
-            "Remove the {} phone {} from {}{by}{dry}",
-            request.phone_type, request.phone_number, request.user
+        Operation::Remove(Some(number)) => format!(
+            "Remove the {} phone {number} from {}{by}{dry}",
+            request.phone_type, request.user
+        ),
+        Operation::Remove(None) => format!(
+            "Remove the {} phone of {}, whatever number it holds (removeRegisteredNumber){by}{dry}",
+            request.phone_type, request.user
         ),
     }
 }

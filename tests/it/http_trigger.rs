@@ -517,3 +517,91 @@ async fn the_health_probe_and_unknown_routes_answer() {
     assert_eq!(health.status(), 200);
     assert_eq!(unknown.status(), 404);
 }
+
+#[tokio::test]
+async fn remove_registered_number_removes_whatever_number_the_type_holds_over_http() {
+    let app = TestApp::spawn().await;
+    let user = app.add_member("adele@contoso.com");
+    app.seed_phone(&user, PhoneType::Mobile, OTHER);
+
+    let answer = app
+        .call(json!({"UserId": user, "Remove": true, "removeRegisteredNumber": true}))
+        .await;
+
+    assert_eq!(answer.status, 200, "{}", answer.report);
+    assert_eq!(answer.action(), "removed");
+    assert!(
+        app.phones(&user).is_empty(),
+        "the registered number is gone"
+    );
+    let log = answer.report["log"].to_string();
+    assert!(
+        log.contains("removing the registered one, +49 ********43"),
+        "the number removed, masked: {log}"
+    );
+    assert!(!log.contains("1709876543"), "never in full: {log}");
+}
+
+#[tokio::test]
+async fn remove_registered_number_keeps_graphs_rules_and_a_missing_method_is_not_present() {
+    let app = TestApp::spawn().await;
+    let user = app.add_member("adele@contoso.com");
+    let empty = app
+        .call(json!({"UserId": user, "Remove": true, "removeRegisteredNumber": true}))
+        .await;
+    assert_eq!(empty.status, 200, "{}", empty.report);
+    assert_eq!(empty.action(), "notPresent");
+
+    app.seed_phone(&user, PhoneType::Mobile, NUMBER);
+    app.seed_phone(&user, PhoneType::AlternateMobile, OTHER);
+    let refused = app
+        .call(json!({"UserId": user, "Remove": true, "removeRegisteredNumber": true}))
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.report);
+    assert_eq!(refused.error_code(), "mobileHasAlternate");
+    assert_eq!(app.phones(&user).len(), 2, "nothing was removed");
+    assert!(app.writes().is_empty());
+}
+
+#[tokio::test]
+async fn remove_registered_number_is_refused_through_the_queue() {
+    let app = TestApp::spawn().await;
+    let user = app.add_member("adele@contoso.com");
+    app.seed_phone(&user, PhoneType::Mobile, OTHER);
+
+    let (status, envelope) = app
+        .deliver(
+            &json!({"UserId": user, "Remove": true, "removeRegisteredNumber": true}),
+            1,
+        )
+        .await;
+    let result = &envelope["Outputs"]["resultMessage"];
+
+    assert_eq!(status, 200, "a final answer: {envelope}");
+    assert_eq!(result["error"]["code"], "invalidRequest", "{result}");
+    assert_eq!(
+        result["error"]["field"], "removeRegisteredNumber",
+        "{result}"
+    );
+    assert_eq!(app.phones(&user).len(), 1, "nothing was removed");
+}
+
+#[tokio::test]
+async fn a_removal_naming_the_wrong_number_says_how_to_remove_the_registered_one() {
+    let app = TestApp::spawn().await;
+    let user = app.add_member("adele@contoso.com");
+    app.seed_phone(&user, PhoneType::Mobile, OTHER);
+
+    let answer = app
+        .call(json!({"UserId": user, "Remove": true, "phoneNumber": NUMBER}))
+        .await;
+
+    assert_eq!(answer.error_code(), "numberMismatch");
+    assert!(
+        answer.report["error"]["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("removeRegisteredNumber: true")),
+        "{}",
+        answer.report
+    );
+}
