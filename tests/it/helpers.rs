@@ -78,70 +78,92 @@ pub trait Results {
     fn result(&self) -> &Value;
 
     fn status_text(&self) -> &str {
-        self.result()["status"].as_str().unwrap_or("")
+        text_of(self.result(), "status")
     }
     fn action(&self) -> &str {
-        self.result()["action"].as_str().unwrap_or("")
+        text_of(self.result(), "action")
     }
+    /// The error, or null on a success: the result always has the field.
     fn error(&self) -> &Value {
-        &self.result()["error"]
+        field_of(self.result(), "error")
     }
+    /// The error's code, or "" on a success.
     fn error_code(&self) -> &str {
-        self.error()["code"].as_str().unwrap_or("")
+        match self.error() {
+            Value::Null => "",
+            error => text_of(error, "code"),
+        }
     }
+    /// The error's message, or "" on a success.
     fn error_message(&self) -> &str {
-        self.error()["message"].as_str().unwrap_or("")
+        match self.error() {
+            Value::Null => "",
+            error => text_of(error, "message"),
+        }
     }
     fn phone_method(&self) -> &Value {
-        &self.result()["phoneMethod"]
+        field_of(self.result(), "phoneMethod")
     }
     fn conflict_owner(&self) -> &Value {
-        &self.result()["conflictOwner"]
+        field_of(self.result(), "conflictOwner")
     }
     fn notification(&self) -> &Value {
-        &self.result()["notification"]
+        field_of(self.result(), "notification")
     }
     fn user(&self) -> &Value {
-        &self.result()["user"]
+        field_of(self.result(), "user")
     }
     fn warnings(&self) -> &Value {
-        &self.result()["warnings"]
+        field_of(self.result(), "warnings")
     }
     fn warning_codes(&self) -> Vec<String> {
-        self.warnings()
+        let warnings = self
+            .warnings()
             .as_array()
-            .map(|warnings| {
-                warnings
-                    .iter()
-                    .filter_map(|warning| warning["code"].as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
+            .unwrap_or_else(|| panic!("warnings is not an array: {}", self.result()));
+        warnings
+            .iter()
+            .map(|warning| text_of(warning, "code").to_owned())
+            .collect()
     }
     fn has_warning(&self, code: &str) -> bool {
         self.warning_codes().iter().any(|warning| warning == code)
     }
-    /// The message of the first warning with `code`, or "".
+    /// The message of the first warning with `code`; a test fails when there is none.
     fn warning_message(&self, code: &str) -> &str {
         self.warnings()
             .as_array()
             .and_then(|warnings| warnings.iter().find(|warning| warning["code"] == code))
-            .and_then(|warning| warning["message"].as_str())
-            .unwrap_or("")
+            .map(|warning| text_of(warning, "message"))
+            .unwrap_or_else(|| panic!("no {code} warning in {}", self.result()))
     }
     /// The log lines, joined.
     fn log_text(&self) -> String {
-        self.result()["log"]
+        field_of(self.result(), "log")
             .as_array()
-            .map(|lines| {
-                lines
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .unwrap_or_default()
+            .unwrap_or_else(|| panic!("log is not an array: {}", self.result()))
+            .iter()
+            .map(|line| line.as_str().expect("a log line is text"))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
+}
+
+/// `value`'s field `name`, which must be there (null is a value): an assertion must not pass on
+/// a field that vanished from the contract.
+#[track_caller]
+pub fn field_of<'a>(value: &'a Value, name: &str) -> &'a Value {
+    value
+        .get(name)
+        .unwrap_or_else(|| panic!("no field {name} in {value}"))
+}
+
+/// `value`'s field `name`, which must be text.
+#[track_caller]
+pub fn text_of<'a>(value: &'a Value, name: &str) -> &'a str {
+    field_of(value, name)
+        .as_str()
+        .unwrap_or_else(|| panic!("{name} is not text in {value}"))
 }
 
 impl Results for HttpAnswer {

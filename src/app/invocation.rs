@@ -1,0 +1,174 @@
+//! One invocation, from its parameters to its outcome: the deployment's own warnings, the
+//! caller's access, the parsed request, the runbook within the invocation's budget, and a
+//! panic turned into this invocation's `internal` failure. The routes in the parent module
+//! turn the outcome into the host's envelope.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use serde_json::Value;
+
+use super::{AppState, BUDGET_GRACE};
+use crate::caller::{Access, Caller};
+use crate::outcome::Outcome;
+use crate::report::{ErrorCode, Failure, Trigger, WarningCode};
+use crate::request::{self, Operation, Task};
+use crate::runbook::{self, Reveal};
+
+/// Runs [`execute`], and turns a panic inside it into this invocation's `internal` failure:
+/// the other invocations on the instance carry on, and the log gets where it happened (the
+/// panic hook), never the input.
+pub(super) async fn guarded(
+    state: &AppState,
+    parameters: Value,
+    invocation: &Invocation<'_>,
+    outcome: &mut Outcome,
+) {
+    let finished = AssertUnwindSafe(execute(state, parameters, invocation, outcome))
+        .catch_unwind()
+        .await;
+    if finished.is_err() {
+        outcome.fail(Failure::new(
+            ErrorCode::Internal,
+            "the handler failed unexpectedly while carrying out this request (a bug; its log \
+             says where); the request may be sent again",
+        ));
+    }
+}
+
+/// How one invocation came in: what the request may do depends on it.
+pub(super) struct Invocation<'a> {
+    pub(super) trigger: Trigger,
+    /// The caller Microsoft Entra authenticated (HTTP only).
+    pub(super) caller: Option<&'a Caller>,
+    pub(super) budget: Duration,
+}
+
+/// What every result says about the deployment itself until it is mended.
+fn deployment_warnings(state: &AppState, outcome: &mut Outcome) {
+    let broader = state
+        .grants
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .broader
+        .clone();
+    if !broader.is_empty() {
+        outcome.warn(
+            WarningCode::ExcessGraphPermissions,
+            format!(
+                "the app's identity holds {}, broader than this app needs (phone methods only): \
+                 whoever can run code as the app could use it on every method; remove it \
+                 (DEPLOY.md, Removing the broad role an earlier deployment granted)",
+                broader.join(", ")
+            ),
+        );
+    }
+}
+
+/// Parses the parameters and runs the runbook, recording what happens in `outcome`.
+async fn execute(
+    state: &AppState,
+    parameters: Value,
+    invocation: &Invocation<'_>,
+    outcome: &mut Outcome,
+) {
+    let budget = invocation.budget;
+    deployment_warnings(state, outcome);
+    // The result echoes the parameters that ran: a webhook's `RequestBody` or a `parameters`
+    // wrapper unwrapped, whatever else came beside it.
+    let parameters = match request::parameters_object(&parameters) {
+        Ok(parameters) => {
+            outcome.report_mut().request = Some(Value::Object(parameters.clone()));
+            parameters
+        }
+        Err(failure) => {
+            outcome.report_mut().request = Some(parameters);
+            outcome.fail(failure);
+            return;
+        }
+    };
+    // What the request asks to do decides the role it needs, before anything else is read
+    // from it (a malformed change from a caller who may only show is refused as a change).
+    let access = if request::asks_for_show(&parameters) {
+        Access::Read
+    } else {
+        Access::ReadWrite
+    };
+    if let Err(refusal) = state.callers.permit(invocation.caller, access) {
+        outcome.fail(refusal);
+        return;
+    }
+    match request::parse(&parameters) {
+        Ok(parsed) => {
+            for (code, message) in parsed.warnings {
+                outcome.warn(code, message);
+            }
+            let (caller_name, request_id) = match &parsed.task {
+                Task::Change(request) => (&request.caller_name, &request.request_id),
+                Task::Show(show) => (&show.caller_name, &show.request_id),
+            };
+            let report = outcome.report_mut();
+            report.caller_name.clone_from(caller_name);
+            report.request_id.clone_from(request_id);
+            // A queue message may be read long after it was sent: removing whatever number is
+            // registered then could delete a number set after it.
+            if invocation.trigger == Trigger::Queue
+                && matches!(&parsed.task, Task::Change(request) if request.operation == Operation::Remove(None))
+            {
+                outcome.fail(Failure::for_field(
+                    ErrorCode::InvalidRequest,
+                    "removeRegisteredNumber",
+                    "removeRegisteredNumber is honoured over HTTP only: a queue message may be \
+                     read after a new number was set, which it would then delete; name the \
+                     number to remove (phoneNumber)",
+                ));
+                return;
+            }
+            let run = async {
+                match &parsed.task {
+                    Task::Change(request) => {
+                        runbook::run(&state.services, request, budget, outcome).await;
+                    }
+                    Task::Show(show) => {
+                        let reveal = match invocation.trigger {
+                            Trigger::Queue => Reveal::Refused(
+                                "over HTTP only: a queue result is kept in the results queue, \
+                                 where whoever may read it sees it",
+                            ),
+                            Trigger::Http => match state.callers.may_reveal(invocation.caller) {
+                                Ok(()) => Reveal::Allowed,
+                                Err(why) => Reveal::Refused(why),
+                            },
+                        };
+                        runbook::show(&state.services, show, reveal, budget, outcome).await;
+                    }
+                }
+            };
+            // The runbook keeps to its budget; this is the backstop that answers regardless.
+            let finished = tokio::time::timeout(budget + BUDGET_GRACE, run)
+                .await
+                .is_ok();
+            if !finished && !outcome.has_failed() {
+                outcome.report_mut().retry_after = Some(Duration::from_secs(30));
+                outcome.fail(Failure::new(
+                    ErrorCode::GraphUnavailable,
+                    format!(
+                        "the invocation ran out of its time budget ({} s) before it finished; \
+                         nothing half-done is left that a retry cannot finish, so try again",
+                        budget.as_secs()
+                    ),
+                ));
+            }
+        }
+        Err(rejected) => {
+            for (code, message) in rejected.warnings {
+                outcome.warn(code, message);
+            }
+            let report = outcome.report_mut();
+            report.caller_name = rejected.caller_name;
+            report.request_id = rejected.request_id;
+            outcome.fail(rejected.failure);
+        }
+    }
+}
