@@ -15,6 +15,7 @@ mod failure;
 mod lease;
 mod picture;
 mod read;
+mod registered;
 mod show;
 mod sms_sign_in;
 mod wording;
@@ -30,12 +31,12 @@ use crate::locks::UserLocks;
 use crate::notify::Notifier;
 use crate::outcome::Outcome;
 use crate::owner::OwnerSearch;
-use crate::phone::{PhoneMethod, PhoneNumber, SmsSignInState};
+use crate::phone::SmsSignInState;
 use crate::plan::find;
 use crate::policy::Policies;
 use crate::protection::{Protection, Verdict};
 use crate::report::{Action, ErrorCode, Failure, WarningCode};
-use crate::request::{Operation, Request, SmsSignIn};
+use crate::request::{Request, SmsSignIn};
 use crate::storage::leases::{Moment, UserLease, UserLeases};
 use crate::user::{DirectoryUser, UserRef};
 
@@ -175,6 +176,8 @@ async fn carry_out(
         methods,
         mut checks,
     } = first;
+    // For a removal of whatever is registered: the number seen before any wait.
+    let first_seen = registered::seen_in(request, &methods);
     let (user, object_id) = read::accept_user(user, &request.user, outcome)?;
     let named_otherwise = object_id.lock_key() != request.user.lock_key();
     // A caller who named the user by UPN is serialised with callers who used the object id.
@@ -216,6 +219,13 @@ async fn carry_out(
         Some(Err(error)) => lease_error = Some(error),
         None => {}
     }
+    // A guest named by UPN has no trustworthy first read of their methods: the read by object
+    // id stands in for it, unless a write by object id happened since the request began.
+    let seen = match (named_otherwise && user.guest, written_since) {
+        (false, _) => first_seen,
+        (true, false) => registered::seen_in(request, &methods),
+        (true, true) => registered::Seen::Unknown,
+    };
     // Before anything is planned, let alone written (a dry run is refused the same way).
     if judge(services, &checks, &member_of, &user, &object_id, outcome).is_err() {
         return Some(user);
@@ -253,9 +263,13 @@ async fn carry_out(
         }
     };
     outcome.note(describe_current(request.phone_type, &methods.phone));
-    match name_the_registered(request, &methods.phone, outcome) {
-        Ok(Some(resolved)) => *named = Some(resolved),
-        Ok(None) => {}
+    match registered::name(request, seen, outcome) {
+        Ok(registered::Named::AsAsked) => {}
+        Ok(registered::Named::Number(resolved)) => *named = Some(resolved),
+        Ok(registered::Named::NothingRegistered) => {
+            outcome.succeed(Action::NotPresent, find(&methods.phone, request.phone_type));
+            return Some(user);
+        }
         Err(failure) => {
             outcome.fail(failure);
             return Some(user);
@@ -308,41 +322,6 @@ async fn carry_out(
     // Drawn last, so that the methods it reports hold the SMS sign-in state the switch left.
     picture.after(request.phone_type, after.as_ref(), removed, outcome);
     Some(user)
-}
-
-/// For a removal of whatever number is registered (`removeRegisteredNumber`): the same request
-/// naming the number the phone type holds, read under the user's lock (and lease), so that
-/// the plan removes exactly that number and a number set since is refused as a mismatch.
-/// `None` when the request names its number, or no number is registered (nothing to remove).
-fn name_the_registered(
-    request: &Request,
-    phones: &[PhoneMethod],
-    outcome: &mut Outcome,
-) -> Result<Option<Request>, Failure> {
-    let (Operation::Remove(None), Some(method)) =
-        (&request.operation, find(phones, request.phone_type))
-    else {
-        return Ok(None);
-    };
-    let number = PhoneNumber::parse(method.number.as_graph_text()).map_err(|_| {
-        Failure::for_field(
-            ErrorCode::InvalidRequest,
-            "removeRegisteredNumber",
-            format!(
-                "the registered {} phone, {}, is not a number the numbering plan can read, so it \
-                 is not removed unnamed; nothing was changed: remove it in the Entra admin center",
-                request.phone_type, method.number
-            ),
-        )
-    })?;
-    outcome.note(format!(
-        "The request named no number (removeRegisteredNumber): removing the registered one, \
-         {number}"
-    ));
-    Ok(Some(Request {
-        operation: Operation::Remove(Some(number)),
-        ..request.clone()
-    }))
 }
 
 /// Refuses (the outcome failed) a privileged or protected user, or one whose protection

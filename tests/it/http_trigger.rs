@@ -2,7 +2,7 @@
 //! dry runs, addressing, and the envelope contract.
 
 use mfa_phone_handler::phone::PhoneType;
-use mfa_phone_handler::simulator::LoggedRequest;
+use mfa_phone_handler::simulator::{FaultAction, FaultRule, Gate, LoggedRequest};
 use mfa_phone_handler::simulator::tenant::SimUser;
 use serde_json::json;
 
@@ -536,7 +536,7 @@ async fn remove_registered_number_removes_whatever_number_the_type_holds_over_ht
     );
     let log = answer.report["log"].to_string();
     assert!(
-        log.contains("removing the registered one, +49 ********43"),
+        log.contains("removing the one registered when it was read, +49 ********43"),
         "the number removed, masked: {log}"
     );
     assert!(!log.contains("1709876543"), "never in full: {log}");
@@ -604,4 +604,50 @@ async fn a_removal_naming_the_wrong_number_says_how_to_remove_the_registered_one
         "{}",
         answer.report
     );
+}
+
+/// The number removed is the one the request saw before it waited: a number another caller set
+/// while this removal waited for the user's lock is refused as a mismatch, never deleted.
+#[tokio::test]
+async fn remove_registered_number_leaves_a_number_set_while_it_waited() {
+    let app = TestApp::spawn().await;
+    let user = app.add_member("adele@contoso.com");
+    app.seed_phone(&user, PhoneType::Mobile, OTHER);
+    let gate = Gate::default();
+    app.sim.inject(FaultRule::new(
+        Some("PATCH"),
+        "/authentication/phoneMethods",
+        1,
+        FaultAction::Hold(gate.clone()),
+    ));
+
+    let mut arrivals = app.sim.request_arrived();
+    // A sets a new number by object id; its PATCH waits at Graph, holding the user's lock.
+    let set = app.call(json!({"UserId": user, "phoneNumber": NUMBER}));
+    let remove = async {
+        while app.sim.arrived("/authentication/phoneMethods/") == 0 {
+            arrivals.changed().await.expect("the simulator runs");
+        }
+        // B removes whatever is registered, by UPN: its first read answers the old number.
+        let remove = app.call(
+            json!({"UserId": "adele@contoso.com", "Remove": true, "removeRegisteredNumber": true}),
+        );
+        let release = async {
+            while app.count(|request| {
+                request.method == "GET" && request.path.contains("adele@contoso.com/authentication")
+            }) == 0
+            {
+                arrivals.changed().await.expect("the simulator runs");
+            }
+            gate.open();
+        };
+        tokio::join!(remove, release).0
+    };
+    let (set, remove) = tokio::join!(set, remove);
+
+    assert_eq!(set.action(), "updated", "{}", set.report);
+    assert_eq!(remove.error_code(), "numberMismatch", "{}", remove.report);
+    let phones = app.phones(&user);
+    assert_eq!(phones.len(), 1, "{phones:?}");
+    assert_eq!(phones[0].1, NUMBER, "the number set meanwhile stays");
 }
