@@ -39,6 +39,7 @@ pub mod owner;
 pub mod phone;
 pub mod plan;
 pub mod policy;
+pub mod preflight;
 pub mod protection;
 pub mod replay;
 pub mod report;

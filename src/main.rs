@@ -29,6 +29,10 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Some(Command::Preflight(arguments)) => {
+            let options = mfa_phone_handler::preflight::Options::from(arguments);
+            ExitCode::from(mfa_phone_handler::preflight::main(&options))
+        }
         Some(Command::Completions(arguments)) => {
             Cli::print_completions(arguments.shell);
             ExitCode::SUCCESS
