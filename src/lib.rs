@@ -40,6 +40,7 @@ pub mod permissions;
 pub mod phone;
 pub mod plan;
 pub mod policy;
+pub mod preflight;
 pub mod protection;
 pub mod replay;
 pub mod report;

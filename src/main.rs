@@ -33,6 +33,10 @@ fn main() -> ExitCode {
             tool_logging();
             block_on(mfa_phone_handler::smoke::main(*arguments))
         }
+        Some(Command::Preflight(arguments)) => {
+            let options = mfa_phone_handler::preflight::Options::from(arguments);
+            ExitCode::from(mfa_phone_handler::preflight::main(&options))
+        }
         Some(Command::Completions(arguments)) => {
             Cli::print_completions(arguments.shell);
             ExitCode::SUCCESS

@@ -41,9 +41,9 @@ pub(super) fn seen_in(
     methods: &Result<AuthenticationMethods, GraphError>,
 ) -> Seen {
     match (&request.operation, methods) {
-        (Operation::Remove(None), Ok(methods)) => Seen::Read(
-            find(&methods.phone, request.phone_type).map(|method| method.number.clone()),
-        ),
+        (Operation::Remove(None), Ok(methods)) => {
+            Seen::Read(find(&methods.phone, request.phone_type).map(|method| method.number.clone()))
+        }
         (Operation::Remove(None), Err(_)) => Seen::Unknown,
         _ => Seen::NotAsked,
     }

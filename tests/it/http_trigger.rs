@@ -2,8 +2,8 @@
 //! dry runs, addressing, and the envelope contract.
 
 use mfa_phone_handler::phone::PhoneType;
-use mfa_phone_handler::simulator::{FaultAction, FaultRule, Gate, LoggedRequest};
 use mfa_phone_handler::simulator::tenant::SimUser;
+use mfa_phone_handler::simulator::{FaultAction, FaultRule, Gate, LoggedRequest};
 use serde_json::json;
 
 use crate::helpers::{Results, TestApp, http_envelope};

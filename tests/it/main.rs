@@ -14,6 +14,7 @@ mod least_privilege;
 mod notify;
 mod openapi;
 mod picture;
+mod preflight;
 mod privacy;
 mod queue;
 mod real_queue;

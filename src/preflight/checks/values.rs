@@ -1,0 +1,224 @@
+//! The checks of the azd environment's values on their own: placeholders left, lists and
+//! choices that the template would refuse or misread, the writers the deployment requires,
+//! protected groups that nothing would read, and the deployer's standing queue rights. They
+//! name settings, and show no value but ids.
+
+use super::{Check, selected};
+use crate::preflight::facts::Facts;
+use crate::preflight::settings::{
+    CHOICES, ID_LISTS, MOST_ALLOWED_PRINCIPALS, ORIGINS, SWITCHES, Values, holds_placeholder,
+    is_https_origin, is_https_url, strings,
+};
+
+/// No `<…>` or `[[…]]` left in the settings the deployment reads.
+pub(super) fn placeholders(facts: &Facts) -> Check {
+    const NAME: &str = "placeholders";
+    let values = match selected(facts) {
+        Ok((_, values)) => values,
+        Err(why) => return Check::unknown(NAME, why),
+    };
+    let left = placeheld(values);
+    match left.first() {
+        None => Check::ok(NAME, "no value holds <…> or [[…]]"),
+        Some(first) => Check::fail(
+            NAME,
+            format!("still a placeholder: {}", left.join(", ")),
+            format!("azd env set {first} <value>"),
+        ),
+    }
+}
+
+/// The names of the settings that still hold a placeholder.
+fn placeheld(values: &Values) -> Vec<&str> {
+    values
+        .iter()
+        .filter(|(name, _)| {
+            name.starts_with("AZURE_") || name.starts_with("MFA_") || *name == "GRAPH_ENDPOINT"
+        })
+        .filter(|(_, value)| holds_placeholder(value))
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// Every list set is a JSON array of GUIDs (origins for CORS), and at most 13 principals.
+pub(super) fn lists(facts: &Facts) -> Check {
+    const NAME: &str = "lists";
+    let values = match selected(facts) {
+        Ok((_, values)) => values,
+        Err(why) => return Check::unknown(NAME, why),
+    };
+    let left = placeheld(values);
+    let mut wrong = Vec::new();
+    let mut fix = None;
+    for (name, _) in ID_LISTS {
+        if left.contains(&name) {
+            continue;
+        }
+        match values.ids(name) {
+            Err(why) => {
+                wrong.push(format!("{name} is no JSON array of object ids ({why})"));
+                fix.get_or_insert(format!("azd env set {name} '[\"<object id>\"]'"));
+            }
+            Ok(ids)
+                if name == "MFA_ALLOWED_PRINCIPAL_IDS" && ids.len() > MOST_ALLOWED_PRINCIPALS =>
+            {
+                wrong.push(format!(
+                    "{name} has {} ids, built-in authentication takes at most {MOST_ALLOWED_PRINCIPALS}: put them in a group (MFA_ALLOWED_GROUP_IDS)",
+                    ids.len()
+                ));
+                fix.get_or_insert(format!("azd env set {name} '[\"<object id>\"]'"));
+            }
+            Ok(_) => {}
+        }
+    }
+    if let Some(text) = values.get(ORIGINS).filter(|_| !left.contains(&ORIGINS)) {
+        let why = match strings(text) {
+            Err(why) => Some(why),
+            Ok(origins) => origins
+                .iter()
+                .position(|origin| !is_https_origin(origin))
+                .map(|at| format!("item {} is no https:// origin", at + 1)),
+        };
+        if let Some(why) = why {
+            wrong.push(format!(
+                "{ORIGINS} is no JSON array of https:// origins ({why})"
+            ));
+            fix.get_or_insert(format!(
+                "azd env set {ORIGINS} '[\"https://portal.azure.com\"]'"
+            ));
+        }
+    }
+    match fix {
+        None => Check::ok(NAME, "every list set is a JSON array the template reads"),
+        Some(fix) => Check::fail(NAME, wrong.join("; "), fix),
+    }
+}
+
+/// Switches are `true` or `false`, choices one of theirs, `GRAPH_ENDPOINT` an https URL.
+pub(super) fn values(facts: &Facts) -> Check {
+    const NAME: &str = "values";
+    let values = match selected(facts) {
+        Ok((_, values)) => values,
+        Err(why) => return Check::unknown(NAME, why),
+    };
+    let left = placeheld(values);
+    let mut wrong: Vec<(String, String)> = Vec::new();
+    for (name, _) in SWITCHES {
+        if values.switch(name).is_none() && !left.contains(&name) {
+            wrong.push((
+                format!("{name} is neither true nor false"),
+                format!("azd env set {name} <true|false>"),
+            ));
+        }
+    }
+    for (name, allowed) in CHOICES {
+        if let Some(value) = values.get(name).filter(|_| !left.contains(&name))
+            && !allowed.contains(&value)
+        {
+            wrong.push((
+                format!("{name} is {value}, not one of {}", allowed.join(", ")),
+                format!("azd env set {name} <{}>", allowed.join("|")),
+            ));
+        }
+    }
+    if let Some(url) = values
+        .get("GRAPH_ENDPOINT")
+        .filter(|_| !left.contains(&"GRAPH_ENDPOINT"))
+        && !is_https_url(url)
+    {
+        wrong.push((
+            "GRAPH_ENDPOINT is no https:// URL".to_owned(),
+            "azd env set GRAPH_ENDPOINT https://graph.microsoft.com".to_owned(),
+        ));
+    }
+    match wrong.first() {
+        None => Check::ok(
+            NAME,
+            "switches, choices and GRAPH_ENDPOINT as the template takes them",
+        ),
+        Some((_, fix)) => Check::fail(
+            NAME,
+            wrong
+                .iter()
+                .map(|(why, _)| why.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            fix.clone(),
+        ),
+    }
+}
+
+/// With Entra authentication and the API's roles managed, at least one writer.
+pub(super) fn writers(facts: &Facts) -> Check {
+    const NAME: &str = "writers";
+    const LIST: &str = "MFA_API_WRITER_PRINCIPAL_IDS";
+    let values = match selected(facts) {
+        Ok((_, values)) => values,
+        Err(why) => return Check::unknown(NAME, why),
+    };
+    if !values.on("MFA_ENTRA_AUTHENTICATION") {
+        return Check::skip(NAME, "Entra authentication is off");
+    }
+    if !values.on("MFA_MANAGE_API_ROLES") {
+        return Check::skip(
+            NAME,
+            "the template does not assign the API's roles (MFA_MANAGE_API_ROLES)",
+        );
+    }
+    match values.ids(LIST) {
+        Ok(ids) if ids.is_empty() => Check::fail(
+            NAME,
+            format!("{LIST} is empty: the deployment would stop at api-roles-need-writers"),
+            format!(
+                "azd env set {LIST} \"[\\\"$(az ad signed-in-user show --query id -o tsv)\\\"]\""
+            ),
+        ),
+        Ok(ids) => Check::ok(NAME, format!("{} in {LIST}", ids.len())),
+        Err(_) => Check::unknown(NAME, format!("{LIST} cannot be read (see lists)")),
+    }
+}
+
+/// Protected groups only when something reads group membership.
+pub(super) fn protected_groups(facts: &Facts) -> Check {
+    const NAME: &str = "protected groups";
+    let values = match selected(facts) {
+        Ok((_, values)) => values,
+        Err(why) => return Check::unknown(NAME, why),
+    };
+    match values.ids("MFA_PROTECTED_GROUP_IDS") {
+        Ok(ids) if ids.is_empty() => Check::skip(NAME, "MFA_PROTECTED_GROUP_IDS is empty"),
+        Ok(_) if !values.on("MFA_PROTECTED_ACCOUNTS") && !values.on("MFA_METHOD_POLICY") => {
+            Check::fail(
+                NAME,
+                "MFA_PROTECTED_GROUP_IDS is set while MFA_PROTECTED_ACCOUNTS and \
+                 MFA_METHOD_POLICY are both off: the app would get no GroupMember.Read.All \
+                 to check the groups",
+                "azd env set MFA_PROTECTED_ACCOUNTS true",
+            )
+        }
+        Ok(ids) => Check::ok(
+            NAME,
+            format!("{} protected groups, and a role to read them", ids.len()),
+        ),
+        Err(_) => Check::unknown(NAME, "MFA_PROTECTED_GROUP_IDS cannot be read (see lists)"),
+    }
+}
+
+/// Standing queue rights for the deployer are for test deployments.
+pub(super) fn deployer_queue_access(facts: &Facts) -> Check {
+    const NAME: &str = "deployer queue access";
+    let values = match selected(facts) {
+        Ok((_, values)) => values,
+        Err(why) => return Check::unknown(NAME, why),
+    };
+    if values.on("MFA_DEPLOYER_QUEUE_ACCESS") {
+        Check::warn(
+            NAME,
+            "MFA_DEPLOYER_QUEUE_ACCESS is on: your standing rights on the queues bypass Entra \
+             authentication",
+            "azd env set MFA_DEPLOYER_QUEUE_ACCESS false",
+        )
+    } else {
+        Check::ok(NAME, "MFA_DEPLOYER_QUEUE_ACCESS is off")
+    }
+}

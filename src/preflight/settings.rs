@@ -1,0 +1,276 @@
+//! The azd environment's values as preflight reads them: which names are switches, lists and
+//! choices (`infra/main.parameters.json`'s names, with the templates' defaults), and how a
+//! value is read. Pure: it is handed the values, it never asks for them.
+//!
+//! The values may hold secrets (`azd env get-values` shows everything the environment holds):
+//! [`Values`] never shows a value in its `Debug`, and nothing here puts one in a message.
+
+use std::collections::BTreeMap;
+
+/// The switches (Bicep `bool` parameters) and their defaults in `infra/main.parameters.json`.
+pub const SWITCHES: [(&str, bool); 12] = [
+    ("MFA_DEPLOYER_QUEUE_ACCESS", false),
+    ("MFA_OWNER_SEARCH", true),
+    ("MFA_USER_NOTIFICATIONS", false),
+    ("MFA_MAIL_SEND_SCOPED_IN_EXCHANGE", false),
+    ("MFA_GRANT_GRAPH_PERMISSIONS", true),
+    ("MFA_ZONE_REDUNDANT", false),
+    ("MFA_ENTRA_AUTHENTICATION", true),
+    ("MFA_PROTECTED_ACCOUNTS", true),
+    ("MFA_ALLOW_PRIVILEGED_TARGETS", false),
+    ("MFA_METHOD_POLICY", true),
+    ("MFA_REQUIRE_APP_ROLE", true),
+    ("MFA_MANAGE_API_ROLES", true),
+];
+
+/// The settings with a fixed set of values (Bicep `@allowed`).
+pub const CHOICES: [(&str, &[&str]); 3] = [
+    ("MFA_TELEPHONY", &["microsoft", "customerManaged"]),
+    ("MFA_LAST_METHOD_REMOVAL", &["warn", "refuse"]),
+    (
+        "MFA_STORAGE_SKU",
+        &[
+            "Standard_LRS",
+            "Standard_ZRS",
+            "Standard_GRS",
+            "Standard_GZRS",
+        ],
+    ),
+];
+
+/// A list of object ids, and what kind of directory object each id must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kinds {
+    /// A user, a group or a service principal (who may be assigned an app role).
+    Assignable,
+    ServicePrincipal,
+    Group,
+    /// Any object of the tenant.
+    Any,
+    /// Client ids of applications, not object ids: not looked up.
+    ClientIds,
+}
+
+/// The lists of GUIDs (Bicep `array` parameters), and what their ids must name.
+pub const ID_LISTS: [(&str, Kinds); 7] = [
+    ("MFA_API_WRITER_PRINCIPAL_IDS", Kinds::Assignable),
+    ("MFA_API_READER_PRINCIPAL_IDS", Kinds::Assignable),
+    ("MFA_ALLOWED_CLIENT_APPLICATIONS", Kinds::ClientIds),
+    ("MFA_ALLOWED_PRINCIPAL_IDS", Kinds::Any),
+    ("MFA_ALLOWED_GROUP_IDS", Kinds::Group),
+    ("MFA_QUEUE_SENDER_PRINCIPAL_IDS", Kinds::ServicePrincipal),
+    ("MFA_PROTECTED_GROUP_IDS", Kinds::Group),
+];
+
+/// The list of browser origins.
+pub const ORIGINS: &str = "MFA_CORS_ALLOWED_ORIGINS";
+
+/// The most object ids built-in authentication takes in `allowedPrincipals.identities`.
+pub const MOST_ALLOWED_PRINCIPALS: usize = 13;
+
+/// The azd environment's values, by name. Its `Debug` shows the names only.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Values(BTreeMap<String, String>);
+
+impl std::fmt::Debug for Values {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_set()
+            .entries(self.0.keys())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FromIterator<(String, String)> for Values {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(values: I) -> Values {
+        Values(values.into_iter().collect())
+    }
+}
+
+impl Values {
+    /// The value of `name`, unless it is unset or blank (then the template's default holds).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(|value| value.trim())
+            .filter(|value| !value.is_empty())
+    }
+
+    /// Every name and its value.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+    }
+
+    /// A switch: its value, its default when unset, or `None` when it is neither `true` nor
+    /// `false` (the `values` check says so).
+    pub fn switch(&self, name: &str) -> Option<bool> {
+        let default = SWITCHES
+            .iter()
+            .find(|(switch, _)| *switch == name)
+            .is_some_and(|(_, default)| *default);
+        match self.get(name) {
+            None => Some(default),
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => None,
+        }
+    }
+
+    /// Whether a switch is on; a switch that is neither `true` nor `false` counts as its
+    /// default here (the `values` check fails it).
+    pub fn on(&self, name: &str) -> bool {
+        self.switch(name).unwrap_or_else(|| {
+            SWITCHES
+                .iter()
+                .find(|(switch, _)| *switch == name)
+                .is_some_and(|(_, default)| *default)
+        })
+    }
+
+    /// A list of ids: empty when unset, `Err` (why) when it is no JSON array of GUIDs.
+    pub fn ids(&self, name: &str) -> Result<Vec<String>, String> {
+        let Some(text) = self.get(name) else {
+            return Ok(Vec::new());
+        };
+        let items = strings(text)?;
+        for (number, item) in items.iter().enumerate() {
+            if !is_guid(item) {
+                return Err(format!("item {} is no GUID", number + 1));
+            }
+        }
+        Ok(items)
+    }
+}
+
+/// Whether a name may hold a secret, whose value preflight never shows.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["KEY", "SECRET", "PASSWORD", "TOKEN", "CONNECTION_STRING"]
+        .iter()
+        .any(|word| upper.contains(word))
+}
+
+/// A JSON array of strings, or why not.
+pub fn strings(text: &str) -> Result<Vec<String>, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|_| "it is not JSON".to_owned())?;
+    let serde_json::Value::Array(items) = value else {
+        return Err("it is no JSON array".to_owned());
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(number, item)| match item {
+            serde_json::Value::String(text) => Ok(text),
+            _ => Err(format!("item {} is no string", number + 1)),
+        })
+        .collect()
+}
+
+/// Whether `text` is a GUID (8-4-4-4-12 hexadecimal digits).
+pub fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(group, length)| {
+            group.len() == length && group.bytes().all(|byte| byte.is_ascii_hexdigit())
+        })
+}
+
+/// Whether `text` is a browser origin on https: `https://host[:port]`, nothing after.
+pub fn is_https_origin(text: &str) -> bool {
+    match url::Url::parse(text) {
+        Ok(url) => {
+            url.scheme() == "https"
+                && url.host_str().is_some()
+                && url.path() == "/"
+                && !text.ends_with('/')
+                && url.query().is_none()
+                && url.fragment().is_none()
+                && url.username().is_empty()
+        }
+        Err(_) => false,
+    }
+}
+
+/// Whether `text` is an `https://` URL.
+pub fn is_https_url(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|url| url.scheme() == "https" && url.host_str().is_some())
+}
+
+/// Whether a value still holds a placeholder: `<…>` or `[[…]]`.
+pub fn holds_placeholder(value: &str) -> bool {
+    let angle = value
+        .find('<')
+        .is_some_and(|open| value[open..].contains('>'));
+    let brackets = value
+        .find("[[")
+        .is_some_and(|open| value[open..].contains("]]"));
+    angle || brackets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(pairs: &[(&str, &str)]) -> Values {
+        pairs
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn a_switch_is_its_value_or_its_default_and_anything_else_is_none() {
+        let values = values(&[("MFA_OWNER_SEARCH", "false"), ("MFA_METHOD_POLICY", "yes")]);
+        assert_eq!(values.switch("MFA_OWNER_SEARCH"), Some(false));
+        assert_eq!(values.switch("MFA_ENTRA_AUTHENTICATION"), Some(true));
+        assert_eq!(values.switch("MFA_ZONE_REDUNDANT"), Some(false));
+        assert_eq!(values.switch("MFA_METHOD_POLICY"), None);
+        assert!(values.on("MFA_METHOD_POLICY"), "the default stands in");
+    }
+
+    #[test]
+    fn a_list_is_a_json_array_of_guids() {
+        let id = "0344153f-992c-47ed-917f-00c8e8857bc6";
+        let values = values(&[
+            ("A", &format!("[\"{id}\"]")),
+            ("B", "[\"me\"]"),
+            ("C", "not json"),
+            ("D", "{}"),
+            ("E", " "),
+        ]);
+        assert_eq!(values.ids("A"), Ok(vec![id.to_owned()]));
+        assert_eq!(values.ids("B"), Err("item 1 is no GUID".to_owned()));
+        assert_eq!(values.ids("C"), Err("it is not JSON".to_owned()));
+        assert_eq!(values.ids("D"), Err("it is no JSON array".to_owned()));
+        assert_eq!(values.ids("E"), Ok(Vec::new()), "blank is unset");
+        assert_eq!(values.ids("F"), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn origins_urls_and_placeholders() {
+        assert!(is_https_origin("https://portal.azure.com"));
+        assert!(is_https_origin("https://localhost:8443"));
+        assert!(!is_https_origin("https://portal.azure.com/"));
+        assert!(!is_https_origin("http://portal.azure.com"));
+        assert!(!is_https_origin("https://portal.azure.com/path"));
+        assert!(is_https_url("https://graph.microsoft.com"));
+        assert!(!is_https_url("graph.microsoft.com"));
+        assert!(holds_placeholder("[\"<object id>\"]"));
+        assert!(holds_placeholder("[[tenant]]"));
+        assert!(!holds_placeholder("a < b"));
+        assert!(!holds_placeholder("[\"https://portal.azure.com\"]"));
+    }
+
+    #[test]
+    fn values_debug_shows_names_never_values() {
+        let shown = format!("{:?}", values(&[("MFA_CLEANUP_KEY", "s3cret")]));
+        assert!(shown.contains("MFA_CLEANUP_KEY"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(is_secret_name("MFA_CLEANUP_KEY"));
+        assert!(is_secret_name("AZURE_CLIENT_SECRET"));
+        assert!(!is_secret_name("AZURE_LOCATION"));
+    }
+}
