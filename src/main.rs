@@ -12,8 +12,17 @@ use mfa_phone_handler::startup::Application;
 
 fn main() -> ExitCode {
     // clap prints help and --version (exit 0) and every usage error, with a suggestion for a
-    // mistyped option (exit 2), before anything is read or sent.
-    let cli = Cli::parse();
+    // mistyped option (exit 2), before anything is read or sent. A command asked for --json
+    // answers with one JSON object on stdout in that case too.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            if let Some(summary) = Cli::json_refusal(std::env::args().skip(1), &error) {
+                println!("{summary}");
+            }
+            error.exit();
+        }
+    };
     match cli.command {
         None | Some(Command::Serve) => serve(),
         Some(Command::Bulk(arguments)) => bulk(Options::from(*arguments)),

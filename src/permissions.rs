@@ -86,6 +86,12 @@ pub fn needed(features: Features) -> Vec<Needed> {
             "refusing owners of privileged applications",
         ));
     }
+    if features.privileged_roles || features.protected_groups {
+        needed.push(need(
+            "PrivilegedEligibilitySchedule.Read.AzureADGroup",
+            "who may activate membership of privileged or protected groups (PIM for Groups)",
+        ));
+    }
     if features.privileged_roles || features.protected_groups || features.method_policy {
         needed.push(need(
             "GroupMember.Read.All",
@@ -101,9 +107,10 @@ pub fn needed(features: Features) -> Vec<Needed> {
     needed
 }
 
-/// Compares the roles a token grants with what the settings need.
+/// Compares the roles a token grants with what the settings need. A write permission covers
+/// its read permission, and the broad method permission covers the phone-only one.
 pub fn review(granted: &[String], features: Features) -> Review {
-    let holds = |role: &str| granted.iter().any(|held| held.eq_ignore_ascii_case(role));
+    let holds = |role: &str| granted.iter().any(|held| covers(held, role));
     let mut review = Review::default();
     for needed in needed(features) {
         if holds(needed.role) {
@@ -121,6 +128,17 @@ pub fn review(granted: &[String], features: Features) -> Review {
         .cloned()
         .collect();
     review
+}
+
+/// Whether holding `held` grants what `needed` does.
+fn covers(held: &str, needed: &str) -> bool {
+    let held = held.to_ascii_lowercase();
+    let needed = needed.to_ascii_lowercase();
+    held == needed
+        || held == needed.replace(".read.", ".readwrite.")
+        || (held == EVERY_METHOD_WRITE.to_ascii_lowercase()
+            && (needed == PHONE_WRITE.to_ascii_lowercase()
+                || needed == "userauthenticationmethod.read.all"))
 }
 
 /// Write rights to authentication methods beyond phones: the broad permission, or another
@@ -160,11 +178,28 @@ mod tests {
                 "AuditLog.Read.All",
                 "RoleManagement.Read.Directory",
                 "Application.Read.All",
+                "PrivilegedEligibilitySchedule.Read.AzureADGroup",
                 "GroupMember.Read.All",
                 "Policy.Read.AuthenticationMethod",
             ]
         );
         assert!(review.broader.is_empty());
+    }
+
+    #[test]
+    fn a_write_permission_covers_its_read_and_the_broad_one_covers_phones() {
+        let review = review(
+            &roles(&[
+                "UserAuthenticationMethod.ReadWrite.All",
+                "User.ReadWrite.All",
+            ]),
+            Features::default(),
+        );
+        assert!(review.missing.is_empty(), "{review:?}");
+        assert_eq!(
+            review.broader,
+            roles(&["UserAuthenticationMethod.ReadWrite.All"])
+        );
     }
 
     #[test]

@@ -171,6 +171,7 @@ impl Application {
             replays: crate::replay::Replays::default(),
             grants: std::sync::Mutex::new(crate::permissions::Review::default()),
         });
+        let review_every = config.protection.refresh_every;
         let features = crate::permissions::Features {
             owner_search: config.owner_search.enabled,
             notifications: config.notify.sender.is_some(),
@@ -183,8 +184,8 @@ impl Application {
         tokio::spawn(async move {
             let services = &background.services;
             services.graph.prefetch_token().await;
-            review_grants(&background, features).await;
             tokio::join!(
+                keep_reviewing_grants(&background, features, review_every),
                 services.protection.keep_fresh(&services.graph),
                 services.policies.keep_fresh(&services.graph)
             );
@@ -257,10 +258,28 @@ fn user_leases(
 /// The longest one request to the storage account may take.
 const STORAGE_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Reads the Graph roles the identity's token grants and says, in the start-up log, which the
-/// settings need and it lacks (a handler started before its grants keeps a token without them
-/// for up to a day) and which broader method rights it holds (every result warns of those).
-async fn review_grants(state: &AppState, features: crate::permissions::Features) {
+/// Reads the Graph roles the identity's token grants at start-up and again every `every` (the
+/// token is renewed now and then, with the grants made since), and says in the log, when the
+/// answer is new, which the settings need and it lacks and which broader method rights it
+/// holds (every result warns of those while it does).
+async fn keep_reviewing_grants(
+    state: &AppState,
+    features: crate::permissions::Features,
+    every: Duration,
+) {
+    let mut last = None;
+    loop {
+        review_grants(state, features, &mut last).await;
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// One review; logged only when it differs from `last`.
+async fn review_grants(
+    state: &AppState,
+    features: crate::permissions::Features,
+    last: &mut Option<crate::permissions::Review>,
+) {
     let granted = match state.services.graph.granted_roles().await {
         Ok(Some(granted)) => granted,
         Ok(None) => {
@@ -273,6 +292,10 @@ async fn review_grants(state: &AppState, features: crate::permissions::Features)
         }
     };
     let review = crate::permissions::review(&granted, features);
+    if last.as_ref() == Some(&review) {
+        return;
+    }
+    *last = Some(review.clone());
     // Kept before it is said, so that a result after the log line already warns.
     *state
         .grants
@@ -291,9 +314,9 @@ async fn review_grants(state: &AppState, features: crate::permissions::Features)
             .collect();
         tracing::warn!(
             "the Graph token lacks {}: grant them to the app's managed identity (DEPLOY.md, \
-             Granting the Graph roles separately), then restart the Function App: the identity's \
-             token is kept for up to 24 hours, so a handler started before the grants works \
-             without them until then",
+             Granting the Graph roles separately); a token issued before the grants is kept by \
+             the platform for up to 24 hours and gets them when it is renewed (a restart does \
+             not help), and this log says so then",
             missing.join(", ")
         );
     }

@@ -26,7 +26,7 @@ pub mod summary;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+
 use std::time::{Duration, Instant};
 
 pub use self::checking::{Checked, check};
@@ -36,17 +36,16 @@ use self::options::Options;
 use self::plan::Plan;
 use self::problem::Problem;
 use self::rows::Operation;
-use self::send::{Counts, Pacer, Sender, Settings, WriteLimit};
+use self::send::{Settings, send_all};
 use self::state::State;
 use self::summary::{ReportFiles, RunSummary};
-use crate::cli::progress::Progress;
 
 /// How many problems are kept (a file that is wrong throughout costs no memory per row).
 pub const PROBLEMS_KEPT: usize = 1_000;
 /// How many problems are printed before the rest are only counted.
 const PROBLEMS_SHOWN: usize = 50;
 /// How long a stop waits for requests in flight.
-const STOP_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// The exit statuses.
 pub const SUCCEEDED: u8 = 0;
@@ -61,7 +60,7 @@ pub async fn main(options: Options) -> u8 {
             eprintln!("{message}");
             let mut summary = RunSummary::new(&options);
             summary.stopped = Some(message);
-            return summary.end(&options, NOTHING_SENT);
+            return summary.end(&options, NOTHING_SENT).exit_status;
         }
     };
     run(&options, &endpoint, wait_for_ctrl_c()).await
@@ -74,6 +73,15 @@ pub async fn run(
     endpoint: &Endpoint,
     stop: impl std::future::Future<Output = ()>,
 ) -> u8 {
+    run_summarised(options, endpoint, stop).await.exit_status
+}
+
+/// [`run`], answering with the whole summary (what `--json` prints).
+pub async fn run_summarised(
+    options: &Options,
+    endpoint: &Endpoint,
+    stop: impl std::future::Future<Output = ()>,
+) -> RunSummary {
     let mut summary = RunSummary::new(options);
     let status = run_steps(options, endpoint, stop, &mut summary).await;
     summary.end(options, status)
@@ -196,6 +204,7 @@ async fn run_steps(
     summary.failed = failed;
     summary.not_sent = not_sent;
     summary.interrupted = sent.interrupted;
+    summary.settled_earlier = sent.settled_earlier;
     summary.stopped = sent.fatal.as_ref().map(|fatal| fatal.why.clone());
     eprintln!(
         "\n{succeeded} succeeded, {failed} failed, {not_sent} not sent{}, in {:.1} s",
@@ -429,120 +438,8 @@ fn open_state(
     Ok(Some(Mutex::new(state)))
 }
 
-/// What sending every operation came to.
-struct Sent {
-    /// Each operation's outcome, by its index in the plan (`None`: not sent).
-    outcomes: Vec<Option<outcome::RowOutcome>>,
-    /// Stopped by Ctrl-C.
-    interrupted: bool,
-    /// Why the run stopped by itself.
-    fatal: Option<send::Stopped>,
-    /// Deliveries that may have reached the handler.
-    reached: usize,
-}
-
-/// Sends every operation an earlier run did not settle, with progress, until all have an
-/// outcome or `stop` completes (then nothing more is sent and the answers in flight get
-/// [`STOP_GRACE`]).
-async fn send_all(
-    options: &Options,
-    endpoint: &Endpoint,
-    plan: &Plan,
-    settings: &Settings,
-    state: Option<&Mutex<State>>,
-    stop: impl std::future::Future<Output = ()>,
-) -> Sent {
-    // What an earlier run settled shows in the report even if this run stops before it.
-    let mut known = vec![None; plan.operations.len()];
-    if let Some(state) = state {
-        let state = lock(state);
-        for (index, operation) in plan.operations.iter().enumerate() {
-            let id = send::request_id(&settings.request_prefix, operation);
-            known[index] = state.earlier.get(&id).filter(|o| o.is_final()).cloned();
-        }
-    }
-    let outcomes = Mutex::new(known);
-    let counts = Counts::default();
-    let stopping = AtomicBool::new(false);
-    let fatal = Mutex::new(None);
-    let sender = Sender {
-        endpoint,
-        plan,
-        settings,
-        state,
-        outcomes: &outcomes,
-        counts: &counts,
-        stopping: &stopping,
-        fatal: &fatal,
-        pacer: Pacer::default(),
-        write_limit: (!options.dry_run).then(|| WriteLimit::new(options.write_limit)),
-    };
-    let display = Progress::new(Some(plan.operations.len() as u64), options.json);
-    let interrupted = {
-        let sending = sender.run();
-        let ticking = tick(&counts, plan.operations.len(), &display);
-        tokio::pin!(sending, stop);
-        tokio::select! {
-            () = &mut sending => false,
-            () = ticking => false,
-            () = &mut stop => {
-                stopping.store(true, Ordering::SeqCst);
-                display.say(&format!(
-                    "Stopping: nothing more is sent; waiting up to {} s for the answers in flight",
-                    STOP_GRACE.as_secs()
-                ));
-                let _ = tokio::time::timeout(STOP_GRACE, &mut sending).await;
-                true
-            }
-        }
-    };
-    display.finish();
-    Sent {
-        outcomes: outcomes
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        interrupted,
-        fatal: fatal
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        reached: counts.reached.load(Ordering::Relaxed),
-    }
-}
-
-/// Shows the sending's progress until it ends (it never completes by itself).
-async fn tick(counts: &Counts, total: usize, display: &Progress) {
-    loop {
-        tokio::time::sleep(display.every()).await;
-        let answered = counts.answered.load(Ordering::Relaxed);
-        let skipped = counts.skipped.load(Ordering::Relaxed);
-        let throttled = counts.throttled.load(Ordering::Relaxed);
-        let line = format!(
-            "sent {}, answered {answered}, failed {}{}{}",
-            counts.sent.load(Ordering::Relaxed),
-            counts.failed.load(Ordering::Relaxed),
-            if throttled > 0 {
-                format!(", {throttled} throttled waits")
-            } else {
-                String::new()
-            },
-            if skipped > 0 {
-                format!(", {skipped} done in an earlier run")
-            } else {
-                String::new()
-            },
-        );
-        display.show((answered + skipped) as u64, Some(total as u64), &line);
-    }
-}
-
 async fn wait_for_ctrl_c() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -13,10 +13,12 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::endpoint::{Delivery, Endpoint};
+use super::options::Options;
 use super::outcome::RowOutcome;
 use super::plan::Plan;
 use super::rows::Operation;
 use super::state::State;
+use crate::cli::progress::Progress;
 
 /// How often one operation is tried before its outcome is "still unavailable".
 const ATTEMPTS: u32 = 6;
@@ -360,6 +362,115 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What sending every operation came to.
+pub(super) struct Sent {
+    /// Each operation's outcome, by its index in the plan (`None`: not sent).
+    pub(super) outcomes: Vec<Option<RowOutcome>>,
+    /// Stopped by Ctrl-C.
+    pub(super) interrupted: bool,
+    /// Why the run stopped by itself.
+    pub(super) fatal: Option<Stopped>,
+    /// Deliveries that may have reached the handler.
+    pub(super) reached: usize,
+    /// Operations an earlier run settled (not sent again).
+    pub(super) settled_earlier: usize,
+}
+
+/// Sends every operation an earlier run did not settle, with progress, until all have an
+/// outcome or `stop` completes (then nothing more is sent and the answers in flight get
+/// [`super::STOP_GRACE`]).
+pub(super) async fn send_all(
+    options: &Options,
+    endpoint: &Endpoint,
+    plan: &Plan,
+    settings: &Settings,
+    state: Option<&Mutex<State>>,
+    stop: impl std::future::Future<Output = ()>,
+) -> Sent {
+    // What an earlier run settled shows in the report even if this run stops before it.
+    let mut known = vec![None; plan.operations.len()];
+    if let Some(state) = state {
+        let state = lock(state);
+        for (index, operation) in plan.operations.iter().enumerate() {
+            let id = request_id(&settings.request_prefix, operation);
+            known[index] = state.earlier.get(&id).filter(|o| o.is_final()).cloned();
+        }
+    }
+    let outcomes = Mutex::new(known);
+    let counts = Counts::default();
+    let stopping = AtomicBool::new(false);
+    let fatal = Mutex::new(None);
+    let sender = Sender {
+        endpoint,
+        plan,
+        settings,
+        state,
+        outcomes: &outcomes,
+        counts: &counts,
+        stopping: &stopping,
+        fatal: &fatal,
+        pacer: Pacer::default(),
+        write_limit: (!options.dry_run).then(|| WriteLimit::new(options.write_limit)),
+    };
+    let display = Progress::new(Some(plan.operations.len() as u64), options.json);
+    let interrupted = {
+        let sending = sender.run();
+        let ticking = tick(&counts, plan.operations.len(), &display);
+        tokio::pin!(sending, stop);
+        tokio::select! {
+            () = &mut sending => false,
+            () = ticking => false,
+            () = &mut stop => {
+                stopping.store(true, Ordering::SeqCst);
+                display.say(&format!(
+                    "Stopping: nothing more is sent; waiting up to {} s for the answers in flight",
+                    super::STOP_GRACE.as_secs()
+                ));
+                let _ = tokio::time::timeout(super::STOP_GRACE, &mut sending).await;
+                true
+            }
+        }
+    };
+    display.finish();
+    Sent {
+        outcomes: outcomes
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        interrupted,
+        fatal: fatal
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        reached: counts.reached.load(Ordering::Relaxed),
+        settled_earlier: counts.skipped.load(Ordering::Relaxed),
+    }
+}
+
+/// Shows the sending's progress until it ends (it never completes by itself).
+async fn tick(counts: &Counts, total: usize, display: &Progress) {
+    loop {
+        tokio::time::sleep(display.every()).await;
+        let answered = counts.answered.load(Ordering::Relaxed);
+        let skipped = counts.skipped.load(Ordering::Relaxed);
+        let throttled = counts.throttled.load(Ordering::Relaxed);
+        let line = format!(
+            "sent {}, answered {answered}, failed {}{}{}",
+            counts.sent.load(Ordering::Relaxed),
+            counts.failed.load(Ordering::Relaxed),
+            if throttled > 0 {
+                format!(", {throttled} throttled waits")
+            } else {
+                String::new()
+            },
+            if skipped > 0 {
+                format!(", {skipped} done in an earlier run")
+            } else {
+                String::new()
+            },
+        );
+        display.show((answered + skipped) as u64, Some(total as u64), &line);
+    }
 }
 
 #[cfg(test)]

@@ -74,8 +74,8 @@ impl RunSummary {
         }
     }
 
-    /// Records the exit status and, with `--json`, prints the summary; the status.
-    pub(super) fn end(mut self, options: &Options, status: u8) -> u8 {
+    /// Records the exit status and, with `--json`, prints the summary.
+    pub(super) fn end(mut self, options: &Options, status: u8) -> RunSummary {
         self.exit_status = status;
         self.elapsed_seconds = self
             .started
@@ -86,6 +86,6 @@ impl RunSummary {
                 Err(error) => eprintln!("the summary could not be written as JSON: {error}"),
             }
         }
-        status
+        self
     }
 }

@@ -151,6 +151,47 @@ pub struct CompletionsArgs {
 }
 
 impl Cli {
+    /// The one JSON object a command asked for `--json` prints when its options are refused
+    /// (`{command, exitStatus: 2, stopped}`); `None` for help, `--version`, or without `--json`.
+    pub fn json_refusal(
+        arguments: impl Iterator<Item = String>,
+        error: &clap::Error,
+    ) -> Option<String> {
+        if !error.use_stderr() {
+            return None;
+        }
+        let arguments: Vec<String> = arguments.collect();
+        let command = arguments.first()?;
+        let takes_json = Cli::command()
+            .find_subcommand(command)
+            .is_some_and(|found| {
+                found
+                    .get_arguments()
+                    .any(|argument| argument.get_id() == "json")
+            });
+        if !takes_json || !arguments.iter().any(|argument| argument == "--json") {
+            return None;
+        }
+        // clap's message, its first paragraph on one line (the usage and the hint left out).
+        let rendered = error.to_string();
+        let stopped = rendered
+            .split("\n\n")
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let stopped = stopped.trim_start_matches("error: ").to_owned();
+        Some(
+            serde_json::json!({
+                "command": command,
+                "exitStatus": 2,
+                "stopped": stopped,
+            })
+            .to_string(),
+        )
+    }
+
     /// Prints the completion script for `shell` to stdout.
     pub fn print_completions(shell: clap_complete::Shell) {
         let mut command = Cli::command();

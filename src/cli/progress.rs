@@ -28,12 +28,12 @@ pub enum Progress {
 }
 
 impl Progress {
-    /// A display for work of `total` steps (`None`: not known yet, a spinner): a bar when
-    /// stderr is a terminal and `quiet` is not asked, plain lines when it is not a terminal,
-    /// nothing when `quiet` is asked on a terminal.
+    /// A display for work of `total` steps (`None`: not known yet, a spinner): nothing when
+    /// `quiet` is asked (`--json`), a bar when stderr is a terminal, plain lines otherwise.
     pub fn new(total: Option<u64>, quiet: bool) -> Progress {
         let terminal = std::io::stderr().is_terminal();
         match (terminal, quiet) {
+            (_, true) => Progress::Quiet,
             (true, false) => {
                 let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
                 bar.set_style(
@@ -51,8 +51,7 @@ impl Progress {
                 );
                 Progress::Bar(bar)
             }
-            (true, true) => Progress::Quiet,
-            (false, _) => {
+            (false, false) => {
                 let now = Instant::now();
                 Progress::Lines {
                     next: std::sync::Mutex::new(now + LINE_EVERY),

@@ -6,9 +6,10 @@
 
 use tokio::process::Command;
 
-/// Makes the child `command` starts die with this process: start it from a thread that lives
-/// as long as the child should (the main thread, or a runtime's), since the kernel watches
-/// the thread that forked.
+/// Makes the child `command` starts die with this process. Start it from a thread that lives
+/// as long as the child should (the main thread, a runtime's worker, a test's thread), never
+/// from `spawn_blocking`: the kernel watches the thread that forked, and a blocking-pool
+/// thread ends after ten idle seconds, taking the child with it.
 pub fn end_with_parent(command: &mut Command) {
     #[cfg(target_os = "linux")]
     {
@@ -22,7 +23,7 @@ pub fn end_with_parent(command: &mut Command) {
                 }
                 // The parent may have died before the request took effect.
                 if u32::try_from(libc::getppid()).ok() != Some(parent) {
-                    return Err(std::io::Error::other("the parent has already ended"));
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
                 }
                 Ok(())
             });

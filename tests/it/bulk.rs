@@ -354,9 +354,18 @@ async fn an_interrupted_run_goes_on_where_it_stopped_without_sending_a_settled_r
         "{written_first} written before the stop"
     );
 
-    let second = run(&options).await;
+    let second = within(
+        "the second run ends",
+        bulk::run_summarised(&options, &endpoint, std::future::pending()),
+    )
+    .await;
 
-    assert_eq!(second, bulk::SUCCEEDED);
+    assert_eq!(second.exit_status, bulk::SUCCEEDED);
+    assert!(
+        second.settled_earlier >= written_first.saturating_sub(2),
+        "the rows the first run settled are not sent again: {second:?}"
+    );
+    assert_eq!(second.succeeded, 30, "{second:?}");
     for (index, user) in users.iter().enumerate() {
         assert_eq!(app.phones(user)[0].1, format!("+49 17010000{index:02}"));
     }

@@ -5,16 +5,12 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::process::Command;
-
-use crate::helpers::HANDLER;
-
 /// Runs the handler binary with `arguments` (no environment but PATH); its exit status,
 /// stdout and stderr.
 async fn run(arguments: &[&str]) -> (i32, String, String) {
     let output = tokio::time::timeout(
         Duration::from_secs(30),
-        Command::new(HANDLER)
+        crate::helpers::handler_command()
             .args(arguments)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -78,7 +74,7 @@ async fn a_mistyped_option_is_refused_with_a_suggestion_before_anything_is_read(
 
 #[tokio::test]
 async fn a_secret_from_the_environment_is_never_shown_in_help() {
-    let output = Command::new(HANDLER)
+    let output = crate::helpers::handler_command()
         .args(["bulk", "--help"])
         .env("MFA_FUNCTION_KEY", "s3cret-function-key")
         .output()
@@ -121,5 +117,24 @@ async fn version_names_the_package_version() {
     assert_eq!(
         version.trim(),
         format!("mfa-phone-handler {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[tokio::test]
+async fn with_json_wrong_options_still_answer_with_one_json_object() {
+    let (status, stdout, stderr) = run(&["bulk", "users.csv", "--json"]).await;
+    assert_eq!(status, 2);
+    let summary: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(summary["exitStatus"], 2);
+    assert_eq!(summary["command"], "bulk");
+    assert!(
+        summary["stopped"]
+            .as_str()
+            .is_some_and(|why| why.contains("--endpoint")),
+        "{summary}"
+    );
+    assert!(
+        stderr.contains("--endpoint"),
+        "clap's words on stderr too: {stderr}"
     );
 }

@@ -258,6 +258,14 @@ impl TestAppBuilder {
     }
 }
 
+/// The handler binary as a command that ends with the test, however the test ends (a
+/// timeout that drops it, a test process killed).
+pub fn handler_command() -> Command {
+    let mut command = Command::new(HANDLER);
+    mfa_phone_handler::simulator::child::end_with_parent(&mut command);
+    command
+}
+
 /// Starts the handler and waits for its "listening on" line.
 pub async fn start_handler(mut command: Command) -> (Child, String, Arc<Output>) {
     // A test process killed (a timeout) takes its handlers with it.

@@ -9,9 +9,6 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::process::Command;
-
-use crate::helpers::HANDLER;
 
 const TENANT: &str = "11111111-1111-1111-1111-111111111111";
 const SUBSCRIPTION: &str = "22222222-2222-2222-2222-222222222222";
@@ -332,7 +329,7 @@ impl Place {
         let path = format!("{}:/usr/bin:/bin", self.bin().display());
         let output = tokio::time::timeout(
             Duration::from_secs(60),
-            Command::new(HANDLER)
+            crate::helpers::handler_command()
                 .arg("preflight")
                 .args(arguments)
                 .current_dir(self.checkout())
@@ -596,7 +593,7 @@ async fn an_environment_that_does_not_exist_fails_and_is_never_created() {
 
 #[tokio::test]
 async fn preflight_help_states_its_exit_statuses_and_hides_the_test_timeout() {
-    let output = Command::new(HANDLER)
+    let output = crate::helpers::handler_command()
         .args(["preflight", "--help"])
         .output()
         .await

@@ -9,9 +9,8 @@ use mfa_phone_handler::simulator::host::{FunctionsHost, HostOptions};
 use mfa_phone_handler::simulator::tenant::SimUser;
 use mfa_phone_handler::simulator::tenant::directory::GLOBAL_ADMINISTRATOR;
 use serde_json::Value;
-use tokio::process::Command;
 
-use crate::helpers::{HANDLER, TestApp};
+use crate::helpers::TestApp;
 
 const GA: &str = "6a5c0b8e-55b2-4c3e-9d0e-3f1a7c2b9d41";
 const KEY: &str = "smoke-test-function-key";
@@ -36,7 +35,7 @@ async fn deployment(settings: &[(&str, &str)]) -> TestApp {
 async fn smoke(url: &str, extra: &[&str]) -> (i32, String) {
     let output = tokio::time::timeout(
         Duration::from_secs(120),
-        Command::new(HANDLER)
+        crate::helpers::handler_command()
             .args([
                 "smoke",
                 "--endpoint",

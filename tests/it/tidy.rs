@@ -199,61 +199,121 @@ fn module_path(name: &str) -> Vec<String> {
     inner.split('/').map(str::to_owned).collect()
 }
 
-/// The paths a line of code names through `crate::`, `super::` or `self::`, with one level of
-/// `{a, b}` groups expanded, as segments after the keyword's resolution against `module`.
+/// The paths code names through `crate::`, `super::` or `self::`, use trees expanded
+/// (`crate::{a::{b, c}, d}` names `a::b`, `a::c` and `d`), each resolved against `module`.
 fn named_paths(code: &str, module: &[String]) -> Vec<Vec<String>> {
+    let chars: Vec<char> = code.chars().collect();
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
     let mut found = Vec::new();
-    let bytes = code.as_bytes();
-    let is_ident = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
-    for keyword in ["crate::", "super::", "self::"] {
-        let mut from = 0;
-        while let Some(at) = code[from..].find(keyword).map(|at| at + from) {
-            from = at + keyword.len();
-            if at > 0 && (is_ident(bytes[at - 1]) || bytes[at - 1] == b':') {
-                continue;
+    let mut at = 0;
+    while at < chars.len() {
+        let rest: String = chars[at..chars.len().min(at + 7)].iter().collect();
+        let keyword = ["crate::", "super::", "self::"]
+            .into_iter()
+            .find(|keyword| rest.starts_with(keyword));
+        let preceded = at > 0 && (is_ident(chars[at - 1]) || chars[at - 1] == ':');
+        match keyword {
+            Some(keyword) if !preceded => {
+                let base: Vec<String> = match keyword {
+                    "crate::" => Vec::new(),
+                    "super::" => module[..module.len().saturating_sub(1)].to_vec(),
+                    _ => module.to_vec(),
+                };
+                at += keyword.len();
+                use_tree(&chars, &mut at, base, &mut found);
             }
-            let mut base: Vec<String> = match keyword {
-                "crate::" => Vec::new(),
-                "super::" => module[..module.len().saturating_sub(1)].to_vec(),
-                _ => module.to_vec(),
-            };
-            let mut rest = &code[at + keyword.len()..];
-            while let Some(more) = rest.strip_prefix("super::") {
-                base.pop();
-                rest = more;
-            }
-            if let Some(group) = rest.strip_prefix('{') {
-                let inside = group.split('}').next().unwrap_or_default();
-                for item in inside.split(',') {
-                    let mut path = base.clone();
-                    path.extend(
-                        item.trim()
-                            .split("::")
-                            .take_while(|segment| {
-                                !segment.is_empty() && segment.bytes().all(is_ident)
-                            })
-                            .map(str::to_owned),
-                    );
-                    found.push(path);
-                }
-            } else {
-                let mut path = base;
-                path.extend(
-                    rest.split("::")
-                        .map(|segment| {
-                            segment
-                                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                                .next()
-                                .unwrap_or_default()
-                        })
-                        .take_while(|segment| !segment.is_empty())
-                        .map(str::to_owned),
-                );
-                found.push(path);
-            }
+            _ => at += 1,
         }
     }
     found
+}
+
+/// Reads one use tree at `at` (after a path's `::`) below `prefix`, pushing every path it names.
+fn use_tree(chars: &[char], at: &mut usize, prefix: Vec<String>, found: &mut Vec<Vec<String>>) {
+    let skip_blanks = |at: &mut usize| {
+        while *at < chars.len() && chars[*at].is_whitespace() {
+            *at += 1;
+        }
+    };
+    let mut path = prefix;
+    loop {
+        skip_blanks(at);
+        if *at < chars.len() && chars[*at] == '{' {
+            *at += 1;
+            loop {
+                skip_blanks(at);
+                if *at >= chars.len() || chars[*at] == '}' {
+                    *at += 1;
+                    return;
+                }
+                use_tree(chars, at, path.clone(), found);
+                skip_blanks(at);
+                match chars.get(*at) {
+                    Some(',') => *at += 1,
+                    Some('}') => {
+                        *at += 1;
+                        return;
+                    }
+                    _ => return,
+                }
+            }
+        }
+        let start = *at;
+        while *at < chars.len() && (chars[*at].is_ascii_alphanumeric() || chars[*at] == '_') {
+            *at += 1;
+        }
+        let segment: String = chars[start..*at].iter().collect();
+        match segment.as_str() {
+            "" => {
+                found.push(path);
+                return;
+            }
+            "self" => {}
+            "super" => {
+                path.pop();
+            }
+            _ => path.push(segment),
+        }
+        if chars.get(*at) == Some(&':') && chars.get(*at + 1) == Some(&':') {
+            *at += 2;
+            continue;
+        }
+        found.push(path);
+        return;
+    }
+}
+
+#[test]
+fn use_trees_are_read_to_every_path_they_name() {
+    let module = |path: &str| path.split("::").map(str::to_owned).collect::<Vec<_>>();
+    let paths = named_paths(
+        "use crate::{phone::{PhoneType}, plan::Write};\nlet x = crate::report::Action::None;",
+        &module("runbook"),
+    );
+    assert_eq!(
+        paths,
+        [
+            module("phone::PhoneType"),
+            module("plan::Write"),
+            module("report::Action::None")
+        ]
+    );
+    let paths = named_paths(
+        "use crate::bulk::{delivery::Delivery, endpoint::HttpEndpoint as _E};\n\
+         use super::{Run, conflict::{self, resolve}};\nuse self::inner::*;",
+        &module("bulk::queued"),
+    );
+    assert_eq!(
+        paths,
+        [
+            module("bulk::delivery::Delivery"),
+            module("bulk::endpoint::HttpEndpoint"),
+            module("bulk::Run"),
+            module("bulk::conflict"),
+            module("bulk::conflict::resolve"),
+            module("bulk::queued::inner"),
+        ]
+    );
 }
 
 #[test]
