@@ -18,6 +18,18 @@ use url::Url;
 
 use crate::config::CredentialSource;
 
+/// The admin's own sign-in (the Azure CLI's or azd's), for the command-line tools: a token
+/// for the API's audience, or for the storage account.
+///
+/// # Errors
+///
+/// No developer tool is there to sign in with (the message says what to run).
+pub fn developer_sign_in() -> Result<Arc<dyn TokenCredential>, String> {
+    let credential = DeveloperToolsCredential::new(None)
+        .map_err(|error| format!("no developer sign-in available (az login?): {error}"))?;
+    Ok(credential)
+}
+
 /// Builds the credential `source` describes, sending its HTTP through `http`.
 ///
 /// # Errors

@@ -48,33 +48,9 @@ pub fn simulate(port: u16) -> ExitCode {
             println!("{name}={value}");
         }
         println!("simulator ready");
-        stop_requested().await;
+        crate::stop_requested().await;
         Ok(())
     })
-}
-
-/// Completes on Ctrl-C or SIGTERM (as `timeout`, a service manager or a test ends a process).
-async fn stop_requested() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
 }
 
 fn block_on(work: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
@@ -215,7 +191,7 @@ async fn run(port: u16) -> Result<(), String> {
         ),
     }
     tokio::select! {
-        () = stop_requested() => {}
+        () = crate::stop_requested() => {}
         status = child.wait() => {
             return Err(format!("the handler exited: {status:?}"));
         }

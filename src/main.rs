@@ -150,25 +150,8 @@ fn simulate(_arguments: &SimulateArgs) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Completes on SIGTERM (the host stopping us) or Ctrl-C.
+/// Completes when the host stops the handler (SIGTERM) or on Ctrl-C, and says so.
 async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
+    mfa_phone_handler::stop_requested().await;
     tracing::info!("shutting down: finishing the invocations in progress");
 }

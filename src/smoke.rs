@@ -13,7 +13,7 @@ use url::Url;
 use crate::bulk::delivery::Delivery;
 use crate::bulk::endpoint::HttpEndpoint;
 use crate::bulk::options::http_url;
-use crate::bulk::queued::{QueueEndpoint, is_local};
+use crate::bulk::queued::QueueEndpoint;
 
 /// Every check held.
 pub const ALL_HELD: u8 = 0;
@@ -87,6 +87,12 @@ pub async fn main(arguments: SmokeArgs) -> u8 {
         Ok(endpoints) => endpoints,
         Err(message) => {
             eprintln!("{message}");
+            if arguments.json {
+                let summary = json!({
+                    "command": "smoke", "exitStatus": NOT_RUN, "stopped": message, "checks": []
+                });
+                println!("{summary}");
+            }
             return NOT_RUN;
         }
     };
@@ -133,38 +139,18 @@ struct Endpoints {
 
 impl Endpoints {
     fn new(arguments: &SmokeArgs) -> Result<Endpoints, String> {
-        let sign_in =
-            || -> Result<std::sync::Arc<dyn azure_core::credentials::TokenCredential>, String> {
-                let credential =
-                    azure_identity::DeveloperToolsCredential::new(None).map_err(|error| {
-                        format!("no developer sign-in available (az login?): {error}")
-                    })?;
-                Ok(credential)
-            };
-        let token = match &arguments.audience {
-            Some(audience) => Some((sign_in()?, audience.clone())),
-            None => None,
-        };
         let queue = match &arguments.queue {
-            Some(queue) => {
-                let credential = if is_local(queue) {
-                    None
-                } else {
-                    Some(sign_in()?)
-                };
-                Some(QueueEndpoint::new(
-                    queue,
-                    credential,
-                    Duration::from_secs(arguments.result_wait),
-                )?)
-            }
+            Some(queue) => Some(QueueEndpoint::signed_in(
+                queue,
+                Duration::from_secs(arguments.result_wait),
+            )?),
             None => None,
         };
         Ok(Endpoints {
-            http: HttpEndpoint::http(
+            http: HttpEndpoint::signed_in(
                 arguments.endpoint.clone(),
                 arguments.function_key.clone(),
-                token,
+                arguments.audience.as_deref(),
             )?,
             anonymous: HttpEndpoint::http(arguments.endpoint.clone(), None, None)?,
             queue,
@@ -232,7 +218,7 @@ async fn anonymous(endpoints: &Endpoints, arguments: &SmokeArgs, request_id: &st
                 detail: "refused by the handler (unauthenticatedCaller)".to_owned(),
             }
         }
-        delivery => Checked {
+        delivery @ Delivery::Result(_) => Checked {
             check,
             held: false,
             detail: format!(
@@ -240,6 +226,11 @@ async fn anonymous(endpoints: &Endpoints, arguments: &SmokeArgs, request_id: &st
                  (authLevel function) and Entra authentication (DEPLOY.md)",
                 describe(&delivery)
             ),
+        },
+        delivery => Checked {
+            check,
+            held: false,
+            detail: describe(&delivery),
         },
     }
 }

@@ -93,6 +93,24 @@ impl HttpEndpoint {
         })
     }
 
+    /// The HTTP trigger at `url` with `function_key` and, when an `audience` is given (not
+    /// empty), Entra tokens for it from the admin's own sign-in.
+    ///
+    /// # Errors
+    ///
+    /// No sign-in, or the HTTP client cannot be built.
+    pub fn signed_in(
+        url: Url,
+        function_key: Option<String>,
+        audience: Option<&str>,
+    ) -> Result<HttpEndpoint, String> {
+        let token = match audience.filter(|audience| !audience.trim().is_empty()) {
+            Some(audience) => Some((crate::credential::developer_sign_in()?, audience.to_owned())),
+            None => None,
+        };
+        HttpEndpoint::http(url, function_key, token)
+    }
+
     /// Delivers one request.
     pub async fn deliver(&self, body: &Value) -> Delivery {
         let mut request = self.client.post(self.url.clone()).json(body);

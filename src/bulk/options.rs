@@ -2,12 +2,11 @@
 //! endpoint that is not a URL is an error before anything is read or sent.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use url::Url;
 
 use super::endpoint::{Endpoint, HttpEndpoint};
-use super::queued::{QueueEndpoint, is_local};
+use super::queued::QueueEndpoint;
 
 /// `bulk`: its options as clap reads them. [`Options`] is what the run uses, checked.
 #[derive(Clone, Debug, clap::Args)]
@@ -173,25 +172,12 @@ impl Options {
     ///
     /// The developer sign-in cannot be set up, or the HTTP client cannot be built.
     pub fn endpoint(&self) -> Result<Endpoint, String> {
-        let sign_in = || -> Result<Arc<dyn azure_core::credentials::TokenCredential>, String> {
-            let credential = azure_identity::DeveloperToolsCredential::new(None)
-                .map_err(|error| format!("no developer sign-in available (az login?): {error}"))?;
-            Ok(credential)
-        };
         if let Some(queue) = &self.queue {
-            let credential = if is_local(queue) {
-                None
-            } else {
-                Some(sign_in()?)
-            };
-            return QueueEndpoint::new(queue, credential, self.result_wait).map(Endpoint::Queue);
+            return QueueEndpoint::signed_in(queue, self.result_wait).map(Endpoint::Queue);
         }
         let url = self.endpoint.clone().ok_or("--endpoint is needed")?;
-        let token = match &self.audience {
-            Some(audience) => Some((sign_in()?, audience.clone())),
-            None => None,
-        };
-        HttpEndpoint::http(url, self.function_key.clone(), token).map(Endpoint::Http)
+        HttpEndpoint::signed_in(url, self.function_key.clone(), self.audience.as_deref())
+            .map(Endpoint::Http)
     }
 }
 

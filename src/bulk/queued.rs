@@ -78,6 +78,21 @@ impl Drop for QueueEndpoint {
 }
 
 impl QueueEndpoint {
+    /// The request queue at `queue`, with the admin's own sign-in, or (a queue on this
+    /// machine: Azurite) the development account.
+    ///
+    /// # Errors
+    ///
+    /// No sign-in, or the URL names no queue.
+    pub fn signed_in(queue: &Url, result_wait: Duration) -> Result<QueueEndpoint, String> {
+        let credential = if is_local(queue) {
+            None
+        } else {
+            Some(crate::credential::developer_sign_in()?)
+        };
+        QueueEndpoint::new(queue, credential, result_wait)
+    }
+
     /// The request queue at `url` (`https://acct.queue.core.windows.net/mfa-phone-requests`, or
     /// Azurite's `http://127.0.0.1:10001/devstoreaccount1/mfa-phone-requests`), reached with
     /// `credential` against Azure and the development account against Azurite.
