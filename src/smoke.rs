@@ -45,18 +45,8 @@ pub struct SmokeArgs {
     /// A privileged account (a Global Administrator, a break-glass account) the app must refuse
     #[arg(long, value_name = "USER")]
     pub privileged_user: String,
-    /// The HTTP trigger's function key
-    #[arg(
-        long,
-        value_name = "KEY",
-        env = "MFA_FUNCTION_KEY",
-        hide_env_values = true
-    )]
-    pub function_key: Option<String>,
-    /// Also send an Entra token for the API (your az / azd sign-in): its Application ID URI,
-    /// api://<the API app registration's client id>
-    #[arg(long, value_name = "URI")]
-    pub audience: Option<String>,
+    #[command(flatten)]
+    pub credentials: crate::cli::api::ApiCredentials,
     /// The number the dry run plans to set for the test user
     #[arg(long, value_name = "NUMBER", default_value = TEST_NUMBER)]
     pub test_number: String,
@@ -149,8 +139,8 @@ impl Endpoints {
         Ok(Endpoints {
             http: HttpEndpoint::signed_in(
                 arguments.endpoint.clone(),
-                arguments.function_key.clone(),
-                arguments.audience.as_deref(),
+                arguments.credentials.function_key.clone(),
+                arguments.credentials.audience.as_deref(),
             )?,
             anonymous: HttpEndpoint::http(arguments.endpoint.clone(), None, None)?,
             queue,

@@ -41,18 +41,8 @@ pub struct BulkArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 900,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub result_wait: u64,
-    /// The HTTP trigger's function key
-    #[arg(
-        long,
-        value_name = "KEY",
-        env = "MFA_FUNCTION_KEY",
-        hide_env_values = true
-    )]
-    pub function_key: Option<String>,
-    /// Also send an Entra token for the API (your az / azd sign-in): its Application ID URI,
-    /// api://<the API app registration's client id>
-    #[arg(long, value_name = "URI")]
-    pub audience: Option<String>,
+    #[command(flatten)]
+    pub credentials: crate::cli::api::ApiCredentials,
     /// The handler plans every row; nothing is written
     #[arg(long)]
     pub dry_run: bool,
@@ -121,8 +111,11 @@ impl From<BulkArgs> for Options {
             endpoint: arguments.endpoint,
             queue: arguments.queue,
             result_wait: std::time::Duration::from_secs(arguments.result_wait),
-            function_key: arguments.function_key.filter(|key| !key.is_empty()),
-            audience: arguments.audience,
+            function_key: arguments
+                .credentials
+                .function_key
+                .filter(|key| !key.is_empty()),
+            audience: arguments.credentials.audience,
             dry_run: arguments.dry_run,
             out: arguments.out,
             default_region: arguments.default_region,

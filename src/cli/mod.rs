@@ -6,6 +6,7 @@
 //! With no subcommand the binary serves as the custom handler: that is how the Functions host
 //! starts it (host.json's `defaultExecutablePath`, with `arguments: ["serve"]`).
 
+pub mod api;
 pub mod progress;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
