@@ -87,12 +87,10 @@ pub async fn main(arguments: SmokeArgs) -> u8 {
         }
     };
     let run = format!("smoke-{}", uuid::Uuid::new_v4());
+    let id = |check: &str| format!("{run}-{check}");
+    let (endpoints, arguments) = (&endpoints, &arguments);
     let mut checks = Vec::new();
-    for check in CHECKS {
-        if check.queue && endpoints.queue.is_none() {
-            continue;
-        }
-        let checked = (check.run)(&endpoints, &arguments, &format!("{run}-{}", check.id)).await;
+    let mut said = |checked: Checked| {
         if !arguments.json {
             println!(
                 "{} {}: {}",
@@ -102,6 +100,13 @@ pub async fn main(arguments: SmokeArgs) -> u8 {
             );
         }
         checks.push(checked);
+    };
+    said(anonymous(endpoints, arguments, &id("anonymous")).await);
+    said(show(endpoints, arguments, &id("show")).await);
+    said(dry_run(endpoints, arguments, &id("dry-run")).await);
+    said(privileged(endpoints, arguments, &id("privileged")).await);
+    if endpoints.queue.is_some() {
+        said(queued(endpoints, arguments, &id("queue")).await);
     }
     let unreachable = checks
         .iter()
@@ -150,47 +155,6 @@ impl Endpoints {
 
 /// The start of the detail of a check whose request reached nothing.
 const UNREACHABLE: &str = "the endpoint could not be reached";
-
-type CheckFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Checked> + 'a>>;
-
-/// One check: its id (part of its `requestId`), whether it needs the queue, and how it runs.
-struct Check {
-    id: &'static str,
-    queue: bool,
-    run: for<'a> fn(&'a Endpoints, &'a SmokeArgs, &'a str) -> CheckFuture<'a>,
-}
-
-const CHECKS: [Check; 5] = [
-    Check {
-        id: "anonymous",
-        queue: false,
-        run: |endpoints, arguments, request_id| {
-            Box::pin(anonymous(endpoints, arguments, request_id))
-        },
-    },
-    Check {
-        id: "show",
-        queue: false,
-        run: |endpoints, arguments, request_id| Box::pin(show(endpoints, arguments, request_id)),
-    },
-    Check {
-        id: "dry-run",
-        queue: false,
-        run: |endpoints, arguments, request_id| Box::pin(dry_run(endpoints, arguments, request_id)),
-    },
-    Check {
-        id: "privileged",
-        queue: false,
-        run: |endpoints, arguments, request_id| {
-            Box::pin(privileged(endpoints, arguments, request_id))
-        },
-    },
-    Check {
-        id: "queue",
-        queue: true,
-        run: |endpoints, arguments, request_id| Box::pin(queued(endpoints, arguments, request_id)),
-    },
-];
 
 async fn anonymous(endpoints: &Endpoints, arguments: &SmokeArgs, request_id: &str) -> Checked {
     let check = "a call without key or token is refused";

@@ -323,6 +323,16 @@ impl Asking<'_> {
         }
     }
 
+    /// The id the environment's `name` holds, once signed in: what a question about it needs
+    /// (`what` says what the id should be, for the line that says it was not asked).
+    fn signed_in_id(&self, name: &str, what: &str) -> Fact<&str> {
+        self.signed_in()?;
+        match self.values.get(name) {
+            Some(id) if crate::preflight::settings::is_guid(id) => Ok(id),
+            _ => Err(Gap::Unknown(format!("not asked: {name} is no {what}"))),
+        }
+    }
+
     /// Azure Resource Manager's and Microsoft Graph's roots for the signed-in cloud (the
     /// public cloud's when `az cloud show` did not tell).
     fn roots(&self) -> (String, String) {

@@ -7,7 +7,6 @@ use super::{Account, Asking, Cloud, Fact, Gap, Principal, Provider, Runtime, Una
 use super::{az_json, parsed};
 use crate::preflight::permissions::Permission;
 use crate::preflight::runner::Runner;
-use crate::preflight::settings::is_guid;
 
 /// How many pages of an ARM list are read.
 const PAGES: usize = 20;
@@ -211,15 +210,7 @@ impl Unanswered for Subscription {
 
 /// Your effective permissions on the environment's subscription, and its resource providers.
 pub(super) fn subscription(asking: &Asking<'_>) -> Subscription {
-    let subscription = match asking.signed_in() {
-        Err(gap) => Err(gap),
-        Ok(_) => match asking.values.get("AZURE_SUBSCRIPTION_ID") {
-            Some(id) if is_guid(id) => Ok(id),
-            _ => Err(Gap::Unknown(
-                "not asked: AZURE_SUBSCRIPTION_ID is no subscription id".to_owned(),
-            )),
-        },
-    };
+    let subscription = asking.signed_in_id("AZURE_SUBSCRIPTION_ID", "subscription id");
     match subscription {
         Err(gap) => Subscription {
             permissions: Err(gap.clone()),

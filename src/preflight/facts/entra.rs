@@ -35,15 +35,7 @@ impl Unanswered for Api {
 
 /// The application `MFA_API_CLIENT_ID` names, its service principal and that one's owners.
 pub(super) fn registration(asking: &Asking<'_>) -> Api {
-    let client_id = match asking.signed_in() {
-        Err(gap) => Err(gap),
-        Ok(_) => match asking.values.get("MFA_API_CLIENT_ID") {
-            Some(id) if is_guid(id) => Ok(id),
-            _ => Err(Gap::Unknown(
-                "not asked: MFA_API_CLIENT_ID is no client id".to_owned(),
-            )),
-        },
-    };
+    let client_id = asking.signed_in_id("MFA_API_CLIENT_ID", "client id");
     let client_id = match client_id {
         Ok(id) => id,
         Err(gap) => {
