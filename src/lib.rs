@@ -18,6 +18,7 @@
 //!   identity endpoint, plus a miniature Functions host; [`demo`] runs it all locally.
 
 pub mod app;
+pub mod azure_rbac;
 pub mod bulk;
 pub mod caller;
 pub mod cli;

@@ -2,8 +2,8 @@
 //! your permissions on the subscription, and its resource providers.
 
 use super::{Check, selected};
+use crate::azure_rbac::allows;
 use crate::preflight::facts::Facts;
-use crate::preflight::permissions::allows;
 
 /// What `azd provision` does on the subscription, and so must be allowed.
 pub const NEEDED_ACTIONS: [&str; 3] = [
