@@ -158,18 +158,24 @@ impl AzureReader {
     /// not one, a link away from ARM).
     pub async fn holders(&self) -> Result<Vec<AzureHolder>, GraphError> {
         let mut assignments = Vec::new();
+        // Role definition GUID → the scope it is read at: one of ours, where the identity may
+        // read (a definition read by its subscription-level id would need rights there).
+        let mut ids: HashMap<String, Scope> = HashMap::new();
         for scope in &self.scopes {
-            assignments.extend(self.assignments(scope).await?);
+            for assignment in self.assignments(scope).await? {
+                let guid = definition_guid(&assignment.role_definition_id).ok_or_else(|| {
+                    malformed(
+                        GraphOperation::ReadAzureRoleAssignments,
+                        "a role assignment names no role definition id",
+                    )
+                })?;
+                ids.entry(guid.clone()).or_insert_with(|| scope.clone());
+                assignments.push((guid, assignment));
+            }
         }
-        let mut ids: Vec<String> = assignments
-            .iter()
-            .map(|assignment| assignment.role_definition_id.to_ascii_lowercase())
-            .collect();
-        ids.sort();
-        ids.dedup();
         let read: Vec<(String, Result<Definition, GraphError>)> = futures_util::stream::iter(ids)
-            .map(|id| async move {
-                let definition = self.definition(&id).await;
+            .map(|(id, scope)| async move {
+                let definition = self.definition(&scope, &id).await;
                 (id, definition)
             })
             .buffer_unordered(DEFINITION_READS_AT_ONCE)
@@ -180,10 +186,8 @@ impl AzureReader {
             definitions.insert(id, definition?);
         }
         let mut holders: Vec<AzureHolder> = Vec::new();
-        for assignment in assignments {
-            let Some(definition) =
-                definitions.get(&assignment.role_definition_id.to_ascii_lowercase())
-            else {
+        for (guid, assignment) in assignments {
+            let Some(definition) = definitions.get(&guid) else {
                 continue;
             };
             let what = control(&definition.properties.permissions);
@@ -250,17 +254,20 @@ impl AzureReader {
         Ok(found)
     }
 
-    /// One role definition, by the id an assignment names
-    /// (`[/subscriptions/{id}]/providers/Microsoft.Authorization/roleDefinitions/{guid}`).
-    async fn definition(&self, id: &str) -> Result<Definition, GraphError> {
+    /// One role definition, by its GUID, read at `scope` (`RoleDefinitions_Get`).
+    async fn definition(&self, scope: &Scope, guid: &str) -> Result<Definition, GraphError> {
         let operation = GraphOperation::ReadAzureRoleDefinitions;
-        let segments = definition_segments(id)
-            .ok_or_else(|| malformed(operation, "a role assignment names no role definition id"))?;
         let mut url = self.root.clone();
         url.path_segments_mut()
             .map_err(|()| malformed(operation, "ARM_ENDPOINT cannot be a base URL"))?
             .pop_if_empty()
-            .extend(segments);
+            .extend(scope.segments())
+            .extend([
+                "providers",
+                "Microsoft.Authorization",
+                "roleDefinitions",
+                guid,
+            ]);
         url.set_query(Some(&format!("api-version={API_VERSION}")));
         self.get(url, operation).await
     }
@@ -357,9 +364,9 @@ impl AzureReader {
     }
 }
 
-/// The path segments of a role definition id, checked: an optional subscription, then
+/// The GUID (lowercase) of a role definition id, checked: an optional subscription, then
 /// `providers/Microsoft.Authorization/roleDefinitions/{guid}`.
-fn definition_segments(id: &str) -> Option<Vec<&str>> {
+fn definition_guid(id: &str) -> Option<String> {
     let segments: Vec<&str> = id.trim_start_matches('/').split('/').collect();
     let (tail, head) = segments.split_at(segments.len().checked_sub(4)?);
     let [providers, namespace, kind, guid] = head else {
@@ -377,7 +384,7 @@ fn definition_segments(id: &str) -> Option<Vec<&str>> {
         }
         _ => false,
     };
-    (shape && above).then_some(segments)
+    (shape && above).then(|| guid.to_ascii_lowercase())
 }
 
 fn malformed(operation: GraphOperation, detail: &str) -> GraphError {
@@ -437,20 +444,20 @@ async fn read_answer(mut response: reqwest::Response) -> Result<bytes::Bytes, Gr
 
 #[cfg(test)]
 mod tests {
-    use super::definition_segments;
+    use super::definition_guid;
 
     #[test]
     fn only_role_definition_ids_become_paths() {
         let guid = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
         let sub = "/subscriptions/5e1f0c1e-7a2b-4c3d-8e9f-00000000a2b1";
         assert!(
-            definition_segments(&format!(
+            definition_guid(&format!(
                 "{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
             ))
             .is_some()
         );
         assert!(
-            definition_segments(&format!(
+            definition_guid(&format!(
                 "/providers/Microsoft.Authorization/roleDefinitions/{guid}"
             ))
             .is_some()
@@ -465,7 +472,7 @@ mod tests {
                 "https://evil.example/providers/Microsoft.Authorization/roleDefinitions/{guid}"
             ),
         ] {
-            assert!(definition_segments(&bad).is_none(), "{bad}");
+            assert!(definition_guid(&bad).is_none(), "{bad}");
         }
     }
 }

@@ -269,6 +269,9 @@ pub enum WarningCode {
     /// `MFA_AZURE_CONTROL_SCOPES` is not set: whoever controls the app on the Azure side (its
     /// Owners, Contributors, blob writers on its storage) is not protected.
     AzureSideUnprotected,
+    /// `show` of a privileged or protected account (or one whose protection could not be
+    /// checked): its methods are not shown.
+    DetailsWithheld,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]

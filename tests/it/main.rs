@@ -25,3 +25,4 @@ mod smoke;
 mod startup;
 mod storage;
 mod tidy;
+mod withheld;
