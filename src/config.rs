@@ -639,6 +639,32 @@ mod tests {
     }
 
     #[test]
+    fn the_azure_side_is_read_from_its_scopes_and_the_arm_endpoint_checked() {
+        let site = "/subscriptions/5e1f0c1e-7a2b-4c3d-8e9f-00000000a2b1/resourceGroups/rg\
+                    /providers/Microsoft.Web/sites/func";
+        let scopes = format!("[\"{site}\"]");
+        let mut pairs = MI.to_vec();
+        pairs.push(("MFA_AZURE_CONTROL_SCOPES", &scopes));
+        let azure = config(&pairs).unwrap().protection.azure.unwrap();
+        assert_eq!(azure.endpoint.as_str(), "https://management.azure.com/");
+        assert_eq!(azure.scopes[0].as_str(), site);
+        let mut pairs = MI.to_vec();
+        pairs.push(("MFA_AZURE_CONTROL_SCOPES", " "));
+        assert!(config(&pairs).unwrap().protection.azure.is_none(), "unset");
+        let mut pairs = MI.to_vec();
+        pairs.extend([
+            ("MFA_AZURE_CONTROL_SCOPES", "/subscriptions/x"),
+            ("ARM_ENDPOINT", "http://management.example.com"),
+        ]);
+        let text = config(&pairs).unwrap_err().to_string();
+        assert!(
+            text.contains("MFA_AZURE_CONTROL_SCOPES must be a JSON array"),
+            "{text}"
+        );
+        assert!(text.contains("ARM_ENDPOINT must use https"), "{text}");
+    }
+
+    #[test]
     fn national_clouds_and_loopback_simulators_are_accepted() {
         let mut pairs = MI.to_vec();
         pairs.push(("GRAPH_ENDPOINT", "https://graph.microsoft.us"));

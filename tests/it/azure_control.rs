@@ -253,3 +253,82 @@ async fn a_malformed_scope_list_stops_the_handler_naming_the_variable() {
         + &String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("MFA_AZURE_CONTROL_SCOPES entry 1"), "{text}");
 }
+
+#[tokio::test]
+async fn the_simulated_arm_is_as_strict_as_arm() {
+    let sim = Simulator::start(Default::default())
+        .await
+        .expect("simulator starts");
+    sim.tenant(|tenant| {
+        tenant.azure.assign(RESOURCE_GROUP, OWNER, ALICE, "User");
+        tenant.azure.assign(OTHER_RESOURCE, OWNER, BOB, "User");
+    });
+    let environment: std::collections::HashMap<String, String> =
+        sim.handler_environment().into_iter().collect();
+    mfa_phone_handler::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let token = |resource: String| {
+        let url = url::Url::parse_with_params(
+            &sim.identity_endpoint(),
+            [
+                ("api-version", "2019-08-01"),
+                ("resource", resource.as_str()),
+            ],
+        )
+        .unwrap();
+        let request = client
+            .get(url)
+            .header("X-IDENTITY-HEADER", &environment["IDENTITY_HEADER"]);
+        async move {
+            let answer: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+            answer["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let graph_token = token(sim.graph_endpoint()).await;
+    let arm_token = token(sim.arm_endpoint()).await;
+    let list = format!(
+        "{}{FUNCTION_APP}/providers/Microsoft.Authorization/roleAssignments",
+        sim.arm_endpoint()
+    );
+    let get = |url: &str, token: &str, query: &[(&str, &str)]| {
+        let url = url::Url::parse_with_params(url, query).unwrap();
+        client.get(url).bearer_auth(token).send()
+    };
+    let at_scope = [("api-version", "2022-04-01"), ("$filter", "atScope()")];
+    let status = |answer: reqwest::Response| answer.status().as_u16();
+    assert_eq!(
+        status(get(&list, &graph_token, &at_scope).await.unwrap()),
+        401
+    );
+    assert_eq!(
+        status(
+            get(&list, &arm_token, &[("$filter", "atScope()")])
+                .await
+                .unwrap()
+        ),
+        400,
+        "api-version is required"
+    );
+    let unknown = list.replace("func-mfa", "func-other");
+    assert_eq!(
+        status(get(&unknown, &arm_token, &at_scope).await.unwrap()),
+        404
+    );
+    let answer: serde_json::Value = get(&list, &arm_token, &at_scope)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let principals: Vec<&str> = answer["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|assignment| assignment["properties"]["principalId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        principals,
+        [ALICE],
+        "the group's, not a sibling's: {answer}"
+    );
+}
