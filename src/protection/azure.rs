@@ -194,16 +194,19 @@ impl AzureReader {
             if what.is_empty() {
                 continue;
             }
+            let kind = match assignment.principal_type.to_ascii_lowercase().as_str() {
+                "user" => PrincipalKind::User,
+                "group" => PrincipalKind::Group,
+                "serviceprincipal" => PrincipalKind::ServicePrincipal,
+                // Another tenant's group has no members here; a device has no phone.
+                "foreigngroup" | "device" => continue,
+                // A type ARM did not say: asked of the membership check like a group, which
+                // fails closed if it is not one Graph knows.
+                _ => PrincipalKind::Unknown,
+            };
             let holder = AzureHolder {
                 principal_id: assignment.principal_id.to_ascii_lowercase(),
-                kind: match assignment.principal_type.to_ascii_lowercase().as_str() {
-                    "user" => PrincipalKind::User,
-                    "group" => PrincipalKind::Group,
-                    "serviceprincipal" => PrincipalKind::ServicePrincipal,
-                    // A foreign group, or a type ARM did not say: asked of the membership
-                    // check like a group, which fails closed if it is not one Graph knows.
-                    _ => PrincipalKind::Unknown,
-                },
+                kind,
                 role: printable(&definition.properties.role_name),
                 scope: printable(&assignment.scope),
                 what,
