@@ -288,4 +288,37 @@ mod tests {
         assert!(snapshot.holds("U3")[0].eligible);
         assert_eq!(snapshot.groups(), ["g1", "u3"]);
     }
+
+    #[test]
+    fn azure_holders_are_held_like_role_holders_and_their_groups_checked() {
+        let holder = |id: &str, kind| AzureHolder {
+            principal_id: id.to_owned(),
+            kind,
+            role: "Owner".to_owned(),
+            scope: "/subscriptions/s/resourceGroups/rg".to_owned(),
+            what: vec!["assign roles on the app's resources"],
+        };
+        let snapshot = Snapshot::default().with_azure_holders(vec![
+            holder("U1", PrincipalKind::User),
+            holder("G1", PrincipalKind::Group),
+            holder("S1", PrincipalKind::ServicePrincipal),
+        ]);
+        let words = snapshot.holds("u1")[0].in_words();
+        assert!(
+            words.starts_with("the Azure role Owner at /subscriptions/s/resourceGroups/rg"),
+            "{words}"
+        );
+        assert!(words.contains("assign roles"), "{words}");
+        assert_eq!(snapshot.groups(), ["g1"]);
+        let individuals: Vec<&str> = {
+            let mut ids: Vec<&str> = snapshot.individual_holders().map(|(id, _)| id).collect();
+            ids.sort_unstable();
+            ids
+        };
+        assert_eq!(
+            individuals,
+            ["s1", "u1"],
+            "a service principal's owners are read"
+        );
+    }
 }
