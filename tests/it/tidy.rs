@@ -388,7 +388,7 @@ const FUNCTION_LINES: usize = 80;
 
 /// Functions that are still longer than `FUNCTION_LINES`, and why. The list only shrinks: the
 /// test fails when one of them fits, so its entry goes with the change that split it.
-const LONG_FUNCTIONS: [(&str, &str, &str); 28] = [
+const LONG_FUNCTIONS: [(&str, &str, &str); 27] = [
     (
         "src/app/invocation.rs",
         "execute",
@@ -477,11 +477,6 @@ const LONG_FUNCTIONS: [(&str, &str, &str); 28] = [
     (
         "src/runbook/failure.rs",
         "of_graph",
-        "to split into named steps in this change (issue 27 section 1)",
-    ),
-    (
-        "src/runbook/mod.rs",
-        "carry_out",
         "to split into named steps in this change (issue 27 section 1)",
     ),
     (
