@@ -36,11 +36,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use azure_core::http::RequestContent;
-use azure_storage_blob::BlobClient;
 use azure_storage_blob::models::{
     BlobClientAcquireLeaseOptions, BlobClientAcquireLeaseResultHeaders,
     BlockBlobClientUploadOptions,
 };
+use azure_storage_blob::{BlobClient, BlobContainerClient};
 use tokio::sync::watch;
 
 use super::{StorageAccount, StorageError, describe_error, status_and_code};
@@ -164,6 +164,9 @@ impl UserLeases {
         let name = object_id.to_ascii_lowercase();
         let blob = Arc::new(container.blob_client(&name));
         let id = uuid::Uuid::new_v4().to_string();
+        let busy = || LeaseError::Busy {
+            waited: started.elapsed(),
+        };
         let mut contended = false;
         let mut made_container = false;
         let mut wait = FIRST_WAIT;
@@ -180,34 +183,14 @@ impl UserLeases {
                 .await;
             let error = match asked {
                 Ok(response) => {
-                    let last_change = response
-                        .last_modified()
-                        .ok()
-                        .flatten()
-                        .map(SystemTime::from);
-                    let etag = response.etag().ok().flatten().map(|etag| etag.to_string());
-                    let own_mark =
-                        etag.is_some() && lock(&self.own_marks).get(&name) == etag.as_ref();
-                    let renewed = Arc::new(Mutex::new(sent));
-                    let (stop_renewing, stop) = watch::channel(false);
-                    let renewer =
-                        tokio::spawn(renew(blob.clone(), id.clone(), renewed.clone(), stop));
-                    return Ok(UserLease {
+                    let asking = Asking {
                         blob,
                         id,
-                        renewed,
-                        asked: sent,
-                        granted: Instant::now(),
-                        last_change,
-                        own_last_change: own_mark,
-                        own_marks: self.own_marks.clone(),
                         name,
+                        sent,
                         contended,
-                        wrote: AtomicBool::new(false),
-                        in_doubt: Arc::new(AtomicBool::new(false)),
-                        stop_renewing,
-                        renewer: Some(renewer),
-                    });
+                    };
+                    return Ok(self.granted(asking, &response));
                 }
                 Err(error) => error,
             };
@@ -215,9 +198,7 @@ impl UserLeases {
                 (Some(409), Some("LeaseAlreadyPresent")) => {
                     contended = true;
                     if Instant::now() + wait > until {
-                        return Err(LeaseError::Busy {
-                            waited: started.elapsed(),
-                        });
+                        return Err(busy());
                     }
                     let jitter = wait.mul_f64(rand::random::<f64>() * 0.5);
                     tokio::time::sleep(wait + jitter).await;
@@ -226,53 +207,105 @@ impl UserLeases {
                 (Some(404), Some("ContainerNotFound")) if !made_container => {
                     // Made once per asking: a container that is gone again is not ours to chase.
                     made_container = true;
-                    match container.create(None).await {
-                        Ok(_) => {}
-                        Err(error)
-                            if status_and_code(&error).1 == Some("ContainerAlreadyExists") => {}
-                        Err(error) => {
-                            return Err(LeaseError::Unavailable(format!(
-                                "could not create the container {CONTAINER}: {}",
-                                describe_error(&error)
-                            )));
-                        }
-                    }
+                    create_container(&container).await?;
                 }
                 (Some(404), Some("BlobNotFound")) => {
-                    // The user's first lease: make the blob. Made by us, nobody held a lease on
-                    // the user before (its ETag is remembered as our own mark); made by someone
-                    // else a moment ago, read again.
-                    let made = blob
-                        .upload(
-                            RequestContent::from(Vec::<u8>::new()),
-                            Some(BlockBlobClientUploadOptions::default().if_not_exists()),
-                        )
-                        .await;
-                    match made {
-                        Ok(made) => {
-                            if let Some(etag) = made.etag {
-                                remember(&self.own_marks, &name, etag.to_string());
-                            }
-                        }
-                        Err(error) if matches!(status_and_code(&error), (Some(409 | 412), _)) => {
-                            contended = true;
-                        }
-                        Err(error) => {
-                            return Err(LeaseError::Unavailable(format!(
-                                "could not create the lease blob: {}",
-                                describe_error(&error)
-                            )));
-                        }
-                    }
+                    contended |= self.make_blob(&blob, &name).await?;
                 }
                 _ => return Err(LeaseError::Unavailable(describe_error(&error))),
             }
             if Instant::now() >= until {
-                return Err(LeaseError::Busy {
-                    waited: started.elapsed(),
-                });
+                return Err(busy());
             }
         }
+    }
+
+    /// The lease the service granted to `asking`, with its renewer started.
+    fn granted(
+        &self,
+        asking: Asking,
+        response: &impl BlobClientAcquireLeaseResultHeaders,
+    ) -> UserLease {
+        let Asking {
+            blob,
+            id,
+            name,
+            sent,
+            contended,
+        } = asking;
+        let last_change = response
+            .last_modified()
+            .ok()
+            .flatten()
+            .map(SystemTime::from);
+        let etag = response.etag().ok().flatten().map(|etag| etag.to_string());
+        let own_mark = etag.is_some() && lock(&self.own_marks).get(&name) == etag.as_ref();
+        let renewed = Arc::new(Mutex::new(sent));
+        let (stop_renewing, stop) = watch::channel(false);
+        let renewer = tokio::spawn(renew(blob.clone(), id.clone(), renewed.clone(), stop));
+        UserLease {
+            blob,
+            id,
+            renewed,
+            asked: sent,
+            granted: Instant::now(),
+            last_change,
+            own_last_change: own_mark,
+            own_marks: self.own_marks.clone(),
+            name,
+            contended,
+            wrote: AtomicBool::new(false),
+            in_doubt: Arc::new(AtomicBool::new(false)),
+            stop_renewing,
+            renewer: Some(renewer),
+        }
+    }
+
+    /// The user's first lease: makes the blob. Made by us, nobody held a lease on the user
+    /// before (its ETag is remembered as our own mark); made by someone else a moment ago
+    /// (`Ok(true)`: contended), it is asked for again.
+    async fn make_blob(&self, blob: &BlobClient, name: &str) -> Result<bool, LeaseError> {
+        let made = blob
+            .upload(
+                RequestContent::from(Vec::<u8>::new()),
+                Some(BlockBlobClientUploadOptions::default().if_not_exists()),
+            )
+            .await;
+        match made {
+            Ok(made) => {
+                if let Some(etag) = made.etag {
+                    remember(&self.own_marks, name, etag.to_string());
+                }
+                Ok(false)
+            }
+            Err(error) if matches!(status_and_code(&error), (Some(409 | 412), _)) => Ok(true),
+            Err(error) => Err(LeaseError::Unavailable(format!(
+                "could not create the lease blob: {}",
+                describe_error(&error)
+            ))),
+        }
+    }
+}
+
+/// One successful asking for a user's lease.
+struct Asking {
+    blob: Arc<BlobClient>,
+    id: String,
+    name: String,
+    /// When the asking that was granted was sent.
+    sent: Instant,
+    contended: bool,
+}
+
+/// Makes the leases' container (someone else having made it meanwhile is as good).
+async fn create_container(container: &BlobContainerClient) -> Result<(), LeaseError> {
+    match container.create(None).await {
+        Ok(_) => Ok(()),
+        Err(error) if status_and_code(&error).1 == Some("ContainerAlreadyExists") => Ok(()),
+        Err(error) => Err(LeaseError::Unavailable(format!(
+            "could not create the container {CONTAINER}: {}",
+            describe_error(&error)
+        ))),
     }
 }
 
