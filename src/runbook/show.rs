@@ -51,93 +51,7 @@ pub async fn show(
             format!("the number is shown masked: revealNumber is honoured {why}"),
         );
     }
-    let run = async {
-        let Some(_permit) = acquire_permit(services, outcome).await else {
-            return;
-        };
-        let read::FirstRead {
-            user,
-            methods,
-            mut checks,
-        } = read::first_read(services, &request.user, wants_number).await;
-        let Some((user, object_id)) = read::accept_user(user, &request.user, outcome) else {
-            return;
-        };
-        let named_otherwise = object_id.lock_key() != request.user.lock_key();
-        // A number to be revealed is read by the object id the verdict is made for, not by a
-        // UPN that might have moved to someone else in between (in the same round trip as the
-        // membership check).
-        let (methods, member_of) = tokio::join!(
-            read::by_object_id(
-                services,
-                &user,
-                &object_id,
-                named_otherwise,
-                wants_number,
-                methods
-            ),
-            read::membership_of(services, &mut checks, &object_id, false)
-        );
-        let methods = match methods {
-            Ok(methods) => methods,
-            Err(error) => {
-                fail_graph(outcome, &error, Some(&request.user));
-                return;
-            }
-        };
-        outcome.note(describe_current(request.phone_type, &methods.phone));
-        let picture = Picture {
-            user: &user,
-            methods: &methods,
-            policy: &checks.policy,
-            member_of: &member_of,
-            safeguards: services.safeguards,
-        };
-        let current = find(&methods.phone, request.phone_type).cloned();
-        picture.show(request.phone_type, outcome);
-        outcome.succeed(Action::None, current.as_ref());
-        let revealed = wants_number
-            && match services
-                .protection
-                .verdict(&checks.holders, &member_of, object_id.as_str())
-            {
-                // Without the role check every account looks clear: that is no verdict.
-                Verdict::Clear if !services.protection.checks_roles() => {
-                    outcome.warn(
-                        WarningCode::NumberNotRevealed,
-                        "the number is shown masked: the privileged-account check is off \
-                         (MFA_ALLOW_PRIVILEGED_TARGETS=true), so whether the account is \
-                         privileged is not known",
-                    );
-                    false
-                }
-                Verdict::Clear => true,
-                Verdict::Protected(_) => {
-                    outcome.warn(
-                        WarningCode::NumberNotRevealed,
-                        "the number is shown masked: the account is privileged or protected, \
-                         and its number is not handed out",
-                    );
-                    false
-                }
-                Verdict::Unknown(error) => {
-                    outcome.warn(
-                        WarningCode::NumberNotRevealed,
-                        format!(
-                            "the number is shown masked: whether the account is protected could \
-                             not be checked ({})",
-                            redact_numbers(&error.to_string())
-                        ),
-                    );
-                    false
-                }
-            };
-        if revealed {
-            outcome.note("The number is shown in full, as the caller asked (revealNumber)");
-        } else if let Some(method) = &mut outcome.report_mut().phone_method {
-            method.phone_number = mask(&method.phone_number);
-        }
-    };
+    let run = read_and_show(services, request, wants_number, outcome);
     if tokio::time::timeout(budget, run).await.is_err() && !outcome.has_failed() {
         outcome.fail(Failure::new(
             ErrorCode::GraphUnavailable,
@@ -146,5 +60,111 @@ pub async fn show(
                 budget.as_secs()
             ),
         ));
+    }
+}
+
+/// Reads the user and their methods and shows them (the number masked unless revealed).
+async fn read_and_show(
+    services: &Services,
+    request: &ShowRequest,
+    wants_number: bool,
+    outcome: &mut Outcome,
+) {
+    let Some(_permit) = acquire_permit(services, outcome).await else {
+        return;
+    };
+    let read::FirstRead {
+        user,
+        methods,
+        mut checks,
+    } = read::first_read(services, &request.user, wants_number).await;
+    let Some((user, object_id)) = read::accept_user(user, &request.user, outcome) else {
+        return;
+    };
+    let named_otherwise = object_id.lock_key() != request.user.lock_key();
+    // A number to be revealed is read by the object id the verdict is made for, not by a
+    // UPN that might have moved to someone else in between (in the same round trip as the
+    // membership check).
+    let (methods, member_of) = tokio::join!(
+        read::by_object_id(
+            services,
+            &user,
+            &object_id,
+            named_otherwise,
+            wants_number,
+            methods
+        ),
+        read::membership_of(services, &mut checks, &object_id, false)
+    );
+    let methods = match methods {
+        Ok(methods) => methods,
+        Err(error) => {
+            fail_graph(outcome, &error, Some(&request.user));
+            return;
+        }
+    };
+    outcome.note(describe_current(request.phone_type, &methods.phone));
+    let picture = Picture {
+        user: &user,
+        methods: &methods,
+        policy: &checks.policy,
+        member_of: &member_of,
+        safeguards: services.safeguards,
+    };
+    let current = find(&methods.phone, request.phone_type).cloned();
+    picture.show(request.phone_type, outcome);
+    outcome.succeed(Action::None, current.as_ref());
+    let revealed =
+        wants_number && may_reveal(services, &checks, &member_of, object_id.as_str(), outcome);
+    if revealed {
+        outcome.note("The number is shown in full, as the caller asked (revealNumber)");
+    } else if let Some(method) = &mut outcome.report_mut().phone_method {
+        method.phone_number = mask(&method.phone_number);
+    }
+}
+
+/// Whether the account's number may be handed out in full: only when the protection check
+/// clears it (and makes a verdict at all); otherwise a warning says why it is masked.
+fn may_reveal(
+    services: &Services,
+    checks: &read::Checks,
+    member_of: &read::Membership,
+    object_id: &str,
+    outcome: &mut Outcome,
+) -> bool {
+    match services
+        .protection
+        .verdict(&checks.holders, member_of, object_id)
+    {
+        // Without the role check every account looks clear: that is no verdict.
+        Verdict::Clear if !services.protection.checks_roles() => {
+            outcome.warn(
+                WarningCode::NumberNotRevealed,
+                "the number is shown masked: the privileged-account check is off \
+                 (MFA_ALLOW_PRIVILEGED_TARGETS=true), so whether the account is \
+                 privileged is not known",
+            );
+            false
+        }
+        Verdict::Clear => true,
+        Verdict::Protected(_) => {
+            outcome.warn(
+                WarningCode::NumberNotRevealed,
+                "the number is shown masked: the account is privileged or protected, \
+                 and its number is not handed out",
+            );
+            false
+        }
+        Verdict::Unknown(error) => {
+            outcome.warn(
+                WarningCode::NumberNotRevealed,
+                format!(
+                    "the number is shown masked: whether the account is protected could \
+                     not be checked ({})",
+                    redact_numbers(&error.to_string())
+                ),
+            );
+            false
+        }
     }
 }

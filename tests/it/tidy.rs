@@ -388,7 +388,7 @@ const FUNCTION_LINES: usize = 80;
 
 /// Functions that are still longer than `FUNCTION_LINES`, and why. The list only shrinks: the
 /// test fails when one of them fits, so its entry goes with the change that split it.
-const LONG_FUNCTIONS: [(&str, &str, &str); 24] = [
+const LONG_FUNCTIONS: [(&str, &str, &str); 23] = [
     (
         "src/app/invocation.rs",
         "execute",
@@ -467,11 +467,6 @@ const LONG_FUNCTIONS: [(&str, &str, &str); 24] = [
     (
         "src/runbook/failure.rs",
         "of_graph",
-        "to split into named steps in this change (issue 27 section 1)",
-    ),
-    (
-        "src/runbook/show.rs",
-        "show",
         "to split into named steps in this change (issue 27 section 1)",
     ),
     (
