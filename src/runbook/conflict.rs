@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::wording::past_tense;
 use super::{Run, fail_graph, poll_until};
 use crate::graph::{GraphError, GraphErrorKind};
+use crate::mutex::lock;
 use crate::outcome::Outcome;
 use crate::phone::{PhoneMethod, PhoneNumber};
 use crate::plan::{Write, find};
@@ -119,9 +120,7 @@ async fn read_back(run: &Run<'_>, number: &PhoneNumber) -> ReadBack {
                     ..
                 },
             ) => {
-                *unavailable
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error);
+                *lock(&unavailable) = Some(error);
                 Ok(None)
             }
             Err(error) => Err(error),

@@ -32,7 +32,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use azure_core::http::RequestContent;
@@ -45,6 +45,7 @@ use tokio::sync::watch;
 
 use super::{StorageAccount, StorageError, describe_error, status_and_code};
 pub use crate::graph::WriteWindow;
+use crate::mutex::lock;
 
 /// The container the leases live in.
 pub const CONTAINER: &str = "mfa-phone-locks";
@@ -474,10 +475,4 @@ fn remember(marks: &Mutex<HashMap<String, String>>, name: &str, etag: String) {
         marks.clear();
     }
     marks.insert(name.to_owned(), etag);
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
