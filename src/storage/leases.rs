@@ -84,19 +84,11 @@ pub struct UserLease {
     id: String,
     /// When the lease was last acquired or renewed (taken before the request was sent).
     renewed: Arc<Mutex<Instant>>,
-    /// When the successful asking was sent, and when its answer came.
-    asked: Instant,
-    granted: Instant,
-    /// When the lease blob was last changed, as the service said at acquisition.
-    last_change: Option<SystemTime>,
-    /// Whether that last change was this instance's own mark (the blob it made included).
-    own_last_change: bool,
+    /// What the read's proof looks at.
+    grant: Grant,
     /// Where this instance's marks are remembered, and under which name.
     own_marks: Arc<Mutex<HashMap<String, String>>>,
     name: String,
-    /// Whether another instance held the lease when it was first asked for, or made the blob
-    /// while this one tried to.
-    contended: bool,
     /// Whether a write was (or may have been) sent under the lease.
     wrote: AtomicBool,
     /// Whether a write's outcome is unknown (an attempt under way, abandoned, cancelled with
@@ -106,6 +98,36 @@ pub struct UserLease {
     /// Stops the renewer when sent to or dropped (a renewal under way is finished first).
     stop_renewing: watch::Sender<bool>,
     renewer: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// What the service's grant of a lease says about the reads sent alongside its asking: the
+/// facts [`Grant::read_stands`] (the module's proof) decides from.
+#[derive(Clone, Copy, Debug)]
+struct Grant {
+    /// When the successful asking was sent, and when its answer came.
+    asked: Instant,
+    granted: Instant,
+    /// When the lease blob was last changed, as the service said at acquisition.
+    last_change: Option<SystemTime>,
+    /// Whether that last change was this instance's own mark (the blob it made included).
+    own_last_change: bool,
+    /// Whether another instance held the lease when it was first asked for, or made the blob
+    /// while this one tried to.
+    contended: bool,
+}
+
+impl Grant {
+    /// Whether a read sent at `sent` shows every change another instance made (see the
+    /// module's proof). Pure: it looks at no clock.
+    fn read_stands(&self, sent: Moment) -> bool {
+        !self.contended
+            && self.asked >= sent.monotonic
+            && self.granted.saturating_duration_since(sent.monotonic) <= GRANT_WITHIN
+            && (self.own_last_change
+                || self
+                    .last_change
+                    .is_some_and(|changed| changed + CLOCK_MARGIN < sent.wall))
+    }
 }
 
 /// A moment, by the wall clock (compared with the storage service's Last-Modified) and by the
@@ -248,13 +270,15 @@ impl UserLeases {
             blob,
             id,
             renewed,
-            asked: sent,
-            granted: Instant::now(),
-            last_change,
-            own_last_change: own_mark,
+            grant: Grant {
+                asked: sent,
+                granted: Instant::now(),
+                last_change,
+                own_last_change: own_mark,
+                contended,
+            },
             own_marks: self.own_marks.clone(),
             name,
-            contended,
             wrote: AtomicBool::new(false),
             in_doubt: Arc::new(AtomicBool::new(false)),
             stop_renewing,
@@ -314,18 +338,12 @@ impl UserLease {
     /// Whether a read of the user sent at `sent`, alongside the lease's asking, shows every
     /// change another instance made (see the module's proof); otherwise read again.
     pub fn read_stands(&self, sent: Moment) -> bool {
-        !self.contended
-            && self.asked >= sent.monotonic
-            && self.granted.saturating_duration_since(sent.monotonic) <= GRANT_WITHIN
-            && (self.own_last_change
-                || self
-                    .last_change
-                    .is_some_and(|changed| changed + CLOCK_MARGIN < sent.wall))
+        self.grant.read_stands(sent)
     }
 
     /// Whether another instance held the lease when it was asked for.
     pub fn was_contended(&self) -> bool {
-        self.contended
+        self.grant.contended
     }
 
     /// The window in which a write may be attempted now: the lease is renewed first when the
@@ -475,4 +493,102 @@ fn remember(marks: &Mutex<HashMap<String, String>>, name: &str, etag: String) {
         marks.clear();
     }
     marks.insert(name.to_owned(), etag);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant, SystemTime};
+
+    use super::{CLOCK_MARGIN, GRANT_WITHIN, Grant, Moment};
+
+    #[test]
+    fn a_read_stands_only_when_the_proof_holds() {
+        let sent = Moment {
+            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000),
+            monotonic: Instant::now(),
+        };
+        let second = Duration::from_secs(1);
+        let long_ago = Some(sent.wall - CLOCK_MARGIN - second);
+        let just_now = Some(sent.wall - CLOCK_MARGIN + second);
+        let clear = Grant {
+            asked: sent.monotonic,
+            granted: sent.monotonic + second,
+            last_change: long_ago,
+            own_last_change: false,
+            contended: false,
+        };
+        // (what differs from a clear grant, whether the read stands)
+        let cases: [(&str, Grant, bool); 9] = [
+            ("a first-asking grant after a long-quiet blob", clear, true),
+            (
+                "another instance held it",
+                Grant {
+                    contended: true,
+                    ..clear
+                },
+                false,
+            ),
+            (
+                "the asking went out before the read",
+                Grant {
+                    asked: sent.monotonic - second,
+                    ..clear
+                },
+                false,
+            ),
+            (
+                "granted exactly at the limit",
+                Grant {
+                    granted: sent.monotonic + GRANT_WITHIN,
+                    ..clear
+                },
+                true,
+            ),
+            (
+                "granted later than the limit",
+                Grant {
+                    granted: sent.monotonic + GRANT_WITHIN + second,
+                    ..clear
+                },
+                false,
+            ),
+            (
+                "the blob changed within the clock margin",
+                Grant {
+                    last_change: just_now,
+                    ..clear
+                },
+                false,
+            ),
+            (
+                "the blob changed within the margin, by this instance's own mark",
+                Grant {
+                    last_change: just_now,
+                    own_last_change: true,
+                    ..clear
+                },
+                true,
+            ),
+            (
+                "no last change known",
+                Grant {
+                    last_change: None,
+                    ..clear
+                },
+                false,
+            ),
+            (
+                "contended, even with its own mark",
+                Grant {
+                    own_last_change: true,
+                    contended: true,
+                    ..clear
+                },
+                false,
+            ),
+        ];
+        for (case, grant, stands) in cases {
+            assert_eq!(grant.read_stands(sent), stands, "{case}");
+        }
+    }
 }
