@@ -33,6 +33,7 @@ pub mod language;
 pub mod locks;
 pub mod method_policy;
 pub mod methods;
+mod mutex;
 pub mod notify;
 pub mod openapi;
 pub mod outcome;

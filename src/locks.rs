@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
+use crate::mutex::lock;
 use tokio::sync::OwnedMutexGuard;
 
 /// A lock per user key, created on demand and dropped when nobody holds or waits for it.
@@ -42,10 +43,7 @@ impl UserLocks {
         let lock = {
             // A poisoned map only means another thread panicked mid-update; the map itself
             // is still a valid cache of weak references.
-            let mut locks = self
-                .locks
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut locks = lock(&self.locks);
             locks.retain(|_, lock| lock.strong_count() > 0);
             match locks.get(key).and_then(Weak::upgrade) {
                 Some(lock) => lock,
@@ -77,10 +75,7 @@ impl UserLocks {
     pub fn note_write(&self, key: &str) {
         let serial = self.serial.fetch_add(1, Ordering::SeqCst) + 1;
         let now = Instant::now();
-        let mut last_write = self
-            .last_write
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut last_write = lock(&self.last_write);
         if last_write.len() > 1024 {
             last_write.retain(|_, (_, at)| now.duration_since(*at) < WRITES_REMEMBERED_FOR);
         }
@@ -89,10 +84,7 @@ impl UserLocks {
 
     /// Whether the user `key` was written to after `serial` was taken.
     pub fn written_since(&self, key: &str, serial: u64) -> bool {
-        let last_write = self
-            .last_write
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let last_write = lock(&self.last_write);
         last_write
             .get(key)
             .is_some_and(|(written, _)| *written > serial)
@@ -100,10 +92,7 @@ impl UserLocks {
 
     /// How many users currently have a lock held or awaited.
     pub fn active(&self) -> usize {
-        let locks = self
-            .locks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let locks = lock(&self.locks);
         locks
             .values()
             .filter(|lock| lock.strong_count() > 0)

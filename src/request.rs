@@ -188,17 +188,55 @@ pub fn asks_for_show(parameters: &Map<String, Value>) -> bool {
 ///
 /// A [`Rejected`] naming the first field that is missing or malformed.
 pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
-    let mut warnings = Vec::new();
+    let mut warnings = unknown_parameters(parameters);
+    // Read what audit needs first, so that even a rejected request is attributed.
+    let audit = Audit {
+        caller_name: text(parameters, CALLER_NAME),
+        request_id: match text(parameters, REQUEST_ID) {
+            Ok(None) => text(parameters, CORRELATION_ID),
+            other => other,
+        },
+    };
+    match task(parameters, &audit) {
+        Ok(task) => {
+            if let Task::Change(request) = &task {
+                warnings.extend(fixed_line_warning(request));
+            }
+            Ok(Parsed { task, warnings })
+        }
+        Err(failure) => Err(Box::new(Rejected {
+            failure,
+            caller_name: audit.caller_name.ok().flatten(),
+            request_id: audit.request_id.ok().flatten(),
+            warnings,
+        })),
+    }
+}
+
+/// What attributes a request in the audit trail, read before anything else (and each still
+/// as read: a malformed one fails the request only once the rest has been read).
+struct Audit {
+    caller_name: Result<Option<String>, Failure>,
+    request_id: Result<Option<String>, Failure>,
+}
+
+/// A warning for each parameter no one reads, up to `MAX_UNKNOWN_NAMED`, and one counting
+/// the rest.
+fn unknown_parameters(parameters: &Map<String, Value>) -> Vec<(WarningCode, String)> {
     let unknown: Vec<&String> = parameters
         .keys()
         .filter(|name| !KNOWN.iter().any(|known| known.eq_ignore_ascii_case(name)))
         .collect();
-    for name in unknown.iter().take(MAX_UNKNOWN_NAMED) {
-        warnings.push((
-            WarningCode::UnknownParameter,
-            format!("ignored unknown parameter '{}'", printable(name)),
-        ));
-    }
+    let mut warnings: Vec<(WarningCode, String)> = unknown
+        .iter()
+        .take(MAX_UNKNOWN_NAMED)
+        .map(|name| {
+            (
+                WarningCode::UnknownParameter,
+                format!("ignored unknown parameter '{}'", printable(name)),
+            )
+        })
+        .collect();
     if unknown.len() > MAX_UNKNOWN_NAMED {
         warnings.push((
             WarningCode::UnknownParameter,
@@ -208,173 +246,180 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
             ),
         ));
     }
-    // Read what audit needs first, so that even a rejected request is attributed.
-    let caller_name = text(parameters, CALLER_NAME);
-    let request_id = match text(parameters, REQUEST_ID) {
-        Ok(None) => text(parameters, CORRELATION_ID),
-        other => other,
+    warnings
+}
+
+/// The task the parameters ask for: who, which phone type, and then a show or a change.
+fn task(parameters: &Map<String, Value>, audit: &Audit) -> Result<Task, Failure> {
+    let user = match string(parameters, USER_ID)? {
+        None => {
+            return Err(Failure::for_field(
+                ErrorCode::InvalidRequest,
+                USER_ID,
+                "UserId is required: give the user's object id or user principal name",
+            ));
+        }
+        Some(value) => UserRef::parse(&value).map_err(|error| {
+            Failure::for_field(
+                ErrorCode::InvalidRequest,
+                USER_ID,
+                format!("UserId is not valid: {error}"),
+            )
+        })?,
     };
-    let reject = |failure: Failure, warnings: Vec<(WarningCode, String)>| {
-        Box::new(Rejected {
-            failure,
-            caller_name: caller_name.clone().ok().flatten(),
-            request_id: request_id.clone().ok().flatten(),
-            warnings,
-        })
+    let phone_type = match string(parameters, PHONE_TYPE)? {
+        None => PhoneType::Mobile,
+        Some(value) => PhoneType::parse(&value).ok_or_else(|| {
+            Failure::for_field(
+                ErrorCode::InvalidRequest,
+                PHONE_TYPE,
+                "phoneType must be mobile, alternateMobile or office",
+            )
+        })?,
     };
-    let parsed = (|| {
-        let user = match string(parameters, USER_ID)? {
-            None => {
+    match operation(parameters)? {
+        None => show(parameters, user, phone_type, audit).map(Task::Show),
+        Some(kind) => change(parameters, user, phone_type, kind, audit).map(Task::Change),
+    }
+}
+
+/// A show, refused when a parameter asks for something only a change does.
+fn show(
+    parameters: &Map<String, Value>,
+    user: UserRef,
+    phone_type: PhoneType,
+    audit: &Audit,
+) -> Result<ShowRequest, Failure> {
+    // A value that asks for nothing (false, `leave`: what the definition gives as the default)
+    // is no contradiction.
+    for field in [
+        SMS_SIGN_IN,
+        NOTIFY_USER,
+        ALLOW_LAST_METHOD_REMOVAL,
+        REMOVE_REGISTERED_NUMBER,
+    ] {
+        if lookup(parameters, field)?.is_some_and(|value| !asks_for_nothing(field, value)) {
+            return Err(Failure::for_field(
+                ErrorCode::InvalidRequest,
+                field,
+                format!("{field} applies to a change, not to show (which writes nothing)"),
+            ));
+        }
+    }
+    Ok(ShowRequest {
+        user,
+        phone_type,
+        caller_name: audit.caller_name.clone()?,
+        request_id: audit.request_id.clone()?,
+        reveal_number: boolean(parameters, REVEAL_NUMBER)?.unwrap_or(false),
+    })
+}
+
+/// A change, refused when a parameter asks for something only a show does or contradicts
+/// the change.
+fn change(
+    parameters: &Map<String, Value>,
+    user: UserRef,
+    phone_type: PhoneType,
+    kind: Kind,
+    audit: &Audit,
+) -> Result<Request, Failure> {
+    if lookup(parameters, REVEAL_NUMBER)?
+        .is_some_and(|value| !asks_for_nothing(REVEAL_NUMBER, value))
+    {
+        return Err(Failure::for_field(
+            ErrorCode::InvalidRequest,
+            REVEAL_NUMBER,
+            "revealNumber applies to show, not to a change (whose result holds the number you \
+             sent)",
+        ));
+    }
+    let operation = change_of(parameters, kind, phone_type)?;
+    let dry_run = boolean(parameters, DRY_RUN)?.unwrap_or(false);
+    let sms_sign_in = sms_sign_in(parameters, &operation, phone_type)?;
+    let notify_user = boolean(parameters, NOTIFY_USER)?.unwrap_or(false);
+    // Empty counts as not given: runbook callers pass every parameter, set or not.
+    let language = match text(parameters, LANGUAGE_OVERRIDE)? {
+        None => None,
+        Some(value) => Some(Language::parse(&value).ok_or_else(|| {
+            Failure::for_field(
+                ErrorCode::InvalidRequest,
+                LANGUAGE_OVERRIDE,
+                "LanguageOverride must be en (English) or de (German)",
+            )
+        })?),
+    };
+    let allow_last_method_removal =
+        boolean(parameters, ALLOW_LAST_METHOD_REMOVAL)?.unwrap_or(false);
+    Ok(Request {
+        user,
+        phone_type,
+        operation,
+        dry_run,
+        sms_sign_in,
+        caller_name: audit.caller_name.clone()?,
+        request_id: audit.request_id.clone()?,
+        notify_user,
+        language,
+        allow_last_method_removal,
+    })
+}
+
+/// `smsSignIn`, refused when the change is a removal or the phone type is not mobile.
+fn sms_sign_in(
+    parameters: &Map<String, Value>,
+    operation: &Operation,
+    phone_type: PhoneType,
+) -> Result<SmsSignIn, Failure> {
+    let sms_sign_in = match string(parameters, SMS_SIGN_IN)? {
+        None => SmsSignIn::Leave,
+        Some(value) => match value.to_ascii_lowercase().as_str() {
+            "leave" => SmsSignIn::Leave,
+            "enable" => SmsSignIn::Enable,
+            "disable" => SmsSignIn::Disable,
+            _ => {
                 return Err(Failure::for_field(
                     ErrorCode::InvalidRequest,
-                    USER_ID,
-                    "UserId is required: give the user's object id or user principal name",
-                ));
-            }
-            Some(value) => UserRef::parse(&value).map_err(|error| {
-                Failure::for_field(
-                    ErrorCode::InvalidRequest,
-                    USER_ID,
-                    format!("UserId is not valid: {error}"),
-                )
-            })?,
-        };
-        let phone_type = match string(parameters, PHONE_TYPE)? {
-            None => PhoneType::Mobile,
-            Some(value) => PhoneType::parse(&value).ok_or_else(|| {
-                Failure::for_field(
-                    ErrorCode::InvalidRequest,
-                    PHONE_TYPE,
-                    "phoneType must be mobile, alternateMobile or office",
-                )
-            })?,
-        };
-        let operation = match operation(parameters)? {
-            Some(operation) => operation,
-            None => {
-                // A value that asks for nothing (false, `leave`: what the definition gives as
-                // the default) is no contradiction.
-                for field in [
                     SMS_SIGN_IN,
-                    NOTIFY_USER,
-                    ALLOW_LAST_METHOD_REMOVAL,
-                    REMOVE_REGISTERED_NUMBER,
-                ] {
-                    if lookup(parameters, field)?
-                        .is_some_and(|value| !asks_for_nothing(field, value))
-                    {
-                        return Err(Failure::for_field(
-                            ErrorCode::InvalidRequest,
-                            field,
-                            format!(
-                                "{field} applies to a change, not to show (which writes nothing)"
-                            ),
-                        ));
-                    }
-                }
-                return Ok(Task::Show(ShowRequest {
-                    user,
-                    phone_type,
-                    caller_name: caller_name.clone()?,
-                    request_id: request_id.clone()?,
-                    reveal_number: boolean(parameters, REVEAL_NUMBER)?.unwrap_or(false),
-                }));
-            }
-        };
-        if lookup(parameters, REVEAL_NUMBER)?
-            .is_some_and(|value| !asks_for_nothing(REVEAL_NUMBER, value))
-        {
-            return Err(Failure::for_field(
-                ErrorCode::InvalidRequest,
-                REVEAL_NUMBER,
-                "revealNumber applies to show, not to a change (whose result holds the number \
-                 you sent)",
-            ));
-        }
-        let operation = change_of(parameters, operation, phone_type)?;
-        let dry_run = boolean(parameters, DRY_RUN)?.unwrap_or(false);
-        let sms_sign_in = match string(parameters, SMS_SIGN_IN)? {
-            None => SmsSignIn::Leave,
-            Some(value) => match value.to_ascii_lowercase().as_str() {
-                "leave" => SmsSignIn::Leave,
-                "enable" => SmsSignIn::Enable,
-                "disable" => SmsSignIn::Disable,
-                _ => {
-                    return Err(Failure::for_field(
-                        ErrorCode::InvalidRequest,
-                        SMS_SIGN_IN,
-                        "smsSignIn must be leave, enable or disable",
-                    ));
-                }
-            },
-        };
-        if sms_sign_in != SmsSignIn::Leave && !operation.is_set() {
-            return Err(Failure::for_field(
-                ErrorCode::InvalidRequest,
-                SMS_SIGN_IN,
-                "smsSignIn applies when setting a number, not when removing one",
-            ));
-        }
-        if sms_sign_in != SmsSignIn::Leave && phone_type != PhoneType::Mobile {
-            return Err(Failure::for_field(
-                ErrorCode::InvalidRequest,
-                SMS_SIGN_IN,
-                format!("smsSignIn applies only to the mobile phone type, not {phone_type}"),
-            ));
-        }
-        let notify_user = boolean(parameters, NOTIFY_USER)?.unwrap_or(false);
-        // Empty counts as not given: runbook callers pass every parameter, set or not.
-        let language = match text(parameters, LANGUAGE_OVERRIDE)? {
-            None => None,
-            Some(value) => Some(Language::parse(&value).ok_or_else(|| {
-                Failure::for_field(
-                    ErrorCode::InvalidRequest,
-                    LANGUAGE_OVERRIDE,
-                    "LanguageOverride must be en (English) or de (German)",
-                )
-            })?),
-        };
-        let allow_last_method_removal =
-            boolean(parameters, ALLOW_LAST_METHOD_REMOVAL)?.unwrap_or(false);
-        Ok(Task::Change(Request {
-            user,
-            phone_type,
-            operation,
-            dry_run,
-            sms_sign_in,
-            caller_name: caller_name.clone()?,
-            request_id: request_id.clone()?,
-            notify_user,
-            language,
-            allow_last_method_removal,
-        }))
-    })();
-    match parsed {
-        Ok(Task::Show(show)) => Ok(Parsed {
-            task: Task::Show(show),
-            warnings,
-        }),
-        Ok(Task::Change(request)) => {
-            if let Operation::Set(number) = &request.operation
-                && request.phone_type.expects_mobile_number()
-                && number.line_kind() == LineKind::FixedLine
-            {
-                warnings.push((
-                    WarningCode::NotAMobileNumber,
-                    format!(
-                        "{number} is a fixed-line number by the numbering plan of {}: it cannot \
-                         receive text messages, only calls",
-                        number.region().unwrap_or("its country")
-                    ),
+                    "smsSignIn must be leave, enable or disable",
                 ));
             }
-            Ok(Parsed {
-                task: Task::Change(request),
-                warnings,
-            })
-        }
-        Err(failure) => Err(reject(failure, warnings)),
+        },
+    };
+    if sms_sign_in != SmsSignIn::Leave && !operation.is_set() {
+        return Err(Failure::for_field(
+            ErrorCode::InvalidRequest,
+            SMS_SIGN_IN,
+            "smsSignIn applies when setting a number, not when removing one",
+        ));
     }
+    if sms_sign_in != SmsSignIn::Leave && phone_type != PhoneType::Mobile {
+        return Err(Failure::for_field(
+            ErrorCode::InvalidRequest,
+            SMS_SIGN_IN,
+            format!("smsSignIn applies only to the mobile phone type, not {phone_type}"),
+        ));
+    }
+    Ok(sms_sign_in)
+}
+
+/// A warning when a mobile phone type is set to a number its numbering plan calls fixed-line.
+fn fixed_line_warning(request: &Request) -> Option<(WarningCode, String)> {
+    let Operation::Set(number) = &request.operation else {
+        return None;
+    };
+    (request.phone_type.expects_mobile_number() && number.line_kind() == LineKind::FixedLine).then(
+        || {
+            (
+                WarningCode::NotAMobileNumber,
+                format!(
+                    "{number} is a fixed-line number by the numbering plan of {}: it cannot \
+                     receive text messages, only calls",
+                    number.region().unwrap_or("its country")
+                ),
+            )
+        },
+    )
 }
 
 /// The change, with its number: `phoneNumber` (required to set, and to remove unless

@@ -6,6 +6,7 @@
 //! a POST or DELETE whose outcome is unknown goes back to the caller, who reads and decides
 //! again. The token is attached only to URLs on the configured Graph origin.
 
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
@@ -87,24 +88,11 @@ impl GraphClient {
             .map_or(self.retry.attempt_timeout, |window| {
                 window.attempt_timeout.min(self.retry.attempt_timeout)
             });
-        use std::sync::atomic::Ordering::SeqCst;
-        // Whether an attempt of an earlier write, or of this one, went unanswered.
-        let mut uncertain = window
-            .as_ref()
-            .is_some_and(|window| window.doubt.load(SeqCst));
+        let mut doubt = Doubt::new(window.as_ref());
         let mut every_attempt_throttled = true;
-        let window_passed = || {
-            error(GraphErrorKind::Unavailable {
-                retry_after: None,
-                detail: "not sent: the user's lease was not renewed in time".to_owned(),
-                throttled: false,
-            })
-        };
         loop {
             attempt += 1;
-            if window.as_ref().is_some_and(WriteWindow::passed) {
-                return Err(window_passed());
-            }
+            doubt.in_time().map_err(|()| error(window_passed()))?;
             let token = self
                 .tokens
                 .get()
@@ -112,22 +100,7 @@ impl GraphClient {
                 .map_err(|detail| error(GraphErrorKind::Credential { detail }))?;
             // The token may have taken a while: the window is looked at again right before
             // the attempt goes out.
-            if let Some(window) = &window {
-                if window.passed() {
-                    return Err(window_passed());
-                }
-                window.doubt.store(true, SeqCst);
-            }
-            let answered = |definite: bool, uncertain: &mut bool| {
-                if !definite {
-                    *uncertain = true;
-                }
-                if let Some(window) = &window
-                    && !*uncertain
-                {
-                    window.doubt.store(false, SeqCst);
-                }
-            };
+            doubt.sending().map_err(|()| error(window_passed()))?;
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
@@ -140,93 +113,18 @@ impl GraphClient {
                     .header(CONTENT_TYPE, "application/json")
                     .body(body.clone());
             }
-            let (retry_after, detail) = match request.send().await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let headers = response.headers().clone();
-                    let retry_after = headers
-                        .get(RETRY_AFTER)
-                        .and_then(|value| value.to_str().ok())
-                        .and_then(|value| parse_retry_after(value, SystemTime::now()));
-                    match read_answer(response).await {
-                        Err(AnswerError::TooLarge) => {
-                            return Err(malformed(
-                                operation,
-                                format!(
-                                    "the answer is larger than {} MiB, more than any answer this \
-                                     handler asks for",
-                                    MAX_ANSWER_BYTES / (1024 * 1024)
-                                ),
-                            ));
-                        }
-                        Ok(body) if (200..300).contains(&status) => {
-                            answered(true, &mut uncertain);
-                            return Ok(Success { body });
-                        }
-                        Ok(body) => {
-                            let kind = classify(status, &body, retry_after);
-                            // A 5xx may or may not have been carried out; any other answer
-                            // (429 included) says what happened.
-                            answered(status < 500, &mut uncertain);
-                            if !matches!(
-                                &kind,
-                                GraphErrorKind::Unavailable {
-                                    throttled: true,
-                                    ..
-                                }
-                            ) {
-                                every_attempt_throttled = false;
-                            }
-                            // Throttled requests were not carried out; the others only when
-                            // repeating them is safe. (500 and 502 are not retried here.)
-                            let retryable = match &kind {
-                                GraphErrorKind::Unavailable { throttled, .. } => {
-                                    *throttled
-                                        || (idempotence == Idempotence::Safe
-                                            && matches!(status, 409 | 503 | 504))
-                                }
-                                _ => false,
-                            };
-                            if !retryable {
-                                return Err(error(kind));
-                            }
-                            let GraphErrorKind::Unavailable { detail, .. } = kind else {
-                                return Err(error(kind));
-                            };
-                            (retry_after, with_throttle_information(detail, &headers))
-                        }
-                        Err(AnswerError::Transport(failure))
-                            if idempotence == Idempotence::Safe =>
-                        {
-                            answered(false, &mut uncertain);
-                            every_attempt_throttled = false;
-                            (None, first_line(&failure.without_url().to_string()))
-                        }
-                        Err(AnswerError::Transport(failure)) => {
-                            answered(false, &mut uncertain);
-                            return Err(error(GraphErrorKind::Unavailable {
-                                retry_after: None,
-                                detail: first_line(&failure.without_url().to_string()),
-                                throttled: false,
-                            }));
-                        }
+            let (retry_after, detail) =
+                match one_attempt(operation, request, idempotence, &mut doubt).await {
+                    Attempt::Finished(result) => return result,
+                    Attempt::Retry {
+                        retry_after,
+                        detail,
+                        throttled,
+                    } => {
+                        every_attempt_throttled &= throttled;
+                        (retry_after, detail)
                     }
-                }
-                Err(failure) if idempotence == Idempotence::Safe || failure.is_connect() => {
-                    // A connection never made carried nothing out.
-                    answered(failure.is_connect(), &mut uncertain);
-                    every_attempt_throttled = false;
-                    (None, describe_transport(&failure))
-                }
-                Err(failure) => {
-                    answered(false, &mut uncertain);
-                    return Err(error(GraphErrorKind::Unavailable {
-                        retry_after: None,
-                        detail: describe_transport(&failure),
-                        throttled: false,
-                    }));
-                }
-            };
+                };
             let wait = retry::wait_before_retry(&self.retry, attempt, retry_after, rand::random());
             if attempt >= self.retry.max_attempts || started.elapsed() + wait > self.retry.budget {
                 return Err(error(GraphErrorKind::Unavailable {
@@ -244,6 +142,171 @@ impl GraphClient {
                 "Graph answered {detail}; retrying"
             );
             tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// The error for a write whose window passed before an attempt could go out.
+fn window_passed() -> GraphErrorKind {
+    GraphErrorKind::Unavailable {
+        retry_after: None,
+        detail: "not sent: the user's lease was not renewed in time".to_owned(),
+        throttled: false,
+    }
+}
+
+/// The write window's doubt, as this request's attempts leave it. The window's flag is set
+/// when an attempt goes out, and cleared only by a definite answer when no attempt before it
+/// (of this write or an earlier one) went unanswered.
+struct Doubt<'w> {
+    window: Option<&'w WriteWindow>,
+    /// Whether an attempt of an earlier write, or of this one, went unanswered.
+    uncertain: bool,
+}
+
+impl<'w> Doubt<'w> {
+    fn new(window: Option<&'w WriteWindow>) -> Self {
+        let uncertain = window.is_some_and(|window| window.doubt.load(SeqCst));
+        Self { window, uncertain }
+    }
+
+    /// `Err` when the window has passed: no attempt may start.
+    fn in_time(&self) -> Result<(), ()> {
+        match self.window {
+            Some(window) if window.passed() => Err(()),
+            _ => Ok(()),
+        }
+    }
+
+    /// An attempt goes out now (`Err`: the window has passed, it may not).
+    fn sending(&self) -> Result<(), ()> {
+        self.in_time()?;
+        if let Some(window) = self.window {
+            window.doubt.store(true, SeqCst);
+        }
+        Ok(())
+    }
+
+    /// The attempt was answered: `definite` when the answer says whether Graph acted.
+    fn answered(&mut self, definite: bool) {
+        if !definite {
+            self.uncertain = true;
+        }
+        if let Some(window) = self.window
+            && !self.uncertain
+        {
+            window.doubt.store(false, SeqCst);
+        }
+    }
+}
+
+/// How one attempt ended: with the request's result, or with a reason to try again.
+enum Attempt {
+    Finished(Result<Success, GraphError>),
+    Retry {
+        retry_after: Option<Duration>,
+        detail: String,
+        /// Whether Graph throttled it (and so surely did not carry it out).
+        throttled: bool,
+    },
+}
+
+/// Sends one attempt and reads what it came to.
+async fn one_attempt(
+    operation: GraphOperation,
+    request: reqwest::RequestBuilder,
+    idempotence: Idempotence,
+    doubt: &mut Doubt<'_>,
+) -> Attempt {
+    let error = |kind| Attempt::Finished(Err(GraphError { operation, kind }));
+    match request.send().await {
+        Ok(response) => answer(operation, response, idempotence, doubt).await,
+        Err(failure) if idempotence == Idempotence::Safe || failure.is_connect() => {
+            // A connection never made carried nothing out.
+            doubt.answered(failure.is_connect());
+            Attempt::Retry {
+                retry_after: None,
+                detail: describe_transport(&failure),
+                throttled: false,
+            }
+        }
+        Err(failure) => {
+            doubt.answered(false);
+            error(GraphErrorKind::Unavailable {
+                retry_after: None,
+                detail: describe_transport(&failure),
+                throttled: false,
+            })
+        }
+    }
+}
+
+/// What an answer means: success, a final error, or one worth another attempt.
+async fn answer(
+    operation: GraphOperation,
+    response: reqwest::Response,
+    idempotence: Idempotence,
+    doubt: &mut Doubt<'_>,
+) -> Attempt {
+    let error = |kind| Attempt::Finished(Err(GraphError { operation, kind }));
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let retry_after = headers
+        .get(RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| parse_retry_after(value, SystemTime::now()));
+    match read_answer(response).await {
+        Err(AnswerError::TooLarge) => Attempt::Finished(Err(malformed(
+            operation,
+            format!(
+                "the answer is larger than {} MiB, more than any answer this handler asks for",
+                MAX_ANSWER_BYTES / (1024 * 1024)
+            ),
+        ))),
+        Ok(body) if (200..300).contains(&status) => {
+            doubt.answered(true);
+            Attempt::Finished(Ok(Success { body }))
+        }
+        Ok(body) => {
+            let kind = classify(status, &body, retry_after);
+            // A 5xx may or may not have been carried out; any other answer (429 included)
+            // says what happened.
+            doubt.answered(status < 500);
+            // Throttled requests were not carried out; the others only when repeating them is
+            // safe. (500 and 502 are not retried here.)
+            let retryable = match &kind {
+                GraphErrorKind::Unavailable { throttled, .. } => {
+                    *throttled
+                        || (idempotence == Idempotence::Safe && matches!(status, 409 | 503 | 504))
+                }
+                _ => false,
+            };
+            match kind {
+                GraphErrorKind::Unavailable {
+                    detail, throttled, ..
+                } if retryable => Attempt::Retry {
+                    retry_after,
+                    detail: with_throttle_information(detail, &headers),
+                    throttled,
+                },
+                kind => error(kind),
+            }
+        }
+        Err(AnswerError::Transport(failure)) if idempotence == Idempotence::Safe => {
+            doubt.answered(false);
+            Attempt::Retry {
+                retry_after: None,
+                detail: first_line(&failure.without_url().to_string()),
+                throttled: false,
+            }
+        }
+        Err(AnswerError::Transport(failure)) => {
+            doubt.answered(false);
+            error(GraphErrorKind::Unavailable {
+                retry_after: None,
+                detail: first_line(&failure.without_url().to_string()),
+                throttled: false,
+            })
         }
     }
 }

@@ -23,6 +23,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::graph::{GraphClient, ListedUser};
+use crate::mutex::lock;
 use crate::outcome::Outcome;
 use crate::phone::{PhoneMethod, PhoneNumber, SmsSignInState};
 use crate::report::{ConflictOwner, WarningCode};
@@ -127,10 +128,7 @@ impl OwnerSearch {
     }
 
     fn remembered(&self, key: &str) -> Option<ConflictOwner> {
-        let memory = self
-            .memory
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let memory = lock(&self.memory);
         memory
             .get(key)
             .filter(|remembered| remembered.until > Instant::now())
@@ -141,10 +139,7 @@ impl OwnerSearch {
         if self.settings.remember_for.is_zero() || learned.is_empty() {
             return;
         }
-        let mut memory = self
-            .memory
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut memory = lock(&self.memory);
         let now = Instant::now();
         memory.retain(|_, remembered| remembered.until > now);
         let until = now + self.settings.remember_for;
@@ -157,10 +152,7 @@ impl OwnerSearch {
     }
 
     fn forget(&self, key: &str) {
-        let mut memory = self
-            .memory
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut memory = lock(&self.memory);
         memory.remove(key);
     }
 }

@@ -19,9 +19,9 @@ use tokio::time::Instant;
 use super::candidates::Candidate;
 use super::conflict_owner;
 use super::state::{BatchResult, ScanState, Step};
-use crate::graph::{CandidateList, CandidatePage, GraphClient, GraphError};
+use crate::graph::{CandidateList, CandidatePage, GraphClient, GraphError, ListedUser};
 use crate::outcome::Outcome;
-use crate::phone::PhoneNumber;
+use crate::phone::{PhoneMethod, PhoneNumber};
 use crate::report::ConflictOwner;
 use crate::user::UserRef;
 
@@ -67,10 +67,6 @@ pub(super) async fn scan(
         graph.registration_report_url(),
         graph.users_url(),
     );
-    let mut report_page: Option<PageFuture<'_>> = None;
-    let mut directory_page: Option<PageFuture<'_>> = None;
-    let mut batches: FuturesUnordered<BatchFuture<'_>> = FuturesUnordered::new();
-    let mut next_progress = started + PROGRESS_EVERY;
     let shortened = if budget < limits.budget {
         format!(
             ", shortened from {} s so that the caller is answered within the invocation's time \
@@ -85,66 +81,12 @@ pub(super) async fn scan(
          s{shortened})",
         budget.as_secs()
     ));
-    let found = loop {
-        if report_page.is_none()
-            && let Some(url) = state.take_report_next()
-        {
-            report_page = Some(Box::pin(
-                graph.candidate_page(CandidateList::RegistrationReport, url),
-            ));
-        }
-        if directory_page.is_none()
-            && let Some(url) = state.take_directory_next()
-        {
-            directory_page = Some(Box::pin(graph.candidate_page(CandidateList::Users, url)));
-        }
-        while let Some(chunk) = state.next_chunk(batches.len(), Instant::now()) {
-            let users: Vec<UserRef> = chunk
-                .iter()
-                .map(|candidate| UserRef::ObjectId(candidate.user.id.clone()))
-                .collect();
-            batches.push(Box::pin(async move {
-                (chunk, graph.batch_phone_methods(&users).await)
-            }));
-        }
-        if report_page.is_none()
-            && directory_page.is_none()
-            && batches.is_empty()
-            && state.exhausted()
-        {
-            break None;
-        }
-        let wake_at = state.wake_at(batches.len(), Instant::now());
-        tokio::select! {
-            biased;
-            () = tokio::time::sleep_until(deadline) => {
-                state.out_of_time(budget);
-                break None;
-            }
-            Some((chunk, answer)) = batches.next(), if !batches.is_empty() => {
-                match state.absorb(number, chunk, answer, Instant::now()) {
-                    Step::Continue => {}
-                    Step::Found(user, method) => break Some((user, method)),
-                    Step::Stop => break None,
-                }
-            }
-            page = poll_page(&mut report_page), if report_page.is_some() => {
-                report_page = None;
-                state.absorb_report_page(page);
-            }
-            page = poll_page(&mut directory_page), if directory_page.is_some() => {
-                directory_page = None;
-                state.absorb_directory_page(page);
-            }
-            () = sleep_until_option(wake_at), if wake_at.is_some() => {
-                state.woke(Instant::now());
-            }
-            () = tokio::time::sleep_until(next_progress) => {
-                next_progress += PROGRESS_EVERY;
-                outcome.note(state.progress_line(started.elapsed()));
-            }
-        }
+    let clock = Clock {
+        started,
+        deadline,
+        budget,
     };
+    let found = search(graph, number, &mut state, clock, outcome).await;
     outcome.note(state.summary_line(started.elapsed()));
     let owner = match found {
         Some((user, method)) => {
@@ -167,6 +109,108 @@ pub(super) async fn scan(
         outcome.warn(code, message);
     }
     (owner, findings.learned)
+}
+
+/// When a scan started, when it must stop, and the budget that leaves.
+#[derive(Clone, Copy)]
+struct Clock {
+    started: Instant,
+    deadline: Instant,
+    budget: Duration,
+}
+
+/// The requests a scan keeps in flight: one page of each list, and `$batch` reads.
+struct InFlight<'a> {
+    report_page: Option<PageFuture<'a>>,
+    directory_page: Option<PageFuture<'a>>,
+    batches: FuturesUnordered<BatchFuture<'a>>,
+}
+
+impl<'a> InFlight<'a> {
+    /// Starts whatever `state` has ready: the next page of a list with none in flight, and
+    /// the chunks of candidates it lets go.
+    fn fill(&mut self, graph: &'a GraphClient, state: &mut ScanState) {
+        if self.report_page.is_none()
+            && let Some(url) = state.take_report_next()
+        {
+            self.report_page = Some(Box::pin(
+                graph.candidate_page(CandidateList::RegistrationReport, url),
+            ));
+        }
+        if self.directory_page.is_none()
+            && let Some(url) = state.take_directory_next()
+        {
+            self.directory_page = Some(Box::pin(graph.candidate_page(CandidateList::Users, url)));
+        }
+        while let Some(chunk) = state.next_chunk(self.batches.len(), Instant::now()) {
+            let users: Vec<UserRef> = chunk
+                .iter()
+                .map(|candidate| UserRef::ObjectId(candidate.user.id.clone()))
+                .collect();
+            self.batches.push(Box::pin(async move {
+                (chunk, graph.batch_phone_methods(&users).await)
+            }));
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.report_page.is_none() && self.directory_page.is_none() && self.batches.is_empty()
+    }
+}
+
+/// Keeps requests in flight and hands each answer to `state` until the holder is found, the
+/// candidates run out, or the time does.
+async fn search(
+    graph: &GraphClient,
+    number: &PhoneNumber,
+    state: &mut ScanState,
+    clock: Clock,
+    outcome: &mut Outcome,
+) -> Option<(ListedUser, PhoneMethod)> {
+    let mut in_flight = InFlight {
+        report_page: None,
+        directory_page: None,
+        batches: FuturesUnordered::new(),
+    };
+    let mut next_progress = clock.started + PROGRESS_EVERY;
+    loop {
+        in_flight.fill(graph, state);
+        if in_flight.is_empty() && state.exhausted() {
+            return None;
+        }
+        let batches = &mut in_flight.batches;
+        let wake_at = state.wake_at(batches.len(), Instant::now());
+        tokio::select! {
+            biased;
+            () = tokio::time::sleep_until(clock.deadline) => {
+                state.out_of_time(clock.budget);
+                return None;
+            }
+            Some((chunk, answer)) = batches.next(), if !batches.is_empty() => {
+                match state.absorb(number, chunk, answer, Instant::now()) {
+                    Step::Continue => {}
+                    Step::Found(user, method) => return Some((user, method)),
+                    Step::Stop => return None,
+                }
+            }
+            page = poll_page(&mut in_flight.report_page), if in_flight.report_page.is_some() => {
+                in_flight.report_page = None;
+                state.absorb_report_page(page);
+            }
+            page = poll_page(&mut in_flight.directory_page),
+                if in_flight.directory_page.is_some() => {
+                in_flight.directory_page = None;
+                state.absorb_directory_page(page);
+            }
+            () = sleep_until_option(wake_at), if wake_at.is_some() => {
+                state.woke(Instant::now());
+            }
+            () = tokio::time::sleep_until(next_progress) => {
+                next_progress += PROGRESS_EVERY;
+                outcome.note(state.progress_line(clock.started.elapsed()));
+            }
+        }
+    }
 }
 
 async fn poll_page(page: &mut Option<PageFuture<'_>>) -> Result<CandidatePage, GraphError> {

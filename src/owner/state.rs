@@ -2,6 +2,7 @@
 //! step function per kind of answer (a batch, a page of either list, the budget running out).
 //! No IO and no clock: the driver in [`super::scan`] passes the instant in.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -40,6 +41,18 @@ pub(super) enum Step {
     Found(ListedUser, PhoneMethod),
     /// Nothing more can be learned (a refusal that applies to every candidate).
     Stop,
+}
+
+/// What one batch's answers add up to, for the pacing.
+#[derive(Default)]
+struct Tally {
+    /// The longest `Retry-After` Graph gave.
+    throttled_for: Option<Duration>,
+    throttled: bool,
+    /// How many reads Graph served (and counted against its limit).
+    admitted: usize,
+    /// The holder, when one of the answers showed them.
+    found: Option<(ListedUser, PhoneMethod)>,
 }
 
 /// Counters for progress lines and the closing summary.
@@ -146,10 +159,7 @@ impl ScanState {
         answer: BatchResult,
         now: Instant,
     ) -> Step {
-        let mut throttled_for: Option<Duration> = None;
-        let mut throttled = false;
-        let mut admitted = 0;
-        let mut found = None;
+        let mut tally = Tally::default();
         match answer {
             Ok(items) => {
                 let mut answered = vec![false; chunk.len()];
@@ -158,68 +168,13 @@ impl ScanState {
                         continue;
                     };
                     answered[index] = true;
-                    match result {
-                        Ok(methods) => {
-                            admitted += 1;
-                            self.progress.checked += 1;
-                            for method in &methods {
-                                if method.sms_sign_in_state == Some(SmsSignInState::Ready) {
-                                    self.learned.push((
-                                        method.number.digits(),
-                                        conflict_owner(&candidate.user, method, None),
-                                    ));
-                                }
-                            }
-                            if let Some(method) =
-                                methods.iter().find(|method| holds(method, number))
-                            {
-                                found = Some((candidate.user.clone(), method.clone()));
-                            } else if methods.iter().any(|method| number.matches(&method.number)) {
-                                self.mfa_only.push(candidate.user.clone());
-                            }
-                        }
-                        Err(error) if error.kind.is_throttled() => {
-                            throttled = true;
-                            self.progress.throttled += 1;
-                            if let GraphErrorKind::Unavailable { retry_after, .. } = error.kind {
-                                throttled_for = throttled_for.max(retry_after);
-                            }
-                            self.candidates.throttled(candidate.clone());
-                        }
-                        // Deleted since it was listed: nothing to check.
-                        Err(GraphError {
-                            kind: GraphErrorKind::NotFound { .. },
-                            ..
-                        }) => {
-                            admitted += 1;
-                            self.progress.checked += 1;
-                        }
-                        Err(GraphError {
-                            kind: kind @ GraphErrorKind::Forbidden { .. },
-                            ..
-                        }) => {
-                            self.complete = false;
-                            self.warnings.push((
-                                WarningCode::OwnerSearchIncomplete,
-                                format!(
-                                    "the owner search could not read phone methods ({} \
-                                     refused): grant {}",
-                                    kind.answer().unwrap_or_default(),
-                                    GraphOperation::ReadPhoneMethods.permission()
-                                ),
-                            ));
-                            return Step::Stop;
-                        }
-                        Err(_) => {
-                            admitted += 1;
-                            throttled = true;
-                            if !self.candidates.failed(candidate.clone()) {
-                                self.progress.unreadable += 1;
-                            }
-                        }
+                    if let ControlFlow::Break(step) =
+                        self.absorb_item(number, candidate, result, &mut tally)
+                    {
+                        return step;
                     }
                 }
-                if let Some((user, method)) = found {
+                if let Some((user, method)) = tally.found {
                     return Step::Found(user, method);
                 }
                 // A candidate Graph's answer left out was not read: ask again, a few times.
@@ -232,8 +187,8 @@ impl ScanState {
             Err(error) => match error.kind {
                 GraphErrorKind::Unavailable { retry_after, .. } => {
                     self.progress.throttled += 1;
-                    throttled = true;
-                    throttled_for = retry_after;
+                    tally.throttled = true;
+                    tally.throttled_for = retry_after;
                     for candidate in chunk {
                         if !self.candidates.failed(candidate) {
                             self.progress.unreadable += 1;
@@ -250,16 +205,89 @@ impl ScanState {
                 }
             },
         }
-        self.pacer.answered(admitted, throttled, now);
-        if throttled {
-            // Multiplicative decrease, and no new batch before Graph's Retry-After.
+        self.pace(&tally, now);
+        Step::Continue
+    }
+
+    /// Takes in one candidate's answer within a batch; `Break` stops the search.
+    fn absorb_item(
+        &mut self,
+        number: &PhoneNumber,
+        candidate: &Candidate,
+        result: Result<Vec<PhoneMethod>, GraphError>,
+        tally: &mut Tally,
+    ) -> ControlFlow<Step> {
+        match result {
+            Ok(methods) => {
+                tally.admitted += 1;
+                self.progress.checked += 1;
+                for method in &methods {
+                    if method.sms_sign_in_state == Some(SmsSignInState::Ready) {
+                        self.learned.push((
+                            method.number.digits(),
+                            conflict_owner(&candidate.user, method, None),
+                        ));
+                    }
+                }
+                if let Some(method) = methods.iter().find(|method| holds(method, number)) {
+                    tally.found = Some((candidate.user.clone(), method.clone()));
+                } else if methods.iter().any(|method| number.matches(&method.number)) {
+                    self.mfa_only.push(candidate.user.clone());
+                }
+            }
+            Err(error) if error.kind.is_throttled() => {
+                tally.throttled = true;
+                self.progress.throttled += 1;
+                if let GraphErrorKind::Unavailable { retry_after, .. } = error.kind {
+                    tally.throttled_for = tally.throttled_for.max(retry_after);
+                }
+                self.candidates.throttled(candidate.clone());
+            }
+            // Deleted since it was listed: nothing to check.
+            Err(GraphError {
+                kind: GraphErrorKind::NotFound { .. },
+                ..
+            }) => {
+                tally.admitted += 1;
+                self.progress.checked += 1;
+            }
+            Err(GraphError {
+                kind: kind @ GraphErrorKind::Forbidden { .. },
+                ..
+            }) => {
+                self.complete = false;
+                self.warnings.push((
+                    WarningCode::OwnerSearchIncomplete,
+                    format!(
+                        "the owner search could not read phone methods ({} refused): grant {}",
+                        kind.answer().unwrap_or_default(),
+                        GraphOperation::ReadPhoneMethods.permission()
+                    ),
+                ));
+                return ControlFlow::Break(Step::Stop);
+            }
+            Err(_) => {
+                tally.admitted += 1;
+                tally.throttled = true;
+                if !self.candidates.failed(candidate.clone()) {
+                    self.progress.unreadable += 1;
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Paces the next batches by how Graph served this one: on throttling, multiplicative
+    /// decrease, and no new batch before Graph's Retry-After; otherwise one more in flight.
+    fn pace(&mut self, tally: &Tally, now: Instant) {
+        self.pacer.answered(tally.admitted, tally.throttled, now);
+        if tally.throttled {
             self.in_flight_limit = (self.in_flight_limit / 2).max(1);
-            let until = now + throttled_for.unwrap_or(DEFAULT_THROTTLE_PAUSE);
+            let until = now + tally.throttled_for.unwrap_or(DEFAULT_THROTTLE_PAUSE);
             self.resume_at = Some(self.resume_at.map_or(until, |current| current.max(until)));
         } else {
             self.in_flight_limit = (self.in_flight_limit + 1).min(self.max_in_flight);
         }
-        Step::Continue
     }
 
     /// Takes in a page of the registration report. On a failure the search goes on with the

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::wording::past_tense;
 use super::{Run, fail_graph, poll_until};
 use crate::graph::{GraphError, GraphErrorKind};
+use crate::mutex::lock;
 use crate::outcome::Outcome;
 use crate::phone::{PhoneMethod, PhoneNumber};
 use crate::plan::{Write, find};
@@ -22,14 +23,8 @@ pub(super) async fn resolve(
     before: &[PhoneMethod],
     outcome: &mut Outcome,
 ) -> Option<PhoneMethod> {
-    let Run {
-        services,
-        request,
-        object_id,
-        ..
-    } = *run;
-    let phone_type = request.phone_type;
-    let Some(number) = request.operation.number() else {
+    let phone_type = run.request.phone_type;
+    let Some(number) = run.request.operation.number() else {
         // A conflict comes only from setting a number, which always names one.
         return None;
     };
@@ -37,35 +32,11 @@ pub(super) async fn resolve(
         "Graph answered 409 phoneNumberNotUnique: another user holds {number} for SMS sign-in; \
          checking whether the {phone_type} method was written anyway"
     ));
-    let graph = &services.graph;
-    // A read that fails transiently is tried again within the verification budget; only
-    // reads that answered tell whether the method was written.
-    let unavailable: Mutex<Option<GraphError>> = Mutex::new(None);
-    let answered = AtomicBool::new(false);
-    let verified = poll_until(services.verification, || async {
-        match graph.phone_methods(object_id).await {
-            Ok(methods) => {
-                answered.store(true, Ordering::Relaxed);
-                Ok(find(&methods, phone_type)
-                    .filter(|method| number.matches(&method.number))
-                    .cloned())
-            }
-            Err(
-                error @ GraphError {
-                    kind: GraphErrorKind::Unavailable { .. },
-                    ..
-                },
-            ) => {
-                *unavailable
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error);
-                Ok(None)
-            }
-            Err(error) => Err(error),
-        }
-    })
-    .await;
-    let never_answered = !answered.load(Ordering::Relaxed);
+    let ReadBack {
+        verified,
+        never_answered,
+        unavailable,
+    } = read_back(run, number).await;
     match verified {
         Ok(Some(method)) => {
             outcome.note(past_tense(write, phone_type, number, before));
@@ -74,10 +45,7 @@ pub(super) async fn resolve(
             Some(method)
         }
         Ok(None) if never_answered => {
-            let (failure, retry_after) = match unavailable
-                .into_inner()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-            {
+            let (failure, retry_after) = match unavailable {
                 Some(error) => super::failure::of_graph(&error, None),
                 None => (
                     Failure::new(ErrorCode::GraphUnavailable, "Graph could not be read"),
@@ -113,6 +81,60 @@ pub(super) async fn resolve(
             fail_graph(outcome, &error, None);
             None
         }
+    }
+}
+
+/// What reading the method back within the verification budget found.
+struct ReadBack {
+    /// The method holding the number, when a read showed it.
+    verified: Result<Option<PhoneMethod>, GraphError>,
+    /// Whether no read answered at all (so nothing says the method was not written).
+    never_answered: bool,
+    /// The last transient failure of a read.
+    unavailable: Option<GraphError>,
+}
+
+/// Reads the method back promptly, then after short growing waits, until it holds `number` or
+/// the verification budget is spent. A read that fails transiently is tried again within the
+/// budget; only reads that answered tell whether the method was written.
+async fn read_back(run: &Run<'_>, number: &PhoneNumber) -> ReadBack {
+    let Run {
+        services,
+        request,
+        object_id,
+        ..
+    } = *run;
+    let graph = &services.graph;
+    let phone_type = request.phone_type;
+    let unavailable: Mutex<Option<GraphError>> = Mutex::new(None);
+    let answered = AtomicBool::new(false);
+    let verified = poll_until(services.verification, || async {
+        match graph.phone_methods(object_id).await {
+            Ok(methods) => {
+                answered.store(true, Ordering::Relaxed);
+                Ok(find(&methods, phone_type)
+                    .filter(|method| number.matches(&method.number))
+                    .cloned())
+            }
+            Err(
+                error @ GraphError {
+                    kind: GraphErrorKind::Unavailable { .. },
+                    ..
+                },
+            ) => {
+                *lock(&unavailable) = Some(error);
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    })
+    .await;
+    ReadBack {
+        verified,
+        never_answered: !answered.load(Ordering::Relaxed),
+        unavailable: unavailable
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
     }
 }
 

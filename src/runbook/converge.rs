@@ -4,6 +4,7 @@
 //! blindly. Every write is sent only while the user's lease (when there are leases) is held
 //! with room for it.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use super::wording::{describe_write, past_tense};
@@ -28,14 +29,7 @@ pub(super) async fn converge(
     mut methods: Vec<PhoneMethod>,
     outcome: &mut Outcome,
 ) -> Option<PhoneMethod> {
-    let Run {
-        services,
-        request,
-        object_id,
-        ..
-    } = *run;
-    let graph = &services.graph;
-    let phone_type = request.phone_type;
+    let request = run.request;
     let Some(number) = request.operation.number() else {
         // Only a removal of whatever is registered names no number, and the runbook names the
         // registered one before converging: none was registered, so there is nothing to remove.
@@ -50,140 +44,237 @@ pub(super) async fn converge(
     // that write did it.
     let mut unconfirmed: Option<Write> = None;
     loop {
-        let mut decision = plan(&request.operation, phone_type, &methods);
-        if let Some((previous, error)) = refused.take()
-            && decision == Plan::Write(previous)
-        {
-            // A read that lags behind a recent write can make Graph's refusal look unexplained:
-            // read again after short waits before concluding.
-            let settle = services.verification.min(SETTLE_AFTER_REFUSAL);
-            let reread = poll_until(settle, || async {
-                let methods = graph.phone_methods(object_id).await?;
-                let changed =
-                    plan(&request.operation, phone_type, &methods) != Plan::Write(previous);
-                Ok::<_, GraphError>(changed.then_some(methods))
-            })
-            .await;
-            match reread {
-                Ok(Some(fresh)) => {
-                    methods = fresh;
-                    decision = plan(&request.operation, phone_type, &methods);
-                }
-                Ok(None) => {
-                    let (failure, retry_after) =
-                        failure::of_refused_write(previous, phone_type, &error);
-                    fail_with(outcome, failure, retry_after);
-                    return None;
-                }
-                Err(read_error) => {
-                    fail_graph(outcome, &read_error, None);
-                    return None;
-                }
-            }
-        }
-        let write = match decision {
-            Plan::Done(settled) => {
-                let current = find(&methods, phone_type).cloned();
-                match unconfirmed {
-                    Some(write) if settled_by(write, settled) => {
-                        outcome.note(format!(
-                            "{} (Graph's answer was lost; reading back confirms it)",
-                            past_tense(write, phone_type, number, &[])
-                        ));
-                        outcome.succeed(write.action(), current.as_ref());
-                    }
-                    _ => settle(request, settled, current.as_ref(), outcome),
-                }
-                return current;
-            }
-            Plan::Refuse(refusal) => {
-                outcome.fail(failure::of_refusal(phone_type, &refusal));
-                return None;
-            }
-            Plan::Write(write) => write,
+        let decision = replan(run, &mut methods, refused.take(), outcome).await?;
+        let write = match decided(run, decision, &methods, unconfirmed, number, outcome) {
+            ControlFlow::Break(result) => return result,
+            ControlFlow::Continue(write) => write,
         };
-        if request.dry_run {
-            let predicted = match write {
-                Write::Remove => None,
-                Write::Add | Write::Update => Some(planned_method(phone_type, number)),
-            };
-            outcome.succeed(write.action(), predicted.as_ref());
-            outcome.note(format!(
-                "Dry run: would {} (nothing was written)",
-                describe_write(write, phone_type, number, &methods)
-            ));
-            return predicted;
-        }
         let Ok(window) = run.write_window(outcome).await else {
             return None;
         };
         writes += 1;
-        let written = execute(graph, object_id, write, phone_type, number, window).await;
-        // Whatever Graph answered, the user may have changed: readers that began before this
-        // must read again.
-        services.locks.note_write(&object_id.lock_key());
-        let error = match written {
-            Ok(after) => {
-                outcome.note(past_tense(write, phone_type, number, &methods));
-                outcome.succeed(write.action(), after.as_ref());
-                return after;
-            }
+        let error = match write_once(run, write, number, window, &methods, outcome).await {
+            Ok(after) => return after,
             Err(error) => error,
         };
-        match &error.kind {
-            GraphErrorKind::Rejected {
-                rejection: Rejection::PhoneNumberNotUnique,
-                ..
-            } => return conflict::resolve(run, write, &methods, outcome).await,
-            GraphErrorKind::Forbidden { .. } | GraphErrorKind::Credential { .. } => {
-                fail_graph(outcome, &error, None);
-                return None;
-            }
-            GraphErrorKind::Rejected {
-                rejection: Rejection::InvalidPhoneNumber,
-                ..
-            } => {
-                outcome.fail(failure::invalid_number(number));
-                return None;
-            }
-            _ if writes >= MAX_WRITES => {
-                let (failure, retry_after) = failure::of_refused_write(write, phone_type, &error);
-                fail_with(outcome, failure, retry_after);
-                return None;
-            }
-            _ => {}
+        if let ControlFlow::Break(result) =
+            settle_failed_write(run, write, number, &error, writes, &methods, outcome).await
+        {
+            return result;
         }
-        outcome.caution(format!(
-            "Could not {}: {}; reading the user's phone methods again before deciding",
-            describe_write(write, phone_type, number, &methods),
-            error.kind
-        ));
-        if let GraphErrorKind::Unavailable { retry_after, .. } = &error.kind {
-            // Give Graph the pause it asked for (bounded) before reading again.
-            let pause = retry_after.unwrap_or(Duration::from_millis(500));
-            tokio::time::sleep(pause.min(Duration::from_secs(5))).await;
-        }
-        methods = match graph.phone_methods(object_id).await {
-            Ok(methods) => methods,
-            Err(read_error) => {
-                // The write's outcome is unknown and the tenant cannot be read: report the
-                // write's failure, unless reading failed for a reason of its own.
-                let error = match read_error.kind {
-                    GraphErrorKind::Unavailable { .. } => error,
-                    _ => read_error,
-                };
-                fail_graph(outcome, &error, None);
-                return None;
-            }
-        };
+        methods = read_after_failed_write(run, write, number, &error, &methods, outcome).await?;
         // An unavailable Graph may or may not have acted, so the same write may be tried again;
         // a definite refusal of the same write in the same state is final.
         match error.kind {
             GraphErrorKind::Unavailable { .. } => unconfirmed = Some(write),
             // A refusal the tenant's state explains (a stale read) says the write did not
             // happen; the one refusal known to come with the write done is 409
-            // `phoneNumberNotUnique`, which the conflict path above settles.
+            // `phoneNumberNotUnique`, which the conflict path settles.
             _ => refused = Some((write, error)),
+        }
+    }
+}
+
+/// The plan for `methods`. When it is the write Graph just `refused`, a read that lags behind
+/// a recent write can make the refusal look unexplained: the methods are read again after
+/// short waits before concluding. `None` when the refusal stands (the outcome failed).
+async fn replan(
+    run: &Run<'_>,
+    methods: &mut Vec<PhoneMethod>,
+    refused: Option<(Write, GraphError)>,
+    outcome: &mut Outcome,
+) -> Option<Plan> {
+    let Run {
+        services,
+        request,
+        object_id,
+        ..
+    } = *run;
+    let phone_type = request.phone_type;
+    let decision = plan(&request.operation, phone_type, methods);
+    let Some((previous, error)) =
+        refused.filter(|(previous, _)| decision == Plan::Write(*previous))
+    else {
+        return Some(decision);
+    };
+    let settle = services.verification.min(SETTLE_AFTER_REFUSAL);
+    let reread = poll_until(settle, || async {
+        let methods = services.graph.phone_methods(object_id).await?;
+        let changed = plan(&request.operation, phone_type, &methods) != Plan::Write(previous);
+        Ok::<_, GraphError>(changed.then_some(methods))
+    })
+    .await;
+    match reread {
+        Ok(Some(fresh)) => {
+            *methods = fresh;
+            Some(plan(&request.operation, phone_type, methods))
+        }
+        Ok(None) => {
+            let (failure, retry_after) = failure::of_refused_write(previous, phone_type, &error);
+            fail_with(outcome, failure, retry_after);
+            None
+        }
+        Err(read_error) => {
+            fail_graph(outcome, &read_error, None);
+            None
+        }
+    }
+}
+
+/// The write a plan asks for (`Continue`), or the end of the run (`Break`, with the method of
+/// the requested type): the tenant already holds what was asked, the plan refuses, or a dry
+/// run says what it would write.
+fn decided(
+    run: &Run<'_>,
+    decision: Plan,
+    methods: &[PhoneMethod],
+    unconfirmed: Option<Write>,
+    number: &PhoneNumber,
+    outcome: &mut Outcome,
+) -> ControlFlow<Option<PhoneMethod>, Write> {
+    let request = run.request;
+    let phone_type = request.phone_type;
+    let write = match decision {
+        Plan::Done(settled) => {
+            let current = find(methods, phone_type).cloned();
+            match unconfirmed {
+                Some(write) if settled_by(write, settled) => {
+                    outcome.note(format!(
+                        "{} (Graph's answer was lost; reading back confirms it)",
+                        past_tense(write, phone_type, number, &[])
+                    ));
+                    outcome.succeed(write.action(), current.as_ref());
+                }
+                _ => settle(request, settled, current.as_ref(), outcome),
+            }
+            return ControlFlow::Break(current);
+        }
+        Plan::Refuse(refusal) => {
+            outcome.fail(failure::of_refusal(phone_type, &refusal));
+            return ControlFlow::Break(None);
+        }
+        Plan::Write(write) => write,
+    };
+    if !request.dry_run {
+        return ControlFlow::Continue(write);
+    }
+    let predicted = match write {
+        Write::Remove => None,
+        Write::Add | Write::Update => Some(planned_method(phone_type, number)),
+    };
+    outcome.succeed(write.action(), predicted.as_ref());
+    outcome.note(format!(
+        "Dry run: would {} (nothing was written)",
+        describe_write(write, phone_type, number, methods)
+    ));
+    ControlFlow::Break(predicted)
+}
+
+/// Sends `write` within `window`; on success the outcome says so and the method after it comes
+/// back.
+async fn write_once(
+    run: &Run<'_>,
+    write: Write,
+    number: &PhoneNumber,
+    window: Option<WriteWindow>,
+    methods: &[PhoneMethod],
+    outcome: &mut Outcome,
+) -> Result<Option<PhoneMethod>, GraphError> {
+    let Run {
+        services,
+        request,
+        object_id,
+        ..
+    } = *run;
+    let phone_type = request.phone_type;
+    let written = execute(
+        &services.graph,
+        object_id,
+        write,
+        phone_type,
+        number,
+        window,
+    )
+    .await;
+    // Whatever Graph answered, the user may have changed: readers that began before this
+    // must read again.
+    services.locks.note_write(&object_id.lock_key());
+    let after = written?;
+    outcome.note(past_tense(write, phone_type, number, methods));
+    outcome.succeed(write.action(), after.as_ref());
+    Ok(after)
+}
+
+/// The end of the run after a failed write (`Break`, with the method of the requested type): a
+/// number another user holds, a refusal no read can change, or too many writes. `Continue`:
+/// read again and plan again.
+async fn settle_failed_write(
+    run: &Run<'_>,
+    write: Write,
+    number: &PhoneNumber,
+    error: &GraphError,
+    writes: u32,
+    methods: &[PhoneMethod],
+    outcome: &mut Outcome,
+) -> ControlFlow<Option<PhoneMethod>> {
+    let phone_type = run.request.phone_type;
+    match &error.kind {
+        GraphErrorKind::Rejected {
+            rejection: Rejection::PhoneNumberNotUnique,
+            ..
+        } => ControlFlow::Break(conflict::resolve(run, write, methods, outcome).await),
+        GraphErrorKind::Forbidden { .. } | GraphErrorKind::Credential { .. } => {
+            fail_graph(outcome, error, None);
+            ControlFlow::Break(None)
+        }
+        GraphErrorKind::Rejected {
+            rejection: Rejection::InvalidPhoneNumber,
+            ..
+        } => {
+            outcome.fail(failure::invalid_number(number));
+            ControlFlow::Break(None)
+        }
+        _ if writes >= MAX_WRITES => {
+            let (failure, retry_after) = failure::of_refused_write(write, phone_type, error);
+            fail_with(outcome, failure, retry_after);
+            ControlFlow::Break(None)
+        }
+        _ => ControlFlow::Continue(()),
+    }
+}
+
+/// The methods read again after a write whose outcome is uncertain, after the pause Graph
+/// asked for; `None` when they cannot be read (the outcome failed).
+async fn read_after_failed_write(
+    run: &Run<'_>,
+    write: Write,
+    number: &PhoneNumber,
+    error: &GraphError,
+    methods: &[PhoneMethod],
+    outcome: &mut Outcome,
+) -> Option<Vec<PhoneMethod>> {
+    let phone_type = run.request.phone_type;
+    outcome.caution(format!(
+        "Could not {}: {}; reading the user's phone methods again before deciding",
+        describe_write(write, phone_type, number, methods),
+        error.kind
+    ));
+    if let GraphErrorKind::Unavailable { retry_after, .. } = &error.kind {
+        // Give Graph the pause it asked for (bounded) before reading again.
+        let pause = retry_after.unwrap_or(Duration::from_millis(500));
+        tokio::time::sleep(pause.min(Duration::from_secs(5))).await;
+    }
+    match run.services.graph.phone_methods(run.object_id).await {
+        Ok(methods) => Some(methods),
+        Err(read_error) => {
+            // The write's outcome is unknown and the tenant cannot be read: report the write's
+            // failure, unless reading failed for a reason of its own.
+            let error = match read_error.kind {
+                GraphErrorKind::Unavailable { .. } => error,
+                _ => &read_error,
+            };
+            fail_graph(outcome, error, None);
+            None
         }
     }
 }

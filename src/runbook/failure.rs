@@ -16,20 +16,7 @@ pub fn of_graph(error: &GraphError, user: Option<&UserRef>) -> (Failure, Option<
     let operation = error.operation.describe();
     let answer = error.kind.answer().unwrap_or_default();
     let failure = match &error.kind {
-        // Only the directory says whether a user exists: a 404 of the authentication-methods
-        // endpoints has other causes (a guest named by UPN, for one).
-        GraphErrorKind::NotFound { .. } if error.operation == GraphOperation::ReadUser => {
-            let named = match user {
-                Some(UserRef::ObjectId(id)) => format!("with object id {id}"),
-                Some(UserRef::PrincipalName(name)) => format!("with user principal name {name}"),
-                None => "named".to_owned(),
-            };
-            Failure::for_field(
-                ErrorCode::UserNotFound,
-                "UserId",
-                format!("no user {named} exists in the tenant"),
-            )
-        }
+        GraphErrorKind::NotFound { .. } => not_found(error, user),
         GraphErrorKind::Forbidden { .. } => Failure::new(
             ErrorCode::GraphForbidden,
             format!(
@@ -73,31 +60,46 @@ pub fn of_graph(error: &GraphError, user: Option<&UserRef>) -> (Failure, Option<
                 }
             ),
         ),
-        GraphErrorKind::NotFound { .. }
-            if matches!(
-                error.operation,
-                GraphOperation::ReadPhoneMethods | GraphOperation::ReadMethods
-            ) =>
-        {
-            Failure::new(
-                ErrorCode::GraphRejected,
-                format!(
-                    "the directory knows the user, but Graph's authentication methods service \
-                     answered {answer} for them; if the user was just created or deleted, try \
-                     again in a few minutes"
-                ),
-            )
-        }
-        GraphErrorKind::NotFound { .. } => Failure::new(
-            ErrorCode::GraphRejected,
-            format!("Graph could not {operation}: {answer}"),
-        ),
         GraphErrorKind::Malformed { detail } => Failure::new(
             ErrorCode::GraphRejected,
             format!("Graph's answer when trying to {operation} could not be used: {detail}"),
         ),
     };
     (failure, None)
+}
+
+/// The failure for a Graph 404, by what was asked: only the directory says whether a user
+/// exists; a 404 of the authentication-methods endpoints has other causes (a guest named by
+/// UPN, for one).
+fn not_found(error: &GraphError, user: Option<&UserRef>) -> Failure {
+    let operation = error.operation.describe();
+    let answer = error.kind.answer().unwrap_or_default();
+    match error.operation {
+        GraphOperation::ReadUser => {
+            let named = match user {
+                Some(UserRef::ObjectId(id)) => format!("with object id {id}"),
+                Some(UserRef::PrincipalName(name)) => format!("with user principal name {name}"),
+                None => "named".to_owned(),
+            };
+            Failure::for_field(
+                ErrorCode::UserNotFound,
+                "UserId",
+                format!("no user {named} exists in the tenant"),
+            )
+        }
+        GraphOperation::ReadPhoneMethods | GraphOperation::ReadMethods => Failure::new(
+            ErrorCode::GraphRejected,
+            format!(
+                "the directory knows the user, but Graph's authentication methods service \
+                 answered {answer} for them; if the user was just created or deleted, try \
+                 again in a few minutes"
+            ),
+        ),
+        _ => Failure::new(
+            ErrorCode::GraphRejected,
+            format!("Graph could not {operation}: {answer}"),
+        ),
+    }
 }
 
 /// The failure for a write the tenant's state does not explain, once reading again confirmed

@@ -9,6 +9,7 @@
 //! sign-in when asked ([`sms_sign_in`]). Everything goes into the invocation's [`Outcome`]:
 //! [`failure`] words what went wrong, [`wording`] what happened.
 
+mod claim;
 mod conflict;
 mod converge;
 mod failure;
@@ -37,7 +38,7 @@ use crate::policy::Policies;
 use crate::protection::{Protection, Verdict};
 use crate::report::{Action, ErrorCode, Failure, WarningCode};
 use crate::request::{Request, SmsSignIn};
-use crate::storage::leases::{Moment, UserLease, UserLeases};
+use crate::storage::leases::{UserLease, UserLeases};
 use crate::user::{DirectoryUser, UserRef};
 
 pub use self::picture::Safeguards;
@@ -143,124 +144,20 @@ async fn carry_out(
     named: &mut Option<Request>,
     outcome: &mut Outcome,
 ) -> Option<DirectoryUser> {
-    // The user's lock first, then a permit: invocations queued behind one busy user must not
-    // hold permits that other users could use. No one waits for a lock while holding a
-    // permit, so lock holders can always get one.
-    let mut caller_lock = Some(services.locks.lock(&request.user.lock_key()).await);
-    let permit = acquire_permit(services, outcome).await?;
-    let writes_before = services.locks.write_serial();
-    // The lease of a user named by object id goes alongside the first read (a dry run writes
-    // nothing and needs none); whether that read may stand is the lease's to say.
-    let read_sent = Moment::now();
-    let early = matches!(request.user, UserRef::ObjectId(_)) && !request.dry_run;
-    let (first, (), early_lease) = tokio::join!(
-        read::first_read(services, &request.user, true),
-        services.notifier.prepare(&services.graph, request),
-        async {
-            if early {
-                lease::acquire(services, &request.user, deadline).await
-            } else {
-                None
-            }
-        }
-    );
-    let mut hold = lease::Hold::default();
-    let mut lease_error = None;
-    match early_lease {
-        Some(Ok(held)) => hold.keep(held, caller_lock.take()),
-        Some(Err(error)) => lease_error = Some(error),
-        None => {}
-    }
-    let read::FirstRead {
+    let started = claim::start(services, request, deadline, outcome).await?;
+    let claimed = claim::claim_object_id(services, request, deadline, started, outcome).await?;
+    let claim::Ready {
         user,
+        object_id,
         methods,
-        mut checks,
-    } = first;
-    // For a removal of whatever is registered: the number seen before any wait.
-    let first_seen = registered::seen_in(request, &methods);
-    let (user, object_id) = read::accept_user(user, &request.user, outcome)?;
-    let named_otherwise = object_id.lock_key() != request.user.lock_key();
-    // A caller who named the user by UPN is serialised with callers who used the object id.
-    let (mut id_lock, _permit) = if named_otherwise {
-        drop(permit);
-        let id_lock = services.locks.lock(&object_id.lock_key()).await;
-        let permit = acquire_permit(services, outcome).await?;
-        (Some(id_lock), permit)
-    } else {
-        (None, permit)
-    };
-    let late = named_otherwise && !request.dry_run;
-    let written_since = services
-        .locks
-        .written_since(&object_id.lock_key(), writes_before);
-    // Under the object id's lock: the membership for the user who will be changed (a user
-    // named by UPN is checked only now, by object id), and a guest's methods by object id.
-    // For a user named by UPN, the lease goes here, alongside the membership check.
-    let (methods, member_of, late_lease) = tokio::join!(
-        read::by_object_id(
-            services,
-            &user,
-            &object_id,
-            named_otherwise,
-            written_since,
-            methods,
-        ),
-        read::membership_of(services, &mut checks, &object_id, named_otherwise),
-        async {
-            if late {
-                lease::acquire(services, &object_id, deadline).await
-            } else {
-                None
-            }
-        }
-    );
-    match late_lease {
-        Some(Ok(held)) => hold.keep(held, id_lock.take()),
-        Some(Err(error)) => lease_error = Some(error),
-        None => {}
-    }
-    // A guest named by UPN has no trustworthy first read of their methods: the read by object
-    // id stands in for it, unless a write by object id happened since the request began.
-    let seen = match (named_otherwise && user.guest, written_since) {
-        (false, _) => first_seen,
-        (true, false) => registered::seen_in(request, &methods),
-        (true, true) => registered::Seen::Unknown,
-    };
-    // Before anything is planned, let alone written (a dry run is refused the same way).
-    if judge(services, &checks, &member_of, &user, &object_id, outcome).is_err() {
-        return Some(user);
-    }
-    if let Some(error) = lease_error {
-        let (failure, retry_after) = lease::failure(&error);
-        fail_with(outcome, failure, Some(retry_after));
-        return Some(user);
-    }
-    // A read that may predate another instance's change is made again, under the lease; so is
-    // the membership the verdict came from (the wait for the lease can last up to
-    // MFA_LEASE_WAIT_SECONDS, and the user may have joined a protected group meanwhile).
-    let (methods, member_of) = match hold.lease() {
-        Some(held) if methods.is_ok() && !held.read_stands(read_sent) => {
-            outcome.note(
-                "Another instance held or just released this user's lease: reading the methods \
-                 and the user's protection again under the lease",
-            );
-            let (methods, member_of) = tokio::join!(
-                services.graph.authentication_methods(&object_id),
-                read::membership_of(services, &mut checks, &object_id, true),
-            );
-            if judge(services, &checks, &member_of, &user, &object_id, outcome).is_err() {
-                return Some(user);
-            }
-            (methods, member_of)
-        }
-        _ => (methods, member_of),
-    };
-    let methods = match methods {
-        Ok(methods) => methods,
-        Err(error) => {
-            fail_graph(outcome, &error, Some(&request.user));
-            return None;
-        }
+        member_of,
+        checks,
+        seen,
+        hold,
+        guards: _guards,
+    } = match claim::ready(services, request, claimed, outcome).await {
+        Ok(ready) => ready,
+        Err(user) => return user,
     };
     outcome.note(describe_current(request.phone_type, &methods.phone));
     match registered::name(request, seen, outcome) {
@@ -294,7 +191,16 @@ async fn carry_out(
         deadline,
         lease: hold.lease(),
     };
-    let settled = converge::converge(&run, methods.phone.clone(), outcome).await;
+    write_and_verify(&run, &picture, outcome).await;
+    Some(user)
+}
+
+/// Brings the tenant to the request, switches SMS sign-in when asked, and draws the picture
+/// after.
+async fn write_and_verify(run: &Run<'_>, picture: &Picture<'_>, outcome: &mut Outcome) {
+    let request = run.request;
+    let methods = picture.methods;
+    let settled = converge::converge(run, methods.phone.clone(), outcome).await;
     // Graph says so in the method's state, also when this request changed nothing (a
     // redelivery after the write, or a number set earlier).
     if let Some(method) = &settled
@@ -317,11 +223,10 @@ async fn carry_out(
         && request.sms_sign_in != SmsSignIn::Leave
         && !outcome.has_failed()
     {
-        after = Some(sms_sign_in::switch(&run, method, outcome).await);
+        after = Some(sms_sign_in::switch(run, method, outcome).await);
     }
     // Drawn last, so that the methods it reports hold the SMS sign-in state the switch left.
     picture.after(request.phone_type, after.as_ref(), removed, outcome);
-    Some(user)
 }
 
 /// Refuses (the outcome failed) a privileged or protected user, or one whose protection

@@ -54,80 +54,7 @@ pub async fn show(
             format!("the number is shown masked: revealNumber is honoured {why}"),
         );
     }
-    let run = async {
-        let Some(_permit) = acquire_permit(services, outcome).await else {
-            return;
-        };
-        let read::FirstRead {
-            user,
-            methods,
-            mut checks,
-        } = read::first_read(services, &request.user, true).await;
-        let Some((user, object_id)) = read::accept_user(user, &request.user, outcome) else {
-            return;
-        };
-        let named_otherwise = object_id.lock_key() != request.user.lock_key();
-        // A number to be revealed is read by the object id the verdict is made for, not by a
-        // UPN that might have moved to someone else in between (in the same round trip as the
-        // membership check).
-        let (methods, member_of) = tokio::join!(
-            read::by_object_id(
-                services,
-                &user,
-                &object_id,
-                named_otherwise,
-                wants_number,
-                methods
-            ),
-            read::membership_of(services, &mut checks, &object_id, false)
-        );
-        let methods = match methods {
-            Ok(methods) => methods,
-            Err(error) => {
-                fail_graph(outcome, &error, Some(&request.user));
-                return;
-            }
-        };
-        let verdict = services
-            .protection
-            .verdict(&checks.holders, &member_of, object_id.as_str());
-        if let Some(why) = withheld(&verdict) {
-            outcome.note(format!("The methods are not shown: {why}"));
-            outcome.warn(
-                WarningCode::DetailsWithheld,
-                format!("the methods are not shown: {why}"),
-            );
-            outcome.succeed(Action::None, None);
-            return;
-        }
-        outcome.note(describe_current(request.phone_type, &methods.phone));
-        let picture = Picture {
-            user: &user,
-            methods: &methods,
-            policy: &checks.policy,
-            member_of: &member_of,
-            safeguards: services.safeguards,
-        };
-        let current = find(&methods.phone, request.phone_type).cloned();
-        picture.show(request.phone_type, outcome);
-        outcome.succeed(Action::None, current.as_ref());
-        // The verdict is clear here; without the role check every account looks clear, and
-        // that is no verdict.
-        let revealed = wants_number && services.protection.checks_roles();
-        if wants_number && !revealed {
-            outcome.warn(
-                WarningCode::NumberNotRevealed,
-                "the number is shown masked: the privileged-account check is off \
-                 (MFA_ALLOW_PRIVILEGED_TARGETS=true), so whether the account is privileged is \
-                 not known",
-            );
-        }
-        if revealed {
-            outcome.note("The number is shown in full, as the caller asked (revealNumber)");
-        } else if let Some(method) = &mut outcome.report_mut().phone_method {
-            method.phone_number = mask(&method.phone_number);
-        }
-    };
+    let run = read_and_show(services, request, wants_number, outcome);
     if tokio::time::timeout(budget, run).await.is_err() && !outcome.has_failed() {
         outcome.fail(Failure::new(
             ErrorCode::GraphUnavailable,
@@ -137,6 +64,93 @@ pub async fn show(
             ),
         ));
     }
+}
+
+/// Reads the user and their methods and shows them (the number masked unless revealed); of a
+/// protected account, or one whose protection cannot be checked, nothing but that.
+async fn read_and_show(
+    services: &Services,
+    request: &ShowRequest,
+    wants_number: bool,
+    outcome: &mut Outcome,
+) {
+    let Some(_permit) = acquire_permit(services, outcome).await else {
+        return;
+    };
+    // The protection verdict is needed whether or not the number is asked for: it decides
+    // what may be shown at all.
+    let read::FirstRead {
+        user,
+        methods,
+        mut checks,
+    } = read::first_read(services, &request.user, true).await;
+    let Some((user, object_id)) = read::accept_user(user, &request.user, outcome) else {
+        return;
+    };
+    let named_otherwise = object_id.lock_key() != request.user.lock_key();
+    // A number to be revealed is read by the object id the verdict is made for, not by a
+    // UPN that might have moved to someone else in between (in the same round trip as the
+    // membership check).
+    let (methods, member_of) = tokio::join!(
+        read::by_object_id(
+            services,
+            &user,
+            &object_id,
+            named_otherwise,
+            wants_number,
+            methods
+        ),
+        read::membership_of(services, &mut checks, &object_id, false)
+    );
+    let methods = match methods {
+        Ok(methods) => methods,
+        Err(error) => {
+            fail_graph(outcome, &error, Some(&request.user));
+            return;
+        }
+    };
+    let verdict = services
+        .protection
+        .verdict(&checks.holders, &member_of, object_id.as_str());
+    if let Some(why) = withheld(&verdict) {
+        outcome.note(format!("The methods are not shown: {why}"));
+        outcome.warn(
+            WarningCode::DetailsWithheld,
+            format!("the methods are not shown: {why}"),
+        );
+        outcome.succeed(Action::None, None);
+        return;
+    }
+    outcome.note(describe_current(request.phone_type, &methods.phone));
+    let picture = Picture {
+        user: &user,
+        methods: &methods,
+        policy: &checks.policy,
+        member_of: &member_of,
+        safeguards: services.safeguards,
+    };
+    let current = find(&methods.phone, request.phone_type).cloned();
+    picture.show(request.phone_type, outcome);
+    outcome.succeed(Action::None, current.as_ref());
+    if wants_number && may_reveal(services, outcome) {
+        outcome.note("The number is shown in full, as the caller asked (revealNumber)");
+    } else if let Some(method) = &mut outcome.report_mut().phone_method {
+        method.phone_number = mask(&method.phone_number);
+    }
+}
+
+/// Whether a clear account's number may be handed out in full: only when the verdict was a
+/// verdict at all. Without the role check every account looks clear, and that is no verdict.
+fn may_reveal(services: &Services, outcome: &mut Outcome) -> bool {
+    if services.protection.checks_roles() {
+        return true;
+    }
+    outcome.warn(
+        WarningCode::NumberNotRevealed,
+        "the number is shown masked: the privileged-account check is off \
+         (MFA_ALLOW_PRIVILEGED_TARGETS=true), so whether the account is privileged is not known",
+    );
+    false
 }
 
 /// Why the account's methods are not shown, if they are not: it is protected, or whether it is

@@ -72,8 +72,15 @@ pub(super) async fn switch(
         return method;
     }
     outcome.note(format!("Asked Graph to {verb} SMS sign-in"));
+    state_after(run, method, outcome).await
+}
+
+/// The mobile method as Graph now holds it (the state reported rather than the one we hoped
+/// for); `method` when it cannot be read back.
+async fn state_after(run: &Run<'_>, method: PhoneMethod, outcome: &mut Outcome) -> PhoneMethod {
+    let graph = &run.services.graph;
     // Report the state Graph now holds rather than the one we hoped for.
-    match graph.phone_methods(object_id).await {
+    match graph.phone_methods(run.object_id).await {
         Ok(methods) => {
             if let Some(after) = find(&methods, PhoneType::Mobile) {
                 outcome.note(format!(

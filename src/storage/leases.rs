@@ -32,19 +32,20 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use azure_core::http::RequestContent;
-use azure_storage_blob::BlobClient;
 use azure_storage_blob::models::{
     BlobClientAcquireLeaseOptions, BlobClientAcquireLeaseResultHeaders,
     BlockBlobClientUploadOptions,
 };
+use azure_storage_blob::{BlobClient, BlobContainerClient};
 use tokio::sync::watch;
 
 use super::{StorageAccount, StorageError, describe_error, status_and_code};
 pub use crate::graph::WriteWindow;
+use crate::mutex::lock;
 
 /// The container the leases live in.
 pub const CONTAINER: &str = "mfa-phone-locks";
@@ -83,19 +84,11 @@ pub struct UserLease {
     id: String,
     /// When the lease was last acquired or renewed (taken before the request was sent).
     renewed: Arc<Mutex<Instant>>,
-    /// When the successful asking was sent, and when its answer came.
-    asked: Instant,
-    granted: Instant,
-    /// When the lease blob was last changed, as the service said at acquisition.
-    last_change: Option<SystemTime>,
-    /// Whether that last change was this instance's own mark (the blob it made included).
-    own_last_change: bool,
+    /// What the read's proof looks at.
+    grant: Grant,
     /// Where this instance's marks are remembered, and under which name.
     own_marks: Arc<Mutex<HashMap<String, String>>>,
     name: String,
-    /// Whether another instance held the lease when it was first asked for, or made the blob
-    /// while this one tried to.
-    contended: bool,
     /// Whether a write was (or may have been) sent under the lease.
     wrote: AtomicBool,
     /// Whether a write's outcome is unknown (an attempt under way, abandoned, cancelled with
@@ -105,6 +98,36 @@ pub struct UserLease {
     /// Stops the renewer when sent to or dropped (a renewal under way is finished first).
     stop_renewing: watch::Sender<bool>,
     renewer: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// What the service's grant of a lease says about the reads sent alongside its asking: the
+/// facts [`Grant::read_stands`] (the module's proof) decides from.
+#[derive(Clone, Copy, Debug)]
+struct Grant {
+    /// When the successful asking was sent, and when its answer came.
+    asked: Instant,
+    granted: Instant,
+    /// When the lease blob was last changed, as the service said at acquisition.
+    last_change: Option<SystemTime>,
+    /// Whether that last change was this instance's own mark (the blob it made included).
+    own_last_change: bool,
+    /// Whether another instance held the lease when it was first asked for, or made the blob
+    /// while this one tried to.
+    contended: bool,
+}
+
+impl Grant {
+    /// Whether a read sent at `sent` shows every change another instance made (see the
+    /// module's proof). Pure: it looks at no clock.
+    fn read_stands(&self, sent: Moment) -> bool {
+        !self.contended
+            && self.asked >= sent.monotonic
+            && self.granted.saturating_duration_since(sent.monotonic) <= GRANT_WITHIN
+            && (self.own_last_change
+                || self
+                    .last_change
+                    .is_some_and(|changed| changed + CLOCK_MARGIN < sent.wall))
+    }
 }
 
 /// A moment, by the wall clock (compared with the storage service's Last-Modified) and by the
@@ -164,6 +187,9 @@ impl UserLeases {
         let name = object_id.to_ascii_lowercase();
         let blob = Arc::new(container.blob_client(&name));
         let id = uuid::Uuid::new_v4().to_string();
+        let busy = || LeaseError::Busy {
+            waited: started.elapsed(),
+        };
         let mut contended = false;
         let mut made_container = false;
         let mut wait = FIRST_WAIT;
@@ -180,34 +206,14 @@ impl UserLeases {
                 .await;
             let error = match asked {
                 Ok(response) => {
-                    let last_change = response
-                        .last_modified()
-                        .ok()
-                        .flatten()
-                        .map(SystemTime::from);
-                    let etag = response.etag().ok().flatten().map(|etag| etag.to_string());
-                    let own_mark =
-                        etag.is_some() && lock(&self.own_marks).get(&name) == etag.as_ref();
-                    let renewed = Arc::new(Mutex::new(sent));
-                    let (stop_renewing, stop) = watch::channel(false);
-                    let renewer =
-                        tokio::spawn(renew(blob.clone(), id.clone(), renewed.clone(), stop));
-                    return Ok(UserLease {
+                    let asking = Asking {
                         blob,
                         id,
-                        renewed,
-                        asked: sent,
-                        granted: Instant::now(),
-                        last_change,
-                        own_last_change: own_mark,
-                        own_marks: self.own_marks.clone(),
                         name,
+                        sent,
                         contended,
-                        wrote: AtomicBool::new(false),
-                        in_doubt: Arc::new(AtomicBool::new(false)),
-                        stop_renewing,
-                        renewer: Some(renewer),
-                    });
+                    };
+                    return Ok(self.granted(asking, &response));
                 }
                 Err(error) => error,
             };
@@ -215,9 +221,7 @@ impl UserLeases {
                 (Some(409), Some("LeaseAlreadyPresent")) => {
                     contended = true;
                     if Instant::now() + wait > until {
-                        return Err(LeaseError::Busy {
-                            waited: started.elapsed(),
-                        });
+                        return Err(busy());
                     }
                     let jitter = wait.mul_f64(rand::random::<f64>() * 0.5);
                     tokio::time::sleep(wait + jitter).await;
@@ -226,53 +230,107 @@ impl UserLeases {
                 (Some(404), Some("ContainerNotFound")) if !made_container => {
                     // Made once per asking: a container that is gone again is not ours to chase.
                     made_container = true;
-                    match container.create(None).await {
-                        Ok(_) => {}
-                        Err(error)
-                            if status_and_code(&error).1 == Some("ContainerAlreadyExists") => {}
-                        Err(error) => {
-                            return Err(LeaseError::Unavailable(format!(
-                                "could not create the container {CONTAINER}: {}",
-                                describe_error(&error)
-                            )));
-                        }
-                    }
+                    create_container(&container).await?;
                 }
                 (Some(404), Some("BlobNotFound")) => {
-                    // The user's first lease: make the blob. Made by us, nobody held a lease on
-                    // the user before (its ETag is remembered as our own mark); made by someone
-                    // else a moment ago, read again.
-                    let made = blob
-                        .upload(
-                            RequestContent::from(Vec::<u8>::new()),
-                            Some(BlockBlobClientUploadOptions::default().if_not_exists()),
-                        )
-                        .await;
-                    match made {
-                        Ok(made) => {
-                            if let Some(etag) = made.etag {
-                                remember(&self.own_marks, &name, etag.to_string());
-                            }
-                        }
-                        Err(error) if matches!(status_and_code(&error), (Some(409 | 412), _)) => {
-                            contended = true;
-                        }
-                        Err(error) => {
-                            return Err(LeaseError::Unavailable(format!(
-                                "could not create the lease blob: {}",
-                                describe_error(&error)
-                            )));
-                        }
-                    }
+                    contended |= self.make_blob(&blob, &name).await?;
                 }
                 _ => return Err(LeaseError::Unavailable(describe_error(&error))),
             }
             if Instant::now() >= until {
-                return Err(LeaseError::Busy {
-                    waited: started.elapsed(),
-                });
+                return Err(busy());
             }
         }
+    }
+
+    /// The lease the service granted to `asking`, with its renewer started.
+    fn granted(
+        &self,
+        asking: Asking,
+        response: &impl BlobClientAcquireLeaseResultHeaders,
+    ) -> UserLease {
+        let Asking {
+            blob,
+            id,
+            name,
+            sent,
+            contended,
+        } = asking;
+        let last_change = response
+            .last_modified()
+            .ok()
+            .flatten()
+            .map(SystemTime::from);
+        let etag = response.etag().ok().flatten().map(|etag| etag.to_string());
+        let own_mark = etag.is_some() && lock(&self.own_marks).get(&name) == etag.as_ref();
+        let renewed = Arc::new(Mutex::new(sent));
+        let (stop_renewing, stop) = watch::channel(false);
+        let renewer = tokio::spawn(renew(blob.clone(), id.clone(), renewed.clone(), stop));
+        UserLease {
+            blob,
+            id,
+            renewed,
+            grant: Grant {
+                asked: sent,
+                granted: Instant::now(),
+                last_change,
+                own_last_change: own_mark,
+                contended,
+            },
+            own_marks: self.own_marks.clone(),
+            name,
+            wrote: AtomicBool::new(false),
+            in_doubt: Arc::new(AtomicBool::new(false)),
+            stop_renewing,
+            renewer: Some(renewer),
+        }
+    }
+
+    /// The user's first lease: makes the blob. Made by us, nobody held a lease on the user
+    /// before (its ETag is remembered as our own mark); made by someone else a moment ago
+    /// (`Ok(true)`: contended), it is asked for again.
+    async fn make_blob(&self, blob: &BlobClient, name: &str) -> Result<bool, LeaseError> {
+        let made = blob
+            .upload(
+                RequestContent::from(Vec::<u8>::new()),
+                Some(BlockBlobClientUploadOptions::default().if_not_exists()),
+            )
+            .await;
+        match made {
+            Ok(made) => {
+                if let Some(etag) = made.etag {
+                    remember(&self.own_marks, name, etag.to_string());
+                }
+                Ok(false)
+            }
+            Err(error) if matches!(status_and_code(&error), (Some(409 | 412), _)) => Ok(true),
+            Err(error) => Err(LeaseError::Unavailable(format!(
+                "could not create the lease blob: {}",
+                describe_error(&error)
+            ))),
+        }
+    }
+}
+
+/// One successful asking for a user's lease.
+struct Asking {
+    blob: Arc<BlobClient>,
+    id: String,
+    name: String,
+    /// When the asking that was granted was sent.
+    sent: Instant,
+    contended: bool,
+}
+
+/// Makes the leases' container (someone else having made it meanwhile is as good).
+async fn create_container(container: &BlobContainerClient) -> Result<(), LeaseError> {
+    match container.create(None).await {
+        Ok(_) => Ok(()),
+        Err(error) if status_and_code(&error).1 == Some("ContainerAlreadyExists") => Ok(()),
+        Err(error) => Err(LeaseError::Unavailable(format!(
+            "could not create the container {CONTAINER}: {}",
+            describe_error(&error)
+        ))),
     }
 }
 
@@ -280,18 +338,12 @@ impl UserLease {
     /// Whether a read of the user sent at `sent`, alongside the lease's asking, shows every
     /// change another instance made (see the module's proof); otherwise read again.
     pub fn read_stands(&self, sent: Moment) -> bool {
-        !self.contended
-            && self.asked >= sent.monotonic
-            && self.granted.saturating_duration_since(sent.monotonic) <= GRANT_WITHIN
-            && (self.own_last_change
-                || self
-                    .last_change
-                    .is_some_and(|changed| changed + CLOCK_MARGIN < sent.wall))
+        self.grant.read_stands(sent)
     }
 
     /// Whether another instance held the lease when it was asked for.
     pub fn was_contended(&self) -> bool {
-        self.contended
+        self.grant.contended
     }
 
     /// The window in which a write may be attempted now: the lease is renewed first when the
@@ -443,8 +495,100 @@ fn remember(marks: &Mutex<HashMap<String, String>>, name: &str, etag: String) {
     marks.insert(name.to_owned(), etag);
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant, SystemTime};
+
+    use super::{CLOCK_MARGIN, GRANT_WITHIN, Grant, Moment};
+
+    #[test]
+    fn a_read_stands_only_when_the_proof_holds() {
+        let sent = Moment {
+            wall: SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000),
+            monotonic: Instant::now(),
+        };
+        let second = Duration::from_secs(1);
+        let long_ago = Some(sent.wall - CLOCK_MARGIN - second);
+        let just_now = Some(sent.wall - CLOCK_MARGIN + second);
+        let clear = Grant {
+            asked: sent.monotonic,
+            granted: sent.monotonic + second,
+            last_change: long_ago,
+            own_last_change: false,
+            contended: false,
+        };
+        // (what differs from a clear grant, whether the read stands)
+        let cases: [(&str, Grant, bool); 9] = [
+            ("a first-asking grant after a long-quiet blob", clear, true),
+            (
+                "another instance held it",
+                Grant {
+                    contended: true,
+                    ..clear
+                },
+                false,
+            ),
+            (
+                "the asking went out before the read",
+                Grant {
+                    asked: sent.monotonic - second,
+                    ..clear
+                },
+                false,
+            ),
+            (
+                "granted exactly at the limit",
+                Grant {
+                    granted: sent.monotonic + GRANT_WITHIN,
+                    ..clear
+                },
+                true,
+            ),
+            (
+                "granted later than the limit",
+                Grant {
+                    granted: sent.monotonic + GRANT_WITHIN + second,
+                    ..clear
+                },
+                false,
+            ),
+            (
+                "the blob changed within the clock margin",
+                Grant {
+                    last_change: just_now,
+                    ..clear
+                },
+                false,
+            ),
+            (
+                "the blob changed within the margin, by this instance's own mark",
+                Grant {
+                    last_change: just_now,
+                    own_last_change: true,
+                    ..clear
+                },
+                true,
+            ),
+            (
+                "no last change known",
+                Grant {
+                    last_change: None,
+                    ..clear
+                },
+                false,
+            ),
+            (
+                "contended, even with its own mark",
+                Grant {
+                    own_last_change: true,
+                    contended: true,
+                    ..clear
+                },
+                false,
+            ),
+        ];
+        for (case, grant, stands) in cases {
+            assert_eq!(grant.read_stands(sent), stands, "{case}");
+        }
+    }
 }

@@ -383,3 +383,317 @@ fn no_two_modules_name_each_other_even_through_others() {
         "modules that name each other (move what both need below them): {circles:#?}"
     );
 }
+
+/// The longest a function in `src/` may be, counted from its `fn` line to its closing brace.
+const FUNCTION_LINES: usize = 80;
+
+/// Functions that are still longer than `FUNCTION_LINES`, and why. The list only shrinks: the
+/// test fails when one of them fits, so its entry goes with the change that split it.
+const LONG_FUNCTIONS: [(&str, &str, &str); 18] = [
+    (
+        "src/app/invocation.rs",
+        "execute",
+        "owned by another change this round",
+    ),
+    (
+        "src/app/mod.rs",
+        "queue_trigger",
+        "owned by another change this round",
+    ),
+    (
+        "src/bulk/endpoint.rs",
+        "deliver",
+        "owned by another change this round",
+    ),
+    (
+        "src/bulk/mod.rs",
+        "run_steps",
+        "owned by another change this round",
+    ),
+    (
+        "src/bulk/rows.rs",
+        "operations",
+        "owned by another change this round",
+    ),
+    (
+        "src/bulk/send.rs",
+        "send",
+        "owned by another change this round",
+    ),
+    (
+        "src/bulk/state.rs",
+        "open",
+        "owned by another change this round",
+    ),
+    (
+        "src/config.rs",
+        "from_lookup",
+        "a shared file this round (additive edits only): to split when no one else is editing it",
+    ),
+    (
+        "src/demo.rs",
+        "run",
+        "outside this round's changes: to split in a later pass",
+    ),
+    (
+        "src/notify/mod.rs",
+        "deliver",
+        "outside this round's changes: to split in a later pass",
+    ),
+    (
+        "src/openapi/schema.rs",
+        "to_openapi2",
+        "outside this round's changes: to split in a later pass",
+    ),
+    (
+        "src/protection/applications.rs",
+        "owners_of_privileged_applications",
+        "owned by another change this round",
+    ),
+    (
+        "src/simulator/host/http.rs",
+        "http_function",
+        "outside this round's changes: to split in a later pass",
+    ),
+    (
+        "src/simulator/host/listener.rs",
+        "process",
+        "outside this round's changes: to split in a later pass",
+    ),
+    (
+        "src/simulator/server/mod.rs",
+        "handle",
+        "a shared file this round (additive edits only): to split when no one else is editing it",
+    ),
+    (
+        "src/simulator/server/mod.rs",
+        "batch",
+        "a shared file this round (additive edits only): to split when no one else is editing it",
+    ),
+    (
+        "src/startup.rs",
+        "build",
+        "a shared file this round (additive edits only): to split when no one else is editing it",
+    ),
+    (
+        "src/storage/account.rs",
+        "connection_string",
+        "outside this round's changes: to split in a later pass",
+    ),
+];
+
+/// `text` with every comment, string and character literal blanked to spaces (line breaks
+/// kept), so that the braces left are the code's own. Lifetimes (`'a`) stay as they are.
+fn code_only(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let blank = |slice: &[char]| -> String {
+        slice
+            .iter()
+            .map(|c| if *c == '\n' { '\n' } else { ' ' })
+            .collect()
+    };
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while at < chars.len() {
+        let next = |offset: usize| chars.get(at + offset).copied();
+        let end = if chars[at] == '/' && next(1) == Some('/') {
+            // A line comment runs to the end of its line.
+            (at..chars.len())
+                .find(|index| chars[*index] == '\n')
+                .unwrap_or(chars.len())
+        } else if chars[at] == '/' && next(1) == Some('*') {
+            // Block comments nest.
+            let (mut depth, mut index) = (0, at);
+            while index < chars.len() {
+                if chars[index] == '/' && chars.get(index + 1) == Some(&'*') {
+                    depth += 1;
+                    index += 2;
+                } else if chars[index] == '*' && chars.get(index + 1) == Some(&'/') {
+                    depth -= 1;
+                    index += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    index += 1;
+                }
+            }
+            index
+        } else if let Some(end) = raw_string_end(&chars, at)
+            && (at == 0 || !is_ident(chars[at - 1]))
+        {
+            end
+        } else if chars[at] == '"' {
+            let mut index = at + 1;
+            while index < chars.len() && chars[index] != '"' {
+                index += if chars[index] == '\\' { 2 } else { 1 };
+            }
+            (index + 1).min(chars.len())
+        } else if chars[at] == '\'' && next(1) == Some('\\') {
+            (at + 2..chars.len())
+                .find(|index| chars[*index] == '\'')
+                .map_or(chars.len(), |index| index + 1)
+        } else if chars[at] == '\'' && next(2) == Some('\'') {
+            at + 3
+        } else {
+            out.push(chars[at]);
+            at += 1;
+            continue;
+        };
+        out.push_str(&blank(&chars[at..end]));
+        at = end;
+    }
+    out
+}
+
+/// Where a raw string (`r"…"`, `r#"…"#`, `br"…"`) that starts at `at` ends, if one does.
+fn raw_string_end(chars: &[char], at: usize) -> Option<usize> {
+    let mut index = at;
+    if chars.get(index) == Some(&'b') {
+        index += 1;
+    }
+    if chars.get(index) != Some(&'r') {
+        return None;
+    }
+    index += 1;
+    let hashes = chars[index..].iter().take_while(|c| **c == '#').count();
+    index += hashes;
+    if chars.get(index) != Some(&'"') {
+        return None;
+    }
+    index += 1;
+    while index < chars.len() {
+        if chars[index] == '"' && chars[index + 1..].iter().take(hashes).all(|c| *c == '#') {
+            return Some((index + 1 + hashes).min(chars.len()));
+        }
+        index += 1;
+    }
+    Some(chars.len())
+}
+
+/// Every function with a body in `code` (comments and literals blanked): its name, the line its
+/// `fn` is on (from 1) and how many lines it spans up to its closing brace.
+fn functions(code: &str) -> Vec<(String, usize, usize)> {
+    let chars: Vec<char> = code.chars().collect();
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let line_of = |index: usize| chars[..index].iter().filter(|c| **c == '\n').count() + 1;
+    let mut found = Vec::new();
+    for at in 0..chars.len().saturating_sub(2) {
+        let keyword = chars[at] == 'f'
+            && chars[at + 1] == 'n'
+            && chars[at + 2].is_whitespace()
+            && (at == 0 || !is_ident(chars[at - 1]));
+        if !keyword {
+            continue;
+        }
+        let start = (at + 2..chars.len())
+            .find(|index| !chars[*index].is_whitespace())
+            .unwrap_or(chars.len());
+        let name: String = chars[start..]
+            .iter()
+            .take_while(|c| is_ident(**c))
+            .collect();
+        if name.is_empty() {
+            continue;
+        }
+        // The body opens at the first `{` outside the signature's brackets; a `;` there first
+        // means a declaration without a body.
+        let mut depth = 0_i32;
+        let mut open = None;
+        for (index, c) in chars.iter().enumerate().skip(start) {
+            match c {
+                '(' | '[' => depth += 1,
+                ')' | ']' => depth -= 1,
+                '{' if depth == 0 => {
+                    open = Some(index);
+                    break;
+                }
+                ';' if depth == 0 => break,
+                _ => {}
+            }
+        }
+        let Some(open) = open else { continue };
+        let mut depth = 0_i32;
+        let close = (open..chars.len()).find(|index| {
+            match chars[*index] {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                _ => {}
+            }
+            depth == 0
+        });
+        let first = line_of(at);
+        let last = close.map_or_else(|| line_of(chars.len() - 1), line_of);
+        found.push((name, first, last - first + 1));
+    }
+    found
+}
+
+/// Every function in `src/` (test modules aside) as (file, name, line, length in lines).
+fn source_functions() -> Vec<(String, String, usize, usize)> {
+    let mut all = Vec::new();
+    for path in rust_files(&root().join("src")) {
+        let name = relative(&path);
+        // A module's tests, inline or in their own `tests.rs`, do not count.
+        if name.ends_with("/tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable source");
+        let text = text
+            .lines()
+            .take_while(|line| *line != "#[cfg(test)]")
+            .collect::<Vec<_>>()
+            .join("\n");
+        for (function, line, length) in functions(&code_only(&text)) {
+            all.push((name.clone(), function, line, length));
+        }
+    }
+    all
+}
+
+#[test]
+fn the_function_reader_measures_from_fn_to_the_closing_brace() {
+    let code = code_only(
+        "fn one() {\n    let s = \"}}\"; // }\n    let c = '{';\n}\n\
+         impl A {\n    pub fn two<'a>(x: &'a [u8; 2]) -> Box<dyn Fn() -> u8> {\n\
+         /* { */ let r = r#\"}\"#;\n        Box::new(|| { 1 })\n    }\n}\n\
+         trait T { fn three(&self); }\n",
+    );
+    assert_eq!(
+        functions(&code),
+        [("one".to_owned(), 1, 4), ("two".to_owned(), 6, 4)]
+    );
+}
+
+#[test]
+fn no_function_grows_past_eighty_lines_unless_listed() {
+    let all = source_functions();
+    let long: Vec<String> = all
+        .iter()
+        .filter(|(file, function, _, length)| {
+            *length > FUNCTION_LINES
+                && !LONG_FUNCTIONS
+                    .iter()
+                    .any(|(listed, name, _)| listed == file && name == function)
+        })
+        .map(|(file, function, line, length)| format!("{file}:{line}: {function} ({length} lines)"))
+        .collect();
+    assert!(
+        long.is_empty(),
+        "split these into named steps (at most {FUNCTION_LINES} lines each): {long:#?}"
+    );
+    let fitting: Vec<String> = LONG_FUNCTIONS
+        .iter()
+        .filter(|(listed, name, _)| {
+            !all.iter().any(|(file, function, _, length)| {
+                file == listed && function == name && *length > FUNCTION_LINES
+            })
+        })
+        .map(|(file, function, _)| format!("{file}: {function}"))
+        .collect();
+    assert!(
+        fitting.is_empty(),
+        "these fit now (or are gone): take them off LONG_FUNCTIONS: {fitting:#?}"
+    );
+}

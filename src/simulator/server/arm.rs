@@ -85,83 +85,94 @@ fn read(shared: &Shared, path: &str, query: &[(String, String)]) -> Reply {
     let tenant = lock(&shared.tenant);
     let azure = &tenant.azure;
     if let Some(scope) = lower.strip_suffix(ASSIGNMENTS) {
-        let scope = &path[..scope.len()];
-        if !azure.exists(scope) {
-            return error(
-                404,
-                "ResourceNotFound",
-                &format!("The resource '{scope}' could not be found."),
-            );
-        }
-        let filter = query_value(query, "$filter");
-        if filter.is_some_and(|filter| filter != "atScope()") {
-            return error(
-                400,
-                "UnsupportedQuery",
-                "Only $filter=atScope() is simulated.",
-            );
-        }
-        let subscription = subscription_of(scope);
-        let value: Vec<Value> = azure
-            .applying_at(scope)
-            .into_iter()
-            .map(|assignment| {
-                json!({
-                    "id": format!("{}/providers/Microsoft.Authorization/roleAssignments/{}",
-                        assignment.scope, assignment.id),
-                    "name": assignment.id,
-                    "type": "Microsoft.Authorization/roleAssignments",
-                    "properties": {
-                        "roleDefinitionId": format!(
-                            "{subscription}/providers/Microsoft.Authorization/roleDefinitions/{}",
-                            assignment.role
-                        ),
-                        "principalId": assignment.principal_id,
-                        "principalType": assignment.principal_type,
-                        "scope": assignment.scope,
-                    }
-                })
-            })
-            .collect();
-        return ok(200, json!({"value": value}));
+        return assignments(azure, &path[..scope.len()], query);
     }
     if let Some(at) = lower.find(DEFINITIONS) {
-        let id = &path[at + DEFINITIONS.len()..];
-        let above = &path[..at];
-        if !above.is_empty() && !azure.exists(above) {
-            return error(
-                404,
-                "ResourceNotFound",
-                &format!("The resource '{above}' could not be found."),
-            );
-        }
-        return match azure.definition(id) {
-            Some(definition) => ok(
-                200,
-                json!({
-                    "id": format!("{above}/providers/Microsoft.Authorization/roleDefinitions/{}", definition.id),
-                    "name": definition.id,
-                    "type": "Microsoft.Authorization/roleDefinitions",
-                    "properties": {
-                        "roleName": definition.name,
-                        "type": if definition.custom { "CustomRole" } else { "BuiltInRole" },
-                        "permissions": definition.permissions,
-                        "assignableScopes": ["/"],
-                    }
-                }),
-            ),
-            None => error(
-                404,
-                "RoleDefinitionDoesNotExist",
-                "The specified role definition does not exist.",
-            ),
-        };
+        return definition(azure, &path[..at], &path[at + DEFINITIONS.len()..]);
     }
     error(
         404,
         "InvalidResourceType",
         "Only role assignments and role definitions are simulated on ARM.",
     )
+}
+
+/// The role assignments that apply at `scope` (`$filter=atScope()`: there and above).
+fn assignments(
+    azure: &crate::simulator::tenant::azure::AzureRbac,
+    scope: &str,
+    query: &[(String, String)],
+) -> Reply {
+    if !azure.exists(scope) {
+        return error(
+            404,
+            "ResourceNotFound",
+            &format!("The resource '{scope}' could not be found."),
+        );
+    }
+    let filter = query_value(query, "$filter");
+    if filter.is_some_and(|filter| filter != "atScope()") {
+        return error(
+            400,
+            "UnsupportedQuery",
+            "Only $filter=atScope() is simulated.",
+        );
+    }
+    let subscription = subscription_of(scope);
+    let value: Vec<Value> = azure
+        .applying_at(scope)
+        .into_iter()
+        .map(|assignment| {
+            json!({
+                "id": format!("{}/providers/Microsoft.Authorization/roleAssignments/{}",
+                    assignment.scope, assignment.id),
+                "name": assignment.id,
+                "type": "Microsoft.Authorization/roleAssignments",
+                "properties": {
+                    "roleDefinitionId": format!(
+                        "{subscription}/providers/Microsoft.Authorization/roleDefinitions/{}",
+                        assignment.role
+                    ),
+                    "principalId": assignment.principal_id,
+                    "principalType": assignment.principal_type,
+                    "scope": assignment.scope,
+                }
+            })
+        })
+        .collect();
+    ok(200, json!({"value": value}))
+}
+
+/// One role definition, read at the scope `above` (empty: at the root).
+fn definition(azure: &crate::simulator::tenant::azure::AzureRbac, above: &str, id: &str) -> Reply {
+    if !above.is_empty() && !azure.exists(above) {
+        return error(
+            404,
+            "ResourceNotFound",
+            &format!("The resource '{above}' could not be found."),
+        );
+    }
+    match azure.definition(id) {
+        Some(definition) => ok(
+            200,
+            json!({
+                "id": format!("{above}/providers/Microsoft.Authorization/roleDefinitions/{}", definition.id),
+                "name": definition.id,
+                "type": "Microsoft.Authorization/roleDefinitions",
+                "properties": {
+                    "roleName": definition.name,
+                    "type": if definition.custom { "CustomRole" } else { "BuiltInRole" },
+                    "permissions": definition.permissions,
+                    "assignableScopes": ["/"],
+                }
+            }),
+        ),
+        None => error(
+            404,
+            "RoleDefinitionDoesNotExist",
+            "The specified role definition does not exist.",
+        ),
+    }
 }
 
 /// `/subscriptions/{id}` of a scope below a subscription (empty above one).

@@ -8,6 +8,7 @@ mod collections;
 mod directory;
 mod identity;
 mod json;
+mod methods;
 mod permissions;
 mod routes;
 mod throttle;

@@ -75,6 +75,7 @@ pub(super) const APPLICATION_READ: [&str; 4] = [
 ];
 
 /// Which Graph backend answers, for the shape of its errors.
+#[derive(Clone, Copy)]
 pub(super) enum Backend {
     Directory,
     Methods,

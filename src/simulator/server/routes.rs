@@ -1,10 +1,12 @@
 //! Graph's endpoints: which request reaches which part of the tenant, with the permission
 //! each needs and the answer Graph gives.
+//!
+//! A request is first read into a `Route` (the endpoint and the keys its path names), then
+//! checked against the route's permissions (`Route::needs`, one row per endpoint), then served.
 
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
 use super::applications::{
     graph_permission_grants, owners, service_principal, service_principals_by_id,
@@ -14,16 +16,15 @@ use super::directory::{
     check_member_groups, group_eligibilities, group_owners, groups_by_id, role_definitions,
     role_holdings, service_principal_members,
 };
-use super::json::{
-    Reply, error, mail_body, no_content, ok, percent_decode, phone_filter, phone_json, refusal,
-    select, type_of_method_id, user_json, write_body,
+use super::json::{Reply, error, mail_body, ok, percent_decode, refusal, select, user_json};
+use super::methods::{
+    add_phone, methods, phone_method, phone_methods, remove_phone, switch_sms_sign_in, update_phone,
 };
 use super::permissions::{
     APPLICATION_READ, Backend, DIRECTORY_READ, GROUP_ELIGIBILITY_READ, MEMBERSHIP_READ,
     METHODS_READ, ORGANIZATION_READ, PHONE_METHODS_READ, PHONE_METHODS_WRITE, POLICY_READ,
     ROLES_READ, require,
 };
-use crate::phone::PhoneType;
 use crate::simulator::{Shared, lock};
 
 /// Routes one Graph request to the tenant.
@@ -35,6 +36,35 @@ pub(super) fn dispatch(
     body: Option<&Value>,
     roles: &HashSet<String>,
 ) -> Reply {
+    let segments = path_segments(path);
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let Some(route) = Route::of(method, &segments) else {
+        return error(
+            400,
+            "BadRequest",
+            &format!(
+                "Resource not found for the segment '{}'.",
+                segments.last().unwrap_or(&"")
+            ),
+        );
+    };
+    let needs = route.needs();
+    // Every permission set a route needs must be held; the first one missing answers.
+    for any_of in needs.all_of {
+        if let Some(denied) = require(roles, any_of, needs.backend) {
+            return denied;
+        }
+    }
+    route.serve(&Request {
+        shared,
+        query,
+        body,
+        roles,
+    })
+}
+
+/// The path's segments, percent-decoded, with Graph's key syntaxes read as plain segments.
+fn path_segments(path: &str) -> Vec<String> {
     let mut segments: Vec<String> = path
         .trim_start_matches('/')
         .split('/')
@@ -58,380 +88,344 @@ pub(super) fn dispatch(
             segments.splice(0..1, [collection.to_owned(), format!("appId={app_id}")]);
         }
     }
-    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let base = &shared.base_url;
-    match (method, segments.as_slice()) {
-        ("GET", ["users"]) => {
-            if let Some(denied) = require(roles, &DIRECTORY_READ, Backend::Directory) {
-                return denied;
-            }
-            list_users(shared, query)
-        }
-        ("GET", ["users", key]) => {
-            if let Some(denied) = require(roles, &DIRECTORY_READ, Backend::Directory) {
-                return denied;
-            }
-            let tenant = lock(&shared.tenant);
-            match tenant.find(key) {
-                Some(user) => ok(200, user_json(user, select(query), base)),
-                None => error(
-                    404,
-                    "Request_ResourceNotFound",
-                    &format!(
-                        "Resource '{key}' does not exist or one of its queried reference-property \
-                         objects are not present."
-                    ),
-                ),
-            }
-        }
-        ("GET", ["users", key, "authentication", "phoneMethods"]) => {
-            if let Some(denied) = require(roles, &PHONE_METHODS_READ, Backend::Methods) {
-                return denied;
-            }
-            let tenant = lock(&shared.tenant);
-            match tenant.read_phones(key, Instant::now()) {
-                Ok(phones) => {
-                    let wanted =
-                        phone_filter(query).filter(|_| tenant.variants.honour_phone_filter);
-                    let value: Vec<Value> = phones
-                        .iter()
-                        .filter(|phone| wanted.is_none_or(|wanted| phone.phone_type == wanted))
-                        .map(phone_json)
-                        .collect();
-                    ok(
-                        200,
-                        json!({
-                            "@odata.context": format!("{base}/v1.0/$metadata#users('{key}')/authentication/phoneMethods"),
-                            "value": value,
-                        }),
-                    )
+    segments
+}
+
+/// What serving a route may read besides the keys in its path.
+struct Request<'a> {
+    shared: &'a Shared,
+    query: &'a [(String, String)],
+    body: Option<&'a Value>,
+    roles: &'a HashSet<String>,
+}
+
+/// The permissions a route needs: one of each listed set, and the backend whose 403 answers
+/// when one is missing.
+struct Needs {
+    all_of: &'static [&'static [&'static str]],
+    backend: Backend,
+}
+
+/// Every endpoint the simulator serves, with the keys its path names.
+enum Route<'a> {
+    ListUsers,
+    User {
+        key: &'a str,
+    },
+    PhoneMethods {
+        key: &'a str,
+    },
+    Methods {
+        key: &'a str,
+    },
+    MethodConfiguration {
+        sms: bool,
+    },
+    PhoneMethod {
+        key: &'a str,
+        id: &'a str,
+    },
+    AddPhone {
+        key: &'a str,
+    },
+    UpdatePhone {
+        key: &'a str,
+        id: &'a str,
+    },
+    RemovePhone {
+        key: &'a str,
+        id: &'a str,
+    },
+    SwitchSmsSignIn {
+        key: &'a str,
+        id: &'a str,
+        enable: bool,
+    },
+    RegistrationReport,
+    Organization,
+    SendMail {
+        key: &'a str,
+    },
+    RoleDefinitions,
+    RoleHoldings {
+        collection: &'a str,
+    },
+    GroupEligibilities,
+    ServicePrincipalMembers {
+        group: &'a str,
+    },
+    GroupOwners {
+        group: &'a str,
+    },
+    Groups,
+    ServicePrincipals,
+    ServicePrincipal {
+        key: &'a str,
+    },
+    GraphPermissionGrants {
+        key: &'a str,
+    },
+    Owners {
+        key: &'a str,
+        application: bool,
+    },
+    CheckMemberGroups {
+        key: &'a str,
+    },
+}
+
+impl<'a> Route<'a> {
+    /// The route a request's method and path segments name, if any.
+    fn of(method: &str, segments: &[&'a str]) -> Option<Self> {
+        Some(match (method, segments) {
+            ("GET", ["users"]) => Self::ListUsers,
+            ("GET", ["users", key]) => Self::User { key },
+            ("GET", ["users", key, "authentication", "phoneMethods"]) => Self::PhoneMethods { key },
+            ("GET", ["users", key, "authentication", "methods"]) => Self::Methods { key },
+            (
+                "GET",
+                [
+                    "policies",
+                    "authenticationMethodsPolicy",
+                    "authenticationMethodConfigurations",
+                    id,
+                ],
+            ) if id.eq_ignore_ascii_case("sms") || id.eq_ignore_ascii_case("voice") => {
+                Self::MethodConfiguration {
+                    sms: id.eq_ignore_ascii_case("sms"),
                 }
-                Err(refused) => refusal(&refused),
             }
-        }
-        ("GET", ["users", key, "authentication", "methods"]) => {
-            if let Some(denied) = require(roles, &METHODS_READ, Backend::Methods) {
-                return denied;
+            ("GET", ["users", key, "authentication", "phoneMethods", id]) => {
+                Self::PhoneMethod { key, id }
             }
-            let tenant = lock(&shared.tenant);
-            match tenant.read_phones(key, Instant::now()) {
-                Ok(phones) => {
-                    let with_state = tenant.variants.methods_list_sms_state;
-                    let mut value = vec![json!({
-                        "@odata.type": "#microsoft.graph.passwordAuthenticationMethod",
-                        "id": "28c10230-6103-485e-b985-444c60001490",
-                    })];
-                    value.extend(phones.iter().map(|phone| {
-                        let mut entry = phone_json(phone);
-                        entry["@odata.type"] = json!("#microsoft.graph.phoneAuthenticationMethod");
-                        if !with_state && let Some(entry) = entry.as_object_mut() {
-                            entry.remove("smsSignInState");
-                        }
-                        entry
-                    }));
-                    let others = tenant
-                        .find(key)
-                        .map(|user| user.other_methods.clone())
-                        .unwrap_or_default();
-                    value.extend(others.iter().map(|kind| {
-                        json!({"@odata.type": format!("#microsoft.graph.{kind}"), "id": uuid::Uuid::new_v4().to_string()})
-                    }));
-                    ok(
-                        200,
-                        json!({
-                            "@odata.context": format!("{base}/v1.0/$metadata#users('{key}')/authentication/methods"),
-                            "value": value,
-                        }),
-                    )
+            ("POST", ["users", key, "authentication", "phoneMethods"]) => Self::AddPhone { key },
+            ("PATCH", ["users", key, "authentication", "phoneMethods", id]) => {
+                Self::UpdatePhone { key, id }
+            }
+            ("DELETE", ["users", key, "authentication", "phoneMethods", id]) => {
+                Self::RemovePhone { key, id }
+            }
+            ("POST", ["users", key, "authentication", "phoneMethods", id, action])
+                if matches!(*action, "enableSmsSignIn" | "disableSmsSignIn") =>
+            {
+                Self::SwitchSmsSignIn {
+                    key,
+                    id,
+                    enable: *action == "enableSmsSignIn",
                 }
-                Err(refused) => refusal(&refused),
             }
-        }
-        (
-            "GET",
-            [
-                "policies",
-                "authenticationMethodsPolicy",
-                "authenticationMethodConfigurations",
-                id,
-            ],
-        ) if id.eq_ignore_ascii_case("sms") || id.eq_ignore_ascii_case("voice") => {
-            if let Some(denied) = require(roles, &POLICY_READ, Backend::Directory) {
-                return denied;
-            }
-            let tenant = lock(&shared.tenant);
-            let policy = &tenant.policy;
-            let sms = id.eq_ignore_ascii_case("sms");
-            let channel = if sms { &policy.sms } else { &policy.voice };
-            let target_kind = |id: &str| {
-                if tenant.find(id).is_some() {
-                    "user"
-                } else {
-                    "group"
-                }
-            };
-            let include: Vec<Value> = channel
-                .include
-                .iter()
-                .map(|target| {
-                    let mut entry = json!({"targetType": target_kind(&target.id), "id": target.id, "isRegistrationRequired": false});
-                    if sms {
-                        entry["isUsableForSignIn"] = json!(target.usable_for_sign_in);
-                    }
-                    entry
-                })
-                .collect();
-            let exclude: Vec<Value> = channel
-                .exclude
-                .iter()
-                .map(|id| json!({"targetType": target_kind(id), "id": id}))
-                .collect();
-            let mut body = json!({
-                "@odata.type": if sms { "#microsoft.graph.smsAuthenticationMethodConfiguration" } else { "#microsoft.graph.voiceAuthenticationMethodConfiguration" },
-                "id": if sms { "Sms" } else { "Voice" },
-                "state": if channel.enabled { "enabled" } else { "disabled" },
-                "includeTargets": include,
-                "excludeTargets": exclude,
-            });
-            if !sms {
-                body["isOfficePhoneAllowed"] = json!(policy.office_phone_allowed);
-            }
-            ok(200, body)
-        }
-        ("GET", ["users", key, "authentication", "phoneMethods", id]) => {
-            if let Some(denied) = require(roles, &PHONE_METHODS_READ, Backend::Methods) {
-                return denied;
-            }
-            let tenant = lock(&shared.tenant);
-            let Some(phone_type) = type_of_method_id(id) else {
-                return error(404, "itemNotFound", "The phone method was not found.");
-            };
-            match tenant.read_phones(key, Instant::now()) {
-                Ok(phones) => match phones.iter().find(|phone| phone.phone_type == phone_type) {
-                    Some(phone) => ok(200, phone_json(phone)),
-                    None => error(404, "itemNotFound", "The phone method was not found."),
-                },
-                Err(refused) => refusal(&refused),
-            }
-        }
-        ("POST", ["users", key, "authentication", "phoneMethods"]) => {
-            if let Some(denied) = require(roles, &PHONE_METHODS_WRITE, Backend::Methods) {
-                return denied;
-            }
-            let Some((phone_type, number)) = write_body(body, true) else {
-                return error(
-                    400,
-                    "badRequest",
-                    "The request body must have phoneNumber and phoneType, and must not have \
-                     smsSignInState.",
-                );
-            };
-            let Some(phone_type) = phone_type else {
-                return error(400, "badRequest", "phoneType is required.");
-            };
-            let mut tenant = lock(&shared.tenant);
-            match tenant.add_phone(key, phone_type, &number, Instant::now()) {
-                Ok(phone) => ok(201, phone_json(&phone)),
-                Err(refused) => refusal(&refused),
-            }
-        }
-        ("PATCH", ["users", key, "authentication", "phoneMethods", id]) => {
-            if let Some(denied) = require(roles, &PHONE_METHODS_WRITE, Backend::Methods) {
-                return denied;
-            }
-            let Some(phone_type) = type_of_method_id(id) else {
-                return error(404, "itemNotFound", "The phone method was not found.");
-            };
-            let Some((body_type, number)) = write_body(body, false) else {
-                return error(400, "badRequest", "The request body must have phoneNumber.");
-            };
-            let mut tenant = lock(&shared.tenant);
-            match tenant.update_phone(key, phone_type, body_type, &number, Instant::now()) {
-                Ok(_) => no_content(),
-                Err(refused) => refusal(&refused),
-            }
-        }
-        ("DELETE", ["users", key, "authentication", "phoneMethods", id]) => {
-            if let Some(denied) = require(roles, &PHONE_METHODS_WRITE, Backend::Methods) {
-                return denied;
-            }
-            let Some(phone_type) = type_of_method_id(id) else {
-                return error(404, "itemNotFound", "The phone method was not found.");
-            };
-            let mut tenant = lock(&shared.tenant);
-            match tenant.remove_phone(key, phone_type, Instant::now()) {
-                Ok(()) => no_content(),
-                Err(refused) => refusal(&refused),
-            }
-        }
-        ("POST", ["users", key, "authentication", "phoneMethods", id, action])
-            if matches!(*action, "enableSmsSignIn" | "disableSmsSignIn") =>
-        {
-            if let Some(denied) = require(roles, &PHONE_METHODS_WRITE, Backend::Methods) {
-                return denied;
-            }
-            if type_of_method_id(id) != Some(PhoneType::Mobile) {
-                return error(
-                    400,
-                    "badRequest",
-                    "SMS sign-in is available only on the mobile phone method.",
-                );
-            }
-            let mut tenant = lock(&shared.tenant);
-            match tenant.switch_sms_sign_in(key, *action == "enableSmsSignIn", Instant::now()) {
-                Ok(()) => no_content(),
-                Err(refused) => refusal(&refused),
-            }
-        }
-        (
-            "GET",
+            ("POST", ["users", key, "sendMail"]) => Self::SendMail { key },
+            ("POST", ["users", key, "checkMemberGroups"]) => Self::CheckMemberGroups { key },
+            ("GET", segments) => return Self::of_directory(segments),
+            _ => return None,
+        })
+    }
+
+    /// The read-only routes outside a user's own methods: reports, the organization, roles,
+    /// groups and applications.
+    fn of_directory(segments: &[&'a str]) -> Option<Self> {
+        Some(match segments {
             [
                 "reports",
                 "authenticationMethods",
                 "userRegistrationDetails",
-            ],
-        ) => registration_report(shared, query, roles),
-        ("GET", ["organization"]) => {
-            if let Some(denied) = require(roles, &ORGANIZATION_READ, Backend::Directory) {
-                return denied;
+            ] => Self::RegistrationReport,
+            ["organization"] => Self::Organization,
+            ["beta", "roleManagement", "directory", "roleDefinitions"] => Self::RoleDefinitions,
+            ["roleManagement", "directory", collection]
+                if matches!(
+                    *collection,
+                    "roleAssignments" | "roleEligibilityScheduleInstances"
+                ) =>
+            {
+                Self::RoleHoldings { collection }
             }
-            let tenant = lock(&shared.tenant);
-            ok(
-                200,
-                json!({
-                    "@odata.context": format!("{base}/v1.0/$metadata#organization"),
-                    "value": [{
-                        "id": "a9a4a4c0-5d5c-4a5b-8f0e-6b7b7f0c0001",
-                        "displayName": tenant.organization_name,
-                    }],
-                }),
-            )
-        }
-        ("POST", ["users", key, "sendMail"]) => {
-            if let Some(denied) = require(roles, &["Mail.Send"], Backend::Exchange) {
-                return denied;
-            }
-            let Some(mail) = mail_body(key, body) else {
-                return error(
-                    400,
-                    "ErrorInvalidRequest",
-                    "The message must have a subject, a body and at least one recipient address.",
-                );
-            };
-            let mut tenant = lock(&shared.tenant);
-            match tenant.send_mail(mail) {
-                Ok(()) => Reply {
-                    status: 202,
-                    headers: Vec::new(),
-                    body: None,
-                },
-                Err(refused) => refusal(&refused),
-            }
-        }
-        ("GET", ["beta", "roleManagement", "directory", "roleDefinitions"]) => {
-            if let Some(denied) = require(roles, &ROLES_READ, Backend::Directory) {
-                return denied;
-            }
-            role_definitions(shared, query)
-        }
-        ("GET", ["roleManagement", "directory", collection])
-            if matches!(
-                *collection,
-                "roleAssignments" | "roleEligibilityScheduleInstances"
-            ) =>
-        {
-            if let Some(denied) = require(roles, &ROLES_READ, Backend::Directory) {
-                return denied;
-            }
-            role_holdings(shared, collection, query)
-        }
-        (
-            "GET",
             [
                 "identityGovernance",
                 "privilegedAccess",
                 "group",
                 "eligibilityScheduleInstances",
-            ],
-        ) => {
-            if let Some(denied) = require(roles, &GROUP_ELIGIBILITY_READ, Backend::Directory) {
-                return denied;
-            }
-            group_eligibilities(shared, query)
-        }
-        (
-            "GET",
+            ] => Self::GroupEligibilities,
             [
                 "groups",
                 group,
                 "members",
                 "microsoft.graph.servicePrincipal",
-            ],
-        ) => {
-            if let Some(denied) = require(roles, &MEMBERSHIP_READ, Backend::Directory) {
-                return denied;
-            }
-            service_principal_members(shared, group)
-        }
-        ("GET", ["groups", group, "owners"]) => {
-            if let Some(denied) = require(roles, &MEMBERSHIP_READ, Backend::Directory) {
-                return denied;
-            }
-            group_owners(shared, group)
-        }
-        ("GET", ["groups"]) => {
-            if let Some(denied) = require(roles, &MEMBERSHIP_READ, Backend::Directory) {
-                return denied;
-            }
-            groups_by_id(shared, query)
-        }
-        ("GET", ["servicePrincipals"]) => {
-            if let Some(denied) = require(roles, &APPLICATION_READ, Backend::Directory) {
-                return denied;
-            }
-            service_principals_by_id(shared, query)
-        }
-        ("GET", ["servicePrincipals", key]) => {
-            if let Some(denied) = require(roles, &APPLICATION_READ, Backend::Directory) {
-                return denied;
-            }
-            service_principal(shared, key)
-        }
-        ("GET", ["servicePrincipals", key, "appRoleAssignedTo"]) => {
-            if let Some(denied) = require(roles, &APPLICATION_READ, Backend::Directory) {
-                return denied;
-            }
-            graph_permission_grants(shared, key, query)
-        }
-        (
-            "GET",
+            ] => Self::ServicePrincipalMembers { group },
+            ["groups", group, "owners"] => Self::GroupOwners { group },
+            ["groups"] => Self::Groups,
+            ["servicePrincipals"] => Self::ServicePrincipals,
+            ["servicePrincipals", key] => Self::ServicePrincipal { key },
+            ["servicePrincipals", key, "appRoleAssignedTo"] => Self::GraphPermissionGrants { key },
             [
                 collection @ ("servicePrincipals" | "applications"),
                 key,
                 "owners",
-            ],
-        ) => {
-            if let Some(denied) = require(roles, &APPLICATION_READ, Backend::Directory) {
-                return denied;
+            ] => Self::Owners {
+                key,
+                application: *collection == "applications",
+            },
+            _ => return None,
+        })
+    }
+
+    /// The permissions this route needs, as Graph's API reference lists them for the call.
+    fn needs(&self) -> Needs {
+        use Backend::{Directory, Exchange, Methods};
+        let (all_of, backend): (&'static [&'static [&'static str]], Backend) = match self {
+            Self::ListUsers | Self::User { .. } => (&[&DIRECTORY_READ], Directory),
+            Self::PhoneMethods { .. } | Self::PhoneMethod { .. } => {
+                (&[&PHONE_METHODS_READ], Methods)
             }
-            owners(shared, key, *collection == "applications")
+            Self::Methods { .. } => (&[&METHODS_READ], Methods),
+            Self::MethodConfiguration { .. } => (&[&POLICY_READ], Directory),
+            Self::AddPhone { .. }
+            | Self::UpdatePhone { .. }
+            | Self::RemovePhone { .. }
+            | Self::SwitchSmsSignIn { .. } => (&[&PHONE_METHODS_WRITE], Methods),
+            // The report's handler checks its own permission, with the reports backend's 403.
+            Self::RegistrationReport => (&[], Directory),
+            Self::Organization => (&[&ORGANIZATION_READ], Directory),
+            Self::SendMail { .. } => (&[&["Mail.Send"]], Exchange),
+            Self::RoleDefinitions | Self::RoleHoldings { .. } => (&[&ROLES_READ], Directory),
+            Self::GroupEligibilities => (&[&GROUP_ELIGIBILITY_READ], Directory),
+            Self::ServicePrincipalMembers { .. } | Self::GroupOwners { .. } | Self::Groups => {
+                (&[&MEMBERSHIP_READ], Directory)
+            }
+            Self::ServicePrincipals
+            | Self::ServicePrincipal { .. }
+            | Self::GraphPermissionGrants { .. }
+            | Self::Owners { .. } => (&[&APPLICATION_READ], Directory),
+            Self::CheckMemberGroups { .. } => (&[&DIRECTORY_READ, &MEMBERSHIP_READ], Directory),
+        };
+        Needs { all_of, backend }
+    }
+
+    /// Graph's answer to this route, its permissions already checked.
+    fn serve(&self, request: &Request<'_>) -> Reply {
+        let Request {
+            shared,
+            query,
+            body,
+            roles,
+        } = *request;
+        match *self {
+            Self::ListUsers => list_users(shared, query),
+            Self::User { key } => user(shared, key, query),
+            Self::PhoneMethods { key } => phone_methods(shared, key, query),
+            Self::Methods { key } => methods(shared, key),
+            Self::MethodConfiguration { sms } => method_configuration(shared, sms),
+            Self::PhoneMethod { key, id } => phone_method(shared, key, id),
+            Self::AddPhone { key } => add_phone(shared, key, body),
+            Self::UpdatePhone { key, id } => update_phone(shared, key, id, body),
+            Self::RemovePhone { key, id } => remove_phone(shared, key, id),
+            Self::SwitchSmsSignIn { key, id, enable } => {
+                switch_sms_sign_in(shared, key, id, enable)
+            }
+            Self::RegistrationReport => registration_report(shared, query, roles),
+            Self::Organization => organization(shared),
+            Self::SendMail { key } => send_mail(shared, key, body),
+            Self::RoleDefinitions => role_definitions(shared, query),
+            Self::RoleHoldings { collection } => role_holdings(shared, collection, query),
+            Self::GroupEligibilities => group_eligibilities(shared, query),
+            Self::ServicePrincipalMembers { group } => service_principal_members(shared, group),
+            Self::GroupOwners { group } => group_owners(shared, group),
+            Self::Groups => groups_by_id(shared, query),
+            Self::ServicePrincipals => service_principals_by_id(shared, query),
+            Self::ServicePrincipal { key } => service_principal(shared, key),
+            Self::GraphPermissionGrants { key } => graph_permission_grants(shared, key, query),
+            Self::Owners { key, application } => owners(shared, key, application),
+            Self::CheckMemberGroups { key } => check_member_groups(shared, key, body),
         }
-        ("POST", ["users", key, "checkMemberGroups"]) => {
-            if let Some(denied) = require(roles, &DIRECTORY_READ, Backend::Directory) {
-                return denied;
-            }
-            if let Some(denied) = require(roles, &MEMBERSHIP_READ, Backend::Directory) {
-                return denied;
-            }
-            check_member_groups(shared, key, body)
-        }
-        _ => error(
-            400,
-            "BadRequest",
+    }
+}
+
+fn user(shared: &Shared, key: &str, query: &[(String, String)]) -> Reply {
+    let tenant = lock(&shared.tenant);
+    match tenant.find(key) {
+        Some(user) => ok(200, user_json(user, select(query), &shared.base_url)),
+        None => error(
+            404,
+            "Request_ResourceNotFound",
             &format!(
-                "Resource not found for the segment '{}'.",
-                segments.last().unwrap_or(&"")
+                "Resource '{key}' does not exist or one of its queried reference-property \
+                 objects are not present."
             ),
         ),
+    }
+}
+
+/// The SMS (`sms`) or Voice configuration of the Authentication methods policy.
+fn method_configuration(shared: &Shared, sms: bool) -> Reply {
+    let tenant = lock(&shared.tenant);
+    let policy = &tenant.policy;
+    let channel = if sms { &policy.sms } else { &policy.voice };
+    let target_kind = |id: &str| {
+        if tenant.find(id).is_some() {
+            "user"
+        } else {
+            "group"
+        }
+    };
+    let include: Vec<Value> = channel
+        .include
+        .iter()
+        .map(|target| {
+            let mut entry = json!({"targetType": target_kind(&target.id), "id": target.id, "isRegistrationRequired": false});
+            if sms {
+                entry["isUsableForSignIn"] = json!(target.usable_for_sign_in);
+            }
+            entry
+        })
+        .collect();
+    let exclude: Vec<Value> = channel
+        .exclude
+        .iter()
+        .map(|id| json!({"targetType": target_kind(id), "id": id}))
+        .collect();
+    let mut body = json!({
+        "@odata.type": if sms { "#microsoft.graph.smsAuthenticationMethodConfiguration" } else { "#microsoft.graph.voiceAuthenticationMethodConfiguration" },
+        "id": if sms { "Sms" } else { "Voice" },
+        "state": if channel.enabled { "enabled" } else { "disabled" },
+        "includeTargets": include,
+        "excludeTargets": exclude,
+    });
+    if !sms {
+        body["isOfficePhoneAllowed"] = json!(policy.office_phone_allowed);
+    }
+    ok(200, body)
+}
+
+fn organization(shared: &Shared) -> Reply {
+    let base = &shared.base_url;
+    let tenant = lock(&shared.tenant);
+    ok(
+        200,
+        json!({
+            "@odata.context": format!("{base}/v1.0/$metadata#organization"),
+            "value": [{
+                "id": "a9a4a4c0-5d5c-4a5b-8f0e-6b7b7f0c0001",
+                "displayName": tenant.organization_name,
+            }],
+        }),
+    )
+}
+
+fn send_mail(shared: &Shared, key: &str, body: Option<&Value>) -> Reply {
+    let Some(mail) = mail_body(key, body) else {
+        return error(
+            400,
+            "ErrorInvalidRequest",
+            "The message must have a subject, a body and at least one recipient address.",
+        );
+    };
+    let mut tenant = lock(&shared.tenant);
+    match tenant.send_mail(mail) {
+        Ok(()) => Reply {
+            status: 202,
+            headers: Vec::new(),
+            body: None,
+        },
+        Err(refused) => refusal(&refused),
     }
 }

@@ -1,0 +1,310 @@
+//! The claim on one user for one invocation, and the reads made under it: the instance's lock
+//! of the caller's name for the user, a concurrency permit, the first read (with the lease
+//! alongside for a user named by object id), then for a user named by UPN the object id's lock
+//! and lease, and finally the verdict and the reads the wait for the lease may have made stale.
+//! What it leaves ([`Ready`]) holds the locks, the permit and the lease until the change is
+//! done.
+
+use tokio::sync::SemaphorePermit;
+
+use super::{Services, acquire_permit, fail_graph, fail_with, judge, lease, read, registered};
+use crate::graph::GraphError;
+use crate::locks::UserGuard;
+use crate::methods::AuthenticationMethods;
+use crate::outcome::Outcome;
+use crate::request::Request;
+use crate::storage::leases::{LeaseError, Moment};
+use crate::user::{DirectoryUser, UserRef};
+
+/// The locks and the permit one invocation holds until it is done (a lock the lease's hold
+/// took over is `None` here).
+pub(super) struct Guards<'a> {
+    _caller_lock: Option<UserGuard>,
+    _id_lock: Option<UserGuard>,
+    _permit: SemaphorePermit<'a>,
+}
+
+/// What the first round trip left: the user as the directory returned them, read under the
+/// lock of the caller's name for them.
+pub(super) struct Started<'a> {
+    caller_lock: Option<UserGuard>,
+    permit: SemaphorePermit<'a>,
+    /// The write serial when the first read began (to see writes by object id since).
+    writes_before: u64,
+    /// When the first read was sent (for whether it may stand under the lease).
+    read_sent: Moment,
+    hold: lease::Hold,
+    lease_error: Option<LeaseError>,
+    /// For a removal of whatever is registered: the number seen before any wait.
+    first_seen: registered::Seen,
+    user: DirectoryUser,
+    object_id: UserRef,
+    methods: Result<AuthenticationMethods, GraphError>,
+    checks: read::Checks,
+}
+
+/// Takes the lock of the caller's name for the user and a permit, and makes the first read
+/// (with the lease alongside for a user named by object id); `None` when the user could not
+/// be read (the outcome failed).
+pub(super) async fn start<'a>(
+    services: &'a Services,
+    request: &Request,
+    deadline: tokio::time::Instant,
+    outcome: &mut Outcome,
+) -> Option<Started<'a>> {
+    // The user's lock first, then a permit: invocations queued behind one busy user must not
+    // hold permits that other users could use. No one waits for a lock while holding a
+    // permit, so lock holders can always get one.
+    let mut caller_lock = Some(services.locks.lock(&request.user.lock_key()).await);
+    let permit = acquire_permit(services, outcome).await?;
+    let writes_before = services.locks.write_serial();
+    // The lease of a user named by object id goes alongside the first read (a dry run writes
+    // nothing and needs none); whether that read may stand is the lease's to say.
+    let read_sent = Moment::now();
+    let early = matches!(request.user, UserRef::ObjectId(_)) && !request.dry_run;
+    let (first, (), early_lease) = tokio::join!(
+        read::first_read(services, &request.user, true),
+        services.notifier.prepare(&services.graph, request),
+        async {
+            if early {
+                lease::acquire(services, &request.user, deadline).await
+            } else {
+                None
+            }
+        }
+    );
+    let mut hold = lease::Hold::default();
+    let mut lease_error = None;
+    match early_lease {
+        Some(Ok(held)) => hold.keep(held, caller_lock.take()),
+        Some(Err(error)) => lease_error = Some(error),
+        None => {}
+    }
+    let read::FirstRead {
+        user,
+        methods,
+        checks,
+    } = first;
+    let first_seen = registered::seen_in(request, &methods);
+    let (user, object_id) = read::accept_user(user, &request.user, outcome)?;
+    Some(Started {
+        caller_lock,
+        permit,
+        writes_before,
+        read_sent,
+        hold,
+        lease_error,
+        first_seen,
+        user,
+        object_id,
+        methods,
+        checks,
+    })
+}
+
+/// What the reads under the object id's lock left, before the verdict.
+pub(super) struct Claimed<'a> {
+    user: DirectoryUser,
+    object_id: UserRef,
+    methods: Result<AuthenticationMethods, GraphError>,
+    member_of: read::Membership,
+    checks: read::Checks,
+    seen: registered::Seen,
+    read_sent: Moment,
+    hold: lease::Hold,
+    lease_error: Option<LeaseError>,
+    guards: Guards<'a>,
+}
+
+/// For a user named by UPN, takes the object id's lock (and a permit again) and the lease;
+/// reads the membership, and a guest's methods, by object id. `None` when the handler is
+/// shutting down (the outcome failed).
+pub(super) async fn claim_object_id<'a>(
+    services: &'a Services,
+    request: &Request,
+    deadline: tokio::time::Instant,
+    started: Started<'a>,
+    outcome: &mut Outcome,
+) -> Option<Claimed<'a>> {
+    let Started {
+        caller_lock,
+        permit,
+        writes_before,
+        read_sent,
+        mut hold,
+        mut lease_error,
+        first_seen,
+        user,
+        object_id,
+        methods,
+        mut checks,
+    } = started;
+    let named_otherwise = object_id.lock_key() != request.user.lock_key();
+    let (mut id_lock, permit) = if named_otherwise {
+        let (id_lock, permit) = lock_object_id(services, &object_id, permit, outcome).await?;
+        (Some(id_lock), permit)
+    } else {
+        (None, permit)
+    };
+    let late = named_otherwise && !request.dry_run;
+    let written_since = services
+        .locks
+        .written_since(&object_id.lock_key(), writes_before);
+    // Under the object id's lock: the membership for the user who will be changed (a user
+    // named by UPN is checked only now, by object id), and a guest's methods by object id.
+    // For a user named by UPN, the lease goes here, alongside the membership check.
+    let (methods, member_of, late_lease) = tokio::join!(
+        read::by_object_id(
+            services,
+            &user,
+            &object_id,
+            named_otherwise,
+            written_since,
+            methods,
+        ),
+        read::membership_of(services, &mut checks, &object_id, named_otherwise),
+        async {
+            if late {
+                lease::acquire(services, &object_id, deadline).await
+            } else {
+                None
+            }
+        }
+    );
+    match late_lease {
+        Some(Ok(held)) => hold.keep(held, id_lock.take()),
+        Some(Err(error)) => lease_error = Some(error),
+        None => {}
+    }
+    let guest_by_upn = named_otherwise && user.guest;
+    let seen = seen(request, first_seen, guest_by_upn, written_since, &methods);
+    Some(Claimed {
+        user,
+        object_id,
+        methods,
+        member_of,
+        checks,
+        seen,
+        read_sent,
+        hold,
+        lease_error,
+        guards: Guards {
+            _caller_lock: caller_lock,
+            _id_lock: id_lock,
+            _permit: permit,
+        },
+    })
+}
+
+/// What a change is planned from: a user the verdict cleared, their methods as read under the
+/// lease, and the claim on them.
+pub(super) struct Ready<'a> {
+    pub(super) user: DirectoryUser,
+    pub(super) object_id: UserRef,
+    pub(super) methods: AuthenticationMethods,
+    pub(super) member_of: read::Membership,
+    pub(super) checks: read::Checks,
+    pub(super) seen: registered::Seen,
+    pub(super) hold: lease::Hold,
+    pub(super) guards: Guards<'a>,
+}
+
+/// Judges the user, requires the lease, and reads again what the wait for the lease may have
+/// made stale. `Err` (the outcome failed) carries the user to tell the notifier of.
+pub(super) async fn ready<'a>(
+    services: &Services,
+    request: &Request,
+    claimed: Claimed<'a>,
+    outcome: &mut Outcome,
+) -> Result<Ready<'a>, Option<DirectoryUser>> {
+    let Claimed {
+        user,
+        object_id,
+        methods,
+        member_of,
+        mut checks,
+        seen,
+        read_sent,
+        hold,
+        lease_error,
+        guards,
+    } = claimed;
+    // Before anything is planned, let alone written (a dry run is refused the same way).
+    if judge(services, &checks, &member_of, &user, &object_id, outcome).is_err() {
+        return Err(Some(user));
+    }
+    if let Some(error) = lease_error {
+        let (failure, retry_after) = lease::failure(&error);
+        fail_with(outcome, failure, Some(retry_after));
+        return Err(Some(user));
+    }
+    // A read that may predate another instance's change is made again, under the lease; so is
+    // the membership the verdict came from (the wait for the lease can last up to
+    // MFA_LEASE_WAIT_SECONDS, and the user may have joined a protected group meanwhile).
+    let (methods, member_of) = match hold.lease() {
+        Some(held) if methods.is_ok() && !held.read_stands(read_sent) => {
+            outcome.note(
+                "Another instance held or just released this user's lease: reading the methods \
+                 and the user's protection again under the lease",
+            );
+            let (methods, member_of) = tokio::join!(
+                services.graph.authentication_methods(&object_id),
+                read::membership_of(services, &mut checks, &object_id, true),
+            );
+            if judge(services, &checks, &member_of, &user, &object_id, outcome).is_err() {
+                return Err(Some(user));
+            }
+            (methods, member_of)
+        }
+        _ => (methods, member_of),
+    };
+    let methods = match methods {
+        Ok(methods) => methods,
+        Err(error) => {
+            fail_graph(outcome, &error, Some(&request.user));
+            return Err(None);
+        }
+    };
+    Ok(Ready {
+        user,
+        object_id,
+        methods,
+        member_of,
+        checks,
+        seen,
+        hold,
+        guards,
+    })
+}
+
+/// Serialises a caller who named the user by UPN with callers who used the object id: gives
+/// the permit back, waits for the object id's lock, and takes a permit again (`None` when the
+/// handler is shutting down: the outcome failed).
+async fn lock_object_id<'a>(
+    services: &'a Services,
+    object_id: &UserRef,
+    permit: SemaphorePermit<'a>,
+    outcome: &mut Outcome,
+) -> Option<(UserGuard, SemaphorePermit<'a>)> {
+    drop(permit);
+    let id_lock = services.locks.lock(&object_id.lock_key()).await;
+    let permit = acquire_permit(services, outcome).await?;
+    Some((id_lock, permit))
+}
+
+/// What a removal of whatever is registered saw before any wait. A guest named by UPN has no
+/// trustworthy first read of their methods: the read by object id stands in for it, unless a
+/// write by object id happened since the request began.
+fn seen(
+    request: &Request,
+    first_seen: registered::Seen,
+    guest_by_upn: bool,
+    written_since: bool,
+    methods: &Result<AuthenticationMethods, GraphError>,
+) -> registered::Seen {
+    match (guest_by_upn, written_since) {
+        (false, _) => first_seen,
+        (true, false) => registered::seen_in(request, methods),
+        (true, true) => registered::Seen::Unknown,
+    }
+}
