@@ -95,11 +95,20 @@ async fn execute(
     } else {
         Access::ReadWrite
     };
+    let parsed = request::parse(&parameters);
+    // The request id is echoed whatever happens next, so that a sender can match the answer.
+    outcome.report_mut().request_id = match &parsed {
+        Ok(parsed) => match &parsed.task {
+            Task::Change(request) => request.request_id.clone(),
+            Task::Show(show) => show.request_id.clone(),
+        },
+        Err(rejected) => rejected.request_id.clone(),
+    };
     if let Err(refusal) = state.callers.permit(invocation.caller, access) {
         outcome.fail(refusal);
         return;
     }
-    match request::parse(&parameters) {
+    match parsed {
         Ok(parsed) => {
             for (code, message) in parsed.warnings {
                 outcome.warn(code, message);

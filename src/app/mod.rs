@@ -8,6 +8,7 @@
 //! with `internal`, never the others on the instance.
 
 mod invocation;
+mod sender;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -67,6 +68,8 @@ pub struct AppState {
     pub queue_budget: Duration,
     /// Who may call the HTTP trigger.
     pub callers: CallerPolicy,
+    /// Who may send to the request queue, and the tenant's keys their tokens are checked with.
+    pub tokens: crate::entra::TokenChecker,
     /// The answers to changes sent over HTTP with a `requestId`, for the same sent again.
     pub replays: Replays,
     /// How the identity's Graph token compares with what the settings need, as last read.
@@ -195,10 +198,6 @@ async fn queue_trigger(
     body: Body,
 ) -> Response {
     let mut outcome = Outcome::new(Trigger::Queue, invocation_id(&headers));
-    outcome.note(
-        "Called through the queue: a queue message carries no caller; who may send to the \
-         request queue decides",
-    );
     let envelope = match read_envelope(body).await.and_then(|bytes| {
         Envelope::parse(&bytes)
             .map_err(|error| Failure::new(ErrorCode::InvalidRequest, error.to_string()))
@@ -228,9 +227,24 @@ async fn queue_trigger(
                 "the queue message is not JSON: send the parameters as a JSON object",
             )),
         });
+    // Who sent it is settled before anything else is read from the message.
+    let (parameters, caller) = match parameters {
+        Ok(mut message) => {
+            match sender::sender(&state, &envelope, &mut message, &mut outcome).await {
+                Ok(caller) => (Ok(message), caller),
+                Err(failure) => {
+                    // The token is out of the message by now; the rest is echoed so that the
+                    // sender can match the refusal to what it sent.
+                    echo_request(&message, &mut outcome);
+                    (Err(failure), None)
+                }
+            }
+        }
+        Err(failure) => (Err(failure), None),
+    };
     let invocation = Invocation {
         trigger: Trigger::Queue,
-        caller: None,
+        caller: caller.as_ref(),
         budget: state.queue_budget,
     };
     match parameters {
@@ -272,7 +286,8 @@ async fn queue_trigger(
             state.max_dequeue_count
         ));
     }
-    let report = finish(outcome);
+    let mut report = finish(outcome);
+    sender::mask_echo(&mut report);
     let envelope = host::queue_response(QUEUE_OUTPUT_BINDING, result_message(&report), &report.log);
     (StatusCode::OK, axum::Json(envelope)).into_response()
 }

@@ -12,6 +12,7 @@ pub mod child;
 pub mod host;
 pub mod seed;
 mod server;
+pub use server::entra::{API_CLIENT_ID, CallerToken, KEY_ID, TENANT_ID};
 pub mod tenant;
 
 use std::collections::HashSet;
@@ -354,11 +355,25 @@ impl Simulator {
                 "IDENTITY_HEADER".to_owned(),
                 options.identity_header.clone(),
             ),
+            // Callers' tokens are checked against this simulator's keys (when MFA_TENANT_ID
+            // and MFA_API_CLIENT_ID name its tenant and API: TENANT_ID, API_CLIENT_ID).
+            (
+                "MFA_ENTRA_AUTHORITY".to_owned(),
+                self.shared.base_url.clone(),
+            ),
+            // The demo and the tests call with the function key alone, as a local `func start`
+            // does; the tests of that refusal set it false.
+            ("MFA_ALLOW_KEY_ONLY_CALLERS".to_owned(), "true".to_owned()),
         ];
         if let Some(client_id) = &options.managed_identity_client_id {
             environment.push(("AZURE_CLIENT_ID".to_owned(), client_id.clone()));
         }
         environment
+    }
+
+    /// `token` signed by this simulator's tenant.
+    pub fn sign(&self, token: &CallerToken) -> String {
+        token.sign(&self.shared.base_url)
     }
 
     /// Reads or changes the tenant.

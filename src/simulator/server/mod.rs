@@ -5,10 +5,12 @@
 mod applications;
 mod collections;
 mod directory;
+pub mod entra;
 mod identity;
 mod json;
 mod permissions;
 mod routes;
+mod signing_key;
 mod throttle;
 
 pub use self::throttle::ThrottleState;
@@ -55,6 +57,9 @@ async fn handle(
     let query = parse_query(uri.query().unwrap_or_default());
     if raw_path == "/msi/token" {
         return identity::identity(shared, &method, &raw_path, query, &headers, started).await;
+    }
+    if let Some(answer) = entra::answer(shared, &method, &raw_path, started) {
+        return answer;
     }
     if let Some(rest) = raw_path.strip_prefix("/_sim/") {
         return inspect(shared, rest);
