@@ -46,6 +46,8 @@ pub enum QueueMessage {
 
 /// The query parameter that carries a function key; never a runbook parameter.
 const FUNCTION_KEY_PARAMETER: &str = "code";
+/// The parameter that must not come in a URL.
+const NUMBER_PARAMETER: &str = "phoneNumber";
 
 impl HttpTriggerRequest {
     /// The parameters of an HTTP request: the body's, plus query parameters the body does not
@@ -56,6 +58,18 @@ impl HttpTriggerRequest {
             .into_iter()
             .filter(|(name, _)| !name.eq_ignore_ascii_case(FUNCTION_KEY_PARAMETER))
             .collect();
+        if query
+            .keys()
+            .any(|name| name.eq_ignore_ascii_case(NUMBER_PARAMETER))
+        {
+            return Err(Failure::for_field(
+                ErrorCode::InvalidRequest,
+                NUMBER_PARAMETER,
+                "phoneNumber is refused in the URL's query string: URLs reach request logs \
+                 (the front end's, proxies', Application Insights') unmasked. Send it in the \
+                 JSON body; nothing was read or changed",
+            ));
+        }
         let mut parameters = match body {
             None if query.is_empty() => {
                 return Err(Failure::new(

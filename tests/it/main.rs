@@ -8,6 +8,7 @@ mod demo;
 mod graph_faults;
 mod hardening;
 mod helpers;
+mod http_callers;
 mod http_trigger;
 mod instances;
 mod least_privilege;

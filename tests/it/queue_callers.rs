@@ -1,7 +1,7 @@
 //! Queue callers: a message carries its sender's Entra access token (`CallerToken`), checked
 //! against the simulator's published keys as App Service checks an HTTP caller, as of the
 //! message's insertion time; a refused message is answered once, written nowhere, and never
-//! poisoned. Also the HTTP callers' refusals of issue 25 §4 (the key alone, guests).
+//! poisoned.
 
 use std::time::{Duration, SystemTime};
 
@@ -11,7 +11,7 @@ use mfa_phone_handler::simulator::host::{FunctionsHost, HostOptions};
 use mfa_phone_handler::simulator::{API_CLIENT_ID, CallerToken, TENANT_ID};
 use serde_json::{Value, json};
 
-use crate::helpers::{Results, TestApp, http_envelope_as, result_of};
+use crate::helpers::{TestApp, result_of};
 
 const NUMBER: &str = "+49 1701234567";
 const ADMIN: &str = "aaaaaaaa-1111-4222-8333-444444444444";
@@ -301,113 +301,4 @@ async fn the_queue_result_masks_the_number_it_echoes() {
     assert!(!echoed.contains("1701234567"), "{echoed}");
     assert!(!echoed.contains("170 1234567"), "{echoed}");
     assert!(echoed.contains("67"), "the last digits stay: {echoed}");
-}
-
-#[tokio::test]
-async fn the_function_key_alone_is_refused_unless_allowed_on_purpose() {
-    let refusing = TestApp::builder()
-        .env("MFA_ALLOW_KEY_ONLY_CALLERS", "false")
-        .spawn()
-        .await;
-    let user = refusing.add_member("adele@contoso.com");
-    let answer = refusing
-        .call(json!({"UserId": user, "phoneNumber": NUMBER}))
-        .await;
-    assert_eq!(answer.status, 401, "{}", answer.report);
-    assert_eq!(answer.error_code(), "unauthenticatedCaller");
-    assert!(
-        answer.error()["message"]
-            .as_str()
-            .unwrap()
-            .contains("MFA_ALLOW_KEY_ONLY_CALLERS")
-    );
-    assert!(refusing.phones(&user).is_empty());
-    assert!(
-        refusing
-            .output()
-            .contains("MFA_ALLOW_KEY_ONLY_CALLERS=false")
-    );
-
-    // A caller Microsoft Entra authenticated, with the role, still gets through.
-    let envelope = http_envelope_as(
-        &json!({"UserId": user, "phoneNumber": NUMBER}),
-        &[
-            ("oid", ADMIN),
-            ("roles", WRITER),
-            ("scp", "user_impersonation"),
-        ],
-    );
-    let answer = refusing.call_envelope(envelope).await;
-    assert_eq!(answer.status, 200, "{}", answer.report);
-}
-
-#[tokio::test]
-async fn a_guest_of_the_tenant_is_no_caller_unless_allowed() {
-    let guest_claims = [
-        ("oid", ADMIN),
-        ("tid", TENANT_ID),
-        ("roles", WRITER),
-        ("scp", "user_impersonation"),
-        (
-            "http://schemas.microsoft.com/identity/claims/identityprovider",
-            "https://sts.windows.net/99999999-9999-4999-8999-999999999999/",
-        ),
-    ];
-    let strict = TestApp::builder()
-        .env("MFA_TENANT_ID", TENANT_ID)
-        .spawn()
-        .await;
-    let user = strict.add_member("adele@contoso.com");
-    let body = json!({"UserId": user, "phoneNumber": NUMBER});
-    let answer = strict
-        .call_envelope(http_envelope_as(&body, &guest_claims))
-        .await;
-    assert_eq!(answer.status, 403, "{}", answer.report);
-    assert!(
-        answer.error()["message"]
-            .as_str()
-            .unwrap()
-            .contains("MFA_ALLOW_GUEST_CALLERS")
-    );
-    let member = strict
-        .call_envelope(http_envelope_as(
-            &body,
-            &[
-                ("oid", ADMIN),
-                ("tid", TENANT_ID),
-                ("roles", WRITER),
-                ("idp", &format!("https://sts.windows.net/{TENANT_ID}/")),
-                ("acct", "0"),
-            ],
-        ))
-        .await;
-    assert_eq!(member.status, 200, "{}", member.report);
-    let by_acct = strict
-        .call_envelope(http_envelope_as(
-            &body,
-            &[
-                ("oid", ADMIN),
-                ("tid", TENANT_ID),
-                ("roles", WRITER),
-                ("acct", "1"),
-            ],
-        ))
-        .await;
-    assert_eq!(by_acct.status, 403, "{}", by_acct.report);
-
-    let allowing = TestApp::builder()
-        .envs(&[
-            ("MFA_TENANT_ID", TENANT_ID),
-            ("MFA_ALLOW_GUEST_CALLERS", "true"),
-        ])
-        .spawn()
-        .await;
-    let user = allowing.add_member("adele@contoso.com");
-    let answer = allowing
-        .call_envelope(http_envelope_as(
-            &json!({"UserId": user, "phoneNumber": NUMBER}),
-            &guest_claims,
-        ))
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.report);
 }
