@@ -160,10 +160,10 @@ async fn http_trigger(
         }
         Err(failure) => {
             outcome.fail(failure);
-            (finish(outcome), false)
+            (finish(outcome), None)
         }
     };
-    let (report, replayed) = report;
+    let (report, replayed_age) = report;
     let status = report.http_status();
     let retry_after = report
         .error_code()
@@ -176,19 +176,24 @@ async fn http_trigger(
                     .max(RETRY_AFTER_FLOOR),
             )
         });
-    let envelope = host::http_response(
+    let mut envelope = host::http_response(
         HTTP_OUTPUT_BINDING,
         status,
         report.to_json(),
         retry_after,
         // Another invocation's answer: the host's log of this invocation says only that, so
         // that what was done is logged once, by the invocation that did it.
-        if replayed {
-            report.log.last().map_or(&[][..], std::slice::from_ref)
+        if replayed_age.is_some() {
+            report.log.first().map_or(&[][..], std::slice::from_ref)
         } else {
             &report.log
         },
     );
+    if let Some(age) = replayed_age {
+        // HTTP's own word for how old a kept answer is (RFC 9111, Age), besides the log line.
+        envelope["Outputs"][HTTP_OUTPUT_BINDING]["headers"]["Age"] =
+            Value::String(age.as_secs().to_string());
+    }
     (StatusCode::OK, axum::Json(envelope)).into_response()
 }
 
@@ -365,14 +370,14 @@ async fn read_envelope(body: Body) -> Result<Bytes, Failure> {
 
 /// Carries the request out, unless this instance has already answered the same request
 /// (`key`) or is carrying it out: then the answer it gave, or gets, is this one's too. The
-/// report, and whether it is another invocation's answer.
+/// report, and how old it is when it is another invocation's answer.
 async fn once(
     state: &AppState,
     key: Option<Key>,
     parameters: Value,
     invocation: &Invocation<'_>,
     mut outcome: Outcome,
-) -> (Report, bool) {
+) -> (Report, Option<Duration>) {
     let turn = match key {
         Some(key) => {
             let id = outcome.report().invocation_id.clone();
@@ -381,7 +386,7 @@ async fn once(
         None => Turn::Run(None, Duration::ZERO),
     };
     let (running, waited) = match turn {
-        Turn::Again(report) => return (*report, true),
+        Turn::Again(report, age) => return (*report, Some(age)),
         Turn::Run(running, waited) => (running, waited),
         Turn::Elapsed => {
             echo_request(&parameters, &mut outcome);
@@ -391,7 +396,7 @@ async fn once(
                  out on this instance; nothing was done twice, send it again later for its \
                  answer",
             ));
-            return (finish(outcome), false);
+            return (finish(outcome), None);
         }
     };
     // What is left of the budget after waiting for another invocation that then gave no
@@ -405,7 +410,7 @@ async fn once(
              answer that stands, too late for this invocation to carry it out in time; send it \
              again",
         ));
-        return (finish(outcome), false);
+        return (finish(outcome), None);
     }
     let invocation = Invocation {
         trigger: invocation.trigger,
@@ -417,7 +422,7 @@ async fn once(
     if let Some(running) = running {
         running.finish(&report);
     }
-    (report, false)
+    (report, None)
 }
 
 /// The request and its `requestId` in a result that did not run it.
