@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use crate::caller::{Access, Caller, CallerPolicy};
 use crate::report::Report;
-use crate::request::{self, Task};
+use crate::request::Task;
 
 /// How long an answer is kept.
 pub const KEPT_FOR: Duration = Duration::from_secs(60 * 60);
@@ -45,24 +45,22 @@ impl Key {
 
 impl Key {
     /// The key under which a change sent over HTTP is kept: a change (not a dry run) with a
-    /// `requestId`, from a caller `callers` lets change. Anything else is carried out every
+    /// `requestId`, from a caller Microsoft Entra authenticated whom `callers` lets change, of
+    /// the request as parsed (`task`) from `parameters`. Anything else is carried out every
     /// time (`None`), and refused, when it is, as if nothing were kept.
     pub fn for_change(
         callers: &CallerPolicy,
-        parameters: &Value,
+        parameters: &Map<String, Value>,
+        task: &Task,
         caller: Option<&Caller>,
     ) -> Option<Key> {
         // With the function key alone nobody is known to have sent the first one: a kept
         // answer would tell whoever holds the key what another key holder changed.
         let caller = caller?;
-        let parameters = request::parameters_object(parameters).ok()?;
-        if request::asks_for_show(&parameters) {
-            return None;
-        }
         callers.permit(Some(caller), Access::ReadWrite).ok()?;
-        match request::parse(&parameters).ok()?.task {
+        match task {
             Task::Change(change) if change.request_id.is_some() && !change.dry_run => {
-                Some(Key::of(Some(caller.id.as_str()), &parameters))
+                Some(Key::of(Some(caller.id.as_str()), parameters))
             }
             _ => None,
         }

@@ -8,6 +8,7 @@
 //! with `internal`, never the others on the instance.
 
 mod invocation;
+mod received;
 mod sender;
 
 use std::future::Future;
@@ -25,13 +26,14 @@ use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 
 use self::invocation::{Invocation, guarded};
+use self::received::Received;
 use crate::caller::{CallerPolicy, Identified};
 use crate::host::{self, Envelope, QueueMessage};
 use crate::outcome::Outcome;
 use crate::phone::redact_numbers;
 use crate::replay::{Key, Replays, Turn};
 use crate::report::{self, ErrorCode, Failure, QueueMessageEcho, Report, Trigger};
-use crate::request::{self, Task};
+use crate::request;
 use crate::runbook::Services;
 
 /// The HTTP-triggered function's name (its folder), which is also its route.
@@ -155,8 +157,14 @@ async fn http_trigger(
     };
     let report = match parameters {
         Ok(parameters) => {
-            let key = Key::for_change(&state.callers, &parameters, caller.as_ref());
-            once(&state, key, parameters, &invocation, outcome).await
+            let received = Received::read(parameters);
+            let key = match (&received.object, received.task()) {
+                (Ok(object), Some(task)) => {
+                    Key::for_change(&state.callers, object, task, caller.as_ref())
+                }
+                _ => None,
+            };
+            once(&state, key, received, &invocation, outcome).await
         }
         Err(failure) => {
             outcome.fail(failure);
@@ -240,7 +248,7 @@ async fn queue_trigger(
                 Err(failure) => {
                     // The token is out of the message by now; the rest is echoed so that the
                     // sender can match the refusal to what it sent.
-                    echo_request(&message, &mut outcome);
+                    Received::read(message.clone()).echo_into(&mut outcome);
                     (Err(failure), None)
                 }
             }
@@ -253,7 +261,15 @@ async fn queue_trigger(
         budget: state.queue_budget,
     };
     match parameters {
-        Ok(parameters) => guarded(&state, parameters, &invocation, &mut outcome).await,
+        Ok(parameters) => {
+            guarded(
+                &state,
+                Received::read(parameters),
+                &invocation,
+                &mut outcome,
+            )
+            .await;
+        }
         Err(failure) => outcome.fail(failure),
     }
     let redeliver = outcome
@@ -374,7 +390,7 @@ async fn read_envelope(body: Body) -> Result<Bytes, Failure> {
 async fn once(
     state: &AppState,
     key: Option<Key>,
-    parameters: Value,
+    received: Received,
     invocation: &Invocation<'_>,
     mut outcome: Outcome,
 ) -> (Report, Option<Duration>) {
@@ -389,7 +405,7 @@ async fn once(
         Turn::Again(report, age) => return (*report, Some(age)),
         Turn::Run(running, waited) => (running, waited),
         Turn::Elapsed => {
-            echo_request(&parameters, &mut outcome);
+            received.echo_into(&mut outcome);
             outcome.fail(Failure::new(
                 ErrorCode::UserBusy,
                 "the same request (this requestId, these parameters) is still being carried \
@@ -403,7 +419,7 @@ async fn once(
     // final answer: the caller's wait does not start again.
     let budget = invocation.budget.saturating_sub(waited);
     if !waited.is_zero() && budget < MIN_BUDGET_LEFT.min(invocation.budget) {
-        echo_request(&parameters, &mut outcome);
+        received.echo_into(&mut outcome);
         outcome.fail(Failure::new(
             ErrorCode::UserBusy,
             "the same request was being carried out on this instance and ended without an \
@@ -417,25 +433,12 @@ async fn once(
         caller: invocation.caller,
         budget,
     };
-    guarded(state, parameters, &invocation, &mut outcome).await;
+    guarded(state, received, &invocation, &mut outcome).await;
     let report = finish(outcome);
     if let Some(running) = running {
         running.finish(&report);
     }
     (report, None)
-}
-
-/// The request and its `requestId` in a result that did not run it.
-fn echo_request(parameters: &Value, outcome: &mut Outcome) {
-    let Ok(object) = request::parameters_object(parameters) else {
-        return;
-    };
-    if let Ok(parsed) = request::parse(&object)
-        && let Task::Change(change) = parsed.task
-    {
-        outcome.report_mut().request_id = change.request_id;
-    }
-    outcome.report_mut().request = Some(Value::Object(object));
 }
 
 /// The result, kept within a queue message's size.
