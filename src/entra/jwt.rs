@@ -228,3 +228,86 @@ fn printable_or_none(value: &str) -> String {
         named => named,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn token(header: &Value, payload: &Value) -> String {
+        format!(
+            "{}.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(payload.to_string())
+        )
+    }
+
+    #[test]
+    fn only_an_rs256_token_naming_its_key_is_read() {
+        let claims = json!({"aud": "x"});
+        let read_kid = |header: Value| read(&token(&header, &claims)).map(|token| token.kid);
+        assert_eq!(
+            read_kid(json!({"alg": "RS256", "kid": "k1"})),
+            Ok("k1".to_owned())
+        );
+        assert_eq!(
+            read_kid(json!({"alg": "none", "kid": "k1"})),
+            Err(Refusal::Algorithm("none".to_owned()))
+        );
+        assert_eq!(
+            read_kid(json!({"alg": "HS256", "kid": "k1"})),
+            Err(Refusal::Algorithm("HS256".to_owned()))
+        );
+        assert!(matches!(
+            read_kid(json!({"alg": "RS256"})),
+            Err(Refusal::Malformed(_))
+        ));
+        for broken in [
+            "",
+            "a.b",
+            "a.b.c.d",
+            "!!.e30.c2ln",
+            &"a".repeat(MAX_TOKEN_BYTES + 1),
+        ] {
+            assert!(
+                matches!(read(broken), Err(Refusal::Malformed(_))),
+                "{broken:.20}"
+            );
+        }
+    }
+
+    #[test]
+    fn claims_are_held_against_the_tenant_the_audience_and_the_time() {
+        let expected = Expected {
+            tenant_id: "t1".to_owned(),
+            issuers: vec!["https://sts.windows.net/t1/".to_owned()],
+            audiences: vec!["api://a1".to_owned(), "a1".to_owned()],
+            skew: Duration::from_secs(120),
+        };
+        let good = json!({"iss": "https://sts.windows.net/t1/", "tid": "T1", "aud": "api://a1",
+                          "nbf": 1000, "exp": 5000});
+        let at = |seconds: u64| UNIX_EPOCH + Duration::from_secs(seconds);
+        let check = |claims: &Value, seconds: u64| {
+            check_claims(claims.as_object().unwrap(), &expected, at(seconds))
+        };
+        assert_eq!(check(&good, 2000), Ok(()));
+        assert_eq!(check(&good, 5100), Ok(()), "within the skew");
+        assert_eq!(check(&good, 5200), Err(Refusal::Expired(200)));
+        assert_eq!(check(&good, 800), Err(Refusal::NotYetValid));
+        let mut other = good.clone();
+        other["aud"] = json!(["https://graph.microsoft.com", "a1"]);
+        assert_eq!(check(&other, 2000), Ok(()), "one of a list");
+        other["aud"] = json!("a2");
+        assert!(matches!(check(&other, 2000), Err(Refusal::Audience(_))));
+        let mut other = good.clone();
+        other["tid"] = json!("t2");
+        assert!(matches!(check(&other, 2000), Err(Refusal::Tenant(_))));
+        let mut other = good.clone();
+        other["iss"] = json!("https://sts.windows.net/t2/");
+        assert!(matches!(check(&other, 2000), Err(Refusal::Issuer(_))));
+        let mut other = good;
+        other.as_object_mut().unwrap().remove("exp");
+        assert!(matches!(check(&other, 2000), Err(Refusal::Malformed(_))));
+    }
+}
