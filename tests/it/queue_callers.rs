@@ -302,3 +302,29 @@ async fn the_queue_result_masks_the_number_it_echoes() {
     assert!(!echoed.contains("170 1234567"), "{echoed}");
     assert!(echoed.contains("67"), "the last digits stay: {echoed}");
 }
+
+#[tokio::test]
+async fn keys_that_cannot_be_read_have_the_message_delivered_again_and_nothing_written() {
+    // Nothing listens on the discard port: the keys cannot be read (fail closed, transient).
+    let app = TestApp::builder()
+        .envs(&[
+            ("MFA_TENANT_ID", TENANT_ID),
+            ("MFA_API_CLIENT_ID", API_CLIENT_ID),
+            ("MFA_ENTRA_AUTHORITY", "http://127.0.0.1:9"),
+            ("MFA_QUEUE_MAX_DEQUEUE_COUNT", "2"),
+        ])
+        .spawn()
+        .await;
+    let user = app.add_member("adele@contoso.com");
+    let message = json!({"UserId": user, "phoneNumber": NUMBER, "requestId": "k",
+                         "CallerToken": app.sim.sign(&admin())});
+
+    let (first, _) = app.deliver(&message, 1).await;
+    assert_eq!(first, 503, "delivered again while attempts remain");
+    let (last, answer) = app.deliver(&message, 2).await;
+    assert_eq!(last, 200);
+    let result = result_of(&answer);
+    assert_eq!(result["error"]["code"], "identityUnavailable", "{result:#}");
+    assert_eq!(result["requestId"], "k");
+    assert!(app.phones(&user).is_empty());
+}
