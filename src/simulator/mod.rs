@@ -38,6 +38,9 @@ pub struct SimOptions {
     pub managed_identity_client_id: Option<String>,
     /// The secret the platform puts in `IDENTITY_HEADER`.
     pub identity_header: String,
+    /// The key id the tenant publishes its signing key under ([`KEY_ID`]); changing it is a
+    /// key rollover as callers' token checkers see it.
+    pub signing_key_id: String,
     /// How long issued tokens are valid.
     pub token_lifetime: Duration,
     /// Whether the tenant has an Entra ID P1/P2 licence (the registration report needs it).
@@ -93,6 +96,7 @@ impl Default for SimOptions {
             .collect(),
             managed_identity_client_id: None,
             identity_header: format!("sim-identity-header-{}", uuid::Uuid::new_v4()),
+            signing_key_id: KEY_ID.to_owned(),
             token_lifetime: Duration::from_secs(3600),
             licensed: true,
             report_page_size: 1000,

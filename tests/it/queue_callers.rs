@@ -328,3 +328,46 @@ async fn keys_that_cannot_be_read_have_the_message_delivered_again_and_nothing_w
     assert_eq!(result["requestId"], "k");
     assert!(app.phones(&user).is_empty());
 }
+
+/// Delivers `message` as queued now.
+async fn now(app: &TestApp, message: &Value) -> (u16, Value) {
+    app.post(
+        "SetOrRemoveMobilePhoneMfaQueue",
+        &queued_at(message, SystemTime::now()).to_string(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_rolled_over_key_is_read_when_a_token_first_names_it() {
+    let app = checking(true).await;
+    let user = app.add_member("adele@contoso.com");
+    let key_reads = || {
+        app.sim
+            .requests()
+            .iter()
+            .filter(|request| request.path.ends_with("/discovery/v2.0/keys"))
+            .count()
+    };
+    let send = |token: &CallerToken, id: &str| {
+        json!({"UserId": user, "phoneNumber": NUMBER, "dryRun": true, "requestId": id,
+               "CallerToken": app.sim.sign(token)})
+    };
+    let (_, answer) = now(&app, &send(&admin(), "before")).await;
+    assert_eq!(result_of(&answer)["status"], "succeeded", "{answer:#}");
+    assert_eq!(key_reads(), 1);
+
+    // Entra starts signing with a key it has just published.
+    app.sim
+        .configure(|options| options.signing_key_id = "rolled-over".to_owned());
+    let rolled = CallerToken {
+        key_id: "rolled-over".to_owned(),
+        ..admin()
+    };
+    let (_, answer) = now(&app, &send(&rolled, "after")).await;
+    assert_eq!(result_of(&answer)["status"], "succeeded", "{answer:#}");
+    assert_eq!(key_reads(), 2, "read again for the key id it did not know");
+    let (_, answer) = now(&app, &send(&rolled, "again")).await;
+    assert_eq!(result_of(&answer)["status"], "succeeded");
+    assert_eq!(key_reads(), 2, "kept since");
+}

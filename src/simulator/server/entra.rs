@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::json::{Reply, ok, to_http};
 use super::log;
 use super::signing_key::SIMULATOR_SIGNING_KEY;
-use crate::simulator::{LoggedRequest, Shared};
+use crate::simulator::{LoggedRequest, Shared, lock};
 
 /// The simulated tenant's id.
 pub const TENANT_ID: &str = "6b1f3c2e-4a5d-4e8f-9b0a-1c2d3e4f5a6b";
@@ -128,7 +128,7 @@ pub(super) fn answer(
     let (tenant, what) = rest.split_once('/')?;
     let reply = match what {
         "v2.0/.well-known/openid-configuration" => configuration(shared, tenant),
-        "discovery/v2.0/keys" => keys(tenant),
+        "discovery/v2.0/keys" => keys(shared, tenant),
         _ => return None,
     };
     let reply = if *method == Method::GET {
@@ -172,7 +172,7 @@ fn configuration(shared: &Shared, tenant: &str) -> Reply {
     )
 }
 
-fn keys(tenant: &str) -> Reply {
+fn keys(shared: &Shared, tenant: &str) -> Reply {
     if tenant != TENANT_ID {
         return ok(400, json!({"error": "invalid_tenant"}));
     }
@@ -182,7 +182,7 @@ fn keys(tenant: &str) -> Reply {
         json!({"keys": [{
             "kty": "RSA",
             "use": "sig",
-            "kid": KEY_ID,
+            "kid": lock(&shared.options).signing_key_id.clone(),
             "n": URL_SAFE_NO_PAD.encode(&public.n),
             "e": URL_SAFE_NO_PAD.encode(&public.e),
         }]}),
