@@ -3,6 +3,7 @@
 //! tenant, [`identity`] issues tokens, [`throttle`] is Graph's throttling, [`json`] its JSON.
 
 mod applications;
+mod arm;
 mod collections;
 mod directory;
 pub mod entra;
@@ -61,6 +62,9 @@ async fn handle(
     if let Some(answer) = entra::answer(shared, &method, &raw_path, started) {
         return answer;
     }
+    if raw_path.starts_with(&format!("{}/", arm::PREFIX)) {
+        return arm::arm(shared, &method, &raw_path, query, &headers, started);
+    }
     if let Some(rest) = raw_path.strip_prefix("/_sim/") {
         return inspect(shared, rest);
     }
@@ -76,7 +80,7 @@ async fn handle(
         let tokens = lock(&shared.tokens);
         tokens
             .get(token)
-            .filter(|issued| issued.expires > Instant::now())
+            .filter(|issued| issued.expires > Instant::now() && issued.audience == shared.base_url)
             .map(|issued| issued.roles.clone())
     });
     // v1.0 paths are logged without their version; beta paths keep `/beta` in front.
