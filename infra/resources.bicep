@@ -414,6 +414,10 @@ var baseAppSettings = {
   MFA_REQUIRE_APP_ROLE: requireAppRoles ? 'true' : 'false'
   // Only identities of this tenant count as callers.
   MFA_TENANT_ID: tenant().tenantId
+  // A queue message is carried out only for a sender whose CallerToken (an access token for the
+  // API, apiClientId) checks out: send rights on the queue alone are not enough.
+  MFA_QUEUE_REQUIRE_CALLER: 'true'
+  MFA_API_CLIENT_ID: apiClientId
   // The handler requires both, as the platform does (AND): the principal (object id, a group in
   // the token's groups claim, or an application by its own id) and the client application.
   MFA_ALLOWED_CALLERS: join(concat(allowedPrincipalIds, allowedGroupIds), ',')

@@ -39,6 +39,12 @@ pub struct CallerPolicy {
     /// When not empty, only tokens these client applications (`appid`/`azp`, lowercase) asked
     /// for are admitted.
     pub allowed_client_apps: Vec<String>,
+    /// Admit a request with no principal (the function key alone) although app roles are
+    /// required (`MFA_ALLOW_KEY_ONLY_CALLERS`): whoever holds the key then acts unseen.
+    pub allow_key_only: bool,
+    /// Count B2B guests and other identities another provider authenticated (`acct` 1, an
+    /// `idp` that is not this tenant) as callers (`MFA_ALLOW_GUEST_CALLERS`).
+    pub allow_guests: bool,
 }
 
 /// What a request asks to do, for the app role it needs.
@@ -86,6 +92,15 @@ impl CallerPolicy {
                     .to_owned(),
             );
         };
+        if !self.allow_guests
+            && let Some(home) = caller.from_elsewhere(self.tenant_id.as_deref())
+        {
+            return Identified::Ignored(format!(
+                "the Microsoft Entra identity {} is a guest of this tenant (its account is at \
+                 {home}); guests are not callers unless MFA_ALLOW_GUEST_CALLERS=true",
+                caller.id
+            ));
+        }
         match (&self.tenant_id, &caller.tenant_id) {
             (Some(own), Some(theirs)) if own == theirs => Identified::Caller(caller),
             (Some(_), theirs) => Identified::Ignored(format!(
@@ -110,6 +125,14 @@ impl CallerPolicy {
     /// the API's app roles where they are required.
     pub fn admit(&self, caller: Option<&Caller>) -> Result<(), Failure> {
         match caller {
+            None if self.require_app_role && !self.allow_key_only => Err(Failure::new(
+                ErrorCode::UnauthenticatedCaller,
+                "the request carries no caller Microsoft Entra authenticated, only the function \
+                 key, and this deployment requires the API's app roles (MFA_REQUIRE_APP_ROLE): \
+                 send a bearer token for the API (App Service authentication passes the caller \
+                 on), or set MFA_ALLOW_KEY_ONLY_CALLERS=true to accept the key alone; nothing \
+                 was read or changed",
+            )),
             None if self.require_authenticated
                 || !self.allowed.is_empty()
                 || !self.allowed_client_apps.is_empty() =>
@@ -266,6 +289,11 @@ pub struct Caller {
     pub roles: Vec<String>,
     /// The tenant the token was issued in (`tid`), lowercase.
     pub tenant_id: Option<String>,
+    /// Who authenticated the account (`idp`), when the token names it: another tenant's issuer
+    /// or a consumer provider for a B2B guest.
+    pub identity_provider: Option<String>,
+    /// The account's status in the tenant (`acct`): `0` a member, `1` a guest.
+    pub account_status: Option<String>,
 }
 
 /// Whether a person or an application called.
@@ -305,6 +333,11 @@ const USER_NAME: [&str; 6] = [
     "unique_name",
 ];
 const APP_NAME: [&str; 1] = ["app_displayname"];
+const IDENTITY_PROVIDER: [&str; 2] = [
+    "http://schemas.microsoft.com/identity/claims/identityprovider",
+    "idp",
+];
+const ACCOUNT_STATUS: [&str; 1] = ["acct"];
 const GROUPS: [&str; 2] = [
     "groups",
     "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
@@ -375,7 +408,26 @@ impl Caller {
             groups,
             roles,
             tenant_id: claim(&TENANT_ID).map(|tid| tid.to_ascii_lowercase()),
+            identity_provider: claim(&IDENTITY_PROVIDER),
+            account_status: claim(&ACCOUNT_STATUS),
         })
+    }
+
+    /// Where the account lives when it is not this tenant's own (a B2B guest, a consumer
+    /// account): `acct` 1, or an `idp` that names neither this tenant (`own`, or the token's
+    /// own tenant when that is not configured) nor nothing. Entra emits `idp` when the
+    /// provider differs from the token's issuer; a member's token omits it or names its own
+    /// tenant.
+    pub fn from_elsewhere(&self, own: Option<&str>) -> Option<String> {
+        let own = own.or(self.tenant_id.as_deref());
+        if let Some(provider) = &self.identity_provider {
+            let ours = own.is_some_and(|tenant| provider.to_ascii_lowercase().contains(tenant));
+            if !ours {
+                return Some(provider.clone());
+            }
+        }
+        (self.account_status.as_deref() == Some("1"))
+            .then(|| "another organisation (acct 1)".to_owned())
     }
 
     /// Whether the token grants the app role `role` (app role values compared without case).

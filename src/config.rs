@@ -12,6 +12,7 @@ use azure_core::credentials::Secret;
 use url::Url;
 
 use crate::caller::CallerPolicy;
+use crate::entra::{DEFAULT_AUTHORITY, TokenSettings};
 use crate::graph::RetrySettings;
 use crate::notify::{NotifySettings, ServiceDesk};
 use crate::owner::OwnerSearchSettings;
@@ -50,6 +51,8 @@ pub struct Config {
     pub notify: NotifySettings,
     /// Who may call the HTTP trigger, beyond the function key.
     pub callers: CallerPolicy,
+    /// Who may send to the request queue, and how their tokens are checked.
+    pub queue_tokens: TokenSettings,
     /// Whose methods are never changed.
     pub protection: ProtectionSettings,
     /// How the whole MFA picture is weighed (`MFA_TELEPHONY`, `MFA_LAST_METHOD_REMOVAL`).
@@ -189,6 +192,14 @@ impl Config {
             tenant_id: env.id("MFA_TENANT_ID"),
             allowed: env.id_list("MFA_ALLOWED_CALLERS"),
             allowed_client_apps: env.id_list("MFA_ALLOWED_CLIENT_APPS"),
+            allow_key_only: env.flag("MFA_ALLOW_KEY_ONLY_CALLERS", false),
+            allow_guests: env.flag("MFA_ALLOW_GUEST_CALLERS", false),
+        };
+        let queue_tokens = TokenSettings {
+            require_caller: env.flag("MFA_QUEUE_REQUIRE_CALLER", false),
+            authority: entra_authority(&env),
+            tenant_id: callers.tenant_id.clone(),
+            api_client_id: env.id("MFA_API_CLIENT_ID"),
         };
         let protection = ProtectionSettings {
             check_roles: !env.flag("MFA_ALLOW_PRIVILEGED_TARGETS", false),
@@ -235,6 +246,7 @@ impl Config {
                 owner_search,
                 notify,
                 callers,
+                queue_tokens,
                 protection,
                 safeguards,
                 policy_refresh,
@@ -285,6 +297,32 @@ fn endpoint(env: &Env<'_>, name: &str, default: &str, example: &str) -> Option<U
         env.problem(format!("{name} must be a bare origin such as {example}"));
     }
     Some(parsed)
+}
+
+/// `MFA_ENTRA_AUTHORITY`: Microsoft Entra's login endpoint for the cloud, where the tenant's
+/// token signing keys are published.
+fn entra_authority(env: &Env<'_>) -> Url {
+    let fallback = || Url::parse(DEFAULT_AUTHORITY).unwrap_or_else(|_| unreachable!());
+    let Some(value) = env.get("MFA_ENTRA_AUTHORITY") else {
+        return fallback();
+    };
+    let Ok(parsed) = Url::parse(value.trim()) else {
+        env.problem("MFA_ENTRA_AUTHORITY is not a URL (e.g. https://login.microsoftonline.us)");
+        return fallback();
+    };
+    let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if !(parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback))
+        || parsed.query().is_some()
+        || !parsed.username().is_empty()
+        || !parsed.path().trim_matches('/').is_empty()
+    {
+        env.problem(
+            "MFA_ENTRA_AUTHORITY must be an https origin such as https://login.microsoftonline.us \
+             (plain http only on loopback, for the simulator)",
+        );
+        return fallback();
+    }
+    parsed
 }
 
 /// The Azure side's settings: `None` when `MFA_AZURE_CONTROL_SCOPES` is unset or empty.

@@ -46,6 +46,8 @@ pub enum QueueMessage {
 
 /// The query parameter that carries a function key; never a runbook parameter.
 const FUNCTION_KEY_PARAMETER: &str = "code";
+/// The parameter that must not come in a URL.
+const NUMBER_PARAMETER: &str = "phoneNumber";
 
 impl HttpTriggerRequest {
     /// The parameters of an HTTP request: the body's, plus query parameters the body does not
@@ -56,6 +58,18 @@ impl HttpTriggerRequest {
             .into_iter()
             .filter(|(name, _)| !name.eq_ignore_ascii_case(FUNCTION_KEY_PARAMETER))
             .collect();
+        if query
+            .keys()
+            .any(|name| name.eq_ignore_ascii_case(NUMBER_PARAMETER))
+        {
+            return Err(Failure::for_field(
+                ErrorCode::InvalidRequest,
+                NUMBER_PARAMETER,
+                "phoneNumber is refused in the URL's query string: URLs reach request logs \
+                 (the front end's, proxies', Application Insights') unmasked. Send it in the \
+                 JSON body; nothing was read or changed",
+            ));
+        }
         let mut parameters = match body {
             None if query.is_empty() => {
                 return Err(Failure::new(
@@ -180,6 +194,17 @@ impl Envelope {
             }
             _ => None,
         }
+    }
+
+    /// `Metadata.InsertionTime`: when the storage service put the message on the queue, as the
+    /// host writes a `DateTimeOffset` (`2026-11-22T10:00:00+00:00`) or as an HTTP date.
+    pub fn insertion_time(&self) -> Option<std::time::SystemTime> {
+        let text = self.metadata_string("InsertionTime")?;
+        let text = text.trim();
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .map(std::time::SystemTime::from)
+            .or_else(|| httpdate::parse_http_date(text).ok())
     }
 
     /// A string from `Metadata` (`Id`, `PopReceipt`), with the host's extra quotes removed.
@@ -454,6 +479,21 @@ mod tests {
         let broken = invocation(json!({"Metadata": {"DequeueCount": "many"}}));
         assert_eq!(broken.dequeue_count(), None);
         assert_eq!(plain.metadata_string("Id").as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn the_insertion_time_is_read_in_the_forms_the_host_and_storage_write() {
+        let at = |text: &str| {
+            invocation(json!({"Metadata": {"InsertionTime": text}}))
+                .insertion_time()
+                .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|since| since.as_secs())
+        };
+        assert_eq!(at("2026-11-22T10:00:00+00:00"), Some(1_795_341_600));
+        assert_eq!(at("\"2026-11-22T10:00:00Z\""), Some(1_795_341_600));
+        assert_eq!(at("2026-11-22T11:00:00.123+01:00"), Some(1_795_341_600));
+        assert_eq!(at("Sun, 22 Nov 2026 10:00:00 GMT"), Some(1_795_341_600));
+        assert_eq!(at("yesterday"), None);
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod config;
 pub mod credential;
 #[cfg(feature = "simulator")]
 pub mod demo;
+pub mod entra;
 pub mod graph;
 pub mod host;
 pub mod journal;

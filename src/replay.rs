@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use crate::caller::{Access, Caller, CallerPolicy};
 use crate::report::Report;
-use crate::request::{self, Task};
+use crate::request::Task;
 
 /// How long an answer is kept.
 pub const KEPT_FOR: Duration = Duration::from_secs(60 * 60);
@@ -45,22 +45,23 @@ impl Key {
 
 impl Key {
     /// The key under which a change sent over HTTP is kept: a change (not a dry run) with a
-    /// `requestId`, from a caller `callers` lets change. Anything else is carried out every
+    /// `requestId`, from a caller Microsoft Entra authenticated whom `callers` lets change, of
+    /// the request as parsed (`task`) from `parameters`. Anything else is carried out every
     /// time (`None`), and refused, when it is, as if nothing were kept.
     pub fn for_change(
         callers: &CallerPolicy,
-        parameters: &Value,
+        parameters: &Map<String, Value>,
+        task: &Task,
         caller: Option<&Caller>,
     ) -> Option<Key> {
-        let parameters = request::parameters_object(parameters).ok()?;
-        if request::asks_for_show(&parameters) {
-            return None;
-        }
-        callers.permit(caller, Access::ReadWrite).ok()?;
-        match request::parse(&parameters).ok()?.task {
-            Task::Change(change) if change.request_id.is_some() && !change.dry_run => Some(
-                Key::of(caller.map(|caller| caller.id.as_str()), &parameters),
-            ),
+        // With the function key alone nobody is known to have sent the first one: a kept
+        // answer would tell whoever holds the key what another key holder changed.
+        let caller = caller?;
+        callers.permit(Some(caller), Access::ReadWrite).ok()?;
+        match task {
+            Task::Change(change) if change.request_id.is_some() && !change.dry_run => {
+                Some(Key::of(Some(caller.id.as_str()), parameters))
+            }
             _ => None,
         }
     }
@@ -213,8 +214,8 @@ pub enum Turn<'a> {
     /// kept), having waited so long for another invocation that gave no answer to keep (zero
     /// when it did not wait).
     Run(Option<Running<'a>>, Duration),
-    /// The answer an earlier invocation gave, told as such in its log.
-    Again(Box<Report>),
+    /// The answer an earlier invocation gave, told as such in its log, and how old it is.
+    Again(Box<Report>, Duration),
     /// Another invocation is still carrying it out, past this one's wait.
     Elapsed,
 }
@@ -242,7 +243,10 @@ impl Replays {
                     }
                 }
             };
-            return Turn::Again(Box::new(answered.again(invocation_id)));
+            return Turn::Again(
+                Box::new(answered.again(invocation_id)),
+                answered.at.elapsed(),
+            );
         }
     }
 }
@@ -261,7 +265,9 @@ impl Answered {
         );
         tracing::info!("{note}");
         report.invocation_id = invocation_id;
-        report.log.push(note);
+        // First, not last: a reader that takes the last line for what happened (bulk's
+        // report) still reads what the first invocation did.
+        report.log.insert(0, note);
         report
     }
 }

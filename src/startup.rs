@@ -78,6 +78,9 @@ impl Application {
             .user_agent(concat!("mfa-phone-handler/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(StartupError::HttpClient)?;
+        // The tenant's token signing keys (queue callers) are read with the same client; each
+        // reading is bounded by entra's own wait.
+        let keys_http = http.clone();
         // The identity endpoint gets its own client whose every request is bounded: one that
         // accepts the connection and never answers must not hold the token for long.
         let identity_http = reqwest::Client::builder()
@@ -155,6 +158,29 @@ impl Application {
                  may change phone methods; every result and log says so"
             );
         }
+        if config.callers.require_app_role {
+            if config.callers.allow_key_only {
+                tracing::warn!(
+                    "MFA_ALLOW_KEY_ONLY_CALLERS=true: a request with the function key alone (no \
+                     caller Microsoft Entra authenticated) is carried out, unseen"
+                );
+            } else {
+                tracing::info!(
+                    "MFA_ALLOW_KEY_ONLY_CALLERS=false: a request with the function key alone is \
+                     refused (unauthenticatedCaller); callers need a token with the API's app role"
+                );
+            }
+        }
+        if config.callers.allow_guests {
+            tracing::warn!(
+                "MFA_ALLOW_GUEST_CALLERS=true: B2B guests of the tenant count as callers"
+            );
+        }
+        if config.queue_tokens.require_caller {
+            tracing::info!("{}", config.queue_tokens.describe());
+        } else {
+            tracing::warn!("{}", config.queue_tokens.describe());
+        }
         if config.callers.require_authenticated && config.callers.tenant_id.is_none() {
             tracing::warn!(
                 "MFA_TENANT_ID is not set: a caller's tenant is not checked (App Service \
@@ -192,6 +218,7 @@ impl Application {
             max_dequeue_count: config.max_dequeue_count,
             http_budget: config.http_budget,
             callers: config.callers.clone(),
+            tokens: crate::entra::TokenChecker::new(config.queue_tokens.clone(), keys_http),
             queue_budget: config.invocation_budget,
             replays: crate::replay::Replays::default(),
             grants: std::sync::Mutex::new(crate::permissions::Review::default()),

@@ -7,13 +7,13 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use serde_json::Value;
 
+use super::received::Received;
 use super::{AppState, BUDGET_GRACE};
-use crate::caller::{Access, Caller};
+use crate::caller::Caller;
 use crate::outcome::Outcome;
 use crate::report::{ErrorCode, Failure, Trigger, WarningCode};
-use crate::request::{self, Operation, Task};
+use crate::request::{Operation, Task};
 use crate::runbook::{self, Reveal};
 
 /// Runs [`execute`], and turns a panic inside it into this invocation's `internal` failure:
@@ -21,11 +21,11 @@ use crate::runbook::{self, Reveal};
 /// panic hook), never the input.
 pub(super) async fn guarded(
     state: &AppState,
-    parameters: Value,
+    received: Received,
     invocation: &Invocation<'_>,
     outcome: &mut Outcome,
 ) {
-    let finished = AssertUnwindSafe(execute(state, parameters, invocation, outcome))
+    let finished = AssertUnwindSafe(execute(state, received, invocation, outcome))
         .catch_unwind()
         .await;
     if finished.is_err() {
@@ -75,40 +75,40 @@ fn deployment_warnings(state: &AppState, outcome: &mut Outcome) {
     }
 }
 
-/// Parses the parameters and runs the runbook, recording what happens in `outcome`.
+/// Runs the runbook for the request received, recording what happens in `outcome`.
 async fn execute(
     state: &AppState,
-    parameters: Value,
+    received: Received,
     invocation: &Invocation<'_>,
     outcome: &mut Outcome,
 ) {
     let budget = invocation.budget;
     deployment_warnings(state, outcome);
     // The result echoes the parameters that ran: a webhook's `RequestBody` or a `parameters`
-    // wrapper unwrapped, whatever else came beside it.
-    let parameters = match request::parameters_object(&parameters) {
-        Ok(parameters) => {
-            outcome.report_mut().request = Some(Value::Object(parameters.clone()));
-            parameters
-        }
-        Err(failure) => {
-            outcome.report_mut().request = Some(parameters);
+    // wrapper unwrapped, whatever else came beside it; and the request id whatever happens
+    // next, so that a sender can match the answer.
+    outcome.report_mut().request_id = received.request_id();
+    let Received {
+        echo,
+        object,
+        access,
+        parsed,
+    } = received;
+    outcome.report_mut().request = Some(echo);
+    let parsed = match (object, parsed) {
+        (Ok(_), Some(parsed)) => parsed,
+        (Err(failure), _) => {
             outcome.fail(failure);
             return;
         }
-    };
-    // What the request asks to do decides the role it needs, before anything else is read
-    // from it (a malformed change from a caller who may only show is refused as a change).
-    let access = if request::asks_for_show(&parameters) {
-        Access::Read
-    } else {
-        Access::ReadWrite
+        // Read always parses an object it has; nothing to run otherwise.
+        (Ok(_), None) => return,
     };
     if let Err(refusal) = state.callers.permit(invocation.caller, access) {
         outcome.fail(refusal);
         return;
     }
-    match request::parse(&parameters) {
+    match parsed {
         Ok(parsed) => {
             for (code, message) in parsed.warnings {
                 outcome.warn(code, message);

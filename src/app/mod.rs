@@ -8,6 +8,8 @@
 //! with `internal`, never the others on the instance.
 
 mod invocation;
+mod received;
+mod sender;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -24,13 +26,14 @@ use serde_json::{Map, Value};
 use tokio::net::TcpListener;
 
 use self::invocation::{Invocation, guarded};
+use self::received::Received;
 use crate::caller::{CallerPolicy, Identified};
 use crate::host::{self, Envelope, QueueMessage};
 use crate::outcome::Outcome;
 use crate::phone::redact_numbers;
 use crate::replay::{Key, Replays, Turn};
 use crate::report::{self, ErrorCode, Failure, QueueMessageEcho, Report, Trigger};
-use crate::request::{self, Task};
+use crate::request;
 use crate::runbook::Services;
 
 /// The HTTP-triggered function's name (its folder), which is also its route.
@@ -67,6 +70,8 @@ pub struct AppState {
     pub queue_budget: Duration,
     /// Who may call the HTTP trigger.
     pub callers: CallerPolicy,
+    /// Who may send to the request queue, and the tenant's keys their tokens are checked with.
+    pub tokens: crate::entra::TokenChecker,
     /// The answers to changes sent over HTTP with a `requestId`, for the same sent again.
     pub replays: Replays,
     /// How the identity's Graph token compares with what the settings need, as last read.
@@ -152,15 +157,27 @@ async fn http_trigger(
     };
     let report = match parameters {
         Ok(parameters) => {
-            let key = Key::for_change(&state.callers, &parameters, caller.as_ref());
-            once(&state, key, parameters, &invocation, outcome).await
+            let received = Received::read(parameters);
+            let key = match (&received.object, received.task()) {
+                (Ok(object), Some(task)) => {
+                    Key::for_change(&state.callers, object, task, caller.as_ref())
+                }
+                _ => None,
+            };
+            once(&state, key, received, &invocation, outcome).await
         }
         Err(failure) => {
             outcome.fail(failure);
-            (finish(outcome), false)
+            (finish(outcome), None)
         }
     };
-    let (report, replayed) = report;
+    let (report, replayed_age) = report;
+    http_answer(&report, replayed_age)
+}
+
+/// The host's HTTP output for a result: its status, `Retry-After` when trying again helps, the
+/// log lines, and `Age` when it is a kept answer to an earlier invocation.
+fn http_answer(report: &Report, replayed_age: Option<std::time::Duration>) -> Response {
     let status = report.http_status();
     let retry_after = report
         .error_code()
@@ -173,19 +190,24 @@ async fn http_trigger(
                     .max(RETRY_AFTER_FLOOR),
             )
         });
-    let envelope = host::http_response(
+    let mut envelope = host::http_response(
         HTTP_OUTPUT_BINDING,
         status,
         report.to_json(),
         retry_after,
         // Another invocation's answer: the host's log of this invocation says only that, so
         // that what was done is logged once, by the invocation that did it.
-        if replayed {
-            report.log.last().map_or(&[][..], std::slice::from_ref)
+        if replayed_age.is_some() {
+            report.log.first().map_or(&[][..], std::slice::from_ref)
         } else {
             &report.log
         },
     );
+    if let Some(age) = replayed_age {
+        // HTTP's own word for how old a kept answer is (RFC 9111, Age), besides the log line.
+        envelope["Outputs"][HTTP_OUTPUT_BINDING]["headers"]["Age"] =
+            Value::String(age.as_secs().to_string());
+    }
     (StatusCode::OK, axum::Json(envelope)).into_response()
 }
 
@@ -195,10 +217,6 @@ async fn queue_trigger(
     body: Body,
 ) -> Response {
     let mut outcome = Outcome::new(Trigger::Queue, invocation_id(&headers));
-    outcome.note(
-        "Called through the queue: a queue message carries no caller; who may send to the \
-         request queue decides",
-    );
     let envelope = match read_envelope(body).await.and_then(|bytes| {
         Envelope::parse(&bytes)
             .map_err(|error| Failure::new(ErrorCode::InvalidRequest, error.to_string()))
@@ -228,13 +246,36 @@ async fn queue_trigger(
                 "the queue message is not JSON: send the parameters as a JSON object",
             )),
         });
+    // Who sent it is settled before anything else is read from the message.
+    let (parameters, caller) = match parameters {
+        Ok(mut message) => {
+            match sender::sender(&state, &envelope, &mut message, &mut outcome).await {
+                Ok(caller) => (Ok(message), caller),
+                Err(failure) => {
+                    // The token is out of the message by now; the rest is echoed so that the
+                    // sender can match the refusal to what it sent.
+                    Received::read(message.clone()).echo_into(&mut outcome);
+                    (Err(failure), None)
+                }
+            }
+        }
+        Err(failure) => (Err(failure), None),
+    };
     let invocation = Invocation {
         trigger: Trigger::Queue,
-        caller: None,
+        caller: caller.as_ref(),
         budget: state.queue_budget,
     };
     match parameters {
-        Ok(parameters) => guarded(&state, parameters, &invocation, &mut outcome).await,
+        Ok(parameters) => {
+            guarded(
+                &state,
+                Received::read(parameters),
+                &invocation,
+                &mut outcome,
+            )
+            .await;
+        }
         Err(failure) => outcome.fail(failure),
     }
     let redeliver = outcome
@@ -272,7 +313,8 @@ async fn queue_trigger(
             state.max_dequeue_count
         ));
     }
-    let report = finish(outcome);
+    let mut report = finish(outcome);
+    sender::mask_echo(&mut report);
     let envelope = host::queue_response(QUEUE_OUTPUT_BINDING, result_message(&report), &report.log);
     (StatusCode::OK, axum::Json(envelope)).into_response()
 }
@@ -350,14 +392,14 @@ async fn read_envelope(body: Body) -> Result<Bytes, Failure> {
 
 /// Carries the request out, unless this instance has already answered the same request
 /// (`key`) or is carrying it out: then the answer it gave, or gets, is this one's too. The
-/// report, and whether it is another invocation's answer.
+/// report, and how old it is when it is another invocation's answer.
 async fn once(
     state: &AppState,
     key: Option<Key>,
-    parameters: Value,
+    received: Received,
     invocation: &Invocation<'_>,
     mut outcome: Outcome,
-) -> (Report, bool) {
+) -> (Report, Option<Duration>) {
     let turn = match key {
         Some(key) => {
             let id = outcome.report().invocation_id.clone();
@@ -366,56 +408,43 @@ async fn once(
         None => Turn::Run(None, Duration::ZERO),
     };
     let (running, waited) = match turn {
-        Turn::Again(report) => return (*report, true),
+        Turn::Again(report, age) => return (*report, Some(age)),
         Turn::Run(running, waited) => (running, waited),
         Turn::Elapsed => {
-            echo_request(&parameters, &mut outcome);
+            received.echo_into(&mut outcome);
             outcome.fail(Failure::new(
                 ErrorCode::UserBusy,
                 "the same request (this requestId, these parameters) is still being carried \
                  out on this instance; nothing was done twice, send it again later for its \
                  answer",
             ));
-            return (finish(outcome), false);
+            return (finish(outcome), None);
         }
     };
     // What is left of the budget after waiting for another invocation that then gave no
     // final answer: the caller's wait does not start again.
     let budget = invocation.budget.saturating_sub(waited);
     if !waited.is_zero() && budget < MIN_BUDGET_LEFT.min(invocation.budget) {
-        echo_request(&parameters, &mut outcome);
+        received.echo_into(&mut outcome);
         outcome.fail(Failure::new(
             ErrorCode::UserBusy,
             "the same request was being carried out on this instance and ended without an \
              answer that stands, too late for this invocation to carry it out in time; send it \
              again",
         ));
-        return (finish(outcome), false);
+        return (finish(outcome), None);
     }
     let invocation = Invocation {
         trigger: invocation.trigger,
         caller: invocation.caller,
         budget,
     };
-    guarded(state, parameters, &invocation, &mut outcome).await;
+    guarded(state, received, &invocation, &mut outcome).await;
     let report = finish(outcome);
     if let Some(running) = running {
         running.finish(&report);
     }
-    (report, false)
-}
-
-/// The request and its `requestId` in a result that did not run it.
-fn echo_request(parameters: &Value, outcome: &mut Outcome) {
-    let Ok(object) = request::parameters_object(parameters) else {
-        return;
-    };
-    if let Ok(parsed) = request::parse(&object)
-        && let Task::Change(change) = parsed.task
-    {
-        outcome.report_mut().request_id = change.request_id;
-    }
-    outcome.report_mut().request = Some(Value::Object(object));
+    (report, None)
 }
 
 /// The result, kept within a queue message's size.

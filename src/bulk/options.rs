@@ -166,7 +166,9 @@ impl Options {
     /// The developer sign-in cannot be set up, or the HTTP client cannot be built.
     pub fn endpoint(&self) -> Result<Endpoint, String> {
         if let Some(queue) = &self.queue {
-            return QueueEndpoint::signed_in(queue, self.result_wait).map(Endpoint::Queue);
+            return QueueEndpoint::signed_in(queue, self.result_wait)
+                .and_then(|endpoint| endpoint.carrying_caller_token(self.audience.as_deref()))
+                .map(Endpoint::Queue);
         }
         let url = self.endpoint.clone().ok_or("--endpoint is needed")?;
         HttpEndpoint::signed_in(url, self.function_key.clone(), self.audience.as_deref())

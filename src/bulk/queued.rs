@@ -55,6 +55,9 @@ pub struct QueueEndpoint {
     collector: Mutex<Collector>,
     /// How long an operation's result is waited for before it is left for a later run.
     result_wait: Duration,
+    /// The admin's sign-in and the API's scope: each message carries the admin's access token
+    /// (`CallerToken`) so that the handler knows who sent it.
+    caller_token: Option<(Arc<dyn azure_core::credentials::TokenCredential>, String)>,
 }
 
 /// The look at the results queue, over the endpoint's life.
@@ -157,13 +160,61 @@ impl QueueEndpoint {
             waiting,
             collector: Mutex::new(Collector::NotStarted),
             result_wait,
+            caller_token: None,
         })
+    }
+
+    /// Makes every message carry the admin's access token for `audience` (the API's app id
+    /// URI, `--audience`), from their own sign-in; an empty or absent audience: none.
+    ///
+    /// # Errors
+    ///
+    /// No sign-in.
+    pub fn carrying_caller_token(
+        mut self,
+        audience: Option<&str>,
+    ) -> Result<QueueEndpoint, String> {
+        if let Some(audience) = audience.filter(|audience| !audience.trim().is_empty()) {
+            let scope = format!("{}/.default", audience.trim().trim_end_matches('/'));
+            self.caller_token = Some((crate::credential::developer_sign_in()?, scope));
+        }
+        Ok(self)
+    }
+
+    /// The message for `body`: with the admin's token beside the parameters when one is to be
+    /// carried. The token goes into the message only, never into the run's state or report.
+    async fn message(&self, body: &Value) -> Result<String, Delivery> {
+        let Some((credential, scope)) = &self.caller_token else {
+            return Ok(body.to_string());
+        };
+        let token = credential
+            .get_token(&[scope.as_str()], None)
+            .await
+            .map_err(|error| Delivery::Refused {
+                code: "signInFailed".to_owned(),
+                detail: format!(
+                    "no token for {scope} from your sign-in (az login?): {}",
+                    error.to_string().lines().next().unwrap_or_default()
+                ),
+            })?;
+        let mut message = body.clone();
+        if let Value::Object(parameters) = &mut message {
+            parameters.insert(
+                crate::entra::TOKEN_FIELD.to_owned(),
+                Value::String(token.token.secret().to_owned()),
+            );
+        }
+        Ok(message.to_string())
     }
 
     /// Sends one request and waits for its result.
     pub async fn deliver(&self, request_id: &str, body: &Value) -> Delivery {
+        let message = match self.message(body).await {
+            Ok(message) => message,
+            Err(refused) => return refused,
+        };
         let receiver = self.expect(request_id);
-        if let Err(error) = self.requests.send(&body.to_string()).await {
+        if let Err(error) = self.requests.send(&message).await {
             lock(&self.waiting).remove(request_id);
             return Delivery::Transient {
                 retry_after: None,

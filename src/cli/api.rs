@@ -16,7 +16,8 @@ pub struct ApiCredentials {
     )]
     pub function_key: Option<String>,
     /// Also send an Entra token for the API (your az / azd sign-in): its Application ID URI,
-    /// api://<the API app registration's client id>
+    /// api://<the API app registration's client id>. With --queue each message carries it
+    /// (CallerToken), as a deployment that requires queue callers needs
     #[arg(long, value_name = "URI")]
     pub audience: Option<String>,
 }

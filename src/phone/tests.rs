@@ -259,3 +259,76 @@ proptest::proptest! {
         );
     }
 }
+
+proptest::proptest! {
+    /// Numbers written with any separator people type (Unicode dashes, no-break and thin
+    /// spaces, `_`, `,`, full-width forms) and in full-width or ASCII digits, inside any text:
+    /// no more than the country code and the last two digits survive.
+    #[test]
+    fn redaction_finds_numbers_written_with_any_separator_or_digit_form(
+        country_code in "[1-9][0-9]{0,2}",
+        national in proptest::collection::vec(0u32..10, 6..12),
+        full_width in proptest::collection::vec(proptest::bool::ANY, 12),
+        separators in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "", " ", "-", "_", ",", ".", "/", "(", ")",
+                "\u{00A0}", "\u{202F}", "\u{2009}", "\u{2007}", "\u{3000}",
+                "\u{2010}", "\u{2011}", "\u{2012}", "\u{2013}", "\u{2014}", "\u{2212}",
+                "\u{FF0D}", "\u{FE63}", "\u{00AD}", "\u{200B}", "\u{FF3F}", "\u{FF0C}",
+                " \u{2013} ", "\u{00A0}(",
+            ]),
+            12,
+        ),
+        plus in proptest::sample::select(vec!["+", "\u{FF0B}", ""]),
+        before in "[a-z :]{0,12}",
+        after in "[a-z :!?]{0,12}",
+    ) {
+        let written_digit = |index: usize, value: u32| {
+            let zero = if full_width[index % full_width.len()] { 0xFF10 } else { u32::from('0') };
+            char::from_u32(zero + value).unwrap()
+        };
+        let mut written = format!("{plus}{country_code}{}", separators[0]);
+        for (index, value) in national.iter().enumerate() {
+            written.push(written_digit(index, *value));
+            if index + 1 < national.len() {
+                written.push_str(separators[(index + 1) % separators.len()]);
+            }
+        }
+        let text = format!("{before} {written} {after}");
+        let redacted = redact_numbers(&text);
+        let digits: String = redacted
+            .chars()
+            .filter_map(|c| match c {
+                '0'..='9' => Some(c),
+                '\u{FF10}'..='\u{FF19}' => char::from_u32(u32::from(c) - 0xFF10 + u32::from('0')),
+                _ => None,
+            })
+            .collect();
+        let kept = national.len().min(2);
+        let last_two: String = national[national.len() - kept..]
+            .iter()
+            .map(|value| char::from_digit(*value, 10).unwrap())
+            .collect();
+        proptest::prop_assert!(
+            // At most what a country code can be (three digits; a first group of three or
+            // fewer written right after the `+` reads as one) and the last two.
+            digits.len() <= 5 && digits.ends_with(&last_two),
+            "{text:?} became {redacted:?}"
+        );
+    }
+}
+
+#[test]
+fn masking_reads_full_width_digits_and_unicode_separators() {
+    assert_eq!(mask("+49\u{00A0}170\u{2011}1234567"), "+49 ********67");
+    assert_eq!(
+        mask(
+            "\u{FF0B}\u{FF14}\u{FF19} \u{FF11}\u{FF17}\u{FF10}\u{FF11}\u{FF12}\u{FF13}\u{FF14}\u{FF15}\u{FF16}\u{FF17}"
+        ),
+        "+49 ********67"
+    );
+    assert_eq!(
+        redact_numbers("call 0170_123_45_67, thanks"),
+        "call +*********67, thanks"
+    );
+}

@@ -12,6 +12,7 @@ pub mod child;
 pub mod host;
 pub mod seed;
 mod server;
+pub use server::entra::{API_CLIENT_ID, CallerToken, KEY_ID, TENANT_ID};
 pub mod tenant;
 
 use std::collections::HashSet;
@@ -37,6 +38,9 @@ pub struct SimOptions {
     pub managed_identity_client_id: Option<String>,
     /// The secret the platform puts in `IDENTITY_HEADER`.
     pub identity_header: String,
+    /// The key id the tenant publishes its signing key under ([`KEY_ID`]); changing it is a
+    /// key rollover as callers' token checkers see it.
+    pub signing_key_id: String,
     /// How long issued tokens are valid.
     pub token_lifetime: Duration,
     /// Whether the tenant has an Entra ID P1/P2 licence (the registration report needs it).
@@ -94,6 +98,7 @@ impl Default for SimOptions {
             .collect(),
             managed_identity_client_id: None,
             identity_header: format!("sim-identity-header-{}", uuid::Uuid::new_v4()),
+            signing_key_id: KEY_ID.to_owned(),
             token_lifetime: Duration::from_secs(3600),
             licensed: true,
             report_page_size: 1000,
@@ -364,6 +369,15 @@ impl Simulator {
                 "IDENTITY_HEADER".to_owned(),
                 options.identity_header.clone(),
             ),
+            // Callers' tokens are checked against this simulator's keys (when MFA_TENANT_ID
+            // and MFA_API_CLIENT_ID name its tenant and API: TENANT_ID, API_CLIENT_ID).
+            (
+                "MFA_ENTRA_AUTHORITY".to_owned(),
+                self.shared.base_url.clone(),
+            ),
+            // The demo and the tests call with the function key alone, as a local `func start`
+            // does; the tests of that refusal set it false.
+            ("MFA_ALLOW_KEY_ONLY_CALLERS".to_owned(), "true".to_owned()),
             // The Azure side is protected as the Bicep sets it up: the app and its storage.
             ("ARM_ENDPOINT".to_owned(), self.arm_endpoint()),
             (
@@ -376,6 +390,11 @@ impl Simulator {
             environment.push(("AZURE_CLIENT_ID".to_owned(), client_id.clone()));
         }
         environment
+    }
+
+    /// `token` signed by this simulator's tenant.
+    pub fn sign(&self, token: &CallerToken) -> String {
+        token.sign(&self.shared.base_url)
     }
 
     /// Reads or changes the tenant.

@@ -31,6 +31,8 @@ struct Message {
     text: String,
     dequeue_count: u64,
     visible_at: Instant,
+    /// When it was put on the queue, as the storage service's `InsertionTime` says.
+    inserted: String,
 }
 
 impl MemoryQueue {
@@ -42,6 +44,7 @@ impl MemoryQueue {
             text: text.to_owned(),
             dequeue_count: 0,
             visible_at: Instant::now(),
+            inserted: azure_core::time::to_rfc3339(&azure_core::time::OffsetDateTime::now_utc()),
         });
         id
     }
@@ -114,7 +117,7 @@ pub(super) async fn deliver(shared: Arc<HostShared>) {
             &message.id,
             &uuid::Uuid::new_v4().to_string(),
             message.dequeue_count,
-            [None, None, None],
+            [Some(message.inserted.clone()), None, None],
         );
         let answer = invoke(
             &shared,

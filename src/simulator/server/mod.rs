@@ -6,11 +6,13 @@ mod applications;
 mod arm;
 mod collections;
 mod directory;
+pub mod entra;
 mod identity;
 mod json;
 mod methods;
 mod permissions;
 mod routes;
+mod signing_key;
 mod throttle;
 
 pub use self::throttle::ThrottleState;
@@ -57,6 +59,9 @@ async fn handle(
     let query = parse_query(uri.query().unwrap_or_default());
     if raw_path == "/msi/token" {
         return identity::identity(shared, &method, &raw_path, query, &headers, started).await;
+    }
+    if let Some(answer) = entra::answer(shared, &method, &raw_path, started) {
+        return answer;
     }
     if raw_path.starts_with(&format!("{}/", arm::PREFIX)) {
         return arm::arm(shared, &method, &raw_path, query, &headers, started);

@@ -1,0 +1,250 @@
+//! Microsoft Entra access tokens that queue messages carry (`CallerToken`), checked as App
+//! Service authentication checks an HTTP caller's bearer token: the RS256 signature against the
+//! keys the tenant publishes (its OpenID configuration's `jwks_uri`, fetched once, kept, fetched
+//! again for a key it does not know yet), the issuer, the tenant, the audience (the API), and
+//! the validity at the moment the message was put on the queue. The caller it yields is then
+//! admitted by `caller`'s policy like an HTTP caller (app roles, allow-lists).
+//!
+//! A queue message may wait longer than a token lives, so the time that counts is the storage
+//! service's `InsertionTime`, which the sender cannot choose. The token itself is never logged
+//! nor echoed.
+
+pub mod jwt;
+pub mod keys;
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use url::Url;
+
+use self::jwt::{Expected, PublicKey, Refusal};
+use crate::caller::Principal;
+
+/// The queue message's field that carries the caller's access token.
+pub const TOKEN_FIELD: &str = "CallerToken";
+/// Microsoft Entra's authority in the global cloud.
+pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+/// How far the clocks of Entra and the storage service may disagree (App Service and
+/// Microsoft.IdentityModel allow five minutes; a queue's insertion time is the storage
+/// service's own clock, so less is enough).
+const CLOCK_SKEW: Duration = Duration::from_secs(120);
+/// How long the keys are kept before they are read again (Entra rolls keys over weeks, and a
+/// key it has just started to use is fetched as soon as a token names it).
+const KEYS_KEPT: Duration = Duration::from_secs(24 * 3600);
+/// The most one reading of the keys (both documents) may take.
+const KEYS_WAIT: Duration = Duration::from_secs(10);
+/// How many unknown key ids may each cause one more reading between two regular ones: a
+/// rolled-over key is found at once, and a sender naming made-up key ids cannot make the
+/// handler read the keys for every message.
+const MAX_UNKNOWN_KIDS_TRIED: usize = 16;
+/// The longest OpenID document read.
+const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
+/// Who may send to the request queue (`MFA_QUEUE_REQUIRE_CALLER`) and how their tokens are
+/// checked (`MFA_TENANT_ID`, `MFA_API_CLIENT_ID`, `MFA_ENTRA_AUTHORITY`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenSettings {
+    /// Refuse a message that carries no valid token (`callerNotAllowed`).
+    pub require_caller: bool,
+    /// Microsoft Entra's authority (the cloud's login endpoint).
+    pub authority: Url,
+    /// The app's tenant (lowercase); without it no token can be checked.
+    pub tenant_id: Option<String>,
+    /// The API app registration's client id; without it no token can be checked.
+    pub api_client_id: Option<String>,
+}
+
+impl TokenSettings {
+    /// What a token must say, when the settings allow checking one at all.
+    pub fn expected(&self) -> Option<Expected> {
+        let tenant = self.tenant_id.as_ref()?;
+        let api = self.api_client_id.as_ref()?;
+        let authority = self.authority.as_str().trim_end_matches('/');
+        Some(Expected {
+            tenant_id: tenant.clone(),
+            // v2 tokens name the authority's issuer; v1 tokens (the API registration's default,
+            // accessTokenAcceptedVersion null or 1) Entra's security token service.
+            issuers: vec![
+                format!("{authority}/{tenant}/v2.0"),
+                format!("https://sts.windows.net/{tenant}/"),
+            ],
+            // v1 tokens carry the app id URI asked for, v2 tokens the client id.
+            audiences: vec![format!("api://{api}"), api.clone()],
+            skew: CLOCK_SKEW,
+        })
+    }
+
+    /// The start-up log line that says how queue senders are treated.
+    pub fn describe(&self) -> String {
+        match (self.require_caller, self.expected().is_some()) {
+            (true, true) => "MFA_QUEUE_REQUIRE_CALLER=true: a queue message is carried out only \
+                             with a valid CallerToken (an Entra access token for the API)"
+                .to_owned(),
+            (true, false) => "MFA_QUEUE_REQUIRE_CALLER=true but MFA_TENANT_ID or \
+                              MFA_API_CLIENT_ID is not set: no token can be checked, so every \
+                              queue message is refused"
+                .to_owned(),
+            (false, true) => "MFA_QUEUE_REQUIRE_CALLER=false: a queue message without a \
+                              CallerToken is carried out on the word of whoever could send it; \
+                              a token it carries is checked"
+                .to_owned(),
+            (false, false) => "MFA_QUEUE_REQUIRE_CALLER=false and MFA_TENANT_ID or \
+                               MFA_API_CLIENT_ID not set: queue messages are carried out on the \
+                               word of whoever could send them, and one carrying a CallerToken is \
+                               refused (it cannot be checked)"
+                .to_owned(),
+        }
+    }
+}
+
+/// Why a queue message's token made no caller.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenFailure {
+    /// The token is not a valid token of this tenant for this API.
+    #[error("the CallerToken was refused: {0}")]
+    Refused(#[from] Refusal),
+    /// The tenant's keys could not be read: the message may be tried again.
+    #[error(
+        "the tenant's signing keys could not be read ({0}), so the CallerToken could not be checked"
+    )]
+    KeysUnavailable(String),
+    /// The deployment cannot check tokens.
+    #[error(
+        "this deployment cannot check a CallerToken: MFA_TENANT_ID and MFA_API_CLIENT_ID must \
+         both be set"
+    )]
+    NotConfigured,
+}
+
+/// Checks queue callers' tokens, keeping the tenant's keys between messages.
+pub struct TokenChecker {
+    settings: TokenSettings,
+    expected: Option<Expected>,
+    http: reqwest::Client,
+    keys: Mutex<Keys>,
+}
+
+#[derive(Default)]
+struct Keys {
+    known: Vec<PublicKey>,
+    read_at: Option<Instant>,
+    /// Key ids that caused a reading since the last regular one.
+    unknown_tried: Vec<String>,
+}
+
+impl TokenChecker {
+    pub fn new(settings: TokenSettings, http: reqwest::Client) -> TokenChecker {
+        TokenChecker {
+            expected: settings.expected(),
+            settings,
+            http,
+            keys: Mutex::new(Keys::default()),
+        }
+    }
+
+    pub fn settings(&self) -> &TokenSettings {
+        &self.settings
+    }
+
+    /// The principal `token` proves, as of `inserted` (the message's insertion time).
+    ///
+    /// # Errors
+    ///
+    /// A [`TokenFailure`]: refused, keys unreadable (worth another delivery), or not
+    /// configured.
+    pub async fn check(
+        &self,
+        token: &str,
+        inserted: SystemTime,
+    ) -> Result<Principal, TokenFailure> {
+        let expected = self.expected.as_ref().ok_or(TokenFailure::NotConfigured)?;
+        let unverified = jwt::read(token.trim())?;
+        let key = self.key(&unverified.kid).await?;
+        Ok(unverified.verify(&key, expected, inserted)?)
+    }
+
+    /// The published key `kid`, reading the keys when they are old, or when a key id not
+    /// tried before is unknown. One reading at a time; the others wait for it.
+    async fn key(&self, kid: &str) -> Result<PublicKey, TokenFailure> {
+        let mut keys = self.keys.lock().await;
+        let stale = keys
+            .read_at
+            .is_none_or(|read_at| read_at.elapsed() >= KEYS_KEPT);
+        let find = |keys: &Keys| keys.known.iter().find(|key| key.kid == kid).cloned();
+        if !stale && let Some(key) = find(&keys) {
+            return Ok(key);
+        }
+        let worth_reading = stale
+            || (keys.unknown_tried.len() < MAX_UNKNOWN_KIDS_TRIED
+                && !keys.unknown_tried.iter().any(|tried| tried == kid));
+        if worth_reading {
+            let fresh = tokio::time::timeout(KEYS_WAIT, self.read_keys())
+                .await
+                .map_err(|_| {
+                    TokenFailure::KeysUnavailable(format!(
+                        "no answer within {} s",
+                        KEYS_WAIT.as_secs()
+                    ))
+                })?
+                .map_err(TokenFailure::KeysUnavailable)?;
+            tracing::info!(keys = fresh.len(), "read the tenant's token signing keys");
+            if stale {
+                keys.unknown_tried.clear();
+            }
+            keys.known = fresh;
+            keys.read_at = Some(Instant::now());
+            if find(&keys).is_none() {
+                keys.unknown_tried.push(kid.to_owned());
+            }
+        }
+        find(&keys).ok_or_else(|| Refusal::UnknownKey(kid.to_owned()).into())
+    }
+
+    /// Reads the OpenID configuration, then the keys it points to.
+    async fn read_keys(&self) -> Result<Vec<PublicKey>, String> {
+        let tenant = self.settings.tenant_id.as_deref().unwrap_or_default();
+        let mut configuration = self.settings.authority.clone();
+        configuration
+            .path_segments_mut()
+            .map_err(|()| "MFA_ENTRA_AUTHORITY cannot hold a path".to_owned())?
+            .pop_if_empty()
+            .extend([tenant, "v2.0", ".well-known", "openid-configuration"]);
+        let document = self.get_json(configuration).await?;
+        let jwks = keys::jwks_uri(&document, &self.settings.authority)?;
+        keys::rsa_keys(&self.get_json(jwks).await?)
+    }
+
+    async fn get_json(&self, url: Url) -> Result<Value, String> {
+        let shown = format!("{}{}", url.origin().ascii_serialization(), url.path());
+        let answer = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|error| format!("{shown}: {}", without_url(&error)))?;
+        let status = answer.status();
+        if !status.is_success() {
+            return Err(format!("{shown} answered {status}"));
+        }
+        let body = answer
+            .bytes()
+            .await
+            .map_err(|error| format!("{shown}: {}", without_url(&error)))?;
+        if body.len() > MAX_DOCUMENT_BYTES {
+            return Err(format!(
+                "{shown} answered with more than any key document holds"
+            ));
+        }
+        serde_json::from_slice(&body).map_err(|_| format!("{shown} answered with no JSON"))
+    }
+}
+
+fn without_url(error: &reqwest::Error) -> String {
+    let mut error_text = error.to_string();
+    if let Some(url) = error.url() {
+        error_text = error_text.replace(url.as_str(), "");
+    }
+    error_text
+}

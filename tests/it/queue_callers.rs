@@ -1,0 +1,373 @@
+//! Queue callers: a message carries its sender's Entra access token (`CallerToken`), checked
+//! against the simulator's published keys as App Service checks an HTTP caller, as of the
+//! message's insertion time; a refused message is answered once, written nowhere, and never
+//! poisoned.
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use mfa_phone_handler::simulator::host::{FunctionsHost, HostOptions};
+use mfa_phone_handler::simulator::{API_CLIENT_ID, CallerToken, TENANT_ID};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, result_of};
+
+const NUMBER: &str = "+49 1701234567";
+const ADMIN: &str = "aaaaaaaa-1111-4222-8333-444444444444";
+const WRITER: &str = "MfaPhone.ReadWrite";
+const READER: &str = "MfaPhone.Read";
+
+/// A handler that checks queue callers against the simulator's tenant.
+async fn checking(require: bool) -> TestApp {
+    TestApp::builder()
+        .envs(&[
+            ("MFA_TENANT_ID", TENANT_ID),
+            ("MFA_API_CLIENT_ID", API_CLIENT_ID),
+            (
+                "MFA_QUEUE_REQUIRE_CALLER",
+                if require { "true" } else { "false" },
+            ),
+        ])
+        .spawn()
+        .await
+}
+
+fn admin() -> CallerToken {
+    CallerToken::user(ADMIN, "admin@contoso.com", &[WRITER])
+}
+
+/// Every message through the miniature host; the results by `requestId`, and the poison queue.
+async fn through_the_queue(app: &TestApp, messages: &[Value]) -> (Vec<Value>, Vec<String>) {
+    let host = FunctionsHost::start(&app.handler, HostOptions::default().max_dequeue_count(3))
+        .await
+        .unwrap();
+    for message in messages {
+        host.enqueue(&message.to_string()).await.unwrap();
+    }
+    host.drained().await;
+    (host.results().await, host.poison().await)
+}
+
+fn by_request<'a>(results: &'a [Value], id: &str) -> &'a Value {
+    results
+        .iter()
+        .find(|result| result["requestId"] == id)
+        .unwrap_or_else(|| panic!("no result for {id}: {results:#?}"))
+}
+
+#[tokio::test]
+async fn a_message_with_a_valid_token_is_carried_out_for_the_caller_it_names() {
+    let app = checking(true).await;
+    let user = app.add_member("adele@contoso.com");
+    let token = app.sim.sign(&admin());
+    let message = json!({"UserId": user, "phoneNumber": NUMBER, "requestId": "good",
+                         "CallerToken": token});
+
+    let (results, poison) = through_the_queue(&app, &[message]).await;
+
+    let result = by_request(&results, "good");
+    assert_eq!(result["status"], "succeeded", "{result:#}");
+    assert_eq!(result["caller"]["id"], ADMIN);
+    assert_eq!(result["caller"]["authenticated"], true);
+    assert_eq!(result["caller"]["name"], "admin@contoso.com");
+    assert_eq!(app.phones(&user).len(), 1);
+    assert!(poison.is_empty());
+    assert!(
+        result["request"].get("CallerToken").is_none(),
+        "the token is not echoed: {result:#}"
+    );
+    let signature = token.rsplit('.').next().unwrap();
+    assert!(
+        !app.output().contains(signature),
+        "the token is never logged"
+    );
+    assert!(!result.to_string().contains(signature));
+    assert!(
+        app.output().contains(ADMIN),
+        "the log names the caller as for an HTTP caller"
+    );
+}
+
+#[tokio::test]
+async fn tokens_that_do_not_check_out_are_refused_once_and_nothing_is_written() {
+    let app = checking(false).await;
+    let user = app.add_member("adele@contoso.com");
+    let now = SystemTime::now();
+    let hour = Duration::from_secs(3600);
+    let expired = CallerToken {
+        not_before: now - 2 * hour,
+        expires: now - hour,
+        ..admin()
+    };
+    let other_tenant = CallerToken {
+        tenant_id: "99999999-9999-4999-8999-999999999999".to_owned(),
+        ..admin()
+    };
+    let other_tenant_our_issuer = CallerToken {
+        tenant_id: "99999999-9999-4999-8999-999999999999".to_owned(),
+        issuer: Some(format!("https://sts.windows.net/{TENANT_ID}/")),
+        ..admin()
+    };
+    let other_audience = CallerToken {
+        audience: "https://graph.microsoft.com".to_owned(),
+        ..admin()
+    };
+    let no_role = CallerToken {
+        roles: Vec::new(),
+        ..admin()
+    };
+    let reader = CallerToken::user(ADMIN, "admin@contoso.com", &[READER]);
+    let unknown_key = CallerToken {
+        key_id: "not-published".to_owned(),
+        ..admin()
+    };
+    let guest = CallerToken {
+        extra: vec![
+            (
+                "idp".to_owned(),
+                json!("https://sts.windows.net/99999999-9999-4999-8999-999999999999/"),
+            ),
+            ("acct".to_owned(), json!(1)),
+        ],
+        ..admin()
+    };
+    // A reader's token with its payload swapped for a writer's: the signature no longer fits.
+    let forged = {
+        let reader_token = app.sim.sign(&reader);
+        let writer_token = app.sim.sign(&admin());
+        let parts: Vec<&str> = reader_token.split('.').collect();
+        let writer_payload = writer_token.split('.').nth(1).unwrap();
+        format!("{}.{writer_payload}.{}", parts[0], parts[2])
+    };
+    let none_alg = {
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        let payload = app.sim.sign(&admin()).split('.').nth(1).unwrap().to_owned();
+        format!("{header}.{payload}.")
+    };
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("expired", app.sim.sign(&expired), "expired"),
+        ("other-tenant", app.sim.sign(&other_tenant), "issued by"),
+        (
+            "other-tenant-v1",
+            app.sim.sign(&other_tenant_our_issuer),
+            "tenant",
+        ),
+        ("other-audience", app.sim.sign(&other_audience), "audience"),
+        ("no-role", app.sim.sign(&no_role), "app roles"),
+        ("reader-changes", app.sim.sign(&reader), WRITER),
+        ("unknown-key", app.sim.sign(&unknown_key), "not-published"),
+        ("guest", app.sim.sign(&guest), "guest"),
+        ("forged", forged, "signature"),
+        ("none", none_alg, "RS256"),
+        ("garbage", "not a token".to_owned(), "not a signed JWT"),
+    ];
+    let messages: Vec<Value> = cases
+        .iter()
+        .map(|(id, token, _)| {
+            json!({"UserId": user, "phoneNumber": NUMBER, "requestId": id, "CallerToken": token})
+        })
+        .collect();
+
+    let (results, poison) = through_the_queue(&app, &messages).await;
+
+    for (id, _, reason) in &cases {
+        let result = by_request(&results, id);
+        assert_eq!(
+            result["error"]["code"], "callerNotAllowed",
+            "{id}: {result:#}"
+        );
+        assert_eq!(
+            result["queueMessage"]["dequeueCount"], 1,
+            "{id}: not retried"
+        );
+        let message = result["error"]["message"].as_str().unwrap();
+        assert!(message.contains(reason), "{id}: {message}");
+    }
+    assert_eq!(results.len(), cases.len(), "one result each");
+    assert!(poison.is_empty(), "nothing poisoned: {poison:?}");
+    assert!(app.phones(&user).is_empty(), "nothing written");
+    assert!(app.writes().is_empty(), "no write reached Graph");
+    let key_reads = app
+        .sim
+        .requests()
+        .iter()
+        .filter(|request| request.path.ends_with("/discovery/v2.0/keys"))
+        .count();
+    assert!(
+        (1..=2).contains(&key_reads),
+        "the keys are kept between messages, and read once more for an unknown key id: \
+         {key_reads}"
+    );
+}
+
+#[tokio::test]
+async fn a_message_without_a_token_is_refused_where_callers_are_required() {
+    let app = checking(true).await;
+    let user = app.add_member("adele@contoso.com");
+    let message = json!({"UserId": user, "phoneNumber": NUMBER, "requestId": "anonymous"});
+
+    let (results, poison) = through_the_queue(&app, &[message]).await;
+
+    let result = by_request(&results, "anonymous");
+    assert_eq!(result["error"]["code"], "callerNotAllowed", "{result:#}");
+    assert!(
+        result["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MFA_QUEUE_REQUIRE_CALLER")
+    );
+    assert_eq!(result["queueMessage"]["dequeueCount"], 1);
+    assert!(poison.is_empty());
+    assert!(app.phones(&user).is_empty());
+    assert!(
+        app.output().contains("MFA_QUEUE_REQUIRE_CALLER=true"),
+        "the start-up log says which"
+    );
+}
+
+/// The queue envelope with `InsertionTime` at `inserted`.
+fn queued_at(message: &Value, inserted: SystemTime) -> Value {
+    let inserted = httpdate::fmt_http_date(inserted);
+    json!({
+        "Data": {"queueItem": Value::String(message.to_string()).to_string()},
+        "Metadata": {"DequeueCount": "1", "Id": "\"m1\"", "InsertionTime": inserted}
+    })
+}
+
+#[tokio::test]
+async fn a_token_counts_as_of_the_time_the_message_was_queued() {
+    let app = checking(true).await;
+    let user = app.add_member("adele@contoso.com");
+    let now = SystemTime::now();
+    let hour = Duration::from_secs(3600);
+    // Queued two hours ago with a token that was valid then and has expired since.
+    let lapsed_since = CallerToken {
+        not_before: now - 3 * hour,
+        expires: now - hour,
+        ..admin()
+    };
+    let message = json!({"UserId": user, "phoneNumber": NUMBER, "dryRun": true,
+                         "CallerToken": app.sim.sign(&lapsed_since)});
+    let (_, answer) = app
+        .post(
+            "SetOrRemoveMobilePhoneMfaQueue",
+            &queued_at(&message, now - 2 * hour).to_string(),
+        )
+        .await;
+    assert_eq!(result_of(&answer)["status"], "succeeded", "{answer:#}");
+
+    // Queued now with a token that had expired an hour before.
+    let (_, answer) = app
+        .post(
+            "SetOrRemoveMobilePhoneMfaQueue",
+            &queued_at(&message, now).to_string(),
+        )
+        .await;
+    assert_eq!(result_of(&answer)["error"]["code"], "callerNotAllowed");
+
+    // Queued before the token was valid (beyond the allowed clock skew).
+    let (_, answer) = app
+        .post(
+            "SetOrRemoveMobilePhoneMfaQueue",
+            &queued_at(&message, now - 4 * hour).to_string(),
+        )
+        .await;
+    assert!(
+        result_of(&answer)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not yet valid")
+    );
+}
+
+#[tokio::test]
+async fn the_queue_result_masks_the_number_it_echoes() {
+    let app = TestApp::spawn().await;
+    let user = app.add_member("adele@contoso.com");
+    let message = json!({"UserId": user, "phoneNumber": NUMBER, "requestId": "r1",
+                         "CallerName": "Ops +49 170 1234567"});
+
+    let (_, answer) = app.deliver(&message, 1).await;
+
+    let result = result_of(&answer);
+    assert_eq!(result["status"], "succeeded");
+    assert_eq!(
+        result["requestId"], "r1",
+        "what a sender matches its result by"
+    );
+    assert_eq!(result["request"]["UserId"], user);
+    let echoed = result["request"].to_string();
+    assert!(!echoed.contains("1701234567"), "{echoed}");
+    assert!(!echoed.contains("170 1234567"), "{echoed}");
+    assert!(echoed.contains("67"), "the last digits stay: {echoed}");
+}
+
+#[tokio::test]
+async fn keys_that_cannot_be_read_have_the_message_delivered_again_and_nothing_written() {
+    // Nothing listens on the discard port: the keys cannot be read (fail closed, transient).
+    let app = TestApp::builder()
+        .envs(&[
+            ("MFA_TENANT_ID", TENANT_ID),
+            ("MFA_API_CLIENT_ID", API_CLIENT_ID),
+            ("MFA_ENTRA_AUTHORITY", "http://127.0.0.1:9"),
+            ("MFA_QUEUE_MAX_DEQUEUE_COUNT", "2"),
+        ])
+        .spawn()
+        .await;
+    let user = app.add_member("adele@contoso.com");
+    let message = json!({"UserId": user, "phoneNumber": NUMBER, "requestId": "k",
+                         "CallerToken": app.sim.sign(&admin())});
+
+    let (first, _) = app.deliver(&message, 1).await;
+    assert_eq!(first, 503, "delivered again while attempts remain");
+    let (last, answer) = app.deliver(&message, 2).await;
+    assert_eq!(last, 200);
+    let result = result_of(&answer);
+    assert_eq!(result["error"]["code"], "identityUnavailable", "{result:#}");
+    assert_eq!(result["requestId"], "k");
+    assert!(app.phones(&user).is_empty());
+}
+
+/// Delivers `message` as queued now.
+async fn now(app: &TestApp, message: &Value) -> (u16, Value) {
+    app.post(
+        "SetOrRemoveMobilePhoneMfaQueue",
+        &queued_at(message, SystemTime::now()).to_string(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_rolled_over_key_is_read_when_a_token_first_names_it() {
+    let app = checking(true).await;
+    let user = app.add_member("adele@contoso.com");
+    let key_reads = || {
+        app.sim
+            .requests()
+            .iter()
+            .filter(|request| request.path.ends_with("/discovery/v2.0/keys"))
+            .count()
+    };
+    let send = |token: &CallerToken, id: &str| {
+        json!({"UserId": user, "phoneNumber": NUMBER, "dryRun": true, "requestId": id,
+               "CallerToken": app.sim.sign(token)})
+    };
+    let (_, answer) = now(&app, &send(&admin(), "before")).await;
+    assert_eq!(result_of(&answer)["status"], "succeeded", "{answer:#}");
+    assert_eq!(key_reads(), 1);
+
+    // Entra starts signing with a key it has just published.
+    app.sim
+        .configure(|options| options.signing_key_id = "rolled-over".to_owned());
+    let rolled = CallerToken {
+        key_id: "rolled-over".to_owned(),
+        ..admin()
+    };
+    let (_, answer) = now(&app, &send(&rolled, "after")).await;
+    assert_eq!(result_of(&answer)["status"], "succeeded", "{answer:#}");
+    assert_eq!(key_reads(), 2, "read again for the key id it did not know");
+    let (_, answer) = now(&app, &send(&rolled, "again")).await;
+    assert_eq!(result_of(&answer)["status"], "succeeded");
+    assert_eq!(key_reads(), 2, "kept since");
+}
