@@ -43,10 +43,10 @@ impl Endpoint {
     /// Waits for the outcome of a request an earlier run sent, where the way in keeps
     /// outcomes (the queue); `None` where it does not (HTTP: send it again, as the handler's
     /// changes are idempotent).
-    pub async fn await_sent(&self, request_id: &str) -> Option<Delivery> {
+    pub async fn await_sent(&self, request_id: &str, body: &Value) -> Option<Delivery> {
         match self {
             Endpoint::Http(_) => None,
-            Endpoint::Queue(queue) => Some(queue.await_sent(request_id).await),
+            Endpoint::Queue(queue) => Some(queue.await_sent(request_id, body).await),
         }
     }
 }
@@ -163,6 +163,12 @@ impl HttpEndpoint {
                 };
             }
         };
+        // A failure that names no request at all (the endpoint refused before reading it) is
+        // read by its status alone; any other result counts for the row only when it answers
+        // the row's request.
+        let result = result.filter(|result| {
+            super::echo::names_a_request(result) || result["status"] == "succeeded"
+        });
         if let Some(result) = &result
             && let Some(detail) = unmatched(body, result)
         {
@@ -210,25 +216,16 @@ impl HttpEndpoint {
     }
 }
 
-/// Why `result` is not the result of `request`: it names another `requestId`, or claims a
-/// success without naming any (a refusal before the request was read names none).
+/// Why `result` is not the result of `request`, as the row's message says it.
 fn unmatched(request: &Value, result: &Value) -> Option<String> {
-    let sent = request["requestId"].as_str().unwrap_or_default();
-    let echoed = result["requestId"].as_str();
-    let succeeded = result["status"].as_str() == Some("succeeded");
-    match echoed {
-        Some(echoed) if echoed == sent => None,
-        None if !succeeded => None,
-        _ => Some(format!(
-            "the endpoint answered with the result of another request ({}, not {sent}): is \
-             --endpoint the handler's HTTP trigger, with nothing in between that answers for \
-             it? whether this row was changed is unknown; a later run sends it again",
-            echoed.map_or_else(
-                || "no requestId".to_owned(),
-                |echoed| format!("'{}'", crate::phone::printable(echoed, 80))
-            )
-        )),
-    }
+    super::echo::check(request, result).err().map(|mismatch| {
+        format!(
+            "the endpoint answered with {}: is --endpoint the handler's HTTP trigger, with \
+             nothing in between that answers for it? whether this row was changed is unknown; \
+             it waits, and a later run sends it again",
+            mismatch.0
+        )
+    })
 }
 
 fn first_line(text: &str) -> String {

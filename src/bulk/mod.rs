@@ -10,6 +10,7 @@
 
 pub mod checking;
 pub mod delivery;
+pub mod echo;
 pub mod endpoint;
 pub mod header;
 pub mod input;
@@ -22,6 +23,7 @@ pub mod report;
 pub mod rows;
 pub mod send;
 pub mod state;
+pub mod state_key;
 pub mod summary;
 
 use std::collections::HashMap;
@@ -123,6 +125,12 @@ async fn run_steps(
         Ok(state) => state,
         Err(status) => return status,
     };
+    // The run's random id is part of every request id: nobody outside the run can name one of
+    // its requests before it is sent. A resumed run keeps the id its state names.
+    let run_id = state.as_ref().map_or_else(
+        || state_key::hex_encode(&rand::random::<[u8; 12]>()),
+        |state| send::lock(state).run_id.clone(),
+    );
     let settings = Settings {
         dry_run: options.dry_run,
         concurrency: options.concurrency,
@@ -135,11 +143,14 @@ async fn run_steps(
             crate::phone::printable(&format!("bulk {name}"), 200)
         }),
         request_prefix: format!(
-            "bulk-{}{}",
-            &file_sha256[..12],
+            "bulk-{}-{run_id}{}",
+            &file_sha256[..8],
             if options.dry_run { "-dry" } else { "" }
         ),
     };
+    if let Some(state) = &state {
+        say_what_is_skipped(&plan, &settings, &send::lock(state));
+    }
     let sent = send_all(options, endpoint, &plan, &settings, state.as_ref(), stop).await;
     endpoint.close().await;
     // Every delivery refused: nothing reached the handler, so nothing was written, and the
@@ -246,6 +257,64 @@ async fn run_steps(
         SUCCEEDED
     } else {
         ROW_FAILED
+    }
+}
+
+/// `Ok` when the key file `key` is not inside `out`: a key beside the state it signs would be
+/// as easy to plant as the state.
+fn outside(key: &std::path::Path, out: &std::path::Path) -> Result<(), String> {
+    let absolute = |path: &std::path::Path| {
+        std::fs::canonicalize(path)
+            .unwrap_or_else(|_| std::path::absolute(path).unwrap_or_default())
+    };
+    let directory = key.parent().map(absolute).unwrap_or_default();
+    if directory.starts_with(absolute(out)) {
+        return Err(format!(
+            "the state key {} is inside --out {}: keep it elsewhere (by default it is in your \
+             configuration directory)",
+            key.display(),
+            out.display()
+        ));
+    }
+    Ok(())
+}
+
+/// How many skipped rows resuming names one by one.
+const SKIPPED_SHOWN: usize = 20;
+
+/// Says which rows an earlier run of this file settled, which this run does not send again,
+/// and why (their outcome, from the state this command wrote and verified).
+fn say_what_is_skipped(plan: &Plan, settings: &Settings, state: &State) {
+    let settled: Vec<(&Operation, &outcome::RowOutcome)> = plan
+        .operations
+        .iter()
+        .filter_map(|operation| {
+            let id = send::request_id(&settings.request_prefix, operation);
+            state
+                .earlier
+                .get(&id)
+                .filter(|outcome| outcome.is_final())
+                .map(|outcome| (operation, outcome))
+        })
+        .collect();
+    if settled.is_empty() {
+        return;
+    }
+    eprintln!(
+        "Not sent again: {} changes an earlier run of this file settled (its state verified \
+         with your key):",
+        settled.len()
+    );
+    for (operation, outcome) in settled.iter().take(SKIPPED_SHOWN) {
+        eprintln!(
+            "  line {} ({}): {} in the earlier run",
+            operation.line,
+            operation.phone_type,
+            outcome.label()
+        );
+    }
+    if settled.len() > SKIPPED_SHOWN {
+        eprintln!("  … and {} more", settled.len() - SKIPPED_SHOWN);
     }
 }
 
@@ -399,18 +468,35 @@ fn open_state(
     if options.dry_run {
         return Ok(None);
     }
-    let state = match State::open(
-        &options.out,
-        file_sha256,
-        &options.destination(),
-        plan.operations.len(),
-    ) {
+    let opened = match &options.state_key {
+        Some(path) => outside(path, &options.out)
+            .and_then(|()| state_key::StateKey::load_or_create(path))
+            .and_then(|key| {
+                State::open(
+                    &options.out,
+                    &key,
+                    file_sha256,
+                    &options.destination(),
+                    plan.operations.len(),
+                )
+                .map_err(|error| match error {
+                    state::StateError::Io(error) => format!(
+                        "the state file in {} cannot be written: {error}",
+                        options.out.display()
+                    ),
+                    other => other.to_string(),
+                })
+            }),
+        None => Err(
+            "no configuration directory is known for the state key: give \
+                     --state-key FILE (outside --out)"
+                .to_owned(),
+        ),
+    };
+    let state = match opened {
         Ok(state) => state,
         Err(error) => {
-            let message = format!(
-                "Nothing was sent: the state file in {} cannot be written: {error}",
-                options.out.display()
-            );
+            let message = format!("Nothing was sent: {error}");
             eprintln!("{message}");
             summary.stopped = Some(message);
             return Err(NOTHING_SENT);

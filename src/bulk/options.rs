@@ -69,6 +69,10 @@ pub struct BulkArgs {
     /// Print the run's summary as one JSON object on stdout (no progress bar)
     #[arg(long)]
     pub json: bool,
+    /// The key that signs the run's state, kept outside --out (made on first use, readable by
+    /// you alone) [default: your configuration directory's mfa-phone-handler/bulk-state.key]
+    #[arg(long, value_name = "FILE", env = "MFA_BULK_STATE_KEY")]
+    pub state_key: Option<PathBuf>,
 }
 
 /// `--write-limit`: at most `count` changes in any `window`.
@@ -97,6 +101,8 @@ pub struct Options {
     pub write_limit: (usize, std::time::Duration),
     /// The summary as JSON on stdout, no progress bar.
     pub json: bool,
+    /// The key file that signs the run's state (`None`: no configuration directory is known).
+    pub state_key: Option<PathBuf>,
 }
 
 impl From<BulkArgs> for Options {
@@ -124,6 +130,9 @@ impl From<BulkArgs> for Options {
             caller_name: arguments.caller_name,
             write_limit: (arguments.write_limit.count, arguments.write_limit.window),
             json: arguments.json,
+            state_key: arguments
+                .state_key
+                .or_else(|| super::state_key::default_path(|name| std::env::var(name).ok())),
         }
     }
 }

@@ -39,8 +39,9 @@ const STOP_WAIT: Duration = Duration::from_secs(30);
 /// A result handed to whoever waits for it, with the acknowledgement that its outcome is
 /// recorded (then the message is deleted).
 type Handed = (Value, oneshot::Sender<()>);
-/// Who waits for which request's result.
-type Waiting = Arc<Mutex<HashMap<String, oneshot::Sender<Handed>>>>;
+/// Who waits for which request's result, with the request they sent (a result counts only
+/// when it echoes it, [`super::echo`]).
+type Waiting = Arc<Mutex<HashMap<String, (Value, oneshot::Sender<Handed>)>>>;
 
 /// The queues of one run.
 pub struct QueueEndpoint {
@@ -162,7 +163,7 @@ impl QueueEndpoint {
 
     /// Sends one request and waits for its result.
     pub async fn deliver(&self, request_id: &str, body: &Value) -> Delivery {
-        let receiver = self.expect(request_id);
+        let receiver = self.expect(request_id, body);
         if let Err(error) = self.requests.send(&body.to_string()).await {
             lock(&self.waiting).remove(request_id);
             return Delivery::Transient {
@@ -218,15 +219,15 @@ impl QueueEndpoint {
         }
     }
 
-    /// Waits for the result of a request an earlier run sent.
-    pub async fn await_sent(&self, request_id: &str) -> Delivery {
-        let receiver = self.expect(request_id);
+    /// Waits for the result of a request an earlier run sent (`body`: the request, as sent).
+    pub async fn await_sent(&self, request_id: &str, body: &Value) -> Delivery {
+        let receiver = self.expect(request_id, body);
         self.wait(request_id, receiver).await
     }
 
-    fn expect(&self, request_id: &str) -> oneshot::Receiver<Handed> {
+    fn expect(&self, request_id: &str, body: &Value) -> oneshot::Receiver<Handed> {
         let (sender, receiver) = oneshot::channel();
-        lock(&self.waiting).insert(request_id.to_owned(), sender);
+        lock(&self.waiting).insert(request_id.to_owned(), (body.clone(), sender));
         let mut collector = lock(&self.collector);
         if matches!(*collector, Collector::NotStarted) {
             let (stop, stopped) = watch::channel(false);
@@ -303,7 +304,21 @@ async fn collect(
                 .as_ref()
                 .and_then(|result| result["requestId"].as_str())
                 .map(str::to_owned);
-            let waiter = request_id.and_then(|id| lock(&waiting).remove(&id));
+            // Handed over only when the result answers the request that was sent: another
+            // result naming the same id (forged, or stale) is left for its owner, and the row
+            // goes on waiting for its own.
+            let waiter = request_id.and_then(|id| {
+                let mut waiting = lock(&waiting);
+                let answers = waiting.get(&id).is_some_and(|(request, _)| {
+                    result
+                        .as_ref()
+                        .is_some_and(|result| super::echo::check(request, result).is_ok())
+                });
+                if !answers {
+                    return None;
+                }
+                waiting.remove(&id).map(|(_, waiter)| waiter)
+            });
             match (waiter, result) {
                 (Some(waiter), Some(result)) => {
                     ours += 1;

@@ -19,6 +19,10 @@ use super::plan::Plan;
 use super::rows::Operation;
 use super::state::State;
 use crate::cli::progress::Progress;
+use crate::request::parameters::{
+    CALLER_NAME, DRY_RUN, LANGUAGE_OVERRIDE, NOTIFY_USER, OPERATION, PHONE_NUMBER, PHONE_TYPE,
+    REQUEST_ID, SMS_SIGN_IN, USER_ID,
+};
 
 /// How often one operation is tried before its outcome is "still unavailable".
 const ATTEMPTS: u32 = 6;
@@ -31,7 +35,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// The `CallerName` of rows that name none.
     pub caller_name: String,
-    /// Request ids are `{prefix}-{line}-{phoneType}`.
+    /// Request ids are `{prefix}-{line}-{phoneType}`; the prefix carries the run's random part,
+    /// so that nobody outside the run can name one of its requests in advance.
     pub request_prefix: String,
 }
 
@@ -121,7 +126,7 @@ impl Sender<'_> {
             .is_some_and(|state| lock(state).unanswered.contains(request_id));
         // A request an earlier run sent is waited for where the way in keeps outcomes.
         let mut awaited = if sent_before {
-            self.endpoint.await_sent(request_id).await
+            self.endpoint.await_sent(request_id, &body).await
         } else {
             None
         };
@@ -239,31 +244,31 @@ impl Sender<'_> {
         }
     }
 
-    /// The handler's parameters for one operation.
+    /// The handler's parameters for one operation, named as the handler names them.
     fn request(&self, operation: &Operation, request_id: &str) -> Value {
         let options = operation.options.as_deref();
         let mut request = json!({
-            "UserId": &*operation.user,
-            "phoneType": operation.phone_type.as_str(),
-            "phoneNumber": &*operation.number,
-            "operation": if operation.remove { "remove" } else { "set" },
-            "requestId": request_id,
-            "CallerName": options
+            USER_ID: &*operation.user,
+            PHONE_TYPE: operation.phone_type.as_str(),
+            PHONE_NUMBER: &*operation.number,
+            OPERATION: if operation.remove { "remove" } else { "set" },
+            REQUEST_ID: request_id,
+            CALLER_NAME: options
                 .and_then(|options| options.caller_name.as_deref())
                 .unwrap_or(&self.settings.caller_name),
         });
         if self.settings.dry_run {
-            request["dryRun"] = json!(true);
+            request[DRY_RUN] = json!(true);
         }
         if let Some(options) = options {
             if let Some(sms) = options.sms_sign_in {
-                request["smsSignIn"] = json!(sms);
+                request[SMS_SIGN_IN] = json!(sms);
             }
             if let Some(notify) = options.notify_user {
-                request["NotifyUser"] = json!(notify);
+                request[NOTIFY_USER] = json!(notify);
             }
             if let Some(language) = options.language {
-                request["LanguageOverride"] = json!(language);
+                request[LANGUAGE_OVERRIDE] = json!(language);
             }
         }
         request
@@ -358,7 +363,7 @@ impl WriteLimit {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -54,7 +54,7 @@ fn options(file: &Path, host: &FunctionsHost, extra: &[&str]) -> Options {
         file.parent().expect("a directory").display().to_string(),
     ];
     arguments.extend(extra.iter().map(ToString::to_string));
-    Options::parse(&arguments).expect("the options")
+    parse(&arguments).expect("the options")
 }
 
 /// The miniature host's HTTP trigger in front of `app`'s handler.
@@ -71,6 +71,21 @@ fn request_queue_url(storage: &mfa_phone_handler::storage::StorageAccount) -> St
         "{}/mfa-phone-requests",
         service.as_str().trim_end_matches('/')
     )
+}
+
+/// The options as the command line gives them, with a state key of the test's own beside (not
+/// inside) the output directory: one per directory, so a second run of a test resumes.
+fn parse(arguments: &[String]) -> Result<Options, String> {
+    let mut arguments = arguments.to_vec();
+    if let Some(out) = arguments
+        .iter()
+        .position(|argument| argument == "--out")
+        .and_then(|index| arguments.get(index + 1))
+    {
+        let key = format!("{}.key/bulk-state.key", out.trim_end_matches('/'));
+        arguments.extend(["--state-key".to_owned(), key]);
+    }
+    Options::parse(&arguments)
 }
 
 async fn run(options: &Options) -> u8 {
@@ -424,7 +439,7 @@ async fn through_the_queue_every_row_ends_in_its_result_and_other_producers_resu
     }
     let file = excel_csv(&directory, &text);
     let queue = request_queue_url(&storage);
-    let options = Options::parse(&[
+    let options = parse(&[
         file.display().to_string(),
         "--queue".to_owned(),
         queue,
@@ -459,7 +474,7 @@ async fn over_the_queue_a_file_with_problems_leaves_other_producers_results_alon
     results.send(foreign).await.expect("sent");
     let directory = scratch();
     let file = excel_csv(&directory, "UPN,Mobile\nadele@contoso.com,4.91701E+11\n");
-    let options = Options::parse(&[
+    let options = parse(&[
         file.display().to_string(),
         "--queue".to_owned(),
         request_queue_url(&storage),
@@ -694,7 +709,7 @@ async fn an_endpoint_that_refuses_the_run_stops_it_without_settling_a_row() {
     let directory = scratch();
     let file = excel_csv(&directory, &text);
     // Not the HTTP trigger's path: the host answers 404 with no result.
-    let wrong = Options::parse(&[
+    let wrong = parse(&[
         file.display().to_string(),
         "--endpoint".to_owned(),
         format!("{}/api/NoSuchFunction", host.url()),
@@ -762,7 +777,7 @@ fn options_for(file: &Path, endpoint: &str, extra: &[&str]) -> Options {
         file.parent().expect("a directory").display().to_string(),
     ];
     arguments.extend(extra.iter().map(ToString::to_string));
-    Options::parse(&arguments).expect("the options")
+    parse(&arguments).expect("the options")
 }
 
 #[tokio::test]
@@ -771,7 +786,7 @@ async fn an_endpoint_that_refuses_the_run_after_a_row_settled_exits_1() {
         0 => (
             200,
             serde_json::json!({"status": "succeeded", "action": "added",
-                "requestId": request["requestId"]}),
+                "requestId": request["requestId"], "request": request}),
         ),
         _ => (401, serde_json::json!({})),
     })
@@ -840,7 +855,7 @@ async fn over_the_queue_a_row_sent_without_a_result_is_waited_for_not_sent_again
     let file = excel_csv(&directory, &text);
     let queue = request_queue_url(&storage);
     let options = |wait: &str| {
-        Options::parse(&[
+        parse(&[
             file.display().to_string(),
             "--queue".to_owned(),
             queue.clone(),
@@ -885,5 +900,148 @@ async fn over_the_queue_a_row_sent_without_a_result_is_waited_for_not_sent_again
         users.len(),
         "each request went on the queue once: {:?}",
         host.deliveries()
+    );
+}
+
+/// A trigger that records every request id it is sent and answers each with a success that
+/// echoes the request (as the handler does).
+async fn recording_trigger() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let url = scripted_trigger(move |_, request| {
+        if let Some(id) = request["requestId"].as_str() {
+            record.lock().expect("not poisoned").push(id.to_owned());
+        }
+        (
+            200,
+            json!({"status": "succeeded", "action": "added", "dryRun": false,
+                "requestId": request["requestId"], "request": request}),
+        )
+    })
+    .await;
+    (url, seen)
+}
+
+#[tokio::test]
+async fn request_ids_carry_a_random_part_so_nobody_can_name_a_runs_requests_in_advance() {
+    let (endpoint, seen) = recording_trigger().await;
+    let text = "UPN,Mobile\na@contoso.com,+49 170 5000001\n";
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let directory = scratch();
+        let file = excel_csv(&directory, text);
+        assert_eq!(
+            run(&options_for(&file, &endpoint, &[])).await,
+            bulk::SUCCEEDED
+        );
+        ids.push(seen.lock().expect("not poisoned").pop().expect("a request"));
+    }
+    assert_ne!(
+        ids[0], ids[1],
+        "the same file's same row, in two runs, is two unguessable ids"
+    );
+    let sha: String = {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(b"\xEF\xBB\xBF");
+        hasher.update(text.replace('\n', "\r\n").as_bytes());
+        hasher
+            .finalize()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    };
+    assert!(
+        ids.iter()
+            .all(|id| id.len() > format!("bulk-{}-2-mobile", &sha[..12]).len()),
+        "more than the file's hash and the row: {ids:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_result_that_echoes_another_user_or_number_counts_for_no_row_and_the_row_waits() {
+    // The right requestId, but the echo names another user (as a result forged by someone who
+    // learnt the id would, or a stale result of another request).
+    let endpoint = scripted_trigger(|_, request| {
+        let mut echo = request.clone();
+        echo["UserId"] = json!("megan@contoso.com");
+        (
+            200,
+            json!({"status": "succeeded", "action": "added", "dryRun": false,
+                "requestId": request["requestId"], "request": echo}),
+        )
+    })
+    .await;
+    let directory = scratch();
+    let file = excel_csv(&directory, "UPN,Mobile\na@contoso.com,+49 170 5000001\n");
+
+    let status = run(&options_for(&file, &endpoint, &[])).await;
+
+    assert_eq!(status, bulk::ROW_FAILED, "the row did not succeed");
+    let rows = report(&directory, b',');
+    assert_eq!(&rows[0][5], "failed", "{rows:?}");
+    assert_eq!(&rows[0][7], "requestIdMismatch");
+    assert!(rows[0][8].contains("another user"), "{rows:?}");
+    let state = std::fs::read_to_string(directory.join("bulk-state.jsonl")).expect("the state");
+    assert!(
+        !state.contains("\"succeeded\":true"),
+        "nothing recorded as done: a later run sends it again: {state}"
+    );
+}
+
+#[tokio::test]
+async fn a_planted_state_that_claims_rows_done_is_refused_and_nothing_is_skipped() {
+    let (endpoint, seen) = recording_trigger().await;
+    let directory = scratch();
+    let text = "UPN,Mobile\na@contoso.com,+49 170 5000001\n";
+    let file = excel_csv(&directory, text);
+    let bytes = std::fs::read(&file).expect("the file");
+    let sha: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    };
+    // What someone who can write the output directory (and read the CSV) would plant: the
+    // state of a run of this very file to this endpoint, with the row done.
+    let planted = format!(
+        "{}\n{}\n",
+        json!({"run": {"fileSha256": sha, "operations": 1, "endpoint": endpoint, "runId": "0"}, "mac": "00"}),
+        json!({"done": {"requestId": format!("bulk-{}-0-2-mobile", &sha[..8]), "outcome": {
+            "succeeded": true, "action": "added", "errorCode": null, "message": "",
+            "warnings": [], "conflictOwner": null, "transient": false}}, "mac": "00"}),
+    );
+    std::fs::write(directory.join("bulk-state.jsonl"), &planted).expect("planted");
+    let options = options_for(&file, &endpoint, &[]);
+
+    let summary = within(
+        "the bulk run ends",
+        bulk::run_summarised(
+            &options,
+            &options.endpoint().expect("an endpoint"),
+            std::future::pending(),
+        ),
+    )
+    .await;
+
+    assert_eq!(summary.exit_status, bulk::NOTHING_SENT, "{summary:?}");
+    let stopped = summary.stopped.expect("why");
+    assert!(
+        stopped.contains("not written by this command") && stopped.contains("move it"),
+        "{stopped}"
+    );
+    assert!(
+        seen.lock().expect("not poisoned").is_empty(),
+        "nothing sent"
+    );
+    assert!(
+        !directory.join("report.csv").exists(),
+        "no report claims the row done"
+    );
+    assert_eq!(
+        std::fs::read_to_string(directory.join("bulk-state.jsonl")).expect("kept"),
+        planted,
+        "left as it was, for whoever looks into it"
     );
 }
