@@ -16,6 +16,7 @@ pub mod header;
 pub mod input;
 pub mod options;
 pub mod outcome;
+pub mod output;
 pub mod plan;
 pub mod problem;
 pub mod queued;

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write;
 use std::path::Path;
 
 use super::outcome::{RowOutcome, masked};
@@ -109,12 +108,14 @@ pub struct Summary<'a> {
 ///
 /// The file cannot be written.
 pub fn write_csv(path: &Path, lines: &[Line<'_>], delimiter: u8) -> std::io::Result<()> {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut bytes = Vec::new();
     // A BOM: Excel reads the file as UTF-8 only with one.
-    file.write_all(b"\xEF\xBB\xBF")?;
+    bytes.extend_from_slice(b"\xEF\xBB\xBF");
+    // Every cell quoted: a delimiter or a line break in a cell never starts another cell.
     let mut writer = csv::WriterBuilder::new()
         .delimiter(delimiter)
-        .from_writer(file);
+        .quote_style(csv::QuoteStyle::Always)
+        .from_writer(&mut bytes);
     writer.write_record([
         "line",
         "user",
@@ -157,15 +158,46 @@ pub fn write_csv(path: &Path, lines: &[Line<'_>], delimiter: u8) -> std::io::Res
         ];
         writer.write_record(cells.iter().map(|cell| as_text(cell)))?;
     }
-    writer.flush()
+    writer.flush()?;
+    drop(writer);
+    super::output::write_new(path, &bytes)
 }
 
-/// A cell Excel keeps as text: one that would start a formula (`=`, `+`, `-`, `@`, a tab or
-/// a carriage return) gets a leading apostrophe, as OWASP's CSV-injection guidance advises.
+/// A cell Excel keeps as text: one whose first character other than a space would start a
+/// formula (`=`, `+`, `-`, `@`, a tab or a carriage return, or their full-width and small
+/// forms, which some spreadsheets also read as operators) gets a leading apostrophe, as OWASP's
+/// CSV-injection guidance advises; and a line break or other control character inside a cell
+/// becomes a space, so that no line of the cell starts one either.
 pub fn as_text(cell: &str) -> String {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
-        _ => cell.to_owned(),
+    let starts_formula = |c: char| {
+        matches!(
+            c,
+            '=' | '+'
+                | '-'
+                | '@'
+                | '\t'
+                | '\r'
+                | '\n'
+                | '\u{FF1D}'
+                | '\u{FF0B}'
+                | '\u{FF0D}'
+                | '\u{FF20}'
+                | '\u{FE66}'
+                | '\u{FE62}'
+                | '\u{FE63}'
+                | '\u{FE6B}'
+                | '\u{2212}'
+        )
+    };
+    let first = cell.chars().find(|c| *c != ' ' && *c != '\u{3000}');
+    let flat: String = cell
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if first.is_some_and(starts_formula) {
+        format!("'{flat}")
+    } else {
+        flat
     }
 }
 
@@ -192,7 +224,7 @@ fn tally(lines: &[Line<'_>]) -> (BTreeMap<String, usize>, BTreeMap<String, usize
 ///
 /// The file cannot be written.
 pub fn write_html(path: &Path, lines: &[Line<'_>], summary: &Summary<'_>) -> std::io::Result<()> {
-    std::fs::write(path, html(lines, summary))
+    super::output::write_new(path, html(lines, summary).as_bytes())
 }
 
 /// The page.
@@ -365,6 +397,25 @@ mod tests {
         assert_eq!(as_text("+49 ********67"), "'+49 ********67");
         assert_eq!(as_text("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(as_text("adele@contoso.com"), "adele@contoso.com");
+        for cell in [
+            " =1+1",
+            "\t=1+1",
+            "\u{FF1D}1+1",
+            "\u{FF0B}49 170",
+            "\u{FF0D}1",
+            "\u{FF20}SUM(A1)",
+            "\r=1",
+            "-2+3",
+        ] {
+            let text = as_text(cell);
+            assert!(text.starts_with('\''), "{cell:?} became {text:?}");
+            assert!(!text.contains(['\r', '\n', '\t']), "{text:?}");
+        }
+        assert_eq!(
+            as_text("held back\n=HYPERLINK(\"x\")"),
+            "held back =HYPERLINK(\"x\")",
+            "no line inside a cell starts a formula"
+        );
         let operation = Operation {
             line: 2,
             user: "<script>alert(1)</script>@contoso.com".into(),

@@ -12,7 +12,7 @@ use mfa_phone_handler::simulator::tenant::directory::GLOBAL_ADMINISTRATOR;
 use mfa_phone_handler::storage::queue::{Encoding, Queue};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, within};
+use crate::helpers::{ReportCsv, TestApp, within};
 
 const GA: &str = "0e2a7f8c-3d51-4c7b-9a6e-5f4b3c2d1e0f";
 
@@ -97,18 +97,6 @@ async fn run(options: &Options) -> u8 {
     .await
 }
 
-/// report.csv as records (the BOM and the formula guard's apostrophes kept).
-fn report(directory: &Path, delimiter: u8) -> Vec<csv::StringRecord> {
-    let text = std::fs::read_to_string(directory.join("report.csv")).expect("report.csv");
-    let text = text.strip_prefix('\u{feff}').expect("a BOM for Excel");
-    csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .from_reader(text.as_bytes())
-        .records()
-        .map(|record| record.expect("a record"))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_spreadsheet_ends_in_every_rows_outcome_in_the_tenant_and_the_report() {
     let app = with_a_global_administrator().await;
@@ -148,27 +136,22 @@ async fn a_spreadsheet_ends_in_every_rows_outcome_in_the_tenant_and_the_report()
         "the mobile was set first, whatever the rows' order"
     );
     assert!(app.phones(GA).is_empty(), "protected");
-    let rows = report(&directory, b';');
+    let rows = ReportCsv::read(&directory);
     assert_eq!(
         rows.len(),
         5,
         "one line per row and type, in the file's delimiter"
     );
-    let by_line = |line: &str| {
-        rows.iter()
-            .find(|row| &row[0] == line)
-            .unwrap_or_else(|| panic!("line {line} in the report"))
-    };
-    assert_eq!(&by_line("2")[5], "succeeded");
-    assert_eq!(&by_line("2")[6], "added");
-    assert_eq!(&by_line("4")[6], "updated");
+    assert_eq!(rows.line(2).get("status"), "succeeded");
+    assert_eq!(rows.line(2).get("action"), "added");
+    assert_eq!(rows.line(4).get("action"), "updated");
     assert_eq!(
-        &by_line("2")[4],
+        rows.line(2).get("number"),
         "'+49 ********11",
         "masked, and text in Excel"
     );
-    assert_eq!(&by_line("6")[5], "failed");
-    assert_eq!(&by_line("6")[7], "protectedUser");
+    assert_eq!(rows.line(6).get("status"), "failed");
+    assert_eq!(rows.line(6).get("errorCode"), "protectedUser");
     let page = std::fs::read_to_string(directory.join("report.html")).expect("report.html");
     assert!(page.contains("protectedUser"));
     assert!(!page.contains("5555555"), "numbers masked on the page");
@@ -220,14 +203,22 @@ async fn a_file_with_problems_sends_nothing_and_names_each_line_and_column() {
         "+49 1701111111",
         "the good row was sent"
     );
-    let rows = report(&directory, b',');
-    let statuses: Vec<(&str, &str)> = rows.iter().map(|row| (&row[0], &row[5])).collect();
+    let rows = ReportCsv::read(&directory);
+    let statuses: Vec<(&str, &str)> = rows
+        .rows()
+        .iter()
+        .map(|row| (row.get("line"), row.get("status")))
+        .collect();
     assert_eq!(
         statuses,
         [("2", "succeeded"), ("3", "skipped"), ("4", "skipped")],
         "the skipped rows are in the report, in file order"
     );
-    assert!(rows[1][8].contains("Excel turned"), "{:?}", rows[1]);
+    assert!(
+        rows.rows()[1].get("message").contains("Excel turned"),
+        "{:?}",
+        rows.rows()[1]
+    );
 }
 
 #[tokio::test]
@@ -257,16 +248,23 @@ async fn one_user_and_type_given_two_numbers_is_a_problem_and_skipping_it_sends_
         app.phones(&adele).is_empty(),
         "which of adele's numbers is meant cannot be told"
     );
-    let rows = report(&directory, b',');
-    let statuses: Vec<(&str, &str)> = rows.iter().map(|row| (&row[0], &row[5])).collect();
+    let rows = ReportCsv::read(&directory);
+    let statuses: Vec<(&str, &str)> = rows
+        .rows()
+        .iter()
+        .map(|row| (row.get("line"), row.get("status")))
+        .collect();
     assert_eq!(
         statuses,
         [("2", "skipped"), ("3", "succeeded"), ("4", "skipped")]
     );
     assert!(
-        rows[2][8].starts_with("line 4, column B (Mobile): ") && rows[2][8].contains("line 2"),
+        rows.rows()[2]
+            .get("message")
+            .starts_with("line 4, column B (Mobile): ")
+            && rows.rows()[2].get("message").contains("line 2"),
         "the later row's line and column, and the earlier line: {:?}",
-        rows[2]
+        rows.rows()[2]
     );
 }
 
@@ -293,9 +291,12 @@ async fn skipping_a_bad_row_holds_back_the_same_users_other_rows() {
     assert_eq!(status, bulk::ROW_FAILED, "rows were skipped");
     assert_eq!(app.phones(&bob)[0].1, "+49 1702222222", "the rest was sent");
     assert!(app.phones(&adele).is_empty(), "none of adele's rows ran");
-    let rows = report(&directory, b',');
-    let statuses: Vec<(&str, &str, &str)> =
-        rows.iter().map(|row| (&row[0], &row[1], &row[5])).collect();
+    let rows = ReportCsv::read(&directory);
+    let statuses: Vec<(&str, &str, &str)> = rows
+        .rows()
+        .iter()
+        .map(|row| (row.get("line"), row.get("user"), row.get("status")))
+        .collect();
     assert_eq!(
         statuses,
         [
@@ -305,9 +306,9 @@ async fn skipping_a_bad_row_holds_back_the_same_users_other_rows() {
         ]
     );
     assert!(
-        rows[2][8].contains("held back: line 2"),
+        rows.rows()[2].get("message").contains("held back: line 2"),
         "the row it waits for: {:?}",
-        rows[2]
+        rows.rows()[2]
     );
 }
 
@@ -329,7 +330,7 @@ async fn a_dry_run_plans_every_row_and_writes_nothing() {
     assert!(app.phones(&user).is_empty());
     let text = std::fs::read_to_string(directory.join("report.csv")).expect("report.csv");
     assert!(
-        text.contains(",added,"),
+        text.contains(r#","added","#),
         "a comma report for a tab file: {text}"
     );
     assert!(
@@ -403,12 +404,20 @@ async fn an_interrupted_run_goes_on_where_it_stopped_without_sending_a_settled_r
         twice <= 2,
         "only rows in flight at the stop (two users side by side) go again: {twice}"
     );
-    let rows = report(&directory, b',');
+    let rows = ReportCsv::read(&directory);
     assert_eq!(rows.len(), 30);
-    assert!(rows.iter().all(|row| &row[5] == "succeeded"), "{rows:?}");
+    assert!(
+        rows.rows()
+            .iter()
+            .all(|row| row.get("status") == "succeeded"),
+        "{rows:?}"
+    );
     // A row sent again is answered with its first answer (the handler keeps it by requestId),
     // so every row reports what was done to it, not "unchanged".
-    assert!(rows.iter().all(|row| &row[6] == "added"), "{rows:?}");
+    assert!(
+        rows.rows().iter().all(|row| row.get("action") == "added"),
+        "{rows:?}"
+    );
 }
 
 #[tokio::test]
@@ -459,8 +468,11 @@ async fn through_the_queue_every_row_ends_in_its_result_and_other_producers_resu
         [foreign],
         "another producer's result is left where it was"
     );
-    let rows = report(&directory, b',');
-    assert!(rows.iter().all(|row| &row[6] == "added"), "{rows:?}");
+    let rows = ReportCsv::read(&directory);
+    assert!(
+        rows.rows().iter().all(|row| row.get("action") == "added"),
+        "{rows:?}"
+    );
     drop(host);
 }
 
@@ -804,10 +816,14 @@ async fn an_endpoint_that_refuses_the_run_after_a_row_settled_exits_1() {
         bulk::ROW_FAILED,
         "a row had settled: something was sent"
     );
-    let rows = report(&directory, b',');
-    let statuses: Vec<&str> = rows.iter().map(|row| &row[5]).collect();
+    let rows = ReportCsv::read(&directory);
+    let statuses: Vec<&str> = rows.rows().iter().map(|row| row.get("status")).collect();
     assert_eq!(statuses, ["succeeded", "failed"], "{rows:?}");
-    assert_eq!(&rows[1][7], "http401", "the refusal, in the row it met");
+    assert_eq!(
+        rows.rows()[1].get("errorCode"),
+        "http401",
+        "the refusal, in the row it met"
+    );
 }
 
 #[tokio::test]
@@ -826,11 +842,12 @@ async fn a_result_with_another_requests_id_is_a_failed_row_not_a_success() {
     let status = run(&options_for(&file, &endpoint, &[])).await;
 
     assert_eq!(status, bulk::ROW_FAILED);
-    let rows = report(&directory, b',');
-    assert_eq!(&rows[0][5], "failed", "{rows:?}");
-    assert_eq!(&rows[0][7], "requestIdMismatch");
+    let rows = ReportCsv::read(&directory);
+    assert_eq!(rows.rows()[0].get("status"), "failed", "{rows:?}");
+    assert_eq!(rows.rows()[0].get("errorCode"), "requestIdMismatch");
     assert!(
-        rows[0][8].contains("someone-else-1") && rows[0][8].contains("another request"),
+        rows.rows()[0].get("message").contains("someone-else-1")
+            && rows.rows()[0].get("message").contains("another request"),
         "{rows:?}"
     );
 }
@@ -978,10 +995,13 @@ async fn a_result_that_echoes_another_user_or_number_counts_for_no_row_and_the_r
     let status = run(&options_for(&file, &endpoint, &[])).await;
 
     assert_eq!(status, bulk::ROW_FAILED, "the row did not succeed");
-    let rows = report(&directory, b',');
-    assert_eq!(&rows[0][5], "failed", "{rows:?}");
-    assert_eq!(&rows[0][7], "requestIdMismatch");
-    assert!(rows[0][8].contains("another user"), "{rows:?}");
+    let rows = ReportCsv::read(&directory);
+    assert_eq!(rows.rows()[0].get("status"), "failed", "{rows:?}");
+    assert_eq!(rows.rows()[0].get("errorCode"), "requestIdMismatch");
+    assert!(
+        rows.rows()[0].get("message").contains("another user"),
+        "{rows:?}"
+    );
     let state = std::fs::read_to_string(directory.join("bulk-state.jsonl")).expect("the state");
     assert!(
         !state.contains("\"succeeded\":true"),
@@ -1043,5 +1063,81 @@ async fn a_planted_state_that_claims_rows_done_is_refused_and_nothing_is_skipped
         std::fs::read_to_string(directory.join("bulk-state.jsonl")).expect("kept"),
         planted,
         "left as it was, for whoever looks into it"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_report_link_planted_in_the_output_directory_is_refused_not_followed() {
+    let (endpoint, _) = recording_trigger().await;
+    let directory = scratch();
+    let file = excel_csv(&directory, "UPN,Mobile\na@contoso.com,+49 170 5000001\n");
+    // Someone who can write the folder points report.csv at a file of the admin's.
+    let victim = scratch().join("profile.ps1");
+    std::fs::write(&victim, "# the admin's own file\n").expect("written");
+    std::os::unix::fs::symlink(&victim, directory.join("report.csv")).expect("linked");
+    let options = options_for(&file, &endpoint, &[]);
+
+    let summary = within(
+        "the bulk run ends",
+        bulk::run_summarised(
+            &options,
+            &options.endpoint().expect("an endpoint"),
+            std::future::pending(),
+        ),
+    )
+    .await;
+
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("still there"),
+        "# the admin's own file\n",
+        "nothing written through the link"
+    );
+    assert_eq!(summary.exit_status, bulk::ROW_FAILED, "{summary:?}");
+    assert!(summary.report.is_none(), "no report claimed: {summary:?}");
+    assert!(
+        std::fs::symlink_metadata(directory.join("report.csv"))
+            .expect("there")
+            .file_type()
+            .is_symlink(),
+        "the link is left for the admin to look at"
+    );
+}
+
+#[tokio::test]
+async fn every_cell_of_report_csv_is_quoted_and_none_starts_a_formula() {
+    let endpoint = scripted_trigger(|_, request| {
+        (
+            200,
+            json!({"status": "failed", "action": "none", "dryRun": false,
+                "requestId": request["requestId"], "request": request,
+                "error": {"code": "graphRejected", "message": "\u{FF1D}HYPERLINK(\"http://x\")"},
+                "warnings": [{"code": "@SUM(A1)", "message": ""}]}),
+        )
+    })
+    .await;
+    let directory = scratch();
+    let file = excel_csv(&directory, "UPN,Mobile\na@contoso.com,+49 170 5000001\n");
+
+    run(&options_for(&file, &endpoint, &[])).await;
+
+    let text = std::fs::read_to_string(directory.join("report.csv")).expect("report.csv");
+    let text = text.strip_prefix('\u{feff}').expect("a BOM");
+    for line in text.lines() {
+        assert!(line.starts_with('"') && line.ends_with('"'), "{line}");
+    }
+    let rows = ReportCsv::read(&directory);
+    let dangerous = [
+        '=', '+', '-', '@', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}',
+    ];
+    for cell in rows.rows().iter().flat_map(|row| row.cells().iter()) {
+        assert!(
+            !cell.trim_start().starts_with(dangerous),
+            "a cell that starts a formula: {cell:?}"
+        );
+    }
+    assert_eq!(
+        rows.rows()[0].get("message"),
+        "'\u{FF1D}HYPERLINK(\"http://x\")"
     );
 }
