@@ -817,8 +817,7 @@ async fn an_endpoint_that_refuses_the_run_after_a_row_settled_exits_1() {
         "a row had settled: something was sent"
     );
     let rows = ReportCsv::read(&directory);
-    let statuses: Vec<&str> = rows.rows().iter().map(|row| row.get("status")).collect();
-    assert_eq!(statuses, ["succeeded", "failed"], "{rows:?}");
+    assert_eq!(rows.column("status"), ["succeeded", "failed"], "{rows:?}");
     assert_eq!(
         rows.rows()[1].get("errorCode"),
         "http401",
