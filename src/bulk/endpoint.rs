@@ -71,6 +71,13 @@ impl HttpEndpoint {
         function_key: Option<String>,
         token: Option<(Arc<dyn TokenCredential>, String)>,
     ) -> Result<HttpEndpoint, String> {
+        // The key and the token are secrets: over plain http anyone on the way reads them.
+        if (function_key.is_some() || token.is_some()) && !carries_secrets(&url) {
+            return Err(format!(
+                "refusing to send the function key or a token to {url} over plain http: use \
+                 https (http is allowed only to this machine: localhost, 127.0.0.1, [::1])"
+            ));
+        }
         crate::install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
@@ -228,6 +235,44 @@ fn unmatched(request: &Value, result: &Value) -> Option<String> {
     })
 }
 
+/// Whether a credential may go to `url`: over https, or to this machine.
+pub fn carries_secrets(url: &Url) -> bool {
+    url.scheme() == "https" || super::queued::is_local(url)
+}
+
 fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_and_tokens_go_only_over_https_or_to_this_machine() {
+        let endpoint = |url: &str| {
+            HttpEndpoint::http(
+                Url::parse(url).expect("a URL"),
+                Some("s3cret".to_owned()),
+                None,
+            )
+        };
+        let refused = endpoint("http://contoso-mfa.azurewebsites.net/api/x")
+            .err()
+            .expect("plain http to another machine");
+        assert!(refused.contains("https"), "{refused}");
+        assert!(endpoint("https://contoso-mfa.azurewebsites.net/api/x").is_ok());
+        assert!(endpoint("http://127.0.0.1:7071/api/x").is_ok());
+        assert!(endpoint("http://localhost:7071/api/x").is_ok());
+        assert!(endpoint("http://[::1]:7071/api/x").is_ok());
+        assert!(
+            HttpEndpoint::http(
+                Url::parse("http://example.com/").expect("a URL"),
+                None,
+                None
+            )
+            .is_ok(),
+            "nothing secret, nothing refused"
+        );
+    }
 }

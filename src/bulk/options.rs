@@ -7,6 +7,7 @@ use url::Url;
 
 use super::endpoint::{Endpoint, HttpEndpoint};
 use super::queued::QueueEndpoint;
+use crate::cli::api::{FUNCTION_KEY_VARIABLE, KeySource};
 
 /// `bulk`: its options as clap reads them. [`Options`] is what the run uses, checked.
 #[derive(Clone, Debug, clap::Args)]
@@ -89,7 +90,8 @@ pub struct Options {
     pub endpoint: Option<Url>,
     pub queue: Option<Url>,
     pub result_wait: std::time::Duration,
-    pub function_key: Option<String>,
+    /// Where the function key comes from (read when the endpoint is made).
+    pub function_key: KeySource,
     pub audience: Option<String>,
     pub dry_run: bool,
     pub out: PathBuf,
@@ -119,8 +121,7 @@ impl From<BulkArgs> for Options {
             result_wait: std::time::Duration::from_secs(arguments.result_wait),
             function_key: arguments
                 .credentials
-                .function_key
-                .filter(|key| !key.is_empty()),
+                .key_source(std::env::var(FUNCTION_KEY_VARIABLE).ok()),
             audience: arguments.credentials.audience,
             dry_run: arguments.dry_run,
             out: arguments.out,
@@ -172,14 +173,15 @@ impl Options {
     ///
     /// # Errors
     ///
-    /// The developer sign-in cannot be set up, or the HTTP client cannot be built.
+    /// The developer sign-in cannot be set up, the key cannot be read, a credential would go
+    /// over plain http to another machine, or the HTTP client cannot be built.
     pub fn endpoint(&self) -> Result<Endpoint, String> {
         if let Some(queue) = &self.queue {
             return QueueEndpoint::signed_in(queue, self.result_wait).map(Endpoint::Queue);
         }
         let url = self.endpoint.clone().ok_or("--endpoint is needed")?;
-        HttpEndpoint::signed_in(url, self.function_key.clone(), self.audience.as_deref())
-            .map(Endpoint::Http)
+        let key = self.function_key.key(!self.json)?;
+        HttpEndpoint::signed_in(url, key, self.audience.as_deref()).map(Endpoint::Http)
     }
 }
 

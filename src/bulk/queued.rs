@@ -112,6 +112,12 @@ impl QueueEndpoint {
             .unwrap_or_default();
         segments.retain(|segment| !segment.is_empty());
         let local = is_local(url);
+        if !local && url.scheme() != "https" {
+            return Err(format!(
+                "--queue: refusing to send your sign-in's token to {url} over plain http: use \
+                 https (http is allowed only to Azurite on this machine)"
+            ));
+        }
         let (service_path, name) = match segments.as_slice() {
             [account, name] if local && *account == DEVELOPMENT_ACCOUNT => {
                 (format!("/{account}"), *name)

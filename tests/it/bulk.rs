@@ -1140,3 +1140,81 @@ async fn every_cell_of_report_csv_is_quoted_and_none_starts_a_formula() {
         "'\u{FF1D}HYPERLINK(\"http://x\")"
     );
 }
+
+#[tokio::test]
+async fn the_function_key_goes_only_over_https_to_another_machine_and_nothing_is_sent() {
+    let directory = scratch();
+    let file = excel_csv(&directory, "UPN,Mobile\na@contoso.com,+49 170 5000001\n");
+    let key = scratch().join("function.key");
+    std::fs::write(&key, "s3cret\n").expect("written");
+    let options = options_for(
+        &file,
+        "http://contoso-mfa.azurewebsites.net/api/SetOrRemoveMobilePhoneMfa",
+        &["--function-key-file", &key.display().to_string()],
+    );
+
+    let status = within("the bulk command ends", bulk::main(options)).await;
+
+    assert_eq!(status, bulk::NOTHING_SENT);
+    assert!(
+        !directory.join("bulk-state.jsonl").exists(),
+        "nothing begun"
+    );
+}
+
+#[tokio::test]
+async fn the_function_key_is_read_from_a_file_and_works() {
+    const KEY: &str = "bulk-test-function-key";
+    let app = TestApp::spawn().await;
+    let user = app.add_member("adele@contoso.com");
+    let host = FunctionsHost::start(&app.handler, HostOptions::default().with_function_key(KEY))
+        .await
+        .expect("the host starts");
+    let directory = scratch();
+    let file = excel_csv(
+        &directory,
+        "UPN,Mobile\nadele@contoso.com,+49 170 1111111\n",
+    );
+    let key = scratch().join("function.key");
+    std::fs::write(&key, format!("{KEY}\n")).expect("written");
+
+    let status = run(&options(
+        &file,
+        &host,
+        &["--function-key-file", &key.display().to_string()],
+    ))
+    .await;
+
+    assert_eq!(status, bulk::SUCCEEDED);
+    assert_eq!(app.phones(&user)[0].1, "+49 1701111111");
+}
+
+#[tokio::test]
+async fn a_function_key_on_the_command_line_still_works_but_is_warned_about() {
+    let directory = scratch();
+    // A file with a problem: the command reads the key, then stops before sending anything.
+    let file = excel_csv(&directory, "UPN,Mobile\nadele@contoso.com,4.91701E+11\n");
+    let output = crate::helpers::handler_command()
+        .args(["bulk", &file.display().to_string()])
+        .args([
+            "--endpoint",
+            "http://127.0.0.1:9/api/SetOrRemoveMobilePhoneMfa",
+        ])
+        .args(["--function-key", "typed-s3cret", "--out"])
+        .arg(&directory)
+        .args(["--state-key", &format!("{}.key/k", directory.display())])
+        .env_remove("MFA_FUNCTION_KEY")
+        .stdin(std::process::Stdio::null())
+        .output();
+    let output = within("the bulk command ends", output)
+        .await
+        .expect("it runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert_eq!(output.status.code(), Some(i32::from(bulk::NOTHING_SENT)));
+    assert!(
+        stderr.contains("warning: --function-key on the command line"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("typed-s3cret"), "{stderr}");
+}
