@@ -141,7 +141,13 @@ async fn run_steps(
                 .file_name()
                 .map(|name| name.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            crate::phone::printable(&format!("bulk {name}"), 200)
+            // Who ran it, as the operating system knows them (the handler records the
+            // authenticated caller besides, where there is one).
+            let admin = ["USER", "USERNAME"]
+                .iter()
+                .find_map(|variable| std::env::var(variable).ok())
+                .map_or_else(String::new, |user| format!("{user} "));
+            crate::phone::printable(&format!("{admin}(bulk {name})"), 120)
         }),
         request_prefix: format!(
             "bulk-{}-{run_id}{}",
@@ -385,6 +391,9 @@ fn prepare(options: &Options, summary: &mut RunSummary) -> Result<Prepared, u8> 
     summary.users = plan.chains().count();
     summary.problems = problem_count;
     say_what_was_checked(options, &layout, &plan, &problems, problem_count, rows);
+    let shared = plan.shared_numbers();
+    summary.shared_numbers = shared.len();
+    warn_of_shared_numbers(&shared);
     if problem_count > 0 && !options.skip_bad_rows {
         eprintln!(
             "Nothing was sent. Correct the file, or run again with --skip-bad-rows to send the \
@@ -418,6 +427,26 @@ fn held_back(operation: &Operation, held: &HashMap<String, u64>, layout: &Layout
              user's rows run in the file's order; correct that line and run again",
             held.get(&operation.user_key()).copied().unwrap_or_default()
         ),
+    }
+}
+
+/// Warns of numbers the file gives to several users, naming the first lines.
+fn warn_of_shared_numbers(shared: &[plan::SharedNumber]) {
+    if shared.is_empty() {
+        return;
+    }
+    eprintln!(
+        "Warning: {} number{} given to more than one user. Two people seldom share a phone, \
+         and one number for many users is what a file written to take over their accounts looks \
+         like: check where the file came from before you go on",
+        shared.len(),
+        if shared.len() == 1 { " is" } else { "s are" }
+    );
+    for one in shared.iter().take(PROBLEMS_SHOWN) {
+        eprintln!("  {one}");
+    }
+    if shared.len() > PROBLEMS_SHOWN {
+        eprintln!("  … and {} more", shared.len() - PROBLEMS_SHOWN);
     }
 }
 

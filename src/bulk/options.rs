@@ -60,7 +60,8 @@ pub struct BulkArgs {
     /// invocation; 128 through the queue, where the host's batch settings pace the work]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: Option<u16>,
-    /// CallerName of rows that name none [default: bulk FILE]
+    /// Your name as every request declares it (CallerName); a row's own CallerName is sent
+    /// beside it, never instead [default: your login name (bulk FILE)]
     #[arg(long, value_name = "NAME", value_parser = caller_name)]
     pub caller_name: Option<String>,
     /// Send at most N changes in any SECONDS (Graph's write limit per app and tenant; lower it

@@ -10,6 +10,25 @@ use super::problem::Problem;
 use super::rows::Operation;
 use crate::phone::PhoneType;
 
+/// A number set for a user when an earlier row sets it for another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedNumber {
+    pub line: u64,
+    pub earlier_line: u64,
+    /// Masked.
+    pub number: String,
+}
+
+impl std::fmt::Display for SharedNumber {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "line {}: {} is also given to another user on line {}",
+            self.line, self.number, self.earlier_line
+        )
+    }
+}
+
 /// Every operation, and each user's in the order they run. Held compactly: a 1,000,000-row
 /// file is a million operations and a million users, so a user is a hash (two users who share
 /// one are merely run one after the other) and the chains are one array of indices.
@@ -120,6 +139,33 @@ impl Plan {
             order,
             starts,
         }
+    }
+
+    /// Every number the file gives to a user when an earlier row gives it to another, in file
+    /// order. Two people seldom share a phone: many users given one number is what a file
+    /// written to take over accounts looks like (every one of them would then receive their
+    /// codes on it), so the check before sending warns of it.
+    pub fn shared_numbers(&self) -> Vec<SharedNumber> {
+        let mut first: HashMap<&str, (String, u64)> = HashMap::new();
+        let mut shared = Vec::new();
+        for operation in self.operations.iter().filter(|operation| !operation.remove) {
+            let key = operation.user_key();
+            match first.get(&*operation.number) {
+                Some((earlier_user, earlier_line)) if *earlier_user != key => {
+                    shared.push(SharedNumber {
+                        line: operation.line,
+                        earlier_line: *earlier_line,
+                        number: crate::phone::mask(&operation.number),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    first.insert(&operation.number, (key, operation.line));
+                }
+            }
+        }
+        shared.sort_by_key(|shared| shared.line);
+        shared
     }
 
     /// Each user's operations (indices into `operations`), in run order; users in the order
@@ -296,6 +342,33 @@ mod tests {
             lines(chains[1]),
             [3, 7, 6],
             "the alternate removed before the mobile"
+        );
+    }
+
+    #[test]
+    fn a_number_given_to_several_users_is_named_with_both_lines() {
+        use PhoneType::{Mobile, Office};
+        let plan = Plan::new(vec![
+            operation(2, "a@b.c", Mobile, false, "+49 1701234567"),
+            operation(3, "A@B.C", Office, false, "+49 1701234567"),
+            operation(4, "other@b.c", Mobile, false, "+49 1701234567"),
+            operation(5, "third@b.c", Mobile, true, "+49 1701234567"),
+            operation(6, "fourth@b.c", Mobile, false, "+49 1709999999"),
+        ])
+        .expect("a plan");
+        let shared = plan.shared_numbers();
+        assert_eq!(
+            shared,
+            [SharedNumber {
+                line: 4,
+                earlier_line: 2,
+                number: "+49 ********67".to_owned()
+            }],
+            "the same user twice, and a removal, are no warning"
+        );
+        assert_eq!(
+            shared[0].to_string(),
+            "line 4: +49 ********67 is also given to another user on line 2"
         );
     }
 

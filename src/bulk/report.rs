@@ -87,6 +87,18 @@ impl Line<'_> {
         }
     }
 
+    /// The `CallerName` the row names (sent beside the admin's).
+    fn row_caller_name(&self) -> String {
+        match self.subject {
+            Subject::Change(operation) => operation
+                .options
+                .as_ref()
+                .and_then(|options| options.caller_name.clone())
+                .unwrap_or_default(),
+            Subject::Skipped(_) => String::new(),
+        }
+    }
+
     /// Whether a person should look at it: failed, not sent, or succeeded with a warning.
     fn needs_a_person(&self) -> bool {
         self.outcome
@@ -128,6 +140,7 @@ pub fn write_csv(path: &Path, lines: &[Line<'_>], delimiter: u8) -> std::io::Res
         "message",
         "warnings",
         "conflictOwner",
+        "rowCallerName",
     ])?;
     for line in lines {
         let outcome = line.outcome;
@@ -155,6 +168,7 @@ pub fn write_csv(path: &Path, lines: &[Line<'_>], delimiter: u8) -> std::io::Res
             outcome
                 .and_then(|o| o.conflict_owner.clone())
                 .unwrap_or_default(),
+            line.row_caller_name(),
         ];
         writer.write_record(cells.iter().map(|cell| as_text(cell)))?;
     }

@@ -33,7 +33,7 @@ const LONGEST_BACKOFF: Duration = Duration::from_secs(30);
 pub struct Settings {
     pub dry_run: bool,
     pub concurrency: usize,
-    /// The `CallerName` of rows that name none.
+    /// The admin's `CallerName`, which every request declares (a row's own beside it).
     pub caller_name: String,
     /// Request ids are `{prefix}-{line}-{phoneType}`; the prefix carries the run's random part,
     /// so that nobody outside the run can name one of its requests in advance.
@@ -253,9 +253,10 @@ impl Sender<'_> {
             PHONE_NUMBER: &*operation.number,
             OPERATION: if operation.remove { "remove" } else { "set" },
             REQUEST_ID: request_id,
-            CALLER_NAME: options
-                .and_then(|options| options.caller_name.as_deref())
-                .unwrap_or(&self.settings.caller_name),
+            CALLER_NAME: caller_name(
+                &self.settings.caller_name,
+                options.and_then(|options| options.caller_name.as_deref()),
+            ),
         });
         if self.settings.dry_run {
             request[DRY_RUN] = json!(true);
@@ -273,6 +274,23 @@ impl Sender<'_> {
         }
         request
     }
+}
+
+/// The `CallerName` a request declares: the admin's, always first, and the one a row names
+/// (whoever the file says asked) beside it, never instead of it: a file cannot make the audit
+/// name someone else as the one who asked. Bounded as the handler bounds it.
+pub fn caller_name(admin: &str, row: Option<&str>) -> String {
+    let Some(row) = row else {
+        return admin.to_owned();
+    };
+    let joined = format!("{admin}, for {row}");
+    let limit = crate::request::MAX_TEXT_LENGTH;
+    if joined.chars().count() <= limit {
+        return joined;
+    }
+    let mut bounded: String = joined.chars().take(limit - 1).collect();
+    bounded.push('…');
+    bounded
 }
 
 /// The request id of `operation`: `{prefix}-{line}-{phoneType}`, one per row and type.
@@ -481,6 +499,21 @@ async fn tick(counts: &Counts, total: usize, display: &Progress) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rows_caller_name_is_recorded_beside_the_admins_not_instead_of_it() {
+        assert_eq!(
+            caller_name("alice (bulk a.csv)", None),
+            "alice (bulk a.csv)"
+        );
+        assert_eq!(
+            caller_name("alice (bulk a.csv)", Some("Helpdesk ticket 42")),
+            "alice (bulk a.csv), for Helpdesk ticket 42"
+        );
+        let long = caller_name("alice", Some(&"x".repeat(400)));
+        assert!(long.starts_with("alice, for x"));
+        assert_eq!(long.chars().count(), crate::request::MAX_TEXT_LENGTH);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn no_more_than_the_limit_goes_out_in_any_window() {

@@ -928,9 +928,10 @@ async fn recording_trigger() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Str
         if let Some(id) = request["requestId"].as_str() {
             record.lock().expect("not poisoned").push(id.to_owned());
         }
+        let dry_run = request["dryRun"].as_bool().unwrap_or(false);
         (
             200,
-            json!({"status": "succeeded", "action": "added", "dryRun": false,
+            json!({"status": "succeeded", "action": "added", "dryRun": dry_run,
                 "requestId": request["requestId"], "request": request}),
         )
     })
@@ -1217,4 +1218,68 @@ async fn a_function_key_on_the_command_line_still_works_but_is_warned_about() {
         "{stderr}"
     );
     assert!(!stderr.contains("typed-s3cret"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_number_given_to_several_users_is_a_warning_before_sending() {
+    let (endpoint, _) = recording_trigger().await;
+    let directory = scratch();
+    let file = excel_csv(
+        &directory,
+        "UPN,Mobile\na@contoso.com,+49 170 5000001\nb@contoso.com,+49 170 5000001\n\
+         c@contoso.com,+49 170 5000003\n",
+    );
+    let options = options_for(&file, &endpoint, &["--dry-run"]);
+
+    let summary = within(
+        "the bulk run ends",
+        bulk::run_summarised(
+            &options,
+            &options.endpoint().expect("an endpoint"),
+            std::future::pending(),
+        ),
+    )
+    .await;
+
+    assert_eq!(summary.shared_numbers, 1, "{summary:?}");
+    assert_eq!(
+        summary.exit_status,
+        bulk::SUCCEEDED,
+        "a warning, not a problem"
+    );
+}
+
+#[tokio::test]
+async fn a_rows_caller_name_is_sent_beside_the_admins_never_instead_of_it() {
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    let endpoint = scripted_trigger(move |_, request| {
+        seen.lock().expect("not poisoned").push(request.clone());
+        (
+            200,
+            json!({"status": "succeeded", "action": "added", "dryRun": false,
+                "requestId": request["requestId"], "request": request}),
+        )
+    })
+    .await;
+    let directory = scratch();
+    let file = excel_csv(
+        &directory,
+        "UPN,Mobile,CallerName\na@contoso.com,+49 170 5000001,Megan (CEO)\n\
+         b@contoso.com,+49 170 5000002,\n",
+    );
+
+    let status = run(&options_for(&file, &endpoint, &["--caller-name", "alice"])).await;
+
+    assert_eq!(status, bulk::SUCCEEDED);
+    let mut names: Vec<String> = requests
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .map(|request| request["CallerName"].as_str().unwrap_or("none").to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["alice", "alice, for Megan (CEO)"]);
+    let rows = ReportCsv::read(&directory);
+    assert_eq!(rows.line(2).get("rowCallerName"), "Megan (CEO)");
 }
