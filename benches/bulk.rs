@@ -33,8 +33,8 @@ fn main() {
     if let Some(position) = arguments.iter().position(|argument| argument == "--peak") {
         let file = PathBuf::from(&arguments[position + 1]);
         let checked = bulk::check(&file, None, true).expect("the file checks");
-        let plan = bulk::plan::Plan::new(checked.operations).expect("a plan");
-        println!("{} {}", plan.operations.len(), peak_kib());
+        let schedule = bulk::schedule::Schedule::new(checked.operations).expect("a schedule");
+        println!("{} {}", schedule.operations.len(), peak_kib());
         return;
     }
     // A child run of the whole command, for its peak memory: `--peak-run FILE ARGUMENTS…`

@@ -14,9 +14,9 @@ use tokio::time::Instant;
 
 use super::endpoint::{Delivery, Endpoint};
 use super::options::Options;
-use super::outcome::RowOutcome;
-use super::plan::Plan;
+use super::row_outcome::RowOutcome;
 use super::rows::Operation;
+use super::schedule::Schedule;
 use super::state::State;
 use crate::cli::progress::Progress;
 use crate::request::parameters::{
@@ -65,7 +65,7 @@ pub struct Stopped {
 /// One run's sending.
 pub struct Sender<'a> {
     pub endpoint: &'a Endpoint,
-    pub plan: &'a Plan,
+    pub schedule: &'a Schedule,
     pub settings: &'a Settings,
     pub state: Option<&'a Mutex<State>>,
     pub outcomes: &'a Mutex<Vec<Option<RowOutcome>>>,
@@ -83,7 +83,7 @@ impl Sender<'_> {
     /// Sends every operation not settled by an earlier run; returns when all have an outcome or
     /// a stop was asked for.
     pub async fn run(&self) {
-        futures_util::stream::iter(self.plan.chains())
+        futures_util::stream::iter(self.schedule.chains())
             .for_each_concurrent(self.settings.concurrency.max(1), |chain| {
                 self.run_chain(chain)
             })
@@ -98,19 +98,19 @@ impl Sender<'_> {
             if self.stopping.load(Ordering::SeqCst) {
                 return;
             }
-            let operation = &self.plan.operations[index];
+            let operation = &self.schedule.operations[index];
             let request_id = self.request_id(operation);
             let earlier = self
                 .state
                 .and_then(|state| lock(state).earlier.get(&request_id).cloned());
             let outcome = match earlier {
-                Some(outcome) if outcome.is_final() => {
+                Some(outcome) if outcome.is_settled() => {
                     self.counts.skipped.fetch_add(1, Ordering::Relaxed);
                     outcome
                 }
                 _ => self.send(operation, &request_id).await,
             };
-            let go_on = outcome.is_final();
+            let go_on = outcome.is_settled();
             lock(self.outcomes)[index] = Some(outcome);
             if !go_on {
                 return;
@@ -407,18 +407,18 @@ pub(super) struct Sent {
 pub(super) async fn send_all(
     options: &Options,
     endpoint: &Endpoint,
-    plan: &Plan,
+    schedule: &Schedule,
     settings: &Settings,
     state: Option<&Mutex<State>>,
     stop: impl std::future::Future<Output = ()>,
 ) -> Sent {
     // What an earlier run settled shows in the report even if this run stops before it.
-    let mut known = vec![None; plan.operations.len()];
+    let mut known = vec![None; schedule.operations.len()];
     if let Some(state) = state {
         let state = lock(state);
-        for (index, operation) in plan.operations.iter().enumerate() {
+        for (index, operation) in schedule.operations.iter().enumerate() {
             let id = request_id(&settings.request_prefix, operation);
-            known[index] = state.earlier.get(&id).filter(|o| o.is_final()).cloned();
+            known[index] = state.earlier.get(&id).filter(|o| o.is_settled()).cloned();
         }
     }
     let outcomes = Mutex::new(known);
@@ -427,7 +427,7 @@ pub(super) async fn send_all(
     let fatal = Mutex::new(None);
     let sender = Sender {
         endpoint,
-        plan,
+        schedule,
         settings,
         state,
         outcomes: &outcomes,
@@ -437,10 +437,10 @@ pub(super) async fn send_all(
         pacer: Pacer::default(),
         write_limit: (!options.dry_run).then(|| WriteLimit::new(options.write_limit)),
     };
-    let display = Progress::new(Some(plan.operations.len() as u64), options.json);
+    let display = Progress::new(Some(schedule.operations.len() as u64), options.json);
     let interrupted = {
         let sending = sender.run();
-        let ticking = tick(&counts, plan.operations.len(), &display);
+        let ticking = tick(&counts, schedule.operations.len(), &display);
         tokio::pin!(sending, stop);
         tokio::select! {
             () = &mut sending => false,

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::outcome::RowOutcome;
+use super::row_outcome::RowOutcome;
 use super::state_key::{StateKey, hex_decode, hex_encode, no_follow};
 
 /// The state file's name in the output directory.

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::outcome::{RowOutcome, masked};
 use super::problem::Problem;
+use super::row_outcome::{RowOutcome, masked};
 use super::rows::Operation;
 
 /// How many rows the page lists in full (the CSV has every one).
@@ -107,7 +107,7 @@ impl Line<'_> {
 }
 
 /// What the run was, for the page's heading.
-pub struct Summary<'a> {
+pub struct Heading<'a> {
     pub file_name: &'a str,
     pub dry_run: bool,
     pub interrupted: bool,
@@ -237,12 +237,12 @@ fn tally(lines: &[Line<'_>]) -> (BTreeMap<String, usize>, BTreeMap<String, usize
 /// # Errors
 ///
 /// The file cannot be written.
-pub fn write_html(path: &Path, lines: &[Line<'_>], summary: &Summary<'_>) -> std::io::Result<()> {
-    super::output::write_new(path, html(lines, summary).as_bytes())
+pub fn write_html(path: &Path, lines: &[Line<'_>], heading: &Heading<'_>) -> std::io::Result<()> {
+    super::output::write_new(path, html(lines, heading).as_bytes())
 }
 
 /// The page.
-pub fn html(lines: &[Line<'_>], summary: &Summary<'_>) -> String {
+pub fn html(lines: &[Line<'_>], heading: &Heading<'_>) -> String {
     let (outcomes, warnings) = tally(lines);
     let succeeded = lines
         .iter()
@@ -258,7 +258,7 @@ pub fn html(lines: &[Line<'_>], summary: &Summary<'_>) -> String {
         .count();
     let not_sent = lines.len() - succeeded - failed - skipped;
     let mut page = String::new();
-    let title = format!("Phone MFA bulk run: {}", escape(summary.file_name));
+    let title = format!("Phone MFA bulk run: {}", escape(heading.file_name));
     let _ = write!(
         page,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -266,10 +266,10 @@ pub fn html(lines: &[Line<'_>], summary: &Summary<'_>) -> String {
          <title>{title}</title><style>{STYLE}</style></head><body>\n<h1>{title}</h1>\n"
     );
     let mut notes = Vec::new();
-    if summary.dry_run {
+    if heading.dry_run {
         notes.push("Dry run: every row was planned by the handler; nothing was written.");
     }
-    if summary.interrupted {
+    if heading.interrupted {
         notes.push("Interrupted: run the same command again to go on where it stopped.");
     }
     for note in notes {
@@ -284,7 +284,7 @@ pub fn html(lines: &[Line<'_>], summary: &Summary<'_>) -> String {
          <div class=\"total bad\"><b id=\"total-skipped\">{skipped}</b> rows skipped</div>\
          <div class=\"total\"><b>{:.0} s</b> taken</div></section>",
         lines.len() - skipped,
-        summary.elapsed_seconds
+        heading.elapsed_seconds
     );
     page.push_str("<h2>Outcomes</h2>\n");
     page.push_str(&chart("outcomes", &outcomes));
@@ -444,7 +444,7 @@ mod tests {
                 subject: Subject::Change(&operation),
                 outcome: None,
             }],
-            &Summary {
+            &Heading {
                 file_name: "new hires.csv",
                 dry_run: false,
                 interrupted: true,
