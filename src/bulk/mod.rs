@@ -17,6 +17,7 @@ pub mod header;
 pub mod input;
 pub mod options;
 pub mod output;
+pub mod pacing;
 mod prepare;
 pub mod problem;
 pub mod queued;
@@ -110,7 +111,7 @@ async fn run_steps(
     };
     let settings = settings(options, &prepared.file_sha256, state.as_ref());
     if let Some(state) = &state {
-        resume::say_what_is_skipped(&prepared.schedule, &settings, &send::lock(state));
+        resume::say_what_is_skipped(&prepared.schedule, &settings, &pacing::lock(state));
     }
     let sent = send_all(
         options,
@@ -151,7 +152,7 @@ fn settings(options: &Options, file_sha256: &str, state: Option<&Mutex<State>>) 
     // its requests before it is sent. A resumed run keeps the id its state names.
     let run_id = state.map_or_else(
         || state_key::hex_encode(&rand::random::<[u8; 12]>()),
-        |state| send::lock(state).run_id.clone(),
+        |state| pacing::lock(state).run_id.clone(),
     );
     Settings {
         dry_run: options.dry_run,
