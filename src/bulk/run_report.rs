@@ -455,4 +455,122 @@ mod tests {
         assert!(!page.contains("1234567"), "numbers masked");
         assert!(page.contains("id=\"total-not-sent\">1<"));
     }
+
+    /// The report of a fixed run (no times or ids in it but the elapsed time, fixed here): a
+    /// change to either file's shape is a visible diff.
+    #[test]
+    fn the_reports_of_a_fixed_run_are_a_contract() {
+        use crate::bulk::row_outcome::RowOutcome;
+        let change = |line, user: &str, phone_type, remove, number: &str| Operation {
+            line,
+            user: user.into(),
+            phone_type,
+            remove,
+            number: number.into(),
+            column: 1,
+            options: None,
+        };
+        let added = change(
+            2,
+            "adele@contoso.com",
+            PhoneType::Mobile,
+            false,
+            "+49 1701111111",
+        );
+        let protected = change(
+            3,
+            "ga@contoso.com",
+            PhoneType::Mobile,
+            false,
+            "+49 1702222222",
+        );
+        let removed = change(
+            5,
+            "=cmd|' /C calc'!A0",
+            PhoneType::Office,
+            true,
+            "+49 891234567",
+        );
+        let waiting = change(
+            6,
+            "bob@contoso.com",
+            PhoneType::AlternateMobile,
+            false,
+            "+49 1703333333",
+        );
+        let problem = Problem {
+            line: 4,
+            user: Some("typo@contoso.com".to_owned()),
+            user_key: None,
+            column: Some((1, "Mobile".to_owned())),
+            message: "Excel turned the number into '4,91701E+11' and dropped digits".to_owned(),
+        };
+        let outcomes = [
+            RowOutcome {
+                succeeded: true,
+                action: Some("added".to_owned()),
+                error_code: None,
+                message: "Added the mobile phone +49 ********11".to_owned(),
+                warnings: vec!["phoneOnlyMfa".to_owned()],
+                conflict_owner: None,
+                transient: false,
+            },
+            RowOutcome {
+                succeeded: false,
+                action: Some("none".to_owned()),
+                error_code: Some("protectedUser".to_owned()),
+                message: "holds a privileged role".to_owned(),
+                warnings: Vec::new(),
+                conflict_owner: None,
+                transient: false,
+            },
+            RowOutcome {
+                succeeded: true,
+                action: Some("removed".to_owned()),
+                error_code: None,
+                message: "-removed".to_owned(),
+                warnings: Vec::new(),
+                conflict_owner: None,
+                transient: false,
+            },
+        ];
+        let lines = [
+            Line {
+                subject: Subject::Change(&added),
+                outcome: Some(&outcomes[0]),
+            },
+            Line {
+                subject: Subject::Change(&protected),
+                outcome: Some(&outcomes[1]),
+            },
+            Line {
+                subject: Subject::Skipped(&problem),
+                outcome: None,
+            },
+            Line {
+                subject: Subject::Change(&removed),
+                outcome: Some(&outcomes[2]),
+            },
+            Line {
+                subject: Subject::Change(&waiting),
+                outcome: None,
+            },
+        ];
+        let directory = std::env::temp_dir().join(format!("bulk-report-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&directory).expect("a directory");
+        let path = directory.join("report.csv");
+        write_csv(&path, &lines, b';').expect("written");
+        let csv = std::fs::read_to_string(&path).expect("read");
+        insta::assert_snapshot!("report_csv", csv);
+        let page = html(
+            &lines,
+            &Heading {
+                file_name: "new hires.csv",
+                dry_run: false,
+                interrupted: false,
+                elapsed_seconds: 12.0,
+            },
+        );
+        insta::assert_snapshot!("report_html", page);
+    }
 }
