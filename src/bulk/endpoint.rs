@@ -120,35 +120,20 @@ impl HttpEndpoint {
 
     /// Delivers one request.
     pub async fn deliver(&self, body: &Value) -> Delivery {
-        let mut request = self.client.post(self.url.clone()).json(body);
-        if let Some(key) = &self.function_key {
-            request = request.header("x-functions-key", key);
-        }
-        if let Some((credential, scope)) = &self.token {
-            match credential.get_token(&[scope.as_str()], None).await {
-                Ok(token) => request = request.bearer_auth(token.token.secret()),
-                Err(error) => {
-                    return Delivery::Refused {
-                        code: "signInFailed".to_owned(),
-                        detail: format!(
-                            "no token for {scope} from your sign-in (az login?): {}",
-                            first_line(&error.to_string())
-                        ),
-                    };
-                }
-            }
-        }
+        let request = match self.request(body).await {
+            Ok(request) => request,
+            Err(refused) => return refused,
+        };
+        let unreachable = |error: reqwest::Error, retry_after| Delivery::Transient {
+            retry_after,
+            code: "endpointUnreachable".to_owned(),
+            detail: first_line(&error.without_url().to_string()),
+            result: None,
+            pause_all: true,
+        };
         let response = match request.send().await {
             Ok(response) => response,
-            Err(error) => {
-                return Delivery::Transient {
-                    retry_after: None,
-                    code: "endpointUnreachable".to_owned(),
-                    detail: first_line(&error.without_url().to_string()),
-                    result: None,
-                    pause_all: true,
-                };
-            }
+            Err(error) => return unreachable(error, None),
         };
         let status = response.status().as_u16();
         let retry_after = response
@@ -160,15 +145,7 @@ impl HttpEndpoint {
             Ok(bytes) => serde_json::from_slice::<Value>(&bytes)
                 .ok()
                 .filter(|value| value.get("status").is_some()),
-            Err(error) => {
-                return Delivery::Transient {
-                    retry_after,
-                    code: "endpointUnreachable".to_owned(),
-                    detail: first_line(&error.without_url().to_string()),
-                    result: None,
-                    pause_all: true,
-                };
-            }
+            Err(error) => return unreachable(error, retry_after),
         };
         // A failure that names no request at all (the endpoint refused before reading it) is
         // read by its status alone; any other result counts for the row only when it answers
@@ -181,45 +158,73 @@ impl HttpEndpoint {
         {
             return Delivery::Unmatched { detail };
         }
-        let transient_status = matches!(status, 429 | 500 | 502 | 503 | 504);
-        match result {
-            Some(result) if !transient_status => Delivery::Result(result),
-            Some(result) => {
-                let code = result["error"]["code"].as_str().unwrap_or("").to_owned();
-                let transient = status != 500 || code == "graphUnavailable";
-                if !transient {
-                    return Delivery::Result(result);
-                }
-                Delivery::Transient {
-                    retry_after,
-                    pause_all: status == 429 || code == "graphUnavailable",
-                    detail: result["error"]["message"].as_str().unwrap_or("").to_owned(),
-                    code,
-                    result: Some(result),
+        classify(status, retry_after, result)
+    }
+
+    /// The request with its credentials; `Err` when no token could be had.
+    async fn request(&self, body: &Value) -> Result<reqwest::RequestBuilder, Delivery> {
+        let mut request = self.client.post(self.url.clone()).json(body);
+        if let Some(key) = &self.function_key {
+            request = request.header("x-functions-key", key);
+        }
+        if let Some((credential, scope)) = &self.token {
+            match credential.get_token(&[scope.as_str()], None).await {
+                Ok(token) => request = request.bearer_auth(token.token.secret()),
+                Err(error) => {
+                    return Err(Delivery::Refused {
+                        code: "signInFailed".to_owned(),
+                        detail: format!(
+                            "no token for {scope} from your sign-in (az login?): {}",
+                            first_line(&error.to_string())
+                        ),
+                    });
                 }
             }
-            None if transient_status => Delivery::Transient {
-                retry_after,
-                code: format!("http{status}"),
-                detail: format!("the endpoint answered {status} without a result"),
-                result: None,
-                pause_all: true,
-            },
-            None => Delivery::Refused {
-                code: format!("http{status}"),
-                detail: match status {
-                    401 | 403 => format!(
-                        "the endpoint refused the call ({status}): check the function key \
-                         (--function-key or MFA_FUNCTION_KEY), the audience (--audience) and \
-                         that you hold the MfaPhone.ReadWrite app role"
-                    ),
-                    404 => "the endpoint answered 404: is the URL the HTTP trigger's \
-                            (…/api/SetOrRemoveMobilePhoneMfa)?"
-                        .to_owned(),
-                    _ => format!("the endpoint answered {status} without a result"),
-                },
-            },
         }
+        Ok(request)
+    }
+}
+
+/// What an answer of `status` with `result` (the row's, or none) comes to.
+fn classify(status: u16, retry_after: Option<Duration>, result: Option<Value>) -> Delivery {
+    let transient_status = matches!(status, 429 | 500 | 502 | 503 | 504);
+    match result {
+        Some(result) if !transient_status => Delivery::Result(result),
+        Some(result) => {
+            let code = result["error"]["code"].as_str().unwrap_or("").to_owned();
+            let transient = status != 500 || code == "graphUnavailable";
+            if !transient {
+                return Delivery::Result(result);
+            }
+            Delivery::Transient {
+                retry_after,
+                pause_all: status == 429 || code == "graphUnavailable",
+                detail: result["error"]["message"].as_str().unwrap_or("").to_owned(),
+                code,
+                result: Some(result),
+            }
+        }
+        None if transient_status => Delivery::Transient {
+            retry_after,
+            code: format!("http{status}"),
+            detail: format!("the endpoint answered {status} without a result"),
+            result: None,
+            pause_all: true,
+        },
+        None => Delivery::Refused {
+            code: format!("http{status}"),
+            detail: match status {
+                401 | 403 => format!(
+                    "the endpoint refused the call ({status}): check the function key \
+                     (MFA_FUNCTION_KEY or --function-key-file), the audience (--audience) and \
+                     that you hold the MfaPhone.ReadWrite app role"
+                ),
+                404 => "the endpoint answered 404: is the URL the HTTP trigger's \
+                        (…/api/SetOrRemoveMobilePhoneMfa)?"
+                    .to_owned(),
+                _ => format!("the endpoint answered {status} without a result"),
+            },
+        },
     }
 }
 
