@@ -128,6 +128,9 @@ pub enum GraphOperation {
     ReadServicePrincipals,
     ReadApplicationOwners,
     ReadGroupMembers,
+    /// Not Graph: ARM, for who controls the app's Azure resources.
+    ReadAzureRoleAssignments,
+    ReadAzureRoleDefinitions,
 }
 
 impl GraphOperation {
@@ -170,6 +173,12 @@ impl GraphOperation {
             GraphOperation::ReadGroupMembers => {
                 "read the service principals in groups holding privileged roles"
             }
+            GraphOperation::ReadAzureRoleAssignments => {
+                "read who holds Azure roles on the app's resources (ARM, MFA_AZURE_CONTROL_SCOPES)"
+            }
+            GraphOperation::ReadAzureRoleDefinitions => {
+                "read what the Azure roles on the app's resources allow (ARM)"
+            }
         }
     }
 
@@ -209,6 +218,11 @@ impl GraphOperation {
             GraphOperation::ReadGroups
             | GraphOperation::ReadGroupOwners
             | GraphOperation::ReadGroupMembers => "GroupMember.Read.All",
+            GraphOperation::ReadAzureRoleAssignments | GraphOperation::ReadAzureRoleDefinitions => {
+                "the Azure role that reads role assignments and definitions \
+                 (Microsoft.Authorization/roleAssignments/read and roleDefinitions/read) on each \
+                 scope of MFA_AZURE_CONTROL_SCOPES"
+            }
             GraphOperation::ReadMethodPolicy => "Policy.Read.AuthenticationMethod",
             GraphOperation::ReadGraphPermissionGrants
             | GraphOperation::ReadServicePrincipals
