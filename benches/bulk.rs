@@ -33,8 +33,8 @@ fn main() {
     if let Some(position) = arguments.iter().position(|argument| argument == "--peak") {
         let file = PathBuf::from(&arguments[position + 1]);
         let checked = bulk::check(&file, None, true).expect("the file checks");
-        let plan = bulk::plan::Plan::new(checked.operations).expect("a plan");
-        println!("{} {}", plan.operations.len(), peak_kib());
+        let schedule = bulk::schedule::Schedule::new(checked.operations).expect("a schedule");
+        println!("{} {}", schedule.operations.len(), peak_kib());
         return;
     }
     // A child run of the whole command, for its peak memory: `--peak-run FILE ARGUMENTS…`
@@ -148,6 +148,8 @@ async fn run(prepared: support::Prepared) {
         .args(["--endpoint", &endpoint, "--write-limit", UNPACED])
         .args(["--concurrency", "32", "--out"])
         .arg(&out)
+        .arg("--state-key")
+        .arg(file.with_extension("key"))
         .output()
         .expect("the child run");
     let text = String::from_utf8_lossy(&whole.stdout);
@@ -268,6 +270,8 @@ async fn timed_run(file: &Path, way_in: &[&str], concurrency: usize) -> (f64, us
         out.display().to_string(),
         "--concurrency".to_owned(),
         concurrency.to_string(),
+        "--state-key".to_owned(),
+        file.with_extension("key").display().to_string(),
     ];
     arguments.extend(way_in.iter().map(ToString::to_string));
     let options = Options::parse(&arguments).expect("options");

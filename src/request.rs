@@ -12,7 +12,7 @@ use crate::phone::{LineKind, PhoneNumber, PhoneType};
 use crate::report::{ErrorCode, Failure, WarningCode};
 use crate::user::UserRef;
 
-mod parameters;
+pub(crate) mod parameters;
 mod values;
 
 use parameters::{

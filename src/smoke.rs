@@ -141,10 +141,14 @@ impl Endpoints {
             )?),
             None => None,
         };
+        let key = arguments
+            .credentials
+            .key_source(std::env::var(crate::cli::api::FUNCTION_KEY_VARIABLE).ok())
+            .key(!arguments.json)?;
         Ok(Endpoints {
             http: HttpEndpoint::signed_in(
                 arguments.endpoint.clone(),
-                arguments.credentials.function_key.clone(),
+                key,
                 arguments.credentials.audience.as_deref(),
             )?,
             anonymous: HttpEndpoint::http(arguments.endpoint.clone(), None, None)?,

@@ -43,10 +43,10 @@ impl Endpoint {
     /// Waits for the outcome of a request an earlier run sent, where the way in keeps
     /// outcomes (the queue); `None` where it does not (HTTP: send it again, as the handler's
     /// changes are idempotent).
-    pub async fn await_sent(&self, request_id: &str) -> Option<Delivery> {
+    pub async fn await_sent(&self, request_id: &str, body: &Value) -> Option<Delivery> {
         match self {
             Endpoint::Http(_) => None,
-            Endpoint::Queue(queue) => Some(queue.await_sent(request_id).await),
+            Endpoint::Queue(queue) => Some(queue.await_sent(request_id, body).await),
         }
     }
 }
@@ -71,6 +71,13 @@ impl HttpEndpoint {
         function_key: Option<String>,
         token: Option<(Arc<dyn TokenCredential>, String)>,
     ) -> Result<HttpEndpoint, String> {
+        // The key and the token are secrets: over plain http anyone on the way reads them.
+        if (function_key.is_some() || token.is_some()) && !carries_secrets(&url) {
+            return Err(format!(
+                "refusing to send the function key or a token to {url} over plain http: use \
+                 https (http is allowed only to this machine: localhost, 127.0.0.1, [::1])"
+            ));
+        }
         crate::install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
@@ -113,35 +120,20 @@ impl HttpEndpoint {
 
     /// Delivers one request.
     pub async fn deliver(&self, body: &Value) -> Delivery {
-        let mut request = self.client.post(self.url.clone()).json(body);
-        if let Some(key) = &self.function_key {
-            request = request.header("x-functions-key", key);
-        }
-        if let Some((credential, scope)) = &self.token {
-            match credential.get_token(&[scope.as_str()], None).await {
-                Ok(token) => request = request.bearer_auth(token.token.secret()),
-                Err(error) => {
-                    return Delivery::Refused {
-                        code: "signInFailed".to_owned(),
-                        detail: format!(
-                            "no token for {scope} from your sign-in (az login?): {}",
-                            first_line(&error.to_string())
-                        ),
-                    };
-                }
-            }
-        }
+        let request = match self.request(body).await {
+            Ok(request) => request,
+            Err(refused) => return refused,
+        };
+        let unreachable = |error: reqwest::Error, retry_after| Delivery::Transient {
+            retry_after,
+            code: "endpointUnreachable".to_owned(),
+            detail: first_line(&error.without_url().to_string()),
+            result: None,
+            pause_all: true,
+        };
         let response = match request.send().await {
             Ok(response) => response,
-            Err(error) => {
-                return Delivery::Transient {
-                    retry_after: None,
-                    code: "endpointUnreachable".to_owned(),
-                    detail: first_line(&error.without_url().to_string()),
-                    result: None,
-                    pause_all: true,
-                };
-            }
+            Err(error) => return unreachable(error, None),
         };
         let status = response.status().as_u16();
         let retry_after = response
@@ -153,84 +145,139 @@ impl HttpEndpoint {
             Ok(bytes) => serde_json::from_slice::<Value>(&bytes)
                 .ok()
                 .filter(|value| value.get("status").is_some()),
-            Err(error) => {
-                return Delivery::Transient {
-                    retry_after,
-                    code: "endpointUnreachable".to_owned(),
-                    detail: first_line(&error.without_url().to_string()),
-                    result: None,
-                    pause_all: true,
-                };
-            }
+            Err(error) => return unreachable(error, retry_after),
         };
+        // A failure that names no request at all (the endpoint refused before reading it) is
+        // read by its status alone; any other result counts for the row only when it answers
+        // the row's request.
+        let result = result.filter(|result| {
+            super::echo::names_a_request(result) || result["status"] == "succeeded"
+        });
         if let Some(result) = &result
             && let Some(detail) = unmatched(body, result)
         {
             return Delivery::Unmatched { detail };
         }
-        let transient_status = matches!(status, 429 | 500 | 502 | 503 | 504);
-        match result {
-            Some(result) if !transient_status => Delivery::Result(result),
-            Some(result) => {
-                let code = result["error"]["code"].as_str().unwrap_or("").to_owned();
-                let transient = status != 500 || code == "graphUnavailable";
-                if !transient {
-                    return Delivery::Result(result);
-                }
-                Delivery::Transient {
-                    retry_after,
-                    pause_all: status == 429 || code == "graphUnavailable",
-                    detail: result["error"]["message"].as_str().unwrap_or("").to_owned(),
-                    code,
-                    result: Some(result),
+        classify(status, retry_after, result)
+    }
+
+    /// The request with its credentials; `Err` when no token could be had.
+    async fn request(&self, body: &Value) -> Result<reqwest::RequestBuilder, Delivery> {
+        let mut request = self.client.post(self.url.clone()).json(body);
+        if let Some(key) = &self.function_key {
+            request = request.header("x-functions-key", key);
+        }
+        if let Some((credential, scope)) = &self.token {
+            match credential.get_token(&[scope.as_str()], None).await {
+                Ok(token) => request = request.bearer_auth(token.token.secret()),
+                Err(error) => {
+                    return Err(Delivery::Refused {
+                        code: "signInFailed".to_owned(),
+                        detail: format!(
+                            "no token for {scope} from your sign-in (az login?): {}",
+                            first_line(&error.to_string())
+                        ),
+                    });
                 }
             }
-            None if transient_status => Delivery::Transient {
-                retry_after,
-                code: format!("http{status}"),
-                detail: format!("the endpoint answered {status} without a result"),
-                result: None,
-                pause_all: true,
-            },
-            None => Delivery::Refused {
-                code: format!("http{status}"),
-                detail: match status {
-                    401 | 403 => format!(
-                        "the endpoint refused the call ({status}): check the function key \
-                         (--function-key or MFA_FUNCTION_KEY), the audience (--audience) and \
-                         that you hold the MfaPhone.ReadWrite app role"
-                    ),
-                    404 => "the endpoint answered 404: is the URL the HTTP trigger's \
-                            (…/api/SetOrRemoveMobilePhoneMfa)?"
-                        .to_owned(),
-                    _ => format!("the endpoint answered {status} without a result"),
-                },
-            },
         }
+        Ok(request)
     }
 }
 
-/// Why `result` is not the result of `request`: it names another `requestId`, or claims a
-/// success without naming any (a refusal before the request was read names none).
-fn unmatched(request: &Value, result: &Value) -> Option<String> {
-    let sent = request["requestId"].as_str().unwrap_or_default();
-    let echoed = result["requestId"].as_str();
-    let succeeded = result["status"].as_str() == Some("succeeded");
-    match echoed {
-        Some(echoed) if echoed == sent => None,
-        None if !succeeded => None,
-        _ => Some(format!(
-            "the endpoint answered with the result of another request ({}, not {sent}): is \
-             --endpoint the handler's HTTP trigger, with nothing in between that answers for \
-             it? whether this row was changed is unknown; a later run sends it again",
-            echoed.map_or_else(
-                || "no requestId".to_owned(),
-                |echoed| format!("'{}'", crate::phone::printable(echoed, 80))
-            )
-        )),
+/// What an answer of `status` with `result` (the row's, or none) comes to.
+fn classify(status: u16, retry_after: Option<Duration>, result: Option<Value>) -> Delivery {
+    let transient_status = matches!(status, 429 | 500 | 502 | 503 | 504);
+    match result {
+        Some(result) if !transient_status => Delivery::Result(result),
+        Some(result) => {
+            let code = result["error"]["code"].as_str().unwrap_or("").to_owned();
+            let transient = status != 500 || code == "graphUnavailable";
+            if !transient {
+                return Delivery::Result(result);
+            }
+            Delivery::Transient {
+                retry_after,
+                pause_all: status == 429 || code == "graphUnavailable",
+                detail: result["error"]["message"].as_str().unwrap_or("").to_owned(),
+                code,
+                result: Some(result),
+            }
+        }
+        None if transient_status => Delivery::Transient {
+            retry_after,
+            code: format!("http{status}"),
+            detail: format!("the endpoint answered {status} without a result"),
+            result: None,
+            pause_all: true,
+        },
+        None => Delivery::Refused {
+            code: format!("http{status}"),
+            detail: match status {
+                401 | 403 => format!(
+                    "the endpoint refused the call ({status}): check the function key \
+                     (MFA_FUNCTION_KEY or --function-key-file), the audience (--audience) and \
+                     that you hold the MfaPhone.ReadWrite app role"
+                ),
+                404 => "the endpoint answered 404: is the URL the HTTP trigger's \
+                        (…/api/SetOrRemoveMobilePhoneMfa)?"
+                    .to_owned(),
+                _ => format!("the endpoint answered {status} without a result"),
+            },
+        },
     }
+}
+
+/// Why `result` is not the result of `request`, as the row's message says it.
+fn unmatched(request: &Value, result: &Value) -> Option<String> {
+    super::echo::check(request, result).err().map(|mismatch| {
+        format!(
+            "the endpoint answered with {}: is --endpoint the handler's HTTP trigger, with \
+             nothing in between that answers for it? whether this row was changed is unknown; \
+             it waits, and a later run sends it again",
+            mismatch.0
+        )
+    })
+}
+
+/// Whether a credential may go to `url`: over https, or to this machine.
+pub fn carries_secrets(url: &Url) -> bool {
+    url.scheme() == "https" || super::queued::is_local(url)
 }
 
 fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_and_tokens_go_only_over_https_or_to_this_machine() {
+        let endpoint = |url: &str| {
+            HttpEndpoint::http(
+                Url::parse(url).expect("a URL"),
+                Some("s3cret".to_owned()),
+                None,
+            )
+        };
+        let refused = endpoint("http://contoso-mfa.azurewebsites.net/api/x")
+            .err()
+            .expect("plain http to another machine");
+        assert!(refused.contains("https"), "{refused}");
+        assert!(endpoint("https://contoso-mfa.azurewebsites.net/api/x").is_ok());
+        assert!(endpoint("http://127.0.0.1:7071/api/x").is_ok());
+        assert!(endpoint("http://localhost:7071/api/x").is_ok());
+        assert!(endpoint("http://[::1]:7071/api/x").is_ok());
+        assert!(
+            HttpEndpoint::http(
+                Url::parse("http://example.com/").expect("a URL"),
+                None,
+                None
+            )
+            .is_ok(),
+            "nothing secret, nothing refused"
+        );
+    }
 }

@@ -1,8 +1,8 @@
 //! `mfa-phone-handler bulk FILE`: a spreadsheet of users in, every row's outcome out. The
 //! whole file is checked before anything is sent (every problem with its line and column);
-//! the operations are ordered per user ([`plan`]); sent to the handler and every outcome
+//! the operations are ordered per user ([`schedule`]); sent to the handler and every outcome
 //! awaited ([`send`]); recorded as they come so that a run can be resumed ([`state`]); and
-//! reported in `report.csv` and `report.html` ([`report`]).
+//! reported in `report.csv` and `report.html` ([`run_report`]).
 //!
 //! Exit status: 0 when every change succeeded, 1 when one failed (or the run was stopped), 2
 //! when the file or the options are wrong and nothing was sent (an endpoint that refuses the
@@ -10,40 +10,40 @@
 
 pub mod checking;
 pub mod delivery;
+pub mod echo;
 pub mod endpoint;
+mod finish;
 pub mod header;
 pub mod input;
 pub mod options;
-pub mod outcome;
-pub mod plan;
+pub mod output;
+pub mod pacing;
+mod prepare;
 pub mod problem;
 pub mod queued;
-pub mod report;
+mod resume;
+pub mod row_outcome;
 pub mod rows;
+pub mod run_report;
+pub mod schedule;
 pub mod send;
 pub mod state;
+pub mod state_key;
 pub mod summary;
 
-use std::collections::HashMap;
 use std::sync::Mutex;
-
 use std::time::{Duration, Instant};
 
 pub use self::checking::{Checked, check};
 use self::endpoint::Endpoint;
-use self::header::Layout;
 use self::options::Options;
-use self::plan::Plan;
-use self::problem::Problem;
-use self::rows::Operation;
+use self::schedule::Schedule;
 use self::send::{Settings, send_all};
 use self::state::State;
-use self::summary::{ReportFiles, RunSummary};
+use self::summary::RunSummary;
 
 /// How many problems are kept (a file that is wrong throughout costs no memory per row).
 pub const PROBLEMS_KEPT: usize = 1_000;
-/// How many problems are printed before the rest are only counted.
-const PROBLEMS_SHOWN: usize = 50;
 /// How long a stop waits for requests in flight.
 pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -94,17 +94,42 @@ async fn run_steps(
     summary: &mut RunSummary,
 ) -> u8 {
     let started = Instant::now();
-    let prepared = match prepare(options, summary) {
+    let prepared = match prepare::prepare(options, summary) {
         Ok(prepared) => prepared,
         Err(status) => return status,
     };
-    let Prepared {
-        plan,
-        problems,
-        problem_count,
-        file_sha256,
-        delimiter,
-    } = prepared;
+    say_what_is_sent(options, endpoint, &prepared.schedule);
+    let state = match resume::open_state(
+        options,
+        endpoint,
+        &prepared.schedule,
+        &prepared.file_sha256,
+        summary,
+    ) {
+        Ok(state) => state,
+        Err(status) => return status,
+    };
+    let settings = settings(options, &prepared.file_sha256, state.as_ref());
+    if let Some(state) = &state {
+        resume::say_what_is_skipped(&prepared.schedule, &settings, &pacing::lock(state));
+    }
+    let sent = send_all(
+        options,
+        endpoint,
+        &prepared.schedule,
+        &settings,
+        state.as_ref(),
+        stop,
+    )
+    .await;
+    endpoint.close().await;
+    if let Some(status) = finish::refused_outright(&sent, summary) {
+        return status;
+    }
+    finish::finish(options, &prepared, &sent, started, summary)
+}
+
+fn say_what_is_sent(options: &Options, endpoint: &Endpoint, schedule: &Schedule) {
     eprintln!(
         "{} {} changes for {} users{}",
         if options.dry_run {
@@ -112,330 +137,52 @@ async fn run_steps(
         } else {
             "Sending"
         },
-        plan.operations.len(),
-        plan.chains().count(),
+        schedule.operations.len(),
+        schedule.chains().count(),
         match endpoint {
             Endpoint::Http(_) => " over HTTP",
             Endpoint::Queue(_) => " through the queue",
         }
     );
-    let state = match open_state(options, endpoint, &plan, &file_sha256, summary) {
-        Ok(state) => state,
-        Err(status) => return status,
-    };
-    let settings = Settings {
+}
+
+/// What every request of the run is sent with.
+fn settings(options: &Options, file_sha256: &str, state: Option<&Mutex<State>>) -> Settings {
+    // The run's random id is part of every request id: nobody outside the run can name one of
+    // its requests before it is sent. A resumed run keeps the id its state names.
+    let run_id = state.map_or_else(
+        || state_key::hex_encode(&rand::random::<[u8; 12]>()),
+        |state| pacing::lock(state).run_id.clone(),
+    );
+    Settings {
         dry_run: options.dry_run,
         concurrency: options.concurrency,
-        caller_name: options.caller_name.clone().unwrap_or_else(|| {
-            let name = options
-                .file
-                .file_name()
-                .map(|name| name.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            crate::phone::printable(&format!("bulk {name}"), 200)
-        }),
+        caller_name: options
+            .caller_name
+            .clone()
+            .unwrap_or_else(|| default_caller_name(options)),
         request_prefix: format!(
-            "bulk-{}{}",
-            &file_sha256[..12],
+            "bulk-{}-{run_id}{}",
+            &file_sha256[..8],
             if options.dry_run { "-dry" } else { "" }
         ),
-    };
-    let sent = send_all(options, endpoint, &plan, &settings, state.as_ref(), stop).await;
-    endpoint.close().await;
-    // Every delivery refused: nothing reached the handler, so nothing was written, and the
-    // options are what is wrong (no report: it would only say that no row was sent). Once
-    // anything else came back (an answer, a timeout), the report tells each row's fate.
-    if let Some(fatal) = sent.fatal.as_ref().filter(|fatal| fatal.refused)
-        && sent.reached == 0
-    {
-        eprintln!(
-            "\nNothing was written: {}\nCorrect the endpoint, the key or the audience, and run \
-             the command again.",
-            fatal.why
-        );
-        summary.stopped = Some(fatal.why.clone());
-        return NOTHING_SENT;
     }
-    let mut lines: Vec<report::Line<'_>> = plan
-        .operations
+}
+
+/// Who ran it, as the operating system knows them, and the file: the `CallerName` every
+/// request declares when `--caller-name` gives none (the handler records the authenticated
+/// caller besides, where there is one).
+fn default_caller_name(options: &Options) -> String {
+    let name = options
+        .file
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let admin = ["USER", "USERNAME"]
         .iter()
-        .zip(&sent.outcomes)
-        .map(|(operation, outcome)| report::Line {
-            subject: report::Subject::Change(operation),
-            outcome: outcome.as_ref(),
-        })
-        .chain(problems.iter().map(|problem| report::Line {
-            subject: report::Subject::Skipped(problem),
-            outcome: None,
-        }))
-        .collect();
-    lines.sort_by_key(report::Line::line);
-    let report_summary = report::Summary {
-        file_name: &options
-            .file
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        dry_run: options.dry_run,
-        interrupted: sent.interrupted,
-        elapsed_seconds: started.elapsed().as_secs_f64(),
-    };
-    // A tab-separated .csv opens as one column in Excel: tab input gets a comma report.
-    let report_delimiter = if delimiter == b'\t' { b',' } else { delimiter };
-    let written = std::fs::create_dir_all(&options.out)
-        .and_then(|()| report::write_csv(&options.out.join("report.csv"), &lines, report_delimiter))
-        .and_then(|()| {
-            report::write_html(&options.out.join("report.html"), &lines, &report_summary)
-        });
-    let succeeded = sent
-        .outcomes
-        .iter()
-        .flatten()
-        .filter(|o| o.succeeded)
-        .count();
-    let failed = sent
-        .outcomes
-        .iter()
-        .flatten()
-        .filter(|o| !o.succeeded)
-        .count();
-    let not_sent = sent.outcomes.len() - succeeded - failed;
-    summary.succeeded = succeeded;
-    summary.failed = failed;
-    summary.not_sent = not_sent;
-    summary.interrupted = sent.interrupted;
-    summary.settled_earlier = sent.settled_earlier;
-    summary.stopped = sent.fatal.as_ref().map(|fatal| fatal.why.clone());
-    eprintln!(
-        "\n{succeeded} succeeded, {failed} failed, {not_sent} not sent{}, in {:.1} s",
-        if problem_count > 0 {
-            format!(", {problem_count} rows' problems skipped")
-        } else {
-            String::new()
-        },
-        started.elapsed().as_secs_f64()
-    );
-    if let Some(fatal) = &sent.fatal {
-        eprintln!("The run stopped: {}", fatal.why);
-    }
-    let reported = match written {
-        Ok(()) => {
-            eprintln!(
-                "Report: {} and {}",
-                options.out.join("report.csv").display(),
-                options.out.join("report.html").display()
-            );
-            summary.report = Some(ReportFiles {
-                csv: options.out.join("report.csv"),
-                html: options.out.join("report.html"),
-            });
-            true
-        }
-        Err(error) => {
-            eprintln!(
-                "The report could not be written to {}: {error}",
-                options.out.display()
-            );
-            false
-        }
-    };
-    if sent.interrupted || not_sent > 0 || sent.fatal.is_some() {
-        eprintln!("To go on where this run stopped, run the same command again.");
-    }
-    if failed == 0 && not_sent == 0 && problem_count == 0 && reported {
-        SUCCEEDED
-    } else {
-        ROW_FAILED
-    }
-}
-
-/// The file, checked and planned.
-struct Prepared {
-    plan: Plan,
-    /// The first [`PROBLEMS_KEPT`] problems (skipped rows), in file order.
-    problems: Vec<Problem>,
-    problem_count: usize,
-    file_sha256: String,
-    delimiter: u8,
-}
-
-/// Checks the file, sets bad rows (and the rows they hold back) apart, plans each user's
-/// operations and says what it found; `Err` with the exit status when nothing may be sent.
-fn prepare(options: &Options, summary: &mut RunSummary) -> Result<Prepared, u8> {
-    let checked = match check(
-        &options.file,
-        options.default_region.as_deref(),
-        options.json,
-    ) {
-        Ok(checked) => checked,
-        Err(message) => {
-            eprintln!("{message}");
-            summary.stopped = Some(message);
-            return Err(NOTHING_SENT);
-        }
-    };
-    let Checked {
-        operations,
-        mut problems,
-        mut problem_count,
-        file_sha256,
-        layout,
-        delimiter,
-        rows,
-        held,
-    } = checked;
-    // Skipping a bad row, the same user's other rows are held back with it: one user's rows
-    // run in the file's order, and the bad row's place in it would be lost.
-    let operations = if options.skip_bad_rows && !held.is_empty() {
-        let (kept, back): (Vec<Operation>, Vec<Operation>) = operations
-            .into_iter()
-            .partition(|operation| !held.contains_key(&operation.user_key()));
-        problem_count += back.len();
-        problems.extend(
-            back.into_iter()
-                .map(|operation| held_back(&operation, &held, &layout)),
-        );
-        problems.sort_by_key(|problem| problem.line);
-        problems.truncate(PROBLEMS_KEPT);
-        kept
-    } else {
-        operations
-    };
-    // One user and type given two numbers is a problem only the whole file shows: those
-    // operations are set apart like a bad row's.
-    let (plan, conflicts) = Plan::apart(operations, &|index| layout.column_name(index));
-    if !conflicts.is_empty() {
-        problem_count += conflicts.len();
-        problems.extend(conflicts);
-        problems.sort_by_key(|problem| problem.line);
-        problems.truncate(PROBLEMS_KEPT);
-    }
-    summary.rows = rows;
-    summary.changes = plan.operations.len();
-    summary.users = plan.chains().count();
-    summary.problems = problem_count;
-    say_what_was_checked(options, &layout, &plan, &problems, problem_count, rows);
-    if problem_count > 0 && !options.skip_bad_rows {
-        eprintln!(
-            "Nothing was sent. Correct the file, or run again with --skip-bad-rows to send the \
-             rows without problems."
-        );
-        summary.stopped = Some(format!(
-            "{problem_count} problem{} in the file",
-            if problem_count == 1 { "" } else { "s" }
-        ));
-        return Err(NOTHING_SENT);
-    }
-    Ok(Prepared {
-        plan,
-        problems,
-        problem_count,
-        file_sha256,
-        delimiter,
-    })
-}
-
-/// The problem of an operation held back because another row of its user was skipped.
-fn held_back(operation: &Operation, held: &HashMap<String, u64>, layout: &Layout) -> Problem {
-    let column = operation.column as usize;
-    Problem {
-        line: operation.line,
-        user: Some(operation.user.to_string()),
-        user_key: None,
-        column: Some((column, layout.column_name(column))),
-        message: format!(
-            "held back: line {} names the same user and was skipped for a problem, and one \
-             user's rows run in the file's order; correct that line and run again",
-            held.get(&operation.user_key()).copied().unwrap_or_default()
-        ),
-    }
-}
-
-/// Prints what checking found: the counts, ignored columns, the first problems.
-fn say_what_was_checked(
-    options: &Options,
-    layout: &Layout,
-    plan: &Plan,
-    problems: &[Problem],
-    problem_count: usize,
-    rows: u64,
-) {
-    eprintln!(
-        "Checked {rows} rows of {}: {} changes{}",
-        options.file.display(),
-        plan.operations.len(),
-        if problem_count == 0 {
-            String::new()
-        } else {
-            format!(
-                ", {problem_count} problem{}",
-                if problem_count == 1 { "" } else { "s" }
-            )
-        }
-    );
-    if !layout.ignored.is_empty() {
-        eprintln!("Columns ignored: {}", layout.ignored.join(", "));
-    }
-    if layout.has_forced_update {
-        eprintln!("ForcedUpdate changes nothing here: a set always replaces the number");
-    }
-    for problem in problems.iter().take(PROBLEMS_SHOWN) {
-        eprintln!("  {problem}");
-    }
-    if problem_count > PROBLEMS_SHOWN {
-        eprintln!("  … and {} more", problem_count - PROBLEMS_SHOWN);
-    }
-}
-
-/// Opens the run's state (none on a dry run) and says whether this run goes on from an earlier
-/// one; `Err` with the exit status when it cannot be written (nothing may be sent unrecorded).
-fn open_state(
-    options: &Options,
-    endpoint: &Endpoint,
-    plan: &Plan,
-    file_sha256: &str,
-    summary: &mut RunSummary,
-) -> Result<Option<Mutex<State>>, u8> {
-    if options.dry_run {
-        return Ok(None);
-    }
-    let state = match State::open(
-        &options.out,
-        file_sha256,
-        &options.destination(),
-        plan.operations.len(),
-    ) {
-        Ok(state) => state,
-        Err(error) => {
-            let message = format!(
-                "Nothing was sent: the state file in {} cannot be written: {error}",
-                options.out.display()
-            );
-            eprintln!("{message}");
-            summary.stopped = Some(message);
-            return Err(NOTHING_SENT);
-        }
-    };
-    summary.state = Some(state.path().to_path_buf());
-    if let Some(aside) = &state.set_aside {
-        eprintln!(
-            "The file or the endpoint changed since the last run: this is a new run (the last \
-             run's state is kept in {})",
-            aside.display()
-        );
-    } else if !state.earlier.is_empty() || !state.unanswered.is_empty() {
-        eprintln!(
-            "Going on with the last run of this file: {} outcomes known, {} sent without an \
-             answer ({})",
-            state.earlier.len(),
-            state.unanswered.len(),
-            match endpoint {
-                Endpoint::Http(_) => "sent again: the handler's changes are idempotent",
-                Endpoint::Queue(_) => "their results are waited for, not sent again",
-            }
-        );
-    }
-    Ok(Some(Mutex::new(state)))
+        .find_map(|variable| std::env::var(variable).ok())
+        .map_or_else(String::new, |user| format!("{user} "));
+    crate::phone::printable(&format!("{admin}(bulk {name})"), 120)
 }
 
 async fn wait_for_ctrl_c() {

@@ -7,6 +7,7 @@ use url::Url;
 
 use super::endpoint::{Endpoint, HttpEndpoint};
 use super::queued::QueueEndpoint;
+use crate::cli::api::{FUNCTION_KEY_VARIABLE, KeySource};
 
 /// `bulk`: its options as clap reads them. [`Options`] is what the run uses, checked.
 #[derive(Clone, Debug, clap::Args)]
@@ -59,7 +60,8 @@ pub struct BulkArgs {
     /// invocation; 128 through the queue, where the host's batch settings pace the work]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: Option<u16>,
-    /// CallerName of rows that name none [default: bulk FILE]
+    /// Your name as every request declares it (CallerName); a row's own CallerName is sent
+    /// beside it, never instead [default: your login name (bulk FILE)]
     #[arg(long, value_name = "NAME", value_parser = caller_name)]
     pub caller_name: Option<String>,
     /// Send at most N changes in any SECONDS (Graph's write limit per app and tenant; lower it
@@ -69,6 +71,10 @@ pub struct BulkArgs {
     /// Print the run's summary as one JSON object on stdout (no progress bar)
     #[arg(long)]
     pub json: bool,
+    /// The key that signs the run's state, kept outside --out (made on first use, readable by
+    /// you alone) [default: your configuration directory's mfa-phone-handler/bulk-state.key]
+    #[arg(long, value_name = "FILE", env = "MFA_BULK_STATE_KEY")]
+    pub state_key: Option<PathBuf>,
 }
 
 /// `--write-limit`: at most `count` changes in any `window`.
@@ -85,7 +91,8 @@ pub struct Options {
     pub endpoint: Option<Url>,
     pub queue: Option<Url>,
     pub result_wait: std::time::Duration,
-    pub function_key: Option<String>,
+    /// Where the function key comes from (read when the endpoint is made).
+    pub function_key: KeySource,
     pub audience: Option<String>,
     pub dry_run: bool,
     pub out: PathBuf,
@@ -97,6 +104,8 @@ pub struct Options {
     pub write_limit: (usize, std::time::Duration),
     /// The summary as JSON on stdout, no progress bar.
     pub json: bool,
+    /// The key file that signs the run's state (`None`: no configuration directory is known).
+    pub state_key: Option<PathBuf>,
 }
 
 impl From<BulkArgs> for Options {
@@ -113,8 +122,7 @@ impl From<BulkArgs> for Options {
             result_wait: std::time::Duration::from_secs(arguments.result_wait),
             function_key: arguments
                 .credentials
-                .function_key
-                .filter(|key| !key.is_empty()),
+                .key_source(std::env::var(FUNCTION_KEY_VARIABLE).ok()),
             audience: arguments.credentials.audience,
             dry_run: arguments.dry_run,
             out: arguments.out,
@@ -124,6 +132,9 @@ impl From<BulkArgs> for Options {
             caller_name: arguments.caller_name,
             write_limit: (arguments.write_limit.count, arguments.write_limit.window),
             json: arguments.json,
+            state_key: arguments
+                .state_key
+                .or_else(|| super::state_key::default_path(|name| std::env::var(name).ok())),
         }
     }
 }
@@ -163,7 +174,8 @@ impl Options {
     ///
     /// # Errors
     ///
-    /// The developer sign-in cannot be set up, or the HTTP client cannot be built.
+    /// The developer sign-in cannot be set up, the key cannot be read, a credential would go
+    /// over plain http to another machine, or the HTTP client cannot be built.
     pub fn endpoint(&self) -> Result<Endpoint, String> {
         if let Some(queue) = &self.queue {
             return QueueEndpoint::signed_in(queue, self.result_wait)
@@ -171,8 +183,8 @@ impl Options {
                 .map(Endpoint::Queue);
         }
         let url = self.endpoint.clone().ok_or("--endpoint is needed")?;
-        HttpEndpoint::signed_in(url, self.function_key.clone(), self.audience.as_deref())
-            .map(Endpoint::Http)
+        let key = self.function_key.key(!self.json)?;
+        HttpEndpoint::signed_in(url, key, self.audience.as_deref()).map(Endpoint::Http)
     }
 }
 

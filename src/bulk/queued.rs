@@ -15,9 +15,10 @@ use tokio::sync::{oneshot, watch};
 use url::Url;
 
 use super::delivery::Delivery;
+use crate::mutex::lock;
 use crate::storage::StorageAccount;
 use crate::storage::account::{AccountAuth, AccountSettings, DEVELOPMENT_ACCOUNT, DEVELOPMENT_KEY};
-use crate::storage::queue::{Encoding, Queue, read_json};
+use crate::storage::queue::{Encoding, Queue, Received, read_json};
 
 /// The results queue's name, beside the request queue.
 pub const RESULTS: &str = "mfa-phone-results";
@@ -39,8 +40,9 @@ const STOP_WAIT: Duration = Duration::from_secs(30);
 /// A result handed to whoever waits for it, with the acknowledgement that its outcome is
 /// recorded (then the message is deleted).
 type Handed = (Value, oneshot::Sender<()>);
-/// Who waits for which request's result.
-type Waiting = Arc<Mutex<HashMap<String, oneshot::Sender<Handed>>>>;
+/// Who waits for which request's result, with the request they sent (a result counts only
+/// when it echoes it, [`super::echo`]).
+type Waiting = Arc<Mutex<HashMap<String, (Value, oneshot::Sender<Handed>)>>>;
 
 /// The queues of one run.
 pub struct QueueEndpoint {
@@ -114,6 +116,12 @@ impl QueueEndpoint {
             .unwrap_or_default();
         segments.retain(|segment| !segment.is_empty());
         let local = is_local(url);
+        if !local && url.scheme() != "https" {
+            return Err(format!(
+                "--queue: refusing to send your sign-in's token to {url} over plain http: use \
+                 https (http is allowed only to Azurite on this machine)"
+            ));
+        }
         let (service_path, name) = match segments.as_slice() {
             [account, name] if local && *account == DEVELOPMENT_ACCOUNT => {
                 (format!("/{account}"), *name)
@@ -213,7 +221,7 @@ impl QueueEndpoint {
             Ok(message) => message,
             Err(refused) => return refused,
         };
-        let receiver = self.expect(request_id);
+        let receiver = self.expect(request_id, body);
         if let Err(error) = self.requests.send(&message).await {
             lock(&self.waiting).remove(request_id);
             return Delivery::Transient {
@@ -269,15 +277,15 @@ impl QueueEndpoint {
         }
     }
 
-    /// Waits for the result of a request an earlier run sent.
-    pub async fn await_sent(&self, request_id: &str) -> Delivery {
-        let receiver = self.expect(request_id);
+    /// Waits for the result of a request an earlier run sent (`body`: the request, as sent).
+    pub async fn await_sent(&self, request_id: &str, body: &Value) -> Delivery {
+        let receiver = self.expect(request_id, body);
         self.wait(request_id, receiver).await
     }
 
-    fn expect(&self, request_id: &str) -> oneshot::Receiver<Handed> {
+    fn expect(&self, request_id: &str, body: &Value) -> oneshot::Receiver<Handed> {
         let (sender, receiver) = oneshot::channel();
-        lock(&self.waiting).insert(request_id.to_owned(), sender);
+        lock(&self.waiting).insert(request_id.to_owned(), (body.clone(), sender));
         let mut collector = lock(&self.collector);
         if matches!(*collector, Collector::NotStarted) {
             let (stop, stopped) = watch::channel(false);
@@ -322,13 +330,13 @@ pub fn is_local(url: &Url) -> bool {
     }
 }
 
-/// Takes this run's results off the results queue as they come and hands each to whoever waits
-/// for it; releases every other message at once.
 /// A pause between looks that ends early when the endpoint is closed.
 async fn pause(stopped: &mut watch::Receiver<bool>, length: Duration) {
     let _ = tokio::time::timeout(length, stopped.wait_for(|stop| *stop)).await;
 }
 
+/// Takes this run's results off the results queue as they come and hands each to whoever waits
+/// for it; releases every other message at once.
 async fn collect(
     results: Queue,
     waiting: Waiting,
@@ -350,47 +358,17 @@ async fn collect(
         let mut ours = 0;
         for message in &batch {
             let result = read_json(&message.stored);
-            let request_id = result
-                .as_ref()
-                .and_then(|result| result["requestId"].as_str())
-                .map(str::to_owned);
-            let waiter = request_id.and_then(|id| lock(&waiting).remove(&id));
-            match (waiter, result) {
+            match (
+                result
+                    .as_ref()
+                    .and_then(|result| waiter_for(&waiting, result)),
+                result,
+            ) {
                 (Some(waiter), Some(result)) => {
                     ours += 1;
-                    // Deleted only once the outcome is recorded; a waiter gone (the run
-                    // stopped) or silent leaves the message for a later run.
-                    let (ack, acked) = oneshot::channel();
-                    let delivered = waiter.send((result, ack)).is_ok();
-                    let results = results.clone();
-                    let message = message.clone();
-                    tokio::spawn(async move {
-                        let recorded = delivered
-                            && matches!(tokio::time::timeout(ACK_WAIT, acked).await, Ok(Ok(())));
-                        if recorded {
-                            let _ = results.delete(&message.id, &message.pop_receipt).await;
-                        } else {
-                            let _ = results
-                                .set_visibility(&message.id, &message.pop_receipt, Duration::ZERO)
-                                .await;
-                        }
-                    });
+                    hand_over(&results, message, waiter, result);
                 }
-                _ => {
-                    // Another producer's (or an earlier run's nobody waits for): never deleted,
-                    // visible again in a moment.
-                    match results
-                        .set_visibility(&message.id, &message.pop_receipt, RELEASE_AFTER)
-                        .await
-                    {
-                        Ok(receipt) => {
-                            lock(&hidden).insert(message.id.clone(), receipt);
-                        }
-                        Err(_) => {
-                            lock(&hidden).remove(&message.id);
-                        }
-                    }
-                }
+                _ => release(&results, message, &hidden).await,
             }
         }
         if ours == 0 {
@@ -399,10 +377,54 @@ async fn collect(
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Who waits for `result`: only the row whose request it answers. Another result naming the
+/// same id (forged, or stale) is left for its owner, and the row goes on waiting for its own.
+fn waiter_for(waiting: &Waiting, result: &Value) -> Option<oneshot::Sender<Handed>> {
+    let id = result["requestId"].as_str()?;
+    let mut waiting = lock(waiting);
+    let answers = waiting
+        .get(id)
+        .is_some_and(|(request, _)| super::echo::check(request, result).is_ok());
+    if !answers {
+        return None;
+    }
+    waiting.remove(id).map(|(_, waiter)| waiter)
+}
+
+/// Hands `result` to its row. The message is deleted only once the outcome is recorded; a
+/// waiter gone (the run stopped) or silent leaves the message for a later run.
+fn hand_over(results: &Queue, message: &Received, waiter: oneshot::Sender<Handed>, result: Value) {
+    let (ack, acked) = oneshot::channel();
+    let delivered = waiter.send((result, ack)).is_ok();
+    let results = results.clone();
+    let message = message.clone();
+    tokio::spawn(async move {
+        let recorded =
+            delivered && matches!(tokio::time::timeout(ACK_WAIT, acked).await, Ok(Ok(())));
+        if recorded {
+            let _ = results.delete(&message.id, &message.pop_receipt).await;
+        } else {
+            let _ = results
+                .set_visibility(&message.id, &message.pop_receipt, Duration::ZERO)
+                .await;
+        }
+    });
+}
+
+/// Another producer's message (or an earlier run's nobody waits for): never deleted, visible
+/// again in a moment.
+async fn release(results: &Queue, message: &Received, hidden: &Mutex<HashMap<String, String>>) {
+    match results
+        .set_visibility(&message.id, &message.pop_receipt, RELEASE_AFTER)
+        .await
+    {
+        Ok(receipt) => {
+            lock(hidden).insert(message.id.clone(), receipt);
+        }
+        Err(_) => {
+            lock(hidden).remove(&message.id);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -58,173 +58,32 @@ impl Layout {
         if record.iter().all(|cell| cell.trim().is_empty()) {
             return Ok(Vec::new());
         }
-        let mut problems = Vec::new();
-        let problem = |index: usize, message: String| Problem {
+        let row = Row {
+            layout: self,
             line,
-            user: None,
-            user_key: None,
-            column: Some((index, self.column_name(index))),
-            message,
+            record,
         };
-        if record.len() > self.roles.len()
-            && record
-                .iter()
-                .skip(self.roles.len())
-                .any(|cell| !cell.trim().is_empty())
-        {
-            problems.push(Problem {
-                line,
-                user: None,
-                user_key: None,
-                column: None,
-                message: format!(
-                    "{} cells where the header names {} columns (a delimiter inside a cell \
-                     that is not quoted?)",
-                    record.len(),
-                    self.roles.len()
-                ),
-            });
-        }
-        let cell = |wanted: Role| {
-            self.roles
-                .iter()
-                .position(|role| *role == Some(wanted))
-                .map(|index| (index, record.get(index).unwrap_or("").trim()))
-        };
-        let user = match cell(Role::User) {
-            Some((_, "")) | None => {
-                problems.push(Problem {
-                    line,
-                    user: None,
-                    user_key: None,
-                    column: cell(Role::User).map(|(index, _)| (index, self.column_name(index))),
-                    message: "the user is missing".to_owned(),
-                });
-                None
-            }
-            Some((index, text)) => match UserRef::parse(text) {
-                Ok(_) => Some(text),
-                Err(error) => {
-                    problems.push(problem(index, error.to_string()));
-                    None
-                }
-            },
-        };
-        let mut remove = match cell(Role::Remove) {
-            Some((index, text)) => match boolean(text) {
-                Ok(value) => value,
-                Err(message) => {
-                    problems.push(problem(index, message));
-                    false
-                }
-            },
-            None => false,
-        };
-        if let Some((index, text)) = cell(Role::Operation) {
-            match text.to_ascii_lowercase().as_str() {
-                "" | "set" | "add" | "update" => {}
-                "remove" | "delete" => remove = true,
-                "show" => problems.push(problem(
-                    index,
-                    "show changes nothing: a bulk run sets or removes (show one user with \
-                     operation show)"
-                        .to_owned(),
-                )),
-                _ => problems.push(problem(
-                    index,
-                    format!("'{}' is not set or remove", echo(text)),
-                )),
-            }
-        }
+        let mut problems = Vec::new();
+        row.extra_cells(&mut problems);
+        let user = row.user(&mut problems);
+        let remove = row.remove(&mut problems);
+        let problem = |index: usize, message: String| row.problem(index, message);
         let options = self.options(record, &mut problems, &problem);
-        let mut numbers = Vec::new();
-        for (index, role) in self.roles.iter().enumerate() {
-            let phone_type = match role {
-                Some(Role::Number(phone_type)) => *phone_type,
-                Some(Role::PhoneNumber) => match cell(Role::PhoneType) {
-                    Some((_, "")) | None => PhoneType::Mobile,
-                    Some((type_index, text)) => match PhoneType::parse(text) {
-                        Some(phone_type) => phone_type,
-                        None => {
-                            problems.push(problem(
-                                type_index,
-                                format!(
-                                    "'{}' is not mobile, alternateMobile or office",
-                                    echo(text)
-                                ),
-                            ));
-                            continue;
-                        }
-                    },
-                },
-                _ => continue,
-            };
-            let text = record.get(index).unwrap_or("").trim();
-            if text.is_empty() {
-                continue;
-            }
-            if numbers.iter().any(|(earlier, _, _)| *earlier == phone_type) {
-                problems.push(problem(
-                    index,
-                    format!("a second {phone_type} number in the row: give one per phone type"),
-                ));
-                continue;
-            }
-            match number(text, phone_type, default_region) {
-                Ok(number) => numbers.push((phone_type, number, index)),
-                Err(message) => problems.push(problem(index, message)),
-            }
-        }
+        let numbers = row.numbers(default_region, &mut problems);
         if numbers.is_empty() && problems.is_empty() {
-            problems.push(Problem {
-                line,
-                user: None,
-                user_key: None,
-                column: None,
-                message: if remove {
-                    "a removal needs the number to remove (only a phone with that number is \
-                     removed)"
-                        .to_owned()
-                } else {
-                    "no number to set".to_owned()
-                },
-            });
+            problems.push(row.whole_row_problem(if remove {
+                "a removal needs the number to remove (only a phone with that number is \
+                 removed)"
+            } else {
+                "no number to set"
+            }));
         }
-        if !problems.is_empty() {
-            // The report names whose row it was, as written, when it names anyone.
-            let named = cell(Role::User)
-                .map(|(_, text)| text)
-                .filter(|text| !text.is_empty());
-            let key = user
-                .and_then(|text| UserRef::parse(text).ok())
-                .map(|user| user.lock_key());
-            for problem in &mut problems {
-                // Masked and bounded like every cell a problem echoes: a number typed into the
-                // user's column stays masked.
-                problem.user = named.map(echo);
-                problem.user_key.clone_from(&key);
+        match user {
+            Some(user) if problems.is_empty() => {
+                Ok(row.into_operations(user, remove, numbers, options))
             }
-            return Err(problems);
+            _ => Err(row.naming_the_user(problems)),
         }
-        let Some(user) = user else {
-            return Err(problems);
-        };
-        let options = (options != RowOptions::default()).then(|| Box::new(options));
-        // Within a row: a mobile is set before the alternate mobile, and an alternate mobile
-        // removed before the mobile (Graph refuses an alternate mobile without a mobile).
-        numbers.sort_by_key(|(phone_type, _, _)| graph_order(*phone_type, remove));
-        Ok(numbers
-            .into_iter()
-            .map(|(phone_type, number, index)| Operation {
-                line,
-                user: user.into(),
-                phone_type,
-                remove,
-                number: number.into(),
-                column: u32::try_from(index).unwrap_or(u32::MAX),
-                options: options.clone(),
-            })
-            .collect())
     }
 
     fn options(
@@ -266,6 +125,204 @@ impl Layout {
             }
         }
         options
+    }
+}
+
+/// One row being read, for the steps of [`Layout::operations`].
+struct Row<'a> {
+    layout: &'a Layout,
+    line: u64,
+    record: &'a csv::StringRecord,
+}
+
+/// A number found in a row: its type, Graph's form, its column.
+type Found = (PhoneType, String, usize);
+
+impl<'a> Row<'a> {
+    fn problem(&self, index: usize, message: String) -> Problem {
+        Problem {
+            line: self.line,
+            user: None,
+            user_key: None,
+            column: Some((index, self.layout.column_name(index))),
+            message,
+        }
+    }
+
+    fn whole_row_problem(&self, message: &str) -> Problem {
+        Problem {
+            line: self.line,
+            user: None,
+            user_key: None,
+            column: None,
+            message: message.to_owned(),
+        }
+    }
+
+    /// The column that holds `wanted`, and its cell (trimmed).
+    fn cell(&self, wanted: Role) -> Option<(usize, &'a str)> {
+        self.layout
+            .roles
+            .iter()
+            .position(|role| *role == Some(wanted))
+            .map(|index| (index, self.record.get(index).unwrap_or("").trim()))
+    }
+
+    /// More cells than the header names, with something in them.
+    fn extra_cells(&self, problems: &mut Vec<Problem>) {
+        let columns = self.layout.roles.len();
+        if self.record.len() > columns
+            && self
+                .record
+                .iter()
+                .skip(columns)
+                .any(|cell| !cell.trim().is_empty())
+        {
+            problems.push(self.whole_row_problem(&format!(
+                "{} cells where the header names {columns} columns (a delimiter inside a cell \
+                 that is not quoted?)",
+                self.record.len()
+            )));
+        }
+    }
+
+    /// The user as the row names them, when that is a user's shape.
+    fn user(&self, problems: &mut Vec<Problem>) -> Option<&'a str> {
+        match self.cell(Role::User) {
+            Some((_, "")) | None => {
+                problems.push(Problem {
+                    column: self
+                        .cell(Role::User)
+                        .map(|(index, _)| (index, self.layout.column_name(index))),
+                    ..self.whole_row_problem("the user is missing")
+                });
+                None
+            }
+            Some((index, text)) => match UserRef::parse(text) {
+                Ok(_) => Some(text),
+                Err(error) => {
+                    problems.push(self.problem(index, error.to_string()));
+                    None
+                }
+            },
+        }
+    }
+
+    /// Whether the row removes (`Remove`/`ForcedRemoval`, or `operation`).
+    fn remove(&self, problems: &mut Vec<Problem>) -> bool {
+        let mut remove = match self.cell(Role::Remove) {
+            Some((index, text)) => boolean(text).unwrap_or_else(|message| {
+                problems.push(self.problem(index, message));
+                false
+            }),
+            None => false,
+        };
+        if let Some((index, text)) = self.cell(Role::Operation) {
+            match text.to_ascii_lowercase().as_str() {
+                "" | "set" | "add" | "update" => {}
+                "remove" | "delete" => remove = true,
+                "show" => problems.push(
+                    self.problem(
+                        index,
+                        "show changes nothing: a bulk run sets or removes (show one user with \
+                     operation show)"
+                            .to_owned(),
+                    ),
+                ),
+                _ => problems
+                    .push(self.problem(index, format!("'{}' is not set or remove", echo(text)))),
+            }
+        }
+        remove
+    }
+
+    /// The phone type of a `phoneNumber` column: the `phoneType` cell's, mobile without one.
+    fn phone_number_type(&self, problems: &mut Vec<Problem>) -> Option<PhoneType> {
+        match self.cell(Role::PhoneType) {
+            Some((_, "")) | None => Some(PhoneType::Mobile),
+            Some((index, text)) => PhoneType::parse(text).or_else(|| {
+                problems.push(self.problem(
+                    index,
+                    format!("'{}' is not mobile, alternateMobile or office", echo(text)),
+                ));
+                None
+            }),
+        }
+    }
+
+    /// Every number the row gives, checked, at most one per phone type.
+    fn numbers(&self, default_region: Option<&str>, problems: &mut Vec<Problem>) -> Vec<Found> {
+        let mut numbers: Vec<Found> = Vec::new();
+        for (index, role) in self.layout.roles.iter().enumerate() {
+            let phone_type = match role {
+                Some(Role::Number(phone_type)) => *phone_type,
+                Some(Role::PhoneNumber) => match self.phone_number_type(problems) {
+                    Some(phone_type) => phone_type,
+                    None => continue,
+                },
+                _ => continue,
+            };
+            let text = self.record.get(index).unwrap_or("").trim();
+            if text.is_empty() {
+                continue;
+            }
+            if numbers.iter().any(|(earlier, _, _)| *earlier == phone_type) {
+                problems.push(self.problem(
+                    index,
+                    format!("a second {phone_type} number in the row: give one per phone type"),
+                ));
+                continue;
+            }
+            match number(text, phone_type, default_region) {
+                Ok(number) => numbers.push((phone_type, number, index)),
+                Err(message) => problems.push(self.problem(index, message)),
+            }
+        }
+        numbers
+    }
+
+    /// The problems, each naming whose row it was (as written, masked and bounded like every
+    /// cell a problem echoes: a number typed into the user's column stays masked) and the
+    /// user's key, so that their other rows are held back.
+    fn naming_the_user(&self, mut problems: Vec<Problem>) -> Vec<Problem> {
+        let named = self
+            .cell(Role::User)
+            .map(|(_, text)| text)
+            .filter(|text| !text.is_empty());
+        let key = named
+            .and_then(|text| UserRef::parse(text).ok())
+            .map(|user| user.lock_key());
+        for problem in &mut problems {
+            problem.user = named.map(echo);
+            problem.user_key.clone_from(&key);
+        }
+        problems
+    }
+
+    /// One operation per number, in the order Graph needs within the row: a mobile is set
+    /// before the alternate mobile, and an alternate mobile removed before the mobile (Graph
+    /// refuses an alternate mobile without a mobile).
+    fn into_operations(
+        self,
+        user: &str,
+        remove: bool,
+        mut numbers: Vec<Found>,
+        options: RowOptions,
+    ) -> Vec<Operation> {
+        let options = (options != RowOptions::default()).then(|| Box::new(options));
+        numbers.sort_by_key(|(phone_type, _, _)| graph_order(*phone_type, remove));
+        numbers
+            .into_iter()
+            .map(|(phone_type, number, index)| Operation {
+                line: self.line,
+                user: user.into(),
+                phone_type,
+                remove,
+                number: number.into(),
+                column: u32::try_from(index).unwrap_or(u32::MAX),
+                options: options.clone(),
+            })
+            .collect()
     }
 }
 

@@ -4,21 +4,25 @@
 //! met it), every outcome recorded in the state as it arrives, and a stop (Ctrl-C) that sends
 //! nothing more.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
 use super::endpoint::{Delivery, Endpoint};
 use super::options::Options;
-use super::outcome::RowOutcome;
-use super::plan::Plan;
+use super::pacing::{Pacer, WriteLimit, lock};
+use super::row_outcome::RowOutcome;
 use super::rows::Operation;
+use super::schedule::Schedule;
 use super::state::State;
 use crate::cli::progress::Progress;
+use crate::request::parameters::{
+    CALLER_NAME, DRY_RUN, LANGUAGE_OVERRIDE, NOTIFY_USER, OPERATION, PHONE_NUMBER, PHONE_TYPE,
+    REQUEST_ID, SMS_SIGN_IN, USER_ID,
+};
 
 /// How often one operation is tried before its outcome is "still unavailable".
 const ATTEMPTS: u32 = 6;
@@ -29,9 +33,10 @@ const LONGEST_BACKOFF: Duration = Duration::from_secs(30);
 pub struct Settings {
     pub dry_run: bool,
     pub concurrency: usize,
-    /// The `CallerName` of rows that name none.
+    /// The admin's `CallerName`, which every request declares (a row's own beside it).
     pub caller_name: String,
-    /// Request ids are `{prefix}-{line}-{phoneType}`.
+    /// Request ids are `{prefix}-{line}-{phoneType}`; the prefix carries the run's random part,
+    /// so that nobody outside the run can name one of its requests in advance.
     pub request_prefix: String,
 }
 
@@ -49,6 +54,23 @@ pub struct Counts {
     pub throttled: AtomicUsize,
 }
 
+/// What the deliveries of one request came to.
+struct Attempted {
+    outcome: RowOutcome,
+    /// Whether the outcome is the row's for this run (recorded in the state): not when no
+    /// result came yet, or the endpoint refused the run.
+    settled: bool,
+    /// A queued result's acknowledgement: it is deleted once the outcome is recorded.
+    ack: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// What one delivery means for the row.
+enum Judged {
+    Answered(Attempted),
+    /// Try again after this pause.
+    Again(Duration),
+}
+
 /// Why a run stopped by itself.
 pub struct Stopped {
     pub why: String,
@@ -60,7 +82,7 @@ pub struct Stopped {
 /// One run's sending.
 pub struct Sender<'a> {
     pub endpoint: &'a Endpoint,
-    pub plan: &'a Plan,
+    pub schedule: &'a Schedule,
     pub settings: &'a Settings,
     pub state: Option<&'a Mutex<State>>,
     pub outcomes: &'a Mutex<Vec<Option<RowOutcome>>>,
@@ -78,7 +100,7 @@ impl Sender<'_> {
     /// Sends every operation not settled by an earlier run; returns when all have an outcome or
     /// a stop was asked for.
     pub async fn run(&self) {
-        futures_util::stream::iter(self.plan.chains())
+        futures_util::stream::iter(self.schedule.chains())
             .for_each_concurrent(self.settings.concurrency.max(1), |chain| {
                 self.run_chain(chain)
             })
@@ -93,19 +115,19 @@ impl Sender<'_> {
             if self.stopping.load(Ordering::SeqCst) {
                 return;
             }
-            let operation = &self.plan.operations[index];
+            let operation = &self.schedule.operations[index];
             let request_id = self.request_id(operation);
             let earlier = self
                 .state
                 .and_then(|state| lock(state).earlier.get(&request_id).cloned());
             let outcome = match earlier {
-                Some(outcome) if outcome.is_final() => {
+                Some(outcome) if outcome.is_settled() => {
                     self.counts.skipped.fetch_add(1, Ordering::Relaxed);
                     outcome
                 }
                 _ => self.send(operation, &request_id).await,
             };
-            let go_on = outcome.is_final();
+            let go_on = outcome.is_settled();
             lock(self.outcomes)[index] = Some(outcome);
             if !go_on {
                 return;
@@ -116,105 +138,152 @@ impl Sender<'_> {
     /// Sends one operation until it has an outcome (or the attempts are spent).
     async fn send(&self, operation: &Operation, request_id: &str) -> RowOutcome {
         let body = self.request(operation, request_id);
+        let awaited = match self.begin(request_id, &body).await {
+            Ok(awaited) => awaited,
+            Err(unrecorded) => return unrecorded,
+        };
+        let attempted = self.until_answered(request_id, &body, awaited).await;
+        self.counts.answered.fetch_add(1, Ordering::Relaxed);
+        if !attempted.outcome.succeeded {
+            self.counts.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        self.record(request_id, attempted)
+    }
+
+    /// Before the first delivery: the outcome of a request an earlier run sent, waited for
+    /// where the way in keeps outcomes (the queue); else the sending recorded in the state.
+    /// `Err` when it cannot be recorded (then nothing more is sent).
+    async fn begin(&self, request_id: &str, body: &Value) -> Result<Option<Delivery>, RowOutcome> {
         let sent_before = self
             .state
             .is_some_and(|state| lock(state).unanswered.contains(request_id));
-        // A request an earlier run sent is waited for where the way in keeps outcomes.
-        let mut awaited = if sent_before {
-            self.endpoint.await_sent(request_id).await
-        } else {
-            None
-        };
-        if awaited.is_none() {
-            if let Some(state) = self.state
-                && let Err(error) = lock(state).sent(request_id)
-            {
-                // Sent unrecorded, a later run could not tell it was: send nothing more.
-                self.stop(
-                    format!("the state file cannot be written ({error}): nothing more was sent"),
-                    false,
-                );
-                return RowOutcome::unanswered("stateUnwritable", &error.to_string(), true);
-            }
-            self.counts.sent.fetch_add(1, Ordering::Relaxed);
+        if sent_before && let Some(awaited) = self.endpoint.await_sent(request_id, body).await {
+            return Ok(Some(awaited));
         }
+        if let Some(state) = self.state
+            && let Err(error) = lock(state).sent(request_id)
+        {
+            // Sent unrecorded, a later run could not tell it was: send nothing more.
+            self.stop(
+                format!("the state file cannot be written ({error}): nothing more was sent"),
+                false,
+            );
+            return Err(RowOutcome::unanswered(
+                "stateUnwritable",
+                &error.to_string(),
+                true,
+            ));
+        }
+        self.counts.sent.fetch_add(1, Ordering::Relaxed);
+        Ok(None)
+    }
+
+    /// Delivers the request (or takes the awaited answer) until something other than a pause
+    /// comes back, or the attempts are spent.
+    async fn until_answered(
+        &self,
+        request_id: &str,
+        body: &Value,
+        mut awaited: Option<Delivery>,
+    ) -> Attempted {
         let mut attempt = 0;
-        let mut settled = true;
-        let mut ack = None;
-        let outcome = loop {
+        loop {
             attempt += 1;
             let delivery = match awaited.take() {
                 Some(delivery) => delivery,
-                None => {
-                    self.pacer.wait().await;
-                    if let Some(limit) = &self.write_limit
-                        && limit.admit().await
-                    {
-                        self.counts.throttled.fetch_add(1, Ordering::Relaxed);
-                    }
-                    self.endpoint.deliver(request_id, &body).await
-                }
+                None => self.deliver(request_id, body).await,
             };
             if !matches!(delivery, Delivery::Refused { .. }) {
                 self.counts.reached.fetch_add(1, Ordering::Relaxed);
             }
-            match delivery {
-                Delivery::Pending { detail } => {
-                    settled = false;
-                    break RowOutcome::unanswered("noResultYet", &detail, true);
-                }
-                Delivery::Result(result) => break RowOutcome::of_result(&result),
-                // Failed, and not final: a later run sends it again (the changes are
-                // idempotent), and the user's later rows wait for it.
-                Delivery::Unmatched { detail } => {
-                    break RowOutcome::unanswered("requestIdMismatch", &detail, true);
-                }
-                Delivery::Queued(result, recorded) => {
-                    ack = Some(recorded);
-                    break RowOutcome::of_result(&result);
-                }
-                Delivery::Refused { code, detail } => {
-                    // No row can get through: the run stops, and nothing is recorded as
-                    // settled, so that the same command sends these rows once it is fixed.
-                    self.stop(format!("{code}: {detail}"), true);
-                    settled = false;
-                    break RowOutcome::unanswered(&code, &detail, true);
-                }
-                Delivery::Transient {
-                    retry_after,
-                    code,
-                    detail,
-                    result,
-                    pause_all,
-                } => {
-                    let backoff = retry_after.unwrap_or_else(|| {
-                        Duration::from_secs(1 << attempt.min(5)).min(LONGEST_BACKOFF)
-                    });
-                    if pause_all {
-                        self.pacer.hold(backoff);
-                    }
-                    if attempt >= ATTEMPTS || self.stopping.load(Ordering::SeqCst) {
-                        break match result {
-                            Some(result) => RowOutcome::of_result(&result),
-                            None => RowOutcome::unanswered(&code, &detail, true),
-                        };
-                    }
+            match self.judge(delivery, attempt) {
+                Judged::Answered(attempted) => return attempted,
+                Judged::Again(backoff) => {
                     self.counts.throttled.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(backoff).await;
                 }
             }
-        };
-        self.counts.answered.fetch_add(1, Ordering::Relaxed);
-        if !outcome.succeeded {
-            self.counts.failed.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// One delivery, paced: after any pause the endpoint asked for, within Graph's write limit.
+    async fn deliver(&self, request_id: &str, body: &Value) -> Delivery {
+        self.pacer.wait().await;
+        if let Some(limit) = &self.write_limit
+            && limit.admit().await
+        {
+            self.counts.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        self.endpoint.deliver(request_id, body).await
+    }
+
+    /// What one delivery means for the row: its outcome, or another attempt after a pause.
+    fn judge(&self, delivery: Delivery, attempt: u32) -> Judged {
+        let answered = |outcome, settled, ack| {
+            Judged::Answered(Attempted {
+                outcome,
+                settled,
+                ack,
+            })
+        };
+        match delivery {
+            Delivery::Pending { detail } => answered(
+                RowOutcome::unanswered("noResultYet", &detail, true),
+                false,
+                None,
+            ),
+            Delivery::Result(result) => answered(RowOutcome::of_result(&result), true, None),
+            // Failed, and not settled: a later run sends it again (the changes are
+            // idempotent), and the user's later rows wait for it.
+            Delivery::Unmatched { detail } => answered(
+                RowOutcome::unanswered("requestIdMismatch", &detail, true),
+                true,
+                None,
+            ),
+            Delivery::Queued(result, recorded) => {
+                answered(RowOutcome::of_result(&result), true, Some(recorded))
+            }
+            Delivery::Refused { code, detail } => {
+                // No row can get through: the run stops, and nothing is recorded as settled,
+                // so that the same command sends these rows once it is fixed.
+                self.stop(format!("{code}: {detail}"), true);
+                answered(RowOutcome::unanswered(&code, &detail, true), false, None)
+            }
+            Delivery::Transient {
+                retry_after,
+                code,
+                detail,
+                result,
+                pause_all,
+            } => {
+                let backoff = retry_after.unwrap_or_else(|| {
+                    Duration::from_secs(1 << attempt.min(5)).min(LONGEST_BACKOFF)
+                });
+                if pause_all {
+                    self.pacer.hold(backoff);
+                }
+                if attempt < ATTEMPTS && !self.stopping.load(Ordering::SeqCst) {
+                    return Judged::Again(backoff);
+                }
+                let outcome = match result {
+                    Some(result) => RowOutcome::of_result(&result),
+                    None => RowOutcome::unanswered(&code, &detail, true),
+                };
+                answered(outcome, true, None)
+            }
+        }
+    }
+
+    /// Records the outcome in the state (when it settles the row) and only then lets the
+    /// queue delete the result it came in.
+    fn record(&self, request_id: &str, attempted: Attempted) -> RowOutcome {
         let recorded = match self.state {
-            Some(state) if settled => lock(state).done(request_id, &outcome),
+            Some(state) if attempted.settled => lock(state).done(request_id, &attempted.outcome),
             _ => Ok(()),
         };
         match recorded {
             Ok(()) => {
-                if let Some(ack) = ack {
+                if let Some(ack) = attempted.ack {
                     let _ = ack.send(());
                 }
             }
@@ -223,7 +292,7 @@ impl Sender<'_> {
                 false,
             ),
         }
-        outcome
+        attempted.outcome
     }
 
     pub fn request_id(&self, operation: &Operation) -> String {
@@ -239,129 +308,58 @@ impl Sender<'_> {
         }
     }
 
-    /// The handler's parameters for one operation.
+    /// The handler's parameters for one operation, named as the handler names them.
     fn request(&self, operation: &Operation, request_id: &str) -> Value {
         let options = operation.options.as_deref();
         let mut request = json!({
-            "UserId": &*operation.user,
-            "phoneType": operation.phone_type.as_str(),
-            "phoneNumber": &*operation.number,
-            "operation": if operation.remove { "remove" } else { "set" },
-            "requestId": request_id,
-            "CallerName": options
-                .and_then(|options| options.caller_name.as_deref())
-                .unwrap_or(&self.settings.caller_name),
+            USER_ID: &*operation.user,
+            PHONE_TYPE: operation.phone_type.as_str(),
+            PHONE_NUMBER: &*operation.number,
+            OPERATION: if operation.remove { "remove" } else { "set" },
+            REQUEST_ID: request_id,
+            CALLER_NAME: caller_name(
+                &self.settings.caller_name,
+                options.and_then(|options| options.caller_name.as_deref()),
+            ),
         });
         if self.settings.dry_run {
-            request["dryRun"] = json!(true);
+            request[DRY_RUN] = json!(true);
         }
         if let Some(options) = options {
             if let Some(sms) = options.sms_sign_in {
-                request["smsSignIn"] = json!(sms);
+                request[SMS_SIGN_IN] = json!(sms);
             }
             if let Some(notify) = options.notify_user {
-                request["NotifyUser"] = json!(notify);
+                request[NOTIFY_USER] = json!(notify);
             }
             if let Some(language) = options.language {
-                request["LanguageOverride"] = json!(language);
+                request[LANGUAGE_OVERRIDE] = json!(language);
             }
         }
         request
     }
 }
 
+/// The `CallerName` a request declares: the admin's, always first, and the one a row names
+/// (whoever the file says asked) beside it, never instead of it: a file cannot make the audit
+/// name someone else as the one who asked. Bounded as the handler bounds it.
+pub fn caller_name(admin: &str, row: Option<&str>) -> String {
+    let Some(row) = row else {
+        return admin.to_owned();
+    };
+    let joined = format!("{admin}, for {row}");
+    let limit = crate::request::MAX_TEXT_LENGTH;
+    if joined.chars().count() <= limit {
+        return joined;
+    }
+    let mut bounded: String = joined.chars().take(limit - 1).collect();
+    bounded.push('…');
+    bounded
+}
+
 /// The request id of `operation`: `{prefix}-{line}-{phoneType}`, one per row and type.
 pub fn request_id(prefix: &str, operation: &Operation) -> String {
     format!("{prefix}-{}-{}", operation.line, operation.phone_type)
-}
-
-/// Holds every request of the run back while the endpoint asked for a pause.
-#[derive(Clone, Default)]
-pub struct Pacer {
-    not_before: Arc<Mutex<Option<Instant>>>,
-}
-
-impl Pacer {
-    /// Waits until no pause is in force.
-    async fn wait(&self) {
-        loop {
-            let until = *lock(&self.not_before);
-            match until {
-                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
-                _ => return,
-            }
-        }
-    }
-
-    /// After the endpoint or Graph said it is overloaded (429, Graph unavailable): every
-    /// request of the run waits `wait`, not only the one that met it.
-    fn hold(&self, wait: Duration) {
-        let until = Instant::now() + wait.min(Duration::from_secs(300));
-        let mut not_before = lock(&self.not_before);
-        if not_before.is_none_or(|current| current < until) {
-            *not_before = Some(until);
-        }
-    }
-}
-
-/// Graph's write limit for identity and access (3,000 writes per 2.5 minutes per app and
-/// tenant), kept on this side: no more than `count` requests are sent in any `window` (plus a
-/// margin for the handler's reads before its write), so that Graph's 429s are only those
-/// another writer of the same app causes. Each operation is counted as one write.
-pub struct WriteLimit {
-    count: usize,
-    window: Duration,
-    sent: Mutex<std::collections::VecDeque<Instant>>,
-}
-
-impl WriteLimit {
-    /// Graph's: 3,000 per 150 s.
-    pub const GRAPH: (usize, Duration) = (3_000, Duration::from_secs(150));
-    /// The margin for the time between the request leaving here and its write reaching Graph
-    /// (the handler reads first): a hundredth of the window, between 0.1 and 1 s.
-    fn margin(window: Duration) -> Duration {
-        (window / 100).clamp(Duration::from_millis(100), Duration::from_secs(1))
-    }
-
-    pub fn new((count, window): (usize, Duration)) -> WriteLimit {
-        WriteLimit {
-            count: count.max(1),
-            window: window + WriteLimit::margin(window),
-            sent: Mutex::new(std::collections::VecDeque::new()),
-        }
-    }
-
-    /// Waits until one more request fits the window, and counts it; whether it had to wait.
-    async fn admit(&self) -> bool {
-        let mut waited = false;
-        loop {
-            let wait_until = {
-                let mut sent = lock(&self.sent);
-                let now = Instant::now();
-                while sent
-                    .front()
-                    .is_some_and(|at| now.duration_since(*at) >= self.window)
-                {
-                    sent.pop_front();
-                }
-                if sent.len() < self.count {
-                    sent.push_back(now);
-                    return waited;
-                }
-                sent.front().map(|oldest| *oldest + self.window)
-            };
-            if let Some(until) = wait_until {
-                waited = true;
-                tokio::time::sleep_until(until).await;
-            }
-        }
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// What sending every operation came to.
@@ -384,18 +382,18 @@ pub(super) struct Sent {
 pub(super) async fn send_all(
     options: &Options,
     endpoint: &Endpoint,
-    plan: &Plan,
+    schedule: &Schedule,
     settings: &Settings,
     state: Option<&Mutex<State>>,
     stop: impl std::future::Future<Output = ()>,
 ) -> Sent {
     // What an earlier run settled shows in the report even if this run stops before it.
-    let mut known = vec![None; plan.operations.len()];
+    let mut known = vec![None; schedule.operations.len()];
     if let Some(state) = state {
         let state = lock(state);
-        for (index, operation) in plan.operations.iter().enumerate() {
+        for (index, operation) in schedule.operations.iter().enumerate() {
             let id = request_id(&settings.request_prefix, operation);
-            known[index] = state.earlier.get(&id).filter(|o| o.is_final()).cloned();
+            known[index] = state.earlier.get(&id).filter(|o| o.is_settled()).cloned();
         }
     }
     let outcomes = Mutex::new(known);
@@ -404,7 +402,7 @@ pub(super) async fn send_all(
     let fatal = Mutex::new(None);
     let sender = Sender {
         endpoint,
-        plan,
+        schedule,
         settings,
         state,
         outcomes: &outcomes,
@@ -414,10 +412,10 @@ pub(super) async fn send_all(
         pacer: Pacer::default(),
         write_limit: (!options.dry_run).then(|| WriteLimit::new(options.write_limit)),
     };
-    let display = Progress::new(Some(plan.operations.len() as u64), options.json);
+    let display = Progress::new(Some(schedule.operations.len() as u64), options.json);
     let interrupted = {
         let sending = sender.run();
-        let ticking = tick(&counts, plan.operations.len(), &display);
+        let ticking = tick(&counts, schedule.operations.len(), &display);
         tokio::pin!(sending, stop);
         tokio::select! {
             () = &mut sending => false,
@@ -477,22 +475,18 @@ async fn tick(counts: &Counts, total: usize, display: &Progress) {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn no_more_than_the_limit_goes_out_in_any_window() {
-        let limit = WriteLimit::new((2, Duration::from_secs(10)));
-        let started = Instant::now();
-        limit.admit().await;
-        limit.admit().await;
+    #[test]
+    fn a_rows_caller_name_is_recorded_beside_the_admins_not_instead_of_it() {
         assert_eq!(
-            started.elapsed(),
-            Duration::ZERO,
-            "the first window's worth at once"
+            caller_name("alice (bulk a.csv)", None),
+            "alice (bulk a.csv)"
         );
-        limit.admit().await;
         assert_eq!(
-            started.elapsed(),
-            Duration::from_millis(10_100),
-            "the third when the first leaves the window (and its margin)"
+            caller_name("alice (bulk a.csv)", Some("Helpdesk ticket 42")),
+            "alice (bulk a.csv), for Helpdesk ticket 42"
         );
+        let long = caller_name("alice", Some(&"x".repeat(400)));
+        assert!(long.starts_with("alice, for x"));
+        assert_eq!(long.chars().count(), crate::request::MAX_TEXT_LENGTH);
     }
 }

@@ -3,6 +3,12 @@
 //! sent and one when its outcome arrives, flushed as they happen. A run of the same file
 //! (by its SHA-256, to the same endpoint) takes up where the last one stopped; a changed file,
 //! or another endpoint, is a new run, and the old state is kept aside.
+//!
+//! Each line carries a MAC (HMAC-SHA-256 with the admin's [`StateKey`], over the line before's
+//! MAC and this line), so the lines form one chain from the run's first line, which names the
+//! run's random id. A state this command did not write with the admin's key (planted by
+//! whoever can write the output directory, edited, or written by an older version) is refused
+//! as a whole: nothing is sent, and the message says what to do.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
@@ -11,20 +17,25 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::outcome::RowOutcome;
+use super::row_outcome::RowOutcome;
+use super::state_key::{StateKey, hex_decode, hex_encode, no_follow};
 
 /// The state file's name in the output directory.
 pub const FILE_NAME: &str = "bulk-state.jsonl";
+/// What the first line's MAC follows: the format's name, so a state of another format never
+/// verifies.
+const CHAIN_START: &[u8] = b"mfa-phone-handler bulk state 2";
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 enum Entry {
-    /// The first line: which file this is the state of, sent where.
+    /// The first line: which file this is the state of, sent where, and the run's random id
+    /// (part of every request id of the run).
     Run {
         file_sha256: String,
         operations: usize,
-        #[serde(default)]
         endpoint: String,
+        run_id: String,
     },
     /// A request went out.
     Sent { request_id: String },
@@ -35,10 +46,45 @@ enum Entry {
     },
 }
 
+/// One line: the entry and its MAC.
+#[derive(Serialize, Deserialize)]
+struct Signed {
+    #[serde(flatten)]
+    entry: Entry,
+    mac: String,
+}
+
+/// Why the state cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The state was not written by this command with this admin's key.
+    #[error(
+        "{path} was not written by this command with your state key ({why}): it may have been \
+         planted to make rows look done, or written by an older version. Nothing was sent. If \
+         you did not expect it, find out who wrote it; otherwise move it out of the output \
+         directory and run again (every row is then sent again: a change already made comes \
+         back unchanged)"
+    )]
+    NotOurs { path: String, why: &'static str },
+    /// The state file is a link.
+    #[error(
+        "{0} is a link: refusing to follow it (someone may have planted it to overwrite \
+         another file); remove it and run again"
+    )]
+    Link(String),
+}
+
 /// The state of a run, open for appending.
 pub struct State {
     file: File,
     path: PathBuf,
+    key: StateKey,
+    /// The MAC of the last line written.
+    last_mac: Vec<u8>,
+    /// The run's random id.
+    pub run_id: String,
     /// The outcomes of an earlier run of the same file, by request id.
     pub earlier: HashMap<String, RowOutcome>,
     /// Requests an earlier run sent without learning their outcome.
@@ -47,103 +93,103 @@ pub struct State {
     pub set_aside: Option<PathBuf>,
 }
 
+/// What a state file on disk says, verified.
+struct Read {
+    run: Entry,
+    last: HashMap<String, Option<RowOutcome>>,
+    last_mac: Vec<u8>,
+    ends_cut: bool,
+}
+
 impl State {
     /// Opens the state in `directory` for the file with `file_sha256`: an earlier run's, when
     /// it was of this file, else a new one (an earlier state of another file is kept aside).
     ///
     /// # Errors
     ///
-    /// The directory or the file cannot be read or written.
+    /// The directory or the file cannot be read or written; the state is a link; or it was not
+    /// written by this command with `key`.
     pub fn open(
         directory: &Path,
+        key: &StateKey,
         file_sha256: &str,
         endpoint: &str,
         operations: usize,
-    ) -> std::io::Result<State> {
+    ) -> Result<State, StateError> {
         std::fs::create_dir_all(directory)?;
         let path = directory.join(FILE_NAME);
-        // The last entry of each request decides: sent again after an outcome, it is pending.
-        let mut last: HashMap<String, Option<RowOutcome>> = HashMap::new();
-        let mut same_run = false;
+        let read = match std::fs::symlink_metadata(&path) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                return Err(StateError::Link(path.display().to_string()));
+            }
+            Ok(_) => Some(read(&path, key)?),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+            Err(error) => return Err(error.into()),
+        };
+        let same_run = read.as_ref().and_then(|read| match &read.run {
+            Entry::Run {
+                file_sha256: hash,
+                endpoint: used,
+                run_id,
+                ..
+            } if hash == file_sha256 && used == endpoint => Some(run_id.clone()),
+            _ => None,
+        });
         let mut set_aside = None;
-        let mut ends_cut = false;
-        if path.exists() {
-            let bytes = std::fs::read(&path)?;
-            ends_cut = !bytes.is_empty() && !bytes.ends_with(b"\n");
-            for (index, line) in bytes.split(|byte| *byte == b'\n').enumerate() {
-                // A line cut short by a crash (even inside a character) said nothing.
-                let Ok(entry) = serde_json::from_slice::<Entry>(line) else {
-                    continue;
+        if read.is_some() && same_run.is_none() {
+            let aside = directory.join(format!(
+                "bulk-state.{}.jsonl",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |elapsed| elapsed.as_nanos())
+            ));
+            std::fs::rename(&path, &aside)?;
+            set_aside = Some(aside);
+        }
+        match (same_run, read) {
+            (Some(run_id), Some(read)) => {
+                let mut file = no_follow(OpenOptions::new().append(true)).open(&path)?;
+                if read.ends_cut {
+                    // The next entry starts on a line of its own.
+                    file.write_all(b"\n")?;
+                }
+                let (earlier, unanswered) = settle(read.last);
+                Ok(State {
+                    file,
+                    path,
+                    key: key.clone(),
+                    last_mac: read.last_mac,
+                    run_id,
+                    earlier,
+                    unanswered,
+                    set_aside,
+                })
+            }
+            _ => {
+                let file = OpenOptions::new()
+                    .append(true)
+                    .create_new(true)
+                    .open(&path)?;
+                let run_id = hex_encode(&rand::random::<[u8; 12]>());
+                let mut state = State {
+                    file,
+                    path,
+                    key: key.clone(),
+                    last_mac: CHAIN_START.to_vec(),
+                    run_id: run_id.clone(),
+                    earlier: HashMap::new(),
+                    unanswered: HashSet::new(),
+                    set_aside,
                 };
-                match entry {
-                    Entry::Run {
-                        file_sha256: hash,
-                        endpoint: used,
-                        ..
-                    } if index == 0 => {
-                        same_run = hash == file_sha256 && used == endpoint;
-                        if !same_run {
-                            break;
-                        }
-                    }
-                    Entry::Sent { request_id } => {
-                        last.insert(request_id, None);
-                    }
-                    Entry::Done {
-                        request_id,
-                        outcome,
-                    } => {
-                        last.insert(request_id, Some(outcome));
-                    }
-                    Entry::Run { .. } => {}
-                }
-            }
-            if !same_run {
-                let aside = directory.join(format!(
-                    "bulk-state.{}.jsonl",
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |elapsed| elapsed.as_nanos())
-                ));
-                std::fs::rename(&path, &aside)?;
-                set_aside = Some(aside);
-                last.clear();
-                ends_cut = false;
+                state.append(&Entry::Run {
+                    file_sha256: file_sha256.to_owned(),
+                    operations,
+                    endpoint: endpoint.to_owned(),
+                    run_id,
+                })?;
+                Ok(state)
             }
         }
-        let mut earlier = HashMap::new();
-        let mut unanswered = HashSet::new();
-        for (request_id, outcome) in last {
-            match outcome {
-                Some(outcome) => {
-                    earlier.insert(request_id, outcome);
-                }
-                None => {
-                    unanswered.insert(request_id);
-                }
-            }
-        }
-        let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
-        if ends_cut {
-            // The next entry starts on a line of its own.
-            file.write_all(b"\n")?;
-        }
-        if !same_run {
-            let entry = Entry::Run {
-                file_sha256: file_sha256.to_owned(),
-                operations,
-                endpoint: endpoint.to_owned(),
-            };
-            let line = serde_json::to_string(&entry).map_err(std::io::Error::other)?;
-            writeln!(file, "{line}")?;
-        }
-        Ok(State {
-            file,
-            path,
-            earlier,
-            unanswered,
-            set_aside,
-        })
     }
 
     /// Records that `request_id` was sent.
@@ -174,12 +220,95 @@ impl State {
     }
 
     fn append(&mut self, entry: &Entry) -> std::io::Result<()> {
-        let mut line = serde_json::to_string(entry).map_err(std::io::Error::other)?;
+        let bytes = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
+        let mac = self.key.sign(&self.last_mac, &bytes);
+        let signed = Signed {
+            entry: entry.clone(),
+            mac: hex_encode(&mac),
+        };
+        let mut line = serde_json::to_string(&signed).map_err(std::io::Error::other)?;
         line.push('\n');
         // One write per line: a crash cuts at most the last line.
         self.file.write_all(line.as_bytes())?;
-        self.file.flush()
+        self.file.flush()?;
+        self.last_mac = mac;
+        Ok(())
     }
+}
+
+/// Reads and verifies the state at `path`: every line's MAC in the chain, the first line the
+/// run's.
+fn read(path: &Path, key: &StateKey) -> Result<Read, StateError> {
+    let not_ours = |why| StateError::NotOurs {
+        path: path.display().to_string(),
+        why,
+    };
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut no_follow(OpenOptions::new().read(true)).open(path)?,
+        &mut bytes,
+    )?;
+    let ends_cut = !bytes.is_empty() && !bytes.ends_with(b"\n");
+    let lines: Vec<&[u8]> = bytes
+        .split(|byte| *byte == b'\n')
+        .filter(|line| !line.is_empty())
+        .collect();
+    let mut last_mac = CHAIN_START.to_vec();
+    let mut run = None;
+    let mut last: HashMap<String, Option<RowOutcome>> = HashMap::new();
+    for line in lines {
+        // A line cut short by a crash (even inside a character) said nothing; a later run
+        // writes on after it. A whole line must carry the MAC that follows the last one.
+        let Ok(signed) = serde_json::from_slice::<Signed>(line) else {
+            continue;
+        };
+        let entry_bytes = serde_json::to_vec(&signed.entry).map_err(std::io::Error::other)?;
+        let tag = hex_decode(&signed.mac).unwrap_or_default();
+        if !key.verify(&last_mac, &entry_bytes, &tag) {
+            return Err(not_ours("a line's signature does not verify"));
+        }
+        last_mac = tag;
+        match signed.entry {
+            entry @ Entry::Run { .. } if run.is_none() => run = Some(entry),
+            Entry::Run { .. } => return Err(not_ours("it names a second run")),
+            _ if run.is_none() => return Err(not_ours("its first line is not a signed run")),
+            Entry::Sent { request_id } => {
+                last.insert(request_id, None);
+            }
+            Entry::Done {
+                request_id,
+                outcome,
+            } => {
+                last.insert(request_id, Some(outcome));
+            }
+        }
+    }
+    let run = run.ok_or_else(|| not_ours("it is empty"))?;
+    Ok(Read {
+        run,
+        last,
+        last_mac,
+        ends_cut,
+    })
+}
+
+/// The last entry of each request decides: sent again after an outcome, it is pending.
+fn settle(
+    last: HashMap<String, Option<RowOutcome>>,
+) -> (HashMap<String, RowOutcome>, HashSet<String>) {
+    let mut earlier = HashMap::new();
+    let mut unanswered = HashSet::new();
+    for (request_id, outcome) in last {
+        match outcome {
+            Some(outcome) => {
+                earlier.insert(request_id, outcome);
+            }
+            None => {
+                unanswered.insert(request_id);
+            }
+        }
+    }
+    (earlier, unanswered)
 }
 
 #[cfg(test)]
@@ -190,10 +319,16 @@ mod tests {
         RowOutcome::unanswered("userBusy", "busy", true)
     }
 
+    fn scratch() -> PathBuf {
+        std::env::temp_dir().join(format!("bulk-state-{}", uuid::Uuid::new_v4()))
+    }
+
     #[test]
     fn the_last_entry_of_a_request_decides_and_a_cut_line_costs_nothing_else() {
-        let directory = std::env::temp_dir().join(format!("bulk-state-{}", uuid::Uuid::new_v4()));
-        let mut state = State::open(&directory, "abc", "http://x", 3).expect("opened");
+        let directory = scratch();
+        let key = StateKey::random();
+        let mut state = State::open(&directory, &key, "abc", "http://x", 3).expect("opened");
+        let run_id = state.run_id.clone();
         state.sent("a").expect("written");
         state.done("a", &outcome()).expect("written");
         state.sent("a").expect("sent again after a passing failure");
@@ -205,7 +340,8 @@ mod tests {
         bytes.extend_from_slice(b"{\"done\":{\"requestId\":\"b\",\"outcome\":{\"message\":\"\xc3");
         std::fs::write(&path, bytes).expect("written");
 
-        let mut state = State::open(&directory, "abc", "http://x", 3).expect("resumed");
+        let mut state = State::open(&directory, &key, "abc", "http://x", 3).expect("resumed");
+        assert_eq!(state.run_id, run_id, "the run's id is kept");
         assert!(state.earlier.is_empty(), "{:?}", state.earlier.keys());
         assert_eq!(
             state.unanswered,
@@ -215,14 +351,64 @@ mod tests {
             .done("b", &outcome())
             .expect("written after the cut line");
         drop(state);
-        let state = State::open(&directory, "abc", "http://x", 3).expect("resumed");
+        let state = State::open(&directory, &key, "abc", "http://x", 3).expect("resumed");
         assert!(
             state.earlier.contains_key("b"),
             "the entry after the cut line counts"
         );
 
-        let other = State::open(&directory, "abc", "http://elsewhere", 3).expect("a new run");
+        let other = State::open(&directory, &key, "abc", "http://elsewhere", 3).expect("a new run");
         assert!(other.set_aside.is_some(), "another endpoint is a new run");
         assert!(other.earlier.is_empty() && other.unanswered.is_empty());
+        assert_ne!(other.run_id, run_id, "a new run, a new id");
+    }
+
+    #[test]
+    fn a_state_written_with_another_key_or_edited_is_refused() {
+        let directory = scratch();
+        let key = StateKey::random();
+        let mut state = State::open(&directory, &key, "abc", "http://x", 1).expect("opened");
+        state.sent("a").expect("written");
+        drop(state);
+        let refused = State::open(&directory, &StateKey::random(), "abc", "http://x", 1)
+            .err()
+            .expect("another key");
+        assert!(matches!(refused, StateError::NotOurs { .. }), "{refused}");
+
+        // A planted outcome: a line that claims a row succeeded, with no valid MAC.
+        let path = directory.join(FILE_NAME);
+        let mut text = std::fs::read_to_string(&path).expect("read");
+        text.push_str(r#"{"done":{"requestId":"a","outcome":{"succeeded":true,"action":"added","errorCode":null,"message":"","warnings":[],"conflictOwner":null,"transient":false}},"mac":"00"}"#);
+        text.push('\n');
+        std::fs::write(&path, text).expect("written");
+        let refused = State::open(&directory, &key, "abc", "http://x", 1)
+            .err()
+            .expect("edited");
+        assert!(
+            refused.to_string().contains("not written by this command"),
+            "{refused}"
+        );
+
+        // The older format (no MACs at all).
+        std::fs::write(
+            &path,
+            "{\"run\":{\"fileSha256\":\"abc\",\"operations\":1,\"endpoint\":\"http://x\"}}\n",
+        )
+        .expect("written");
+        assert!(State::open(&directory, &key, "abc", "http://x", 1).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_state_file_that_is_a_link_is_refused() {
+        let directory = scratch();
+        std::fs::create_dir_all(&directory).expect("made");
+        let target = directory.join("elsewhere");
+        std::os::unix::fs::symlink(&target, directory.join(FILE_NAME)).expect("linked");
+        let refused = State::open(&directory, &StateKey::random(), "abc", "http://x", 1)
+            .err()
+            .expect("refused");
+        assert!(matches!(refused, StateError::Link(_)), "{refused}");
+        assert!(!target.exists(), "nothing written through the link");
     }
 }

@@ -26,6 +26,8 @@ pub struct RunSummary {
     pub users: usize,
     /// Rows with a problem (skipped, or the reason nothing was sent).
     pub problems: usize,
+    /// Numbers the file gives to a user when another row gives them to another (a warning).
+    pub shared_numbers: usize,
     pub succeeded: usize,
     pub failed: usize,
     pub not_sent: usize,
@@ -61,6 +63,7 @@ impl RunSummary {
             changes: 0,
             users: 0,
             problems: 0,
+            shared_numbers: 0,
             succeeded: 0,
             failed: 0,
             not_sent: 0,

@@ -3,23 +3,23 @@
 //! read this one table, so they cannot disagree. Nothing here does IO.
 
 /// The parameters we know, in the spelling the documentation uses.
-pub(super) const USER_ID: &str = "UserId";
-pub(super) const PHONE_NUMBER: &str = "phoneNumber";
-pub(super) const REMOVE: &str = "Remove";
-pub(super) const CALLER_NAME: &str = "CallerName";
-pub(super) const PHONE_TYPE: &str = "phoneType";
-pub(super) const DRY_RUN: &str = "dryRun";
-pub(super) const SMS_SIGN_IN: &str = "smsSignIn";
-pub(super) const REQUEST_ID: &str = "requestId";
+pub(crate) const USER_ID: &str = "UserId";
+pub(crate) const PHONE_NUMBER: &str = "phoneNumber";
+pub(crate) const REMOVE: &str = "Remove";
+pub(crate) const CALLER_NAME: &str = "CallerName";
+pub(crate) const PHONE_TYPE: &str = "phoneType";
+pub(crate) const DRY_RUN: &str = "dryRun";
+pub(crate) const SMS_SIGN_IN: &str = "smsSignIn";
+pub(crate) const REQUEST_ID: &str = "requestId";
 /// An alias some producers use for [`REQUEST_ID`].
-pub(super) const CORRELATION_ID: &str = "correlationId";
-pub(super) const NOTIFY_USER: &str = "NotifyUser";
-pub(super) const LANGUAGE_OVERRIDE: &str = "LanguageOverride";
-pub(super) const OPERATION: &str = "operation";
-pub(super) const SHOW: &str = "Show";
-pub(super) const ALLOW_LAST_METHOD_REMOVAL: &str = "allowLastMethodRemoval";
-pub(super) const REVEAL_NUMBER: &str = "revealNumber";
-pub(super) const REMOVE_REGISTERED_NUMBER: &str = "removeRegisteredNumber";
+pub(crate) const CORRELATION_ID: &str = "correlationId";
+pub(crate) const NOTIFY_USER: &str = "NotifyUser";
+pub(crate) const LANGUAGE_OVERRIDE: &str = "LanguageOverride";
+pub(crate) const OPERATION: &str = "operation";
+pub(crate) const SHOW: &str = "Show";
+pub(crate) const ALLOW_LAST_METHOD_REMOVAL: &str = "allowLastMethodRemoval";
+pub(crate) const REVEAL_NUMBER: &str = "revealNumber";
+pub(crate) const REMOVE_REGISTERED_NUMBER: &str = "removeRegisteredNumber";
 
 /// How a parameter is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use mfa_phone_handler::simulator::tenant::directory::GLOBAL_ADMINISTRATOR;
 use mfa_phone_handler::storage::queue::{Encoding, Queue};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, within};
+use crate::helpers::{ReportCsv, TestApp, within};
 
 const GA: &str = "0e2a7f8c-3d51-4c7b-9a6e-5f4b3c2d1e0f";
 
@@ -54,7 +54,7 @@ fn options(file: &Path, host: &FunctionsHost, extra: &[&str]) -> Options {
         file.parent().expect("a directory").display().to_string(),
     ];
     arguments.extend(extra.iter().map(ToString::to_string));
-    Options::parse(&arguments).expect("the options")
+    parse(&arguments).expect("the options")
 }
 
 /// The miniature host's HTTP trigger in front of `app`'s handler.
@@ -73,6 +73,21 @@ fn request_queue_url(storage: &mfa_phone_handler::storage::StorageAccount) -> St
     )
 }
 
+/// The options as the command line gives them, with a state key of the test's own beside (not
+/// inside) the output directory: one per directory, so a second run of a test resumes.
+fn parse(arguments: &[String]) -> Result<Options, String> {
+    let mut arguments = arguments.to_vec();
+    if let Some(out) = arguments
+        .iter()
+        .position(|argument| argument == "--out")
+        .and_then(|index| arguments.get(index + 1))
+    {
+        let key = format!("{}.key/bulk-state.key", out.trim_end_matches('/'));
+        arguments.extend(["--state-key".to_owned(), key]);
+    }
+    Options::parse(&arguments)
+}
+
 async fn run(options: &Options) -> u8 {
     let endpoint: Endpoint = options.endpoint().expect("an endpoint");
     within(
@@ -80,18 +95,6 @@ async fn run(options: &Options) -> u8 {
         bulk::run(options, &endpoint, std::future::pending()),
     )
     .await
-}
-
-/// report.csv as records (the BOM and the formula guard's apostrophes kept).
-fn report(directory: &Path, delimiter: u8) -> Vec<csv::StringRecord> {
-    let text = std::fs::read_to_string(directory.join("report.csv")).expect("report.csv");
-    let text = text.strip_prefix('\u{feff}').expect("a BOM for Excel");
-    csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .from_reader(text.as_bytes())
-        .records()
-        .map(|record| record.expect("a record"))
-        .collect()
 }
 
 #[tokio::test]
@@ -133,27 +136,22 @@ async fn a_spreadsheet_ends_in_every_rows_outcome_in_the_tenant_and_the_report()
         "the mobile was set first, whatever the rows' order"
     );
     assert!(app.phones(GA).is_empty(), "protected");
-    let rows = report(&directory, b';');
+    let rows = ReportCsv::read(&directory);
     assert_eq!(
         rows.len(),
         5,
         "one line per row and type, in the file's delimiter"
     );
-    let by_line = |line: &str| {
-        rows.iter()
-            .find(|row| &row[0] == line)
-            .unwrap_or_else(|| panic!("line {line} in the report"))
-    };
-    assert_eq!(&by_line("2")[5], "succeeded");
-    assert_eq!(&by_line("2")[6], "added");
-    assert_eq!(&by_line("4")[6], "updated");
+    assert_eq!(rows.line(2).get("status"), "succeeded");
+    assert_eq!(rows.line(2).get("action"), "added");
+    assert_eq!(rows.line(4).get("action"), "updated");
     assert_eq!(
-        &by_line("2")[4],
+        rows.line(2).get("number"),
         "'+49 ********11",
         "masked, and text in Excel"
     );
-    assert_eq!(&by_line("6")[5], "failed");
-    assert_eq!(&by_line("6")[7], "protectedUser");
+    assert_eq!(rows.line(6).get("status"), "failed");
+    assert_eq!(rows.line(6).get("errorCode"), "protectedUser");
     let page = std::fs::read_to_string(directory.join("report.html")).expect("report.html");
     assert!(page.contains("protectedUser"));
     assert!(!page.contains("5555555"), "numbers masked on the page");
@@ -205,14 +203,22 @@ async fn a_file_with_problems_sends_nothing_and_names_each_line_and_column() {
         "+49 1701111111",
         "the good row was sent"
     );
-    let rows = report(&directory, b',');
-    let statuses: Vec<(&str, &str)> = rows.iter().map(|row| (&row[0], &row[5])).collect();
+    let rows = ReportCsv::read(&directory);
+    let statuses: Vec<(&str, &str)> = rows
+        .rows()
+        .iter()
+        .map(|row| (row.get("line"), row.get("status")))
+        .collect();
     assert_eq!(
         statuses,
         [("2", "succeeded"), ("3", "skipped"), ("4", "skipped")],
         "the skipped rows are in the report, in file order"
     );
-    assert!(rows[1][8].contains("Excel turned"), "{:?}", rows[1]);
+    assert!(
+        rows.rows()[1].get("message").contains("Excel turned"),
+        "{:?}",
+        rows.rows()[1]
+    );
 }
 
 #[tokio::test]
@@ -242,16 +248,23 @@ async fn one_user_and_type_given_two_numbers_is_a_problem_and_skipping_it_sends_
         app.phones(&adele).is_empty(),
         "which of adele's numbers is meant cannot be told"
     );
-    let rows = report(&directory, b',');
-    let statuses: Vec<(&str, &str)> = rows.iter().map(|row| (&row[0], &row[5])).collect();
+    let rows = ReportCsv::read(&directory);
+    let statuses: Vec<(&str, &str)> = rows
+        .rows()
+        .iter()
+        .map(|row| (row.get("line"), row.get("status")))
+        .collect();
     assert_eq!(
         statuses,
         [("2", "skipped"), ("3", "succeeded"), ("4", "skipped")]
     );
     assert!(
-        rows[2][8].starts_with("line 4, column B (Mobile): ") && rows[2][8].contains("line 2"),
+        rows.rows()[2]
+            .get("message")
+            .starts_with("line 4, column B (Mobile): ")
+            && rows.rows()[2].get("message").contains("line 2"),
         "the later row's line and column, and the earlier line: {:?}",
-        rows[2]
+        rows.rows()[2]
     );
 }
 
@@ -278,9 +291,12 @@ async fn skipping_a_bad_row_holds_back_the_same_users_other_rows() {
     assert_eq!(status, bulk::ROW_FAILED, "rows were skipped");
     assert_eq!(app.phones(&bob)[0].1, "+49 1702222222", "the rest was sent");
     assert!(app.phones(&adele).is_empty(), "none of adele's rows ran");
-    let rows = report(&directory, b',');
-    let statuses: Vec<(&str, &str, &str)> =
-        rows.iter().map(|row| (&row[0], &row[1], &row[5])).collect();
+    let rows = ReportCsv::read(&directory);
+    let statuses: Vec<(&str, &str, &str)> = rows
+        .rows()
+        .iter()
+        .map(|row| (row.get("line"), row.get("user"), row.get("status")))
+        .collect();
     assert_eq!(
         statuses,
         [
@@ -290,9 +306,9 @@ async fn skipping_a_bad_row_holds_back_the_same_users_other_rows() {
         ]
     );
     assert!(
-        rows[2][8].contains("held back: line 2"),
+        rows.rows()[2].get("message").contains("held back: line 2"),
         "the row it waits for: {:?}",
-        rows[2]
+        rows.rows()[2]
     );
 }
 
@@ -314,7 +330,7 @@ async fn a_dry_run_plans_every_row_and_writes_nothing() {
     assert!(app.phones(&user).is_empty());
     let text = std::fs::read_to_string(directory.join("report.csv")).expect("report.csv");
     assert!(
-        text.contains(",added,"),
+        text.contains(r#","added","#),
         "a comma report for a tab file: {text}"
     );
     assert!(
@@ -388,12 +404,20 @@ async fn an_interrupted_run_goes_on_where_it_stopped_without_sending_a_settled_r
         twice <= 2,
         "only rows in flight at the stop (two users side by side) go again: {twice}"
     );
-    let rows = report(&directory, b',');
+    let rows = ReportCsv::read(&directory);
     assert_eq!(rows.len(), 30);
-    assert!(rows.iter().all(|row| &row[5] == "succeeded"), "{rows:?}");
+    assert!(
+        rows.rows()
+            .iter()
+            .all(|row| row.get("status") == "succeeded"),
+        "{rows:?}"
+    );
     // A row sent again is answered with its first answer (the handler keeps it by requestId),
     // so every row reports what was done to it, not "unchanged".
-    assert!(rows.iter().all(|row| &row[6] == "added"), "{rows:?}");
+    assert!(
+        rows.rows().iter().all(|row| row.get("action") == "added"),
+        "{rows:?}"
+    );
 }
 
 #[tokio::test]
@@ -424,7 +448,7 @@ async fn through_the_queue_every_row_ends_in_its_result_and_other_producers_resu
     }
     let file = excel_csv(&directory, &text);
     let queue = request_queue_url(&storage);
-    let options = Options::parse(&[
+    let options = parse(&[
         file.display().to_string(),
         "--queue".to_owned(),
         queue,
@@ -444,8 +468,11 @@ async fn through_the_queue_every_row_ends_in_its_result_and_other_producers_resu
         [foreign],
         "another producer's result is left where it was"
     );
-    let rows = report(&directory, b',');
-    assert!(rows.iter().all(|row| &row[6] == "added"), "{rows:?}");
+    let rows = ReportCsv::read(&directory);
+    assert!(
+        rows.rows().iter().all(|row| row.get("action") == "added"),
+        "{rows:?}"
+    );
     drop(host);
 }
 
@@ -459,7 +486,7 @@ async fn over_the_queue_a_file_with_problems_leaves_other_producers_results_alon
     results.send(foreign).await.expect("sent");
     let directory = scratch();
     let file = excel_csv(&directory, "UPN,Mobile\nadele@contoso.com,4.91701E+11\n");
-    let options = Options::parse(&[
+    let options = parse(&[
         file.display().to_string(),
         "--queue".to_owned(),
         request_queue_url(&storage),
@@ -694,7 +721,7 @@ async fn an_endpoint_that_refuses_the_run_stops_it_without_settling_a_row() {
     let directory = scratch();
     let file = excel_csv(&directory, &text);
     // Not the HTTP trigger's path: the host answers 404 with no result.
-    let wrong = Options::parse(&[
+    let wrong = parse(&[
         file.display().to_string(),
         "--endpoint".to_owned(),
         format!("{}/api/NoSuchFunction", host.url()),
@@ -762,7 +789,7 @@ fn options_for(file: &Path, endpoint: &str, extra: &[&str]) -> Options {
         file.parent().expect("a directory").display().to_string(),
     ];
     arguments.extend(extra.iter().map(ToString::to_string));
-    Options::parse(&arguments).expect("the options")
+    parse(&arguments).expect("the options")
 }
 
 #[tokio::test]
@@ -771,7 +798,7 @@ async fn an_endpoint_that_refuses_the_run_after_a_row_settled_exits_1() {
         0 => (
             200,
             serde_json::json!({"status": "succeeded", "action": "added",
-                "requestId": request["requestId"]}),
+                "requestId": request["requestId"], "request": request}),
         ),
         _ => (401, serde_json::json!({})),
     })
@@ -789,10 +816,13 @@ async fn an_endpoint_that_refuses_the_run_after_a_row_settled_exits_1() {
         bulk::ROW_FAILED,
         "a row had settled: something was sent"
     );
-    let rows = report(&directory, b',');
-    let statuses: Vec<&str> = rows.iter().map(|row| &row[5]).collect();
-    assert_eq!(statuses, ["succeeded", "failed"], "{rows:?}");
-    assert_eq!(&rows[1][7], "http401", "the refusal, in the row it met");
+    let rows = ReportCsv::read(&directory);
+    assert_eq!(rows.column("status"), ["succeeded", "failed"], "{rows:?}");
+    assert_eq!(
+        rows.rows()[1].get("errorCode"),
+        "http401",
+        "the refusal, in the row it met"
+    );
 }
 
 #[tokio::test]
@@ -811,11 +841,12 @@ async fn a_result_with_another_requests_id_is_a_failed_row_not_a_success() {
     let status = run(&options_for(&file, &endpoint, &[])).await;
 
     assert_eq!(status, bulk::ROW_FAILED);
-    let rows = report(&directory, b',');
-    assert_eq!(&rows[0][5], "failed", "{rows:?}");
-    assert_eq!(&rows[0][7], "requestIdMismatch");
+    let rows = ReportCsv::read(&directory);
+    assert_eq!(rows.rows()[0].get("status"), "failed", "{rows:?}");
+    assert_eq!(rows.rows()[0].get("errorCode"), "requestIdMismatch");
     assert!(
-        rows[0][8].contains("someone-else-1") && rows[0][8].contains("another request"),
+        rows.rows()[0].get("message").contains("someone-else-1")
+            && rows.rows()[0].get("message").contains("another request"),
         "{rows:?}"
     );
 }
@@ -840,7 +871,7 @@ async fn over_the_queue_a_row_sent_without_a_result_is_waited_for_not_sent_again
     let file = excel_csv(&directory, &text);
     let queue = request_queue_url(&storage);
     let options = |wait: &str| {
-        Options::parse(&[
+        parse(&[
             file.display().to_string(),
             "--queue".to_owned(),
             queue.clone(),
@@ -886,4 +917,369 @@ async fn over_the_queue_a_row_sent_without_a_result_is_waited_for_not_sent_again
         "each request went on the queue once: {:?}",
         host.deliveries()
     );
+}
+
+/// A trigger that records every request id it is sent and answers each with a success that
+/// echoes the request (as the handler does).
+async fn recording_trigger() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let url = scripted_trigger(move |_, request| {
+        if let Some(id) = request["requestId"].as_str() {
+            record.lock().expect("not poisoned").push(id.to_owned());
+        }
+        let dry_run = request["dryRun"].as_bool().unwrap_or(false);
+        (
+            200,
+            json!({"status": "succeeded", "action": "added", "dryRun": dry_run,
+                "requestId": request["requestId"], "request": request}),
+        )
+    })
+    .await;
+    (url, seen)
+}
+
+#[tokio::test]
+async fn request_ids_carry_a_random_part_so_nobody_can_name_a_runs_requests_in_advance() {
+    let (endpoint, seen) = recording_trigger().await;
+    let text = "UPN,Mobile\na@contoso.com,+49 170 5000001\n";
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let directory = scratch();
+        let file = excel_csv(&directory, text);
+        assert_eq!(
+            run(&options_for(&file, &endpoint, &[])).await,
+            bulk::SUCCEEDED
+        );
+        ids.push(seen.lock().expect("not poisoned").pop().expect("a request"));
+    }
+    assert_ne!(
+        ids[0], ids[1],
+        "the same file's same row, in two runs, is two unguessable ids"
+    );
+    let sha: String = {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(b"\xEF\xBB\xBF");
+        hasher.update(text.replace('\n', "\r\n").as_bytes());
+        hasher
+            .finalize()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    };
+    assert!(
+        ids.iter()
+            .all(|id| id.len() > format!("bulk-{}-2-mobile", &sha[..12]).len()),
+        "more than the file's hash and the row: {ids:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_result_that_echoes_another_user_or_number_counts_for_no_row_and_the_row_waits() {
+    // The right requestId, but the echo names another user (as a result forged by someone who
+    // learnt the id would, or a stale result of another request).
+    let endpoint = scripted_trigger(|_, request| {
+        let mut echo = request.clone();
+        echo["UserId"] = json!("megan@contoso.com");
+        (
+            200,
+            json!({"status": "succeeded", "action": "added", "dryRun": false,
+                "requestId": request["requestId"], "request": echo}),
+        )
+    })
+    .await;
+    let directory = scratch();
+    let file = excel_csv(&directory, "UPN,Mobile\na@contoso.com,+49 170 5000001\n");
+
+    let status = run(&options_for(&file, &endpoint, &[])).await;
+
+    assert_eq!(status, bulk::ROW_FAILED, "the row did not succeed");
+    let rows = ReportCsv::read(&directory);
+    assert_eq!(rows.rows()[0].get("status"), "failed", "{rows:?}");
+    assert_eq!(rows.rows()[0].get("errorCode"), "requestIdMismatch");
+    assert!(
+        rows.rows()[0].get("message").contains("another user"),
+        "{rows:?}"
+    );
+    let state = std::fs::read_to_string(directory.join("bulk-state.jsonl")).expect("the state");
+    assert!(
+        !state.contains("\"succeeded\":true"),
+        "nothing recorded as done: a later run sends it again: {state}"
+    );
+}
+
+#[tokio::test]
+async fn a_planted_state_that_claims_rows_done_is_refused_and_nothing_is_skipped() {
+    let (endpoint, seen) = recording_trigger().await;
+    let directory = scratch();
+    let text = "UPN,Mobile\na@contoso.com,+49 170 5000001\n";
+    let file = excel_csv(&directory, text);
+    let bytes = std::fs::read(&file).expect("the file");
+    let sha: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    };
+    // What someone who can write the output directory (and read the CSV) would plant: the
+    // state of a run of this very file to this endpoint, with the row done.
+    let planted = format!(
+        "{}\n{}\n",
+        json!({"run": {"fileSha256": sha, "operations": 1, "endpoint": endpoint, "runId": "0"}, "mac": "00"}),
+        json!({"done": {"requestId": format!("bulk-{}-0-2-mobile", &sha[..8]), "outcome": {
+            "succeeded": true, "action": "added", "errorCode": null, "message": "",
+            "warnings": [], "conflictOwner": null, "transient": false}}, "mac": "00"}),
+    );
+    std::fs::write(directory.join("bulk-state.jsonl"), &planted).expect("planted");
+    let options = options_for(&file, &endpoint, &[]);
+
+    let summary = within(
+        "the bulk run ends",
+        bulk::run_summarised(
+            &options,
+            &options.endpoint().expect("an endpoint"),
+            std::future::pending(),
+        ),
+    )
+    .await;
+
+    assert_eq!(summary.exit_status, bulk::NOTHING_SENT, "{summary:?}");
+    let stopped = summary.stopped.expect("why");
+    assert!(
+        stopped.contains("not written by this command") && stopped.contains("move it"),
+        "{stopped}"
+    );
+    assert!(
+        seen.lock().expect("not poisoned").is_empty(),
+        "nothing sent"
+    );
+    assert!(
+        !directory.join("report.csv").exists(),
+        "no report claims the row done"
+    );
+    assert_eq!(
+        std::fs::read_to_string(directory.join("bulk-state.jsonl")).expect("kept"),
+        planted,
+        "left as it was, for whoever looks into it"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_report_link_planted_in_the_output_directory_is_refused_not_followed() {
+    let (endpoint, _) = recording_trigger().await;
+    let directory = scratch();
+    let file = excel_csv(&directory, "UPN,Mobile\na@contoso.com,+49 170 5000001\n");
+    // Someone who can write the folder points report.csv at a file of the admin's.
+    let victim = scratch().join("profile.ps1");
+    std::fs::write(&victim, "# the admin's own file\n").expect("written");
+    std::os::unix::fs::symlink(&victim, directory.join("report.csv")).expect("linked");
+    let options = options_for(&file, &endpoint, &[]);
+
+    let summary = within(
+        "the bulk run ends",
+        bulk::run_summarised(
+            &options,
+            &options.endpoint().expect("an endpoint"),
+            std::future::pending(),
+        ),
+    )
+    .await;
+
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("still there"),
+        "# the admin's own file\n",
+        "nothing written through the link"
+    );
+    assert_eq!(summary.exit_status, bulk::ROW_FAILED, "{summary:?}");
+    assert!(summary.report.is_none(), "no report claimed: {summary:?}");
+    assert!(
+        std::fs::symlink_metadata(directory.join("report.csv"))
+            .expect("there")
+            .file_type()
+            .is_symlink(),
+        "the link is left for the admin to look at"
+    );
+}
+
+#[tokio::test]
+async fn every_cell_of_report_csv_is_quoted_and_none_starts_a_formula() {
+    let endpoint = scripted_trigger(|_, request| {
+        (
+            200,
+            json!({"status": "failed", "action": "none", "dryRun": false,
+                "requestId": request["requestId"], "request": request,
+                "error": {"code": "graphRejected", "message": "\u{FF1D}HYPERLINK(\"http://x\")"},
+                "warnings": [{"code": "@SUM(A1)", "message": ""}]}),
+        )
+    })
+    .await;
+    let directory = scratch();
+    let file = excel_csv(&directory, "UPN,Mobile\na@contoso.com,+49 170 5000001\n");
+
+    run(&options_for(&file, &endpoint, &[])).await;
+
+    let text = std::fs::read_to_string(directory.join("report.csv")).expect("report.csv");
+    let text = text.strip_prefix('\u{feff}').expect("a BOM");
+    for line in text.lines() {
+        assert!(line.starts_with('"') && line.ends_with('"'), "{line}");
+    }
+    let rows = ReportCsv::read(&directory);
+    let dangerous = [
+        '=', '+', '-', '@', '\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}',
+    ];
+    for cell in rows.rows().iter().flat_map(|row| row.cells().iter()) {
+        assert!(
+            !cell.trim_start().starts_with(dangerous),
+            "a cell that starts a formula: {cell:?}"
+        );
+    }
+    assert_eq!(
+        rows.rows()[0].get("message"),
+        "'\u{FF1D}HYPERLINK(\"http://x\")"
+    );
+}
+
+#[tokio::test]
+async fn the_function_key_goes_only_over_https_to_another_machine_and_nothing_is_sent() {
+    let directory = scratch();
+    let file = excel_csv(&directory, "UPN,Mobile\na@contoso.com,+49 170 5000001\n");
+    let key = scratch().join("function.key");
+    std::fs::write(&key, "s3cret\n").expect("written");
+    let options = options_for(
+        &file,
+        "http://contoso-mfa.azurewebsites.net/api/SetOrRemoveMobilePhoneMfa",
+        &["--function-key-file", &key.display().to_string()],
+    );
+
+    let status = within("the bulk command ends", bulk::main(options)).await;
+
+    assert_eq!(status, bulk::NOTHING_SENT);
+    assert!(
+        !directory.join("bulk-state.jsonl").exists(),
+        "nothing begun"
+    );
+}
+
+#[tokio::test]
+async fn the_function_key_is_read_from_a_file_and_works() {
+    const KEY: &str = "bulk-test-function-key";
+    let app = TestApp::spawn().await;
+    let user = app.add_member("adele@contoso.com");
+    let host = FunctionsHost::start(&app.handler, HostOptions::default().with_function_key(KEY))
+        .await
+        .expect("the host starts");
+    let directory = scratch();
+    let file = excel_csv(
+        &directory,
+        "UPN,Mobile\nadele@contoso.com,+49 170 1111111\n",
+    );
+    let key = scratch().join("function.key");
+    std::fs::write(&key, format!("{KEY}\n")).expect("written");
+
+    let status = run(&options(
+        &file,
+        &host,
+        &["--function-key-file", &key.display().to_string()],
+    ))
+    .await;
+
+    assert_eq!(status, bulk::SUCCEEDED);
+    assert_eq!(app.phones(&user)[0].1, "+49 1701111111");
+}
+
+#[tokio::test]
+async fn a_function_key_on_the_command_line_still_works_but_is_warned_about() {
+    let directory = scratch();
+    // A file with a problem: the command reads the key, then stops before sending anything.
+    let file = excel_csv(&directory, "UPN,Mobile\nadele@contoso.com,4.91701E+11\n");
+    let output = crate::helpers::handler_command()
+        .args(["bulk", &file.display().to_string()])
+        .args([
+            "--endpoint",
+            "http://127.0.0.1:9/api/SetOrRemoveMobilePhoneMfa",
+        ])
+        .args(["--function-key", "typed-s3cret", "--out"])
+        .arg(&directory)
+        .args(["--state-key", &format!("{}.key/k", directory.display())])
+        .env_remove("MFA_FUNCTION_KEY")
+        .stdin(std::process::Stdio::null())
+        .output();
+    let output = within("the bulk command ends", output)
+        .await
+        .expect("it runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert_eq!(output.status.code(), Some(i32::from(bulk::NOTHING_SENT)));
+    assert!(
+        stderr.contains("warning: --function-key on the command line"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("typed-s3cret"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_number_given_to_several_users_is_a_warning_before_sending() {
+    let (endpoint, _) = recording_trigger().await;
+    let directory = scratch();
+    let file = excel_csv(
+        &directory,
+        "UPN,Mobile\na@contoso.com,+49 170 5000001\nb@contoso.com,+49 170 5000001\n\
+         c@contoso.com,+49 170 5000003\n",
+    );
+    let options = options_for(&file, &endpoint, &["--dry-run"]);
+
+    let summary = within(
+        "the bulk run ends",
+        bulk::run_summarised(
+            &options,
+            &options.endpoint().expect("an endpoint"),
+            std::future::pending(),
+        ),
+    )
+    .await;
+
+    assert_eq!(summary.shared_numbers, 1, "{summary:?}");
+    assert_eq!(
+        summary.exit_status,
+        bulk::SUCCEEDED,
+        "a warning, not a problem"
+    );
+}
+
+#[tokio::test]
+async fn a_rows_caller_name_is_sent_beside_the_admins_never_instead_of_it() {
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    let endpoint = scripted_trigger(move |_, request| {
+        seen.lock().expect("not poisoned").push(request.clone());
+        (
+            200,
+            json!({"status": "succeeded", "action": "added", "dryRun": false,
+                "requestId": request["requestId"], "request": request}),
+        )
+    })
+    .await;
+    let directory = scratch();
+    let file = excel_csv(
+        &directory,
+        "UPN,Mobile,CallerName\na@contoso.com,+49 170 5000001,Megan (CEO)\n\
+         b@contoso.com,+49 170 5000002,\n",
+    );
+
+    let status = run(&options_for(&file, &endpoint, &["--caller-name", "alice"])).await;
+
+    assert_eq!(status, bulk::SUCCEEDED);
+    let mut names: Vec<String> = requests
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .map(|request| request["CallerName"].as_str().unwrap_or("none").to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["alice", "alice, for Megan (CEO)"]);
+    let rows = ReportCsv::read(&directory);
+    assert_eq!(rows.line(2).get("rowCallerName"), "Megan (CEO)");
 }

@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 
+use crate::helpers::ReportCsv;
+
 /// A running demo: its process, its URL and the lines it printed until it was ready.
 struct Demo {
     process: Child,
@@ -64,7 +66,7 @@ async fn demo(azurite: &Path) -> Demo {
 
 /// Runs the printed bulk command that starts with `cargo run -- bulk` and contains `marker`,
 /// and not `--dry-run`, with its report in a fresh directory; the exit status and report.csv's lines.
-async fn run_printed_bulk(printed: &[String], marker: &str) -> (i32, Vec<String>) {
+async fn run_printed_bulk(printed: &[String], marker: &str) -> (i32, ReportCsv) {
     let line = printed
         .iter()
         .map(|line| line.trim())
@@ -85,8 +87,13 @@ async fn run_printed_bulk(printed: &[String], marker: &str) -> (i32, Vec<String>
         .position(|argument| argument == "--out")
         .expect("the printed command names --out");
     arguments[at + 1] = out.display().to_string();
-    // With --json, as a pipeline runs it: the summary is the one line on stdout.
+    // With --json, as a pipeline runs it: the summary is the one line on stdout. The state's
+    // key beside the report, not in the profile of whoever runs the tests.
     arguments.push("--json".to_owned());
+    arguments.extend([
+        "--state-key".to_owned(),
+        out.with_extension("key").display().to_string(),
+    ]);
     let output = tokio::time::timeout(
         Duration::from_secs(120),
         crate::helpers::handler_command()
@@ -116,34 +123,28 @@ async fn run_printed_bulk(printed: &[String], marker: &str) -> (i32, Vec<String>
         (Some(3), Some(1), Some(1)),
         "the sample's totals: {summary}"
     );
-    let report = std::fs::read_to_string(out.join("report.csv")).expect("report.csv");
-    (status, report.lines().map(str::to_owned).collect())
-}
-
-/// The report line of the file's line `line`.
-fn line_of(report: &[String], line: u32) -> &str {
-    report
-        .iter()
-        .find(|text| text.starts_with(&format!("{line};")))
-        .unwrap_or_else(|| panic!("a report line for line {line}: {report:#?}"))
+    (status, ReportCsv::read(&out))
 }
 
 /// The sample's outcomes, over HTTP or through the queue: the new guest and the number change
 /// done, the protected account refused, the number Excel mangled skipped with its line.
-fn assert_the_samples_outcomes(status: i32, report: &[String]) {
+fn assert_the_samples_outcomes(status: i32, report: &ReportCsv) {
     assert_eq!(
         status, 1,
         "a row failed (the protected account): {report:#?}"
     );
-    assert!(line_of(report, 2).contains(";added;"), "{report:#?}");
-    assert!(line_of(report, 3).contains(";updated;"), "{report:#?}");
-    assert!(
-        line_of(report, 5).contains(";protectedUser;"),
+    assert_eq!(report.header()[..2], ["line", "user"], "{report:#?}");
+    assert_eq!(report.line(2).get("action"), "added", "{report:#?}");
+    assert_eq!(report.line(3).get("action"), "updated", "{report:#?}");
+    assert_eq!(
+        report.line(5).get("errorCode"),
+        "protectedUser",
         "{report:#?}"
     );
-    assert!(line_of(report, 6).contains(";skipped;"), "{report:#?}");
-    assert!(
-        line_of(report, 6).starts_with("6;diego.siciliani@contoso.example;"),
+    assert_eq!(report.line(6).get("status"), "skipped", "{report:#?}");
+    assert_eq!(
+        report.line(6).get("user"),
+        "diego.siciliani@contoso.example",
         "a skipped row names its user: {report:#?}"
     );
 }

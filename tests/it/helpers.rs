@@ -702,3 +702,111 @@ pub async fn within<T>(what: &str, future: impl std::future::Future<Output = T>)
         Err(_) => panic!("not within two minutes: {what}"),
     }
 }
+
+/// `report.csv` of a bulk run, read by its header (its delimiter told from the header, its
+/// BOM required): a column a test asks for that the report lacks fails the test, so no
+/// assertion passes on a column that vanished.
+#[derive(Debug)]
+pub struct ReportCsv {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+/// One line of [`ReportCsv`].
+pub struct ReportRow<'a> {
+    header: &'a [String],
+    cells: &'a [String],
+}
+
+impl ReportCsv {
+    /// Reads `directory/report.csv`.
+    pub fn read(directory: &std::path::Path) -> ReportCsv {
+        let text = std::fs::read_to_string(directory.join("report.csv")).expect("report.csv");
+        let text = text.strip_prefix('\u{feff}').expect("a BOM for Excel");
+        let delimiter = text
+            .strip_prefix("\"line\"")
+            .and_then(|rest| rest.bytes().next())
+            .unwrap_or_else(|| panic!("a header starting with \"line\": {text}"));
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .from_reader(text.as_bytes());
+        let header = reader
+            .headers()
+            .expect("a header")
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        let rows = reader
+            .records()
+            .map(|record| {
+                record
+                    .expect("a record")
+                    .iter()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .collect();
+        ReportCsv { header, rows }
+    }
+
+    /// Every line, in the report's order.
+    pub fn rows(&self) -> Vec<ReportRow<'_>> {
+        self.rows
+            .iter()
+            .map(|cells| ReportRow {
+                header: &self.header,
+                cells,
+            })
+            .collect()
+    }
+
+    /// The lines about the file's line `line` (one per phone type); fails when there is none.
+    pub fn line(&self, line: u64) -> ReportRow<'_> {
+        self.rows()
+            .into_iter()
+            .find(|row| row.get("line") == line.to_string())
+            .unwrap_or_else(|| panic!("a report line for line {line}: {:?}", self.rows))
+    }
+
+    /// One column of every line, in the report's order.
+    pub fn column(&self, column: &str) -> Vec<String> {
+        self.rows()
+            .iter()
+            .map(|row| row.get(column).to_owned())
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The column names, in order.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+}
+
+impl<'a> ReportRow<'a> {
+    /// Every cell, in the header's order.
+    pub fn cells(&self) -> &'a [String] {
+        self.cells
+    }
+
+    /// The cell of `column`; fails when the report has no such column.
+    pub fn get(&self, column: &str) -> &'a str {
+        let index = self
+            .header
+            .iter()
+            .position(|name| name == column)
+            .unwrap_or_else(|| panic!("report.csv has no column {column}: {:?}", self.header));
+        self.cells
+            .get(index)
+            .unwrap_or_else(|| panic!("a line without its {column} cell: {:?}", self.cells))
+    }
+}
+
+impl std::fmt::Debug for ReportRow<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_list().entries(self.cells).finish()
+    }
+}

@@ -391,7 +391,7 @@ const FUNCTION_LINES: usize = 80;
 
 /// Functions that are still longer than `FUNCTION_LINES`, and why. The list only shrinks: the
 /// test fails when one of them fits, so its entry goes with the change that split it.
-const LONG_FUNCTIONS: [(&str, &str, &str); 18] = [
+const LONG_FUNCTIONS: [(&str, &str, &str); 14] = [
     (
         "src/app/invocation.rs",
         "execute",
@@ -400,26 +400,6 @@ const LONG_FUNCTIONS: [(&str, &str, &str); 18] = [
     (
         "src/app/mod.rs",
         "queue_trigger",
-        "owned by another change this round",
-    ),
-    (
-        "src/bulk/endpoint.rs",
-        "deliver",
-        "owned by another change this round",
-    ),
-    (
-        "src/bulk/mod.rs",
-        "run_steps",
-        "owned by another change this round",
-    ),
-    (
-        "src/bulk/rows.rs",
-        "operations",
-        "owned by another change this round",
-    ),
-    (
-        "src/bulk/send.rs",
-        "send",
         "owned by another change this round",
     ),
     (

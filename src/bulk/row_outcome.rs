@@ -28,7 +28,7 @@ pub struct RowOutcome {
 impl RowOutcome {
     /// Whether the operation is settled for good: succeeded, or failed for a reason that
     /// trying again does not change. A later run of the file sends the others again.
-    pub fn is_final(&self) -> bool {
+    pub fn is_settled(&self) -> bool {
         self.succeeded || !self.transient
     }
 
@@ -123,7 +123,7 @@ mod tests {
             "conflictOwner": {"id": "x", "userPrincipalName": "megan@contoso.com"},
         }));
         assert!(!conflict.succeeded);
-        assert!(conflict.is_final());
+        assert!(conflict.is_settled());
         assert_eq!(
             conflict.conflict_owner.as_deref(),
             Some("megan@contoso.com")
@@ -133,7 +133,7 @@ mod tests {
             "status": "failed",
             "error": {"code": "graphUnavailable", "message": "503"},
         }));
-        assert!(busy.transient && !busy.is_final(), "{busy:?}");
+        assert!(busy.transient && !busy.is_settled(), "{busy:?}");
         let added = RowOutcome::of_result(&json!({
             "status": "succeeded", "action": "added", "log": ["a", "Added the mobile phone +49 ********67"],
         }));

@@ -10,10 +10,29 @@ use super::problem::Problem;
 use super::rows::Operation;
 use crate::phone::PhoneType;
 
+/// A number set for a user when an earlier row sets it for another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedNumber {
+    pub line: u64,
+    pub earlier_line: u64,
+    /// Masked.
+    pub number: String,
+}
+
+impl std::fmt::Display for SharedNumber {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "line {}: {} is also given to another user on line {}",
+            self.line, self.number, self.earlier_line
+        )
+    }
+}
+
 /// Every operation, and each user's in the order they run. Held compactly: a 1,000,000-row
 /// file is a million operations and a million users, so a user is a hash (two users who share
 /// one are merely run one after the other) and the chains are one array of indices.
-pub struct Plan {
+pub struct Schedule {
     pub operations: Vec<Operation>,
     /// Every operation's index, user by user (in the order users first appear), each user's in
     /// run order.
@@ -22,17 +41,17 @@ pub struct Plan {
     starts: Vec<u32>,
 }
 
-impl Plan {
+impl Schedule {
     /// Orders `operations` (in file order).
     ///
     /// # Errors
     ///
     /// A user and phone type given two different numbers to set: a problem for each of that
     /// user's operations of that type, naming the other line (columns by letter only).
-    pub fn new(operations: Vec<Operation>) -> Result<Plan, Vec<Problem>> {
-        let (plan, problems) = Plan::apart(operations, &|_| String::new());
+    pub fn new(operations: Vec<Operation>) -> Result<Schedule, Vec<Problem>> {
+        let (schedule, problems) = Schedule::apart(operations, &|_| String::new());
         if problems.is_empty() {
-            Ok(plan)
+            Ok(schedule)
         } else {
             Err(problems)
         }
@@ -45,22 +64,22 @@ impl Plan {
     pub fn apart(
         operations: Vec<Operation>,
         column_name: &dyn Fn(usize) -> String,
-    ) -> (Plan, Vec<Problem>) {
-        let plan = Plan::ordered(operations);
+    ) -> (Schedule, Vec<Problem>) {
+        let schedule = Schedule::ordered(operations);
         let mut apart = Vec::new();
-        for chain in plan.chains() {
+        for chain in schedule.chains() {
             let mut in_file_order = chain.to_vec();
             in_file_order.sort_unstable();
-            apart.extend(conflicting_sets(&plan.operations, &in_file_order));
+            apart.extend(conflicting_sets(&schedule.operations, &in_file_order));
         }
         if apart.is_empty() {
-            return (plan, Vec::new());
+            return (schedule, Vec::new());
         }
-        let mut set_apart = vec![false; plan.operations.len()];
+        let mut set_apart = vec![false; schedule.operations.len()];
         for (index, _) in &apart {
             set_apart[*index] = true;
         }
-        let rest = plan
+        let rest = schedule
             .operations
             .into_iter()
             .zip(set_apart)
@@ -76,10 +95,10 @@ impl Plan {
             })
             .collect();
         problems.sort_by_key(|problem| problem.line);
-        (Plan::ordered(rest), problems)
+        (Schedule::ordered(rest), problems)
     }
 
-    fn ordered(mut operations: Vec<Operation>) -> Plan {
+    fn ordered(mut operations: Vec<Operation>) -> Schedule {
         operations.shrink_to_fit();
         let index_of = |index: usize| u32::try_from(index).unwrap_or(u32::MAX);
         // Which user (chain) each operation belongs to, users numbered as they first appear.
@@ -115,11 +134,38 @@ impl Plan {
             let ordered = graph_order(&operations, chain);
             chain.copy_from_slice(&ordered);
         }
-        Plan {
+        Schedule {
             operations,
             order,
             starts,
         }
+    }
+
+    /// Every number the file gives to a user when an earlier row gives it to another, in file
+    /// order. Two people seldom share a phone: many users given one number is what a file
+    /// written to take over accounts looks like (every one of them would then receive their
+    /// codes on it), so the check before sending warns of it.
+    pub fn shared_numbers(&self) -> Vec<SharedNumber> {
+        let mut first: HashMap<&str, (String, u64)> = HashMap::new();
+        let mut shared = Vec::new();
+        for operation in self.operations.iter().filter(|operation| !operation.remove) {
+            let key = operation.user_key();
+            match first.get(&*operation.number) {
+                Some((earlier_user, earlier_line)) if *earlier_user != key => {
+                    shared.push(SharedNumber {
+                        line: operation.line,
+                        earlier_line: *earlier_line,
+                        number: crate::phone::mask(&operation.number),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    first.insert(&operation.number, (key, operation.line));
+                }
+            }
+        }
+        shared.sort_by_key(|shared| shared.line);
+        shared
     }
 
     /// Each user's operations (indices into `operations`), in run order; users in the order
@@ -278,14 +324,14 @@ mod tests {
             operation(6, "other@b.c", Mobile, true, "+49 1702222222"),
             operation(7, "other@b.c", AlternateMobile, true, "+49 1703333333"),
         ];
-        let plan = Plan::new(operations).expect("a plan");
+        let schedule = Schedule::new(operations).expect("a schedule");
         let lines = |chain: &[u32]| {
             chain
                 .iter()
-                .map(|index| plan.operations[*index as usize].line)
+                .map(|index| schedule.operations[*index as usize].line)
                 .collect::<Vec<_>>()
         };
-        let chains: Vec<&[u32]> = plan.chains().collect();
+        let chains: Vec<&[u32]> = schedule.chains().collect();
         assert_eq!(chains.len(), 2, "a UPN compared without case");
         assert_eq!(
             lines(chains[0]),
@@ -300,9 +346,36 @@ mod tests {
     }
 
     #[test]
+    fn a_number_given_to_several_users_is_named_with_both_lines() {
+        use PhoneType::{Mobile, Office};
+        let schedule = Schedule::new(vec![
+            operation(2, "a@b.c", Mobile, false, "+49 1701234567"),
+            operation(3, "A@B.C", Office, false, "+49 1701234567"),
+            operation(4, "other@b.c", Mobile, false, "+49 1701234567"),
+            operation(5, "third@b.c", Mobile, true, "+49 1701234567"),
+            operation(6, "fourth@b.c", Mobile, false, "+49 1709999999"),
+        ])
+        .expect("a schedule");
+        let shared = schedule.shared_numbers();
+        assert_eq!(
+            shared,
+            [SharedNumber {
+                line: 4,
+                earlier_line: 2,
+                number: "+49 ********67".to_owned()
+            }],
+            "the same user twice, and a removal, are no warning"
+        );
+        assert_eq!(
+            shared[0].to_string(),
+            "line 4: +49 ********67 is also given to another user on line 2"
+        );
+    }
+
+    #[test]
     fn one_user_and_type_given_two_numbers_is_set_apart_naming_both_lines_and_the_column() {
         use PhoneType::{AlternateMobile, Mobile};
-        let (plan, problems) = Plan::apart(
+        let (schedule, problems) = Schedule::apart(
             vec![
                 operation(2, "a@b.c", Mobile, false, "+49 1701234567"),
                 operation(3, "a@b.c", AlternateMobile, false, "+49 1707654321"),
@@ -326,7 +399,7 @@ mod tests {
             "{later}"
         );
         assert!(problems[0].to_string().contains("line 9"), "{problems:?}");
-        let planned: Vec<u64> = plan
+        let planned: Vec<u64> = schedule
             .operations
             .iter()
             .map(|operation| operation.line)
@@ -337,7 +410,7 @@ mod tests {
             "the rest still runs; the same number again is no problem"
         );
         assert!(
-            Plan::new(plan.operations).is_ok(),
+            Schedule::new(schedule.operations).is_ok(),
             "nothing left in conflict"
         );
     }

@@ -5,11 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write;
 use std::path::Path;
 
-use super::outcome::{RowOutcome, masked};
 use super::problem::Problem;
+use super::row_outcome::{RowOutcome, masked};
 use super::rows::Operation;
 
 /// How many rows the page lists in full (the CSV has every one).
@@ -88,6 +87,18 @@ impl Line<'_> {
         }
     }
 
+    /// The `CallerName` the row names (sent beside the admin's).
+    fn row_caller_name(&self) -> String {
+        match self.subject {
+            Subject::Change(operation) => operation
+                .options
+                .as_ref()
+                .and_then(|options| options.caller_name.clone())
+                .unwrap_or_default(),
+            Subject::Skipped(_) => String::new(),
+        }
+    }
+
     /// Whether a person should look at it: failed, not sent, or succeeded with a warning.
     fn needs_a_person(&self) -> bool {
         self.outcome
@@ -96,7 +107,7 @@ impl Line<'_> {
 }
 
 /// What the run was, for the page's heading.
-pub struct Summary<'a> {
+pub struct Heading<'a> {
     pub file_name: &'a str,
     pub dry_run: bool,
     pub interrupted: bool,
@@ -109,12 +120,14 @@ pub struct Summary<'a> {
 ///
 /// The file cannot be written.
 pub fn write_csv(path: &Path, lines: &[Line<'_>], delimiter: u8) -> std::io::Result<()> {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut bytes = Vec::new();
     // A BOM: Excel reads the file as UTF-8 only with one.
-    file.write_all(b"\xEF\xBB\xBF")?;
+    bytes.extend_from_slice(b"\xEF\xBB\xBF");
+    // Every cell quoted: a delimiter or a line break in a cell never starts another cell.
     let mut writer = csv::WriterBuilder::new()
         .delimiter(delimiter)
-        .from_writer(file);
+        .quote_style(csv::QuoteStyle::Always)
+        .from_writer(&mut bytes);
     writer.write_record([
         "line",
         "user",
@@ -127,6 +140,7 @@ pub fn write_csv(path: &Path, lines: &[Line<'_>], delimiter: u8) -> std::io::Res
         "message",
         "warnings",
         "conflictOwner",
+        "rowCallerName",
     ])?;
     for line in lines {
         let outcome = line.outcome;
@@ -154,18 +168,50 @@ pub fn write_csv(path: &Path, lines: &[Line<'_>], delimiter: u8) -> std::io::Res
             outcome
                 .and_then(|o| o.conflict_owner.clone())
                 .unwrap_or_default(),
+            line.row_caller_name(),
         ];
         writer.write_record(cells.iter().map(|cell| as_text(cell)))?;
     }
-    writer.flush()
+    writer.flush()?;
+    drop(writer);
+    super::output::write_new(path, &bytes)
 }
 
-/// A cell Excel keeps as text: one that would start a formula (`=`, `+`, `-`, `@`, a tab or
-/// a carriage return) gets a leading apostrophe, as OWASP's CSV-injection guidance advises.
+/// A cell Excel keeps as text: one whose first character other than a space would start a
+/// formula (`=`, `+`, `-`, `@`, a tab or a carriage return, or their full-width and small
+/// forms, which some spreadsheets also read as operators) gets a leading apostrophe, as OWASP's
+/// CSV-injection guidance advises; and a line break or other control character inside a cell
+/// becomes a space, so that no line of the cell starts one either.
 pub fn as_text(cell: &str) -> String {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
-        _ => cell.to_owned(),
+    let starts_formula = |c: char| {
+        matches!(
+            c,
+            '=' | '+'
+                | '-'
+                | '@'
+                | '\t'
+                | '\r'
+                | '\n'
+                | '\u{FF1D}'
+                | '\u{FF0B}'
+                | '\u{FF0D}'
+                | '\u{FF20}'
+                | '\u{FE66}'
+                | '\u{FE62}'
+                | '\u{FE63}'
+                | '\u{FE6B}'
+                | '\u{2212}'
+        )
+    };
+    let first = cell.chars().find(|c| *c != ' ' && *c != '\u{3000}');
+    let flat: String = cell
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if first.is_some_and(starts_formula) {
+        format!("'{flat}")
+    } else {
+        flat
     }
 }
 
@@ -191,12 +237,12 @@ fn tally(lines: &[Line<'_>]) -> (BTreeMap<String, usize>, BTreeMap<String, usize
 /// # Errors
 ///
 /// The file cannot be written.
-pub fn write_html(path: &Path, lines: &[Line<'_>], summary: &Summary<'_>) -> std::io::Result<()> {
-    std::fs::write(path, html(lines, summary))
+pub fn write_html(path: &Path, lines: &[Line<'_>], heading: &Heading<'_>) -> std::io::Result<()> {
+    super::output::write_new(path, html(lines, heading).as_bytes())
 }
 
 /// The page.
-pub fn html(lines: &[Line<'_>], summary: &Summary<'_>) -> String {
+pub fn html(lines: &[Line<'_>], heading: &Heading<'_>) -> String {
     let (outcomes, warnings) = tally(lines);
     let succeeded = lines
         .iter()
@@ -212,7 +258,7 @@ pub fn html(lines: &[Line<'_>], summary: &Summary<'_>) -> String {
         .count();
     let not_sent = lines.len() - succeeded - failed - skipped;
     let mut page = String::new();
-    let title = format!("Phone MFA bulk run: {}", escape(summary.file_name));
+    let title = format!("Phone MFA bulk run: {}", escape(heading.file_name));
     let _ = write!(
         page,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -220,10 +266,10 @@ pub fn html(lines: &[Line<'_>], summary: &Summary<'_>) -> String {
          <title>{title}</title><style>{STYLE}</style></head><body>\n<h1>{title}</h1>\n"
     );
     let mut notes = Vec::new();
-    if summary.dry_run {
+    if heading.dry_run {
         notes.push("Dry run: every row was planned by the handler; nothing was written.");
     }
-    if summary.interrupted {
+    if heading.interrupted {
         notes.push("Interrupted: run the same command again to go on where it stopped.");
     }
     for note in notes {
@@ -238,7 +284,7 @@ pub fn html(lines: &[Line<'_>], summary: &Summary<'_>) -> String {
          <div class=\"total bad\"><b id=\"total-skipped\">{skipped}</b> rows skipped</div>\
          <div class=\"total\"><b>{:.0} s</b> taken</div></section>",
         lines.len() - skipped,
-        summary.elapsed_seconds
+        heading.elapsed_seconds
     );
     page.push_str("<h2>Outcomes</h2>\n");
     page.push_str(&chart("outcomes", &outcomes));
@@ -365,6 +411,25 @@ mod tests {
         assert_eq!(as_text("+49 ********67"), "'+49 ********67");
         assert_eq!(as_text("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(as_text("adele@contoso.com"), "adele@contoso.com");
+        for cell in [
+            " =1+1",
+            "\t=1+1",
+            "\u{FF1D}1+1",
+            "\u{FF0B}49 170",
+            "\u{FF0D}1",
+            "\u{FF20}SUM(A1)",
+            "\r=1",
+            "-2+3",
+        ] {
+            let text = as_text(cell);
+            assert!(text.starts_with('\''), "{cell:?} became {text:?}");
+            assert!(!text.contains(['\r', '\n', '\t']), "{text:?}");
+        }
+        assert_eq!(
+            as_text("held back\n=HYPERLINK(\"x\")"),
+            "held back =HYPERLINK(\"x\")",
+            "no line inside a cell starts a formula"
+        );
         let operation = Operation {
             line: 2,
             user: "<script>alert(1)</script>@contoso.com".into(),
@@ -379,7 +444,7 @@ mod tests {
                 subject: Subject::Change(&operation),
                 outcome: None,
             }],
-            &Summary {
+            &Heading {
                 file_name: "new hires.csv",
                 dry_run: false,
                 interrupted: true,
@@ -389,5 +454,123 @@ mod tests {
         assert!(!page.contains("<script"), "escaped");
         assert!(!page.contains("1234567"), "numbers masked");
         assert!(page.contains("id=\"total-not-sent\">1<"));
+    }
+
+    /// The report of a fixed run (no times or ids in it but the elapsed time, fixed here): a
+    /// change to either file's shape is a visible diff.
+    #[test]
+    fn the_reports_of_a_fixed_run_are_a_contract() {
+        use crate::bulk::row_outcome::RowOutcome;
+        let change = |line, user: &str, phone_type, remove, number: &str| Operation {
+            line,
+            user: user.into(),
+            phone_type,
+            remove,
+            number: number.into(),
+            column: 1,
+            options: None,
+        };
+        let added = change(
+            2,
+            "adele@contoso.com",
+            PhoneType::Mobile,
+            false,
+            "+49 1701111111",
+        );
+        let protected = change(
+            3,
+            "ga@contoso.com",
+            PhoneType::Mobile,
+            false,
+            "+49 1702222222",
+        );
+        let removed = change(
+            5,
+            "=cmd|' /C calc'!A0",
+            PhoneType::Office,
+            true,
+            "+49 891234567",
+        );
+        let waiting = change(
+            6,
+            "bob@contoso.com",
+            PhoneType::AlternateMobile,
+            false,
+            "+49 1703333333",
+        );
+        let problem = Problem {
+            line: 4,
+            user: Some("typo@contoso.com".to_owned()),
+            user_key: None,
+            column: Some((1, "Mobile".to_owned())),
+            message: "Excel turned the number into '4,91701E+11' and dropped digits".to_owned(),
+        };
+        let outcomes = [
+            RowOutcome {
+                succeeded: true,
+                action: Some("added".to_owned()),
+                error_code: None,
+                message: "Added the mobile phone +49 ********11".to_owned(),
+                warnings: vec!["phoneOnlyMfa".to_owned()],
+                conflict_owner: None,
+                transient: false,
+            },
+            RowOutcome {
+                succeeded: false,
+                action: Some("none".to_owned()),
+                error_code: Some("protectedUser".to_owned()),
+                message: "holds a privileged role".to_owned(),
+                warnings: Vec::new(),
+                conflict_owner: None,
+                transient: false,
+            },
+            RowOutcome {
+                succeeded: true,
+                action: Some("removed".to_owned()),
+                error_code: None,
+                message: "-removed".to_owned(),
+                warnings: Vec::new(),
+                conflict_owner: None,
+                transient: false,
+            },
+        ];
+        let lines = [
+            Line {
+                subject: Subject::Change(&added),
+                outcome: Some(&outcomes[0]),
+            },
+            Line {
+                subject: Subject::Change(&protected),
+                outcome: Some(&outcomes[1]),
+            },
+            Line {
+                subject: Subject::Skipped(&problem),
+                outcome: None,
+            },
+            Line {
+                subject: Subject::Change(&removed),
+                outcome: Some(&outcomes[2]),
+            },
+            Line {
+                subject: Subject::Change(&waiting),
+                outcome: None,
+            },
+        ];
+        let directory = std::env::temp_dir().join(format!("bulk-report-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&directory).expect("a directory");
+        let path = directory.join("report.csv");
+        write_csv(&path, &lines, b';').expect("written");
+        let csv = std::fs::read_to_string(&path).expect("read");
+        insta::assert_snapshot!("report_csv", csv);
+        let page = html(
+            &lines,
+            &Heading {
+                file_name: "new hires.csv",
+                dry_run: false,
+                interrupted: false,
+                elapsed_seconds: 12.0,
+            },
+        );
+        insta::assert_snapshot!("report_html", page);
     }
 }
