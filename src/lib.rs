@@ -42,6 +42,7 @@ pub mod plan;
 pub mod policy;
 pub mod preflight;
 pub mod protection;
+pub mod readiness;
 pub mod replay;
 pub mod report;
 pub mod request;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 /// The modules that must stay pure: they decide or describe, and never do IO. A module is
 /// `src/<name>.rs` or the directory `src/<name>/`.
-const PURE: [&str; 13] = [
+const PURE: [&str; 15] = [
     "src/plan",
     "src/permissions",
     "src/methods",
@@ -19,6 +19,8 @@ const PURE: [&str; 13] = [
     "src/notify/message",
     "src/runbook/wording",
     "src/openapi",
+    "src/readiness/classify",
+    "src/readiness/fingerprint",
 ];
 
 /// What a pure module must not name.
