@@ -65,6 +65,9 @@ pub struct Config {
     /// How long an invocation waits for a user's lease another instance holds
     /// (`MFA_LEASE_WAIT_SECONDS`).
     pub lease_wait: Duration,
+    /// `MFA_CLEANUP_KEY`: the secret the readiness scan keys `cleanup.csv`'s number
+    /// fingerprints with, and the handler checks them with.
+    pub cleanup_key: Option<crate::readiness::CleanupKey>,
 }
 
 /// Where tokens come from.
@@ -217,6 +220,11 @@ impl Config {
             }
         };
         let lease_wait = env.seconds("MFA_LEASE_WAIT_SECONDS", 30.0, 1.0, 180.0);
+        let cleanup_key = env.get("MFA_CLEANUP_KEY").and_then(|key| {
+            crate::readiness::CleanupKey::new(&key)
+                .map_err(|problem| env.problem(problem))
+                .ok()
+        });
         let problems = env.problems.into_inner();
         match graph_endpoint {
             Some(graph_endpoint) if problems.is_empty() => Ok(Config {
@@ -240,6 +248,7 @@ impl Config {
                 policy_check,
                 leases,
                 lease_wait,
+                cleanup_key,
             }),
             _ => Err(ConfigError { problems }),
         }

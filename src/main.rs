@@ -42,6 +42,10 @@ fn main() -> ExitCode {
             tool_logging();
             block_on(mfa_phone_handler::smoke::main(*arguments))
         }
+        Some(Command::Readiness(arguments)) => {
+            tool_logging();
+            block_on(mfa_phone_handler::readiness::command::main(arguments))
+        }
         Some(Command::Preflight(arguments)) => {
             let options = mfa_phone_handler::preflight::Options::from(arguments);
             ExitCode::from(mfa_phone_handler::preflight::main(&options))

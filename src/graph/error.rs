@@ -128,6 +128,7 @@ pub enum GraphOperation {
     ReadServicePrincipals,
     ReadApplicationOwners,
     ReadGroupMembers,
+    ReadGroupUsers,
 }
 
 impl GraphOperation {
@@ -170,6 +171,9 @@ impl GraphOperation {
             GraphOperation::ReadGroupMembers => {
                 "read the service principals in groups holding privileged roles"
             }
+            GraphOperation::ReadGroupUsers => {
+                "read the users of the groups the methods policy targets, or that hold roles"
+            }
         }
     }
 
@@ -208,7 +212,8 @@ impl GraphOperation {
             GraphOperation::CheckMemberGroups => "GroupMember.Read.All (with User.Read.All)",
             GraphOperation::ReadGroups
             | GraphOperation::ReadGroupOwners
-            | GraphOperation::ReadGroupMembers => "GroupMember.Read.All",
+            | GraphOperation::ReadGroupMembers
+            | GraphOperation::ReadGroupUsers => "GroupMember.Read.All",
             GraphOperation::ReadMethodPolicy => "Policy.Read.AuthenticationMethod",
             GraphOperation::ReadGraphPermissionGrants
             | GraphOperation::ReadServicePrincipals

@@ -62,6 +62,8 @@ pub enum Method {
     PlatformCredential,
     /// Certificate-based authentication.
     Certificate,
+    /// An external authentication method (another provider's MFA).
+    External,
     /// E-mail, a Temporary Access Pass, security questions, the password: no MFA alternative.
     NotMfa,
 }
@@ -220,6 +222,13 @@ pub fn classify(policy: &MethodsPolicy, subject: &Subject) -> Verdict {
         // authentication methods policy: registered means available.
         (Method::WindowsHello, "windowsHelloForBusiness", None, true),
         (Method::PlatformCredential, "platformCredential", None, true),
+        // Each external method has its own configuration; registered counts as available.
+        (
+            Method::External,
+            "externalAuthenticationMethod",
+            None,
+            false,
+        ),
     ] {
         if !subject.registered.contains(&method) {
             continue;
