@@ -4,6 +4,7 @@
 //! (pure); `scan` reads Graph (read only) at the reports limit (`pacer`) and hands `record`s
 //! to a sink; `output` writes the files; `summary` adds them up.
 
+pub mod batches;
 pub mod classify;
 pub mod command;
 pub mod fingerprint;
@@ -11,6 +12,7 @@ pub mod output;
 pub mod pacer;
 pub mod record;
 pub mod scan;
+pub mod standing;
 pub mod summary;
 
 pub use self::classify::{Category, Verdict, classify};

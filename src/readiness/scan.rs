@@ -7,23 +7,20 @@
 //! so the command line and a Function App's timer can both call it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio::time::Instant;
 
-use crate::graph::{
-    Denial, GraphClient, GraphError, GraphErrorKind, ListedAccount, RegistrationRow, throttled_for,
-};
+use crate::graph::{Denial, GraphClient, GraphError, GraphErrorKind, ListedAccount};
 use crate::methods::AuthenticationMethods;
 use crate::protection::{Protection, RoleHolders, Verdict as ProtectionVerdict};
-use crate::readiness::classify::{
-    Category, GlobalAdmin, Kind, Method, MethodsPolicy, Subject, classify,
-};
+use crate::readiness::batches::read_batch;
+use crate::readiness::classify::{Category, Kind, Method, MethodsPolicy, Subject, classify};
 use crate::readiness::fingerprint::CleanupKey;
 use crate::readiness::pacer::Window;
 use crate::readiness::record::{CleanupRecord, Protected, UserRecord, methods_of, removal_order};
+use crate::readiness::standing::{global_admin, kind_of_report_row};
 use crate::readiness::summary::Summary;
 use crate::user::UserRef;
 
@@ -353,59 +350,6 @@ fn write_cleanup(
     Ok(())
 }
 
-/// How many times a throttled `$batch` item is asked again.
-const ITEM_ATTEMPTS: usize = 5;
-
-type BatchAnswers<T> = Vec<(usize, Result<T, GraphError>)>;
-
-/// One `$batch` of reads, its throttled items asked again after the wait Graph names. A batch
-/// that fails as a whole leaves its users unread, unless a permission is missing.
-async fn read_batch<T, F, Fut>(
-    users: &[UserRef],
-    send: F,
-) -> Result<HashMap<usize, Result<T, GraphError>>, ScanError>
-where
-    F: Fn(Vec<UserRef>) -> Fut,
-    Fut: std::future::Future<Output = Result<BatchAnswers<T>, GraphError>>,
-{
-    let mut found: HashMap<usize, Result<T, GraphError>> = HashMap::new();
-    let mut pending: Vec<usize> = (0..users.len()).collect();
-    for attempt in 0..ITEM_ATTEMPTS {
-        if pending.is_empty() {
-            break;
-        }
-        let asked: Vec<UserRef> = pending.iter().map(|index| users[*index].clone()).collect();
-        let answers = match send(asked).await {
-            Ok(answers) => answers,
-            Err(error) if matches!(error.kind, GraphErrorKind::Forbidden { .. }) => {
-                return Err(error.into());
-            }
-            Err(_) => return Ok(found),
-        };
-        let mut wait = Duration::ZERO;
-        let mut again = Vec::new();
-        for (position, answer) in answers {
-            let Some(index) = pending.get(position).copied() else {
-                continue;
-            };
-            match answer {
-                Err(error) if error.kind.is_throttled() && attempt + 1 < ITEM_ATTEMPTS => {
-                    wait = wait.max(throttled_for(&error).unwrap_or(Duration::from_secs(1)));
-                    again.push(index);
-                }
-                answer => {
-                    found.insert(index, answer);
-                }
-            }
-        }
-        pending = again;
-        if !pending.is_empty() {
-            tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
-        }
-    }
-    Ok(found)
-}
-
 async fn per_user(
     graph: &GraphClient,
     protection: &Protection,
@@ -526,61 +470,6 @@ fn record(
         verdict,
         protected,
         unknown_methods: unknown,
-    }
-}
-
-fn kind_of_report_row(
-    row: &RegistrationRow,
-    guests: &Result<HashMap<String, bool>, String>,
-) -> Kind {
-    if !row.guest {
-        return Kind::Member;
-    }
-    match guests {
-        Ok(guests) => match guests.get(&row.id.to_ascii_lowercase()) {
-            Some(true) => Kind::External,
-            Some(false) => Kind::InternalGuest,
-            None => Kind::UnknownGuest("not in the user list".to_owned()),
-        },
-        Err(why) => Kind::UnknownGuest(why.clone()),
-    }
-}
-
-/// The name Graph gives the role, in the built-in list and in Graph's own.
-const GLOBAL_ADMINISTRATOR: &str = "Global Administrator";
-
-fn global_admin(holders: &RoleHolders, user: &str, member_of: &HashSet<String>) -> GlobalAdmin {
-    let snapshot = match holders {
-        None => {
-            return GlobalAdmin::Unknown(
-                "role holders are not read (MFA_ALLOW_PRIVILEGED_TARGETS=true and no protected \
-                 group)"
-                    .to_owned(),
-            );
-        }
-        Some(Err(error)) => return GlobalAdmin::Unknown(error.to_string()),
-        Some(Ok(snapshot)) => Arc::clone(snapshot),
-    };
-    let holds = std::iter::once(user)
-        .chain(member_of.iter().map(String::as_str))
-        .flat_map(|principal| snapshot.holds(principal))
-        .filter(|hold| hold.role.eq_ignore_ascii_case(GLOBAL_ADMINISTRATOR));
-    let mut eligible = false;
-    for hold in holds {
-        if !hold.eligible {
-            return GlobalAdmin::Active;
-        }
-        eligible = true;
-    }
-    let through_pim_for_groups = snapshot
-        .eligible_groups(user)
-        .iter()
-        .flat_map(|group| snapshot.holds(group))
-        .any(|hold| hold.role.eq_ignore_ascii_case(GLOBAL_ADMINISTRATOR));
-    if eligible || through_pim_for_groups {
-        GlobalAdmin::EligibleOnly
-    } else {
-        GlobalAdmin::No
     }
 }
 

@@ -17,6 +17,7 @@ mod picture;
 mod preflight;
 mod privacy;
 mod queue;
+mod readiness;
 mod real_queue;
 mod replay;
 mod security;

@@ -8,6 +8,7 @@ mod directory;
 mod identity;
 mod json;
 mod permissions;
+mod readiness;
 mod routes;
 mod throttle;
 

@@ -196,7 +196,35 @@ pub(super) fn dispatch(
             if !sms {
                 body["isOfficePhoneAllowed"] = json!(policy.office_phone_allowed);
             }
+            let provider = if sms {
+                policy.sms_provider
+            } else {
+                policy.voice_provider
+            };
+            if let Some(settings) = super::readiness::provider_json(provider) {
+                body["telecomProviderSettings"] = settings;
+            }
             ok(200, body)
+        }
+        (
+            "GET",
+            [
+                "policies",
+                "authenticationMethodsPolicy",
+                "authenticationMethodConfigurations",
+                id,
+            ],
+        ) => {
+            if let Some(denied) = require(roles, &POLICY_READ, Backend::Directory) {
+                return denied;
+            }
+            super::readiness::other_configuration(shared, id)
+        }
+        ("GET", ["groups", group, "transitiveMembers", "microsoft.graph.user"]) => {
+            if let Some(denied) = require(roles, &MEMBERSHIP_READ, Backend::Directory) {
+                return denied;
+            }
+            super::readiness::transitive_users(shared, group, query)
         }
         ("GET", ["users", key, "authentication", "phoneMethods", id]) => {
             if let Some(denied) = require(roles, &PHONE_METHODS_READ, Backend::Methods) {
