@@ -40,7 +40,7 @@ pub struct ScanSettings {
 }
 
 /// Where a scan's rows go, as they are found.
-pub trait Sink {
+pub trait Sink: Send {
     /// One classified user.
     ///
     /// # Errors
@@ -183,9 +183,12 @@ async fn prepare(
     groups.dedup();
     let mut groups_of: HashMap<String, HashSet<String>> = HashMap::new();
     let reads = futures_util::stream::iter(
-        groups
-            .iter()
-            .map(|group| async move { (group, graph.transitive_user_members(group).await) }),
+        // Owned names: a future that borrows from the list is not `Send` for every lifetime,
+        // and the Function App runs the scan on a multi-threaded runtime.
+        groups.into_iter().map(|group| async move {
+            let members = graph.transitive_user_members(&group).await;
+            (group, members)
+        }),
     )
     .buffer_unordered(4)
     .collect::<Vec<_>>()
