@@ -18,6 +18,7 @@ mod preflight;
 mod privacy;
 mod queue;
 mod readiness;
+mod readiness_app;
 mod real_queue;
 mod replay;
 mod security;
