@@ -25,6 +25,7 @@ pub mod config;
 pub mod credential;
 #[cfg(feature = "simulator")]
 pub mod demo;
+pub mod download;
 pub mod graph;
 pub mod host;
 pub mod journal;

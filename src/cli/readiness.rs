@@ -1,5 +1,6 @@
 //! The `readiness` command's options (clap derive): where the files go, the per-user read,
-//! what the clean-up includes, `--json`.
+//! what the clean-up includes, `--json`; `--endpoint` to download the Function App's latest
+//! scan instead (with the function key and audience every tool uses).
 
 use std::path::PathBuf;
 
@@ -33,6 +34,19 @@ pub struct ReadinessArgs {
     /// Print the summary as one JSON object on stdout (no progress lines)
     #[arg(long)]
     pub json: bool,
+    /// Download the latest scan the Function App keeps instead of scanning: the app's URL
+    /// (https://APP.azurewebsites.net) or its readiness function's (…/api/readiness); https
+    /// only, except on this machine
+    #[arg(
+        long,
+        value_name = "URL",
+        value_parser = crate::download::readiness_url,
+        conflicts_with_all = ["per_user", "cleanup_include"]
+    )]
+    pub endpoint: Option<url::Url>,
+    /// With --endpoint: the function key and the audience
+    #[command(flatten)]
+    pub credentials: crate::cli::api::ApiCredentials,
 }
 
 /// What `--cleanup-include` may add.

@@ -41,6 +41,13 @@ fn principal(oid: &str, roles: &[&str]) -> String {
 async fn deployment(
     azurite: &mfa_phone_handler::simulator::azurite::Azurite,
 ) -> (TestApp, FunctionsHost, ScanStore, ReadinessTenant) {
+    deployment_with(azurite, HostOptions::default()).await
+}
+
+async fn deployment_with(
+    azurite: &mfa_phone_handler::simulator::azurite::Azurite,
+    options: HostOptions,
+) -> (TestApp, FunctionsHost, ScanStore, ReadinessTenant) {
     let storage = storage_of(azurite);
     let ids = Arc::new(Mutex::new(None));
     let kept = ids.clone();
@@ -58,7 +65,7 @@ async fn deployment(
         .await;
     let host = FunctionsHost::start(
         &app.handler,
-        HostOptions::default()
+        options
             .with_storage(storage.clone())
             .others_polled_every(Duration::from_millis(200)),
     )
@@ -244,4 +251,63 @@ async fn a_writers_post_is_answered_202_and_the_queued_scan_runs_and_is_then_ser
         Some(200)
     );
     assert!(app.writes().is_empty(), "nothing written to Graph");
+}
+
+/// Runs `readiness --endpoint URL --out DIR` with `key` as MFA_FUNCTION_KEY; its exit status
+/// and stderr.
+async fn download(url: &str, out: &std::path::Path, key: Option<&str>) -> (i32, String) {
+    let mut command = crate::helpers::handler_command();
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["readiness", "--endpoint", url, "--out"])
+        .arg(out)
+        .stdin(std::process::Stdio::null());
+    if let Some(key) = key {
+        command.env("MFA_FUNCTION_KEY", key);
+    }
+    let output = within("the download", command.output())
+        .await
+        .expect("it runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_command_downloads_the_latest_scan_with_the_function_key_and_not_without() {
+    let azurite = azurite().await;
+    let (_app, host, store, _) = deployment_with(
+        &azurite,
+        HostOptions::default().with_function_key("the-key"),
+    )
+    .await;
+    within(
+        "the timer's run",
+        host.fire_timer("MfaReadinessTimer", false),
+    )
+    .await;
+    let out = std::env::temp_dir().join(format!("mfa-download-{}", uuid::Uuid::new_v4()));
+
+    let (status, stderr) = download(&host.url(), &out, None).await;
+    assert_eq!(status, 2, "{stderr}");
+    assert!(stderr.contains("function key"), "{stderr}");
+
+    let (status, stderr) = download(&host.url(), &out, Some("the-key")).await;
+    assert_eq!(status, 0, "{stderr}");
+    for name in ["readiness.csv", "readiness.json", "cleanup.csv"] {
+        let kept = store.latest(name).await.expect("read").expect("kept");
+        assert_eq!(
+            std::fs::read(out.join(name)).expect(name),
+            kept.to_vec(),
+            "{name}"
+        );
+    }
+    let (status, stderr) = download("http://192.0.2.1/api/readiness", &out, Some("the-key")).await;
+    assert_eq!(
+        status, 2,
+        "plain http leaves this machine: refused before anything is sent"
+    );
+    assert!(stderr.contains("https"), "{stderr}");
 }
