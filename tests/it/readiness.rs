@@ -12,7 +12,10 @@ use mfa_phone_handler::simulator::tenant::readiness::{
 use mfa_phone_handler::simulator::{SimOptions, Simulator};
 use serde_json::Value;
 
-use crate::helpers::{FAST, handler_command, within};
+use mfa_phone_handler::phone::PhoneType;
+use serde_json::json;
+
+use crate::helpers::{FAST, Results, TestApp, handler_command, within};
 
 /// A key of the length the Bicep generates.
 pub const KEY: &str = "readiness-test-key-0123456789abcdef";
@@ -176,7 +179,7 @@ async fn every_category_and_date_comes_out_of_a_tenant_built_for_them_and_nothin
     assert_eq!(lines.len(), 2, "{cleanup}");
     assert!(lines[0].starts_with(&format!("{},alternateMobile,remove,hs256:", ids.passkey)));
     assert!(lines[1].starts_with(&format!("{},mobile,remove,hs256:", ids.passkey)));
-    let key = mfa_phone_handler::readiness::CleanupKey::new(KEY).expect("a key");
+    let key = mfa_phone_handler::readiness::fingerprint::CleanupKey::new(KEY).expect("a key");
     assert!(lines[0].contains(&key.fingerprint(PASSKEY_ALTERNATE)));
     assert!(lines[1].contains(&key.fingerprint(PASSKEY_MOBILE)));
     // Read only: nothing written, every batch item a GET, the report filtered on the server.
@@ -266,4 +269,99 @@ async fn without_the_key_there_is_no_cleanup_file_and_the_summary_says_why() {
         "{summary}"
     );
     sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_number_changed_between_the_scan_and_the_cleanup_is_left_and_the_scanned_one_removed() {
+    let ids = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let kept = ids.clone();
+    let app = TestApp::builder()
+        .env("MFA_CLEANUP_KEY", KEY)
+        .prepare(move |sim| {
+            *kept.lock().expect("the ids") = Some(sim.tenant(readiness_tenant));
+        })
+        .spawn()
+        .await;
+    let ids = ids.lock().expect("the ids").clone().expect("the tenant");
+    let out = scratch();
+    // The scan is its own process with the same settings as the handler.
+    let (status, summary) = run_scan(&app.sim, &out, &[("MFA_CLEANUP_KEY", KEY)], &[]).await;
+    assert_eq!(status, 0, "{summary}");
+    let cleanup = std::fs::read_to_string(out.join("cleanup.csv")).expect("written");
+    let mut reader = csv::Reader::from_reader(cleanup.trim_start_matches('\u{feff}').as_bytes());
+    let removals: Vec<csv::StringRecord> = reader
+        .records()
+        .map(|record| record.expect("a row"))
+        .filter(|record| record[0] == ids.passkey)
+        .collect();
+    assert_eq!(removals.len(), 2, "{cleanup}");
+    // Someone registers a new mobile number for Paula after the scan.
+    app.sim.tenant(|tenant| {
+        tenant.seed_phone(&ids.passkey, PhoneType::Mobile, "+49 1709990001");
+    });
+    let mut answers = Vec::new();
+    for removal in &removals {
+        answers.push(
+            app.call(json!({
+                "UserId": &removal[0],
+                "phoneType": &removal[1],
+                "Remove": true,
+                "numberFingerprint": &removal[3],
+            }))
+            .await,
+        );
+    }
+    assert_eq!(answers[0].status, 200, "{}", answers[0].report);
+    assert_eq!(
+        answers[1].error_code(),
+        "numberMismatch",
+        "{}",
+        answers[1].report
+    );
+    let phones = app.phones(&ids.passkey);
+    assert_eq!(
+        phones.len(),
+        1,
+        "the alternate mobile the scan saw is gone: {phones:?}"
+    );
+    assert_eq!(phones[0].0, PhoneType::Mobile);
+    assert!(
+        phones[0].1.contains("1709990001"),
+        "the new mobile is left: {phones:?}"
+    );
+    // A fingerprint that is not one is refused before anything is read.
+    let malformed = app
+        .call(
+            json!({"UserId": &ids.passkey, "phoneType": "mobile", "Remove": true,
+                      "numberFingerprint": "+49 1709990001"}),
+        )
+        .await;
+    assert_eq!(malformed.status, 400, "{}", malformed.report);
+}
+
+#[tokio::test]
+async fn a_handler_without_the_key_removes_nothing_a_fingerprint_names() {
+    let ids = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let kept = ids.clone();
+    let app = TestApp::builder()
+        .prepare(move |sim| {
+            *kept.lock().expect("the ids") = Some(sim.tenant(readiness_tenant));
+        })
+        .spawn()
+        .await;
+    let ids = ids.lock().expect("the ids").clone().expect("the tenant");
+    let key = mfa_phone_handler::readiness::fingerprint::CleanupKey::new(KEY).expect("a key");
+    let answer = app
+        .call(
+            json!({"UserId": &ids.passkey, "phoneType": "mobile", "Remove": true,
+                      "numberFingerprint": key.fingerprint(PASSKEY_MOBILE)}),
+        )
+        .await;
+    assert_eq!(answer.error_code(), "numberMismatch", "{}", answer.report);
+    assert!(
+        answer.report.to_string().contains("MFA_CLEANUP_KEY"),
+        "{}",
+        answer.report
+    );
+    assert_eq!(app.phones(&ids.passkey).len(), 2, "nothing removed");
 }
