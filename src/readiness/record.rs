@@ -78,7 +78,7 @@ pub const CLEANUP_COLUMNS: [&str; 6] = [
     "phoneType",
     "operation",
     "numberFingerprint",
-    "userPrincipalName",
+    "principalName",
     "category",
 ];
 

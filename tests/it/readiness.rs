@@ -15,6 +15,9 @@ use serde_json::Value;
 use mfa_phone_handler::phone::PhoneType;
 use serde_json::json;
 
+use mfa_phone_handler::bulk::{self, options::Options};
+use mfa_phone_handler::simulator::host::{FunctionsHost, HostOptions};
+
 use crate::helpers::{FAST, Results, TestApp, handler_command, within};
 
 /// A key of the length the Bicep generates.
@@ -299,25 +302,28 @@ async fn a_number_changed_between_the_scan_and_the_cleanup_is_left_and_the_scann
     app.sim.tenant(|tenant| {
         tenant.seed_phone(&ids.passkey, PhoneType::Mobile, "+49 1709990001");
     });
-    let mut answers = Vec::new();
-    for removal in &removals {
-        answers.push(
-            app.call(json!({
-                "UserId": &removal[0],
-                "phoneType": &removal[1],
-                "Remove": true,
-                "numberFingerprint": &removal[3],
-            }))
-            .await,
-        );
-    }
-    assert_eq!(answers[0].status, 200, "{}", answers[0].report);
-    assert_eq!(
-        answers[1].error_code(),
-        "numberMismatch",
-        "{}",
-        answers[1].report
-    );
+    // The clean-up carried out as the README says: bulk, through the HTTP trigger.
+    let host = FunctionsHost::start(&app.handler, HostOptions::default())
+        .await
+        .expect("the host starts");
+    let report = scratch();
+    let options = Options::parse(&[
+        out.join("cleanup.csv").display().to_string(),
+        "--endpoint".to_owned(),
+        format!("{}/api/SetOrRemoveMobilePhoneMfa", host.url()),
+        "--out".to_owned(),
+        report.display().to_string(),
+    ])
+    .expect("the options");
+    let endpoint = options.endpoint().expect("an endpoint");
+    let status = within(
+        "the bulk run ends",
+        bulk::run(&options, &endpoint, std::future::pending()),
+    )
+    .await;
+    let outcomes = std::fs::read_to_string(report.join("report.csv")).expect("report.csv");
+    assert_eq!(status, 1, "one row failed: {outcomes}");
+    assert!(outcomes.contains("numberMismatch"), "{outcomes}");
     let phones = app.phones(&ids.passkey);
     assert_eq!(
         phones.len(),
