@@ -371,3 +371,76 @@ async fn a_handler_without_the_key_removes_nothing_a_fingerprint_names() {
     );
     assert_eq!(app.phones(&ids.passkey).len(), 2, "nothing removed");
 }
+
+#[tokio::test]
+async fn a_fully_migrated_telephony_provider_unblocks_and_a_partly_migrated_one_does_not() {
+    use mfa_phone_handler::simulator::tenant::policy::SimProvider;
+    let (sim, ids) = tenant(SimOptions::default()).await;
+    let settings = settings(&ids);
+    sim.tenant(|tenant| {
+        tenant.policy.sms_provider = Some(SimProvider {
+            migration_percentage: 100,
+            evaluation_mode: false,
+        });
+        tenant.policy.voice_provider = Some(SimProvider {
+            migration_percentage: 40,
+            evaluation_mode: false,
+        });
+    });
+    let out = scratch();
+    let (status, summary) = run_scan(&sim, &out, &as_pairs(&settings), &[]).await;
+    assert_eq!(status, 0, "{summary}");
+    let found = rows(&out.join("readiness.csv"));
+    let member = &found[&ids.member_phone_only];
+    assert_eq!(member["category"], "phoneOnly");
+    assert_eq!(member["affectedFrom"], "", "{member:#?}");
+    assert!(
+        member["reason"].contains("own telephony provider"),
+        "{member:#?}"
+    );
+    assert!(
+        summary["affectedFrom"]["notBlocked"].as_u64() > Some(0),
+        "{summary}"
+    );
+    // Voice alone is left, partly migrated: the user is still blocked.
+    sim.tenant(|tenant| tenant.policy.sms_provider = None);
+    let again = scratch();
+    let (_, _) = run_scan(&sim, &again, &as_pairs(&settings), &[]).await;
+    let found = rows(&again.join("readiness.csv"));
+    let member = &found[&ids.member_phone_only];
+    assert_eq!(member["affectedFrom"], "2027-02-01", "{member:#?}");
+    assert!(member["reason"].contains("partly migrated"), "{member:#?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_scan_follows_every_page_within_the_reports_limit_without_being_throttled() {
+    use mfa_phone_handler::simulator::Throttle;
+    let (sim, ids) = tenant(SimOptions {
+        report_page_size: 4,
+        throttle: Throttle {
+            reports_window: Some((5, std::time::Duration::from_secs(10))),
+            ..Throttle::default()
+        },
+        ..SimOptions::default()
+    })
+    .await;
+    let settings = settings(&ids);
+    let out = scratch();
+    let (status, summary) = run_scan(&sim, &out, &as_pairs(&settings), &[]).await;
+    assert_eq!(status, 0, "{summary}");
+    // 13 enabled users with a phone, 4 a page: 4 pages, within one window of 5.
+    assert_eq!(summary["pages"], 4, "{summary}");
+    assert_eq!(summary["users"], 13, "{summary}");
+    let reports: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|request| request.path.ends_with("/userRegistrationDetails"))
+        .collect();
+    assert_eq!(reports.len(), 4);
+    assert!(
+        reports.iter().all(|request| request.status == 200),
+        "no 429"
+    );
+    sim.shutdown().await;
+}
