@@ -444,3 +444,74 @@ async fn the_scan_follows_every_page_within_the_reports_limit_without_being_thro
     );
     sim.shutdown().await;
 }
+
+/// The dashboard as headless Chromium builds it: the totals, one bar per category and date,
+/// the groups in scope, the first blocked users, and nothing fetched from anywhere.
+#[tokio::test]
+async fn the_dashboard_shows_the_totals_the_chart_and_the_blocked_users_in_a_browser() {
+    let (sim, ids) = tenant(SimOptions::default()).await;
+    let settings = settings(&ids);
+    let out = scratch();
+    let (status, summary) = run_scan(&sim, &out, &as_pairs(&settings), &[]).await;
+    assert_eq!(status, 0, "{summary}");
+    let chromium = ["chromium", "chromium-browser"]
+        .iter()
+        .flat_map(|name| {
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(move |directory| directory.join(name))
+                .collect::<Vec<_>>()
+        })
+        .find(|path| path.is_file())
+        .expect("Chromium (apt install chromium; scripts/test installs it)");
+    let output = tokio::process::Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", out.join("readiness.html").display()))
+        .output();
+    let output = within("Chromium renders the page", output)
+        .await
+        .expect("Chromium runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dom = String::from_utf8_lossy(&output.stdout);
+    assert!(dom.contains(r#"<b id="total-users">13</b>"#), "{dom}");
+    assert!(dom.contains(r#"<b id="total-february">5</b>"#), "{dom}");
+    assert!(dom.contains(r#"<b id="total-july">3</b>"#), "{dom}");
+    assert!(
+        dom.contains(r#"data-label="phoneOnly" data-count="8""#),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(r#"data-label="phoneOnly from 2027-07-01" data-count="3""#),
+        "{dom}"
+    );
+    let groups = dom
+        .split(r#"<table id="groups">"#)
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .expect("the groups in scope");
+    assert!(
+        groups.contains("All users") && groups.contains("<td>8</td>"),
+        "{groups}"
+    );
+    let blocked = dom
+        .split(r#"<table id="blocked">"#)
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .expect("the blocked users");
+    assert!(blocked.contains("ada.phone@contoso.example"), "{blocked}");
+    assert!(!blocked.contains("otto.other"), "only the blocked");
+    assert!(
+        !dom.contains("src=") && !dom.contains("href="),
+        "nothing fetched"
+    );
+    sim.shutdown().await;
+}
