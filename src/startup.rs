@@ -181,6 +181,7 @@ impl Application {
                 policies: Policies::new(config.policy_refresh, config.policy_check),
                 leases,
                 lease_wait: config.lease_wait,
+                cleanup_key: config.cleanup_key.clone(),
                 safeguards: config.safeguards,
                 #[cfg(feature = "simulator")]
                 test_panic_caller: config.test_panic_caller.clone(),

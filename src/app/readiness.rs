@@ -30,14 +30,12 @@ use super::{AppState, invocation_id, read_envelope};
 use crate::caller::{Access, Identified};
 use crate::host::{self, Envelope, HttpTriggerRequest, QueueMessage};
 use crate::readiness::CleanupKey;
-use crate::readiness::output::{CLEANUP_CSV, READINESS_CSV, READINESS_JSON};
+use crate::readiness::output::{CLEANUP_CSV, READINESS_CSV, READINESS_HTML, READINESS_JSON};
 use crate::readiness::summary::iso;
 use crate::report::{ErrorCode, Failure};
 use crate::storage::queue::{Encoding, Queue};
 use crate::storage::scans::ScanStore;
 use crate::storage::{AccountSettings, StorageAccount};
-
-pub use self::run::READINESS_HTML;
 
 /// The functions' names (their folders), which are also their routes on the handler.
 pub const HTTP_FUNCTION: &str = "MfaReadiness";

@@ -373,6 +373,7 @@ mod tests {
             number: "+49 1701234567".into(),
             column: 1,
             options: None,
+            by_fingerprint: false,
         };
         let page = html(
             &[Line {

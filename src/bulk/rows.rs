@@ -5,6 +5,7 @@
 use super::header::{Layout, Role};
 use super::problem::Problem;
 use crate::phone::{PhoneNumber, PhoneType};
+use crate::readiness::fingerprint::CleanupKey;
 use crate::user::UserRef;
 
 /// The longest `CallerName` the handler takes.
@@ -32,6 +33,8 @@ pub struct Operation {
     /// The index of the number's column.
     pub column: u32,
     pub options: Option<Box<RowOptions>>,
+    /// `number` is the readiness scan's keyed fingerprint of the number, not the number.
+    pub by_fingerprint: bool,
 }
 
 impl Operation {
@@ -141,7 +144,7 @@ impl Layout {
         for (index, role) in self.roles.iter().enumerate() {
             let phone_type = match role {
                 Some(Role::Number(phone_type)) => *phone_type,
-                Some(Role::PhoneNumber) => match cell(Role::PhoneType) {
+                Some(Role::PhoneNumber | Role::NumberFingerprint) => match cell(Role::PhoneType) {
                     Some((_, "")) | None => PhoneType::Mobile,
                     Some((type_index, text)) => match PhoneType::parse(text) {
                         Some(phone_type) => phone_type,
@@ -168,6 +171,23 @@ impl Layout {
                     index,
                     format!("a second {phone_type} number in the row: give one per phone type"),
                 ));
+                continue;
+            }
+            if *role == Some(Role::NumberFingerprint) {
+                if !remove {
+                    problems.push(problem(
+                        index,
+                        "a numberFingerprint only removes: set operation to remove".to_owned(),
+                    ));
+                } else if !CleanupKey::well_formed(text) {
+                    problems.push(problem(
+                        index,
+                        "not a fingerprint of the readiness scan (hs256: and 64 hex digits)"
+                            .to_owned(),
+                    ));
+                } else {
+                    numbers.push((phone_type, text.to_owned(), index));
+                }
                 continue;
             }
             match number(text, phone_type, default_region) {
@@ -223,6 +243,7 @@ impl Layout {
                 number: number.into(),
                 column: u32::try_from(index).unwrap_or(u32::MAX),
                 options: options.clone(),
+                by_fingerprint: self.roles.get(index) == Some(&Some(Role::NumberFingerprint)),
             })
             .collect())
     }

@@ -7,6 +7,7 @@
 pub mod batches;
 pub mod classify;
 pub mod command;
+pub mod dashboard;
 pub mod fingerprint;
 pub mod output;
 pub mod pacer;

@@ -1,6 +1,6 @@
 //! The scan's files in `--out DIR`: `readiness.csv` and `cleanup.csv` written row by row as
 //! the scan finds them (a BOM so Excel reads UTF-8; every cell kept text), and
-//! `readiness.json` at the end. Without the clean-up key no `cleanup.csv` is made, and an
+//! `readiness.json` and `readiness.html` at the end. Without the clean-up key no `cleanup.csv` is made, and an
 //! old one is removed so that it cannot be taken for this scan's.
 
 use std::fs::File;
@@ -24,6 +24,7 @@ pub struct DirectorySink {
 pub const READINESS_CSV: &str = "readiness.csv";
 pub const READINESS_JSON: &str = "readiness.json";
 pub const CLEANUP_CSV: &str = "cleanup.csv";
+pub const READINESS_HTML: &str = "readiness.html";
 
 impl DirectorySink {
     /// Creates `directory` if needed and opens the CSV files (`cleanup.csv` only when
@@ -67,7 +68,11 @@ impl DirectorySink {
             cleanup.flush()?;
         }
         let json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
-        std::fs::write(self.directory.join(READINESS_JSON), json)
+        std::fs::write(self.directory.join(READINESS_JSON), json)?;
+        std::fs::write(
+            self.directory.join(READINESS_HTML),
+            crate::readiness::dashboard::html(summary),
+        )
     }
 }
 

@@ -43,6 +43,8 @@ pub struct UserRecord {
     pub protected: Protected,
     /// Method names the scan did not know.
     pub unknown_methods: Vec<String>,
+    /// For a blocked `phoneOnly` user: the SMS and voice include targets that reach them.
+    pub scope: Vec<String>,
 }
 
 /// One phone to remove, named by a keyed fingerprint of the number the scan saw.
@@ -78,7 +80,7 @@ pub const CLEANUP_COLUMNS: [&str; 6] = [
     "phoneType",
     "operation",
     "numberFingerprint",
-    "userPrincipalName",
+    "principalName",
     "category",
 ];
 
@@ -200,6 +202,7 @@ mod tests {
             },
             protected: Protected::Unknown("403".to_owned()),
             unknown_methods: vec!["qrCodePin".to_owned()],
+            scope: Vec::new(),
         };
         let cells = record.cells();
         assert_eq!(cells.len(), USER_COLUMNS.len());

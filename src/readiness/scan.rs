@@ -264,6 +264,7 @@ async fn from_report(
             );
             sink.user(&record)?;
             summary.add(&record);
+            summary.in_scope_of(&record.scope);
             if settings.cleanup_key.is_ok() && takes_part(settings, &record) {
                 candidates.push(record);
             }
@@ -415,6 +416,7 @@ async fn per_user(
                 );
                 sink.user(&record)?;
                 summary.add(&record);
+                summary.in_scope_of(&record.scope);
                 if let Ok(key) = &settings.cleanup_key
                     && takes_part(settings, &record)
                 {
@@ -460,6 +462,11 @@ fn record(
             global_admin: global_admin(&context.holders, account.id, member_of),
         },
     );
+    let scope = if verdict.category == Category::PhoneOnly && verdict.affected_from.is_some() {
+        scope_groups(&context.policy, member_of)
+    } else {
+        Vec::new()
+    };
     let protected = match protection.verdict(&context.holders, &Ok(member_of.clone()), account.id) {
         ProtectionVerdict::Clear => Protected::No,
         ProtectionVerdict::Protected(reasons) => Protected::Yes(reasons),
@@ -473,7 +480,24 @@ fn record(
         verdict,
         protected,
         unknown_methods: unknown,
+        scope,
     }
+}
+
+/// The SMS and voice include targets that reach a user in `member_of`.
+fn scope_groups(policy: &MethodsPolicy, member_of: &HashSet<String>) -> Vec<String> {
+    let mut groups: Vec<String> = [&policy.sms, &policy.voice]
+        .into_iter()
+        .filter(|channel| channel.enabled)
+        .flat_map(|channel| &channel.include)
+        .filter(|target| {
+            target.id == crate::method_policy::ALL_USERS || member_of.contains(&target.id)
+        })
+        .map(|target| target.id.clone())
+        .collect();
+    groups.sort();
+    groups.dedup();
+    groups
 }
 
 fn now_seconds() -> i64 {

@@ -35,12 +35,30 @@ pub struct Summary {
     /// Method names the scan did not know, with how many users had each.
     pub unknown_methods: BTreeMap<String, u64>,
     pub cleanup: Cleanup,
+    /// The groups whose SMS or voice include target puts blocked `phoneOnly` users in scope,
+    /// with how many each (`all_users` for everyone).
+    pub scope_groups: BTreeMap<String, u64>,
+    /// The first blocked `phoneOnly` users, for the dashboard.
+    pub first_phone_only: Vec<FirstUser>,
     /// Report or user-list pages read.
     pub pages: u64,
     /// Seconds the scan waited for the reports limit.
     pub paced_seconds: f64,
     pub duration_seconds: f64,
 }
+
+/// A blocked `phoneOnly` user, as the dashboard lists them.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FirstUser {
+    pub user_principal_name: String,
+    pub display_name: String,
+    pub affected_from: String,
+    pub protected: bool,
+}
+
+/// How many blocked users the dashboard lists.
+pub const FIRST_USERS: usize = 50;
 
 /// What the scan could not see.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -101,12 +119,29 @@ impl Summary {
         if record.verdict.category == Category::PhoneOnly {
             let date = record.verdict.affected_from.unwrap_or("notBlocked");
             *self.affected_from.entry(date).or_insert(0) += 1;
+            if let Some(date) = record.verdict.affected_from
+                && self.first_phone_only.len() < FIRST_USERS
+            {
+                self.first_phone_only.push(FirstUser {
+                    user_principal_name: record.user_principal_name.clone(),
+                    display_name: record.display_name.clone(),
+                    affected_from: date.to_owned(),
+                    protected: record.protected.holds_back(),
+                });
+            }
         }
         if record.protected.holds_back() {
             self.protected += 1;
         }
         for name in &record.unknown_methods {
             *self.unknown_methods.entry(name.clone()).or_insert(0) += 1;
+        }
+    }
+
+    /// Counts a blocked user in the scope of each of `groups`.
+    pub fn in_scope_of(&mut self, groups: &[String]) {
+        for group in groups {
+            *self.scope_groups.entry(group.clone()).or_insert(0) += 1;
         }
     }
 

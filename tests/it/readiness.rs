@@ -12,7 +12,13 @@ use mfa_phone_handler::simulator::tenant::readiness::{
 use mfa_phone_handler::simulator::{SimOptions, Simulator};
 use serde_json::Value;
 
-use crate::helpers::{FAST, handler_command, within};
+use mfa_phone_handler::phone::PhoneType;
+use serde_json::json;
+
+use mfa_phone_handler::bulk::{self, options::Options};
+use mfa_phone_handler::simulator::host::{FunctionsHost, HostOptions};
+
+use crate::helpers::{FAST, Results, TestApp, handler_command, within};
 
 /// A key of the length the Bicep generates.
 pub const KEY: &str = "readiness-test-key-0123456789abcdef";
@@ -176,7 +182,7 @@ async fn every_category_and_date_comes_out_of_a_tenant_built_for_them_and_nothin
     assert_eq!(lines.len(), 2, "{cleanup}");
     assert!(lines[0].starts_with(&format!("{},alternateMobile,remove,hs256:", ids.passkey)));
     assert!(lines[1].starts_with(&format!("{},mobile,remove,hs256:", ids.passkey)));
-    let key = mfa_phone_handler::readiness::CleanupKey::new(KEY).expect("a key");
+    let key = mfa_phone_handler::readiness::fingerprint::CleanupKey::new(KEY).expect("a key");
     assert!(lines[0].contains(&key.fingerprint(PASSKEY_ALTERNATE)));
     assert!(lines[1].contains(&key.fingerprint(PASSKEY_MOBILE)));
     // Read only: nothing written, every batch item a GET, the report filtered on the server.
@@ -264,6 +270,248 @@ async fn without_the_key_there_is_no_cleanup_file_and_the_summary_says_why() {
             .as_str()
             .is_some_and(|note| note.contains("MFA_CLEANUP_KEY")),
         "{summary}"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_number_changed_between_the_scan_and_the_cleanup_is_left_and_the_scanned_one_removed() {
+    let ids = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let kept = ids.clone();
+    let app = TestApp::builder()
+        .env("MFA_CLEANUP_KEY", KEY)
+        .prepare(move |sim| {
+            *kept.lock().expect("the ids") = Some(sim.tenant(readiness_tenant));
+        })
+        .spawn()
+        .await;
+    let ids = ids.lock().expect("the ids").clone().expect("the tenant");
+    let out = scratch();
+    // The scan is its own process with the same settings as the handler.
+    let (status, summary) = run_scan(&app.sim, &out, &[("MFA_CLEANUP_KEY", KEY)], &[]).await;
+    assert_eq!(status, 0, "{summary}");
+    let cleanup = std::fs::read_to_string(out.join("cleanup.csv")).expect("written");
+    let mut reader = csv::Reader::from_reader(cleanup.trim_start_matches('\u{feff}').as_bytes());
+    let removals: Vec<csv::StringRecord> = reader
+        .records()
+        .map(|record| record.expect("a row"))
+        .filter(|record| record[0] == ids.passkey)
+        .collect();
+    assert_eq!(removals.len(), 2, "{cleanup}");
+    // Someone registers a new mobile number for Paula after the scan.
+    app.sim.tenant(|tenant| {
+        tenant.seed_phone(&ids.passkey, PhoneType::Mobile, "+49 1709990001");
+    });
+    // The clean-up carried out as the README says: bulk, through the HTTP trigger.
+    let host = FunctionsHost::start(&app.handler, HostOptions::default())
+        .await
+        .expect("the host starts");
+    let report = scratch();
+    let options = Options::parse(&[
+        out.join("cleanup.csv").display().to_string(),
+        "--endpoint".to_owned(),
+        format!("{}/api/SetOrRemoveMobilePhoneMfa", host.url()),
+        "--out".to_owned(),
+        report.display().to_string(),
+    ])
+    .expect("the options");
+    let endpoint = options.endpoint().expect("an endpoint");
+    let status = within(
+        "the bulk run ends",
+        bulk::run(&options, &endpoint, std::future::pending()),
+    )
+    .await;
+    let outcomes = std::fs::read_to_string(report.join("report.csv")).expect("report.csv");
+    assert_eq!(status, 1, "one row failed: {outcomes}");
+    assert!(outcomes.contains("numberMismatch"), "{outcomes}");
+    let phones = app.phones(&ids.passkey);
+    assert_eq!(
+        phones.len(),
+        1,
+        "the alternate mobile the scan saw is gone: {phones:?}"
+    );
+    assert_eq!(phones[0].0, PhoneType::Mobile);
+    assert!(
+        phones[0].1.contains("1709990001"),
+        "the new mobile is left: {phones:?}"
+    );
+    // A fingerprint that is not one is refused before anything is read.
+    let malformed = app
+        .call(
+            json!({"UserId": &ids.passkey, "phoneType": "mobile", "Remove": true,
+                      "numberFingerprint": "+49 1709990001"}),
+        )
+        .await;
+    assert_eq!(malformed.status, 400, "{}", malformed.report);
+}
+
+#[tokio::test]
+async fn a_handler_without_the_key_removes_nothing_a_fingerprint_names() {
+    let ids = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let kept = ids.clone();
+    let app = TestApp::builder()
+        .prepare(move |sim| {
+            *kept.lock().expect("the ids") = Some(sim.tenant(readiness_tenant));
+        })
+        .spawn()
+        .await;
+    let ids = ids.lock().expect("the ids").clone().expect("the tenant");
+    let key = mfa_phone_handler::readiness::fingerprint::CleanupKey::new(KEY).expect("a key");
+    let answer = app
+        .call(
+            json!({"UserId": &ids.passkey, "phoneType": "mobile", "Remove": true,
+                      "numberFingerprint": key.fingerprint(PASSKEY_MOBILE)}),
+        )
+        .await;
+    assert_eq!(answer.error_code(), "numberMismatch", "{}", answer.report);
+    assert!(
+        answer.report.to_string().contains("MFA_CLEANUP_KEY"),
+        "{}",
+        answer.report
+    );
+    assert_eq!(app.phones(&ids.passkey).len(), 2, "nothing removed");
+}
+
+#[tokio::test]
+async fn a_fully_migrated_telephony_provider_unblocks_and_a_partly_migrated_one_does_not() {
+    use mfa_phone_handler::simulator::tenant::policy::SimProvider;
+    let (sim, ids) = tenant(SimOptions::default()).await;
+    let settings = settings(&ids);
+    sim.tenant(|tenant| {
+        tenant.policy.sms_provider = Some(SimProvider {
+            migration_percentage: 100,
+            evaluation_mode: false,
+        });
+        tenant.policy.voice_provider = Some(SimProvider {
+            migration_percentage: 40,
+            evaluation_mode: false,
+        });
+    });
+    let out = scratch();
+    let (status, summary) = run_scan(&sim, &out, &as_pairs(&settings), &[]).await;
+    assert_eq!(status, 0, "{summary}");
+    let found = rows(&out.join("readiness.csv"));
+    let member = &found[&ids.member_phone_only];
+    assert_eq!(member["category"], "phoneOnly");
+    assert_eq!(member["affectedFrom"], "", "{member:#?}");
+    assert!(
+        member["reason"].contains("own telephony provider"),
+        "{member:#?}"
+    );
+    assert!(
+        summary["affectedFrom"]["notBlocked"].as_u64() > Some(0),
+        "{summary}"
+    );
+    // Voice alone is left, partly migrated: the user is still blocked.
+    sim.tenant(|tenant| tenant.policy.sms_provider = None);
+    let again = scratch();
+    let (_, _) = run_scan(&sim, &again, &as_pairs(&settings), &[]).await;
+    let found = rows(&again.join("readiness.csv"));
+    let member = &found[&ids.member_phone_only];
+    assert_eq!(member["affectedFrom"], "2027-02-01", "{member:#?}");
+    assert!(member["reason"].contains("partly migrated"), "{member:#?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_scan_follows_every_page_within_the_reports_limit_without_being_throttled() {
+    use mfa_phone_handler::simulator::Throttle;
+    let (sim, ids) = tenant(SimOptions {
+        report_page_size: 4,
+        throttle: Throttle {
+            reports_window: Some((5, std::time::Duration::from_secs(10))),
+            ..Throttle::default()
+        },
+        ..SimOptions::default()
+    })
+    .await;
+    let settings = settings(&ids);
+    let out = scratch();
+    let (status, summary) = run_scan(&sim, &out, &as_pairs(&settings), &[]).await;
+    assert_eq!(status, 0, "{summary}");
+    // 13 enabled users with a phone, 4 a page: 4 pages, within one window of 5.
+    assert_eq!(summary["pages"], 4, "{summary}");
+    assert_eq!(summary["users"], 13, "{summary}");
+    let reports: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|request| request.path.ends_with("/userRegistrationDetails"))
+        .collect();
+    assert_eq!(reports.len(), 4);
+    assert!(
+        reports.iter().all(|request| request.status == 200),
+        "no 429"
+    );
+    sim.shutdown().await;
+}
+
+/// The dashboard as headless Chromium builds it: the totals, one bar per category and date,
+/// the groups in scope, the first blocked users, and nothing fetched from anywhere.
+#[tokio::test]
+async fn the_dashboard_shows_the_totals_the_chart_and_the_blocked_users_in_a_browser() {
+    let (sim, ids) = tenant(SimOptions::default()).await;
+    let settings = settings(&ids);
+    let out = scratch();
+    let (status, summary) = run_scan(&sim, &out, &as_pairs(&settings), &[]).await;
+    assert_eq!(status, 0, "{summary}");
+    let chromium = ["chromium", "chromium-browser"]
+        .iter()
+        .flat_map(|name| {
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(move |directory| directory.join(name))
+                .collect::<Vec<_>>()
+        })
+        .find(|path| path.is_file())
+        .expect("Chromium (apt install chromium; scripts/test installs it)");
+    let output = tokio::process::Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", out.join("readiness.html").display()))
+        .output();
+    let output = within("Chromium renders the page", output)
+        .await
+        .expect("Chromium runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dom = String::from_utf8_lossy(&output.stdout);
+    assert!(dom.contains(r#"<b id="total-users">13</b>"#), "{dom}");
+    assert!(dom.contains(r#"<b id="total-february">5</b>"#), "{dom}");
+    assert!(dom.contains(r#"<b id="total-july">3</b>"#), "{dom}");
+    assert!(
+        dom.contains(r#"data-label="phoneOnly" data-count="8""#),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(r#"data-label="phoneOnly from 2027-07-01" data-count="3""#),
+        "{dom}"
+    );
+    let groups = dom
+        .split(r#"<table id="groups">"#)
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .expect("the groups in scope");
+    assert!(
+        groups.contains("All users") && groups.contains("<td>8</td>"),
+        "{groups}"
+    );
+    let blocked = dom
+        .split(r#"<table id="blocked">"#)
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .expect("the blocked users");
+    assert!(blocked.contains("ada.phone@contoso.example"), "{blocked}");
+    assert!(!blocked.contains("otto.other"), "only the blocked");
+    assert!(
+        !dom.contains("src=") && !dom.contains("href="),
+        "nothing fetched"
     );
     sim.shutdown().await;
 }

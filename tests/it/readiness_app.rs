@@ -172,6 +172,22 @@ async fn readers_get_the_latest_as_csv_or_json_and_callers_without_the_role_are_
         summary["users"].as_u64().is_some_and(|users| users > 0),
         "{summary}"
     );
+    let page = app
+        .client
+        .get(format!("{}/api/readiness", host.url()))
+        .header("X-MS-CLIENT-PRINCIPAL", &reader)
+        .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(page.status(), 200, "a browser gets the dashboard");
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .is_ok_and(|policy| policy.starts_with("default-src 'none'"))
+    );
+    assert!(page.text().await.expect("text").contains("<html"));
     let cleanup = get(&app, &host, "?format=cleanup", &reader).await;
     assert_eq!(cleanup.status(), 200);
     let folder = store.folders().await.expect("listed").remove(0);
@@ -296,7 +312,12 @@ async fn the_command_downloads_the_latest_scan_with_the_function_key_and_not_wit
 
     let (status, stderr) = download(&host.url(), &out, Some("the-key")).await;
     assert_eq!(status, 0, "{stderr}");
-    for name in ["readiness.csv", "readiness.json", "cleanup.csv"] {
+    for name in [
+        "readiness.csv",
+        "readiness.json",
+        "cleanup.csv",
+        "readiness.html",
+    ] {
         let kept = store.latest(name).await.expect("read").expect("kept");
         assert_eq!(
             std::fs::read(out.join(name)).expect(name),

@@ -12,14 +12,14 @@ use serde::Serialize;
 
 use super::Readiness;
 use crate::readiness::classify::Category;
-use crate::readiness::output::{CLEANUP_CSV, DirectorySink, READINESS_CSV, READINESS_JSON};
+use crate::readiness::output::{
+    CLEANUP_CSV, DirectorySink, READINESS_CSV, READINESS_HTML, READINESS_JSON,
+};
 use crate::readiness::pacer::REPORTS_LIMIT;
 use crate::readiness::summary::{Summary, iso};
 use crate::readiness::{ScanSettings, scan};
 use crate::runbook::Services;
 
-/// The dashboard's file name, kept with the others when the scan makes one.
-pub const READINESS_HTML: &str = "readiness.html";
 /// `$batch` requests in flight for per-user reads.
 const BATCHES_IN_FLIGHT: usize = 4;
 
