@@ -426,7 +426,19 @@ var baseAppSettings = {
   MFA_ALLOW_PRIVILEGED_TARGETS: (allowPrivilegedTargets || !enableProtectedAccounts) ? 'true' : 'false'
   MFA_TELEPHONY: telephony
   MFA_LAST_METHOD_REMOVAL: lastMethodRemoval
+  // Whoever controls these on the Azure side (Owner, Contributor, Website Contributor, a blob
+  // writer, whoever can assign roles; at them or above) is protected like an administrator:
+  // the app's identity can set anyone's phone, so they are Tier 0 (DEPLOY.md, "Who can do what").
+  MFA_AZURE_CONTROL_SCOPES: string(azureControlScopes)
+  ARM_ENDPOINT: environment().resourceManager
 }
+
+// The app, the storage account holding its package and host state, and its identity.
+var azureControlScopes = [
+  resourceId('Microsoft.Web/sites', 'func-${token}')
+  storage.id
+  identity.id
+]
 
 // Set only with notifications on (see appSettings), so NotifyUser is refused clearly when off.
 var notificationAppSettings = {
@@ -608,6 +620,60 @@ resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   scope: appInsights
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Who controls the app: the handler reads the role assignments (and the role definitions they
+// name) on each of azureControlScopes, and nothing else of ARM. Reader would do, but also shows
+// every setting of the resources; this role reads role assignments and definitions only.
+resource rbacReader 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(resourceGroup().id, 'mfa-phone-handler-rbac-reader')
+  properties: {
+    roleName: 'MFA phone handler RBAC reader (${resourceGroup().name})'
+    description: 'Reads role assignments and role definitions, so the MFA phone handler can protect whoever controls it.'
+    type: 'CustomRole'
+    permissions: [
+      {
+        actions: [
+          'Microsoft.Authorization/roleAssignments/read'
+          'Microsoft.Authorization/roleDefinitions/read'
+        ]
+        notActions: []
+      }
+    ]
+    assignableScopes: [
+      resourceGroup().id
+    ]
+  }
+}
+
+resource rbacReaderOnApp 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(functionApp.id, identity.id, rbacReader.name)
+  scope: functionApp
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', rbacReader.name)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource rbacReaderOnStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identity.id, rbacReader.name)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', rbacReader.name)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource rbacReaderOnIdentity 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(identity.id, identity.id, rbacReader.name)
+  scope: identity
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', rbacReader.name)
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }

@@ -15,7 +15,7 @@ use crate::caller::CallerPolicy;
 use crate::graph::RetrySettings;
 use crate::notify::{NotifySettings, ServiceDesk};
 use crate::owner::OwnerSearchSettings;
-use crate::protection::ProtectionSettings;
+use crate::protection::{AzureSettings, DEFAULT_ARM_ENDPOINT, ProtectionSettings};
 use crate::runbook::Safeguards;
 use crate::storage::AccountSettings;
 use crate::user::UserRef;
@@ -199,6 +199,7 @@ impl Config {
             check_roles: !env.flag("MFA_ALLOW_PRIVILEGED_TARGETS", false),
             protected_groups: env.id_list("MFA_PROTECTED_GROUP_IDS"),
             refresh_every: env.seconds("MFA_PROTECTION_REFRESH_SECONDS", 300.0, 10.0, 3600.0),
+            azure: azure_control(&env),
         };
         let safeguards = Safeguards {
             customer_managed_telephony: env.choice(
@@ -270,31 +271,63 @@ impl Config {
 pub const DEFAULT_GRAPH_ENDPOINT: &str = "https://graph.microsoft.com";
 
 fn graph_endpoint(env: &Env<'_>) -> Option<Url> {
-    let value = env
-        .get("GRAPH_ENDPOINT")
-        .unwrap_or_else(|| DEFAULT_GRAPH_ENDPOINT.to_owned());
+    let parsed = endpoint(
+        env,
+        "GRAPH_ENDPOINT",
+        DEFAULT_GRAPH_ENDPOINT,
+        "https://graph.microsoft.us",
+    )?;
+    if parsed.path().trim_end_matches('/').ends_with("/v1.0") {
+        env.problem("GRAPH_ENDPOINT must not include the API version: leave out /v1.0");
+    }
+    Some(parsed)
+}
+
+/// A service's root URL from `name` (`default` when unset): https (plain http only on
+/// loopback, for the simulator), no query, fragment or user.
+fn endpoint(env: &Env<'_>, name: &str, default: &str, example: &str) -> Option<Url> {
+    let value = env.get(name).unwrap_or_else(|| default.to_owned());
     let parsed = match Url::parse(value.trim()) {
         Ok(url) => url,
         Err(error) => {
-            env.problem(format!("GRAPH_ENDPOINT is not a URL: {error}"));
+            env.problem(format!("{name} is not a URL: {error}"));
             return None;
         }
     };
     let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     let acceptable = parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback);
     if !acceptable {
-        env.problem(
-            "GRAPH_ENDPOINT must use https (plain http is accepted only on loopback, for the \
-             simulator)",
-        );
+        env.problem(format!(
+            "{name} must use https (plain http is accepted only on loopback, for the simulator)"
+        ));
     }
     if parsed.query().is_some() || parsed.fragment().is_some() || !parsed.username().is_empty() {
-        env.problem("GRAPH_ENDPOINT must be a bare origin such as https://graph.microsoft.us");
-    }
-    if parsed.path().trim_end_matches('/').ends_with("/v1.0") {
-        env.problem("GRAPH_ENDPOINT must not include the API version: leave out /v1.0");
+        env.problem(format!("{name} must be a bare origin such as {example}"));
     }
     Some(parsed)
+}
+
+/// The Azure side's settings: `None` when `MFA_AZURE_CONTROL_SCOPES` is unset or empty.
+fn azure_control(env: &Env<'_>) -> Option<AzureSettings> {
+    let arm = endpoint(
+        env,
+        "ARM_ENDPOINT",
+        DEFAULT_ARM_ENDPOINT,
+        "https://management.usgovcloudapi.net",
+    );
+    let scopes = env
+        .get("MFA_AZURE_CONTROL_SCOPES")
+        .filter(|value| !value.trim().is_empty())?;
+    match crate::azure_rbac::parse_scopes(&scopes) {
+        Ok(scopes) => Some(AzureSettings {
+            endpoint: arm?,
+            scopes,
+        }),
+        Err(problem) => {
+            env.problem(format!("MFA_AZURE_CONTROL_SCOPES {problem}"));
+            None
+        }
+    }
 }
 
 fn credential(env: &Env<'_>) -> CredentialSource {
@@ -623,6 +656,32 @@ mod tests {
             text.contains("MFA_NOTIFY_ORGANIZATION_NAME must be one line"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_azure_side_is_read_from_its_scopes_and_the_arm_endpoint_checked() {
+        let site = "/subscriptions/5e1f0c1e-7a2b-4c3d-8e9f-00000000a2b1/resourceGroups/rg\
+                    /providers/Microsoft.Web/sites/func";
+        let scopes = format!("[\"{site}\"]");
+        let mut pairs = MI.to_vec();
+        pairs.push(("MFA_AZURE_CONTROL_SCOPES", &scopes));
+        let azure = config(&pairs).unwrap().protection.azure.unwrap();
+        assert_eq!(azure.endpoint.as_str(), "https://management.azure.com/");
+        assert_eq!(azure.scopes[0].as_str(), site);
+        let mut pairs = MI.to_vec();
+        pairs.push(("MFA_AZURE_CONTROL_SCOPES", " "));
+        assert!(config(&pairs).unwrap().protection.azure.is_none(), "unset");
+        let mut pairs = MI.to_vec();
+        pairs.extend([
+            ("MFA_AZURE_CONTROL_SCOPES", "/subscriptions/x"),
+            ("ARM_ENDPOINT", "http://management.example.com"),
+        ]);
+        let text = config(&pairs).unwrap_err().to_string();
+        assert!(
+            text.contains("MFA_AZURE_CONTROL_SCOPES must be a JSON array"),
+            "{text}"
+        );
+        assert!(text.contains("ARM_ENDPOINT must use https"), "{text}");
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub fn main(port: u16) -> ExitCode {
 pub fn simulate(port: u16) -> ExitCode {
     block_on(async move {
         crate::install_crypto_provider();
+        // Caught before "simulator ready" is printed: a stop sent right after it ends this
+        // cleanly.
+        let stop = crate::StopSignals::listen();
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .map_err(|error| format!("could not listen on 127.0.0.1:{port}: {error}"))?;
@@ -48,7 +51,7 @@ pub fn simulate(port: u16) -> ExitCode {
             println!("{name}={value}");
         }
         println!("simulator ready");
-        crate::stop_requested().await;
+        stop.received().await;
         Ok(())
     })
 }
@@ -75,6 +78,9 @@ fn block_on(work: impl std::future::Future<Output = Result<(), String>>) -> Exit
 
 async fn run(port: u16) -> Result<(), String> {
     crate::install_crypto_provider();
+    // Caught before the instructions are printed: a stop sent as soon as the demo says it is
+    // ready ends it cleanly, its children with it.
+    let stop = crate::StopSignals::listen();
     let simulator = Simulator::start(SimOptions::default())
         .await
         .map_err(|error| format!("could not start the Graph simulator: {error}"))?;
@@ -198,7 +204,7 @@ async fn run(port: u16) -> Result<(), String> {
         ),
     }
     tokio::select! {
-        () = crate::stop_requested() => {}
+        () = stop.received() => {}
         status = child.wait() => {
             return Err(format!("the handler exited: {status:?}"));
         }

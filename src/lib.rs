@@ -18,6 +18,7 @@
 //!   identity endpoint, plus a miniature Functions host; [`demo`] runs it all locally.
 
 pub mod app;
+pub mod azure_rbac;
 pub mod bulk;
 pub mod caller;
 pub mod cli;
@@ -94,27 +95,57 @@ pub fn install_panic_hook() {
     }));
 }
 
-/// Completes on Ctrl-C or SIGTERM (the Functions host stopping the handler, `timeout`, a
-/// service manager or a test ending a process).
-pub async fn stop_requested() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// The process's stop signals (Ctrl-C, SIGTERM), caught from the moment this is made. A
+/// command that tells the world it is ready makes one first: a signal sent right after the
+/// ready line must end it cleanly, not by the signal's default action.
+pub struct StopSignals {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    /// Starts catching the signals. Needs a running tokio runtime. A signal that cannot be
+    /// caught is waited for never (the process then ends by that signal's default action).
+    #[must_use]
+    pub fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Self {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
+    }
+
+    /// Completes when one of the signals arrives (also one that came before this was awaited).
+    pub async fn received(self) {
+        #[cfg(unix)]
+        {
+            async fn one(signal: Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                () = one(self.interrupt) => {}
+                () = one(self.terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 }

@@ -119,6 +119,9 @@ fn serve() -> ExitCode {
         }
     };
     runtime.block_on(async {
+        // Caught before "listening" is logged: a stop sent as soon as the handler says it
+        // listens ends it cleanly.
+        let stop = mfa_phone_handler::StopSignals::listen();
         let application = match Application::build(config).await {
             Ok(application) => application,
             Err(error) => {
@@ -130,7 +133,7 @@ fn serve() -> ExitCode {
             Ok(address) => tracing::info!("listening on {address}"),
             Err(error) => tracing::warn!("listening, address unknown: {error}"),
         }
-        match application.run(shutdown_signal()).await {
+        match application.run(shutdown_signal(stop)).await {
             Ok(()) => {
                 tracing::info!("stopped");
                 ExitCode::SUCCESS
@@ -166,7 +169,7 @@ fn simulate(_arguments: &SimulateArgs) -> ExitCode {
 }
 
 /// Completes when the host stops the handler (SIGTERM) or on Ctrl-C, and says so.
-async fn shutdown_signal() {
-    mfa_phone_handler::stop_requested().await;
+async fn shutdown_signal(stop: mfa_phone_handler::StopSignals) {
+    stop.received().await;
     tracing::info!("shutting down: finishing the invocations in progress");
 }

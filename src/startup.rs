@@ -16,7 +16,7 @@ use crate::locks::UserLocks;
 use crate::notify::Notifier;
 use crate::owner::OwnerSearch;
 use crate::policy::Policies;
-use crate::protection::Protection;
+use crate::protection::{AzureReader, Protection};
 use crate::runbook::Services;
 use crate::storage::leases::UserLeases;
 use crate::storage::{AccountAuth, AccountSettings, StorageAccount};
@@ -127,6 +127,31 @@ impl Application {
             }
             None => None,
         };
+        let protection = Protection::new(config.protection.clone());
+        let protection = match &config.protection.azure {
+            Some(azure) => {
+                tracing::info!(
+                    arm = %azure.endpoint,
+                    "whoever controls the app on the Azure side is protected: the role \
+                     assignments on {} scopes (MFA_AZURE_CONTROL_SCOPES) and above are read",
+                    azure.scopes.len()
+                );
+                protection.with_azure(AzureReader::new(
+                    http.clone(),
+                    azure,
+                    credential.clone(),
+                    config.retry.clone(),
+                ))
+            }
+            None => {
+                tracing::warn!(
+                    "MFA_AZURE_CONTROL_SCOPES is not set: the Azure side is not protected (an \
+                     Owner, Contributor or Website Contributor of the Function App, or a blob \
+                     writer on its storage, can still have their phone set); every result says so"
+                );
+                protection
+            }
+        };
         let graph = GraphClient::new(
             http,
             &config.graph_endpoint,
@@ -177,7 +202,7 @@ impl Application {
                 verification: config.verification,
                 owner_search: OwnerSearch::new(config.owner_search.clone()),
                 notifier: Notifier::new(config.notify.clone()),
-                protection: Protection::new(config.protection.clone()),
+                protection,
                 policies: Policies::new(config.policy_refresh, config.policy_check),
                 leases,
                 lease_wait: config.lease_wait,

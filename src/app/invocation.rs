@@ -47,6 +47,15 @@ pub(super) struct Invocation<'a> {
 
 /// What every result says about the deployment itself until it is mended.
 fn deployment_warnings(state: &AppState, outcome: &mut Outcome) {
+    if !state.services.protection.protects_azure_side() {
+        outcome.warn(
+            WarningCode::AzureSideUnprotected,
+            "MFA_AZURE_CONTROL_SCOPES is not set, so the Azure side is not protected: an Owner, \
+             Contributor or Website Contributor of the Function App (or above it), a blob writer \
+             on its storage account, or whoever can assign roles there could have their phone \
+             set; set it to the app's resource ids (DEPLOY.md)",
+        );
+    }
     let broader = state
         .grants
         .lock()

@@ -129,6 +129,9 @@ pub enum GraphOperation {
     ReadApplicationOwners,
     ReadGroupMembers,
     ReadGroupUsers,
+    /// Not Graph: ARM, for who controls the app's Azure resources.
+    ReadAzureRoleAssignments,
+    ReadAzureRoleDefinitions,
 }
 
 impl GraphOperation {
@@ -174,6 +177,12 @@ impl GraphOperation {
             GraphOperation::ReadGroupUsers => {
                 "read the users of the groups the methods policy targets, or that hold roles"
             }
+            GraphOperation::ReadAzureRoleAssignments => {
+                "read who holds Azure roles on the app's resources (ARM, MFA_AZURE_CONTROL_SCOPES)"
+            }
+            GraphOperation::ReadAzureRoleDefinitions => {
+                "read what the Azure roles on the app's resources allow (ARM)"
+            }
         }
     }
 
@@ -214,6 +223,11 @@ impl GraphOperation {
             | GraphOperation::ReadGroupOwners
             | GraphOperation::ReadGroupMembers
             | GraphOperation::ReadGroupUsers => "GroupMember.Read.All",
+            GraphOperation::ReadAzureRoleAssignments | GraphOperation::ReadAzureRoleDefinitions => {
+                "the Azure role that reads role assignments and definitions \
+                 (Microsoft.Authorization/roleAssignments/read and roleDefinitions/read) on each \
+                 scope of MFA_AZURE_CONTROL_SCOPES"
+            }
             GraphOperation::ReadMethodPolicy => "Policy.Read.AuthenticationMethod",
             GraphOperation::ReadGraphPermissionGrants
             | GraphOperation::ReadServicePrincipals

@@ -41,6 +41,7 @@ pub use self::readiness::{
 pub use self::retry::{RetrySettings, parse_retry_after};
 pub use self::roles::{PrincipalKind, PrivilegedRole, RoleHolder};
 pub use self::send::WriteWindow;
+pub use self::token::TokenSource;
 
 /// The Graph client. Cheap to share behind an `Arc`; its connection pool and the credential's
 /// token cache are shared by every invocation.

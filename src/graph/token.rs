@@ -1,4 +1,5 @@
-//! The bearer token for Graph: from the process's one credential, within a bounded wait.
+//! Bearer tokens (for Graph, and for ARM's audience for the protection check): from the
+//! process's one credential, within a bounded wait.
 //!
 //! azure_identity refreshes a token five minutes before it expires, under a lock every caller
 //! waits on; an identity endpoint that accepts the connection and never answers would hold
@@ -17,7 +18,7 @@ use azure_core::time::OffsetDateTime;
 const STILL_GOOD_FOR: Duration = Duration::from_secs(60);
 
 /// Tokens for one scope, each obtained within a bounded wait.
-pub(super) struct TokenSource {
+pub struct TokenSource {
     credential: Arc<dyn TokenCredential>,
     scope: String,
     wait: Duration,
@@ -26,7 +27,7 @@ pub(super) struct TokenSource {
 }
 
 impl TokenSource {
-    pub(super) fn new(credential: Arc<dyn TokenCredential>, scope: String, wait: Duration) -> Self {
+    pub fn new(credential: Arc<dyn TokenCredential>, scope: String, wait: Duration) -> Self {
         TokenSource {
             credential,
             scope,
@@ -35,12 +36,12 @@ impl TokenSource {
         }
     }
 
-    pub(super) fn scope(&self) -> &str {
+    pub fn scope(&self) -> &str {
         &self.scope
     }
 
     /// A token, or why none could be had (one line, no secret).
-    pub(super) async fn get(&self) -> Result<AccessToken, String> {
+    pub async fn get(&self) -> Result<AccessToken, String> {
         let fetched = tokio::time::timeout(
             self.wait,
             self.credential.get_token(&[self.scope.as_str()], None),
@@ -64,7 +65,8 @@ impl TokenSource {
             .filter(|token| token.expires_on > still_good)
         {
             tracing::warn!(
-                "could not refresh the Graph token ({reason}); using the one still valid"
+                "could not refresh the token for {} ({reason}); using the one still valid",
+                self.scope
             );
             return Ok(token);
         }

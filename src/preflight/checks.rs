@@ -172,11 +172,11 @@ fn tenant(facts: &Facts) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::azure_rbac::Permission;
     use crate::preflight::facts::{
         Account, Alpha, AppRole, Cloud, DirectoryObject, Me, Package, PackageZip, Principal,
         Provider, Registration, Runtime,
     };
-    use crate::preflight::permissions::Permission;
 
     const TENANT: &str = "11111111-1111-1111-1111-111111111111";
     const SUBSCRIPTION: &str = "22222222-2222-2222-2222-222222222222";
@@ -280,7 +280,7 @@ mod tests {
             my_app_permissions: Ok(Vec::new()),
             azure_permissions: Ok(vec![Permission {
                 actions: owned(&["*"]),
-                not_actions: Vec::new(),
+                ..Permission::default()
             }]),
             providers: Ok(azure::PROVIDERS
                 .iter()
@@ -645,13 +645,14 @@ mod tests {
             ("Azure permissions", Verdict::Fail, |f| {
                 f.azure_permissions = Ok(vec![Permission {
                     actions: owned(&["*/read"]),
-                    not_actions: Vec::new(),
+                    ..Permission::default()
                 }]);
             }),
             ("Azure permissions", Verdict::Fail, |f| {
                 f.azure_permissions = Ok(vec![Permission {
                     actions: owned(&["*"]),
                     not_actions: owned(&["Microsoft.Authorization/*/Write"]),
+                    ..Permission::default()
                 }]);
             }),
             ("resource providers", Verdict::Warn, |f| {

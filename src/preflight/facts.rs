@@ -16,9 +16,9 @@ mod local;
 
 use std::thread::ScopedJoinHandle;
 
-use super::permissions::Permission;
 use super::runner::{Ran, Runner};
 use super::settings::Values;
+use crate::azure_rbac::Permission;
 
 /// Why a fact could not be learned.
 #[derive(Clone, Debug, PartialEq, Eq)]

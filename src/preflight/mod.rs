@@ -11,7 +11,6 @@
 
 pub mod checks;
 pub mod facts;
-pub mod permissions;
 pub mod runner;
 pub mod settings;
 pub mod versions;

@@ -144,9 +144,9 @@ async fn owners_of(
 /// A privileged role held, in words.
 fn role_in_words(hold: &Hold) -> String {
     if hold.eligible {
-        format!("eligibility (PIM) for the privileged role {}", hold.role)
+        format!("eligibility (PIM) for {}", hold.in_words())
     } else {
-        format!("the privileged role {}", hold.role)
+        hold.in_words()
     }
 }
 

@@ -9,8 +9,13 @@
 //! the user's membership of the groups that matter is checked alongside the first read (the
 //! runbook asks once, for this check and the policy's together). When the check cannot be made, the
 //! verdict is [`Verdict::Unknown`], and nothing is written.
+//!
+//! Whoever controls the app on the Azure side (`azure`: Owner, Contributor, Website
+//! Contributor of its resources or above, a blob writer on its storage, whoever can assign
+//! roles there) is held like a privileged role holder, read into the same snapshot.
 
 mod applications;
+mod azure;
 mod builtin;
 mod snapshot;
 
@@ -20,6 +25,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+pub use self::azure::{AzureHolder, AzureReader, AzureSettings, DEFAULT_ARM_ENDPOINT};
 use self::snapshot::Hold;
 pub use self::snapshot::Snapshot;
 use crate::graph::{
@@ -35,6 +41,8 @@ pub struct ProtectionSettings {
     pub protected_groups: Vec<String>,
     /// How often the role holders are read again.
     pub refresh_every: Duration,
+    /// Where the Azure side is read (`MFA_AZURE_CONTROL_SCOPES`); `None`: not protected.
+    pub azure: Option<AzureSettings>,
 }
 
 /// The longest a snapshot of role holders is used when it could not be refreshed; beyond it
@@ -47,6 +55,8 @@ pub struct Protection {
     current: Mutex<Option<(Arc<Snapshot>, Instant)>>,
     /// One load at a time when there is no usable snapshot.
     loading: tokio::sync::Mutex<()>,
+    /// Reads who controls the app on the Azure side; `None` when no scope is configured.
+    azure: Option<AzureReader>,
 }
 
 /// Whether the app may change the user's methods.
@@ -76,7 +86,19 @@ impl Protection {
             },
             current: Mutex::new(None),
             loading: tokio::sync::Mutex::new(()),
+            azure: None,
         }
+    }
+
+    /// Protects whoever controls the app on the Azure side, as `reader` reads it.
+    pub fn with_azure(mut self, reader: AzureReader) -> Protection {
+        self.azure = Some(reader);
+        self
+    }
+
+    /// Whether the Azure side is protected (`MFA_AZURE_CONTROL_SCOPES` is set).
+    pub fn protects_azure_side(&self) -> bool {
+        self.azure.is_some()
     }
 
     /// The role holders, from the snapshot (read now if there is none); `None` when roles
@@ -97,7 +119,9 @@ impl Protection {
     /// Whether a snapshot is read: for the role check, and for who may activate membership of
     /// a protected group through PIM for Groups.
     fn reads_snapshot(&self) -> bool {
-        self.settings.check_roles || !self.settings.protected_groups.is_empty()
+        self.settings.check_roles
+            || !self.settings.protected_groups.is_empty()
+            || self.azure.is_some()
     }
 
     /// The groups whose membership the verdict needs: the protected groups, and the groups
@@ -191,14 +215,14 @@ impl Protection {
     ) {
         for hold in snapshot.holds(group) {
             reasons.push(format!(
-                "{how} the group {}, which {} the privileged role {}{note}",
+                "{how} the group {}, which {} {}{note}",
                 hold.principal_name.as_deref().unwrap_or(group),
                 if hold.eligible {
                     "is eligible for"
                 } else {
                     "holds"
                 },
-                hold.role
+                hold.in_words()
             ));
         }
         if self.settings.protected_groups.iter().any(|id| id == group) {
@@ -215,11 +239,16 @@ impl Protection {
             return;
         }
         loop {
-            match load(graph, &self.settings).await {
-                Ok(snapshot) if self.settings.check_roles => {
+            match load(graph, &self.settings, self.azure.as_ref()).await {
+                Ok(snapshot) if self.settings.check_roles || self.azure.is_some() => {
                     tracing::info!(
-                        "read who holds privileged roles: {} principals (the list of privileged \
+                        "read who holds privileged roles{}: {} principals (the list of privileged \
                          roles from {})",
+                        if self.azure.is_some() {
+                            " and who controls the app's Azure resources"
+                        } else {
+                            ""
+                        },
                         snapshot.principals(),
                         if snapshot.from_graph {
                             "Graph"
@@ -234,8 +263,9 @@ impl Protection {
                     self.store(snapshot);
                 }
                 Err(error) => tracing::warn!(
-                    "could not read who is privileged (role holders, the ways into privileged \
-                     and protected groups, the owners of privileged applications): {error}; the \
+                    "could not read who is privileged (role holders, who controls the app's \
+                     Azure resources, the ways into privileged and protected groups, the owners \
+                     of privileged applications): {error}; the \
                      last reading is used for up to {} minutes, then changes fail closed",
                     MAX_AGE.as_secs() / 60
                 ),
@@ -252,7 +282,7 @@ impl Protection {
         if let Some(snapshot) = self.usable() {
             return Ok(snapshot);
         }
-        let snapshot = load(graph, &self.settings).await?;
+        let snapshot = load(graph, &self.settings, self.azure.as_ref()).await?;
         Ok(self.store(snapshot))
     }
 
@@ -286,10 +316,10 @@ fn describe(hold: &Hold, through: Option<&String>) -> String {
         "holds"
     };
     match through {
-        None => format!("{how} the privileged role {}", hold.role),
+        None => format!("{how} {}", hold.in_words()),
         Some(group) => format!(
-            "{how} the privileged role {} through the group {}",
-            hold.role,
+            "{how} {} through the group {}",
+            hold.in_words(),
             hold.principal_name.as_deref().unwrap_or(group)
         ),
     }
@@ -298,14 +328,23 @@ fn describe(hold: &Hold, through: Option<&String>) -> String {
 /// Reads who holds privileged roles: Graph's list of privileged roles (or the built-in one
 /// when it cannot be read), the active assignments and the PIM eligibilities (none without
 /// an Entra ID P2 licence: the tenant has no PIM).
-async fn load(graph: &GraphClient, settings: &ProtectionSettings) -> Result<Snapshot, GraphError> {
-    let snapshot = if settings.check_roles {
-        let snapshot = role_snapshot(graph).await?;
-        let owners = applications::owners_of_privileged_applications(graph, &snapshot).await?;
-        snapshot.with_application_owners(owners)
+async fn load(
+    graph: &GraphClient,
+    settings: &ProtectionSettings,
+    azure: Option<&AzureReader>,
+) -> Result<Snapshot, GraphError> {
+    let mut snapshot = if settings.check_roles {
+        role_snapshot(graph).await?
     } else {
         Snapshot::default()
     };
+    if let Some(azure) = azure {
+        snapshot = snapshot.with_azure_holders(azure.holders().await?);
+    }
+    if settings.check_roles || azure.is_some() {
+        let owners = applications::owners_of_privileged_applications(graph, &snapshot).await?;
+        snapshot = snapshot.with_application_owners(owners);
+    }
     with_group_eligibilities(graph, snapshot, &settings.protected_groups).await
 }
 

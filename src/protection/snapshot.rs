@@ -1,9 +1,11 @@
 //! Who holds a privileged directory role in the tenant, at one moment: built from the role
-//! definitions, the active assignments and the PIM eligibilities, the ways into privileged or
-//! protected groups, and the owners of privileged applications; looked up per user. Pure.
+//! definitions, the active assignments and the PIM eligibilities, the Azure roles that control
+//! the app, the ways into privileged or protected groups, and the owners of privileged
+//! applications; looked up per user. Pure.
 
 use std::collections::HashMap;
 
+use super::azure::AzureHolder;
 use crate::graph::{PrincipalKind, PrivilegedRole, RoleHolder};
 
 /// The tenant's privileged role holders.
@@ -35,6 +37,18 @@ pub struct Hold {
     pub eligible: bool,
     pub principal_kind: PrincipalKind,
     pub principal_name: Option<String>,
+    /// For an Azure role: where it is assigned and what it lets its holder do to the app.
+    pub azure: Option<String>,
+}
+
+impl Hold {
+    /// The role in words: "the privileged role X", or the Azure role and why it counts.
+    pub fn in_words(&self) -> String {
+        match &self.azure {
+            Some(why) => format!("the Azure role {} {why}", self.role),
+            None => format!("the privileged role {}", self.role),
+        }
+    }
 }
 
 impl Snapshot {
@@ -63,6 +77,7 @@ impl Snapshot {
                 eligible,
                 principal_kind: holder.principal_kind,
                 principal_name: holder.principal_name,
+                azure: None,
             };
             let holds = holders
                 .entry(holder.principal_id.to_ascii_lowercase())
@@ -99,6 +114,34 @@ impl Snapshot {
     /// Adds the owners of each of the groups (group id → owner ids).
     pub fn with_group_owners(mut self, owners: Vec<(String, Vec<String>)>) -> Snapshot {
         by_principal(&mut self.group_owned, owners);
+        self
+    }
+
+    /// Adds the principals whose Azure role controls the app: they are held like privileged
+    /// role holders (a group's members, a service principal's owners, whoever can join the
+    /// group are protected in turn).
+    pub fn with_azure_holders(mut self, azure: Vec<AzureHolder>) -> Snapshot {
+        for holder in azure {
+            let hold = Hold {
+                role: holder.role,
+                eligible: false,
+                principal_kind: holder.kind,
+                principal_name: None,
+                azure: Some(format!(
+                    "at {}, which lets its holder {}: whoever controls the app can set anyone's \
+                     phone",
+                    holder.scope,
+                    holder.what.join(", ")
+                )),
+            };
+            let holds = self
+                .holders
+                .entry(holder.principal_id.to_ascii_lowercase())
+                .or_default();
+            if !holds.contains(&hold) {
+                holds.push(hold);
+            }
+        }
         self
     }
 
@@ -244,5 +287,38 @@ mod tests {
         assert!(snapshot.holds("u2").is_empty(), "not a privileged role");
         assert!(snapshot.holds("U3")[0].eligible);
         assert_eq!(snapshot.groups(), ["g1", "u3"]);
+    }
+
+    #[test]
+    fn azure_holders_are_held_like_role_holders_and_their_groups_checked() {
+        let holder = |id: &str, kind| AzureHolder {
+            principal_id: id.to_owned(),
+            kind,
+            role: "Owner".to_owned(),
+            scope: "/subscriptions/s/resourceGroups/rg".to_owned(),
+            what: vec!["assign roles on the app's resources"],
+        };
+        let snapshot = Snapshot::default().with_azure_holders(vec![
+            holder("U1", PrincipalKind::User),
+            holder("G1", PrincipalKind::Group),
+            holder("S1", PrincipalKind::ServicePrincipal),
+        ]);
+        let words = snapshot.holds("u1")[0].in_words();
+        assert!(
+            words.starts_with("the Azure role Owner at /subscriptions/s/resourceGroups/rg"),
+            "{words}"
+        );
+        assert!(words.contains("assign roles"), "{words}");
+        assert_eq!(snapshot.groups(), ["g1"]);
+        let individuals: Vec<&str> = {
+            let mut ids: Vec<&str> = snapshot.individual_holders().map(|(id, _)| id).collect();
+            ids.sort_unstable();
+            ids
+        };
+        assert_eq!(
+            individuals,
+            ["s1", "u1"],
+            "a service principal's owners are read"
+        );
     }
 }

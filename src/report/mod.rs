@@ -266,6 +266,12 @@ pub enum WarningCode {
     /// The app's identity holds broader authentication-method rights than phone methods (left
     /// from an older deployment): whoever controls the app could do more than this app does.
     ExcessGraphPermissions,
+    /// `MFA_AZURE_CONTROL_SCOPES` is not set: whoever controls the app on the Azure side (its
+    /// Owners, Contributors, blob writers on its storage) is not protected.
+    AzureSideUnprotected,
+    /// `show` of a privileged or protected account (or one whose protection could not be
+    /// checked): its methods are not shown.
+    DetailsWithheld,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]

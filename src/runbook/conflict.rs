@@ -11,7 +11,9 @@ use crate::graph::{GraphError, GraphErrorKind};
 use crate::outcome::Outcome;
 use crate::phone::{PhoneMethod, PhoneNumber};
 use crate::plan::{Write, find};
+use crate::protection::Verdict;
 use crate::report::{ErrorCode, Failure, WarningCode};
+use crate::user::UserRef;
 
 /// Settles the outcome of `write` after Graph's 409; returns the method when it was written.
 pub(super) async fn resolve(
@@ -131,6 +133,14 @@ async fn find_owner(run: &Run<'_>, outcome: &mut Outcome) {
         .search(&services.graph, number, object_id, deadline, outcome)
         .await;
     if let Some(owner) = owner {
+        if !may_be_named(services, &owner.id).await {
+            outcome.caution(
+                "The number is held by an account that is privileged or protected (or whose \
+                 protection could not be checked): it is not named here; an administrator can \
+                 find it in the Entra admin center",
+            );
+            return;
+        }
         outcome.caution(format!(
             "The number is held by {} ({}), {} phone, SMS sign-in {}, account {}",
             owner.display_name.as_deref().unwrap_or("(no display name)"),
@@ -145,6 +155,29 @@ async fn find_owner(run: &Run<'_>, outcome: &mut Outcome) {
         ));
         outcome.report_mut().conflict_owner = Some(owner);
     }
+}
+
+/// Whether the holder of a number may be named to the caller: not when they are privileged or
+/// protected (naming them, with their SMS sign-in state, points an attacker at an
+/// administrator's phone number), nor when that cannot be checked. One membership check, made
+/// only after a conflict whose holder was found.
+async fn may_be_named(services: &super::Services, holder: &str) -> bool {
+    let Ok(holder_ref) = UserRef::parse(holder) else {
+        return false;
+    };
+    let holders = services.protection.role_holders(&services.graph).await;
+    let mut checks = super::read::Checks {
+        holders,
+        policy: None,
+        member_of: None,
+    };
+    let member_of = super::read::membership_of(services, &mut checks, &holder_ref, false).await;
+    matches!(
+        services
+            .protection
+            .verdict(&checks.holders, &member_of, holder_ref.as_str()),
+        Verdict::Clear
+    )
 }
 
 /// The warning for a method written for MFA whose number another user holds for SMS sign-in.

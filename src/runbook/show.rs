@@ -1,7 +1,10 @@
 //! `show`: the user, their phone methods and other methods, and what the policy lets them
 //! use, read in one round trip (two for a guest named by UPN), with nothing written. The
 //! registered number is masked unless the caller asks for it in full and may have it
-//! ([`Reveal`]): never for a privileged or protected account.
+//! ([`Reveal`]): never for a privileged or protected account. Of such an account (or one
+//! whose protection cannot be checked) nothing that would help take it over is shown: not its
+//! methods, not its SMS sign-in state, not whether phone is its only MFA; the answer says it
+//! is protected.
 
 use std::time::Duration;
 
@@ -26,8 +29,8 @@ pub enum Reveal {
 }
 
 /// Shows the user's methods and what the policy lets them use, writing nothing: one round
-/// trip (two for a guest named by UPN, and for a user named by UPN whose number is to be
-/// revealed: the protection check is made for the object id), no lock.
+/// trip (two for a guest named by UPN, and for a user named by UPN when there are groups to
+/// check: the protection check is made for the object id), no lock.
 pub async fn show(
     services: &Services,
     request: &ShowRequest,
@@ -59,7 +62,7 @@ pub async fn show(
             user,
             methods,
             mut checks,
-        } = read::first_read(services, &request.user, wants_number).await;
+        } = read::first_read(services, &request.user, true).await;
         let Some((user, object_id)) = read::accept_user(user, &request.user, outcome) else {
             return;
         };
@@ -85,6 +88,18 @@ pub async fn show(
                 return;
             }
         };
+        let verdict = services
+            .protection
+            .verdict(&checks.holders, &member_of, object_id.as_str());
+        if let Some(why) = withheld(&verdict) {
+            outcome.note(format!("The methods are not shown: {why}"));
+            outcome.warn(
+                WarningCode::DetailsWithheld,
+                format!("the methods are not shown: {why}"),
+            );
+            outcome.succeed(Action::None, None);
+            return;
+        }
         outcome.note(describe_current(request.phone_type, &methods.phone));
         let picture = Picture {
             user: &user,
@@ -96,42 +111,17 @@ pub async fn show(
         let current = find(&methods.phone, request.phone_type).cloned();
         picture.show(request.phone_type, outcome);
         outcome.succeed(Action::None, current.as_ref());
-        let revealed = wants_number
-            && match services
-                .protection
-                .verdict(&checks.holders, &member_of, object_id.as_str())
-            {
-                // Without the role check every account looks clear: that is no verdict.
-                Verdict::Clear if !services.protection.checks_roles() => {
-                    outcome.warn(
-                        WarningCode::NumberNotRevealed,
-                        "the number is shown masked: the privileged-account check is off \
-                         (MFA_ALLOW_PRIVILEGED_TARGETS=true), so whether the account is \
-                         privileged is not known",
-                    );
-                    false
-                }
-                Verdict::Clear => true,
-                Verdict::Protected(_) => {
-                    outcome.warn(
-                        WarningCode::NumberNotRevealed,
-                        "the number is shown masked: the account is privileged or protected, \
-                         and its number is not handed out",
-                    );
-                    false
-                }
-                Verdict::Unknown(error) => {
-                    outcome.warn(
-                        WarningCode::NumberNotRevealed,
-                        format!(
-                            "the number is shown masked: whether the account is protected could \
-                             not be checked ({})",
-                            redact_numbers(&error.to_string())
-                        ),
-                    );
-                    false
-                }
-            };
+        // The verdict is clear here; without the role check every account looks clear, and
+        // that is no verdict.
+        let revealed = wants_number && services.protection.checks_roles();
+        if wants_number && !revealed {
+            outcome.warn(
+                WarningCode::NumberNotRevealed,
+                "the number is shown masked: the privileged-account check is off \
+                 (MFA_ALLOW_PRIVILEGED_TARGETS=true), so whether the account is privileged is \
+                 not known",
+            );
+        }
         if revealed {
             outcome.note("The number is shown in full, as the caller asked (revealNumber)");
         } else if let Some(method) = &mut outcome.report_mut().phone_method {
@@ -146,5 +136,23 @@ pub async fn show(
                 budget.as_secs()
             ),
         ));
+    }
+}
+
+/// Why the account's methods are not shown, if they are not: it is protected, or whether it is
+/// could not be checked (closed).
+fn withheld(verdict: &Verdict) -> Option<String> {
+    match verdict {
+        Verdict::Clear => None,
+        Verdict::Protected(_) => Some(
+            "the account is privileged or protected (it holds an administrative role, controls \
+             the app, or is in a protected group), and what would help take it over is not \
+             handed out"
+                .to_owned(),
+        ),
+        Verdict::Unknown(error) => Some(format!(
+            "whether the account is privileged or protected could not be checked ({})",
+            redact_numbers(&error.to_string())
+        )),
     }
 }

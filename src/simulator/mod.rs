@@ -48,6 +48,8 @@ pub struct SimOptions {
     /// The origin written into `@odata.nextLink`s; `None` for the simulator's own. A test sets
     /// another host to check that the token never follows a link off the Graph endpoint.
     pub next_link_origin: Option<String>,
+    /// ARM answers every request with 503 (Azure Resource Manager unreachable).
+    pub arm_unavailable: bool,
 }
 
 /// Throttling limits; `None` means unlimited.
@@ -97,6 +99,7 @@ impl Default for SimOptions {
             report_page_size: 1000,
             throttle: Throttle::default(),
             next_link_origin: None,
+            arm_unavailable: false,
         }
     }
 }
@@ -268,6 +271,8 @@ pub(crate) struct Shared {
 #[derive(Clone, Debug)]
 pub(crate) struct IssuedToken {
     pub(crate) roles: HashSet<String>,
+    /// The resource it was issued for: Graph (the simulator's origin) or ARM (`/arm` below it).
+    pub(crate) audience: String,
     pub(crate) expires: Instant,
 }
 
@@ -334,6 +339,11 @@ impl Simulator {
         self.shared.base_url.clone()
     }
 
+    /// The value for `ARM_ENDPOINT`: ARM's root, `/arm` under the simulator's origin.
+    pub fn arm_endpoint(&self) -> String {
+        format!("{}/arm", self.shared.base_url)
+    }
+
     /// The value for `IDENTITY_ENDPOINT`.
     pub fn identity_endpoint(&self) -> String {
         format!("{}/msi/token", self.shared.base_url)
@@ -353,6 +363,13 @@ impl Simulator {
             (
                 "IDENTITY_HEADER".to_owned(),
                 options.identity_header.clone(),
+            ),
+            // The Azure side is protected as the Bicep sets it up: the app and its storage.
+            ("ARM_ENDPOINT".to_owned(), self.arm_endpoint()),
+            (
+                "MFA_AZURE_CONTROL_SCOPES".to_owned(),
+                serde_json::json!([tenant::azure::FUNCTION_APP, tenant::azure::STORAGE_ACCOUNT])
+                    .to_string(),
             ),
         ];
         if let Some(client_id) = &options.managed_identity_client_id {

@@ -344,12 +344,19 @@ async fn a_user_assigned_identity_is_used_when_azure_client_id_is_set() {
         .await;
 
     assert_eq!(answer.status, 200, "{}", answer.report);
-    let token_requests: Vec<_> = app
-        .sim
-        .requests()
-        .into_iter()
-        .filter(|request| request.path == "/msi/token")
-        .collect();
+    // The token for Graph's audience (ARM's, for the protection check, is another).
+    let graph = app.sim.graph_endpoint();
+    let token_requests: Vec<_> =
+        app.sim
+            .requests()
+            .into_iter()
+            .filter(|request| {
+                request.path == "/msi/token"
+                    && request.query.iter().any(|(name, value)| {
+                        name == "resource" && value.trim_end_matches('/') == graph
+                    })
+            })
+            .collect();
     assert_eq!(
         token_requests.len(),
         1,

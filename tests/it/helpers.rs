@@ -474,9 +474,11 @@ impl TestApp {
 }
 
 /// Whether `request` is one of the process's background reads: who holds privileged roles,
-/// who owns privileged applications, and the Authentication methods policy.
+/// who controls the app on the Azure side (ARM), who owns privileged applications, and the
+/// Authentication methods policy.
 pub fn is_background_read(request: &LoggedRequest) -> bool {
-    request.path.contains("/roleManagement/directory/")
+    request.path.starts_with("/arm/")
+        || request.path.contains("/roleManagement/directory/")
         || request.path.starts_with("/servicePrincipals")
         || request.path.starts_with("/applications")
         || request

@@ -1,5 +1,6 @@
 //! The one integration test binary: the real handler process against the Graph simulator.
 
+mod azure_control;
 mod bulk;
 mod command_line;
 mod conflict;
@@ -26,3 +27,4 @@ mod smoke;
 mod startup;
 mod storage;
 mod tidy;
+mod withheld;

@@ -2,14 +2,16 @@
 //! your permissions on the subscription, and its resource providers.
 
 use super::{Check, selected};
+use crate::azure_rbac::allows;
 use crate::preflight::facts::Facts;
-use crate::preflight::permissions::allows;
 
-/// What `azd provision` does on the subscription, and so must be allowed.
-pub const NEEDED_ACTIONS: [&str; 3] = [
+/// What `azd provision` does on the subscription, and so must be allowed: the custom role that
+/// lets the app's identity read role assignments (who controls the app) is a role definition.
+pub const NEEDED_ACTIONS: [&str; 4] = [
     "Microsoft.Resources/subscriptions/resourceGroups/write",
     "Microsoft.Resources/deployments/write",
     "Microsoft.Authorization/roleAssignments/write",
+    "Microsoft.Authorization/roleDefinitions/write",
 ];
 
 /// The resource providers the template's resources belong to.
@@ -132,7 +134,8 @@ pub(super) fn permissions(facts: &Facts) -> Check {
         return Check::ok(
             NAME,
             format!(
-                "you may create resource groups, deployments and role assignments in {subscription}"
+                "you may create resource groups, deployments, role definitions and role \
+                 assignments in {subscription}"
             ),
         );
     }
@@ -143,8 +146,8 @@ pub(super) fn permissions(facts: &Facts) -> Check {
     Check::fail(
         NAME,
         format!(
-            "on subscription {subscription} you lack {} (ask an Owner; or Contributor and Role \
-             Based Access Control Administrator)",
+            "on subscription {subscription} you lack {} (ask an Owner; or Contributor and User \
+             Access Administrator)",
             lacking.join(", ")
         ),
         format!(

@@ -5,7 +5,7 @@
 
 use super::{Account, Asking, Cloud, Fact, Gap, Principal, Provider, Runtime, Unanswered};
 use super::{az_json, parsed};
-use crate::preflight::permissions::Permission;
+use crate::azure_rbac::Permission;
 use crate::preflight::runner::Runner;
 
 /// How many pages of an ARM list are read.
@@ -229,16 +229,8 @@ fn permissions(asking: &Asking<'_>, subscription: &str) -> Fact<Vec<Permission>>
     #[serde(rename_all = "camelCase")]
     struct Page {
         #[serde(default)]
-        value: Vec<Entry>,
+        value: Vec<Permission>,
         next_link: Option<String>,
-    }
-    #[derive(serde::Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Entry {
-        #[serde(default)]
-        actions: Vec<String>,
-        #[serde(default)]
-        not_actions: Vec<String>,
     }
     let (arm, _) = asking.roots();
     let mut url = Some(format!(
@@ -250,10 +242,7 @@ fn permissions(asking: &Asking<'_>, subscription: &str) -> Fact<Vec<Permission>>
         let Some(next) = url.take() else { break };
         let text = az_json(asking.runner, &["rest", "--method", "get", "--url", &next])?;
         let page: Page = parsed(&text, "your permissions on the subscription")?;
-        found.extend(page.value.into_iter().map(|entry| Permission {
-            actions: entry.actions,
-            not_actions: entry.not_actions,
-        }));
+        found.extend(page.value);
         url = page.next_link.filter(|link| link.starts_with(&arm));
     }
     Ok(found)

@@ -82,9 +82,11 @@ async fn identity_answer(
         return bad("api-version must be 2019-08-01.");
     }
     let resource = query_value(query, "resource").unwrap_or_default();
-    if resource.trim_end_matches('/') != shared.base_url {
+    let audience = resource.trim_end_matches('/').to_owned();
+    let arm = format!("{}{}", shared.base_url, super::arm::PREFIX);
+    if audience != shared.base_url && audience != arm {
         return bad(&format!(
-            "Tokens are issued only for the resource {}.",
+            "Tokens are issued only for the resources {} (Graph) and {arm} (ARM).",
             shared.base_url
         ));
     }
@@ -102,6 +104,7 @@ async fn identity_answer(
         token.clone(),
         crate::simulator::IssuedToken {
             roles: options.granted_roles.clone(),
+            audience,
             expires,
         },
     );

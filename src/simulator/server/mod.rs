@@ -3,6 +3,7 @@
 //! tenant, [`identity`] issues tokens, [`throttle`] is Graph's throttling, [`json`] its JSON.
 
 mod applications;
+mod arm;
 mod collections;
 mod directory;
 mod identity;
@@ -57,6 +58,9 @@ async fn handle(
     if raw_path == "/msi/token" {
         return identity::identity(shared, &method, &raw_path, query, &headers, started).await;
     }
+    if raw_path.starts_with(&format!("{}/", arm::PREFIX)) {
+        return arm::arm(shared, &method, &raw_path, query, &headers, started);
+    }
     if let Some(rest) = raw_path.strip_prefix("/_sim/") {
         return inspect(shared, rest);
     }
@@ -72,7 +76,7 @@ async fn handle(
         let tokens = lock(&shared.tokens);
         tokens
             .get(token)
-            .filter(|issued| issued.expires > Instant::now())
+            .filter(|issued| issued.expires > Instant::now() && issued.audience == shared.base_url)
             .map(|issued| issued.roles.clone())
     });
     // v1.0 paths are logged without their version; beta paths keep `/beta` in front.

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use crate::phone::PhoneType;
 
+pub mod azure;
 pub mod directory;
 mod numbers;
 pub mod policy;
@@ -53,6 +54,8 @@ pub struct Tenant {
     /// Every phone method deleted: the user's id and the number it held, in order (what a
     /// removal really took away, to set beside what it was asked to take).
     deletions: Vec<(String, String)>,
+    /// The Azure side: the app's resources and who holds roles on them.
+    pub azure: azure::AzureRbac,
 }
 
 impl Default for Tenant {
@@ -69,6 +72,7 @@ impl Default for Tenant {
             policy: policy::SimPolicy::default(),
             deletions: Vec::new(),
             report_refreshed_at: "2026-12-07T06:00:00Z".to_owned(),
+            azure: azure::AzureRbac::default(),
         }
     }
 }

@@ -1,0 +1,176 @@
+//! Azure Resource Manager's face, under `/arm` of the simulator: the two reads the protection
+//! check makes (role assignments that apply at a scope, `$filter=atScope()`; a role
+//! definition by id), as strict as ARM: a bearer token for ARM's audience, an `api-version`,
+//! scopes that exist, `atScope()` meaning the scope and its ancestors and nothing below.
+//! `SimOptions::arm_unavailable` makes ARM answer 503 to everything.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Response};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::json::{Reply, error, header, ok, query_value, retry_after_of, to_http};
+use super::log;
+use crate::simulator::{LoggedRequest, Shared, lock};
+
+/// The path under the simulator's origin where ARM's root is.
+pub(super) const PREFIX: &str = "/arm";
+
+const ASSIGNMENTS: &str = "/providers/microsoft.authorization/roleassignments";
+const DEFINITIONS: &str = "/providers/microsoft.authorization/roledefinitions/";
+
+/// One request to ARM, answered and logged.
+pub(super) fn arm(
+    shared: &Shared,
+    method: &Method,
+    raw_path: &str,
+    query: Vec<(String, String)>,
+    headers: &HeaderMap,
+    started: Instant,
+) -> Response<Body> {
+    let token = header(headers, "authorization")
+        .and_then(|value| value.strip_prefix("Bearer ").map(str::to_owned));
+    let audience = format!("{}{PREFIX}", shared.base_url);
+    let authorized = token.as_deref().is_some_and(|token| {
+        lock(&shared.tokens).get(token).is_some_and(|issued| {
+            issued.expires > Instant::now() && issued.audience.trim_end_matches('/') == audience
+        })
+    });
+    let path = super::json::decode_path(raw_path.strip_prefix(PREFIX).unwrap_or_default());
+    let answer = if lock(&shared.options).arm_unavailable {
+        error(
+            503,
+            "ServiceUnavailable",
+            "The service is unavailable, please retry later.",
+        )
+    } else if !authorized {
+        error(
+            401,
+            "InvalidAuthenticationToken",
+            "The access token is missing, expired, or not issued for https://management.azure.com/.",
+        )
+    } else if *method != Method::GET {
+        error(405, "MethodNotAllowed", "Only reads are simulated on ARM.")
+    } else if query_value(&query, "api-version").is_none() {
+        error(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
+    } else {
+        read(shared, &path, &query)
+    };
+    log(
+        shared,
+        LoggedRequest {
+            method: method.to_string(),
+            path: format!("{PREFIX}{path}"),
+            raw_path: raw_path.to_owned(),
+            query,
+            client_request_id: None,
+            authorized,
+            in_batch: false,
+            status: answer.status,
+            retry_after: retry_after_of(&answer),
+            body: None,
+            started,
+            at: Instant::now(),
+        },
+    );
+    to_http(answer)
+}
+
+fn read(shared: &Shared, path: &str, query: &[(String, String)]) -> Reply {
+    let lower = path.to_ascii_lowercase();
+    let tenant = lock(&shared.tenant);
+    let azure = &tenant.azure;
+    if let Some(scope) = lower.strip_suffix(ASSIGNMENTS) {
+        let scope = &path[..scope.len()];
+        if !azure.exists(scope) {
+            return error(
+                404,
+                "ResourceNotFound",
+                &format!("The resource '{scope}' could not be found."),
+            );
+        }
+        let filter = query_value(query, "$filter");
+        if filter.is_some_and(|filter| filter != "atScope()") {
+            return error(
+                400,
+                "UnsupportedQuery",
+                "Only $filter=atScope() is simulated.",
+            );
+        }
+        let subscription = subscription_of(scope);
+        let value: Vec<Value> = azure
+            .applying_at(scope)
+            .into_iter()
+            .map(|assignment| {
+                json!({
+                    "id": format!("{}/providers/Microsoft.Authorization/roleAssignments/{}",
+                        assignment.scope, assignment.id),
+                    "name": assignment.id,
+                    "type": "Microsoft.Authorization/roleAssignments",
+                    "properties": {
+                        "roleDefinitionId": format!(
+                            "{subscription}/providers/Microsoft.Authorization/roleDefinitions/{}",
+                            assignment.role
+                        ),
+                        "principalId": assignment.principal_id,
+                        "principalType": assignment.principal_type,
+                        "scope": assignment.scope,
+                    }
+                })
+            })
+            .collect();
+        return ok(200, json!({"value": value}));
+    }
+    if let Some(at) = lower.find(DEFINITIONS) {
+        let id = &path[at + DEFINITIONS.len()..];
+        let above = &path[..at];
+        if !above.is_empty() && !azure.exists(above) {
+            return error(
+                404,
+                "ResourceNotFound",
+                &format!("The resource '{above}' could not be found."),
+            );
+        }
+        return match azure.definition(id) {
+            Some(definition) => ok(
+                200,
+                json!({
+                    "id": format!("{above}/providers/Microsoft.Authorization/roleDefinitions/{}", definition.id),
+                    "name": definition.id,
+                    "type": "Microsoft.Authorization/roleDefinitions",
+                    "properties": {
+                        "roleName": definition.name,
+                        "type": if definition.custom { "CustomRole" } else { "BuiltInRole" },
+                        "permissions": definition.permissions,
+                        "assignableScopes": ["/"],
+                    }
+                }),
+            ),
+            None => error(
+                404,
+                "RoleDefinitionDoesNotExist",
+                "The specified role definition does not exist.",
+            ),
+        };
+    }
+    error(
+        404,
+        "InvalidResourceType",
+        "Only role assignments and role definitions are simulated on ARM.",
+    )
+}
+
+/// `/subscriptions/{id}` of a scope below a subscription (empty above one).
+fn subscription_of(scope: &str) -> String {
+    let mut segments = scope.trim_start_matches('/').splitn(3, '/');
+    match (segments.next(), segments.next()) {
+        (Some(first), Some(id)) if first.eq_ignore_ascii_case("subscriptions") => {
+            format!("/subscriptions/{id}")
+        }
+        _ => String::new(),
+    }
+}
