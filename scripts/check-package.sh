@@ -70,7 +70,8 @@ with zipfile.ZipFile(zip_path) as archive:
     for required in ("host.json", binary_name):
         if required not in names:
             sys.exit(f"check-package: FAIL: {required} is not at the zip root ({names})")
-    for function in ("SetOrRemoveMobilePhoneMfa", "SetOrRemoveMobilePhoneMfaQueue", "OpenApi"):
+    for function in ("SetOrRemoveMobilePhoneMfa", "SetOrRemoveMobilePhoneMfaQueue", "OpenApi",
+                     "MfaReadiness", "MfaReadinessTimer", "MfaReadinessQueue"):
         if f"{function}/function.json" not in names:
             sys.exit(f"check-package: FAIL: {function}/function.json is not in the zip")
     forbidden = [n for n in names if n.split("/")[0] in

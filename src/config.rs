@@ -68,6 +68,11 @@ pub struct Config {
     /// How long an invocation waits for a user's lease another instance holds
     /// (`MFA_LEASE_WAIT_SECONDS`).
     pub lease_wait: Duration,
+    /// `MFA_CLEANUP_KEY`: the secret the readiness scan keys `cleanup.csv`'s number
+    /// fingerprints with, and the handler checks them with.
+    pub cleanup_key: Option<crate::readiness::fingerprint::CleanupKey>,
+    /// The readiness scans the Function App runs (timer, queue) and serves (HTTP).
+    pub readiness: crate::app::readiness::ReadinessSettings,
 }
 
 /// Where tokens come from.
@@ -229,6 +234,19 @@ impl Config {
             }
         };
         let lease_wait = env.seconds("MFA_LEASE_WAIT_SECONDS", 30.0, 1.0, 180.0);
+        let cleanup_key = env.get("MFA_CLEANUP_KEY").and_then(|key| {
+            crate::readiness::fingerprint::CleanupKey::new(&key)
+                .map_err(|problem| env.problem(problem))
+                .ok()
+        });
+        let readiness = crate::app::readiness::ReadinessSettings {
+            storage: AccountSettings::from_lookup(|name| env.get(name))
+                .ok()
+                .flatten(),
+            retention_days: env.number("MFA_READINESS_RETENTION_DAYS", 90, 1, 3650),
+            per_user: env.flag("MFA_READINESS_PER_USER", false),
+            budget: env.seconds("MFA_READINESS_BUDGET_SECONDS", 3300.0, 60.0, 86_400.0),
+        };
         let problems = env.problems.into_inner();
         match graph_endpoint {
             Some(graph_endpoint) if problems.is_empty() => Ok(Config {
@@ -253,6 +271,8 @@ impl Config {
                 policy_check,
                 leases,
                 lease_wait,
+                cleanup_key,
+                readiness,
             }),
             _ => Err(ConfigError { problems }),
         }

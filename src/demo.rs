@@ -85,6 +85,7 @@ async fn run(port: u16) -> Result<(), String> {
         .await
         .map_err(|error| format!("could not start the Graph simulator: {error}"))?;
     simulator.tenant(seed::demo_tenant);
+    let readiness = simulator.tenant(crate::simulator::tenant::readiness::readiness_tenant);
     // A real storage account when Azurite is installed: the queue, and the per-user leases.
     let azurite = match Azurite::locate() {
         Some(script) => match Azurite::start(&script).await {
@@ -115,6 +116,8 @@ async fn run(port: u16) -> Result<(), String> {
         .env("FUNCTIONS_CUSTOMHANDLER_PORT", "0")
         .env("MFA_VERIFY_SECONDS", "2")
         .env("MFA_NOTIFY_SENDER", seed::NOTIFY_SENDER)
+        .env("MFA_CLEANUP_KEY", DEMO_CLEANUP_KEY)
+        .env("MFA_PROTECTED_GROUP_IDS", &readiness.protected_group)
         .env("MFA_NOTIFY_SERVICE_DESK_NAME", "Contoso IT Service Desk")
         .env(
             "MFA_NOTIFY_SERVICE_DESK_EMAIL",
@@ -183,6 +186,10 @@ async fn run(port: u16) -> Result<(), String> {
         Ok(example) => println!("{example}"),
         Err(error) => println!("(no bulk example: {error})"),
     }
+    println!(
+        "{}",
+        readiness_example(&simulator, &host.url(), &readiness.protected_group)
+    );
     match &storage {
         Some(storage) => println!(
             "The queue is a real storage queue, in Azurite ({}); per-user leases are in its blob \
@@ -247,6 +254,32 @@ fn bulk_example(url: &str, queue: Option<&str>) -> Result<String, String> {
         ));
     }
     Ok(text)
+}
+
+/// The demo's clean-up key: the handler and the printed readiness command share it.
+const DEMO_CLEANUP_KEY: &str = "demo-cleanup-key-not-a-secret";
+
+/// How to scan the demo tenant for the retirement, and to plan its clean-up with bulk.
+fn readiness_example(simulator: &Simulator, url: &str, protected_group: &str) -> String {
+    let directory = std::env::temp_dir()
+        .join("mfa-phone-demo")
+        .join("readiness");
+    let mut settings: Vec<String> = simulator
+        .handler_environment()
+        .into_iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    settings.push(format!("MFA_CLEANUP_KEY={DEMO_CLEANUP_KEY}"));
+    settings.push(format!("MFA_PROTECTED_GROUP_IDS={protected_group}"));
+    format!(
+        "\nRetirement readiness: who Microsoft's SMS and voice retirement blocks in the demo \
+         tenant, and from when (every category and date; reads only):\n  {} cargo run -- \
+         readiness --out {dir}\nPlan its clean-up without writing (a number changed since the \
+         scan is left):\n  cargo run -- bulk {dir}/cleanup.csv --endpoint \
+         {url}/api/SetOrRemoveMobilePhoneMfa --out {dir}/report --dry-run\n",
+        settings.join(" "),
+        dir = directory.display()
+    )
 }
 
 fn instructions(url: &str) -> String {

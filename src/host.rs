@@ -33,6 +33,22 @@ pub struct HttpTriggerRequest {
     /// The principal App Service authentication vouched for, from `Identities`: the first
     /// authenticated identity that is not the host's own function-key identity.
     pub principal: Option<Principal>,
+    /// The HTTP method (upper case), when the host gave it.
+    pub method: Option<String>,
+    /// The `Accept` header's values, joined with commas.
+    pub accept: Option<String>,
+}
+
+/// A timer invocation's `TimerInfo` (the host serialises the object as the .NET worker's
+/// `TimerInfo`: `ScheduleStatus` with `Last`, `Next`, `LastUpdated`, null without the
+/// schedule monitor; `IsPastDue`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TimerInfo {
+    /// The run makes up for an occurrence missed (the app was down or busy).
+    pub is_past_due: bool,
+    /// The last and next occurrences, as the host wrote them.
+    pub last: Option<String>,
+    pub next: Option<String>,
 }
 
 /// A queue message, decoded down to its text or JSON value.
@@ -160,6 +176,61 @@ impl Envelope {
             body,
             query,
             principal: principal(get(&request, "Identities")),
+            method: match get(&request, "Method") {
+                Some(Value::String(method)) => Some(method.to_ascii_uppercase()),
+                _ => None,
+            },
+            accept: match get(&request, "Headers").and_then(Value::as_object) {
+                Some(headers) => match get(headers, "Accept") {
+                    Some(Value::Array(values)) => Some(
+                        values
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    ),
+                    Some(Value::String(value)) => Some(value.clone()),
+                    _ => None,
+                },
+                None => None,
+            },
+        })
+    }
+
+    /// The timer information bound to `binding`: an object, or (as the host encodes strings)
+    /// JSON text holding one, once or twice.
+    ///
+    /// # Errors
+    ///
+    /// When there is no such binding, or it holds no object.
+    pub fn timer(&self, binding: &str) -> Result<TimerInfo, EnvelopeError> {
+        let mut value = get(&self.data, binding)
+            .cloned()
+            .ok_or_else(|| EnvelopeError::MissingBinding(binding.to_owned()))?;
+        for _ in 0..2 {
+            if let Value::String(text) = &value {
+                value = serde_json::from_str(text)
+                    .map_err(|_| EnvelopeError::NotATimer(binding.to_owned()))?;
+            }
+        }
+        let Value::Object(timer) = value else {
+            return Err(EnvelopeError::NotATimer(binding.to_owned()));
+        };
+        let status = get(&timer, "ScheduleStatus").and_then(Value::as_object);
+        let time = |name: &str| {
+            status
+                .and_then(|status| get(status, name))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        Ok(TimerInfo {
+            is_past_due: match get(&timer, "IsPastDue") {
+                Some(Value::Bool(due)) => *due,
+                Some(Value::String(due)) => due.eq_ignore_ascii_case("true"),
+                _ => false,
+            },
+            last: time("Last"),
+            next: time("Next"),
         })
     }
 
@@ -228,6 +299,29 @@ pub enum EnvelopeError {
     MissingBinding(String),
     #[error("Data.{0} is not an HTTP request object")]
     NotAnHttpRequest(String),
+    #[error("Data.{0} is not the timer's information")]
+    NotATimer(String),
+}
+
+/// The response envelope for an HTTP-triggered invocation whose body is not JSON (a page, a
+/// CSV file), with its own headers.
+pub fn http_content_response(
+    output_binding: &str,
+    status: u16,
+    headers: &[(&str, String)],
+    body: String,
+    logs: &[String],
+) -> Value {
+    let headers: Map<String, Value> = headers
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), Value::String(value.clone())))
+        .collect();
+    let mut outputs = Map::new();
+    outputs.insert(
+        output_binding.to_owned(),
+        json!({"statusCode": status, "headers": headers, "body": body}),
+    );
+    json!({"Outputs": outputs, "Logs": logs, "ReturnValue": null})
 }
 
 /// The response envelope for an HTTP-triggered invocation.
@@ -414,6 +508,39 @@ mod tests {
 
     fn invocation_with_identities(identities: Value) -> Envelope {
         invocation(json!({"Data": {"req": {"Identities": identities}}}))
+    }
+
+    #[test]
+    fn timer_information_is_read_as_an_object_or_as_encoded_text() {
+        let timer = json!({
+            "Schedule": {"AdjustForDST": true},
+            "ScheduleStatus": {
+                "Last": "2026-12-06T05:00:00+00:00",
+                "Next": "2026-12-07T05:00:00+00:00",
+                "LastUpdated": "2026-12-06T05:00:00+00:00"
+            },
+            "IsPastDue": true
+        });
+        let expected = TimerInfo {
+            is_past_due: true,
+            last: Some("2026-12-06T05:00:00+00:00".to_owned()),
+            next: Some("2026-12-07T05:00:00+00:00".to_owned()),
+        };
+        let once = Value::String(timer.to_string());
+        let twice = Value::String(once.to_string());
+        for data in [timer, once, twice] {
+            let invocation = invocation(json!({"Data": {"timer": data}}));
+            assert_eq!(invocation.timer("timer").unwrap(), expected);
+        }
+        let unmonitored =
+            invocation(json!({"Data": {"timer": {"ScheduleStatus": null, "IsPastDue": false}}}));
+        assert_eq!(unmonitored.timer("timer").unwrap(), TimerInfo::default());
+        assert!(
+            invocation(json!({"Data": {"timer": "soon"}}))
+                .timer("timer")
+                .is_err()
+        );
+        assert!(invocation(json!({"Data": {}})).timer("timer").is_err());
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod config;
 pub mod credential;
 #[cfg(feature = "simulator")]
 pub mod demo;
+pub mod download;
 pub mod entra;
 pub mod graph;
 pub mod host;
@@ -45,6 +46,7 @@ pub mod plan;
 pub mod policy;
 pub mod preflight;
 pub mod protection;
+pub mod readiness;
 pub mod replay;
 pub mod report;
 pub mod request;

@@ -42,6 +42,21 @@ fn main() -> ExitCode {
             tool_logging();
             block_on(mfa_phone_handler::smoke::main(*arguments))
         }
+        Some(Command::Readiness(mut arguments)) => {
+            tool_logging();
+            match arguments.endpoint.take() {
+                // Download the Function App's latest scan instead of scanning.
+                Some(endpoint) => block_on(mfa_phone_handler::download::main(
+                    mfa_phone_handler::download::Download {
+                        endpoint,
+                        out: arguments.out,
+                        credentials: arguments.credentials,
+                        json: arguments.json,
+                    },
+                )),
+                None => block_on(mfa_phone_handler::readiness::command::main(arguments)),
+            }
+        }
         Some(Command::Preflight(arguments)) => {
             let options = mfa_phone_handler::preflight::Options::from(arguments);
             ExitCode::from(mfa_phone_handler::preflight::main(&options))

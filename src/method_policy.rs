@@ -45,6 +45,17 @@ pub struct Usable {
     pub sms_sign_in: bool,
 }
 
+impl ChannelPolicy {
+    /// Whether the configuration is on for the user with `user_id` (lowercase), a member of
+    /// `member_of`: enabled, an include target matches and no exclude target does.
+    pub fn applies_to(&self, user_id: &str, member_of: &HashSet<String>) -> bool {
+        let matches = |target: &Target| {
+            target.id == ALL_USERS || target.id == user_id || member_of.contains(&target.id)
+        };
+        self.enabled && self.include.iter().any(matches) && !self.exclude.iter().any(matches)
+    }
+}
+
 impl MethodPolicies {
     /// The groups the configurations target (not [`ALL_USERS`], not user targets, which
     /// are matched by the user's id): the user's membership of these decides.
@@ -75,11 +86,7 @@ impl MethodPolicies {
         let matches = |target: &Target| {
             target.id == ALL_USERS || target.id == user_id || member_of.contains(&target.id)
         };
-        let applies = |channel: &ChannelPolicy| {
-            channel.enabled
-                && channel.include.iter().any(matches)
-                && !channel.exclude.iter().any(matches)
-        };
+        let applies = |channel: &ChannelPolicy| channel.applies_to(&user_id, member_of);
         let sms = phone_type == PhoneType::Mobile && applies(&self.sms);
         let voice =
             applies(&self.voice) && (phone_type != PhoneType::Office || self.office_phone_allowed);

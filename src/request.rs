@@ -15,10 +15,11 @@ use crate::user::UserRef;
 pub(crate) mod parameters;
 mod values;
 
+use crate::readiness::fingerprint::CleanupKey;
 use parameters::{
     ALLOW_LAST_METHOD_REMOVAL, CALLER_NAME, CORRELATION_ID, DRY_RUN, LANGUAGE_OVERRIDE,
-    NOTIFY_USER, OPERATION, PHONE_NUMBER, PHONE_TYPE, REMOVE, REMOVE_REGISTERED_NUMBER, REQUEST_ID,
-    REVEAL_NUMBER, SHOW, SMS_SIGN_IN, USER_ID,
+    NOTIFY_USER, NUMBER_FINGERPRINT, OPERATION, PHONE_NUMBER, PHONE_TYPE, REMOVE,
+    REMOVE_REGISTERED_NUMBER, REQUEST_ID, REVEAL_NUMBER, SHOW, SMS_SIGN_IN, USER_ID,
 };
 pub use parameters::{KNOWN, PARAMETERS, ParameterKind, ParameterSpec};
 use values::{boolean, find, json_kind, lookup, printable, single_wrapper, string, text};
@@ -41,6 +42,9 @@ pub struct Request {
     /// Whether a removal may leave the user with no MFA method when the deployment refuses
     /// that (`allowLastMethodRemoval`).
     pub allow_last_method_removal: bool,
+    /// The keyed fingerprint the registered number must match before a removal deletes it
+    /// (`numberFingerprint`, from the readiness scan's `cleanup.csv`).
+    pub number_fingerprint: Option<String>,
 }
 
 /// The change asked for, with the number it is about.
@@ -362,6 +366,7 @@ fn change(
         notify_user,
         language,
         allow_last_method_removal,
+        number_fingerprint: text(parameters, NUMBER_FINGERPRINT)?,
     })
 }
 
@@ -429,8 +434,30 @@ fn change_of(
     kind: Kind,
     phone_type: PhoneType,
 ) -> Result<Operation, Failure> {
-    let registered = boolean(parameters, REMOVE_REGISTERED_NUMBER)?.unwrap_or(false);
     let given = string(parameters, PHONE_NUMBER)?;
+    // A fingerprint names the number without saying it: a removal of the registered number,
+    // checked against the fingerprint before it is deleted.
+    let fingerprint = text(parameters, NUMBER_FINGERPRINT)?;
+    if let Some(fingerprint) = &fingerprint {
+        let problem = match (kind, &given) {
+            (Kind::Set, _) => Some("numberFingerprint applies to a removal (Remove: true)"),
+            (Kind::Remove, Some(_)) => Some("give phoneNumber or numberFingerprint, not both"),
+            _ if !CleanupKey::well_formed(fingerprint) => Some(
+                "numberFingerprint is not a fingerprint of the readiness scan (hs256: and 64 \
+                 hex digits)",
+            ),
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            return Err(Failure::for_field(
+                ErrorCode::InvalidRequest,
+                NUMBER_FINGERPRINT,
+                problem,
+            ));
+        }
+    }
+    let registered =
+        boolean(parameters, REMOVE_REGISTERED_NUMBER)?.unwrap_or(false) || fingerprint.is_some();
     match (kind, registered, given) {
         (Kind::Set, true, _) => Err(Failure::for_field(
             ErrorCode::InvalidRequest,

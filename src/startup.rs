@@ -96,10 +96,31 @@ impl Application {
             identity_http.clone(),
         )
         .map_err(StartupError::Credential)?;
-        let leases = match &config.leases {
-            Some(account) if account.blob.is_some() => {
-                Some(user_leases(&config, account, &credential, identity_http)?)
+        let readiness = match &config.readiness.storage {
+            Some(account) if account.blob.is_some() && account.queue.is_some() => {
+                let account =
+                    storage_account(&config, account, &credential, identity_http.clone())?;
+                match crate::app::readiness::Readiness::new(
+                    config.readiness.clone(),
+                    account,
+                    config.cleanup_key.clone(),
+                ) {
+                    Ok(readiness) => Some(readiness),
+                    Err(error) => {
+                        tracing::warn!("the readiness scans cannot be kept: {error}");
+                        None
+                    }
+                }
             }
+            _ => None,
+        };
+        let leases = match &config.leases {
+            Some(account) if account.blob.is_some() => Some(UserLeases::new(storage_account(
+                &config,
+                account,
+                &credential,
+                identity_http,
+            )?)),
             Some(_) => {
                 tracing::warn!(
                     "the storage account is configured without a blob endpoint \
@@ -211,6 +232,7 @@ impl Application {
                 policies: Policies::new(config.policy_refresh, config.policy_check),
                 leases,
                 lease_wait: config.lease_wait,
+                cleanup_key: config.cleanup_key.clone(),
                 safeguards: config.safeguards,
                 #[cfg(feature = "simulator")]
                 test_panic_caller: config.test_panic_caller.clone(),
@@ -222,6 +244,7 @@ impl Application {
             queue_budget: config.invocation_budget,
             replays: crate::replay::Replays::default(),
             grants: std::sync::Mutex::new(crate::permissions::Review::default()),
+            readiness,
         });
         let review_every = config.protection.refresh_every;
         let features = crate::permissions::Features {
@@ -267,14 +290,15 @@ impl Application {
     }
 }
 
-/// The per-user leases in the storage account `account` names: tokens from its managed identity
-/// (or the process's credential when it names none), requests bounded to 10 s each.
-fn user_leases(
+/// The storage account `account` names (for the per-user leases and the readiness scans):
+/// tokens from its managed identity (or the process's credential when it names none), requests
+/// bounded to 10 s each.
+fn storage_account(
     config: &Config,
     account: &AccountSettings,
     credential: &Arc<dyn azure_core::credentials::TokenCredential>,
     identity_http: reqwest::Client,
-) -> Result<UserLeases, StartupError> {
+) -> Result<StorageAccount, StartupError> {
     let storage_http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(5))
@@ -300,11 +324,11 @@ fn user_leases(
         } => Some(credential.clone()),
         AccountAuth::SharedKey { .. } | AccountAuth::Sas { .. } => None,
     };
-    Ok(UserLeases::new(StorageAccount::new(
+    Ok(StorageAccount::new(
         account.clone(),
         storage_http,
         storage_credential,
-    )))
+    ))
 }
 
 /// The longest one request to the storage account may take.

@@ -123,7 +123,7 @@ async fn execute(
             // A queue message may be read long after it was sent: removing whatever number is
             // registered then could delete a number set after it.
             if invocation.trigger == Trigger::Queue
-                && matches!(&parsed.task, Task::Change(request) if request.operation == Operation::Remove(None))
+                && matches!(&parsed.task, Task::Change(request) if request.operation == Operation::Remove(None) && request.number_fingerprint.is_none())
             {
                 outcome.fail(Failure::for_field(
                     ErrorCode::InvalidRequest,

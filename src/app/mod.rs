@@ -8,6 +8,7 @@
 //! with `internal`, never the others on the instance.
 
 mod invocation;
+pub mod readiness;
 mod received;
 mod sender;
 
@@ -76,6 +77,8 @@ pub struct AppState {
     pub replays: Replays,
     /// How the identity's Graph token compares with what the settings need, as last read.
     pub grants: std::sync::Mutex<crate::permissions::Review>,
+    /// The readiness scans' functions; `None` without a storage account.
+    pub readiness: Option<readiness::Readiness>,
 }
 
 /// The handler's routes.
@@ -85,6 +88,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(&format!("/{HTTP_FUNCTION}"), post(http_trigger))
         .route(&format!("/{QUEUE_FUNCTION}"), post(queue_trigger))
         .route(&format!("/{OPENAPI_FUNCTION}"), post(openapi))
+        .merge(readiness::routes())
         .fallback(not_found)
         .with_state(state)
 }

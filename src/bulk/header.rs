@@ -23,10 +23,13 @@ pub(super) enum Role {
     CallerName,
     /// IdentityMan's `ForcedUpdate`: a set always updates here, so it changes nothing.
     ForcedUpdate,
+    /// The readiness scan's `numberFingerprint`: a removal of the number of the type in the
+    /// `phoneType` column, only when the registered number matches it.
+    NumberFingerprint,
 }
 
 /// The names each role is known by, compared without case, spaces, `_` and `-`.
-const NAMES: [(&str, Role); 27] = [
+const NAMES: [(&str, Role); 28] = [
     ("userid", Role::User),
     ("upn", Role::User),
     ("userprincipalname", Role::User),
@@ -60,6 +63,7 @@ const NAMES: [(&str, Role); 27] = [
     ("callername", Role::CallerName),
     ("forcedupdate", Role::ForcedUpdate),
     ("forceupdate", Role::ForcedUpdate),
+    ("numberfingerprint", Role::NumberFingerprint),
 ];
 
 /// The header, read: which column holds what.
@@ -130,7 +134,12 @@ impl Layout {
                     .to_owned(),
             });
         }
-        if !has(|role| matches!(role, Role::Number(_) | Role::PhoneNumber)) {
+        if !has(|role| {
+            matches!(
+                role,
+                Role::Number(_) | Role::PhoneNumber | Role::NumberFingerprint
+            )
+        }) {
             problems.push(Problem {
                 line,
                 user: None,
@@ -141,7 +150,9 @@ impl Layout {
                     .to_owned(),
             });
         }
-        if has(|role| *role == Role::PhoneType) && !has(|role| *role == Role::PhoneNumber) {
+        if has(|role| *role == Role::PhoneType)
+            && !has(|role| matches!(role, Role::PhoneNumber | Role::NumberFingerprint))
+        {
             problems.push(Problem {
                 line,
                 user: None,

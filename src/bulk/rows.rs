@@ -5,6 +5,7 @@
 use super::header::{Layout, Role};
 use super::problem::Problem;
 use crate::phone::{PhoneNumber, PhoneType};
+use crate::readiness::fingerprint::CleanupKey;
 use crate::user::UserRef;
 
 /// The longest `CallerName` the handler takes.
@@ -32,6 +33,8 @@ pub struct Operation {
     /// The index of the number's column.
     pub column: u32,
     pub options: Option<Box<RowOptions>>,
+    /// `number` is the readiness scan's keyed fingerprint of the number, not the number.
+    pub by_fingerprint: bool,
 }
 
 impl Operation {
@@ -69,7 +72,7 @@ impl Layout {
         let remove = row.remove(&mut problems);
         let problem = |index: usize, message: String| row.problem(index, message);
         let options = self.options(record, &mut problems, &problem);
-        let numbers = row.numbers(default_region, &mut problems);
+        let numbers = row.numbers(default_region, remove, &mut problems);
         if numbers.is_empty() && problems.is_empty() {
             problems.push(row.whole_row_problem(if remove {
                 "a removal needs the number to remove (only a phone with that number is \
@@ -251,15 +254,22 @@ impl<'a> Row<'a> {
     }
 
     /// Every number the row gives, checked, at most one per phone type.
-    fn numbers(&self, default_region: Option<&str>, problems: &mut Vec<Problem>) -> Vec<Found> {
+    fn numbers(
+        &self,
+        default_region: Option<&str>,
+        remove: bool,
+        problems: &mut Vec<Problem>,
+    ) -> Vec<Found> {
         let mut numbers: Vec<Found> = Vec::new();
         for (index, role) in self.layout.roles.iter().enumerate() {
             let phone_type = match role {
                 Some(Role::Number(phone_type)) => *phone_type,
-                Some(Role::PhoneNumber) => match self.phone_number_type(problems) {
-                    Some(phone_type) => phone_type,
-                    None => continue,
-                },
+                Some(Role::PhoneNumber | Role::NumberFingerprint) => {
+                    match self.phone_number_type(problems) {
+                        Some(phone_type) => phone_type,
+                        None => continue,
+                    }
+                }
                 _ => continue,
             };
             let text = self.record.get(index).unwrap_or("").trim();
@@ -271,6 +281,13 @@ impl<'a> Row<'a> {
                     index,
                     format!("a second {phone_type} number in the row: give one per phone type"),
                 ));
+                continue;
+            }
+            if *role == Some(Role::NumberFingerprint) {
+                match fingerprint(text, remove) {
+                    Ok(()) => numbers.push((phone_type, text.to_owned(), index)),
+                    Err(message) => problems.push(self.problem(index, message.to_owned())),
+                }
                 continue;
             }
             match number(text, phone_type, default_region) {
@@ -321,8 +338,22 @@ impl<'a> Row<'a> {
                 number: number.into(),
                 column: u32::try_from(index).unwrap_or(u32::MAX),
                 options: options.clone(),
+                by_fingerprint: self.layout.roles.get(index)
+                    == Some(&Some(Role::NumberFingerprint)),
             })
             .collect()
+    }
+}
+
+/// A cell of cleanup.csv's `numberFingerprint` column, checked: it only removes, and it is the
+/// readiness scan's keyed fingerprint.
+fn fingerprint(text: &str, remove: bool) -> Result<(), &'static str> {
+    if !remove {
+        Err("a numberFingerprint only removes: set operation to remove")
+    } else if !CleanupKey::well_formed(text) {
+        Err("not a fingerprint of the readiness scan (hs256: and 64 hex digits)")
+    } else {
+        Ok(())
     }
 }
 

@@ -438,6 +438,7 @@ mod tests {
             number: "+49 1701234567".into(),
             column: 1,
             options: None,
+            by_fingerprint: false,
         };
         let page = html(
             &[Line {
@@ -469,6 +470,7 @@ mod tests {
             number: number.into(),
             column: 1,
             options: None,
+            by_fingerprint: false,
         };
         let added = change(
             2,

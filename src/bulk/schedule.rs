@@ -310,6 +310,7 @@ mod tests {
             number: number.into(),
             column: 1,
             options: None,
+            by_fingerprint: false,
         }
     }
 

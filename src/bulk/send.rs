@@ -322,6 +322,13 @@ impl Sender<'_> {
                 options.and_then(|options| options.caller_name.as_deref()),
             ),
         });
+        if operation.by_fingerprint
+            && let Some(fields) = request.as_object_mut()
+        {
+            // The readiness scan's clean-up names the number by its keyed fingerprint only.
+            fields.remove("phoneNumber");
+            fields.insert("numberFingerprint".to_owned(), json!(&*operation.number));
+        }
         if self.settings.dry_run {
             request[DRY_RUN] = json!(true);
         }

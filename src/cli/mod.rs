@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod progress;
+pub mod readiness;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
@@ -58,6 +59,9 @@ Exit status:
     Preflight(PreflightArgs),
     /// After a deployment: check that the deployed app answers as it should (writes nothing)
     Smoke(Box<crate::smoke::SmokeArgs>),
+    /// Who Microsoft's SMS and voice retirement blocks, from when, and which phones can go
+    /// (reads only)
+    Readiness(readiness::ReadinessArgs),
     /// Print a completion script for a shell
     #[command(after_help = "\
 Install (PowerShell): add the script to your profile

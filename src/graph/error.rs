@@ -128,6 +128,7 @@ pub enum GraphOperation {
     ReadServicePrincipals,
     ReadApplicationOwners,
     ReadGroupMembers,
+    ReadGroupUsers,
     /// Not Graph: ARM, for who controls the app's Azure resources.
     ReadAzureRoleAssignments,
     ReadAzureRoleDefinitions,
@@ -173,6 +174,9 @@ impl GraphOperation {
             GraphOperation::ReadGroupMembers => {
                 "read the service principals in groups holding privileged roles"
             }
+            GraphOperation::ReadGroupUsers => {
+                "read the users of the groups the methods policy targets, or that hold roles"
+            }
             GraphOperation::ReadAzureRoleAssignments => {
                 "read who holds Azure roles on the app's resources (ARM, MFA_AZURE_CONTROL_SCOPES)"
             }
@@ -217,7 +221,8 @@ impl GraphOperation {
             GraphOperation::CheckMemberGroups => "GroupMember.Read.All (with User.Read.All)",
             GraphOperation::ReadGroups
             | GraphOperation::ReadGroupOwners
-            | GraphOperation::ReadGroupMembers => "GroupMember.Read.All",
+            | GraphOperation::ReadGroupMembers
+            | GraphOperation::ReadGroupUsers => "GroupMember.Read.All",
             GraphOperation::ReadAzureRoleAssignments | GraphOperation::ReadAzureRoleDefinitions => {
                 "the Azure role that reads role assignments and definitions \
                  (Microsoft.Authorization/roleAssignments/read and roleDefinitions/read) on each \

@@ -201,7 +201,10 @@ pub fn phone_methods_of(item: BatchItem) -> Result<Vec<PhoneMethod>, GraphError>
 }
 
 /// The body of a batch item that succeeded, or its status classified like a direct answer.
-fn item_body(operation: GraphOperation, item: BatchItem) -> Result<serde_json::Value, GraphError> {
+pub(super) fn item_body(
+    operation: GraphOperation,
+    item: BatchItem,
+) -> Result<serde_json::Value, GraphError> {
     if (200..300).contains(&item.status) {
         return Ok(item.body);
     }

@@ -12,6 +12,7 @@ mod applications;
 mod convert;
 mod error;
 mod lists;
+mod readiness;
 mod retry;
 mod roles;
 mod send;
@@ -34,6 +35,9 @@ pub use self::error::{
     Denial, EndpointError, GraphError, GraphErrorKind, GraphOperation, Rejection,
 };
 pub use self::lists::{phone_methods_of, user_of};
+pub use self::readiness::{
+    AccountPage, ListedAccount, RegistrationPage, RegistrationRow, throttled_for,
+};
 pub use self::retry::{RetrySettings, parse_retry_after};
 pub use self::roles::{PrincipalKind, PrivilegedRole, RoleHolder};
 pub use self::send::WriteWindow;

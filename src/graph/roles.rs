@@ -305,13 +305,12 @@ impl GraphClient {
             self.method_configuration("voice")
         );
         let (sms, voice) = (sms?, voice?);
-        let channel = |configuration: &wire::MethodConfiguration| ChannelPolicy {
-            enabled: configuration
-                .state
-                .as_deref()
-                .is_some_and(|state| state.eq_ignore_ascii_case("enabled")),
-            include: configuration.include_targets.iter().map(target).collect(),
-            exclude: configuration.exclude_targets.iter().map(target).collect(),
+        let channel = |configuration: &wire::MethodConfiguration| {
+            channel_of(
+                configuration.state.as_deref(),
+                &configuration.include_targets,
+                &configuration.exclude_targets,
+            )
         };
         Ok(MethodPolicies {
             sms: channel(&sms),
@@ -365,6 +364,19 @@ const IDS_PER_FILTER: usize = 15;
 
 /// Group ids per `checkMemberGroups` (Graph's limit).
 const GROUPS_PER_CHECK: usize = 20;
+
+/// A configuration's state and targets as a [`ChannelPolicy`].
+pub(super) fn channel_of(
+    state: Option<&str>,
+    include: &[wire::MethodTarget],
+    exclude: &[wire::MethodTarget],
+) -> ChannelPolicy {
+    ChannelPolicy {
+        enabled: state.is_some_and(|state| state.eq_ignore_ascii_case("enabled")),
+        include: include.iter().map(target).collect(),
+        exclude: exclude.iter().map(target).collect(),
+    }
+}
 
 fn target(target: &wire::MethodTarget) -> Target {
     Target {

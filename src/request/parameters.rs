@@ -20,6 +20,7 @@ pub(crate) const SHOW: &str = "Show";
 pub(crate) const ALLOW_LAST_METHOD_REMOVAL: &str = "allowLastMethodRemoval";
 pub(crate) const REVEAL_NUMBER: &str = "revealNumber";
 pub(crate) const REMOVE_REGISTERED_NUMBER: &str = "removeRegisteredNumber";
+pub(crate) const NUMBER_FINGERPRINT: &str = "numberFingerprint";
 
 /// How a parameter is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +64,7 @@ const fn spec(
 }
 
 /// Every parameter the runbook reads, in its documented spelling.
-pub const PARAMETERS: [ParameterSpec; 16] = [
+pub const PARAMETERS: [ParameterSpec; 17] = [
     spec(
         USER_ID,
         ParameterKind::Text,
@@ -158,6 +159,14 @@ pub const PARAMETERS: [ParameterSpec; 16] = [
         "Remove Registered Number",
         "Removal only, over HTTP only: remove whatever number the phone type holds, without phoneNumber (the result names the number removed, masked). Never through the queue: a late message must not delete a number set after it.",
         Some("false"),
+        true,
+    ),
+    spec(
+        NUMBER_FINGERPRINT,
+        ParameterKind::Text,
+        "Number Fingerprint",
+        "Removal only, without phoneNumber: remove the phone type's number only when its keyed fingerprint matches this one (cleanup.csv of the readiness scan, keyed with MFA_CLEANUP_KEY); a number registered since is left (numberMismatch). Also through the queue.",
+        None,
         true,
     ),
     spec(

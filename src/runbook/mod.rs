@@ -63,6 +63,8 @@ pub struct Services {
     pub leases: Option<UserLeases>,
     /// How long an invocation waits for a user's lease another instance holds.
     pub lease_wait: Duration,
+    /// `MFA_CLEANUP_KEY`: checks a removal's `numberFingerprint`.
+    pub cleanup_key: Option<crate::readiness::fingerprint::CleanupKey>,
     /// A caller name whose requests panic, to test that a panic costs one invocation only
     /// (`MFA_TEST_PANIC_CALLER`; simulator builds only).
     #[cfg(feature = "simulator")]
@@ -160,7 +162,7 @@ async fn carry_out(
         Err(user) => return user,
     };
     outcome.note(describe_current(request.phone_type, &methods.phone));
-    match registered::name(request, seen, outcome) {
+    match registered::name(request, seen, services.cleanup_key.as_ref(), outcome) {
         Ok(registered::Named::AsAsked) => {}
         Ok(registered::Named::Number(resolved)) => *named = Some(resolved),
         Ok(registered::Named::NothingRegistered) => {

@@ -2,13 +2,16 @@
 //! the RealmJoin runbook did, without its risk: the number removed is the one the request saw
 //! before it waited for anything (the user's lock, another instance's lease). The removal then
 //! names that number, so a number set by someone else in the meantime is refused as a
-//! mismatch, never deleted. It decides from what was read; it reads nothing itself.
+//! mismatch, never deleted. A removal from the readiness scan's `cleanup.csv` names its number
+//! by a keyed fingerprint instead (`numberFingerprint`): the number registered is removed only
+//! when its fingerprint matches. It decides from what was read; it reads nothing itself.
 
 use crate::graph::GraphError;
 use crate::methods::AuthenticationMethods;
 use crate::outcome::Outcome;
 use crate::phone::{PhoneNumber, RegisteredNumber};
 use crate::plan::find;
+use crate::readiness::fingerprint::CleanupKey;
 use crate::report::{ErrorCode, Failure};
 use crate::request::{Operation, Request};
 
@@ -55,7 +58,12 @@ pub(super) fn seen_in(
 ///
 /// Nothing can be named safely: what was registered is not known, or is no number the
 /// numbering plan reads.
-pub(super) fn name(request: &Request, seen: Seen, outcome: &mut Outcome) -> Result<Named, Failure> {
+pub(super) fn name(
+    request: &Request,
+    seen: Seen,
+    key: Option<&CleanupKey>,
+    outcome: &mut Outcome,
+) -> Result<Named, Failure> {
     let phone_type = request.phone_type;
     let registered = match seen {
         Seen::NotAsked => return Ok(Named::AsAsked),
@@ -78,6 +86,27 @@ pub(super) fn name(request: &Request, seen: Seen, outcome: &mut Outcome) -> Resu
         }
         Seen::Read(Some(registered)) => registered,
     };
+    if let Some(fingerprint) = &request.number_fingerprint {
+        let Some(key) = key else {
+            return Err(Failure::new(
+                ErrorCode::NumberMismatch,
+                format!(
+                    "the removal names its {phone_type} number by a fingerprint, but \
+                     MFA_CLEANUP_KEY is not set in the handler's settings, so it cannot be \
+                     checked; nothing was removed: set the same key the readiness scan used"
+                ),
+            ));
+        };
+        if !key.matches(fingerprint, registered.as_graph_text()) {
+            return Err(Failure::new(
+                ErrorCode::NumberMismatch,
+                format!(
+                    "the registered {phone_type} phone, {registered}, is not the number the \
+                     readiness scan saw (its fingerprint differs): it was left; scan again"
+                ),
+            ));
+        }
+    }
     let number = PhoneNumber::parse(registered.as_graph_text()).map_err(|_| {
         Failure::new(
             ErrorCode::GraphRejected,
@@ -88,10 +117,14 @@ pub(super) fn name(request: &Request, seen: Seen, outcome: &mut Outcome) -> Resu
             ),
         )
     })?;
-    outcome.note(format!(
-        "The request named no number (removeRegisteredNumber): removing the one registered when \
-         it was read, {number}"
-    ));
+    outcome.note(if request.number_fingerprint.is_some() {
+        format!("The registered number matches the readiness scan's fingerprint: removing {number}")
+    } else {
+        format!(
+            "The request named no number (removeRegisteredNumber): removing the one registered \
+             when it was read, {number}"
+        )
+    });
     Ok(Named::Number(Request {
         operation: Operation::Remove(Some(number)),
         ..request.clone()

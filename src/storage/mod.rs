@@ -5,13 +5,15 @@
 //! key where a connection string gives one (Azurite's development account).
 //!
 //! [`leases`] keeps one user's changes to one instance at a time across the Function App;
-//! [`queue`] sends, receives and settles queue messages (the miniature host, the bulk tool).
+//! [`queue`] sends, receives and settles queue messages (the miniature host, the bulk tool);
+//! [`scans`] keeps the readiness scans the Function App makes.
 //! Nothing here knows Graph or the runbook.
 
 pub mod account;
 pub mod leases;
 pub mod queue;
 mod sas;
+pub mod scans;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -20,6 +20,8 @@ mod preflight;
 mod privacy;
 mod queue;
 mod queue_callers;
+mod readiness;
+mod readiness_app;
 mod real_queue;
 mod replay;
 mod security;

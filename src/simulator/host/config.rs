@@ -152,7 +152,7 @@ mod tests {
         assert_eq!(trigger.visibility_timeout, Duration::from_secs(60));
         assert_eq!(trigger.max_polling_interval, Duration::from_secs(10));
         assert_eq!(trigger.encoding, Encoding::None);
-        assert_eq!(trigger.invocation_timeout, Duration::from_secs(290));
+        assert_eq!(trigger.invocation_timeout, Duration::from_secs(3_660));
     }
 
     #[test]

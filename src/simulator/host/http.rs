@@ -73,14 +73,54 @@ fn entra_identity(header: &str) -> Option<Value> {
     }))
 }
 
+/// `POST /api/SetOrRemoveMobilePhoneMfa`.
 pub(super) async fn http_function(
     State(shared): State<Arc<HostShared>>,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    forward(
+        &shared,
+        "SetOrRemoveMobilePhoneMfa",
+        "POST",
+        &uri,
+        &headers,
+        body,
+    )
+    .await
+}
+
+/// `GET` and `POST /api/readiness`: the readiness scans' HTTP function.
+pub(super) async fn readiness_function(
+    State(shared): State<Arc<HostShared>>,
+    method: axum::http::Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    forward(
+        &shared,
+        crate::app::readiness::HTTP_FUNCTION,
+        method.as_str(),
+        &uri,
+        &headers,
+        body,
+    )
+    .await
+}
+
+/// One HTTP-triggered invocation of `function`, as the host makes it.
+async fn forward(
+    shared: &HostShared,
+    function: &str,
+    method: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
     let mut header_map = Map::new();
-    for (name, value) in &headers {
+    for (name, value) in headers {
         if let Ok(value) = value.to_str() {
             header_map.insert(name.as_str().to_owned(), json!([value]));
         }
@@ -117,7 +157,7 @@ pub(super) async fn http_function(
     identities.push(json!({"AuthenticationType": "WebJobsAuthLevel", "IsAuthenticated": true}));
     let mut request = json!({
         "Url": format!("http://localhost{uri}"),
-        "Method": "POST",
+        "Method": method,
         "Query": query,
         "Headers": header_map,
         "Params": {},
@@ -129,11 +169,11 @@ pub(super) async fn http_function(
     }
     let envelope = json!({
         "Data": {"req": request},
-        "Metadata": {"sys": {"MethodName": "SetOrRemoveMobilePhoneMfa", "UtcNow": httpdate::fmt_http_date(std::time::SystemTime::now())}},
+        "Metadata": {"sys": {"MethodName": function, "UtcNow": httpdate::fmt_http_date(std::time::SystemTime::now())}},
     });
     let answer = invoke(
-        &shared,
-        "SetOrRemoveMobilePhoneMfa",
+        shared,
+        function,
         &envelope,
         shared.options.trigger.invocation_timeout,
     )

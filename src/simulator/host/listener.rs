@@ -67,10 +67,17 @@ impl Queues {
     }
 }
 
-/// Receives and processes messages until the host stops.
-pub(super) async fn listen(shared: Arc<HostShared>, queues: Queues) {
+/// Receives and processes messages of `trigger`'s queue until the host stops. The host's own
+/// queue function (`woken`) is woken when the host puts a message on its queue; another one
+/// polls only.
+pub(super) async fn listen(
+    shared: Arc<HostShared>,
+    queues: Queues,
+    trigger: QueueTrigger,
+    woken: bool,
+) {
     let queues = Arc::new(queues);
-    let trigger = shared.options.trigger.clone();
+    let trigger = Arc::new(trigger);
     let mut stopped = shared.stopped.clone();
     let mut pause = MIN_POLLING_INTERVAL;
     loop {
@@ -94,9 +101,16 @@ pub(super) async fn listen(shared: Arc<HostShared>, queues: Queues) {
             // Randomized exponential back-off, as the extension's polling strategy.
             let jitter = 0.8 + rand::random::<f64>() * 0.4;
             let wait = pause.mul_f64(jitter).min(trigger.max_polling_interval);
+            let wake = async {
+                if woken {
+                    shared.wake.notified().await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
-                () = shared.wake.notified() => pause = MIN_POLLING_INTERVAL,
+                () = wake => pause = MIN_POLLING_INTERVAL,
                 _ = stopped.changed() => return,
             }
             pause = (pause * 2).min(trigger.max_polling_interval);
@@ -105,14 +119,24 @@ pub(super) async fn listen(shared: Arc<HostShared>, queues: Queues) {
         pause = MIN_POLLING_INTERVAL;
         lock(&shared.ledger).in_flight += received.len();
         for message in received {
-            tokio::spawn(process(shared.clone(), queues.clone(), message));
+            tokio::spawn(process(
+                shared.clone(),
+                queues.clone(),
+                trigger.clone(),
+                message,
+            ));
         }
     }
 }
 
 /// One message, from its invocation to its settlement.
-async fn process(shared: Arc<HostShared>, queues: Arc<Queues>, message: Received) {
-    let trigger = &shared.options.trigger;
+async fn process(
+    shared: Arc<HostShared>,
+    queues: Arc<Queues>,
+    trigger: Arc<QueueTrigger>,
+    message: Received,
+) {
+    let trigger = &*trigger;
     let pop_receipt = Arc::new(AsyncMutex::new(message.pop_receipt.clone()));
     let poisoned = |reason: &str| {
         tracing::debug!("message {} to the poison queue: {reason}", message.id);

@@ -51,6 +51,9 @@ pub struct HostOptions {
     /// The HTTP trigger's function key (`authLevel: function`): a request without it is
     /// answered 401 by the host, before the handler sees it. `None`: any request passes.
     pub function_key: Option<String>,
+    /// More queue functions, run against the storage account's queues only (the readiness
+    /// scan's, as deployed).
+    pub more_triggers: Vec<QueueTrigger>,
 }
 
 impl Default for HostOptions {
@@ -61,6 +64,7 @@ impl Default for HostOptions {
             storage: None,
             simulator: None,
             function_key: None,
+            more_triggers: vec![readiness_trigger()],
         }
     }
 }
@@ -91,6 +95,15 @@ impl HostOptions {
         self
     }
 
+    /// With the other queue functions' empty queues polled at least every `every` (the host
+    /// is not told of messages the handler puts there, as the real one is not).
+    pub fn others_polled_every(mut self, every: Duration) -> HostOptions {
+        for trigger in &mut self.more_triggers {
+            trigger.max_polling_interval = every;
+        }
+        self
+    }
+
     /// With `count` as `maxDequeueCount`.
     pub fn max_dequeue_count(mut self, count: u64) -> HostOptions {
         self.trigger.max_dequeue_count = count;
@@ -104,6 +117,14 @@ fn deployed_trigger() -> QueueTrigger {
     QueueTrigger::read(root, "SetOrRemoveMobilePhoneMfaQueue").unwrap_or_else(|error| {
         // The repository's own files; a broken one is a bug the tests show at once.
         panic!("the deployed queue function cannot be read: {error}")
+    })
+}
+
+/// The readiness scan's queue function this repository deploys.
+fn readiness_trigger() -> QueueTrigger {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    QueueTrigger::read(root, crate::app::readiness::QUEUE_FUNCTION).unwrap_or_else(|error| {
+        panic!("the deployed readiness queue function cannot be read: {error}")
     })
 }
 
@@ -179,13 +200,33 @@ impl FunctionsHost {
             let trigger = &shared.options.trigger;
             let queues = listener::Queues::new(storage, trigger).map_err(std::io::Error::other)?;
             queues.create().await.map_err(std::io::Error::other)?;
-            tokio::spawn(listener::listen(shared.clone(), queues));
+            tokio::spawn(listener::listen(
+                shared.clone(),
+                queues,
+                trigger.clone(),
+                true,
+            ));
+            for trigger in &shared.options.more_triggers {
+                let queues =
+                    listener::Queues::new(storage, trigger).map_err(std::io::Error::other)?;
+                queues.create().await.map_err(std::io::Error::other)?;
+                tokio::spawn(listener::listen(
+                    shared.clone(),
+                    queues,
+                    trigger.clone(),
+                    false,
+                ));
+            }
         } else {
             tokio::spawn(memory::deliver(shared.clone()));
         }
         let router = Router::new()
             .route("/api/SetOrRemoveMobilePhoneMfa", post(http::http_function))
             .route("/api/openapi.json", get(http::openapi))
+            .route(
+                "/api/readiness",
+                get(http::readiness_function).post(http::readiness_function),
+            )
             .route("/queue/mfa-phone-requests", post(enqueue))
             .route("/queue/mfa-phone-results", get(results))
             .route("/queue/mfa-phone-requests-poison", get(poison))
@@ -264,6 +305,54 @@ impl FunctionsHost {
     pub async fn poison(&self) -> Vec<String> {
         collect(&self.shared).await;
         lock(&self.shared.ledger).poison.clone()
+    }
+
+    /// Invokes the timer function `function` as the host does on its schedule (`past_due`: a
+    /// run that makes up for a missed occurrence); the handler's status and answer, `None` when
+    /// it gave none within the host's timeout.
+    pub async fn fire_timer(&self, function: &str, past_due: bool) -> Option<(u16, Option<Value>)> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let binding = std::fs::read_to_string(root.join(function).join("function.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+            .and_then(|bindings| {
+                bindings["bindings"]
+                    .as_array()?
+                    .iter()
+                    .find_map(|binding| {
+                        (binding["type"] == "timerTrigger").then(|| binding["name"].as_str())?
+                    })
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| "timer".to_owned());
+        let now = std::time::SystemTime::now();
+        let iso = |at: std::time::SystemTime| {
+            crate::readiness::summary::iso(
+                at.duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(0)),
+            )
+        };
+        // The timer's information as the host serialises the object (`TimerInfo`), with the
+        // schedule monitor's status.
+        let envelope = json!({
+            "Data": {binding: {
+                "Schedule": {"AdjustForDST": true},
+                "ScheduleStatus": {
+                    "Last": iso(now - Duration::from_secs(86_400)),
+                    "Next": iso(now + Duration::from_secs(86_400)),
+                    "LastUpdated": iso(now - Duration::from_secs(86_400)),
+                },
+                "IsPastDue": past_due,
+            }},
+            "Metadata": {"sys": {"MethodName": function, "UtcNow": iso(now)}},
+        });
+        invoke(
+            &self.shared,
+            function,
+            &envelope,
+            self.shared.options.trigger.invocation_timeout,
+        )
+        .await
     }
 
     /// Every delivery: message id, dequeue count, the handler's HTTP status (0: none).

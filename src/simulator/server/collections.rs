@@ -25,7 +25,21 @@ pub(super) fn list_users(shared: &Shared, query: &[(String, String)]) -> Reply {
         .unwrap_or(0);
     let selected = select(query);
     let tenant = lock(&shared.tenant);
-    let users: Vec<&SimUser> = tenant.users().collect();
+    let guests_only = match query_value(query, "$filter") {
+        None => false,
+        Some(filter)
+            if filter
+                .replace(' ', "")
+                .eq_ignore_ascii_case("userTypeeq'Guest'") =>
+        {
+            true
+        }
+        Some(_) => return error(400, "BadRequest", "Invalid filter clause."),
+    };
+    let users: Vec<&SimUser> = tenant
+        .users()
+        .filter(|user| !guests_only || user.user_type.eq_ignore_ascii_case("guest"))
+        .collect();
     let page: Vec<Value> = users
         .iter()
         .skip(skip)
@@ -37,7 +51,13 @@ pub(super) fn list_users(shared: &Shared, query: &[(String, String)]) -> Reply {
         "value": page,
     });
     if skip + top < users.len() {
-        let link = next_link(shared, "/users", skip + top, query, &["$top", "$select"]);
+        let link = next_link(
+            shared,
+            "/users",
+            skip + top,
+            query,
+            &["$top", "$select", "$filter"],
+        );
         body["@odata.nextLink"] = Value::String(link);
     }
     ok(200, body)
@@ -62,18 +82,17 @@ pub(super) fn registration_report(
             "Tenant does not have a SKU required for this feature.",
         );
     }
-    let filter = query_value(query, "$filter");
-    let wanted = match filter {
+    let wanted = match query_value(query, "$filter") {
         None => None,
-        Some(filter) => match filter.split_once("t eq '") {
-            Some((_, rest)) if filter.starts_with("methodsRegistered/any(") => {
-                rest.split('\'').next().map(str::to_owned)
-            }
-            _ => {
-                return error(400, "BadRequest", "Invalid filter clause.");
-            }
+        Some(filter) => match crate::simulator::tenant::readiness::wanted_methods(filter) {
+            Some(wanted) => Some(wanted),
+            None => return error(400, "BadRequest", "Invalid filter clause."),
         },
     };
+    // `$top` is honoured up to the report's page size [UNVERIFIED: Graph documents neither].
+    let page_size = query_value(query, "$top")
+        .and_then(|top| top.parse::<usize>().ok())
+        .map_or(page_size, |top| top.clamp(1, page_size));
     let skip = query_value(query, "$skiptoken")
         .and_then(|token| token.parse::<usize>().ok())
         .unwrap_or(0);
@@ -81,9 +100,11 @@ pub(super) fn registration_report(
         .report_rows()
         .into_iter()
         .filter(|row| {
-            wanted
-                .as_deref()
-                .is_none_or(|wanted| row.methods_registered.contains(&wanted))
+            wanted.as_deref().is_none_or(|wanted| {
+                wanted
+                    .iter()
+                    .any(|name| row.methods_registered.contains(name))
+            })
         })
         .collect();
     let page: Vec<Value> = rows
@@ -97,6 +118,7 @@ pub(super) fn registration_report(
                 "userDisplayName": row.display_name,
                 "userType": row.user_type,
                 "methodsRegistered": row.methods_registered,
+                "lastUpdatedDateTime": row.last_updated,
             })
         })
         .collect();
@@ -110,7 +132,7 @@ pub(super) fn registration_report(
             "/reports/authenticationMethods/userRegistrationDetails",
             skip + page_size,
             query,
-            &["$filter", "$select"],
+            &["$filter", "$select", "$top"],
         );
         body["@odata.nextLink"] = Value::String(link);
     }

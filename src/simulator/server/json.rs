@@ -118,6 +118,8 @@ pub(super) fn user_json(user: &SimUser, selected: Option<Vec<String>>, base: &st
         "accountEnabled": user.account_enabled,
         "mail": user.mail,
         "usageLocation": user.usage_location,
+        // A B2B user has an invitation state; an internal guest or a member has none.
+        "externalUserState": user.user_principal_name.contains("#EXT#").then_some("Accepted"),
     });
     let mut body = Map::new();
     body.insert(

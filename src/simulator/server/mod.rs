@@ -11,6 +11,7 @@ mod identity;
 mod json;
 mod methods;
 mod permissions;
+mod readiness;
 mod routes;
 mod signing_key;
 mod throttle;

@@ -121,6 +121,12 @@ enum Route<'a> {
     MethodConfiguration {
         sms: bool,
     },
+    OtherMethodConfiguration {
+        id: &'a str,
+    },
+    GroupUsers {
+        group: &'a str,
+    },
     PhoneMethod {
         key: &'a str,
         id: &'a str,
@@ -195,6 +201,15 @@ impl<'a> Route<'a> {
                     sms: id.eq_ignore_ascii_case("sms"),
                 }
             }
+            (
+                "GET",
+                [
+                    "policies",
+                    "authenticationMethodsPolicy",
+                    "authenticationMethodConfigurations",
+                    id,
+                ],
+            ) => Self::OtherMethodConfiguration { id },
             ("GET", ["users", key, "authentication", "phoneMethods", id]) => {
                 Self::PhoneMethod { key, id }
             }
@@ -253,6 +268,9 @@ impl<'a> Route<'a> {
                 "microsoft.graph.servicePrincipal",
             ] => Self::ServicePrincipalMembers { group },
             ["groups", group, "owners"] => Self::GroupOwners { group },
+            ["groups", group, "transitiveMembers", "microsoft.graph.user"] => {
+                Self::GroupUsers { group }
+            }
             ["groups"] => Self::Groups,
             ["servicePrincipals"] => Self::ServicePrincipals,
             ["servicePrincipals", key] => Self::ServicePrincipal { key },
@@ -278,7 +296,9 @@ impl<'a> Route<'a> {
                 (&[&PHONE_METHODS_READ], Methods)
             }
             Self::Methods { .. } => (&[&METHODS_READ], Methods),
-            Self::MethodConfiguration { .. } => (&[&POLICY_READ], Directory),
+            Self::MethodConfiguration { .. } | Self::OtherMethodConfiguration { .. } => {
+                (&[&POLICY_READ], Directory)
+            }
             Self::AddPhone { .. }
             | Self::UpdatePhone { .. }
             | Self::RemovePhone { .. }
@@ -289,9 +309,10 @@ impl<'a> Route<'a> {
             Self::SendMail { .. } => (&[&["Mail.Send"]], Exchange),
             Self::RoleDefinitions | Self::RoleHoldings { .. } => (&[&ROLES_READ], Directory),
             Self::GroupEligibilities => (&[&GROUP_ELIGIBILITY_READ], Directory),
-            Self::ServicePrincipalMembers { .. } | Self::GroupOwners { .. } | Self::Groups => {
-                (&[&MEMBERSHIP_READ], Directory)
-            }
+            Self::ServicePrincipalMembers { .. }
+            | Self::GroupOwners { .. }
+            | Self::GroupUsers { .. }
+            | Self::Groups => (&[&MEMBERSHIP_READ], Directory),
             Self::ServicePrincipals
             | Self::ServicePrincipal { .. }
             | Self::GraphPermissionGrants { .. }
@@ -315,6 +336,10 @@ impl<'a> Route<'a> {
             Self::PhoneMethods { key } => phone_methods(shared, key, query),
             Self::Methods { key } => methods(shared, key),
             Self::MethodConfiguration { sms } => method_configuration(shared, sms),
+            Self::OtherMethodConfiguration { id } => {
+                super::readiness::other_configuration(shared, id)
+            }
+            Self::GroupUsers { group } => super::readiness::transitive_users(shared, group, query),
             Self::PhoneMethod { key, id } => phone_method(shared, key, id),
             Self::AddPhone { key } => add_phone(shared, key, body),
             Self::UpdatePhone { key, id } => update_phone(shared, key, id, body),
@@ -392,6 +417,14 @@ fn method_configuration(shared: &Shared, sms: bool) -> Reply {
     });
     if !sms {
         body["isOfficePhoneAllowed"] = json!(policy.office_phone_allowed);
+    }
+    let provider = if sms {
+        policy.sms_provider
+    } else {
+        policy.voice_provider
+    };
+    if let Some(settings) = super::readiness::provider_json(provider) {
+        body["telecomProviderSettings"] = settings;
     }
     ok(200, body)
 }

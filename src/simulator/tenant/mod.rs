@@ -12,6 +12,7 @@ pub mod azure;
 pub mod directory;
 mod numbers;
 pub mod policy;
+pub mod readiness;
 mod records;
 mod variants;
 
@@ -48,6 +49,8 @@ pub struct Tenant {
     pub directory: directory::Directory,
     /// The Authentication methods policy for SMS and voice.
     pub policy: policy::SimPolicy,
+    /// The `lastUpdatedDateTime` the report's rows carry.
+    pub report_refreshed_at: String,
     /// Every phone method deleted: the user's id and the number it held, in order (what a
     /// removal really took away, to set beside what it was asked to take).
     deletions: Vec<(String, String)>,
@@ -68,6 +71,7 @@ impl Default for Tenant {
             directory: directory::Directory::default(),
             policy: policy::SimPolicy::default(),
             deletions: Vec::new(),
+            report_refreshed_at: "2026-12-07T06:00:00Z".to_owned(),
             azure: azure::AzureRbac::default(),
         }
     }
@@ -374,8 +378,11 @@ impl Tenant {
         self.report_snapshot = None;
     }
 
+    /// The report as Graph builds it: enabled users only ("this method doesn't work for
+    /// disabled users"), phones and every other method by the report's names.
     fn live_report_rows(&self) -> Vec<ReportRow> {
         self.users()
+            .filter(|user| user.account_enabled)
             .map(|user| ReportRow {
                 id: user.id.clone(),
                 user_principal_name: user.user_principal_name.clone(),
@@ -384,12 +391,21 @@ impl Tenant {
                 methods_registered: user
                     .phones
                     .values()
-                    .map(|phone| match phone.phone_type {
-                        PhoneType::Mobile => "mobilePhone",
-                        PhoneType::AlternateMobile => "alternateMobilePhone",
-                        PhoneType::Office => "officePhone",
+                    .map(|phone| {
+                        match phone.phone_type {
+                            PhoneType::Mobile => "mobilePhone",
+                            PhoneType::AlternateMobile => "alternateMobilePhone",
+                            PhoneType::Office => "officePhone",
+                        }
+                        .to_owned()
                     })
+                    .chain(
+                        user.other_methods
+                            .iter()
+                            .map(|kind| readiness::report_name(kind)),
+                    )
                     .collect(),
+                last_updated: self.report_refreshed_at.clone(),
             })
             .collect()
     }

@@ -11,6 +11,19 @@ pub struct SimPolicy {
     pub sms: SimChannel,
     pub voice: SimChannel,
     pub office_phone_allowed: bool,
+    /// The other configurations by Graph's id (`MicrosoftAuthenticator`, `Fido2`, ...); one
+    /// missing answers 404.
+    pub others: std::collections::BTreeMap<String, SimChannel>,
+    /// `telecomProviderSettings` of SMS and of voice, when the tenant has its own provider.
+    pub sms_provider: Option<SimProvider>,
+    pub voice_provider: Option<SimProvider>,
+}
+
+/// A customer-managed telephony provider (`telecomProviderSettings`).
+#[derive(Clone, Copy, Debug)]
+pub struct SimProvider {
+    pub migration_percentage: u8,
+    pub evaluation_mode: bool,
 }
 
 /// One method's configuration.
@@ -45,6 +58,17 @@ impl Default for SimPolicy {
             sms: everyone(true),
             voice: everyone(false),
             office_phone_allowed: true,
+            others: [
+                "MicrosoftAuthenticator",
+                "Fido2",
+                "SoftwareOath",
+                "X509Certificate",
+            ]
+            .into_iter()
+            .map(|id| (id.to_owned(), everyone(false)))
+            .collect(),
+            sms_provider: None,
+            voice_provider: None,
         }
     }
 }

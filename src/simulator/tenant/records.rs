@@ -64,7 +64,10 @@ pub struct ReportRow {
     pub user_principal_name: String,
     pub display_name: String,
     pub user_type: String,
-    pub methods_registered: Vec<&'static str>,
+    /// Free text, as Graph's report has it.
+    pub methods_registered: Vec<String>,
+    /// When the report's row was refreshed (ISO 8601).
+    pub last_updated: String,
 }
 
 impl SimUser {

@@ -1,0 +1,391 @@
+//! The readiness classification: for one user with a phone method, which of the four
+//! categories Microsoft's SMS and voice retirement puts them in, judged by the methods the
+//! authentication methods policy makes *available* to them (not merely registered), and from
+//! which date a `phoneOnly` user meets the blocking passkey prompt. Pure: the scan hands it
+//! the policy, the user's registered methods, group memberships and standing.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::method_policy::ChannelPolicy;
+use crate::phone::PhoneType;
+
+/// Microsoft's general retirement date for the SMS and voice it provides.
+pub const FEBRUARY: &str = "2027-02-01";
+/// The later date for active Global Administrators and external (B2B) users.
+pub const JULY: &str = "2027-07-01";
+
+/// The four categories, in the words of the output contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    PhoneOnly,
+    PhoneAndOtherMfa,
+    PhoneAndPhishingResistant,
+    PhoneNotEnabled,
+}
+
+impl Category {
+    pub const ALL: [Category; 4] = [
+        Category::PhoneOnly,
+        Category::PhoneAndOtherMfa,
+        Category::PhoneAndPhishingResistant,
+        Category::PhoneNotEnabled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::PhoneOnly => "phoneOnly",
+            Category::PhoneAndOtherMfa => "phoneAndOtherMfa",
+            Category::PhoneAndPhishingResistant => "phoneAndPhishingResistant",
+            Category::PhoneNotEnabled => "phoneNotEnabled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Category> {
+        Category::ALL
+            .into_iter()
+            .find(|category| category.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+/// A registered method, as far as the retirement cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    Phone(PhoneType),
+    /// Microsoft Authenticator: push or phone sign-in (not phishing-resistant).
+    Authenticator,
+    SoftwareOath,
+    HardwareOath,
+    /// A passkey: FIDO2 security key, device-bound or synced, also in Authenticator.
+    Passkey,
+    WindowsHello,
+    /// Platform Credential for macOS.
+    PlatformCredential,
+    /// Certificate-based authentication.
+    Certificate,
+    /// An external authentication method (another provider's MFA).
+    External,
+    /// E-mail, a Temporary Access Pass, security questions, the password: no MFA alternative.
+    NotMfa,
+}
+
+/// The policy configurations that can make a method available (besides SMS and voice).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Configuration {
+    MicrosoftAuthenticator,
+    Fido2,
+    SoftwareOath,
+    HardwareOath,
+    X509Certificate,
+}
+
+/// A customer-managed telephony provider on the SMS or voice configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Provider {
+    pub migration_percentage: u8,
+    pub evaluation_mode: bool,
+}
+
+impl Provider {
+    /// The whole channel's traffic goes through the tenant's own provider.
+    pub fn fully_migrated(self) -> bool {
+        self.migration_percentage >= 100 && !self.evaluation_mode
+    }
+}
+
+/// The authentication methods policy, as much of it as the classification reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MethodsPolicy {
+    pub sms: ChannelPolicy,
+    pub voice: ChannelPolicy,
+    pub office_phone_allowed: bool,
+    /// The other configurations the policy holds; one missing counts its methods unavailable.
+    pub others: HashMap<Configuration, ChannelPolicy>,
+    pub sms_provider: Option<Provider>,
+    pub voice_provider: Option<Provider>,
+}
+
+/// Whether the user is a Global Administrator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GlobalAdmin {
+    /// Active, directly or through a role-assignable group.
+    Active,
+    /// Eligible through PIM only: they meet the prompt before they activate.
+    EligibleOnly,
+    No,
+    /// The role holders could not be read; why.
+    Unknown(String),
+}
+
+/// Who the user is, for the date.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Member,
+    /// A guest of the tenant's own identity (follows the February date).
+    InternalGuest,
+    /// A B2B user: signs in with another organisation's or a social identity.
+    External,
+    /// A guest whose kind could not be told; why.
+    UnknownGuest(String),
+}
+
+/// One user, as the scan found them.
+#[derive(Clone, Debug)]
+pub struct Subject<'a> {
+    pub id: &'a str,
+    pub kind: Kind,
+    pub registered: &'a [Method],
+    /// Lowercase ids of the groups (any the policy targets) the user is in, transitively.
+    pub member_of: &'a HashSet<String>,
+    pub global_admin: GlobalAdmin,
+}
+
+/// What the classification says about one user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub category: Category,
+    /// For `phoneOnly` users who will be blocked: the date.
+    pub affected_from: Option<&'static str>,
+    pub phone_types: Vec<PhoneType>,
+    /// The MFA methods available to the user, by name.
+    pub available: Vec<&'static str>,
+    pub reason: String,
+}
+
+impl MethodsPolicy {
+    fn applies(channel: &ChannelPolicy, user_id: &str, member_of: &HashSet<String>) -> bool {
+        channel.applies_to(&user_id.to_ascii_lowercase(), member_of)
+    }
+
+    fn configuration_applies(
+        &self,
+        configuration: Configuration,
+        user_id: &str,
+        member_of: &HashSet<String>,
+    ) -> bool {
+        self.others
+            .get(&configuration)
+            .is_some_and(|channel| MethodsPolicy::applies(channel, user_id, member_of))
+    }
+}
+
+/// Classifies one user.
+pub fn classify(policy: &MethodsPolicy, subject: &Subject) -> Verdict {
+    let mut phone_types: Vec<PhoneType> = PhoneType::ALL
+        .into_iter()
+        .filter(|phone_type| subject.registered.contains(&Method::Phone(*phone_type)))
+        .collect();
+    phone_types.dedup();
+    let sms_on = MethodsPolicy::applies(&policy.sms, subject.id, subject.member_of);
+    let voice_on = MethodsPolicy::applies(&policy.voice, subject.id, subject.member_of);
+    let sms = sms_on && phone_types.contains(&PhoneType::Mobile);
+    let voice = voice_on
+        && phone_types
+            .iter()
+            .any(|phone_type| *phone_type != PhoneType::Office || policy.office_phone_allowed);
+    let mut available = Vec::new();
+    if sms {
+        available.push("sms");
+    }
+    if voice {
+        available.push("voice");
+    }
+    let mut other_mfa = false;
+    let mut resistant = false;
+    let mut not_governed = Vec::new();
+    for (method, name, configuration, phishing_resistant) in [
+        (
+            Method::Authenticator,
+            "microsoftAuthenticator",
+            Some(Configuration::MicrosoftAuthenticator),
+            false,
+        ),
+        (
+            Method::SoftwareOath,
+            "softwareOath",
+            Some(Configuration::SoftwareOath),
+            false,
+        ),
+        (
+            Method::HardwareOath,
+            "hardwareOath",
+            Some(Configuration::HardwareOath),
+            false,
+        ),
+        (Method::Passkey, "passkey", Some(Configuration::Fido2), true),
+        (
+            Method::Certificate,
+            "certificate",
+            Some(Configuration::X509Certificate),
+            true,
+        ),
+        // Windows Hello and Platform Credential are governed by device policy, not by the
+        // authentication methods policy: registered means available.
+        (Method::WindowsHello, "windowsHelloForBusiness", None, true),
+        (Method::PlatformCredential, "platformCredential", None, true),
+        // Each external method has its own configuration; registered counts as available.
+        (
+            Method::External,
+            "externalAuthenticationMethod",
+            None,
+            false,
+        ),
+    ] {
+        if !subject.registered.contains(&method) {
+            continue;
+        }
+        let on = configuration.is_none_or(|configuration| {
+            policy.configuration_applies(configuration, subject.id, subject.member_of)
+        });
+        if on {
+            available.push(name);
+            other_mfa |= !phishing_resistant;
+            resistant |= phishing_resistant;
+        } else {
+            not_governed.push(name);
+        }
+    }
+    let not_available = if not_governed.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; registered but not enabled for the user by the policy: {}",
+            not_governed.join(", ")
+        )
+    };
+    if !sms && !voice {
+        let why = if phone_types.is_empty() {
+            "no phone method is registered".to_owned()
+        } else if !sms_on && !voice_on {
+            "neither SMS nor voice is enabled for the user".to_owned()
+        } else {
+            format!(
+                "the registered phone ({}) is reached by no channel enabled for the user{}",
+                names(&phone_types),
+                if voice_on && !policy.office_phone_allowed {
+                    ": office phones need isOfficePhoneAllowed"
+                } else {
+                    ""
+                }
+            )
+        };
+        let nothing = if available.is_empty() {
+            "; no other MFA method is available either"
+        } else {
+            ""
+        };
+        return Verdict {
+            category: Category::PhoneNotEnabled,
+            affected_from: None,
+            phone_types,
+            available,
+            reason: format!("{why}: the retirement changes nothing{nothing}{not_available}"),
+        };
+    }
+    if resistant {
+        return Verdict {
+            category: Category::PhoneAndPhishingResistant,
+            affected_from: None,
+            phone_types,
+            available,
+            reason: format!(
+                "a phishing-resistant method is available: the phone can go{not_available}"
+            ),
+        };
+    }
+    if other_mfa {
+        return Verdict {
+            category: Category::PhoneAndOtherMfa,
+            affected_from: None,
+            phone_types,
+            available,
+            reason: format!(
+                "not blocked; nudged to register a passkey while SMS or voice stays enabled{not_available}"
+            ),
+        };
+    }
+    let migrated: Vec<&str> = [
+        (sms, policy.sms_provider, "SMS"),
+        (voice, policy.voice_provider, "voice"),
+    ]
+    .into_iter()
+    .filter(|(on, provider, _)| *on && provider.is_some_and(Provider::fully_migrated))
+    .map(|(_, _, name)| name)
+    .collect();
+    if !migrated.is_empty() {
+        return Verdict {
+            category: Category::PhoneOnly,
+            affected_from: None,
+            phone_types,
+            available,
+            reason: format!(
+                "not blocked: {} goes through the tenant's own telephony provider (fully \
+                 migrated); SMS sign-in as a primary method still retires{not_available}",
+                migrated.join(" and ")
+            ),
+        };
+    }
+    let partly = [policy.sms_provider, policy.voice_provider]
+        .into_iter()
+        .flatten()
+        .any(|provider| !provider.fully_migrated());
+    let (date, mut reason) = affected_from(&subject.kind, &subject.global_admin);
+    if partly {
+        reason.push_str("; the tenant's telephony provider is only partly migrated");
+    }
+    Verdict {
+        category: Category::PhoneOnly,
+        affected_from: Some(date),
+        phone_types,
+        available,
+        reason: format!("SMS or voice is the only MFA method available; {reason}{not_available}"),
+    }
+}
+
+/// The date a `phoneOnly` user meets the blocking prompt, and why.
+fn affected_from(kind: &Kind, global_admin: &GlobalAdmin) -> (&'static str, String) {
+    if *global_admin == GlobalAdmin::Active {
+        return (JULY, "an active Global Administrator".to_owned());
+    }
+    match kind {
+        Kind::External => return (JULY, "an external (B2B) user".to_owned()),
+        Kind::UnknownGuest(why) => {
+            return (
+                FEBRUARY,
+                format!("a guest whose kind could not be told ({why}): the earlier date"),
+            );
+        }
+        Kind::Member | Kind::InternalGuest => {}
+    }
+    let who = if *kind == Kind::InternalGuest {
+        "an internal guest"
+    } else {
+        "a member"
+    };
+    match global_admin {
+        GlobalAdmin::EligibleOnly => (
+            FEBRUARY,
+            format!(
+                "{who} eligible (not active) for Global Administrator: the prompt comes before activation"
+            ),
+        ),
+        GlobalAdmin::Unknown(why) => (
+            FEBRUARY,
+            format!(
+                "{who}; whether an active Global Administrator could not be read ({why}): the earlier date"
+            ),
+        ),
+        GlobalAdmin::Active | GlobalAdmin::No => (FEBRUARY, who.to_owned()),
+    }
+}
+
+fn names(phone_types: &[PhoneType]) -> String {
+    phone_types
+        .iter()
+        .map(|phone_type| phone_type.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+#[path = "classify_tests.rs"]
+mod tests;

@@ -1,0 +1,159 @@
+//! `readiness.html`: one self-contained page (no script, no external style, font or image) an
+//! admin opens from the scan's directory: the totals, a bar chart by category and by date,
+//! the days left to each date, the groups that put blocked users in SMS or voice scope, and the
+//! first blocked users with what to tell them. Pure: it renders a [`Summary`].
+
+use std::fmt::Write as _;
+
+use crate::readiness::summary::Summary;
+
+/// The page for `summary`.
+pub fn html(summary: &Summary) -> String {
+    let mut page = String::with_capacity(16 * 1024);
+    page.push_str(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\">\
+         <title>SMS and voice retirement readiness</title><style>\
+         body{font-family:system-ui,sans-serif;margin:1.5rem;max-width:70rem;color:#1b1b1b}\
+         .totals{display:flex;flex-wrap:wrap;gap:1rem}.totals div{border:1px solid #ccc;\
+         border-radius:.4rem;padding:.6rem 1rem}.totals b{display:block;font-size:1.6rem}\
+         .chart{display:grid;grid-template-columns:minmax(12rem,max-content) 1fr 4rem;\
+         gap:.3rem .6rem;align-items:center}.bar{height:1.1rem;background:#2b6cb0}\
+         .bar.blocked{background:#c53030}table{border-collapse:collapse;margin-top:.5rem}\
+         td,th{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left}\
+         </style></head><body>",
+    );
+    let _ = write!(
+        page,
+        "<h1>SMS and voice retirement readiness</h1><p>Scanned {} from the {} ({}). {}</p>",
+        escape(&summary.scanned_at),
+        if summary.source == "perUser" {
+            "users' methods"
+        } else {
+            "registration report"
+        },
+        summary.report_refreshed_at.as_deref().map_or_else(
+            || "age unknown".to_owned(),
+            |at| format!("refreshed {}", escape(at))
+        ),
+        escape(&summary.not_covered.disabled_note),
+    );
+    page.push_str("<section class=\"totals\">");
+    let blocked_february = summary
+        .affected_from
+        .get("2027-02-01")
+        .copied()
+        .unwrap_or(0);
+    let blocked_july = summary
+        .affected_from
+        .get("2027-07-01")
+        .copied()
+        .unwrap_or(0);
+    for (id, label, value) in [
+        ("total-users", "users with a phone", summary.users),
+        (
+            "total-february",
+            "blocked from 2027-02-01",
+            blocked_february,
+        ),
+        ("total-july", "blocked from 2027-07-01", blocked_july),
+        ("total-protected", "protected", summary.protected),
+    ] {
+        let _ = write!(page, "<div><b id=\"{id}\">{value}</b>{label}</div>");
+    }
+    page.push_str("</section><h2>Days left</h2><ul>");
+    for (date, days) in &summary.days_left {
+        let _ = write!(page, "<li id=\"days-{date}\">{date}: {days} days</li>");
+    }
+    page.push_str("</ul><h2>By category and date</h2><div class=\"chart\">");
+    let most = summary
+        .categories
+        .values()
+        .chain(summary.affected_from.values())
+        .copied()
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let bars = summary
+        .categories
+        .iter()
+        .map(|(label, count)| ((*label).to_owned(), *count, false))
+        .chain(
+            summary
+                .affected_from
+                .iter()
+                .map(|(date, count)| (format!("phoneOnly from {date}"), *count, true)),
+        );
+    for (label, count, blocked) in bars {
+        let width = count * 100 / most;
+        let _ = write!(
+            page,
+            "<span class=\"label\">{label}</span><div class=\"bar{}\" style=\"width:{width}%\" \
+             data-label=\"{label}\" data-count=\"{count}\"></div><span>{count}</span>",
+            if blocked { " blocked" } else { "" },
+            label = escape(&label),
+        );
+    }
+    page.push_str("</div><h2>Groups that put blocked users in SMS or voice scope</h2>");
+    page.push_str("<table id=\"groups\"><tr><th>Include target</th><th>Blocked users</th></tr>");
+    for (group, count) in &summary.scope_groups {
+        let name = if group == crate::method_policy::ALL_USERS {
+            "All users".to_owned()
+        } else {
+            escape(group)
+        };
+        let _ = write!(page, "<tr><td>{name}</td><td>{count}</td></tr>");
+    }
+    page.push_str(
+        "</table><h2>The first blocked users, and what to tell them</h2>\
+         <table id=\"blocked\"><tr><th>User</th><th>Name</th><th>From</th><th>Tell them</th></tr>",
+    );
+    for user in &summary.first_phone_only {
+        let tell = if user.protected {
+            "a protected account: its owner registers a passkey with the admins".to_owned()
+        } else {
+            format!(
+                "register a passkey (Microsoft Authenticator or a security key) at \
+                 My Sign-Ins, Security info, before {}",
+                escape(&user.affected_from)
+            )
+        };
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{tell}</td></tr>",
+            escape(&user.user_principal_name),
+            escape(&user.display_name),
+            escape(&user.affected_from),
+        );
+    }
+    page.push_str("</table></body></html>\n");
+    page
+}
+
+fn escape(text: &str) -> String {
+    crate::notify::message::escape(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::readiness::summary::FirstUser;
+
+    #[test]
+    fn the_page_is_inert_and_escapes_what_the_directory_says() {
+        let mut summary = Summary::new("registrationReport", 1_796_000_000);
+        summary.first_phone_only.push(FirstUser {
+            user_principal_name: "<script>x</script>@contoso.com".to_owned(),
+            display_name: "A & B".to_owned(),
+            affected_from: "2027-02-01".to_owned(),
+            protected: false,
+        });
+        summary.scope_groups.insert("all_users".to_owned(), 1);
+        let page = html(&summary);
+        assert!(!page.contains("<script>"));
+        assert!(page.contains("&lt;script&gt;"));
+        assert!(page.contains("A &amp; B"));
+        assert!(!page.contains("src=") && !page.contains("href="));
+        assert!(page.contains("All users"));
+    }
+}

@@ -1,0 +1,104 @@
+//! The scan's files in `--out DIR`: `readiness.csv` and `cleanup.csv` written row by row as
+//! the scan finds them (a BOM so Excel reads UTF-8; every cell kept text), and
+//! `readiness.json` and `readiness.html` at the end. Without the clean-up key no `cleanup.csv` is made, and an
+//! old one is removed so that it cannot be taken for this scan's.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::readiness::record::{CLEANUP_COLUMNS, CleanupRecord, USER_COLUMNS, UserRecord};
+use crate::readiness::scan::Sink;
+use crate::readiness::summary::Summary;
+
+/// The files of one scan in a directory.
+pub struct DirectorySink {
+    directory: PathBuf,
+    users: csv::Writer<BufWriter<File>>,
+    cleanup: Option<csv::Writer<BufWriter<File>>>,
+    /// Called with progress as the scan goes.
+    progress: Box<dyn FnMut(u64, u64, Option<std::time::Duration>) + Send>,
+}
+
+/// The files' names.
+pub const READINESS_CSV: &str = "readiness.csv";
+pub const READINESS_JSON: &str = "readiness.json";
+pub const CLEANUP_CSV: &str = "cleanup.csv";
+pub const READINESS_HTML: &str = "readiness.html";
+
+impl DirectorySink {
+    /// Creates `directory` if needed and opens the CSV files (`cleanup.csv` only when
+    /// `with_cleanup`).
+    ///
+    /// # Errors
+    ///
+    /// When the directory or a file cannot be made.
+    pub fn create(
+        directory: &Path,
+        with_cleanup: bool,
+        progress: Box<dyn FnMut(u64, u64, Option<std::time::Duration>) + Send>,
+    ) -> std::io::Result<DirectorySink> {
+        std::fs::create_dir_all(directory)?;
+        let users = open(&directory.join(READINESS_CSV), &USER_COLUMNS)?;
+        let cleanup_path = directory.join(CLEANUP_CSV);
+        let cleanup = if with_cleanup {
+            Some(open(&cleanup_path, &CLEANUP_COLUMNS)?)
+        } else {
+            match std::fs::remove_file(&cleanup_path) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
+                _ => None,
+            }
+        };
+        Ok(DirectorySink {
+            directory: directory.to_owned(),
+            users,
+            cleanup,
+            progress,
+        })
+    }
+
+    /// Flushes the CSV files and writes `readiness.json`.
+    ///
+    /// # Errors
+    ///
+    /// When a file cannot be written.
+    pub fn finish(mut self, summary: &Summary) -> std::io::Result<()> {
+        self.users.flush()?;
+        if let Some(cleanup) = &mut self.cleanup {
+            cleanup.flush()?;
+        }
+        let json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
+        std::fs::write(self.directory.join(READINESS_JSON), json)?;
+        std::fs::write(
+            self.directory.join(READINESS_HTML),
+            crate::readiness::dashboard::html(summary),
+        )
+    }
+}
+
+fn open(path: &Path, columns: &[&str]) -> std::io::Result<csv::Writer<BufWriter<File>>> {
+    let mut file = BufWriter::new(File::create(path)?);
+    // A BOM: Excel reads the file as UTF-8 only with one.
+    file.write_all("\u{feff}".as_bytes())?;
+    let mut writer = csv::WriterBuilder::new().from_writer(file);
+    writer.write_record(columns)?;
+    Ok(writer)
+}
+
+impl Sink for DirectorySink {
+    fn user(&mut self, record: &UserRecord) -> std::io::Result<()> {
+        self.users.write_record(record.cells())?;
+        Ok(())
+    }
+
+    fn cleanup(&mut self, record: &CleanupRecord) -> std::io::Result<()> {
+        if let Some(cleanup) = &mut self.cleanup {
+            cleanup.write_record(record.cells())?;
+        }
+        Ok(())
+    }
+
+    fn progress(&mut self, pages: u64, users: u64, left: Option<std::time::Duration>) {
+        (self.progress)(pages, users, left);
+    }
+}
