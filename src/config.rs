@@ -21,6 +21,10 @@ use crate::runbook::Safeguards;
 use crate::storage::AccountSettings;
 use crate::user::UserRef;
 
+mod env;
+
+use env::Env;
+
 /// Everything the handler needs to know before it serves.
 #[derive(Debug)]
 pub struct Config {
@@ -440,133 +444,6 @@ fn credential(env: &Env<'_>) -> CredentialSource {
                 "MFA_CREDENTIAL must be auto, managedIdentity, clientSecret or developerTools",
             );
             managed_identity()
-        }
-    }
-}
-
-/// A lookup that collects problems instead of stopping at the first.
-struct Env<'a> {
-    lookup: &'a dyn Fn(&str) -> Option<String>,
-    problems: std::cell::RefCell<Vec<String>>,
-}
-
-impl Env<'_> {
-    fn get(&self, name: &str) -> Option<String> {
-        (self.lookup)(name)
-    }
-
-    fn problem(&self, text: impl Into<String>) {
-        self.problems.borrow_mut().push(text.into());
-    }
-
-    fn parse_number(&self, name: &str, value: &str, min: u64, max: u64) -> u64 {
-        match value.trim().parse::<u64>() {
-            Ok(number) if (min..=max).contains(&number) => number,
-            _ => {
-                self.problem(format!("{name} must be a whole number from {min} to {max}"));
-                min
-            }
-        }
-    }
-
-    fn number<T: TryFrom<u64> + Copy>(&self, name: &str, default: T, min: u64, max: u64) -> T {
-        match self.get(name) {
-            None => default,
-            Some(value) => {
-                T::try_from(self.parse_number(name, &value, min, max)).unwrap_or(default)
-            }
-        }
-    }
-
-    fn seconds(&self, name: &str, default: f64, min: f64, max: f64) -> Duration {
-        let value = match self.get(name) {
-            None => default,
-            Some(value) => match value.trim().parse::<f64>() {
-                Ok(seconds) if seconds.is_finite() && (min..=max).contains(&seconds) => seconds,
-                _ => {
-                    self.problem(format!(
-                        "{name} must be a number of seconds from {min} to {max}"
-                    ));
-                    default
-                }
-            },
-        };
-        Duration::from_secs_f64(value)
-    }
-
-    /// A line of text for the notification: bounded, without control characters.
-    fn text(&self, name: &str) -> Option<String> {
-        let value = self.get(name)?.trim().to_owned();
-        if value.chars().count() > 256 || value.chars().any(char::is_control) {
-            self.problem(format!("{name} must be one line of at most 256 characters"));
-            return None;
-        }
-        Some(value)
-    }
-
-    /// One of `allowed` (lowercase), matched without case; `default` when unset.
-    fn choice(&self, name: &str, allowed: &[&'static str], default: &'static str) -> &'static str {
-        match self.get(name) {
-            None => default,
-            Some(value) => {
-                let value = value.trim().to_ascii_lowercase();
-                allowed
-                    .iter()
-                    .copied()
-                    .find(|choice| *choice == value)
-                    .unwrap_or_else(|| {
-                        self.problem(format!("{name} must be one of: {}", allowed.join(", ")));
-                        default
-                    })
-            }
-        }
-    }
-
-    /// One object id (a GUID), lowercase.
-    fn id(&self, name: &str) -> Option<String> {
-        let value = self.get(name)?;
-        match uuid::Uuid::parse_str(value.trim()) {
-            Ok(id) => Some(id.hyphenated().to_string()),
-            Err(_) => {
-                self.problem(format!("{name} must be an id (a GUID)"));
-                None
-            }
-        }
-    }
-
-    /// A comma-separated list of object ids (or application ids), lowercase.
-    fn id_list(&self, name: &str) -> Vec<String> {
-        let Some(value) = self.get(name) else {
-            return Vec::new();
-        };
-        let mut ids = Vec::new();
-        for part in value
-            .split([',', ';', ' '])
-            .filter(|part| !part.trim().is_empty())
-        {
-            match uuid::Uuid::parse_str(part.trim()) {
-                Ok(id) => ids.push(id.hyphenated().to_string()),
-                Err(_) => self.problem(format!(
-                    "{name} must list object ids or application ids (GUIDs) separated by commas; \
-                     '{}' is not one",
-                    part.trim().chars().take(64).collect::<String>()
-                )),
-            }
-        }
-        ids
-    }
-
-    fn flag(&self, name: &str, default: bool) -> bool {
-        match self.get(name) {
-            None => default,
-            Some(value) => match value.trim().to_ascii_lowercase().as_str() {
-                "true" | "on" | "1" | "yes" => true,
-                "false" | "off" | "0" | "no" => false,
-                _ => {
-                    self.problem(format!("{name} must be true or false"));
-                    default
-                }
-            },
         }
     }
 }

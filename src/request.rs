@@ -12,14 +12,15 @@ use crate::phone::{LineKind, PhoneNumber, PhoneType};
 use crate::report::{ErrorCode, Failure, WarningCode};
 use crate::user::UserRef;
 
+mod number;
 pub(crate) mod parameters;
 mod values;
 
-use crate::readiness::fingerprint::CleanupKey;
+use number::change_of;
 use parameters::{
     ALLOW_LAST_METHOD_REMOVAL, CALLER_NAME, CORRELATION_ID, DRY_RUN, LANGUAGE_OVERRIDE,
-    NOTIFY_USER, NUMBER_FINGERPRINT, OPERATION, PHONE_NUMBER, PHONE_TYPE, REMOVE,
-    REMOVE_REGISTERED_NUMBER, REQUEST_ID, REVEAL_NUMBER, SHOW, SMS_SIGN_IN, USER_ID,
+    NOTIFY_USER, NUMBER_FINGERPRINT, OPERATION, PHONE_TYPE, REMOVE, REMOVE_REGISTERED_NUMBER,
+    REQUEST_ID, REVEAL_NUMBER, SHOW, SMS_SIGN_IN, USER_ID,
 };
 pub use parameters::{KNOWN, PARAMETERS, ParameterKind, ParameterSpec};
 use values::{boolean, find, json_kind, lookup, printable, single_wrapper, string, text};
@@ -425,92 +426,6 @@ fn fixed_line_warning(request: &Request) -> Option<(WarningCode, String)> {
             )
         },
     )
-}
-
-/// The change, with its number: `phoneNumber` (required to set, and to remove unless
-/// `removeRegisteredNumber` asks for whatever number is registered).
-fn change_of(
-    parameters: &Map<String, Value>,
-    kind: Kind,
-    phone_type: PhoneType,
-) -> Result<Operation, Failure> {
-    let given = string(parameters, PHONE_NUMBER)?;
-    // A fingerprint names the number without saying it: a removal of the registered number,
-    // checked against the fingerprint before it is deleted.
-    let fingerprint = text(parameters, NUMBER_FINGERPRINT)?;
-    if let Some(fingerprint) = &fingerprint {
-        let problem = match (kind, &given) {
-            (Kind::Set, _) => Some("numberFingerprint applies to a removal (Remove: true)"),
-            (Kind::Remove, Some(_)) => Some("give phoneNumber or numberFingerprint, not both"),
-            _ if !CleanupKey::well_formed(fingerprint) => Some(
-                "numberFingerprint is not a fingerprint of the readiness scan (hs256: and 64 \
-                 hex digits)",
-            ),
-            _ => None,
-        };
-        if let Some(problem) = problem {
-            return Err(Failure::for_field(
-                ErrorCode::InvalidRequest,
-                NUMBER_FINGERPRINT,
-                problem,
-            ));
-        }
-    }
-    let registered =
-        boolean(parameters, REMOVE_REGISTERED_NUMBER)?.unwrap_or(false) || fingerprint.is_some();
-    match (kind, registered, given) {
-        (Kind::Set, true, _) => Err(Failure::for_field(
-            ErrorCode::InvalidRequest,
-            REMOVE_REGISTERED_NUMBER,
-            "removeRegisteredNumber applies to a removal (Remove: true), not to setting a number",
-        )),
-        (Kind::Remove, true, Some(_)) => Err(Failure::for_field(
-            ErrorCode::InvalidRequest,
-            REMOVE_REGISTERED_NUMBER,
-            "give phoneNumber (remove that number) or removeRegisteredNumber: true (remove \
-             whatever number is registered), not both",
-        )),
-        (Kind::Remove, true, None) => Ok(Operation::Remove(None)),
-        (_, false, None) => Err(Failure::for_field(
-            ErrorCode::InvalidRequest,
-            PHONE_NUMBER,
-            match kind {
-                Kind::Set => {
-                    "phoneNumber is required: give the number in international format, \
-                              e.g. +491701234567"
-                }
-                Kind::Remove => {
-                    "phoneNumber is required for removal: give the registered number \
-                                 in international format (e.g. +491701234567), or, over HTTP, \
-                                 removeRegisteredNumber: true to remove whatever number is \
-                                 registered"
-                }
-            },
-        )),
-        (_, false, Some(value)) => {
-            let number = PhoneNumber::parse(&value).map_err(|error| {
-                Failure::for_field(
-                    ErrorCode::InvalidPhoneNumber,
-                    PHONE_NUMBER,
-                    format!("phoneNumber is not valid: {error}"),
-                )
-            })?;
-            if number.has_extension() && phone_type != PhoneType::Office {
-                return Err(Failure::for_field(
-                    ErrorCode::InvalidPhoneNumber,
-                    PHONE_NUMBER,
-                    format!(
-                        "phoneNumber has an extension, which only an office phone can have \
-                         (phoneType is {phone_type})"
-                    ),
-                ));
-            }
-            Ok(match kind {
-                Kind::Set => Operation::Set(number),
-                Kind::Remove => Operation::Remove(Some(number)),
-            })
-        }
-    }
 }
 
 /// Whether a parameter's value asks for nothing (its default): `leave` for `smsSignIn`,
