@@ -287,9 +287,7 @@ async fn http(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body
     }
     let readiness = match configured(&state) {
         Ok(readiness) => readiness,
-        Err(reason) => {
-            return refused(&Failure::new(ErrorCode::Internal, reason));
-        }
+        Err(reason) => return refused(&Failure::new(ErrorCode::Internal, reason)),
     };
     let invocation = invocation_id(&headers).unwrap_or_default();
     if post {
@@ -326,28 +324,7 @@ async fn http(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body
         None => readiness.store.latest(name).await,
     };
     match file {
-        Ok(Some(content)) => {
-            let mut headers = vec![
-                ("Content-Type", content_type.to_owned()),
-                ("X-Content-Type-Options", "nosniff".to_owned()),
-                ("Cache-Control", "no-store".to_owned()),
-            ];
-            if name == READINESS_HTML {
-                // The page is self-contained: nothing outside it may load.
-                headers.push((
-                    "Content-Security-Policy",
-                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:".to_owned(),
-                ));
-            } else if name != READINESS_JSON {
-                headers.push((
-                    "Content-Disposition",
-                    format!("attachment; filename=\"{name}\""),
-                ));
-            }
-            let body = String::from_utf8_lossy(&content).into_owned();
-            let envelope = host::http_content_response(HTTP_OUTPUT, 200, &headers, body, &[]);
-            (StatusCode::OK, axum::Json(envelope)).into_response()
-        }
+        Ok(Some(content)) => kept(name, content_type, &content),
         Ok(None) => answer(
             404,
             &json!({
@@ -363,6 +340,28 @@ async fn http(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body
         ),
         Err(error) => refused(&Failure::new(ErrorCode::Internal, error.to_string())),
     }
+}
+
+/// A kept file as the answer, with headers so that a browser neither sniffs nor runs it.
+fn kept(name: &str, content_type: &str, content: &[u8]) -> Response {
+    let mut headers = vec![
+        ("Content-Type", content_type.to_owned()),
+        ("X-Content-Type-Options", "nosniff".to_owned()),
+        ("Cache-Control", "no-store".to_owned()),
+    ];
+    if name == READINESS_HTML {
+        // The page is self-contained: nothing outside it may load.
+        headers.push((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:".to_owned(),
+        ));
+    } else if name != READINESS_JSON {
+        let disposition = format!("attachment; filename=\"{name}\"");
+        headers.push(("Content-Disposition", disposition));
+    }
+    let body = String::from_utf8_lossy(content).into_owned();
+    let envelope = host::http_content_response(HTTP_OUTPUT, 200, &headers, body, &[]);
+    (StatusCode::OK, axum::Json(envelope)).into_response()
 }
 
 /// The format an `Accept` header asks for: the dashboard unless it names CSV or JSON first.

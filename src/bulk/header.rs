@@ -122,45 +122,8 @@ impl Layout {
             roles.push(role);
             names.push(name);
         }
+        missing_columns(line, &roles, &mut problems);
         let has = |wanted: fn(&Role) -> bool| roles.iter().flatten().any(wanted);
-        if !has(|role| *role == Role::User) {
-            problems.push(Problem {
-                line,
-                user: None,
-                user_key: None,
-                column: None,
-                message: "no column names the user: call it UserId, UPN, UserPrincipalName, \
-                          Name or ObjectId"
-                    .to_owned(),
-            });
-        }
-        if !has(|role| {
-            matches!(
-                role,
-                Role::Number(_) | Role::PhoneNumber | Role::NumberFingerprint
-            )
-        }) {
-            problems.push(Problem {
-                line,
-                user: None,
-                user_key: None,
-                column: None,
-                message: "no column holds a number: call it Mobile, AlternateMobile, OfficePhone \
-                          or phoneNumber (with a phoneType column)"
-                    .to_owned(),
-            });
-        }
-        if has(|role| *role == Role::PhoneType)
-            && !has(|role| matches!(role, Role::PhoneNumber | Role::NumberFingerprint))
-        {
-            problems.push(Problem {
-                line,
-                user: None,
-                user_key: None,
-                column: None,
-                message: "a phoneType column needs a phoneNumber column beside it".to_owned(),
-            });
-        }
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -170,6 +133,50 @@ impl Layout {
             names,
             ignored,
         })
+    }
+}
+
+/// Adds a problem for each column the rows cannot do without: a row needs a user and a
+/// number, and a phoneType says nothing without the phoneNumber it types.
+fn missing_columns(line: u64, roles: &[Option<Role>], problems: &mut Vec<Problem>) {
+    let has = |wanted: fn(&Role) -> bool| roles.iter().flatten().any(wanted);
+    if !has(|role| *role == Role::User) {
+        problems.push(Problem {
+            line,
+            user: None,
+            user_key: None,
+            column: None,
+            message: "no column names the user: call it UserId, UPN, UserPrincipalName, \
+                      Name or ObjectId"
+                .to_owned(),
+        });
+    }
+    if !has(|role| {
+        matches!(
+            role,
+            Role::Number(_) | Role::PhoneNumber | Role::NumberFingerprint
+        )
+    }) {
+        problems.push(Problem {
+            line,
+            user: None,
+            user_key: None,
+            column: None,
+            message: "no column holds a number: call it Mobile, AlternateMobile, OfficePhone \
+                      or phoneNumber (with a phoneType column)"
+                .to_owned(),
+        });
+    }
+    if has(|role| *role == Role::PhoneType)
+        && !has(|role| matches!(role, Role::PhoneNumber | Role::NumberFingerprint))
+    {
+        problems.push(Problem {
+            line,
+            user: None,
+            user_key: None,
+            column: None,
+            message: "a phoneType column needs a phoneNumber column beside it".to_owned(),
+        });
     }
 }
 

@@ -181,21 +181,27 @@ async fn scan_and_keep(
     if let Err(error) = readiness.store.save(&folder, files).await {
         return Ended::Failed(error.to_string());
     }
+    let pruned = prune(readiness).await;
+    Ended::Done {
+        folder,
+        summary: Box::new(summary),
+        pruned,
+    }
+}
+
+/// Deletes the kept scans older than the retention period and names them; failing to delete
+/// only warns, because the scan just kept is already safe.
+async fn prune(readiness: &Readiness) -> Vec<String> {
     let retention = Duration::from_secs(u64::from(readiness.settings.retention_days) * 86_400);
     let cutoff = folder_of(&iso(
         now_seconds() - i64::try_from(retention.as_secs()).unwrap_or(i64::MAX / 2)
     ));
-    let pruned = match readiness.store.prune(&cutoff).await {
+    match readiness.store.prune(&cutoff).await {
         Ok(pruned) => pruned,
         Err(error) => {
             tracing::warn!("could not delete the scans older than the retention period: {error}");
             Vec::new()
         }
-    };
-    Ended::Done {
-        folder,
-        summary: Box::new(summary),
-        pruned,
     }
 }
 

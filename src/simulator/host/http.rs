@@ -181,6 +181,12 @@ async fn forward(
     let Some((200..=299, Some(envelope))) = answer else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "the function failed").into_response();
     };
+    response_of(&envelope)
+}
+
+/// The function's `res` output as the HTTP response, as the host turns it back into one;
+/// a missing status code means 200.
+fn response_of(envelope: &Value) -> Response {
     let output = envelope
         .get("Outputs")
         .and_then(|outputs| outputs.get("res"))
