@@ -620,8 +620,8 @@ fn source_functions() -> Vec<(String, String, usize, usize)> {
     let mut all = Vec::new();
     for path in rust_files(&root().join("src")) {
         let name = relative(&path);
-        // A module's tests, inline or in their own `tests.rs`, do not count.
-        if name.ends_with("/tests.rs") {
+        // A module's tests, inline or in their own `tests.rs` or `*_tests.rs`, do not count.
+        if name.ends_with("/tests.rs") || name.ends_with("_tests.rs") {
             continue;
         }
         let text = std::fs::read_to_string(&path).expect("readable source");
