@@ -128,7 +128,7 @@ async fn run(arguments: &Download) -> Result<Vec<String>, String> {
         let path = arguments.out.join(name);
         match content {
             Some(content) => {
-                std::fs::write(&path, &content)
+                crate::bulk::output::write_new(&path, &content)
                     .map_err(|error| format!("could not write {}: {error}", path.display()))?;
                 lines.push(format!("{} ({} bytes)", path.display(), content.len()));
             }

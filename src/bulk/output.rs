@@ -4,7 +4,7 @@
 //! refused by name rather than followed to whatever it points at.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::state_key::no_follow;
 
@@ -14,24 +14,81 @@ use super::state_key::no_follow;
 ///
 /// `path` is a link (the message says so and what to do), or the directory cannot be written.
 pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    refuse_link(path)?;
-    let name = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = path.with_file_name(format!(
-        ".{name}.{}.tmp",
-        super::state_key::hex_encode(&rand::random::<[u8; 8]>())
-    ));
-    let written = no_follow(std::fs::OpenOptions::new().write(true).create_new(true))
-        .open(&temporary)
-        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()));
-    // Renaming replaces a link planted meanwhile by the file itself, never its target.
-    let renamed = written.and_then(|()| std::fs::rename(&temporary, path));
-    if renamed.is_err() {
-        let _ = std::fs::remove_file(&temporary);
+    let mut file = NewFile::create(path)?;
+    file.write_all(bytes)?;
+    file.keep()
+}
+
+/// A file written new beside its place, never through a link, and renamed into its place by
+/// [`NewFile::keep`]; dropped without being kept, it is removed.
+pub struct NewFile {
+    file: Option<std::fs::File>,
+    temporary: PathBuf,
+    path: PathBuf,
+}
+
+impl NewFile {
+    /// Starts the file that will be `path`.
+    ///
+    /// # Errors
+    ///
+    /// `path` is a link (the message says so and what to do), or the directory cannot be
+    /// written.
+    pub fn create(path: &Path) -> std::io::Result<NewFile> {
+        refuse_link(path)?;
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temporary = path.with_file_name(format!(
+            ".{name}.{}.tmp",
+            super::state_key::hex_encode(&rand::random::<[u8; 8]>())
+        ));
+        let file =
+            no_follow(std::fs::OpenOptions::new().write(true).create_new(true)).open(&temporary)?;
+        Ok(NewFile {
+            file: Some(file),
+            temporary,
+            path: path.to_owned(),
+        })
     }
-    renamed
+
+    /// Puts the file in its place. Renaming replaces a link planted meanwhile by the file
+    /// itself, never its target.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be written out or renamed.
+    pub fn keep(mut self) -> std::io::Result<()> {
+        if let Some(file) = self.file.take() {
+            file.sync_all()?;
+        }
+        std::fs::rename(&self.temporary, &self.path)
+    }
+}
+
+impl Write for NewFile {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        match &mut self.file {
+            Some(file) => file.write(bytes),
+            None => Err(std::io::Error::other("the file was already kept")),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(file) => file.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for NewFile {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.temporary);
+        }
+    }
 }
 
 /// `Err` when `path` is a symbolic link.

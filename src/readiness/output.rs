@@ -3,10 +3,10 @@
 //! `readiness.json` and `readiness.html` at the end. Without the clean-up key no `cleanup.csv` is made, and an
 //! old one is removed so that it cannot be taken for this scan's.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::bulk::output::{NewFile, write_new};
 use crate::readiness::record::{CLEANUP_COLUMNS, CleanupRecord, USER_COLUMNS, UserRecord};
 use crate::readiness::scan::Sink;
 use crate::readiness::summary::Summary;
@@ -14,8 +14,8 @@ use crate::readiness::summary::Summary;
 /// The files of one scan in a directory.
 pub struct DirectorySink {
     directory: PathBuf,
-    users: csv::Writer<BufWriter<File>>,
-    cleanup: Option<csv::Writer<BufWriter<File>>>,
+    users: csv::Writer<BufWriter<NewFile>>,
+    cleanup: Option<csv::Writer<BufWriter<NewFile>>>,
     /// Called with progress as the scan goes.
     progress: Box<dyn FnMut(u64, u64, Option<std::time::Duration>) + Send>,
 }
@@ -62,22 +62,34 @@ impl DirectorySink {
     /// # Errors
     ///
     /// When a file cannot be written.
-    pub fn finish(mut self, summary: &Summary) -> std::io::Result<()> {
-        self.users.flush()?;
-        if let Some(cleanup) = &mut self.cleanup {
-            cleanup.flush()?;
+    pub fn finish(self, summary: &Summary) -> std::io::Result<()> {
+        keep(self.users)?;
+        if let Some(cleanup) = self.cleanup {
+            keep(cleanup)?;
         }
         let json = serde_json::to_vec_pretty(summary).map_err(std::io::Error::other)?;
-        std::fs::write(self.directory.join(READINESS_JSON), json)?;
-        std::fs::write(
-            self.directory.join(READINESS_HTML),
-            crate::readiness::dashboard::html(summary),
+        write_new(&self.directory.join(READINESS_JSON), &json)?;
+        write_new(
+            &self.directory.join(READINESS_HTML),
+            crate::readiness::dashboard::html(summary).as_bytes(),
         )
     }
 }
 
-fn open(path: &Path, columns: &[&str]) -> std::io::Result<csv::Writer<BufWriter<File>>> {
-    let mut file = BufWriter::new(File::create(path)?);
+/// Puts a CSV file in its place, all of it written.
+fn keep(writer: csv::Writer<BufWriter<NewFile>>) -> std::io::Result<()> {
+    let file = writer
+        .into_inner()
+        .map_err(|error| std::io::Error::other(error.to_string()))?;
+    file.into_inner()
+        .map_err(|error| std::io::Error::other(error.to_string()))?
+        .keep()
+}
+
+/// Starts a CSV file: written new and never through a link (a folder others can write to may
+/// hold one planted where the file goes), put in its place when the scan ends.
+fn open(path: &Path, columns: &[&str]) -> std::io::Result<csv::Writer<BufWriter<NewFile>>> {
+    let mut file = BufWriter::new(NewFile::create(path)?);
     // A BOM: Excel reads the file as UTF-8 only with one.
     file.write_all("\u{feff}".as_bytes())?;
     let mut writer = csv::WriterBuilder::new().from_writer(file);
