@@ -89,21 +89,21 @@ pub(super) async fn sender(
     Ok(Some(caller))
 }
 
-/// Removes the token from the message (at its top, or beside the parameters in a
-/// `parameters` wrapper), so that it is never echoed, logged or read as a parameter.
+/// Removes the token from the message, wherever the message carries it: at its top (also
+/// beside a wrapper), or among the parameters inside whatever wrappers they come in
+/// (`parameters`, a webhook's `RequestBody` as an object or as JSON text, nested). The message
+/// is unwrapped here, once, to the parameters object, so that the token is out before anything
+/// reads, echoes or logs the parameters, and a token hidden in a wrapper is checked like any.
 fn take_token(message: &mut Value) -> Result<Option<String>, Failure> {
     let Value::Object(object) = message else {
         return Ok(None);
     };
     let mut found = remove_named(object);
-    for wrapper in ["parameters", "RequestBody"] {
-        if let Some((_, Value::Object(inner))) = object
-            .iter_mut()
-            .find(|(name, _)| name.eq_ignore_ascii_case(wrapper))
-            && let Some(inner_token) = remove_named(inner)
-        {
-            found.get_or_insert(inner_token);
+    if let Ok(mut parameters) = crate::request::parameters_object(message) {
+        if let Some(inner) = remove_named(&mut parameters) {
+            found.get_or_insert(inner);
         }
+        *message = Value::Object(parameters);
     }
     match found {
         None => Ok(None),
@@ -132,22 +132,49 @@ fn remove_named(object: &mut serde_json::Map<String, Value>) -> Option<Value> {
 }
 
 /// The request a queue result echoes, with the number masked: the result queue is read by
-/// whoever may read it, long after; `requestId` is what a sender matches its results by.
+/// whoever may read it, long after; `requestId` is what a sender matches its results by. Texts
+/// deeper in (a message that could not be unwrapped is echoed as it came) are masked too, and
+/// anything shaped like a token (a JWT) is left out, wherever it is.
 pub(super) fn mask_echo(report: &mut Report) {
-    let Some(Value::Object(request)) = &mut report.request else {
-        return;
-    };
-    for (name, value) in request.iter_mut() {
-        if let Value::String(text) = value {
-            if name.eq_ignore_ascii_case("phoneNumber") {
-                *text = mask(text);
-            } else if !name.eq_ignore_ascii_case("UserId")
-                && !name.eq_ignore_ascii_case("requestId")
-            {
-                *text = redact_numbers(text);
+    if let Some(request) = &mut report.request {
+        mask_value(request, None);
+    }
+}
+
+fn mask_value(value: &mut Value, name: Option<&str>) {
+    match value {
+        Value::String(text) if looks_like_a_token(text) => {
+            *text = "(a token, left out)".to_owned();
+        }
+        Value::String(text) => match name {
+            Some(name) if name.eq_ignore_ascii_case("phoneNumber") => *text = mask(text),
+            Some(name)
+                if name.eq_ignore_ascii_case("UserId")
+                    || name.eq_ignore_ascii_case("requestId") => {}
+            _ => *text = redact_numbers(text),
+        },
+        Value::Object(object) => {
+            for (name, value) in object.iter_mut() {
+                mask_value(value, Some(name));
             }
         }
+        Value::Array(values) => {
+            for value in values {
+                mask_value(value, name);
+            }
+        }
+        _ => {}
     }
+}
+
+/// Whether a text holds what looks like a JSON Web Token: `eyJ` (the base64url of `{"`) and
+/// three base64url parts joined by dots.
+fn looks_like_a_token(text: &str) -> bool {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .any(|word| {
+            let parts: Vec<&str> = word.split('.').collect();
+            word.starts_with("eyJ") && parts.len() == 3 && parts.iter().all(|part| part.len() >= 4)
+        })
 }
 
 #[cfg(test)]
@@ -163,7 +190,15 @@ mod tests {
         assert_eq!(top, json!({"UserId": "a"}));
         let mut wrapped = json!({"parameters": {"UserId": "a", "callertoken": "t2"}});
         assert_eq!(take_token(&mut wrapped).unwrap().as_deref(), Some("t2"));
-        assert_eq!(wrapped, json!({"parameters": {"UserId": "a"}}));
+        assert_eq!(wrapped, json!({"UserId": "a"}), "unwrapped, the token out");
+        let inner = json!({"UserId": "a", "CallerToken": "t3"}).to_string();
+        let mut webhook = json!({"RequestBody": inner});
+        assert_eq!(take_token(&mut webhook).unwrap().as_deref(), Some("t3"));
+        assert_eq!(webhook, json!({"UserId": "a"}), "a webhook's text too");
+        let inner = json!({"parameters": {"UserId": "a", "CallerToken": "t4"}}).to_string();
+        let mut nested = json!({"RequestBody": inner});
+        assert_eq!(take_token(&mut nested).unwrap().as_deref(), Some("t4"));
+        assert_eq!(nested, json!({"UserId": "a"}));
         let mut none = json!({"UserId": "a"});
         assert_eq!(take_token(&mut none).unwrap(), None);
         let mut number = json!({"UserId": "a", "CallerToken": 5});
@@ -172,5 +207,22 @@ mod tests {
             ErrorCode::CallerNotAllowed
         );
         assert_eq!(number, json!({"UserId": "a"}), "not echoed either");
+    }
+
+    #[test]
+    fn an_echo_leaves_out_whatever_looks_like_a_token_and_masks_numbers_at_any_depth() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+        let mut report = Report::new(crate::report::Trigger::Queue, None);
+        report.request = Some(json!({
+            "RequestBody": format!("{{\"CallerToken\": \"{jwt}\", \"x\": \"+49 170 1234567\""),
+            "nested": {"phoneNumber": "+491701234567", "list": [jwt]},
+        }));
+        mask_echo(&mut report);
+        let echoed = report
+            .request
+            .map(|request| request.to_string())
+            .unwrap_or_default();
+        assert!(!echoed.contains("c2lnbmF0dXJl"), "{echoed}");
+        assert!(!echoed.contains("1234567"), "{echoed}");
     }
 }

@@ -170,6 +170,35 @@ impl MethodsPolicy {
 
 /// Classifies one user.
 pub fn classify(policy: &MethodsPolicy, subject: &Subject) -> Verdict {
+    let channels = reaching_channels(policy, subject);
+    let available = available_methods(policy, subject, &channels);
+    let not_available = not_enabled_note(&available.not_enabled);
+    let judgement = judge(policy, subject, &channels, &available);
+    Verdict {
+        category: judgement.category,
+        affected_from: judgement.affected_from,
+        phone_types: channels.phone_types,
+        available: available.names,
+        reason: format!("{}{not_available}", judgement.reason),
+    }
+}
+
+/// The user's phones and which of SMS and voice reach them.
+struct Channels {
+    phone_types: Vec<PhoneType>,
+    /// SMS is enabled for the user by the policy, whatever phone they have.
+    sms_on: bool,
+    /// Voice is enabled for the user by the policy, whatever phone they have.
+    voice_on: bool,
+    /// SMS is enabled and the user has a mobile phone for it.
+    sms: bool,
+    /// Voice is enabled and the user has a phone it may call.
+    voice: bool,
+}
+
+/// Which channels reach the user: SMS needs a mobile phone, and voice reaches an office phone
+/// only when the policy allows office phones.
+fn reaching_channels(policy: &MethodsPolicy, subject: &Subject) -> Channels {
     let mut phone_types: Vec<PhoneType> = PhoneType::ALL
         .into_iter()
         .filter(|phone_type| subject.registered.contains(&Method::Phone(*phone_type)))
@@ -182,54 +211,85 @@ pub fn classify(policy: &MethodsPolicy, subject: &Subject) -> Verdict {
         && phone_types
             .iter()
             .any(|phone_type| *phone_type != PhoneType::Office || policy.office_phone_allowed);
-    let mut available = Vec::new();
-    if sms {
-        available.push("sms");
+    Channels {
+        phone_types,
+        sms_on,
+        voice_on,
+        sms,
+        voice,
     }
-    if voice {
-        available.push("voice");
+}
+
+/// The MFA methods besides SMS and voice: the method, its name in the output, the policy
+/// configuration that governs it (none when the policy does not), and whether it is
+/// phishing-resistant.
+const OTHER_METHODS: [(Method, &str, Option<Configuration>, bool); 8] = [
+    (
+        Method::Authenticator,
+        "microsoftAuthenticator",
+        Some(Configuration::MicrosoftAuthenticator),
+        false,
+    ),
+    (
+        Method::SoftwareOath,
+        "softwareOath",
+        Some(Configuration::SoftwareOath),
+        false,
+    ),
+    (
+        Method::HardwareOath,
+        "hardwareOath",
+        Some(Configuration::HardwareOath),
+        false,
+    ),
+    (Method::Passkey, "passkey", Some(Configuration::Fido2), true),
+    (
+        Method::Certificate,
+        "certificate",
+        Some(Configuration::X509Certificate),
+        true,
+    ),
+    // Windows Hello and Platform Credential are governed by device policy, not by the
+    // authentication methods policy: registered means available.
+    (Method::WindowsHello, "windowsHelloForBusiness", None, true),
+    (Method::PlatformCredential, "platformCredential", None, true),
+    // Each external method has its own configuration; registered counts as available.
+    (
+        Method::External,
+        "externalAuthenticationMethod",
+        None,
+        false,
+    ),
+];
+
+/// What the user can sign in with, and what they registered that the policy does not enable.
+struct Available {
+    /// The available MFA methods by name, SMS and voice first.
+    names: Vec<&'static str>,
+    /// A method that is MFA but not phishing-resistant is available.
+    other_mfa: bool,
+    /// A phishing-resistant method is available.
+    resistant: bool,
+    /// Registered methods the policy does not enable for the user.
+    not_enabled: Vec<&'static str>,
+}
+
+/// What else is available: the reaching channels, then each registered method the policy
+/// enables for the user.
+fn available_methods(policy: &MethodsPolicy, subject: &Subject, channels: &Channels) -> Available {
+    let mut available = Available {
+        names: Vec::new(),
+        other_mfa: false,
+        resistant: false,
+        not_enabled: Vec::new(),
+    };
+    if channels.sms {
+        available.names.push("sms");
     }
-    let mut other_mfa = false;
-    let mut resistant = false;
-    let mut not_governed = Vec::new();
-    for (method, name, configuration, phishing_resistant) in [
-        (
-            Method::Authenticator,
-            "microsoftAuthenticator",
-            Some(Configuration::MicrosoftAuthenticator),
-            false,
-        ),
-        (
-            Method::SoftwareOath,
-            "softwareOath",
-            Some(Configuration::SoftwareOath),
-            false,
-        ),
-        (
-            Method::HardwareOath,
-            "hardwareOath",
-            Some(Configuration::HardwareOath),
-            false,
-        ),
-        (Method::Passkey, "passkey", Some(Configuration::Fido2), true),
-        (
-            Method::Certificate,
-            "certificate",
-            Some(Configuration::X509Certificate),
-            true,
-        ),
-        // Windows Hello and Platform Credential are governed by device policy, not by the
-        // authentication methods policy: registered means available.
-        (Method::WindowsHello, "windowsHelloForBusiness", None, true),
-        (Method::PlatformCredential, "platformCredential", None, true),
-        // Each external method has its own configuration; registered counts as available.
-        (
-            Method::External,
-            "externalAuthenticationMethod",
-            None,
-            false,
-        ),
-    ] {
+    if channels.voice {
+        available.names.push("voice");
+    }
+    for (method, name, configuration, phishing_resistant) in OTHER_METHODS {
         if !subject.registered.contains(&method) {
             continue;
         }
@@ -237,92 +297,82 @@ pub fn classify(policy: &MethodsPolicy, subject: &Subject) -> Verdict {
             policy.configuration_applies(configuration, subject.id, subject.member_of)
         });
         if on {
-            available.push(name);
-            other_mfa |= !phishing_resistant;
-            resistant |= phishing_resistant;
+            available.names.push(name);
+            available.other_mfa |= !phishing_resistant;
+            available.resistant |= phishing_resistant;
         } else {
-            not_governed.push(name);
+            available.not_enabled.push(name);
         }
     }
-    let not_available = if not_governed.is_empty() {
+    available
+}
+
+/// The note that ends every reason when the user registered methods the policy does not enable.
+fn not_enabled_note(not_enabled: &[&str]) -> String {
+    if not_enabled.is_empty() {
         String::new()
     } else {
         format!(
             "; registered but not enabled for the user by the policy: {}",
-            not_governed.join(", ")
+            not_enabled.join(", ")
         )
-    };
-    if !sms && !voice {
-        let why = if phone_types.is_empty() {
-            "no phone method is registered".to_owned()
-        } else if !sms_on && !voice_on {
-            "neither SMS nor voice is enabled for the user".to_owned()
-        } else {
-            format!(
-                "the registered phone ({}) is reached by no channel enabled for the user{}",
-                names(&phone_types),
-                if voice_on && !policy.office_phone_allowed {
-                    ": office phones need isOfficePhoneAllowed"
-                } else {
-                    ""
-                }
-            )
-        };
-        let nothing = if available.is_empty() {
-            "; no other MFA method is available either"
-        } else {
-            ""
-        };
-        return Verdict {
-            category: Category::PhoneNotEnabled,
-            affected_from: None,
-            phone_types,
-            available,
-            reason: format!("{why}: the retirement changes nothing{nothing}{not_available}"),
-        };
     }
-    if resistant {
-        return Verdict {
-            category: Category::PhoneAndPhishingResistant,
+}
+
+/// The category, the date a blocked user meets the prompt, and the reason (without the note on
+/// methods the policy does not enable).
+struct Judgement {
+    category: Category,
+    affected_from: Option<&'static str>,
+    reason: String,
+}
+
+impl Judgement {
+    fn not_blocked(category: Category, reason: String) -> Judgement {
+        Judgement {
+            category,
             affected_from: None,
-            phone_types,
-            available,
-            reason: format!(
-                "a phishing-resistant method is available: the phone can go{not_available}"
-            ),
-        };
+            reason,
+        }
     }
-    if other_mfa {
-        return Verdict {
-            category: Category::PhoneAndOtherMfa,
-            affected_from: None,
-            phone_types,
-            available,
-            reason: format!(
-                "not blocked; nudged to register a passkey while SMS or voice stays enabled{not_available}"
-            ),
-        };
+}
+
+/// The category, tried in order: no channel reaches the user, a phishing-resistant method, other
+/// MFA, a fully migrated provider, and last the blocking date.
+fn judge(
+    policy: &MethodsPolicy,
+    subject: &Subject,
+    channels: &Channels,
+    available: &Available,
+) -> Judgement {
+    if !channels.sms && !channels.voice {
+        return Judgement::not_blocked(
+            Category::PhoneNotEnabled,
+            phone_not_enabled_reason(policy, channels, available),
+        );
     }
-    let migrated: Vec<&str> = [
-        (sms, policy.sms_provider, "SMS"),
-        (voice, policy.voice_provider, "voice"),
-    ]
-    .into_iter()
-    .filter(|(on, provider, _)| *on && provider.is_some_and(Provider::fully_migrated))
-    .map(|(_, _, name)| name)
-    .collect();
+    if available.resistant {
+        return Judgement::not_blocked(
+            Category::PhoneAndPhishingResistant,
+            "a phishing-resistant method is available: the phone can go".to_owned(),
+        );
+    }
+    if available.other_mfa {
+        return Judgement::not_blocked(
+            Category::PhoneAndOtherMfa,
+            "not blocked; nudged to register a passkey while SMS or voice stays enabled".to_owned(),
+        );
+    }
+    let migrated = migrated_channels(policy, channels);
     if !migrated.is_empty() {
-        return Verdict {
-            category: Category::PhoneOnly,
-            affected_from: None,
-            phone_types,
-            available,
-            reason: format!(
+        return Judgement::not_blocked(
+            Category::PhoneOnly,
+            format!(
                 "not blocked: {} goes through the tenant's own telephony provider (fully \
-                 migrated); SMS sign-in as a primary method still retires{not_available}",
+                 migrated); SMS sign-in as a primary method still retires",
                 migrated.join(" and ")
             ),
-        };
+        );
     }
     let partly = [policy.sms_provider, policy.voice_provider]
         .into_iter()
@@ -332,13 +382,53 @@ pub fn classify(policy: &MethodsPolicy, subject: &Subject) -> Verdict {
     if partly {
         reason.push_str("; the tenant's telephony provider is only partly migrated");
     }
-    Verdict {
+    Judgement {
         category: Category::PhoneOnly,
         affected_from: Some(date),
-        phone_types,
-        available,
-        reason: format!("SMS or voice is the only MFA method available; {reason}{not_available}"),
+        reason: format!("SMS or voice is the only MFA method available; {reason}"),
     }
+}
+
+/// Why no channel reaches the user, so the retirement changes nothing for them.
+fn phone_not_enabled_reason(
+    policy: &MethodsPolicy,
+    channels: &Channels,
+    available: &Available,
+) -> String {
+    let why = if channels.phone_types.is_empty() {
+        "no phone method is registered".to_owned()
+    } else if !channels.sms_on && !channels.voice_on {
+        "neither SMS nor voice is enabled for the user".to_owned()
+    } else {
+        format!(
+            "the registered phone ({}) is reached by no channel enabled for the user{}",
+            names(&channels.phone_types),
+            if channels.voice_on && !policy.office_phone_allowed {
+                ": office phones need isOfficePhoneAllowed"
+            } else {
+                ""
+            }
+        )
+    };
+    let nothing = if available.names.is_empty() {
+        "; no other MFA method is available either"
+    } else {
+        ""
+    };
+    format!("{why}: the retirement changes nothing{nothing}")
+}
+
+/// The reaching channels whose traffic all goes through the tenant's own provider, which the
+/// retirement does not block.
+fn migrated_channels(policy: &MethodsPolicy, channels: &Channels) -> Vec<&'static str> {
+    [
+        (channels.sms, policy.sms_provider, "SMS"),
+        (channels.voice, policy.voice_provider, "voice"),
+    ]
+    .into_iter()
+    .filter(|(on, provider, _)| *on && provider.is_some_and(Provider::fully_migrated))
+    .map(|(_, _, name)| name)
+    .collect()
 }
 
 /// The date a `phoneOnly` user meets the blocking prompt, and why.

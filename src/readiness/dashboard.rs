@@ -10,6 +10,19 @@ use crate::readiness::summary::Summary;
 /// The page for `summary`.
 pub fn html(summary: &Summary) -> String {
     let mut page = String::with_capacity(16 * 1024);
+    head(&mut page);
+    intro(&mut page, summary);
+    totals(&mut page, summary);
+    days_left(&mut page, summary);
+    chart(&mut page, summary);
+    groups(&mut page, summary);
+    first_users(&mut page, summary);
+    page.push_str("</body></html>\n");
+    page
+}
+
+/// The document head with its inline style, so the page needs nothing from elsewhere.
+fn head(page: &mut String) {
     page.push_str(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\">\
@@ -23,6 +36,10 @@ pub fn html(summary: &Summary) -> String {
          td,th{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left}\
          </style></head><body>",
     );
+}
+
+/// The heading and when and from what the scan read, so the admin can judge how fresh it is.
+fn intro(page: &mut String, summary: &Summary) {
     let _ = write!(
         page,
         "<h1>SMS and voice retirement readiness</h1><p>Scanned {} from the {} ({}). {}</p>",
@@ -38,6 +55,10 @@ pub fn html(summary: &Summary) -> String {
         ),
         escape(&summary.not_covered.disabled_note),
     );
+}
+
+/// The headline counts: users with a phone, blocked by each date, and protected.
+fn totals(page: &mut String, summary: &Summary) {
     page.push_str("<section class=\"totals\">");
     let blocked_february = summary
         .affected_from
@@ -61,11 +82,21 @@ pub fn html(summary: &Summary) -> String {
     ] {
         let _ = write!(page, "<div><b id=\"{id}\">{value}</b>{label}</div>");
     }
-    page.push_str("</section><h2>Days left</h2><ul>");
+    page.push_str("</section>");
+}
+
+/// The days left to each retirement date.
+fn days_left(page: &mut String, summary: &Summary) {
+    page.push_str("<h2>Days left</h2><ul>");
     for (date, days) in &summary.days_left {
         let _ = write!(page, "<li id=\"days-{date}\">{date}: {days} days</li>");
     }
-    page.push_str("</ul><h2>By category and date</h2><div class=\"chart\">");
+    page.push_str("</ul>");
+}
+
+/// The bar chart by category and by date, drawn with widths alone because the page has no script.
+fn chart(page: &mut String, summary: &Summary) {
+    page.push_str("<h2>By category and date</h2><div class=\"chart\">");
     let most = summary
         .categories
         .values()
@@ -94,7 +125,12 @@ pub fn html(summary: &Summary) -> String {
             label = escape(&label),
         );
     }
-    page.push_str("</div><h2>Groups that put blocked users in SMS or voice scope</h2>");
+    page.push_str("</div>");
+}
+
+/// The groups that put blocked users in SMS or voice scope, so the admin knows where to act.
+fn groups(page: &mut String, summary: &Summary) {
+    page.push_str("<h2>Groups that put blocked users in SMS or voice scope</h2>");
     page.push_str("<table id=\"groups\"><tr><th>Include target</th><th>Blocked users</th></tr>");
     for (group, count) in &summary.scope_groups {
         let name = if group == crate::method_policy::ALL_USERS {
@@ -104,8 +140,13 @@ pub fn html(summary: &Summary) -> String {
         };
         let _ = write!(page, "<tr><td>{name}</td><td>{count}</td></tr>");
     }
+    page.push_str("</table>");
+}
+
+/// The first blocked users and what to tell each of them before their date.
+fn first_users(page: &mut String, summary: &Summary) {
     page.push_str(
-        "</table><h2>The first blocked users, and what to tell them</h2>\
+        "<h2>The first blocked users, and what to tell them</h2>\
          <table id=\"blocked\"><tr><th>User</th><th>Name</th><th>From</th><th>Tell them</th></tr>",
     );
     for user in &summary.first_phone_only {
@@ -126,8 +167,7 @@ pub fn html(summary: &Summary) -> String {
             escape(&user.affected_from),
         );
     }
-    page.push_str("</table></body></html>\n");
-    page
+    page.push_str("</table>");
 }
 
 fn escape(text: &str) -> String {

@@ -89,6 +89,51 @@ async fn a_message_with_a_valid_token_is_carried_out_for_the_caller_it_names() {
     );
 }
 
+/// A webhook's `RequestBody` is JSON text: a token inside it is taken out and checked like
+/// one at the top, and neither a result nor the log carries it; where callers are not
+/// required, a bad token hidden there still refuses the message.
+#[tokio::test]
+async fn a_token_inside_a_webhooks_request_body_is_checked_and_never_echoed() {
+    let app = checking(false).await;
+    let user = app.add_member("adele@contoso.com");
+    let other = app.add_member("bianca@contoso.com");
+    let token = app.sim.sign(&admin());
+    let forged = format!("{}.Zm9yZ2Vk", token.rsplit_once('.').unwrap().0);
+    let body = |user: &str, id: &str, token: &str| {
+        json!({"RequestBody": json!({"UserId": user, "phoneNumber": NUMBER, "requestId": id,
+                                     "CallerToken": token}).to_string()})
+    };
+    let messages = [
+        body(&user, "in-text", &token),
+        body(&other, "forged-in-text", &forged),
+    ];
+
+    let (results, poison) = through_the_queue(&app, &messages).await;
+
+    let good = by_request(&results, "in-text");
+    assert_eq!(good["status"], "succeeded", "{good:#}");
+    assert_eq!(
+        good["caller"]["id"], ADMIN,
+        "the hidden token was checked: {good:#}"
+    );
+    let forged_result = by_request(&results, "forged-in-text");
+    assert_eq!(
+        forged_result["error"]["code"], "callerNotAllowed",
+        "{forged_result:#}"
+    );
+    assert!(
+        app.phones(&other).is_empty(),
+        "nothing written for a bad token"
+    );
+    assert!(poison.is_empty());
+    for secret in [token.rsplit('.').next().unwrap(), "Zm9yZ2Vk"] {
+        assert!(!app.output().contains(secret), "the token is never logged");
+        for result in &results {
+            assert!(!result.to_string().contains(secret), "{result:#}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn tokens_that_do_not_check_out_are_refused_once_and_nothing_is_written() {
     let app = checking(false).await;

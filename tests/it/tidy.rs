@@ -394,7 +394,7 @@ const FUNCTION_LINES: usize = 80;
 
 /// Functions that are still longer than `FUNCTION_LINES`, and why. The list only shrinks: the
 /// test fails when one of them fits, so its entry goes with the change that split it.
-const LONG_FUNCTIONS: [(&str, &str, &str); 14] = [
+const LONG_FUNCTIONS: [(&str, &str, &str); 13] = [
     (
         "src/app/invocation.rs",
         "execute",
@@ -434,11 +434,6 @@ const LONG_FUNCTIONS: [(&str, &str, &str); 14] = [
         "src/protection/applications.rs",
         "owners_of_privileged_applications",
         "owned by another change this round",
-    ),
-    (
-        "src/simulator/host/http.rs",
-        "http_function",
-        "outside this round's changes: to split in a later pass",
     ),
     (
         "src/simulator/host/listener.rs",
@@ -620,8 +615,8 @@ fn source_functions() -> Vec<(String, String, usize, usize)> {
     let mut all = Vec::new();
     for path in rust_files(&root().join("src")) {
         let name = relative(&path);
-        // A module's tests, inline or in their own `tests.rs`, do not count.
-        if name.ends_with("/tests.rs") {
+        // A module's tests, inline or in their own `tests.rs` or `*_tests.rs`, do not count.
+        if name.ends_with("/tests.rs") || name.ends_with("_tests.rs") {
             continue;
         }
         let text = std::fs::read_to_string(&path).expect("readable source");

@@ -40,88 +40,188 @@ pub const UNKNOWN_METHOD: &str = "qrCodePinAuthenticationMethod";
 
 const DOMAIN: &str = "contoso.example";
 
+const EMAIL: &str = "emailAuthenticationMethod";
+const AUTHENTICATOR: &str = "microsoftAuthenticatorAuthenticationMethod";
+const FIDO2: &str = "fido2AuthenticationMethod";
+const MOBILE: [PhoneType; 1] = [PhoneType::Mobile];
+
 /// Adds the readiness users, groups, roles and policy to `tenant`.
 pub fn readiness_tenant(tenant: &mut Tenant) -> ReadinessTenant {
-    let mut number = 1_701_120_000_u64;
-    let mut add =
-        |tenant: &mut Tenant, user: SimUser, phones: &[PhoneType], others: &[&str]| -> String {
-            let mut user = user;
-            user.other_methods = others.iter().map(|kind| (*kind).to_owned()).collect();
-            let id = tenant.add_user(user);
-            for phone_type in phones {
-                number += 1;
-                tenant.seed_phone(&id, *phone_type, &format!("+49 {number}"));
-            }
-            id
-        };
-    let member = |name: &str, display: &str| SimUser::member(&format!("{name}@{DOMAIN}"), display);
-    let mobile = [PhoneType::Mobile];
-    let email = "emailAuthenticationMethod";
-    let authenticator = "microsoftAuthenticatorAuthenticationMethod";
-    let fido2 = "fido2AuthenticationMethod";
-    let member_phone_only = add(
+    // The users are added in a fixed order so that their ids and phone numbers stay the same.
+    let mut seeder = Seeder {
+        number: 1_701_120_000,
+    };
+    let member_phone_only = seeder.add(
         tenant,
         member("ada.phone", "Ada Phone-Only"),
-        &mobile,
-        &[email],
+        &MOBILE,
+        &[EMAIL],
     );
-    let active_admin = add(
+    let admins = admins(&mut seeder, tenant);
+    let guests = guests(&mut seeder, tenant);
+    let methods = other_methods(&mut seeder, tenant);
+    let odd = odd_cases(&mut seeder, tenant);
+    admin_roles(tenant, &admins);
+    let groups = policy_groups(tenant, &methods, &odd);
+    policy_set_up(tenant, &groups);
+    ReadinessTenant {
+        member_phone_only,
+        active_admin: admins.active,
+        admin_through_group: admins.through_group,
+        eligible_admin: admins.eligible,
+        external_guest: guests.external,
+        internal_guest: guests.internal,
+        other_mfa: methods.other_mfa,
+        passkey: methods.passkey,
+        protected_passkey: methods.protected_passkey,
+        excluded: methods.excluded,
+        office_only: odd.office_only,
+        disabled: odd.disabled,
+        unknown_method: odd.unknown_method,
+        authenticator_excluded: odd.authenticator_excluded,
+        protected_group: groups.protected,
+        no_phone_group: groups.no_phone,
+    }
+}
+
+/// Adds users with phones, numbering each phone one after the last so that no two share one.
+struct Seeder {
+    number: u64,
+}
+
+impl Seeder {
+    fn add(
+        &mut self,
+        tenant: &mut Tenant,
+        user: SimUser,
+        phones: &[PhoneType],
+        others: &[&str],
+    ) -> String {
+        let mut user = user;
+        user.other_methods = others.iter().map(|kind| (*kind).to_owned()).collect();
+        let id = tenant.add_user(user);
+        for phone_type in phones {
+            self.number += 1;
+            tenant.seed_phone(&id, *phone_type, &format!("+49 {}", self.number));
+        }
+        id
+    }
+}
+
+fn member(name: &str, display: &str) -> SimUser {
+    SimUser::member(&format!("{name}@{DOMAIN}"), display)
+}
+
+/// The Global Administrators: active, active through a role-assignable group, and eligible.
+struct Admins {
+    active: String,
+    through_group: String,
+    eligible: String,
+}
+
+fn admins(seeder: &mut Seeder, tenant: &mut Tenant) -> Admins {
+    let active = seeder.add(
         tenant,
         member("gary.admin", "Gary Global-Admin"),
-        &mobile,
+        &MOBILE,
         &[],
     );
-    let admin_through_group = add(
+    let through_group = seeder.add(
         tenant,
         member("gina.group", "Gina Admin-Through-Group"),
-        &mobile,
+        &MOBILE,
         &[],
     );
-    let eligible_admin = add(
+    let eligible = seeder.add(
         tenant,
         member("elias.eligible", "Elias Eligible-Admin"),
-        &mobile,
+        &MOBILE,
         &[],
     );
-    let external_guest = add(
+    Admins {
+        active,
+        through_group,
+        eligible,
+    }
+}
+
+/// The guests: a B2B guest and a guest of the tenant's own identity.
+struct Guests {
+    external: String,
+    internal: String,
+}
+
+fn guests(seeder: &mut Seeder, tenant: &mut Tenant) -> Guests {
+    let external = seeder.add(
         tenant,
         SimUser::guest(
             &format!("bea_fabrikam.example#EXT#@{DOMAIN}"),
             "Bea External-Guest",
         ),
-        &mobile,
+        &MOBILE,
         &[],
     );
     let mut internal = member("ivan.internal", "Ivan Internal-Guest");
     internal.user_type = "Guest".to_owned();
-    let internal_guest = add(tenant, internal, &mobile, &[]);
-    let other_mfa = add(
+    let internal = seeder.add(tenant, internal, &MOBILE, &[]);
+    Guests { external, internal }
+}
+
+/// The users with another MFA method besides the phone.
+struct OtherMethods {
+    other_mfa: String,
+    passkey: String,
+    protected_passkey: String,
+    excluded: String,
+}
+
+fn other_methods(seeder: &mut Seeder, tenant: &mut Tenant) -> OtherMethods {
+    let other_mfa = seeder.add(
         tenant,
         member("otto.other", "Otto Authenticator"),
-        &mobile,
-        &[authenticator],
+        &MOBILE,
+        &[AUTHENTICATOR],
     );
-    let passkey = add(
+    let passkey = seeder.add(
         tenant,
         member("paula.passkey", "Paula Passkey"),
         &[],
-        &[fido2, authenticator],
+        &[FIDO2, AUTHENTICATOR],
     );
+    // The passkey user's numbers are fixed because the clean-up's fingerprints are of them.
     tenant.seed_phone(&passkey, PhoneType::Mobile, PASSKEY_MOBILE);
     tenant.seed_phone(&passkey, PhoneType::AlternateMobile, PASSKEY_ALTERNATE);
-    let protected_passkey = add(
+    let protected_passkey = seeder.add(
         tenant,
         member("priya.protected", "Priya Protected"),
-        &mobile,
-        &[fido2],
+        &MOBILE,
+        &[FIDO2],
     );
-    let excluded = add(
+    let excluded = seeder.add(
         tenant,
         member("nora.kiosk", "Nora No-Phone-MFA"),
-        &mobile,
-        &[fido2],
+        &MOBILE,
+        &[FIDO2],
     );
-    let office_only = add(
+    OtherMethods {
+        other_mfa,
+        passkey,
+        protected_passkey,
+        excluded,
+    }
+}
+
+/// The users at the edges: an office phone only, a disabled account, a method name Graph might
+/// add, and a user the policy excludes from Authenticator.
+struct OddCases {
+    office_only: String,
+    disabled: String,
+    unknown_method: String,
+    authenticator_excluded: String,
+}
+
+fn odd_cases(seeder: &mut Seeder, tenant: &mut Tenant) -> OddCases {
+    let office_only = seeder.add(
         tenant,
         member("olga.office", "Olga Office-Phone"),
         &[PhoneType::Office],
@@ -129,36 +229,76 @@ pub fn readiness_tenant(tenant: &mut Tenant) -> ReadinessTenant {
     );
     let mut off = member("dora.disabled", "Dora Disabled");
     off.account_enabled = false;
-    let disabled = add(tenant, off, &mobile, &[]);
-    let unknown_method = add(
+    let disabled = seeder.add(tenant, off, &MOBILE, &[]);
+    let unknown_method = seeder.add(
         tenant,
         member("uma.unknown", "Uma Unknown-Method"),
-        &mobile,
+        &MOBILE,
         &[UNKNOWN_METHOD],
     );
-    let authenticator_excluded = add(
+    let authenticator_excluded = seeder.add(
         tenant,
         member("xena.excluded", "Xena Authenticator-Excluded"),
-        &mobile,
-        &[authenticator],
+        &MOBILE,
+        &[AUTHENTICATOR],
     );
+    OddCases {
+        office_only,
+        disabled,
+        unknown_method,
+        authenticator_excluded,
+    }
+}
+
+/// Makes the admins Global Administrators: one directly, one through a role-assignable group,
+/// one eligible through PIM only.
+fn admin_roles(tenant: &mut Tenant, admins: &Admins) {
     let directory = &mut tenant.directory;
-    directory.assign(&active_admin, GLOBAL_ADMINISTRATOR);
-    let admins = directory.add_group("Global Administrators (PIM)", &[&admin_through_group], true);
-    directory.assign(&admins, GLOBAL_ADMINISTRATOR);
-    directory.make_eligible(&eligible_admin, GLOBAL_ADMINISTRATOR);
-    let protected_group =
-        directory.add_group("Break-glass and executives", &[&protected_passkey], false);
-    let kiosk = directory.add_group("Kiosk staff", &[&excluded], false);
-    let no_phone_group = directory.add_group("No phone MFA", &[&kiosk], false);
+    directory.assign(&admins.active, GLOBAL_ADMINISTRATOR);
+    let group = directory.add_group(
+        "Global Administrators (PIM)",
+        &[&admins.through_group],
+        true,
+    );
+    directory.assign(&group, GLOBAL_ADMINISTRATOR);
+    directory.make_eligible(&admins.eligible, GLOBAL_ADMINISTRATOR);
+}
+
+/// The groups the protection and the policy name.
+struct Groups {
+    protected: String,
+    no_phone: String,
+    no_authenticator: String,
+}
+
+/// The protected group and the groups the policy excludes, one of them through a nested group.
+fn policy_groups(tenant: &mut Tenant, methods: &OtherMethods, odd: &OddCases) -> Groups {
+    let directory = &mut tenant.directory;
+    let protected = directory.add_group(
+        "Break-glass and executives",
+        &[&methods.protected_passkey],
+        false,
+    );
+    let kiosk = directory.add_group("Kiosk staff", &[&methods.excluded], false);
+    let no_phone = directory.add_group("No phone MFA", &[&kiosk], false);
     let no_authenticator =
-        directory.add_group("No Authenticator", &[&authenticator_excluded], false);
+        directory.add_group("No Authenticator", &[&odd.authenticator_excluded], false);
+    Groups {
+        protected,
+        no_phone,
+        no_authenticator,
+    }
+}
+
+/// The policy: SMS and voice exclude the no-phone group, office phones are not allowed,
+/// Authenticator excludes its group, and hardware OATH is off.
+fn policy_set_up(tenant: &mut Tenant, groups: &Groups) {
     let policy = &mut tenant.policy;
-    policy.sms.exclude.push(no_phone_group.clone());
-    policy.voice.exclude.push(no_phone_group.clone());
+    policy.sms.exclude.push(groups.no_phone.clone());
+    policy.voice.exclude.push(groups.no_phone.clone());
     policy.office_phone_allowed = false;
     if let Some(channel) = policy.others.get_mut("MicrosoftAuthenticator") {
-        channel.exclude.push(no_authenticator);
+        channel.exclude.push(groups.no_authenticator.clone());
     }
     policy.others.insert(
         "HardwareOath".to_owned(),
@@ -171,24 +311,6 @@ pub fn readiness_tenant(tenant: &mut Tenant) -> ReadinessTenant {
             exclude: Vec::new(),
         },
     );
-    ReadinessTenant {
-        member_phone_only,
-        active_admin,
-        admin_through_group,
-        eligible_admin,
-        external_guest,
-        internal_guest,
-        other_mfa,
-        passkey,
-        protected_passkey,
-        excluded,
-        office_only,
-        disabled,
-        unknown_method,
-        authenticator_excluded,
-        protected_group,
-        no_phone_group,
-    }
 }
 
 /// The method names a report `$filter` asks for: `methodsRegistered/any(m:m eq 'x')`, any
