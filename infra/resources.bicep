@@ -431,7 +431,7 @@ var baseAppSettings = {
   MFA_TELEPHONY: telephony
   MFA_LAST_METHOD_REMOVAL: lastMethodRemoval
   // Whoever controls these on the Azure side (Owner, Contributor, Website Contributor, a blob
-  // writer, whoever can assign roles; at them or above) is protected like an administrator:
+  // writer, whoever can assign roles; at them, above or below) is protected like an administrator:
   // the app's identity can set anyone's phone, so they are Tier 0 (DEPLOY.md, "Who can do what").
   MFA_AZURE_CONTROL_SCOPES: string(azureControlScopes)
   ARM_ENDPOINT: environment().resourceManager

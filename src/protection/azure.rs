@@ -3,9 +3,11 @@
 //! The app's identity may set any user's phone, so whoever can run code as the app, change
 //! its settings, write its package or hand out roles where it lives is as privileged as a
 //! Global Administrator. For each scope of `MFA_AZURE_CONTROL_SCOPES` (the Function App, its
-//! storage account, a user-assigned identity) this reads the role assignments that apply there
-//! (ARM's `$filter=atScope()`: made at the scope or above it) and the role definitions they
-//! name, and keeps the principals whose role controls the app ([`crate::azure_rbac::control`]).
+//! storage account, a user-assigned identity) this reads the role assignments made at the scope,
+//! above it and below it (ARM's List For Scope without a filter; `atScope()` would leave out
+//! those below, such as a blob writer on the package's container or a role on a slot) and the
+//! role definitions they name, and keeps the principals whose role controls the app
+//! ([`crate::azure_rbac::control`]).
 //! It runs in the background with the rest of the snapshot: no invocation waits for ARM.
 //!
 //! ARM's URLs and JSON live here and nowhere else. The token is for ARM's audience, from the
@@ -46,7 +48,7 @@ pub struct AzureHolder {
     pub kind: PrincipalKind,
     /// The role's name (`Owner`, or a custom role's).
     pub role: String,
-    /// Where the role is assigned (the scope or one above it).
+    /// Where the role is assigned (the scope, one above it or a resource below it).
     pub scope: String,
     /// What the role lets its holder do to the app, in words.
     pub what: Vec<&'static str>,
@@ -150,7 +152,7 @@ impl AzureReader {
         self.scopes.len()
     }
 
-    /// Every principal whose role, at one of the scopes or above, controls the app.
+    /// Every principal whose role, at one of the scopes, above or below it, controls the app.
     ///
     /// # Errors
     ///
@@ -218,7 +220,7 @@ impl AzureReader {
         Ok(holders)
     }
 
-    /// The role assignments that apply at `scope`, every page.
+    /// The role assignments made at `scope`, above it or below it, every page.
     async fn assignments(&self, scope: &Scope) -> Result<Vec<AssignmentProperties>, GraphError> {
         let operation = GraphOperation::ReadAzureRoleAssignments;
         let mut url = self.root.clone();
@@ -227,9 +229,9 @@ impl AzureReader {
             .pop_if_empty()
             .extend(scope.segments())
             .extend(["providers", "Microsoft.Authorization", "roleAssignments"]);
-        url.set_query(Some(&format!(
-            "api-version={API_VERSION}&$filter=atScope()"
-        )));
+        // No `$filter`: `atScope()` answers only at and above the scope, and a role on a child
+        // (the package's container, a slot) controls the app as much as one on the resource.
+        url.set_query(Some(&format!("api-version={API_VERSION}")));
         let mut next = Some(url);
         let mut found = Vec::new();
         for _ in 0..PAGES {

@@ -1,8 +1,9 @@
 //! Whoever controls the app on the Azure side is protected like a privileged role holder: an
 //! Owner, Contributor or custom role that can change the Function App (at the app, its
 //! resource group or the subscription, directly or through a group), a blob writer on its
-//! storage account, the owners of a service principal holding such a role. A Reader is not;
-//! nor is a role on a sibling resource (`atScope()` looks up, never down). When ARM cannot be
+//! storage account or on a container below it, the owners of a service principal holding such
+//! a role. A Reader is not, above or below; nor is a role on a sibling resource (the
+//! assignments read are those at, above and below the scopes). When ARM cannot be
 //! read, every change is refused; when no scope is set, every result says the Azure side is
 //! not protected.
 
@@ -21,6 +22,7 @@ const OLD: &str = "+49 1709999999";
 const NEW: &str = "+49 1701234567";
 const ALICE: &str = "a1a1a1a1-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
 const BOB: &str = "b2b2b2b2-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+const CAROL: &str = "c3c3c3c3-cccc-4ccc-8ccc-cccccccccccc";
 
 /// Adds `id` as a member with a mobile phone.
 fn user(sim: &Simulator, id: &str) {
@@ -116,6 +118,27 @@ async fn a_blob_data_writer_on_the_storage_account_is_refused_and_a_blob_reader_
     })
     .await;
     assert_refused(&app, ALICE, "Storage Blob Data Contributor").await;
+    assert_allowed(&app, BOB).await;
+}
+
+#[tokio::test]
+async fn a_blob_data_writer_on_the_package_container_below_the_storage_account_is_refused_and_a_reader_there_is_not()
+ {
+    // The usual least-privilege CI set-up: the deployer may write the package's container only.
+    let container = format!("{STORAGE_ACCOUNT}/blobServices/default/containers/app-package");
+    let app = app_with(move |sim| {
+        sim.tenant(|tenant| {
+            tenant
+                .azure
+                .assign(&container, STORAGE_BLOB_DATA_CONTRIBUTOR, ALICE, "User");
+            tenant.azure.assign(&container, READER, BOB, "User");
+        });
+    })
+    .await;
+    assert_refused(&app, ALICE, "Storage Blob Data Contributor").await;
+    let again = app.call(json!({"UserId": ALICE, "phoneNumber": NEW})).await;
+    let message = again.error_message();
+    assert!(message.contains("containers/app-package"), "{message}");
     assert_allowed(&app, BOB).await;
 }
 
@@ -262,6 +285,12 @@ async fn the_simulated_arm_is_as_strict_as_arm() {
     sim.tenant(|tenant| {
         tenant.azure.assign(RESOURCE_GROUP, OWNER, ALICE, "User");
         tenant.azure.assign(OTHER_RESOURCE, OWNER, BOB, "User");
+        tenant.azure.assign(
+            &format!("{FUNCTION_APP}/slots/staging"),
+            OWNER,
+            CAROL,
+            "User",
+        );
     });
     let environment: std::collections::HashMap<String, String> =
         sim.handler_environment().into_iter().collect();
@@ -314,21 +343,47 @@ async fn the_simulated_arm_is_as_strict_as_arm() {
         status(get(&unknown, &arm_token, &at_scope).await.unwrap()),
         404
     );
-    let answer: serde_json::Value = get(&list, &arm_token, &at_scope)
-        .await
-        .unwrap()
-        .json()
+    assert_eq!(
+        status(
+            get(
+                &list,
+                &arm_token,
+                &[
+                    ("api-version", "2022-04-01"),
+                    ("$filter", &format!("principalId eq '{ALICE}'"))
+                ]
+            )
+            .await
+            .unwrap()
+        ),
+        400,
+        "a filter that is not simulated is refused"
+    );
+    let principals = |answer: serde_json::Value| -> Vec<String> {
+        answer["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|assignment| {
+                assignment["properties"]["principalId"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let answer = get(&list, &arm_token, &at_scope).await.unwrap();
+    assert_eq!(
+        principals(answer.json().await.unwrap()),
+        [ALICE],
+        "atScope(): the group's, neither a sibling's nor a slot's"
+    );
+    let answer = get(&list, &arm_token, &[("api-version", "2022-04-01")])
         .await
         .unwrap();
-    let principals: Vec<&str> = answer["value"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|assignment| assignment["properties"]["principalId"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        principals,
-        [ALICE],
-        "the group's, not a sibling's: {answer}"
+        principals(answer.json().await.unwrap()),
+        [ALICE, CAROL],
+        "no filter: the group's and the slot's below, not a sibling's"
     );
 }

@@ -1,7 +1,8 @@
 //! Azure Resource Manager's face, under `/arm` of the simulator: the two reads the protection
-//! check makes (role assignments that apply at a scope, `$filter=atScope()`; a role
-//! definition by id), as strict as ARM: a bearer token for ARM's audience, an `api-version`,
-//! scopes that exist, `atScope()` meaning the scope and its ancestors and nothing below.
+//! check makes (role assignments for a scope; a role definition by id), as strict as ARM: a
+//! bearer token for ARM's audience, an `api-version`, scopes that exist. Role assignments are
+//! listed as ARM lists them: without a filter those made at the scope, above and below it;
+//! with `$filter=atScope()` only at the scope and above; any other filter is refused.
 //! `SimOptions::arm_unavailable` makes ARM answer 503 to everything.
 
 use axum::body::Body;
@@ -97,7 +98,8 @@ fn read(shared: &Shared, path: &str, query: &[(String, String)]) -> Reply {
     )
 }
 
-/// The role assignments that apply at `scope` (`$filter=atScope()`: there and above).
+/// The role assignments for `scope`: at, above and below it, or with `$filter=atScope()` at and
+/// above it only.
 fn assignments(
     azure: &crate::simulator::tenant::azure::AzureRbac,
     scope: &str,
@@ -110,17 +112,20 @@ fn assignments(
             &format!("The resource '{scope}' could not be found."),
         );
     }
-    let filter = query_value(query, "$filter");
-    if filter.is_some_and(|filter| filter != "atScope()") {
-        return error(
-            400,
-            "UnsupportedQuery",
-            "Only $filter=atScope() is simulated.",
-        );
-    }
+    let below = match query_value(query, "$filter") {
+        None => true,
+        Some("atScope()") => false,
+        Some(_) => {
+            return error(
+                400,
+                "UnsupportedQuery",
+                "Only $filter=atScope() or no filter is simulated.",
+            );
+        }
+    };
     let subscription = subscription_of(scope);
     let value: Vec<Value> = azure
-        .applying_at(scope)
+        .listed_at(scope, below)
         .into_iter()
         .map(|assignment| {
             json!({

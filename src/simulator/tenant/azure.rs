@@ -1,5 +1,5 @@
 //! The Azure side of the simulated tenant, as Azure Resource Manager keeps it: the app's
-//! resources, the role assignments made on them or above them, and the role definitions
+//! resources, the role assignments made on them, above or below them, and the role definitions
 //! (Azure's built-in ones that matter here, and custom ones a test defines). The ARM face that
 //! serves it is `server::arm`.
 
@@ -175,11 +175,14 @@ impl AzureRbac {
             .any(|resource| within(resource, scope))
     }
 
-    /// The assignments that apply at `scope`: made there or above (`atScope()`), not below.
-    pub fn applying_at(&self, scope: &str) -> Vec<&SimRoleAssignment> {
+    /// The assignments made at `scope` or above it (ARM's `$filter=atScope()`), and with
+    /// `below` also those made below it (ARM's answer without a filter).
+    pub fn listed_at(&self, scope: &str, below: bool) -> Vec<&SimRoleAssignment> {
         self.assignments
             .iter()
-            .filter(|assignment| within(scope, &assignment.scope))
+            .filter(|assignment| {
+                within(scope, &assignment.scope) || (below && within(&assignment.scope, scope))
+            })
             .collect()
     }
 
