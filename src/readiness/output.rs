@@ -114,3 +114,36 @@ impl Sink for DirectorySink {
         (self.progress)(pages, users, left);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder others can write to may hold a link where a file of the scan goes: the scan
+    /// refuses it by name and the link's target is left as it was.
+    #[cfg(unix)]
+    #[test]
+    fn a_link_planted_where_a_file_goes_is_refused_and_its_target_left_alone() {
+        let directory =
+            std::env::temp_dir().join(format!("readiness-link-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&directory).expect("a temporary directory");
+        let target = directory.join("precious.txt");
+        std::fs::write(&target, "keep me").expect("the target");
+        for name in [READINESS_CSV, CLEANUP_CSV] {
+            let link = directory.join(name);
+            std::os::unix::fs::symlink(&target, &link).expect("a link");
+            let refused = DirectorySink::create(&directory, true, Box::new(|_, _, _| {}));
+            let message = refused
+                .err()
+                .map(|error| error.to_string())
+                .unwrap_or_default();
+            assert!(message.contains("is a link"), "{name}: {message}");
+            assert_eq!(
+                std::fs::read_to_string(&target).expect("the target"),
+                "keep me"
+            );
+            std::fs::remove_file(&link).expect("the link removed");
+        }
+        let _ = std::fs::remove_dir_all(&directory);
+    }
+}
