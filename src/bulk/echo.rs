@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::request::parameters::{
-    DRY_RUN, OPERATION, PHONE_NUMBER, PHONE_TYPE, REQUEST_ID, USER_ID,
+    DRY_RUN, NUMBER_FINGERPRINT, OPERATION, PHONE_NUMBER, PHONE_TYPE, REQUEST_ID, USER_ID,
 };
 
 /// Why a result is not the result of a request, as the report says it.
@@ -67,7 +67,15 @@ pub fn check(request: &Value, result: &Value) -> Result<(), Mismatch> {
         (Some(echoed), Some(sent)) => fingerprint(echoed) == fingerprint(sent),
         (echoed, sent) => echoed == sent,
     };
-    if !same_number {
+    // A clean-up row names its number by the scan's fingerprint: the echo names the same one.
+    let same_fingerprint = match (
+        text(NUMBER_FINGERPRINT),
+        request[NUMBER_FINGERPRINT].as_str(),
+    ) {
+        (Some(echoed), Some(sent)) => echoed.eq_ignore_ascii_case(sent),
+        (echoed, sent) => echoed == sent,
+    };
+    if !same_number || !same_fingerprint {
         return differs("number");
     }
     let dry_run = request[DRY_RUN].as_bool().unwrap_or(false);
@@ -146,6 +154,20 @@ mod tests {
             let mut echo = request();
             echo[name] = other.clone();
             assert!(check(&request(), &result(echo)).is_err(), "{name}: {other}");
+        }
+        let mut cleanup = request();
+        cleanup
+            .as_object_mut()
+            .map(|fields| fields.remove(PHONE_NUMBER));
+        cleanup[NUMBER_FINGERPRINT] = json!(format!("hs256:{}", "a".repeat(64)));
+        assert_eq!(check(&cleanup, &result(cleanup.clone())), Ok(()));
+        for other in [json!(format!("hs256:{}", "b".repeat(64))), Value::Null] {
+            let mut echo = cleanup.clone();
+            echo[NUMBER_FINGERPRINT] = other.clone();
+            assert!(
+                check(&cleanup, &result(echo)).is_err(),
+                "fingerprint: {other}"
+            );
         }
         let mut other_id = result(request());
         other_id[REQUEST_ID] = json!("bulk-1-3-mobile");

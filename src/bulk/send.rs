@@ -20,8 +20,8 @@ use super::schedule::Schedule;
 use super::state::State;
 use crate::cli::progress::Progress;
 use crate::request::parameters::{
-    CALLER_NAME, DRY_RUN, LANGUAGE_OVERRIDE, NOTIFY_USER, OPERATION, PHONE_NUMBER, PHONE_TYPE,
-    REQUEST_ID, SMS_SIGN_IN, USER_ID,
+    CALLER_NAME, DRY_RUN, LANGUAGE_OVERRIDE, NOTIFY_USER, NUMBER_FINGERPRINT, OPERATION,
+    PHONE_NUMBER, PHONE_TYPE, REQUEST_ID, SMS_SIGN_IN, USER_ID,
 };
 
 /// How often one operation is tried before its outcome is "still unavailable".
@@ -326,8 +326,8 @@ impl Sender<'_> {
             && let Some(fields) = request.as_object_mut()
         {
             // The readiness scan's clean-up names the number by its keyed fingerprint only.
-            fields.remove("phoneNumber");
-            fields.insert("numberFingerprint".to_owned(), json!(&*operation.number));
+            fields.remove(PHONE_NUMBER);
+            fields.insert(NUMBER_FINGERPRINT.to_owned(), json!(&*operation.number));
         }
         if self.settings.dry_run {
             request[DRY_RUN] = json!(true);
