@@ -218,16 +218,29 @@ async fn queued(State(state): State<Arc<AppState>>, body: Body) -> Response {
         Ok(readiness) => readiness,
         Err(reason) => return logged(StatusCode::OK, vec![reason]),
     };
-    let mut status = match readiness.store.run(&id).await {
-        Ok(Some(recorded)) => serde_json::from_slice::<Value>(&recorded)
-            .ok()
-            .and_then(|recorded| recorded["requestedAt"].as_str().map(str::to_owned))
-            .map(|requested_at| RunStatus {
-                requested_at,
-                ..RunStatus::default()
-            })
-            .unwrap_or_default(),
-        _ => RunStatus::default(),
+    // Only a scan a POST recorded as queued runs: whoever may send to the queue (a right also
+    // inherited from the resource group) cannot make the app scan again and again, spending
+    // the tenant's reports quota, nor run one twice.
+    let recorded = match readiness.store.run(&id).await {
+        Ok(Some(recorded)) => serde_json::from_slice::<Value>(&recorded).ok(),
+        _ => None,
+    };
+    let Some(requested_at) = recorded
+        .as_ref()
+        .filter(|recorded| recorded["status"] == "queued")
+        .and_then(|recorded| recorded["requestedAt"].as_str().map(str::to_owned))
+    else {
+        return logged(
+            StatusCode::OK,
+            vec![format!(
+                "The readiness queue message names scan {id}, which no POST queued (or which \
+                 ran already); ignored"
+            )],
+        );
+    };
+    let mut status = RunStatus {
+        requested_at,
+        ..RunStatus::default()
     };
     status.scan = id.clone();
     status.status = "running";

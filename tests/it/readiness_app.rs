@@ -269,6 +269,48 @@ async fn a_writers_post_is_answered_202_and_the_queued_scan_runs_and_is_then_ser
     assert!(app.writes().is_empty(), "nothing written to Graph");
 }
 
+/// Whoever may send to the readiness queue (a right also inherited from the resource group)
+/// cannot start scans: a message naming a scan no POST queued is ignored.
+#[tokio::test]
+async fn a_queue_message_naming_a_scan_no_post_queued_runs_nothing() {
+    let azurite = azurite().await;
+    let storage = storage_of(&azurite);
+    let (app, host, store, _) = deployment(&azurite).await;
+    let queue = mfa_phone_handler::storage::queue::Queue::new(
+        &storage,
+        mfa_phone_handler::app::readiness::QUEUE,
+        mfa_phone_handler::storage::queue::Encoding::None,
+    )
+    .expect("the readiness queue");
+    queue.create_if_missing().await.expect("created");
+    let planted = json!({"scan": "0f8fad5b-d9cb-469f-a165-70867728950e"});
+    queue.send(&planted.to_string()).await.expect("sent");
+
+    within("the planted message", host.settled(1)).await;
+
+    assert!(
+        store.folders().await.expect("listed").is_empty(),
+        "no scan ran"
+    );
+    let scan_reads: Vec<String> = app
+        .graph_requests()
+        .into_iter()
+        .map(|request| request.path)
+        .filter(|path| {
+            path.contains("userRegistrationDetails") || path.contains("authenticationMethodsPolicy")
+        })
+        .collect();
+    assert!(
+        scan_reads.is_empty(),
+        "the scan read nothing: {scan_reads:?}"
+    );
+    assert_eq!(
+        host.deliveries().last().map(|(_, _, status)| *status),
+        Some(200),
+        "settled, not redelivered"
+    );
+}
+
 /// Runs `readiness --endpoint URL --out DIR` with `key` as MFA_FUNCTION_KEY; its exit status
 /// and stderr.
 async fn download(url: &str, out: &std::path::Path, key: Option<&str>) -> (i32, String) {
