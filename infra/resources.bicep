@@ -435,6 +435,14 @@ var baseAppSettings = {
   // the app's identity can set anyone's phone, so they are Tier 0 (DEPLOY.md, "Who can do what").
   MFA_AZURE_CONTROL_SCOPES: string(azureControlScopes)
   ARM_ENDPOINT: environment().resourceManager
+  // The readiness timer's schedule: the host cannot index the timer function without it. The
+  // three readiness functions stay off until the scan's Graph permissions (AuditLog.Read.All,
+  // Policy.Read.AuthenticationMethod, GroupMember.Read.All) and MFA_CLEANUP_KEY are given by
+  // hand (DEPLOY.md, "Readiness scans in the Function App"); extraAppSettings turns them on.
+  MFA_READINESS_SCHEDULE: '0 0 5 * * *'
+  'AzureWebJobs.MfaReadinessTimer.Disabled': 'true'
+  'AzureWebJobs.MfaReadiness.Disabled': 'true'
+  'AzureWebJobs.MfaReadinessQueue.Disabled': 'true'
 }
 
 // The app, the storage account holding its package and host state, and its identity.

@@ -217,6 +217,8 @@ if resources in trees and main in trees:
         "MFA_METHOD_POLICY_CHECK", "MFA_REQUIRE_APP_ROLE", "MFA_TENANT_ID",
         # Whoever controls the app on the Azure side is protected (DEPLOY.md, "Who can do what").
         "MFA_AZURE_CONTROL_SCOPES", "ARM_ENDPOINT",
+        # The readiness timer cannot be indexed without its schedule.
+        "MFA_READINESS_SCHEDULE",
         # The host's diagnostic events go to Table storage (AZFD0003 and the other start-up events).
         "AzureWebJobsStorage__tableServiceUri",
     }

@@ -80,7 +80,7 @@ async fn run(arguments: &ReadinessArgs) -> Result<Summary, String> {
         per_user: arguments.per_user,
         cleanup,
         cleanup_key: config.cleanup_key.clone().ok_or_else(|| {
-            "MFA_CLEANUP_KEY is not set: set the app's secret (the Bicep generates one) in the \
+            "MFA_CLEANUP_KEY is not set: set the app's secret (DEPLOY.md says how to make one) in the \
              environment to get a cleanup.csv whose removals delete only the numbers this scan saw"
                 .to_owned()
         }),

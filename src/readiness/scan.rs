@@ -475,7 +475,9 @@ fn record(
     UserRecord {
         id: account.id.to_owned(),
         user_principal_name: account.user_principal_name.unwrap_or_default().to_owned(),
-        display_name: account.display_name.unwrap_or_default().to_owned(),
+        // A display name may hold a phone number ("Ann (mobile +49 170 …)"): no file holds one
+        // in full. The principal name is an identifier and stays whole.
+        display_name: crate::phone::redact_numbers(account.display_name.unwrap_or_default()),
         kind: account.kind,
         verdict,
         protected,

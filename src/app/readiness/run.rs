@@ -127,7 +127,7 @@ async fn scan_and_keep(
         per_user: readiness.settings.per_user,
         cleanup: vec![Category::PhoneAndPhishingResistant],
         cleanup_key: readiness.cleanup_key.clone().ok_or_else(|| {
-            "MFA_CLEANUP_KEY is not set: the app's secret setting (the Bicep generates one) keys \
+            "MFA_CLEANUP_KEY is not set: the app's secret setting (DEPLOY.md says how to make one) keys \
              cleanup.csv's fingerprints; without it there is no cleanup.csv"
                 .to_owned()
         }),
