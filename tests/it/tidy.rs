@@ -398,67 +398,67 @@ const LONG_FUNCTIONS: [(&str, &str, &str); 13] = [
     (
         "src/app/invocation.rs",
         "execute",
-        "owned by another change this round",
+        "not split yet: the next house pass (it was being changed by other work when the rule came)",
     ),
     (
         "src/app/mod.rs",
         "queue_trigger",
-        "owned by another change this round",
+        "not split yet: the next house pass (it was being changed by other work when the rule came)",
     ),
     (
         "src/bulk/state.rs",
         "open",
-        "owned by another change this round",
+        "not split yet: the next house pass (it was being changed by other work when the rule came)",
     ),
     (
         "src/config.rs",
         "from_lookup",
-        "a shared file this round (additive edits only): to split when no one else is editing it",
+        "not split yet: the next house pass (a file every change touched when the rule came)",
     ),
     (
         "src/demo.rs",
         "run",
-        "outside this round's changes: to split in a later pass",
+        "not split yet: the next house pass (untouched by the work that brought the rule)",
     ),
     (
         "src/notify/mod.rs",
         "deliver",
-        "outside this round's changes: to split in a later pass",
+        "not split yet: the next house pass (untouched by the work that brought the rule)",
     ),
     (
         "src/openapi/schema.rs",
         "to_openapi2",
-        "outside this round's changes: to split in a later pass",
+        "not split yet: the next house pass (untouched by the work that brought the rule)",
     ),
     (
         "src/protection/applications.rs",
         "owners_of_privileged_applications",
-        "owned by another change this round",
+        "not split yet: the next house pass (it was being changed by other work when the rule came)",
     ),
     (
         "src/simulator/host/listener.rs",
         "process",
-        "outside this round's changes: to split in a later pass",
+        "not split yet: the next house pass (untouched by the work that brought the rule)",
     ),
     (
         "src/simulator/server/mod.rs",
         "handle",
-        "a shared file this round (additive edits only): to split when no one else is editing it",
+        "not split yet: the next house pass (a file every change touched when the rule came)",
     ),
     (
         "src/simulator/server/mod.rs",
         "batch",
-        "a shared file this round (additive edits only): to split when no one else is editing it",
+        "not split yet: the next house pass (a file every change touched when the rule came)",
     ),
     (
         "src/startup.rs",
         "build",
-        "a shared file this round (additive edits only): to split when no one else is editing it",
+        "not split yet: the next house pass (a file every change touched when the rule came)",
     ),
     (
         "src/storage/account.rs",
         "connection_string",
-        "outside this round's changes: to split in a later pass",
+        "not split yet: the next house pass (untouched by the work that brought the rule)",
     ),
 ];
 
