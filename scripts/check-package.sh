@@ -140,7 +140,10 @@ grep -q '^simulator ready' "$work/simulator.out" || fail "the simulator did not 
 sim_env=()
 while IFS= read -r line; do
     case "$line" in
-        GRAPH_ENDPOINT=* | IDENTITY_ENDPOINT=* | IDENTITY_HEADER=* | AZURE_CLIENT_ID=*) sim_env+=("$line") ;;
+        # The check's envelope carries the function key's call, no Entra principal, as a local
+        # `func start` does: the simulator's settings accept that (MFA_ALLOW_KEY_ONLY_CALLERS).
+        GRAPH_ENDPOINT=* | IDENTITY_ENDPOINT=* | IDENTITY_HEADER=* | AZURE_CLIENT_ID=* \
+            | MFA_ALLOW_KEY_ONLY_CALLERS=*) sim_env+=("$line") ;;
     esac
 done <"$work/simulator.out"
 [[ ${#sim_env[@]} -ge 3 ]] || fail "the simulator printed too few settings: ${sim_env[*]}"
