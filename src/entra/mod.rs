@@ -62,20 +62,32 @@ pub struct TokenSettings {
     pub api_client_id: Option<String>,
 }
 
+/// The issuers of the tenant's tokens in the authority's cloud: v2 tokens name the cloud's
+/// v2 issuer, v1 tokens (the API registration's default, accessTokenAcceptedVersion null or 1)
+/// its security token service. They differ by cloud (Microsoft Q&A, "What are the token
+/// issuers for the sovereign cloud", 1190472): the global cloud and US Government issue v1
+/// tokens as `sts.windows.net`; 21Vianet's issues v1 as `sts.chinacloudapi.cn` and v2 as
+/// `login.partner.microsoftonline.cn`, not as its authority `login.chinacloudapi.cn`.
+fn issuers(authority: &Url, tenant: &str) -> Vec<String> {
+    let authority_text = authority.as_str().trim_end_matches('/');
+    let (v2, v1) = match authority.host_str() {
+        Some("login.chinacloudapi.cn" | "login.partner.microsoftonline.cn") => (
+            "https://login.partner.microsoftonline.cn".to_owned(),
+            "https://sts.chinacloudapi.cn",
+        ),
+        _ => (authority_text.to_owned(), "https://sts.windows.net"),
+    };
+    vec![format!("{v2}/{tenant}/v2.0"), format!("{v1}/{tenant}/")]
+}
+
 impl TokenSettings {
     /// What a token must say, when the settings allow checking one at all.
     pub fn expected(&self) -> Option<Expected> {
         let tenant = self.tenant_id.as_ref()?;
         let api = self.api_client_id.as_ref()?;
-        let authority = self.authority.as_str().trim_end_matches('/');
         Some(Expected {
             tenant_id: tenant.clone(),
-            // v2 tokens name the authority's issuer; v1 tokens (the API registration's default,
-            // accessTokenAcceptedVersion null or 1) Entra's security token service.
-            issuers: vec![
-                format!("{authority}/{tenant}/v2.0"),
-                format!("https://sts.windows.net/{tenant}/"),
-            ],
+            issuers: issuers(&self.authority, tenant),
             // v1 tokens carry the app id URI asked for, v2 tokens the client id.
             audiences: vec![format!("api://{api}"), api.clone()],
             skew: CLOCK_SKEW,
@@ -286,7 +298,33 @@ mod tests {
 
     use tokio::time::Instant;
 
-    use super::{MAX_UNKNOWN_KIDS_TRIED, UNKNOWN_KIDS_WINDOW, UnknownKids};
+    use super::{MAX_UNKNOWN_KIDS_TRIED, UNKNOWN_KIDS_WINDOW, UnknownKids, issuers};
+
+    #[test]
+    fn each_cloud_has_its_own_issuers() {
+        let url = |text: &str| url::Url::parse(text).expect("a URL");
+        assert_eq!(
+            issuers(&url("https://login.microsoftonline.com"), "t1"),
+            [
+                "https://login.microsoftonline.com/t1/v2.0",
+                "https://sts.windows.net/t1/"
+            ]
+        );
+        assert_eq!(
+            issuers(&url("https://login.microsoftonline.us/"), "t1"),
+            [
+                "https://login.microsoftonline.us/t1/v2.0",
+                "https://sts.windows.net/t1/"
+            ]
+        );
+        assert_eq!(
+            issuers(&url("https://login.chinacloudapi.cn"), "t1"),
+            [
+                "https://login.partner.microsoftonline.cn/t1/v2.0",
+                "https://sts.chinacloudapi.cn/t1/"
+            ]
+        );
+    }
 
     #[test]
     fn made_up_key_ids_spend_a_budget_that_comes_back_with_time() {
