@@ -373,10 +373,7 @@ async fn review_grants(
     }
     *last = Some(review.clone());
     // Kept before it is said, so that a result after the log line already warns.
-    *state
-        .grants
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()) = review.clone();
+    *crate::mutex::lock(&state.grants) = review.clone();
     if review.missing.is_empty() {
         tracing::info!(
             "the Graph token holds every permission the settings need ({} roles)",

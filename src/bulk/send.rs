@@ -440,13 +440,9 @@ pub(super) async fn send_all(
     };
     display.finish();
     Sent {
-        outcomes: outcomes
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        outcomes: crate::mutex::into_inner(outcomes),
         interrupted,
-        fatal: fatal
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        fatal: crate::mutex::into_inner(fatal),
         reached: counts.reached.load(Ordering::Relaxed),
         settled_earlier: counts.skipped.load(Ordering::Relaxed),
     }
