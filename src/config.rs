@@ -74,7 +74,7 @@ pub struct Config {
     pub lease_wait: Duration,
     /// `MFA_CLEANUP_KEY`: the secret the readiness scan keys `cleanup.csv`'s number
     /// fingerprints with, and the handler checks them with.
-    pub cleanup_key: Option<crate::readiness::fingerprint::CleanupKey>,
+    pub cleanup_key: Option<crate::phone::CleanupKey>,
     /// The readiness scans the Function App runs (timer, queue) and serves (HTTP).
     pub readiness: crate::app::readiness::ReadinessSettings,
 }
@@ -239,7 +239,7 @@ impl Config {
         };
         let lease_wait = env.seconds("MFA_LEASE_WAIT_SECONDS", 30.0, 1.0, 180.0);
         let cleanup_key = env.get("MFA_CLEANUP_KEY").and_then(|key| {
-            crate::readiness::fingerprint::CleanupKey::new(&key)
+            crate::phone::CleanupKey::new(&key)
                 .map_err(|problem| env.problem(problem))
                 .ok()
         });

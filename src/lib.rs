@@ -50,6 +50,7 @@ pub mod readiness;
 pub mod replay;
 pub mod report;
 pub mod request;
+pub mod retirement;
 pub mod runbook;
 #[cfg(feature = "simulator")]
 pub mod simulator;

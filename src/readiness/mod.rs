@@ -1,14 +1,13 @@
 //! SMS and voice retirement readiness: which users with a phone method Microsoft's retirement
 //! of the SMS and voice it provides will block, from which date, and which phones can safely
-//! go. `classify` decides per user (pure); `fingerprint` keys the numbers `cleanup.csv` names
-//! (pure); `scan` reads Graph (read only) at the reports limit (`pacer`) and hands `record`s
+//! go. `classify` decides per user (pure); the numbers `cleanup.csv` names are
+//! keyed by `phone::CleanupKey`; `scan` reads Graph (read only) at the reports limit (`pacer`) and hands `record`s
 //! to a sink; `output` writes the files; `summary` adds them up.
 
 pub mod batches;
 pub mod classify;
 pub mod command;
 pub mod dashboard;
-pub mod fingerprint;
 pub mod output;
 pub mod pacer;
 pub mod record;
@@ -17,6 +16,5 @@ pub mod standing;
 pub mod summary;
 
 pub use self::classify::{Category, Verdict, classify};
-pub use self::fingerprint::CleanupKey;
 pub use self::scan::{ScanError, ScanSettings, Sink, scan};
 pub use self::summary::Summary;

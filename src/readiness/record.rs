@@ -6,7 +6,8 @@
 use crate::bulk::run_report::as_text;
 use crate::methods::{AuthenticationMethods, MethodKind};
 use crate::phone::PhoneType;
-use crate::readiness::classify::{Kind, Method, Verdict};
+use crate::readiness::classify::{Kind, Verdict};
+use crate::retirement::Method;
 
 /// Whether the handler would refuse to change the user (its own protection verdict).
 #[derive(Clone, Debug, PartialEq, Eq)]

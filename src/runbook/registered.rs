@@ -11,7 +11,7 @@ use crate::methods::AuthenticationMethods;
 use crate::outcome::Outcome;
 use crate::phone::{PhoneNumber, RegisteredNumber};
 use crate::plan::find;
-use crate::readiness::fingerprint::CleanupKey;
+use crate::phone::CleanupKey;
 use crate::report::{ErrorCode, Failure};
 use crate::request::{Operation, Request};
 
