@@ -5,13 +5,13 @@
 //! lookup function, so tests build configurations without mutating global state. Every
 //! problem is reported at once, naming the variable.
 
-use std::fmt;
 use std::time::Duration;
 
 use azure_core::credentials::Secret;
 use url::Url;
 
 use crate::caller::CallerPolicy;
+use crate::credential::CredentialSource;
 use crate::entra::{DEFAULT_AUTHORITY, TokenSettings};
 use crate::graph::RetrySettings;
 use crate::notify::{NotifySettings, ServiceDesk};
@@ -77,42 +77,6 @@ pub struct Config {
     pub cleanup_key: Option<crate::phone::CleanupKey>,
     /// The readiness scans the Function App runs (timer, queue) and serves (HTTP).
     pub readiness: crate::app::readiness::ReadinessSettings,
-}
-
-/// Where tokens come from.
-pub enum CredentialSource {
-    /// The Function App's managed identity (`IDENTITY_ENDPOINT`/`IDENTITY_HEADER`);
-    /// `client_id` picks a user-assigned identity.
-    ManagedIdentity { client_id: Option<String> },
-    /// An app registration's client secret, for runs outside Azure.
-    ClientSecret {
-        tenant_id: String,
-        client_id: String,
-        secret: Secret,
-    },
-    /// The developer's Azure CLI (or azd) login, when asked for explicitly.
-    DeveloperTools,
-}
-
-impl fmt::Debug for CredentialSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CredentialSource::ManagedIdentity { client_id } => f
-                .debug_struct("ManagedIdentity")
-                .field("client_id", client_id)
-                .finish(),
-            CredentialSource::ClientSecret {
-                tenant_id,
-                client_id,
-                ..
-            } => f
-                .debug_struct("ClientSecret")
-                .field("tenant_id", tenant_id)
-                .field("client_id", client_id)
-                .finish_non_exhaustive(),
-            CredentialSource::DeveloperTools => f.write_str("DeveloperTools"),
-        }
-    }
 }
 
 /// Configuration problems, each naming its variable.

@@ -9,7 +9,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::app::{self, AppState};
-use crate::config::{Config, CredentialSource};
+use crate::config::Config;
+use crate::credential::CredentialSource;
 use crate::credential;
 use crate::graph::{EndpointError, GraphClient};
 use crate::locks::UserLocks;

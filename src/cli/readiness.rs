@@ -2,6 +2,8 @@
 //! what the clean-up includes, `--json`; `--endpoint` to download the Function App's latest
 //! scan instead (with the function key and audience every tool uses).
 
+pub mod command;
+
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -46,7 +48,7 @@ pub struct ReadinessArgs {
     pub endpoint: Option<url::Url>,
     /// With --endpoint: the function key and the audience
     #[command(flatten)]
-    pub credentials: crate::cli::api::ApiCredentials,
+    pub credentials: crate::api_credentials::ApiCredentials,
 }
 
 /// What `--cleanup-include` may add.

@@ -6,7 +6,6 @@
 
 pub mod batches;
 pub mod classify;
-pub mod command;
 pub mod dashboard;
 pub mod output;
 pub mod pacer;

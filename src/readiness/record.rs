@@ -3,7 +3,7 @@
 //! phone number in it. Also the translation of a per-user read's method kinds into the
 //! classification's methods. It does no IO.
 
-use crate::bulk::run_report::as_text;
+use crate::spreadsheet::as_text;
 use crate::methods::{AuthenticationMethods, MethodKind};
 use crate::phone::PhoneType;
 use crate::readiness::classify::{Kind, Verdict};

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::progress::Progress;
+use crate::progress::Progress;
 use crate::cli::readiness::{CleanupInclude, ReadinessArgs};
 use crate::config::Config;
 use crate::graph::GraphClient;
