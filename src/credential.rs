@@ -10,13 +10,13 @@
 use std::sync::Arc;
 
 use azure_core::cloud::CloudConfiguration;
+use azure_core::credentials::Secret;
 use azure_core::credentials::TokenCredential;
 use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
 use azure_identity::{
     ClientSecretCredential, ClientSecretCredentialOptions, DeveloperToolsCredential,
     ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
 };
-use azure_core::credentials::Secret;
 use url::Url;
 
 /// Where tokens come from.

@@ -7,7 +7,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-
 /// Writes `bytes` as the new file at `path`.
 ///
 /// # Errors

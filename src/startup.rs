@@ -10,8 +10,8 @@ use tokio::net::TcpListener;
 
 use crate::app::{self, AppState};
 use crate::config::Config;
-use crate::credential::CredentialSource;
 use crate::credential;
+use crate::credential::CredentialSource;
 use crate::graph::{EndpointError, GraphClient};
 use crate::locks::UserLocks;
 use crate::notify::Notifier;

@@ -3,11 +3,11 @@
 //! phone number in it. Also the translation of a per-user read's method kinds into the
 //! classification's methods. It does no IO.
 
-use crate::spreadsheet::as_text;
 use crate::methods::{AuthenticationMethods, MethodKind};
 use crate::phone::PhoneType;
 use crate::readiness::classify::{Kind, Verdict};
 use crate::retirement::Method;
+use crate::spreadsheet::as_text;
 
 /// Whether the handler would refuse to change the user (its own protection verdict).
 #[derive(Clone, Debug, PartialEq, Eq)]
