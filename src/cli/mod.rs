@@ -1,7 +1,10 @@
 //! The command line, defined once with clap: every subcommand, its options, their defaults and
 //! the environment variables they fall back to. `--help`, the shell completions and the parser
 //! are generated from this one definition, so they cannot disagree. Each subcommand's own
-//! module turns its arguments into what it runs; `main` only dispatches.
+//! module turns its arguments into what it runs; `main` only dispatches. The command line is
+//! on top: it names every command's module and no module names it (what the tools share, the
+//! progress display and the API's credentials, lives below them in `progress` and
+//! `api_credentials`).
 //!
 //! With no subcommand the binary serves as the custom handler: that is how the Functions host
 //! starts it (host.json's `defaultExecutablePath`, with `arguments: ["serve"]`).
