@@ -44,7 +44,7 @@ pub struct PreflightArgs {
     #[arg(long)]
     pub json: bool,
     /// How long one az or azd command may take, in seconds
-    #[arg(long, hide = true, value_name = "SECONDS", default_value_t = 60,
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
           env = "MFA_PREFLIGHT_COMMAND_TIMEOUT_SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub command_timeout: u64,
