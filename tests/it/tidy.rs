@@ -352,7 +352,8 @@ fn imports(files: &[(Vec<String>, String)]) -> BTreeMap<(Vec<String>, String), V
             let Some(after) = after else {
                 continue;
             };
-            let chars: Vec<char> = code[offset + after..].chars().collect();
+            let statement = code[offset + after..].split(';').next().unwrap_or_default();
+            let chars: Vec<char> = statement.chars().collect();
             let Some((base, length)) = path_start(&chars, 0, module) else {
                 continue;
             };
@@ -584,7 +585,10 @@ fn the_circle_checks_follow_imports_and_see_circles_between_top_level_modules() 
     // `bulk::send` reaches `cli::progress` through its parent's import, and `cli` names
     // `bulk::options`: no two files name each other, but `bulk` and `cli` do.
     let files = [
-        file("bulk", "mod send;\nuse crate::cli::progress::Progress;\n"),
+        file(
+            "bulk",
+            "mod send;\npub(crate) use crate::cli::progress::Progress;\n",
+        ),
         file("bulk::send", "fn f() { super::Progress::new(); }"),
         file("bulk::options", "pub struct BulkArgs;"),
         file(
