@@ -9,8 +9,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::app::{self, AppState};
-use crate::config::{Config, CredentialSource};
+use crate::config::Config;
 use crate::credential;
+use crate::credential::CredentialSource;
 use crate::graph::{EndpointError, GraphClient};
 use crate::locks::UserLocks;
 use crate::notify::Notifier;

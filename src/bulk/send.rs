@@ -18,7 +18,7 @@ use super::row_outcome::RowOutcome;
 use super::rows::Operation;
 use super::schedule::Schedule;
 use super::state::State;
-use crate::cli::progress::Progress;
+use crate::progress::Progress;
 use crate::request::parameters::{
     CALLER_NAME, DRY_RUN, LANGUAGE_OVERRIDE, NOTIFY_USER, NUMBER_FINGERPRINT, OPERATION,
     PHONE_NUMBER, PHONE_TYPE, REQUEST_ID, SMS_SIGN_IN, USER_ID,

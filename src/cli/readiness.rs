@@ -1,6 +1,10 @@
 //! The `readiness` command's options (clap derive): where the files go, the per-user read,
 //! what the clean-up includes, `--json`; `--endpoint` to download the Function App's latest
-//! scan instead (with the function key and audience every tool uses).
+//! scan instead (with the function key and audience every tool uses). [`command`] runs it: it
+//! builds the process from the handler's whole configuration, so it sits here on top, with
+//! the command line, rather than in `readiness` below `config`.
+
+pub mod command;
 
 use std::path::PathBuf;
 
@@ -46,7 +50,7 @@ pub struct ReadinessArgs {
     pub endpoint: Option<url::Url>,
     /// With --endpoint: the function key and the audience
     #[command(flatten)]
-    pub credentials: crate::cli::api::ApiCredentials,
+    pub credentials: crate::api_credentials::ApiCredentials,
 }
 
 /// What `--cleanup-include` may add.

@@ -6,7 +6,7 @@
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::bulk::output::{NewFile, write_new};
+use crate::files::{NewFile, write_new};
 use crate::readiness::record::{CLEANUP_COLUMNS, CleanupRecord, USER_COLUMNS, UserRecord};
 use crate::readiness::scan::Sink;
 use crate::readiness::summary::Summary;

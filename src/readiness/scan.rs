@@ -14,14 +14,15 @@ use tokio::time::Instant;
 
 use crate::graph::{Denial, GraphClient, GraphError, GraphErrorKind, ListedAccount};
 use crate::methods::AuthenticationMethods;
+use crate::phone::CleanupKey;
 use crate::protection::{Protection, RoleHolders, Verdict as ProtectionVerdict};
 use crate::readiness::batches::read_batch;
-use crate::readiness::classify::{Category, Kind, Method, MethodsPolicy, Subject, classify};
-use crate::readiness::fingerprint::CleanupKey;
+use crate::readiness::classify::{Category, Kind, Subject, classify};
 use crate::readiness::pacer::Window;
 use crate::readiness::record::{CleanupRecord, Protected, UserRecord, methods_of, removal_order};
 use crate::readiness::standing::{global_admin, kind_of_report_row};
 use crate::readiness::summary::Summary;
+use crate::retirement::{Method, MethodsPolicy};
 use crate::user::UserRef;
 
 /// How a scan runs.

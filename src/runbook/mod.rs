@@ -64,7 +64,7 @@ pub struct Services {
     /// How long an invocation waits for a user's lease another instance holds.
     pub lease_wait: Duration,
     /// `MFA_CLEANUP_KEY`: checks a removal's `numberFingerprint`.
-    pub cleanup_key: Option<crate::readiness::fingerprint::CleanupKey>,
+    pub cleanup_key: Option<crate::phone::CleanupKey>,
     /// A caller name whose requests panic, to test that a panic costs one invocation only
     /// (`MFA_TEST_PANIC_CALLER`; simulator builds only).
     #[cfg(feature = "simulator")]

@@ -182,7 +182,7 @@ async fn every_category_and_date_comes_out_of_a_tenant_built_for_them_and_nothin
     assert_eq!(lines.len(), 2, "{cleanup}");
     assert!(lines[0].starts_with(&format!("{},alternateMobile,remove,hs256:", ids.passkey)));
     assert!(lines[1].starts_with(&format!("{},mobile,remove,hs256:", ids.passkey)));
-    let key = mfa_phone_handler::readiness::fingerprint::CleanupKey::new(KEY).expect("a key");
+    let key = mfa_phone_handler::phone::CleanupKey::new(KEY).expect("a key");
     assert!(lines[0].contains(&key.fingerprint(PASSKEY_ALTERNATE)));
     assert!(lines[1].contains(&key.fingerprint(PASSKEY_MOBILE)));
     // Read only: nothing written, every batch item a GET, the report filtered on the server.
@@ -356,7 +356,7 @@ async fn a_handler_without_the_key_removes_nothing_a_fingerprint_names() {
         .spawn()
         .await;
     let ids = ids.lock().expect("the ids").clone().expect("the tenant");
-    let key = mfa_phone_handler::readiness::fingerprint::CleanupKey::new(KEY).expect("a key");
+    let key = mfa_phone_handler::phone::CleanupKey::new(KEY).expect("a key");
     let answer = app
         .call(
             json!({"UserId": &ids.passkey, "phoneType": "mobile", "Remove": true,

@@ -7,10 +7,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::progress::Progress;
 use crate::cli::readiness::{CleanupInclude, ReadinessArgs};
 use crate::config::Config;
 use crate::graph::GraphClient;
+use crate::progress::Progress;
 use crate::protection::Protection;
 use crate::readiness::classify::Category;
 use crate::readiness::output::{CLEANUP_CSV, DirectorySink, READINESS_CSV, READINESS_JSON};
