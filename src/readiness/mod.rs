@@ -2,7 +2,8 @@
 //! of the SMS and voice it provides will block, from which date, and which phones can safely
 //! go. `classify` decides per user (pure); `fingerprint` keys the numbers `cleanup.csv` names
 //! (pure); `scan` reads Graph (read only) at the reports limit (`pacer`) and hands `record`s
-//! to a sink; `output` writes the files; `summary` adds them up.
+//! to a sink; `output` writes the files; `summary` adds them up; `trend` follows `phoneOnly`
+//! across scans (pure).
 
 pub mod batches;
 pub mod classify;
@@ -15,6 +16,7 @@ pub mod record;
 pub mod scan;
 pub mod standing;
 pub mod summary;
+pub mod trend;
 
 pub use self::classify::{Category, Verdict, classify};
 pub use self::fingerprint::CleanupKey;
