@@ -16,9 +16,10 @@ use clap::{Args, ValueEnum};
 Runs with the identity and settings the handler reads from its environment (the managed
 identity's IDENTITY_ENDPOINT/IDENTITY_HEADER, a client secret, or, when neither is set, your
 own Azure CLI sign-in; GRAPH_ENDPOINT, MFA_PROTECTED_GROUP_IDS, MFA_CLEANUP_KEY, ...). It
-writes nothing to Graph. Files in DIR: readiness.csv, readiness.json and, when
+writes nothing to Graph. Files in DIR: readiness.csv, readiness.json, readiness.html and, when
 MFA_CLEANUP_KEY is set, cleanup.csv (bulk's input: `mfa-phone-handler bulk DIR/cleanup.csv
---endpoint ... --dry-run`).
+--endpoint ... --dry-run`). The trend of phoneOnly continues from the readiness.json an
+earlier scan left in DIR.
 
 Exit status:
   0  the scan finished (whatever it found)

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 /// The switches (Bicep `bool` parameters) and their defaults in `infra/main.parameters.json`.
-pub const SWITCHES: [(&str, bool); 12] = [
+pub const SWITCHES: [(&str, bool); 13] = [
     ("MFA_DEPLOYER_QUEUE_ACCESS", false),
     ("MFA_OWNER_SEARCH", true),
     ("MFA_USER_NOTIFICATIONS", false),
@@ -21,6 +21,7 @@ pub const SWITCHES: [(&str, bool); 12] = [
     ("MFA_METHOD_POLICY", true),
     ("MFA_REQUIRE_APP_ROLE", true),
     ("MFA_MANAGE_API_ROLES", true),
+    ("MFA_READINESS_ENABLED", false),
 ];
 
 /// The settings with a fixed set of values (Bicep `@allowed`).

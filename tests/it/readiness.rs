@@ -504,3 +504,44 @@ async fn the_dashboard_shows_the_totals_the_chart_and_the_blocked_users_in_a_bro
     );
     sim.shutdown().await;
 }
+
+/// On the command line the trend continues from the `readiness.json` an earlier scan left in
+/// `--out`: the first scan is one point, the second (after a `phoneOnly` user registered a
+/// passkey) two, with their counts, in the summary and on the page.
+#[tokio::test]
+async fn a_second_scan_into_the_same_directory_continues_the_phone_only_trend() {
+    let (sim, ids) = tenant(SimOptions::default()).await;
+    let out = scratch();
+    let settings = settings(&ids);
+
+    let (status, first) = run_scan(&sim, &out, &as_pairs(&settings), &[]).await;
+    assert_eq!(status, 0, "{first}");
+    let before = first["categories"]["phoneOnly"].as_u64().expect("a count");
+    assert_eq!(
+        first["phoneOnlyTrend"],
+        json!([{"scannedAt": first["scannedAt"], "phoneOnly": before}])
+    );
+    sim.tenant(|tenant| {
+        tenant.update_user(&ids.member_phone_only, |user| {
+            user.other_methods
+                .push("fido2AuthenticationMethod".to_owned());
+        })
+    });
+    let (status, second) = run_scan(&sim, &out, &as_pairs(&settings), &[]).await;
+
+    assert_eq!(status, 0, "{second}");
+    assert_eq!(
+        second["phoneOnlyTrend"],
+        json!([
+            {"scannedAt": first["scannedAt"], "phoneOnly": before},
+            {"scannedAt": second["scannedAt"], "phoneOnly": before - 1},
+        ])
+    );
+    let page = std::fs::read_to_string(out.join("readiness.html")).expect("the page");
+    assert!(
+        page.contains(&format!("data-phone-only=\"{}\"", before - 1)),
+        "{page}"
+    );
+    assert!(page.contains("2 scans from"), "{page}");
+    sim.shutdown().await;
+}

@@ -187,12 +187,16 @@ pub(super) fn protected_groups(facts: &Facts) -> Check {
     };
     match values.ids("MFA_PROTECTED_GROUP_IDS") {
         Ok(ids) if ids.is_empty() => Check::skip(NAME, "MFA_PROTECTED_GROUP_IDS is empty"),
-        Ok(_) if !values.on("MFA_PROTECTED_ACCOUNTS") && !values.on("MFA_METHOD_POLICY") => {
+        Ok(_)
+            if !values.on("MFA_PROTECTED_ACCOUNTS")
+                && !values.on("MFA_METHOD_POLICY")
+                && !values.on("MFA_READINESS_ENABLED") =>
+        {
             Check::fail(
                 NAME,
-                "MFA_PROTECTED_GROUP_IDS is set while MFA_PROTECTED_ACCOUNTS and \
-                 MFA_METHOD_POLICY are both off: the app would get no GroupMember.Read.All \
-                 to check the groups",
+                "MFA_PROTECTED_GROUP_IDS is set while MFA_PROTECTED_ACCOUNTS, MFA_METHOD_POLICY \
+                 and MFA_READINESS_ENABLED are all off: the app would get no \
+                 GroupMember.Read.All to check the groups",
                 "azd env set MFA_PROTECTED_ACCOUNTS true",
             )
         }
