@@ -23,7 +23,8 @@ Exit status:
   0  every change succeeded
   1  a change failed or was not sent, a bad row was skipped, or the run was stopped (the
      report says which; the same command goes on where it stopped)
-  2  the file or the options are wrong, or the endpoint refused every request: nothing was
+  2  the file or the options are wrong, the run's state is refused (not signed with this
+     machine's key, edited, or a link), or the endpoint refused every request: nothing was
      sent (or nothing reached the handler), and no report is written"
 )]
 pub struct BulkArgs {

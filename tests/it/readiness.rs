@@ -454,25 +454,14 @@ async fn the_dashboard_shows_the_totals_the_chart_and_the_blocked_users_in_a_bro
     let out = scratch();
     let (status, summary) = run_scan(&sim, &out, &as_pairs(&settings), &[]).await;
     assert_eq!(status, 0, "{summary}");
-    let chromium = ["chromium", "chromium-browser"]
-        .iter()
-        .flat_map(|name| {
-            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-                .map(move |directory| directory.join(name))
-                .collect::<Vec<_>>()
-        })
-        .find(|path| path.is_file())
-        .expect("Chromium (apt install chromium; scripts/test installs it)");
-    let output = tokio::process::Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--dump-dom",
-        ])
-        .arg(format!("file://{}", out.join("readiness.html").display()))
-        .output();
+    let output = crate::helpers::run_browser([
+        "--headless".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        "--dump-dom".to_owned(),
+        format!("file://{}", out.join("readiness.html").display()),
+    ]);
     let output = within("Chromium renders the page", output)
         .await
         .expect("Chromium runs");
