@@ -3,6 +3,8 @@
 //! protected groups that nothing would read, the extra app settings, and the deployer's
 //! standing queue rights. They name settings, and show no value but ids.
 
+use serde_json::Value;
+
 use super::{Check, selected};
 use crate::preflight::facts::Facts;
 use crate::preflight::settings::{
@@ -228,34 +230,42 @@ pub(super) fn deployer_queue_access(facts: &Facts) -> Check {
 /// replaces none of the settings the template writes from its own parameters; a setting that
 /// weakens a default check is a warning. Its values may be secrets: only names are shown.
 pub(super) fn extra_app_settings(facts: &Facts) -> Check {
-    const NAME: &str = "extra app settings";
     let values = match selected(facts) {
         Ok((_, values)) => values,
-        Err(why) => return Check::unknown(NAME, why),
+        Err(why) => return Check::unknown(EXTRA_NAME, why),
     };
+    let object = match extra_object(values) {
+        Ok(Some(object)) => object,
+        Ok(None) => return Check::ok(EXTRA_NAME, format!("{EXTRA_APP_SETTINGS} is not set")),
+        Err(check) => return check,
+    };
+    replacing_the_template(&object).unwrap_or_else(|| weakening(&object))
+}
+
+const EXTRA_NAME: &str = "extra app settings";
+
+/// The extra settings as a JSON object of strings, `None` when unset, or the failure.
+fn extra_object(values: &Values) -> Result<Option<serde_json::Map<String, Value>>, Check> {
     let Some(text) = values.get(EXTRA_APP_SETTINGS) else {
         // Set but blank is not unset to azd: it parses the empty text as JSON and stops.
         if values.iter().any(|(name, _)| name == EXTRA_APP_SETTINGS) {
-            return Check::fail(
-                NAME,
+            return Err(Check::fail(
+                EXTRA_NAME,
                 format!("{EXTRA_APP_SETTINGS} is set but empty: azd would stop reading it"),
                 format!("azd env set {EXTRA_APP_SETTINGS} '{{}}'"),
-            );
+            ));
         }
-        return Check::ok(NAME, format!("{EXTRA_APP_SETTINGS} is not set"));
+        return Ok(None);
     };
-    let object = match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Object(object)) => object,
-        _ => {
-            return Check::fail(
-                NAME,
-                format!(
-                    "{EXTRA_APP_SETTINGS} is no JSON object: the deployment would stop when azd \
-                     reads it"
-                ),
-                format!("azd env set {EXTRA_APP_SETTINGS} '{{\"<SETTING>\": \"<value>\"}}'"),
-            );
-        }
+    let Ok(Value::Object(object)) = serde_json::from_str::<Value>(text) else {
+        return Err(Check::fail(
+            EXTRA_NAME,
+            format!(
+                "{EXTRA_APP_SETTINGS} is no JSON object: the deployment would stop when azd \
+                 reads it"
+            ),
+            format!("azd env set {EXTRA_APP_SETTINGS} '{{\"<SETTING>\": \"<value>\"}}'"),
+        ));
     };
     let not_text: Vec<&str> = object
         .iter()
@@ -263,16 +273,21 @@ pub(super) fn extra_app_settings(facts: &Facts) -> Check {
         .map(|(name, _)| name.as_str())
         .collect();
     if let Some(first) = not_text.first() {
-        return Check::fail(
-            NAME,
+        return Err(Check::fail(
+            EXTRA_NAME,
             format!(
                 "in {EXTRA_APP_SETTINGS}, {} not text (app settings are strings: write \
                  \"true\", \"30\")",
                 not_text.join(", ")
             ),
             format!("azd env set {EXTRA_APP_SETTINGS} '{{\"{first}\": \"<value>\"}}'"),
-        );
+        ));
     }
+    Ok(Some(object))
+}
+
+/// The failure when the extra settings name a setting the template writes itself.
+fn replacing_the_template(object: &serde_json::Map<String, Value>) -> Option<Check> {
     let owned: Vec<String> = TEMPLATE_OWNED_SETTINGS
         .iter()
         .filter(|(setting, _)| object.keys().any(|name| name.eq_ignore_ascii_case(setting)))
@@ -281,17 +296,21 @@ pub(super) fn extra_app_settings(facts: &Facts) -> Check {
             None => format!("{setting} (the template sets it)"),
         })
         .collect();
-    if !owned.is_empty() {
-        return Check::fail(
-            NAME,
+    (!owned.is_empty()).then(|| {
+        Check::fail(
+            EXTRA_NAME,
             format!(
                 "{EXTRA_APP_SETTINGS} replaces what the template writes, so the handler's \
                  check would part from the platform's or the identity's: {}",
                 owned.join(", ")
             ),
             format!("azd env set {EXTRA_APP_SETTINGS} '<the object without them>'"),
-        );
-    }
+        )
+    })
+}
+
+/// A warning for the extra settings that weaken a default check, else ok.
+fn weakening(object: &serde_json::Map<String, Value>) -> Check {
     let weakening: Vec<String> = WEAKENING_SETTINGS
         .iter()
         .filter_map(|(setting, weak)| {
@@ -308,7 +327,7 @@ pub(super) fn extra_app_settings(facts: &Facts) -> Check {
         .collect();
     if weakening.is_empty() {
         Check::ok(
-            NAME,
+            EXTRA_NAME,
             format!(
                 "{} setting(s), none replacing the template's own",
                 object.len()
@@ -316,7 +335,7 @@ pub(super) fn extra_app_settings(facts: &Facts) -> Check {
         )
     } else {
         Check::warn(
-            NAME,
+            EXTRA_NAME,
             format!(
                 "{EXTRA_APP_SETTINGS} weakens a default check: {} (DEPLOY.md says when that is \
                  meant; the start-up log says so too)",
