@@ -153,6 +153,13 @@ param corsAllowedOrigins array = [
   'https://ms.portal.azure.com'
 ]
 
+// azd passes an object parameter as parsed JSON from 1.23.4 (Azure/azure-dev#6694); unset, azd
+// leaves it out and the default holds. Secure, because it may carry a secret (MFA_CLEANUP_KEY)
+// that must not show in the deployment's history.
+@secure()
+@description('More app settings for the Function App (MFA_EXTRA_APP_SETTINGS, a JSON object of strings), merged after the ones the template writes, so a name given here replaces the template\'s value (DEPLOY.md, "Settings").')
+param extraAppSettings object = {}
+
 var tags = {
   'azd-env-name': environmentName
   application: 'mfa-phone-handler'
@@ -207,6 +214,7 @@ module app 'resources.bicep' = {
     lastMethodRemoval: lastMethodRemoval
     enableReadiness: readinessEnabled
     readinessCleanupKey: readinessCleanupKey
+    extraAppSettings: extraAppSettings
   }
 }
 

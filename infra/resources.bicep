@@ -75,6 +75,8 @@ param maxConcurrentUsers int = 16
 @description('RUST_LOG filter for the handler\'s own logs.')
 param rustLog string = 'info'
 
+// Secure: it may carry MFA_CLEANUP_KEY, which must not show in the deployment's history.
+@secure()
 @description('More app settings, merged last (e.g. MFA_GRAPH_MAX_ATTEMPTS, MFA_GRAPH_TIMEOUT_SECONDS).')
 param extraAppSettings object = {}
 

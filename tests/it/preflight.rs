@@ -409,7 +409,7 @@ async fn a_ready_environment_exits_0_with_every_line_ok_skip_or_warn_and_changes
         .filter(|line| !line.starts_with("preflight of") && !line.contains(" ok, "))
         .filter(|line| !line.trim_start().starts_with("fix: "))
         .collect();
-    assert_eq!(checks.len(), 25, "{stdout}");
+    assert_eq!(checks.len(), 26, "{stdout}");
     for line in &checks {
         assert!(
             ["ok  ", "skip", "warn"]
@@ -550,7 +550,7 @@ async fn json_prints_one_object_with_every_check_and_the_exit_status() {
     assert_eq!(summary["exitStatus"], 0);
     assert_eq!(summary["environment"], "mfa-prod");
     let checks = summary["checks"].as_array().expect("the checks");
-    assert_eq!(checks.len(), 25);
+    assert_eq!(checks.len(), 26);
     for check in checks {
         for field in ["name", "verdict", "message", "fix"] {
             assert!(check.get(field).is_some(), "{field} in {check}");
