@@ -159,7 +159,7 @@ fn shown(
 ) -> impl Fn(&mut dyn FnMut(&mut Seen)) + Send + 'static {
     let (progress, seen) = (Arc::clone(progress), Arc::clone(seen));
     move |update: &mut dyn FnMut(&mut Seen)| {
-        let mut seen = seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut seen = crate::mutex::lock(&seen);
         update(&mut seen);
         let reading = seen
             .reading_since
