@@ -80,7 +80,10 @@ impl GraphClient {
             ));
         }
         let error = |kind| GraphError { operation, kind };
-        let started = Instant::now();
+        // The retry budget is kept on tokio's clock, as the waits it adds up are: a test with
+        // paused time spends it without waiting. (The write window stays on the monotonic
+        // clock: the lease it guards lapses on the storage service's real time.)
+        let started = tokio::time::Instant::now();
         let client_request_id = uuid::Uuid::new_v4().to_string();
         let mut attempt = 0;
         let attempt_timeout = window
