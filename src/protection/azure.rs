@@ -259,11 +259,9 @@ impl AzureReader {
     ) -> Result<Vec<AssignmentProperties>, GraphError> {
         match read {
             // Without Entra ID P2 nobody can activate an eligibility; anything else fails closed.
+            // ARM is reported to answer 400; the code alone is as clear should it come as 403.
             Err(GraphError {
-                kind:
-                    GraphErrorKind::Rejected {
-                        status: 400, code, ..
-                    },
+                kind: GraphErrorKind::Rejected { code, .. } | GraphErrorKind::Forbidden { code, .. },
                 ..
             }) if code.eq_ignore_ascii_case(NO_PIM_LICENCE) => {
                 if !self.said_unlicensed.swap(true, Ordering::Relaxed) {

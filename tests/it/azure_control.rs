@@ -338,6 +338,41 @@ async fn when_the_eligibilities_cannot_be_read_every_change_is_refused_and_nothi
 }
 
 #[tokio::test]
+async fn an_identity_not_allowed_to_read_the_eligibilities_refuses_every_change_naming_the_right() {
+    // A deployment whose RBAC reader role predates the eligibilities' read right.
+    let app = app_with(|sim| {
+        sim.inject(FaultRule::respond(
+            Some("GET"),
+            "/Microsoft.Authorization/roleEligibilityScheduleInstances",
+            usize::MAX,
+            403,
+            "AuthorizationFailed",
+        ));
+    })
+    .await;
+    let answer = app.call(json!({"UserId": BOB, "phoneNumber": NEW})).await;
+    assert_eq!(
+        answer.error_code(),
+        "protectionUnknown",
+        "{}",
+        answer.report
+    );
+    assert!(
+        answer
+            .error_message()
+            .contains("roleEligibilityScheduleInstances/read"),
+        "{}",
+        answer.error_message()
+    );
+    assert!(app.writes().is_empty(), "nothing is written unchecked");
+    assert!(
+        !app.output()
+            .contains("eligible Azure role assignments could not be read"),
+        "a refusal is not the tenant's missing licence"
+    );
+}
+
+#[tokio::test]
 async fn without_entra_id_p2_the_active_assignments_protect_and_the_log_says_eligible_ones_could_not_be_read()
  {
     let app = app_with(|sim| {
