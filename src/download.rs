@@ -11,7 +11,7 @@ use std::time::Duration;
 use azure_core::credentials::TokenCredential;
 use url::Url;
 
-use crate::cli::api::ApiCredentials;
+use crate::api_credentials::ApiCredentials;
 
 /// The most one file's download may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -128,7 +128,7 @@ async fn run(arguments: &Download) -> Result<Vec<String>, String> {
         let path = arguments.out.join(name);
         match content {
             Some(content) => {
-                crate::bulk::output::write_new(&path, &content)
+                crate::files::write_new(&path, &content)
                     .map_err(|error| format!("could not write {}: {error}", path.display()))?;
                 lines.push(format!("{} ({} bytes)", path.display(), content.len()));
             }

@@ -54,7 +54,7 @@ fn main() -> ExitCode {
                         json: arguments.json,
                     },
                 )),
-                None => block_on(mfa_phone_handler::readiness::command::main(arguments)),
+                None => block_on(mfa_phone_handler::cli::readiness::command::main(arguments)),
             }
         }
         Some(Command::Preflight(arguments)) => {

@@ -7,7 +7,7 @@ use url::Url;
 
 use super::endpoint::{Endpoint, HttpEndpoint};
 use super::queued::QueueEndpoint;
-use crate::cli::api::{FUNCTION_KEY_VARIABLE, KeySource};
+use crate::api_credentials::{FUNCTION_KEY_VARIABLE, KeySource};
 
 /// `bulk`: its options as clap reads them. [`Options`] is what the run uses, checked.
 #[derive(Clone, Debug, clap::Args)]
@@ -44,7 +44,7 @@ pub struct BulkArgs {
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub result_wait: u64,
     #[command(flatten)]
-    pub credentials: crate::cli::api::ApiCredentials,
+    pub credentials: crate::api_credentials::ApiCredentials,
     /// The handler plans every row; nothing is written
     #[arg(long)]
     pub dry_run: bool,

@@ -18,7 +18,7 @@ use super::row_outcome::RowOutcome;
 use super::rows::Operation;
 use super::schedule::Schedule;
 use super::state::State;
-use crate::cli::progress::Progress;
+use crate::progress::Progress;
 use crate::request::parameters::{
     CALLER_NAME, DRY_RUN, LANGUAGE_OVERRIDE, NOTIFY_USER, NUMBER_FINGERPRINT, OPERATION,
     PHONE_NUMBER, PHONE_TYPE, REQUEST_ID, SMS_SIGN_IN, USER_ID,
@@ -440,13 +440,9 @@ pub(super) async fn send_all(
     };
     display.finish();
     Sent {
-        outcomes: outcomes
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        outcomes: crate::mutex::into_inner(outcomes),
         interrupted,
-        fatal: fatal
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        fatal: crate::mutex::into_inner(fatal),
         reached: counts.reached.load(Ordering::Relaxed),
         settled_earlier: counts.skipped.load(Ordering::Relaxed),
     }

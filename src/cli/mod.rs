@@ -1,13 +1,14 @@
 //! The command line, defined once with clap: every subcommand, its options, their defaults and
 //! the environment variables they fall back to. `--help`, the shell completions and the parser
 //! are generated from this one definition, so they cannot disagree. Each subcommand's own
-//! module turns its arguments into what it runs; `main` only dispatches.
+//! module turns its arguments into what it runs; `main` only dispatches. The command line is
+//! on top: it names every command's module and no module names it (what the tools share, the
+//! progress display and the API's credentials, lives below them in `progress` and
+//! `api_credentials`).
 //!
 //! With no subcommand the binary serves as the custom handler: that is how the Functions host
 //! starts it (host.json's `defaultExecutablePath`, with `arguments: ["serve"]`).
 
-pub mod api;
-pub mod progress;
 pub mod readiness;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
@@ -66,7 +67,7 @@ Exit status:
     Openapi(OpenapiArgs),
     /// Check, before the first `azd up`, that the azd environment, your tools and your rights
     /// can deploy (changes nothing)
-    Preflight(PreflightArgs),
+    Preflight(crate::preflight::PreflightArgs),
     /// After a deployment: check that the deployed app answers as it should (writes nothing)
     Smoke(Box<crate::smoke::SmokeArgs>),
     /// Who Microsoft's SMS and voice retirement blocks, from when, and which phones can go
@@ -131,33 +132,6 @@ pub struct OpenapiArgs {
     /// Print the custom connector's variant (connector/apiDefinition.swagger.json)
     #[arg(long)]
     pub connector: bool,
-}
-
-/// `preflight`.
-#[derive(Debug, Args)]
-#[command(after_help = "\
-Run it from the repository root. It asks azd, az, Azure and Microsoft Entra (through your own
-az and azd sign-ins) and changes nothing. One line per check: ok, FAIL (with a fix: line),
-warn, skip, or ???? (could not be checked, and why). DEPLOY.md, What preflight checks, lists
-every check.
-
-Exit status:
-  0  nothing failed: ready for azd up
-  1  a check failed: fix it first
-  2  nothing failed, but a check could not be made (no az, no sign-in, no network, an answer
-     it did not understand); or the options are wrong")]
-pub struct PreflightArgs {
-    /// The azd environment to check (default: azd's selected environment)
-    #[arg(long, short = 'e', value_name = "NAME")]
-    pub environment: Option<String>,
-    /// Print one JSON object (every check, the exit status) on stdout instead of the lines
-    #[arg(long)]
-    pub json: bool,
-    /// How long one az or azd command may take, in seconds
-    #[arg(long, value_name = "SECONDS", default_value_t = 60,
-          env = "MFA_PREFLIGHT_COMMAND_TIMEOUT_SECONDS",
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub command_timeout: u64,
 }
 
 /// `completions`.

@@ -14,14 +14,15 @@ use tokio::time::Instant;
 
 use crate::graph::{Denial, GraphClient, GraphError, GraphErrorKind, ListedAccount};
 use crate::methods::AuthenticationMethods;
+use crate::phone::CleanupKey;
 use crate::protection::{Protection, RoleHolders, Verdict as ProtectionVerdict};
 use crate::readiness::batches::read_batch;
-use crate::readiness::classify::{Category, Kind, Method, MethodsPolicy, Subject, classify};
-use crate::readiness::fingerprint::CleanupKey;
+use crate::readiness::classify::{Category, Kind, Subject, classify};
 use crate::readiness::pacer::Window;
 use crate::readiness::record::{CleanupRecord, Protected, UserRecord, methods_of, removal_order};
 use crate::readiness::standing::{global_admin, kind_of_report_row};
 use crate::readiness::summary::Summary;
+use crate::retirement::{Method, MethodsPolicy};
 use crate::user::UserRef;
 
 /// How a scan runs.
@@ -55,6 +56,9 @@ pub trait Sink: Send {
     fn cleanup(&mut self, record: &CleanupRecord) -> std::io::Result<()>;
     /// How far the scan is: pages read, users classified, the floor of the time left.
     fn progress(&mut self, _pages: u64, _users: u64, _left: Option<Duration>) {}
+    /// `--per-user`: so many more enabled users listed, and so many more of them whose methods
+    /// were read, as it happens (the command adds them up for its time left).
+    fn accounts(&mut self, _listed: u64, _read: u64) {}
 }
 
 /// Why a scan could not be made.
@@ -373,6 +377,7 @@ async fn per_user(
             .into_iter()
             .partition(|account| account.enabled);
         disabled += off.len() as u64;
+        sink.accounts(enabled.len() as u64, 0);
         let chunks: Vec<Vec<ListedAccount>> = enabled.chunks(20).map(<[_]>::to_vec).collect();
         let mut reads = futures_util::stream::iter(chunks.into_iter().map(|chunk| async move {
             let users: Vec<UserRef> = chunk
@@ -388,6 +393,7 @@ async fn per_user(
         .buffer_unordered(settings.batches_in_flight.max(1));
         while let Some((chunk, answers)) = reads.next().await {
             let answers = answers?;
+            sink.accounts(0, chunk.len() as u64);
             for (index, account) in chunk.iter().enumerate() {
                 let Some(Ok(methods)) = answers.get(&index) else {
                     summary.unreadable(&account.id);

@@ -64,7 +64,7 @@ pub struct Services {
     /// How long an invocation waits for a user's lease another instance holds.
     pub lease_wait: Duration,
     /// `MFA_CLEANUP_KEY`: checks a removal's `numberFingerprint`.
-    pub cleanup_key: Option<crate::readiness::fingerprint::CleanupKey>,
+    pub cleanup_key: Option<crate::phone::CleanupKey>,
     /// A caller name whose requests panic, to test that a panic costs one invocation only
     /// (`MFA_TEST_PANIC_CALLER`; simulator builds only).
     #[cfg(feature = "simulator")]
@@ -216,6 +216,12 @@ async fn write_and_verify(run: &Run<'_>, picture: &Picture<'_>, outcome: &mut Ou
         );
     }
     let removed = !outcome.has_failed() && outcome.report().action == Action::Removed;
+    // The number removed is the request's, or the one read for it (removeRegisteredNumber, a
+    // fingerprint); the result names it masked, as the log does, so that a caller who did not
+    // know it learns which number went without the result holding it in full.
+    if removed && let Some(number) = request.operation.number() {
+        outcome.report_mut().removed_number = Some(number.masked());
+    }
     let mut after = if outcome.has_failed() {
         find(&methods.phone, request.phone_type).cloned()
     } else {
