@@ -20,6 +20,7 @@
 pub mod api_credentials;
 pub mod app;
 pub mod azure_rbac;
+pub mod backoff;
 pub mod bulk;
 pub mod caller;
 pub mod cli;

@@ -18,6 +18,7 @@ use super::row_outcome::RowOutcome;
 use super::rows::Operation;
 use super::schedule::Schedule;
 use super::state::State;
+use crate::backoff::Backoff;
 use crate::progress::Progress;
 use crate::request::parameters::{
     CALLER_NAME, DRY_RUN, LANGUAGE_OVERRIDE, NOTIFY_USER, NUMBER_FINGERPRINT, OPERATION,
@@ -257,7 +258,7 @@ impl Sender<'_> {
                 pause_all,
             } => {
                 let backoff = retry_after.unwrap_or_else(|| {
-                    Duration::from_secs(1 << attempt.min(5)).min(LONGEST_BACKOFF)
+                    Backoff::new(Duration::from_secs(1), LONGEST_BACKOFF).after(attempt)
                 });
                 if pause_all {
                     self.pacer.hold(backoff);

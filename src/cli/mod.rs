@@ -186,6 +186,25 @@ impl Cli {
                 ))
                 .ok()?
             }
+            "readiness" => {
+                let out = found
+                    .try_get_one::<std::path::PathBuf>("out")
+                    .ok()
+                    .flatten()
+                    .cloned()
+                    .unwrap_or_default();
+                let mode = if found.contains_id("endpoint") {
+                    crate::readiness::command_summary::Mode::Download
+                } else {
+                    crate::readiness::command_summary::Mode::Scan
+                };
+                crate::readiness::command_summary::CommandSummary::stopped(
+                    mode,
+                    &out,
+                    Some(stopped),
+                )
+                .to_line()
+            }
             _ => serde_json::json!({
                 "command": command,
                 "exitStatus": 2,

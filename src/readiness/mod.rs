@@ -8,6 +8,7 @@
 
 pub mod batches;
 pub mod classify;
+pub mod command_summary;
 pub mod dashboard;
 pub mod output;
 pub mod pacer;

@@ -27,6 +27,7 @@ use tokio::sync::Semaphore;
 
 use self::picture::Picture;
 use self::wording::{describe_current, describe_request};
+use crate::backoff::Backoff;
 use crate::graph::{GraphClient, GraphError, WriteWindow};
 use crate::locks::UserLocks;
 use crate::notify::Notifier;
@@ -291,7 +292,8 @@ where
     Fut: std::future::Future<Output = Result<Option<T>, E>>,
 {
     let started = tokio::time::Instant::now();
-    let mut wait = Duration::from_millis(250);
+    let backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(2));
+    let mut failures = 0;
     loop {
         if let Some(found) = read().await? {
             return Ok(Some(found));
@@ -300,8 +302,8 @@ where
         if elapsed >= budget {
             return Ok(None);
         }
-        tokio::time::sleep(wait.min(budget - elapsed)).await;
-        wait = (wait * 2).min(Duration::from_secs(2));
+        tokio::time::sleep(backoff.after(failures).min(budget - elapsed)).await;
+        failures += 1;
     }
 }
 

@@ -51,6 +51,7 @@ use azure_storage_blob::{BlobClient, BlobContainerClient};
 use tokio::sync::watch;
 
 use super::{StorageAccount, StorageError, describe_error, status_and_code};
+use crate::backoff::Backoff;
 pub use crate::graph::WriteWindow;
 use crate::mutex::lock;
 
@@ -77,9 +78,9 @@ const CLOCK_MARGIN: Duration = Duration::from_secs(5);
 const CLOCK_SKEW: Duration = Duration::from_secs(2);
 /// How many users' marks an instance remembers (then it forgets them all and reads again).
 const MARKS_REMEMBERED: usize = 10_000;
-/// The first pause before asking again for a lease another instance holds; it doubles.
-const FIRST_WAIT: Duration = Duration::from_millis(100);
-const LONGEST_WAIT: Duration = Duration::from_secs(2);
+/// The pauses before asking again for a lease another instance holds: from 100 ms, doubling,
+/// up to 2 s, each stretched by up to half again.
+const WAITS: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
 
 /// The leases of the app's storage account.
 pub struct UserLeases {
@@ -217,7 +218,8 @@ impl UserLeases {
         };
         let mut contended = false;
         let mut made_container = false;
-        let mut wait = FIRST_WAIT;
+        let mut failures = 0;
+        let mut wait = WAITS.half_jitter(failures, rand::random::<f64>());
         loop {
             let sent = Moment::now();
             let asked = blob
@@ -248,9 +250,9 @@ impl UserLeases {
                     if Instant::now() + wait > until {
                         return Err(busy());
                     }
-                    let jitter = wait.mul_f64(rand::random::<f64>() * 0.5);
-                    tokio::time::sleep(wait + jitter).await;
-                    wait = (wait * 2).min(LONGEST_WAIT);
+                    tokio::time::sleep(wait).await;
+                    failures += 1;
+                    wait = WAITS.half_jitter(failures, rand::random::<f64>());
                 }
                 (Some(404), Some("ContainerNotFound")) if !made_container => {
                     // Made once per asking: a container that is gone again is not ours to chase.

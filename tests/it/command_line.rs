@@ -174,3 +174,20 @@ async fn with_json_wrong_options_still_answer_with_one_json_object() {
         "clap's words on stderr too: {stderr}"
     );
 }
+
+#[tokio::test]
+async fn readiness_with_json_answers_wrong_options_in_its_summarys_shape() {
+    let (status, stdout, _) = run(&["readiness", "--out", "scan", "--json", "--per-usr"]).await;
+    assert_eq!(status, 2);
+    let summary: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(summary["command"], "readiness");
+    assert_eq!(summary["exitStatus"], 2);
+    assert_eq!(summary["finished"], false);
+    assert_eq!(summary["out"], "scan");
+    assert!(
+        summary["stopped"]
+            .as_str()
+            .is_some_and(|why| why.contains("--per-usr")),
+        "{summary}"
+    );
+}

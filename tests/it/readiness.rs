@@ -227,6 +227,9 @@ async fn without_the_licence_the_scan_stops_naming_it_and_per_user_gives_the_sam
     let refused = scratch();
     let (status, answer) = run_scan(&sim, &refused, &as_pairs(&settings), &[]).await;
     assert_eq!(status, 2, "{answer}");
+    assert_eq!(answer["exitStatus"], 2, "{answer}");
+    assert_eq!(answer["finished"], false, "{answer}");
+    assert_eq!(answer["mode"], "scan", "{answer}");
     let stopped = answer["stopped"].as_str().unwrap_or_default();
     assert!(
         stopped.contains("P1 or P2") && stopped.contains("--per-user"),
@@ -235,6 +238,19 @@ async fn without_the_licence_the_scan_stops_naming_it_and_per_user_gives_the_sam
     let out = scratch();
     let (status, summary) = run_scan(&sim, &out, &as_pairs(&settings), &["--per-user"]).await;
     assert_eq!(status, 0, "{summary}");
+    assert_eq!(summary["exitStatus"], 0, "{summary}");
+    assert_eq!(summary["command"], "readiness", "{summary}");
+    let written: Vec<&str> = summary["files"]
+        .as_array()
+        .map(|files| files.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for name in ["readiness.csv", "readiness.json", "readiness.html"] {
+        let path = out.join(name);
+        assert!(
+            written.contains(&path.to_string_lossy().as_ref()) && path.is_file(),
+            "{name} written and named: {summary}"
+        );
+    }
     assert_eq!(summary["source"], "perUser");
     assert_eq!(summary["notCovered"]["disabledUsers"], 1, "{summary}");
     let per_user = rows(&out.join("readiness.csv"));

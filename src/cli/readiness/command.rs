@@ -6,7 +6,7 @@
 //! `readiness.json` an earlier scan left in `--out`. Exit 0 when the scan finished, 2 when it
 //! could not be made.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use crate::graph::GraphClient;
 use crate::progress::Progress;
 use crate::protection::Protection;
 use crate::readiness::classify::Category;
+use crate::readiness::command_summary::{CommandSummary, Mode};
 use crate::readiness::output::{
     CLEANUP_CSV, DirectorySink, READINESS_CSV, READINESS_HTML, READINESS_JSON,
 };
@@ -32,10 +33,15 @@ pub async fn main(arguments: ReadinessArgs) -> u8 {
     match run(&arguments).await {
         Ok(summary) => {
             if arguments.json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&summary).unwrap_or_else(|_| "{}".to_owned())
-                );
+                let mut files: Vec<PathBuf> = [READINESS_CSV, READINESS_JSON, READINESS_HTML]
+                    .iter()
+                    .map(|name| arguments.out.join(name))
+                    .collect();
+                if summary.cleanup.written {
+                    files.push(arguments.out.join(CLEANUP_CSV));
+                }
+                let line = CommandSummary::scanned(&arguments.out, files, &summary).to_line();
+                println!("{line}");
             } else {
                 print_summary(&summary, &arguments);
             }
@@ -43,10 +49,9 @@ pub async fn main(arguments: ReadinessArgs) -> u8 {
         }
         Err(cause) => {
             if arguments.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "finished": false, "stopped": cause })
-                );
+                let line =
+                    CommandSummary::stopped(Mode::Scan, &arguments.out, Some(cause)).to_line();
+                println!("{line}");
             } else {
                 eprintln!("readiness: the scan could not be made: {cause}");
             }
@@ -154,7 +159,7 @@ fn shown(
 ) -> impl Fn(&mut dyn FnMut(&mut Seen)) + Send + 'static {
     let (progress, seen) = (Arc::clone(progress), Arc::clone(seen));
     move |update: &mut dyn FnMut(&mut Seen)| {
-        let mut seen = seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut seen = crate::mutex::lock(&seen);
         update(&mut seen);
         let reading = seen
             .reading_since
