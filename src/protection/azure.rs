@@ -28,6 +28,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::azure_rbac::{Permission, Scope, control};
+use crate::backoff::Backoff;
 use crate::graph::{
     Denial, GraphError, GraphErrorKind, GraphOperation, PrincipalKind, Rejection, RetrySettings,
     TokenSource,
@@ -381,11 +382,8 @@ impl AzureReader {
             if !again {
                 return Err(GraphError { operation, kind });
             }
-            let wait = self
-                .retry
-                .backoff_base
-                .mul_f64(f64::from(2u32.pow(attempt - 1)));
-            tokio::time::sleep(wait.min(self.retry.backoff_cap)).await;
+            let backoff = Backoff::new(self.retry.backoff_base, self.retry.backoff_cap);
+            tokio::time::sleep(backoff.after(attempt - 1)).await;
         }
     }
 
