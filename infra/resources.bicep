@@ -421,6 +421,9 @@ var baseAppSettings = {
   AZURE_CLIENT_ID: identity.properties.clientId // picks the user-assigned identity
   MFA_CREDENTIAL: 'managedIdentity' // fail clearly at start-up if the platform gave no identity
   GRAPH_ENDPOINT: graphEndpoint
+  // Where the tenant's token signing keys are published (queue CallerTokens are checked
+  // against them): the deployment's own cloud's login endpoint, never an operator's text.
+  MFA_ENTRA_AUTHORITY: environment().authentication.loginEndpoint
   MFA_QUEUE_MAX_DEQUEUE_COUNT: string(maxDequeueCount)
   MFA_OWNER_SEARCH: enableOwnerSearch ? 'true' : 'false'
   MFA_OWNER_SEARCH_BUDGET_SECONDS: string(ownerSearchBudgetSeconds)

@@ -21,7 +21,7 @@ use crate::runbook::Safeguards;
 use crate::storage::AccountSettings;
 use crate::user::UserRef;
 
-mod env;
+pub mod env;
 
 use env::Env;
 

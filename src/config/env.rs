@@ -129,14 +129,20 @@ impl Env<'_> {
     pub(super) fn flag(&self, name: &str, default: bool) -> bool {
         match self.get(name) {
             None => default,
-            Some(value) => match value.trim().to_ascii_lowercase().as_str() {
-                "true" | "on" | "1" | "yes" => true,
-                "false" | "off" | "0" | "no" => false,
-                _ => {
-                    self.problem(format!("{name} must be true or false"));
-                    default
-                }
-            },
+            Some(value) => read_flag(&value).unwrap_or_else(|| {
+                self.problem(format!("{name} must be true or false"));
+                default
+            }),
         }
+    }
+}
+
+/// A yes-or-no setting as the handler reads it (`true`, `on`, `1`, `yes` and their opposites,
+/// any case); `None` for anything else.
+pub fn read_flag(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "on" | "1" | "yes" => Some(true),
+        "false" | "off" | "0" | "no" => Some(false),
+        _ => None,
     }
 }

@@ -677,7 +677,65 @@ mod tests {
                 set(
                     f,
                     "MFA_EXTRA_APP_SETTINGS",
-                    Some(r#"{"MFA_HTTP_BUDGET_SECONDS": "60", "MFA_CLEANUP_KEY": "s3cret-value"}"#),
+                    Some(r#"{"MFA_HTTP_BUDGET_SECONDS": "60", "MFA_QUEUE_REQUIRE_CALLER": "on"}"#),
+                )
+            }),
+            ("extra app settings", Verdict::Fail, |f| {
+                set(
+                    f,
+                    "MFA_EXTRA_APP_SETTINGS",
+                    Some(r#"{"MFA_CLEANUP_KEY": "s3cret-value"}"#),
+                )
+            }),
+            ("extra app settings", Verdict::Fail, |f| {
+                set(
+                    f,
+                    "MFA_EXTRA_APP_SETTINGS",
+                    Some(r#"{"MFA_ENTRA_AUTHORITY": "https://evil.example"}"#),
+                )
+            }),
+            ("extra app settings", Verdict::Fail, |f| {
+                set(
+                    f,
+                    "MFA_EXTRA_APP_SETTINGS",
+                    Some(
+                        r#"{"AzureWebJobsStorage__queueServiceUri": "https://other.queue.core.windows.net"}"#,
+                    ),
+                )
+            }),
+            ("extra app settings", Verdict::Fail, |f| {
+                set(
+                    f,
+                    "MFA_EXTRA_APP_SETTINGS",
+                    Some(r#"{"azurewebjobs.mfareadinesstimer.disabled": "false"}"#),
+                )
+            }),
+            ("extra app settings", Verdict::Fail, |f| {
+                set(
+                    f,
+                    "MFA_EXTRA_APP_SETTINGS",
+                    Some(r#"{"APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=x"}"#),
+                )
+            }),
+            ("extra app settings", Verdict::Warn, |f| {
+                set(
+                    f,
+                    "MFA_EXTRA_APP_SETTINGS",
+                    Some(r#"{"MFA_QUEUE_REQUIRE_CALLER": ""}"#),
+                )
+            }),
+            ("extra app settings", Verdict::Warn, |f| {
+                set(
+                    f,
+                    "MFA_EXTRA_APP_SETTINGS",
+                    Some(r#"{"MFA_QUEUE_REQUIRE_CALLER": "0"}"#),
+                )
+            }),
+            ("extra app settings", Verdict::Warn, |f| {
+                set(
+                    f,
+                    "MFA_EXTRA_APP_SETTINGS",
+                    Some(r#"{"MFA_ALLOW_KEY_ONLY_CALLERS": "Yes"}"#),
                 )
             }),
             ("extra app settings", Verdict::Fail, |f| {
@@ -697,7 +755,7 @@ mod tests {
                 set(
                     f,
                     "MFA_EXTRA_APP_SETTINGS",
-                    Some(r#"{"mfa_require_app_role": "false", "MFA_CLEANUP_KEY": "s3cret-value"}"#),
+                    Some(r#"{"mfa_require_app_role": "false", "MFA_HTTP_BUDGET_SECONDS": "60"}"#),
                 )
             }),
             ("extra app settings", Verdict::Fail, |f| {

@@ -73,7 +73,7 @@ pub const EXTRA_APP_SETTINGS: &str = "MFA_EXTRA_APP_SETTINGS";
 /// azd variable that sets each instead (`None`: the template alone decides). Bicep's `union()`
 /// lets a later object's value replace an earlier one's, so `extraAppSettings` would override
 /// them silently, and the handler's check would part from the platform's or the identity's.
-pub const TEMPLATE_OWNED_SETTINGS: [(&str, Option<&str>); 15] = [
+pub const TEMPLATE_OWNED_SETTINGS: [(&str, Option<&str>); 19] = [
     ("MFA_REQUIRE_APP_ROLE", Some("MFA_REQUIRE_APP_ROLE")),
     (
         "MFA_REQUIRE_AUTHENTICATED_CALLER",
@@ -101,16 +101,31 @@ pub const TEMPLATE_OWNED_SETTINGS: [(&str, Option<&str>); 15] = [
     ("AZURE_CLIENT_ID", None),
     ("MFA_QUEUE_MAX_DEQUEUE_COUNT", None),
     ("FUNCTIONS_WORKER_RUNTIME", None),
+    // Where tokens' signing keys come from: another host would sign the callers it likes.
+    ("MFA_ENTRA_AUTHORITY", None),
+    // Where the audit trail goes.
+    ("APPLICATIONINSIGHTS_CONNECTION_STRING", None),
+    ("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", None),
+    // The key the readiness scan's clean-up is checked with (azd generates and keeps it).
+    ("MFA_CLEANUP_KEY", Some("MFA_CLEANUP_KEY")),
+];
+
+/// Prefixes of app settings the template writes, with the azd variable that sets them instead:
+/// the host's storage (its queue, its keys, the leases) and the readiness functions' switches
+/// (on without the grants and the key they need, they would get round the template's checks).
+pub const TEMPLATE_OWNED_PREFIXES: [(&str, Option<&str>); 2] = [
+    ("AzureWebJobsStorage", None),
+    ("AzureWebJobs.MfaReadiness", Some("MFA_READINESS_ENABLED")),
 ];
 
 /// Settings that weaken a check the deployment makes by default: allowed in
-/// `extraAppSettings` (DEPLOY.md says when), but worth a second look; with the value that
-/// weakens it.
-pub const WEAKENING_SETTINGS: [(&str, &str); 4] = [
-    ("MFA_QUEUE_REQUIRE_CALLER", "false"),
-    ("MFA_ALLOW_KEY_ONLY_CALLERS", "true"),
-    ("MFA_ALLOW_GUEST_CALLERS", "true"),
-    ("MFA_USER_LEASES", "false"),
+/// `extraAppSettings` (DEPLOY.md says when), but worth a second look. Each with the value the
+/// deployment keeps it at, and the handler's own default, which a blank value gives.
+pub const WEAKENING_SETTINGS: [(&str, bool, bool); 4] = [
+    ("MFA_QUEUE_REQUIRE_CALLER", true, false),
+    ("MFA_ALLOW_KEY_ONLY_CALLERS", false, false),
+    ("MFA_ALLOW_GUEST_CALLERS", false, false),
+    ("MFA_USER_LEASES", true, true),
 ];
 
 /// The most object ids built-in authentication takes in `allowedPrincipals.identities`.

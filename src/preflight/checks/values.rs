@@ -9,8 +9,8 @@ use super::{Check, selected};
 use crate::preflight::facts::Facts;
 use crate::preflight::settings::{
     CHOICES, EXTRA_APP_SETTINGS, ID_LISTS, MOST_ALLOWED_PRINCIPALS, ORIGINS, SWITCHES,
-    TEMPLATE_OWNED_SETTINGS, Values, WEAKENING_SETTINGS, holds_placeholder, is_https_origin,
-    is_https_url, strings,
+    TEMPLATE_OWNED_PREFIXES, TEMPLATE_OWNED_SETTINGS, Values, WEAKENING_SETTINGS,
+    holds_placeholder, is_https_origin, is_https_url, strings,
 };
 
 /// No `<…>` or `[[…]]` left in the settings the deployment reads.
@@ -292,9 +292,22 @@ fn extra_object(values: &Values) -> Result<Option<serde_json::Map<String, Value>
 
 /// The failure when the extra settings name a setting the template writes itself.
 fn replacing_the_template(object: &serde_json::Map<String, Value>) -> Option<Check> {
-    let owned: Vec<String> = TEMPLATE_OWNED_SETTINGS
+    let starts = |name: &str, prefix: &str| {
+        name.get(..prefix.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+    };
+    let exact = TEMPLATE_OWNED_SETTINGS
         .iter()
         .filter(|(setting, _)| object.keys().any(|name| name.eq_ignore_ascii_case(setting)))
+        .map(|(setting, instead)| ((*setting).to_owned(), *instead));
+    let by_prefix = object.keys().filter_map(|name| {
+        TEMPLATE_OWNED_PREFIXES
+            .iter()
+            .find(|(prefix, _)| starts(name, prefix))
+            .map(|(_, instead)| (name.clone(), *instead))
+    });
+    let owned: Vec<String> = exact
+        .chain(by_prefix)
         .map(|(setting, instead)| match instead {
             Some(variable) => format!("{setting} (set {variable} instead)"),
             None => format!("{setting} (the template sets it)"),
@@ -315,18 +328,27 @@ fn replacing_the_template(object: &serde_json::Map<String, Value>) -> Option<Che
 
 /// A warning for the extra settings that weaken a default check, else ok.
 fn weakening(object: &serde_json::Map<String, Value>) -> Check {
+    // Read as the handler reads it: any spelling of yes or no, and a blank value as the
+    // handler's own default (which for the queue's caller check is off).
     let weakening: Vec<String> = WEAKENING_SETTINGS
         .iter()
-        .filter_map(|(setting, weak)| {
-            object
+        .filter_map(|(setting, kept, default)| {
+            let (_, value) = object
                 .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case(setting))
-                .filter(|(_, value)| {
-                    value
-                        .as_str()
-                        .is_some_and(|value| value.trim().eq_ignore_ascii_case(weak))
-                })
-                .map(|_| format!("{setting}={weak}"))
+                .find(|(name, _)| name.eq_ignore_ascii_case(setting))?;
+            let value = value.as_str().unwrap_or_default();
+            let read = if value.trim().is_empty() {
+                Some(*default)
+            } else {
+                crate::config::env::read_flag(value)
+            };
+            match read {
+                Some(read) if read == *kept => None,
+                Some(read) => Some(format!("{setting}={read}")),
+                None => Some(format!(
+                    "{setting} (not true or false: the handler would not start)"
+                )),
+            }
         })
         .collect();
     if weakening.is_empty() {
