@@ -213,7 +213,11 @@ async fn measure(
         peak_kib as f64 / 1024.0
     );
     if summary["users"].as_u64() != u64::try_from(users).ok() {
-        println!("  the command did not classify every user: {summary}");
+        println!(
+            "  not every user classified: {} whose methods were not read; the command said: {}",
+            summary["notCovered"]["unreadableMethods"],
+            summary.get("stopped").unwrap_or(&serde_json::Value::Null)
+        );
     }
     let _ = std::fs::remove_dir_all(out);
     took
