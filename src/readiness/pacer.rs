@@ -187,14 +187,26 @@ mod tests {
         });
         backoff.wait().await;
         assert_eq!(start.elapsed(), LEAST_BACKOFF, "at least a second");
-        assert_eq!(waiter.await.ok(), Some(start + LEAST_BACKOFF), "every read waits");
+        assert_eq!(
+            waiter.await.ok(),
+            Some(start + LEAST_BACKOFF),
+            "every read waits"
+        );
 
         let start = Instant::now();
         backoff.throttled(Duration::from_secs(3));
         backoff.throttled(Duration::from_millis(5));
         backoff.wait().await;
-        assert_eq!(start.elapsed(), Duration::from_secs(3), "the longer wait stands");
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(3),
+            "the longer wait stands"
+        );
         backoff.wait().await;
-        assert_eq!(start.elapsed(), Duration::from_secs(3), "and then reads go again");
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(3),
+            "and then reads go again"
+        );
     }
 }
