@@ -115,6 +115,30 @@ param allowPrivilegedTargets bool = false
 @description('Method policy (MFA_METHOD_POLICY): grants Policy.Read.AuthenticationMethod and GroupMember.Read.All.')
 param enableMethodPolicy bool = true
 
+@description('Retirement readiness scans in the Function App (MFA_READINESS_ENABLED): grants AuditLog.Read.All, Policy.Read.AuthenticationMethod and GroupMember.Read.All, turns the three readiness functions on and sets MFA_CLEANUP_KEY. Off by default.')
+param readinessEnabled bool = false
+
+// The key of cleanup.csv's number fingerprints (MFA_CLEANUP_KEY). It has no default on
+// purpose: azd then looks for a saved value (the azd environment's config, infra.parameters),
+// and on the first provision generates one (the azd metadata below: 48 letters and digits from
+// a cryptographic source), saves it as a secret of the environment and passes the same value on
+// every later provision. A default (newGuid() or any other) would make azd skip all of that.
+// MFA_CLEANUP_KEY in the azd environment (main.parameters.json) takes precedence, to bring the
+// key to another machine or pipeline. DEPLOY.md, "Readiness scans in the Function App".
+@secure()
+@minLength(16)
+@metadata({
+  azd: {
+    type: 'generate'
+    config: {
+      length: 48
+      noSpecial: true
+    }
+  }
+})
+@description('MFA_CLEANUP_KEY: generated once by azd and kept in the azd environment; set only with readinessEnabled. Keep it: a changed key breaks every cleanup.csv made before.')
+param readinessCleanupKey string
+
 @description('Who delivers SMS and voice (MFA_TELEPHONY): microsoft or customerManaged.')
 @allowed(['microsoft', 'customerManaged'])
 param telephony string = 'microsoft'
@@ -128,6 +152,13 @@ param corsAllowedOrigins array = [
   'https://portal.azure.com'
   'https://ms.portal.azure.com'
 ]
+
+// azd passes an object parameter as parsed JSON from 1.23.4 (Azure/azure-dev#6694); unset, azd
+// leaves it out and the default holds. Secure, because it may carry a secret (MFA_CLEANUP_KEY)
+// that must not show in the deployment's history.
+@secure()
+@description('More app settings for the Function App (MFA_EXTRA_APP_SETTINGS, a JSON object of strings), merged after the ones the template writes, so a name given here replaces the template\'s value (DEPLOY.md, "Settings").')
+param extraAppSettings object = {}
 
 var tags = {
   'azd-env-name': environmentName
@@ -181,6 +212,9 @@ module app 'resources.bicep' = {
     enableMethodPolicy: enableMethodPolicy
     telephony: telephony
     lastMethodRemoval: lastMethodRemoval
+    enableReadiness: readinessEnabled
+    readinessCleanupKey: readinessCleanupKey
+    extraAppSettings: extraAppSettings
   }
 }
 
@@ -202,3 +236,4 @@ output GRAPH_PERMISSIONS_GRANTED array = app.outputs.graphPermissionsGranted
 output ENTRA_AUTHENTICATION_ENABLED bool = app.outputs.entraAuthenticationEnabled
 output API_AUDIENCE string = app.outputs.apiAudience
 output ENTRA_OPENID_ISSUER string = app.outputs.entraOpenIdIssuer
+output READINESS_ENABLED bool = app.outputs.readinessEnabled

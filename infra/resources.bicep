@@ -15,6 +15,8 @@
 //   role assignments                storage (blob, queue, table) and monitoring data roles for
 //                                   the identity; queue senders on the request queue
 //   Graph app roles                 ./app/graph-permissions.bicep (switchable)
+//   readiness scans                 three functions, their Graph roles and MFA_CLEANUP_KEY, on
+//                                   with enableReadiness (./app/readiness-precondition.bicep)
 
 @description('Location for all resources. Flex Consumption is not offered in every region.')
 param location string = resourceGroup().location
@@ -73,6 +75,8 @@ param maxConcurrentUsers int = 16
 @description('RUST_LOG filter for the handler\'s own logs.')
 param rustLog string = 'info'
 
+// Secure: it may carry MFA_CLEANUP_KEY, which must not show in the deployment's history.
+@secure()
 @description('More app settings, merged last (e.g. MFA_GRAPH_MAX_ATTEMPTS, MFA_GRAPH_TIMEOUT_SECONDS).')
 param extraAppSettings object = {}
 
@@ -151,6 +155,21 @@ param allowPrivilegedTargets bool = false
 
 @description('Method policy: grants Policy.Read.AuthenticationMethod and GroupMember.Read.All, so the handler can read whether SMS and voice are enabled for the user.')
 param enableMethodPolicy bool = true
+
+// ---- Retirement readiness (DEPLOY.md, "Readiness scans in the Function App") ----
+
+@description('Readiness scans in the Function App: grants AuditLog.Read.All, Policy.Read.AuthenticationMethod and GroupMember.Read.All, turns MfaReadinessTimer, MfaReadiness and MfaReadinessQueue on and sets MFA_CLEANUP_KEY from readinessCleanupKey. Off: the three functions are deployed turned off and none of the three roles is granted for readiness.')
+param enableReadiness bool = false
+
+// A secret, so that nobody who reads a cleanup.csv can recover a number from its fingerprints.
+// It must stay the same from one deployment to the next: the handler checks a fingerprint with
+// the key the scan made it with, so a key that changed breaks every cleanup.csv made before.
+// main.bicep gets it from azd, which generates it once per environment and keeps it; deployed
+// on its own, pass the same value every time (DEPLOY.md). Never newGuid(): that is a new key
+// on every deployment.
+@secure()
+@description('MFA_CLEANUP_KEY, at least 16 characters: the key of cleanup.csv\'s number fingerprints. Required when enableReadiness is true (the deployment stops before the Function App is created without it). Pass the same value on every deployment.')
+param readinessCleanupKey string = ''
 
 @description('Who delivers SMS and voice calls (MFA_TELEPHONY): microsoft, or customerManaged once the tenant has its own telecom provider (Microsoft-provided SMS and voice retire in 2027).')
 @allowed(['microsoft', 'customerManaged'])
@@ -435,14 +454,20 @@ var baseAppSettings = {
   // the app's identity can set anyone's phone, so they are Tier 0 (DEPLOY.md, "Who can do what").
   MFA_AZURE_CONTROL_SCOPES: string(azureControlScopes)
   ARM_ENDPOINT: environment().resourceManager
-  // The readiness timer's schedule: the host cannot index the timer function without it. The
-  // three readiness functions stay off until the scan's Graph permissions (AuditLog.Read.All,
-  // Policy.Read.AuthenticationMethod, GroupMember.Read.All) and MFA_CLEANUP_KEY are given by
-  // hand (DEPLOY.md, "Readiness scans in the Function App"); extraAppSettings turns them on.
+  // The readiness timer's schedule: the host cannot index the timer function without it, so it
+  // is set with readiness off too. The three readiness functions run only with enableReadiness,
+  // which also grants the scan's Graph roles and sets MFA_CLEANUP_KEY (readinessAppSettings).
   MFA_READINESS_SCHEDULE: '0 0 5 * * *'
-  'AzureWebJobs.MfaReadinessTimer.Disabled': 'true'
-  'AzureWebJobs.MfaReadiness.Disabled': 'true'
-  'AzureWebJobs.MfaReadinessQueue.Disabled': 'true'
+  'AzureWebJobs.MfaReadinessTimer.Disabled': enableReadiness ? 'false' : 'true'
+  'AzureWebJobs.MfaReadiness.Disabled': enableReadiness ? 'false' : 'true'
+  'AzureWebJobs.MfaReadinessQueue.Disabled': enableReadiness ? 'false' : 'true'
+}
+
+// Set only with readiness on: the scan keys cleanup.csv's fingerprints with it, and the handler
+// checks a numberFingerprint with it (without it the scan writes no cleanup.csv and the handler
+// removes nothing a fingerprint names).
+var readinessAppSettings = {
+  MFA_CLEANUP_KEY: readinessCleanupKey
 }
 
 // The app, the storage account holding its package and host state, and its identity.
@@ -512,7 +537,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
 
   resource appSettings 'config' = {
     name: 'appsettings'
-    properties: union(baseAppSettings, enableUserNotifications ? notificationAppSettings : {}, extraAppSettings)
+    properties: union(baseAppSettings, enableUserNotifications ? notificationAppSettings : {}, enableReadiness ? readinessAppSettings : {}, extraAppSettings)
   }
 
   // Deployment goes through ARM (azd / az functionapp deployment) with Entra ID; basic-auth
@@ -541,6 +566,8 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
     entraPrecondition
     // App roles managed but nobody to assign MfaPhone.ReadWrite: stop before callers are locked out.
     apiRolesPrecondition
+    // Readiness on but no cleanup key: stop before the scan runs without one.
+    readinessPrecondition
   ]
 }
 
@@ -587,6 +614,15 @@ module entraAuthentication 'app/entra-auth.bicep' = {
     // Both writes restart the site; one after the other avoids a conflicting update.
     functionApp::appSettings
   ]
+}
+
+// ---- Readiness ------------------------------------------------------------------------------
+
+module readinessPrecondition 'app/readiness-precondition.bicep' = if (enableReadiness) {
+  name: 'readiness-needs-cleanup-key-${token}'
+  params: {
+    cleanupKey: readinessCleanupKey
+  }
 }
 
 // ---- Role assignments for the identity ----------------------------------------------------
@@ -767,6 +803,7 @@ module graphPermissions 'app/graph-permissions.bicep' = if (grantGraphPermission
     readOrganizationName: empty(notificationOrganizationName)
     enableProtectedAccounts: enableProtectedAccounts
     enableMethodPolicy: enableMethodPolicy
+    enableReadiness: enableReadiness
   }
 }
 
@@ -783,6 +820,7 @@ output poisonQueueName string = poisonQueueName
 output applicationInsightsName string = appInsights.name
 output graphPermissionsGranted array = grantGraphPermissions ? graphPermissions!.outputs.grantedRoles : []
 output entraAuthenticationEnabled bool = enableEntraAuthentication
+output readinessEnabled bool = enableReadiness
 // The audience a caller asks a token for (Logic Apps' Audience, az --resource); empty when off.
 output apiAudience string = enableEntraAuthentication ? 'api://${apiClientId}' : ''
 output entraOpenIdIssuer string = entraAuthentication.outputs.openIdIssuer

@@ -14,7 +14,11 @@
 #  13. the Logic App example sends NotifyUser true, or 14. lets its HTTP outputs into run history;
 #  15. the connector signs in through common;
 #  16. DEPLOY.md has a bash or 17. a PowerShell command with a <placeholder> in it (a syntax
-#      error when pasted).
+#      error when pasted);
+#  18. a readiness role (AuditLog.Read.All) is granted whatever the switches, or 19. one
+#      (Policy.Read.AuthenticationMethod) is not granted with readiness on;
+#  20. readiness on no longer sets MFA_CLEANUP_KEY, or 21. the key gets a default (newGuid(): a
+#      new key on every deployment).
 # Uses the tools check-infra.sh installed (run it first); each case stops before checkov.
 set -euo pipefail
 
@@ -79,4 +83,12 @@ case_ placeholder-in-a-command "DEPLOY.md:[0-9]+:[0-9]+: the bash block does not
     "printf '%s\\n' '' '\`\`\`bash' 'azd env set MFA_API_CLIENT_ID <client id>' '\`\`\`' >> DEPLOY.md"
 case_ placeholder-in-powershell "DEPLOY.md:[0-9]+:[0-9]+: the powershell block has a placeholder" \
     "printf '%s\\n' '' '\`\`\`powershell' 'azd env set MFA_API_CLIENT_ID <client id>' '\`\`\`' >> DEPLOY.md"
+case_ readiness-grant-unconditional "grants AuditLog.Read.All unconditionally" \
+    "sed -i 's/ = if (grantAuditLogRead) {/ = {/' infra/app/graph-permissions.bicep"
+case_ readiness-grant-missing "does not grant Policy.Read.AuthenticationMethod with enableReadiness alone" \
+    "sed -i 's/^var grantPolicyRead = enableMethodPolicy || enableReadiness\$/var grantPolicyRead = enableMethodPolicy/' infra/app/graph-permissions.bicep"
+case_ readiness-without-key "readinessAppSettings must set MFA_CLEANUP_KEY" \
+    "sed -i '/^  MFA_CLEANUP_KEY: readinessCleanupKey\$/d' infra/resources.bicep"
+case_ readiness-key-new-every-deployment "readinessCleanupKey must have no default" \
+    "sed -i 's/^param readinessCleanupKey string\$/param readinessCleanupKey string = newGuid()/' infra/main.bicep"
 echo "check-infra-selftest: every case caught"

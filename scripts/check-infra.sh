@@ -292,6 +292,112 @@ if resources in trees and main in trees:
         for name in sorted(granted):
             if f"`{name}`" not in deploy_text:
                 problem(f"DEPLOY.md does not mention the Graph permission `{name}` that {graph_module} grants")
+    # Readiness (DEPLOY.md, "Readiness scans in the Function App"): the scan's three roles are
+    # granted with enableReadiness, and with every switch off none of them is (least privilege:
+    # a role granted unconditionally would hold with readiness off). Each assignment's `if (...)`
+    # is evaluated, through the module's bool vars, for both cases.
+    if graph_module in trees:
+        graph_text = trees[graph_module][1].decode()
+        bool_params = set(re.findall(r"^param (\w+) bool\b", graph_text, re.M))
+        bool_vars = dict(re.findall(r"^var (\w+) = ([A-Za-z_!&|() ]+?)\s*$", graph_text, re.M))
+
+        def truth(expression, switches, depth=0):
+            """The value of a condition of bool params and vars, or None if it is not one."""
+            tokens = re.findall(r"\w+|&&|\|\||!|\(|\)|\S", expression)
+            python = []
+            for token in tokens:
+                if token == "&&":
+                    python.append("and")
+                elif token == "||":
+                    python.append("or")
+                elif token == "!":
+                    python.append("not")
+                elif token in "()":
+                    python.append(token)
+                elif token in bool_params:
+                    python.append(str(switches.get(token, False)))
+                elif token in bool_vars and depth < 8:
+                    value = truth(bool_vars[token], switches, depth + 1)
+                    if value is None:
+                        return None
+                    python.append(str(value))
+                else:
+                    return None
+            try:
+                return bool(eval(" ".join(python), {"__builtins__": {}}, {}))
+            except SyntaxError:
+                return None
+
+        assignments = re.findall(
+            r"^resource \w+ 'Microsoft\.Graph/appRoleAssignedTo@[^']+' = (?:if \((.*?)\) )?\{(.*?)\n\}",
+            graph_text, re.S | re.M)
+        conditions = {}
+        for condition, assignment in assignments:
+            role = re.search(r"appRole\.value == '([A-Za-z.-]+)'", assignment)
+            if role:
+                conditions[role.group(1)] = condition.strip() or "true"
+        if "enableReadiness" not in bool_params:
+            problem(f"{graph_module}: param enableReadiness bool is missing (the readiness scan's roles hang on it)")
+        for role in ("AuditLog.Read.All", "Policy.Read.AuthenticationMethod", "GroupMember.Read.All"):
+            condition = conditions.get(role)
+            if condition is None:
+                problem(f"{graph_module}: no assignment of {role}, which the readiness scan needs")
+                continue
+            readiness_alone = truth(condition, {"enableReadiness": True}) if condition != "true" else True
+            all_off = truth(condition, {}) if condition != "true" else True
+            if readiness_alone is None or all_off is None:
+                problem(f"{graph_module}: the condition of {role} ({condition!r}) is not one of bool switches "
+                        "check-infra.sh can evaluate")
+            elif all_off:
+                problem(f"{graph_module}: grants {role} unconditionally: with readiness and every other switch off "
+                        "it must not be granted (least privilege)")
+            elif not readiness_alone:
+                problem(f"{graph_module}: does not grant {role} with enableReadiness alone: the readiness scan "
+                        "needs it")
+        module_call = re.search(r"module graphPermissions 'app/graph-permissions\.bicep' = .*?\n\}", body, re.S)
+        if module_call is None or not re.search(r"^\s+enableReadiness: enableReadiness\s*$", module_call.group(0), re.M):
+            problem(f"{resources}: the graphPermissions module must be passed enableReadiness: enableReadiness")
+    # With readiness on the functions run and MFA_CLEANUP_KEY is set from a @secure() parameter;
+    # with it off the functions stay off. The key must be generated once and kept (azd's
+    # `generate` metadata on a main.bicep parameter without a default), never newGuid().
+    for name in ("MfaReadinessTimer", "MfaReadiness", "MfaReadinessQueue"):
+        setting = re.search(rf"^\s+'AzureWebJobs\.{name}\.Disabled':\s*(.+?)\s*$", body, re.M)
+        if setting is None or setting.group(1) != "enableReadiness ? 'false' : 'true'":
+            problem(f"{resources}: 'AzureWebJobs.{name}.Disabled' must be enableReadiness ? 'false' : 'true'")
+    if not re.search(r"@secure\(\)\s*(?:@\w+\([^\n]*\)\s*)*param readinessCleanupKey string\b", body):
+        problem(f"{resources}: param readinessCleanupKey must be @secure()")
+    readiness_settings = re.search(r"^var readinessAppSettings = \{(.*?)\n\}", body, re.S | re.M)
+    if readiness_settings is None or not re.search(r"^\s+MFA_CLEANUP_KEY:\s*readinessCleanupKey\s*$",
+                                                   readiness_settings.group(1), re.M):
+        problem(f"{resources}: readinessAppSettings must set MFA_CLEANUP_KEY: readinessCleanupKey")
+    if not re.search(r"properties: union\([^\n]*\benableReadiness \? readinessAppSettings : \{\}", body):
+        problem(f"{resources}: the app settings must include readinessAppSettings (MFA_CLEANUP_KEY) when enableReadiness is on")
+    main_body = trees[main][1].decode()
+    main_lines = main_body.split("\n")
+    key_line = next((index for index, line in enumerate(main_lines)
+                     if re.match(r"param readinessCleanupKey string\b", line)), None)
+    if key_line is None:
+        problem(f"{main}: param readinessCleanupKey is missing")
+    else:
+        # Its decorators: the lines above it up to a blank or comment line.
+        first = key_line
+        while first > 0 and main_lines[first - 1].strip() and not main_lines[first - 1].lstrip().startswith("//"):
+            first -= 1
+        decorators = "\n".join(main_lines[first:key_line])
+        rest = main_lines[key_line][len("param readinessCleanupKey string"):]
+        if not re.search(r"^@secure\(\)", decorators, re.M):
+            problem(f"{main}: param readinessCleanupKey must be @secure()")
+        if not re.search(r"type: 'generate'", decorators):
+            problem(f"{main}: param readinessCleanupKey must carry azd's metadata type: 'generate' (generated once, kept in the azd environment)")
+        if "=" in rest:
+            problem(f"{main}: param readinessCleanupKey must have no default: with one azd neither generates nor keeps it "
+                    "(and newGuid() would make a new key on every deployment, breaking every cleanup.csv)")
+    if re.search(r"param readinessCleanupKey string\s*=\s*newGuid", body):
+        problem(f"{resources}: readinessCleanupKey must not default to newGuid() (a new key every deployment)")
+    key_value = json.load(open("infra/main.parameters.json"))["parameters"].get("readinessCleanupKey", {}).get("value")
+    if key_value != "${MFA_CLEANUP_KEY}":
+        problem("infra/main.parameters.json: readinessCleanupKey must be \"${MFA_CLEANUP_KEY}\" with no default, so that "
+                "azd uses the environment's MFA_CLEANUP_KEY when set and its generated, kept key otherwise")
     # Least privilege: the phone-only permission does the job. UserAuthenticationMethod.ReadWrite.All
     # reaches every method (a Temporary Access Pass for anyone), so no template may grant it,
     # whatever form the grant takes.

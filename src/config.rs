@@ -5,13 +5,13 @@
 //! lookup function, so tests build configurations without mutating global state. Every
 //! problem is reported at once, naming the variable.
 
-use std::fmt;
 use std::time::Duration;
 
 use azure_core::credentials::Secret;
 use url::Url;
 
 use crate::caller::CallerPolicy;
+use crate::credential::CredentialSource;
 use crate::entra::{DEFAULT_AUTHORITY, TokenSettings};
 use crate::graph::RetrySettings;
 use crate::notify::{NotifySettings, ServiceDesk};
@@ -74,45 +74,9 @@ pub struct Config {
     pub lease_wait: Duration,
     /// `MFA_CLEANUP_KEY`: the secret the readiness scan keys `cleanup.csv`'s number
     /// fingerprints with, and the handler checks them with.
-    pub cleanup_key: Option<crate::readiness::fingerprint::CleanupKey>,
+    pub cleanup_key: Option<crate::phone::CleanupKey>,
     /// The readiness scans the Function App runs (timer, queue) and serves (HTTP).
     pub readiness: crate::app::readiness::ReadinessSettings,
-}
-
-/// Where tokens come from.
-pub enum CredentialSource {
-    /// The Function App's managed identity (`IDENTITY_ENDPOINT`/`IDENTITY_HEADER`);
-    /// `client_id` picks a user-assigned identity.
-    ManagedIdentity { client_id: Option<String> },
-    /// An app registration's client secret, for runs outside Azure.
-    ClientSecret {
-        tenant_id: String,
-        client_id: String,
-        secret: Secret,
-    },
-    /// The developer's Azure CLI (or azd) login, when asked for explicitly.
-    DeveloperTools,
-}
-
-impl fmt::Debug for CredentialSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CredentialSource::ManagedIdentity { client_id } => f
-                .debug_struct("ManagedIdentity")
-                .field("client_id", client_id)
-                .finish(),
-            CredentialSource::ClientSecret {
-                tenant_id,
-                client_id,
-                ..
-            } => f
-                .debug_struct("ClientSecret")
-                .field("tenant_id", tenant_id)
-                .field("client_id", client_id)
-                .finish_non_exhaustive(),
-            CredentialSource::DeveloperTools => f.write_str("DeveloperTools"),
-        }
-    }
 }
 
 /// Configuration problems, each naming its variable.
@@ -239,7 +203,7 @@ impl Config {
         };
         let lease_wait = env.seconds("MFA_LEASE_WAIT_SECONDS", 30.0, 1.0, 180.0);
         let cleanup_key = env.get("MFA_CLEANUP_KEY").and_then(|key| {
-            crate::readiness::fingerprint::CleanupKey::new(&key)
+            crate::phone::CleanupKey::new(&key)
                 .map_err(|problem| env.problem(problem))
                 .ok()
         });

@@ -3,11 +3,14 @@
 //! It is built once at start-up and shared, so its token cache (refresh five minutes before
 //! expiry, one request for concurrent misses) serves every invocation. Its HTTP retries are
 //! kept short: a token endpoint that is down should surface as a transient failure within
-//! seconds, not after azure_core's default minute.
+//! seconds, not after azure_core's default minute. [`CredentialSource`] says where tokens come
+//! from (`config` reads it from `MFA_CREDENTIAL`); the command-line tools' own sign-in is
+//! [`developer_sign_in`].
 
 use std::sync::Arc;
 
 use azure_core::cloud::CloudConfiguration;
+use azure_core::credentials::Secret;
 use azure_core::credentials::TokenCredential;
 use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, Transport};
 use azure_identity::{
@@ -16,7 +19,41 @@ use azure_identity::{
 };
 use url::Url;
 
-use crate::config::CredentialSource;
+/// Where tokens come from.
+pub enum CredentialSource {
+    /// The Function App's managed identity (`IDENTITY_ENDPOINT`/`IDENTITY_HEADER`);
+    /// `client_id` picks a user-assigned identity.
+    ManagedIdentity { client_id: Option<String> },
+    /// An app registration's client secret, for runs outside Azure.
+    ClientSecret {
+        tenant_id: String,
+        client_id: String,
+        secret: Secret,
+    },
+    /// The developer's Azure CLI (or azd) login, when asked for explicitly.
+    DeveloperTools,
+}
+
+impl std::fmt::Debug for CredentialSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CredentialSource::ManagedIdentity { client_id } => f
+                .debug_struct("ManagedIdentity")
+                .field("client_id", client_id)
+                .finish(),
+            CredentialSource::ClientSecret {
+                tenant_id,
+                client_id,
+                ..
+            } => f
+                .debug_struct("ClientSecret")
+                .field("tenant_id", tenant_id)
+                .field("client_id", client_id)
+                .finish_non_exhaustive(),
+            CredentialSource::DeveloperTools => f.write_str("DeveloperTools"),
+        }
+    }
+}
 
 /// The admin's own sign-in (the Azure CLI's or azd's), for the command-line tools: a token
 /// for the API's audience, or for the storage account.

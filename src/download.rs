@@ -11,7 +11,8 @@ use std::time::Duration;
 use azure_core::credentials::TokenCredential;
 use url::Url;
 
-use crate::cli::api::ApiCredentials;
+use crate::api_credentials::ApiCredentials;
+use crate::readiness::command_summary::{CommandSummary, Mode};
 
 /// The most one file's download may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -66,11 +67,18 @@ pub struct Download {
 /// Runs the download; its exit status.
 pub async fn main(arguments: Download) -> u8 {
     match run(&arguments).await {
-        Ok(lines) => {
+        Ok(downloaded) => {
             if arguments.json {
-                println!("{}", serde_json::json!({"finished": true, "files": lines}));
+                let line = CommandSummary::finished(
+                    Mode::Download,
+                    &arguments.out,
+                    downloaded.files,
+                    downloaded.totals,
+                )
+                .to_line();
+                println!("{line}");
             } else {
-                for line in lines {
+                for line in downloaded.lines {
                     println!("{line}");
                 }
             }
@@ -78,10 +86,9 @@ pub async fn main(arguments: Download) -> u8 {
         }
         Err(cause) => {
             if arguments.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"finished": false, "stopped": cause})
-                );
+                let line =
+                    CommandSummary::stopped(Mode::Download, &arguments.out, Some(cause)).to_line();
+                println!("{line}");
             } else {
                 eprintln!("readiness: the latest scan could not be downloaded: {cause}");
             }
@@ -90,7 +97,16 @@ pub async fn main(arguments: Download) -> u8 {
     }
 }
 
-async fn run(arguments: &Download) -> Result<Vec<String>, String> {
+/// What a download wrote.
+struct Downloaded {
+    /// A line per file, for the terminal.
+    lines: Vec<String>,
+    files: Vec<std::path::PathBuf>,
+    /// The downloaded `readiness.json`, read back as the scan's totals.
+    totals: serde_json::Value,
+}
+
+async fn run(arguments: &Download) -> Result<Downloaded, String> {
     crate::install_crypto_provider();
     let url = arguments.endpoint.clone();
     let token = match arguments
@@ -114,7 +130,11 @@ async fn run(arguments: &Download) -> Result<Vec<String>, String> {
         .map_err(|error| format!("could not build the HTTP client: {error}"))?;
     std::fs::create_dir_all(&arguments.out)
         .map_err(|error| format!("could not make {}: {error}", arguments.out.display()))?;
-    let mut lines = Vec::new();
+    let mut downloaded = Downloaded {
+        lines: Vec::new(),
+        files: Vec::new(),
+        totals: serde_json::Value::Null,
+    };
     for (format, name, always) in FILES {
         let mut asked = url.clone();
         asked.query_pairs_mut().append_pair("format", format);
@@ -128,9 +148,16 @@ async fn run(arguments: &Download) -> Result<Vec<String>, String> {
         let path = arguments.out.join(name);
         match content {
             Some(content) => {
-                crate::bulk::output::write_new(&path, &content)
+                crate::files::write_new(&path, &content)
                     .map_err(|error| format!("could not write {}: {error}", path.display()))?;
-                lines.push(format!("{} ({} bytes)", path.display(), content.len()));
+                downloaded
+                    .lines
+                    .push(format!("{} ({} bytes)", path.display(), content.len()));
+                if format == "json" {
+                    downloaded.totals =
+                        serde_json::from_slice(&content).unwrap_or(serde_json::Value::Null);
+                }
+                downloaded.files.push(path);
             }
             None if always => {
                 return Err(format!(
@@ -148,11 +175,13 @@ async fn run(arguments: &Download) -> Result<Vec<String>, String> {
                         path.display()
                     ));
                 }
-                lines.push(format!("{name}: not made by this scan"));
+                downloaded
+                    .lines
+                    .push(format!("{name}: not made by this scan"));
             }
         }
     }
-    Ok(lines)
+    Ok(downloaded)
 }
 
 /// One file; `None` when the app keeps none (404).

@@ -17,8 +17,10 @@
 //! - [`simulator`] (feature `simulator`) is a stateful fake of Graph and of the managed
 //!   identity endpoint, plus a miniature Functions host; [`demo`] runs it all locally.
 
+pub mod api_credentials;
 pub mod app;
 pub mod azure_rbac;
+pub mod backoff;
 pub mod bulk;
 pub mod caller;
 pub mod cli;
@@ -28,6 +30,7 @@ pub mod credential;
 pub mod demo;
 pub mod download;
 pub mod entra;
+pub mod files;
 pub mod graph;
 pub mod host;
 pub mod journal;
@@ -45,15 +48,18 @@ pub mod phone;
 pub mod plan;
 pub mod policy;
 pub mod preflight;
+pub mod progress;
 pub mod protection;
 pub mod readiness;
 pub mod replay;
 pub mod report;
 pub mod request;
+pub mod retirement;
 pub mod runbook;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod smoke;
+pub mod spreadsheet;
 pub mod startup;
 pub mod storage;
 pub mod user;

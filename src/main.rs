@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
-            if let Some(summary) = Cli::json_refusal(std::env::args().skip(1), &error) {
+            if let Some(summary) = Cli::json_refusal(std::env::args_os(), &error) {
                 println!("{summary}");
             }
             error.exit();
@@ -54,17 +54,20 @@ fn main() -> ExitCode {
                         json: arguments.json,
                     },
                 )),
-                None => block_on(mfa_phone_handler::readiness::command::main(arguments)),
+                None => block_on(mfa_phone_handler::cli::readiness::command::main(arguments)),
             }
         }
         Some(Command::Preflight(arguments)) => {
             let options = mfa_phone_handler::preflight::Options::from(arguments);
             ExitCode::from(mfa_phone_handler::preflight::main(&options))
         }
-        Some(Command::Completions(arguments)) => {
-            Cli::print_completions(arguments.shell);
-            ExitCode::SUCCESS
-        }
+        Some(Command::Completions(arguments)) => match Cli::print_completions(arguments.shell) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("the completion script could not be written: {error}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
 

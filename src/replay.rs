@@ -143,9 +143,7 @@ impl Replays {
 
     fn lock(&self) -> MutexGuard<'_, Kept> {
         // Nothing panics while holding it; a poisoned map is still a consistent map.
-        self.kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::mutex::lock(&self.kept)
     }
 }
 

@@ -46,7 +46,7 @@ pub struct SmokeArgs {
     #[arg(long, value_name = "USER")]
     pub privileged_user: String,
     #[command(flatten)]
-    pub credentials: crate::cli::api::ApiCredentials,
+    pub credentials: crate::api_credentials::ApiCredentials,
     /// The number the dry run plans to set for the test user
     #[arg(long, value_name = "NUMBER", default_value = TEST_NUMBER)]
     pub test_number: String,
@@ -143,7 +143,7 @@ impl Endpoints {
         };
         let key = arguments
             .credentials
-            .key_source(std::env::var(crate::cli::api::FUNCTION_KEY_VARIABLE).ok())
+            .key_source(std::env::var(crate::api_credentials::FUNCTION_KEY_VARIABLE).ok())
             .key(!arguments.json)?;
         Ok(Endpoints {
             http: HttpEndpoint::signed_in(

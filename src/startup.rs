@@ -9,8 +9,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::app::{self, AppState};
-use crate::config::{Config, CredentialSource};
+use crate::config::Config;
 use crate::credential;
+use crate::credential::CredentialSource;
 use crate::graph::{EndpointError, GraphClient};
 use crate::locks::UserLocks;
 use crate::notify::Notifier;
@@ -373,10 +374,7 @@ async fn review_grants(
     }
     *last = Some(review.clone());
     // Kept before it is said, so that a result after the log line already warns.
-    *state
-        .grants
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()) = review.clone();
+    *crate::mutex::lock(&state.grants) = review.clone();
     if review.missing.is_empty() {
         tracing::info!(
             "the Graph token holds every permission the settings need ({} roles)",

@@ -1,7 +1,7 @@
 //! What the benchmarks need: a process whose managed identity points at a Graph simulator,
 //! and the product's Graph client using that identity.
 
-use mfa_phone_handler::config::CredentialSource;
+use mfa_phone_handler::credential::CredentialSource;
 use mfa_phone_handler::graph::{self, GraphClient, GraphError, RetrySettings};
 use mfa_phone_handler::phone::PhoneMethod;
 use mfa_phone_handler::simulator::{SimOptions, Simulator};

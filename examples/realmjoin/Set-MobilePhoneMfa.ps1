@@ -26,10 +26,16 @@
 
 .PARAMETER phoneNumber
     Mobile phone number in international format, e.g. +491701234567. Also needed to remove:
-    the API removes the number only when it is the one registered.
+    the API removes the number only when it is the one registered. May be left out only for a
+    removal with RemoveRegisteredNumber.
 
 .PARAMETER Remove
     $false (default) sets or updates the mobile phone method; $true removes it.
+
+.PARAMETER RemoveRegisteredNumber
+    With Remove $true and no phoneNumber: remove whatever number the mobile phone method holds,
+    as the RealmJoin runbook did (the API's removeRegisteredNumber). The number removed is
+    printed masked (removedNumber). Without it a removal needs the registered number.
 
 .PARAMETER CallerName
     Who asked for the change; recorded with the authenticated caller. RealmJoin fills it in.
@@ -42,10 +48,11 @@ param(
     [Parameter(Mandatory = $true)]
     [string] $UserId,
 
-    [Parameter(Mandatory = $true)]
-    [string] $phoneNumber,
+    [string] $phoneNumber = '',
 
     [bool] $Remove = $false,
+
+    [bool] $RemoveRegisteredNumber = $false,
 
     [Parameter(Mandatory = $true)]
     [string] $CallerName,
@@ -54,6 +61,18 @@ param(
 )
 
 $ErrorActionPreference = 'Stop'
+
+# phoneNumber is required but for a removal of whatever is registered; the API would refuse
+# either mistake too, but only after the token and the call.
+if ($RemoveRegisteredNumber -and -not $Remove) {
+    throw 'RemoveRegisteredNumber applies to a removal: set Remove to $true as well.'
+}
+if ($RemoveRegisteredNumber -and $phoneNumber) {
+    throw 'Give phoneNumber (remove that number) or RemoveRegisteredNumber (remove whatever number is registered), not both.'
+}
+if (-not $RemoveRegisteredNumber -and -not $phoneNumber) {
+    throw 'phoneNumber is required (for a removal too: the registered number), unless Remove and RemoveRegisteredNumber are both $true.'
+}
 
 $functionUrl = Get-AutomationVariable -Name 'MfaFunctionUrl'
 $audience = Get-AutomationVariable -Name 'MfaApiAudience'
@@ -79,10 +98,15 @@ function Get-ApiToken([string] $Resource) {
 $token = Get-ApiToken -Resource $audience
 
 $body = @{
-    UserId      = $UserId
-    phoneNumber = $phoneNumber
-    Remove      = $Remove
-    CallerName  = $CallerName
+    UserId     = $UserId
+    Remove     = $Remove
+    CallerName = $CallerName
+}
+if ($RemoveRegisteredNumber) {
+    $body.removeRegisteredNumber = $true
+}
+else {
+    $body.phoneNumber = $phoneNumber
 }
 # The job's id as requestId: the result echoes it, and a job sent again is answered once.
 if ($PSPrivateMetadata.JobId) {
@@ -131,6 +155,9 @@ foreach ($line in $result.log) {
 }
 foreach ($warning in $result.warnings) {
     Write-Warning "$($warning.code): $($warning.message)"
+}
+if ($result.removedNumber) {
+    Write-Output "Removed number: $($result.removedNumber)"
 }
 if ($result.conflictOwner) {
     Write-Output "The number is held by: $($result.conflictOwner.userPrincipalName) ($($result.conflictOwner.phoneType))"

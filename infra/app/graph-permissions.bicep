@@ -23,8 +23,9 @@
 //   this identity could mint a Temporary Access Pass for any user or delete their Authenticator.
 //   scripts/check-infra.sh fails CI if any template grants it again; DEPLOY.md says how to remove
 //   it from an identity an earlier version of this template granted it to.
-//   AuditLog.Read.All                       only with enableOwnerSearch: the search for the user
-//                                           who already holds a conflicting number reads the
+//   AuditLog.Read.All                       only with enableOwnerSearch or enableReadiness: the
+//                                           search for the user who already holds a conflicting
+//                                           number, and the readiness scan, read the
 //                                           authentication-methods registration report (which also
 //                                           needs an Entra ID P1/P2 licence in the tenant).
 //   Mail.Send                               only with enableUserNotifications and not
@@ -62,14 +63,23 @@
 //                                           groups holding privileged roles (GET /groups/{id}/owners),
 //                                           the service principals among those groups' members,
 //                                           and which role holders are groups; with enableMethodPolicy: is the
-//                                           user in the SMS/voice policy's include/exclude groups.
+//                                           user in the SMS/voice policy's include/exclude groups;
+//                                           with enableReadiness: the members (transitive) of every
+//                                           group the methods policy targets.
 //                                           checkMemberGroups on a user needs User.Read.All and
 //                                           GroupMember.Read.All (both granted).
-//   Policy.Read.AuthenticationMethod        only with enableMethodPolicy: GET
+//   Policy.Read.AuthenticationMethod        only with enableMethodPolicy or enableReadiness: GET
 //                                           /policies/authenticationMethodsPolicy/
-//                                           authenticationMethodConfigurations/sms and /voice (its
-//                                           least-privileged application permission; Policy.Read.All
-//                                           is the broader alternative).
+//                                           authenticationMethodConfigurations/sms and /voice (and,
+//                                           for the readiness scan, the other methods'
+//                                           configurations); its least-privileged application
+//                                           permission; Policy.Read.All is the broader alternative.
+//
+// The readiness scan (enableReadiness) needs exactly AuditLog.Read.All,
+// Policy.Read.AuthenticationMethod and GroupMember.Read.All beyond the roles granted always. With
+// it off they are granted only for the features above that need them: scripts/check-infra.sh
+// evaluates each assignment's condition and fails when one is granted with every switch off, or
+// not granted with enableReadiness alone.
 //
 // The app role ids, for checking an assignment by hand (GRAPH_PERMISSIONS_GRANTED lists names).
 // Verified against microsoftgraph/microsoft-graph-devx-content permissions/new/provisioningInfo.json
@@ -116,22 +126,27 @@ param enableProtectedAccounts bool
 @description('Method policy: grant Policy.Read.AuthenticationMethod (the SMS and voice method configurations) and GroupMember.Read.All (their target groups).')
 param enableMethodPolicy bool
 
+@description('Readiness scans in the Function App: grant AuditLog.Read.All (the registration report), Policy.Read.AuthenticationMethod (the methods policy) and GroupMember.Read.All (its target groups).')
+param enableReadiness bool
+
 var alwaysNeeded = [
   'UserAuthMethod-Phone.ReadWrite.All'
   'UserAuthenticationMethod.Read.All'
   'User.Read.All'
 ]
-var ownerSearchRoles = enableOwnerSearch ? ['AuditLog.Read.All'] : []
+var grantAuditLogRead = enableOwnerSearch || enableReadiness
+var auditLogRoles = grantAuditLogRead ? ['AuditLog.Read.All'] : []
 var grantOrganizationRead = enableUserNotifications && readOrganizationName
 var grantMailSend = enableUserNotifications && !scopeMailSendInExchange
 var mailRoles = grantMailSend ? ['Mail.Send'] : []
 var organizationRoles = grantOrganizationRead ? ['Organization.Read.All'] : []
 var notificationRoles = concat(mailRoles, organizationRoles)
-var grantGroupMemberRead = enableProtectedAccounts || enableMethodPolicy
+var grantGroupMemberRead = enableProtectedAccounts || enableMethodPolicy || enableReadiness
+var grantPolicyRead = enableMethodPolicy || enableReadiness
 var protectedAccountRoles = enableProtectedAccounts ? ['RoleManagement.Read.Directory', 'PrivilegedEligibilitySchedule.Read.AzureADGroup', 'Application.Read.All'] : []
-var methodPolicyRoles = enableMethodPolicy ? ['Policy.Read.AuthenticationMethod'] : []
+var methodPolicyRoles = grantPolicyRead ? ['Policy.Read.AuthenticationMethod'] : []
 var groupRoles = grantGroupMemberRead ? ['GroupMember.Read.All'] : []
-var roleNames = concat(alwaysNeeded, ownerSearchRoles, notificationRoles, protectedAccountRoles, groupRoles, methodPolicyRoles)
+var roleNames = concat(alwaysNeeded, auditLogRoles, notificationRoles, protectedAccountRoles, groupRoles, methodPolicyRoles)
 
 // The Microsoft Graph service principal; '00000003-0000-0000-c000-000000000000' is Graph's
 // well-known appId in every tenant and cloud.
@@ -160,7 +175,8 @@ resource userReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
   appRoleId: filter(graph.appRoles, appRole => appRole.value == 'User.Read.All')[0].id
 }
 
-resource auditLogReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (enableOwnerSearch) {
+// One assignment for the owner search and the readiness scan.
+resource auditLogReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantAuditLogRead) {
   principalId: principalId
   resourceId: graph.id
   appRoleId: filter(graph.appRoles, appRole => appRole.value == 'AuditLog.Read.All')[0].id
@@ -196,14 +212,14 @@ resource applicationReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (enabl
   appRoleId: filter(graph.appRoles, appRole => appRole.value == 'Application.Read.All')[0].id
 }
 
-// One assignment for both features: the same role twice would be the same assignment.
+// One assignment for every feature that needs it: the same role twice would be the same assignment.
 resource groupMemberReadAll 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantGroupMemberRead) {
   principalId: principalId
   resourceId: graph.id
   appRoleId: filter(graph.appRoles, appRole => appRole.value == 'GroupMember.Read.All')[0].id
 }
 
-resource policyReadAuthenticationMethod 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (enableMethodPolicy) {
+resource policyReadAuthenticationMethod 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantPolicyRead) {
   principalId: principalId
   resourceId: graph.id
   appRoleId: filter(graph.appRoles, appRole => appRole.value == 'Policy.Read.AuthenticationMethod')[0].id

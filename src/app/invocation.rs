@@ -56,12 +56,7 @@ fn deployment_warnings(state: &AppState, outcome: &mut Outcome) {
              set; set it to the app's resource ids (DEPLOY.md)",
         );
     }
-    let broader = state
-        .grants
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .broader
-        .clone();
+    let broader = crate::mutex::lock(&state.grants).broader.clone();
     if !broader.is_empty() {
         outcome.warn(
             WarningCode::ExcessGraphPermissions,

@@ -29,7 +29,7 @@ use self::run::{Ended, RunStatus, is_folder, now_seconds, record};
 use super::{AppState, invocation_id, read_envelope};
 use crate::caller::{Access, Identified};
 use crate::host::{self, Envelope, HttpTriggerRequest, QueueMessage};
-use crate::readiness::CleanupKey;
+use crate::phone::CleanupKey;
 use crate::readiness::output::{CLEANUP_CSV, READINESS_CSV, READINESS_HTML, READINESS_JSON};
 use crate::readiness::summary::iso;
 use crate::report::{ErrorCode, Failure};

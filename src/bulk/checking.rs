@@ -11,7 +11,7 @@ use super::header::Layout;
 use super::input::{InputError, Table};
 use super::problem::Problem;
 use super::rows::Operation;
-use crate::cli::progress::Progress;
+use crate::progress::Progress;
 
 /// What checking the file found.
 pub struct Checked {

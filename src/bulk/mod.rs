@@ -16,7 +16,6 @@ mod finish;
 pub mod header;
 pub mod input;
 pub mod options;
-pub mod output;
 pub mod pacing;
 mod prepare;
 pub mod problem;

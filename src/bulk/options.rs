@@ -7,7 +7,7 @@ use url::Url;
 
 use super::endpoint::{Endpoint, HttpEndpoint};
 use super::queued::QueueEndpoint;
-use crate::cli::api::{FUNCTION_KEY_VARIABLE, KeySource};
+use crate::api_credentials::{FUNCTION_KEY_VARIABLE, KeySource};
 
 /// `bulk`: its options as clap reads them. [`Options`] is what the run uses, checked.
 #[derive(Clone, Debug, clap::Args)]
@@ -23,7 +23,8 @@ Exit status:
   0  every change succeeded
   1  a change failed or was not sent, a bad row was skipped, or the run was stopped (the
      report says which; the same command goes on where it stopped)
-  2  the file or the options are wrong, or the endpoint refused every request: nothing was
+  2  the file or the options are wrong, the run's state is refused (not signed with this
+     machine's key, edited, or a link), or the endpoint refused every request: nothing was
      sent (or nothing reached the handler), and no report is written"
 )]
 pub struct BulkArgs {
@@ -43,7 +44,7 @@ pub struct BulkArgs {
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub result_wait: u64,
     #[command(flatten)]
-    pub credentials: crate::cli::api::ApiCredentials,
+    pub credentials: crate::api_credentials::ApiCredentials,
     /// The handler plans every row; nothing is written
     #[arg(long)]
     pub dry_run: bool,

@@ -93,9 +93,7 @@ impl WriteLimit {
 /// A lock of the run's shared state, taken also after a panic elsewhere held it (the run's
 /// counts and outcomes stay readable).
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    crate::mutex::lock(mutex)
 }
 
 #[cfg(test)]

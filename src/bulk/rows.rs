@@ -4,8 +4,8 @@
 
 use super::header::{Layout, Role};
 use super::problem::Problem;
+use crate::phone::CleanupKey;
 use crate::phone::{PhoneNumber, PhoneType};
-use crate::readiness::fingerprint::CleanupKey;
 use crate::user::UserRef;
 
 /// The longest `CallerName` the handler takes.

@@ -10,6 +10,7 @@ use std::path::Path;
 use super::problem::Problem;
 use super::row_outcome::{RowOutcome, masked};
 use super::rows::Operation;
+use crate::spreadsheet::as_text;
 
 /// How many rows the page lists in full (the CSV has every one).
 const PAGE_ROWS: usize = 2_000;
@@ -174,45 +175,7 @@ pub fn write_csv(path: &Path, lines: &[Line<'_>], delimiter: u8) -> std::io::Res
     }
     writer.flush()?;
     drop(writer);
-    super::output::write_new(path, &bytes)
-}
-
-/// A cell Excel keeps as text: one whose first character other than a space would start a
-/// formula (`=`, `+`, `-`, `@`, a tab or a carriage return, or their full-width and small
-/// forms, which some spreadsheets also read as operators) gets a leading apostrophe, as OWASP's
-/// CSV-injection guidance advises; and a line break or other control character inside a cell
-/// becomes a space, so that no line of the cell starts one either.
-pub fn as_text(cell: &str) -> String {
-    let starts_formula = |c: char| {
-        matches!(
-            c,
-            '=' | '+'
-                | '-'
-                | '@'
-                | '\t'
-                | '\r'
-                | '\n'
-                | '\u{FF1D}'
-                | '\u{FF0B}'
-                | '\u{FF0D}'
-                | '\u{FF20}'
-                | '\u{FE66}'
-                | '\u{FE62}'
-                | '\u{FE63}'
-                | '\u{FE6B}'
-                | '\u{2212}'
-        )
-    };
-    let first = cell.chars().find(|c| *c != ' ' && *c != '\u{3000}');
-    let flat: String = cell
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if first.is_some_and(starts_formula) {
-        format!("'{flat}")
-    } else {
-        flat
-    }
+    crate::files::write_new(path, &bytes)
 }
 
 /// The outcome counts the chart shows, by label, in a fixed order of kinds.
@@ -238,7 +201,7 @@ fn tally(lines: &[Line<'_>]) -> (BTreeMap<String, usize>, BTreeMap<String, usize
 ///
 /// The file cannot be written.
 pub fn write_html(path: &Path, lines: &[Line<'_>], heading: &Heading<'_>) -> std::io::Result<()> {
-    super::output::write_new(path, html(lines, heading).as_bytes())
+    crate::files::write_new(path, html(lines, heading).as_bytes())
 }
 
 /// The page.
@@ -407,29 +370,7 @@ mod tests {
     use crate::phone::PhoneType;
 
     #[test]
-    fn cells_stay_text_and_the_page_stays_inert() {
-        assert_eq!(as_text("+49 ********67"), "'+49 ********67");
-        assert_eq!(as_text("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(as_text("adele@contoso.com"), "adele@contoso.com");
-        for cell in [
-            " =1+1",
-            "\t=1+1",
-            "\u{FF1D}1+1",
-            "\u{FF0B}49 170",
-            "\u{FF0D}1",
-            "\u{FF20}SUM(A1)",
-            "\r=1",
-            "-2+3",
-        ] {
-            let text = as_text(cell);
-            assert!(text.starts_with('\''), "{cell:?} became {text:?}");
-            assert!(!text.contains(['\r', '\n', '\t']), "{text:?}");
-        }
-        assert_eq!(
-            as_text("held back\n=HYPERLINK(\"x\")"),
-            "held back =HYPERLINK(\"x\")",
-            "no line inside a cell starts a formula"
-        );
+    fn the_page_stays_inert() {
         let operation = Operation {
             line: 2,
             user: "<script>alert(1)</script>@contoso.com".into(),

@@ -18,7 +18,8 @@ use super::row_outcome::RowOutcome;
 use super::rows::Operation;
 use super::schedule::Schedule;
 use super::state::State;
-use crate::cli::progress::Progress;
+use crate::backoff::Backoff;
+use crate::progress::Progress;
 use crate::request::parameters::{
     CALLER_NAME, DRY_RUN, LANGUAGE_OVERRIDE, NOTIFY_USER, NUMBER_FINGERPRINT, OPERATION,
     PHONE_NUMBER, PHONE_TYPE, REQUEST_ID, SMS_SIGN_IN, USER_ID,
@@ -257,7 +258,7 @@ impl Sender<'_> {
                 pause_all,
             } => {
                 let backoff = retry_after.unwrap_or_else(|| {
-                    Duration::from_secs(1 << attempt.min(5)).min(LONGEST_BACKOFF)
+                    Backoff::new(Duration::from_secs(1), LONGEST_BACKOFF).after(attempt)
                 });
                 if pause_all {
                     self.pacer.hold(backoff);
@@ -440,13 +441,9 @@ pub(super) async fn send_all(
     };
     display.finish();
     Sent {
-        outcomes: outcomes
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        outcomes: crate::mutex::into_inner(outcomes),
         interrupted,
-        fatal: fatal
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        fatal: crate::mutex::into_inner(fatal),
         reached: counts.reached.load(Ordering::Relaxed),
         settled_earlier: counts.skipped.load(Ordering::Relaxed),
     }

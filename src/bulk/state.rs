@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::row_outcome::RowOutcome;
-use super::state_key::{StateKey, hex_decode, hex_encode, no_follow};
+use super::state_key::{StateKey, hex_decode, hex_encode};
+use crate::files::no_follow;
 
 /// The state file's name in the output directory.
 pub const FILE_NAME: &str = "bulk-state.jsonl";

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::files::no_follow;
+
 /// The key file's name in the configuration directory.
 const FILE_NAME: &str = "bulk-state.key";
 /// The key's length in bytes (written as hex): SHA-256's block, HMAC's own key length.
@@ -141,13 +143,6 @@ fn create(path: &Path) -> Result<StateKey, String> {
         .and_then(|()| file.sync_all())
         .map_err(describe)?;
     Ok(key)
-}
-
-/// `options` that refuse to open a symbolic link (on Unix; Windows opens the link itself).
-pub fn no_follow(options: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(options, libc::O_NOFOLLOW);
-    options
 }
 
 /// Lower-case hex.

@@ -54,11 +54,22 @@ pub struct ReportFiles {
 impl RunSummary {
     pub(super) fn new(options: &Options) -> RunSummary {
         RunSummary {
-            command: "bulk",
-            exit_status: NOTHING_SENT,
-            file: options.file.clone(),
             dry_run: options.dry_run,
             destination: options.destination(),
+            started: Some(Instant::now()),
+            ..RunSummary::refused(options.file.clone(), None)
+        }
+    }
+
+    /// The summary of a run that read nothing yet: exit 2, nothing counted (as printed when
+    /// the options are refused, with why).
+    pub fn refused(file: PathBuf, stopped: Option<String>) -> RunSummary {
+        RunSummary {
+            command: "bulk",
+            exit_status: NOTHING_SENT,
+            file,
+            dry_run: false,
+            destination: String::new(),
             rows: 0,
             changes: 0,
             users: 0,
@@ -69,11 +80,11 @@ impl RunSummary {
             not_sent: 0,
             settled_earlier: 0,
             interrupted: false,
-            stopped: None,
+            stopped,
             report: None,
             state: None,
             elapsed_seconds: 0.0,
-            started: Some(Instant::now()),
+            started: None,
         }
     }
 

@@ -1,13 +1,14 @@
 //! The command line, defined once with clap: every subcommand, its options, their defaults and
 //! the environment variables they fall back to. `--help`, the shell completions and the parser
 //! are generated from this one definition, so they cannot disagree. Each subcommand's own
-//! module turns its arguments into what it runs; `main` only dispatches.
+//! module turns its arguments into what it runs; `main` only dispatches. The command line is
+//! on top: it names every command's module and no module names it (what the tools share, the
+//! progress display and the API's credentials, lives below them in `progress` and
+//! `api_credentials`).
 //!
 //! With no subcommand the binary serves as the custom handler: that is how the Functions host
 //! starts it (host.json's `defaultExecutablePath`, with `arguments: ["serve"]`).
 
-pub mod api;
-pub mod progress;
 pub mod readiness;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
@@ -25,9 +26,15 @@ Exit status:
     name = "mfa-phone-handler",
     version,
     propagate_version = true,
-    after_help = "With no command it serves as the Azure Functions custom handler, as the \
-                  Functions host starts it. Settings are app settings (environment variables): \
-                  README.md, Configuration."
+    after_help = "\
+With no command it serves as the Azure Functions custom handler, as the Functions host starts
+it. Settings are app settings (environment variables): README.md, Configuration.
+
+Exit status (each command's --help gives its own):
+  0  done
+  1  the work failed, or found what it checks for (bulk: a change failed; preflight: a check
+     failed)
+  2  the options are wrong, or the work could not be started (nothing was done)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -44,19 +51,23 @@ FUNCTIONS_CUSTOMHANDLER_PORT. Stops on SIGTERM or Ctrl-C after the invocations i
 
 Exit status:
   0  stopped when asked
-  1  the settings are wrong, or the server failed")]
+  1  the settings are wrong, or the server failed
+  2  the options are wrong")]
     Serve,
     /// Set or remove the phones a CSV lists, through the HTTP trigger or the request queue
     Bulk(Box<crate::bulk::options::BulkArgs>),
     /// Run the handler against a simulated Graph tenant, behind a miniature Functions host
+    // The release build has no simulator: the commands that need it are not offered there.
+    #[cfg_attr(not(feature = "simulator"), command(hide = true))]
     Demo(DemoArgs),
     /// Run only the simulated Graph and print the settings a handler needs to use it
+    #[cfg_attr(not(feature = "simulator"), command(hide = true))]
     Simulate(SimulateArgs),
     /// Print the API's OpenAPI 2.0 definition (or the Power Platform custom connector's)
     Openapi(OpenapiArgs),
     /// Check, before the first `azd up`, that the azd environment, your tools and your rights
     /// can deploy (changes nothing)
-    Preflight(PreflightArgs),
+    Preflight(crate::preflight::PreflightArgs),
     /// After a deployment: check that the deployed app answers as it should (writes nothing)
     Smoke(Box<crate::smoke::SmokeArgs>),
     /// Who Microsoft's SMS and voice retirement blocks, from when, and which phones can go
@@ -64,8 +75,9 @@ Exit status:
     Readiness(readiness::ReadinessArgs),
     /// Print a completion script for a shell
     #[command(after_help = "\
-Install (PowerShell): add the script to your profile
-  mfa-phone-handler completions powershell | Out-File -Append -Encoding utf8 $PROFILE
+Install (PowerShell): let your profile load it, so it follows upgrades
+  if (-not (Test-Path $PROFILE)) { New-Item -ItemType File -Force -Path $PROFILE | Out-Null }
+  Add-Content $PROFILE 'mfa-phone-handler completions powershell | Out-String | Invoke-Expression'
   . $PROFILE
 Install (bash):
   mfa-phone-handler completions bash > ~/.local/share/bash-completion/completions/mfa-phone-handler
@@ -83,7 +95,9 @@ Exit status:
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Stops on Ctrl-C or SIGTERM; the handler and the storage emulator it started end with it,
-however it ends.
+however it ends. With Azurite installed (scripts/test puts it under target/tools/azurite, or
+MFA_AZURITE names its azurite.js) the demo's queue is a real storage queue; without it the
+queue is simulated in memory and the demo says how to get Azurite.
 
 Exit status:
   0  stopped when asked
@@ -120,33 +134,6 @@ pub struct OpenapiArgs {
     pub connector: bool,
 }
 
-/// `preflight`.
-#[derive(Debug, Args)]
-#[command(after_help = "\
-Run it from the repository root. It asks azd, az, Azure and Microsoft Entra (through your own
-az and azd sign-ins) and changes nothing. One line per check: ok, FAIL (with a fix: line),
-warn, skip, or ???? (could not be checked, and why). DEPLOY.md, What preflight checks, lists
-every check.
-
-Exit status:
-  0  nothing failed: ready for azd up
-  1  a check failed: fix it first
-  2  nothing failed, but a check could not be made (no az, no sign-in, no network, an answer
-     it did not understand); or the options are wrong")]
-pub struct PreflightArgs {
-    /// The azd environment to check (default: azd's selected environment)
-    #[arg(long, short = 'e', value_name = "NAME")]
-    pub environment: Option<String>,
-    /// Print one JSON object (every check, the exit status) on stdout instead of the lines
-    #[arg(long)]
-    pub json: bool,
-    /// How long one az or azd command may take, in seconds
-    #[arg(long, hide = true, value_name = "SECONDS", default_value_t = 60,
-          env = "MFA_PREFLIGHT_COMMAND_TIMEOUT_SECONDS",
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub command_timeout: u64,
-}
-
 /// `completions`.
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -156,25 +143,23 @@ pub struct CompletionsArgs {
 }
 
 impl Cli {
-    /// The one JSON object a command asked for `--json` prints when its options are refused
-    /// (`{command, exitStatus: 2, stopped}`); `None` for help, `--version`, or without `--json`.
+    /// The one JSON object a command asked for `--json` prints when its options are refused,
+    /// in the shape that command's summary has (bulk's counts at zero; elsewhere `{command,
+    /// exitStatus: 2, stopped}`); `None` for help, `--version`, or without `--json`. Whether
+    /// `--json` was asked for is clap's own reading of the arguments, errors set aside.
     pub fn json_refusal(
-        arguments: impl Iterator<Item = String>,
+        arguments: impl IntoIterator<Item = std::ffi::OsString>,
         error: &clap::Error,
     ) -> Option<String> {
         if !error.use_stderr() {
             return None;
         }
-        let arguments: Vec<String> = arguments.collect();
-        let command = arguments.first()?;
-        let takes_json = Cli::command()
-            .find_subcommand(command)
-            .is_some_and(|found| {
-                found
-                    .get_arguments()
-                    .any(|argument| argument.get_id() == "json")
-            });
-        if !takes_json || !arguments.iter().any(|argument| argument == "--json") {
+        let matches = Cli::command()
+            .ignore_errors(true)
+            .try_get_matches_from(arguments)
+            .ok()?;
+        let (command, found) = matches.subcommand()?;
+        if !found.try_get_one::<bool>("json").ok().flatten().copied()? {
             return None;
         }
         // clap's message, its first paragraph on one line (the usage and the hint left out).
@@ -187,25 +172,66 @@ impl Cli {
             .collect::<Vec<_>>()
             .join(" ");
         let stopped = stopped.trim_start_matches("error: ").to_owned();
-        Some(
-            serde_json::json!({
+        let summary = match command {
+            "bulk" => {
+                let file = found
+                    .try_get_one::<std::path::PathBuf>("file")
+                    .ok()
+                    .flatten()
+                    .cloned()
+                    .unwrap_or_default();
+                serde_json::to_string(&crate::bulk::summary::RunSummary::refused(
+                    file,
+                    Some(stopped),
+                ))
+                .ok()?
+            }
+            "readiness" => {
+                let out = found
+                    .try_get_one::<std::path::PathBuf>("out")
+                    .ok()
+                    .flatten()
+                    .cloned()
+                    .unwrap_or_default();
+                let mode = if found.contains_id("endpoint") {
+                    crate::readiness::command_summary::Mode::Download
+                } else {
+                    crate::readiness::command_summary::Mode::Scan
+                };
+                crate::readiness::command_summary::CommandSummary::stopped(
+                    mode,
+                    &out,
+                    Some(stopped),
+                )
+                .to_line()
+            }
+            _ => serde_json::json!({
                 "command": command,
                 "exitStatus": 2,
                 "stopped": stopped,
             })
             .to_string(),
-        )
+        };
+        Some(summary)
     }
 
     /// Prints the completion script for `shell` to stdout.
-    pub fn print_completions(shell: clap_complete::Shell) {
+    /// A reader that stops early (`| head`) is no error: the script is written whole or as far
+    /// as it is read, never with a panic.
+    ///
+    /// # Errors
+    ///
+    /// Writing to stdout failed other than by a closed pipe.
+    pub fn print_completions(shell: clap_complete::Shell) -> std::io::Result<()> {
+        use std::io::Write;
         let mut command = Cli::command();
-        clap_complete::generate(
-            shell,
-            &mut command,
-            "mfa-phone-handler",
-            &mut std::io::stdout(),
-        );
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut command, "mfa-phone-handler", &mut script);
+        let mut stdout = std::io::stdout().lock();
+        match stdout.write_all(&script).and_then(|()| stdout.flush()) {
+            Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error),
+            _ => Ok(()),
+        }
     }
 }
 

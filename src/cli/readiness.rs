@@ -1,6 +1,10 @@
 //! The `readiness` command's options (clap derive): where the files go, the per-user read,
 //! what the clean-up includes, `--json`; `--endpoint` to download the Function App's latest
-//! scan instead (with the function key and audience every tool uses).
+//! scan instead (with the function key and audience every tool uses). [`command`] runs it: it
+//! builds the process from the handler's whole configuration, so it sits here on top, with
+//! the command line, rather than in `readiness` below `config`.
+
+pub mod command;
 
 use std::path::PathBuf;
 
@@ -12,9 +16,10 @@ use clap::{Args, ValueEnum};
 Runs with the identity and settings the handler reads from its environment (the managed
 identity's IDENTITY_ENDPOINT/IDENTITY_HEADER, a client secret, or, when neither is set, your
 own Azure CLI sign-in; GRAPH_ENDPOINT, MFA_PROTECTED_GROUP_IDS, MFA_CLEANUP_KEY, ...). It
-writes nothing to Graph. Files in DIR: readiness.csv, readiness.json and, when
+writes nothing to Graph. Files in DIR: readiness.csv, readiness.json, readiness.html and, when
 MFA_CLEANUP_KEY is set, cleanup.csv (bulk's input: `mfa-phone-handler bulk DIR/cleanup.csv
---endpoint ... --dry-run`).
+--endpoint ... --dry-run`). The trend of phoneOnly continues from the readiness.json an
+earlier scan left in DIR.
 
 Exit status:
   0  the scan finished (whatever it found)
@@ -46,7 +51,7 @@ pub struct ReadinessArgs {
     pub endpoint: Option<url::Url>,
     /// With --endpoint: the function key and the audience
     #[command(flatten)]
-    pub credentials: crate::cli::api::ApiCredentials,
+    pub credentials: crate::api_credentials::ApiCredentials,
 }
 
 /// What `--cleanup-include` may add.

@@ -31,14 +31,20 @@ pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 /// service's own clock, so less is enough).
 const CLOCK_SKEW: Duration = Duration::from_secs(120);
 /// How long the keys are kept before they are read again (Entra rolls keys over weeks, and a
-/// key it has just started to use is fetched as soon as a token names it).
-const KEYS_KEPT: Duration = Duration::from_secs(24 * 3600);
+/// key it has just started to use is fetched as soon as a token names it). Twelve hours, as
+/// Microsoft.IdentityModel's `ConfigurationManager.DefaultAutomaticRefreshInterval`.
+const KEYS_KEPT: Duration = Duration::from_secs(12 * 3600);
 /// The most one reading of the keys (both documents) may take.
 const KEYS_WAIT: Duration = Duration::from_secs(10);
-/// How many unknown key ids may each cause one more reading between two regular ones: a
+/// How many unknown key ids may each cause one more reading within [`UNKNOWN_KIDS_WINDOW`]: a
 /// rolled-over key is found at once, and a sender naming made-up key ids cannot make the
 /// handler read the keys for every message.
 const MAX_UNKNOWN_KIDS_TRIED: usize = 16;
+/// How long the unknown key ids' budget lasts from its first use. A sender who spends it on
+/// made-up ids delays a genuine new key by at most this (Microsoft.IdentityModel likewise reads
+/// the keys again on request at most every five minutes: `ConfigurationManager`'s
+/// `DefaultRefreshInterval`), never until the next regular reading.
+const UNKNOWN_KIDS_WINDOW: Duration = Duration::from_secs(5 * 60);
 /// The longest OpenID document read.
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 
@@ -56,20 +62,32 @@ pub struct TokenSettings {
     pub api_client_id: Option<String>,
 }
 
+/// The issuers of the tenant's tokens in the authority's cloud: v2 tokens name the cloud's
+/// v2 issuer, v1 tokens (the API registration's default, accessTokenAcceptedVersion null or 1)
+/// its security token service. They differ by cloud (Microsoft Q&A, "What are the token
+/// issuers for the sovereign cloud", 1190472): the global cloud and US Government issue v1
+/// tokens as `sts.windows.net`; 21Vianet's issues v1 as `sts.chinacloudapi.cn` and v2 as
+/// `login.partner.microsoftonline.cn`, not as its authority `login.chinacloudapi.cn`.
+fn issuers(authority: &Url, tenant: &str) -> Vec<String> {
+    let authority_text = authority.as_str().trim_end_matches('/');
+    let (v2, v1) = match authority.host_str() {
+        Some("login.chinacloudapi.cn" | "login.partner.microsoftonline.cn") => (
+            "https://login.partner.microsoftonline.cn".to_owned(),
+            "https://sts.chinacloudapi.cn",
+        ),
+        _ => (authority_text.to_owned(), "https://sts.windows.net"),
+    };
+    vec![format!("{v2}/{tenant}/v2.0"), format!("{v1}/{tenant}/")]
+}
+
 impl TokenSettings {
     /// What a token must say, when the settings allow checking one at all.
     pub fn expected(&self) -> Option<Expected> {
         let tenant = self.tenant_id.as_ref()?;
         let api = self.api_client_id.as_ref()?;
-        let authority = self.authority.as_str().trim_end_matches('/');
         Some(Expected {
             tenant_id: tenant.clone(),
-            // v2 tokens name the authority's issuer; v1 tokens (the API registration's default,
-            // accessTokenAcceptedVersion null or 1) Entra's security token service.
-            issuers: vec![
-                format!("{authority}/{tenant}/v2.0"),
-                format!("https://sts.windows.net/{tenant}/"),
-            ],
+            issuers: issuers(&self.authority, tenant),
             // v1 tokens carry the app id URI asked for, v2 tokens the client id.
             audiences: vec![format!("api://{api}"), api.clone()],
             skew: CLOCK_SKEW,
@@ -130,8 +148,35 @@ pub struct TokenChecker {
 struct Keys {
     known: Vec<PublicKey>,
     read_at: Option<Instant>,
-    /// Key ids that caused a reading since the last regular one.
-    unknown_tried: Vec<String>,
+    unknown: UnknownKids,
+}
+
+/// The key ids not found in the keys that caused one more reading, within the current window.
+#[derive(Default)]
+struct UnknownKids {
+    tried: Vec<String>,
+    /// When the first of them was tried (`None`: none yet in this window).
+    since: Option<Instant>,
+}
+
+impl UnknownKids {
+    /// Whether `kid`, unknown, is worth one more reading at `now`: not tried in this window and
+    /// the window's budget not spent. A window [`UNKNOWN_KIDS_WINDOW`] old is over.
+    fn worth_reading(&mut self, kid: &str, now: Instant) -> bool {
+        if self
+            .since
+            .is_some_and(|since| now.saturating_duration_since(since) >= UNKNOWN_KIDS_WINDOW)
+        {
+            *self = UnknownKids::default();
+        }
+        self.tried.len() < MAX_UNKNOWN_KIDS_TRIED && !self.tried.iter().any(|tried| tried == kid)
+    }
+
+    /// Records that `kid` was read for at `now` and still not found.
+    fn tried(&mut self, kid: &str, now: Instant) {
+        self.since.get_or_insert(now);
+        self.tried.push(kid.to_owned());
+    }
 }
 
 impl TokenChecker {
@@ -176,9 +221,7 @@ impl TokenChecker {
         if !stale && let Some(key) = find(&keys) {
             return Ok(key);
         }
-        let worth_reading = stale
-            || (keys.unknown_tried.len() < MAX_UNKNOWN_KIDS_TRIED
-                && !keys.unknown_tried.iter().any(|tried| tried == kid));
+        let worth_reading = stale || keys.unknown.worth_reading(kid, Instant::now());
         if worth_reading {
             let fresh = tokio::time::timeout(KEYS_WAIT, self.read_keys())
                 .await
@@ -191,12 +234,12 @@ impl TokenChecker {
                 .map_err(TokenFailure::KeysUnavailable)?;
             tracing::info!(keys = fresh.len(), "read the tenant's token signing keys");
             if stale {
-                keys.unknown_tried.clear();
+                keys.unknown = UnknownKids::default();
             }
             keys.known = fresh;
             keys.read_at = Some(Instant::now());
             if find(&keys).is_none() {
-                keys.unknown_tried.push(kid.to_owned());
+                keys.unknown.tried(kid, Instant::now());
             }
         }
         find(&keys).ok_or_else(|| Refusal::UnknownKey(kid.to_owned()).into())
@@ -247,4 +290,70 @@ fn without_url(error: &reqwest::Error) -> String {
         error_text = error_text.replace(url.as_str(), "");
     }
     error_text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::time::Instant;
+
+    use super::{MAX_UNKNOWN_KIDS_TRIED, UNKNOWN_KIDS_WINDOW, UnknownKids, issuers};
+
+    #[test]
+    fn each_cloud_has_its_own_issuers() {
+        let url = |text: &str| url::Url::parse(text).expect("a URL");
+        assert_eq!(
+            issuers(&url("https://login.microsoftonline.com"), "t1"),
+            [
+                "https://login.microsoftonline.com/t1/v2.0",
+                "https://sts.windows.net/t1/"
+            ]
+        );
+        assert_eq!(
+            issuers(&url("https://login.microsoftonline.us/"), "t1"),
+            [
+                "https://login.microsoftonline.us/t1/v2.0",
+                "https://sts.windows.net/t1/"
+            ]
+        );
+        assert_eq!(
+            issuers(&url("https://login.chinacloudapi.cn"), "t1"),
+            [
+                "https://login.partner.microsoftonline.cn/t1/v2.0",
+                "https://sts.chinacloudapi.cn/t1/"
+            ]
+        );
+    }
+
+    #[test]
+    fn made_up_key_ids_spend_a_budget_that_comes_back_with_time() {
+        let start = Instant::now();
+        let mut unknown = UnknownKids::default();
+        for index in 0..MAX_UNKNOWN_KIDS_TRIED {
+            let kid = format!("made-up-{index}");
+            assert!(unknown.worth_reading(&kid, start), "{kid}");
+            unknown.tried(&kid, start);
+        }
+        assert!(
+            !unknown.worth_reading("made-up-0", start),
+            "an id tried already is not read for again"
+        );
+        let a_minute = start + Duration::from_secs(60);
+        assert!(
+            !unknown.worth_reading("rolled-over", a_minute),
+            "the budget is spent: a genuine new key waits"
+        );
+        let window_over = start + UNKNOWN_KIDS_WINDOW;
+        assert!(
+            unknown.worth_reading("rolled-over", window_over),
+            "a new window: a key Entra started to use is read for within {} s at worst",
+            UNKNOWN_KIDS_WINDOW.as_secs()
+        );
+        unknown.tried("made-up-again", window_over);
+        assert!(
+            !unknown.worth_reading("made-up-again", window_over + Duration::from_secs(1)),
+            "the new window remembers its own tries"
+        );
+    }
 }

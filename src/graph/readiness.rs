@@ -1,7 +1,7 @@
 //! What the readiness scan reads: the registration details report's rows (with their free-text
-//! `methodsRegistered` turned into the classification's methods, unknown names kept), the
-//! whole authentication methods policy (every configuration the classification needs, with
-//! the telecom provider settings of SMS and voice), the users of a targeted group
+//! `methodsRegistered` turned into `retirement::Method`s, unknown names kept), the whole
+//! authentication methods policy (every configuration the classification needs, with the
+//! telecom provider settings of SMS and voice, as `retirement::MethodsPolicy`), the users of a targeted group
 //! (transitively), the guests and whether each is external, and for `--per-user` the users
 //! and each one's methods in `$batch`.
 
@@ -15,7 +15,7 @@ use super::{BatchItem, GraphClient, GraphError, GraphOperation, method_kind, nam
 use crate::method_policy::ChannelPolicy;
 use crate::methods::AuthenticationMethods;
 use crate::phone::PhoneType;
-use crate::readiness::classify::{Configuration, Method as Registered, MethodsPolicy, Provider};
+use crate::retirement::{Configuration, Method as Registered, MethodsPolicy, Provider};
 use crate::user::UserRef;
 
 /// One row of the registration details report, as the scan needs it.

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::backoff::Backoff;
+
 /// Bounds on retrying one Graph request.
 #[derive(Clone, Debug)]
 pub struct RetrySettings {
@@ -51,14 +53,8 @@ pub fn wait_before_retry(
     let unit = unit.clamp(0.0, 1.0);
     match retry_after {
         Some(wait) => wait + wait.mul_f64(0.1 * unit),
-        None => {
-            let exponent = attempt.saturating_sub(1).min(16);
-            let ceiling = settings
-                .backoff_base
-                .saturating_mul(1 << exponent)
-                .min(settings.backoff_cap);
-            ceiling.mul_f64(unit)
-        }
+        None => Backoff::new(settings.backoff_base, settings.backoff_cap)
+            .full_jitter(attempt.saturating_sub(1), unit),
     }
 }
 

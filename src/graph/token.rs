@@ -74,9 +74,7 @@ impl TokenSource {
     }
 
     fn last(&self) -> std::sync::MutexGuard<'_, Option<AccessToken>> {
-        self.last
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::mutex::lock(&self.last)
     }
 }
 

@@ -136,9 +136,7 @@ impl Notifier {
     }
 
     fn organization_state(&self) -> std::sync::MutexGuard<'_, OrganizationName> {
-        self.organization
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::mutex::lock(&self.organization)
     }
 
     fn organization(&self) -> Option<String> {

@@ -7,15 +7,20 @@
 //!
 //! This module never lets a full number escape into text meant for logs: `Display` and `Debug`
 //! of a [`PhoneNumber`] print the masked form, and [`mask`] masks a number Graph returned.
+//! Where a number must be named without being shown (`cleanup.csv`, a removal's
+//! `numberFingerprint`), [`CleanupKey`] gives its keyed fingerprint: the readiness scan writes
+//! it, `bulk` carries it, the handler checks it.
 
 use std::fmt;
 
 use phonenumber::metadata::DATABASE;
 
+pub use self::fingerprint::CleanupKey;
 pub use self::mask::{mask, printable, redact_numbers};
 pub use self::registered::{Notation, PhoneMethod, RegisteredNumber, SmsSignInState};
 use self::registered::{digits_of, read_by_plan};
 
+mod fingerprint;
 mod mask;
 mod registered;
 

@@ -107,10 +107,7 @@ impl Policies {
         &self,
         policies: Result<Arc<MethodPolicies>, Arc<GraphError>>,
     ) -> Result<Arc<MethodPolicies>, Arc<GraphError>> {
-        let mut current = self
-            .current
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut current = crate::mutex::lock(&self.current);
         // A failed read does not replace a good one that is still young enough to use.
         let keep_old = policies.is_err()
             && current
@@ -126,10 +123,7 @@ impl Policies {
     }
 
     fn usable(&self) -> Option<Result<Arc<MethodPolicies>, Arc<GraphError>>> {
-        let current = self
-            .current
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = crate::mutex::lock(&self.current);
         let read = current.as_ref()?;
         let young = match &read.policies {
             Ok(_) => read.at.elapsed() < MAX_AGE,

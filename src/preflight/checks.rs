@@ -99,7 +99,7 @@ impl Check {
 
 /// Every check, in DEPLOY.md's order.
 pub fn check(facts: &Facts) -> Vec<Check> {
-    let checks: [fn(&Facts) -> Check; 25] = [
+    let checks: [fn(&Facts) -> Check; 26] = [
         tools::azd_version,
         tools::alpha,
         tools::az_sign_in,
@@ -118,6 +118,7 @@ pub fn check(facts: &Facts) -> Vec<Check> {
         entra::among_writers,
         entra::notifications,
         values::protected_groups,
+        values::extra_app_settings,
         tools::package,
         entra::graph_grants,
         entra::principal_update,
@@ -348,6 +349,7 @@ mod tests {
                 "you among the writers",
                 "notifications",
                 "protected groups",
+                "extra app settings",
                 "package",
                 "Graph grants",
                 "service principal update",
@@ -670,6 +672,47 @@ mod tests {
             }),
             ("deployer queue access", Verdict::Warn, |f| {
                 set(f, "MFA_DEPLOYER_QUEUE_ACCESS", Some("true"))
+            }),
+            ("extra app settings", Verdict::Ok, |f| {
+                set(
+                    f,
+                    "MFA_EXTRA_APP_SETTINGS",
+                    Some(r#"{"MFA_HTTP_BUDGET_SECONDS": "60", "MFA_CLEANUP_KEY": "s3cret-value"}"#),
+                )
+            }),
+            ("extra app settings", Verdict::Fail, |f| {
+                set(f, "MFA_EXTRA_APP_SETTINGS", Some(r#"["not", "an object"]"#))
+            }),
+            ("extra app settings", Verdict::Fail, |f| {
+                set(f, "MFA_EXTRA_APP_SETTINGS", Some(" "))
+            }),
+            ("extra app settings", Verdict::Fail, |f| {
+                set(
+                    f,
+                    "MFA_EXTRA_APP_SETTINGS",
+                    Some(r#"{"MFA_USER_LEASES": false}"#),
+                )
+            }),
+            ("extra app settings", Verdict::Fail, |f| {
+                set(
+                    f,
+                    "MFA_EXTRA_APP_SETTINGS",
+                    Some(r#"{"mfa_require_app_role": "false", "MFA_CLEANUP_KEY": "s3cret-value"}"#),
+                )
+            }),
+            ("extra app settings", Verdict::Fail, |f| {
+                set(
+                    f,
+                    "MFA_EXTRA_APP_SETTINGS",
+                    Some(r#"{"MFA_TENANT_ID": "x"}"#),
+                )
+            }),
+            ("extra app settings", Verdict::Warn, |f| {
+                set(
+                    f,
+                    "MFA_EXTRA_APP_SETTINGS",
+                    Some(r#"{"MFA_QUEUE_REQUIRE_CALLER": "false"}"#),
+                )
             }),
         ]
     }

@@ -17,10 +17,38 @@ pub mod versions;
 
 use std::time::Duration;
 
+use clap::Args;
+
 use self::checks::{Check, Verdict};
 use self::facts::Environment;
 use self::runner::Runner;
-use crate::cli::PreflightArgs;
+
+/// `preflight`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Run it from the repository root. It asks azd, az, Azure and Microsoft Entra (through your own
+az and azd sign-ins) and changes nothing. One line per check: ok, FAIL (with a fix: line),
+warn, skip, or ???? (could not be checked, and why). DEPLOY.md, What preflight checks, lists
+every check.
+
+Exit status:
+  0  nothing failed: ready for azd up
+  1  a check failed: fix it first
+  2  nothing failed, but a check could not be made (no az, no sign-in, no network, an answer
+     it did not understand); or the options are wrong")]
+pub struct PreflightArgs {
+    /// The azd environment to check (default: azd's selected environment)
+    #[arg(long, short = 'e', value_name = "NAME")]
+    pub environment: Option<String>,
+    /// Print one JSON object (every check, the exit status) on stdout instead of the lines
+    #[arg(long)]
+    pub json: bool,
+    /// How long one az or azd command may take, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 60,
+          env = "MFA_PREFLIGHT_COMMAND_TIMEOUT_SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub command_timeout: u64,
+}
 
 /// What the command line asks for.
 #[derive(Clone, Debug)]

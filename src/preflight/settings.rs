@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 /// The switches (Bicep `bool` parameters) and their defaults in `infra/main.parameters.json`.
-pub const SWITCHES: [(&str, bool); 12] = [
+pub const SWITCHES: [(&str, bool); 13] = [
     ("MFA_DEPLOYER_QUEUE_ACCESS", false),
     ("MFA_OWNER_SEARCH", true),
     ("MFA_USER_NOTIFICATIONS", false),
@@ -21,6 +21,7 @@ pub const SWITCHES: [(&str, bool); 12] = [
     ("MFA_METHOD_POLICY", true),
     ("MFA_REQUIRE_APP_ROLE", true),
     ("MFA_MANAGE_API_ROLES", true),
+    ("MFA_READINESS_ENABLED", false),
 ];
 
 /// The settings with a fixed set of values (Bicep `@allowed`).
@@ -64,6 +65,53 @@ pub const ID_LISTS: [(&str, Kinds); 7] = [
 
 /// The list of browser origins.
 pub const ORIGINS: &str = "MFA_CORS_ALLOWED_ORIGINS";
+
+/// More app settings, a JSON object merged after the template's own (`extraAppSettings`).
+pub const EXTRA_APP_SETTINGS: &str = "MFA_EXTRA_APP_SETTINGS";
+
+/// App settings the template writes from its own parameters, identity or resources, and the
+/// azd variable that sets each instead (`None`: the template alone decides). Bicep's `union()`
+/// lets a later object's value replace an earlier one's, so `extraAppSettings` would override
+/// them silently, and the handler's check would part from the platform's or the identity's.
+pub const TEMPLATE_OWNED_SETTINGS: [(&str, Option<&str>); 15] = [
+    ("MFA_REQUIRE_APP_ROLE", Some("MFA_REQUIRE_APP_ROLE")),
+    (
+        "MFA_REQUIRE_AUTHENTICATED_CALLER",
+        Some("MFA_ENTRA_AUTHENTICATION"),
+    ),
+    ("MFA_TENANT_ID", None),
+    ("MFA_API_CLIENT_ID", Some("MFA_API_CLIENT_ID")),
+    (
+        "MFA_ALLOWED_CALLERS",
+        Some("MFA_ALLOWED_PRINCIPAL_IDS and MFA_ALLOWED_GROUP_IDS"),
+    ),
+    (
+        "MFA_ALLOWED_CLIENT_APPS",
+        Some("MFA_ALLOWED_CLIENT_APPLICATIONS"),
+    ),
+    ("MFA_PROTECTED_GROUP_IDS", Some("MFA_PROTECTED_GROUP_IDS")),
+    (
+        "MFA_ALLOW_PRIVILEGED_TARGETS",
+        Some("MFA_ALLOW_PRIVILEGED_TARGETS"),
+    ),
+    ("MFA_AZURE_CONTROL_SCOPES", None),
+    ("ARM_ENDPOINT", None),
+    ("GRAPH_ENDPOINT", Some("GRAPH_ENDPOINT")),
+    ("MFA_CREDENTIAL", None),
+    ("AZURE_CLIENT_ID", None),
+    ("MFA_QUEUE_MAX_DEQUEUE_COUNT", None),
+    ("FUNCTIONS_WORKER_RUNTIME", None),
+];
+
+/// Settings that weaken a check the deployment makes by default: allowed in
+/// `extraAppSettings` (DEPLOY.md says when), but worth a second look; with the value that
+/// weakens it.
+pub const WEAKENING_SETTINGS: [(&str, &str); 4] = [
+    ("MFA_QUEUE_REQUIRE_CALLER", "false"),
+    ("MFA_ALLOW_KEY_ONLY_CALLERS", "true"),
+    ("MFA_ALLOW_GUEST_CALLERS", "true"),
+    ("MFA_USER_LEASES", "false"),
+];
 
 /// The most object ids built-in authentication takes in `allowedPrincipals.identities`.
 pub const MOST_ALLOWED_PRINCIPALS: usize = 13;

@@ -287,10 +287,7 @@ impl Protection {
     }
 
     fn usable(&self) -> Option<Arc<Snapshot>> {
-        let current = self
-            .current
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = crate::mutex::lock(&self.current);
         current
             .as_ref()
             .filter(|(_, at)| at.elapsed() < MAX_AGE)
@@ -299,11 +296,7 @@ impl Protection {
 
     fn store(&self, snapshot: Snapshot) -> Arc<Snapshot> {
         let snapshot = Arc::new(snapshot);
-        *self
-            .current
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
-            Some((snapshot.clone(), Instant::now()));
+        *crate::mutex::lock(&self.current) = Some((snapshot.clone(), Instant::now()));
         snapshot
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::graph::{GraphError, GraphErrorKind, throttled_for};
-use crate::readiness::pacer::Backoff;
+use crate::readiness::pacer::Pause;
 use crate::user::UserRef;
 
 /// How many times a `$batch` item is asked while Graph throttles it. Graph's advice is to wait
@@ -20,12 +20,12 @@ const LONGEST_WAIT: Duration = Duration::from_secs(60);
 pub(super) type BatchAnswers<T> = Vec<(usize, Result<T, GraphError>)>;
 
 /// One `$batch` of reads, its throttled items asked again after the wait Graph names, which
-/// `backoff` makes every other read of the scan wait too (asking again at once only spends the
+/// `pause` makes every other read of the scan wait too (asking again at once only spends the
 /// bucket that Graph counts while it throttles). A batch that fails as a whole leaves its users
 /// unread, unless a permission is missing.
 pub(super) async fn read_batch<T, F, Fut>(
     users: &[UserRef],
-    backoff: &Backoff,
+    pause: &Pause,
     send: F,
 ) -> Result<HashMap<usize, Result<T, GraphError>>, GraphError>
 where
@@ -38,7 +38,7 @@ where
         if pending.is_empty() {
             break;
         }
-        backoff.wait().await;
+        pause.wait().await;
         let asked: Vec<UserRef> = pending.iter().map(|index| users[*index].clone()).collect();
         let answers = match send(asked).await {
             Ok(answers) => answers,
@@ -65,7 +65,7 @@ where
         }
         pending = again;
         if !pending.is_empty() {
-            backoff.throttled(wait.min(LONGEST_WAIT));
+            pause.throttled(wait.min(LONGEST_WAIT));
         }
     }
     Ok(found)

@@ -6,7 +6,7 @@
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::bulk::output::{NewFile, write_new};
+use crate::files::{NewFile, write_new};
 use crate::readiness::record::{CLEANUP_COLUMNS, CleanupRecord, USER_COLUMNS, UserRecord};
 use crate::readiness::scan::Sink;
 use crate::readiness::summary::Summary;
@@ -18,6 +18,8 @@ pub struct DirectorySink {
     cleanup: Option<csv::Writer<BufWriter<NewFile>>>,
     /// Called with progress as the scan goes.
     progress: Box<dyn FnMut(u64, u64, Option<std::time::Duration>) + Send>,
+    /// Called with more users listed and read (`--per-user`), when asked for.
+    accounts: Option<Box<dyn FnMut(u64, u64) + Send>>,
 }
 
 /// The files' names.
@@ -54,7 +56,15 @@ impl DirectorySink {
             users,
             cleanup,
             progress,
+            accounts: None,
         })
+    }
+
+    /// Also calls `accounts` with more users listed and read as the scan goes (`--per-user`).
+    #[must_use]
+    pub fn with_accounts(mut self, accounts: Box<dyn FnMut(u64, u64) + Send>) -> DirectorySink {
+        self.accounts = Some(accounts);
+        self
     }
 
     /// Flushes the CSV files and writes `readiness.json`.
@@ -112,6 +122,12 @@ impl Sink for DirectorySink {
 
     fn progress(&mut self, pages: u64, users: u64, left: Option<std::time::Duration>) {
         (self.progress)(pages, users, left);
+    }
+
+    fn accounts(&mut self, listed: u64, read: u64) {
+        if let Some(accounts) = &mut self.accounts {
+            accounts(listed, read);
+        }
     }
 }
 

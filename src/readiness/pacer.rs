@@ -6,7 +6,7 @@
 //! of the scan waits before the next `$batch`, not only the one throttled.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -78,22 +78,22 @@ impl Window {
     }
 }
 
-/// The least a throttled read waits, whatever Graph names: its `Retry-After` counts whole
+/// The least a throttled read pauses every read for, whatever Graph names: its `Retry-After` counts whole
 /// seconds, and by then a bucket of any size has refilled enough for a whole `$batch`.
-pub const LEAST_BACKOFF: Duration = Duration::from_secs(1);
+pub const LEAST_PAUSE: Duration = Duration::from_secs(1);
 
 /// When the scan's `$batch` reads may go out again after Graph throttled one of them.
 #[derive(Debug, Default)]
-pub struct Backoff {
+pub struct Pause {
     until: Mutex<Option<Instant>>,
 }
 
-impl Backoff {
+impl Pause {
     /// Graph throttled a read and asked for `wait`: no read goes out before then (at least
-    /// [`LEAST_BACKOFF`] from now); a later instant already set stands.
+    /// [`LEAST_PAUSE`] from now); a later instant already set stands.
     pub fn throttled(&self, wait: Duration) {
-        let at = Instant::now() + wait.max(LEAST_BACKOFF);
-        let mut until = self.until.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = Instant::now() + wait.max(LEAST_PAUSE);
+        let mut until = crate::mutex::lock(&self.until);
         if until.is_none_or(|until| until < at) {
             *until = Some(at);
         }
@@ -102,7 +102,7 @@ impl Backoff {
     /// Waits until reads may go out.
     pub async fn wait(&self) {
         loop {
-            let until = *self.until.lock().unwrap_or_else(PoisonError::into_inner);
+            let until = *crate::mutex::lock(&self.until);
             match until {
                 Some(at) if at > Instant::now() => tokio::time::sleep_until(at).await,
                 _ => return,
@@ -167,9 +167,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn reads_go_at_once_until_graph_throttles_one() {
-        let backoff = Backoff::default();
+        let pause = Pause::default();
         let start = Instant::now();
-        backoff.wait().await;
+        pause.wait().await;
         assert_eq!(start.elapsed(), Duration::ZERO);
     }
 
@@ -177,32 +177,32 @@ mod tests {
     /// second, and the longest wait named stands.
     #[tokio::test(start_paused = true)]
     async fn a_throttled_read_holds_every_read_back_for_the_longest_wait_named() {
-        let backoff = std::sync::Arc::new(Backoff::default());
+        let pause = std::sync::Arc::new(Pause::default());
         let start = Instant::now();
-        backoff.throttled(Duration::from_millis(2));
-        let other = std::sync::Arc::clone(&backoff);
+        pause.throttled(Duration::from_millis(2));
+        let other = std::sync::Arc::clone(&pause);
         let waiter = tokio::spawn(async move {
             other.wait().await;
             Instant::now()
         });
-        backoff.wait().await;
-        assert_eq!(start.elapsed(), LEAST_BACKOFF, "at least a second");
+        pause.wait().await;
+        assert_eq!(start.elapsed(), LEAST_PAUSE, "at least a second");
         assert_eq!(
             waiter.await.ok(),
-            Some(start + LEAST_BACKOFF),
+            Some(start + LEAST_PAUSE),
             "every read waits"
         );
 
         let start = Instant::now();
-        backoff.throttled(Duration::from_secs(3));
-        backoff.throttled(Duration::from_millis(5));
-        backoff.wait().await;
+        pause.throttled(Duration::from_secs(3));
+        pause.throttled(Duration::from_millis(5));
+        pause.wait().await;
         assert_eq!(
             start.elapsed(),
             Duration::from_secs(3),
             "the longer wait stands"
         );
-        backoff.wait().await;
+        pause.wait().await;
         assert_eq!(
             start.elapsed(),
             Duration::from_secs(3),

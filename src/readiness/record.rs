@@ -3,10 +3,11 @@
 //! phone number in it. Also the translation of a per-user read's method kinds into the
 //! classification's methods. It does no IO.
 
-use crate::bulk::run_report::as_text;
 use crate::methods::{AuthenticationMethods, MethodKind};
 use crate::phone::PhoneType;
-use crate::readiness::classify::{Kind, Method, Verdict};
+use crate::readiness::classify::{Kind, Verdict};
+use crate::retirement::Method;
+use crate::spreadsheet::as_text;
 
 /// Whether the handler would refuse to change the user (its own protection verdict).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -14,14 +14,15 @@ use tokio::time::Instant;
 
 use crate::graph::{Denial, GraphClient, GraphError, GraphErrorKind, ListedAccount};
 use crate::methods::AuthenticationMethods;
+use crate::phone::CleanupKey;
 use crate::protection::{Protection, RoleHolders, Verdict as ProtectionVerdict};
 use crate::readiness::batches::read_batch;
-use crate::readiness::classify::{Category, Kind, Method, MethodsPolicy, Subject, classify};
-use crate::readiness::fingerprint::CleanupKey;
-use crate::readiness::pacer::{Backoff, Window};
+use crate::readiness::classify::{Category, Kind, Subject, classify};
+use crate::readiness::pacer::{Pause, Window};
 use crate::readiness::record::{CleanupRecord, Protected, UserRecord, methods_of, removal_order};
 use crate::readiness::standing::{global_admin, kind_of_report_row};
 use crate::readiness::summary::Summary;
+use crate::retirement::{Method, MethodsPolicy};
 use crate::user::UserRef;
 
 /// How a scan runs.
@@ -55,6 +56,9 @@ pub trait Sink: Send {
     fn cleanup(&mut self, record: &CleanupRecord) -> std::io::Result<()>;
     /// How far the scan is: pages read, users classified, the floor of the time left.
     fn progress(&mut self, _pages: u64, _users: u64, _left: Option<Duration>) {}
+    /// `--per-user`: so many more enabled users listed, and so many more of them whose methods
+    /// were read, as it happens (the command adds them up for its time left).
+    fn accounts(&mut self, _listed: u64, _read: u64) {}
 }
 
 /// Why a scan could not be made.
@@ -102,7 +106,7 @@ struct Context {
     /// Guest id (lowercase) → external; or why guests could not be read.
     guests: Result<HashMap<String, bool>, String>,
     /// The back-off every `$batch` read of the scan shares once Graph throttles one.
-    backoff: Backoff,
+    pause: Pause,
 }
 
 /// Runs one scan, handing rows to `sink`.
@@ -228,7 +232,7 @@ async fn prepare(
         groups_of,
         holders,
         guests,
-        backoff: Backoff::default(),
+        pause: Pause::default(),
     })
 }
 
@@ -276,7 +280,7 @@ async fn from_report(
             .as_ref()
             .map(|_| window.floor(settings.reports_limit.0 as u64));
         sink.progress(summary.pages, summary.users, left);
-        cleanup_from_reads(graph, settings, &context.backoff, candidates, summary, sink).await?;
+        cleanup_from_reads(graph, settings, &context.pause, candidates, summary, sink).await?;
     }
     Ok(())
 }
@@ -293,7 +297,7 @@ fn takes_part(settings: &ScanSettings, record: &UserRecord) -> bool {
 async fn cleanup_from_reads(
     graph: &GraphClient,
     settings: &ScanSettings,
-    backoff: &Backoff,
+    pause: &Pause,
     candidates: Vec<UserRecord>,
     summary: &mut Summary,
     sink: &mut dyn Sink,
@@ -307,7 +311,7 @@ async fn cleanup_from_reads(
             .iter()
             .map(|record| UserRef::ObjectId(record.id.to_ascii_lowercase()))
             .collect();
-        let answers = read_batch(&users, backoff, move |asked| async move {
+        let answers = read_batch(&users, pause, move |asked| async move {
             graph.batch_phone_methods(&asked).await
         })
         .await;
@@ -377,13 +381,14 @@ async fn per_user(
             .into_iter()
             .partition(|account| account.enabled);
         disabled += off.len() as u64;
+        sink.accounts(enabled.len() as u64, 0);
         let chunks: Vec<Vec<ListedAccount>> = enabled.chunks(20).map(<[_]>::to_vec).collect();
         let mut reads = futures_util::stream::iter(chunks.into_iter().map(|chunk| async move {
             let users: Vec<UserRef> = chunk
                 .iter()
                 .map(|account| UserRef::ObjectId(account.id.to_ascii_lowercase()))
                 .collect();
-            let answers = read_batch(&users, &context.backoff, move |asked| async move {
+            let answers = read_batch(&users, &context.pause, move |asked| async move {
                 graph.batch_methods(&asked).await
             })
             .await;
@@ -392,6 +397,7 @@ async fn per_user(
         .buffer_unordered(settings.batches_in_flight.max(1));
         while let Some((chunk, answers)) = reads.next().await {
             let answers = answers?;
+            sink.accounts(0, chunk.len() as u64);
             for (index, account) in chunk.iter().enumerate() {
                 let Some(Ok(methods)) = answers.get(&index) else {
                     summary.unreadable(&account.id);

@@ -1,7 +1,7 @@
 //! What a scan adds up to: totals per category and per `affectedFrom`, when it ran, how old the
 //! report was, what it did not cover, the method names it did not know, and what became of
-//! the clean-up file. Written as `readiness.json` and printed by `--json`. Pure: the scan
-//! tells it every user and the times.
+//! the clean-up file, and the trend of `phoneOnly` up to this scan. Written as `readiness.json`
+//! and printed by `--json`. Pure: the scan tells it every user and the times.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::readiness::classify::{Category, FEBRUARY, JULY};
 use crate::readiness::record::UserRecord;
+use crate::readiness::trend::{self, Point};
 
 /// The summary of one scan.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -45,6 +46,10 @@ pub struct Summary {
     /// Seconds the scan waited for the reports limit.
     pub paced_seconds: f64,
     pub duration_seconds: f64,
+    /// `phoneOnly` in the scans before this one that were found (the Function App's kept
+    /// scans, or the earlier `readiness.json` in the command's directory) and in this one, the
+    /// oldest first; empty until [`Summary::set_trend`].
+    pub phone_only_trend: Vec<Point>,
 }
 
 /// A blocked `phoneOnly` user, as the dashboard lists them.
@@ -162,6 +167,32 @@ impl Summary {
                 .is_none_or(|newest| newest < at)
         {
             self.report_refreshed_at = Some(at.to_owned());
+        }
+    }
+
+    /// This scan's point on the trend.
+    pub fn point(&self) -> Point {
+        Point {
+            scanned_at: self.scanned_at.clone(),
+            phone_only: self
+                .categories
+                .get(Category::PhoneOnly.as_str())
+                .copied()
+                .unwrap_or(0),
+        }
+    }
+
+    /// Sets the trend from the `earlier` scans' points, ending with this scan's.
+    pub fn set_trend(&mut self, earlier: Vec<Point>) {
+        self.phone_only_trend = trend::up_to(earlier, self.point());
+    }
+
+    /// The trend to draw: the one set, or this scan alone.
+    pub fn trend(&self) -> Vec<Point> {
+        if self.phone_only_trend.is_empty() {
+            vec![self.point()]
+        } else {
+            self.phone_only_trend.clone()
         }
     }
 

@@ -33,6 +33,10 @@ pub struct Report {
     /// The method of the requested type as it is after the operation (or would be, for a dry
     /// run); null when there is none.
     pub phone_method: Option<MethodSummary>,
+    /// The number a removal took away (or, on a dry run, would), masked as in the log
+    /// (`+49 ********67`): the number named, the one registered (`removeRegisteredNumber`), or
+    /// the one a fingerprint matched. Null unless `action` is `removed`; never the full number.
+    pub removed_number: Option<String>,
     /// Every authentication method the user has after the operation (or would have, on a dry
     /// run): the phones, the other MFA methods by kind, and whether one is phishing-resistant.
     pub methods: Option<MethodsSummary>,
@@ -386,6 +390,7 @@ impl Report {
             dry_run: false,
             user: None,
             phone_method: None,
+            removed_number: None,
             methods: None,
             usable_for: None,
             warnings: Vec::new(),

@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 use super::parameters::{NUMBER_FINGERPRINT, PHONE_NUMBER, REMOVE_REGISTERED_NUMBER};
 use super::values::{boolean, string, text};
 use super::{Kind, Operation};
+use crate::phone::CleanupKey;
 use crate::phone::{PhoneNumber, PhoneType};
-use crate::readiness::fingerprint::CleanupKey;
 use crate::report::{ErrorCode, Failure};
 
 /// The change, with its number.

@@ -132,9 +132,7 @@ async fn read_back(run: &Run<'_>, number: &PhoneNumber) -> ReadBack {
     ReadBack {
         verified,
         never_answered: !answered.load(Ordering::Relaxed),
-        unavailable: unavailable
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        unavailable: crate::mutex::into_inner(unavailable),
     }
 }
 

@@ -27,6 +27,7 @@ use tokio::sync::Semaphore;
 
 use self::picture::Picture;
 use self::wording::{describe_current, describe_request};
+use crate::backoff::Backoff;
 use crate::graph::{GraphClient, GraphError, WriteWindow};
 use crate::locks::UserLocks;
 use crate::notify::Notifier;
@@ -64,7 +65,7 @@ pub struct Services {
     /// How long an invocation waits for a user's lease another instance holds.
     pub lease_wait: Duration,
     /// `MFA_CLEANUP_KEY`: checks a removal's `numberFingerprint`.
-    pub cleanup_key: Option<crate::readiness::fingerprint::CleanupKey>,
+    pub cleanup_key: Option<crate::phone::CleanupKey>,
     /// A caller name whose requests panic, to test that a panic costs one invocation only
     /// (`MFA_TEST_PANIC_CALLER`; simulator builds only).
     #[cfg(feature = "simulator")]
@@ -216,6 +217,12 @@ async fn write_and_verify(run: &Run<'_>, picture: &Picture<'_>, outcome: &mut Ou
         );
     }
     let removed = !outcome.has_failed() && outcome.report().action == Action::Removed;
+    // The number removed is the request's, or the one read for it (removeRegisteredNumber, a
+    // fingerprint); the result names it masked, as the log does, so that a caller who did not
+    // know it learns which number went without the result holding it in full.
+    if removed && let Some(number) = request.operation.number() {
+        outcome.report_mut().removed_number = Some(number.masked());
+    }
     let mut after = if outcome.has_failed() {
         find(&methods.phone, request.phone_type).cloned()
     } else {
@@ -285,7 +292,8 @@ where
     Fut: std::future::Future<Output = Result<Option<T>, E>>,
 {
     let started = tokio::time::Instant::now();
-    let mut wait = Duration::from_millis(250);
+    let backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(2));
+    let mut failures = 0;
     loop {
         if let Some(found) = read().await? {
             return Ok(Some(found));
@@ -294,8 +302,8 @@ where
         if elapsed >= budget {
             return Ok(None);
         }
-        tokio::time::sleep(wait.min(budget - elapsed)).await;
-        wait = (wait * 2).min(Duration::from_secs(2));
+        tokio::time::sleep(backoff.after(failures).min(budget - elapsed)).await;
+        failures += 1;
     }
 }
 

@@ -9,9 +9,9 @@
 use crate::graph::GraphError;
 use crate::methods::AuthenticationMethods;
 use crate::outcome::Outcome;
+use crate::phone::CleanupKey;
 use crate::phone::{PhoneNumber, RegisteredNumber};
 use crate::plan::find;
-use crate::readiness::fingerprint::CleanupKey;
 use crate::report::{ErrorCode, Failure};
 use crate::request::{Operation, Request};
 

@@ -487,7 +487,5 @@ impl Drop for Simulator {
 
 /// Locks a simulator mutex; a poisoned lock (a panicking test thread) still holds valid state.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    crate::mutex::lock(mutex)
 }

@@ -7,16 +7,21 @@
 //! alongside the first read (no round trip of its own) and the read stands only when
 //! ([`UserLease::read_stands`]):
 //! - the lease came at the first asking (nobody held it), within [`GRANT_WITHIN`] of the
-//!   read's sending, and
+//!   read's sending,
+//! - the storage service's clock (the grant's `Date`) agrees with ours within
+//!   [`CLOCK_SKEW`]: the next condition compares the service's Last-Modified with our clock, and
+//!   [`CLOCK_MARGIN`] covers only that much disagreement, and
 //! - the lease blob was last changed (the last holder marks it after its writes, before it lets
 //!   the lease go) more than [`CLOCK_MARGIN`] before the read was sent, or by this instance
 //!   itself (its own mark, by ETag: its own writes ended before its read began, since the
-//!   instance's lock of the user is kept until the lease is let go), which includes the blob
-//!   this instance made for the user's first lease (nobody held a lease on the user before).
+//!   instance's lock of the user is kept until the lease is let go). A blob this instance has
+//!   just made is not its mark: the blob may be missing because it was deleted, and whoever
+//!   held the lease before may have written after the read was sent, so that read is made again.
 //!
 //! Why that is enough: another instance writes only while it holds the lease, and starts a
-//! write attempt only while its last renewal is younger than the lease's duration less
-//! [`WRITE_MARGIN`] ([`UserLease::ready_to_write`] gives the [`WriteWindow`]), each attempt
+//! write attempt only while a renewal made right before it is younger than the lease's duration
+//! less [`WRITE_MARGIN`] ([`UserLease::ready_to_write`] renews and gives the [`WriteWindow`]:
+//! a lease lost since the last renewal is found out then, not trusted), each attempt
 //! abandoned after [`WRITE_ATTEMPT_TIMEOUT`]. If it let the lease go, every write of its was
 //! answered and it marked the blob after the last one, so a write after our read was sent would
 //! have marked the blob after that too. If its lease lapsed (it stopped, lost the storage
@@ -35,15 +40,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use azure_core::http::RequestContent;
+use azure_core::http::headers::HeaderName;
+use azure_core::http::{NoFormat, RequestContent, Response};
+use azure_core::time::parse_rfc7231;
 use azure_storage_blob::models::{
-    BlobClientAcquireLeaseOptions, BlobClientAcquireLeaseResultHeaders,
-    BlockBlobClientUploadOptions,
+    BlobClientAcquireLeaseOptions, BlobClientAcquireLeaseResult,
+    BlobClientAcquireLeaseResultHeaders, BlockBlobClientUploadOptions,
 };
 use azure_storage_blob::{BlobClient, BlobContainerClient};
 use tokio::sync::watch;
 
 use super::{StorageAccount, StorageError, describe_error, status_and_code};
+use crate::backoff::Backoff;
 pub use crate::graph::WriteWindow;
 use crate::mutex::lock;
 
@@ -65,17 +73,22 @@ const GRANT_WITHIN: Duration = Duration::from_secs(3);
 /// How far the storage service's clock (its Last-Modified) may be from ours, and the second it
 /// rounds to.
 const CLOCK_MARGIN: Duration = Duration::from_secs(5);
+/// How far the service's `Date` may be from our clock, beyond the second it rounds down to,
+/// for a read to stand: more, and [`CLOCK_MARGIN`] no longer covers the disagreement.
+const CLOCK_SKEW: Duration = Duration::from_secs(2);
 /// How many users' marks an instance remembers (then it forgets them all and reads again).
 const MARKS_REMEMBERED: usize = 10_000;
-/// The first pause before asking again for a lease another instance holds; it doubles.
-const FIRST_WAIT: Duration = Duration::from_millis(100);
-const LONGEST_WAIT: Duration = Duration::from_secs(2);
+/// The pauses before asking again for a lease another instance holds: from 100 ms, doubling,
+/// up to 2 s, each stretched by up to half again.
+const WAITS: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
 
 /// The leases of the app's storage account.
 pub struct UserLeases {
     account: StorageAccount,
     /// The ETag of this instance's last mark on each user's lease blob.
     own_marks: Arc<Mutex<HashMap<String, String>>>,
+    /// Whether the log has said that the service's clock and ours disagree (said once).
+    said_clock_skew: AtomicBool,
 }
 
 /// A user's lease, held until [`UserLease::release`].
@@ -109,7 +122,9 @@ struct Grant {
     granted: Instant,
     /// When the lease blob was last changed, as the service said at acquisition.
     last_change: Option<SystemTime>,
-    /// Whether that last change was this instance's own mark (the blob it made included).
+    /// Whether the service's clock agreed with ours when it granted the lease ([`clocks_agree`]).
+    clocks_agree: bool,
+    /// Whether that last change was this instance's own mark (not a blob it has just made).
     own_last_change: bool,
     /// Whether another instance held the lease when it was first asked for, or made the blob
     /// while this one tried to.
@@ -123,11 +138,21 @@ impl Grant {
         !self.contended
             && self.asked >= sent.monotonic
             && self.granted.saturating_duration_since(sent.monotonic) <= GRANT_WITHIN
+            && self.clocks_agree
             && (self.own_last_change
                 || self
                     .last_change
                     .is_some_and(|changed| changed + CLOCK_MARGIN < sent.wall))
     }
+}
+
+/// Whether the service's `Date` on an answer (whole seconds, rounded down) agrees within
+/// [`CLOCK_SKEW`] with our clock between the asking's sending (`asked`) and its answer
+/// (`answered`). Pure. No `Date` is no agreement.
+fn clocks_agree(service_date: Option<SystemTime>, asked: SystemTime, answered: SystemTime) -> bool {
+    service_date.is_some_and(|date| {
+        date + Duration::from_secs(1) + CLOCK_SKEW >= asked && date <= answered + CLOCK_SKEW
+    })
 }
 
 /// A moment, by the wall clock (compared with the storage service's Last-Modified) and by the
@@ -163,6 +188,7 @@ impl UserLeases {
         UserLeases {
             account,
             own_marks: Arc::new(Mutex::new(HashMap::new())),
+            said_clock_skew: AtomicBool::new(false),
         }
     }
 
@@ -192,9 +218,10 @@ impl UserLeases {
         };
         let mut contended = false;
         let mut made_container = false;
-        let mut wait = FIRST_WAIT;
+        let mut failures = 0;
+        let mut wait = WAITS.half_jitter(failures, rand::random::<f64>());
         loop {
-            let sent = Instant::now();
+            let sent = Moment::now();
             let asked = blob
                 .acquire_lease(
                     i32::try_from(DURATION.as_secs()).unwrap_or(60),
@@ -223,9 +250,9 @@ impl UserLeases {
                     if Instant::now() + wait > until {
                         return Err(busy());
                     }
-                    let jitter = wait.mul_f64(rand::random::<f64>() * 0.5);
-                    tokio::time::sleep(wait + jitter).await;
-                    wait = (wait * 2).min(LONGEST_WAIT);
+                    tokio::time::sleep(wait).await;
+                    failures += 1;
+                    wait = WAITS.half_jitter(failures, rand::random::<f64>());
                 }
                 (Some(404), Some("ContainerNotFound")) if !made_container => {
                     // Made once per asking: a container that is gone again is not ours to chase.
@@ -233,7 +260,7 @@ impl UserLeases {
                     create_container(&container).await?;
                 }
                 (Some(404), Some("BlobNotFound")) => {
-                    contended |= self.make_blob(&blob, &name).await?;
+                    contended |= self.make_blob(&blob).await?;
                 }
                 _ => return Err(LeaseError::Unavailable(describe_error(&error))),
             }
@@ -247,7 +274,7 @@ impl UserLeases {
     fn granted(
         &self,
         asking: Asking,
-        response: &impl BlobClientAcquireLeaseResultHeaders,
+        response: &Response<BlobClientAcquireLeaseResult, NoFormat>,
     ) -> UserLease {
         let Asking {
             blob,
@@ -261,9 +288,23 @@ impl UserLeases {
             .ok()
             .flatten()
             .map(SystemTime::from);
+        let service_date = response
+            .headers()
+            .get_optional_str(&HeaderName::from_static("date"))
+            .and_then(|date| parse_rfc7231(date).ok())
+            .map(SystemTime::from);
+        let clocks_agree = clocks_agree(service_date, sent.wall, SystemTime::now());
+        if !clocks_agree && !self.said_clock_skew.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "the storage account's clock (Date: {}) is more than {} s from this instance's: \
+                 every change reads the user again under the lease until they agree",
+                service_date.map_or_else(|| "none".to_owned(), |date| format!("{date:?}")),
+                CLOCK_SKEW.as_secs()
+            );
+        }
         let etag = response.etag().ok().flatten().map(|etag| etag.to_string());
         let own_mark = etag.is_some() && lock(&self.own_marks).get(&name) == etag.as_ref();
-        let renewed = Arc::new(Mutex::new(sent));
+        let renewed = Arc::new(Mutex::new(sent.monotonic));
         let (stop_renewing, stop) = watch::channel(false);
         let renewer = tokio::spawn(renew(blob.clone(), id.clone(), renewed.clone(), stop));
         UserLease {
@@ -271,9 +312,10 @@ impl UserLeases {
             id,
             renewed,
             grant: Grant {
-                asked: sent,
+                asked: sent.monotonic,
                 granted: Instant::now(),
                 last_change,
+                clocks_agree,
                 own_last_change: own_mark,
                 contended,
             },
@@ -286,10 +328,10 @@ impl UserLeases {
         }
     }
 
-    /// The user's first lease: makes the blob. Made by us, nobody held a lease on the user
-    /// before (its ETag is remembered as our own mark); made by someone else a moment ago
-    /// (`Ok(true)`: contended), it is asked for again.
-    async fn make_blob(&self, blob: &BlobClient, name: &str) -> Result<bool, LeaseError> {
+    /// Makes the user's lease blob, then it is asked for again. Made by someone else a moment
+    /// ago, `Ok(true)`: contended. Made by us, it is still not our mark: a missing blob may have
+    /// been deleted after another instance's writes, so the read alongside is made again.
+    async fn make_blob(&self, blob: &BlobClient) -> Result<bool, LeaseError> {
         let made = blob
             .upload(
                 RequestContent::from(Vec::<u8>::new()),
@@ -297,12 +339,7 @@ impl UserLeases {
             )
             .await;
         match made {
-            Ok(made) => {
-                if let Some(etag) = made.etag {
-                    remember(&self.own_marks, name, etag.to_string());
-                }
-                Ok(false)
-            }
+            Ok(_) => Ok(false),
             Err(error) if matches!(status_and_code(&error), (Some(409 | 412), _)) => Ok(true),
             Err(error) => Err(LeaseError::Unavailable(format!(
                 "could not create the lease blob: {}",
@@ -318,7 +355,7 @@ struct Asking {
     id: String,
     name: String,
     /// When the asking that was granted was sent.
-    sent: Instant,
+    sent: Moment,
     contended: bool,
 }
 
@@ -346,30 +383,30 @@ impl UserLease {
         self.grant.contended
     }
 
-    /// The window in which a write may be attempted now: the lease is renewed first when the
-    /// renewer is behind (its last renewal older than [`RENEW_EVERY`] and a little more).
+    /// The window in which a write may be attempted now: the lease is renewed first, every
+    /// time, so that a lease lost since the renewer's last renewal (broken, or taken after a
+    /// pause of this instance) is found out before the write rather than trusted.
     ///
     /// # Errors
     ///
     /// [`LeaseError::Unavailable`] when it cannot be renewed: the lease may be lost, and
     /// nothing may be written.
     pub async fn ready_to_write(&self) -> Result<WriteWindow, LeaseError> {
-        let mut last = *lock(&self.renewed);
-        if last.elapsed() > RENEW_EVERY + RENEW_RETRY {
-            let sent = Instant::now();
-            self.blob
-                .renew_lease(self.id.clone(), None)
-                .await
-                .map_err(|error| {
-                    LeaseError::Unavailable(format!(
-                        "the user's lease could not be renewed before a write: {}",
-                        describe_error(&error)
-                    ))
-                })?;
+        let sent = Instant::now();
+        self.blob
+            .renew_lease(self.id.clone(), None)
+            .await
+            .map_err(|error| {
+                LeaseError::Unavailable(format!(
+                    "the user's lease could not be renewed before a write: {}",
+                    describe_error(&error)
+                ))
+            })?;
+        let last = {
             let mut renewed = lock(&self.renewed);
             *renewed = (*renewed).max(sent);
-            last = *renewed;
-        }
+            *renewed
+        };
         self.wrote.store(true, Ordering::SeqCst);
         Ok(WriteWindow {
             start_by: last + (DURATION - WRITE_MARGIN),
@@ -499,7 +536,7 @@ fn remember(marks: &Mutex<HashMap<String, String>>, name: &str, etag: String) {
 mod tests {
     use std::time::{Duration, Instant, SystemTime};
 
-    use super::{CLOCK_MARGIN, GRANT_WITHIN, Grant, Moment};
+    use super::{CLOCK_MARGIN, CLOCK_SKEW, GRANT_WITHIN, Grant, Moment, clocks_agree};
 
     #[test]
     fn a_read_stands_only_when_the_proof_holds() {
@@ -514,11 +551,12 @@ mod tests {
             asked: sent.monotonic,
             granted: sent.monotonic + second,
             last_change: long_ago,
+            clocks_agree: true,
             own_last_change: false,
             contended: false,
         };
         // (what differs from a clear grant, whether the read stands)
-        let cases: [(&str, Grant, bool); 9] = [
+        let cases: [(&str, Grant, bool); 11] = [
             ("a first-asking grant after a long-quiet blob", clear, true),
             (
                 "another instance held it",
@@ -578,6 +616,23 @@ mod tests {
                 false,
             ),
             (
+                "the service's clock disagrees with ours",
+                Grant {
+                    clocks_agree: false,
+                    ..clear
+                },
+                false,
+            ),
+            (
+                "the service's clock disagrees, even with this instance's own mark",
+                Grant {
+                    clocks_agree: false,
+                    own_last_change: true,
+                    ..clear
+                },
+                false,
+            ),
+            (
                 "contended, even with its own mark",
                 Grant {
                     own_last_change: true,
@@ -589,6 +644,30 @@ mod tests {
         ];
         for (case, grant, stands) in cases {
             assert_eq!(grant.read_stands(sent), stands, "{case}");
+        }
+    }
+
+    #[test]
+    fn the_services_clock_agrees_with_ours_only_within_the_skew_allowed() {
+        let asked = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000);
+        let answered = asked + Duration::from_millis(300);
+        let second = Duration::from_secs(1);
+        let ms = Duration::from_millis;
+        // (the service's Date, whether it agrees)
+        let cases = [
+            (Some(asked), true),
+            // Date rounds down to the second: up to a second before the asking is the same time.
+            (Some(asked - second + ms(1)), true),
+            (Some(asked - second - CLOCK_SKEW), true),
+            (Some(asked - second - CLOCK_SKEW - ms(1)), false),
+            (Some(answered + CLOCK_SKEW), true),
+            (Some(answered + CLOCK_SKEW + ms(1)), false),
+            (Some(asked + Duration::from_secs(30)), false),
+            (Some(asked - Duration::from_secs(30)), false),
+            (None, false),
+        ];
+        for (date, agrees) in cases {
+            assert_eq!(clocks_agree(date, asked, answered), agrees, "{date:?}");
         }
     }
 }

@@ -550,17 +550,14 @@ async fn the_report_page_shows_the_totals_the_chart_and_what_needs_a_person_in_a
     );
 
     let page = directory.join("report.html");
-    let chromium = which_chromium();
-    let output = tokio::process::Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--dump-dom",
-        ])
-        .arg(format!("file://{}", page.display()))
-        .output();
+    let output = crate::helpers::run_browser([
+        "--headless".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        "--dump-dom".to_owned(),
+        format!("file://{}", page.display()),
+    ]);
     let output = within("Chromium renders the page", output)
         .await
         .expect("Chromium runs");
@@ -595,7 +592,7 @@ async fn the_report_page_shows_the_totals_the_chart_and_what_needs_a_person_in_a
 
     // As an admin sees it in a 1200-pixel-wide window: every chart label whole, and the
     // tables within the page with their last column (Warnings) in view.
-    let layout = layout_at(&chromium, &page, 1200).await;
+    let layout = layout_at(&page, 1200).await;
     assert_eq!(layout["cut"], json!([]), "labels cut: {layout}");
     assert!(
         layout["labels"].as_array().is_some_and(|labels| labels
@@ -620,7 +617,7 @@ async fn the_report_page_shows_the_totals_the_chart_and_what_needs_a_person_in_a
 /// is loaded into a frame of that width by a page of the test's own, whose script measures it
 /// (the report itself has no script). `{viewport, pageWidth, labels, cut, tables:
 /// [{id, lastHeaderRight}]}`.
-async fn layout_at(chromium: &Path, page: &Path, width: u32) -> Value {
+async fn layout_at(page: &Path, width: u32) -> Value {
     let directory = page.parent().expect("a directory");
     let measure = directory.join("measure.html");
     std::fs::write(
@@ -652,26 +649,27 @@ window.onload = () => {{
     )
     .expect("the measuring page");
     let profile = directory.join("chromium-profile");
-    let output = tokio::process::Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            // The measuring page reads the report's frame: both are files, which Chromium
-            // otherwise keeps apart as different origins.
-            "--disable-web-security",
-            "--allow-file-access-from-files",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("file://{}", measure.display()))
-        .output();
+    let mut arguments: Vec<String> = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        // The measuring page reads the report's frame: both are files, which Chromium
+        // otherwise keeps apart as different origins.
+        "--disable-web-security",
+        "--allow-file-access-from-files",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    arguments.push(format!("--user-data-dir={}", profile.display()));
+    arguments.push(format!("file://{}", measure.display()));
+    let output = crate::helpers::run_browser(arguments);
     let output = within("Chromium measures the page", output)
         .await
         .expect("Chromium runs");
@@ -692,19 +690,6 @@ window.onload = () => {{
         .replace("&gt;", ">")
         .replace("&amp;", "&");
     serde_json::from_str(&measured).expect("the layout as JSON")
-}
-
-/// Chromium from Debian's packages (`scripts/test` installs it).
-fn which_chromium() -> PathBuf {
-    ["chromium", "chromium-browser"]
-        .iter()
-        .flat_map(|name| {
-            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-                .map(move |directory| directory.join(name))
-                .collect::<Vec<_>>()
-        })
-        .find(|path| path.is_file())
-        .expect("Chromium (apt install chromium; scripts/test installs it)")
 }
 
 #[tokio::test]

@@ -87,11 +87,40 @@ async fn a_secret_from_the_environment_is_never_shown_in_help() {
 
 #[tokio::test]
 async fn every_command_states_its_exit_statuses() {
-    for command in ["serve", "demo", "simulate", "openapi", "completions"] {
-        let (status, help, _) = run(&[command, "--help"]).await;
+    use clap::CommandFactory;
+    let cli = mfa_phone_handler::cli::Cli::command();
+    let mut commands: Vec<&str> = cli.get_subcommands().map(clap::Command::get_name).collect();
+    assert!(commands.len() >= 9, "{commands:?}");
+    commands.push("");
+    for command in commands {
+        let arguments: Vec<&str> = [command, "--help"]
+            .into_iter()
+            .filter(|argument| !argument.is_empty())
+            .collect();
+        let (status, help, _) = run(&arguments).await;
         assert_eq!(status, 0, "{command}");
-        assert!(help.contains("Exit status:"), "{command}: {help}");
+        assert!(help.contains("Exit status"), "{command}: {help}");
+        assert!(help.contains("2  "), "{command} says what 2 means: {help}");
     }
+}
+
+#[tokio::test]
+async fn a_completion_script_read_only_in_part_is_no_error() {
+    let mut child = crate::helpers::handler_command()
+        .args(["completions", "bash"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command runs");
+    // The reader goes away at once, as `| head -0` does.
+    drop(child.stdout.take());
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the command ends")
+        .expect("its output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[tokio::test]
@@ -127,6 +156,13 @@ async fn with_json_wrong_options_still_answer_with_one_json_object() {
     let summary: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
     assert_eq!(summary["exitStatus"], 2);
     assert_eq!(summary["command"], "bulk");
+    assert_eq!(summary["file"], "users.csv");
+    for field in ["rows", "changes", "succeeded", "failed", "notSent"] {
+        assert_eq!(
+            summary[field], 0,
+            "the same fields as a run's summary, nothing counted: {summary}"
+        );
+    }
     assert!(
         summary["stopped"]
             .as_str()
@@ -136,5 +172,22 @@ async fn with_json_wrong_options_still_answer_with_one_json_object() {
     assert!(
         stderr.contains("--endpoint"),
         "clap's words on stderr too: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn readiness_with_json_answers_wrong_options_in_its_summarys_shape() {
+    let (status, stdout, _) = run(&["readiness", "--out", "scan", "--json", "--per-usr"]).await;
+    assert_eq!(status, 2);
+    let summary: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(summary["command"], "readiness");
+    assert_eq!(summary["exitStatus"], 2);
+    assert_eq!(summary["finished"], false);
+    assert_eq!(summary["out"], "scan");
+    assert!(
+        summary["stopped"]
+            .as_str()
+            .is_some_and(|why| why.contains("--per-usr")),
+        "{summary}"
     );
 }

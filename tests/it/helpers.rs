@@ -810,3 +810,46 @@ impl std::fmt::Debug for ReportRow<'_> {
         formatter.debug_list().entries(self.cells).finish()
     }
 }
+
+/// Chromium from Debian's packages (`scripts/test` installs it).
+pub fn chromium() -> std::path::PathBuf {
+    ["chromium", "chromium-browser"]
+        .iter()
+        .flat_map(|name| {
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(move |directory| directory.join(name))
+                .collect::<Vec<_>>()
+        })
+        .find(|path| path.is_file())
+        .expect("Chromium (apt install chromium; scripts/test installs it)")
+}
+
+/// Runs headless Chromium with `arguments` to its end; its output. Chromium starts helper
+/// processes of its own (zygote, renderer, GPU): it runs in a process group of its own, which
+/// is killed whole when the run ends or is abandoned (a test's timeout drops this future), so
+/// no browser process outlives the test.
+pub async fn run_browser(
+    arguments: impl IntoIterator<Item = impl AsRef<std::ffi::OsStr>>,
+) -> std::io::Result<std::process::Output> {
+    /// Kills the browser's process group when dropped.
+    struct Group(i32);
+    impl Drop for Group {
+        fn drop(&mut self) {
+            // SAFETY: killpg takes plain integers; a group already gone is only ESRCH.
+            unsafe {
+                libc::killpg(self.0, libc::SIGKILL);
+            }
+        }
+    }
+    let mut command = Command::new(chromium());
+    mfa_phone_handler::simulator::child::end_with_parent(&mut command);
+    command
+        .args(arguments)
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = command.spawn()?;
+    let _group = child.id().and_then(|id| i32::try_from(id).ok()).map(Group);
+    child.wait_with_output().await
+}

@@ -539,7 +539,16 @@ async fn remove_registered_number_removes_whatever_number_the_type_holds_over_ht
         log.contains("removing the one registered when it was read, +49 ********43"),
         "the number removed, masked: {log}"
     );
-    assert!(!log.contains("1709876543"), "never in full: {log}");
+    assert_eq!(
+        answer.report["removedNumber"], "+49 ********43",
+        "the result names the number removed, masked: {}",
+        answer.report
+    );
+    assert!(
+        !answer.report.to_string().contains("1709876543"),
+        "never in full: {}",
+        answer.report
+    );
 }
 
 #[tokio::test]
@@ -551,6 +560,7 @@ async fn remove_registered_number_keeps_graphs_rules_and_a_missing_method_is_not
         .await;
     assert_eq!(empty.status, 200, "{}", empty.report);
     assert_eq!(empty.action(), "notPresent");
+    assert!(empty.report["removedNumber"].is_null(), "nothing removed");
 
     app.seed_phone(&user, PhoneType::Mobile, NUMBER);
     app.seed_phone(&user, PhoneType::AlternateMobile, OTHER);

@@ -416,3 +416,111 @@ async fn a_rolled_over_key_is_read_when_a_token_first_names_it() {
     assert_eq!(result_of(&answer)["status"], "succeeded");
     assert_eq!(key_reads(), 2, "kept since");
 }
+
+/// `bulk --queue --audience` attaches the admin's own token to every message (from their
+/// `az login`; here an `az` on PATH that hands out a token the simulator signed), so a handler
+/// that requires queue callers carries the file out and records who sent it.
+#[tokio::test]
+async fn bulk_through_the_queue_attaches_the_admins_token_to_every_message() {
+    use mfa_phone_handler::storage::queue::{Encoding, Queue};
+    use std::os::unix::fs::PermissionsExt;
+
+    let azurite = crate::helpers::azurite().await;
+    let storage = crate::helpers::storage_of(&azurite);
+    let app = checking(true).await;
+    let users: Vec<String> = (0..2)
+        .map(|index| app.add_member(&format!("sent{index}@contoso.com")))
+        .collect();
+    let host = FunctionsHost::start(
+        &app.handler,
+        HostOptions::default().with_storage(storage.clone()),
+    )
+    .await
+    .expect("the host starts");
+    let directory = std::env::temp_dir().join(format!("mfa-bulk-token-{}", uuid::Uuid::new_v4()));
+    let tools = directory.join("bin");
+    std::fs::create_dir_all(&tools).expect("a scratch directory");
+    let asked = directory.join("az-asked");
+    let expires = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+        + 3600;
+    let az = tools.join("az");
+    std::fs::write(
+        &az,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{asked}'\nprintf '%s' '{{\"accessToken\":\"{token}\",\
+             \"expiresOn\":\"2099-01-01 00:00:00.000000\",\"expires_on\":{expires},\
+             \"tokenType\":\"Bearer\"}}'\n",
+            asked = asked.display(),
+            token = app.sim.sign(&admin()),
+        ),
+    )
+    .expect("the az stand-in");
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("executable");
+    let file = directory.join("users.csv");
+    std::fs::write(
+        &file,
+        "UPN,Mobile\nsent0@contoso.com,+49 1702000000\nsent1@contoso.com,+49 1702000001\n",
+    )
+    .expect("the file");
+    let queue = format!(
+        "{}/mfa-phone-requests",
+        storage
+            .settings()
+            .queue
+            .as_ref()
+            .expect("a queue endpoint")
+            .as_str()
+            .trim_end_matches('/')
+    );
+    Queue::new(&storage, "mfa-phone-results", Encoding::None)
+        .expect("a client")
+        .create_if_missing()
+        .await
+        .expect("created");
+    let path = format!(
+        "{}:{}",
+        tools.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    let output = crate::helpers::within(
+        "the bulk run ends",
+        crate::helpers::handler_command()
+            .arg("bulk")
+            .arg(&file)
+            .args(["--queue", &queue, "--audience"])
+            .arg(format!("api://{API_CLIENT_ID}"))
+            .arg("--out")
+            .arg(directory.join("out"))
+            .arg("--state-key")
+            .arg(directory.join("state.key"))
+            .arg("--json")
+            .env("PATH", path)
+            .stdin(std::process::Stdio::null())
+            .output(),
+    )
+    .await
+    .expect("bulk runs");
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let summary: Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(summary["succeeded"], 2, "{summary:#}");
+    for (index, user) in users.iter().enumerate() {
+        assert_eq!(app.phones(user)[0].1, format!("+49 170200000{index}"));
+    }
+    let asked = std::fs::read_to_string(&asked).expect("az was asked for a token");
+    assert!(
+        asked.contains(&format!("--scope api://{API_CLIENT_ID}/.default")),
+        "for the API's audience: {asked}"
+    );
+    assert!(
+        app.output().contains(ADMIN),
+        "the handler records the admin who sent the file"
+    );
+    drop(host);
+}

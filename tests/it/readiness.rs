@@ -182,7 +182,7 @@ async fn every_category_and_date_comes_out_of_a_tenant_built_for_them_and_nothin
     assert_eq!(lines.len(), 2, "{cleanup}");
     assert!(lines[0].starts_with(&format!("{},alternateMobile,remove,hs256:", ids.passkey)));
     assert!(lines[1].starts_with(&format!("{},mobile,remove,hs256:", ids.passkey)));
-    let key = mfa_phone_handler::readiness::fingerprint::CleanupKey::new(KEY).expect("a key");
+    let key = mfa_phone_handler::phone::CleanupKey::new(KEY).expect("a key");
     assert!(lines[0].contains(&key.fingerprint(PASSKEY_ALTERNATE)));
     assert!(lines[1].contains(&key.fingerprint(PASSKEY_MOBILE)));
     // Read only: nothing written, every batch item a GET, the report filtered on the server.
@@ -227,6 +227,9 @@ async fn without_the_licence_the_scan_stops_naming_it_and_per_user_gives_the_sam
     let refused = scratch();
     let (status, answer) = run_scan(&sim, &refused, &as_pairs(&settings), &[]).await;
     assert_eq!(status, 2, "{answer}");
+    assert_eq!(answer["exitStatus"], 2, "{answer}");
+    assert_eq!(answer["finished"], false, "{answer}");
+    assert_eq!(answer["mode"], "scan", "{answer}");
     let stopped = answer["stopped"].as_str().unwrap_or_default();
     assert!(
         stopped.contains("P1 or P2") && stopped.contains("--per-user"),
@@ -235,6 +238,19 @@ async fn without_the_licence_the_scan_stops_naming_it_and_per_user_gives_the_sam
     let out = scratch();
     let (status, summary) = run_scan(&sim, &out, &as_pairs(&settings), &["--per-user"]).await;
     assert_eq!(status, 0, "{summary}");
+    assert_eq!(summary["exitStatus"], 0, "{summary}");
+    assert_eq!(summary["command"], "readiness", "{summary}");
+    let written: Vec<&str> = summary["files"]
+        .as_array()
+        .map(|files| files.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for name in ["readiness.csv", "readiness.json", "readiness.html"] {
+        let path = out.join(name);
+        assert!(
+            written.contains(&path.to_string_lossy().as_ref()) && path.is_file(),
+            "{name} written and named: {summary}"
+        );
+    }
     assert_eq!(summary["source"], "perUser");
     assert_eq!(summary["notCovered"]["disabledUsers"], 1, "{summary}");
     let per_user = rows(&out.join("readiness.csv"));
@@ -356,7 +372,7 @@ async fn a_handler_without_the_key_removes_nothing_a_fingerprint_names() {
         .spawn()
         .await;
     let ids = ids.lock().expect("the ids").clone().expect("the tenant");
-    let key = mfa_phone_handler::readiness::fingerprint::CleanupKey::new(KEY).expect("a key");
+    let key = mfa_phone_handler::phone::CleanupKey::new(KEY).expect("a key");
     let answer = app
         .call(
             json!({"UserId": &ids.passkey, "phoneType": "mobile", "Remove": true,
@@ -511,25 +527,14 @@ async fn the_dashboard_shows_the_totals_the_chart_and_the_blocked_users_in_a_bro
     let out = scratch();
     let (status, summary) = run_scan(&sim, &out, &as_pairs(&settings), &[]).await;
     assert_eq!(status, 0, "{summary}");
-    let chromium = ["chromium", "chromium-browser"]
-        .iter()
-        .flat_map(|name| {
-            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-                .map(move |directory| directory.join(name))
-                .collect::<Vec<_>>()
-        })
-        .find(|path| path.is_file())
-        .expect("Chromium (apt install chromium; scripts/test installs it)");
-    let output = tokio::process::Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--dump-dom",
-        ])
-        .arg(format!("file://{}", out.join("readiness.html").display()))
-        .output();
+    let output = crate::helpers::run_browser([
+        "--headless".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        "--dump-dom".to_owned(),
+        format!("file://{}", out.join("readiness.html").display()),
+    ]);
     let output = within("Chromium renders the page", output)
         .await
         .expect("Chromium runs");
@@ -570,5 +575,46 @@ async fn the_dashboard_shows_the_totals_the_chart_and_the_blocked_users_in_a_bro
         !dom.contains("src=") && !dom.contains("href="),
         "nothing fetched"
     );
+    sim.shutdown().await;
+}
+
+/// On the command line the trend continues from the `readiness.json` an earlier scan left in
+/// `--out`: the first scan is one point, the second (after a `phoneOnly` user registered a
+/// passkey) two, with their counts, in the summary and on the page.
+#[tokio::test]
+async fn a_second_scan_into_the_same_directory_continues_the_phone_only_trend() {
+    let (sim, ids) = tenant(SimOptions::default()).await;
+    let out = scratch();
+    let settings = settings(&ids);
+
+    let (status, first) = run_scan(&sim, &out, &as_pairs(&settings), &[]).await;
+    assert_eq!(status, 0, "{first}");
+    let before = first["categories"]["phoneOnly"].as_u64().expect("a count");
+    assert_eq!(
+        first["phoneOnlyTrend"],
+        json!([{"scannedAt": first["scannedAt"], "phoneOnly": before}])
+    );
+    sim.tenant(|tenant| {
+        tenant.update_user(&ids.member_phone_only, |user| {
+            user.other_methods
+                .push("fido2AuthenticationMethod".to_owned());
+        })
+    });
+    let (status, second) = run_scan(&sim, &out, &as_pairs(&settings), &[]).await;
+
+    assert_eq!(status, 0, "{second}");
+    assert_eq!(
+        second["phoneOnlyTrend"],
+        json!([
+            {"scannedAt": first["scannedAt"], "phoneOnly": before},
+            {"scannedAt": second["scannedAt"], "phoneOnly": before - 1},
+        ])
+    );
+    let page = std::fs::read_to_string(out.join("readiness.html")).expect("the page");
+    assert!(
+        page.contains(&format!("data-phone-only=\"{}\"", before - 1)),
+        "{page}"
+    );
+    assert!(page.contains("2 scans from"), "{page}");
     sim.shutdown().await;
 }

@@ -1,8 +1,8 @@
 //! The readiness scan in the Function App: the real handler behind the miniature host, Azurite
 //! as the app's storage account, the readiness tenant in the simulator. The timer keeps the
-//! latest scan and a folder per scan (deleting expired ones); readers get the files over HTTP,
-//! others are refused; a writer's POST is answered 202 and the queue function runs the scan.
-//! Nothing is written to Graph.
+//! latest scan and a folder per scan (deleting expired ones), and the dashboard draws the trend
+//! of the kept scans; readers get the files over HTTP, others are refused; a writer's POST is
+//! answered 202 and the queue function runs the scan. Nothing is written to Graph.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -135,6 +135,107 @@ async fn the_timer_keeps_the_scan_as_latest_and_in_a_dated_folder_and_deletes_an
         Some(folders[0].clone())
     );
     assert!(store.latest("cleanup.csv").await.expect("read").is_some());
+    assert!(app.writes().is_empty(), "nothing written to Graph");
+}
+
+/// The `phoneOnly` counts the served dashboard draws, oldest first, with each point's time.
+fn trend_points(page: &str) -> Vec<(String, u64)> {
+    page.split("<div class=\"point\"")
+        .skip(1)
+        .map(|column| {
+            let attribute = |name: &str| {
+                column
+                    .split(&format!("{name}=\""))
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let count = attribute("data-phone-only").parse().expect("a count");
+            (attribute("data-scanned-at"), count)
+        })
+        .collect()
+}
+
+/// Two scans with a `phoneOnly` user who registered a passkey between them: the dashboard
+/// served after the second draws both, from the kept scans, with their counts.
+#[tokio::test]
+async fn the_served_dashboard_draws_the_phone_only_trend_of_the_kept_scans() {
+    let azurite = azurite().await;
+    let (app, host, store, ids) = deployment(&azurite).await;
+    let reader = principal(READER, &["MfaPhone.Read"]);
+    let phone_only = |summary: &Value| summary["categories"]["phoneOnly"].as_u64();
+
+    within(
+        "the first scan",
+        host.fire_timer("MfaReadinessTimer", false),
+    )
+    .await;
+    let first: Value = serde_json::from_slice(
+        &store
+            .latest("readiness.json")
+            .await
+            .expect("read")
+            .expect("the first scan's summary"),
+    )
+    .expect("JSON");
+    let page = get(&app, &host, "?format=html", &reader).await;
+    let page = page.text().await.expect("text");
+    assert!(page.contains("first scan: no trend yet"), "{page}");
+    assert_eq!(trend_points(&page).len(), 1);
+
+    app.sim.tenant(|tenant| {
+        tenant.update_user(&ids.member_phone_only, |user| {
+            user.other_methods
+                .push("fido2AuthenticationMethod".to_owned());
+        })
+    });
+    within(
+        "the second scan",
+        host.fire_timer("MfaReadinessTimer", false),
+    )
+    .await;
+
+    let second: Value = serde_json::from_slice(
+        &store
+            .latest("readiness.json")
+            .await
+            .expect("read")
+            .expect("the second scan's summary"),
+    )
+    .expect("JSON");
+    let before = phone_only(&first).expect("a count");
+    assert!(before > 0, "{first}");
+    assert_eq!(
+        phone_only(&second),
+        Some(before - 1),
+        "Ada is no longer phoneOnly"
+    );
+    let served = get(&app, &host, "?format=html", &reader).await;
+    assert_eq!(served.status(), 200);
+    let page = served.text().await.expect("text");
+    let points = trend_points(&page);
+    assert_eq!(
+        points,
+        vec![
+            (
+                first["scannedAt"].as_str().expect("a time").to_owned(),
+                before
+            ),
+            (
+                second["scannedAt"].as_str().expect("a time").to_owned(),
+                before - 1
+            ),
+        ],
+        "{page}"
+    );
+    assert!(page.contains("2 scans from"), "{page}");
+    assert!(!page.contains("no trend yet"));
+    assert_eq!(
+        second["phoneOnlyTrend"].as_array().map(Vec::len),
+        Some(2),
+        "readiness.json carries the trend too: {second}"
+    );
     assert!(app.writes().is_empty(), "nothing written to Graph");
 }
 

@@ -85,8 +85,9 @@ async fn a_users_lease_is_one_instances_at_a_time() {
         .await
         .expect("the first lease");
     assert!(
-        first.read_stands(sent),
-        "this instance made the blob: nobody held a lease on the user before"
+        !first.read_stands(sent),
+        "this instance made the blob a moment ago: it may have been deleted after another \
+         instance's writes, so it is not this instance's mark"
     );
     let busy = instance_b
         .acquire(user, Instant::now() + Duration::from_millis(400))
@@ -152,6 +153,44 @@ async fn a_users_lease_is_one_instances_at_a_time() {
         .expect("free");
     assert!(!again_a.read_stands(sent), "B's mark, a moment ago");
     again_a.release().await;
+}
+
+/// A lease lost since the renewer's last renewal (here broken by someone else) is found out
+/// before a write, not trusted because the last renewal is recent.
+#[tokio::test]
+async fn no_write_window_is_given_for_a_lease_lost_since_its_last_renewal() {
+    use azure_storage_blob::models::BlobClientBreakLeaseOptions;
+    use mfa_phone_handler::storage::leases::CONTAINER;
+
+    let azurite = azurite().await;
+    let account = storage_of(&azurite);
+    let instance = UserLeases::new(account.clone());
+    let user = "3f0a4c5e-8d1b-4c2a-9e7f-1a2b3c4d5e6f";
+    let held = instance
+        .acquire(user, Instant::now() + Duration::from_secs(10))
+        .await
+        .expect("the lease");
+    held.ready_to_write()
+        .await
+        .expect("a window right after the grant");
+
+    account
+        .blob_service()
+        .expect("a blob client")
+        .blob_container_client(CONTAINER)
+        .blob_client(user)
+        .break_lease(Some(BlobClientBreakLeaseOptions {
+            break_period: Some(0),
+            ..BlobClientBreakLeaseOptions::default()
+        }))
+        .await
+        .expect("broken");
+
+    let window = held.ready_to_write().await;
+    assert!(
+        matches!(window, Err(LeaseError::Unavailable(_))),
+        "a broken lease gives no write window, however recent its last renewal"
+    );
 }
 
 #[tokio::test]

@@ -1,13 +1,15 @@
 //! One readiness scan in the Function App, from the scan lease to the kept files: the scan
 //! writes its files to a directory of its own under the temporary directory (rows streamed, as
-//! on the command line), then they go to the storage account as the latest and as this scan's
-//! folder, scans older than the retention period are deleted, and the lease is let go. What a
+//! on the command line), the kept scans of the retention period give the trend of `phoneOnly`,
+//! then the files go to the storage account as the latest and as this scan's folder, scans
+//! older than the retention period are deleted, and the lease is let go. What a
 //! run started over HTTP is doing is recorded as it goes (`runs/<id>.json`) for its caller.
 
 use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::Readiness;
@@ -17,11 +19,17 @@ use crate::readiness::output::{
 };
 use crate::readiness::pacer::REPORTS_LIMIT;
 use crate::readiness::summary::{Summary, iso};
+use crate::readiness::trend::{self, Point};
 use crate::readiness::{ScanSettings, scan};
 use crate::runbook::Services;
 
 /// `$batch` requests in flight for per-user reads.
 const BATCHES_IN_FLIGHT: usize = 4;
+/// Kept scans' `readiness.json` read at once for the trend.
+const TREND_READS_IN_FLIGHT: usize = 8;
+/// The most the trend's reads may take: a slow storage account costs the dashboard its trend,
+/// not the scan.
+const TREND_BUDGET: Duration = Duration::from_secs(60);
 
 /// What a run is doing, as its caller reads it.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -148,7 +156,7 @@ async fn scan_and_keep(
         scan(&services.graph, &services.protection, &settings, &mut sink),
     )
     .await;
-    let summary = match scanned {
+    let mut summary = match scanned {
         Ok(Ok(summary)) => summary,
         Ok(Err(error)) => return Ended::Failed(error.to_string()),
         Err(_) => {
@@ -159,6 +167,7 @@ async fn scan_and_keep(
             ));
         }
     };
+    summary.set_trend(earlier_points(readiness).await);
     if let Err(error) = sink.finish(&summary) {
         return Ended::Failed(format!("could not write {READINESS_JSON}: {error}"));
     }
@@ -189,14 +198,62 @@ async fn scan_and_keep(
     }
 }
 
+/// The `phoneOnly` points of the kept scans of the retention period (at most the newest
+/// [`trend::MOST_POINTS`] but one), from each one's `readiness.json`. What cannot be read in
+/// [`TREND_BUDGET`] is left out, with a warning: the trend is the dashboard's, the scan stands.
+async fn earlier_points(readiness: &Readiness) -> Vec<Point> {
+    let cutoff = cutoff(readiness);
+    let reading =
+        async {
+            let folders = readiness.store.folders().await?;
+            let kept: Vec<String> = folders
+                .into_iter()
+                .filter(|folder| is_folder(folder) && *folder >= cutoff)
+                .collect();
+            let newest = &kept[kept.len().saturating_sub(trend::MOST_POINTS - 1)..];
+            let reads =
+                futures_util::stream::iter(newest.iter().cloned().map(|folder| async move {
+                    readiness.store.file(&folder, READINESS_JSON).await
+                }))
+                .buffered(TREND_READS_IN_FLIGHT)
+                .collect::<Vec<_>>()
+                .await;
+            let mut points = Vec::with_capacity(reads.len());
+            for read in reads {
+                if let Some(point) = read?.as_deref().and_then(trend::point_of) {
+                    points.push(point);
+                }
+            }
+            Ok::<_, crate::storage::StorageError>(points)
+        };
+    match tokio::time::timeout(TREND_BUDGET, reading).await {
+        Ok(Ok(points)) => points,
+        Ok(Err(error)) => {
+            tracing::warn!("the trend leaves out the kept scans, which could not be read: {error}");
+            Vec::new()
+        }
+        Err(_) => {
+            tracing::warn!(
+                "the trend leaves out the kept scans: reading them took longer than {} s",
+                TREND_BUDGET.as_secs()
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// The folder name before which scans are older than the retention period.
+fn cutoff(readiness: &Readiness) -> String {
+    let retention = u64::from(readiness.settings.retention_days) * 86_400;
+    folder_of(&iso(
+        now_seconds() - i64::try_from(retention).unwrap_or(i64::MAX / 2)
+    ))
+}
+
 /// Deletes the kept scans older than the retention period and names them; failing to delete
 /// only warns, because the scan just kept is already safe.
 async fn prune(readiness: &Readiness) -> Vec<String> {
-    let retention = Duration::from_secs(u64::from(readiness.settings.retention_days) * 86_400);
-    let cutoff = folder_of(&iso(
-        now_seconds() - i64::try_from(retention.as_secs()).unwrap_or(i64::MAX / 2)
-    ));
-    match readiness.store.prune(&cutoff).await {
+    match readiness.store.prune(&cutoff(readiness)).await {
         Ok(pruned) => pruned,
         Err(error) => {
             tracing::warn!("could not delete the scans older than the retention period: {error}");

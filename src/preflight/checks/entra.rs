@@ -15,6 +15,8 @@ const APP_ROLES: [(&str, &str); 2] = [
 /// Azure CLI's client id.
 const AZURE_CLI: &str = "04b07795-8ddb-461a-bbee-02f9e1bf7b46";
 const STEP_2: &str = "DEPLOY.md, step 2 (The API app registration)";
+/// The API registration's display name, as step 2 creates it.
+const API_NAME: &str = "mfa-phone-handler API";
 
 /// Directory roles, by template id.
 const GLOBAL_ADMINISTRATOR: (&str, &str) = (
@@ -85,7 +87,11 @@ pub(super) fn registration(facts: &Facts) -> Check {
         Ok(values) => values,
         Err(check) => return check,
     };
-    let then_set = format!("{STEP_2}, then azd env set MFA_API_CLIENT_ID <client id>");
+    // The registration step 2 made is found by its name; without one, step 2 makes it.
+    let then_set = format!(
+        "azd env set MFA_API_CLIENT_ID \"$(az ad app list --display-name '{API_NAME}' --query \
+         '[0].appId' -o tsv)\" (no such registration yet: {STEP_2})"
+    );
     let client_id = match values.get("MFA_API_CLIENT_ID") {
         None => return Check::fail(NAME, "MFA_API_CLIENT_ID is empty", then_set),
         Some(id) if !is_guid(id) => {
@@ -109,11 +115,11 @@ pub(super) fn registration(facts: &Facts) -> Check {
     };
     let mut lacking = Vec::new();
     let uri = format!("api://{client_id}");
-    if !registration
+    let lacks_uri = !registration
         .identifier_uris
         .iter()
-        .any(|known| known.eq_ignore_ascii_case(&uri))
-    {
+        .any(|known| known.eq_ignore_ascii_case(&uri));
+    if lacks_uri {
         lacking.push(format!("the identifier URI {uri}"));
     }
     for (id, value) in APP_ROLES {
@@ -125,11 +131,17 @@ pub(super) fn registration(facts: &Facts) -> Check {
             lacking.push(format!("the enabled app role {value} ({id})"));
         }
     }
+    // The identifier URI is one command; the app roles are a JSON document, which step 2's
+    // block writes (it finds the registration and changes only what differs).
+    let fix = match (lacks_uri, lacking.len()) {
+        (true, 1) => format!("az ad app update --id {client_id} --identifier-uris {uri}"),
+        _ => format!("run the block of {STEP_2} again"),
+    };
     match (&facts.api_principal, lacking.is_empty()) {
         (_, false) => Check::fail(
             NAME,
             format!("application {client_id} lacks {}", lacking.join(", ")),
-            STEP_2,
+            fix,
         ),
         (Ok(None), true) => Check::fail(
             NAME,
@@ -178,7 +190,7 @@ pub(super) fn token_version(facts: &Facts) -> Check {
 /// Azure CLI may get tokens for the API without a consent prompt.
 pub(super) fn pre_authorized(facts: &Facts) -> Check {
     const NAME: &str = "Azure CLI pre-authorized";
-    let (_, registration) = match registered(facts, NAME) {
+    let (client_id, registration) = match registered(facts, NAME) {
         Ok(found) => found,
         Err(check) => return check,
     };
@@ -194,7 +206,10 @@ pub(super) fn pre_authorized(facts: &Facts) -> Check {
             format!(
                 "Azure CLI ({AZURE_CLI}) is not pre-authorized: its tokens for the API need consent (AADSTS65001)"
             ),
-            STEP_2,
+            // Graph updates the named parts of `api` and keeps the rest (the scope itself).
+            format!(
+                r#"scope=$(az ad app show --id {client_id} --query "api.oauth2PermissionScopes[?value=='user_impersonation'].id | [0]" -o tsv) && az rest --method PATCH --url "https://graph.microsoft.com/v1.0/applications(appId='{client_id}')" --headers Content-Type=application/json --body "{{\"api\": {{\"preAuthorizedApplications\": [{{\"appId\": \"{AZURE_CLI}\", \"delegatedPermissionIds\": [\"$scope\"]}}]}}}}" (without a user_impersonation scope: run the block of {STEP_2} again)"#
+            ),
         )
     }
 }

@@ -300,7 +300,7 @@ pub(super) fn package(facts: &Facts) -> Check {
 /// The public cloud, and `GRAPH_ENDPOINT` its Graph.
 pub(super) fn cloud(facts: &Facts) -> Check {
     const NAME: &str = "cloud";
-    const FIX: &str = "DEPLOY.md, National clouds";
+    const NATIONAL: &str = "DEPLOY.md, National clouds";
     let cloud = match &facts.cloud {
         Ok(cloud) => cloud,
         Err(gap) => return Check::gap(NAME, gap),
@@ -317,7 +317,11 @@ pub(super) fn cloud(facts: &Facts) -> Check {
                 "az is set to {}: the template was written for the public cloud",
                 cloud.name
             ),
-            FIX,
+            format!(
+                "az cloud set --name AzureCloud (to deploy to the public cloud; to stay in {}: \
+                 {NATIONAL})",
+                cloud.name
+            ),
         )
     } else if trimmed(graph) != trimmed(&cloud.graph) {
         Check::warn(
@@ -326,7 +330,10 @@ pub(super) fn cloud(facts: &Facts) -> Check {
                 "GRAPH_ENDPOINT is {graph}, the cloud's Graph is {}",
                 cloud.graph
             ),
-            FIX,
+            format!(
+                "azd env set GRAPH_ENDPOINT {}",
+                cloud.graph.trim_end_matches('/')
+            ),
         )
     } else {
         Check::ok(NAME, format!("AzureCloud, Graph {graph}"))

@@ -1,13 +1,16 @@
 //! The checks of the azd environment's values on their own: placeholders left, lists and
 //! choices that the template would refuse or misread, the writers the deployment requires,
-//! protected groups that nothing would read, and the deployer's standing queue rights. They
-//! name settings, and show no value but ids.
+//! protected groups that nothing would read, the extra app settings, and the deployer's
+//! standing queue rights. They name settings, and show no value but ids.
+
+use serde_json::Value;
 
 use super::{Check, selected};
 use crate::preflight::facts::Facts;
 use crate::preflight::settings::{
-    CHOICES, ID_LISTS, MOST_ALLOWED_PRINCIPALS, ORIGINS, SWITCHES, Values, holds_placeholder,
-    is_https_origin, is_https_url, strings,
+    CHOICES, EXTRA_APP_SETTINGS, ID_LISTS, MOST_ALLOWED_PRINCIPALS, ORIGINS, SWITCHES,
+    TEMPLATE_OWNED_SETTINGS, Values, WEAKENING_SETTINGS, holds_placeholder, is_https_origin,
+    is_https_url, strings,
 };
 
 /// No `<…>` or `[[…]]` left in the settings the deployment reads.
@@ -187,12 +190,16 @@ pub(super) fn protected_groups(facts: &Facts) -> Check {
     };
     match values.ids("MFA_PROTECTED_GROUP_IDS") {
         Ok(ids) if ids.is_empty() => Check::skip(NAME, "MFA_PROTECTED_GROUP_IDS is empty"),
-        Ok(_) if !values.on("MFA_PROTECTED_ACCOUNTS") && !values.on("MFA_METHOD_POLICY") => {
+        Ok(_)
+            if !values.on("MFA_PROTECTED_ACCOUNTS")
+                && !values.on("MFA_METHOD_POLICY")
+                && !values.on("MFA_READINESS_ENABLED") =>
+        {
             Check::fail(
                 NAME,
-                "MFA_PROTECTED_GROUP_IDS is set while MFA_PROTECTED_ACCOUNTS and \
-                 MFA_METHOD_POLICY are both off: the app would get no GroupMember.Read.All \
-                 to check the groups",
+                "MFA_PROTECTED_GROUP_IDS is set while MFA_PROTECTED_ACCOUNTS, MFA_METHOD_POLICY \
+                 and MFA_READINESS_ENABLED are all off: the app would get no \
+                 GroupMember.Read.All to check the groups",
                 "azd env set MFA_PROTECTED_ACCOUNTS true",
             )
         }
@@ -220,5 +227,125 @@ pub(super) fn deployer_queue_access(facts: &Facts) -> Check {
         )
     } else {
         Check::ok(NAME, "MFA_DEPLOYER_QUEUE_ACCESS is off")
+    }
+}
+
+/// `MFA_EXTRA_APP_SETTINGS`, when set: a JSON object of strings (app settings are text) that
+/// replaces none of the settings the template writes from its own parameters; a setting that
+/// weakens a default check is a warning. Its values may be secrets: only names are shown.
+pub(super) fn extra_app_settings(facts: &Facts) -> Check {
+    let values = match selected(facts) {
+        Ok((_, values)) => values,
+        Err(why) => return Check::unknown(EXTRA_NAME, why),
+    };
+    let object = match extra_object(values) {
+        Ok(Some(object)) => object,
+        Ok(None) => return Check::ok(EXTRA_NAME, format!("{EXTRA_APP_SETTINGS} is not set")),
+        Err(check) => return check,
+    };
+    replacing_the_template(&object).unwrap_or_else(|| weakening(&object))
+}
+
+const EXTRA_NAME: &str = "extra app settings";
+
+/// The extra settings as a JSON object of strings, `None` when unset, or the failure.
+fn extra_object(values: &Values) -> Result<Option<serde_json::Map<String, Value>>, Check> {
+    let Some(text) = values.get(EXTRA_APP_SETTINGS) else {
+        // Set but blank is not unset to azd: it parses the empty text as JSON and stops.
+        if values.iter().any(|(name, _)| name == EXTRA_APP_SETTINGS) {
+            return Err(Check::fail(
+                EXTRA_NAME,
+                format!("{EXTRA_APP_SETTINGS} is set but empty: azd would stop reading it"),
+                format!("azd env set {EXTRA_APP_SETTINGS} '{{}}'"),
+            ));
+        }
+        return Ok(None);
+    };
+    let Ok(Value::Object(object)) = serde_json::from_str::<Value>(text) else {
+        return Err(Check::fail(
+            EXTRA_NAME,
+            format!(
+                "{EXTRA_APP_SETTINGS} is no JSON object: the deployment would stop when azd \
+                 reads it"
+            ),
+            format!("azd env set {EXTRA_APP_SETTINGS} '{{\"<SETTING>\": \"<value>\"}}'"),
+        ));
+    };
+    let not_text: Vec<&str> = object
+        .iter()
+        .filter(|(_, value)| !value.is_string())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if let Some(first) = not_text.first() {
+        return Err(Check::fail(
+            EXTRA_NAME,
+            format!(
+                "in {EXTRA_APP_SETTINGS}, {} not text (app settings are strings: write \
+                 \"true\", \"30\")",
+                not_text.join(", ")
+            ),
+            format!("azd env set {EXTRA_APP_SETTINGS} '{{\"{first}\": \"<value>\"}}'"),
+        ));
+    }
+    Ok(Some(object))
+}
+
+/// The failure when the extra settings name a setting the template writes itself.
+fn replacing_the_template(object: &serde_json::Map<String, Value>) -> Option<Check> {
+    let owned: Vec<String> = TEMPLATE_OWNED_SETTINGS
+        .iter()
+        .filter(|(setting, _)| object.keys().any(|name| name.eq_ignore_ascii_case(setting)))
+        .map(|(setting, instead)| match instead {
+            Some(variable) => format!("{setting} (set {variable} instead)"),
+            None => format!("{setting} (the template sets it)"),
+        })
+        .collect();
+    (!owned.is_empty()).then(|| {
+        Check::fail(
+            EXTRA_NAME,
+            format!(
+                "{EXTRA_APP_SETTINGS} replaces what the template writes, so the handler's \
+                 check would part from the platform's or the identity's: {}",
+                owned.join(", ")
+            ),
+            format!("azd env set {EXTRA_APP_SETTINGS} '<the object without them>'"),
+        )
+    })
+}
+
+/// A warning for the extra settings that weaken a default check, else ok.
+fn weakening(object: &serde_json::Map<String, Value>) -> Check {
+    let weakening: Vec<String> = WEAKENING_SETTINGS
+        .iter()
+        .filter_map(|(setting, weak)| {
+            object
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(setting))
+                .filter(|(_, value)| {
+                    value
+                        .as_str()
+                        .is_some_and(|value| value.trim().eq_ignore_ascii_case(weak))
+                })
+                .map(|_| format!("{setting}={weak}"))
+        })
+        .collect();
+    if weakening.is_empty() {
+        Check::ok(
+            EXTRA_NAME,
+            format!(
+                "{} setting(s), none replacing the template's own",
+                object.len()
+            ),
+        )
+    } else {
+        Check::warn(
+            EXTRA_NAME,
+            format!(
+                "{EXTRA_APP_SETTINGS} weakens a default check: {} (DEPLOY.md says when that is \
+                 meant; the start-up log says so too)",
+                weakening.join(", ")
+            ),
+            format!("azd env set {EXTRA_APP_SETTINGS} '<the object without them>'"),
+        )
     }
 }

@@ -1,12 +1,11 @@
-//! Writing the report's files into the output directory, which others may be able to write
-//! too (the folder a CSV was dropped into): a file is written new beside its place and then
-//! renamed into it, never opened through a link, and a link planted where a report goes is
-//! refused by name rather than followed to whatever it points at.
+//! Writing files into a directory others may be able to write too (the folder a CSV was
+//! dropped into, a scan's `--out`): a file is written new beside its place and then renamed
+//! into it, never opened through a link, and a link planted where a file goes is refused by
+//! name rather than followed to whatever it points at. `bulk`'s reports and state, the
+//! readiness scan's files and a downloaded scan are all written this way.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-use super::state_key::no_follow;
 
 /// Writes `bytes` as the new file at `path`.
 ///
@@ -40,10 +39,11 @@ impl NewFile {
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let temporary = path.with_file_name(format!(
-            ".{name}.{}.tmp",
-            super::state_key::hex_encode(&rand::random::<[u8; 8]>())
-        ));
+        let random: String = rand::random::<[u8; 8]>()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        let temporary = path.with_file_name(format!(".{name}.{random}.tmp"));
         let file =
             no_follow(std::fs::OpenOptions::new().write(true).create_new(true)).open(&temporary)?;
         Ok(NewFile {
@@ -101,4 +101,11 @@ fn refuse_link(path: &Path) -> std::io::Result<()> {
         ))),
         _ => Ok(()),
     }
+}
+
+/// `options` that refuse to open a symbolic link (on Unix; Windows opens the link itself).
+pub fn no_follow(options: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(options, libc::O_NOFOLLOW);
+    options
 }

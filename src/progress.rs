@@ -81,7 +81,7 @@ impl Progress {
             Progress::Lines { next, started } => {
                 let now = Instant::now();
                 {
-                    let mut next = next.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    let mut next = crate::mutex::lock(next);
                     if now < *next {
                         return;
                     }
