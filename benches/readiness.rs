@@ -190,7 +190,8 @@ async fn measure(
         .iter()
         .filter(|request| request.path.starts_with("/reports/"))
         .count();
-    let (floor, ratio) = floor.map_or_else(
+    // Five pages or fewer go out at once: no floor to compare with.
+    let (floor, ratio) = floor.filter(|floor| !floor.is_zero()).map_or_else(
         || ("-".to_owned(), "-".to_owned()),
         |floor| {
             (
