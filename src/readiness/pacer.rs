@@ -1,8 +1,12 @@
 //! The reports limit, kept on this side: at most so many requests in any window (Graph: 5 per
 //! 10 s per app and tenant for the identity and access reports), so the scan runs at the
 //! limit instead of colliding with it. A sliding window over the instants requests went out.
+//! And the back-off of the `$batch` reads: Graph's identity bucket depends on the tenant's size
+//! and on the other apps' use, so it is not paced ahead; once Graph throttles a read, every read
+//! of the scan waits before the next `$batch`, not only the one throttled.
 
 use std::collections::VecDeque;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -74,6 +78,39 @@ impl Window {
     }
 }
 
+/// The least a throttled read pauses every read for, whatever Graph names: its `Retry-After` counts whole
+/// seconds, and by then a bucket of any size has refilled enough for a whole `$batch`.
+pub const LEAST_PAUSE: Duration = Duration::from_secs(1);
+
+/// When the scan's `$batch` reads may go out again after Graph throttled one of them.
+#[derive(Debug, Default)]
+pub struct Pause {
+    until: Mutex<Option<Instant>>,
+}
+
+impl Pause {
+    /// Graph throttled a read and asked for `wait`: no read goes out before then (at least
+    /// [`LEAST_PAUSE`] from now); a later instant already set stands.
+    pub fn throttled(&self, wait: Duration) {
+        let at = Instant::now() + wait.max(LEAST_PAUSE);
+        let mut until = crate::mutex::lock(&self.until);
+        if until.is_none_or(|until| until < at) {
+            *until = Some(at);
+        }
+    }
+
+    /// Waits until reads may go out.
+    pub async fn wait(&self) {
+        loop {
+            let until = *crate::mutex::lock(&self.until);
+            match until {
+                Some(at) if at > Instant::now() => tokio::time::sleep_until(at).await,
+                _ => return,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +135,78 @@ mod tests {
         }
         assert_eq!(window.floor(12), span * 2);
         assert_eq!(window.waited, span * 2);
+    }
+
+    /// Pages take time to read: a request waits only for the one five before it to leave the
+    /// window, not for a whole window after each burst of five. At one request a second the
+    /// sixth goes out as the first leaves, and the rest keep their pace behind it.
+    #[tokio::test(start_paused = true)]
+    async fn the_window_slides_a_request_waits_only_for_the_oldest_to_leave() {
+        let mut window = Window::new(REPORTS_LIMIT);
+        let start = Instant::now();
+        let mut times = Vec::new();
+        for _ in 0..11 {
+            window.wait().await;
+            times.push(start.elapsed());
+            // Reading the page.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let span = Duration::from_secs(10) + SLACK;
+        let seconds = Duration::from_secs;
+        assert_eq!(&times[..5], &[0, 1, 2, 3, 4].map(seconds));
+        assert_eq!(times[5], span, "the sixth waits for the first to leave");
+        assert_eq!(times[6], span + seconds(1), "the seventh for the second");
+        assert_eq!(times[9], span + seconds(4));
+        assert_eq!(times[10], span * 2, "the eleventh for the sixth");
+        // Never more than five in any ten seconds, and no more waiting than that needs.
+        for (index, at) in times.iter().enumerate().skip(5) {
+            assert!(*at - times[index - 5] >= Duration::from_secs(10));
+        }
+        assert_eq!(window.waited, (span - seconds(5)) * 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_go_at_once_until_graph_throttles_one() {
+        let pause = Pause::default();
+        let start = Instant::now();
+        pause.wait().await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    /// Graph names a wait of a few milliseconds, or of seconds: every read waits at least a
+    /// second, and the longest wait named stands.
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_read_holds_every_read_back_for_the_longest_wait_named() {
+        let pause = std::sync::Arc::new(Pause::default());
+        let start = Instant::now();
+        pause.throttled(Duration::from_millis(2));
+        let other = std::sync::Arc::clone(&pause);
+        let waiter = tokio::spawn(async move {
+            other.wait().await;
+            Instant::now()
+        });
+        pause.wait().await;
+        assert_eq!(start.elapsed(), LEAST_PAUSE, "at least a second");
+        assert_eq!(
+            waiter.await.ok(),
+            Some(start + LEAST_PAUSE),
+            "every read waits"
+        );
+
+        let start = Instant::now();
+        pause.throttled(Duration::from_secs(3));
+        pause.throttled(Duration::from_millis(5));
+        pause.wait().await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(3),
+            "the longer wait stands"
+        );
+        pause.wait().await;
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(3),
+            "and then reads go again"
+        );
     }
 }

@@ -18,7 +18,7 @@ use crate::phone::CleanupKey;
 use crate::protection::{Protection, RoleHolders, Verdict as ProtectionVerdict};
 use crate::readiness::batches::read_batch;
 use crate::readiness::classify::{Category, Kind, Subject, classify};
-use crate::readiness::pacer::Window;
+use crate::readiness::pacer::{Pause, Window};
 use crate::readiness::record::{CleanupRecord, Protected, UserRecord, methods_of, removal_order};
 use crate::readiness::standing::{global_admin, kind_of_report_row};
 use crate::readiness::summary::Summary;
@@ -105,6 +105,8 @@ struct Context {
     holders: RoleHolders,
     /// Guest id (lowercase) → external; or why guests could not be read.
     guests: Result<HashMap<String, bool>, String>,
+    /// The back-off every `$batch` read of the scan shares once Graph throttles one.
+    pause: Pause,
 }
 
 /// Runs one scan, handing rows to `sink`.
@@ -230,6 +232,7 @@ async fn prepare(
         groups_of,
         holders,
         guests,
+        pause: Pause::default(),
     })
 }
 
@@ -277,7 +280,7 @@ async fn from_report(
             .as_ref()
             .map(|_| window.floor(settings.reports_limit.0 as u64));
         sink.progress(summary.pages, summary.users, left);
-        cleanup_from_reads(graph, settings, candidates, summary, sink).await?;
+        cleanup_from_reads(graph, settings, &context.pause, candidates, summary, sink).await?;
     }
     Ok(())
 }
@@ -294,6 +297,7 @@ fn takes_part(settings: &ScanSettings, record: &UserRecord) -> bool {
 async fn cleanup_from_reads(
     graph: &GraphClient,
     settings: &ScanSettings,
+    pause: &Pause,
     candidates: Vec<UserRecord>,
     summary: &mut Summary,
     sink: &mut dyn Sink,
@@ -307,7 +311,7 @@ async fn cleanup_from_reads(
             .iter()
             .map(|record| UserRef::ObjectId(record.id.to_ascii_lowercase()))
             .collect();
-        let answers = read_batch(&users, move |asked| async move {
+        let answers = read_batch(&users, pause, move |asked| async move {
             graph.batch_phone_methods(&asked).await
         })
         .await;
@@ -384,7 +388,7 @@ async fn per_user(
                 .iter()
                 .map(|account| UserRef::ObjectId(account.id.to_ascii_lowercase()))
                 .collect();
-            let answers = read_batch(&users, move |asked| async move {
+            let answers = read_batch(&users, &context.pause, move |asked| async move {
                 graph.batch_methods(&asked).await
             })
             .await;
