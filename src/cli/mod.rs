@@ -154,12 +154,25 @@ impl Cli {
         if !error.use_stderr() {
             return None;
         }
+        let arguments: Vec<std::ffi::OsString> = arguments.into_iter().collect();
         let matches = Cli::command()
             .ignore_errors(true)
-            .try_get_matches_from(arguments)
+            .try_get_matches_from(&arguments)
             .ok()?;
         let (command, found) = matches.subcommand()?;
-        if !found.try_get_one::<bool>("json").ok().flatten().copied()? {
+        // clap's reading stops at the refused argument: a `--json` after it is still asked for.
+        let takes_json = found.try_get_one::<bool>("json").is_ok();
+        let asked = found
+            .try_get_one::<bool>("json")
+            .ok()
+            .flatten()
+            .copied()
+            .unwrap_or_default()
+            || arguments
+                .iter()
+                .skip(2)
+                .any(|argument| argument == "--json");
+        if !takes_json || !asked {
             return None;
         }
         // clap's message, its first paragraph on one line (the usage and the hint left out).
@@ -181,14 +194,21 @@ impl Cli {
                 .unwrap_or_default()
         };
         let summary = match command {
-            "bulk" => serde_json::to_string(&crate::bulk::summary::RunSummary::refused(
-                path("file"),
-                Some(stopped),
-            ))
-            .ok()?,
+            "bulk" => {
+                let mut summary =
+                    crate::bulk::summary::RunSummary::refused(path("file"), Some(stopped));
+                summary.dry_run = found
+                    .try_get_one::<bool>("dry_run")
+                    .ok()
+                    .flatten()
+                    .copied()
+                    .unwrap_or_default();
+                serde_json::to_string(&summary).ok()?
+            }
             "readiness" => {
                 let out = path("out");
-                let mode = if found.contains_id("endpoint") {
+                // A refused --endpoint value leaves no match behind: the words say it too.
+                let mode = if found.contains_id("endpoint") || stopped.contains("--endpoint") {
                     crate::readiness::command_summary::Mode::Download
                 } else {
                     crate::readiness::command_summary::Mode::Scan

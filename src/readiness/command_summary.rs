@@ -29,6 +29,17 @@ pub struct CommandSummary {
     pub totals: Map<String, Value>,
 }
 
+/// The fields the command writes itself, as they appear in the JSON.
+const OWN_FIELDS: [&str; 7] = [
+    "command",
+    "exitStatus",
+    "finished",
+    "mode",
+    "out",
+    "files",
+    "stopped",
+];
+
 /// Whether the command scanned or downloaded.
 #[derive(Clone, Copy, Debug)]
 pub enum Mode {
@@ -46,16 +57,19 @@ impl Mode {
 }
 
 impl CommandSummary {
-    /// A command that ended with `files` written and the totals of `readiness.json`.
+    /// A command that ended with `files` written and the totals of `readiness.json` (a
+    /// downloaded one may name anything: the command's own fields are never taken from it).
     pub fn finished(mode: Mode, out: &Path, files: Vec<PathBuf>, totals: Value) -> CommandSummary {
+        let mut totals = match totals {
+            Value::Object(totals) => totals,
+            _ => Map::new(),
+        };
+        totals.retain(|name, _| !OWN_FIELDS.contains(&name.as_str()));
         CommandSummary {
             files,
             finished: true,
             exit_status: 0,
-            totals: match totals {
-                Value::Object(totals) => totals,
-                _ => Map::new(),
-            },
+            totals,
             ..CommandSummary::stopped(mode, out, None)
         }
     }
@@ -124,5 +138,15 @@ mod tests {
         assert_eq!(stopped["mode"], "download");
         assert_eq!(stopped["stopped"], "no licence");
         assert!(stopped.get("users").is_none(), "no totals when nothing ran");
+        let planted = serde_json::json!({"users": 5, "exitStatus": 0, "files": ["x"]});
+        let line = CommandSummary::finished(Mode::Download, out, Vec::new(), planted).to_line();
+        assert_eq!(
+            line.matches("\"exitStatus\"").count(),
+            1,
+            "one exitStatus: {line}"
+        );
+        let downloaded: Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(downloaded["users"], 5);
+        assert_eq!(downloaded["files"], serde_json::json!([]), "{line}");
     }
 }

@@ -9,7 +9,7 @@
 //! - the lease came at the first asking (nobody held it), within [`GRANT_WITHIN`] of the
 //!   read's sending,
 //! - the storage service's clock (the grant's `Date`) agrees with ours within
-//!   [`CLOCK_SKEW`]: the next condition compares the service's Last-Modified with our clock, and
+//!   [`CLOCK_SKEW`] and the second `Date` rounds to ([`clocks_agree`]): the next condition compares the service's Last-Modified with our clock, and
 //!   [`CLOCK_MARGIN`] covers only that much disagreement, and
 //! - the lease blob was last changed (the last holder marks it after its writes, before it lets
 //!   the lease go) more than [`CLOCK_MARGIN`] before the read was sent, or by this instance
@@ -31,7 +31,9 @@
 //! read was sent; so that attempt was sent more than `WRITE_MARGIN - GRANT_WITHIN` (17 s)
 //! before our read, and Graph had applied it by then as long as Graph applies a write within
 //! that time of its sending (the attempt timeout is 15 s). Otherwise the user is read again
-//! under the lease: one round trip more, only when another instance was at the same user. Blob
+//! under the lease: one round trip more, only when another instance was at the same user a
+//! moment ago, the clocks disagree, or the blob was just made (the user's first change through
+//! the storage account, or the first after the blob was deleted). Blob
 //! leases carry no fencing token, so a holder paused for longer than `WRITE_MARGIN` between
 //! its check and its sending could still write late: that is the residue.
 
@@ -148,10 +150,12 @@ impl Grant {
 
 /// Whether the service's `Date` on an answer (whole seconds, rounded down) agrees within
 /// [`CLOCK_SKEW`] with our clock between the asking's sending (`asked`) and its answer
-/// (`answered`). Pure. No `Date` is no agreement.
+/// (`answered`). Pure. No `Date` is no agreement. Each bound takes the end of the exchange
+/// that is worse for it: a service clock behind ours (the unsafe side: its Last-Modified looks
+/// older than it is) is measured against the answer's arrival, one ahead against the sending.
 fn clocks_agree(service_date: Option<SystemTime>, asked: SystemTime, answered: SystemTime) -> bool {
     service_date.is_some_and(|date| {
-        date + Duration::from_secs(1) + CLOCK_SKEW >= asked && date <= answered + CLOCK_SKEW
+        date + Duration::from_secs(1) + CLOCK_SKEW >= answered && date <= asked + CLOCK_SKEW
     })
 }
 
@@ -650,23 +654,29 @@ mod tests {
     #[test]
     fn the_services_clock_agrees_with_ours_only_within_the_skew_allowed() {
         let asked = SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000);
-        let answered = asked + Duration::from_millis(300);
         let second = Duration::from_secs(1);
         let ms = Duration::from_millis;
-        // (the service's Date, whether it agrees)
+        // (how long the exchange took, the service's Date, whether it agrees)
+        let quick = asked + ms(300);
+        let slow = asked + Duration::from_secs(2);
         let cases = [
-            (Some(asked), true),
-            // Date rounds down to the second: up to a second before the asking is the same time.
-            (Some(asked - second + ms(1)), true),
-            (Some(asked - second - CLOCK_SKEW), true),
-            (Some(asked - second - CLOCK_SKEW - ms(1)), false),
-            (Some(answered + CLOCK_SKEW), true),
-            (Some(answered + CLOCK_SKEW + ms(1)), false),
-            (Some(asked + Duration::from_secs(30)), false),
-            (Some(asked - Duration::from_secs(30)), false),
-            (None, false),
+            (quick, Some(asked), true),
+            // Date rounds down to the second: up to a second before the answer is the same time.
+            (quick, Some(quick - second + ms(1)), true),
+            (quick, Some(quick - second - CLOCK_SKEW), true),
+            (quick, Some(quick - second - CLOCK_SKEW - ms(1)), false),
+            // Behind is measured from the answer: a slow exchange does not widen it.
+            (slow, Some(slow - second - CLOCK_SKEW), true),
+            (slow, Some(asked - second - CLOCK_SKEW), false),
+            // Ahead is measured from the sending.
+            (quick, Some(asked + CLOCK_SKEW), true),
+            (quick, Some(asked + CLOCK_SKEW + ms(1)), false),
+            (slow, Some(slow + CLOCK_SKEW), false),
+            (quick, Some(asked + Duration::from_secs(30)), false),
+            (quick, Some(asked - Duration::from_secs(30)), false),
+            (quick, None, false),
         ];
-        for (date, agrees) in cases {
+        for (answered, date, agrees) in cases {
             assert_eq!(clocks_agree(date, asked, answered), agrees, "{date:?}");
         }
     }

@@ -106,14 +106,15 @@ async fn every_command_states_its_exit_statuses() {
 
 #[tokio::test]
 async fn a_completion_script_read_only_in_part_is_no_error() {
-    let mut child = crate::helpers::handler_command()
+    // The reader is gone before the command starts, as `| head -0` may be.
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let child = crate::helpers::handler_command()
         .args(["completions", "bash"])
-        .stdout(Stdio::piped())
+        .stdout(writer)
         .stderr(Stdio::piped())
         .spawn()
         .expect("the command runs");
-    // The reader goes away at once, as `| head -0` does.
-    drop(child.stdout.take());
     let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
         .expect("the command ends")
@@ -157,6 +158,7 @@ async fn with_json_wrong_options_still_answer_with_one_json_object() {
     assert_eq!(summary["exitStatus"], 2);
     assert_eq!(summary["command"], "bulk");
     assert_eq!(summary["file"], "users.csv");
+    assert_eq!(summary["dryRun"], false);
     for field in ["rows", "changes", "succeeded", "failed", "notSent"] {
         assert_eq!(
             summary[field], 0,
@@ -190,4 +192,24 @@ async fn readiness_with_json_answers_wrong_options_in_its_summarys_shape() {
             .is_some_and(|why| why.contains("--per-usr")),
         "{summary}"
     );
+}
+
+#[tokio::test]
+async fn refused_options_keep_what_was_asked_for_in_the_summary() {
+    let (status, stdout, _) = run(&["bulk", "users.csv", "--dry-run", "--json"]).await;
+    assert_eq!(status, 2);
+    let summary: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(summary["dryRun"], true, "{summary}");
+    let (status, stdout, _) = run(&[
+        "readiness",
+        "--out",
+        "scan",
+        "--endpoint",
+        "ftp://example.com",
+        "--json",
+    ])
+    .await;
+    assert_eq!(status, 2);
+    let summary: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(summary["mode"], "download", "{summary}");
 }
