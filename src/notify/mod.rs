@@ -227,8 +227,8 @@ impl Notifier {
         failed(outcome, message)
     }
 
-    /// The mail that tells `user` of `change` in `language`, with the organization's name when
-    /// it is known.
+    /// Composes the mail that tells `user` of `change` in `language`, naming the organization
+    /// when its name is known.
     fn mail(
         &self,
         to: &str,
@@ -270,8 +270,8 @@ fn failed(outcome: &mut Outcome, message: String) -> NotificationStatus {
     NotificationStatus::Failed
 }
 
-/// Why Graph did not send the mail to `to`, with what the admin can do about it when that is
-/// known: a refusal needs the send permission, a missing mailbox another sender.
+/// Says why Graph did not send the mail to `to` and, where it is known, what the admin can do:
+/// a refusal needs the send permission granted, a missing mailbox another sender.
 fn not_sent(error: &GraphError, sender: &UserRef, to: &str) -> String {
     let reason = match &error.kind {
         GraphErrorKind::Forbidden { .. } => format!(
