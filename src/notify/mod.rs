@@ -14,9 +14,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use self::message::{Change, Facts, compose};
-use crate::graph::{GraphClient, GraphErrorKind, OutgoingMail};
+use crate::graph::{GraphClient, GraphError, GraphErrorKind, OutgoingMail};
 use crate::language::Language;
 use crate::outcome::Outcome;
+use crate::phone::PhoneNumber;
 use crate::report::{NotificationStatus, NotificationSummary, WarningCode};
 use crate::request::Request;
 use crate::user::{DirectoryUser, UserRef};
@@ -205,22 +206,7 @@ impl Notifier {
             // Checked before anything was done; kept total rather than trusted.
             return NotificationStatus::NotNeeded;
         };
-        let organization = self.organization();
-        let (subject, html) = compose(&Facts {
-            language,
-            change,
-            phone_type: request.phone_type,
-            number,
-            display_name: user.display_name.as_deref(),
-            user_principal_name: user.user_principal_name.as_deref(),
-            organization: organization.as_deref(),
-            service_desk: &self.settings.service_desk,
-        });
-        let mail = OutgoingMail {
-            to: to.clone(),
-            subject,
-            html,
-        };
+        let mail = self.mail(to, user, request, change, number, language);
         // Within what is left of the invocation's budget: a slow mail must not turn the change
         // into a failure.
         let message = match tokio::time::timeout_at(deadline, graph.send_mail(sender, &mail)).await
@@ -236,28 +222,38 @@ impl Notifier {
                 "the phone method was changed, but the notification to {to} did not complete \
                  within the invocation's time budget; it may or may not have been sent"
             ),
-            Ok(Err(error)) => {
-                let reason = match &error.kind {
-                    GraphErrorKind::Forbidden { .. } => format!(
-                        "Graph refused to let the identity send mail as {sender} ({}): grant \
-                         it {}",
-                        answer_of(&error.kind),
-                        error.operation.permission()
-                    ),
-                    GraphErrorKind::NotFound { .. } => format!(
-                        "the sender {sender} has no mailbox Graph can send from ({}): check \
-                         MFA_NOTIFY_SENDER",
-                        answer_of(&error.kind)
-                    ),
-                    other => format!("{other}"),
-                };
-                format!(
-                    "the phone method was changed, but the notification to {to} could not be \
-                     sent: {reason}"
-                )
-            }
+            Ok(Err(error)) => not_sent(&error, sender, to),
         };
         failed(outcome, message)
+    }
+
+    /// Composes the mail that tells `user` of `change` in `language`, naming the organization
+    /// when its name is known.
+    fn mail(
+        &self,
+        to: &str,
+        user: &DirectoryUser,
+        request: &Request,
+        change: Change,
+        number: &PhoneNumber,
+        language: Language,
+    ) -> OutgoingMail {
+        let organization = self.organization();
+        let (subject, html) = compose(&Facts {
+            language,
+            change,
+            phone_type: request.phone_type,
+            number,
+            display_name: user.display_name.as_deref(),
+            user_principal_name: user.user_principal_name.as_deref(),
+            organization: organization.as_deref(),
+            service_desk: &self.settings.service_desk,
+        });
+        OutgoingMail {
+            to: to.to_owned(),
+            subject,
+            html,
+        }
     }
 }
 
@@ -272,6 +268,27 @@ fn language_for(request: &Request, user: Option<&DirectoryUser>) -> Language {
 fn failed(outcome: &mut Outcome, message: String) -> NotificationStatus {
     outcome.warn(WarningCode::NotificationFailed, message);
     NotificationStatus::Failed
+}
+
+/// Says why Graph did not send the mail to `to` and, where it is known, what the admin can do:
+/// a refusal needs the send permission granted, a missing mailbox another sender.
+fn not_sent(error: &GraphError, sender: &UserRef, to: &str) -> String {
+    let reason = match &error.kind {
+        GraphErrorKind::Forbidden { .. } => format!(
+            "Graph refused to let the identity send mail as {sender} ({}): grant it {}",
+            answer_of(&error.kind),
+            error.operation.permission()
+        ),
+        GraphErrorKind::NotFound { .. } => format!(
+            "the sender {sender} has no mailbox Graph can send from ({}): check \
+             MFA_NOTIFY_SENDER",
+            answer_of(&error.kind)
+        ),
+        other => format!("{other}"),
+    };
+    format!(
+        "the phone method was changed, but the notification to {to} could not be sent: {reason}"
+    )
 }
 
 /// Graph's status and code, for a message.

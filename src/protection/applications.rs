@@ -25,7 +25,36 @@ pub(super) async fn owners_of_privileged_applications(
     graph: &GraphClient,
     snapshot: &Snapshot,
 ) -> Result<Vec<(String, String)>, GraphError> {
-    // Service principal id → what makes it privileged, in words.
+    let mut walk = Walk {
+        privileged: privileged_principals(graph, snapshot).await?,
+        seen: HashSet::new(),
+        owned: Vec::new(),
+    };
+    let mut frontier: Vec<String> = walk.privileged.keys().cloned().collect();
+    // Each service principal is read once, so the walk ends however the owners are chained.
+    loop {
+        frontier.retain(|id| walk.seen.insert(id.clone()));
+        if frontier.is_empty() {
+            break;
+        }
+        frontier.sort();
+        let mut next = Vec::new();
+        for read in read_owners(graph, &frontier).await? {
+            next.extend(walk.record(&read.principal, read.owners?));
+        }
+        frontier = next;
+    }
+    Ok(walk.owned)
+}
+
+/// Finds the service principals that are privileged by what they hold themselves: a
+/// privileged Graph application permission, a privileged role, or a role through a
+/// role-assignable group. Returns, by service principal id, what makes each privileged, in
+/// words.
+async fn privileged_principals(
+    graph: &GraphClient,
+    snapshot: &Snapshot,
+) -> Result<HashMap<String, Vec<String>>, GraphError> {
     let mut privileged: HashMap<String, Vec<String>> = HashMap::new();
     for grant in graph.graph_permission_grants().await? {
         if PRIVILEGED_GRAPH_PERMISSIONS
@@ -61,57 +90,77 @@ pub(super) async fn owners_of_privileged_applications(
             }
         }
     }
-    let mut owned = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut frontier: Vec<String> = privileged.keys().cloned().collect();
-    // Each service principal is read once, so the walk ends however the owners are chained.
-    loop {
-        frontier.retain(|id| seen.insert(id.clone()));
-        if frontier.is_empty() {
-            break;
-        }
-        frontier.sort();
-        let principals = graph.service_principals_among(&frontier).await?;
-        let reads: Vec<_> = futures_util::stream::iter(principals)
-            .map(|principal| async move {
-                let owners = owners_of(graph, &principal).await;
-                (principal, owners)
-            })
-            .buffer_unordered(OWNER_READS_AT_ONCE)
-            .collect()
-            .await;
+    Ok(privileged)
+}
+
+/// The walk from privileged service principals to their owners, and on through owners that are
+/// service principals themselves.
+struct Walk {
+    /// Service principal id → what makes it privileged, in words.
+    privileged: HashMap<String, Vec<String>>,
+    /// The service principals already read.
+    seen: HashSet<String>,
+    /// Every owner found so far, with why it is privileged: (owner id, reason).
+    owned: Vec<(String, String)>,
+}
+
+impl Walk {
+    /// Records the owners of one privileged application. Returns the owners that are service
+    /// principals not read yet: they are privileged in turn, so their owners are read next.
+    fn record(
+        &mut self,
+        principal: &ServicePrincipal,
+        owners: Vec<(Owner, &'static str)>,
+    ) -> Vec<String> {
+        let holds = self
+            .privileged
+            .get(&principal.id)
+            .map(|holds| holds.join(" and "))
+            .unwrap_or_default();
+        let name = principal
+            .display_name
+            .clone()
+            .unwrap_or_else(|| principal.id.clone());
         let mut next = Vec::new();
-        for (principal, owners) in reads {
-            let holds = privileged
-                .get(&principal.id)
-                .map(|holds| holds.join(" and "))
-                .unwrap_or_default();
-            let name = principal
-                .display_name
-                .clone()
-                .unwrap_or_else(|| principal.id.clone());
-            for (owner, what) in owners? {
-                owned.push((
-                    owner.id.clone(),
-                    format!(
-                        "owns the application {name} ({what}), which holds {holds}: an owner can \
-                         add a credential and act as it"
-                    ),
-                ));
-                if owner.service_principal && !seen.contains(&owner.id) {
-                    privileged
-                        .entry(owner.id.clone())
-                        .or_default()
-                        .push(format!(
-                            "ownership of the application {name}, which holds {holds}"
-                        ));
-                    next.push(owner.id);
-                }
+        for (owner, what) in owners {
+            self.owned.push((
+                owner.id.clone(),
+                format!(
+                    "owns the application {name} ({what}), which holds {holds}: an owner can \
+                     add a credential and act as it"
+                ),
+            ));
+            if owner.service_principal && !self.seen.contains(&owner.id) {
+                self.privileged
+                    .entry(owner.id.clone())
+                    .or_default()
+                    .push(format!(
+                        "ownership of the application {name}, which holds {holds}"
+                    ));
+                next.push(owner.id);
             }
         }
-        frontier = next;
+        next
     }
-    Ok(owned)
+}
+
+/// A service principal read in the walk, with the answer to reading its owners.
+struct OwnerRead {
+    principal: ServicePrincipal,
+    owners: Result<Vec<(Owner, &'static str)>, GraphError>,
+}
+
+/// Reads the service principals among `ids`, then the owners of each, a few at a time.
+async fn read_owners(graph: &GraphClient, ids: &[String]) -> Result<Vec<OwnerRead>, GraphError> {
+    let principals = graph.service_principals_among(ids).await?;
+    Ok(futures_util::stream::iter(principals)
+        .map(|principal| async move {
+            let owners = owners_of(graph, &principal).await;
+            OwnerRead { principal, owners }
+        })
+        .buffer_unordered(OWNER_READS_AT_ONCE)
+        .collect()
+        .await)
 }
 
 /// The owners of a service principal and of its app registration, each with which of the two

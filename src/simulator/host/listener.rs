@@ -153,6 +153,31 @@ async fn process(
         settle(&shared, &message.id, message.dequeue_count, 0);
         return;
     }
+    let answer = invoke_renewing(&shared, &queues, trigger, &message, &text, &pop_receipt).await;
+    let status = answer.as_ref().map_or(0, |(status, _)| *status);
+    let pop = pop_receipt.lock().await.clone();
+    // Succeeded: the output binding is written, then the message deleted. A failure to write
+    // the output, like an answer that is not a response envelope, fails the invocation.
+    let succeeded = match answer {
+        Some((200..=299, Some(envelope))) => {
+            write_outputs(&queues, trigger, &message.id, &envelope).await
+        }
+        _ => false,
+    };
+    settle_in_queue(&queues, trigger, &message, &pop_receipt, &pop, succeeded).await;
+    settle(&shared, &message.id, message.dequeue_count, status);
+}
+
+/// Invokes the trigger's function with the message, keeping the message invisible to others
+/// until the function answers (or its time is up). Returns the handler's status and envelope.
+async fn invoke_renewing(
+    shared: &HostShared,
+    queues: &Arc<Queues>,
+    trigger: &QueueTrigger,
+    message: &Received,
+    text: &str,
+    pop_receipt: &Arc<AsyncMutex<String>>,
+) -> Option<(u16, Option<Value>)> {
     let renewal = tokio::spawn(renew(
         queues.clone(),
         message.id.clone(),
@@ -163,7 +188,7 @@ async fn process(
     };
     let envelope = queue_envelope(
         trigger,
-        &text,
+        text,
         &message.id,
         &message.pop_receipt,
         message.dequeue_count,
@@ -174,52 +199,61 @@ async fn process(
         ],
     );
     let answer = invoke(
-        &shared,
+        shared,
         &trigger.function,
         &envelope,
         trigger.invocation_timeout,
     )
     .await;
     renewal.abort();
-    let status = answer.as_ref().map_or(0, |(status, _)| *status);
-    let pop = pop_receipt.lock().await.clone();
-    // Succeeded: the output binding is written, then the message deleted. A failure to write
-    // the output, like an answer that is not a response envelope, fails the invocation.
-    let succeeded = match answer {
-        Some((200..=299, Some(envelope))) => {
-            let mut written = true;
-            if let (Some((binding, _)), Some(outputs)) = (&trigger.output, &queues.outputs) {
-                for output in output_messages(&envelope, binding) {
-                    if let Err(error) = outputs.send(&output).await {
-                        tracing::warn!(
-                            "could not write the output of message {}: {error}",
-                            message.id
-                        );
-                        written = false;
-                        break;
-                    }
-                }
+    answer
+}
+
+/// Writes the output binding's messages from the handler's response envelope. Returns whether
+/// all were written; one that cannot be written fails the invocation.
+async fn write_outputs(
+    queues: &Queues,
+    trigger: &QueueTrigger,
+    id: &str,
+    envelope: &Value,
+) -> bool {
+    if let (Some((binding, _)), Some(outputs)) = (&trigger.output, &queues.outputs) {
+        for output in output_messages(envelope, binding) {
+            if let Err(error) = outputs.send(&output).await {
+                tracing::warn!("could not write the output of message {id}: {error}");
+                return false;
             }
-            written
         }
-        _ => false,
-    };
+    }
+    true
+}
+
+/// Settles the message in its queue: deleted after a success; after a failure moved to the
+/// poison queue on its last allowed delivery, else made visible again after
+/// `visibilityTimeout` for another try.
+async fn settle_in_queue(
+    queues: &Queues,
+    trigger: &QueueTrigger,
+    message: &Received,
+    pop_receipt: &AsyncMutex<String>,
+    pop: &str,
+    succeeded: bool,
+) {
     let settled = if succeeded {
-        queues.requests.delete(&message.id, &pop).await
+        queues.requests.delete(&message.id, pop).await
     } else if message.dequeue_count >= trigger.max_dequeue_count {
-        to_poison(&queues, &message, &pop_receipt).await;
+        to_poison(queues, message, pop_receipt).await;
         Ok(())
     } else {
         queues
             .requests
-            .set_visibility(&message.id, &pop, trigger.visibility_timeout)
+            .set_visibility(&message.id, pop, trigger.visibility_timeout)
             .await
             .map(|_| ())
     };
     if let Err(error) = settled {
         tracing::warn!("could not settle message {}: {error}", message.id);
     }
-    settle(&shared, &message.id, message.dequeue_count, status);
 }
 
 /// Copies the message's text, unchanged, to the poison queue (created if missing) and deletes

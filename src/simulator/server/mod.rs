@@ -48,6 +48,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
     )
 }
 
+/// Answers one request: the managed identity's token endpoint, Entra's sign-in pages, Azure
+/// Resource Manager and the inspection pages each have their own face; everything else is Graph.
 async fn handle(
     shared: &Shared,
     method: Method,
@@ -70,35 +72,33 @@ async fn handle(
     if let Some(rest) = raw_path.strip_prefix("/_sim/") {
         return inspect(shared, rest);
     }
+    serve_graph(shared, method, raw_path, query, &headers, body, started).await
+}
+
+/// Answers a request to Graph after the configured latency: the caller's token is checked, a
+/// `$batch` is taken apart, any other request served on its own, and the request is logged.
+async fn serve_graph(
+    shared: &Shared,
+    method: Method,
+    raw_path: String,
+    query: Vec<(String, String)>,
+    headers: &HeaderMap,
+    body: Bytes,
+    started: Instant,
+) -> Response<Body> {
     let _in_flight = InFlight::enter(shared, method.as_str(), &decode_path(&raw_path));
     let latency = lock(&shared.options).latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let client_request_id = header(&headers, "client-request-id");
-    let token = header(&headers, "authorization")
-        .and_then(|value| value.strip_prefix("Bearer ").map(str::to_owned));
-    let roles = token.as_deref().and_then(|token| {
-        let tokens = lock(&shared.tokens);
-        tokens
-            .get(token)
-            .filter(|issued| issued.expires > Instant::now() && issued.audience == shared.base_url)
-            .map(|issued| issued.roles.clone())
-    });
-    // v1.0 paths are logged without their version; beta paths keep `/beta` in front.
-    let path = match (
-        raw_path.strip_prefix("/v1.0"),
-        raw_path.strip_prefix("/beta/"),
-    ) {
-        (Some(path), _) => path.to_owned(),
-        (None, Some(_)) => raw_path.clone(),
-        (None, None) => {
-            return to_http(error(
-                404,
-                "BadRequest",
-                "Only the v1.0 and beta APIs are simulated.",
-            ));
-        }
+    let client_request_id = header(headers, "client-request-id");
+    let roles = roles_of(shared, headers);
+    let Some(path) = logged_path(&raw_path) else {
+        return to_http(error(
+            404,
+            "BadRequest",
+            "Only the v1.0 and beta APIs are simulated.",
+        ));
     };
     let body_json: Option<Value> = if body.is_empty() {
         None
@@ -112,36 +112,19 @@ async fn handle(
             "Access token is empty or invalid.",
         ),
         Some(roles) if path == "/$batch" && method == Method::POST => {
-            match fault_for(shared, "POST", &path) {
-                Some(FaultAction::Respond {
-                    status,
-                    code,
-                    retry_after,
-                }) => fault_answer(status, code, retry_after),
-                delay => {
-                    if let Some(FaultAction::Delay(delay)) = delay {
-                        tokio::time::sleep(delay).await;
-                    }
-                    batch(
-                        shared,
-                        body_json.as_ref(),
-                        roles,
-                        client_request_id.as_deref(),
-                        started,
-                    )
-                }
-            }
-        }
-        Some(roles) => {
-            single(
+            let client_request_id = client_request_id.as_deref();
+            serve_batch(
                 shared,
-                method.as_str(),
-                &path,
-                &query,
                 body_json.as_ref(),
                 roles,
+                client_request_id,
+                started,
             )
             .await
+        }
+        Some(roles) => {
+            let body = body_json.as_ref();
+            single(shared, method.as_str(), &path, &query, body, roles).await
         }
     };
     log(
@@ -149,7 +132,7 @@ async fn handle(
         LoggedRequest {
             method: method.to_string(),
             path: decode_path(&path),
-            raw_path: raw_path.clone(),
+            raw_path,
             query,
             client_request_id,
             authorized: roles.is_some(),
@@ -162,6 +145,33 @@ async fn handle(
         },
     );
     to_http(answer)
+}
+
+/// Looks up the roles of the caller's bearer token: only a token the simulator issued for
+/// Graph's origin, and not yet expired, has any.
+fn roles_of(shared: &Shared, headers: &HeaderMap) -> Option<HashSet<String>> {
+    let token = header(headers, "authorization")
+        .and_then(|value| value.strip_prefix("Bearer ").map(str::to_owned));
+    token.as_deref().and_then(|token| {
+        let tokens = lock(&shared.tokens);
+        tokens
+            .get(token)
+            .filter(|issued| issued.expires > Instant::now() && issued.audience == shared.base_url)
+            .map(|issued| issued.roles.clone())
+    })
+}
+
+/// Gives the path as the request log shows it: v1.0 paths without their version, beta paths
+/// with `/beta` in front. Other versions are not simulated and have none.
+fn logged_path(raw_path: &str) -> Option<String> {
+    match (
+        raw_path.strip_prefix("/v1.0"),
+        raw_path.strip_prefix("/beta/"),
+    ) {
+        (Some(path), _) => Some(path.to_owned()),
+        (None, Some(_)) => Some(raw_path.to_owned()),
+        (None, None) => None,
+    }
 }
 
 /// Marks a request as being served until dropped (also when the client goes away).
@@ -228,6 +238,31 @@ async fn single(
     }
 }
 
+/// Serves a `$batch`: a fault aimed at the batch itself answers for it or delays it, then each
+/// item is served.
+async fn serve_batch(
+    shared: &Shared,
+    body: Option<&Value>,
+    roles: &HashSet<String>,
+    client_request_id: Option<&str>,
+    started: Instant,
+) -> Reply {
+    match fault_for(shared, "POST", "/$batch") {
+        Some(FaultAction::Respond {
+            status,
+            code,
+            retry_after,
+        }) => fault_answer(status, code, retry_after),
+        delay => {
+            if let Some(FaultAction::Delay(delay)) = delay {
+                tokio::time::sleep(delay).await;
+            }
+            batch(shared, body, roles, client_request_id, started)
+        }
+    }
+}
+
+/// Serves each item of a `$batch` and logs it, then answers with the items' responses.
 fn batch(
     shared: &Shared,
     body: Option<&Value>,
@@ -235,18 +270,70 @@ fn batch(
     client_request_id: Option<&str>,
     started: Instant,
 ) -> Reply {
+    let requests = match batch_requests(body) {
+        Ok(requests) => requests,
+        Err(refusal) => return refusal,
+    };
+    let mut responses = Vec::with_capacity(requests.len());
+    for request in requests {
+        let item = BatchItem::of(request);
+        let Some(answer) = serve_item(shared, &item, request.get("body"), roles) else {
+            continue;
+        };
+        log(
+            shared,
+            LoggedRequest {
+                method: item.method.clone(),
+                path: decode_path(&item.path),
+                raw_path: item.path.clone(),
+                query: item.query.clone(),
+                client_request_id: client_request_id.map(str::to_owned),
+                authorized: true,
+                in_batch: true,
+                status: answer.status,
+                retry_after: retry_after_of(&answer),
+                body: request.get("body").cloned(),
+                started,
+                at: Instant::now(),
+            },
+        );
+        let headers: Map<String, Value> = answer
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+            .collect();
+        responses.push(json!({
+            "id": item.id,
+            "status": answer.status,
+            "headers": headers,
+            "body": answer.body.unwrap_or(Value::Null),
+        }));
+    }
+    // Graph answers batch items in any order.
+    shuffle(&mut responses);
+    Reply {
+        status: 200,
+        headers: Vec::new(),
+        body: Some(json!({"responses": responses})),
+    }
+}
+
+/// Reads a `$batch`'s requests, refusing what Graph refuses before serving any item: a payload
+/// without a list of requests, more than [`BATCH_LIMIT`] of them, or an item without a unique
+/// id, a method and a url.
+fn batch_requests(body: Option<&Value>) -> Result<&Vec<Value>, Reply> {
     let Some(requests) = body
         .and_then(|body| body.get("requests"))
         .and_then(Value::as_array)
     else {
-        return error(400, "BadRequest", "Invalid batch payload format.");
+        return Err(error(400, "BadRequest", "Invalid batch payload format."));
     };
     if requests.len() > BATCH_LIMIT {
-        return error(
+        return Err(error(
             400,
             "BadRequest",
             "The number of requests in a batch exceeds the limit of 20.",
-        );
+        ));
     }
     let mut ids = HashSet::new();
     for request in requests {
@@ -254,15 +341,29 @@ fn batch(
         let url = request.get("url").and_then(Value::as_str);
         let method = request.get("method").and_then(Value::as_str);
         if id.is_none() || url.is_none() || method.is_none() || !ids.insert(id) {
-            return error(
+            return Err(error(
                 400,
                 "BadRequest",
                 "Each batch request needs a unique id, a method and a url.",
-            );
+            ));
         }
     }
-    let mut responses = Vec::with_capacity(requests.len());
-    for request in requests {
+    Ok(requests)
+}
+
+/// One item of a `$batch`, its url taken apart as a direct request's would be.
+struct BatchItem<'a> {
+    id: &'a str,
+    /// In capitals, whatever the caller wrote.
+    method: String,
+    /// With a leading `/`, which batch urls may leave out.
+    path: String,
+    query: Vec<(String, String)>,
+}
+
+impl<'a> BatchItem<'a> {
+    /// Reads an item that [`batch_requests`] has checked.
+    fn of(request: &'a Value) -> BatchItem<'a> {
         let id = request
             .get("id")
             .and_then(Value::as_str)
@@ -285,57 +386,43 @@ fn batch(
         } else {
             format!("/{path}")
         };
-        // Items are served "in parallel": no latency of their own, faults and throttling each.
-        let answer = match fault_for(shared, &method, &path) {
-            Some(FaultAction::Respond {
-                status,
-                code,
-                retry_after,
-            }) => fault_answer(status, code, retry_after),
-            Some(FaultAction::Omit) => continue,
-            Some(FaultAction::Malformed) => malformed(),
-            Some(FaultAction::Answer { status, body }) => ok(status, body),
-            _ => match throttled(shared, &method, &path, &query) {
-                Some(wait) => too_many_requests(wait),
-                None => dispatch(shared, &method, &path, &query, request.get("body"), roles),
-            },
-        };
-        log(
-            shared,
-            LoggedRequest {
-                method: method.clone(),
-                path: decode_path(&path),
-                raw_path: path.clone(),
-                query: query.clone(),
-                client_request_id: client_request_id.map(str::to_owned),
-                authorized: true,
-                in_batch: true,
-                status: answer.status,
-                retry_after: retry_after_of(&answer),
-                body: request.get("body").cloned(),
-                started,
-                at: Instant::now(),
-            },
-        );
-        let headers: Map<String, Value> = answer
-            .headers
-            .iter()
-            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
-            .collect();
-        responses.push(json!({
-            "id": id,
-            "status": answer.status,
-            "headers": headers,
-            "body": answer.body.unwrap_or(Value::Null),
-        }));
+        BatchItem {
+            id,
+            method,
+            path,
+            query,
+        }
     }
-    // Graph answers batch items in any order.
-    shuffle(&mut responses);
-    Reply {
-        status: 200,
-        headers: Vec::new(),
-        body: Some(json!({"responses": responses})),
-    }
+}
+
+/// Serves one item of a `$batch`. Items are served "in parallel": no latency of their own, but
+/// faults and throttling each. An item a fault omits has no answer.
+fn serve_item(
+    shared: &Shared,
+    item: &BatchItem<'_>,
+    body: Option<&Value>,
+    roles: &HashSet<String>,
+) -> Option<Reply> {
+    let BatchItem {
+        method,
+        path,
+        query,
+        ..
+    } = item;
+    Some(match fault_for(shared, method, path) {
+        Some(FaultAction::Respond {
+            status,
+            code,
+            retry_after,
+        }) => fault_answer(status, code, retry_after),
+        Some(FaultAction::Omit) => return None,
+        Some(FaultAction::Malformed) => malformed(),
+        Some(FaultAction::Answer { status, body }) => ok(status, body),
+        _ => match throttled(shared, method, path, query) {
+            Some(wait) => too_many_requests(wait),
+            None => dispatch(shared, method, path, query, body, roles),
+        },
+    })
 }
 
 /// The simulator's own inspection pages, for the demo: `/_sim/users`, `/_sim/users/{key}` and
