@@ -659,72 +659,86 @@ fn no_two_top_level_modules_name_each_other_even_through_others() {
 /// The longest a function in `src/` may be, counted from its `fn` line to its closing brace.
 const FUNCTION_LINES: usize = 80;
 
-/// Functions that are still longer than `FUNCTION_LINES`, and why. The list only shrinks: the
-/// test fails when one of them fits, so its entry goes with the change that split it.
-const LONG_FUNCTIONS: [(&str, &str, &str); 13] = [
+/// Functions that are still longer than `FUNCTION_LINES`: where, how many lines they span now,
+/// and why. The list only shrinks and no entry grows: the test fails when a listed function
+/// fits (its entry goes with the change that split it) or grows past the length recorded here.
+const LONG_FUNCTIONS: &[(&str, &str, usize, &str)] = &[
     (
         "src/app/invocation.rs",
         "execute",
+        105,
         "not split yet: the next house pass (it was being changed by other work when the rule came)",
     ),
     (
         "src/app/mod.rs",
         "queue_trigger",
+        107,
         "not split yet: the next house pass (it was being changed by other work when the rule came)",
     ),
     (
         "src/bulk/state.rs",
         "open",
+        82,
         "not split yet: the next house pass (it was being changed by other work when the rule came)",
     ),
     (
         "src/config.rs",
         "from_lookup",
+        144,
         "not split yet: the next house pass (a file every change touched when the rule came)",
     ),
     (
         "src/demo.rs",
         "run",
+        136,
         "not split yet: the next house pass (untouched by the work that brought the rule)",
     ),
     (
         "src/notify/mod.rs",
         "deliver",
+        88,
         "not split yet: the next house pass (untouched by the work that brought the rule)",
     ),
     (
         "src/openapi/schema.rs",
         "to_openapi2",
+        83,
         "not split yet: the next house pass (untouched by the work that brought the rule)",
     ),
     (
         "src/protection/applications.rs",
         "owners_of_privileged_applications",
+        92,
         "not split yet: the next house pass (it was being changed by other work when the rule came)",
     ),
     (
         "src/simulator/host/listener.rs",
         "process",
+        91,
         "not split yet: the next house pass (untouched by the work that brought the rule)",
     ),
     (
         "src/simulator/server/mod.rs",
         "handle",
+        115,
         "not split yet: the next house pass (a file every change touched when the rule came)",
     ),
     (
         "src/simulator/server/mod.rs",
         "batch",
+        109,
         "not split yet: the next house pass (a file every change touched when the rule came)",
     ),
     (
         "src/startup.rs",
         "build",
+        198,
         "not split yet: the next house pass (a file every change touched when the rule came)",
     ),
     (
         "src/storage/account.rs",
         "connection_string",
+        88,
         "not split yet: the next house pass (untouched by the work that brought the rule)",
     ),
 ];
@@ -914,7 +928,7 @@ fn the_function_reader_measures_from_fn_to_the_closing_brace() {
 }
 
 #[test]
-fn no_function_grows_past_eighty_lines_unless_listed() {
+fn no_function_grows_past_eighty_lines_unless_listed_and_no_listed_one_grows() {
     let all = source_functions();
     let long: Vec<String> = all
         .iter()
@@ -922,7 +936,7 @@ fn no_function_grows_past_eighty_lines_unless_listed() {
             *length > FUNCTION_LINES
                 && !LONG_FUNCTIONS
                     .iter()
-                    .any(|(listed, name, _)| listed == file && name == function)
+                    .any(|(listed, name, _, _)| listed == file && name == function)
         })
         .map(|(file, function, line, length)| format!("{file}:{line}: {function} ({length} lines)"))
         .collect();
@@ -932,15 +946,31 @@ fn no_function_grows_past_eighty_lines_unless_listed() {
     );
     let fitting: Vec<String> = LONG_FUNCTIONS
         .iter()
-        .filter(|(listed, name, _)| {
+        .filter(|(listed, name, _, _)| {
             !all.iter().any(|(file, function, _, length)| {
                 file == listed && function == name && *length > FUNCTION_LINES
             })
         })
-        .map(|(file, function, _)| format!("{file}: {function}"))
+        .map(|(file, function, _, _)| format!("{file}: {function}"))
         .collect();
     assert!(
         fitting.is_empty(),
         "these fit now (or are gone): take them off LONG_FUNCTIONS: {fitting:#?}"
+    );
+    // A listed function may shrink, not grow: what it needs goes into a step of its own.
+    let grown: Vec<String> = all
+        .iter()
+        .filter_map(|(file, function, line, length)| {
+            let (_, _, recorded, _) = LONG_FUNCTIONS
+                .iter()
+                .find(|(listed, name, _, _)| listed == file && name == function)?;
+            (length > recorded).then(|| {
+                format!("{file}:{line}: {function} ({length} lines, listed at {recorded})")
+            })
+        })
+        .collect();
+    assert!(
+        grown.is_empty(),
+        "these grew past the length LONG_FUNCTIONS records: split out what was added: {grown:#?}"
     );
 }
