@@ -718,12 +718,6 @@ const LONG_FUNCTIONS: &[(&str, &str, usize, &str)] = &[
         "not split yet: the next house pass (a file every change touched when the rule came)",
     ),
     (
-        "src/startup.rs",
-        "build",
-        198,
-        "not split yet: the next house pass (a file every change touched when the rule came)",
-    ),
-    (
         "src/storage/account.rs",
         "connection_string",
         88,
