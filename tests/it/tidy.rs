@@ -670,12 +670,6 @@ const LONG_FUNCTIONS: &[(&str, &str, usize, &str)] = &[
         "not split yet: the next house pass (it was being changed by other work when the rule came)",
     ),
     (
-        "src/config.rs",
-        "from_lookup",
-        144,
-        "not split yet: the next house pass (a file every change touched when the rule came)",
-    ),
-    (
         "src/demo.rs",
         "run",
         136,
