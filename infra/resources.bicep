@@ -687,6 +687,7 @@ resource rbacReader 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
         actions: [
           'Microsoft.Authorization/roleAssignments/read'
           'Microsoft.Authorization/roleDefinitions/read'
+          'Microsoft.Authorization/roleEligibilityScheduleInstances/read'
         ]
         notActions: []
       }

@@ -12,10 +12,12 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::mutex::lock;
 use tokio::sync::OwnedMutexGuard;
+// Tokio's clock, as every other wait of an invocation, so that paused time in a test moves it.
+use tokio::time::Instant;
 
 /// A lock per user key, created on demand and dropped when nobody holds or waits for it.
 #[derive(Default)]

@@ -14,6 +14,12 @@ const LINE_EVERY: Duration = Duration::from_secs(10);
 /// How often the bar is redrawn from the counters.
 const BAR_EVERY: Duration = Duration::from_millis(200);
 
+/// The bar for work of a known size: position, rate, time left.
+const WITH_TOTAL: &str =
+    "{elapsed_precise:.dim} [{wide_bar:.cyan/blue}] {pos}/{len} ({per_sec}, {eta} left) {msg}";
+/// With no total to measure against: the count so far and its rate.
+const WITHOUT_TOTAL: &str = "{spinner} {elapsed_precise:.dim} {human_pos} ({per_sec}) {msg}";
+
 /// Where progress goes.
 pub enum Progress {
     /// A bar on the terminal.
@@ -36,18 +42,14 @@ impl Progress {
             (_, true) => Progress::Quiet,
             (true, false) => {
                 let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+                let template = match total {
+                    Some(_) => WITH_TOTAL,
+                    None => WITHOUT_TOTAL,
+                };
                 bar.set_style(
-                    match total {
-                        Some(_) => ProgressStyle::with_template(
-                            "{elapsed_precise:.dim} [{wide_bar:.cyan/blue}] {pos}/{len} \
-                         ({per_sec}, {eta} left) {msg}",
-                        ),
-                        None => {
-                            ProgressStyle::with_template("{spinner} {elapsed_precise:.dim} {msg}")
-                        }
-                    }
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+                    ProgressStyle::with_template(template)
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
                 );
                 Progress::Bar(bar)
             }
@@ -126,6 +128,13 @@ fn time_left(done: u64, total: u64, elapsed: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_bars_are_templates_indicatif_reads() {
+        for template in [WITH_TOTAL, WITHOUT_TOTAL] {
+            assert!(ProgressStyle::with_template(template).is_ok(), "{template}");
+        }
+    }
 
     #[test]
     fn time_left_is_the_rate_so_far_applied_to_what_is_left() {

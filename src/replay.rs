@@ -11,11 +11,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
+// Tokio's clock, so that a test with paused time can let an hour pass.
+use tokio::time::Instant;
 
 use crate::caller::{Access, Caller, CallerPolicy};
 use crate::report::Report;
@@ -222,7 +224,7 @@ impl Replays {
     /// Whether this invocation (`invocation_id`) carries out the request `key`, or answers with
     /// another's answer to it, waiting up to `wait` for one under way.
     pub async fn turn(&self, key: Key, wait: Duration, invocation_id: Option<String>) -> Turn<'_> {
-        let started = tokio::time::Instant::now();
+        let started = Instant::now();
         let mut waited = Duration::ZERO;
         loop {
             let answered = match self.begin(key) {
@@ -370,6 +372,22 @@ mod tests {
         assert!(!is_final(&report(Some(ErrorCode::ProtectedUser))));
         assert!(!is_final(&report(Some(ErrorCode::UserBusy))));
         assert!(!is_final(&report(Some(ErrorCode::Internal))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_is_forgotten_once_it_is_kept_for_longer_than_an_hour() {
+        let replays = Replays::default();
+        let key = Key::of(None, &parameters("r-1"));
+        let Begin::First(running) = replays.begin(key) else {
+            panic!("the first sending runs")
+        };
+        running.finish(&report(None));
+
+        tokio::time::sleep(KEPT_FOR - Duration::from_secs(1)).await;
+        assert!(matches!(replays.begin(key), Begin::Answered(_)));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(matches!(replays.begin(key), Begin::First(_)));
+        assert!(replays.is_empty());
     }
 
     #[test]

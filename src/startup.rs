@@ -236,7 +236,8 @@ fn protection(
             tracing::info!(
                 arm = %azure.endpoint,
                 "whoever controls the app on the Azure side is protected: the role \
-                 assignments at, above and below {} scopes (MFA_AZURE_CONTROL_SCOPES) are read",
+                 assignments and PIM eligibilities at, above and below {} scopes \
+                 (MFA_AZURE_CONTROL_SCOPES) are read",
                 azure.scopes.len()
             );
             protection.with_azure(AzureReader::new(

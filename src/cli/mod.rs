@@ -172,27 +172,22 @@ impl Cli {
             .collect::<Vec<_>>()
             .join(" ");
         let stopped = stopped.trim_start_matches("error: ").to_owned();
+        let path = |name: &str| {
+            found
+                .try_get_one::<std::path::PathBuf>(name)
+                .ok()
+                .flatten()
+                .cloned()
+                .unwrap_or_default()
+        };
         let summary = match command {
-            "bulk" => {
-                let file = found
-                    .try_get_one::<std::path::PathBuf>("file")
-                    .ok()
-                    .flatten()
-                    .cloned()
-                    .unwrap_or_default();
-                serde_json::to_string(&crate::bulk::summary::RunSummary::refused(
-                    file,
-                    Some(stopped),
-                ))
-                .ok()?
-            }
+            "bulk" => serde_json::to_string(&crate::bulk::summary::RunSummary::refused(
+                path("file"),
+                Some(stopped),
+            ))
+            .ok()?,
             "readiness" => {
-                let out = found
-                    .try_get_one::<std::path::PathBuf>("out")
-                    .ok()
-                    .flatten()
-                    .cloned()
-                    .unwrap_or_default();
+                let out = path("out");
                 let mode = if found.contains_id("endpoint") {
                     crate::readiness::command_summary::Mode::Download
                 } else {

@@ -131,6 +131,7 @@ pub enum GraphOperation {
     ReadGroupUsers,
     /// Not Graph: ARM, for who controls the app's Azure resources.
     ReadAzureRoleAssignments,
+    ReadAzureRoleEligibilities,
     ReadAzureRoleDefinitions,
 }
 
@@ -180,6 +181,10 @@ impl GraphOperation {
             GraphOperation::ReadAzureRoleAssignments => {
                 "read who holds Azure roles on the app's resources (ARM, MFA_AZURE_CONTROL_SCOPES)"
             }
+            GraphOperation::ReadAzureRoleEligibilities => {
+                "read who is eligible (PIM) for Azure roles on the app's resources (ARM, \
+                 MFA_AZURE_CONTROL_SCOPES)"
+            }
             GraphOperation::ReadAzureRoleDefinitions => {
                 "read what the Azure roles on the app's resources allow (ARM)"
             }
@@ -223,10 +228,13 @@ impl GraphOperation {
             | GraphOperation::ReadGroupOwners
             | GraphOperation::ReadGroupMembers
             | GraphOperation::ReadGroupUsers => "GroupMember.Read.All",
-            GraphOperation::ReadAzureRoleAssignments | GraphOperation::ReadAzureRoleDefinitions => {
-                "the Azure role that reads role assignments and definitions \
-                 (Microsoft.Authorization/roleAssignments/read and roleDefinitions/read) on each \
-                 scope of MFA_AZURE_CONTROL_SCOPES"
+            GraphOperation::ReadAzureRoleAssignments
+            | GraphOperation::ReadAzureRoleEligibilities
+            | GraphOperation::ReadAzureRoleDefinitions => {
+                "the Azure role that reads role assignments, PIM eligibilities and definitions \
+                 (Microsoft.Authorization/roleAssignments/read, \
+                 roleEligibilityScheduleInstances/read and roleDefinitions/read) on each scope of \
+                 MFA_AZURE_CONTROL_SCOPES"
             }
             GraphOperation::ReadMethodPolicy => "Policy.Read.AuthenticationMethod",
             GraphOperation::ReadGraphPermissionGrants

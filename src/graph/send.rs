@@ -32,6 +32,8 @@ pub(super) enum Idempotence {
 /// has applied it. `doubt` is the lease's: set when an attempt goes out, and cleared only by a
 /// definite answer when no attempt before it (of this write or an earlier one) went
 /// unanswered, so that an attempt abandoned, cancelled or answered 5xx leaves it set.
+/// `start_by` is on the monotonic clock, not tokio's: the lease lapses on the storage
+/// service's real time, which a paused clock in a test does not stop.
 #[derive(Clone, Debug)]
 pub struct WriteWindow {
     pub start_by: Instant,
@@ -63,7 +65,9 @@ impl GraphClient {
             .await
     }
 
-    /// [`GraphClient::send`], every attempt started within `window` when one is given.
+    /// [`GraphClient::send`], every attempt started within `window` when one is given. The
+    /// retry budget is kept on tokio's clock, as the waits it adds up are, so that paused time
+    /// in a test spends it.
     pub(super) async fn send_within(
         &self,
         operation: GraphOperation,
@@ -80,7 +84,7 @@ impl GraphClient {
             ));
         }
         let error = |kind| GraphError { operation, kind };
-        let started = Instant::now();
+        let started = tokio::time::Instant::now();
         let client_request_id = uuid::Uuid::new_v4().to_string();
         let mut attempt = 0;
         let attempt_timeout = window

@@ -5,9 +5,12 @@
 //! Global Administrator. For each scope of `MFA_AZURE_CONTROL_SCOPES` (the Function App, its
 //! storage account, a user-assigned identity) this reads the role assignments made at the scope,
 //! above it and below it (ARM's List For Scope without a filter; `atScope()` would leave out
-//! those below, such as a blob writer on the package's container or a role on a slot) and the
-//! role definitions they name, and keeps the principals whose role controls the app
-//! ([`crate::azure_rbac::control`]).
+//! those below, such as a blob writer on the package's container or a role on a slot), the
+//! PIM eligibilities there (`roleEligibilityScheduleInstances`, listed the same way: an eligible
+//! Owner can activate the role at any moment, so is held like an active one) and the role
+//! definitions they name, and keeps the principals whose role controls the app
+//! ([`crate::azure_rbac::control`]). A tenant without Entra ID P2 has no PIM: ARM refuses the
+//! eligibilities with `AadPremiumLicenseRequired`, which counts as none (said once in the log).
 //! It runs in the background with the rest of the snapshot: no invocation waits for ARM.
 //!
 //! ARM's URLs and JSON live here and nowhere else. The token is for ARM's audience, from the
@@ -16,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use azure_core::credentials::TokenCredential;
@@ -24,6 +28,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::azure_rbac::{Permission, Scope, control};
+use crate::backoff::Backoff;
 use crate::graph::{
     Denial, GraphError, GraphErrorKind, GraphOperation, PrincipalKind, Rejection, RetrySettings,
     TokenSource,
@@ -52,6 +57,8 @@ pub struct AzureHolder {
     pub scope: String,
     /// What the role lets its holder do to the app, in words.
     pub what: Vec<&'static str>,
+    /// Eligible through PIM (may activate the role) rather than active.
+    pub eligible: bool,
 }
 
 /// Reads the Azure side.
@@ -62,9 +69,16 @@ pub struct AzureReader {
     tokens: TokenSource,
     scopes: Vec<Scope>,
     retry: RetrySettings,
+    /// Whether the log has said that the tenant has no PIM for Azure resources.
+    said_unlicensed: AtomicBool,
 }
 
 const API_VERSION: &str = "2022-04-01";
+/// The eligibility schedule instances' version (Role Eligibility Schedule Instances - List For
+/// Scope, learn.microsoft.com/rest/api/authorization).
+const PIM_API_VERSION: &str = "2020-10-01";
+/// ARM's code (400) for PIM's lists in a tenant without Entra ID P2 or Governance.
+const NO_PIM_LICENCE: &str = "AadPremiumLicenseRequired";
 /// The most pages of assignments read per scope.
 const PAGES: usize = 50;
 /// How many role definitions are read at once.
@@ -73,6 +87,15 @@ const DEFINITION_READS_AT_ONCE: usize = 8;
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 /// Attempts per request when ARM is unavailable.
 const ATTEMPTS: u32 = 3;
+
+/// Which of ARM's lists of who holds a role.
+#[derive(Clone, Copy)]
+enum Listing {
+    /// `roleAssignments`: the active ones.
+    Active,
+    /// `roleEligibilityScheduleInstances`: PIM eligibilities (the same properties).
+    Eligible,
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -144,6 +167,7 @@ impl AzureReader {
             tokens: TokenSource::new(credential, scope, retry.token_wait),
             scopes: settings.scopes.clone(),
             retry,
+            said_unlicensed: AtomicBool::new(false),
         }
     }
 
@@ -164,15 +188,23 @@ impl AzureReader {
         // read (a definition read by its subscription-level id would need rights there).
         let mut ids: HashMap<String, Scope> = HashMap::new();
         for scope in &self.scopes {
-            for assignment in self.assignments(scope).await? {
+            let (active, eligible) = tokio::join!(
+                self.listed(scope, Listing::Active),
+                self.listed(scope, Listing::Eligible)
+            );
+            let active = active?.into_iter().map(|assignment| (false, assignment));
+            let eligible = self.unless_unlicensed(eligible)?.into_iter();
+            for (is_eligible, assignment) in active.chain(eligible.map(|one| (true, one))) {
                 let guid = definition_guid(&assignment.role_definition_id).ok_or_else(|| {
-                    malformed(
-                        GraphOperation::ReadAzureRoleAssignments,
-                        "a role assignment names no role definition id",
-                    )
+                    let operation = if is_eligible {
+                        GraphOperation::ReadAzureRoleEligibilities
+                    } else {
+                        GraphOperation::ReadAzureRoleAssignments
+                    };
+                    malformed(operation, "a role assignment names no role definition id")
                 })?;
                 ids.entry(guid.clone()).or_insert_with(|| scope.clone());
-                assignments.push((guid, assignment));
+                assignments.push((guid, is_eligible, assignment));
             }
         }
         let read: Vec<(String, Result<Definition, GraphError>)> = futures_util::stream::iter(ids)
@@ -188,7 +220,7 @@ impl AzureReader {
             definitions.insert(id, definition?);
         }
         let mut holders: Vec<AzureHolder> = Vec::new();
-        for (guid, assignment) in assignments {
+        for (guid, eligible, assignment) in assignments {
             let Some(definition) = definitions.get(&guid) else {
                 continue;
             };
@@ -212,6 +244,7 @@ impl AzureReader {
                 role: printable(&definition.properties.role_name),
                 scope: printable(&assignment.scope),
                 what,
+                eligible,
             };
             if !holders.contains(&holder) {
                 holders.push(holder);
@@ -220,18 +253,59 @@ impl AzureReader {
         Ok(holders)
     }
 
-    /// The role assignments made at `scope`, above it or below it, every page.
-    async fn assignments(&self, scope: &Scope) -> Result<Vec<AssignmentProperties>, GraphError> {
-        let operation = GraphOperation::ReadAzureRoleAssignments;
+    /// The eligibilities, or none when the tenant has no PIM for Azure resources (said once).
+    fn unless_unlicensed(
+        &self,
+        read: Result<Vec<AssignmentProperties>, GraphError>,
+    ) -> Result<Vec<AssignmentProperties>, GraphError> {
+        match read {
+            // Without Entra ID P2 nobody can activate an eligibility; anything else fails closed.
+            // ARM is reported to answer 400; the code alone is as clear should it come as 403.
+            Err(GraphError {
+                kind: GraphErrorKind::Rejected { code, .. } | GraphErrorKind::Forbidden { code, .. },
+                ..
+            }) if code.eq_ignore_ascii_case(NO_PIM_LICENCE) => {
+                if !self.said_unlicensed.swap(true, Ordering::Relaxed) {
+                    tracing::info!(
+                        "ARM answered {NO_PIM_LICENCE}: the tenant has no Entra ID P2, so no PIM \
+                         for Azure resources; eligible Azure role assignments could not be read \
+                         and the Azure side is protected by active assignments only"
+                    );
+                }
+                Ok(Vec::new())
+            }
+            read => read,
+        }
+    }
+
+    /// The role assignments (or PIM eligibilities) made at `scope`, above it or below it,
+    /// every page.
+    async fn listed(
+        &self,
+        scope: &Scope,
+        listing: Listing,
+    ) -> Result<Vec<AssignmentProperties>, GraphError> {
+        let (operation, kind, version) = match listing {
+            Listing::Active => (
+                GraphOperation::ReadAzureRoleAssignments,
+                "roleAssignments",
+                API_VERSION,
+            ),
+            Listing::Eligible => (
+                GraphOperation::ReadAzureRoleEligibilities,
+                "roleEligibilityScheduleInstances",
+                PIM_API_VERSION,
+            ),
+        };
         let mut url = self.root.clone();
         url.path_segments_mut()
             .map_err(|()| malformed(operation, "ARM_ENDPOINT cannot be a base URL"))?
             .pop_if_empty()
             .extend(scope.segments())
-            .extend(["providers", "Microsoft.Authorization", "roleAssignments"]);
+            .extend(["providers", "Microsoft.Authorization", kind]);
         // No `$filter`: `atScope()` answers only at and above the scope, and a role on a child
         // (the package's container, a slot) controls the app as much as one on the resource.
-        url.set_query(Some(&format!("api-version={API_VERSION}")));
+        url.set_query(Some(&format!("api-version={version}")));
         let mut next = Some(url);
         let mut found = Vec::new();
         for _ in 0..PAGES {
@@ -253,7 +327,7 @@ impl AzureReader {
         if next.is_some() {
             return Err(malformed(
                 operation,
-                &format!("more than {PAGES} pages of role assignments"),
+                &format!("more than {PAGES} pages of {kind}"),
             ));
         }
         Ok(found)
@@ -308,11 +382,8 @@ impl AzureReader {
             if !again {
                 return Err(GraphError { operation, kind });
             }
-            let wait = self
-                .retry
-                .backoff_base
-                .mul_f64(f64::from(2u32.pow(attempt - 1)));
-            tokio::time::sleep(wait.min(self.retry.backoff_cap)).await;
+            let backoff = Backoff::new(self.retry.backoff_base, self.retry.backoff_cap);
+            tokio::time::sleep(backoff.after(attempt - 1)).await;
         }
     }
 

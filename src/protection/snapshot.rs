@@ -124,7 +124,7 @@ impl Snapshot {
         for holder in azure {
             let hold = Hold {
                 role: holder.role,
-                eligible: false,
+                eligible: holder.eligible,
                 principal_kind: holder.kind,
                 principal_name: None,
                 azure: Some(format!(
@@ -297,6 +297,7 @@ mod tests {
             role: "Owner".to_owned(),
             scope: "/subscriptions/s/resourceGroups/rg".to_owned(),
             what: vec!["assign roles on the app's resources"],
+            eligible: false,
         };
         let snapshot = Snapshot::default().with_azure_holders(vec![
             holder("U1", PrincipalKind::User),

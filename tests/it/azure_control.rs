@@ -8,12 +8,12 @@
 //! not protected.
 
 use mfa_phone_handler::phone::PhoneType;
-use mfa_phone_handler::simulator::Simulator;
 use mfa_phone_handler::simulator::tenant::SimUser;
 use mfa_phone_handler::simulator::tenant::azure::{
     CONTRIBUTOR, FUNCTION_APP, OTHER_RESOURCE, OWNER, READER, RESOURCE_GROUP, STORAGE_ACCOUNT,
     STORAGE_BLOB_DATA_CONTRIBUTOR, STORAGE_BLOB_DATA_READER, SUBSCRIPTION, WEBSITE_CONTRIBUTOR,
 };
+use mfa_phone_handler::simulator::{FaultRule, Simulator};
 use serde_json::json;
 
 use crate::helpers::{Results, TestApp};
@@ -231,6 +231,177 @@ async fn when_arm_cannot_be_read_every_change_is_refused_and_nothing_is_written(
 }
 
 #[tokio::test]
+async fn a_user_eligible_for_owner_at_the_resource_group_is_refused_like_an_active_owner() {
+    let app = app_with(|sim| {
+        sim.tenant(|tenant| {
+            tenant
+                .azure
+                .make_eligible(RESOURCE_GROUP, OWNER, ALICE, "User");
+        });
+    })
+    .await;
+    assert_refused(
+        &app,
+        ALICE,
+        "is eligible (PIM) for the Azure role Owner at /subscriptions/",
+    )
+    .await;
+    assert_allowed(&app, BOB).await;
+    let eligibilities: Vec<_> = app
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|request| {
+            request
+                .path
+                .ends_with("/Microsoft.Authorization/roleEligibilityScheduleInstances")
+        })
+        .collect();
+    assert!(!eligibilities.is_empty(), "the eligibilities were read");
+    assert!(
+        eligibilities.iter().all(|request| request.authorized
+            && request.status == 200
+            && request
+                .query
+                .iter()
+                .any(|(name, value)| name == "api-version" && value == "2020-10-01")
+            && !request.query.iter().any(|(name, _)| name == "$filter")),
+        "with ARM's token and version, at, above and below the scope: {eligibilities:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_member_of_a_group_eligible_for_contributor_at_the_subscription_is_refused() {
+    let app = app_with(|sim| {
+        sim.tenant(|tenant| {
+            let inner = tenant.directory.add_group("On-call", &[ALICE], false);
+            let holder = tenant
+                .directory
+                .add_group("Eligible contributors", &[], false);
+            tenant.directory.add_group_member(&holder, &inner);
+            tenant
+                .azure
+                .make_eligible(SUBSCRIPTION, CONTRIBUTOR, &holder, "Group");
+        });
+    })
+    .await;
+    assert_refused(
+        &app,
+        ALICE,
+        "is eligible (PIM) for the Azure role Contributor",
+    )
+    .await;
+    assert_allowed(&app, BOB).await;
+}
+
+#[tokio::test]
+async fn a_user_eligible_for_reader_is_allowed() {
+    let app = app_with(|sim| {
+        sim.tenant(|tenant| {
+            tenant
+                .azure
+                .make_eligible(RESOURCE_GROUP, READER, ALICE, "User");
+        });
+    })
+    .await;
+    assert_allowed(&app, ALICE).await;
+}
+
+#[tokio::test]
+async fn when_the_eligibilities_cannot_be_read_every_change_is_refused_and_nothing_is_written() {
+    let app = app_with(|sim| {
+        sim.inject(FaultRule::respond(
+            Some("GET"),
+            "/Microsoft.Authorization/roleEligibilityScheduleInstances",
+            usize::MAX,
+            500,
+            "InternalServerError",
+        ));
+    })
+    .await;
+    let answer = app.call(json!({"UserId": BOB, "phoneNumber": NEW})).await;
+    assert_eq!(
+        answer.error_code(),
+        "protectionUnknown",
+        "{}",
+        answer.report
+    );
+    assert!(
+        answer
+            .error_message()
+            .contains("eligible (PIM) for Azure roles"),
+        "{}",
+        answer.error_message()
+    );
+    assert!(app.writes().is_empty(), "nothing is written unchecked");
+    assert_eq!(app.phones(BOB)[0].1, OLD);
+}
+
+#[tokio::test]
+async fn an_identity_not_allowed_to_read_the_eligibilities_refuses_every_change_naming_the_right() {
+    // A deployment whose RBAC reader role predates the eligibilities' read right.
+    let app = app_with(|sim| {
+        sim.inject(FaultRule::respond(
+            Some("GET"),
+            "/Microsoft.Authorization/roleEligibilityScheduleInstances",
+            usize::MAX,
+            403,
+            "AuthorizationFailed",
+        ));
+    })
+    .await;
+    let answer = app.call(json!({"UserId": BOB, "phoneNumber": NEW})).await;
+    assert_eq!(
+        answer.error_code(),
+        "protectionUnknown",
+        "{}",
+        answer.report
+    );
+    assert!(
+        answer
+            .error_message()
+            .contains("roleEligibilityScheduleInstances/read"),
+        "{}",
+        answer.error_message()
+    );
+    assert!(app.writes().is_empty(), "nothing is written unchecked");
+    assert!(
+        !app.output()
+            .contains("eligible Azure role assignments could not be read"),
+        "a refusal is not the tenant's missing licence"
+    );
+}
+
+#[tokio::test]
+async fn without_entra_id_p2_the_active_assignments_protect_and_the_log_says_eligible_ones_could_not_be_read()
+ {
+    let app = app_with(|sim| {
+        sim.tenant(|tenant| {
+            tenant.variants.pim_licensed = false;
+            tenant.azure.assign(RESOURCE_GROUP, OWNER, ALICE, "User");
+        });
+    })
+    .await;
+    assert_refused(&app, ALICE, "holds the Azure role Owner").await;
+    assert_allowed(&app, BOB).await;
+    let output = app.output();
+    assert_eq!(
+        output
+            .matches("eligible Azure role assignments could not be read")
+            .count(),
+        1,
+        "said once: {output}"
+    );
+    assert!(
+        app.sim.requests().iter().any(|request| request
+            .path
+            .ends_with("/Microsoft.Authorization/roleEligibilityScheduleInstances")
+            && request.status == 400),
+        "ARM refused the eligibilities"
+    );
+}
+
+#[tokio::test]
 async fn without_scopes_every_result_and_the_start_up_log_say_the_azure_side_is_not_protected() {
     let app = TestApp::builder()
         .env("MFA_AZURE_CONTROL_SCOPES", "")
@@ -292,29 +463,7 @@ async fn the_simulated_arm_is_as_strict_as_arm() {
             "User",
         );
     });
-    let environment: std::collections::HashMap<String, String> =
-        sim.handler_environment().into_iter().collect();
-    mfa_phone_handler::install_crypto_provider();
-    let client = reqwest::Client::new();
-    let token = |resource: String| {
-        let url = url::Url::parse_with_params(
-            &sim.identity_endpoint(),
-            [
-                ("api-version", "2019-08-01"),
-                ("resource", resource.as_str()),
-            ],
-        )
-        .unwrap();
-        let request = client
-            .get(url)
-            .header("X-IDENTITY-HEADER", &environment["IDENTITY_HEADER"]);
-        async move {
-            let answer: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
-            answer["access_token"].as_str().unwrap().to_owned()
-        }
-    };
-    let graph_token = token(sim.graph_endpoint()).await;
-    let arm_token = token(sim.arm_endpoint()).await;
+    let (client, graph_token, arm_token) = tokens(&sim).await;
     let list = format!(
         "{}{FUNCTION_APP}/providers/Microsoft.Authorization/roleAssignments",
         sim.arm_endpoint()
@@ -386,4 +535,123 @@ async fn the_simulated_arm_is_as_strict_as_arm() {
         [ALICE, CAROL],
         "no filter: the group's and the slot's below, not a sibling's"
     );
+}
+
+/// A client and the managed identity's tokens for Graph and for ARM, as the simulator issues
+/// them.
+async fn tokens(sim: &Simulator) -> (reqwest::Client, String, String) {
+    let environment: std::collections::HashMap<String, String> =
+        sim.handler_environment().into_iter().collect();
+    mfa_phone_handler::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let token = async |resource: String| {
+        let url = url::Url::parse_with_params(
+            &sim.identity_endpoint(),
+            [
+                ("api-version", "2019-08-01"),
+                ("resource", resource.as_str()),
+            ],
+        )
+        .unwrap();
+        let request = client
+            .get(url)
+            .header("X-IDENTITY-HEADER", &environment["IDENTITY_HEADER"]);
+        let answer: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+        answer["access_token"].as_str().unwrap().to_owned()
+    };
+    let graph_token = token(sim.graph_endpoint()).await;
+    let arm_token = token(sim.arm_endpoint()).await;
+    (client, graph_token, arm_token)
+}
+
+#[tokio::test]
+async fn the_simulated_arm_lists_eligibilities_as_strictly_as_assignments() {
+    let sim = Simulator::start(Default::default())
+        .await
+        .expect("simulator starts");
+    sim.tenant(|tenant| {
+        tenant
+            .azure
+            .make_eligible(RESOURCE_GROUP, OWNER, ALICE, "User");
+        tenant
+            .azure
+            .make_eligible(OTHER_RESOURCE, OWNER, BOB, "User");
+        tenant.azure.make_eligible(
+            &format!("{FUNCTION_APP}/slots/staging"),
+            OWNER,
+            CAROL,
+            "User",
+        );
+    });
+    let (client, graph_token, arm_token) = tokens(&sim).await;
+    let list = format!(
+        "{}{FUNCTION_APP}/providers/Microsoft.Authorization/roleEligibilityScheduleInstances",
+        sim.arm_endpoint()
+    );
+    let get = async |url: &str, token: &str, query: &[(&str, &str)]| {
+        let url = url::Url::parse_with_params(url, query).unwrap();
+        client.get(url).bearer_auth(token).send().await.unwrap()
+    };
+    let version = ("api-version", "2020-10-01");
+    let at_scope = [version, ("$filter", "atScope()")];
+    assert_eq!(get(&list, &graph_token, &at_scope).await.status(), 401);
+    assert_eq!(
+        get(&list, &arm_token, &[("$filter", "atScope()")])
+            .await
+            .status(),
+        400,
+        "api-version is required"
+    );
+    let unknown = list.replace("func-mfa", "func-other");
+    assert_eq!(get(&unknown, &arm_token, &at_scope).await.status(), 404);
+    assert_eq!(
+        get(&list, &arm_token, &[version, ("$filter", "asTarget()")])
+            .await
+            .status(),
+        400,
+        "a filter that is not simulated is refused"
+    );
+    let listed = async |query: &[(&str, &str)]| -> Vec<(String, String)> {
+        let answer: serde_json::Value = get(&list, &arm_token, query).await.json().await.unwrap();
+        answer["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|instance| {
+                let properties = &instance["properties"];
+                assert_eq!(
+                    instance["type"],
+                    "Microsoft.Authorization/roleEligibilityScheduleInstances"
+                );
+                assert!(
+                    properties["roleDefinitionId"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with(&format!("/roleDefinitions/{OWNER}"))
+                );
+                (
+                    properties["principalId"].as_str().unwrap().to_owned(),
+                    properties["memberType"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        listed(&at_scope).await,
+        [(ALICE.to_owned(), "Inherited".to_owned())],
+        "atScope(): the group's, neither a sibling's nor a slot's"
+    );
+    assert_eq!(
+        listed(&[version]).await,
+        [
+            (ALICE.to_owned(), "Inherited".to_owned()),
+            (CAROL.to_owned(), "Direct".to_owned())
+        ],
+        "no filter: the group's and the slot's below, not a sibling's"
+    );
+    sim.tenant(|tenant| tenant.variants.pim_licensed = false);
+    let refused = get(&list, &arm_token, &[version]).await;
+    assert_eq!(refused.status(), 400, "no PIM without Entra ID P2");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "AadPremiumLicenseRequired");
 }

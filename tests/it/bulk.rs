@@ -550,14 +550,7 @@ async fn the_report_page_shows_the_totals_the_chart_and_what_needs_a_person_in_a
     );
 
     let page = directory.join("report.html");
-    let output = crate::helpers::run_browser([
-        "--headless".to_owned(),
-        "--no-sandbox".to_owned(),
-        "--disable-gpu".to_owned(),
-        "--disable-dev-shm-usage".to_owned(),
-        "--dump-dom".to_owned(),
-        format!("file://{}", page.display()),
-    ]);
+    let output = crate::helpers::dump_dom(&page);
     let output = within("Chromium renders the page", output)
         .await
         .expect("Chromium runs");

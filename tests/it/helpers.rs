@@ -853,3 +853,16 @@ pub async fn run_browser(
     let _group = child.id().and_then(|id| i32::try_from(id).ok()).map(Group);
     child.wait_with_output().await
 }
+
+/// The DOM headless Chromium builds from the page at `path` (`--dump-dom`), as [`run_browser`].
+pub async fn dump_dom(path: &std::path::Path) -> std::io::Result<std::process::Output> {
+    run_browser([
+        "--headless".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        "--dump-dom".to_owned(),
+        format!("file://{}", path.display()),
+    ])
+    .await
+}

@@ -470,14 +470,8 @@ async fn the_dashboard_shows_the_totals_the_chart_and_the_blocked_users_in_a_bro
     let out = scratch();
     let (status, summary) = run_scan(&sim, &out, &as_pairs(&settings), &[]).await;
     assert_eq!(status, 0, "{summary}");
-    let output = crate::helpers::run_browser([
-        "--headless".to_owned(),
-        "--no-sandbox".to_owned(),
-        "--disable-gpu".to_owned(),
-        "--disable-dev-shm-usage".to_owned(),
-        "--dump-dom".to_owned(),
-        format!("file://{}", out.join("readiness.html").display()),
-    ]);
+    let page = out.join("readiness.html");
+    let output = crate::helpers::dump_dom(&page);
     let output = within("Chromium renders the page", output)
         .await
         .expect("Chromium runs");

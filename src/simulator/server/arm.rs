@@ -1,23 +1,27 @@
-//! Azure Resource Manager's face, under `/arm` of the simulator: the two reads the protection
-//! check makes (role assignments for a scope; a role definition by id), as strict as ARM: a
-//! bearer token for ARM's audience, an `api-version`, scopes that exist. Role assignments are
-//! listed as ARM lists them: without a filter those made at the scope, above and below it;
-//! with `$filter=atScope()` only at the scope and above; any other filter is refused.
-//! `SimOptions::arm_unavailable` makes ARM answer 503 to everything.
+//! Azure Resource Manager's face, under `/arm` of the simulator: the three reads the protection
+//! check makes (role assignments and PIM eligibility schedule instances for a scope; a role
+//! definition by id), as strict as ARM: a bearer token for ARM's audience, an `api-version`,
+//! scopes that exist. Both lists are listed as ARM lists them: without a filter those made at
+//! the scope, above and below it; with `$filter=atScope()` only at the scope and above; any
+//! other filter is refused. Without Entra ID P2 (`variants.pim_licensed` off) the eligibilities
+//! answer 400 `AadPremiumLicenseRequired`, as ARM does. `SimOptions::arm_unavailable` makes ARM
+//! answer 503 to everything; a [`crate::simulator::FaultRule`] answering `Respond` or `Answer`
+//! applies to ARM's paths (`/arm/...`) too.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Response};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::json::{Reply, error, header, ok, query_value, retry_after_of, to_http};
-use super::log;
-use crate::simulator::{LoggedRequest, Shared, lock};
+use super::json::{Reply, error, fault_answer, header, ok, query_value, retry_after_of, to_http};
+use super::{fault_for, log};
+use crate::simulator::{FaultAction, LoggedRequest, Shared, lock};
 
 /// The path under the simulator's origin where ARM's root is.
 pub(super) const PREFIX: &str = "/arm";
 
 const ASSIGNMENTS: &str = "/providers/microsoft.authorization/roleassignments";
+const ELIGIBILITIES: &str = "/providers/microsoft.authorization/roleeligibilityscheduleinstances";
 const DEFINITIONS: &str = "/providers/microsoft.authorization/roledefinitions/";
 
 /// One request to ARM, answered and logged.
@@ -59,7 +63,16 @@ pub(super) fn arm(
             "The api-version query parameter (?api-version=) is required for all requests.",
         )
     } else {
-        read(shared, &path, &query)
+        match fault_for(shared, method.as_str(), raw_path) {
+            Some(FaultAction::Respond {
+                status,
+                code,
+                retry_after,
+            }) => fault_answer(status, code, retry_after),
+            Some(FaultAction::Answer { status, body }) => ok(status, body),
+            // Other faults are Graph's (batches, writes); ARM reads as usual.
+            _ => read(shared, &path, &query),
+        }
     };
     log(
         shared,
@@ -86,7 +99,19 @@ fn read(shared: &Shared, path: &str, query: &[(String, String)]) -> Reply {
     let tenant = lock(&shared.tenant);
     let azure = &tenant.azure;
     if let Some(scope) = lower.strip_suffix(ASSIGNMENTS) {
-        return assignments(azure, &path[..scope.len()], query);
+        return listed(azure, &path[..scope.len()], query, Listing::Active);
+    }
+    if let Some(scope) = lower.strip_suffix(ELIGIBILITIES) {
+        if !tenant.variants.pim_licensed {
+            // As ARM answers PIM's lists without Entra ID P2 (reported by AzGovViz issue 114
+            // and mondoohq/mql PR 8955; Microsoft documents no code).
+            return error(
+                400,
+                "AadPremiumLicenseRequired",
+                "The tenant needs an AAD Premium 2 license.",
+            );
+        }
+        return listed(azure, &path[..scope.len()], query, Listing::Eligible);
     }
     if let Some(at) = lower.find(DEFINITIONS) {
         return definition(azure, &path[..at], &path[at + DEFINITIONS.len()..]);
@@ -94,16 +119,25 @@ fn read(shared: &Shared, path: &str, query: &[(String, String)]) -> Reply {
     error(
         404,
         "InvalidResourceType",
-        "Only role assignments and role definitions are simulated on ARM.",
+        "Only role assignments, role eligibility schedule instances and role definitions are \
+         simulated on ARM.",
     )
 }
 
-/// The role assignments for `scope`: at, above and below it, or with `$filter=atScope()` at and
-/// above it only.
-fn assignments(
+/// Which list is read.
+#[derive(Clone, Copy)]
+enum Listing {
+    Active,
+    Eligible,
+}
+
+/// The role assignments (or eligibility schedule instances) for `scope`: at, above and below
+/// it, or with `$filter=atScope()` at and above it only.
+fn listed(
     azure: &crate::simulator::tenant::azure::AzureRbac,
     scope: &str,
     query: &[(String, String)],
+    listing: Listing,
 ) -> Reply {
     if !azure.exists(scope) {
         return error(
@@ -124,24 +158,50 @@ fn assignments(
         }
     };
     let subscription = subscription_of(scope);
-    let value: Vec<Value> = azure
-        .listed_at(scope, below)
+    let (found, kind) = match listing {
+        Listing::Active => (azure.listed_at(scope, below), "roleAssignments"),
+        Listing::Eligible => (
+            azure.eligible_at(scope, below),
+            "roleEligibilityScheduleInstances",
+        ),
+    };
+    let value: Vec<Value> = found
         .into_iter()
         .map(|assignment| {
+            let mut properties = json!({
+                "roleDefinitionId": format!(
+                    "{subscription}/providers/Microsoft.Authorization/roleDefinitions/{}",
+                    assignment.role
+                ),
+                "principalId": assignment.principal_id,
+                "principalType": assignment.principal_type,
+                "scope": assignment.scope,
+            });
+            if let (Listing::Eligible, Some(fields)) = (listing, properties.as_object_mut()) {
+                // An instance's own facts: its schedule, its state, and whether it was made
+                // at the scope read or inherited from one above.
+                let inherited = !crate::simulator::tenant::azure::within(&assignment.scope, scope);
+                fields.insert(
+                    "roleEligibilityScheduleId".to_owned(),
+                    json!(format!(
+                        "{}/providers/Microsoft.Authorization/roleEligibilitySchedules/{}",
+                        assignment.scope, assignment.id
+                    )),
+                );
+                fields.insert("status".to_owned(), json!("Provisioned"));
+                fields.insert("startDateTime".to_owned(), json!("2026-01-01T00:00:00Z"));
+                fields.insert("endDateTime".to_owned(), Value::Null);
+                fields.insert(
+                    "memberType".to_owned(),
+                    json!(if inherited { "Inherited" } else { "Direct" }),
+                );
+            }
             json!({
-                "id": format!("{}/providers/Microsoft.Authorization/roleAssignments/{}",
+                "id": format!("{}/providers/Microsoft.Authorization/{kind}/{}",
                     assignment.scope, assignment.id),
                 "name": assignment.id,
-                "type": "Microsoft.Authorization/roleAssignments",
-                "properties": {
-                    "roleDefinitionId": format!(
-                        "{subscription}/providers/Microsoft.Authorization/roleDefinitions/{}",
-                        assignment.role
-                    ),
-                    "principalId": assignment.principal_id,
-                    "principalType": assignment.principal_type,
-                    "scope": assignment.scope,
-                }
+                "type": format!("Microsoft.Authorization/{kind}"),
+                "properties": properties,
             })
         })
         .collect();

@@ -1,7 +1,7 @@
 //! The Azure side of the simulated tenant, as Azure Resource Manager keeps it: the app's
-//! resources, the role assignments made on them, above or below them, and the role definitions
-//! (Azure's built-in ones that matter here, and custom ones a test defines). The ARM face that
-//! serves it is `server::arm`.
+//! resources, the role assignments made on them, above or below them, the PIM eligibilities
+//! for roles there (who may activate one), and the role definitions (Azure's built-in ones that
+//! matter here, and custom ones a test defines). The ARM face that serves it is `server::arm`.
 
 use serde_json::{Value, json};
 
@@ -33,8 +33,13 @@ pub const STORAGE_BLOB_DATA_READER: &str = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1
 pub struct AzureRbac {
     resources: Vec<String>,
     assignments: Vec<SimRoleAssignment>,
+    /// PIM eligibilities: who may activate the role at the scope.
+    eligibilities: Vec<SimRoleEligibility>,
     definitions: Vec<SimRoleDefinition>,
 }
+
+/// One PIM eligibility for an Azure role: the same facts as an assignment, not yet active.
+pub type SimRoleEligibility = SimRoleAssignment;
 
 /// One role assignment.
 #[derive(Clone, Debug)]
@@ -123,6 +128,7 @@ impl Default for AzureRbac {
                 OTHER_RESOURCE.to_owned(),
             ],
             assignments: Vec::new(),
+            eligibilities: Vec::new(),
             definitions: built_in
                 .into_iter()
                 .map(|(id, name, permissions)| SimRoleDefinition {
@@ -156,6 +162,25 @@ impl AzureRbac {
         id
     }
 
+    /// Makes the principal eligible (PIM) for the role at `scope`; the eligibility's id.
+    pub fn make_eligible(
+        &mut self,
+        scope: &str,
+        role: &str,
+        principal_id: &str,
+        principal_type: &str,
+    ) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.eligibilities.push(SimRoleEligibility {
+            id: id.clone(),
+            scope: scope.to_owned(),
+            role: role.to_owned(),
+            principal_id: principal_id.to_owned(),
+            principal_type: principal_type.to_owned(),
+        });
+        id
+    }
+
     /// Defines a custom role with these actions and data actions; its GUID.
     pub fn define(&mut self, name: &str, actions: &[&str], data_actions: &[&str]) -> String {
         let id = uuid::Uuid::new_v4().to_string();
@@ -178,12 +203,12 @@ impl AzureRbac {
     /// The assignments made at `scope` or above it (ARM's `$filter=atScope()`), and with
     /// `below` also those made below it (ARM's answer without a filter).
     pub fn listed_at(&self, scope: &str, below: bool) -> Vec<&SimRoleAssignment> {
-        self.assignments
-            .iter()
-            .filter(|assignment| {
-                within(scope, &assignment.scope) || (below && within(&assignment.scope, scope))
-            })
-            .collect()
+        listed(&self.assignments, scope, below)
+    }
+
+    /// The eligibilities listed for `scope`, as [`AzureRbac::listed_at`] lists assignments.
+    pub fn eligible_at(&self, scope: &str, below: bool) -> Vec<&SimRoleEligibility> {
+        listed(&self.eligibilities, scope, below)
     }
 
     pub fn definition(&self, id: &str) -> Option<&SimRoleDefinition> {
@@ -191,6 +216,19 @@ impl AzureRbac {
             .iter()
             .find(|definition| definition.id.eq_ignore_ascii_case(id))
     }
+}
+
+fn listed<'a>(
+    assignments: &'a [SimRoleAssignment],
+    scope: &str,
+    below: bool,
+) -> Vec<&'a SimRoleAssignment> {
+    assignments
+        .iter()
+        .filter(|assignment| {
+            within(scope, &assignment.scope) || (below && within(&assignment.scope, scope))
+        })
+        .collect()
 }
 
 /// Whether `inner` is `outer` or lies below it, as ARM compares ids (without case).
