@@ -87,7 +87,7 @@ async fn execute(
     }
     match parsed {
         Ok(parsed) => run_parsed(state, parsed, invocation, outcome).await,
-        Err(rejected) => record_rejection(rejected, outcome),
+        Err(rejected) => record_rejection(*rejected, outcome),
     }
 }
 
@@ -214,7 +214,7 @@ async fn run_task(
 }
 
 /// Records a request that did not parse: its warnings, who sent it, and why it was refused.
-fn record_rejection(rejected: Box<Rejected>, outcome: &mut Outcome) {
+fn record_rejection(rejected: Rejected, outcome: &mut Outcome) {
     for (code, message) in rejected.warnings {
         outcome.warn(code, message);
     }
