@@ -106,129 +106,35 @@ impl Config {
             lookup: &|name| lookup(name).filter(|value| !value.trim().is_empty()),
             problems: std::cell::RefCell::new(Vec::new()),
         };
-        let port = match env
-            .get("FUNCTIONS_CUSTOMHANDLER_PORT")
-            .or_else(|| env.get("FUNCTIONS_HTTPWORKER_PORT"))
-        {
-            Some(value) => env.parse_number("FUNCTIONS_CUSTOMHANDLER_PORT", &value, 0, 65535),
-            None => {
-                env.problem(
-                    "FUNCTIONS_CUSTOMHANDLER_PORT is not set: the Functions host sets it; for a \
-                     local run set it yourself, or run `mfa-phone-handler demo`",
-                );
-                0
-            }
-        };
-        let graph_endpoint = graph_endpoint(&env);
-        let credential = credential(&env);
-        let retry = RetrySettings {
-            max_attempts: env.number("MFA_GRAPH_MAX_ATTEMPTS", 5, 1, 20),
-            budget: env.seconds("MFA_GRAPH_RETRY_BUDGET_SECONDS", 30.0, 0.0, 600.0),
-            attempt_timeout: env.seconds("MFA_GRAPH_TIMEOUT_SECONDS", 15.0, 0.1, 120.0),
-            token_wait: env.seconds("MFA_TOKEN_TIMEOUT_SECONDS", 5.0, 0.1, 60.0),
-            backoff_base: env.seconds("MFA_GRAPH_BACKOFF_SECONDS", 0.5, 0.0, 60.0),
-            backoff_cap: env.seconds("MFA_GRAPH_BACKOFF_CAP_SECONDS", 8.0, 0.0, 300.0),
-        };
-        let max_dequeue_count = env.number("MFA_QUEUE_MAX_DEQUEUE_COUNT", 5, 1, 1000);
-        let max_concurrent_users = env.number("MFA_MAX_CONCURRENT_USERS", 16, 1, 1024);
-        let invocation_budget = env.seconds("MFA_INVOCATION_BUDGET_SECONDS", 200.0, 5.0, 3600.0);
-        let http_budget = env.seconds("MFA_HTTP_BUDGET_SECONDS", 100.0, 5.0, 225.0);
-        #[cfg(feature = "simulator")]
-        let test_panic_caller = env.get("MFA_TEST_PANIC_CALLER");
-        let verification = env.seconds("MFA_VERIFY_SECONDS", 4.0, 0.0, 60.0);
-        let owner_search = OwnerSearchSettings {
-            enabled: env.flag("MFA_OWNER_SEARCH", true),
-            budget: env.seconds("MFA_OWNER_SEARCH_BUDGET_SECONDS", 90.0, 1.0, 3600.0),
-            max_batches_in_flight: env.number("MFA_OWNER_SEARCH_BATCHES", 16, 1, 64),
-            remember_for: env.seconds("MFA_OWNER_CACHE_SECONDS", 900.0, 0.0, 86_400.0),
-        };
-        let notify = NotifySettings {
-            sender: env.get("MFA_NOTIFY_SENDER").and_then(|value| {
-                UserRef::parse(&value)
-                    .map_err(|error| {
-                        env.problem(format!(
-                            "MFA_NOTIFY_SENDER must be the sending mailbox's address or object id: {error}"
-                        ));
-                    })
-                    .ok()
-            }),
-            organization_name: env.text("MFA_NOTIFY_ORGANIZATION_NAME"),
-            service_desk: ServiceDesk {
-                name: env.text("MFA_NOTIFY_SERVICE_DESK_NAME"),
-                email: env.text("MFA_NOTIFY_SERVICE_DESK_EMAIL"),
-                phone: env.text("MFA_NOTIFY_SERVICE_DESK_PHONE"),
-            },
-        };
-        let callers = CallerPolicy {
-            require_authenticated: env.flag("MFA_REQUIRE_AUTHENTICATED_CALLER", false),
-            require_app_role: env.flag("MFA_REQUIRE_APP_ROLE", true),
-            tenant_id: env.id("MFA_TENANT_ID"),
-            allowed: env.id_list("MFA_ALLOWED_CALLERS"),
-            allowed_client_apps: env.id_list("MFA_ALLOWED_CLIENT_APPS"),
-            allow_key_only: env.flag("MFA_ALLOW_KEY_ONLY_CALLERS", false),
-            allow_guests: env.flag("MFA_ALLOW_GUEST_CALLERS", false),
-        };
-        let queue_tokens = TokenSettings {
-            require_caller: env.flag("MFA_QUEUE_REQUIRE_CALLER", false),
-            authority: entra_authority(&env),
-            tenant_id: callers.tenant_id.clone(),
-            api_client_id: env.id("MFA_API_CLIENT_ID"),
-        };
-        let protection = ProtectionSettings {
-            check_roles: !env.flag("MFA_ALLOW_PRIVILEGED_TARGETS", false),
-            protected_groups: env.id_list("MFA_PROTECTED_GROUP_IDS"),
-            refresh_every: env.seconds("MFA_PROTECTION_REFRESH_SECONDS", 300.0, 10.0, 3600.0),
-            azure: azure_control(&env),
-        };
-        let safeguards = Safeguards {
-            customer_managed_telephony: env.choice(
-                "MFA_TELEPHONY",
-                &["microsoft", "customermanaged"],
-                "microsoft",
-            ) == "customermanaged",
-            refuse_last_method_removal: env.choice(
-                "MFA_LAST_METHOD_REMOVAL",
-                &["warn", "refuse"],
-                "warn",
-            ) == "refuse",
-        };
+        // Read in this order so that the problems are listed in it.
+        let port = port(&env);
+        let graph = graph(&env);
+        let invocations = invocations(&env);
+        let owner_search = owner_search(&env);
+        let notify = notify(&env);
+        let callers = callers(&env);
+        let queue_tokens = queue_tokens(&env, callers.tenant_id.clone());
+        let protection = protection(&env);
+        let safeguards = safeguards(&env);
         let policy_refresh = env.seconds("MFA_POLICY_REFRESH_SECONDS", 300.0, 10.0, 3600.0);
         let policy_check = env.flag("MFA_METHOD_POLICY_CHECK", true);
-        let leases = match AccountSettings::from_lookup(|name| env.get(name)) {
-            Ok(account) => account.filter(|_| env.flag("MFA_USER_LEASES", true)),
-            Err(problem) => {
-                env.problem(problem);
-                None
-            }
-        };
-        let lease_wait = env.seconds("MFA_LEASE_WAIT_SECONDS", 30.0, 1.0, 180.0);
-        let cleanup_key = env.get("MFA_CLEANUP_KEY").and_then(|key| {
-            crate::phone::CleanupKey::new(&key)
-                .map_err(|problem| env.problem(problem))
-                .ok()
-        });
-        let readiness = crate::app::readiness::ReadinessSettings {
-            storage: AccountSettings::from_lookup(|name| env.get(name))
-                .ok()
-                .flatten(),
-            retention_days: env.number("MFA_READINESS_RETENTION_DAYS", 90, 1, 3650),
-            per_user: env.flag("MFA_READINESS_PER_USER", false),
-            budget: env.seconds("MFA_READINESS_BUDGET_SECONDS", 3300.0, 60.0, 86_400.0),
-        };
+        let leases = leases(&env);
+        let cleanup_key = cleanup_key(&env);
+        let readiness = readiness(&env);
         let problems = env.problems.into_inner();
-        match graph_endpoint {
+        match graph.endpoint {
             Some(graph_endpoint) if problems.is_empty() => Ok(Config {
-                port: u16::try_from(port).unwrap_or(0),
+                port,
                 graph_endpoint,
-                credential,
-                retry,
-                max_dequeue_count,
-                max_concurrent_users,
-                invocation_budget,
-                http_budget,
+                credential: graph.credential,
+                retry: graph.retry,
+                max_dequeue_count: invocations.max_dequeue_count,
+                max_concurrent_users: invocations.max_concurrent_users,
+                invocation_budget: invocations.invocation_budget,
+                http_budget: invocations.http_budget,
                 #[cfg(feature = "simulator")]
-                test_panic_caller,
-                verification,
+                test_panic_caller: invocations.test_panic_caller,
+                verification: invocations.verification,
                 owner_search,
                 notify,
                 callers,
@@ -237,13 +143,205 @@ impl Config {
                 safeguards,
                 policy_refresh,
                 policy_check,
-                leases,
-                lease_wait,
+                leases: leases.account,
+                lease_wait: leases.wait,
                 cleanup_key,
                 readiness,
             }),
             _ => Err(ConfigError { problems }),
         }
+    }
+}
+
+/// Reads the port the Functions host tells the handler to listen on.
+fn port(env: &Env<'_>) -> u16 {
+    let port = match env
+        .get("FUNCTIONS_CUSTOMHANDLER_PORT")
+        .or_else(|| env.get("FUNCTIONS_HTTPWORKER_PORT"))
+    {
+        Some(value) => env.parse_number("FUNCTIONS_CUSTOMHANDLER_PORT", &value, 0, 65535),
+        None => {
+            env.problem(
+                "FUNCTIONS_CUSTOMHANDLER_PORT is not set: the Functions host sets it; for a \
+                 local run set it yourself, or run `mfa-phone-handler demo`",
+            );
+            0
+        }
+    };
+    u16::try_from(port).unwrap_or(0)
+}
+
+/// How the handler reaches Graph.
+struct GraphAccess {
+    /// `None` when `GRAPH_ENDPOINT` is malformed (its problem is recorded).
+    endpoint: Option<Url>,
+    credential: CredentialSource,
+    retry: RetrySettings,
+}
+
+/// Reads where Graph is, the credential the handler gets its tokens with, and how its requests
+/// are bounded and retried.
+fn graph(env: &Env<'_>) -> GraphAccess {
+    GraphAccess {
+        endpoint: graph_endpoint(env),
+        credential: credential(env),
+        retry: RetrySettings {
+            max_attempts: env.number("MFA_GRAPH_MAX_ATTEMPTS", 5, 1, 20),
+            budget: env.seconds("MFA_GRAPH_RETRY_BUDGET_SECONDS", 30.0, 0.0, 600.0),
+            attempt_timeout: env.seconds("MFA_GRAPH_TIMEOUT_SECONDS", 15.0, 0.1, 120.0),
+            token_wait: env.seconds("MFA_TOKEN_TIMEOUT_SECONDS", 5.0, 0.1, 60.0),
+            backoff_base: env.seconds("MFA_GRAPH_BACKOFF_SECONDS", 0.5, 0.0, 60.0),
+            backoff_cap: env.seconds("MFA_GRAPH_BACKOFF_CAP_SECONDS", 8.0, 0.0, 300.0),
+        },
+    }
+}
+
+/// How much one invocation may take, and how many run at once: the fields of [`Config`] of the
+/// same names.
+struct Invocations {
+    max_dequeue_count: u64,
+    max_concurrent_users: usize,
+    invocation_budget: Duration,
+    http_budget: Duration,
+    #[cfg(feature = "simulator")]
+    test_panic_caller: Option<String>,
+    verification: Duration,
+}
+
+/// Reads the limits on one invocation and on how many run at once.
+fn invocations(env: &Env<'_>) -> Invocations {
+    Invocations {
+        max_dequeue_count: env.number("MFA_QUEUE_MAX_DEQUEUE_COUNT", 5, 1, 1000),
+        max_concurrent_users: env.number("MFA_MAX_CONCURRENT_USERS", 16, 1, 1024),
+        invocation_budget: env.seconds("MFA_INVOCATION_BUDGET_SECONDS", 200.0, 5.0, 3600.0),
+        http_budget: env.seconds("MFA_HTTP_BUDGET_SECONDS", 100.0, 5.0, 225.0),
+        #[cfg(feature = "simulator")]
+        test_panic_caller: env.get("MFA_TEST_PANIC_CALLER"),
+        verification: env.seconds("MFA_VERIFY_SECONDS", 4.0, 0.0, 60.0),
+    }
+}
+
+/// Reads how the owners of a number are searched for.
+fn owner_search(env: &Env<'_>) -> OwnerSearchSettings {
+    OwnerSearchSettings {
+        enabled: env.flag("MFA_OWNER_SEARCH", true),
+        budget: env.seconds("MFA_OWNER_SEARCH_BUDGET_SECONDS", 90.0, 1.0, 3600.0),
+        max_batches_in_flight: env.number("MFA_OWNER_SEARCH_BATCHES", 16, 1, 64),
+        remember_for: env.seconds("MFA_OWNER_CACHE_SECONDS", 900.0, 0.0, 86_400.0),
+    }
+}
+
+/// Reads who sends the e-mail to the user and what it says about the organisation.
+fn notify(env: &Env<'_>) -> NotifySettings {
+    NotifySettings {
+        sender: env.get("MFA_NOTIFY_SENDER").and_then(|value| {
+            UserRef::parse(&value)
+                .map_err(|error| {
+                    env.problem(format!(
+                        "MFA_NOTIFY_SENDER must be the sending mailbox's address or object id: {error}"
+                    ));
+                })
+                .ok()
+        }),
+        organization_name: env.text("MFA_NOTIFY_ORGANIZATION_NAME"),
+        service_desk: ServiceDesk {
+            name: env.text("MFA_NOTIFY_SERVICE_DESK_NAME"),
+            email: env.text("MFA_NOTIFY_SERVICE_DESK_EMAIL"),
+            phone: env.text("MFA_NOTIFY_SERVICE_DESK_PHONE"),
+        },
+    }
+}
+
+/// Reads who may call the HTTP trigger, beyond the function key.
+fn callers(env: &Env<'_>) -> CallerPolicy {
+    CallerPolicy {
+        require_authenticated: env.flag("MFA_REQUIRE_AUTHENTICATED_CALLER", false),
+        require_app_role: env.flag("MFA_REQUIRE_APP_ROLE", true),
+        tenant_id: env.id("MFA_TENANT_ID"),
+        allowed: env.id_list("MFA_ALLOWED_CALLERS"),
+        allowed_client_apps: env.id_list("MFA_ALLOWED_CLIENT_APPS"),
+        allow_key_only: env.flag("MFA_ALLOW_KEY_ONLY_CALLERS", false),
+        allow_guests: env.flag("MFA_ALLOW_GUEST_CALLERS", false),
+    }
+}
+
+/// Reads who may send to the request queue; their tokens come from the callers' tenant.
+fn queue_tokens(env: &Env<'_>, tenant_id: Option<String>) -> TokenSettings {
+    TokenSettings {
+        require_caller: env.flag("MFA_QUEUE_REQUIRE_CALLER", false),
+        authority: entra_authority(env),
+        tenant_id,
+        api_client_id: env.id("MFA_API_CLIENT_ID"),
+    }
+}
+
+/// Reads whose methods are never changed, in the tenant and on the Azure side.
+fn protection(env: &Env<'_>) -> ProtectionSettings {
+    ProtectionSettings {
+        check_roles: !env.flag("MFA_ALLOW_PRIVILEGED_TARGETS", false),
+        protected_groups: env.id_list("MFA_PROTECTED_GROUP_IDS"),
+        refresh_every: env.seconds("MFA_PROTECTION_REFRESH_SECONDS", 300.0, 10.0, 3600.0),
+        azure: azure_control(env),
+    }
+}
+
+/// Reads how the whole MFA picture is weighed before a change.
+fn safeguards(env: &Env<'_>) -> Safeguards {
+    Safeguards {
+        customer_managed_telephony: env.choice(
+            "MFA_TELEPHONY",
+            &["microsoft", "customermanaged"],
+            "microsoft",
+        ) == "customermanaged",
+        refuse_last_method_removal: env.choice(
+            "MFA_LAST_METHOD_REMOVAL",
+            &["warn", "refuse"],
+            "warn",
+        ) == "refuse",
+    }
+}
+
+/// The per-user leases: the fields `leases` and `lease_wait` of [`Config`].
+struct Leases {
+    account: Option<AccountSettings>,
+    wait: Duration,
+}
+
+/// Reads the storage account the per-user leases are kept in, unless `MFA_USER_LEASES=false`,
+/// and how long an invocation waits for a lease another instance holds.
+fn leases(env: &Env<'_>) -> Leases {
+    let account = match AccountSettings::from_lookup(|name| env.get(name)) {
+        Ok(account) => account.filter(|_| env.flag("MFA_USER_LEASES", true)),
+        Err(problem) => {
+            env.problem(problem);
+            None
+        }
+    };
+    Leases {
+        account,
+        wait: env.seconds("MFA_LEASE_WAIT_SECONDS", 30.0, 1.0, 180.0),
+    }
+}
+
+/// Reads the secret the readiness scan keys its number fingerprints with.
+fn cleanup_key(env: &Env<'_>) -> Option<crate::phone::CleanupKey> {
+    env.get("MFA_CLEANUP_KEY").and_then(|key| {
+        crate::phone::CleanupKey::new(&key)
+            .map_err(|problem| env.problem(problem))
+            .ok()
+    })
+}
+
+/// Reads the readiness scans' settings. Their storage is the app's own account; a problem
+/// with it is reported once, by [`leases`].
+fn readiness(env: &Env<'_>) -> crate::app::readiness::ReadinessSettings {
+    crate::app::readiness::ReadinessSettings {
+        storage: AccountSettings::from_lookup(|name| env.get(name))
+            .ok()
+            .flatten(),
+        retention_days: env.number("MFA_READINESS_RETENTION_DAYS", 90, 1, 3650),
+        per_user: env.flag("MFA_READINESS_PER_USER", false),
+        budget: env.seconds("MFA_READINESS_BUDGET_SECONDS", 3300.0, 60.0, 86_400.0),
     }
 }
 

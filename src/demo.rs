@@ -6,7 +6,7 @@ use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
 use crate::simulator::azurite::Azurite;
 use crate::simulator::host::{FunctionsHost, HostOptions};
@@ -76,6 +76,9 @@ fn block_on(work: impl std::future::Future<Output = Result<(), String>>) -> Exit
     }
 }
 
+/// Runs the demo: the simulated Graph with the demo tenant, Azurite when it is installed, the
+/// handler as a child process and the miniature host in front of it; then prints what to try
+/// and waits for a stop.
 async fn run(port: u16) -> Result<(), String> {
     crate::install_crypto_provider();
     // Caught before the instructions are printed: a stop sent as soon as the demo says it is
@@ -86,22 +89,65 @@ async fn run(port: u16) -> Result<(), String> {
         .map_err(|error| format!("could not start the Graph simulator: {error}"))?;
     simulator.tenant(seed::demo_tenant);
     let readiness = simulator.tenant(crate::simulator::tenant::readiness::readiness_tenant);
-    // A real storage account when Azurite is installed: the queue, and the per-user leases.
-    let azurite = match Azurite::locate() {
-        Some(script) => match Azurite::start(&script).await {
-            Ok(azurite) => Some(azurite),
-            Err(error) => {
-                println!(
-                    "Azurite is installed but did not start ({error}); the queue is in memory"
-                );
-                None
-            }
-        },
-        None => None,
-    };
+    // Kept to the end: Azurite stops when it is dropped.
+    let azurite = start_azurite().await;
     let storage = azurite
         .as_ref()
         .map(|azurite| StorageAccount::new(azurite.account(), reqwest::Client::new(), None));
+    let command = handler_command(&simulator, &readiness.protected_group, storage.as_ref())?;
+    let Handler {
+        mut child,
+        address: handler,
+    } = start_handler(command).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|error| format!("could not listen on 127.0.0.1:{port}: {error} (try --port)"))?;
+    let mut options = HostOptions {
+        simulator: Some(simulator.graph_endpoint()),
+        ..HostOptions::default()
+    };
+    if let Some(storage) = &storage {
+        options = options.with_storage(storage.clone());
+    }
+    let host = FunctionsHost::start_on(listener, &format!("http://{handler}"), options)
+        .await
+        .map_err(|error| format!("could not start the miniature host: {error}"))?;
+    print_examples(
+        &simulator,
+        &host.url(),
+        &readiness.protected_group,
+        storage.as_ref(),
+    );
+    tokio::select! {
+        () = stop.received() => {}
+        status = child.wait() => {
+            return Err(format!("the handler exited: {status:?}"));
+        }
+    }
+    println!("stopping the demo");
+    Ok(())
+}
+
+/// Starts Azurite when it is installed, so that the demo has a real storage account: the
+/// queue, and the per-user leases. Without it the queue is in memory.
+async fn start_azurite() -> Option<Azurite> {
+    let script = Azurite::locate()?;
+    match Azurite::start(&script).await {
+        Ok(azurite) => Some(azurite),
+        Err(error) => {
+            println!("Azurite is installed but did not start ({error}); the queue is in memory");
+            None
+        }
+    }
+}
+
+/// The command that runs this executable's handler as the Functions host would, with the
+/// simulated Graph's settings in place of any that point at a real tenant.
+fn handler_command(
+    simulator: &Simulator,
+    protected_group: &str,
+    storage: Option<&StorageAccount>,
+) -> Result<Command, String> {
     let executable = std::env::current_exe()
         .map_err(|error| format!("could not find the handler executable: {error}"))?;
     let mut command = Command::new(executable);
@@ -117,7 +163,7 @@ async fn run(port: u16) -> Result<(), String> {
         .env("MFA_VERIFY_SECONDS", "2")
         .env("MFA_NOTIFY_SENDER", seed::NOTIFY_SENDER)
         .env("MFA_CLEANUP_KEY", DEMO_CLEANUP_KEY)
-        .env("MFA_PROTECTED_GROUP_IDS", &readiness.protected_group)
+        .env("MFA_PROTECTED_GROUP_IDS", protected_group)
         .env("MFA_NOTIFY_SERVICE_DESK_NAME", "Contoso IT Service Desk")
         .env(
             "MFA_NOTIFY_SERVICE_DESK_EMAIL",
@@ -126,12 +172,22 @@ async fn run(port: u16) -> Result<(), String> {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    if let Some(connection) = storage
-        .as_ref()
-        .and_then(|storage| storage.settings().connection_string())
-    {
+    if let Some(connection) = storage.and_then(|storage| storage.settings().connection_string()) {
         command.env("AzureWebJobsStorage", connection);
     }
+    Ok(command)
+}
+
+/// The handler's child process, listening.
+struct Handler {
+    child: Child,
+    /// Where it listens (`host:port`), as its log line says.
+    address: String,
+}
+
+/// Starts the handler and waits for the log line that says where it listens. Its output is
+/// printed as it comes, marked as the handler's.
+async fn start_handler(mut command: Command) -> Result<Handler, String> {
     let mut child = command
         .spawn()
         .map_err(|error| format!("could not start the handler: {error}"))?;
@@ -156,25 +212,23 @@ async fn run(port: u16) -> Result<(), String> {
             println!("  handler | {line}");
         }
     });
-    let handler = tokio::time::timeout(Duration::from_secs(30), address_receiver)
+    let address = tokio::time::timeout(Duration::from_secs(30), address_receiver)
         .await
         .map_err(|_| "the handler did not start listening within 30 s".to_owned())?
         .map_err(|_| "the handler exited before it started listening".to_owned())?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|error| format!("could not listen on 127.0.0.1:{port}: {error} (try --port)"))?;
-    let mut options = HostOptions {
-        simulator: Some(simulator.graph_endpoint()),
-        ..HostOptions::default()
-    };
-    if let Some(storage) = &storage {
-        options = options.with_storage(storage.clone());
-    }
-    let host = FunctionsHost::start_on(listener, &format!("http://{handler}"), options)
-        .await
-        .map_err(|error| format!("could not start the miniature host: {error}"))?;
-    println!("{}", instructions(&host.url()));
-    let queue_url = storage.as_ref().and_then(|storage| {
+    Ok(Handler { child, address })
+}
+
+/// Prints what to try: requests to paste, the bulk and readiness examples, and where the queue
+/// is.
+fn print_examples(
+    simulator: &Simulator,
+    url: &str,
+    protected_group: &str,
+    storage: Option<&StorageAccount>,
+) {
+    println!("{}", instructions(url));
+    let queue_url = storage.and_then(|storage| {
         storage.settings().queue.as_ref().map(|queue| {
             format!(
                 "{}/mfa-phone-requests",
@@ -182,15 +236,12 @@ async fn run(port: u16) -> Result<(), String> {
             )
         })
     });
-    match bulk_example(&host.url(), queue_url.as_deref()) {
+    match bulk_example(url, queue_url.as_deref()) {
         Ok(example) => println!("{example}"),
         Err(error) => println!("(no bulk example: {error})"),
     }
-    println!(
-        "{}",
-        readiness_example(&simulator, &host.url(), &readiness.protected_group)
-    );
-    match &storage {
+    println!("{}", readiness_example(simulator, url, protected_group));
+    match storage {
         Some(storage) => println!(
             "The queue is a real storage queue, in Azurite ({}); per-user leases are in its blob \
              service.",
@@ -203,14 +254,6 @@ async fn run(port: u16) -> Result<(), String> {
             crate::simulator::azurite::VERSION
         ),
     }
-    tokio::select! {
-        () = stop.received() => {}
-        status = child.wait() => {
-            return Err(format!("the handler exited: {status:?}"));
-        }
-    }
-    println!("stopping the demo");
-    Ok(())
 }
 
 /// The bulk example's file, as German Excel saves one: semicolons, a BOM, CRLF; a new hire, a

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::app::readiness::Readiness;
 use crate::app::{self, AppState};
 use crate::config::Config;
 use crate::credential;
@@ -72,93 +73,18 @@ impl Application {
     /// A [`StartupError`] saying which part failed.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         crate::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .user_agent(concat!("mfa-phone-handler/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(StartupError::HttpClient)?;
-        // The tenant's token signing keys (queue callers) are read with the same client; each
-        // reading is bounded by entra's own wait.
-        let keys_http = http.clone();
-        // The identity endpoint gets its own client whose every request is bounded: one that
-        // accepts the connection and never answers must not hold the token for long.
-        let identity_http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(IDENTITY_CONNECT_TIMEOUT)
-            .timeout(config.retry.token_wait)
-            .user_agent(concat!("mfa-phone-handler/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(StartupError::HttpClient)?;
+        let clients = HttpClients::new(&config)?;
         let credential = credential::build(
             &config.credential,
             &config.graph_endpoint,
-            identity_http.clone(),
+            clients.identity.clone(),
         )
         .map_err(StartupError::Credential)?;
-        let readiness = match &config.readiness.storage {
-            Some(account) if account.blob.is_some() && account.queue.is_some() => {
-                let account =
-                    storage_account(&config, account, &credential, identity_http.clone())?;
-                match crate::app::readiness::Readiness::new(
-                    config.readiness.clone(),
-                    account,
-                    config.cleanup_key.clone(),
-                ) {
-                    Ok(readiness) => Some(readiness),
-                    Err(error) => {
-                        tracing::warn!("the readiness scans cannot be kept: {error}");
-                        None
-                    }
-                }
-            }
-            _ => None,
-        };
-        let leases = match &config.leases {
-            Some(account) if account.blob.is_some() => Some(UserLeases::new(storage_account(
-                &config,
-                account,
-                &credential,
-                identity_http,
-            )?)),
-            Some(_) => {
-                tracing::warn!(
-                    "the storage account is configured without a blob endpoint \
-                     (AzureWebJobsStorage__blobServiceUri): the per-user leases need one"
-                );
-                None
-            }
-            None => None,
-        };
-        let protection = Protection::new(config.protection.clone());
-        let protection = match &config.protection.azure {
-            Some(azure) => {
-                tracing::info!(
-                    arm = %azure.endpoint,
-                    "whoever controls the app on the Azure side is protected: the role \
-                     assignments and PIM eligibilities at, above and below {} scopes \
-                     (MFA_AZURE_CONTROL_SCOPES) are read",
-                    azure.scopes.len()
-                );
-                protection.with_azure(AzureReader::new(
-                    http.clone(),
-                    azure,
-                    credential.clone(),
-                    config.retry.clone(),
-                ))
-            }
-            None => {
-                tracing::warn!(
-                    "MFA_AZURE_CONTROL_SCOPES is not set: the Azure side is not protected (an \
-                     Owner, Contributor or Website Contributor of the Function App, or a blob \
-                     writer on its storage, can still have their phone set); every result says so"
-                );
-                protection
-            }
-        };
+        let readiness = readiness(&config, &credential, clients.identity.clone())?;
+        let leases = leases(&config, &credential, clients.identity)?;
+        let protection = protection(&config, clients.graph.clone(), credential.clone());
         let graph = GraphClient::new(
-            http,
+            clients.graph,
             &config.graph_endpoint,
             credential,
             config.retry.clone(),
@@ -170,103 +96,20 @@ impl Application {
                 port: config.port,
                 source,
             })?;
-        tracing::info!(
-            graph = %config.graph_endpoint,
-            credential = %credential::describe(&config.credential),
-            "configured"
-        );
-        if !config.callers.require_app_role {
-            tracing::warn!(
-                "MFA_REQUIRE_APP_ROLE=false: any caller Microsoft Entra authenticated for the API \
-                 may change phone methods; every result and log says so"
-            );
-        }
-        if config.callers.require_app_role {
-            if config.callers.allow_key_only {
-                tracing::warn!(
-                    "MFA_ALLOW_KEY_ONLY_CALLERS=true: a request with the function key alone (no \
-                     caller Microsoft Entra authenticated) is carried out, unseen"
-                );
-            } else {
-                tracing::info!(
-                    "MFA_ALLOW_KEY_ONLY_CALLERS=false: a request with the function key alone is \
-                     refused (unauthenticatedCaller); callers need a token with the API's app role"
-                );
-            }
-        }
-        if config.callers.allow_guests {
-            tracing::warn!(
-                "MFA_ALLOW_GUEST_CALLERS=true: B2B guests of the tenant count as callers"
-            );
-        }
-        if config.queue_tokens.require_caller {
-            tracing::info!("{}", config.queue_tokens.describe());
-        } else {
-            tracing::warn!("{}", config.queue_tokens.describe());
-        }
-        if config.callers.require_authenticated && config.callers.tenant_id.is_none() {
-            tracing::warn!(
-                "MFA_TENANT_ID is not set: a caller's tenant is not checked (App Service \
-                 authentication's issuer still is)"
-            );
-        }
-        match &leases {
-            Some(leases) => tracing::info!(
-                "work for one user is serialised across instances by leases in {}",
-                leases.describe()
-            ),
-            None => tracing::warn!(
-                "no storage account is configured for leases (AzureWebJobsStorage with a blob \
-                 endpoint, or MFA_USER_LEASES=false): work for one user is serialised on this \
-                 instance only"
-            ),
-        }
+        log_configuration(&config, leases.as_ref());
         tokio::task::spawn_blocking(crate::phone::warm_up);
         let state = Arc::new(AppState {
-            services: Services {
-                graph,
-                locks: UserLocks::default(),
-                concurrency: tokio::sync::Semaphore::new(config.max_concurrent_users),
-                verification: config.verification,
-                owner_search: OwnerSearch::new(config.owner_search.clone()),
-                notifier: Notifier::new(config.notify.clone()),
-                protection,
-                policies: Policies::new(config.policy_refresh, config.policy_check),
-                leases,
-                lease_wait: config.lease_wait,
-                cleanup_key: config.cleanup_key.clone(),
-                safeguards: config.safeguards,
-                #[cfg(feature = "simulator")]
-                test_panic_caller: config.test_panic_caller.clone(),
-            },
+            services: services(&config, graph, protection, leases),
             max_dequeue_count: config.max_dequeue_count,
             http_budget: config.http_budget,
             callers: config.callers.clone(),
-            tokens: crate::entra::TokenChecker::new(config.queue_tokens.clone(), keys_http),
+            tokens: crate::entra::TokenChecker::new(config.queue_tokens.clone(), clients.keys),
             queue_budget: config.invocation_budget,
             replays: crate::replay::Replays::default(),
             grants: std::sync::Mutex::new(crate::permissions::Review::default()),
             readiness,
         });
-        let review_every = config.protection.refresh_every;
-        let features = crate::permissions::Features {
-            owner_search: config.owner_search.enabled,
-            notifications: config.notify.sender.is_some(),
-            organization_name_from_graph: config.notify.organization_name.is_none(),
-            privileged_roles: config.protection.check_roles,
-            protected_groups: !config.protection.protected_groups.is_empty(),
-            method_policy: config.policy_check,
-        };
-        let background = state.clone();
-        tokio::spawn(async move {
-            let services = &background.services;
-            services.graph.prefetch_token().await;
-            tokio::join!(
-                keep_reviewing_grants(&background, features, review_every),
-                services.protection.keep_fresh(&services.graph),
-                services.policies.keep_fresh(&services.graph)
-            );
-        });
+        keep_fresh(state.clone(), &config);
         Ok(Application { listener, state })
     }
 
@@ -290,6 +133,234 @@ impl Application {
     ) -> std::io::Result<()> {
         app::serve(self.listener, self.state, shutdown).await
     }
+}
+
+/// The HTTP clients the handler talks through.
+struct HttpClients {
+    /// For Graph and Azure Resource Manager.
+    graph: reqwest::Client,
+    /// For the tenant's token signing keys (queue callers), the same client as Graph's; each
+    /// reading is bounded by entra's own wait.
+    keys: reqwest::Client,
+    /// For the identity endpoint, with every request bounded: one that accepts the connection
+    /// and never answers must not hold the token for long.
+    identity: reqwest::Client,
+}
+
+impl HttpClients {
+    /// Builds the clients; none follows a redirect, so that a token never leaves its origin.
+    fn new(config: &Config) -> Result<HttpClients, StartupError> {
+        let graph = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(5))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .user_agent(concat!("mfa-phone-handler/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(StartupError::HttpClient)?;
+        let identity = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(IDENTITY_CONNECT_TIMEOUT)
+            .timeout(config.retry.token_wait)
+            .user_agent(concat!("mfa-phone-handler/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(StartupError::HttpClient)?;
+        Ok(HttpClients {
+            keys: graph.clone(),
+            graph,
+            identity,
+        })
+    }
+}
+
+/// Sets up the readiness scans' storage when a storage account with blob and queue endpoints
+/// is configured. When the scans cannot be kept the handler still starts, and says so in the
+/// log.
+fn readiness(
+    config: &Config,
+    credential: &Arc<dyn azure_core::credentials::TokenCredential>,
+    identity_http: reqwest::Client,
+) -> Result<Option<Readiness>, StartupError> {
+    let account = match &config.readiness.storage {
+        Some(account) if account.blob.is_some() && account.queue.is_some() => account,
+        _ => return Ok(None),
+    };
+    let account = storage_account(config, account, credential, identity_http)?;
+    match Readiness::new(
+        config.readiness.clone(),
+        account,
+        config.cleanup_key.clone(),
+    ) {
+        Ok(readiness) => Ok(Some(readiness)),
+        Err(error) => {
+            tracing::warn!("the readiness scans cannot be kept: {error}");
+            Ok(None)
+        }
+    }
+}
+
+/// Sets up the per-user leases in the storage account when it has a blob endpoint; without
+/// one, work for one user is serialised on this instance only.
+fn leases(
+    config: &Config,
+    credential: &Arc<dyn azure_core::credentials::TokenCredential>,
+    identity_http: reqwest::Client,
+) -> Result<Option<UserLeases>, StartupError> {
+    match &config.leases {
+        Some(account) if account.blob.is_some() => Ok(Some(UserLeases::new(storage_account(
+            config,
+            account,
+            credential,
+            identity_http,
+        )?))),
+        Some(_) => {
+            tracing::warn!(
+                "the storage account is configured without a blob endpoint \
+                 (AzureWebJobsStorage__blobServiceUri): the per-user leases need one"
+            );
+            Ok(None)
+        }
+        None => Ok(None),
+    }
+}
+
+/// The protected accounts, with the Azure side's role assignments read when
+/// MFA_AZURE_CONTROL_SCOPES names the app's resources; the log says which.
+fn protection(
+    config: &Config,
+    http: reqwest::Client,
+    credential: Arc<dyn azure_core::credentials::TokenCredential>,
+) -> Protection {
+    let protection = Protection::new(config.protection.clone());
+    match &config.protection.azure {
+        Some(azure) => {
+            tracing::info!(
+                arm = %azure.endpoint,
+                "whoever controls the app on the Azure side is protected: the role \
+                 assignments and PIM eligibilities at, above and below {} scopes \
+                 (MFA_AZURE_CONTROL_SCOPES) are read",
+                azure.scopes.len()
+            );
+            protection.with_azure(AzureReader::new(
+                http,
+                azure,
+                credential,
+                config.retry.clone(),
+            ))
+        }
+        None => {
+            tracing::warn!(
+                "MFA_AZURE_CONTROL_SCOPES is not set: the Azure side is not protected (an \
+                 Owner, Contributor or Website Contributor of the Function App, or a blob \
+                 writer on its storage, can still have their phone set); every result says so"
+            );
+            protection
+        }
+    }
+}
+
+/// Says in the log how the handler is configured, warning of every setting that weakens a
+/// safeguard, so that an operator reading the start-up lines sees it.
+fn log_configuration(config: &Config, leases: Option<&UserLeases>) {
+    tracing::info!(
+        graph = %config.graph_endpoint,
+        credential = %credential::describe(&config.credential),
+        "configured"
+    );
+    if !config.callers.require_app_role {
+        tracing::warn!(
+            "MFA_REQUIRE_APP_ROLE=false: any caller Microsoft Entra authenticated for the API \
+             may change phone methods; every result and log says so"
+        );
+    }
+    if config.callers.require_app_role {
+        if config.callers.allow_key_only {
+            tracing::warn!(
+                "MFA_ALLOW_KEY_ONLY_CALLERS=true: a request with the function key alone (no \
+                 caller Microsoft Entra authenticated) is carried out, unseen"
+            );
+        } else {
+            tracing::info!(
+                "MFA_ALLOW_KEY_ONLY_CALLERS=false: a request with the function key alone is \
+                 refused (unauthenticatedCaller); callers need a token with the API's app role"
+            );
+        }
+    }
+    if config.callers.allow_guests {
+        tracing::warn!("MFA_ALLOW_GUEST_CALLERS=true: B2B guests of the tenant count as callers");
+    }
+    if config.queue_tokens.require_caller {
+        tracing::info!("{}", config.queue_tokens.describe());
+    } else {
+        tracing::warn!("{}", config.queue_tokens.describe());
+    }
+    if config.callers.require_authenticated && config.callers.tenant_id.is_none() {
+        tracing::warn!(
+            "MFA_TENANT_ID is not set: a caller's tenant is not checked (App Service \
+             authentication's issuer still is)"
+        );
+    }
+    match leases {
+        Some(leases) => tracing::info!(
+            "work for one user is serialised across instances by leases in {}",
+            leases.describe()
+        ),
+        None => tracing::warn!(
+            "no storage account is configured for leases (AzureWebJobsStorage with a blob \
+             endpoint, or MFA_USER_LEASES=false): work for one user is serialised on this \
+             instance only"
+        ),
+    }
+}
+
+/// What the runbook works with: the Graph client, the protected accounts and the leases built
+/// before it, and the rest from the configuration.
+fn services(
+    config: &Config,
+    graph: GraphClient,
+    protection: Protection,
+    leases: Option<UserLeases>,
+) -> Services {
+    Services {
+        graph,
+        locks: UserLocks::default(),
+        concurrency: tokio::sync::Semaphore::new(config.max_concurrent_users),
+        verification: config.verification,
+        owner_search: OwnerSearch::new(config.owner_search.clone()),
+        notifier: Notifier::new(config.notify.clone()),
+        protection,
+        policies: Policies::new(config.policy_refresh, config.policy_check),
+        leases,
+        lease_wait: config.lease_wait,
+        cleanup_key: config.cleanup_key.clone(),
+        safeguards: config.safeguards,
+        #[cfg(feature = "simulator")]
+        test_panic_caller: config.test_panic_caller.clone(),
+    }
+}
+
+/// Starts the background work that keeps the handler's view of the tenant fresh: the first
+/// token, the review of the identity's Graph grants, the protected accounts and the method
+/// policies. It runs in the background so that `build` returns at once and the host's
+/// readiness probe is answered.
+fn keep_fresh(state: Arc<AppState>, config: &Config) {
+    let review_every = config.protection.refresh_every;
+    let features = crate::permissions::Features {
+        owner_search: config.owner_search.enabled,
+        notifications: config.notify.sender.is_some(),
+        organization_name_from_graph: config.notify.organization_name.is_none(),
+        privileged_roles: config.protection.check_roles,
+        protected_groups: !config.protection.protected_groups.is_empty(),
+        method_policy: config.policy_check,
+    };
+    tokio::spawn(async move {
+        let services = &state.services;
+        services.graph.prefetch_token().await;
+        tokio::join!(
+            keep_reviewing_grants(&state, features, review_every),
+            services.protection.keep_fresh(&services.graph),
+            services.policies.keep_fresh(&services.graph)
+        );
+    });
 }
 
 /// The storage account `account` names (for the per-user leases and the readiness scans):

@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 
 use self::invocation::{Invocation, guarded};
 use self::received::Received;
-use crate::caller::{CallerPolicy, Identified};
+use crate::caller::{Caller, CallerPolicy, Identified};
 use crate::host::{self, Envelope, QueueMessage};
 use crate::outcome::Outcome;
 use crate::phone::redact_numbers;
@@ -215,16 +215,15 @@ fn http_answer(report: &Report, replayed_age: Option<std::time::Duration>) -> Re
     (StatusCode::OK, axum::Json(envelope)).into_response()
 }
 
+/// The queue trigger: one message in, and one result message out, or a non-2xx answer that
+/// asks the host to deliver the message again after a transient failure.
 async fn queue_trigger(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let mut outcome = Outcome::new(Trigger::Queue, invocation_id(&headers));
-    let envelope = match read_envelope(body).await.and_then(|bytes| {
-        Envelope::parse(&bytes)
-            .map_err(|error| Failure::new(ErrorCode::InvalidRequest, error.to_string()))
-    }) {
+    let envelope = match read_queue_envelope(body).await {
         Ok(envelope) => envelope,
         Err(failure) => {
             // Not an envelope the host would send; nothing to retry.
@@ -240,31 +239,7 @@ async fn queue_trigger(
         id: envelope.metadata_string("Id"),
         dequeue_count,
     });
-    let parameters = envelope
-        .queue_message(QUEUE_TRIGGER_BINDING)
-        .map_err(|error| Failure::new(ErrorCode::InvalidRequest, error.to_string()))
-        .and_then(|message| match message {
-            QueueMessage::Json(value) => Ok(value),
-            QueueMessage::Text(_) => Err(Failure::new(
-                ErrorCode::InvalidRequest,
-                "the queue message is not JSON: send the parameters as a JSON object",
-            )),
-        });
-    // Who sent it is settled before anything else is read from the message.
-    let (parameters, caller) = match parameters {
-        Ok(mut message) => {
-            match sender::sender(&state, &envelope, &mut message, &mut outcome).await {
-                Ok(caller) => (Ok(message), caller),
-                Err(failure) => {
-                    // The token is out of the message by now; the rest is echoed so that the
-                    // sender can match the refusal to what it sent.
-                    Received::read(message.clone()).echo_into(&mut outcome);
-                    (Err(failure), None)
-                }
-            }
-        }
-        Err(failure) => (Err(failure), None),
-    };
+    let Sent { parameters, caller } = sent(&state, &envelope, &mut outcome).await;
     let invocation = Invocation {
         trigger: Trigger::Queue,
         caller: caller.as_ref(),
@@ -282,6 +257,66 @@ async fn queue_trigger(
         }
         Err(failure) => outcome.fail(failure),
     }
+    queue_answer(&state, outcome, dequeue_count)
+}
+
+/// Reads the host's envelope for a queue invocation, or says why it is not one.
+async fn read_queue_envelope(body: Body) -> Result<Envelope, Failure> {
+    read_envelope(body).await.and_then(|bytes| {
+        Envelope::parse(&bytes)
+            .map_err(|error| Failure::new(ErrorCode::InvalidRequest, error.to_string()))
+    })
+}
+
+/// A queue message's parameters and who sent them.
+struct Sent {
+    /// The parameters with the sender's token taken out, or why there are none to run.
+    parameters: Result<Value, Failure>,
+    caller: Option<Caller>,
+}
+
+/// Reads the queue message as JSON and settles who sent it before anything else is read from
+/// it.
+async fn sent(state: &AppState, envelope: &Envelope, outcome: &mut Outcome) -> Sent {
+    let parameters = envelope
+        .queue_message(QUEUE_TRIGGER_BINDING)
+        .map_err(|error| Failure::new(ErrorCode::InvalidRequest, error.to_string()))
+        .and_then(|message| match message {
+            QueueMessage::Json(value) => Ok(value),
+            QueueMessage::Text(_) => Err(Failure::new(
+                ErrorCode::InvalidRequest,
+                "the queue message is not JSON: send the parameters as a JSON object",
+            )),
+        });
+    let mut message = match parameters {
+        Ok(message) => message,
+        Err(failure) => {
+            return Sent {
+                parameters: Err(failure),
+                caller: None,
+            };
+        }
+    };
+    match sender::sender(state, envelope, &mut message, outcome).await {
+        Ok(caller) => Sent {
+            parameters: Ok(message),
+            caller,
+        },
+        Err(failure) => {
+            // The token is out of the message by now; the rest is echoed so that the sender
+            // can match the refusal to what it sent.
+            Received::read(message.clone()).echo_into(outcome);
+            Sent {
+                parameters: Err(failure),
+                caller: None,
+            }
+        }
+    }
+}
+
+/// The host's answer once the message has run: its result message, or a non-2xx answer that
+/// has the host deliver the message again when the failure was transient and deliveries remain.
+fn queue_answer(state: &AppState, mut outcome: Outcome, dequeue_count: Option<u64>) -> Response {
     let redeliver = outcome
         .report()
         .error_code()

@@ -119,78 +119,79 @@ impl State {
     ) -> Result<State, StateError> {
         std::fs::create_dir_all(directory)?;
         let path = directory.join(FILE_NAME);
-        let read = match std::fs::symlink_metadata(&path) {
-            Ok(metadata) if metadata.file_type().is_symlink() => {
-                return Err(StateError::Link(path.display().to_string()));
-            }
-            Ok(_) => Some(read(&path, key)?),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-            Err(error) => return Err(error.into()),
-        };
-        let same_run = read.as_ref().and_then(|read| match &read.run {
-            Entry::Run {
-                file_sha256: hash,
-                endpoint: used,
-                run_id,
-                ..
-            } if hash == file_sha256 && used == endpoint => Some(run_id.clone()),
+        let read = read_unless_link(&path, key)?;
+        let same_run = read
+            .as_ref()
+            .and_then(|read| read.run_id_if_of(file_sha256, endpoint));
+        let set_aside = match (&read, &same_run) {
+            (Some(_), None) => Some(put_aside(directory, &path)?),
             _ => None,
-        });
-        let mut set_aside = None;
-        if read.is_some() && same_run.is_none() {
-            let aside = directory.join(format!(
-                "bulk-state.{}.jsonl",
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |elapsed| elapsed.as_nanos())
-            ));
-            std::fs::rename(&path, &aside)?;
-            set_aside = Some(aside);
-        }
+        };
         match (same_run, read) {
-            (Some(run_id), Some(read)) => {
-                let mut file = no_follow(OpenOptions::new().append(true)).open(&path)?;
-                if read.ends_cut {
-                    // The next entry starts on a line of its own.
-                    file.write_all(b"\n")?;
-                }
-                let (earlier, unanswered) = settle(read.last);
-                Ok(State {
-                    file,
-                    path,
-                    key: key.clone(),
-                    last_mac: read.last_mac,
-                    run_id,
-                    earlier,
-                    unanswered,
-                    set_aside,
-                })
-            }
-            _ => {
-                let file = OpenOptions::new()
-                    .append(true)
-                    .create_new(true)
-                    .open(&path)?;
-                let run_id = hex_encode(&rand::random::<[u8; 12]>());
-                let mut state = State {
-                    file,
-                    path,
-                    key: key.clone(),
-                    last_mac: CHAIN_START.to_vec(),
-                    run_id: run_id.clone(),
-                    earlier: HashMap::new(),
-                    unanswered: HashSet::new(),
-                    set_aside,
-                };
-                state.append(&Entry::Run {
-                    file_sha256: file_sha256.to_owned(),
-                    operations,
-                    endpoint: endpoint.to_owned(),
-                    run_id,
-                })?;
-                Ok(state)
-            }
+            (Some(run_id), Some(read)) => State::go_on(path, key, run_id, read, set_aside),
+            _ => State::begin(path, key, set_aside, file_sha256, endpoint, operations),
         }
+    }
+
+    /// Opens the state of an earlier run of the same file to write on after its last line.
+    fn go_on(
+        path: PathBuf,
+        key: &StateKey,
+        run_id: String,
+        read: Read,
+        set_aside: Option<PathBuf>,
+    ) -> Result<State, StateError> {
+        let mut file = no_follow(OpenOptions::new().append(true)).open(&path)?;
+        if read.ends_cut {
+            // The next entry starts on a line of its own.
+            file.write_all(b"\n")?;
+        }
+        let (earlier, unanswered) = settle(read.last);
+        Ok(State {
+            file,
+            path,
+            key: key.clone(),
+            last_mac: read.last_mac,
+            run_id,
+            earlier,
+            unanswered,
+            set_aside,
+        })
+    }
+
+    /// Creates the state of a new run of the file with `file_sha256` to `endpoint`, under a
+    /// new random id. The file must not exist yet: one that appeared since it was looked at is
+    /// not written over.
+    fn begin(
+        path: PathBuf,
+        key: &StateKey,
+        set_aside: Option<PathBuf>,
+        file_sha256: &str,
+        endpoint: &str,
+        operations: usize,
+    ) -> Result<State, StateError> {
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(&path)?;
+        let run_id = hex_encode(&rand::random::<[u8; 12]>());
+        let mut state = State {
+            file,
+            path,
+            key: key.clone(),
+            last_mac: CHAIN_START.to_vec(),
+            run_id: run_id.clone(),
+            earlier: HashMap::new(),
+            unanswered: HashSet::new(),
+            set_aside,
+        };
+        state.append(&Entry::Run {
+            file_sha256: file_sha256.to_owned(),
+            operations,
+            endpoint: endpoint.to_owned(),
+            run_id,
+        })?;
+        Ok(state)
     }
 
     /// Records that `request_id` was sent.
@@ -234,6 +235,47 @@ impl State {
         self.file.flush()?;
         self.last_mac = mac;
         Ok(())
+    }
+}
+
+/// Reads and verifies the state at `path` when there is one; a link there is refused, because
+/// someone may have planted it to overwrite another file.
+fn read_unless_link(path: &Path, key: &StateKey) -> Result<Option<Read>, StateError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.file_type().is_symlink() => {
+            Err(StateError::Link(path.display().to_string()))
+        }
+        Ok(_) => Ok(Some(read(path, key)?)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Moves the state of an earlier run of another file (or to another endpoint) aside, under a
+/// name of its own, so that it is kept and the new run starts a state of its own.
+fn put_aside(directory: &Path, path: &Path) -> Result<PathBuf, StateError> {
+    let aside = directory.join(format!(
+        "bulk-state.{}.jsonl",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos())
+    ));
+    std::fs::rename(path, &aside)?;
+    Ok(aside)
+}
+
+impl Read {
+    /// The run's id, when it was a run of the file with `file_sha256` to `endpoint`.
+    fn run_id_if_of(&self, file_sha256: &str, endpoint: &str) -> Option<String> {
+        match &self.run {
+            Entry::Run {
+                file_sha256: hash,
+                endpoint: used,
+                run_id,
+                ..
+            } if hash == file_sha256 && used == endpoint => Some(run_id.clone()),
+            _ => None,
+        }
     }
 }
 

@@ -175,59 +175,7 @@ impl Cli {
         if !takes_json || !asked {
             return None;
         }
-        // clap's message, its first paragraph on one line (the usage and the hint left out).
-        let rendered = error.to_string();
-        let stopped = rendered
-            .split("\n\n")
-            .next()
-            .unwrap_or_default()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let stopped = stopped.trim_start_matches("error: ").to_owned();
-        let path = |name: &str| {
-            found
-                .try_get_one::<std::path::PathBuf>(name)
-                .ok()
-                .flatten()
-                .cloned()
-                .unwrap_or_default()
-        };
-        let summary = match command {
-            "bulk" => {
-                let mut summary =
-                    crate::bulk::summary::RunSummary::refused(path("file"), Some(stopped));
-                summary.dry_run = found
-                    .try_get_one::<bool>("dry_run")
-                    .ok()
-                    .flatten()
-                    .copied()
-                    .unwrap_or_default();
-                serde_json::to_string(&summary).ok()?
-            }
-            "readiness" => {
-                let out = path("out");
-                // A refused --endpoint value leaves no match behind: the words say it too.
-                let mode = if found.contains_id("endpoint") || stopped.contains("--endpoint") {
-                    crate::readiness::command_summary::Mode::Download
-                } else {
-                    crate::readiness::command_summary::Mode::Scan
-                };
-                crate::readiness::command_summary::CommandSummary::stopped(
-                    mode,
-                    &out,
-                    Some(stopped),
-                )
-                .to_line()
-            }
-            _ => serde_json::json!({
-                "command": command,
-                "exitStatus": 2,
-                "stopped": stopped,
-            })
-            .to_string(),
-        };
-        Some(summary)
+        Some(refused_summary(command, found, first_paragraph(error)))
     }
 
     /// Prints the completion script for `shell` to stdout.
@@ -247,6 +195,62 @@ impl Cli {
             Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error),
             _ => Ok(()),
         }
+    }
+}
+
+/// clap's message, its first paragraph on one line (the usage and the hint left out).
+fn first_paragraph(error: &clap::Error) -> String {
+    let rendered = error.to_string();
+    let paragraph = rendered
+        .split("\n\n")
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    paragraph.trim_start_matches("error: ").to_owned()
+}
+
+/// The summary `command` prints with `--json` when its options were refused for `stopped`,
+/// with what clap could read of them (`found`).
+fn refused_summary(command: &str, found: &clap::ArgMatches, stopped: String) -> String {
+    let path = |name: &str| {
+        found
+            .try_get_one::<std::path::PathBuf>(name)
+            .ok()
+            .flatten()
+            .cloned()
+            .unwrap_or_default()
+    };
+    match command {
+        "bulk" => {
+            let mut summary =
+                crate::bulk::summary::RunSummary::refused(path("file"), Some(stopped));
+            summary.dry_run = found
+                .try_get_one::<bool>("dry_run")
+                .ok()
+                .flatten()
+                .copied()
+                .unwrap_or_default();
+            serde_json::to_string(&summary).unwrap_or_else(|_| "{}".to_owned())
+        }
+        "readiness" => {
+            let out = path("out");
+            // A refused --endpoint value leaves no match behind: the words say it too.
+            let mode = if found.contains_id("endpoint") || stopped.contains("--endpoint") {
+                crate::readiness::command_summary::Mode::Download
+            } else {
+                crate::readiness::command_summary::Mode::Scan
+            };
+            crate::readiness::command_summary::CommandSummary::stopped(mode, &out, Some(stopped))
+                .to_line()
+        }
+        _ => serde_json::json!({
+            "command": command,
+            "exitStatus": 2,
+            "stopped": stopped,
+        })
+        .to_string(),
     }
 }
 

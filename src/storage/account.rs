@@ -170,92 +170,136 @@ impl AccountSettings {
 /// (or `SharedAccessSignature`) with `DefaultEndpointsProtocol`, `EndpointSuffix`,
 /// `BlobEndpoint`, `QueueEndpoint`.
 fn connection_string(text: &str) -> Result<AccountSettings, String> {
-    let mut pairs = Vec::new();
-    for part in text
-        .split(';')
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
+    let pairs = Pairs::read(text)?;
+    if pairs
+        .get("usedevelopmentstorage")
+        .is_some_and(|value| value.eq_ignore_ascii_case("true"))
     {
-        let Some((name, value)) = part.split_once('=') else {
-            return Err(format!(
-                "{CONNECTION} is not a connection string: a part has no '=' (expected \
-                 Name=value;Name=value)"
-            ));
-        };
-        pairs.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        return development_storage(&pairs);
     }
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.clone())
-    };
-    let url = |name: &str, value: String| {
-        Url::parse(&value).map_err(|error| format!("{CONNECTION}: {name} is not a URL: {error}"))
-    };
-    if get("usedevelopmentstorage").is_some_and(|value| value.eq_ignore_ascii_case("true")) {
-        let host =
-            get("developmentstorageproxyuri").unwrap_or_else(|| "http://127.0.0.1".to_owned());
-        let host = host.trim_end_matches('/');
-        return Ok(AccountSettings {
-            blob: Some(url(
-                "DevelopmentStorageProxyUri",
-                format!("{host}:10000/{DEVELOPMENT_ACCOUNT}"),
-            )?),
-            queue: Some(url(
-                "DevelopmentStorageProxyUri",
-                format!("{host}:10001/{DEVELOPMENT_ACCOUNT}"),
-            )?),
-            auth: AccountAuth::SharedKey {
-                account: DEVELOPMENT_ACCOUNT.to_owned(),
-                key: DEVELOPMENT_KEY.to_owned(),
-            },
-        });
-    }
-    let account = get("accountname");
-    let protocol = get("defaultendpointsprotocol").unwrap_or_else(|| "https".to_owned());
-    let suffix = get("endpointsuffix").unwrap_or_else(|| "core.windows.net".to_owned());
-    let service = |kind: &str, explicit: Option<String>| -> Result<Option<Url>, String> {
-        match (explicit, &account) {
-            (Some(endpoint), _) => url(&format!("{kind}Endpoint"), endpoint).map(Some),
-            (None, Some(account)) => url(
-                "AccountName",
-                format!(
-                    "{protocol}://{account}.{}.{suffix}/",
-                    kind.to_ascii_lowercase()
-                ),
-            )
-            .map(Some),
-            (None, None) => Ok(None),
-        }
-    };
-    let blob = service("Blob", get("blobendpoint"))?;
-    let queue = service("Queue", get("queueendpoint"))?;
-    let auth = match (get("accountkey"), get("sharedaccesssignature"), &account) {
-        (Some(key), _, Some(account)) => AccountAuth::SharedKey {
-            account: account.clone(),
-            key,
-        },
-        (Some(_), _, None) => {
-            return Err(format!("{CONNECTION} has an AccountKey but no AccountName"));
-        }
-        (None, Some(sas), _) => AccountAuth::Sas {
-            query: sas.trim_start_matches('?').to_owned(),
-        },
-        (None, None, _) => {
-            return Err(format!(
-                "{CONNECTION} names no AccountKey or SharedAccessSignature: for Entra \
-                 authentication use the identity-based settings ({CONNECTION}__blobServiceUri, \
-                 __queueServiceUri, __credential)"
-            ));
-        }
-    };
+    let account = pairs.get("accountname");
+    let blob = service_endpoint(&pairs, "Blob", account.as_deref())?;
+    let queue = service_endpoint(&pairs, "Queue", account.as_deref())?;
+    let auth = connection_auth(&pairs, account)?;
     if blob.is_none() && queue.is_none() {
         return Err(format!(
             "{CONNECTION} names no account: give AccountName, or BlobEndpoint and QueueEndpoint"
         ));
     }
     Ok(AccountSettings { blob, queue, auth })
+}
+
+/// A connection string's `Name=value` parts, their names in lower case (the names are not
+/// case-sensitive).
+struct Pairs(Vec<(String, String)>);
+
+impl Pairs {
+    /// Splits `text` into its parts, or says that it is not a connection string.
+    fn read(text: &str) -> Result<Pairs, String> {
+        let mut pairs = Vec::new();
+        for part in text
+            .split(';')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+        {
+            let Some((name, value)) = part.split_once('=') else {
+                return Err(format!(
+                    "{CONNECTION} is not a connection string: a part has no '=' (expected \
+                     Name=value;Name=value)"
+                ));
+            };
+            pairs.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+        Ok(Pairs(pairs))
+    }
+
+    /// The value of the first part named `name` (in lower case).
+    fn get(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    }
+}
+
+/// `value` as a URL, or an error naming the part `name` it came from.
+fn connection_url(name: &str, value: String) -> Result<Url, String> {
+    Url::parse(&value).map_err(|error| format!("{CONNECTION}: {name} is not a URL: {error}"))
+}
+
+/// Azurite's development account, at `DevelopmentStorageProxyUri` when one is given.
+fn development_storage(pairs: &Pairs) -> Result<AccountSettings, String> {
+    let host = pairs
+        .get("developmentstorageproxyuri")
+        .unwrap_or_else(|| "http://127.0.0.1".to_owned());
+    let host = host.trim_end_matches('/');
+    Ok(AccountSettings {
+        blob: Some(connection_url(
+            "DevelopmentStorageProxyUri",
+            format!("{host}:10000/{DEVELOPMENT_ACCOUNT}"),
+        )?),
+        queue: Some(connection_url(
+            "DevelopmentStorageProxyUri",
+            format!("{host}:10001/{DEVELOPMENT_ACCOUNT}"),
+        )?),
+        auth: AccountAuth::SharedKey {
+            account: DEVELOPMENT_ACCOUNT.to_owned(),
+            key: DEVELOPMENT_KEY.to_owned(),
+        },
+    })
+}
+
+/// The endpoint of the `kind` service (`Blob`, `Queue`): the one the string names, or the one
+/// the account's name, `DefaultEndpointsProtocol` and `EndpointSuffix` make; `None` with
+/// neither.
+fn service_endpoint(
+    pairs: &Pairs,
+    kind: &str,
+    account: Option<&str>,
+) -> Result<Option<Url>, String> {
+    let explicit = pairs.get(&format!("{}endpoint", kind.to_ascii_lowercase()));
+    match (explicit, account) {
+        (Some(endpoint), _) => connection_url(&format!("{kind}Endpoint"), endpoint).map(Some),
+        (None, Some(account)) => {
+            let protocol = pairs
+                .get("defaultendpointsprotocol")
+                .unwrap_or_else(|| "https".to_owned());
+            let suffix = pairs
+                .get("endpointsuffix")
+                .unwrap_or_else(|| "core.windows.net".to_owned());
+            connection_url(
+                "AccountName",
+                format!(
+                    "{protocol}://{account}.{}.{suffix}/",
+                    kind.to_ascii_lowercase()
+                ),
+            )
+            .map(Some)
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// How requests to the account are signed: its key (which needs the account's name) or a
+/// shared access signature. A string with neither is refused, because Entra authentication
+/// has settings of its own.
+fn connection_auth(pairs: &Pairs, account: Option<String>) -> Result<AccountAuth, String> {
+    match (
+        pairs.get("accountkey"),
+        pairs.get("sharedaccesssignature"),
+        account,
+    ) {
+        (Some(key), _, Some(account)) => Ok(AccountAuth::SharedKey { account, key }),
+        (Some(_), _, None) => Err(format!("{CONNECTION} has an AccountKey but no AccountName")),
+        (None, Some(sas), _) => Ok(AccountAuth::Sas {
+            query: sas.trim_start_matches('?').to_owned(),
+        }),
+        (None, None, _) => Err(format!(
+            "{CONNECTION} names no AccountKey or SharedAccessSignature: for Entra \
+             authentication use the identity-based settings ({CONNECTION}__blobServiceUri, \
+             __queueServiceUri, __credential)"
+        )),
+    }
 }
 
 #[cfg(test)]
