@@ -385,6 +385,17 @@ fn endpoint(env: &Env<'_>, name: &str, default: &str, example: &str) -> Option<U
     Some(parsed)
 }
 
+/// Microsoft Entra's login hosts, one per cloud (global, US Government, 21Vianet's two names):
+/// the queue's caller tokens are checked against keys read from one of them, never from a host
+/// a setting names at will (whoever served the keys would choose the callers).
+const ENTRA_LOGIN_HOSTS: [&str; 5] = [
+    "login.microsoftonline.com",
+    "login.windows.net",
+    "login.microsoftonline.us",
+    "login.chinacloudapi.cn",
+    "login.partner.microsoftonline.cn",
+];
+
 /// `MFA_ENTRA_AUTHORITY`: Microsoft Entra's login endpoint for the cloud, where the tenant's
 /// token signing keys are published.
 fn entra_authority(env: &Env<'_>) -> Url {
@@ -397,15 +408,22 @@ fn entra_authority(env: &Env<'_>) -> Url {
         return fallback();
     };
     let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    if !(parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback))
+    let entra = parsed
+        .host_str()
+        .is_some_and(|host| ENTRA_LOGIN_HOSTS.contains(&host.to_ascii_lowercase().as_str()));
+    if !((parsed.scheme() == "https" && (entra || loopback))
+        || (parsed.scheme() == "http" && loopback))
         || parsed.query().is_some()
         || !parsed.username().is_empty()
         || !parsed.path().trim_matches('/').is_empty()
     {
-        env.problem(
-            "MFA_ENTRA_AUTHORITY must be an https origin such as https://login.microsoftonline.us \
-             (plain http only on loopback, for the simulator)",
-        );
+        env.problem(format!(
+            "MFA_ENTRA_AUTHORITY must be Microsoft Entra's login endpoint of a cloud ({}), an \
+             https origin (plain http and other hosts only on loopback, for the simulator)",
+            ENTRA_LOGIN_HOSTS
+                .map(|host| format!("https://{host}"))
+                .join(", ")
+        ));
         return fallback();
     }
     parsed
@@ -544,6 +562,26 @@ mod tests {
         ));
         assert_eq!(config.retry.max_attempts, 5);
         assert_eq!(config.max_dequeue_count, 5);
+    }
+
+    #[test]
+    fn the_entra_authority_is_a_clouds_login_endpoint_or_loopback() {
+        for (value, accepted) in [
+            ("https://login.microsoftonline.us/", true),
+            ("https://login.chinacloudapi.cn", true),
+            ("http://127.0.0.1:9", true),
+            ("https://evil.example", false),
+            ("http://login.microsoftonline.com", false),
+            ("https://login.microsoftonline.com.evil.example", false),
+        ] {
+            let mut pairs = MI.to_vec();
+            pairs.push(("MFA_ENTRA_AUTHORITY", value));
+            let result = config(&pairs);
+            assert_eq!(result.is_ok(), accepted, "{value}");
+            if let Err(error) = result {
+                assert!(error.to_string().contains("MFA_ENTRA_AUTHORITY"), "{error}");
+            }
+        }
     }
 
     #[test]

@@ -96,6 +96,18 @@ impl TokenSettings {
 
     /// The start-up log line that says how queue senders are treated.
     pub fn describe(&self) -> String {
+        let said = self.say_how();
+        if self.expected().is_some() {
+            format!(
+                "{said}; signing keys from {}",
+                self.authority.as_str().trim_end_matches('/')
+            )
+        } else {
+            said
+        }
+    }
+
+    fn say_how(&self) -> String {
         match (self.require_caller, self.expected().is_some()) {
             (true, true) => "MFA_QUEUE_REQUIRE_CALLER=true: a queue message is carried out only \
                              with a valid CallerToken (an Entra access token for the API)"
