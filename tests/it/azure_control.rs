@@ -307,15 +307,21 @@ async fn a_user_eligible_for_reader_is_allowed() {
     assert_allowed(&app, ALICE).await;
 }
 
-#[tokio::test]
-async fn when_the_eligibilities_cannot_be_read_every_change_is_refused_and_nothing_is_written() {
-    let app = app_with(|sim| {
+/// A handler whose reads of the eligibilities are answered `status` `code`, and its answer to a
+/// change of Bob's phone, which must be `protectionUnknown` with nothing written and a message
+/// that says `why`.
+async fn refused_when_the_eligibilities_answer(
+    status: u16,
+    code: &'static str,
+    why: &str,
+) -> TestApp {
+    let app = app_with(move |sim| {
         sim.inject(FaultRule::respond(
             Some("GET"),
             "/Microsoft.Authorization/roleEligibilityScheduleInstances",
             usize::MAX,
-            500,
-            "InternalServerError",
+            status,
+            code,
         ));
     })
     .await;
@@ -327,44 +333,34 @@ async fn when_the_eligibilities_cannot_be_read_every_change_is_refused_and_nothi
         answer.report
     );
     assert!(
-        answer
-            .error_message()
-            .contains("eligible (PIM) for Azure roles"),
+        answer.error_message().contains(why),
         "{}",
         answer.error_message()
     );
     assert!(app.writes().is_empty(), "nothing is written unchecked");
     assert_eq!(app.phones(BOB)[0].1, OLD);
+    app
+}
+
+#[tokio::test]
+async fn when_the_eligibilities_cannot_be_read_every_change_is_refused_and_nothing_is_written() {
+    refused_when_the_eligibilities_answer(
+        500,
+        "InternalServerError",
+        "eligible (PIM) for Azure roles",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn an_identity_not_allowed_to_read_the_eligibilities_refuses_every_change_naming_the_right() {
     // A deployment whose RBAC reader role predates the eligibilities' read right.
-    let app = app_with(|sim| {
-        sim.inject(FaultRule::respond(
-            Some("GET"),
-            "/Microsoft.Authorization/roleEligibilityScheduleInstances",
-            usize::MAX,
-            403,
-            "AuthorizationFailed",
-        ));
-    })
+    let app = refused_when_the_eligibilities_answer(
+        403,
+        "AuthorizationFailed",
+        "roleEligibilityScheduleInstances/read",
+    )
     .await;
-    let answer = app.call(json!({"UserId": BOB, "phoneNumber": NEW})).await;
-    assert_eq!(
-        answer.error_code(),
-        "protectionUnknown",
-        "{}",
-        answer.report
-    );
-    assert!(
-        answer
-            .error_message()
-            .contains("roleEligibilityScheduleInstances/read"),
-        "{}",
-        answer.error_message()
-    );
-    assert!(app.writes().is_empty(), "nothing is written unchecked");
     assert!(
         !app.output()
             .contains("eligible Azure role assignments could not be read"),

@@ -53,6 +53,19 @@ pub struct SimRoleAssignment {
     pub principal_type: String,
 }
 
+impl SimRoleAssignment {
+    /// A new holding of `role` at `scope` by the principal, with an id of its own.
+    fn new(scope: &str, role: &str, principal_id: &str, principal_type: &str) -> Self {
+        SimRoleAssignment {
+            id: uuid::Uuid::new_v4().to_string(),
+            scope: scope.to_owned(),
+            role: role.to_owned(),
+            principal_id: principal_id.to_owned(),
+            principal_type: principal_type.to_owned(),
+        }
+    }
+}
+
 /// One role definition.
 #[derive(Clone, Debug)]
 pub struct SimRoleDefinition {
@@ -151,14 +164,9 @@ impl AzureRbac {
         principal_id: &str,
         principal_type: &str,
     ) -> String {
-        let id = uuid::Uuid::new_v4().to_string();
-        self.assignments.push(SimRoleAssignment {
-            id: id.clone(),
-            scope: scope.to_owned(),
-            role: role.to_owned(),
-            principal_id: principal_id.to_owned(),
-            principal_type: principal_type.to_owned(),
-        });
+        let holding = SimRoleAssignment::new(scope, role, principal_id, principal_type);
+        let id = holding.id.clone();
+        self.assignments.push(holding);
         id
     }
 
@@ -170,14 +178,9 @@ impl AzureRbac {
         principal_id: &str,
         principal_type: &str,
     ) -> String {
-        let id = uuid::Uuid::new_v4().to_string();
-        self.eligibilities.push(SimRoleEligibility {
-            id: id.clone(),
-            scope: scope.to_owned(),
-            role: role.to_owned(),
-            principal_id: principal_id.to_owned(),
-            principal_type: principal_type.to_owned(),
-        });
+        let holding = SimRoleEligibility::new(scope, role, principal_id, principal_type);
+        let id = holding.id.clone();
+        self.eligibilities.push(holding);
         id
     }
 
