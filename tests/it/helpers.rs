@@ -854,15 +854,24 @@ pub async fn run_browser(
     child.wait_with_output().await
 }
 
-/// The DOM headless Chromium builds from the page at `path` (`--dump-dom`), as [`run_browser`].
-pub async fn dump_dom(path: &std::path::Path) -> std::io::Result<std::process::Output> {
-    run_browser([
+/// The DOM headless Chromium builds from the page at `path` (`--dump-dom`), as [`run_browser`];
+/// the test fails when Chromium does not run or does not end well.
+pub async fn dump_dom(path: &std::path::Path) -> String {
+    let output = run_browser([
         "--headless".to_owned(),
         "--no-sandbox".to_owned(),
         "--disable-gpu".to_owned(),
         "--disable-dev-shm-usage".to_owned(),
         "--dump-dom".to_owned(),
         format!("file://{}", path.display()),
-    ])
-    .await
+    ]);
+    let output = within("Chromium renders the page", output)
+        .await
+        .expect("Chromium runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
