@@ -21,7 +21,7 @@ use crate::runbook::Safeguards;
 use crate::storage::AccountSettings;
 use crate::user::UserRef;
 
-pub mod env;
+pub(crate) mod env;
 
 use env::Env;
 

@@ -9,11 +9,11 @@
 //! prints a token, nor a value of the azd environment other than the ids, region and paths a
 //! check is about.
 
-pub mod checks;
-pub mod facts;
-pub mod runner;
-pub mod settings;
-pub mod versions;
+mod checks;
+mod facts;
+mod runner;
+mod settings;
+mod versions;
 
 use std::time::Duration;
 

@@ -10,7 +10,7 @@
 pub mod azurite;
 pub mod child;
 pub mod host;
-pub mod seed;
+pub(crate) mod seed;
 mod server;
 pub use server::entra::{API_CLIENT_ID, CallerToken, KEY_ID, TENANT_ID};
 pub mod tenant;

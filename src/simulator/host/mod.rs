@@ -12,7 +12,7 @@
 //! `POST /queue/mfa-phone-requests` puts a message on the queue; `GET /queue/mfa-phone-results`
 //! (`?min=N` waits for N results) and `GET /queue/mfa-phone-requests-poison` show the outcome.
 
-pub mod config;
+mod config;
 mod http;
 mod listener;
 mod memory;
