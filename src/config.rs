@@ -101,7 +101,9 @@ impl Config {
     /// # Errors
     ///
     /// A [`ConfigError`] listing every variable that is missing or malformed.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let env = Env {
             lookup: &|name| lookup(name).filter(|value| !value.trim().is_empty()),
             problems: std::cell::RefCell::new(Vec::new()),
@@ -346,7 +348,7 @@ fn readiness(env: &Env<'_>) -> crate::app::readiness::ReadinessSettings {
 }
 
 /// The default Graph endpoint, the global cloud.
-pub const DEFAULT_GRAPH_ENDPOINT: &str = "https://graph.microsoft.com";
+pub(crate) const DEFAULT_GRAPH_ENDPOINT: &str = "https://graph.microsoft.com";
 
 fn graph_endpoint(env: &Env<'_>) -> Option<Url> {
     let parsed = endpoint(

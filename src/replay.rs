@@ -135,10 +135,12 @@ impl Replays {
     }
 
     /// How many answers are kept.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lock().order.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -16,15 +16,15 @@ use crate::bulk::options::http_url;
 use crate::bulk::queued::QueueEndpoint;
 
 /// Every check held.
-pub const ALL_HELD: u8 = 0;
+pub(crate) const ALL_HELD: u8 = 0;
 /// A check failed.
-pub const A_CHECK_FAILED: u8 = 1;
+pub(crate) const A_CHECK_FAILED: u8 = 1;
 /// The options are wrong, or nothing could be asked.
-pub const NOT_RUN: u8 = 2;
+pub(crate) const NOT_RUN: u8 = 2;
 
 /// A number no one has: the Australian regulator (ACMA) keeps 0491 570 156 for films and
 /// creative works, and the numbering plan reads it as a valid mobile number.
-pub const TEST_NUMBER: &str = "+61 491 570 156";
+pub(crate) const TEST_NUMBER: &str = "+61 491 570 156";
 
 /// `smoke`'s options.
 #[derive(Clone, Debug, clap::Args)]
@@ -64,7 +64,7 @@ pub struct SmokeArgs {
 
 /// How one check came out.
 #[derive(Debug, serde::Serialize)]
-pub struct Checked {
+pub(crate) struct Checked {
     pub check: &'static str,
     pub held: bool,
     /// What came back, in a line.

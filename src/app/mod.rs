@@ -38,18 +38,18 @@ use crate::request;
 use crate::runbook::Services;
 
 /// The HTTP-triggered function's name (its folder), which is also its route.
-pub const HTTP_FUNCTION: &str = "SetOrRemoveMobilePhoneMfa";
+pub(crate) const HTTP_FUNCTION: &str = "SetOrRemoveMobilePhoneMfa";
 /// The queue-triggered function's name and route.
-pub const QUEUE_FUNCTION: &str = "SetOrRemoveMobilePhoneMfaQueue";
+pub(crate) const QUEUE_FUNCTION: &str = "SetOrRemoveMobilePhoneMfaQueue";
 /// The function that serves the API definition (`GET /api/openapi.json`, no key).
-pub const OPENAPI_FUNCTION: &str = "OpenApi";
+pub(crate) const OPENAPI_FUNCTION: &str = "OpenApi";
 /// Binding names, as in the function.json files.
 const HTTP_TRIGGER_BINDING: &str = "req";
 const HTTP_OUTPUT_BINDING: &str = "res";
 const QUEUE_TRIGGER_BINDING: &str = "queueItem";
 const QUEUE_OUTPUT_BINDING: &str = "resultMessage";
 /// A request larger than this is not a runbook request.
-pub const MAX_ENVELOPE_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_ENVELOPE_BYTES: usize = 256 * 1024;
 /// How much of a request over the limit is read (and dropped) before the answer.
 const MAX_DRAINED_BYTES: usize = 64 * 1024 * 1024;
 /// How long past its budget an invocation may run before it is answered regardless.
@@ -60,7 +60,7 @@ const MIN_BUDGET_LEFT: Duration = Duration::from_secs(20);
 const RETRY_AFTER_FLOOR: Duration = Duration::from_secs(5);
 
 /// Shared state of the handler process.
-pub struct AppState {
+pub(crate) struct AppState {
     pub services: Services,
     /// The host's `maxDequeueCount`: on that delivery a transient failure becomes final.
     pub max_dequeue_count: u64,
@@ -82,7 +82,7 @@ pub struct AppState {
 }
 
 /// The handler's routes.
-pub fn router(state: Arc<AppState>) -> Router {
+pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(health))
         .route(&format!("/{HTTP_FUNCTION}"), post(http_trigger))
@@ -98,7 +98,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// # Errors
 ///
 /// When the listener fails.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,

@@ -38,9 +38,9 @@ use crate::storage::scans::ScanStore;
 use crate::storage::{AccountSettings, StorageAccount};
 
 /// The functions' names (their folders), which are also their routes on the handler.
-pub const HTTP_FUNCTION: &str = "MfaReadiness";
-pub const TIMER_FUNCTION: &str = "MfaReadinessTimer";
-pub const QUEUE_FUNCTION: &str = "MfaReadinessQueue";
+pub(crate) const HTTP_FUNCTION: &str = "MfaReadiness";
+pub(crate) const TIMER_FUNCTION: &str = "MfaReadinessTimer";
+pub(crate) const QUEUE_FUNCTION: &str = "MfaReadinessQueue";
 /// The queue a POST puts its run on (the queue function's `queueName`).
 pub const QUEUE: &str = "mfa-phone-readiness";
 /// Binding names, as in the function.json files.
@@ -66,7 +66,7 @@ pub struct ReadinessSettings {
 }
 
 /// What the readiness functions need beyond the runbook's services.
-pub struct Readiness {
+pub(crate) struct Readiness {
     pub settings: ReadinessSettings,
     pub store: ScanStore,
     /// The queue a POST puts its run on.
@@ -80,7 +80,7 @@ impl Readiness {
     /// # Errors
     ///
     /// When the account has no queue service.
-    pub fn new(
+    pub(crate) fn new(
         settings: ReadinessSettings,
         account: StorageAccount,
         cleanup_key: Option<CleanupKey>,
@@ -95,7 +95,7 @@ impl Readiness {
 }
 
 /// The routes of the three functions.
-pub fn routes() -> axum::Router<Arc<AppState>> {
+pub(crate) fn routes() -> axum::Router<Arc<AppState>> {
     axum::Router::new()
         .route(&format!("/{TIMER_FUNCTION}"), axum::routing::post(timer))
         .route(&format!("/{QUEUE_FUNCTION}"), axum::routing::post(queued))

@@ -42,7 +42,7 @@ use self::state::State;
 use self::summary::RunSummary;
 
 /// How many problems are kept (a file that is wrong throughout costs no memory per row).
-pub const PROBLEMS_KEPT: usize = 1_000;
+pub(crate) const PROBLEMS_KEPT: usize = 1_000;
 /// How long a stop waits for requests in flight.
 pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);
 

@@ -159,7 +159,7 @@ impl Options {
     }
 
     /// Where the changes go, as the run's state records it (a different one is a new run).
-    pub fn destination(&self) -> String {
+    pub(crate) fn destination(&self) -> String {
         let mut url = match (&self.queue, &self.endpoint) {
             (Some(queue), _) => queue.clone(),
             (None, Some(endpoint)) => endpoint.clone(),

@@ -29,19 +29,16 @@ use crate::methods::AuthenticationMethods;
 use crate::phone::{PhoneMethod, PhoneNumber, PhoneType};
 use crate::user::{DirectoryUser, UserRef};
 
-pub use self::applications::{Owner, PermissionGrant, ServicePrincipal};
+pub(crate) use self::applications::{Owner, ServicePrincipal};
 use self::convert::{method_kind, name, phone_method};
-pub use self::error::{
-    Denial, EndpointError, GraphError, GraphErrorKind, GraphOperation, Rejection,
-};
+pub(crate) use self::error::{Denial, EndpointError, GraphOperation, Rejection};
+pub use self::error::{GraphError, GraphErrorKind};
 pub use self::lists::{phone_methods_of, user_of};
-pub use self::readiness::{
-    AccountPage, ListedAccount, RegistrationPage, RegistrationRow, throttled_for,
-};
+pub(crate) use self::readiness::{ListedAccount, RegistrationRow, throttled_for};
 pub use self::retry::{RetrySettings, parse_retry_after};
-pub use self::roles::{PrincipalKind, PrivilegedRole, RoleHolder};
+pub(crate) use self::roles::{PrincipalKind, PrivilegedRole, RoleHolder};
 pub use self::send::WriteWindow;
-pub use self::token::TokenSource;
+pub(crate) use self::token::TokenSource;
 
 /// The Graph client. Cheap to share behind an `Arc`; its connection pool and the credential's
 /// token cache are shared by every invocation.
@@ -57,7 +54,7 @@ pub struct GraphClient {
 
 /// A message to send through `sendMail`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OutgoingMail {
+pub(crate) struct OutgoingMail {
     pub to: String,
     pub subject: String,
     /// HTML; every value from the directory in it is already escaped.
@@ -134,14 +131,9 @@ impl GraphClient {
         })
     }
 
-    /// The OAuth scope tokens are requested for: `{endpoint}/.default`.
-    pub fn scope(&self) -> &str {
-        self.tokens.scope()
-    }
-
     /// Obtains a token now, within the bounded wait, so the first invocation finds one cached.
     /// Never fails: a failure is logged, and invocations try again.
-    pub async fn prefetch_token(&self) {
+    pub(crate) async fn prefetch_token(&self) {
         match self.tokens.get().await {
             Ok(_) => tracing::info!("obtained a Graph token for the identity"),
             Err(reason) => {
@@ -158,7 +150,7 @@ impl GraphClient {
     /// # Errors
     ///
     /// No token could be had (the reason, one line).
-    pub async fn granted_roles(&self) -> Result<Option<Vec<String>>, String> {
+    pub(crate) async fn granted_roles(&self) -> Result<Option<Vec<String>>, String> {
         let token = self.tokens.get().await?;
         Ok(token::roles_in(token.token.secret()))
     }
@@ -201,7 +193,7 @@ impl GraphClient {
     /// # Errors
     ///
     /// A [`GraphError`].
-    pub async fn authentication_methods(
+    pub(crate) async fn authentication_methods(
         &self,
         user: &UserRef,
     ) -> Result<AuthenticationMethods, GraphError> {
@@ -231,7 +223,7 @@ impl GraphClient {
 
     /// The user and every authentication method in one round trip of latency, as two
     /// concurrent GETs.
-    pub async fn user_and_methods(
+    pub(crate) async fn user_and_methods(
         &self,
         user: &UserRef,
     ) -> (
@@ -257,7 +249,7 @@ impl GraphClient {
     /// # Errors
     ///
     /// A [`GraphError`]. `Unavailable` means the method may or may not exist now.
-    pub async fn add_phone_method(
+    pub(crate) async fn add_phone_method(
         &self,
         user_id: &UserRef,
         phone_type: PhoneType,
@@ -294,7 +286,7 @@ impl GraphClient {
     /// # Errors
     ///
     /// A [`GraphError`].
-    pub async fn update_phone_method(
+    pub(crate) async fn update_phone_method(
         &self,
         user_id: &UserRef,
         phone_type: PhoneType,
@@ -329,7 +321,7 @@ impl GraphClient {
     /// # Errors
     ///
     /// A [`GraphError`]; `NotFound` when there is no method of the type (any more).
-    pub async fn remove_phone_method(
+    pub(crate) async fn remove_phone_method(
         &self,
         user_id: &UserRef,
         phone_type: PhoneType,
@@ -359,7 +351,7 @@ impl GraphClient {
     /// # Errors
     ///
     /// A [`GraphError`].
-    pub async fn set_sms_sign_in(
+    pub(crate) async fn set_sms_sign_in(
         &self,
         user_id: &UserRef,
         enable: bool,
@@ -397,7 +389,7 @@ impl GraphClient {
     /// # Errors
     ///
     /// A [`GraphError`].
-    pub async fn organization_name(&self) -> Result<Option<String>, GraphError> {
+    pub(crate) async fn organization_name(&self) -> Result<Option<String>, GraphError> {
         let operation = GraphOperation::ReadOrganization;
         let mut url = self.root.clone();
         url.set_path(&format!("{}organization", self.root.path()));
@@ -420,7 +412,11 @@ impl GraphClient {
     /// # Errors
     ///
     /// A [`GraphError`]. Repeated only after a 429, so a lost answer never sends twice.
-    pub async fn send_mail(&self, sender: &UserRef, mail: &OutgoingMail) -> Result<(), GraphError> {
+    pub(crate) async fn send_mail(
+        &self,
+        sender: &UserRef,
+        mail: &OutgoingMail,
+    ) -> Result<(), GraphError> {
         let operation = GraphOperation::SendMail;
         let url = self.user_url(sender, &["sendMail"]);
         let body = serde_json::to_vec(&wire::SendMail {

@@ -36,10 +36,6 @@ impl TokenSource {
         }
     }
 
-    pub fn scope(&self) -> &str {
-        &self.scope
-    }
-
     /// A token, or why none could be had (one line, no secret).
     pub async fn get(&self) -> Result<AccessToken, String> {
         let fetched = tokio::time::timeout(

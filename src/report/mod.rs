@@ -14,12 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::phone::PhoneMethod;
 
-pub use self::bound::MAX_RESULT_BYTES;
-
 mod bound;
 
 /// Bumped when a field is removed or changes meaning; adding a field or a code is compatible.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// What happened, as the caller reads it.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -137,7 +135,7 @@ pub struct MethodSummary {
 
 impl MethodSummary {
     /// The method as the result shows it.
-    pub fn of(method: &PhoneMethod) -> MethodSummary {
+    pub(crate) fn of(method: &PhoneMethod) -> MethodSummary {
         MethodSummary {
             id: method.phone_type.method_id().to_owned(),
             phone_type: method.phone_type.as_str().to_owned(),
@@ -336,7 +334,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// The HTTP status an HTTP caller gets.
-    pub fn http_status(self) -> u16 {
+    pub(crate) fn http_status(self) -> u16 {
         match self {
             ErrorCode::InvalidRequest | ErrorCode::InvalidPhoneNumber => 400,
             ErrorCode::UserNotFound => 404,
@@ -362,7 +360,7 @@ impl ErrorCode {
 
     /// Whether running the same request again later could succeed without anyone changing
     /// anything: the queue trigger asks the host to redeliver only these.
-    pub fn is_transient(self) -> bool {
+    pub(crate) fn is_transient(self) -> bool {
         matches!(
             self,
             ErrorCode::GraphUnavailable
@@ -375,14 +373,14 @@ impl ErrorCode {
     /// Whether a queue message that failed so should be delivered again while attempts remain:
     /// the transient failures, and a failure of the handler itself (a panic), which another
     /// instance or a later delivery may not meet.
-    pub fn is_worth_redelivering(self) -> bool {
+    pub(crate) fn is_worth_redelivering(self) -> bool {
         self.is_transient() || self == ErrorCode::Internal
     }
 }
 
 impl Report {
     /// A report that has not decided anything yet: failed with no action, until told otherwise.
-    pub fn new(trigger: Trigger, invocation_id: Option<String>) -> Report {
+    pub(crate) fn new(trigger: Trigger, invocation_id: Option<String>) -> Report {
         Report {
             schema_version: SCHEMA_VERSION,
             status: Status::Failed,
@@ -410,18 +408,18 @@ impl Report {
         }
     }
 
-    pub fn succeed(&mut self, action: Action) {
+    pub(crate) fn succeed(&mut self, action: Action) {
         self.status = Status::Succeeded;
         self.action = action;
         self.error = None;
     }
 
-    pub fn fail(&mut self, failure: Failure) {
+    pub(crate) fn fail(&mut self, failure: Failure) {
         self.status = Status::Failed;
         self.error = Some(failure);
     }
 
-    pub fn warn(&mut self, code: WarningCode, message: impl Into<String>) {
+    pub(crate) fn warn(&mut self, code: WarningCode, message: impl Into<String>) {
         self.warnings.push(Warning {
             code,
             message: message.into(),
@@ -429,26 +427,26 @@ impl Report {
     }
 
     /// The HTTP status for an HTTP caller.
-    pub fn http_status(&self) -> u16 {
+    pub(crate) fn http_status(&self) -> u16 {
         match &self.error {
             None => 200,
             Some(failure) => failure.code.http_status(),
         }
     }
 
-    pub fn error_code(&self) -> Option<ErrorCode> {
+    pub(crate) fn error_code(&self) -> Option<ErrorCode> {
         self.error.as_ref().map(|failure| failure.code)
     }
 
     /// The JSON text of the report.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         // Serialising plain structs of strings, numbers and enums into a String cannot fail.
         serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
     }
 }
 
 impl Failure {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Failure {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Failure {
         Failure {
             code,
             message: message.into(),
@@ -456,7 +454,11 @@ impl Failure {
         }
     }
 
-    pub fn for_field(code: ErrorCode, field: &'static str, message: impl Into<String>) -> Failure {
+    pub(crate) fn for_field(
+        code: ErrorCode,
+        field: &'static str,
+        message: impl Into<String>,
+    ) -> Failure {
         Failure {
             code,
             message: message.into(),
@@ -467,7 +469,7 @@ impl Failure {
 
 /// How long an HTTP caller should wait before retrying a transient failure, rounded up to
 /// whole seconds as `Retry-After` requires.
-pub fn retry_after_seconds(wait: Duration) -> u64 {
+pub(crate) fn retry_after_seconds(wait: Duration) -> u64 {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     seconds.max(1)
 }

@@ -16,7 +16,6 @@ pub use server::entra::{API_CLIENT_ID, CallerToken, KEY_ID, TENANT_ID};
 pub mod tenant;
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -284,7 +283,6 @@ pub(crate) struct IssuedToken {
 /// A running simulator. Dropping it stops the server.
 pub struct Simulator {
     shared: Arc<Shared>,
-    address: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -333,7 +331,6 @@ impl Simulator {
         });
         Ok(Simulator {
             shared,
-            address,
             stop: Some(stop),
             task: Some(task),
         })
@@ -352,10 +349,6 @@ impl Simulator {
     /// The value for `IDENTITY_ENDPOINT`.
     pub fn identity_endpoint(&self) -> String {
         format!("{}/msi/token", self.shared.base_url)
-    }
-
-    pub fn address(&self) -> SocketAddr {
-        self.address
     }
 
     /// The environment a handler process needs to use this simulator as Graph, with the

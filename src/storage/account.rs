@@ -40,7 +40,7 @@ pub struct ManagedIdentity {
 }
 
 /// Azurite's (and the old emulator's) well-known development account and key, public by design.
-pub const DEVELOPMENT_ACCOUNT: &str = "devstoreaccount1";
+pub(crate) const DEVELOPMENT_ACCOUNT: &str = "devstoreaccount1";
 pub const DEVELOPMENT_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
@@ -70,7 +70,7 @@ impl AccountSettings {
     ///
     /// When a setting is there but cannot be read: the message names it and says why (never
     /// quoting a key).
-    pub fn from_lookup(
+    pub(crate) fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<AccountSettings>, String> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
@@ -121,7 +121,8 @@ impl AccountSettings {
     }
 
     /// Azurite's development account at `blob` and `queue` (`http://127.0.0.1:PORT`).
-    pub fn development(blob: &Url, queue: &Url) -> AccountSettings {
+    #[cfg(feature = "simulator")]
+    pub(crate) fn development(blob: &Url, queue: &Url) -> AccountSettings {
         let at = |service: &Url| {
             let mut url = service.clone();
             url.set_path(&format!("/{DEVELOPMENT_ACCOUNT}"));

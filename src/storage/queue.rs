@@ -25,7 +25,8 @@ pub enum Encoding {
 
 impl Encoding {
     /// The encoding host.json names (`none` or `base64`, any case).
-    pub fn parse(text: &str) -> Option<Encoding> {
+    #[cfg(feature = "simulator")]
+    pub(crate) fn parse(text: &str) -> Option<Encoding> {
         match text.trim().to_ascii_lowercase().as_str() {
             "none" => Some(Encoding::None),
             "base64" => Some(Encoding::Base64),
@@ -95,10 +96,6 @@ impl Queue {
         })
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// Creates the queue unless it is there (creating an existing queue succeeds).
     ///
     /// # Errors
@@ -146,7 +143,8 @@ impl Queue {
     /// # Errors
     ///
     /// A [`StorageError`] naming the queue.
-    pub async fn send_stored(&self, stored: &str) -> Result<String, StorageError> {
+    #[cfg(feature = "simulator")]
+    pub(crate) async fn send_stored(&self, stored: &str) -> Result<String, StorageError> {
         let raw = Queue {
             encoding: Encoding::None,
             ..self.clone()

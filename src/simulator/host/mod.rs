@@ -178,7 +178,7 @@ impl FunctionsHost {
     /// # Errors
     ///
     /// When the listener has no local address, or the storage account's queues cannot be made.
-    pub async fn start_on(
+    pub(crate) async fn start_on(
         listener: tokio::net::TcpListener,
         handler: &str,
         options: HostOptions,

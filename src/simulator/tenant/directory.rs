@@ -70,9 +70,9 @@ pub struct SimApp {
 }
 
 /// Microsoft Graph's application id, the same in every tenant.
-pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 /// The object id of Graph's service principal in the simulated tenant.
-pub const GRAPH_SERVICE_PRINCIPAL_ID: &str = "8a1c3d2e-0000-4000-8000-00000000a11c";
+pub(crate) const GRAPH_SERVICE_PRINCIPAL_ID: &str = "8a1c3d2e-0000-4000-8000-00000000a11c";
 
 /// Graph's app role ids for the permissions the simulator grants most, as Graph's permission
 /// data has them (microsoft-graph-devx-content `provisioningInfo.json`).
@@ -265,7 +265,7 @@ impl Directory {
     }
 
     /// Graph's app role id for the permission `name` (a new one for a name not yet seen).
-    pub fn graph_app_role_id(&mut self, name: &str) -> String {
+    pub(crate) fn graph_app_role_id(&mut self, name: &str) -> String {
         if let Some((_, id)) = self.graph_app_roles.iter().find(|(known, _)| known == name) {
             return id.clone();
         }
@@ -275,21 +275,21 @@ impl Directory {
     }
 
     /// The application with the service principal id, or the application id, `key`.
-    pub fn app(&self, key: &str) -> Option<&SimApp> {
+    pub(crate) fn app(&self, key: &str) -> Option<&SimApp> {
         self.apps.iter().find(|app| {
             app.service_principal_id.eq_ignore_ascii_case(key)
                 || app.app_id.eq_ignore_ascii_case(key)
         })
     }
 
-    pub fn group(&self, id: &str) -> Option<&SimGroup> {
+    pub(crate) fn group(&self, id: &str) -> Option<&SimGroup> {
         self.groups
             .iter()
             .find(|group| group.id.eq_ignore_ascii_case(id))
     }
 
     /// The groups `member` is in, directly or through nested groups.
-    pub fn groups_of(&self, member: &str) -> HashSet<String> {
+    pub(crate) fn groups_of(&self, member: &str) -> HashSet<String> {
         let mut found = HashSet::new();
         let mut pending = vec![member.to_ascii_lowercase()];
         while let Some(current) = pending.pop() {

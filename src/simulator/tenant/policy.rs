@@ -3,7 +3,7 @@
 //! `isOfficePhoneAllowed`.
 
 /// The id of the target that includes every user.
-pub const ALL_USERS: &str = "all_users";
+pub(crate) const ALL_USERS: &str = "all_users";
 
 /// The SMS and Voice configurations.
 #[derive(Clone, Debug)]
@@ -76,7 +76,7 @@ impl Default for SimPolicy {
 impl SimChannel {
     /// Whether the configuration applies to the user `id` in `groups`; with `for_sign_in`, also
     /// through a target usable for sign-in.
-    pub fn applies(
+    pub(crate) fn applies(
         &self,
         id: &str,
         groups: &std::collections::HashSet<String>,

@@ -36,7 +36,7 @@ pub struct ReadinessTenant {
 pub const PASSKEY_MOBILE: &str = "+49 1701110001";
 pub const PASSKEY_ALTERNATE: &str = "+49 1701110002";
 /// The name of a method kind Graph has not told us about.
-pub const UNKNOWN_METHOD: &str = "qrCodePinAuthenticationMethod";
+pub(crate) const UNKNOWN_METHOD: &str = "qrCodePinAuthenticationMethod";
 
 const DOMAIN: &str = "contoso.example";
 
@@ -315,7 +315,7 @@ fn policy_set_up(tenant: &mut Tenant, groups: &Groups) {
 
 /// The method names a report `$filter` asks for: `methodsRegistered/any(m:m eq 'x')`, any
 /// number joined by ` or `; `None` for any other filter (Graph answers 400).
-pub fn wanted_methods(filter: &str) -> Option<Vec<String>> {
+pub(crate) fn wanted_methods(filter: &str) -> Option<Vec<String>> {
     filter
         .split(" or ")
         .map(|clause| {
