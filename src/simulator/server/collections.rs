@@ -1,4 +1,4 @@
-//! Graph's paged collections the simulator serves: `/users` (`$top`, `$skiptoken`) and the
+//! Serves Graph's paged collections: `/users` (`$top`, `$skiptoken`) and the
 //! authentication-methods registration report (its filter, the licence it needs, its page
 //! size), with `@odata.nextLink`s built as Graph builds them.
 
@@ -139,7 +139,8 @@ pub(super) fn registration_report(
     ok(200, body)
 }
 
-/// The `@odata.nextLink` of a paged collection: the same path and query, skipping `skip`.
+/// Builds the `@odata.nextLink` of a paged collection: the same path and query, skipping
+/// `skip`.
 pub(super) fn next_link(
     shared: &Shared,
     path: &str,
