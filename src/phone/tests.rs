@@ -214,7 +214,7 @@ fn object_ids_are_not_numbers_and_text_becomes_one_printable_line() {
         redact_numbers(&format!("object id {id}, call +49 1701234567")),
         format!("object id {id}, call +49 ********67")
     );
-    // Not a whole GUID: digits glued to more letters are masked as before.
+    // This is not a whole GUID: digits glued to more letters are masked as before.
     let glued = "x6e7b768e-07e2-4810-8459-485f84f8f204";
     assert_ne!(redact_numbers(glued), glued);
     assert_eq!(
