@@ -122,8 +122,8 @@ fn serve() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        // Caught before "listening" is logged: a stop sent as soon as the handler says it
-        // listens ends it cleanly.
+        // The stop signals are caught before "listening" is logged, so that a stop sent as
+        // soon as the handler says it listens ends it cleanly.
         let stop = mfa_phone_handler::StopSignals::listen();
         let application = match Application::build(config).await {
             Ok(application) => application,
