@@ -20,9 +20,10 @@ impl RegisteredNumber {
         &self.0
     }
 
-    /// The number's identity, comparable with [`PhoneNumber::digits`]: country code and
-    /// national number by the numbering plan (a trunk prefix left out), or, when the plan
-    /// cannot read the text, its digits. No extension.
+    /// The number's identity, comparable with
+    /// [`PhoneNumber::digits`](super::PhoneNumber::digits): country code and national number
+    /// by the numbering plan (a trunk prefix left out), or, when the plan cannot read the text,
+    /// its digits. No extension.
     pub fn digits(&self) -> String {
         let main = split_graph_number(&self.0).0;
         match self.notation() {

@@ -7,7 +7,7 @@
 //! create`, `set`, `update` or `delete`; `az rest` only with GET, and with POST only for
 //! `getByIds`, which reads), and it never shows a token or a value of the azd environment
 //! (the checks choose what of it to name). Every command goes through one
-//! [`Runner`](super::runner::Runner), with a bounded wait.
+//! [`Runner`], with a bounded wait.
 
 mod az;
 mod azd;
