@@ -212,9 +212,9 @@ impl Kept {
 
 /// This invocation's turn with a request.
 pub enum Turn<'a> {
-    /// Carry it out, and [`Running::finish`] with its answer (`None`: a request that is not
-    /// kept), having waited so long for another invocation that gave no answer to keep (zero
-    /// when it did not wait).
+    /// Carry it out, and [`Running::finish`] with its answer (`None` for a request that is not
+    /// kept). The duration is how long this invocation waited for another that gave no answer
+    /// to keep (zero when it did not wait).
     Run(Option<Running<'a>>, Duration),
     /// The answer an earlier invocation gave, told as such in its log, and how old it is.
     Again(Box<Report>, Duration),

@@ -2,8 +2,8 @@
 //! should, through the same ways in callers use: a call without credentials is refused, a
 //! test user is shown, a change for them is planned (a dry run), a privileged account is
 //! refused, and (given a queue) a message comes back as a result. It writes nothing to the
-//! tenant: every change it sends is a dry run. A line per check; the exit status says whether
-//! all held.
+//! tenant: every change it sends is a dry run. It prints a line per check, and the exit status
+//! says whether all held.
 
 use std::time::Duration;
 

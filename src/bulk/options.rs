@@ -105,7 +105,8 @@ pub struct Options {
     pub write_limit: (usize, std::time::Duration),
     /// Whether to print the summary as JSON on stdout, with no progress bar.
     pub json: bool,
-    /// The key file that signs the run's state (`None`: no configuration directory is known).
+    /// The key file that signs the run's state (`None` when no configuration directory is
+    /// known).
     pub state_key: Option<PathBuf>,
 }
 

@@ -377,7 +377,7 @@ pub fn request_id(prefix: &str, operation: &Operation) -> String {
 
 /// What sending every operation came to.
 pub(super) struct Sent {
-    /// Each operation's outcome, by its index in the plan (`None`: not sent).
+    /// Each operation's outcome, by its index in the plan (`None` when it was not sent).
     pub(super) outcomes: Vec<Option<RowOutcome>>,
     /// Whether Ctrl-C stopped the run.
     pub(super) interrupted: bool,
