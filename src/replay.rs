@@ -267,8 +267,8 @@ impl Answered {
         );
         tracing::info!("{note}");
         report.invocation_id = invocation_id;
-        // First, not last: a reader that takes the last line for what happened (bulk's
-        // report) still reads what the first invocation did.
+        // The note goes first, not last, so that a reader that takes the last line for what
+        // happened (bulk's report) still reads what the first invocation did.
         report.log.insert(0, note);
         report
     }

@@ -95,8 +95,8 @@ pub fn read(token: &str) -> Result<Unverified<'_>, Refusal> {
         }
     };
     let header_fields = object(header, "the header is not base64url JSON")?;
-    // Only RS256: a token that names another algorithm (`none`, HS256 with the public key as
-    // the secret) is refused before any key is looked at.
+    // Only RS256 is accepted: a token that names another algorithm (`none`, HS256 with the
+    // public key as the secret) is refused before any key is looked at.
     match header_fields.get("alg").and_then(Value::as_str) {
         Some("RS256") => {}
         Some(other) => return Err(Refusal::Algorithm(printable(other))),

@@ -307,8 +307,9 @@ impl AzureReader {
             .pop_if_empty()
             .extend(scope.segments())
             .extend(["providers", "Microsoft.Authorization", kind]);
-        // No `$filter`: `atScope()` answers only at and above the scope, and a role on a child
-        // (the package's container, a slot) controls the app as much as one on the resource.
+        // The list is read without a `$filter`: `atScope()` answers only at and above the
+        // scope, and a role on a child (the package's container, a slot) controls the app as
+        // much as one on the resource.
         url.set_query(Some(&format!("api-version={version}")));
         let mut next = Some(url);
         let mut found = Vec::new();
