@@ -106,7 +106,7 @@ impl Config {
             lookup: &|name| lookup(name).filter(|value| !value.trim().is_empty()),
             problems: std::cell::RefCell::new(Vec::new()),
         };
-        // Read in this order so that the problems are listed in it.
+        // The settings are read in this order so that the problems are listed in it.
         let port = port(&env);
         let graph = graph(&env);
         let invocations = invocations(&env);

@@ -29,8 +29,8 @@ fn main() -> ExitCode {
         Some(Command::Demo(arguments)) => demo(&arguments),
         Some(Command::Simulate(arguments)) => simulate(&arguments),
         Some(Command::Openapi(arguments)) => {
-            // The API definition (connector/openapi.json), or the custom connector's variant
-            // (connector/apiDefinition.swagger.json).
+            // This prints the API definition (connector/openapi.json), or the custom
+            // connector's variant (connector/apiDefinition.swagger.json).
             if arguments.connector {
                 print!("{}", mfa_phone_handler::openapi::connector_text());
             } else {

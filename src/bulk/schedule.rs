@@ -101,7 +101,8 @@ impl Schedule {
     fn ordered(mut operations: Vec<Operation>) -> Schedule {
         operations.shrink_to_fit();
         let index_of = |index: usize| u32::try_from(index).unwrap_or(u32::MAX);
-        // Which user (chain) each operation belongs to, users numbered as they first appear.
+        // `chain_of` records which user (chain) each operation belongs to, users numbered as
+        // they first appear.
         let mut by_user: HashMap<u64, u32> = HashMap::new();
         let mut chain_of = Vec::with_capacity(operations.len());
         let mut sizes: Vec<u32> = Vec::new();

@@ -310,8 +310,8 @@ proptest::proptest! {
             .map(|value| char::from_digit(*value, 10).unwrap())
             .collect();
         proptest::prop_assert!(
-            // At most what a country code can be (three digits; a first group of three or
-            // fewer written right after the `+` reads as one) and the last two.
+            // Only what a country code can be survives (three digits at most; a first group of
+            // three or fewer written right after the `+` reads as one), and the last two.
             digits.len() <= 5 && digits.ends_with(&last_two),
             "{text:?} became {redacted:?}"
         );

@@ -108,7 +108,8 @@ mod tests {
             Duration::from_secs(3_600),
         )
         .unwrap();
-        // The string-to-sign for these fields, signed independently of the code above.
+        // The expected signature signs the string-to-sign for these fields independently of
+        // the code above.
         let expected = azure_core::hmac::hmac_sha256(
             "devstoreaccount1\nrwdlacup\nbq\nsco\n2026-12-04T18:35:39Z\n2026-12-04T19:40:39Z\n\nhttps,http\n2025-11-05\n\n",
             &Secret::new(DEVELOPMENT_KEY),

@@ -334,8 +334,8 @@ impl FunctionsHost {
                     .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(0)),
             )
         };
-        // The timer's information as the host serialises the object (`TimerInfo`), with the
-        // schedule monitor's status.
+        // The timer's information is written as the host serialises the object (`TimerInfo`),
+        // with the schedule monitor's status.
         let envelope = json!({
             "Data": {binding: {
                 "Schedule": {"AdjustForDST": true},
