@@ -10,11 +10,11 @@ use tokio::net::TcpListener;
 
 use crate::app::readiness::Readiness;
 use crate::app::{self, AppState};
+use crate::claim::UserLocks;
 use crate::config::Config;
 use crate::credential;
 use crate::credential::CredentialSource;
 use crate::graph::{EndpointError, GraphClient};
-use crate::locks::UserLocks;
 use crate::notify::Notifier;
 use crate::owner::OwnerSearch;
 use crate::policy::Policies;

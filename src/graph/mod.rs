@@ -25,6 +25,7 @@ use azure_core::credentials::TokenCredential;
 use reqwest::{Method, Url};
 
 use self::send::{Idempotence, decode, malformed};
+use crate::claim::WriteWindow;
 use crate::methods::AuthenticationMethods;
 use crate::phone::{PhoneMethod, PhoneNumber, PhoneType};
 use crate::user::{DirectoryUser, UserRef};
@@ -40,7 +41,6 @@ pub use self::readiness::{
 };
 pub use self::retry::{RetrySettings, parse_retry_after};
 pub use self::roles::{PrincipalKind, PrivilegedRole, RoleHolder};
-pub use self::send::WriteWindow;
 pub use self::token::TokenSource;
 
 /// The Graph client. Cheap to share behind an `Arc`; its connection pool and the credential's
