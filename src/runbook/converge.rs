@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use super::wording::{describe_write, past_tense};
 use super::{Run, conflict, fail_graph, fail_with, failure, poll_until};
-use crate::graph::{GraphClient, GraphError, GraphErrorKind, Rejection, WriteWindow};
+use crate::claim::WriteWindow;
+use crate::graph::{GraphClient, GraphError, GraphErrorKind, Rejection};
 use crate::outcome::Outcome;
 use crate::phone::{PhoneMethod, PhoneNumber, PhoneType, RegisteredNumber};
 use crate::plan::{Plan, Settled, Write, find, plan};

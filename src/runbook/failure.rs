@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::claim::LeaseError;
 use crate::graph::{GraphError, GraphErrorKind, GraphOperation, Rejection};
 use crate::phone::{PhoneNumber, PhoneType, redact_numbers};
 use crate::plan::{Refusal, Write};
@@ -207,4 +208,20 @@ pub fn of_refusal(phone_type: PhoneType, refusal: &Refusal) -> Failure {
             ),
         ),
     }
+}
+
+/// How long a caller is told to wait after a lease another instance kept.
+const LEASE_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// The failure for a user's lease that could not be had or kept, and how long to wait before
+/// trying again.
+pub fn of_lease(error: &LeaseError) -> (Failure, Duration) {
+    let failure = Failure::new(
+        ErrorCode::UserBusy,
+        format!(
+            "{error}; nothing was written, so the request may be sent again (a queue message is \
+             delivered again by itself)"
+        ),
+    );
+    (failure, LEASE_RETRY_AFTER)
 }

@@ -13,7 +13,6 @@ mod claim;
 mod conflict;
 mod converge;
 mod failure;
-mod lease;
 mod picture;
 mod read;
 mod registered;
@@ -28,8 +27,8 @@ use tokio::sync::Semaphore;
 use self::picture::Picture;
 use self::wording::{describe_current, describe_request};
 use crate::backoff::Backoff;
-use crate::graph::{GraphClient, GraphError, WriteWindow};
-use crate::locks::UserLocks;
+use crate::claim::{UserLease, UserLeases, UserLocks, WriteWindow};
+use crate::graph::{GraphClient, GraphError};
 use crate::notify::Notifier;
 use crate::outcome::Outcome;
 use crate::owner::OwnerSearch;
@@ -39,7 +38,6 @@ use crate::policy::Policies;
 use crate::protection::{Protection, Verdict};
 use crate::report::{Action, ErrorCode, Failure, WarningCode};
 use crate::request::{Request, SmsSignIn};
-use crate::storage::leases::{UserLease, UserLeases};
 use crate::user::{DirectoryUser, UserRef};
 
 pub use self::picture::Safeguards;
@@ -123,10 +121,10 @@ impl Run<'_> {
         let Some(held) = self.lease else {
             return Ok(None);
         };
-        match held.ready_to_write().await {
+        match crate::claim::write_window(held).await {
             Ok(window) => Ok(Some(window)),
             Err(error) => {
-                let (failure, retry_after) = lease::failure(&error);
+                let (failure, retry_after) = failure::of_lease(&error);
                 fail_with(outcome, failure, Some(retry_after));
                 Err(NotNow)
             }

@@ -1,6 +1,6 @@
-//! The simulated tenant: users, their phone methods, SMS sign-in, and Graph's rules about them
-//! (reference graph.md §1, §2, §11). No HTTP here: the server module turns requests into calls
-//! on [`Tenant`] and its answers into Graph's JSON.
+//! Keeps the simulated tenant: users, their phone methods, SMS sign-in, and Graph's rules about
+//! them (reference graph.md §1, §2, §11). There is no HTTP here: the server module turns
+//! requests into calls on [`Tenant`] and its answers into Graph's JSON.
 
 use std::collections::HashMap;
 
@@ -194,7 +194,7 @@ impl Tenant {
         self.sms_registry.get(&digits(&number)).map(String::as_str)
     }
 
-    /// The phone methods a read shows (possibly lagging behind the last write).
+    /// Returns the phone methods a read shows (possibly lagging behind the last write).
     pub(crate) fn read_phones(&self, key: &str, now: Instant) -> Verdict<Vec<SimPhone>> {
         let index = self
             .find_index(key)
@@ -209,7 +209,7 @@ impl Tenant {
         Ok(self.users[index].visible_phones(now))
     }
 
-    /// POST phoneMethods.
+    /// Adds a phone method, as POST phoneMethods does.
     pub(crate) fn add_phone(
         &mut self,
         key: &str,
@@ -239,7 +239,7 @@ impl Tenant {
         self.write(index, phone_type, number, now)
     }
 
-    /// PATCH phoneMethods/{id}.
+    /// Updates a phone method, as PATCH phoneMethods/{id} does.
     pub(crate) fn update_phone(
         &mut self,
         key: &str,
@@ -267,7 +267,7 @@ impl Tenant {
         self.write(index, phone_type, number, now)
     }
 
-    /// DELETE phoneMethods/{id}.
+    /// Removes a phone method, as DELETE phoneMethods/{id} does.
     pub(crate) fn remove_phone(
         &mut self,
         key: &str,
@@ -313,8 +313,8 @@ impl Tenant {
         Ok(())
     }
 
-    /// POST phoneMethods/{mobile}/enableSmsSignIn or disableSmsSignIn [UNVERIFIED: the
-    /// errors' codes and the state after disabling are not documented].
+    /// Switches SMS sign-in, as POST phoneMethods/{mobile}/enableSmsSignIn or disableSmsSignIn
+    /// do [UNVERIFIED: the errors' codes and the state after disabling are not documented].
     pub fn switch_sms_sign_in(&mut self, key: &str, enable: bool, now: Instant) -> Verdict<()> {
         let index = self.methods_user(key)?;
         let Some(mobile) = self.users[index].phone(PhoneType::Mobile).cloned() else {
@@ -354,7 +354,7 @@ impl Tenant {
         Ok(())
     }
 
-    /// The registration details report's rows, live or as of the last snapshot.
+    /// Returns the registration details report's rows, live or as of the last snapshot.
     pub(crate) fn report_rows(&self) -> Vec<ReportRow> {
         match &self.report_snapshot {
             Some(rows) => rows.clone(),
@@ -368,7 +368,7 @@ impl Tenant {
         self.report_snapshot = Some(self.live_report_rows());
     }
 
-    /// The report as Graph builds it: enabled users only ("this method doesn't work for
+    /// Builds the report as Graph does: enabled users only ("this method doesn't work for
     /// disabled users"), phones and every other method by the report's names.
     fn live_report_rows(&self) -> Vec<ReportRow> {
         self.users()
@@ -434,7 +434,7 @@ impl Tenant {
         Ok(phone)
     }
 
-    /// The state Graph gives a method of this type and number for this user.
+    /// Decides the state Graph gives a method of this type and number for this user.
     fn sms_state_for(&self, index: usize, phone_type: PhoneType, number: &str) -> String {
         let user = &self.users[index];
         if phone_type != PhoneType::Mobile {
