@@ -20,17 +20,17 @@ pub enum UserRef {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirectoryUser {
     pub id: String,
-    pub user_principal_name: Option<String>,
-    pub display_name: Option<String>,
+    pub(crate) user_principal_name: Option<String>,
+    pub(crate) display_name: Option<String>,
     /// The directory's user type as it wrote it (`Member`, `Guest`); old objects may have none.
-    pub user_type: Option<String>,
+    pub(crate) user_type: Option<String>,
     /// Whether the user is a B2B guest.
     pub guest: bool,
-    pub account_enabled: Option<bool>,
+    pub(crate) account_enabled: Option<bool>,
     /// The user's mail address; `None` when they have no mailbox.
-    pub mail: Option<String>,
+    pub(crate) mail: Option<String>,
     /// Two letters (`DE`), when set.
-    pub usage_location: Option<String>,
+    pub(crate) usage_location: Option<String>,
 }
 
 /// Why a `UserId` value was rejected.

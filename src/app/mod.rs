@@ -61,25 +61,25 @@ const RETRY_AFTER_FLOOR: Duration = Duration::from_secs(5);
 
 /// Shared state of the handler process.
 pub(crate) struct AppState {
-    pub services: Services,
+    pub(crate) services: Services,
     /// The host's `maxDequeueCount`: on that delivery a transient failure becomes final.
-    pub max_dequeue_count: u64,
+    pub(crate) max_dequeue_count: u64,
     /// The most an HTTP-triggered invocation may take: its caller (Logic Apps abandons a call
     /// after 120 s) must get an answer.
-    pub http_budget: Duration,
+    pub(crate) http_budget: Duration,
     /// The most a queue-triggered invocation may take.
-    pub queue_budget: Duration,
+    pub(crate) queue_budget: Duration,
     /// Who may call the HTTP trigger.
-    pub callers: CallerPolicy,
+    pub(crate) callers: CallerPolicy,
     /// Who may send to the request queue, and the tenant's keys their tokens are checked with.
-    pub tokens: crate::entra::TokenChecker,
+    pub(crate) tokens: crate::entra::TokenChecker,
     /// The answers to changes sent over HTTP with a `requestId`, kept so that the same request
     /// sent again gets the same answer.
-    pub replays: Replays,
+    pub(crate) replays: Replays,
     /// How the identity's Graph token compares with what the settings need, as last read.
-    pub grants: std::sync::Mutex<crate::permissions::Review>,
+    pub(crate) grants: std::sync::Mutex<crate::permissions::Review>,
     /// The readiness scans' functions; `None` without a storage account.
-    pub readiness: Option<readiness::Readiness>,
+    pub(crate) readiness: Option<readiness::Readiness>,
 }
 
 /// The handler's routes.

@@ -55,23 +55,23 @@ const RETRY_AFTER_SECONDS: u64 = 30;
 #[derive(Clone, Debug)]
 pub struct ReadinessSettings {
     /// The app's storage account, where the scans are kept; without one there are none.
-    pub storage: Option<AccountSettings>,
+    pub(crate) storage: Option<AccountSettings>,
     /// How many days a scan's folder is kept (`MFA_READINESS_RETENTION_DAYS`).
-    pub retention_days: u32,
+    pub(crate) retention_days: u32,
     /// Read every user's methods instead of the registration report
     /// (`MFA_READINESS_PER_USER`: tenants without Entra ID P1/P2).
-    pub per_user: bool,
+    pub(crate) per_user: bool,
     /// The most one scan may take (`MFA_READINESS_BUDGET_SECONDS`, inside `functionTimeout`).
-    pub budget: Duration,
+    pub(crate) budget: Duration,
 }
 
 /// What the readiness functions need beyond the runbook's services.
 pub(crate) struct Readiness {
-    pub settings: ReadinessSettings,
-    pub store: ScanStore,
+    pub(crate) settings: ReadinessSettings,
+    pub(crate) store: ScanStore,
     /// The queue a POST puts its run on.
-    pub queue: Queue,
-    pub cleanup_key: Option<CleanupKey>,
+    pub(crate) queue: Queue,
+    pub(crate) cleanup_key: Option<CleanupKey>,
 }
 
 impl Readiness {

@@ -13,10 +13,10 @@ use crate::phone::PhoneType;
 /// A number set for a user when an earlier row sets it for another.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct SharedNumber {
-    pub line: u64,
-    pub earlier_line: u64,
+    pub(crate) line: u64,
+    pub(crate) earlier_line: u64,
     /// Masked.
-    pub number: String,
+    pub(crate) number: String,
 }
 
 impl std::fmt::Display for SharedNumber {

@@ -55,10 +55,10 @@ pub struct GraphClient {
 /// A message to send through `sendMail`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct OutgoingMail {
-    pub to: String,
-    pub subject: String,
+    pub(crate) to: String,
+    pub(crate) subject: String,
     /// HTML; every value from the directory in it is already escaped.
-    pub html: String,
+    pub(crate) html: String,
 }
 
 /// One GET inside a `$batch`, answered; read it with [`user_of`] or [`phone_methods_of`].
@@ -83,8 +83,8 @@ pub struct CandidatePage {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListedUser {
     pub id: String,
-    pub user_principal_name: Option<String>,
-    pub display_name: Option<String>,
+    pub(crate) user_principal_name: Option<String>,
+    pub(crate) display_name: Option<String>,
 }
 
 /// Where the owner search takes candidates from.

@@ -23,52 +23,52 @@ pub(crate) const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
-    pub schema_version: u32,
-    pub status: Status,
-    pub action: Action,
-    pub dry_run: bool,
-    pub user: Option<UserSummary>,
+    pub(crate) schema_version: u32,
+    pub(crate) status: Status,
+    pub(crate) action: Action,
+    pub(crate) dry_run: bool,
+    pub(crate) user: Option<UserSummary>,
     /// The method of the requested type as it is after the operation (or would be, for a dry
     /// run); null when there is none.
-    pub phone_method: Option<MethodSummary>,
+    pub(crate) phone_method: Option<MethodSummary>,
     /// The number a removal took away (or, on a dry run, would), masked as in the log
     /// (`+49 ********67`): the number named, the one registered (`removeRegisteredNumber`), or
     /// the one a fingerprint matched. Null unless `action` is `removed`; never the full number.
-    pub removed_number: Option<String>,
+    pub(crate) removed_number: Option<String>,
     /// Every authentication method the user has after the operation (or would have, on a dry
     /// run): the phones, the other MFA methods by kind, and whether one is phishing-resistant.
-    pub methods: Option<MethodsSummary>,
+    pub(crate) methods: Option<MethodsSummary>,
     /// What the phone method of the requested type can be used for under the tenant's
     /// Authentication methods policy; null when there is none, or the policy is unknown.
-    pub usable_for: Option<UsableSummary>,
-    pub warnings: Vec<Warning>,
-    pub error: Option<Failure>,
+    pub(crate) usable_for: Option<UsableSummary>,
+    pub(crate) warnings: Vec<Warning>,
+    pub(crate) error: Option<Failure>,
     /// Who holds the number for SMS sign-in, when a conflict stopped the operation and the
     /// owner search found them.
-    pub conflict_owner: Option<ConflictOwner>,
+    pub(crate) conflict_owner: Option<ConflictOwner>,
     /// The e-mail to the user, when the request asked for one (`NotifyUser`).
-    pub notification: Option<NotificationSummary>,
-    pub caller_name: Option<String>,
+    pub(crate) notification: Option<NotificationSummary>,
+    pub(crate) caller_name: Option<String>,
     /// Who called, as Microsoft Entra authenticated them (HTTP trigger); null for the queue,
     /// which carries no principal. `callerName` is the name the caller declared.
-    pub caller: Option<CallerSummary>,
+    pub(crate) caller: Option<CallerSummary>,
     /// The caller's own correlation id (`requestId`), echoed.
-    pub request_id: Option<String>,
+    pub(crate) request_id: Option<String>,
     /// The Functions host's invocation id (`X-Azure-Functions-InvocationId`).
-    pub invocation_id: Option<String>,
-    pub trigger: Trigger,
+    pub(crate) invocation_id: Option<String>,
+    pub(crate) trigger: Trigger,
     /// The parameters as received, so a consumer can match a result to its request and replay it.
-    pub request: Option<serde_json::Value>,
+    pub(crate) request: Option<serde_json::Value>,
     /// For the queue trigger: which message this is the result of.
-    pub queue_message: Option<QueueMessageEcho>,
+    pub(crate) queue_message: Option<QueueMessageEcho>,
     /// The lines an admin reads, like the runbook's output. Phone numbers are masked.
-    pub log: Vec<String>,
+    pub(crate) log: Vec<String>,
     /// Whether something was cut (the parameters echoed, log lines, warnings) to keep the
     /// result within 48 KiB, so that it fits a queue message.
-    pub truncated: bool,
+    pub(crate) truncated: bool,
     /// How long Graph asked us to wait, for the HTTP `Retry-After` of a transient failure.
     #[serde(skip)]
-    pub retry_after: Option<Duration>,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -100,37 +100,37 @@ pub enum Trigger {
 #[serde(rename_all = "camelCase")]
 pub struct CallerSummary {
     /// The object id of the user or service principal; null when not authenticated.
-    pub id: Option<String>,
-    pub name: Option<String>,
+    pub(crate) id: Option<String>,
+    pub(crate) name: Option<String>,
     /// `user` or `application`; null when not authenticated.
     #[serde(rename = "type")]
-    pub kind: Option<&'static str>,
+    pub(crate) kind: Option<&'static str>,
     /// Whether Microsoft Entra authenticated the caller (App Service authentication).
-    pub authenticated: bool,
+    pub(crate) authenticated: bool,
     /// The API's app roles the caller's token grants (`MfaPhone.Read`, `MfaPhone.ReadWrite`).
-    pub roles: Vec<String>,
+    pub(crate) roles: Vec<String>,
     /// Whether this deployment requires those app roles (`MFA_REQUIRE_APP_ROLE`); `false`
     /// means any caller Microsoft Entra authenticated for the API may call.
-    pub app_role_required: bool,
+    pub(crate) app_role_required: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserSummary {
-    pub id: String,
-    pub user_principal_name: Option<String>,
-    pub display_name: Option<String>,
-    pub user_type: Option<String>,
+    pub(crate) id: String,
+    pub(crate) user_principal_name: Option<String>,
+    pub(crate) display_name: Option<String>,
+    pub(crate) user_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MethodSummary {
-    pub id: String,
-    pub phone_type: String,
-    pub phone_number: String,
+    pub(crate) id: String,
+    pub(crate) phone_type: String,
+    pub(crate) phone_number: String,
     /// Null when Graph did not say (a PATCH answers 204 without a body).
-    pub sms_sign_in_state: Option<String>,
+    pub(crate) sms_sign_in_state: Option<String>,
 }
 
 impl MethodSummary {
@@ -151,52 +151,52 @@ impl MethodSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MethodsSummary {
-    pub phone: Vec<PhoneEntry>,
+    pub(crate) phone: Vec<PhoneEntry>,
     /// The non-phone MFA methods by kind (`microsoftAuthenticator`, `fido2`, …, `other` for a
     /// kind Graph added later); the password and e-mail (SSPR only) are left out.
-    pub other: Vec<String>,
+    pub(crate) other: Vec<String>,
     /// Whether the user has a phishing-resistant method (a passkey, Windows Hello for
     /// Business, Platform Credential for macOS).
-    pub phishing_resistant: bool,
+    pub(crate) phishing_resistant: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PhoneEntry {
-    pub phone_type: &'static str,
-    pub sms_sign_in_state: Option<String>,
+    pub(crate) phone_type: &'static str,
+    pub(crate) sms_sign_in_state: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UsableSummary {
     /// Text messages (mobile phones only).
-    pub sms: bool,
+    pub(crate) sms: bool,
     /// Voice calls (an office phone also needs the policy's `isOfficePhoneAllowed`).
-    pub voice: bool,
+    pub(crate) voice: bool,
     /// SMS sign-in (the mobile phone, an include target usable for sign-in, not a guest).
-    pub sms_sign_in: bool,
+    pub(crate) sms_sign_in: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConflictOwner {
-    pub id: String,
+    pub(crate) id: String,
     pub user_principal_name: Option<String>,
-    pub display_name: Option<String>,
-    pub phone_type: String,
-    pub sms_sign_in_state: Option<String>,
-    pub account_enabled: Option<bool>,
+    pub(crate) display_name: Option<String>,
+    pub(crate) phone_type: String,
+    pub(crate) sms_sign_in_state: Option<String>,
+    pub(crate) account_enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationSummary {
-    pub status: NotificationStatus,
+    pub(crate) status: NotificationStatus,
     /// `en` or `de`.
-    pub language: &'static str,
+    pub(crate) language: &'static str,
     /// The user's mail address, when they have one.
-    pub to: Option<String>,
+    pub(crate) to: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -215,14 +215,14 @@ pub enum NotificationStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QueueMessageEcho {
-    pub id: Option<String>,
-    pub dequeue_count: Option<u64>,
+    pub(crate) id: Option<String>,
+    pub(crate) dequeue_count: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Warning {
-    pub code: WarningCode,
-    pub message: String,
+    pub(crate) code: WarningCode,
+    pub(crate) message: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -278,11 +278,11 @@ pub enum WarningCode {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Failure {
-    pub code: ErrorCode,
-    pub message: String,
+    pub(crate) code: ErrorCode,
+    pub(crate) message: String,
     /// The parameter at fault, for input errors.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<&'static str>,
+    pub(crate) field: Option<&'static str>,
 }
 
 /// Every way an invocation can fail. What a caller does differently decides the variants.

@@ -112,12 +112,12 @@ impl Default for SimOptions {
 #[derive(Clone, Debug)]
 pub struct FaultRule {
     /// `GET`, `POST`, …; `None` matches any method.
-    pub method: Option<&'static str>,
+    pub(crate) method: Option<&'static str>,
     /// A substring of the decoded path (after `/v1.0`, or `/msi/token`); a trailing `$`
     /// anchors it at the end of the path; `None` matches any.
-    pub path_contains: Option<String>,
-    pub times: usize,
-    pub action: FaultAction,
+    pub(crate) path_contains: Option<String>,
+    pub(crate) times: usize,
+    pub(crate) action: FaultAction,
 }
 
 #[derive(Clone, Debug)]

@@ -11,10 +11,10 @@ use url::Url;
 pub struct AccountSettings {
     /// The blob service, e.g. `https://acct.blob.core.windows.net/` or Azurite's
     /// `http://127.0.0.1:10000/devstoreaccount1`.
-    pub blob: Option<Url>,
+    pub(crate) blob: Option<Url>,
     /// The queue service.
     pub queue: Option<Url>,
-    pub auth: AccountAuth,
+    pub(crate) auth: AccountAuth,
 }
 
 /// How requests to the account are authorised.
@@ -36,7 +36,7 @@ pub enum AccountAuth {
 /// A managed identity for the account (`AzureWebJobsStorage__credential=managedidentity`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManagedIdentity {
-    pub client_id: Option<String>,
+    pub(crate) client_id: Option<String>,
 }
 
 /// Azurite's (and the old emulator's) well-known development account and key, public by design.

@@ -74,9 +74,12 @@ pub struct Received {
     pub stored: String,
     /// The text, decoded by the queue's encoding.
     pub text: Option<String>,
-    pub insertion_time: Option<azure_core::time::OffsetDateTime>,
-    pub expiration_time: Option<azure_core::time::OffsetDateTime>,
-    pub next_visible_time: Option<azure_core::time::OffsetDateTime>,
+    #[cfg(feature = "simulator")]
+    pub(crate) insertion_time: Option<azure_core::time::OffsetDateTime>,
+    #[cfg(feature = "simulator")]
+    pub(crate) expiration_time: Option<azure_core::time::OffsetDateTime>,
+    #[cfg(feature = "simulator")]
+    pub(crate) next_visible_time: Option<azure_core::time::OffsetDateTime>,
 }
 
 impl Queue {
@@ -189,8 +192,11 @@ impl Queue {
                         .unwrap_or(1),
                     text: self.encoding.decode(&stored),
                     stored,
+                    #[cfg(feature = "simulator")]
                     insertion_time: message.insertion_time,
+                    #[cfg(feature = "simulator")]
                     expiration_time: message.expiration_time,
+                    #[cfg(feature = "simulator")]
                     next_visible_time: message.time_next_visible,
                 })
             })

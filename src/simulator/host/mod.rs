@@ -45,15 +45,15 @@ pub struct HostOptions {
     /// repository's).
     pub trigger: QueueTrigger,
     /// The storage account of the queues; `None` for an in-memory queue.
-    pub storage: Option<StorageAccount>,
+    pub(crate) storage: Option<StorageAccount>,
     /// A simulator whose `/_sim/…` inspection pages the host passes through (for the demo).
-    pub simulator: Option<String>,
+    pub(crate) simulator: Option<String>,
     /// The HTTP trigger's function key (`authLevel: function`): a request without it is
     /// answered 401 by the host, before the handler sees it. With `None` any request passes.
-    pub function_key: Option<String>,
+    pub(crate) function_key: Option<String>,
     /// More queue functions, run against the storage account's queues only (the readiness
     /// scan's, as deployed).
-    pub more_triggers: Vec<QueueTrigger>,
+    pub(crate) more_triggers: Vec<QueueTrigger>,
 }
 
 impl Default for HostOptions {

@@ -44,13 +44,13 @@ pub(crate) type SimRoleEligibility = SimRoleAssignment;
 /// One role assignment.
 #[derive(Clone, Debug)]
 pub(crate) struct SimRoleAssignment {
-    pub id: String,
-    pub scope: String,
+    pub(crate) id: String,
+    pub(crate) scope: String,
     /// The role definition's GUID.
-    pub role: String,
-    pub principal_id: String,
+    pub(crate) role: String,
+    pub(crate) principal_id: String,
     /// `User`, `Group` or `ServicePrincipal`, as ARM says.
-    pub principal_type: String,
+    pub(crate) principal_type: String,
 }
 
 impl SimRoleAssignment {
@@ -69,11 +69,11 @@ impl SimRoleAssignment {
 /// One role definition.
 #[derive(Clone, Debug)]
 pub(crate) struct SimRoleDefinition {
-    pub id: String,
-    pub name: String,
-    pub custom: bool,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) custom: bool,
     /// `properties.permissions` as ARM answers it.
-    pub permissions: Value,
+    pub(crate) permissions: Value,
 }
 
 impl Default for AzureRbac {

@@ -8,10 +8,10 @@ use std::collections::HashSet;
 /// A group.
 #[derive(Clone, Debug)]
 pub struct SimGroup {
-    pub id: String,
-    pub display_name: String,
+    pub(crate) id: String,
+    pub(crate) display_name: String,
     /// Members: user ids and group ids (nesting is allowed except for role-assignable groups).
-    pub members: Vec<String>,
+    pub(crate) members: Vec<String>,
     pub role_assignable: bool,
 }
 
@@ -27,26 +27,26 @@ pub struct SimRole {
 /// Who holds which role.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimHolding {
-    pub principal_id: String,
-    pub role_id: String,
+    pub(crate) principal_id: String,
+    pub(crate) role_id: String,
 }
 
 /// The directory's groups and roles.
 #[derive(Debug)]
 pub struct Directory {
-    pub groups: Vec<SimGroup>,
+    pub(crate) groups: Vec<SimGroup>,
     pub roles: Vec<SimRole>,
-    pub assignments: Vec<SimHolding>,
-    pub eligibilities: Vec<SimHolding>,
+    pub(crate) assignments: Vec<SimHolding>,
+    pub(crate) eligibilities: Vec<SimHolding>,
     /// PIM for Groups: who may activate membership of which group (`role_id` is the group).
-    pub group_eligibilities: Vec<SimHolding>,
+    pub(crate) group_eligibilities: Vec<SimHolding>,
     /// Group owners (`role_id` is the group).
-    pub group_owners: Vec<SimHolding>,
+    pub(crate) group_owners: Vec<SimHolding>,
     /// Applications with a service principal in this tenant.
-    pub apps: Vec<SimApp>,
+    pub(crate) apps: Vec<SimApp>,
     /// Microsoft Graph's app roles (application permissions) by name, with their ids; grown
     /// as permissions are granted.
-    pub graph_app_roles: Vec<(String, String)>,
+    pub(crate) graph_app_roles: Vec<(String, String)>,
 }
 
 /// An application: its service principal in this tenant and, when it is registered here, its
@@ -54,19 +54,19 @@ pub struct Directory {
 #[derive(Clone, Debug)]
 pub struct SimApp {
     /// The application (client) id.
-    pub app_id: String,
+    pub(crate) app_id: String,
     /// The service principal's object id.
-    pub service_principal_id: String,
-    pub display_name: String,
+    pub(crate) service_principal_id: String,
+    pub(crate) display_name: String,
     /// Whether the app registration is in this tenant (a multi-tenant application from
     /// elsewhere, Microsoft's own and managed identities have none here).
-    pub registered_here: bool,
+    pub(crate) registered_here: bool,
     /// Owners of the app registration: user or service principal ids.
     pub owners: Vec<String>,
     /// Owners of the service principal (the enterprise application).
     pub service_principal_owners: Vec<String>,
     /// Graph application permissions granted to the service principal, by name.
-    pub graph_permissions: Vec<String>,
+    pub(crate) graph_permissions: Vec<String>,
 }
 
 /// Microsoft Graph's application id, the same in every tenant.

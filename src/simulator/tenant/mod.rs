@@ -26,9 +26,9 @@ pub(crate) type Verdict<T> = Result<T, Refused>;
 /// A Graph error the tenant raises.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refused {
-    pub status: u16,
-    pub code: String,
-    pub message: String,
+    pub(crate) status: u16,
+    pub(crate) code: String,
+    pub(crate) message: String,
 }
 
 /// The whole tenant.
@@ -42,7 +42,7 @@ pub struct Tenant {
     /// When set, the registration report shows the tenant as it was at this snapshot.
     report_snapshot: Option<Vec<ReportRow>>,
     /// The organization's display name (`GET /organization`).
-    pub organization_name: String,
+    pub(crate) organization_name: String,
     /// Every message `sendMail` accepted, in order.
     sent_mail: Vec<SentMail>,
     /// Groups and directory roles.
@@ -50,7 +50,7 @@ pub struct Tenant {
     /// The Authentication methods policy for SMS and voice.
     pub policy: policy::SimPolicy,
     /// The `lastUpdatedDateTime` the report's rows carry.
-    pub report_refreshed_at: String,
+    pub(crate) report_refreshed_at: String,
     /// Every phone method deleted: the user's id and the number it held, in order (what a
     /// removal really took away, to set beside what it was asked to take).
     deletions: Vec<(String, String)>,

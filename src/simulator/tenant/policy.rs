@@ -13,7 +13,7 @@ pub struct SimPolicy {
     pub office_phone_allowed: bool,
     /// The other configurations by Graph's id (`MicrosoftAuthenticator`, `Fido2`, ...); a
     /// missing one answers 404.
-    pub others: std::collections::BTreeMap<String, SimChannel>,
+    pub(crate) others: std::collections::BTreeMap<String, SimChannel>,
     /// `telecomProviderSettings` of SMS and of voice, when the tenant has its own provider.
     pub sms_provider: Option<SimProvider>,
     pub voice_provider: Option<SimProvider>,

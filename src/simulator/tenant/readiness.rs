@@ -28,8 +28,6 @@ pub struct ReadinessTenant {
     pub authenticator_excluded: String,
     /// The group `MFA_PROTECTED_GROUP_IDS` names.
     pub protected_group: String,
-    /// The group excluded from SMS and voice (it holds a nested group).
-    pub no_phone_group: String,
 }
 
 /// The passkey user's numbers (the clean-up's fingerprints are of these).
@@ -80,7 +78,6 @@ pub fn readiness_tenant(tenant: &mut Tenant) -> ReadinessTenant {
         unknown_method: odd.unknown_method,
         authenticator_excluded: odd.authenticator_excluded,
         protected_group: groups.protected,
-        no_phone_group: groups.no_phone,
     }
 }
 
