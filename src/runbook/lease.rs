@@ -4,16 +4,10 @@
 //! instance's own lock of the user kept until then, so that the next invocation for the user
 //! on this instance finds the lease free.
 
-use std::time::Duration;
-
 use super::Services;
 use crate::locks::UserGuard;
-use crate::report::{ErrorCode, Failure};
 use crate::storage::leases::{LeaseError, UserLease};
 use crate::user::UserRef;
-
-/// How long a caller is told to wait after a lease another instance kept.
-const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// The lease held for this change, and the instance's lock of the user, released together
 /// when dropped (in the background: the answer does not wait for the release).
@@ -60,17 +54,4 @@ pub(super) async fn acquire(
             .lease_wait
             .min(deadline.saturating_duration_since(tokio::time::Instant::now()));
     Some(leases.acquire(object_id.as_str(), until).await)
-}
-
-/// The failure for a lease that could not be had or kept, and how long to wait before trying
-/// again.
-pub(super) fn failure(error: &LeaseError) -> (Failure, Duration) {
-    let failure = Failure::new(
-        ErrorCode::UserBusy,
-        format!(
-            "{error}; nothing was written, so the request may be sent again (a queue message is \
-             delivered again by itself)"
-        ),
-    );
-    (failure, RETRY_AFTER)
 }
