@@ -158,10 +158,24 @@ impl GraphClient {
         &self,
         users: &[UserRef],
     ) -> Result<Vec<(usize, Result<Vec<PhoneMethod>, GraphError>)>, GraphError> {
+        self.batch_per_user(users, |user| self.phone_methods_url(user), phone_methods_of)
+            .await
+    }
+
+    /// Asks one `$batch` item per user (at most 20 users), at the address `url_of` gives for
+    /// each, and reads each answer with `read`. An answer comes back with the index of its
+    /// user in `users`; an item Graph's answer leaves out, or one whose id is not an index
+    /// asked for, is missing from the result.
+    pub(super) async fn batch_per_user<T>(
+        &self,
+        users: &[UserRef],
+        url_of: impl Fn(&UserRef) -> Url,
+        read: fn(BatchItem) -> Result<T, GraphError>,
+    ) -> Result<Vec<(usize, Result<T, GraphError>)>, GraphError> {
         let items = users
             .iter()
             .enumerate()
-            .map(|(index, user)| (index.to_string(), self.phone_methods_url(user)))
+            .map(|(index, user)| (index.to_string(), url_of(user)))
             .collect();
         let answers = self.batch_get(items).await?;
         Ok(answers
@@ -172,7 +186,7 @@ impl GraphClient {
                     .parse::<usize>()
                     .ok()
                     .filter(|index| *index < users.len())?;
-                Some((index, phone_methods_of(item)))
+                Some((index, read(item)))
             })
             .collect())
     }

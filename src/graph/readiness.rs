@@ -386,28 +386,12 @@ impl GraphClient {
         &self,
         users: &[UserRef],
     ) -> Result<Vec<(usize, Result<AuthenticationMethods, GraphError>)>, GraphError> {
-        let items = users
-            .iter()
-            .enumerate()
-            .map(|(index, user)| {
-                (
-                    index.to_string(),
-                    self.user_url(user, &["authentication", "methods"]),
-                )
-            })
-            .collect();
-        let answers = self.batch_get(items).await?;
-        Ok(answers
-            .into_iter()
-            .filter_map(|item| {
-                let index = item
-                    .id
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|index| *index < users.len())?;
-                Some((index, methods_of(item)))
-            })
-            .collect())
+        self.batch_per_user(
+            users,
+            |user| self.user_url(user, &["authentication", "methods"]),
+            methods_of,
+        )
+        .await
     }
 }
 

@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 
-use super::collections::next_link;
-use super::json::{Reply, error, ids_in_filter, ok, query_value};
+use super::collections::Page;
+use super::json::{Reply, error, ids_in_filter, ok};
 use crate::simulator::tenant::directory::{GRAPH_APP_ID, GRAPH_SERVICE_PRINCIPAL_ID, SimApp};
 use crate::simulator::{Shared, lock};
 
@@ -113,17 +113,9 @@ pub(super) fn graph_permission_grants(
             ));
         }
     }
-    let top = query_value(query, "$top")
-        .and_then(|top| top.parse::<usize>().ok())
-        .unwrap_or(GRANTS_DEFAULT_PAGE)
-        .clamp(1, GRANTS_MAX_PAGE);
-    let skip = query_value(query, "$skiptoken")
-        .and_then(|token| token.parse::<usize>().ok())
-        .unwrap_or(0);
-    let page: Vec<Value> = grants
-        .iter()
-        .skip(skip)
-        .take(top)
+    let asked = Page::asked(query, GRANTS_DEFAULT_PAGE, GRANTS_MAX_PAGE);
+    let page: Vec<Value> = asked
+        .of(&grants)
         .map(|(principal, name, role)| {
             json!({
                 "id": uuid::Uuid::new_v4().to_string(),
@@ -137,21 +129,17 @@ pub(super) fn graph_permission_grants(
         })
         .collect();
     drop(tenant);
-    let mut body = json!({
-        "@odata.context": format!("{}/v1.0/$metadata#servicePrincipals('{GRAPH_SERVICE_PRINCIPAL_ID}')/appRoleAssignedTo", shared.base_url),
-        "value": page,
-    });
-    if skip + top < grants.len() {
-        let path = format!("/servicePrincipals/{GRAPH_SERVICE_PRINCIPAL_ID}/appRoleAssignedTo");
-        body["@odata.nextLink"] = Value::String(next_link(
-            shared,
-            &path,
-            skip + top,
-            query,
-            &["$top", "$select"],
-        ));
-    }
-    ok(200, body)
+    let path = format!("/servicePrincipals/{GRAPH_SERVICE_PRINCIPAL_ID}/appRoleAssignedTo");
+    asked.answer(
+        shared,
+        format!(
+            "{}/v1.0/$metadata#servicePrincipals('{GRAPH_SERVICE_PRINCIPAL_ID}')/appRoleAssignedTo",
+            shared.base_url
+        ),
+        page,
+        grants.len(),
+        (&path, query, &["$top", "$select"]),
+    )
 }
 
 /// `GET /servicePrincipals/{id}/owners` (`registration` false) or `GET

@@ -16,13 +16,7 @@ const USERS_DEFAULT_PAGE: usize = 100;
 const USERS_MAX_PAGE: usize = 999;
 
 pub(super) fn list_users(shared: &Shared, query: &[(String, String)]) -> Reply {
-    let top = query_value(query, "$top")
-        .and_then(|top| top.parse::<usize>().ok())
-        .unwrap_or(USERS_DEFAULT_PAGE)
-        .clamp(1, USERS_MAX_PAGE);
-    let skip = query_value(query, "$skiptoken")
-        .and_then(|token| token.parse::<usize>().ok())
-        .unwrap_or(0);
+    let asked = Page::asked(query, USERS_DEFAULT_PAGE, USERS_MAX_PAGE);
     let selected = select(query);
     let tenant = lock(&shared.tenant);
     let guests_only = match query_value(query, "$filter") {
@@ -40,27 +34,17 @@ pub(super) fn list_users(shared: &Shared, query: &[(String, String)]) -> Reply {
         .users()
         .filter(|user| !guests_only || user.user_type.eq_ignore_ascii_case("guest"))
         .collect();
-    let page: Vec<Value> = users
-        .iter()
-        .skip(skip)
-        .take(top)
+    let page: Vec<Value> = asked
+        .of(&users)
         .map(|user| user_json(user, selected.clone(), &shared.base_url))
         .collect();
-    let mut body = json!({
-        "@odata.context": format!("{}/v1.0/$metadata#users", shared.base_url),
-        "value": page,
-    });
-    if skip + top < users.len() {
-        let link = next_link(
-            shared,
-            "/users",
-            skip + top,
-            query,
-            &["$top", "$select", "$filter"],
-        );
-        body["@odata.nextLink"] = Value::String(link);
-    }
-    ok(200, body)
+    asked.answer(
+        shared,
+        format!("{}/v1.0/$metadata#users", shared.base_url),
+        page,
+        users.len(),
+        ("/users", query, &["$top", "$select", "$filter"]),
+    )
 }
 
 pub(super) fn registration_report(
@@ -90,12 +74,7 @@ pub(super) fn registration_report(
         },
     };
     // `$top` is honoured up to the report's page size [UNVERIFIED: Graph documents neither].
-    let page_size = query_value(query, "$top")
-        .and_then(|top| top.parse::<usize>().ok())
-        .map_or(page_size, |top| top.clamp(1, page_size));
-    let skip = query_value(query, "$skiptoken")
-        .and_then(|token| token.parse::<usize>().ok())
-        .unwrap_or(0);
+    let asked = Page::asked(query, page_size, page_size);
     let rows: Vec<_> = lock(&shared.tenant)
         .report_rows()
         .into_iter()
@@ -107,10 +86,8 @@ pub(super) fn registration_report(
             })
         })
         .collect();
-    let page: Vec<Value> = rows
-        .iter()
-        .skip(skip)
-        .take(page_size)
+    let page: Vec<Value> = asked
+        .of(&rows)
         .map(|row| {
             json!({
                 "id": row.id,
@@ -122,25 +99,69 @@ pub(super) fn registration_report(
             })
         })
         .collect();
-    let mut body = json!({
-        "@odata.context": format!("{}/v1.0/$metadata#reports/authenticationMethods/userRegistrationDetails", shared.base_url),
-        "value": page,
-    });
-    if skip + page_size < rows.len() {
-        let link = next_link(
-            shared,
+    asked.answer(
+        shared,
+        format!(
+            "{}/v1.0/$metadata#reports/authenticationMethods/userRegistrationDetails",
+            shared.base_url
+        ),
+        page,
+        rows.len(),
+        (
             "/reports/authenticationMethods/userRegistrationDetails",
-            skip + page_size,
             query,
             &["$filter", "$select", "$top"],
-        );
-        body["@odata.nextLink"] = Value::String(link);
+        ),
+    )
+}
+
+/// Which page of a collection a request asks for, as Graph pages: `$top` items (a default,
+/// at most a largest) from the `$skiptoken`, which this simulator makes the count skipped.
+pub(super) struct Page {
+    top: usize,
+    skip: usize,
+}
+
+impl Page {
+    /// The page `query` asks for, `default` items when it names no `$top`.
+    pub(super) fn asked(query: &[(String, String)], default: usize, largest: usize) -> Page {
+        let top = query_value(query, "$top")
+            .and_then(|top| top.parse::<usize>().ok())
+            .unwrap_or(default)
+            .clamp(1, largest.max(1));
+        let skip = query_value(query, "$skiptoken")
+            .and_then(|token| token.parse::<usize>().ok())
+            .unwrap_or(0);
+        Page { top, skip }
     }
-    ok(200, body)
+
+    /// The items of `all` on this page.
+    pub(super) fn of<'a, T>(&self, all: &'a [T]) -> impl Iterator<Item = &'a T> {
+        all.iter().skip(self.skip).take(self.top)
+    }
+
+    /// The answer holding `value` (this page of `total` items) under `context`, with an
+    /// `@odata.nextLink` to `path` when more follow; the link keeps the query's `kept`
+    /// parameters.
+    pub(super) fn answer(
+        &self,
+        shared: &Shared,
+        context: String,
+        value: Vec<Value>,
+        total: usize,
+        (path, query, kept): (&str, &[(String, String)], &[&str]),
+    ) -> Reply {
+        let mut body = json!({ "@odata.context": context, "value": value });
+        if self.skip + self.top < total {
+            let link = next_link(shared, path, self.skip + self.top, query, kept);
+            body["@odata.nextLink"] = Value::String(link);
+        }
+        ok(200, body)
+    }
 }
 
 /// The `@odata.nextLink` of a paged collection: the same path and query, skipping `skip`.
-pub(super) fn next_link(
+fn next_link(
     shared: &Shared,
     path: &str,
     skip: usize,

@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use super::collections::next_link;
-use super::json::{Reply, error, ok, query_value};
+use super::collections::Page;
+use super::json::{Reply, error, ok};
 use crate::simulator::tenant::Tenant;
 use crate::simulator::tenant::policy::{SimChannel, SimProvider};
 use crate::simulator::{Shared, lock};
@@ -86,40 +86,25 @@ pub(super) fn transitive_users(shared: &Shared, group: &str, query: &[(String, S
             ),
         );
     }
-    let top = query_value(query, "$top")
-        .and_then(|top| top.parse::<usize>().ok())
-        .unwrap_or(100)
-        .clamp(1, MEMBERS_MAX_PAGE);
-    let skip = query_value(query, "$skiptoken")
-        .and_then(|token| token.parse::<usize>().ok())
-        .unwrap_or(0);
+    let asked = Page::asked(query, 100, MEMBERS_MAX_PAGE);
     let group = group.to_ascii_lowercase();
     let members: Vec<&str> = tenant
         .users()
         .filter(|user| tenant.directory.groups_of(&user.id).contains(&group))
         .map(|user| user.id.as_str())
         .collect();
-    let page: Vec<Value> = members
-        .iter()
-        .skip(skip)
-        .take(top)
+    let page: Vec<Value> = asked
+        .of(&members)
         .map(|id| json!({"@odata.type": "#microsoft.graph.user", "id": id}))
         .collect();
-    let mut body = json!({
-        "@odata.context": format!("{}/v1.0/$metadata#users", shared.base_url),
-        "value": page,
-    });
-    if skip + top < members.len() {
-        let path = format!("/groups/{group}/transitiveMembers/microsoft.graph.user");
-        body["@odata.nextLink"] = Value::String(next_link(
-            shared,
-            &path,
-            skip + top,
-            query,
-            &["$top", "$select"],
-        ));
-    }
-    ok(200, body)
+    let path = format!("/groups/{group}/transitiveMembers/microsoft.graph.user");
+    asked.answer(
+        shared,
+        format!("{}/v1.0/$metadata#users", shared.base_url),
+        page,
+        members.len(),
+        (&path, query, &["$top", "$select"]),
+    )
 }
 
 fn lower_first(id: &str) -> String {

@@ -385,36 +385,13 @@ fn method_configuration(shared: &Shared, sms: bool) -> Reply {
     let tenant = lock(&shared.tenant);
     let policy = &tenant.policy;
     let channel = if sms { &policy.sms } else { &policy.voice };
-    let target_kind = |id: &str| {
-        if tenant.find(id).is_some() {
-            "user"
-        } else {
-            "group"
+    let mut body =
+        super::readiness::configuration_json(&tenant, if sms { "Sms" } else { "Voice" }, channel);
+    if sms && let Some(Value::Array(include)) = body.get_mut("includeTargets") {
+        for (entry, target) in include.iter_mut().zip(&channel.include) {
+            entry["isUsableForSignIn"] = json!(target.usable_for_sign_in);
         }
-    };
-    let include: Vec<Value> = channel
-        .include
-        .iter()
-        .map(|target| {
-            let mut entry = json!({"targetType": target_kind(&target.id), "id": target.id, "isRegistrationRequired": false});
-            if sms {
-                entry["isUsableForSignIn"] = json!(target.usable_for_sign_in);
-            }
-            entry
-        })
-        .collect();
-    let exclude: Vec<Value> = channel
-        .exclude
-        .iter()
-        .map(|id| json!({"targetType": target_kind(id), "id": id}))
-        .collect();
-    let mut body = json!({
-        "@odata.type": if sms { "#microsoft.graph.smsAuthenticationMethodConfiguration" } else { "#microsoft.graph.voiceAuthenticationMethodConfiguration" },
-        "id": if sms { "Sms" } else { "Voice" },
-        "state": if channel.enabled { "enabled" } else { "disabled" },
-        "includeTargets": include,
-        "excludeTargets": exclude,
-    });
+    }
     if !sms {
         body["isOfficePhoneAllowed"] = json!(policy.office_phone_allowed);
     }
