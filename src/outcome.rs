@@ -227,3 +227,48 @@ impl Outcome {
         report
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{ErrorCode, Status};
+
+    fn busy() -> Failure {
+        Failure::new(ErrorCode::UserBusy, "the user's lease is held elsewhere")
+    }
+
+    #[test]
+    fn a_failure_with_a_retry_after_fails_the_result_and_says_when_to_try_again() {
+        let mut outcome = Outcome::new(Trigger::Http, None);
+        outcome.fail_with_retry(busy(), Some(Duration::from_secs(5)));
+        let report = outcome.finish();
+        assert_eq!(report.status, Status::Failed);
+        assert_eq!(report.retry_after, Some(Duration::from_secs(5)));
+        assert!(report.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_failure_after_a_change_is_a_warning_that_still_says_when_to_try_again() {
+        let mut outcome = Outcome::new(Trigger::Http, None);
+        outcome.succeed(Action::Added, None);
+        outcome.fail_with_retry(busy(), Some(Duration::from_secs(5)));
+        let report = outcome.finish();
+        assert_eq!(report.status, Status::Succeeded);
+        assert_eq!(report.action, Action::Added);
+        assert!(report.error.is_none());
+        assert_eq!(report.retry_after, Some(Duration::from_secs(5)));
+        let codes: Vec<WarningCode> = report.warnings.iter().map(|w| w.code).collect();
+        assert_eq!(codes, [WarningCode::StepNotFinished]);
+    }
+
+    #[test]
+    fn a_failure_after_a_dry_run_is_no_warning_but_the_failure() {
+        let mut outcome = Outcome::new(Trigger::Http, None);
+        outcome.set_dry_run(true);
+        outcome.succeed(Action::Added, None);
+        outcome.fail_with_retry(busy(), None);
+        let report = outcome.finish();
+        assert_eq!(report.status, Status::Failed);
+        assert_eq!(report.retry_after, None);
+    }
+}

@@ -122,8 +122,8 @@ struct Carried {
 }
 
 impl Carried {
-    /// What is left after `stop`: it goes into the outcome here, the one place a step's
-    /// failure does.
+    /// What is left when a step before the writes stopped: the stop goes into the outcome
+    /// first, since nothing follows it but the notification.
     fn stopped(
         stop: Stop,
         user: Option<DirectoryUser>,
