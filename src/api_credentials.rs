@@ -1,8 +1,8 @@
-//! How the command-line tools reach the deployed HTTP trigger: its function key and, for an
-//! Entra token, the API's audience. One definition for every tool that calls it, so their
-//! options read and document the same. The key is read from `MFA_FUNCTION_KEY`, a file, or a
-//! prompt that does not echo it; given on the command line it still works, with a warning (a
-//! command line is seen by every process on the machine and kept in the shell's history).
+//! Says how the command-line tools reach the deployed HTTP trigger: its function key and, for
+//! an Entra token, the API's audience. There is one definition for every tool that calls it, so
+//! their options read and document the same. The key is read from `MFA_FUNCTION_KEY`, a file,
+//! or a prompt that does not echo it; given on the command line it still works, with a warning
+//! (a command line is seen by every process on the machine and kept in the shell's history).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -37,7 +37,7 @@ pub struct ApiCredentials {
 /// Where the function key comes from, once the command line is read.
 #[derive(Clone, Debug, Default)]
 pub enum KeySource {
-    /// None given: asked for on a terminal, else none.
+    /// No key was given: it is asked for on a terminal, else there is none.
     #[default]
     Prompt,
     /// `MFA_FUNCTION_KEY`.
@@ -66,13 +66,13 @@ impl ApiCredentials {
 }
 
 impl KeySource {
-    /// The key: read from its file, or asked for (without echo) when none was given and the
-    /// command runs on a terminal and `may_ask`; a key on the command line is used with a
+    /// Returns the key: read from its file, or asked for (without echo) when none was given and
+    /// the command runs on a terminal and `may_ask`; a key on the command line is used with a
     /// warning on stderr.
     ///
     /// # Errors
     ///
-    /// The file cannot be read or is empty.
+    /// When the file cannot be read or is empty.
     pub fn key(&self, may_ask: bool) -> Result<Option<String>, String> {
         match self {
             KeySource::Environment(key) => Ok(Some(key.clone())),

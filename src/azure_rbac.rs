@@ -127,8 +127,8 @@ pub fn allows_data(permissions: &[Permission], data_action: &str) -> bool {
     })
 }
 
-/// What a role with `permissions` lets its holder do that amounts to controlling the app, in
-/// words; empty when nothing.
+/// Says, in words, what a role with `permissions` lets its holder do that amounts to
+/// controlling the app; empty when nothing.
 pub fn control(permissions: &[Permission]) -> Vec<&'static str> {
     let actions = CONTROL_ACTIONS
         .iter()
@@ -151,7 +151,7 @@ pub fn matches(pattern: &str, action: &str) -> bool {
     };
     let pieces: Vec<&str> = pieces.collect();
     let Some((last, middle)) = pieces.split_last() else {
-        // No `*`: the whole action must have been the first piece.
+        // Without a `*`, the whole action must have been the first piece.
         return rest.is_empty();
     };
     for piece in middle {
@@ -178,7 +178,7 @@ impl Scope {
     ///
     /// # Errors
     ///
-    /// Not an ARM resource id: the reason, in words.
+    /// When the text is not an ARM resource id; the error gives the reason in words.
     pub fn parse(value: &str) -> Result<Scope, String> {
         let value = value.trim().trim_end_matches('/');
         if value.len() > 1024 {
@@ -239,7 +239,7 @@ impl Scope {
     }
 }
 
-/// A scope as far as a message may show it: bounded, printable.
+/// Shows a scope as far as a message may: bounded, printable.
 fn shown(value: &str) -> String {
     value
         .chars()

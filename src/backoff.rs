@@ -1,6 +1,7 @@
-//! Exponential backoff, the one way the product spaces out its tries: Graph requests without a
-//! `Retry-After`, ARM reads, the wait for a read-back, a lease another instance holds, and a bulk
-//! row the endpoint could not take. Pure: the caller brings the randomness and the clock.
+//! Computes exponential backoff, the one way the product spaces out its tries: Graph requests
+//! without a `Retry-After`, ARM reads, the wait for a read-back, a lease another instance
+//! holds, and a bulk row the endpoint could not take. Pure: the caller brings the randomness
+//! and the clock.
 
 use std::time::Duration;
 
@@ -16,22 +17,23 @@ impl Backoff {
         Backoff { first, longest }
     }
 
-    /// The wait after `failures` failed tries (0: before the second try): `first` doubled per
-    /// earlier failure, at most `longest`.
+    /// Returns the wait after `failures` failed tries (0 gives the wait before the second try):
+    /// `first` doubled per earlier failure, at most `longest`.
     pub fn after(&self, failures: u32) -> Duration {
         self.first
             .saturating_mul(1 << failures.min(20))
             .min(self.longest)
     }
 
-    /// [`Backoff::after`] with full jitter: a random point below it, `unit` being a random
-    /// number in `[0, 1)`, so that many callers that failed together do not come back together.
+    /// Returns [`Backoff::after`] with full jitter: a random point below it, `unit` being a
+    /// random number in `[0, 1)`, so that many callers that failed together do not come back
+    /// together.
     pub fn full_jitter(&self, failures: u32, unit: f64) -> Duration {
         self.after(failures).mul_f64(unit.clamp(0.0, 1.0))
     }
 
-    /// [`Backoff::after`] stretched by up to half again (`unit` in `[0, 1)`): never shorter,
-    /// for a wait that must not come back early.
+    /// Returns [`Backoff::after`] stretched by up to half again (`unit` in `[0, 1)`), never
+    /// shorter, for a wait that must not come back early.
     pub fn half_jitter(&self, failures: u32, unit: f64) -> Duration {
         let wait = self.after(failures);
         wait + wait.mul_f64(0.5 * unit.clamp(0.0, 1.0))

@@ -1,6 +1,6 @@
-//! Who called: the principal Microsoft Entra authenticated in front of the HTTP trigger, as the
-//! Functions host hands it over (an identity with its claims), read into a [`Caller`], and the
-//! [`CallerPolicy`] that admits it. Pure.
+//! Reads who called into a [`Caller`]: the principal Microsoft Entra authenticated in front of
+//! the HTTP trigger, as the Functions host hands it over (an identity with its claims). The
+//! [`CallerPolicy`] decides whether to admit it. Pure.
 //!
 //! Only what the platform vouches for counts: the host builds the identities from App Service
 //! authentication's principal and ignores a forged `X-MS-CLIENT-PRINCIPAL` header when that
@@ -116,7 +116,8 @@ impl CallerPolicy {
         }
     }
 
-    /// Whether `caller` may call at all; the refusal to answer with, before anything is read.
+    /// Decides, before anything is read, whether `caller` may call at all; `Err` carries the
+    /// refusal to answer with.
     ///
     /// # Errors
     ///
@@ -247,7 +248,7 @@ impl CallerPolicy {
     ///
     /// # Errors
     ///
-    /// Why not, in words that finish "revealNumber is honoured …".
+    /// The reason why not, in words that finish "revealNumber is honoured …".
     pub fn may_reveal(&self, caller: Option<&Caller>) -> Result<(), &'static str> {
         match caller {
             None => Err("only for a caller Microsoft Entra authenticated"),
@@ -386,7 +387,8 @@ impl Caller {
         let kind = match claim(&TOKEN_TYPE).as_deref() {
             Some(kind) if kind.eq_ignore_ascii_case("app") => CallerKind::Application,
             Some(kind) if kind.eq_ignore_ascii_case("user") => CallerKind::User,
-            // Without `idtyp` (an optional claim): a user's token carries scopes or a name.
+            // Without `idtyp` (an optional claim), a token that carries scopes or a name is a
+            // user's.
             _ if claim(&SCOPE).is_some() || claim(&USER_NAME[..3]).is_some() => CallerKind::User,
             _ => CallerKind::Application,
         };
@@ -413,9 +415,9 @@ impl Caller {
         })
     }
 
-    /// Where the account lives when it is not this tenant's own (a B2B guest, a consumer
-    /// account): `acct` 1, or an `idp` that names neither this tenant (`own`, or the token's
-    /// own tenant when that is not configured) nor nothing. Entra emits `idp` when the
+    /// Says where the account lives when it is not this tenant's own (a B2B guest, a consumer
+    /// account): the token has an `idp` that does not name this tenant (`own`, or the token's
+    /// own tenant when that is not configured), or `acct` 1. Entra emits `idp` when the
     /// provider differs from the token's issuer; a member's token omits it or names its own
     /// tenant.
     pub fn from_elsewhere(&self, own: Option<&str>) -> Option<String> {
@@ -451,7 +453,7 @@ impl Caller {
     }
 }
 
-/// A claim value as it may be shown and logged: bounded, without control characters.
+/// Makes a claim value fit to be shown and logged: bounded, without control characters.
 fn clean(value: &str) -> String {
     value
         .trim()

@@ -106,7 +106,7 @@ impl Config {
             lookup: &|name| lookup(name).filter(|value| !value.trim().is_empty()),
             problems: std::cell::RefCell::new(Vec::new()),
         };
-        // Read in this order so that the problems are listed in it.
+        // The settings are read in this order so that the problems are listed in it.
         let port = port(&env);
         let graph = graph(&env);
         let invocations = invocations(&env);
@@ -361,8 +361,8 @@ fn graph_endpoint(env: &Env<'_>) -> Option<Url> {
     Some(parsed)
 }
 
-/// A service's root URL from `name` (`default` when unset): https (plain http only on
-/// loopback, for the simulator), no query, fragment or user.
+/// Reads a service's root URL from `name` (`default` when unset). It must be https (plain http
+/// only on loopback, for the simulator), with no query, fragment or user.
 fn endpoint(env: &Env<'_>, name: &str, default: &str, example: &str) -> Option<Url> {
     let value = env.get(name).unwrap_or_else(|| default.to_owned());
     let parsed = match Url::parse(value.trim()) {
@@ -396,8 +396,8 @@ const ENTRA_LOGIN_HOSTS: [&str; 5] = [
     "login.partner.microsoftonline.cn",
 ];
 
-/// `MFA_ENTRA_AUTHORITY`: Microsoft Entra's login endpoint for the cloud, where the tenant's
-/// token signing keys are published.
+/// Reads `MFA_ENTRA_AUTHORITY`: Microsoft Entra's login endpoint for the cloud, where the
+/// tenant's token signing keys are published.
 fn entra_authority(env: &Env<'_>) -> Url {
     let fallback = || Url::parse(DEFAULT_AUTHORITY).unwrap_or_else(|_| unreachable!());
     let Some(value) = env.get("MFA_ENTRA_AUTHORITY") else {
@@ -429,7 +429,7 @@ fn entra_authority(env: &Env<'_>) -> Url {
     parsed
 }
 
-/// The Azure side's settings: `None` when `MFA_AZURE_CONTROL_SCOPES` is unset or empty.
+/// Reads the Azure side's settings: `None` when `MFA_AZURE_CONTROL_SCOPES` is unset or empty.
 fn azure_control(env: &Env<'_>) -> Option<AzureSettings> {
     let arm = endpoint(
         env,

@@ -1,4 +1,4 @@
-//! The process's one token credential, from azure_identity.
+//! Builds the process's one token credential, from azure_identity.
 //!
 //! It is built once at start-up and shared, so its token cache (refresh five minutes before
 //! expiry, one request for concurrent misses) serves every invocation. Its HTTP retries are
@@ -55,12 +55,12 @@ impl std::fmt::Debug for CredentialSource {
     }
 }
 
-/// The admin's own sign-in (the Azure CLI's or azd's), for the command-line tools: a token
-/// for the API's audience, or for the storage account.
+/// Makes a credential from the admin's own sign-in (the Azure CLI's or azd's), for the
+/// command-line tools: a token for the API's audience, or for the storage account.
 ///
 /// # Errors
 ///
-/// No developer tool is there to sign in with (the message says what to run).
+/// When no developer tool is there to sign in with (the message says what to run).
 pub fn developer_sign_in() -> Result<Arc<dyn TokenCredential>, String> {
     let credential = DeveloperToolsCredential::new(None)
         .map_err(|error| format!("no developer sign-in available (az login?): {error}"))?;
@@ -115,7 +115,7 @@ pub fn build(
     Ok(credential)
 }
 
-/// The sovereign cloud whose sign-in authority matches a national Graph endpoint. `None`
+/// Finds the sovereign cloud whose sign-in authority matches a national Graph endpoint. `None`
 /// leaves azure_identity's default (the global cloud, or `AZURE_AUTHORITY_HOST`).
 fn cloud_for(graph_endpoint: &Url) -> Option<CloudConfiguration> {
     match graph_endpoint.host_str()? {
@@ -127,7 +127,7 @@ fn cloud_for(graph_endpoint: &Url) -> Option<CloudConfiguration> {
     }
 }
 
-/// A short description of the source for the start-up log line; never includes a secret.
+/// Describes the source in short for the start-up log line; never includes a secret.
 pub fn describe(source: &CredentialSource) -> String {
     match source {
         CredentialSource::ManagedIdentity { client_id: None } => {

@@ -1,6 +1,7 @@
-//! The embedded default: the handler, run as the Functions host runs it (a child process with
-//! the host's environment, managed identity included), against the simulated Graph with the
-//! demo tenant, behind a miniature Functions host on a local port. It prints commands to paste.
+//! Runs the embedded default: the handler, started as the Functions host starts it (a child
+//! process with the host's environment, managed identity included), against the simulated
+//! Graph with the demo tenant, behind a miniature Functions host on a local port. It prints
+//! commands to paste.
 
 use std::process::{ExitCode, Stdio};
 use std::time::Duration;
@@ -38,8 +39,8 @@ pub fn main(port: u16) -> ExitCode {
 pub fn simulate(port: u16) -> ExitCode {
     block_on(async move {
         crate::install_crypto_provider();
-        // Caught before "simulator ready" is printed: a stop sent right after it ends this
-        // cleanly.
+        // The stop signals are caught before "simulator ready" is printed, so that a stop sent
+        // right after it ends this cleanly.
         let stop = crate::StopSignals::listen();
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
@@ -81,15 +82,15 @@ fn block_on(work: impl std::future::Future<Output = Result<(), String>>) -> Exit
 /// and waits for a stop.
 async fn run(port: u16) -> Result<(), String> {
     crate::install_crypto_provider();
-    // Caught before the instructions are printed: a stop sent as soon as the demo says it is
-    // ready ends it cleanly, its children with it.
+    // The stop signals are caught before the instructions are printed, so that a stop sent as
+    // soon as the demo says it is ready ends it cleanly, its children with it.
     let stop = crate::StopSignals::listen();
     let simulator = Simulator::start(SimOptions::default())
         .await
         .map_err(|error| format!("could not start the Graph simulator: {error}"))?;
     simulator.tenant(seed::demo_tenant);
     let readiness = simulator.tenant(crate::simulator::tenant::readiness::readiness_tenant);
-    // Kept to the end: Azurite stops when it is dropped.
+    // Azurite is kept to the end, because it stops when it is dropped.
     let azurite = start_azurite().await;
     let storage = azurite
         .as_ref()
@@ -141,8 +142,8 @@ async fn start_azurite() -> Option<Azurite> {
     }
 }
 
-/// The command that runs this executable's handler as the Functions host would, with the
-/// simulated Graph's settings in place of any that point at a real tenant.
+/// Builds the command that runs this executable's handler as the Functions host would, with
+/// the simulated Graph's settings in place of any that point at a real tenant.
 fn handler_command(
     simulator: &Simulator,
     protected_group: &str,
@@ -302,7 +303,7 @@ fn bulk_example(url: &str, queue: Option<&str>) -> Result<String, String> {
 /// The demo's clean-up key: the handler and the printed readiness command share it.
 const DEMO_CLEANUP_KEY: &str = "demo-cleanup-key-not-a-secret";
 
-/// How to scan the demo tenant for the retirement, and to plan its clean-up with bulk.
+/// Says how to scan the demo tenant for the retirement, and to plan its clean-up with bulk.
 fn readiness_example(simulator: &Simulator, url: &str, protected_group: &str) -> String {
     let directory = std::env::temp_dir()
         .join("mfa-phone-demo")

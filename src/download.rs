@@ -24,7 +24,7 @@ const FILES: [(&str, &str, bool); 4] = [
     ("html", "readiness.html", false),
 ];
 
-/// The readiness function's URL from what the admin gave: the app's URL gets
+/// Makes the readiness function's URL from what the admin gave: the app's URL gets
 /// `/api/readiness`; https only, except plain http to this machine (`func start`, the demo).
 ///
 /// # Errors
@@ -60,11 +60,11 @@ pub struct Download {
     pub endpoint: Url,
     pub out: std::path::PathBuf,
     pub credentials: ApiCredentials,
-    /// One JSON object on stdout instead of lines.
+    /// Whether to print one JSON object on stdout instead of lines.
     pub json: bool,
 }
 
-/// Runs the download; its exit status.
+/// Runs the download and returns its exit status.
 pub async fn main(arguments: Download) -> u8 {
     match run(&arguments).await {
         Ok(downloaded) => {
@@ -184,7 +184,7 @@ async fn run(arguments: &Download) -> Result<Downloaded, String> {
     Ok(downloaded)
 }
 
-/// One file; `None` when the app keeps none (404).
+/// Downloads one file; `None` when the app keeps none (404).
 async fn fetch(
     client: &reqwest::Client,
     url: Url,

@@ -1,4 +1,4 @@
-//! Writing files into a directory others may be able to write too (the folder a CSV was
+//! Writes files into a directory others may be able to write too (the folder a CSV was
 //! dropped into, a scan's `--out`): a file is written new beside its place and then renamed
 //! into it, never opened through a link, and a link planted where a file goes is refused by
 //! name rather than followed to whatever it points at. `bulk`'s reports and state, the
@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 ///
 /// # Errors
 ///
-/// `path` is a link (the message says so and what to do), or the directory cannot be written.
+/// When `path` is a link (the message says so and what to do), or the directory cannot be
+/// written.
 pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = NewFile::create(path)?;
     file.write_all(bytes)?;
@@ -31,7 +32,7 @@ impl NewFile {
     ///
     /// # Errors
     ///
-    /// `path` is a link (the message says so and what to do), or the directory cannot be
+    /// When `path` is a link (the message says so and what to do), or the directory cannot be
     /// written.
     pub fn create(path: &Path) -> std::io::Result<NewFile> {
         refuse_link(path)?;
@@ -58,7 +59,7 @@ impl NewFile {
     ///
     /// # Errors
     ///
-    /// The file cannot be written out or renamed.
+    /// When the file cannot be written out or renamed.
     pub fn keep(mut self) -> std::io::Result<()> {
         if let Some(file) = self.file.take() {
             file.sync_all()?;
@@ -103,7 +104,7 @@ fn refuse_link(path: &Path) -> std::io::Result<()> {
     }
 }
 
-/// `options` that refuse to open a symbolic link (on Unix; Windows opens the link itself).
+/// Makes `options` refuse to open a symbolic link (on Unix; Windows opens the link itself).
 pub fn no_follow(options: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(options, libc::O_NOFOLLOW);

@@ -134,7 +134,7 @@ impl Envelope {
         })
     }
 
-    /// The HTTP request bound to `binding` (`req`).
+    /// Reads the HTTP request bound to `binding` (`req`).
     ///
     /// # Errors
     ///
@@ -197,8 +197,8 @@ impl Envelope {
         })
     }
 
-    /// The timer information bound to `binding`: an object, or (as the host encodes strings)
-    /// JSON text holding one, once or twice.
+    /// Reads the timer information bound to `binding`: an object, or (as the host encodes
+    /// strings) JSON text holding one, once or twice.
     ///
     /// # Errors
     ///
@@ -234,9 +234,9 @@ impl Envelope {
         })
     }
 
-    /// The queue message bound to `binding`, with the host's encodings undone: a JSON string
-    /// holding the JSON-encoded message text (two layers), one layer, an object, or the base64
-    /// text of a `"dataType": "binary"` trigger.
+    /// Reads the queue message bound to `binding`, with the host's encodings undone: a JSON
+    /// string holding the JSON-encoded message text (two layers), one layer, an object, or the
+    /// base64 text of a `"dataType": "binary"` trigger.
     ///
     /// # Errors
     ///
@@ -249,7 +249,7 @@ impl Envelope {
         }
     }
 
-    /// `Metadata.DequeueCount`, a string (`"1"`) or a number.
+    /// Reads `Metadata.DequeueCount`, which comes as a string (`"1"`) or a number.
     pub fn dequeue_count(&self) -> Option<u64> {
         let whole = |number: f64| {
             (number.is_finite() && number >= 0.0 && number.fract() == 0.0).then_some(number as u64)
@@ -267,8 +267,8 @@ impl Envelope {
         }
     }
 
-    /// `Metadata.InsertionTime`: when the storage service put the message on the queue, as the
-    /// host writes a `DateTimeOffset` (`2026-11-22T10:00:00+00:00`) or as an HTTP date.
+    /// Reads `Metadata.InsertionTime`: when the storage service put the message on the queue,
+    /// as the host writes a `DateTimeOffset` (`2026-11-22T10:00:00+00:00`) or as an HTTP date.
     pub fn insertion_time(&self) -> Option<std::time::SystemTime> {
         let text = self.metadata_string("InsertionTime")?;
         let text = text.trim();
@@ -278,7 +278,8 @@ impl Envelope {
             .or_else(|| httpdate::parse_http_date(text).ok())
     }
 
-    /// A string from `Metadata` (`Id`, `PopReceipt`), with the host's extra quotes removed.
+    /// Reads a string from `Metadata` (`Id`, `PopReceipt`), with the host's extra quotes
+    /// removed.
     pub fn metadata_string(&self, name: &str) -> Option<String> {
         match get(&self.metadata, name)? {
             Value::String(text) => Some(unquote(text)),
@@ -375,8 +376,8 @@ fn principal(identities: Option<&Value>) -> Option<Principal> {
             return None;
         }
         let claims = match get(identity, "Claims") {
-            // Every claim, whatever its place: a token's group claims may come first, and
-            // the envelope's size (256 KiB) bounds them.
+            // Every claim is read, whatever its place: a token's group claims may come first,
+            // and the envelope's size (256 KiB) bounds them.
             Some(Value::Array(claims)) => claims
                 .iter()
                 .filter_map(|claim| {
@@ -400,7 +401,7 @@ fn principal(identities: Option<&Value>) -> Option<Principal> {
     })
 }
 
-/// A property by name, matched case-insensitively (the host's serialiser is not strict).
+/// Finds a property by name, matched case-insensitively (the host's serialiser is not strict).
 pub fn get<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     object.get(name).or_else(|| {
         object
@@ -412,7 +413,7 @@ pub fn get<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value> 
 
 /// Undoes the host's encodings of a queue message delivered as a string.
 fn decode_queue_text(outer: &str) -> QueueMessage {
-    // Two layers: a JSON string whose content is the JSON-encoded message text.
+    // The host sends two layers: a JSON string whose content is the JSON-encoded message text.
     match serde_json::from_str::<Value>(outer) {
         Ok(Value::String(inner)) => match serde_json::from_str::<Value>(&inner) {
             Ok(value) => QueueMessage::Json(value),
@@ -423,7 +424,7 @@ fn decode_queue_text(outer: &str) -> QueueMessage {
     }
 }
 
-/// A `"dataType": "binary"` message: base64 of the raw bytes, which hold JSON text.
+/// Decodes a `"dataType": "binary"` message: base64 of the raw bytes, which hold JSON text.
 fn decode_binary(text: &str) -> Option<QueueMessage> {
     let trimmed = text.trim();
     if trimmed.len() < 4 {
@@ -434,7 +435,7 @@ fn decode_binary(text: &str) -> Option<QueueMessage> {
         .ok()?;
     let value = serde_json::from_slice::<Value>(&bytes).ok()?;
     match value {
-        // Base64 of text that is itself a JSON string: one more layer.
+        // The base64 may hold text that is itself a JSON string, which is one more layer.
         Value::String(inner) => serde_json::from_str(&inner).ok().map(QueueMessage::Json),
         other => Some(QueueMessage::Json(other)),
     }

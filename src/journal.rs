@@ -55,7 +55,7 @@ impl Journal {
 /// The longest line kept; the result keeps less ([`crate::report::Report::bound`]).
 const MAX_LINE_CHARS: usize = 4_000;
 
-/// A line as the log may hold it: one line, bounded, numbers masked.
+/// Makes a line fit for the log: one line, bounded, numbers masked.
 fn guard(line: &str) -> String {
     printable(line, MAX_LINE_CHARS)
 }

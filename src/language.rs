@@ -20,7 +20,8 @@ impl Language {
         }
     }
 
-    /// German for users working where German is the (or a) main language, else English.
+    /// Chooses German for users working where German is the (or a) main language, else
+    /// English.
     pub fn for_usage_location(location: Option<&str>) -> Language {
         match location.map(|location| location.trim().to_ascii_uppercase()) {
             Some(location) if matches!(location.as_str(), "DE" | "AT" | "CH" | "LI") => {

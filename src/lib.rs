@@ -12,8 +12,8 @@
 //!   number, and [`notify`] e-mails the user about the change when asked. [`outcome`] is
 //!   what one invocation has found and done: [`report`] (the result contract) and [`journal`]
 //!   (the admin-readable log) together. [`language`] picks the user's language.
-//! - [`config`], [`credential`] and [`startup`] build the process; [`locks`] serialises work
-//!   per user.
+//! - [`config`], [`credential`] and [`startup`] build the process; [`claim`] keeps one writer
+//!   per user (the instance's locks, the lease across instances, the write window).
 //! - [`simulator`] (feature `simulator`) is a stateful fake of Graph and of the managed
 //!   identity endpoint, plus a miniature Functions host; [`demo`] runs it all locally.
 
@@ -23,6 +23,7 @@ pub mod azure_rbac;
 pub mod backoff;
 pub mod bulk;
 pub mod caller;
+pub mod claim;
 pub mod cli;
 pub mod config;
 pub mod credential;
@@ -35,7 +36,6 @@ pub mod graph;
 pub mod host;
 pub mod journal;
 pub mod language;
-pub mod locks;
 pub mod method_policy;
 pub mod methods;
 mod mutex;

@@ -29,8 +29,8 @@ fn main() -> ExitCode {
         Some(Command::Demo(arguments)) => demo(&arguments),
         Some(Command::Simulate(arguments)) => simulate(&arguments),
         Some(Command::Openapi(arguments)) => {
-            // The API definition (connector/openapi.json), or the custom connector's variant
-            // (connector/apiDefinition.swagger.json).
+            // This prints the API definition (connector/openapi.json), or the custom
+            // connector's variant (connector/apiDefinition.swagger.json).
             if arguments.connector {
                 print!("{}", mfa_phone_handler::openapi::connector_text());
             } else {
@@ -122,8 +122,8 @@ fn serve() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        // Caught before "listening" is logged: a stop sent as soon as the handler says it
-        // listens ends it cleanly.
+        // The stop signals are caught before "listening" is logged, so that a stop sent as
+        // soon as the handler says it listens ends it cleanly.
         let stop = mfa_phone_handler::StopSignals::listen();
         let application = match Application::build(config).await {
             Ok(application) => application,

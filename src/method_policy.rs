@@ -1,6 +1,7 @@
-//! The tenant's Authentication methods policy for SMS and voice as data, and what it means for
-//! one user and one phone type: whether texts, calls and SMS sign-in work. Pure, and below the
-//! Graph client, which decodes the policy into these types; `policy` keeps it fresh.
+//! Holds the tenant's Authentication methods policy for SMS and voice as data, and says what it
+//! means for one user and one phone type: whether texts, calls and SMS sign-in work. It is pure,
+//! and sits below the Graph client, which decodes the policy into these types; `policy` keeps
+//! it fresh.
 
 use std::collections::HashSet;
 
@@ -57,7 +58,7 @@ impl ChannelPolicy {
 }
 
 impl MethodPolicies {
-    /// The groups the configurations target (not [`ALL_USERS`], not user targets, which
+    /// Lists the groups the configurations target (not [`ALL_USERS`], not user targets, which
     /// are matched by the user's id): the user's membership of these decides.
     pub fn groups(&self) -> Vec<String> {
         let mut groups: Vec<String> = [&self.sms, &self.voice]
@@ -71,7 +72,7 @@ impl MethodPolicies {
         groups
     }
 
-    /// What a `phone_type` method can do for the user with `user_id`, who is a member of
+    /// Says what a `phone_type` method can do for the user with `user_id`, who is a member of
     /// `member_of` (among [`MethodPolicies::groups`]). SMS reaches mobile phones only; an
     /// alternate mobile and an office phone are called; SMS sign-in needs SMS, a mobile phone,
     /// an include target usable for sign-in, and a member (not a B2B guest).

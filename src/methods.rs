@@ -1,6 +1,6 @@
-//! A user's authentication methods as a whole: the phone methods, the other kinds, and what
-//! they add up to (is the user left with phone methods only, or with no MFA method at all; is
-//! any of them phishing-resistant). Pure.
+//! Weighs a user's authentication methods as a whole: the phone methods, the other kinds, and
+//! what they add up to (is the user left with phone methods only, or with no MFA method at all;
+//! is any of them phishing-resistant). Pure.
 
 use crate::phone::{PhoneMethod, PhoneType};
 
@@ -75,7 +75,7 @@ pub struct AuthenticationMethods {
 }
 
 impl AuthenticationMethods {
-    /// The methods after `phone_type` came to hold `method` (or none).
+    /// Returns the methods as they would be after `phone_type` came to hold `method` (or none).
     pub fn with(
         &self,
         phone_type: PhoneType,
@@ -97,7 +97,7 @@ impl AuthenticationMethods {
         }
     }
 
-    /// The lasting MFA methods that are not phones.
+    /// Lists the lasting MFA methods that are not phones.
     pub fn lasting_other(&self) -> impl Iterator<Item = &MethodKind> {
         self.other.iter().filter(|kind| kind.is_lasting_mfa())
     }

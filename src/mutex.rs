@@ -12,7 +12,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The value `mutex` held, also when a thread panicked while it held it.
+/// Takes out the value `mutex` held, also when a thread panicked while it held it.
 pub(crate) fn into_inner<T>(mutex: Mutex<T>) -> T {
     mutex
         .into_inner()

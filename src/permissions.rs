@@ -1,8 +1,8 @@
-//! Which Microsoft Graph application permissions (app roles) this deployment's settings need,
-//! and how the identity's token compares: the ones it lacks (a handler started before the
-//! grants holds a token without them for up to a day) and the broader authentication-method
-//! rights an older deployment left (the app must hold phone-only write rights). Pure: it
-//! reads a list of granted roles and the settings, never a token or Graph.
+//! Works out which Microsoft Graph application permissions (app roles) this deployment's
+//! settings need, and how the identity's token compares: the ones it lacks (a handler started
+//! before the grants holds a token without them for up to a day) and the broader
+//! authentication-method rights an older deployment left (the app must hold phone-only write
+//! rights). Pure: it reads a list of granted roles and the settings, never a token or Graph.
 
 /// One permission the settings need, and for what.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub const PHONE_WRITE: &str = "UserAuthMethod-Phone.ReadWrite.All";
 /// The broad write permission for every method (it can create a Temporary Access Pass).
 pub const EVERY_METHOD_WRITE: &str = "UserAuthenticationMethod.ReadWrite.All";
 
-/// What the settings need.
+/// Lists what the settings need.
 pub fn needed(features: Features) -> Vec<Needed> {
     let need = |role, why| Needed {
         role,
@@ -141,8 +141,9 @@ fn covers(held: &str, needed: &str) -> bool {
                 || needed == "userauthenticationmethod.read.all"))
 }
 
-/// Write rights to authentication methods beyond phones: the broad permission, or another
-/// method's slice of it (`UserAuthMethod-TAP.ReadWrite.All`, `UserAuthMethod-Passkey…`).
+/// Whether `role` is a write right to authentication methods beyond phones: the broad
+/// permission, or another method's slice of it (`UserAuthMethod-TAP.ReadWrite.All`,
+/// `UserAuthMethod-Passkey…`).
 fn is_broader_method_write(role: &str) -> bool {
     let lower = role.to_ascii_lowercase();
     lower == EVERY_METHOD_WRITE.to_ascii_lowercase()

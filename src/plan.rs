@@ -1,5 +1,5 @@
-//! The runbook's decision, as a pure function: given what the user has and what was asked,
-//! which single Graph write follows, if any.
+//! Makes the runbook's decision as a pure function: given what the user has and what was
+//! asked, it decides which single Graph write follows, if any.
 //!
 //! No IO happens here and nothing here knows Graph's URLs or JSON. The runbook module reads
 //! the tenant, calls [`plan`], carries the plan out, and calls [`plan`] again on what it reads
@@ -98,7 +98,7 @@ pub fn plan(operation: &Operation, phone_type: PhoneType, methods: &[PhoneMethod
     }
 }
 
-/// The user's method of `phone_type`, if they have one.
+/// Finds the user's method of `phone_type`, if they have one.
 pub fn find(methods: &[PhoneMethod], phone_type: PhoneType) -> Option<&PhoneMethod> {
     methods
         .iter()

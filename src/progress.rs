@@ -1,8 +1,8 @@
-//! Progress of long commands, for people and for logs: an indicatif bar (position, rate, time
-//! left and the counts that matter) when stderr is a terminal, a plain line every ten seconds
-//! when it is not, and nothing at all when asked for quiet (`--json`: the summary is the
-//! output). It only shows; it never decides anything, and it never hides an error: lines
-//! printed through [`Progress::say`] appear above the bar.
+//! Shows the progress of long commands, for people and for logs: an indicatif bar (position,
+//! rate, time left and the counts that matter) when stderr is a terminal, a plain line every
+//! ten seconds when it is not, and nothing at all when asked for quiet (`--json`: the summary
+//! is the output). It only shows; it never decides anything, and it never hides an error:
+//! lines printed through [`Progress::say`] appear above the bar.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -34,8 +34,9 @@ pub enum Progress {
 }
 
 impl Progress {
-    /// A display for work of `total` steps (`None`: not known yet, a spinner): nothing when
-    /// `quiet` is asked (`--json`), a bar when stderr is a terminal, plain lines otherwise.
+    /// Makes a display for work of `total` steps (`None` when it is not known yet: a spinner):
+    /// nothing when `quiet` is asked (`--json`), a bar when stderr is a terminal, plain lines
+    /// otherwise.
     pub fn new(total: Option<u64>, quiet: bool) -> Progress {
         let terminal = std::io::stderr().is_terminal();
         match (terminal, quiet) {
@@ -120,7 +121,7 @@ impl Progress {
     }
 }
 
-/// Seconds left at the rate so far, when there is a rate and work left.
+/// Estimates the seconds left at the rate so far, when there is a rate and work left.
 fn time_left(done: u64, total: u64, elapsed: f64) -> Option<f64> {
     (done > 0 && done < total).then(|| elapsed / done as f64 * (total - done) as f64)
 }

@@ -1,13 +1,14 @@
-//! Answers to changes this instance has carried out, kept by `requestId`: the same change sent
-//! again over HTTP (a bulk run resumed after its connection was lost, a Logic App's retry) by
-//! the same caller gets the first answer again instead of being carried out a second time, and
-//! one still being carried out is waited for, not run beside itself.
+//! Keeps the answers to changes this instance has carried out, by `requestId`: the same change
+//! sent again over HTTP (a bulk run resumed after its connection was lost, a Logic App's retry)
+//! by the same caller gets the first answer again instead of being carried out a second time,
+//! and one still being carried out is waited for, not run beside itself.
 //!
-//! Only successes are kept: after a refusal or a failure the next sending runs. The key is the caller and the request's parameters as a
-//! whole, `requestId` among them, so a request that differs in anything, or comes from another
-//! caller, is a new request. Kept in memory, per instance, for [`KEPT_FOR`] and within
-//! [`KEPT_BYTES`]: a sending that reaches another instance, or this one after a restart, is
-//! carried out again (it then converges on what the first did, and says so).
+//! Only successes are kept: after a refusal or a failure the next sending runs. The key is the
+//! caller and the request's parameters as a whole, `requestId` among them, so a request that
+//! differs in anything, or comes from another caller, is a new request. Answers are kept in
+//! memory, per instance, for [`KEPT_FOR`] and within [`KEPT_BYTES`]: a sending that reaches
+//! another instance, or this one after a restart, is carried out again (it then converges on
+//! what the first did, and says so).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,7 +17,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
-// Tokio's clock, so that a test with paused time can let an hour pass.
+// This module uses Tokio's clock, so that a test with paused time can let an hour pass.
 use tokio::time::Instant;
 
 use crate::caller::{Access, Caller, CallerPolicy};
@@ -33,21 +34,21 @@ pub const KEPT_BYTES: usize = 16 * 1024 * 1024;
 pub struct Key([u8; 32]);
 
 impl Key {
-    /// The key of `parameters` sent by the caller with object id `caller` (`None`: no caller
-    /// Entra vouched for, the function key alone).
+    /// Makes the key of `parameters` sent by the caller with object id `caller` (`None` when
+    /// Entra vouched for no caller and the function key alone was used).
     pub fn of(caller: Option<&str>, parameters: &Map<String, Value>) -> Key {
         let mut hash = Sha256::new();
         hash.update(caller.unwrap_or_default().as_bytes());
         hash.update([0]);
-        // serde_json's map keeps its keys sorted: one text for one set of parameters.
+        // serde_json's map keeps its keys sorted, so one set of parameters makes one text.
         hash.update(Value::Object(parameters.clone()).to_string().as_bytes());
         Key(hash.finalize().into())
     }
 }
 
 impl Key {
-    /// The key under which a change sent over HTTP is kept: a change (not a dry run) with a
-    /// `requestId`, from a caller Microsoft Entra authenticated whom `callers` lets change, of
+    /// Makes the key under which a change sent over HTTP is kept: a change (not a dry run) with
+    /// a `requestId`, from a caller Microsoft Entra authenticated whom `callers` lets change, of
     /// the request as parsed (`task`) from `parameters`. Anything else is carried out every
     /// time (`None`), and refused, when it is, as if nothing were kept.
     pub fn for_change(
@@ -134,7 +135,7 @@ impl Replays {
         }
     }
 
-    /// How many answers are kept.
+    /// Counts the answers kept.
     pub fn len(&self) -> usize {
         self.lock().order.len()
     }
@@ -160,7 +161,8 @@ impl Running<'_> {
     /// Keeps `report` for the same request when it is final, and hands it to those waiting.
     pub fn finish(self, report: &Report) {
         if !is_final(report) {
-            // Dropped: the waiters carry the request out themselves.
+            // Returning drops `self`, which lets the waiters go to carry the request out
+            // themselves.
             return;
         }
         let answered = Arc::new(Answered {
@@ -210,9 +212,9 @@ impl Kept {
 
 /// This invocation's turn with a request.
 pub enum Turn<'a> {
-    /// Carry it out, and [`Running::finish`] with its answer (`None`: a request that is not
-    /// kept), having waited so long for another invocation that gave no answer to keep (zero
-    /// when it did not wait).
+    /// Carry it out, and [`Running::finish`] with its answer (`None` for a request that is not
+    /// kept). The duration is how long this invocation waited for another that gave no answer
+    /// to keep (zero when it did not wait).
     Run(Option<Running<'a>>, Duration),
     /// The answer an earlier invocation gave, told as such in its log, and how old it is.
     Again(Box<Report>, Duration),
@@ -265,8 +267,8 @@ impl Answered {
         );
         tracing::info!("{note}");
         report.invocation_id = invocation_id;
-        // First, not last: a reader that takes the last line for what happened (bulk's
-        // report) still reads what the first invocation did.
+        // The note goes first, not last, so that a reader that takes the last line for what
+        // happened (bulk's report) still reads what the first invocation did.
         report.log.insert(0, note);
         report
     }

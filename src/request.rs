@@ -53,8 +53,8 @@ pub struct Request {
 pub enum Operation {
     /// Set the phone type's number (add the method, or update it).
     Set(PhoneNumber),
-    /// Remove the phone type's method when it holds the number named; `None`: whatever number
-    /// it holds (`removeRegisteredNumber`, over HTTP only).
+    /// Remove the phone type's method when it holds the number named; `None` removes it
+    /// whatever number it holds (`removeRegisteredNumber`, over HTTP only).
     Remove(Option<PhoneNumber>),
 }
 
@@ -218,15 +218,15 @@ pub fn parse(parameters: &Map<String, Value>) -> Result<Parsed, Box<Rejected>> {
     }
 }
 
-/// What attributes a request in the audit trail, read before anything else (and each still
-/// as read: a malformed one fails the request only once the rest has been read).
+/// What attributes a request in the audit trail. It is read before anything else, and each
+/// value is kept as read: a malformed one fails the request only once the rest has been read.
 struct Audit {
     caller_name: Result<Option<String>, Failure>,
     request_id: Result<Option<String>, Failure>,
 }
 
-/// A warning for each parameter no one reads, up to `MAX_UNKNOWN_NAMED`, and one counting
-/// the rest.
+/// Warns of each parameter no one reads, up to `MAX_UNKNOWN_NAMED`, and counts the rest in one
+/// more warning.
 fn unknown_parameters(parameters: &Map<String, Value>) -> Vec<(WarningCode, String)> {
     let unknown: Vec<&String> = parameters
         .keys()
@@ -254,7 +254,7 @@ fn unknown_parameters(parameters: &Map<String, Value>) -> Vec<(WarningCode, Stri
     warnings
 }
 
-/// The task the parameters ask for: who, which phone type, and then a show or a change.
+/// Reads the task the parameters ask for: who, which phone type, and then a show or a change.
 fn task(parameters: &Map<String, Value>, audit: &Audit) -> Result<Task, Failure> {
     let user = match string(parameters, USER_ID)? {
         None => {
@@ -288,7 +288,7 @@ fn task(parameters: &Map<String, Value>, audit: &Audit) -> Result<Task, Failure>
     }
 }
 
-/// A show, refused when a parameter asks for something only a change does.
+/// Reads a show, refusing it when a parameter asks for something only a change does.
 fn show(
     parameters: &Map<String, Value>,
     user: UserRef,
@@ -320,8 +320,8 @@ fn show(
     })
 }
 
-/// A change, refused when a parameter asks for something only a show does or contradicts
-/// the change.
+/// Reads a change, refusing it when a parameter asks for something only a show does or
+/// contradicts the change.
 fn change(
     parameters: &Map<String, Value>,
     user: UserRef,
@@ -371,7 +371,8 @@ fn change(
     })
 }
 
-/// `smsSignIn`, refused when the change is a removal or the phone type is not mobile.
+/// Reads `smsSignIn`, refusing it when the change is a removal or the phone type is not
+/// mobile.
 fn sms_sign_in(
     parameters: &Map<String, Value>,
     operation: &Operation,
@@ -409,7 +410,7 @@ fn sms_sign_in(
     Ok(sms_sign_in)
 }
 
-/// A warning when a mobile phone type is set to a number its numbering plan calls fixed-line.
+/// Warns when a mobile phone type is set to a number its numbering plan calls fixed-line.
 fn fixed_line_warning(request: &Request) -> Option<(WarningCode, String)> {
     let Operation::Set(number) = &request.operation else {
         return None;
@@ -443,7 +444,7 @@ fn asks_for_nothing(field: &str, value: &Value) -> bool {
     }
 }
 
-/// The operation asked for: `Some` for a change, `None` for show. `operation` (`set`,
+/// Reads the operation asked for: `Some` for a change, `None` for show. `operation` (`set`,
 /// `remove`, `show`), `Show: true` and the runbook's `Remove: true` are accepted, and must
 /// agree. `Remove: false` and `Show: false` are their defaults and select nothing, so a
 /// caller (or a connector) that sends them alongside `operation` changes nothing.

@@ -1,7 +1,8 @@
-//! The facts Microsoft's SMS and voice retirement is judged on, as plain data: the methods a
-//! user has registered, as far as the retirement cares, and the authentication methods policy's
-//! configurations beyond SMS and voice and their telephony providers. Pure, and below the Graph
-//! client, which decodes its answers into these types; `readiness::classify` judges them.
+//! Holds the facts Microsoft's SMS and voice retirement is judged on, as plain data: the
+//! methods a user has registered, as far as the retirement cares, and the authentication
+//! methods policy's configurations beyond SMS and voice and their telephony providers. It is
+//! pure, and sits below the Graph client, which decodes its answers into these types;
+//! `readiness::classify` judges them.
 
 use std::collections::HashMap;
 
@@ -59,7 +60,8 @@ pub struct MethodsPolicy {
     pub sms: ChannelPolicy,
     pub voice: ChannelPolicy,
     pub office_phone_allowed: bool,
-    /// The other configurations the policy holds; one missing counts its methods unavailable.
+    /// The other configurations the policy holds; a missing one makes its methods count as
+    /// unavailable.
     pub others: HashMap<Configuration, ChannelPolicy>,
     pub sms_provider: Option<Provider>,
     pub voice_provider: Option<Provider>,

@@ -2,8 +2,8 @@
 //! should, through the same ways in callers use: a call without credentials is refused, a
 //! test user is shown, a change for them is planned (a dry run), a privileged account is
 //! refused, and (given a queue) a message comes back as a result. It writes nothing to the
-//! tenant: every change it sends is a dry run. A line per check; the exit status says whether
-//! all held.
+//! tenant: every change it sends is a dry run. It prints a line per check, and the exit status
+//! says whether all held.
 
 use std::time::Duration;
 
@@ -71,7 +71,7 @@ pub struct Checked {
     pub detail: String,
 }
 
-/// Runs every check; the exit status.
+/// Runs every check and returns the exit status.
 pub async fn main(arguments: SmokeArgs) -> u8 {
     let endpoints = match Endpoints::new(&arguments) {
         Ok(endpoints) => endpoints,
@@ -293,7 +293,7 @@ async fn queued(endpoints: &Endpoints, arguments: &SmokeArgs, request_id: &str) 
     checked
 }
 
-/// The `show` request for the test user.
+/// Builds the `show` request for the test user.
 fn show_request(arguments: &SmokeArgs, request_id: &str) -> Value {
     json!({
         "UserId": arguments.test_user,
@@ -303,7 +303,8 @@ fn show_request(arguments: &SmokeArgs, request_id: &str) -> Value {
     })
 }
 
-/// Held when the delivery is a succeeded result; the detail from `say`, or what came instead.
+/// Judges a check held when the delivery is a succeeded result, with the detail from `say`, or
+/// with what came instead.
 fn expect_success(
     check: &'static str,
     delivery: &Delivery,
@@ -327,7 +328,7 @@ fn error_code(result: &Value) -> Option<&str> {
     result["error"]["code"].as_str()
 }
 
-/// What a delivery came to, in a line.
+/// Says what a delivery came to, in a line.
 fn describe(delivery: &Delivery) -> String {
     match delivery {
         Delivery::Result(result) | Delivery::Queued(result, _) => match error_code(result) {

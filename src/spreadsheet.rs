@@ -1,9 +1,9 @@
-//! Cells a spreadsheet keeps as text: what goes into a CSV a person opens in Excel (`bulk`'s
-//! `report.csv`, the readiness scan's `readiness.csv` and `cleanup.csv`) is written so that no
-//! cell is read as a formula. Pure.
+//! Writes cells a spreadsheet keeps as text: what goes into a CSV a person opens in Excel
+//! (`bulk`'s `report.csv`, the readiness scan's `readiness.csv` and `cleanup.csv`) is written so
+//! that no cell is read as a formula. Pure.
 
-/// A cell Excel keeps as text: one whose first character other than a space would start a
-/// formula (`=`, `+`, `-`, `@`, a tab or a carriage return, or their full-width and small
+/// Makes a cell Excel keeps as text: one whose first character other than a space would start
+/// a formula (`=`, `+`, `-`, `@`, a tab or a carriage return, or their full-width and small
 /// forms, which some spreadsheets also read as operators) gets a leading apostrophe, as OWASP's
 /// CSV-injection guidance advises; and a line break or other control character inside a cell
 /// becomes a space, so that no line of the cell starts one either.

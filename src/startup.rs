@@ -1,4 +1,4 @@
-//! Building the handler from its configuration: the HTTP client, the credential, the Graph
+//! Builds the handler from its configuration: the HTTP client, the credential, the Graph
 //! client, the shared state, and the listener. `main` and the tests both start here.
 
 use std::future::Future;
@@ -10,11 +10,11 @@ use tokio::net::TcpListener;
 
 use crate::app::readiness::Readiness;
 use crate::app::{self, AppState};
+use crate::claim::UserLocks;
 use crate::config::Config;
 use crate::credential;
 use crate::credential::CredentialSource;
 use crate::graph::{EndpointError, GraphClient};
-use crate::locks::UserLocks;
 use crate::notify::Notifier;
 use crate::owner::OwnerSearch;
 use crate::policy::Policies;
@@ -223,7 +223,7 @@ fn leases(
     }
 }
 
-/// The protected accounts, with the Azure side's role assignments read when
+/// Sets up the protected accounts, reading the Azure side's role assignments when
 /// MFA_AZURE_CONTROL_SCOPES names the app's resources; the log says which.
 fn protection(
     config: &Config,
@@ -312,8 +312,8 @@ fn log_configuration(config: &Config, leases: Option<&UserLeases>) {
     }
 }
 
-/// What the runbook works with: the Graph client, the protected accounts and the leases built
-/// before it, and the rest from the configuration.
+/// Assembles what the runbook works with: the Graph client, the protected accounts and the
+/// leases built before it, and the rest from the configuration.
 fn services(
     config: &Config,
     graph: GraphClient,
@@ -363,9 +363,9 @@ fn keep_fresh(state: Arc<AppState>, config: &Config) {
     });
 }
 
-/// The storage account `account` names (for the per-user leases and the readiness scans):
-/// tokens from its managed identity (or the process's credential when it names none), requests
-/// bounded to 10 s each.
+/// Connects to the storage account `account` names (for the per-user leases and the readiness
+/// scans). Its tokens come from its managed identity (or the process's credential when it names
+/// none), and each request is bounded to 10 s.
 fn storage_account(
     config: &Config,
     account: &AccountSettings,
@@ -423,7 +423,7 @@ async fn keep_reviewing_grants(
     }
 }
 
-/// One review; logged only when it differs from `last`.
+/// Reviews the grants once, and logs the review only when it differs from `last`.
 async fn review_grants(
     state: &AppState,
     features: crate::permissions::Features,
@@ -445,7 +445,8 @@ async fn review_grants(
         return;
     }
     *last = Some(review.clone());
-    // Kept before it is said, so that a result after the log line already warns.
+    // The review is kept before it is logged, so that a result after the log line already
+    // warns.
     *crate::mutex::lock(&state.grants) = review.clone();
     if review.missing.is_empty() {
         tracing::info!(

@@ -1,7 +1,7 @@
-//! One invocation, from its parameters to its outcome: the deployment's own warnings, the
-//! caller's access, the parsed request, the runbook within the invocation's budget, and a
-//! panic turned into this invocation's `internal` failure. The routes in the parent module
-//! turn the outcome into the host's envelope.
+//! Carries out one invocation, from its parameters to its outcome: it records the deployment's
+//! own warnings, checks the caller's access, parses the request, runs the runbook within the
+//! invocation's budget, and turns a panic into this invocation's `internal` failure. The routes
+//! in the parent module turn the outcome into the host's envelope.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -45,7 +45,7 @@ pub(super) struct Invocation<'a> {
     pub(super) budget: Duration,
 }
 
-/// What every result says about the deployment itself until it is mended.
+/// Warns, in every result, of what is wrong with the deployment itself until it is mended.
 fn deployment_warnings(state: &AppState, outcome: &mut Outcome) {
     if !state.services.protection.protects_azure_side() {
         outcome.warn(
@@ -117,7 +117,8 @@ fn echo(received: Received, outcome: &mut Outcome) -> Option<Runnable> {
             outcome.fail(failure);
             None
         }
-        // Read always parses an object it has; nothing to run otherwise.
+        // `Received::read` always parses an object it has, so without a parse there is no
+        // object and nothing to run.
         (Ok(_), None) => None,
     }
 }
@@ -165,8 +166,8 @@ async fn run_parsed(
     }
 }
 
-/// The refusal of a queued request to remove whatever number is registered: a queue message
-/// may be read long after it was sent, and by then it could delete a number set after it.
+/// Refuses a queued request to remove whatever number is registered: a queue message may be
+/// read long after it was sent, and by then it could delete a number set after it.
 fn queued_removal_of_any_number(trigger: Trigger, task: &Task) -> Option<Failure> {
     let Task::Change(request) = task else {
         return None;

@@ -73,7 +73,8 @@ pub struct AppState {
     pub callers: CallerPolicy,
     /// Who may send to the request queue, and the tenant's keys their tokens are checked with.
     pub tokens: crate::entra::TokenChecker,
-    /// The answers to changes sent over HTTP with a `requestId`, for the same sent again.
+    /// The answers to changes sent over HTTP with a `requestId`, kept so that the same request
+    /// sent again gets the same answer.
     pub replays: Replays,
     /// How the identity's Graph token compares with what the settings need, as last read.
     pub grants: std::sync::Mutex<crate::permissions::Review>,
@@ -199,8 +200,8 @@ fn http_answer(report: &Report, replayed_age: Option<std::time::Duration>) -> Re
         status,
         report.to_json(),
         retry_after,
-        // Another invocation's answer: the host's log of this invocation says only that, so
-        // that what was done is logged once, by the invocation that did it.
+        // This is another invocation's answer, and the host's log of this invocation says only
+        // that, so that what was done is logged once, by the invocation that did it.
         if replayed_age.is_some() {
             report.log.first().map_or(&[][..], std::slice::from_ref)
         } else {
@@ -208,15 +209,16 @@ fn http_answer(report: &Report, replayed_age: Option<std::time::Duration>) -> Re
         },
     );
     if let Some(age) = replayed_age {
-        // HTTP's own word for how old a kept answer is (RFC 9111, Age), besides the log line.
+        // `Age` is HTTP's own header for how old a kept answer is (RFC 9111); we send it
+        // besides the log line.
         envelope["Outputs"][HTTP_OUTPUT_BINDING]["headers"]["Age"] =
             Value::String(age.as_secs().to_string());
     }
     (StatusCode::OK, axum::Json(envelope)).into_response()
 }
 
-/// The queue trigger: one message in, and one result message out, or a non-2xx answer that
-/// asks the host to deliver the message again after a transient failure.
+/// The queue trigger takes one message in and puts one result message out, or answers non-2xx
+/// to ask the host to deliver the message again after a transient failure.
 async fn queue_trigger(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -226,7 +228,7 @@ async fn queue_trigger(
     let envelope = match read_queue_envelope(body).await {
         Ok(envelope) => envelope,
         Err(failure) => {
-            // Not an envelope the host would send; nothing to retry.
+            // This is not an envelope the host would send, so a retry could not help.
             outcome.fail(failure);
             let report = finish(outcome);
             let envelope =
@@ -330,7 +332,8 @@ fn queue_answer(state: &AppState, mut outcome: Outcome, dequeue_count: Option<u6
         );
     }
     if redeliver && !last_attempt {
-        // Non-2xx: the host makes the message visible again after its visibility timeout.
+        // On a non-2xx answer the host makes the message visible again after its visibility
+        // timeout.
         outcome.caution(format!(
             "Transient failure on delivery {} of {}: asking the host to deliver the message again",
             dequeue_count.map_or_else(|| "?".to_owned(), |count| count.to_string()),
@@ -358,8 +361,8 @@ fn queue_answer(state: &AppState, mut outcome: Outcome, dequeue_count: Option<u6
     (StatusCode::OK, axum::Json(envelope)).into_response()
 }
 
-/// The API definition with the host name the caller used (when it is a plain host name), and
-/// its scheme (https, unless the caller came over plain http, as to a local `func start`).
+/// Serves the API definition with the host name the caller used (when it is a plain host name)
+/// and its scheme (https, unless the caller came over plain http, as to a local `func start`).
 async fn openapi(body: Body) -> Response {
     let address = read_envelope(body)
         .await
@@ -430,8 +433,8 @@ async fn read_envelope(body: Body) -> Result<Bytes, Failure> {
 }
 
 /// Carries the request out, unless this instance has already answered the same request
-/// (`key`) or is carrying it out: then the answer it gave, or gets, is this one's too. The
-/// report, and how old it is when it is another invocation's answer.
+/// (`key`) or is carrying it out: then the answer it gave, or gets, is this one's too. Returns
+/// the report, and how old it is when it is another invocation's answer.
 async fn once(
     state: &AppState,
     key: Option<Key>,
@@ -460,8 +463,8 @@ async fn once(
             return (finish(outcome), None);
         }
     };
-    // What is left of the budget after waiting for another invocation that then gave no
-    // final answer: the caller's wait does not start again.
+    // The budget shrinks by the time spent waiting for another invocation that then gave no
+    // final answer, because the caller's wait does not start again.
     let budget = invocation.budget.saturating_sub(waited);
     if !waited.is_zero() && budget < MIN_BUDGET_LEFT.min(invocation.budget) {
         received.echo_into(&mut outcome);
@@ -486,14 +489,14 @@ async fn once(
     (report, None)
 }
 
-/// The result, kept within a queue message's size.
+/// Finishes the outcome into the result, bounded to fit a queue message's size.
 fn finish(outcome: Outcome) -> Report {
     let mut report = outcome.finish();
     report.bound(&request::KNOWN);
     report
 }
 
-/// The result message for the queue output: the report as a JSON object.
+/// Makes the result message for the queue output: the report as a JSON object.
 fn result_message(report: &Report) -> Value {
     serde_json::to_value(report).unwrap_or_else(|_| Value::Object(Map::new()))
 }

@@ -119,7 +119,8 @@ fn configured(state: &AppState) -> Result<&Readiness, String> {
     })
 }
 
-/// The timer: a scan now. A failure answers 500 so that the invocation is recorded as failed.
+/// The timer runs a scan now. A failure answers 500 so that the invocation is recorded as
+/// failed.
 async fn timer(State(state): State<Arc<AppState>>, body: Body) -> Response {
     let mut logs = Vec::new();
     let timer = read_envelope(body)
@@ -192,8 +193,9 @@ fn say(ended: Ended) -> (StatusCode, String) {
     }
 }
 
-/// The queue: the scan a POST asked for. Always 2xx: a scan is not repeated by redelivery (its
-/// caller sees the failure in the run's status and may ask again).
+/// The queue trigger runs the scan a POST asked for. It always answers 2xx, because a failed
+/// scan is not repeated by redelivery: its caller sees the failure in the run's status and may
+/// ask again.
 async fn queued(State(state): State<Arc<AppState>>, body: Body) -> Response {
     let id = read_envelope(body)
         .await
@@ -355,7 +357,7 @@ async fn http(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body
     }
 }
 
-/// A kept file as the answer, with headers so that a browser neither sniffs nor runs it.
+/// Answers with a kept file, with headers so that a browser neither sniffs nor runs it.
 fn kept(name: &str, content_type: &str, content: &[u8]) -> Response {
     let mut headers = vec![
         ("Content-Type", content_type.to_owned()),
@@ -391,8 +393,8 @@ fn negotiated(accept: Option<&str>) -> &'static str {
     "html"
 }
 
-/// Whether the caller may do `access`, as for the phone functions: the platform's principal,
-/// the lists, the app role.
+/// Whether the caller may do `access`, decided as for the phone functions: by the platform's
+/// principal, the lists and the app role.
 fn admit(state: &AppState, request: &HttpTriggerRequest, access: Access) -> Result<(), Failure> {
     let caller = match state.callers.identify(request.principal.as_ref()) {
         Identified::Caller(caller) => Some(caller),
@@ -423,7 +425,8 @@ fn admit(state: &AppState, request: &HttpTriggerRequest, access: Access) -> Resu
     })
 }
 
-/// A POST: a scan now, unless one is under way (then that one is followed).
+/// Handles a POST: it queues a scan now, unless one is under way, in which case it answers with
+/// that scan's status URL for the caller to follow.
 async fn start(readiness: &Readiness, request: &HttpTriggerRequest, invocation: &str) -> Response {
     match readiness.store.running().await {
         Ok(Some(running)) if is_run_id(&running) => {
@@ -476,8 +479,8 @@ async fn start(readiness: &Readiness, request: &HttpTriggerRequest, invocation: 
     )
 }
 
-/// `?scan=ID`: what the run is doing; 202 while queued or running (the Functions async
-/// pattern: Logic Apps polls until it gets another status), 200 when it ended.
+/// Answers `?scan=ID` with what the run is doing: 202 while it is queued or running (the
+/// Functions async pattern: Logic Apps polls until it gets another status), 200 once it ended.
 async fn follow(readiness: &Readiness, request: &HttpTriggerRequest, id: &str) -> Response {
     if !is_run_id(id) {
         return refused(&Failure::new(

@@ -1,7 +1,8 @@
-//! One request's parameters, read once: the object the runbook's parameters are (a webhook's
-//! `RequestBody` or a `parameters` wrapper unwrapped), what it asks to do (show or change, for
-//! the app role it needs), and its parse. The replay key, the echo in a result that did not run
-//! it, and the run itself all read this, so a request is never parsed twice.
+//! Reads one request's parameters once: it finds the object the runbook's parameters are (a
+//! webhook's `RequestBody` or a `parameters` wrapper unwrapped), what the request asks to do
+//! (show or change, for the app role it needs), and its parse. The replay key, the echo in a
+//! result that did not run it, and the run itself all read this, so a request is never parsed
+//! twice.
 
 use serde_json::{Map, Value};
 
@@ -63,7 +64,7 @@ impl Received {
         }
     }
 
-    /// The request and its `requestId` in a result that did not run it.
+    /// Puts the request and its `requestId` into a result that did not run it.
     pub(super) fn echo_into(&self, outcome: &mut Outcome) {
         if self.object.is_err() {
             return;

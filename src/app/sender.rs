@@ -1,8 +1,8 @@
-//! Who sent a queue message: the caller's access token (`CallerToken`) taken out of the
-//! message before anything else reads it, checked by `entra` as of the message's insertion
-//! time, and admitted by the caller policy as an HTTP caller is; or no one, where the
-//! deployment accepts that (`MFA_QUEUE_REQUIRE_CALLER=false`). Also the masking of what a
-//! queue result echoes.
+//! Settles who sent a queue message. The caller's access token (`CallerToken`) is taken out of
+//! the message before anything else reads it, checked by `entra` as of the message's insertion
+//! time, and admitted by the caller policy as an HTTP caller is. Where the deployment accepts
+//! messages from no one (`MFA_QUEUE_REQUIRE_CALLER=false`), a message may come without a token.
+//! This module also masks what a queue result echoes.
 
 use std::time::SystemTime;
 

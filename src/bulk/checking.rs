@@ -1,6 +1,6 @@
-//! Checking a bulk file before anything is sent: every record read (streamed), the header
-//! read into a [`Layout`], every row checked into operations or problems, with progress for a
-//! person while a large file is read.
+//! Checks a bulk file before anything is sent: it reads every record (streamed), reads the
+//! header into a [`Layout`] and checks every row into operations or problems, showing progress
+//! to a person while a large file is read.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -29,11 +29,12 @@ pub struct Checked {
     pub held: HashMap<String, u64>,
 }
 
-/// Reads and checks the whole file, streamed: every row's operations and every problem.
+/// Reads and checks the whole file, streamed, and returns every row's operations and every
+/// problem.
 ///
 /// # Errors
 ///
-/// The file cannot be read as a table: its message says why and where.
+/// When the file cannot be read as a table; the message says why and where.
 pub fn check(path: &Path, default_region: Option<&str>, quiet: bool) -> Result<Checked, String> {
     let file = std::fs::File::open(path)
         .map_err(|error| format!("{} cannot be opened: {error}", path.display()))?;
@@ -90,7 +91,8 @@ pub fn check(path: &Path, default_region: Option<&str>, quiet: bool) -> Result<C
     })
 }
 
-/// Progress while the file is checked (a million rows take a while), shown as the sending's.
+/// Shows progress while the file is checked (a million rows take a while), in the same way as
+/// progress while sending.
 struct Checking {
     display: Progress,
     next: Instant,

@@ -1,8 +1,8 @@
-//! Whether a handler's result is the result of the request a row sent: the `requestId` it
-//! echoes, and the parameters it echoes (the user, the phone type, set or remove, the number's
-//! fingerprint, dry run) all match. A result that does not match counts for no row: whoever
-//! can put a message on the results queue, or answer in the handler's place, cannot make a run
-//! report a change that did not happen. Pure: no IO.
+//! Decides whether a handler's result is the result of the request a row sent: the `requestId`
+//! it echoes and the parameters it echoes (the user, the phone type, set or remove, the
+//! number's fingerprint, dry run) must all match. A result that does not match counts for no
+//! row, so whoever can put a message on the results queue, or answer in the handler's place,
+//! cannot make a run report a change that did not happen. Pure: no IO.
 
 use serde_json::Value;
 
@@ -18,7 +18,8 @@ pub struct Mismatch(pub String);
 ///
 /// # Errors
 ///
-/// What differs: another `requestId`, or an echoed parameter that is not the one sent.
+/// What differs: the result has another `requestId`, or echoes a parameter that is not the one
+/// sent.
 pub fn check(request: &Value, result: &Value) -> Result<(), Mismatch> {
     let sent_id = request[REQUEST_ID].as_str().unwrap_or_default();
     // A result of a request refused before it was read echoes the id only inside the request.
@@ -52,7 +53,8 @@ pub fn check(request: &Value, result: &Value) -> Result<(), Mismatch> {
     if text(USER_ID) != request[USER_ID].as_str() {
         return differs("user");
     }
-    // Each parameter as sent: one the request left out is left out of the echo too.
+    // Each parameter must be echoed as sent; one the request left out must be left out of the
+    // echo too.
     let same_type = match (text(PHONE_TYPE), request[PHONE_TYPE].as_str()) {
         (Some(echoed), Some(sent)) => echoed.eq_ignore_ascii_case(sent),
         (echoed, sent) => echoed == sent,
@@ -67,7 +69,8 @@ pub fn check(request: &Value, result: &Value) -> Result<(), Mismatch> {
         (Some(echoed), Some(sent)) => fingerprint(echoed) == fingerprint(sent),
         (echoed, sent) => echoed == sent,
     };
-    // A clean-up row names its number by the scan's fingerprint: the echo names the same one.
+    // A clean-up row names its number by the scan's fingerprint, so the echo must name the
+    // same one.
     let same_fingerprint = match (
         text(NUMBER_FINGERPRINT),
         request[NUMBER_FINGERPRINT].as_str(),
@@ -96,8 +99,8 @@ pub fn names_a_request(result: &Value) -> bool {
     result[REQUEST_ID].is_string() || result["request"].is_object()
 }
 
-/// What a number and its masked form (`+49 ********67`, as a queue's result echoes it) have in
-/// common: the country code, how many digits follow it, and the last two.
+/// Returns what a number and its masked form (`+49 ********67`, as a queue's result echoes it)
+/// have in common: the country code, how many digits follow it, and the last two.
 pub fn fingerprint(number: &str) -> (String, usize, String) {
     let main = number.split(['x', 'X']).next().unwrap_or_default().trim();
     let (country_code, rest) = match main.strip_prefix('+') {

@@ -1,7 +1,7 @@
-//! Where the operations go: the HTTP trigger (a function key, and an Entra token for the API's
-//! audience from the admin's own sign-in), answered request by request, or the request queue
-//! ([`super::queued`]). What came back is a handler's result, a pause asked for, a refusal that
-//! no retry changes, or (the queue) no result yet.
+//! Delivers the operations, either to the HTTP trigger (with a function key, and an Entra token
+//! for the API's audience from the admin's own sign-in), which answers request by request, or
+//! to the request queue ([`super::queued`]). What comes back is a handler's result, a pause
+//! asked for, a refusal that no retry changes, or (through the queue) no result yet.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,7 +33,8 @@ impl Endpoint {
         }
     }
 
-    /// Ends the run's use of the way in (the queue: other producers' messages shown again).
+    /// Ends the run's use of the way in; for the queue, this shows other producers' messages
+    /// again.
     pub async fn close(&self) {
         if let Endpoint::Queue(queue) = self {
             queue.close().await;
@@ -41,8 +42,8 @@ impl Endpoint {
     }
 
     /// Waits for the outcome of a request an earlier run sent, where the way in keeps
-    /// outcomes (the queue); `None` where it does not (HTTP: send it again, as the handler's
-    /// changes are idempotent).
+    /// outcomes (the queue); `None` where it does not (over HTTP the request is sent again,
+    /// because the handler's changes are idempotent).
     pub async fn await_sent(&self, request_id: &str, body: &Value) -> Option<Delivery> {
         match self {
             Endpoint::Http(_) => None,
@@ -60,8 +61,8 @@ pub struct HttpEndpoint {
 }
 
 impl HttpEndpoint {
-    /// The HTTP trigger at `url`, with a function key and, for `audience`, Entra tokens from
-    /// `credential`.
+    /// Makes the endpoint for the HTTP trigger at `url`, with a function key and, for
+    /// `audience`, Entra tokens from `credential`.
     ///
     /// # Errors
     ///
@@ -71,7 +72,8 @@ impl HttpEndpoint {
         function_key: Option<String>,
         token: Option<(Arc<dyn TokenCredential>, String)>,
     ) -> Result<HttpEndpoint, String> {
-        // The key and the token are secrets: over plain http anyone on the way reads them.
+        // The key and the token are secrets, and over plain http anyone on the way can read
+        // them.
         if (function_key.is_some() || token.is_some()) && !carries_secrets(&url) {
             return Err(format!(
                 "refusing to send the function key or a token to {url} over plain http: use \
@@ -100,8 +102,8 @@ impl HttpEndpoint {
         })
     }
 
-    /// The HTTP trigger at `url` with `function_key` and, when an `audience` is given (not
-    /// empty), Entra tokens for it from the admin's own sign-in.
+    /// Makes the endpoint for the HTTP trigger at `url` with `function_key` and, when an
+    /// `audience` is given (not empty), Entra tokens for it from the admin's own sign-in.
     ///
     /// # Errors
     ///
@@ -161,7 +163,7 @@ impl HttpEndpoint {
         classify(status, retry_after, result)
     }
 
-    /// The request with its credentials; `Err` when no token could be had.
+    /// Builds the request with its credentials; `Err` when no token could be had.
     async fn request(&self, body: &Value) -> Result<reqwest::RequestBuilder, Delivery> {
         let mut request = self.client.post(self.url.clone()).json(body);
         if let Some(key) = &self.function_key {
@@ -185,7 +187,7 @@ impl HttpEndpoint {
     }
 }
 
-/// What an answer of `status` with `result` (the row's, or none) comes to.
+/// Decides what an answer of `status` with `result` (the row's, or none) comes to.
 fn classify(status: u16, retry_after: Option<Duration>, result: Option<Value>) -> Delivery {
     let transient_status = matches!(status, 429 | 500 | 502 | 503 | 504);
     match result {

@@ -1,6 +1,6 @@
-//! After sending: the report written (`report.csv`, `report.html`), the totals counted into the
-//! summary, and the closing words (what came of the rows, where the report is, how to go on),
-//! down to the exit status.
+//! Finishes a run after sending: writes the report (`report.csv`, `report.html`), counts the
+//! totals into the summary, and says the closing words (what came of the rows, where the report
+//! is, how to go on), down to the exit status.
 
 use std::time::Instant;
 
@@ -32,9 +32,9 @@ impl Totals {
 }
 
 /// When every delivery was refused, nothing reached the handler, so nothing was written and the
-/// options are what is wrong: the exit status that says so (no report: it would only say that
-/// no row was sent). Once anything else came back (an answer, a timeout), `None`: the report
-/// tells each row's fate.
+/// options are what is wrong: this returns the exit status that says so, and writes no report,
+/// because it would only say that no row was sent. Once anything else came back (an answer, a
+/// timeout), it returns `None`, and the report tells each row's fate.
 pub(super) fn refused_outright(sent: &Sent, summary: &mut RunSummary) -> Option<u8> {
     let fatal = sent.fatal.as_ref().filter(|fatal| fatal.refused)?;
     if sent.reached > 0 {
@@ -49,7 +49,8 @@ pub(super) fn refused_outright(sent: &Sent, summary: &mut RunSummary) -> Option<
     Some(NOTHING_SENT)
 }
 
-/// Writes the report, records the totals in `summary`, says how the run ended; the exit status.
+/// Writes the report, records the totals in `summary`, says how the run ended, and returns the
+/// exit status.
 pub(super) fn finish(
     options: &Options,
     prepared: &Prepared,
@@ -111,7 +112,7 @@ fn write_report(
         interrupted: sent.interrupted,
         elapsed_seconds: started.elapsed().as_secs_f64(),
     };
-    // A tab-separated .csv opens as one column in Excel: tab input gets a comma report.
+    // A tab-separated .csv opens as one column in Excel, so tab input gets a comma report.
     let delimiter = if prepared.delimiter == b'\t' {
         b','
     } else {
@@ -140,8 +141,8 @@ fn say_how_it_ended(totals: &Totals, problem_count: usize, sent: &Sent, started:
     }
 }
 
-/// Says where the report went (recorded in `summary`), or why it could not be written; whether
-/// it was.
+/// Says where the report went (recorded in `summary`), or why it could not be written, and
+/// returns whether it was written.
 fn say_where_the_report_is(
     options: &Options,
     written: std::io::Result<()>,

@@ -1,6 +1,6 @@
-//! The header of a bulk file: its column names read without case, spaces, `_` and `-`, with
-//! the aliases the community scripts use, into a [`Layout`] saying which column holds what.
-//! Pure: no IO.
+//! Reads the header of a bulk file into a [`Layout`] saying which column holds what. Column
+//! names are compared without case, spaces, `_` and `-`, and the aliases the community scripts
+//! use are known. Pure: no IO.
 
 use super::input::column_letter;
 use super::problem::Problem;
@@ -21,10 +21,10 @@ pub(super) enum Role {
     NotifyUser,
     Language,
     CallerName,
-    /// IdentityMan's `ForcedUpdate`: a set always updates here, so it changes nothing.
+    /// IdentityMan's `ForcedUpdate`, which changes nothing because a set always updates here.
     ForcedUpdate,
-    /// The readiness scan's `numberFingerprint`: a removal of the number of the type in the
-    /// `phoneType` column, only when the registered number matches it.
+    /// The readiness scan's `numberFingerprint`: the row removes the number of the type in the
+    /// `phoneType` column, but only when the registered number matches the fingerprint.
     NumberFingerprint,
 }
 
@@ -66,7 +66,7 @@ const NAMES: [(&str, Role); 28] = [
     ("numberfingerprint", Role::NumberFingerprint),
 ];
 
-/// The header, read: which column holds what.
+/// The header as read: which column holds what.
 #[derive(Clone, Debug)]
 pub struct Layout {
     pub(super) roles: Vec<Option<Role>>,

@@ -1,8 +1,8 @@
-//! The file as people have it, turned into records: the encoding (UTF-8 with or without a BOM,
-//! UTF-16 as Excel's "Unicode text" writes it, Windows-1252 as Excel's plain "CSV" does in
-//! Western locales), the delimiter (comma, semicolon, tab, or Excel's `sep=` line), every byte
-//! hashed on the way (a changed file is a new run), and bounds that keep a hostile or broken
-//! file from costing memory: no line longer than [`MAX_LINE_BYTES`], no binary.
+//! Turns the file as people have it into records. It tells the encoding (UTF-8 with or without
+//! a BOM, UTF-16 as Excel's "Unicode text" writes it, Windows-1252 as Excel's plain "CSV" does
+//! in Western locales) and the delimiter (comma, semicolon, tab, or Excel's `sep=` line),
+//! hashes every byte on the way (a changed file is a new run), and keeps bounds so that a
+//! hostile or broken file cannot cost memory: no line longer than [`MAX_LINE_BYTES`], no binary.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -137,11 +137,11 @@ impl<R: Read> Table<R> {
         })
     }
 
-    /// The next record and the line it starts on; `None` at the end.
+    /// Reads the next record and the line it starts on; `None` at the end.
     ///
     /// # Errors
     ///
-    /// A line too long, binary data, or a read error, naming the line.
+    /// When a line is too long, the data is binary, or the read fails; the error names the line.
     pub fn next_record(&mut self) -> Result<Option<(u64, &csv::StringRecord)>, InputError> {
         if std::mem::take(&mut self.skip_first) {
             self.reader
@@ -205,7 +205,8 @@ impl<R: Read> Table<R> {
         self.lines_before + 1
     }
 
-    /// The SHA-256 of every byte of the file, once all of it has been read; and its size.
+    /// Returns the SHA-256 of every byte of the file, once all of it has been read, and its
+    /// size.
     pub fn finish(self) -> (String, u64) {
         drop(self.reader);
         let (hasher, bytes) = self.hash.replace((Sha256::new(), 0));
@@ -236,7 +237,8 @@ fn describe_csv_error(error: csv::Error) -> InputError {
     }
 }
 
-/// A control character other than tab and line breaks (which CSV may quote).
+/// Whether `character` is a control character other than tab and line breaks (which CSV may
+/// quote).
 fn is_binary(character: char) -> bool {
     character.is_control() && !matches!(character, '\t' | '\r' | '\n')
 }
@@ -283,14 +285,14 @@ fn sniff_encoding(start: &[u8]) -> Result<&'static Encoding, InputError> {
     }
     match std::str::from_utf8(start) {
         Ok(_) => Ok(UTF_8),
-        // Cut in the middle of a character by the sniffing's end.
+        // The sniffed bytes end in the middle of a character, which is still UTF-8.
         Err(error) if error.error_len().is_none() => Ok(UTF_8),
         Err(_) => Ok(WINDOWS_1252),
     }
 }
 
-/// The delimiter of the header line: Excel's `sep=` line when there is one (and then it is
-/// skipped), else whichever of semicolon, tab and comma occurs most outside quotes.
+/// Tells the delimiter from the header line: Excel's `sep=` line when there is one (and then
+/// it is skipped), else whichever of semicolon, tab and comma occurs most outside quotes.
 fn sniff_delimiter(first_line: &str) -> (u8, bool) {
     let line = first_line.trim_end_matches('\r');
     if let Some(separator) = line.strip_prefix("sep=")
@@ -369,7 +371,8 @@ struct LineGuard<R> {
 impl<R: Read> Read for LineGuard<R> {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
         if buffer.len() < 2 {
-            // Too small to hold a pending \r and a byte: pass on byte by byte.
+            // A buffer this small cannot hold a pending \r and a byte, so bytes are passed on
+            // unchanged.
             return self.inner.read(buffer);
         }
         loop {
@@ -402,8 +405,9 @@ impl<R: Read> Read for LineGuard<R> {
                     // Excel for Mac's "CSV (Macintosh)" ends lines with CR alone.
                     byte = b'\n';
                 }
-                // Quotes as CSV reads them: one opens a cell only at its start, `""` inside is a
-                // quote, and one in the middle of an unquoted cell is just a character.
+                // Quotes are read as CSV reads them: one opens a cell only at its start, `""`
+                // inside is a quote, and one in the middle of an unquoted cell is just a
+                // character.
                 if self.quoted {
                     if byte == b'"' {
                         self.quoted = false;

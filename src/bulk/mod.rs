@@ -1,7 +1,7 @@
-//! `mfa-phone-handler bulk FILE`: a spreadsheet of users in, every row's outcome out. The
-//! whole file is checked before anything is sent (every problem with its line and column);
-//! the operations are ordered per user ([`schedule`]); sent to the handler and every outcome
-//! awaited ([`send`]); recorded as they come so that a run can be resumed ([`state`]); and
+//! `mfa-phone-handler bulk FILE` takes a spreadsheet of users and reports every row's outcome.
+//! The whole file is checked before anything is sent (every problem with its line and column);
+//! the operations are ordered per user ([`schedule`]), sent to the handler with every outcome
+//! awaited ([`send`]), recorded as they come so that a run can be resumed ([`state`]), and
 //! reported in `report.csv` and `report.html` ([`run_report`]).
 //!
 //! Exit status: 0 when every change succeeded, 1 when one failed (or the run was stopped), 2
@@ -51,7 +51,7 @@ pub const SUCCEEDED: u8 = 0;
 pub const ROW_FAILED: u8 = 1;
 pub const NOTHING_SENT: u8 = 2;
 
-/// Runs the command as the command line gave it; the exit status.
+/// Runs the command as the command line gave it and returns the exit status.
 pub async fn main(options: Options) -> u8 {
     let endpoint = match options.endpoint() {
         Ok(endpoint) => endpoint,
@@ -65,8 +65,8 @@ pub async fn main(options: Options) -> u8 {
     run(&options, &endpoint, wait_for_ctrl_c()).await
 }
 
-/// Checks, sends and reports; stops sending when `stop` completes. The exit status (with
-/// `--json`, the summary printed on stdout too).
+/// Checks, sends and reports, and stops sending when `stop` completes. Returns the exit status
+/// (with `--json`, it prints the summary on stdout too).
 pub async fn run(
     options: &Options,
     endpoint: &Endpoint,
@@ -75,7 +75,7 @@ pub async fn run(
     run_summarised(options, endpoint, stop).await.exit_status
 }
 
-/// [`run`], answering with the whole summary (what `--json` prints).
+/// Does what [`run`] does, but returns the whole summary (what `--json` prints).
 pub async fn run_summarised(
     options: &Options,
     endpoint: &Endpoint,
@@ -145,7 +145,7 @@ fn say_what_is_sent(options: &Options, endpoint: &Endpoint, schedule: &Schedule)
     );
 }
 
-/// What every request of the run is sent with.
+/// Makes the settings every request of the run is sent with.
 fn settings(options: &Options, file_sha256: &str, state: Option<&Mutex<State>>) -> Settings {
     // The run's random id is part of every request id: nobody outside the run can name one of
     // its requests before it is sent. A resumed run keeps the id its state names.
@@ -168,9 +168,9 @@ fn settings(options: &Options, file_sha256: &str, state: Option<&Mutex<State>>) 
     }
 }
 
-/// Who ran it, as the operating system knows them, and the file: the `CallerName` every
-/// request declares when `--caller-name` gives none (the handler records the authenticated
-/// caller besides, where there is one).
+/// Names who ran the command, as the operating system knows them, and the file. This is the
+/// `CallerName` every request declares when `--caller-name` gives none (the handler records the
+/// authenticated caller besides, where there is one).
 fn default_caller_name(options: &Options) -> String {
     let name = options
         .file

@@ -103,9 +103,10 @@ pub struct Options {
     pub caller_name: Option<String>,
     /// At most this many changes in any window (Graph's write limit).
     pub write_limit: (usize, std::time::Duration),
-    /// The summary as JSON on stdout, no progress bar.
+    /// Whether to print the summary as JSON on stdout, with no progress bar.
     pub json: bool,
-    /// The key file that signs the run's state (`None`: no configuration directory is known).
+    /// The key file that signs the run's state (`None` when no configuration directory is
+    /// known).
     pub state_key: Option<PathBuf>,
 }
 
@@ -171,12 +172,12 @@ impl Options {
         url.to_string()
     }
 
-    /// The endpoint the options name, with its credentials.
+    /// Makes the endpoint the options name, with its credentials.
     ///
     /// # Errors
     ///
-    /// The developer sign-in cannot be set up, the key cannot be read, a credential would go
-    /// over plain http to another machine, or the HTTP client cannot be built.
+    /// When the developer sign-in cannot be set up, the key cannot be read, a credential would
+    /// go over plain http to another machine, or the HTTP client cannot be built.
     pub fn endpoint(&self) -> Result<Endpoint, String> {
         if let Some(queue) = &self.queue {
             return QueueEndpoint::signed_in(queue, self.result_wait)
@@ -189,7 +190,7 @@ impl Options {
     }
 }
 
-/// An http(s) URL.
+/// Parses an http(s) URL.
 pub(crate) fn http_url(text: &str) -> Result<Url, String> {
     Url::parse(text)
         .ok()
@@ -197,7 +198,7 @@ pub(crate) fn http_url(text: &str) -> Result<Url, String> {
         .ok_or_else(|| format!("'{text}' is not an http(s) URL"))
 }
 
-/// A two-letter region code, upper case.
+/// Parses a two-letter region code into upper case.
 fn region(text: &str) -> Result<String, String> {
     if text.len() != 2 || !text.chars().all(|c| c.is_ascii_alphabetic()) {
         return Err(format!(
@@ -207,7 +208,7 @@ fn region(text: &str) -> Result<String, String> {
     Ok(text.to_ascii_uppercase())
 }
 
-/// A `CallerName` the handler would take: one line, bounded.
+/// Parses a `CallerName` the handler would take: one line, bounded.
 fn caller_name(text: &str) -> Result<String, String> {
     if text.chars().count() > crate::request::MAX_TEXT_LENGTH || text.chars().any(char::is_control)
     {
@@ -219,7 +220,7 @@ fn caller_name(text: &str) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
-/// `COUNT/SECONDS`, both above zero.
+/// Parses `COUNT/SECONDS`, both above zero.
 fn write_limit(text: &str) -> Result<WriteLimitArg, String> {
     text.split_once('/')
         .and_then(|(count, seconds)| {

@@ -1,4 +1,4 @@
-//! Pacing a run: a pause the endpoint asked for (429, `Retry-After`, Graph unavailable) holds
+//! Paces a run. A pause the endpoint asked for (429, `Retry-After`, Graph unavailable) holds
 //! back every request of the run, not only the one that met it; and Graph's write limit is
 //! kept on this side, so that Graph's 429s are only those another writer of the app causes.
 
@@ -25,8 +25,8 @@ impl Pacer {
         }
     }
 
-    /// After the endpoint or Graph said it is overloaded (429, Graph unavailable): every
-    /// request of the run waits `wait`, not only the one that met it.
+    /// Holds the run back after the endpoint or Graph said it is overloaded (429, Graph
+    /// unavailable): every request of the run waits `wait`, not only the one that met it.
     pub(super) fn hold(&self, wait: Duration) {
         let until = Instant::now() + wait.min(Duration::from_secs(300));
         let mut not_before = lock(&self.not_before);
@@ -47,10 +47,10 @@ pub struct WriteLimit {
 }
 
 impl WriteLimit {
-    /// Graph's: 3,000 per 150 s.
+    /// Graph's own limit: 3,000 per 150 s.
     pub const GRAPH: (usize, Duration) = (3_000, Duration::from_secs(150));
     /// The margin for the time between the request leaving here and its write reaching Graph
-    /// (the handler reads first): a hundredth of the window, between 0.1 and 1 s.
+    /// (the handler reads first): a hundredth of the window, kept between 0.1 and 1 s.
     fn margin(window: Duration) -> Duration {
         (window / 100).clamp(Duration::from_millis(100), Duration::from_secs(1))
     }
@@ -63,7 +63,8 @@ impl WriteLimit {
         }
     }
 
-    /// Waits until one more request fits the window, and counts it; whether it had to wait.
+    /// Waits until one more request fits the window and counts it. Returns whether it had to
+    /// wait.
     pub(super) async fn admit(&self) -> bool {
         let mut waited = false;
         loop {
@@ -90,8 +91,8 @@ impl WriteLimit {
     }
 }
 
-/// A lock of the run's shared state, taken also after a panic elsewhere held it (the run's
-/// counts and outcomes stay readable).
+/// Locks the run's shared state, even after a panic elsewhere held it, so that the run's counts
+/// and outcomes stay readable.
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     crate::mutex::lock(mutex)
 }

@@ -1,6 +1,6 @@
-//! Before anything is sent: the file checked, bad rows (and the rows they hold back) set
-//! apart, each user's operations scheduled, and what was found said to the admin: the counts,
-//! the problems, and the warnings (a number given to several users).
+//! Prepares a run before anything is sent: checks the file, sets bad rows (and the rows they
+//! hold back) apart, schedules each user's operations, and tells the admin what was found: the
+//! counts, the problems, and the warnings (a number given to several users).
 
 use std::collections::HashMap;
 
@@ -50,8 +50,8 @@ pub(super) fn prepare(options: &Options, summary: &mut RunSummary) -> Result<Pre
         rows,
         held,
     } = checked;
-    // Skipping a bad row, the same user's other rows are held back with it: one user's rows
-    // run in the file's order, and the bad row's place in it would be lost.
+    // When a bad row is skipped, the same user's other rows are held back with it: one user's
+    // rows run in the file's order, and the bad row's place in it would be lost.
     let operations = if options.skip_bad_rows && !held.is_empty() {
         let (kept, back): (Vec<Operation>, Vec<Operation>) = operations
             .into_iter()
@@ -104,7 +104,7 @@ pub(super) fn prepare(options: &Options, summary: &mut RunSummary) -> Result<Pre
     })
 }
 
-/// The problem of an operation held back because another row of its user was skipped.
+/// Makes the problem of an operation held back because another row of its user was skipped.
 fn held_back(operation: &Operation, held: &HashMap<String, u64>, layout: &Layout) -> Problem {
     let column = operation.column as usize;
     Problem {

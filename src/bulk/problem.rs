@@ -11,8 +11,8 @@ pub struct Problem {
     pub line: u64,
     /// The user the row names, as written, when it names one (for the report).
     pub user: Option<String>,
-    /// The key of the user the row names (as [`super::rows::Operation::user_key`]), when it names one
-    /// that can be told: their other rows are held back with it.
+    /// The key of the user the row names (as [`super::rows::Operation::user_key`]), when it
+    /// names one that can be told; that user's other rows are held back with this one.
     pub user_key: Option<String>,
     /// The column's index and its name in the header.
     pub column: Option<(usize, String)>,

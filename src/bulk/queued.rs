@@ -1,10 +1,11 @@
-//! The request queue as the way in: each operation a message on `mfa-phone-requests` (as the
-//! deployed host.json reads it, `messageEncoding: none`), its outcome the handler's result on
-//! `mfa-phone-results` beside it, matched by `requestId`. Only this run's results are taken off
-//! that queue: another producer's message is visible again [`RELEASE_AFTER`] after a look,
-//! never deleted. A request already sent by an earlier, interrupted run is waited for, not sent
-//! again. The results queue is looked at only once a request is waited for: a run that sends
-//! nothing (a file with problems) touches no queue.
+//! Delivers the operations through the request queue. Each operation becomes a message on
+//! `mfa-phone-requests` (as the deployed host.json reads it, `messageEncoding: none`), and its
+//! outcome is the handler's result on `mfa-phone-results` beside it, matched by `requestId`.
+//! Only this run's results are taken off that queue: another producer's message becomes
+//! visible again [`RELEASE_AFTER`] after a look and is never deleted. A request already sent by
+//! an earlier, interrupted run is waited for, not sent again. The results queue is looked at
+//! only once a request is waited for, so a run that sends nothing (a file with problems)
+//! touches no queue.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,16 +23,16 @@ use crate::storage::queue::{Encoding, Queue, Received, read_json};
 
 /// The results queue's name, beside the request queue.
 pub const RESULTS: &str = "mfa-phone-results";
-/// How long a look at a result hides it: ours until their outcome is recorded and they are
-/// deleted, others' until they are shown again ([`RELEASE_AFTER`]), or for all of it when the
-/// identity may not update messages.
+/// How long a look at a result hides it. Our results stay hidden until their outcome is
+/// recorded and they are deleted, and others' until they are shown again ([`RELEASE_AFTER`]);
+/// when the identity may not update messages, every result stays hidden for all of this time.
 const LOOK: Duration = Duration::from_secs(10);
 /// How long a result waits for its outcome to be recorded before it is shown again.
 const ACK_WAIT: Duration = Duration::from_secs(5);
 /// How long another producer's message stays hidden after a look: long enough for the next
 /// look to see past it, short enough to leave it to its reader.
 const RELEASE_AFTER: Duration = Duration::from_secs(3);
-/// The pause between looks when none of ours came.
+/// The pause between looks when none of our results came.
 const IDLE: Duration = Duration::from_millis(200);
 /// The longest a closing endpoint waits for the look under way (a receive and the messages it
 /// hid: a few storage requests, each bounded).
@@ -52,7 +53,7 @@ pub struct QueueEndpoint {
     /// receipts, to be shown again when the run ends.
     hidden: Arc<Mutex<HashMap<String, String>>>,
     waiting: Waiting,
-    /// Started with the first request waited for: a run that sends nothing (a file with
+    /// Started by the first request waited for, so that a run that sends nothing (a file with
     /// problems) never looks at the results queue.
     collector: Mutex<Collector>,
     /// How long an operation's result is waited for before it is left for a later run.
@@ -65,10 +66,10 @@ pub struct QueueEndpoint {
 /// The look at the results queue, over the endpoint's life.
 enum Collector {
     NotStarted,
-    /// Looking, until told to stop (between two looks, so that every message a look hid is
-    /// recorded to be shown again).
+    /// The collector is looking until told to stop; it stops between two looks, so that every
+    /// message a look hid is recorded to be shown again.
     Running(tokio::task::JoinHandle<()>, watch::Sender<bool>),
-    /// Closed, having looked at the results queue or not.
+    /// The look is closed, whether or not it looked at the results queue.
     Closed {
         looked: bool,
     },
@@ -83,12 +84,12 @@ impl Drop for QueueEndpoint {
 }
 
 impl QueueEndpoint {
-    /// The request queue at `queue`, with the admin's own sign-in, or (a queue on this
-    /// machine: Azurite) the development account.
+    /// Makes the endpoint for the request queue at `queue`, with the admin's own sign-in, or
+    /// with the development account for a queue on this machine (Azurite).
     ///
     /// # Errors
     ///
-    /// No sign-in, or the URL names no queue.
+    /// When there is no sign-in, or the URL names no queue.
     pub fn signed_in(queue: &Url, result_wait: Duration) -> Result<QueueEndpoint, String> {
         let credential = if is_local(queue) {
             None
@@ -98,13 +99,14 @@ impl QueueEndpoint {
         QueueEndpoint::new(queue, credential, result_wait)
     }
 
-    /// The request queue at `url` (`https://acct.queue.core.windows.net/mfa-phone-requests`, or
+    /// Makes the endpoint for the request queue at `url`
+    /// (`https://acct.queue.core.windows.net/mfa-phone-requests`, or
     /// Azurite's `http://127.0.0.1:10001/devstoreaccount1/mfa-phone-requests`), reached with
     /// `credential` against Azure and the development account against Azurite.
     ///
     /// # Errors
     ///
-    /// The URL names no queue, or a client cannot be made.
+    /// When the URL names no queue, or a client cannot be made.
     pub fn new(
         url: &Url,
         credential: Option<Arc<dyn azure_core::credentials::TokenCredential>>,
@@ -173,7 +175,8 @@ impl QueueEndpoint {
     }
 
     /// Makes every message carry the admin's access token for `audience` (the API's app id
-    /// URI, `--audience`), from their own sign-in; an empty or absent audience: none.
+    /// URI, `--audience`), from their own sign-in; with an empty or absent audience, messages
+    /// carry no token.
     ///
     /// # Errors
     ///
@@ -189,8 +192,9 @@ impl QueueEndpoint {
         Ok(self)
     }
 
-    /// The message for `body`: with the admin's token beside the parameters when one is to be
-    /// carried. The token goes into the message only, never into the run's state or report.
+    /// Makes the message for `body`, with the admin's token beside the parameters when one is
+    /// to be carried. The token goes into the message only, never into the run's state or
+    /// report.
     async fn message(&self, body: &Value) -> Result<String, Delivery> {
         let Some((credential, scope)) = &self.caller_token else {
             return Ok(body.to_string());
@@ -244,7 +248,7 @@ impl QueueEndpoint {
             std::mem::replace(&mut *state, Collector::Closed { looked })
         };
         if let Collector::Running(mut collector, stop) = collector {
-            // Its look under way ends, and what it hid is recorded, before anything is shown.
+            // The look under way ends, and what it hid is recorded, before anything is shown.
             let _ = stop.send(true);
             if tokio::time::timeout(STOP_WAIT, &mut collector)
                 .await
@@ -377,8 +381,9 @@ async fn collect(
     }
 }
 
-/// Who waits for `result`: only the row whose request it answers. Another result naming the
-/// same id (forged, or stale) is left for its owner, and the row goes on waiting for its own.
+/// Finds who waits for `result`: only the row whose request it answers. Another result naming
+/// the same id (forged, or stale) is left for its owner, and the row goes on waiting for its
+/// own.
 fn waiter_for(waiting: &Waiting, result: &Value) -> Option<oneshot::Sender<Handed>> {
     let id = result["requestId"].as_str()?;
     let mut waiting = lock(waiting);
@@ -391,8 +396,9 @@ fn waiter_for(waiting: &Waiting, result: &Value) -> Option<oneshot::Sender<Hande
     waiting.remove(id).map(|(_, waiter)| waiter)
 }
 
-/// Hands `result` to its row. The message is deleted only once the outcome is recorded; a
-/// waiter gone (the run stopped) or silent leaves the message for a later run.
+/// Hands `result` to its row. The message is deleted only once the outcome is recorded; when
+/// the waiter is gone (the run stopped) or does not acknowledge in time, the message is left
+/// for a later run.
 fn hand_over(results: &Queue, message: &Received, waiter: oneshot::Sender<Handed>, result: Value) {
     let (ack, acked) = oneshot::channel();
     let delivered = waiter.send((result, ack)).is_ok();
@@ -411,8 +417,8 @@ fn hand_over(results: &Queue, message: &Received, waiter: oneshot::Sender<Handed
     });
 }
 
-/// Another producer's message (or an earlier run's nobody waits for): never deleted, visible
-/// again in a moment.
+/// Releases another producer's message (or an earlier run's that nobody waits for): it is never
+/// deleted, and becomes visible again in a moment.
 async fn release(results: &Queue, message: &Received, hidden: &Mutex<HashMap<String, String>>) {
     match results
         .set_visibility(&message.id, &message.pop_receipt, RELEASE_AFTER)

@@ -1,6 +1,6 @@
-//! Going on where a run stopped: the run's state opened with the admin's key (a state this
-//! command did not write is refused), what it says about each row, and the words that tell
-//! the admin which rows are not sent again and why.
+//! Goes on where a run stopped: opens the run's state with the admin's key (a state this
+//! command did not write is refused), reads what it says about each row, and tells the admin
+//! which rows are not sent again and why.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -74,7 +74,7 @@ pub(super) fn say_what_is_skipped(schedule: &Schedule, settings: &Settings, stat
     }
 }
 
-/// The state in `--out`, opened with the admin's key (made on first use).
+/// Opens the state in `--out` with the admin's key (made on first use).
 fn signed_state(
     options: &Options,
     schedule: &Schedule,

@@ -1,6 +1,6 @@
-//! One operation's outcome, read from the handler's result as the handler words it (status,
-//! action, error code and message, warnings, who holds a conflicting number), or from what
-//! the transport said when no result came. Pure: no IO.
+//! Reads one operation's outcome from the handler's result as the handler words it (status,
+//! action, error code and message, warnings, who holds a conflicting number), or from what the
+//! transport said when no result came. Pure: no IO.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -32,7 +32,7 @@ impl RowOutcome {
         self.succeeded || !self.transient
     }
 
-    /// The outcome a handler's result says.
+    /// Reads the outcome a handler's result states.
     pub fn of_result(result: &Value) -> RowOutcome {
         let text = |value: &Value| value.as_str().map(|text| printable(text, 400));
         let succeeded = result["status"].as_str() == Some("succeeded");
@@ -75,7 +75,7 @@ impl RowOutcome {
         }
     }
 
-    /// The outcome when no result came: the transport's or the endpoint's words.
+    /// Makes the outcome when no result came, in the transport's or the endpoint's words.
     pub fn unanswered(code: &str, message: &str, transient: bool) -> RowOutcome {
         RowOutcome {
             succeeded: false,
@@ -88,7 +88,7 @@ impl RowOutcome {
         }
     }
 
-    /// How the report names it: the action, or the error code for a failure.
+    /// Names the outcome as the report does: the action, or the error code for a failure.
     pub fn label(&self) -> String {
         if self.succeeded {
             self.action
@@ -103,7 +103,7 @@ impl RowOutcome {
     }
 }
 
-/// A number as the report shows it.
+/// Masks a number as the report shows it.
 pub fn masked(number: &str) -> String {
     mask(number)
 }

@@ -1,5 +1,5 @@
-//! What a row says, by the header's [`Layout`]: every cell checked (the user's shape, the
-//! number by the numbering plan, what Excel does to numbers), and the row turned into one
+//! Reads what a row says, by the header's [`Layout`]: it checks every cell (the user's shape,
+//! the number by the numbering plan, what Excel does to numbers) and turns the row into one
 //! operation per phone type it names. Every problem names its line and column. Pure: no IO.
 
 use super::header::{Layout, Role};
@@ -40,7 +40,7 @@ pub struct Operation {
 impl Operation {
     /// The key one user's operations share (a UPN compared without case).
     pub fn user_key(&self) -> String {
-        // An object id in any of its spellings (braces, no hyphens) is one user.
+        // An object id in any of its spellings (braces, no hyphens) names one user.
         UserRef::parse(&self.user).map_or_else(|_| self.user.to_lowercase(), |user| user.lock_key())
     }
 }
@@ -171,7 +171,8 @@ impl<'a> Row<'a> {
             .map(|index| (index, self.record.get(index).unwrap_or("").trim()))
     }
 
-    /// More cells than the header names, with something in them.
+    /// Adds a problem when the row has more cells than the header names, with something in
+    /// them.
     fn extra_cells(&self, problems: &mut Vec<Problem>) {
         let columns = self.layout.roles.len();
         if self.record.len() > columns
@@ -345,8 +346,8 @@ impl<'a> Row<'a> {
     }
 }
 
-/// A cell of cleanup.csv's `numberFingerprint` column, checked: it only removes, and it is the
-/// readiness scan's keyed fingerprint.
+/// Checks a cell of cleanup.csv's `numberFingerprint` column: the row must remove, and the cell
+/// must be the readiness scan's keyed fingerprint.
 fn fingerprint(text: &str, remove: bool) -> Result<(), &'static str> {
     if !remove {
         Err("a numberFingerprint only removes: set operation to remove")
@@ -357,7 +358,7 @@ fn fingerprint(text: &str, remove: bool) -> Result<(), &'static str> {
     }
 }
 
-/// Where a type goes among a row's changes.
+/// Ranks a phone type among a row's changes, in the order Graph needs.
 pub fn graph_order(phone_type: PhoneType, remove: bool) -> u8 {
     match (phone_type, remove) {
         (PhoneType::Mobile, false) | (PhoneType::AlternateMobile, true) => 0,
@@ -402,13 +403,14 @@ fn number(text: &str, phone_type: PhoneType, region: Option<&str>) -> Result<Str
     Ok(number.graph_format())
 }
 
-/// A cell's text as a problem repeats it: one short printable line, numbers masked (a shifted
-/// row puts a number where a word was expected).
+/// Shortens a cell's text as a problem repeats it: one short printable line with numbers
+/// masked, because a shifted row puts a number where a word was expected.
 fn echo(text: &str) -> String {
     crate::phone::printable(&crate::phone::redact_numbers(text), 40)
 }
 
-/// `4.91701E+11`, `4,91701E+11`: a number Excel showed in scientific notation and saved so.
+/// Whether the text is a number Excel showed in scientific notation and saved so
+/// (`4.91701E+11`, `4,91701E+11`).
 fn looks_scientific(text: &str) -> bool {
     let upper = text.to_ascii_uppercase();
     let Some((mantissa, exponent)) = upper.split_once('E') else {
@@ -423,7 +425,7 @@ fn looks_scientific(text: &str) -> bool {
         && exponent.chars().all(|c| c.is_ascii_digit())
 }
 
-/// A yes or no, as people and Excel in several languages write it.
+/// Reads a yes or no, as people and Excel in several languages write it.
 fn boolean(text: &str) -> Result<bool, String> {
     match text.trim().to_lowercase().as_str() {
         "" | "false" | "no" | "n" | "0" | "falsch" | "nein" | "faux" | "non" | "onwaar" => {
@@ -453,7 +455,8 @@ mod tests {
     #[test]
     fn a_bad_rows_user_is_named_masked_and_bounded() {
         let layout = Layout::read(1, &record(&["UPN", "Mobile"])).expect("a layout");
-        // The columns swapped: the number in the user's column, the user in the number's.
+        // The columns are swapped: the number is in the user's column, the user in the
+        // number's.
         let problems = layout
             .operations(2, &record(&["+49 170 1234567", "adele@contoso.com"]), None)
             .expect_err("problems");

@@ -1,7 +1,7 @@
-//! The report a person reads: `report.csv`, one line per row and phone type, that stays text
-//! in Excel (the file's own delimiter, a BOM, no cell read as a formula), and `report.html`, one
-//! self-contained page (no scripts, styles or fonts from elsewhere) with the totals, a chart of
-//! the outcomes and the rows that need a person first.
+//! Writes the report a person reads. `report.csv` has one line per row and phone type and stays
+//! text in Excel (the file's own delimiter, a BOM, no cell read as a formula); `report.html` is
+//! one self-contained page (no scripts, styles or fonts from elsewhere) with the totals, a chart
+//! of the outcomes, and first the rows that need a person.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -26,8 +26,8 @@ pub enum Subject<'a> {
 /// One line of the report.
 pub struct Line<'a> {
     pub subject: Subject<'a>,
-    /// `None`: not sent (interrupted before it, an earlier change of the user did not
-    /// settle, or skipped).
+    /// `None` when the change was not sent: the run was interrupted before it, an earlier
+    /// change of the user did not settle, or the row was skipped.
     pub outcome: Option<&'a RowOutcome>,
 }
 
@@ -58,7 +58,7 @@ impl Line<'_> {
         }
     }
 
-    /// The message: the handler's, the problem, with who holds a conflicting number.
+    /// The message: the handler's or the problem's, with who holds a conflicting number.
     fn message(&self) -> String {
         match (&self.subject, self.outcome) {
             (Subject::Skipped(problem), _) => problem.to_string(),
@@ -122,9 +122,9 @@ pub struct Heading<'a> {
 /// The file cannot be written.
 pub fn write_csv(path: &Path, lines: &[Line<'_>], delimiter: u8) -> std::io::Result<()> {
     let mut bytes = Vec::new();
-    // A BOM: Excel reads the file as UTF-8 only with one.
+    // Excel reads the file as UTF-8 only when it starts with a BOM.
     bytes.extend_from_slice(b"\xEF\xBB\xBF");
-    // Every cell quoted: a delimiter or a line break in a cell never starts another cell.
+    // Every cell is quoted, so a delimiter or a line break in a cell never starts another cell.
     let mut writer = csv::WriterBuilder::new()
         .delimiter(delimiter)
         .quote_style(csv::QuoteStyle::Always)
@@ -204,7 +204,7 @@ pub fn write_html(path: &Path, lines: &[Line<'_>], heading: &Heading<'_>) -> std
     crate::files::write_new(path, html(lines, heading).as_bytes())
 }
 
-/// The page.
+/// Renders the page.
 pub fn html(lines: &[Line<'_>], heading: &Heading<'_>) -> String {
     let (outcomes, warnings) = tally(lines);
     let succeeded = lines
@@ -270,8 +270,8 @@ pub fn html(lines: &[Line<'_>], heading: &Heading<'_>) -> String {
     page
 }
 
-/// A horizontal bar chart in plain HTML: a grid of whole labels (they wrap, never cut), bars
-/// as wide as their share of the largest count, and the counts.
+/// Draws a horizontal bar chart in plain HTML: a grid of whole labels (they wrap and are never
+/// cut), bars as wide as their share of the largest count, and the counts.
 fn chart(id: &str, counts: &BTreeMap<String, usize>) -> String {
     let most = counts.values().copied().max().unwrap_or(1).max(1);
     let mut html =
@@ -398,8 +398,8 @@ mod tests {
         assert!(page.contains("id=\"total-not-sent\">1<"));
     }
 
-    /// The report of a fixed run (no times or ids in it but the elapsed time, fixed here): a
-    /// change to either file's shape is a visible diff.
+    /// Snapshots the report of a fixed run (it has no times or ids but the elapsed time, which
+    /// is fixed here), so that a change to either file's shape is a visible diff.
     #[test]
     fn the_reports_of_a_fixed_run_are_a_contract() {
         use crate::bulk::row_outcome::RowOutcome;

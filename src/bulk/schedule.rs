@@ -1,8 +1,8 @@
-//! The order the operations run in: one user's operations one after another, in the file's
-//! order except where Graph needs another (a mobile set before the same user's alternate
-//! mobile, an alternate mobile removed before the mobile, whichever rows come first);
-//! different users side by side. And the problems only the whole file shows: one user and
-//! type given two numbers to set. Pure: no IO.
+//! Decides the order the operations run in. One user's operations run one after another, in
+//! the file's order except where Graph needs another (a mobile set before the same user's
+//! alternate mobile, an alternate mobile removed before the mobile, whichever rows come first);
+//! different users run side by side. It also finds the problems only the whole file shows: one
+//! user and type given two numbers to set. Pure: no IO.
 
 use std::collections::HashMap;
 
@@ -29,9 +29,9 @@ impl std::fmt::Display for SharedNumber {
     }
 }
 
-/// Every operation, and each user's in the order they run. Held compactly: a 1,000,000-row
-/// file is a million operations and a million users, so a user is a hash (two users who share
-/// one are merely run one after the other) and the chains are one array of indices.
+/// Every operation, and each user's in the order they run. It is held compactly because a
+/// 1,000,000-row file is a million operations and a million users: a user is a hash (two users
+/// who share one are merely run one after the other) and the chains are one array of indices.
 pub struct Schedule {
     pub operations: Vec<Operation>,
     /// Every operation's index, user by user (in the order users first appear), each user's in
@@ -46,8 +46,8 @@ impl Schedule {
     ///
     /// # Errors
     ///
-    /// A user and phone type given two different numbers to set: a problem for each of that
-    /// user's operations of that type, naming the other line (columns by letter only).
+    /// When a user and phone type are given two different numbers to set: a problem for each
+    /// of that user's operations of that type, naming the other line (columns by letter only).
     pub fn new(operations: Vec<Operation>) -> Result<Schedule, Vec<Problem>> {
         let (schedule, problems) = Schedule::apart(operations, &|_| String::new());
         if problems.is_empty() {
@@ -58,9 +58,9 @@ impl Schedule {
     }
 
     /// Orders `operations` (in file order), setting apart every operation of a user and phone
-    /// type given two different numbers to set (which one is meant cannot be told): the plan of
-    /// the rest, and a problem for each operation set apart, in file order, its column named
-    /// by `column_name`.
+    /// type given two different numbers to set (which one is meant cannot be told). Returns the
+    /// plan of the rest, and a problem for each operation set apart, in file order, with its
+    /// column named by `column_name`.
     pub fn apart(
         operations: Vec<Operation>,
         column_name: &dyn Fn(usize) -> String,
@@ -101,7 +101,8 @@ impl Schedule {
     fn ordered(mut operations: Vec<Operation>) -> Schedule {
         operations.shrink_to_fit();
         let index_of = |index: usize| u32::try_from(index).unwrap_or(u32::MAX);
-        // Which user (chain) each operation belongs to, users numbered as they first appear.
+        // `chain_of` records which user (chain) each operation belongs to, users numbered as
+        // they first appear.
         let mut by_user: HashMap<u64, u32> = HashMap::new();
         let mut chain_of = Vec::with_capacity(operations.len());
         let mut sizes: Vec<u32> = Vec::new();
@@ -177,8 +178,8 @@ impl Schedule {
     }
 }
 
-/// The user an operation is for, as a hash of their key (a UPN without case, an object id in
-/// any spelling).
+/// Hashes the key of the user an operation is for (a UPN without case, an object id in any
+/// spelling).
 fn user_hash(operation: &Operation) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -186,12 +187,13 @@ fn user_hash(operation: &Operation) -> u64 {
     hasher.finish()
 }
 
-/// A user and type set to two different numbers: which one is meant cannot be told, so every
-/// operation of that user and type (`chain` in file order) is set apart, each with its problem
-/// (the column left for the caller to name).
+/// Sets apart the operations of a user and type set to two different numbers: which one is
+/// meant cannot be told, so every operation of that user and type (`chain` in file order) is
+/// set apart, each with its problem (the column left for the caller to name).
 fn conflicting_sets(operations: &[Operation], chain: &[u32]) -> Vec<(usize, Problem)> {
-    // The first set of each user and type, and the first set of another number after it.
-    // Keyed by the user too: two users who share a hash share a chain, nothing more.
+    // This keeps the first set of each user and type, and the first set of another number
+    // after it. It is keyed by the user too, because two users who share a hash share a chain,
+    // nothing more.
     let mut sets: HashMap<(String, PhoneType), (&Operation, Option<&Operation>)> = HashMap::new();
     for operation in chain.iter().map(|index| &operations[*index as usize]) {
         if operation.remove {
@@ -252,8 +254,8 @@ fn conflicting_sets(operations: &[Operation], chain: &[u32]) -> Vec<(usize, Prob
     apart
 }
 
-/// The file's order, with an alternate mobile's set moved after the user's last mobile set,
-/// and a mobile's removal moved after the user's last alternate mobile removal.
+/// Keeps the file's order, but moves an alternate mobile's set after the user's last mobile
+/// set, and a mobile's removal after the user's last alternate mobile removal.
 fn graph_order(operations: &[Operation], chain: &[u32]) -> Vec<u32> {
     let is = |index: u32, phone_type: PhoneType, remove: bool| {
         let operation = &operations[index as usize];

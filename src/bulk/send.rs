@@ -1,8 +1,8 @@
-//! Sending the operations and waiting for every outcome: one user's operations one after
-//! another, different users side by side up to the concurrency, every request paced by what
-//! the endpoint said (`Retry-After`, 429, 503: the whole run holds back, not only the row that
-//! met it), every outcome recorded in the state as it arrives, and a stop (Ctrl-C) that sends
-//! nothing more.
+//! Sends the operations and waits for every outcome. One user's operations go one after
+//! another, and different users side by side up to the concurrency. Every request is paced by
+//! what the endpoint said (on `Retry-After`, 429 or 503 the whole run holds back, not only the
+//! row that met it), every outcome is recorded in the state as it arrives, and after a stop
+//! (Ctrl-C) nothing more is sent.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -25,7 +25,7 @@ use crate::request::parameters::{
     PHONE_NUMBER, PHONE_TYPE, REQUEST_ID, SMS_SIGN_IN, USER_ID,
 };
 
-/// How often one operation is tried before its outcome is "still unavailable".
+/// How many times one operation is tried before its outcome is "still unavailable".
 const ATTEMPTS: u32 = 6;
 /// The longest pause between attempts when the endpoint named none.
 const LONGEST_BACKOFF: Duration = Duration::from_secs(30);
@@ -48,18 +48,19 @@ pub struct Counts {
     pub answered: AtomicUsize,
     pub failed: AtomicUsize,
     pub skipped: AtomicUsize,
-    /// Deliveries the endpoint did not refuse (answered, failed, timed out, or pending): any
-    /// of them may have reached the handler.
+    /// Deliveries the endpoint did not refuse (answered, failed, timed out, or pending), since
+    /// any of them may have reached the handler.
     pub reached: AtomicUsize,
-    /// Waits because the endpoint or Graph asked for a pause, or for Graph's write limit.
+    /// How often a request waited because the endpoint or Graph asked for a pause, or for
+    /// Graph's write limit.
     pub throttled: AtomicUsize,
 }
 
 /// What the deliveries of one request came to.
 struct Attempted {
     outcome: RowOutcome,
-    /// Whether the outcome is the row's for this run (recorded in the state): not when no
-    /// result came yet, or the endpoint refused the run.
+    /// Whether the outcome is the row's for this run (recorded in the state); it is not when
+    /// no result came yet, or when the endpoint refused the run.
     settled: bool,
     /// A queued result's acknowledgement: it is deleted once the outcome is recorded.
     ack: Option<tokio::sync::oneshot::Sender<()>>,
@@ -68,15 +69,15 @@ struct Attempted {
 /// What one delivery means for the row.
 enum Judged {
     Answered(Attempted),
-    /// Try again after this pause.
+    /// The row is tried again after this pause.
     Again(Duration),
 }
 
 /// Why a run stopped by itself.
 pub struct Stopped {
     pub why: String,
-    /// The endpoint refused the run (a wrong key, URL or audience, no sign-in): no retry
-    /// changes it.
+    /// Whether the endpoint refused the run (a wrong key, URL or audience, no sign-in), which
+    /// no retry changes.
     pub refused: bool,
 }
 
@@ -92,8 +93,8 @@ pub struct Sender<'a> {
     /// Why the run stopped by itself (the endpoint refused it, the state cannot be written).
     pub fatal: &'a Mutex<Option<Stopped>>,
     pub pacer: Pacer,
-    /// Graph's write limit, kept to before Graph has to say so (`None`: a dry run writes
-    /// nothing).
+    /// Graph's write limit, kept on this side before Graph has to say so (`None` on a dry run,
+    /// which writes nothing).
     pub write_limit: Option<WriteLimit>,
 }
 
@@ -108,9 +109,9 @@ impl Sender<'_> {
             .await;
     }
 
-    /// One user's operations, in order. After a failure that may pass (the user busy, Graph
-    /// unavailable after every attempt), the user's later operations wait for the next run:
-    /// their order matters.
+    /// Sends one user's operations, in order. After a failure that may pass (the user busy,
+    /// Graph unavailable after every attempt), the user's later operations wait for the next
+    /// run, because their order matters.
     async fn run_chain(&self, chain: &[u32]) {
         for index in chain.iter().map(|index| *index as usize) {
             if self.stopping.load(Ordering::SeqCst) {
@@ -151,9 +152,9 @@ impl Sender<'_> {
         self.record(request_id, attempted)
     }
 
-    /// Before the first delivery: the outcome of a request an earlier run sent, waited for
-    /// where the way in keeps outcomes (the queue); else the sending recorded in the state.
-    /// `Err` when it cannot be recorded (then nothing more is sent).
+    /// Runs before the first delivery. It waits for the outcome of a request an earlier run
+    /// sent, where the way in keeps outcomes (the queue); otherwise it records the sending in
+    /// the state. `Err` when that cannot be recorded (then nothing more is sent).
     async fn begin(&self, request_id: &str, body: &Value) -> Result<Option<Delivery>, RowOutcome> {
         let sent_before = self
             .state
@@ -164,7 +165,8 @@ impl Sender<'_> {
         if let Some(state) = self.state
             && let Err(error) = lock(state).sent(request_id)
         {
-            // Sent unrecorded, a later run could not tell it was: send nothing more.
+            // Were the request sent unrecorded, a later run could not tell it was sent, so
+            // nothing more is sent.
             self.stop(
                 format!("the state file cannot be written ({error}): nothing more was sent"),
                 false,
@@ -207,7 +209,8 @@ impl Sender<'_> {
         }
     }
 
-    /// One delivery, paced: after any pause the endpoint asked for, within Graph's write limit.
+    /// Delivers once, paced: after any pause the endpoint asked for, and within Graph's write
+    /// limit.
     async fn deliver(&self, request_id: &str, body: &Value) -> Delivery {
         self.pacer.wait().await;
         if let Some(limit) = &self.write_limit
@@ -218,7 +221,8 @@ impl Sender<'_> {
         self.endpoint.deliver(request_id, body).await
     }
 
-    /// What one delivery means for the row: its outcome, or another attempt after a pause.
+    /// Judges what one delivery means for the row: its outcome, or another attempt after a
+    /// pause.
     fn judge(&self, delivery: Delivery, attempt: u32) -> Judged {
         let answered = |outcome, settled, ack| {
             Judged::Answered(Attempted {
@@ -234,7 +238,7 @@ impl Sender<'_> {
                 None,
             ),
             Delivery::Result(result) => answered(RowOutcome::of_result(&result), true, None),
-            // Failed, and not settled: a later run sends it again (the changes are
+            // This failed and is not settled: a later run sends it again (the changes are
             // idempotent), and the user's later rows wait for it.
             Delivery::Unmatched { detail } => answered(
                 RowOutcome::unanswered("requestIdMismatch", &detail, true),
@@ -309,7 +313,7 @@ impl Sender<'_> {
         }
     }
 
-    /// The handler's parameters for one operation, named as the handler names them.
+    /// Builds the handler's parameters for one operation, named as the handler names them.
     fn request(&self, operation: &Operation, request_id: &str) -> Value {
         let options = operation.options.as_deref();
         let mut request = json!({
@@ -348,9 +352,10 @@ impl Sender<'_> {
     }
 }
 
-/// The `CallerName` a request declares: the admin's, always first, and the one a row names
-/// (whoever the file says asked) beside it, never instead of it: a file cannot make the audit
-/// name someone else as the one who asked. Bounded as the handler bounds it.
+/// Makes the `CallerName` a request declares: the admin's, always first, and the one a row
+/// names (whoever the file says asked) beside it, never instead of it, so that a file cannot
+/// make the audit name someone else as the one who asked. It is bounded as the handler bounds
+/// it.
 pub fn caller_name(admin: &str, row: Option<&str>) -> String {
     let Some(row) = row else {
         return admin.to_owned();
@@ -365,16 +370,16 @@ pub fn caller_name(admin: &str, row: Option<&str>) -> String {
     bounded
 }
 
-/// The request id of `operation`: `{prefix}-{line}-{phoneType}`, one per row and type.
+/// Makes the request id of `operation`: `{prefix}-{line}-{phoneType}`, one per row and type.
 pub fn request_id(prefix: &str, operation: &Operation) -> String {
     format!("{prefix}-{}-{}", operation.line, operation.phone_type)
 }
 
 /// What sending every operation came to.
 pub(super) struct Sent {
-    /// Each operation's outcome, by its index in the plan (`None`: not sent).
+    /// Each operation's outcome, by its index in the plan (`None` when it was not sent).
     pub(super) outcomes: Vec<Option<RowOutcome>>,
-    /// Stopped by Ctrl-C.
+    /// Whether Ctrl-C stopped the run.
     pub(super) interrupted: bool,
     /// Why the run stopped by itself.
     pub(super) fatal: Option<Stopped>,

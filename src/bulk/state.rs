@@ -1,8 +1,8 @@
-//! What a run has done, kept beside the report so that a run interrupted (Ctrl-C, a crash,
-//! the network gone) can go on: an append-only file of lines, one when a row's request is
-//! sent and one when its outcome arrives, flushed as they happen. A run of the same file
-//! (by its SHA-256, to the same endpoint) takes up where the last one stopped; a changed file,
-//! or another endpoint, is a new run, and the old state is kept aside.
+//! Keeps what a run has done beside the report, so that a run interrupted (Ctrl-C, a crash,
+//! the network gone) can go on. The state is an append-only file of lines, one written when a
+//! row's request is sent and one when its outcome arrives, each flushed as it happens. A run of
+//! the same file (by its SHA-256, to the same endpoint) takes up where the last one stopped; a
+//! changed file, or another endpoint, starts a new run, and the old state is kept aside.
 //!
 //! Each line carries a MAC (HMAC-SHA-256 with the admin's [`StateKey`], over the line before's
 //! MAC and this line), so the lines form one chain from the run's first line, which names the
@@ -23,8 +23,8 @@ use crate::files::no_follow;
 
 /// The state file's name in the output directory.
 pub const FILE_NAME: &str = "bulk-state.jsonl";
-/// What the first line's MAC follows: the format's name, so a state of another format never
-/// verifies.
+/// What the first line's MAC follows: the format's name, so that a state of another format
+/// never verifies.
 const CHAIN_START: &[u8] = b"mfa-phone-handler bulk state 2";
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -47,7 +47,7 @@ enum Entry {
     },
 }
 
-/// One line: the entry and its MAC.
+/// One line of the state: the entry and its MAC.
 #[derive(Serialize, Deserialize)]
 struct Signed {
     #[serde(flatten)]
@@ -103,13 +103,13 @@ struct Read {
 }
 
 impl State {
-    /// Opens the state in `directory` for the file with `file_sha256`: an earlier run's, when
-    /// it was of this file, else a new one (an earlier state of another file is kept aside).
+    /// Opens the state in `directory` for the file with `file_sha256`: an earlier run's when it
+    /// was of this file, else a new one (an earlier state of another file is kept aside).
     ///
     /// # Errors
     ///
-    /// The directory or the file cannot be read or written; the state is a link; or it was not
-    /// written by this command with `key`.
+    /// When the directory or the file cannot be read or written, the state is a link, or it was
+    /// not written by this command with `key`.
     pub fn open(
         directory: &Path,
         key: &StateKey,
@@ -160,8 +160,8 @@ impl State {
     }
 
     /// Creates the state of a new run of the file with `file_sha256` to `endpoint`, under a
-    /// new random id. The file must not exist yet: one that appeared since it was looked at is
-    /// not written over.
+    /// new random id. The file must not exist yet, so that one that appeared since it was
+    /// looked at is not written over.
     fn begin(
         path: PathBuf,
         key: &StateKey,
@@ -230,7 +230,7 @@ impl State {
         };
         let mut line = serde_json::to_string(&signed).map_err(std::io::Error::other)?;
         line.push('\n');
-        // One write per line: a crash cuts at most the last line.
+        // Each line is one write, so a crash cuts at most the last line.
         self.file.write_all(line.as_bytes())?;
         self.file.flush()?;
         self.last_mac = mac;
@@ -265,7 +265,7 @@ fn put_aside(directory: &Path, path: &Path) -> Result<PathBuf, StateError> {
 }
 
 impl Read {
-    /// The run's id, when it was a run of the file with `file_sha256` to `endpoint`.
+    /// Returns the run's id, when it was a run of the file with `file_sha256` to `endpoint`.
     fn run_id_if_of(&self, file_sha256: &str, endpoint: &str) -> Option<String> {
         match &self.run {
             Entry::Run {
@@ -279,8 +279,8 @@ impl Read {
     }
 }
 
-/// Reads and verifies the state at `path`: every line's MAC in the chain, the first line the
-/// run's.
+/// Reads and verifies the state at `path`: every line's MAC must follow in the chain, and the
+/// first line must be the run's.
 fn read(path: &Path, key: &StateKey) -> Result<Read, StateError> {
     let not_ours = |why| StateError::NotOurs {
         path: path.display().to_string(),
@@ -335,7 +335,7 @@ fn read(path: &Path, key: &StateKey) -> Result<Read, StateError> {
     })
 }
 
-/// The last entry of each request decides: sent again after an outcome, it is pending.
+/// Decides each request by its last entry: a request sent again after an outcome is pending.
 fn settle(
     last: HashMap<String, Option<RowOutcome>>,
 ) -> (HashMap<String, RowOutcome>, HashSet<String>) {
@@ -377,7 +377,7 @@ mod tests {
         state.sent("a").expect("sent again after a passing failure");
         state.sent("b").expect("written");
         drop(state);
-        // A crash in the middle of a line, inside a character.
+        // A crash cuts a line in the middle, inside a character.
         let path = directory.join(FILE_NAME);
         let mut bytes = std::fs::read(&path).expect("read");
         bytes.extend_from_slice(b"{\"done\":{\"requestId\":\"b\",\"outcome\":{\"message\":\"\xc3");
@@ -418,7 +418,7 @@ mod tests {
             .expect("another key");
         assert!(matches!(refused, StateError::NotOurs { .. }), "{refused}");
 
-        // A planted outcome: a line that claims a row succeeded, with no valid MAC.
+        // Someone plants an outcome: a line that claims a row succeeded, with no valid MAC.
         let path = directory.join(FILE_NAME);
         let mut text = std::fs::read_to_string(&path).expect("read");
         text.push_str(r#"{"done":{"requestId":"a","outcome":{"succeeded":true,"action":"added","errorCode":null,"message":"","warnings":[],"conflictOwner":null,"transient":false}},"mac":"00"}"#);
@@ -432,7 +432,7 @@ mod tests {
             "{refused}"
         );
 
-        // The older format (no MACs at all).
+        // The state is in the older format, with no MACs at all.
         std::fs::write(
             &path,
             "{\"run\":{\"fileSha256\":\"abc\",\"operations\":1,\"endpoint\":\"http://x\"}}\n",

@@ -1,7 +1,7 @@
-//! The key that signs a run's state: 32 random bytes in a file of the admin's own, kept in
-//! their configuration directory (not beside the report), created on first use readable by
-//! them alone. Whoever can write the output directory (the folder a CSV was dropped into) cannot
-//! read the key, so cannot write a state this command would take as its own.
+//! Keeps the key that signs a run's state: 32 random bytes in a file of the admin's own, kept
+//! in their configuration directory (not beside the report) and created on first use readable
+//! by them alone. Whoever can write the output directory (the folder a CSV was dropped into)
+//! cannot read the key, so cannot write a state this command would take as its own.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -13,7 +13,8 @@ use crate::files::no_follow;
 
 /// The key file's name in the configuration directory.
 const FILE_NAME: &str = "bulk-state.key";
-/// The key's length in bytes (written as hex): SHA-256's block, HMAC's own key length.
+/// The key's length in bytes (written as hex): SHA-256's block size, which is HMAC's own key
+/// length.
 const KEY_BYTES: usize = 64;
 
 /// The key, loaded.
@@ -25,8 +26,8 @@ impl StateKey {
     ///
     /// # Errors
     ///
-    /// The file is a link, others may read or write it, or it cannot be read or created: what
-    /// is wrong and what to do.
+    /// When the file is a link, others may read or write it, or it cannot be read or created;
+    /// the message says what is wrong and what to do.
     pub fn load_or_create(path: &Path) -> Result<StateKey, String> {
         match std::fs::symlink_metadata(path) {
             Ok(metadata) => {
@@ -46,7 +47,7 @@ impl StateKey {
         StateKey(rand::random())
     }
 
-    /// The MAC of `bytes` after `previous` (the MAC of the line before).
+    /// Computes the MAC of `bytes` after `previous` (the MAC of the line before).
     pub fn sign(&self, previous: &[u8], bytes: &[u8]) -> Vec<u8> {
         self.mac(previous, bytes).finalize().into_bytes().to_vec()
     }
@@ -145,12 +146,12 @@ fn create(path: &Path) -> Result<StateKey, String> {
     Ok(key)
 }
 
-/// Lower-case hex.
+/// Encodes bytes as lower-case hex.
 pub fn hex_encode(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// Bytes from hex; `None` for anything else.
+/// Decodes bytes from hex; `None` for anything else.
 pub fn hex_decode(text: &str) -> Option<Vec<u8>> {
     if !text.len().is_multiple_of(2) || !text.is_ascii() {
         return None;

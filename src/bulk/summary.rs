@@ -1,6 +1,6 @@
-//! The run's summary as `--json` prints it: one object on stdout (the totals, where the files
-//! went, the exit status), for a pipeline or PowerShell's `ConvertFrom-Json`. A contract, like
-//! the report: fields are added, never renamed.
+//! Prints the run's summary for `--json`: one object on stdout (the totals, where the files
+//! went, the exit status), for a pipeline or PowerShell's `ConvertFrom-Json`. It is a contract,
+//! like the report: fields are added, never renamed.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -61,8 +61,8 @@ impl RunSummary {
         }
     }
 
-    /// The summary of a run that read nothing yet: exit 2, nothing counted (as printed when
-    /// the options are refused, with why).
+    /// Starts the summary of a run that read nothing yet: exit 2, nothing counted (as printed
+    /// when the options are refused, with why).
     pub fn refused(file: PathBuf, stopped: Option<String>) -> RunSummary {
         RunSummary {
             command: "bulk",

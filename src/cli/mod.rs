@@ -143,10 +143,10 @@ pub struct CompletionsArgs {
 }
 
 impl Cli {
-    /// The one JSON object a command asked for `--json` prints when its options are refused,
-    /// in the shape that command's summary has (bulk's counts at zero; elsewhere `{command,
-    /// exitStatus: 2, stopped}`); `None` for help, `--version`, or without `--json`. Whether
-    /// `--json` was asked for is clap's own reading of the arguments, errors set aside.
+    /// Makes the one JSON object a command asked for `--json` prints when its options are
+    /// refused, in the shape that command's summary has (bulk's counts at zero; elsewhere
+    /// `{command, exitStatus: 2, stopped}`); `None` for help, `--version`, or without `--json`.
+    /// Whether `--json` was asked for is clap's own reading of the arguments, errors set aside.
     pub fn json_refusal(
         arguments: impl IntoIterator<Item = std::ffi::OsString>,
         error: &clap::Error,
@@ -198,7 +198,8 @@ impl Cli {
     }
 }
 
-/// clap's message, its first paragraph on one line (the usage and the hint left out).
+/// Shortens clap's message to its first paragraph on one line (the usage and the hint left
+/// out).
 fn first_paragraph(error: &clap::Error) -> String {
     let rendered = error.to_string();
     let paragraph = rendered
@@ -211,8 +212,8 @@ fn first_paragraph(error: &clap::Error) -> String {
     paragraph.trim_start_matches("error: ").to_owned()
 }
 
-/// The summary `command` prints with `--json` when its options were refused for `stopped`,
-/// with what clap could read of them (`found`).
+/// Makes the summary `command` prints with `--json` when its options were refused for
+/// `stopped`, with what clap could read of them (`found`).
 fn refused_summary(command: &str, found: &clap::ArgMatches, stopped: String) -> String {
     let path = |name: &str| {
         found

@@ -1,8 +1,8 @@
-//! The `readiness` command's options (clap derive): where the files go, the per-user read,
-//! what the clean-up includes, `--json`; `--endpoint` to download the Function App's latest
-//! scan instead (with the function key and audience every tool uses). [`command`] runs it: it
-//! builds the process from the handler's whole configuration, so it sits here on top, with
-//! the command line, rather than in `readiness` below `config`.
+//! Defines the `readiness` command's options (clap derive): where the files go, the per-user
+//! read, what the clean-up includes, `--json`, and `--endpoint` to download the Function App's
+//! latest scan instead (with the function key and audience every tool uses). [`command`] runs
+//! it: it builds the process from the handler's whole configuration, so it sits here on top,
+//! with the command line, rather than in `readiness` below `config`.
 
 pub mod command;
 

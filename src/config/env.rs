@@ -1,5 +1,5 @@
-//! Reading settings from a lookup function: every value checked against its bounds, every
-//! problem collected (not only the first), each naming its variable.
+//! Reads settings from a lookup function: every value is checked against its bounds, and every
+//! problem is collected (not only the first), each naming its variable.
 
 use std::time::Duration;
 
@@ -59,7 +59,7 @@ impl Env<'_> {
         Duration::from_secs_f64(value)
     }
 
-    /// A line of text for the notification: bounded, without control characters.
+    /// Reads a line of text for the notification: bounded, without control characters.
     pub(super) fn text(&self, name: &str) -> Option<String> {
         let value = self.get(name)?.trim().to_owned();
         if value.chars().count() > 256 || value.chars().any(char::is_control) {
@@ -69,7 +69,7 @@ impl Env<'_> {
         Some(value)
     }
 
-    /// One of `allowed` (lowercase), matched without case; `default` when unset.
+    /// Reads one of `allowed` (lowercase), matched without case; `default` when unset.
     pub(super) fn choice(
         &self,
         name: &str,
@@ -92,7 +92,7 @@ impl Env<'_> {
         }
     }
 
-    /// One object id (a GUID), lowercase.
+    /// Reads one object id (a GUID), lowercased.
     pub(super) fn id(&self, name: &str) -> Option<String> {
         let value = self.get(name)?;
         match uuid::Uuid::parse_str(value.trim()) {
@@ -104,7 +104,7 @@ impl Env<'_> {
         }
     }
 
-    /// A comma-separated list of object ids (or application ids), lowercase.
+    /// Reads a comma-separated list of object ids (or application ids), lowercased.
     pub(super) fn id_list(&self, name: &str) -> Vec<String> {
         let Some(value) = self.get(name) else {
             return Vec::new();

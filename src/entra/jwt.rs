@@ -1,8 +1,8 @@
-//! An Entra access token checked without IO: the compact JWS read, its RS256 signature verified
-//! with one of the tenant's published keys, and its claims (issuer, tenant, audience, validity
-//! at a given moment) held against what this deployment accepts. The claims then become a
-//! [`Principal`], as App Service authentication hands an HTTP caller's over, so that one reader
-//! (`caller`) decides who called either way.
+//! Checks an Entra access token without IO: it reads the compact JWS, verifies its RS256
+//! signature with one of the tenant's published keys, and holds its claims (issuer, tenant,
+//! audience, validity at a given moment) against what this deployment accepts. The claims then
+//! become a [`Principal`], as App Service authentication hands an HTTP caller's over, so that
+//! one reader (`caller`) decides who called either way.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -95,8 +95,8 @@ pub fn read(token: &str) -> Result<Unverified<'_>, Refusal> {
         }
     };
     let header_fields = object(header, "the header is not base64url JSON")?;
-    // Only RS256: a token that names another algorithm (`none`, HS256 with the public key as
-    // the secret) is refused before any key is looked at.
+    // Only RS256 is accepted: a token that names another algorithm (`none`, HS256 with the
+    // public key as the secret) is refused before any key is looked at.
     match header_fields.get("alg").and_then(Value::as_str) {
         Some("RS256") => {}
         Some(other) => return Err(Refusal::Algorithm(printable(other))),
@@ -121,7 +121,7 @@ pub fn read(token: &str) -> Result<Unverified<'_>, Refusal> {
 
 impl Unverified<'_> {
     /// Verifies the signature with `key` and the claims against `expected` at `at` (the
-    /// message's insertion time); the principal the claims describe.
+    /// message's insertion time), and returns the principal the claims describe.
     ///
     /// # Errors
     ///
@@ -148,7 +148,7 @@ impl Unverified<'_> {
     }
 }
 
-/// Issuer, tenant, audience and lifetime, in that order.
+/// Checks the issuer, tenant, audience and lifetime, in that order.
 fn check_claims(
     claims: &Map<String, Value>,
     expected: &Expected,
@@ -191,7 +191,8 @@ fn check_claims(
     Ok(())
 }
 
-/// The claims as the host hands an identity's over: one entry per value, lists flattened.
+/// Turns the claims into a principal as the host hands an identity's over: one entry per
+/// value, lists flattened.
 fn principal(claims: &Map<String, Value>) -> Principal {
     let mut flat = Vec::new();
     for (name, value) in claims {
@@ -213,7 +214,7 @@ fn principal(claims: &Map<String, Value>) -> Principal {
     }
 }
 
-/// A value from a token fit for a log line: bounded, printable ASCII only.
+/// Makes a value from a token fit for a log line: bounded, printable ASCII only.
 fn printable(value: &str) -> String {
     value
         .chars()

@@ -1,5 +1,6 @@
-//! The tenant's published signing keys: the OpenID configuration's `jwks_uri` read and its RSA
-//! keys kept, as App Service authentication keeps them. Pure: the fetching is the parent's.
+//! Reads the tenant's published signing keys: the OpenID configuration's `jwks_uri`, and the
+//! RSA keys it lists, kept as App Service authentication keeps them. Pure: the fetching is the
+//! parent's.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,8 +12,8 @@ use super::jwt::PublicKey;
 /// The most keys kept from one JWKS (Entra publishes a handful).
 const MAX_KEYS: usize = 64;
 
-/// `jwks_uri` from an OpenID configuration document, when it is on the authority's own origin
-/// (a document that sends us elsewhere for keys is not trusted).
+/// Reads `jwks_uri` from an OpenID configuration document, when it is on the authority's own
+/// origin (a document that sends us elsewhere for keys is not trusted).
 ///
 /// # Errors
 ///
@@ -32,7 +33,8 @@ pub fn jwks_uri(document: &Value, authority: &Url) -> Result<Url, String> {
     Ok(uri)
 }
 
-/// The RSA signature keys of a JWKS document (`use` `sig` or unstated); others are skipped.
+/// Reads the RSA signature keys of a JWKS document (`use` `sig` or unstated); others are
+/// skipped.
 ///
 /// # Errors
 ///

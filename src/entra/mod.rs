@@ -1,4 +1,4 @@
-//! Microsoft Entra access tokens that queue messages carry (`CallerToken`), checked as App
+//! Checks the Microsoft Entra access tokens that queue messages carry (`CallerToken`) as App
 //! Service authentication checks an HTTP caller's bearer token: the RS256 signature against the
 //! keys the tenant publishes (its OpenID configuration's `jwks_uri`, fetched once, kept, fetched
 //! again for a key it does not know yet), the issuer, the tenant, the audience (the API), and
@@ -167,7 +167,7 @@ struct Keys {
 #[derive(Default)]
 struct UnknownKids {
     tried: Vec<String>,
-    /// When the first of them was tried (`None`: none yet in this window).
+    /// When the first of them was tried (`None` when none was yet in this window).
     since: Option<Instant>,
 }
 
@@ -205,7 +205,7 @@ impl TokenChecker {
         &self.settings
     }
 
-    /// The principal `token` proves, as of `inserted` (the message's insertion time).
+    /// Returns the principal `token` proves, as of `inserted` (the message's insertion time).
     ///
     /// # Errors
     ///
@@ -222,8 +222,8 @@ impl TokenChecker {
         Ok(unverified.verify(&key, expected, inserted)?)
     }
 
-    /// The published key `kid`, reading the keys when they are old, or when a key id not
-    /// tried before is unknown. One reading at a time; the others wait for it.
+    /// Returns the published key `kid`, reading the keys when they are old, or when a key id
+    /// not tried before is unknown. Only one reading runs at a time; the others wait for it.
     async fn key(&self, kid: &str) -> Result<PublicKey, TokenFailure> {
         let mut keys = self.keys.lock().await;
         let stale = keys

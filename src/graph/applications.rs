@@ -1,7 +1,7 @@
-//! Applications, as the protection of privileged accounts reads them: which Graph application
-//! permissions service principals hold, service principals by id, and the owners of service
-//! principals and of app registrations (an owner can add a credential and act as the
-//! application). Read only; `Application.Read.All` covers every call here.
+//! Reads applications as the protection of privileged accounts needs them: which Graph
+//! application permissions service principals hold, service principals by id, and the owners of
+//! service principals and of app registrations (an owner can add a credential and act as the
+//! application). Every call here only reads, and `Application.Read.All` covers them all.
 
 use super::send::decode;
 use super::{GraphClient, GraphError, GraphOperation, wire};
@@ -39,8 +39,9 @@ pub struct Owner {
 }
 
 impl GraphClient {
-    /// Every Graph application permission granted to a service principal in the tenant:
-    /// Graph's service principal with its app roles, then its `appRoleAssignedTo`, paged.
+    /// Lists every Graph application permission granted to a service principal in the tenant:
+    /// it reads Graph's service principal with its app roles, then its `appRoleAssignedTo`,
+    /// page by page.
     ///
     /// # Errors
     ///
@@ -88,8 +89,8 @@ impl GraphClient {
             .collect())
     }
 
-    /// The service principals among `ids` (others are not service principals): `GET
-    /// /servicePrincipals?$filter=id in (…)` per 15 ids, concurrently.
+    /// Finds the service principals among `ids` (the others are not service principals) with
+    /// `GET /servicePrincipals?$filter=id in (…)` for 15 ids at a time, concurrently.
     ///
     /// # Errors
     ///
@@ -120,8 +121,9 @@ impl GraphClient {
         Ok(found)
     }
 
-    /// The service principals among the members of `group_id` (a role-assignable group's
-    /// service principals hold its roles): `GET /groups/{id}/members/microsoft.graph.servicePrincipal`.
+    /// Lists the service principals among the members of `group_id`, because a role-assignable
+    /// group's service principals hold its roles: `GET
+    /// /groups/{id}/members/microsoft.graph.servicePrincipal`.
     ///
     /// # Errors
     ///
@@ -140,7 +142,7 @@ impl GraphClient {
         self.ids(GraphOperation::ReadGroupMembers, url).await
     }
 
-    /// The owners of the service principal `id` (the enterprise application).
+    /// Lists the owners of the service principal `id` (the enterprise application).
     ///
     /// # Errors
     ///
@@ -151,7 +153,8 @@ impl GraphClient {
         self.owners(url).await
     }
 
-    /// The owners of the app registration of `app_id`: `GET /applications(appId='…')/owners`.
+    /// Lists the owners of the app registration of `app_id`: `GET
+    /// /applications(appId='…')/owners`.
     ///
     /// # Errors
     ///

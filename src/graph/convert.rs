@@ -1,6 +1,6 @@
-//! Graph's JSON into the domain's types: users, phone methods, method kinds, sign-in states.
-//! Everything Graph writes as free text is kept without control characters and bounded here,
-//! once: an evolvable enum may bring a value we do not know, never one of 60 KB.
+//! Converts Graph's JSON into the domain's types: users, phone methods, method kinds, sign-in
+//! states. Everything Graph writes as free text loses its control characters and is bounded
+//! here, once: an evolvable enum may bring a value we do not know, but never one of 60 KB.
 
 use super::wire;
 use crate::methods::MethodKind;
@@ -33,14 +33,14 @@ const MAX_NAME_CHARS: usize = 256;
 /// The longest word (an enum value, a kind, a code) kept from Graph.
 const MAX_WORD_CHARS: usize = 64;
 
-/// A name as Graph gave it, without control characters and bounded: Graph's data, kept for the
-/// result (whatever reaches a log line is masked there too).
+/// Keeps a name as Graph gave it, without control characters and bounded. It is Graph's data,
+/// kept for the result; whatever reaches a log line is masked there too.
 pub(super) fn name(text: &str) -> String {
     bounded(text, MAX_NAME_CHARS)
 }
 
-/// An enum value or code Graph gave, bounded: an evolvable enum may bring a value we do not
-/// know, never one of 60 KB.
+/// Keeps an enum value or code Graph gave, bounded: an evolvable enum may bring a value we do
+/// not know, but never one of 60 KB.
 fn word(text: &str) -> String {
     bounded(text, MAX_WORD_CHARS)
 }
@@ -61,7 +61,7 @@ pub(super) fn phone_method(method: wire::PhoneMethod) -> Option<PhoneMethod> {
     })
 }
 
-/// A method's kind from its `@odata.type` without the namespace.
+/// Reads a method's kind from its `@odata.type`, without the namespace.
 pub(super) fn method_kind(kind: String) -> MethodKind {
     let known = [
         (

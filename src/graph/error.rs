@@ -35,8 +35,9 @@ pub enum GraphErrorKind {
         message: String,
         rejection: Rejection,
     },
-    /// Throttled or unavailable after our retries, or an answer we never got. A write may or
-    /// may not have happened (unless `throttled`: a throttled request was not carried out).
+    /// Graph throttled us or was unavailable after our retries, or its answer never came. A
+    /// write may or may not have happened, unless `throttled`: Graph did not carry out a
+    /// throttled request.
     #[error("Graph is throttling or unavailable ({detail})")]
     Unavailable {
         retry_after: Option<Duration>,
@@ -129,7 +130,7 @@ pub enum GraphOperation {
     ReadApplicationOwners,
     ReadGroupMembers,
     ReadGroupUsers,
-    /// Not Graph: ARM, for who controls the app's Azure resources.
+    /// This call goes to ARM, not Graph: it reads who controls the app's Azure resources.
     ReadAzureRoleAssignments,
     ReadAzureRoleEligibilities,
     ReadAzureRoleDefinitions,
@@ -195,8 +196,8 @@ impl GraphOperation {
     pub fn permission(self) -> &'static str {
         match self {
             GraphOperation::ReadUser | GraphOperation::ListUsers => "User.Read.All",
-            // The phone-only permission: the broader one for every method would also let the app
-            // create a Temporary Access Pass or delete any user's Authenticator.
+            // The phone-only permission is enough; the broader one for every method would also
+            // let the app create a Temporary Access Pass or delete any user's Authenticator.
             GraphOperation::ReadPhoneMethods
             | GraphOperation::Batch
             | GraphOperation::AddPhoneMethod
@@ -204,7 +205,7 @@ impl GraphOperation {
             | GraphOperation::RemovePhoneMethod
             | GraphOperation::EnableSmsSignIn
             | GraphOperation::DisableSmsSignIn => "UserAuthMethod-Phone.ReadWrite.All",
-            // Every method, to see the whole MFA picture: reading is enough.
+            // Reading every method shows the whole MFA picture, and reading is all we need.
             GraphOperation::ReadMethods => "UserAuthenticationMethod.Read.All",
             GraphOperation::ReadRegistrationReport => {
                 "AuditLog.Read.All (and an Entra ID P1 or P2 licence)"

@@ -1,5 +1,5 @@
-//! Reading many users at once: `$batch` (whose items are classified like direct answers) and
-//! the paged lists the owner search takes its candidates from.
+//! Reads many users at once: with `$batch` (whose items are classified like direct answers),
+//! and through the paged lists the owner search takes its candidates from.
 
 use std::time::SystemTime;
 

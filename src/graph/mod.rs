@@ -3,8 +3,8 @@
 //!
 //! Every request carries a bearer token from the process's one credential and a
 //! `client-request-id`; the token is attached only to URLs on the configured Graph endpoint.
-//! [`send`] carries one request to its end (retries, classification); [`error`] is what a
-//! failure means; [`wire`] is Graph's JSON; [`retry`] the retry arithmetic. The calls here
+//! [`send`] carries one request to its end (retries, classification); [`error`] says what a
+//! failure means; [`wire`] holds Graph's JSON; [`retry`] does the retry arithmetic. The calls here
 //! convert Graph's JSON into the product's types ([`DirectoryUser`], [`PhoneMethod`]) and
 //! never hand Graph's text to anyone to match on.
 
@@ -25,6 +25,7 @@ use azure_core::credentials::TokenCredential;
 use reqwest::{Method, Url};
 
 use self::send::{Idempotence, decode, malformed};
+use crate::claim::WriteWindow;
 use crate::methods::AuthenticationMethods;
 use crate::phone::{PhoneMethod, PhoneNumber, PhoneType};
 use crate::user::{DirectoryUser, UserRef};
@@ -40,7 +41,6 @@ pub use self::readiness::{
 };
 pub use self::retry::{RetrySettings, parse_retry_after};
 pub use self::roles::{PrincipalKind, PrivilegedRole, RoleHolder};
-pub use self::send::WriteWindow;
 pub use self::token::TokenSource;
 
 /// The Graph client. Cheap to share behind an `Arc`; its connection pool and the credential's
@@ -157,13 +157,13 @@ impl GraphClient {
     ///
     /// # Errors
     ///
-    /// No token could be had (the reason, one line).
+    /// When no token could be had; the error gives the reason in one line.
     pub async fn granted_roles(&self) -> Result<Option<Vec<String>>, String> {
         let token = self.tokens.get().await?;
         Ok(token::roles_in(token.token.secret()))
     }
 
-    /// `GET /users/{user}?$select=…`
+    /// Reads the user: `GET /users/{user}?$select=…`.
     ///
     /// # Errors
     ///
@@ -178,8 +178,8 @@ impl GraphClient {
         Ok(user.into())
     }
 
-    /// `GET /users/{user}/authentication/phoneMethods`, unfiltered: Graph does not document
-    /// `$filter` here, so we filter by type ourselves.
+    /// Reads the user's phone methods with `GET /users/{user}/authentication/phoneMethods`,
+    /// unfiltered: Graph does not document `$filter` here, so we filter by type ourselves.
     ///
     /// # Errors
     ///
@@ -194,9 +194,9 @@ impl GraphClient {
         Ok(page.value.into_iter().filter_map(phone_method).collect())
     }
 
-    /// `GET /users/{user}/authentication/methods`: every method, phones included (their entries
-    /// carry the phone fields; `smsSignInState` too, as the docs' tutorial shows it, or
-    /// `None` where Graph leaves it out).
+    /// Reads every method of the user, phones included, with `GET
+    /// /users/{user}/authentication/methods`. Phone entries carry the phone fields, and
+    /// `smsSignInState` too as the docs' tutorial shows it (`None` where Graph leaves it out).
     ///
     /// # Errors
     ///
@@ -229,7 +229,7 @@ impl GraphClient {
         Ok(all)
     }
 
-    /// The user and every authentication method in one round trip of latency, as two
+    /// Reads the user and every authentication method in one round trip of latency, as two
     /// concurrent GETs.
     pub async fn user_and_methods(
         &self,
@@ -241,7 +241,8 @@ impl GraphClient {
         tokio::join!(self.user(user), self.authentication_methods(user))
     }
 
-    /// The user and their phone methods in one round trip of latency, as two concurrent GETs.
+    /// Reads the user and their phone methods in one round trip of latency, as two concurrent
+    /// GETs.
     pub async fn user_and_phone_methods(
         &self,
         user: &UserRef,
@@ -252,7 +253,8 @@ impl GraphClient {
         tokio::join!(self.user(user), self.phone_methods(user))
     }
 
-    /// `POST /users/{id}/authentication/phoneMethods`; returns the method Graph created.
+    /// Adds a phone method with `POST /users/{id}/authentication/phoneMethods` and returns the
+    /// method Graph created.
     ///
     /// # Errors
     ///
@@ -289,7 +291,8 @@ impl GraphClient {
         Ok(phone_method(method))
     }
 
-    /// `PATCH /users/{id}/authentication/phoneMethods/{fixed id of the type}`.
+    /// Changes the number of the user's phone method of a type: `PATCH
+    /// /users/{id}/authentication/phoneMethods/{fixed id of the type}`.
     ///
     /// # Errors
     ///
@@ -324,7 +327,8 @@ impl GraphClient {
         Ok(())
     }
 
-    /// `DELETE /users/{id}/authentication/phoneMethods/{fixed id of the type}`.
+    /// Removes the user's phone method of a type: `DELETE
+    /// /users/{id}/authentication/phoneMethods/{fixed id of the type}`.
     ///
     /// # Errors
     ///
@@ -340,8 +344,8 @@ impl GraphClient {
             user_id,
             &["authentication", "phoneMethods", phone_type.method_id()],
         );
-        // Not repeated blindly: had the first DELETE taken effect and someone set a new number
-        // meanwhile, a repeat would remove that one. The runbook reads back instead.
+        // The DELETE is not repeated blindly: had the first one taken effect and someone set a
+        // new number meanwhile, a repeat would remove that one. The runbook reads back instead.
         self.send_within(
             operation,
             Method::DELETE,
@@ -354,7 +358,8 @@ impl GraphClient {
         Ok(())
     }
 
-    /// `POST …/phoneMethods/{mobile id}/enableSmsSignIn` or `…/disableSmsSignIn`.
+    /// Turns SMS sign-in on or off: `POST …/phoneMethods/{mobile id}/enableSmsSignIn` or
+    /// `…/disableSmsSignIn`.
     ///
     /// # Errors
     ///
@@ -392,7 +397,7 @@ impl GraphClient {
         Ok(())
     }
 
-    /// `GET /organization?$select=displayName`: the tenant's name, for the notification.
+    /// Reads the tenant's name for the notification: `GET /organization?$select=displayName`.
     ///
     /// # Errors
     ///
@@ -414,12 +419,14 @@ impl GraphClient {
             .filter(|name| !name.trim().is_empty()))
     }
 
-    /// `POST /users/{sender}/sendMail`, saved to the sender's Sent Items as the service desk's
-    /// record. Graph answers 202: accepted, delivered later.
+    /// Sends a mail as `sender` (`POST /users/{sender}/sendMail`), saved to the sender's Sent
+    /// Items as the service desk's record. Graph answers 202: it accepted the mail and delivers
+    /// it later.
     ///
     /// # Errors
     ///
-    /// A [`GraphError`]. Repeated only after a 429, so a lost answer never sends twice.
+    /// A [`GraphError`]. The request is repeated only after a 429, so a lost answer never
+    /// sends the mail twice.
     pub async fn send_mail(&self, sender: &UserRef, mail: &OutgoingMail) -> Result<(), GraphError> {
         let operation = GraphOperation::SendMail;
         let url = self.user_url(sender, &["sendMail"]);
@@ -453,7 +460,8 @@ impl GraphClient {
         self.user_url(user, &["authentication", "phoneMethods"])
     }
 
-    /// `/users/{user}?$select=` the fields every read of a user asks for.
+    /// The URL that reads a user with the fields every read of a user asks for
+    /// (`/users/{user}?$select=…`).
     pub fn user_read_url(&self, user: &UserRef) -> Url {
         let mut url = self.user_url(user, &[]);
         url.query_pairs_mut().append_pair("$select", USER_FIELDS);
@@ -480,7 +488,7 @@ impl GraphClient {
         Ok(Some(url))
     }
 
-    /// `{root}/{segments}`, each segment encoded.
+    /// Builds `{root}/{segments}`, encoding each segment.
     fn user_free_url(&self, segments: &[&str]) -> Url {
         let mut url = self.root.clone();
         if let Ok(mut path) = url.path_segments_mut() {
@@ -490,7 +498,7 @@ impl GraphClient {
         url
     }
 
-    /// `{endpoint}/beta/{segments}`: for what Graph offers only in beta.
+    /// Builds `{endpoint}/beta/{segments}`, for what Graph offers only in beta.
     fn beta_url(&self, segments: &[&str]) -> Url {
         let mut url = self.root.clone();
         if let Ok(mut path) = url.path_segments_mut() {

@@ -1,9 +1,9 @@
-//! What the readiness scan reads: the registration details report's rows (with their free-text
-//! `methodsRegistered` turned into `retirement::Method`s, unknown names kept), the whole
-//! authentication methods policy (every configuration the classification needs, with the
-//! telecom provider settings of SMS and voice, as `retirement::MethodsPolicy`), the users of a targeted group
-//! (transitively), the guests and whether each is external, and for `--per-user` the users
-//! and each one's methods in `$batch`.
+//! Reads what the readiness scan needs from Graph: the registration details report's rows
+//! (their free-text `methodsRegistered` turned into `retirement::Method`s, unknown names kept),
+//! the whole authentication methods policy (every configuration the classification needs, with
+//! the telecom provider settings of SMS and voice, as `retirement::MethodsPolicy`), the users
+//! of a targeted group (transitively), the guests and whether each is external, and for
+//! `--per-user` the users and each one's methods in `$batch`.
 
 use std::collections::HashMap;
 
@@ -142,7 +142,7 @@ const CONFIGURATIONS: [(&str, Configuration); 5] = [
     ("X509Certificate", Configuration::X509Certificate),
 ];
 
-/// The most pages any list is read to: 100,000,000 users at 999 a page would be fewer.
+/// The most pages any list is read to; 100,000,000 users at 999 a page would need fewer.
 const MAX_PAGES: usize = 200_000;
 
 impl GraphClient {
@@ -213,7 +213,8 @@ impl GraphClient {
     ///
     /// # Errors
     ///
-    /// A [`GraphError`] of SMS's or voice's configuration, or of another other than not found.
+    /// A [`GraphError`] from reading SMS's or voice's configuration, or from reading another
+    /// configuration unless Graph says it is not found.
     pub async fn readiness_policy(&self) -> Result<MethodsPolicy, GraphError> {
         let (sms, voice) = tokio::join!(self.configuration("Sms"), self.configuration("Voice"));
         let (Some(sms), Some(voice)) = (sms?, voice?) else {
@@ -356,7 +357,7 @@ impl GraphClient {
         Ok(AccountPage { accounts, next })
     }
 
-    /// Every page of a list of users, for the guests: at most [`MAX_PAGES`].
+    /// Reads every page of a list of users, for the guests, up to [`MAX_PAGES`] pages.
     ///
     /// # Errors
     ///
@@ -376,8 +377,8 @@ impl GraphClient {
         Ok(all)
     }
 
-    /// Every method of up to 20 users in one `$batch`, each user's answer classified like a
-    /// direct read; users the answer leaves out are missing.
+    /// Reads every method of up to 20 users in one `$batch`, each user's answer classified like
+    /// a direct read; users the answer leaves out are missing from the result.
     ///
     /// # Errors
     ///

@@ -1,7 +1,7 @@
-//! Who holds which directory role, who is in which group, and the Authentication methods
-//! policy: the tenant-wide reads the protection of privileged accounts and the policy checks
-//! are built from. Role definitions come from `/beta` (only there do they say
-//! `isPrivileged`); everything else from v1.0.
+//! Reads who holds which directory role, who is in which group, and the Authentication methods
+//! policy: the tenant-wide reads that the protection of privileged accounts and the policy
+//! checks are built from. Role definitions come from `/beta`, because only there do they say
+//! `isPrivileged`; everything else comes from v1.0.
 
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
@@ -67,7 +67,7 @@ impl GraphClient {
             .collect())
     }
 
-    /// Every active directory role assignment, with its principal.
+    /// Lists every active directory role assignment, with its principal.
     ///
     /// # Errors
     ///
@@ -77,8 +77,8 @@ impl GraphClient {
             .await
     }
 
-    /// Every PIM eligibility for a directory role, with its principal. Without an Entra ID P2
-    /// licence Graph refuses it with a licence denial: the tenant has no PIM.
+    /// Lists every PIM eligibility for a directory role, with its principal. Without an Entra
+    /// ID P2 licence Graph refuses it with a licence denial: the tenant has no PIM.
     ///
     /// # Errors
     ///
@@ -91,8 +91,8 @@ impl GraphClient {
         .await
     }
 
-    /// `POST /users/{user}/checkMemberGroups`: which of `group_ids` (at most 20) the user is
-    /// a member of, directly or through nested groups.
+    /// Checks which of `group_ids` (at most 20) the user is a member of, directly or through
+    /// nested groups: `POST /users/{user}/checkMemberGroups`.
     ///
     /// # Errors
     ///
@@ -114,8 +114,8 @@ impl GraphClient {
         Ok(ids.value)
     }
 
-    /// Who is eligible through PIM for Groups for membership or ownership of `group_id` (an
-    /// owner can make themselves a member): `GET /identityGovernance/privilegedAccess/group/
+    /// Lists who is eligible through PIM for Groups for membership or ownership of `group_id`
+    /// (an owner can make themselves a member): `GET /identityGovernance/privilegedAccess/group/
     /// eligibilityScheduleInstances?$filter=groupId eq '…'` (the list requires the filter).
     /// Without an Entra ID P2 licence Graph refuses it with a licence denial.
     ///
@@ -144,7 +144,7 @@ impl GraphClient {
             .collect())
     }
 
-    /// The owners of `group_id` (an owner can add members, themselves included): `GET
+    /// Lists the owners of `group_id` (an owner can add members, themselves included): `GET
     /// /groups/{id}/owners`.
     ///
     /// # Errors
@@ -156,9 +156,9 @@ impl GraphClient {
         self.ids(GraphOperation::ReadGroupOwners, url).await
     }
 
-    /// Which of `ids` are groups: `GET /groups?$filter=id in (…)` per 15 ids, concurrently.
-    /// For role holders whose kind Graph did not say (no `$expand=principal`): only groups may
-    /// be asked of `checkMemberGroups`.
+    /// Finds which of `ids` are groups with `GET /groups?$filter=id in (…)` for 15 ids at a
+    /// time, concurrently. It serves role holders whose kind Graph did not say (no
+    /// `$expand=principal`), because only groups may be asked of `checkMemberGroups`.
     ///
     /// # Errors
     ///
@@ -176,8 +176,9 @@ impl GraphClient {
             .collect())
     }
 
-    /// The objects of `collection` among `ids`: `GET /{collection}?$filter=id in (…)&$select=…`
-    /// per 15 ids (the most Graph takes in one `in`), concurrently.
+    /// Finds the objects of `collection` among `ids` with `GET
+    /// /{collection}?$filter=id in (…)&$select=…` for 15 ids at a time (the most Graph takes in
+    /// one `in`), concurrently.
     ///
     /// # Errors
     ///
@@ -293,8 +294,9 @@ impl GraphClient {
 }
 
 impl GraphClient {
-    /// `GET /policies/authenticationMethodsPolicy/authenticationMethodConfigurations/sms` and
-    /// `/voice`, concurrently.
+    /// Reads the SMS and voice configurations concurrently: `GET
+    /// /policies/authenticationMethodsPolicy/authenticationMethodConfigurations/sms` and
+    /// `/voice`.
     ///
     /// # Errors
     ///
@@ -319,8 +321,8 @@ impl GraphClient {
         })
     }
 
-    /// Which of `group_ids` (any number) the user is in: `checkMemberGroups` per 20,
-    /// concurrently.
+    /// Checks which of `group_ids` (any number) the user is in, with one `checkMemberGroups`
+    /// per 20 groups, concurrently.
     ///
     /// # Errors
     ///
@@ -358,14 +360,14 @@ impl GraphClient {
     }
 }
 
-/// Ids per `$filter=id in (…)` (kept within the limit Graph documents for `in` on directory
-/// objects).
+/// How many ids go in one `$filter=id in (…)`, within the limit Graph documents for `in` on
+/// directory objects.
 const IDS_PER_FILTER: usize = 15;
 
-/// Group ids per `checkMemberGroups` (Graph's limit).
+/// How many group ids go in one `checkMemberGroups` (Graph's limit).
 const GROUPS_PER_CHECK: usize = 20;
 
-/// A configuration's state and targets as a [`ChannelPolicy`].
+/// Converts a configuration's state and targets into a [`ChannelPolicy`].
 pub(super) fn channel_of(
     state: Option<&str>,
     include: &[wire::MethodTarget],

@@ -6,8 +6,7 @@
 //! a POST or DELETE whose outcome is unknown goes back to the caller, who reads and decides
 //! again. The token is attached only to URLs on the configured Graph origin.
 
-use std::sync::atomic::Ordering::SeqCst;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, Url};
@@ -16,6 +15,7 @@ use serde::de::DeserializeOwned;
 use super::error::{Denial, GraphError, GraphErrorKind, GraphOperation, Rejection};
 use super::retry::{self, parse_retry_after};
 use super::{GraphClient, wire};
+use crate::claim::WriteWindow;
 use crate::phone::printable;
 
 /// How a request may be retried.
@@ -25,26 +25,6 @@ pub(super) enum Idempotence {
     Safe,
     /// POST and DELETE: repeat only when Graph surely did not act (429, or never sent).
     Unsafe,
-}
-
-/// When a write may still be attempted, and how long one attempt may take: a write under a
-/// user's lease sends no attempt (a retry included) once the lease could lapse before Graph
-/// has applied it. `doubt` is the lease's: set when an attempt goes out, and cleared only by a
-/// definite answer when no attempt before it (of this write or an earlier one) went
-/// unanswered, so that an attempt abandoned, cancelled or answered 5xx leaves it set.
-/// `start_by` is on the monotonic clock, not tokio's: the lease lapses on the storage
-/// service's real time, which a paused clock in a test does not stop.
-#[derive(Clone, Debug)]
-pub struct WriteWindow {
-    pub start_by: Instant,
-    pub attempt_timeout: Duration,
-    pub doubt: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl WriteWindow {
-    fn passed(&self) -> bool {
-        Instant::now() > self.start_by
-    }
 }
 
 /// The body of a 2xx answer.
@@ -90,7 +70,7 @@ impl GraphClient {
         let attempt_timeout = window
             .as_ref()
             .map_or(self.retry.attempt_timeout, |window| {
-                window.attempt_timeout.min(self.retry.attempt_timeout)
+                window.attempt_timeout().min(self.retry.attempt_timeout)
             });
         let mut doubt = Doubt::new(window.as_ref());
         let mut every_attempt_throttled = true;
@@ -170,7 +150,7 @@ struct Doubt<'w> {
 
 impl<'w> Doubt<'w> {
     fn new(window: Option<&'w WriteWindow>) -> Self {
-        let uncertain = window.is_some_and(|window| window.doubt.load(SeqCst));
+        let uncertain = window.is_some_and(WriteWindow::in_doubt);
         Self { window, uncertain }
     }
 
@@ -186,7 +166,7 @@ impl<'w> Doubt<'w> {
     fn sending(&self) -> Result<(), ()> {
         self.in_time()?;
         if let Some(window) = self.window {
-            window.doubt.store(true, SeqCst);
+            window.attempt_sent();
         }
         Ok(())
     }
@@ -199,7 +179,7 @@ impl<'w> Doubt<'w> {
         if let Some(window) = self.window
             && !self.uncertain
         {
-            window.doubt.store(false, SeqCst);
+            window.outcome_known();
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Bearer tokens (for Graph, and for ARM's audience for the protection check): from the
+//! Gets bearer tokens (for Graph, and for ARM's audience for the protection check) from the
 //! process's one credential, within a bounded wait.
 //!
 //! azure_identity refreshes a token five minutes before it expires, under a lock every caller
@@ -40,7 +40,7 @@ impl TokenSource {
         &self.scope
     }
 
-    /// A token, or why none could be had (one line, no secret).
+    /// Returns a token, or why none could be had (in one line, with no secret).
     pub async fn get(&self) -> Result<AccessToken, String> {
         let fetched = tokio::time::timeout(
             self.wait,
@@ -87,9 +87,10 @@ fn first_line(text: &str) -> String {
         .collect()
 }
 
-/// The application permissions (`roles`) a Graph access token grants, read from its payload
-/// (the token's own claims: no signature is checked, Graph checks it). `None` when the token
-/// is not a JWT or its payload cannot be read; an empty list when it grants none.
+/// Reads the application permissions (`roles`) a Graph access token grants from its payload.
+/// These are the token's own claims: no signature is checked here, because Graph checks it.
+/// `None` when the token is not a JWT or its payload cannot be read; an empty list when it
+/// grants none.
 pub fn roles_in(token: &str) -> Option<Vec<String>> {
     use base64::Engine;
     let payload = token.split('.').nth(1)?;

@@ -1,6 +1,6 @@
-//! The notification mail's words: composing the subject and HTML body from the facts of a
-//! change ([`compose`]), filling fixed texts in one pass, escaping every inserted value. Pure:
-//! no IO, nothing here knows how the mail is sent.
+//! Writes the notification mail's words: it composes the subject and HTML body from the facts
+//! of a change ([`compose`]), filling fixed texts in one pass and escaping every inserted
+//! value. Pure: no IO, and nothing here knows how the mail is sent.
 
 use std::fmt::Write as _;
 
@@ -25,7 +25,7 @@ pub enum Change {
 }
 
 impl Change {
-    /// The change a report's action announces, if any.
+    /// Reads the change a report's action announces, if any.
     pub fn of(action: Action) -> Option<Change> {
         match action {
             Action::Added => Some(Change::Added),
@@ -48,8 +48,8 @@ pub struct Facts<'a> {
     pub service_desk: &'a ServiceDesk,
 }
 
-/// The subject and HTML body of the mail. Every value that comes from the directory or the
-/// configuration is HTML-escaped; the number appears only masked.
+/// Composes the subject and HTML body of the mail. Every value that comes from the directory or
+/// the configuration is HTML-escaped; the number appears only masked.
 pub fn compose(facts: &Facts<'_>) -> (String, String) {
     let words = Words::of(facts.language);
     let phone = match facts.phone_type {

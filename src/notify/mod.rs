@@ -1,6 +1,6 @@
-//! The notification e-mail the runbook's `NotifyUser` sends: after the phone method changed,
-//! tell the user, in English or German, from a service mailbox, with the service desk to
-//! contact if they did not expect it.
+//! Sends the notification e-mail the runbook's `NotifyUser` asks for: after the phone method
+//! changed, it tells the user, in English or German, from a service mailbox, with the service
+//! desk to contact if they did not expect it.
 //!
 //! Unlike the runbook it mails only when something changed (not for `unchanged`, not for
 //! `notPresent`), never on a dry run, shows the number masked, and never fails the invocation:
@@ -171,7 +171,8 @@ impl Notifier {
         });
     }
 
-    /// Sends the mail if there is a change to tell and somewhere to send it; the status to report.
+    /// Sends the mail if there is a change to tell and somewhere to send it, and returns the
+    /// status to report.
     async fn deliver(
         &self,
         graph: &GraphClient,
@@ -203,12 +204,13 @@ impl Notifier {
             return NotificationStatus::WouldSend;
         }
         let Some(sender) = &self.settings.sender else {
-            // Checked before anything was done; kept total rather than trusted.
+            // The sender was checked before anything was done; its absence is handled here
+            // anyway rather than trusted away.
             return NotificationStatus::NotNeeded;
         };
         let mail = self.mail(to, user, request, change, number, language);
-        // Within what is left of the invocation's budget: a slow mail must not turn the change
-        // into a failure.
+        // The mail is sent within what is left of the invocation's budget, because a slow mail
+        // must not turn the change into a failure.
         let message = match tokio::time::timeout_at(deadline, graph.send_mail(sender, &mail)).await
         {
             Ok(Ok(())) => {
@@ -257,7 +259,7 @@ impl Notifier {
     }
 }
 
-/// The caller's choice, else the language where the user works.
+/// Chooses the language: the caller's choice, else the language where the user works.
 fn language_for(request: &Request, user: Option<&DirectoryUser>) -> Language {
     request.language.unwrap_or_else(|| {
         Language::for_usage_location(user.and_then(|user| user.usage_location.as_deref()))
@@ -291,7 +293,7 @@ fn not_sent(error: &GraphError, sender: &UserRef, to: &str) -> String {
     )
 }
 
-/// Graph's status and code, for a message.
+/// Gives Graph's status and code, for a message.
 fn answer_of(kind: &GraphErrorKind) -> String {
     kind.answer().unwrap_or_default()
 }

@@ -1,5 +1,5 @@
-//! The API's OpenAPI 2.0 definition (Logic Apps' "HTTP + Swagger" action and Power Platform
-//! custom connectors accept 2.0 only), derived from the types that parse the parameters
+//! Derives the API's OpenAPI 2.0 definition (Logic Apps' "HTTP + Swagger" action and Power
+//! Platform custom connectors accept 2.0 only) from the types that parse the parameters
 //! ([`crate::request::PARAMETERS`]) and build the result ([`crate::report::Report`]), so it
 //! cannot drift from them. The committed `connector/openapi.json` is this with
 //! [`PLACEHOLDER_HOST`]; the app serves it with its own host name. A Power Platform connector
@@ -55,7 +55,7 @@ pub const STATUSES: [(u16, &str); 10] = [
     ),
 ];
 
-/// The definition, for an app whose host name is `host`.
+/// Builds the definition for an app whose host name is `host`.
 pub fn definition(host: &str) -> Value {
     let mut definitions = Map::new();
     definitions.insert("Result".to_owned(), schema::of::<Report>());
@@ -130,7 +130,7 @@ pub fn definition(host: &str) -> Value {
     })
 }
 
-/// The parameters object, from the parser's own table.
+/// Builds the parameters object from the parser's own table.
 fn parameters_schema() -> Value {
     let mut properties = Map::new();
     for parameter in PARAMETERS {
@@ -160,7 +160,7 @@ fn parameters_schema() -> Value {
     })
 }
 
-/// The definition for a Power Platform custom connector. A connection has one kind of
+/// Builds the definition for a Power Platform custom connector. A connection has one kind of
 /// authentication, so the connector's only security definition is Microsoft Entra (OAuth);
 /// the function key is a connection parameter that a `setheader` policy sends as
 /// `x-functions-key` (`connector/apiProperties.json`).
@@ -179,12 +179,12 @@ pub fn connector_definition() -> Value {
     definition
 }
 
-/// The definition as `connector/openapi.json` holds it: pretty JSON and a final newline.
+/// Writes the definition as `connector/openapi.json` holds it: pretty JSON and a final newline.
 pub fn committed_text() -> String {
     text(&definition(PLACEHOLDER_HOST))
 }
 
-/// The connector's definition as `connector/apiDefinition.swagger.json` holds it.
+/// Writes the connector's definition as `connector/apiDefinition.swagger.json` holds it.
 pub fn connector_text() -> String {
     text(&connector_definition())
 }

@@ -1,4 +1,4 @@
-//! JSON Schema, as schemars derives it from the result's types, turned into what OpenAPI 2.0's
+//! Turns JSON Schema, as schemars derives it from the result's types, into what OpenAPI 2.0's
 //! schema object allows: one inlined schema per type, `x-nullable` for what may be null (2.0
 //! has no null type, `anyOf` or `oneOf`), enums as `enum`, and objects closed
 //! (`additionalProperties: false`), so that a field the definition lacks fails validation.
@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value};
 
-/// The OpenAPI 2.0 schema of `T`.
+/// Makes the OpenAPI 2.0 schema of `T`.
 pub fn of<T: JsonSchema>() -> Value {
     let mut settings = SchemaSettings::draft07();
     settings.inline_subschemas = true;
@@ -131,8 +131,8 @@ fn close_properties(object: &mut Map<String, Value>) {
     }
 }
 
-/// A doc comment as a connector shows it: lines joined into paragraphs, and rustdoc's links
-/// (`` [`Name`] ``) as the plain name.
+/// Turns a doc comment into what a connector shows: lines joined into paragraphs, and
+/// rustdoc's links (`` [`Name`] ``) as the plain name.
 fn plain(doc: &str) -> String {
     let paragraphs: Vec<String> = doc
         .split("\n\n")

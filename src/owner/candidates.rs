@@ -1,4 +1,4 @@
-//! The owner search's candidates: every user it knows of, each checked once, report
+//! Keeps the owner search's candidates: every user it knows of, each checked once, report
 //! candidates first. Pure bookkeeping, no IO.
 
 use std::collections::{HashMap, VecDeque};
@@ -73,7 +73,7 @@ impl Candidates {
         }
     }
 
-    /// Up to `size` candidates to check next, report candidates first.
+    /// Takes up to `size` candidates to check next, report candidates first.
     pub(super) fn next_batch(&mut self, size: usize) -> Vec<Candidate> {
         let mut batch = Vec::with_capacity(size);
         for source in [Source::Report, Source::Directory] {
@@ -131,7 +131,7 @@ impl Candidates {
         self.report.is_empty() && self.directory.is_empty()
     }
 
-    /// How many distinct users the search knows of.
+    /// Counts the distinct users the search knows of.
     pub(super) fn known(&self) -> usize {
         self.state.len()
     }

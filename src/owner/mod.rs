@@ -96,7 +96,7 @@ impl OwnerSearch {
                     .unwrap_or(&remembered.id)
             ));
             let holder = UserRef::ObjectId(remembered.id.clone());
-            // One round trip: the holder's methods, and their account for the report.
+            // One round trip reads the holder's methods, and their account for the report.
             if let (user, Ok(methods)) = graph.user_and_phone_methods(&holder).await
                 && let Some(method) = methods.iter().find(|method| holds(method, number))
             {

@@ -1,4 +1,4 @@
-//! The owner search's pace: once Graph throttles, batches go out at the rate Graph admits
+//! Paces the owner search: once Graph throttles, batches go out at the rate Graph admits
 //! items. Pure arithmetic over the instants it is told; no clock of its own.
 
 use std::collections::VecDeque;
@@ -28,7 +28,7 @@ pub(super) struct Pacer {
 const PACE_WINDOW: Duration = Duration::from_secs(2);
 /// The slowest pace: one batch a second.
 const MIN_PACE: f64 = BATCH_SIZE as f64;
-/// Growth per fully served batch, and the cut per throttled one.
+/// The growth per fully served batch, and the cut per throttled one.
 const PACE_GROWTH: f64 = 1.005;
 const PACE_CUT: f64 = 0.9;
 

@@ -1,12 +1,12 @@
-//! One scan for the holder of a number: the driver that keeps pages and batches in flight and
+//! Runs one scan for the holder of a number: the driver keeps pages and batches in flight and
 //! hands each answer to the [`ScanState`], which decides what it means.
 //!
 //! Report candidates go first; the user list fills idle capacity (the report is limited to 5
 //! requests per 10 s), covers users the report does not show yet (it lags by hours), and
 //! stands in for the report when the tenant has no licence or we lack AuditLog.Read.All. The
-//! number of batches in flight follows Graph: halved when it throttles (and no new batch
-//! starts before its `Retry-After`), grown by one after each batch it serves without
-//! throttling.
+//! number of batches in flight follows Graph: it is halved when Graph throttles (and no new
+//! batch starts before its `Retry-After`), and grows by one after each batch Graph serves
+//! without throttling.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -53,7 +53,7 @@ pub(super) async fn scan(
     outcome: &mut Outcome,
 ) -> (Option<ConflictOwner>, Vec<(String, ConflictOwner)>) {
     let started = Instant::now();
-    // Leave the invocation time to read the holder's account and answer.
+    // The scan leaves the invocation time to read the holder's account and answer.
     let deadline = (started + limits.budget).min(
         limits
             .invocation_deadline

@@ -1,6 +1,6 @@
-//! What a scan knows between two answers ([`ScanState`]), and how each answer changes it: one
-//! step function per kind of answer (a batch, a page of either list, the budget running out).
-//! No IO and no clock: the driver in [`super::scan`] passes the instant in.
+//! Keeps what a scan knows between two answers ([`ScanState`]) and changes it with each
+//! answer: one step function per kind of answer (a batch, a page of either list, the budget
+//! running out). No IO and no clock: the driver in [`super::scan`] passes the instant in.
 
 use std::ops::ControlFlow;
 use std::time::Duration;
@@ -110,7 +110,7 @@ impl ScanState {
         }
     }
 
-    /// The candidates of the next batch, if one may start now with `in_flight` running.
+    /// Takes the candidates of the next batch, if one may start now with `in_flight` running.
     pub(super) fn next_chunk(&mut self, in_flight: usize, now: Instant) -> Option<Vec<Candidate>> {
         if in_flight >= self.in_flight_limit {
             return None;
@@ -131,7 +131,7 @@ impl ScanState {
         Some(chunk)
     }
 
-    /// When a pause or the pace lets the next batch go, if one is waiting for it.
+    /// Says when a pause or the pace lets the next batch go, if one is waiting for it.
     pub(super) fn wake_at(&self, in_flight: usize, now: Instant) -> Option<Instant> {
         self.resume_at
             .max(self.pacer.next_slot())
@@ -177,7 +177,8 @@ impl ScanState {
                 if let Some((user, method)) = tally.found {
                     return Step::Found(user, method);
                 }
-                // A candidate Graph's answer left out was not read: ask again, a few times.
+                // A candidate Graph's answer left out was not read, so it is asked again, a few
+                // times.
                 for (candidate, _) in chunk.iter().zip(answered).filter(|(_, seen)| !seen) {
                     if !self.candidates.failed(candidate.clone()) {
                         self.progress.unreadable += 1;
@@ -243,7 +244,7 @@ impl ScanState {
                 }
                 self.candidates.throttled(candidate.clone());
             }
-            // Deleted since it was listed: nothing to check.
+            // The user was deleted since it was listed, so there is nothing to check.
             Err(GraphError {
                 kind: GraphErrorKind::NotFound { .. },
                 ..
@@ -344,7 +345,7 @@ impl ScanState {
         }
     }
 
-    /// The search's budget is spent.
+    /// Records that the search's budget is spent.
     pub(super) fn out_of_time(&mut self, budget: Duration) {
         self.complete = false;
         self.warnings.push((
@@ -383,12 +384,12 @@ impl ScanState {
         )
     }
 
-    /// The next page of the registration report to read, if one is due.
+    /// Takes the next page of the registration report to read, if one is due.
     pub(super) fn take_report_next(&mut self) -> Option<Url> {
         self.report_next.take()
     }
 
-    /// The next page of the user list to read, if one is due.
+    /// Takes the next page of the user list to read, if one is due.
     pub(super) fn take_directory_next(&mut self) -> Option<Url> {
         self.directory_next.take()
     }
@@ -398,7 +399,7 @@ impl ScanState {
         self.learned.push((digits, owner));
     }
 
-    /// The warnings to report, and every number learned held for SMS sign-in.
+    /// Returns the warnings to report, and every number learned held for SMS sign-in.
     pub(super) fn into_findings(self) -> Findings {
         Findings {
             warnings: self.warnings,
@@ -406,7 +407,7 @@ impl ScanState {
         }
     }
 
-    /// The warnings of a search that did not find the holder, after what it has seen.
+    /// Adds the warnings of a search that did not find the holder, after what it has seen.
     pub(super) fn conclude_not_found(&mut self) {
         if !self.mfa_only.is_empty() {
             let names: Vec<&str> = self
@@ -591,7 +592,7 @@ mod tests {
         state.absorb_report_page(page(&["a", "b"]));
         let mut now = Instant::now();
         for _ in 0..=super::super::candidates::MAX_ITEM_RETRIES {
-            // Later each time, past any pause the last answer asked for.
+            // Each round starts later, past any pause the last answer asked for.
             now += Duration::from_secs(60);
             let Some(chunk) = state.next_chunk(0, now) else {
                 break;

@@ -1,7 +1,7 @@
-//! The keyed fingerprint of a phone number that `cleanup.csv` carries instead of the number:
-//! HMAC-SHA256 over the number's digits with the secret `MFA_CLEANUP_KEY`, so that whoever
-//! reads the file cannot recover or test a number, while the handler, holding the same key,
-//! can tell whether the number registered now is the one the scan saw. Pure.
+//! Makes the keyed fingerprint of a phone number that `cleanup.csv` carries instead of the
+//! number: HMAC-SHA256 over the number's digits with the secret `MFA_CLEANUP_KEY`, so that
+//! whoever reads the file cannot recover or test a number, while the handler, holding the same
+//! key, can tell whether the number registered now is the one the scan saw. Pure.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -23,7 +23,7 @@ impl std::fmt::Debug for CleanupKey {
 pub const MIN_KEY_LENGTH: usize = 16;
 
 impl CleanupKey {
-    /// The key from the setting's text.
+    /// Reads the key from the setting's text.
     ///
     /// # Errors
     ///
@@ -38,10 +38,10 @@ impl CleanupKey {
         Ok(CleanupKey(text.as_bytes().to_vec()))
     }
 
-    /// The fingerprint of `number` (any format: only its digits count).
+    /// Computes the fingerprint of `number` (any format: only its digits count).
     pub fn fingerprint(&self, number: &str) -> String {
         let digits: String = number.chars().filter(char::is_ascii_digit).collect();
-        // Hmac accepts keys of any length; the error arm cannot happen.
+        // Hmac accepts keys of any length, so the error arm cannot happen.
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.0) else {
             return String::new();
         };

@@ -1,4 +1,4 @@
-//! Masking numbers for anything a person reads: log lines, messages, the mail. Only the country
+//! Masks numbers in anything a person reads: log lines, messages, the mail. Only the country
 //! code and the last two digits survive.
 
 use super::split_graph_number;
@@ -39,7 +39,7 @@ pub fn mask(number: &str) -> String {
     }
 }
 
-/// A decimal digit as people type it (ASCII, full-width, Arabic-Indic), as an ASCII digit.
+/// Reads a decimal digit as people type it (ASCII, full-width, Arabic-Indic) as an ASCII digit.
 fn digit(character: char) -> Option<char> {
     let from = |zero: char| char::from_u32(u32::from(character) - u32::from(zero) + u32::from('0'));
     match character {
@@ -134,8 +134,8 @@ pub fn redact_numbers(text: &str) -> String {
     out
 }
 
-/// Text from outside (Graph's names and error texts, a caller's words) as a log line may hold
-/// it: control characters (line breaks among them) become spaces, at most `max_chars`
+/// Makes text from outside (Graph's names and error texts, a caller's words) fit for a log
+/// line: control characters (line breaks among them) become spaces, at most `max_chars`
 /// characters are kept, and phone numbers are masked.
 pub fn printable(text: &str, max_chars: usize) -> String {
     let mut kept: String = text
@@ -149,7 +149,7 @@ pub fn printable(text: &str, max_chars: usize) -> String {
     redact_numbers(&kept)
 }
 
-/// The GUID `text` starts with (`8-4-4-4-12` hex digits) when it is a whole token: not
+/// Finds the GUID `text` starts with (`8-4-4-4-12` hex digits) when it is a whole token, not
 /// followed by another letter or digit.
 fn leading_guid(text: &str) -> Option<&str> {
     let candidate = text.get(..36)?;

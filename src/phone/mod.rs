@@ -393,7 +393,7 @@ fn invalid_number_error(
     region: Option<&str>,
     metadata: Option<&phonenumber::Metadata>,
 ) -> PhoneNumberError {
-    // The regions sharing the code (+1 is many), the number's own first.
+    // Several regions may share the code (+1 is many); the number's own region comes first.
     let mut regions: Vec<&phonenumber::Metadata> = metadata.into_iter().collect();
     regions.extend(DATABASE.by_code(&country_code).unwrap_or_default());
     let region = region.or_else(|| regions.first().map(|metadata| metadata.id()));
@@ -422,7 +422,8 @@ fn invalid_number_error(
                 LineKind::Mobile => "mobile numbers",
                 _ => "landline numbers",
             };
-            // Would the digits given, completed, be a number of this kind? Then too few.
+            // When the digits given, completed, would be a number of this kind, there are too
+            // few of them.
             let completes = lengths
                 .iter()
                 .filter(|wanted| **wanted > length)

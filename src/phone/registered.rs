@@ -1,5 +1,5 @@
-//! What Graph returns for a registered method: the number as Graph wrote it (which may be an
-//! older notation), the method, and its SMS sign-in state.
+//! Holds what Graph returns for a registered method: the number as Graph wrote it (which may be
+//! an older notation), the method, and its SMS sign-in state.
 
 use std::fmt;
 
@@ -20,9 +20,10 @@ impl RegisteredNumber {
         &self.0
     }
 
-    /// The number's identity, comparable with [`PhoneNumber::digits`]: country code and
-    /// national number by the numbering plan (a trunk prefix left out), or, when the plan
-    /// cannot read the text, its digits. No extension.
+    /// The number's identity, comparable with
+    /// [`PhoneNumber::digits`](super::PhoneNumber::digits): country code and national number
+    /// by the numbering plan (a trunk prefix left out), or, when the plan cannot read the text,
+    /// its digits. No extension.
     pub fn digits(&self) -> String {
         let main = split_graph_number(&self.0).0;
         match self.notation() {
@@ -74,8 +75,8 @@ fn is_graph_form(main: &str) -> bool {
     }
 }
 
-/// The digits of a number's country code and national number as the numbering plan reads
-/// `main` (which drops a trunk prefix such as `(0)`); `None` when it cannot.
+/// Reads the digits of a number's country code and national number from `main` by the
+/// numbering plan (which drops a trunk prefix such as `(0)`); `None` when it cannot.
 pub(super) fn read_by_plan(main: &str) -> Option<String> {
     let parsed = phonenumber::parse(None, main.trim()).ok()?;
     Some(format!(

@@ -214,7 +214,7 @@ fn object_ids_are_not_numbers_and_text_becomes_one_printable_line() {
         redact_numbers(&format!("object id {id}, call +49 1701234567")),
         format!("object id {id}, call +49 ********67")
     );
-    // Not a whole GUID: digits glued to more letters are masked as before.
+    // This is not a whole GUID: digits glued to more letters are masked as before.
     let glued = "x6e7b768e-07e2-4810-8459-485f84f8f204";
     assert_ne!(redact_numbers(glued), glued);
     assert_eq!(
@@ -310,8 +310,8 @@ proptest::proptest! {
             .map(|value| char::from_digit(*value, 10).unwrap())
             .collect();
         proptest::prop_assert!(
-            // At most what a country code can be (three digits; a first group of three or
-            // fewer written right after the `+` reads as one) and the last two.
+            // Only what a country code can be survives (three digits at most; a first group of
+            // three or fewer written right after the `+` reads as one), and the last two.
             digits.len() <= 5 && digits.ends_with(&last_two),
             "{text:?} became {redacted:?}"
         );

@@ -1,8 +1,9 @@
-//! The tenant's Authentication methods policy for SMS and voice ([`crate::method_policy`]),
-//! read once and kept fresh in the background, so that an invocation reads it without a round
-//! trip of its own. Without the permission to read it, invocations carry on and say so (`policyUnknown`);
-//! a deployment that does not grant it switches the check off (`MFA_METHOD_POLICY_CHECK`).
-//! An invocation never waits longer than [`WAIT`] for a read.
+//! Reads the tenant's Authentication methods policy for SMS and voice
+//! ([`crate::method_policy`]) once and keeps it fresh in the background, so that an invocation
+//! reads it without a round trip of its own. Without the permission to read it, invocations
+//! carry on and say so (`policyUnknown`); a deployment that does not grant it switches the
+//! check off (`MFA_METHOD_POLICY_CHECK`). An invocation never waits longer than [`WAIT`] for a
+//! read.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,8 +47,8 @@ impl Policies {
         }
     }
 
-    /// The policy, read now if no usable read exists, waiting at most [`WAIT`]; `None` when
-    /// the check is switched off. `Some(Err(_))` says why it could not be read (a missing
+    /// Returns the policy, read now if no usable read exists, waiting at most [`WAIT`]; `None`
+    /// when the check is switched off. `Some(Err(_))` says why it could not be read (a missing
     /// permission, Graph unavailable or slow).
     pub async fn current(
         &self,
@@ -68,7 +69,8 @@ impl Policies {
         };
         let read = tokio::time::timeout(WAIT, read).await;
         Some(read.unwrap_or_else(|_| {
-            // Remembered like a failed read, so that the next invocations do not wait too.
+            // A slow read is remembered like a failed read, so that the next invocations do
+            // not wait too.
             self.record(Err(Arc::new(GraphError {
                 operation: GraphOperation::ReadMethodPolicy,
                 kind: GraphErrorKind::Unavailable {
@@ -127,7 +129,8 @@ impl Policies {
         let read = current.as_ref()?;
         let young = match &read.policies {
             Ok(_) => read.at.elapsed() < MAX_AGE,
-            // A permission is not granted in a minute: the background read tries again.
+            // A permission is not granted within a minute, so only the background read tries
+            // again.
             Err(error) if matches!(error.kind, GraphErrorKind::Forbidden { .. }) => {
                 read.at.elapsed() < self.refresh_every.max(RETRY_AFTER_FAILURE)
             }

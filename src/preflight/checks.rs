@@ -1,4 +1,4 @@
-//! The judgement: [`check`] turns [`Facts`] into one [`Check`] per row of DEPLOY.md's "What
+//! Judges the facts: [`check`] turns [`Facts`] into one [`Check`] per row of DEPLOY.md's "What
 //! preflight checks", in that order, each with its verdict, what it found, and for a failure
 //! the command that fixes it.
 //!
@@ -76,12 +76,12 @@ impl Check {
         Check::new(name, Verdict::Unknown, message.into(), None)
     }
 
-    /// A check that could not be made, for the reason `gap` gives.
+    /// Makes a check that could not be made, for the reason `gap` gives.
     pub fn gap(name: &'static str, gap: &Gap) -> Check {
         Check::unknown(name, gap.why())
     }
 
-    /// The same check with a command that would let it be made.
+    /// Returns the same check with a command that would let it be made.
     pub fn with_fix(mut self, fix: impl Into<String>) -> Check {
         self.fix = Some(fix.into());
         self
@@ -97,7 +97,7 @@ impl Check {
     }
 }
 
-/// Every check, in DEPLOY.md's order.
+/// Runs every check, in DEPLOY.md's order.
 pub fn check(facts: &Facts) -> Vec<Check> {
     let checks: [fn(&Facts) -> Check; 26] = [
         tools::azd_version,
@@ -130,8 +130,8 @@ pub fn check(facts: &Facts) -> Vec<Check> {
     checks.iter().map(|check| check(facts)).collect()
 }
 
-/// The exit status the checks add up to: 1 when one failed, else 2 when one could not be
-/// made, else 0.
+/// Adds the checks up to an exit status: 1 when one failed, else 2 when one could not be made,
+/// else 0.
 pub fn exit_status(checks: &[Check]) -> u8 {
     if checks.iter().any(|check| check.verdict == Verdict::Fail) {
         1
@@ -142,7 +142,7 @@ pub fn exit_status(checks: &[Check]) -> u8 {
     }
 }
 
-/// The selected environment's name and values, or why there is none to check.
+/// Returns the selected environment's name and values, or why there is none to check.
 fn selected(facts: &Facts) -> Result<(&str, &Values), String> {
     match &facts.environment {
         Ok(Environment::Selected { name, values }) => Ok((name, values)),
@@ -154,7 +154,7 @@ fn selected(facts: &Facts) -> Result<(&str, &Values), String> {
     }
 }
 
-/// The tenant to name in a fix: the environment's, az's, or a placeholder.
+/// Chooses the tenant to name in a fix: the environment's, az's, or a placeholder.
 fn tenant(facts: &Facts) -> String {
     selected(facts)
         .ok()
@@ -194,7 +194,7 @@ mod tests {
         items.iter().map(|item| (*item).to_owned()).collect()
     }
 
-    /// Facts of an environment that is ready: every check holds.
+    /// Makes the facts of an environment that is ready, where every check holds.
     fn ready() -> Facts {
         let values: Values = [
             ("AZURE_ENV_NAME", "mfa-prod"),
@@ -368,7 +368,7 @@ mod tests {
 
     type Change = fn(&mut Facts);
 
-    /// Each check's failures (and a few passes that depend on more than one fact).
+    /// Lists each check's failures (and a few passes that depend on more than one fact).
     fn table() -> Vec<(&'static str, Verdict, Change)> {
         vec![
             ("azd version", Verdict::Fail, |f| {

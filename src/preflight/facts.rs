@@ -1,13 +1,13 @@
-//! What preflight learns before it judges anything: [`Facts`], gathered by asking the admin's
-//! own tools (`azd`, `az`, and through `az rest` Azure Resource Manager and Microsoft Graph)
-//! for JSON, and by reading `azure.yaml` in the current directory. Each fact is what was
-//! learned or a [`Gap`]: why it could not be.
+//! Gathers what preflight learns before it judges anything, the [`Facts`], by asking the
+//! admin's own tools (`azd`, `az`, and through `az rest` Azure Resource Manager and Microsoft
+//! Graph) for JSON, and by reading `azure.yaml` in the current directory. Each fact is what was
+//! learned, or a [`Gap`] that says why it could not be.
 //!
 //! It only reads: it never runs a command that changes anything (no `azd env set`, no `az …
 //! create`, `set`, `update` or `delete`; `az rest` only with GET, and with POST only for
 //! `getByIds`, which reads), and it never shows a token or a value of the azd environment
 //! (the checks choose what of it to name). Every command goes through one
-//! [`Runner`](super::runner::Runner), with a bounded wait.
+//! [`Runner`], with a bounded wait.
 
 mod az;
 mod azd;
@@ -30,7 +30,7 @@ pub enum Gap {
 }
 
 impl Gap {
-    /// The gap in the admin's words.
+    /// Puts the gap in the admin's words.
     pub fn why(&self) -> String {
         match self {
             Gap::Missing("az") => "az is not installed: install the Azure CLI \
@@ -67,9 +67,10 @@ pub struct Facts {
     pub zone_regions: Option<Fact<Vec<String>>>,
     /// The Flex Consumption (FC1) runtimes the environment's region offers.
     pub flex_runtimes: Fact<Vec<Runtime>>,
-    /// The API registration `MFA_API_CLIENT_ID` names (`None`: no such application).
+    /// The API registration `MFA_API_CLIENT_ID` names (`None` when there is no such
+    /// application).
     pub registration: Fact<Option<Registration>>,
-    /// The object id of the API's service principal (`None`: it has none).
+    /// The object id of the API's service principal (`None` when it has none).
     pub api_principal: Fact<Option<String>>,
     /// The object ids of the owners of the API's service principal.
     pub api_owners: Fact<Vec<String>>,
@@ -323,8 +324,8 @@ impl Asking<'_> {
         }
     }
 
-    /// The id the environment's `name` holds, once signed in: what a question about it needs
-    /// (`what` says what the id should be, for the line that says it was not asked).
+    /// Returns the id the environment's `name` holds, once signed in, which a question about it
+    /// needs (`what` says what the id should be, for the line that says it was not asked).
     fn signed_in_id(&self, name: &str, what: &str) -> Fact<&str> {
         self.signed_in()?;
         match self.values.get(name) {
@@ -333,8 +334,8 @@ impl Asking<'_> {
         }
     }
 
-    /// Azure Resource Manager's and Microsoft Graph's roots for the signed-in cloud (the
-    /// public cloud's when `az cloud show` did not tell).
+    /// Returns Azure Resource Manager's and Microsoft Graph's roots for the signed-in cloud
+    /// (the public cloud's when `az cloud show` did not tell).
     fn roots(&self) -> (String, String) {
         match self.cloud {
             Ok(cloud) => (cloud.resource_manager.clone(), cloud.graph.clone()),
@@ -346,7 +347,8 @@ impl Asking<'_> {
     }
 }
 
-/// A thread's answer; a thread that panicked counts as a gap, not a crash of the whole run.
+/// Takes a thread's answer; a thread that panicked counts as a gap, not a crash of the whole
+/// run.
 fn joined<T: Unanswered>(handle: ScopedJoinHandle<'_, T>) -> T {
     handle.join().unwrap_or_else(|_| T::unanswered())
 }
@@ -363,14 +365,15 @@ impl<T> Unanswered for Fact<T> {
 }
 
 /// Runs `az` with `args`, always asking for JSON and for errors only on stderr (a user's
-/// `core.output` setting would otherwise change what it prints); its stdout, or the gap.
+/// `core.output` setting would otherwise change what it prints), and returns its stdout or the
+/// gap.
 fn az_json(runner: &Runner, args: &[&str]) -> Fact<String> {
     let mut all = args.to_vec();
     all.extend(["--output", "json", "--only-show-errors"]);
     stdout_of(runner.run("az", &all), "az", args)
 }
 
-/// The stdout of a program that ended with 0, or the gap, named after what was run.
+/// Returns the stdout of a program that ended with 0, or the gap, named after what was run.
 fn stdout_of(ran: Ran, program: &'static str, args: &[&str]) -> Fact<String> {
     let what = shown_command(program, args);
     match ran {
@@ -390,8 +393,8 @@ fn stdout_of(ran: Ran, program: &'static str, args: &[&str]) -> Fact<String> {
     }
 }
 
-/// A command as the admin would type it, shortened: the program and its first words (a URL
-/// shown without its query).
+/// Shows a command as the admin would type it, shortened: the program and its first words (a
+/// URL shown without its query).
 fn shown_command(program: &str, args: &[&str]) -> String {
     let words: Vec<&str> = args
         .iter()
@@ -410,7 +413,7 @@ fn parsed<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Fact<T> {
     })
 }
 
-/// What a program said on stderr, made fit to show: its first line that says something,
+/// Makes what a program said on stderr fit to show: its first line that says something,
 /// without `ERROR: `, at most 300 characters, with anything shaped like a token masked.
 pub(super) fn said(stderr: &str) -> String {
     let line = stderr

@@ -1,5 +1,6 @@
-//! `mfa-phone-handler preflight`: before the first `azd up`, whether this azd environment,
-//! these tools and this admin can deploy, as DEPLOY.md's "What preflight checks" lists it.
+//! `mfa-phone-handler preflight` checks, before the first `azd up`, whether this azd
+//! environment, these tools and this admin can deploy, as DEPLOY.md's "What preflight checks"
+//! lists it.
 //! [`facts`] gathers what the admin's own `azd` and `az` say, [`checks`] judges it (pure),
 //! and [`main`] prints one line per check (or one JSON object) and returns the exit status:
 //! 0 when nothing failed, 1 when something failed, 2 when nothing failed but something could
@@ -55,7 +56,7 @@ pub struct PreflightArgs {
 pub struct Options {
     /// The azd environment (`--environment`); azd's default one when `None`.
     pub environment: Option<String>,
-    /// One JSON object on stdout instead of the lines.
+    /// Whether to print one JSON object on stdout instead of the lines.
     pub json: bool,
     /// How long one command may take.
     pub command_timeout: Duration,
@@ -71,7 +72,7 @@ impl From<PreflightArgs> for Options {
     }
 }
 
-/// Runs preflight; the exit status.
+/// Runs preflight and returns the exit status.
 pub fn main(options: &Options) -> u8 {
     let runner = Runner::new(options.command_timeout);
     let facts = facts::gather(&runner, options.environment.as_deref());
@@ -111,8 +112,8 @@ fn json(checks: &[Check], status: u8, environment: Option<&str>) -> String {
         .unwrap_or_else(|error| format!("{{\"command\":\"preflight\",\"error\":\"{error}\"}}"))
 }
 
-/// One line per check (`ok`, `FAIL` with a `fix:` line, `warn`, `skip`, `????`), then a line
-/// that sums them up.
+/// Prints one line per check (`ok`, `FAIL` with a `fix:` line, `warn`, `skip`, `????`), then a
+/// line that sums them up.
 fn lines(checks: &[Check], status: u8, environment: Option<&str>) -> String {
     let width = checks
         .iter()

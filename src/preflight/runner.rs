@@ -16,7 +16,7 @@ const OUTPUT_KEPT: u64 = 16 * 1024 * 1024;
 /// What running a program came to.
 #[derive(Debug)]
 pub enum Ran {
-    /// It ended by itself (a code of -1: ended by a signal).
+    /// It ended by itself (a code of -1 means a signal ended it).
     Exited {
         code: i32,
         stdout: String,
@@ -60,8 +60,9 @@ impl Runner {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // Its own process group, so that a timeout ends what it started too (`az` is a shell
-        // script that starts Python, which would otherwise hold the pipes open).
+        // The program gets its own process group, so that a timeout ends what it started too
+        // (`az` is a shell script that starts Python, which would otherwise hold the pipes
+        // open).
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let mut child = match command.spawn() {

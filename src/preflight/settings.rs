@@ -1,5 +1,5 @@
-//! The azd environment's values as preflight reads them: which names are switches, lists and
-//! choices (`infra/main.parameters.json`'s names, with the templates' defaults), and how a
+//! Reads the azd environment's values for preflight: it knows which names are switches, lists
+//! and choices (`infra/main.parameters.json`'s names, with the templates' defaults), and how a
 //! value is read. Pure: it is handed the values, it never asks for them.
 //!
 //! The values may hold secrets (`azd env get-values` shows everything the environment holds):
@@ -48,7 +48,7 @@ pub enum Kinds {
     Group,
     /// Any object of the tenant.
     Any,
-    /// Client ids of applications, not object ids: not looked up.
+    /// Client ids of applications, not object ids, which are not looked up.
     ClientIds,
 }
 
@@ -70,7 +70,7 @@ pub const ORIGINS: &str = "MFA_CORS_ALLOWED_ORIGINS";
 pub const EXTRA_APP_SETTINGS: &str = "MFA_EXTRA_APP_SETTINGS";
 
 /// App settings the template writes from its own parameters, identity or resources, and the
-/// azd variable that sets each instead (`None`: the template alone decides). Bicep's `union()`
+/// azd variable that sets each instead (`None` when the template alone decides). Bicep's `union()`
 /// lets a later object's value replace an earlier one's, so `extraAppSettings` would override
 /// them silently, and the handler's check would part from the platform's or the identity's.
 pub const TEMPLATE_OWNED_SETTINGS: [(&str, Option<&str>); 19] = [
@@ -151,7 +151,8 @@ impl FromIterator<(String, String)> for Values {
 }
 
 impl Values {
-    /// The value of `name`, unless it is unset or blank (then the template's default holds).
+    /// Returns the value of `name`, unless it is unset or blank (then the template's default
+    /// holds).
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .get(name)
@@ -159,14 +160,14 @@ impl Values {
             .filter(|value| !value.is_empty())
     }
 
-    /// Every name and its value.
+    /// Lists every name and its value.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str()))
     }
 
-    /// A switch: its value, its default when unset, or `None` when it is neither `true` nor
+    /// Reads a switch: its value, its default when unset, or `None` when it is neither `true` nor
     /// `false` (the `values` check says so).
     pub fn switch(&self, name: &str) -> Option<bool> {
         let default = SWITCHES
@@ -192,7 +193,7 @@ impl Values {
         })
     }
 
-    /// A list of ids: empty when unset, `Err` (why) when it is no JSON array of GUIDs.
+    /// Reads a list of ids: empty when unset, `Err` (why) when it is no JSON array of GUIDs.
     pub fn ids(&self, name: &str) -> Result<Vec<String>, String> {
         let Some(text) = self.get(name) else {
             return Ok(Vec::new());
@@ -215,7 +216,7 @@ pub fn is_secret_name(name: &str) -> bool {
         .any(|word| upper.contains(word))
 }
 
-/// A JSON array of strings, or why not.
+/// Parses a JSON array of strings, or says why not.
 pub fn strings(text: &str) -> Result<Vec<String>, String> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|_| "it is not JSON".to_owned())?;

@@ -1,6 +1,7 @@
-//! Versions and the version requirements preflight compares them with: `requiredVersions.azd`
-//! read from `azure.yaml`'s text (a few lines, not a YAML parser: the file is ours), and
-//! `X.Y.Z` versions as azd and rustc print them. Pure: it is handed text, it reads no file.
+//! Reads versions and the version requirements preflight compares them with:
+//! `requiredVersions.azd` from `azure.yaml`'s text (a few lines, not a YAML parser: the file is
+//! ours), and `X.Y.Z` versions as azd and rustc print them. Pure: it is handed text, it reads
+//! no file.
 
 use std::cmp::Ordering;
 
@@ -68,7 +69,7 @@ impl Ord for Version {
     }
 }
 
-/// `requiredVersions.azd` in `azure.yaml`: `None` when there is none, the least version when
+/// Reads `requiredVersions.azd` in `azure.yaml`: `None` when there is none, the least version when
 /// it is `>= X.Y.Z`, `Err` (why) for anything else.
 pub fn required_azd(azure_yaml: &str) -> Result<Option<Version>, String> {
     let mut inside = false;

@@ -5,9 +5,9 @@
 //! role (directly, or as a member of a role-assignable group that holds one) or a privileged
 //! Graph application permission ([`PRIVILEGED_GRAPH_PERMISSIONS`]), its owners are as privileged
 //! as it is. A service principal that owns such an application is privileged in turn, and so are
-//! its owners, however long the chain. Read for each snapshot, in the background: no invocation
-//! waits for it. Any failure but "no such application" fails the snapshot, and with it every
-//! change (closed).
+//! its owners, however long the chain. The owners are read for each snapshot, in the
+//! background, so no invocation waits for them. Any failure but "no such application" fails the
+//! snapshot, and with it every change (it fails closed).
 
 use std::collections::{HashMap, HashSet};
 
@@ -163,8 +163,8 @@ async fn read_owners(graph: &GraphClient, ids: &[String]) -> Result<Vec<OwnerRea
         .await)
 }
 
-/// The owners of a service principal and of its app registration, each with which of the two
-/// they own. An application not registered in this tenant (Microsoft's, another tenant's, a
+/// Reads the owners of a service principal and of its app registration, each with which of the
+/// two they own. An application not registered in this tenant (Microsoft's, another tenant's, a
 /// managed identity) has no registration owners here.
 async fn owners_of(
     graph: &GraphClient,
@@ -190,7 +190,7 @@ async fn owners_of(
     Ok(owners)
 }
 
-/// A privileged role held, in words.
+/// Puts a privileged role held into words.
 fn role_in_words(hold: &Hold) -> String {
     if hold.eligible {
         format!("eligibility (PIM) for {}", hold.in_words())

@@ -57,7 +57,8 @@ pub struct AzureHolder {
     pub scope: String,
     /// What the role lets its holder do to the app, in words.
     pub what: Vec<&'static str>,
-    /// Eligible through PIM (may activate the role) rather than active.
+    /// Whether the role is eligible through PIM (the holder may activate it) rather than
+    /// active.
     pub eligible: bool,
 }
 
@@ -149,7 +150,8 @@ struct ErrorDetail {
 }
 
 impl AzureReader {
-    /// A reader for `settings`, its token for ARM's audience from `credential`.
+    /// Makes a reader for `settings`, which gets its token for ARM's audience from
+    /// `credential`.
     pub fn new(
         http: reqwest::Client,
         settings: &AzureSettings,
@@ -180,12 +182,13 @@ impl AzureReader {
     ///
     /// # Errors
     ///
-    /// ARM could not be read, or answered what cannot be read (a role definition id that is
-    /// not one, a link away from ARM).
+    /// When ARM could not be read, or answered what cannot be read (a role definition id that
+    /// is not one, a link away from ARM).
     pub async fn holders(&self) -> Result<Vec<AzureHolder>, GraphError> {
         let mut assignments = Vec::new();
-        // Role definition GUID → the scope it is read at: one of ours, where the identity may
-        // read (a definition read by its subscription-level id would need rights there).
+        // This maps each role definition's GUID to the scope it is read at: one of ours, where
+        // the identity may read (a definition read by its subscription-level id would need
+        // rights there).
         let mut ids: HashMap<String, Scope> = HashMap::new();
         for scope in &self.scopes {
             let (active, eligible) = tokio::join!(
@@ -234,8 +237,8 @@ impl AzureReader {
                 "serviceprincipal" => PrincipalKind::ServicePrincipal,
                 // Another tenant's group has no members here; a device has no phone.
                 "foreigngroup" | "device" => continue,
-                // A type ARM did not say: asked of the membership check like a group, which
-                // fails closed if it is not one Graph knows.
+                // When ARM did not say the type, the principal is asked of the membership check
+                // like a group, which fails closed if it is not one Graph knows.
                 _ => PrincipalKind::Unknown,
             };
             let holder = AzureHolder {
@@ -253,7 +256,8 @@ impl AzureReader {
         Ok(holders)
     }
 
-    /// The eligibilities, or none when the tenant has no PIM for Azure resources (said once).
+    /// Reads the eligibilities, or none when the tenant has no PIM for Azure resources (said
+    /// once in the log).
     fn unless_unlicensed(
         &self,
         read: Result<Vec<AssignmentProperties>, GraphError>,
@@ -278,8 +282,8 @@ impl AzureReader {
         }
     }
 
-    /// The role assignments (or PIM eligibilities) made at `scope`, above it or below it,
-    /// every page.
+    /// Reads the role assignments (or PIM eligibilities) made at `scope`, above it or below
+    /// it, every page.
     async fn listed(
         &self,
         scope: &Scope,
@@ -303,8 +307,9 @@ impl AzureReader {
             .pop_if_empty()
             .extend(scope.segments())
             .extend(["providers", "Microsoft.Authorization", kind]);
-        // No `$filter`: `atScope()` answers only at and above the scope, and a role on a child
-        // (the package's container, a slot) controls the app as much as one on the resource.
+        // The list is read without a `$filter`: `atScope()` answers only at and above the
+        // scope, and a role on a child (the package's container, a slot) controls the app as
+        // much as one on the resource.
         url.set_query(Some(&format!("api-version={version}")));
         let mut next = Some(url);
         let mut found = Vec::new();
@@ -333,7 +338,7 @@ impl AzureReader {
         Ok(found)
     }
 
-    /// One role definition, by its GUID, read at `scope` (`RoleDefinitions_Get`).
+    /// Reads one role definition by its GUID at `scope` (`RoleDefinitions_Get`).
     async fn definition(&self, scope: &Scope, guid: &str) -> Result<Definition, GraphError> {
         let operation = GraphOperation::ReadAzureRoleDefinitions;
         let mut url = self.root.clone();
@@ -351,8 +356,8 @@ impl AzureReader {
         self.get(url, operation).await
     }
 
-    /// One GET to ARM with the ARM token, repeated while ARM is unavailable (within
-    /// [`ATTEMPTS`]); each attempt bounded by `MFA_GRAPH_TIMEOUT_SECONDS`.
+    /// Sends one GET to ARM with the ARM token, repeated while ARM is unavailable (within
+    /// [`ATTEMPTS`]); each attempt is bounded by `MFA_GRAPH_TIMEOUT_SECONDS`.
     async fn get<T: serde::de::DeserializeOwned>(
         &self,
         url: Url,
@@ -440,8 +445,8 @@ impl AzureReader {
     }
 }
 
-/// The GUID (lowercase) of a role definition id, checked: an optional subscription, then
-/// `providers/Microsoft.Authorization/roleDefinitions/{guid}`.
+/// Checks a role definition id and returns its GUID (lowercase). The id is an optional
+/// subscription, then `providers/Microsoft.Authorization/roleDefinitions/{guid}`.
 fn definition_guid(id: &str) -> Option<String> {
     let segments: Vec<&str> = id.trim_start_matches('/').split('/').collect();
     let (tail, head) = segments.split_at(segments.len().checked_sub(4)?);
@@ -480,7 +485,7 @@ fn unavailable(detail: String) -> GraphErrorKind {
     }
 }
 
-/// The innermost cause of a transport error, one line.
+/// Finds the innermost cause of a transport error, in one line.
 fn cause(error: &reqwest::Error) -> String {
     let mut source: &dyn std::error::Error = error;
     while let Some(next) = source.source() {
@@ -489,7 +494,7 @@ fn cause(error: &reqwest::Error) -> String {
     printable(&source.to_string())
 }
 
-/// ARM's text as a message may carry it: one printable line, bounded.
+/// Makes ARM's text fit for a message: one printable line, bounded.
 fn printable(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(300).collect()
 }

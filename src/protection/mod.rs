@@ -7,8 +7,8 @@
 //! break-glass accounts) is refused. Who holds privileged roles is read tenant-wide into a
 //! [`Snapshot`], kept fresh in the background ([`Protection::keep_fresh`]); per invocation,
 //! the user's membership of the groups that matter is checked alongside the first read (the
-//! runbook asks once, for this check and the policy's together). When the check cannot be made, the
-//! verdict is [`Verdict::Unknown`], and nothing is written.
+//! runbook asks once, for this check and the policy's together). When the check cannot be made,
+//! the verdict is [`Verdict::Unknown`], and nothing is written.
 //!
 //! Whoever controls the app on the Azure side (`azure`: Owner, Contributor, Website
 //! Contributor of its resources or above, a blob writer on its storage, whoever can assign
@@ -41,7 +41,8 @@ pub struct ProtectionSettings {
     pub protected_groups: Vec<String>,
     /// How often the role holders are read again.
     pub refresh_every: Duration,
-    /// Where the Azure side is read (`MFA_AZURE_CONTROL_SCOPES`); `None`: not protected.
+    /// Where the Azure side is read (`MFA_AZURE_CONTROL_SCOPES`); `None` when it is not
+    /// protected.
     pub azure: Option<AzureSettings>,
 }
 
@@ -53,7 +54,7 @@ const MAX_AGE: Duration = Duration::from_secs(15 * 60);
 pub struct Protection {
     settings: ProtectionSettings,
     current: Mutex<Option<(Arc<Snapshot>, Instant)>>,
-    /// One load at a time when there is no usable snapshot.
+    /// Lets one load run at a time when there is no usable snapshot.
     loading: tokio::sync::Mutex<()>,
     /// Reads who controls the app on the Azure side; `None` when no scope is configured.
     azure: Option<AzureReader>,
@@ -101,8 +102,8 @@ impl Protection {
         self.azure.is_some()
     }
 
-    /// The role holders, from the snapshot (read now if there is none); `None` when roles
-    /// are not checked.
+    /// Returns the role holders from the snapshot (read now if there is none); `None` when
+    /// roles are not checked.
     pub async fn role_holders(&self, graph: &GraphClient) -> RoleHolders {
         if !self.reads_snapshot() {
             return None;
@@ -136,7 +137,7 @@ impl Protection {
         groups
     }
 
-    /// The verdict on the user with `object_id`, who is a member of `member_of` (among
+    /// Gives the verdict on the user with `object_id`, who is a member of `member_of` (among
     /// [`Protection::groups`]).
     pub fn verdict(
         &self,
@@ -203,8 +204,8 @@ impl Protection {
         }
     }
 
-    /// The reasons a user who can make themselves a member of `group` (`how`: eligible for
-    /// it, owns it) is protected: the group's privileged roles, or its being protected.
+    /// Gives the reasons a user who can make themselves a member of `group` (`how`: eligible
+    /// for it, owns it) is protected: the group's privileged roles, or its being protected.
     fn way_in(
         &self,
         snapshot: &Snapshot,
@@ -301,7 +302,7 @@ impl Protection {
     }
 }
 
-/// A privileged role held, in words: directly or through a group, active or eligible.
+/// Puts a privileged role held into words: directly or through a group, active or eligible.
 fn describe(hold: &Hold, through: Option<&String>) -> String {
     let how = if hold.eligible {
         "is eligible (PIM) for"
@@ -341,7 +342,7 @@ async fn load(
     with_group_eligibilities(graph, snapshot, &settings.protected_groups).await
 }
 
-/// Who holds privileged roles, actively or eligible through PIM.
+/// Reads who holds privileged roles, actively or eligible through PIM.
 async fn role_snapshot(graph: &GraphClient) -> Result<Snapshot, GraphError> {
     let (roles, active, eligible) = tokio::join!(
         graph.privileged_roles(),
@@ -390,10 +391,10 @@ async fn role_snapshot(graph: &GraphClient) -> Result<Snapshot, GraphError> {
     Ok(Snapshot::build(&roles, active, eligible, from_graph))
 }
 
-/// Who can make themselves a member of a group that holds a privileged role, or of a protected
-/// group, is protected like a member: whoever may activate membership (or ownership) through
-/// PIM for Groups, the members of a group that is eligible for one, and the group's owners. At
-/// most [`GROUP_READS_AT_ONCE`] groups at a time.
+/// Protects like a member whoever can make themselves a member of a group that holds a
+/// privileged role, or of a protected group: whoever may activate membership (or ownership)
+/// through PIM for Groups, the members of a group that is eligible for one, and the group's
+/// owners. It reads at most [`GROUP_READS_AT_ONCE`] groups at a time.
 async fn with_group_eligibilities(
     graph: &GraphClient,
     snapshot: Snapshot,
@@ -419,7 +420,7 @@ async fn with_group_eligibilities(
         for (group, owned) in chunk.iter().zip(owned) {
             let owned = match owned {
                 Ok(owned) => owned,
-                // No such group (a protected group deleted since): nobody owns it.
+                // A group that does not exist (a protected group deleted since) has no owners.
                 Err(GraphError {
                     kind: GraphErrorKind::NotFound { .. },
                     ..
@@ -435,7 +436,7 @@ async fn with_group_eligibilities(
         let group = group.clone();
         match answer {
             Ok(principals) => eligible.push((group, principals)),
-            // No Entra ID P2: the tenant has no PIM for Groups either.
+            // Without Entra ID P2 the tenant has no PIM for Groups either.
             Err(GraphError {
                 kind:
                     GraphErrorKind::Forbidden {
@@ -502,7 +503,8 @@ async fn resolve_kinds(graph: &GraphClient, mut lists: [&mut Vec<RoleHolder>; 2]
             holder.principal_kind = if groups.contains(&holder.principal_id.to_ascii_lowercase()) {
                 PrincipalKind::Group
             } else {
-                // A user or a service principal: matched by id, never a group to check.
+                // A user or a service principal is matched by id, and is never a group to
+                // check.
                 PrincipalKind::User
             };
         }

@@ -1,7 +1,7 @@
-//! Who holds a privileged directory role in the tenant, at one moment: built from the role
-//! definitions, the active assignments and the PIM eligibilities, the Azure roles that control
-//! the app, the ways into privileged or protected groups, and the owners of privileged
-//! applications; looked up per user. Pure.
+//! Records who holds a privileged directory role in the tenant at one moment, built from the
+//! role definitions, the active assignments and the PIM eligibilities, the Azure roles that
+//! control the app, the ways into privileged or protected groups, and the owners of privileged
+//! applications, and looks them up per user. Pure.
 
 use std::collections::HashMap;
 
@@ -33,7 +33,7 @@ pub struct Snapshot {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hold {
     pub role: String,
-    /// Eligible through PIM rather than active.
+    /// Whether the role is eligible through PIM rather than active.
     pub eligible: bool,
     pub principal_kind: PrincipalKind,
     pub principal_name: Option<String>,
@@ -42,7 +42,7 @@ pub struct Hold {
 }
 
 impl Hold {
-    /// The role in words: "the privileged role X", or the Azure role and why it counts.
+    /// Puts the role into words: "the privileged role X", or the Azure role and why it counts.
     pub fn in_words(&self) -> String {
         match &self.azure {
             Some(why) => format!("the Azure role {} {why}", self.role),

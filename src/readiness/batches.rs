@@ -1,6 +1,6 @@
-//! `$batch` reads for the scan: one batch of up to 20 users, its throttled items asked again
-//! after the wait Graph names for them (every read of the scan waits with them), until read
-//! or a bounded number of times.
+//! Reads users in `$batch` for the scan: one batch holds up to 20 users, and its throttled
+//! items are asked again after the wait Graph names for them (every read of the scan waits with
+//! them), until they are read or a bounded number of times.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -19,10 +19,10 @@ const LONGEST_WAIT: Duration = Duration::from_secs(60);
 
 pub(super) type BatchAnswers<T> = Vec<(usize, Result<T, GraphError>)>;
 
-/// One `$batch` of reads, its throttled items asked again after the wait Graph names, which
-/// `pause` makes every other read of the scan wait too (asking again at once only spends the
-/// bucket that Graph counts while it throttles). A batch that fails as a whole leaves its users
-/// unread, unless a permission is missing.
+/// Sends one `$batch` of reads and asks for its throttled items again after the wait Graph
+/// names; `pause` makes every other read of the scan wait too, because asking again at once
+/// only spends the bucket that Graph counts while it throttles. A batch that fails as a whole
+/// leaves its users unread, unless a permission is missing.
 pub(super) async fn read_batch<T, F, Fut>(
     users: &[UserRef],
     pause: &Pause,

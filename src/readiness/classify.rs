@@ -1,4 +1,4 @@
-//! The readiness classification: for one user with a phone method, which of the four
+//! Classifies readiness: for one user with a phone method, it decides which of the four
 //! categories Microsoft's SMS and voice retirement puts them in, judged by the methods the
 //! authentication methods policy makes *available* to them (not merely registered), and from
 //! which date a `phoneOnly` user meets the blocking passkey prompt. Pure: the scan hands it
@@ -64,9 +64,9 @@ pub enum GlobalAdmin {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Kind {
     Member,
-    /// A guest of the tenant's own identity (follows the February date).
+    /// A guest of the tenant's own identity, who follows the February date.
     InternalGuest,
-    /// A B2B user: signs in with another organisation's or a social identity.
+    /// A B2B user, who signs in with another organisation's or a social identity.
     External,
     /// A guest whose kind could not be told; why.
     UnknownGuest(String),
@@ -140,8 +140,8 @@ struct Channels {
     voice: bool,
 }
 
-/// Which channels reach the user: SMS needs a mobile phone, and voice reaches an office phone
-/// only when the policy allows office phones.
+/// Decides which channels reach the user: SMS needs a mobile phone, and voice reaches an office
+/// phone only when the policy allows office phones.
 fn reaching_channels(policy: &MethodsPolicy, subject: &Subject) -> Channels {
     let mut phone_types: Vec<PhoneType> = PhoneType::ALL
         .into_iter()
@@ -194,7 +194,7 @@ const OTHER_METHODS: [(Method, &str, Option<Configuration>, bool); 8] = [
         true,
     ),
     // Windows Hello and Platform Credential are governed by device policy, not by the
-    // authentication methods policy: registered means available.
+    // authentication methods policy, so registered means available.
     (Method::WindowsHello, "windowsHelloForBusiness", None, true),
     (Method::PlatformCredential, "platformCredential", None, true),
     // Each external method has its own configuration; registered counts as available.
@@ -218,8 +218,8 @@ struct Available {
     not_enabled: Vec<&'static str>,
 }
 
-/// What else is available: the reaching channels, then each registered method the policy
-/// enables for the user.
+/// Lists what is available to the user: the reaching channels, then each registered method the
+/// policy enables for the user.
 fn available_methods(policy: &MethodsPolicy, subject: &Subject, channels: &Channels) -> Available {
     let mut available = Available {
         names: Vec::new(),
@@ -251,7 +251,8 @@ fn available_methods(policy: &MethodsPolicy, subject: &Subject, channels: &Chann
     available
 }
 
-/// The note that ends every reason when the user registered methods the policy does not enable.
+/// Writes the note that ends every reason when the user registered methods the policy does not
+/// enable.
 fn not_enabled_note(not_enabled: &[&str]) -> String {
     if not_enabled.is_empty() {
         String::new()
@@ -281,8 +282,8 @@ impl Judgement {
     }
 }
 
-/// The category, tried in order: no channel reaches the user, a phishing-resistant method, other
-/// MFA, a fully migrated provider, and last the blocking date.
+/// Judges the category by trying, in order: no channel reaches the user, a phishing-resistant
+/// method, other MFA, a fully migrated provider, and last the blocking date.
 fn judge(
     policy: &MethodsPolicy,
     subject: &Subject,
@@ -333,7 +334,7 @@ fn judge(
     }
 }
 
-/// Why no channel reaches the user, so the retirement changes nothing for them.
+/// Says why no channel reaches the user, and so why the retirement changes nothing for them.
 fn phone_not_enabled_reason(
     policy: &MethodsPolicy,
     channels: &Channels,
@@ -362,8 +363,8 @@ fn phone_not_enabled_reason(
     format!("{why}: the retirement changes nothing{nothing}")
 }
 
-/// The reaching channels whose traffic all goes through the tenant's own provider, which the
-/// retirement does not block.
+/// Finds the reaching channels whose traffic all goes through the tenant's own provider, which
+/// the retirement does not block.
 fn migrated_channels(policy: &MethodsPolicy, channels: &Channels) -> Vec<&'static str> {
     [
         (channels.sms, policy.sms_provider, "SMS"),
@@ -375,7 +376,7 @@ fn migrated_channels(policy: &MethodsPolicy, channels: &Channels) -> Vec<&'stati
     .collect()
 }
 
-/// The date a `phoneOnly` user meets the blocking prompt, and why.
+/// Decides the date a `phoneOnly` user meets the blocking prompt, and says why.
 fn affected_from(kind: &Kind, global_admin: &GlobalAdmin) -> (&'static str, String) {
     if *global_admin == GlobalAdmin::Active {
         return (JULY, "an active Global Administrator".to_owned());

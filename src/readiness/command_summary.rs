@@ -1,8 +1,8 @@
-//! What `readiness --json` prints: one object on stdout for a pipeline or PowerShell's
+//! Makes what `readiness --json` prints: one object on stdout for a pipeline or PowerShell's
 //! `ConvertFrom-Json`, in the same shape however the command ends: `command`, `exitStatus`,
 //! `finished`, `mode` (a scan here, or a download of the Function App's latest), the files
 //! written, why it stopped, and the scan's totals (`readiness.json`'s fields at the top level;
-//! absent when no scan was made or read). A contract: fields are added, never renamed.
+//! absent when no scan was made or read). It is a contract: fields are added, never renamed.
 
 use std::path::{Path, PathBuf};
 
@@ -57,8 +57,8 @@ impl Mode {
 }
 
 impl CommandSummary {
-    /// A command that ended with `files` written and the totals of `readiness.json` (a
-    /// downloaded one may name anything: the command's own fields are never taken from it).
+    /// Sums up a command that ended with `files` written and the totals of `readiness.json`. A
+    /// downloaded one may name anything, so the command's own fields are never taken from it.
     pub fn finished(mode: Mode, out: &Path, files: Vec<PathBuf>, totals: Value) -> CommandSummary {
         let mut totals = match totals {
             Value::Object(totals) => totals,
@@ -74,13 +74,14 @@ impl CommandSummary {
         }
     }
 
-    /// A scan that finished with `summary`.
+    /// Sums up a scan that finished with `summary`.
     pub fn scanned(out: &Path, files: Vec<PathBuf>, summary: &Summary) -> CommandSummary {
         let totals = serde_json::to_value(summary).unwrap_or(Value::Null);
         CommandSummary::finished(Mode::Scan, out, files, totals)
     }
 
-    /// A command that could not be made (exit 2), and why (`None`: not said).
+    /// Sums up a command that could not be made (exit 2), and why (`None` when it was not
+    /// said).
     pub fn stopped(mode: Mode, out: &Path, cause: Option<String>) -> CommandSummary {
         CommandSummary {
             command: "readiness",
@@ -94,7 +95,7 @@ impl CommandSummary {
         }
     }
 
-    /// The object as one line.
+    /// Writes the object as one line.
     pub fn to_line(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned())
     }

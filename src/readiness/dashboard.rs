@@ -1,8 +1,8 @@
-//! `readiness.html`: one self-contained page (no script, no external style, font or image) an
-//! admin opens from the scan's directory: the totals, a bar chart by category and by date,
-//! the days left to each date, the trend of `phoneOnly` across the scans (a column per scan with
-//! its count), the groups that put blocked users in SMS or voice scope, and the first blocked
-//! users with what to tell them. Pure: it renders a [`Summary`].
+//! Renders `readiness.html`, one self-contained page (no script, no external style, font or
+//! image) that an admin opens from the scan's directory. It shows the totals, a bar chart by
+//! category and by date, the days left to each date, the trend of `phoneOnly` across the scans
+//! (a column per scan with its count), the groups that put blocked users in SMS or voice scope,
+//! and the first blocked users with what to tell them. Pure: it renders a [`Summary`].
 
 use std::fmt::Write as _;
 
@@ -12,7 +12,7 @@ use crate::readiness::trend::Point;
 /// The tallest column of the trend, in rem.
 const TREND_HEIGHT_REM: u64 = 6;
 
-/// The page for `summary`.
+/// Renders the page for `summary`.
 pub fn html(summary: &Summary) -> String {
     let mut page = String::with_capacity(16 * 1024);
     head(&mut page);
@@ -104,7 +104,8 @@ fn days_left(page: &mut String, summary: &Summary) {
     page.push_str("</ul>");
 }
 
-/// The bar chart by category and by date, drawn with widths alone because the page has no script.
+/// The bar chart by category and by date, drawn with widths alone because the page has no
+/// script.
 fn chart(page: &mut String, summary: &Summary) {
     page.push_str("<h2>By category and date</h2><div class=\"chart\">");
     let most = summary
@@ -138,8 +139,8 @@ fn chart(page: &mut String, summary: &Summary) {
     page.push_str("</div>");
 }
 
-/// The trend of `phoneOnly`: a column per scan, its count above it and its day below, drawn with
-/// heights alone (no script); one point says that there is no trend yet.
+/// The trend of `phoneOnly`: a column per scan, its count above it and its day below, drawn
+/// with heights alone (no script). With one point, the page says that there is no trend yet.
 fn trend(page: &mut String, points: &[Point]) {
     page.push_str("<h2>phoneOnly across the scans</h2>");
     match (points.first(), points.last()) {
@@ -171,7 +172,7 @@ fn trend(page: &mut String, points: &[Point]) {
         .max(1);
     page.push_str("<div class=\"trend\" id=\"trend\">");
     for point in points {
-        // Hundredths of a rem, so that a small count still shows a sliver.
+        // Heights are in hundredths of a rem, so that a small count still shows a sliver.
         let height = (point.phone_only * TREND_HEIGHT_REM * 100 / most)
             .max(u64::from(point.phone_only > 0) * 10);
         let at = escape(&point.scanned_at);
@@ -189,7 +190,7 @@ fn trend(page: &mut String, points: &[Point]) {
     page.push_str("</div>");
 }
 
-/// A change in words: `-3`, `+2`, `no change`.
+/// Puts a change in words: `-3`, `+2`, `no change`.
 fn change(from: u64, to: u64) -> String {
     match to.cmp(&from) {
         std::cmp::Ordering::Equal => "no change".to_owned(),
@@ -302,7 +303,7 @@ mod tests {
 
     #[test]
     fn the_trend_draws_a_column_per_scan_with_its_count_and_says_what_changed() {
-        // 2026-12-11: after the earlier scans.
+        // This scan starts on 2026-12-11, after the earlier scans.
         let mut summary = Summary::new("registrationReport", 1_797_000_000);
         summary.categories.insert("phoneOnly", 3);
         summary.set_trend(vec![

@@ -1,7 +1,7 @@
-//! The scan's files in `--out DIR`: `readiness.csv` and `cleanup.csv` written row by row as
-//! the scan finds them (a BOM so Excel reads UTF-8; every cell kept text), and
-//! `readiness.json` and `readiness.html` at the end. Without the clean-up key no `cleanup.csv` is made, and an
-//! old one is removed so that it cannot be taken for this scan's.
+//! Writes the scan's files in `--out DIR`: `readiness.csv` and `cleanup.csv` row by row as the
+//! scan finds them (with a BOM so that Excel reads UTF-8, and every cell kept text), and
+//! `readiness.json` and `readiness.html` at the end. Without the clean-up key no `cleanup.csv`
+//! is made, and an old one is removed so that it cannot be taken for this scan's.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -86,7 +86,7 @@ impl DirectorySink {
     }
 }
 
-/// Puts a CSV file in its place, all of it written.
+/// Puts a CSV file in its place once all of it is written.
 fn keep(writer: csv::Writer<BufWriter<NewFile>>) -> std::io::Result<()> {
     let file = writer
         .into_inner()
@@ -96,11 +96,11 @@ fn keep(writer: csv::Writer<BufWriter<NewFile>>) -> std::io::Result<()> {
         .keep()
 }
 
-/// Starts a CSV file: written new and never through a link (a folder others can write to may
-/// hold one planted where the file goes), put in its place when the scan ends.
+/// Starts a CSV file. It is written new and never through a link (a folder others can write to
+/// may hold one planted where the file goes), and put in its place when the scan ends.
 fn open(path: &Path, columns: &[&str]) -> std::io::Result<csv::Writer<BufWriter<NewFile>>> {
     let mut file = BufWriter::new(NewFile::create(path)?);
-    // A BOM: Excel reads the file as UTF-8 only with one.
+    // Excel reads the file as UTF-8 only when it starts with a BOM.
     file.write_all("\u{feff}".as_bytes())?;
     let mut writer = csv::WriterBuilder::new().from_writer(file);
     writer.write_record(columns)?;

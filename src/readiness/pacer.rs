@@ -1,9 +1,9 @@
-//! The reports limit, kept on this side: at most so many requests in any window (Graph: 5 per
-//! 10 s per app and tenant for the identity and access reports), so the scan runs at the
-//! limit instead of colliding with it. A sliding window over the instants requests went out.
-//! And the back-off of the `$batch` reads: Graph's identity bucket depends on the tenant's size
-//! and on the other apps' use, so it is not paced ahead; once Graph throttles a read, every read
-//! of the scan waits before the next `$batch`, not only the one throttled.
+//! Keeps the reports limit on this side: at most so many requests go out in any window (Graph:
+//! 5 per 10 s per app and tenant for the identity and access reports), so that the scan runs at
+//! the limit instead of colliding with it. The window slides over the instants requests went
+//! out. This module also backs off the `$batch` reads: Graph's identity bucket depends on the
+//! tenant's size and on the other apps' use, so it is not paced ahead; once Graph throttles a
+//! read, every read of the scan waits before the next `$batch`, not only the one throttled.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -24,8 +24,8 @@ pub struct Window {
 /// Graph's reports limit: 5 requests per 10 s.
 pub const REPORTS_LIMIT: (usize, Duration) = (5, Duration::from_secs(10));
 
-/// Added to the window: requests reach Graph a little after they leave, unevenly, and Graph's
-/// window counts arrivals.
+/// The margin added to the window: requests reach Graph a little after they leave, unevenly,
+/// and Graph's window counts arrivals.
 const SLACK: Duration = Duration::from_millis(250);
 
 impl Window {
@@ -70,7 +70,7 @@ impl Window {
         }
     }
 
-    /// The least time `requests` requests take at this limit.
+    /// Computes the least time `requests` requests take at this limit.
     pub fn floor(&self, requests: u64) -> Duration {
         let windows = requests.saturating_sub(1) / self.limit as u64;
         self.window
@@ -78,8 +78,9 @@ impl Window {
     }
 }
 
-/// The least a throttled read pauses every read for, whatever Graph names: its `Retry-After` counts whole
-/// seconds, and by then a bucket of any size has refilled enough for a whole `$batch`.
+/// The least a throttled read pauses every read for, whatever Graph names: its `Retry-After`
+/// counts whole seconds, and by then a bucket of any size has refilled enough for a whole
+/// `$batch`.
 pub const LEAST_PAUSE: Duration = Duration::from_secs(1);
 
 /// When the scan's `$batch` reads may go out again after Graph throttled one of them.
@@ -89,8 +90,8 @@ pub struct Pause {
 }
 
 impl Pause {
-    /// Graph throttled a read and asked for `wait`: no read goes out before then (at least
-    /// [`LEAST_PAUSE`] from now); a later instant already set stands.
+    /// Records that Graph throttled a read and asked for `wait`: no read goes out before then
+    /// (at least [`LEAST_PAUSE`] from now), and a later instant already set stands.
     pub fn throttled(&self, wait: Duration) {
         let at = Instant::now() + wait.max(LEAST_PAUSE);
         let mut until = crate::mutex::lock(&self.until);
@@ -129,7 +130,7 @@ mod tests {
         assert_eq!(times[5], span, "the sixth waits for the first to leave");
         assert_eq!(times[10], span * 2);
         assert_eq!(times[11], span * 2);
-        // No ten seconds hold more than five.
+        // No ten seconds may hold more than five requests.
         for (index, at) in times.iter().enumerate().skip(5) {
             assert!(*at - times[index - 5] >= Duration::from_secs(10));
         }
@@ -148,7 +149,7 @@ mod tests {
         for _ in 0..11 {
             window.wait().await;
             times.push(start.elapsed());
-            // Reading the page.
+            // Reading the page takes a second.
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         let span = Duration::from_secs(10) + SLACK;
@@ -158,7 +159,8 @@ mod tests {
         assert_eq!(times[6], span + seconds(1), "the seventh for the second");
         assert_eq!(times[9], span + seconds(4));
         assert_eq!(times[10], span * 2, "the eleventh for the sixth");
-        // Never more than five in any ten seconds, and no more waiting than that needs.
+        // There are never more than five in any ten seconds, and no more waiting than that
+        // needs.
         for (index, at) in times.iter().enumerate().skip(5) {
             assert!(*at - times[index - 5] >= Duration::from_secs(10));
         }
@@ -173,8 +175,8 @@ mod tests {
         assert_eq!(start.elapsed(), Duration::ZERO);
     }
 
-    /// Graph names a wait of a few milliseconds, or of seconds: every read waits at least a
-    /// second, and the longest wait named stands.
+    /// When Graph names a wait of a few milliseconds, or of seconds, every read waits at least
+    /// a second, and the longest wait named stands.
     #[tokio::test(start_paused = true)]
     async fn a_throttled_read_holds_every_read_back_for_the_longest_wait_named() {
         let pause = std::sync::Arc::new(Pause::default());

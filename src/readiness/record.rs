@@ -1,6 +1,6 @@
-//! One classified user and one clean-up row, as the scan hands them to the files: what each
-//! CSV line says, in the contract's column names, with every cell kept text in Excel and no
-//! phone number in it. Also the translation of a per-user read's method kinds into the
+//! Holds one classified user and one clean-up row as the scan hands them to the files, and
+//! says what each CSV line says, in the contract's column names, with every cell kept text in
+//! Excel and no phone number in it. It also translates a per-user read's method kinds into the
 //! classification's methods. It does no IO.
 
 use crate::methods::{AuthenticationMethods, MethodKind};
@@ -14,7 +14,7 @@ use crate::spreadsheet::as_text;
 pub enum Protected {
     No,
     Yes(Vec<String>),
-    /// The verdict could not be made; counted as protected (fail closed).
+    /// The verdict could not be made, so the user counts as protected (fail closed).
     Unknown(String),
 }
 
@@ -95,7 +95,7 @@ impl UserRecord {
         }
     }
 
-    /// The CSV line's cells, each kept text in Excel.
+    /// Makes the CSV line's cells, each kept text in Excel.
     pub fn cells(&self) -> Vec<String> {
         let because = match &self.protected {
             Protected::No => String::new(),
@@ -143,7 +143,8 @@ impl CleanupRecord {
     }
 }
 
-/// A per-user read's methods as the classification sees them, and the kinds it does not know.
+/// Translates a per-user read's methods into the classification's, and returns the kinds it
+/// does not know.
 pub fn methods_of(methods: &AuthenticationMethods) -> (Vec<Method>, Vec<String>) {
     let mut found: Vec<Method> = methods
         .phone
@@ -172,8 +173,8 @@ pub fn methods_of(methods: &AuthenticationMethods) -> (Vec<Method>, Vec<String>)
     (found, unknown)
 }
 
-/// The order a user's phones are removed in: the alternate mobile before the mobile (Graph
-/// refuses to remove a mobile while an alternate mobile remains), the office phone last.
+/// Ranks a user's phones in the order they are removed: the alternate mobile before the mobile
+/// (Graph refuses to remove a mobile while an alternate mobile remains), the office phone last.
 pub fn removal_order(phone_type: PhoneType) -> u8 {
     match phone_type {
         PhoneType::AlternateMobile => 0,

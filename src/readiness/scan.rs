@@ -1,4 +1,4 @@
-//! The scan: reads the policy, expands the groups it (and the protection) names once,
+//! Runs the scan: it reads the policy, expands the groups it (and the protection) names once,
 //! reads the registration report page by page at the reports limit (or, `--per-user`, every
 //! user and their methods in `$batch`), classifies each user, asks the handler's own
 //! protection verdict, reads the phones of the users the clean-up may touch, and hands every
@@ -36,7 +36,8 @@ pub struct ScanSettings {
     pub cleanup_key: Result<CleanupKey, String>,
     /// The reports limit kept on this side.
     pub reports_limit: (usize, Duration),
-    /// `$batch` requests in flight (per-user reads, and phone reads for the clean-up).
+    /// How many `$batch` requests are in flight at once (per-user reads, and phone reads for
+    /// the clean-up).
     pub batches_in_flight: usize,
 }
 
@@ -56,8 +57,8 @@ pub trait Sink: Send {
     fn cleanup(&mut self, record: &CleanupRecord) -> std::io::Result<()>;
     /// How far the scan is: pages read, users classified, the floor of the time left.
     fn progress(&mut self, _pages: u64, _users: u64, _left: Option<Duration>) {}
-    /// `--per-user`: so many more enabled users listed, and so many more of them whose methods
-    /// were read, as it happens (the command adds them up for its time left).
+    /// Tells, with `--per-user`, how many more enabled users were listed and how many more of
+    /// them had their methods read, as it happens (the command adds them up for its time left).
     fn accounts(&mut self, _listed: u64, _read: u64) {}
 }
 
@@ -189,8 +190,8 @@ async fn prepare(
     groups.dedup();
     let mut groups_of: HashMap<String, HashSet<String>> = HashMap::new();
     let reads = futures_util::stream::iter(
-        // Owned names: a future that borrows from the list is not `Send` for every lifetime,
-        // and the Function App runs the scan on a multi-threaded runtime.
+        // The names are owned because a future that borrows from the list is not `Send` for
+        // every lifetime, and the Function App runs the scan on a multi-threaded runtime.
         groups.into_iter().map(|group| async move {
             let members = graph.transitive_user_members(&group).await;
             (group, members)
@@ -202,7 +203,8 @@ async fn prepare(
     for (group, members) in reads {
         let members = match members {
             Ok(members) => members,
-            // A role holder of unknown kind that is no group, or a group deleted since.
+            // Not found means a role holder of unknown kind that is no group, or a group
+            // deleted since: it has no members to read.
             Err(GraphError {
                 kind: GraphErrorKind::NotFound { .. },
                 ..
@@ -496,7 +498,7 @@ fn record(
     }
 }
 
-/// The SMS and voice include targets that reach a user in `member_of`.
+/// Finds the SMS and voice include targets that reach a user in `member_of`.
 fn scope_groups(policy: &MethodsPolicy, member_of: &HashSet<String>) -> Vec<String> {
     let mut groups: Vec<String> = [&policy.sms, &policy.voice]
         .into_iter()

@@ -1,5 +1,5 @@
-//! Who a user is, for the date that applies to them: whether a guest is external (B2B) or
-//! internal, and whether the user is an active or an eligible-only Global Administrator
+//! Tells who a user is, for the date that applies to them: whether a guest is external (B2B)
+//! or internal, and whether the user is an active or an eligible-only Global Administrator
 //! (directly, through a role-assignable group, or through PIM for Groups), from the
 //! protection's snapshot of role holders.
 

@@ -1,7 +1,7 @@
-//! What a scan adds up to: totals per category and per `affectedFrom`, when it ran, how old the
-//! report was, what it did not cover, the method names it did not know, and what became of
-//! the clean-up file, and the trend of `phoneOnly` up to this scan. Written as `readiness.json`
-//! and printed by `--json`. Pure: the scan tells it every user and the times.
+//! Adds up what a scan found: totals per category and per `affectedFrom`, when it ran, how old
+//! the report was, what it did not cover, the method names it did not know, what became of the
+//! clean-up file, and the trend of `phoneOnly` up to this scan. The summary is written as
+//! `readiness.json` and printed by `--json`. Pure: the scan tells it every user and the times.
 
 use std::collections::BTreeMap;
 
@@ -170,7 +170,7 @@ impl Summary {
         }
     }
 
-    /// This scan's point on the trend.
+    /// Returns this scan's point on the trend.
     pub fn point(&self) -> Point {
         Point {
             scanned_at: self.scanned_at.clone(),
@@ -187,7 +187,7 @@ impl Summary {
         self.phone_only_trend = trend::up_to(earlier, self.point());
     }
 
-    /// The trend to draw: the one set, or this scan alone.
+    /// Returns the trend to draw: the one set, or this scan alone.
     pub fn trend(&self) -> Vec<Point> {
         if self.phone_only_trend.is_empty() {
             vec![self.point()]
@@ -208,7 +208,7 @@ impl Summary {
     }
 }
 
-/// Seconds since the epoch as ISO 8601 UTC (`2026-12-07T17:05:00Z`).
+/// Writes seconds since the epoch as ISO 8601 UTC (`2026-12-07T17:05:00Z`).
 pub fn iso(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);
     let rest = seconds.rem_euclid(86_400);
@@ -221,7 +221,8 @@ pub fn iso(seconds: i64) -> String {
     )
 }
 
-/// ISO 8601 UTC (as Graph writes it, fractions and offset `Z`) as seconds since the epoch.
+/// Reads ISO 8601 UTC (as Graph writes it, fractions and offset `Z`) as seconds since the
+/// epoch.
 pub fn parse_iso(text: &str) -> Option<i64> {
     let text = text.trim();
     let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
@@ -237,12 +238,13 @@ pub fn parse_iso(text: &str) -> Option<i64> {
     Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
-/// Whole days from `seconds` to the start of `date` (`YYYY-MM-DD`).
+/// Counts the whole days from `seconds` to the start of `date` (`YYYY-MM-DD`).
 pub fn days_between(seconds: i64, date: &str) -> Option<i64> {
     Some((parse_iso(date)? - seconds).div_euclid(86_400))
 }
 
-/// Howard Hinnant's civil-from-days, for dates after 1970.
+/// Turns days since the epoch into a date, with Howard Hinnant's civil-from-days, for dates
+/// after 1970.
 fn civil(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

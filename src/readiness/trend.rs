@@ -1,7 +1,7 @@
-//! The trend of `phoneOnly` across scans: one point per scan (when it started, how many users
-//! were `phoneOnly`), read from earlier scans' `readiness.json` and closed with this scan's.
-//! The dashboard draws it; `readiness.json` carries it (`phoneOnlyTrend`), so that the next
-//! scan written to the same directory continues it. Pure: the callers read the files.
+//! Follows the trend of `phoneOnly` across scans: one point per scan (when it started, how many
+//! users were `phoneOnly`), read from earlier scans' `readiness.json` and closed with this
+//! scan's. The dashboard draws it; `readiness.json` carries it (`phoneOnlyTrend`), so that the
+//! next scan written to the same directory continues it. Pure: the callers read the files.
 
 use serde::{Deserialize, Serialize};
 
@@ -38,8 +38,8 @@ struct Categories {
     phone_only: u64,
 }
 
-/// The point of the scan whose `readiness.json` is `summary`; `None` when it is not one (a file
-/// cut short, another document).
+/// Reads the point of the scan whose `readiness.json` is `summary`; `None` when it is not one
+/// (a file cut short, another document).
 pub fn point_of(summary: &[u8]) -> Option<Point> {
     let earlier: Earlier = serde_json::from_slice(summary).ok()?;
     valid(Point {
@@ -48,8 +48,8 @@ pub fn point_of(summary: &[u8]) -> Option<Point> {
     })
 }
 
-/// The points an earlier `readiness.json` knows: its own trend (which ends with its own point),
-/// or only its own point when it has none. Nothing when it is not one.
+/// Reads the points an earlier `readiness.json` knows: its own trend (which ends with its own
+/// point), or only its own point when it has none; nothing when it is not a `readiness.json`.
 pub fn history_of(summary: &[u8]) -> Vec<Point> {
     let Ok(earlier) = serde_json::from_slice::<Earlier>(summary) else {
         return Vec::new();
@@ -69,12 +69,12 @@ pub fn history_of(summary: &[u8]) -> Vec<Point> {
     points
 }
 
-/// The trend up to `current`: the `earlier` points that started before it, oldest first, then
-/// `current`; at most [`MOST_POINTS`], the newest kept. Two scans that started in the same second
-/// are two points.
+/// Builds the trend up to `current`: the `earlier` points that started before it, oldest first,
+/// then `current`; at most [`MOST_POINTS`], the newest kept. Two scans that started in the same
+/// second are two points.
 pub fn up_to(mut earlier: Vec<Point>, current: Point) -> Vec<Point> {
     earlier.retain(|point| point.scanned_at <= current.scanned_at);
-    // Stable: points of one second keep the order they were read in.
+    // The sort is stable, so points of one second keep the order they were read in.
     earlier.sort_by(|a, b| a.scanned_at.cmp(&b.scanned_at));
     earlier.push(current);
     let extra = earlier.len().saturating_sub(MOST_POINTS);
@@ -82,8 +82,8 @@ pub fn up_to(mut earlier: Vec<Point>, current: Point) -> Vec<Point> {
     earlier
 }
 
-/// A point whose time is written as the scans write it (`2026-12-07T05:00:00Z`), so that points
-/// sort by it as by time and the page shows it as it is.
+/// Keeps a point only when its time is written as the scans write it (`2026-12-07T05:00:00Z`),
+/// so that points sort by it as by time and the page shows it as it is.
 fn valid(point: Point) -> Option<Point> {
     let bytes = point.scanned_at.as_bytes();
     let shaped = bytes.len() == 20

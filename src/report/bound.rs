@@ -1,4 +1,4 @@
-//! Keeping a result within what a queue message holds, with every field present.
+//! Keeps a result within what a queue message holds, with every field present.
 
 use super::{Report, Warning};
 
@@ -122,7 +122,7 @@ impl Report {
     }
 }
 
-/// Cuts `text` to at most `limit` characters, marking the cut; whether it cut.
+/// Cuts `text` to at most `limit` characters, marking the cut, and returns whether it cut.
 fn shorten(text: &mut String, limit: usize) -> bool {
     match text.char_indices().nth(limit) {
         Some((index, _)) => {

@@ -1,5 +1,5 @@
-//! What number a change is about: `phoneNumber` (required to set, and to remove unless the
-//! removal names the registered number), `removeRegisteredNumber`, or the readiness scan's
+//! Reads what number a change is about: `phoneNumber` (required to set, and to remove unless
+//! the removal names the registered number), `removeRegisteredNumber`, or the readiness scan's
 //! `numberFingerprint`. Pure.
 
 use serde_json::{Map, Value};
@@ -11,7 +11,7 @@ use crate::phone::CleanupKey;
 use crate::phone::{PhoneNumber, PhoneType};
 use crate::report::{ErrorCode, Failure};
 
-/// The change, with its number.
+/// Reads the change, with its number.
 pub(super) fn change_of(
     parameters: &Map<String, Value>,
     kind: Kind,
@@ -81,7 +81,7 @@ fn fingerprint(
     ))
 }
 
-/// The number given in `phoneNumber`, parsed; an extension only on an office phone.
+/// Parses the number given in `phoneNumber`; only an office phone may have an extension.
 fn given_number(value: &str, kind: Kind, phone_type: PhoneType) -> Result<Operation, Failure> {
     let number = PhoneNumber::parse(value).map_err(|error| {
         Failure::for_field(

@@ -1,7 +1,7 @@
-//! How a parameter's value is read: its name matched without case (given twice in two
-//! spellings is an error), a string that must not be empty, free text bounded and without
-//! control characters, a boolean as JSON or as the text `true`/`false`. Pure; every error
-//! names the field.
+//! Reads a parameter's value. Its name is matched without case (a name given twice in two
+//! spellings is an error); a string must not be empty; free text is bounded and has no control
+//! characters; a boolean comes as JSON or as the text `true`/`false`. Pure; every error names
+//! the field.
 
 use serde_json::{Map, Value};
 
@@ -50,8 +50,8 @@ pub(super) fn string(
     }
 }
 
-/// A free-text value that is echoed into logs: bounded, and without control characters that
-/// could forge log lines.
+/// Reads a free-text value that is echoed into logs: it is bounded, and may not have control
+/// characters that could forge log lines.
 pub(super) fn text(
     parameters: &Map<String, Value>,
     field: &'static str,
@@ -124,7 +124,7 @@ pub(super) fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-/// A parameter name as it may appear in a message: bounded, with control characters escaped.
+/// Makes a parameter name fit to appear in a message: bounded, with control characters escaped.
 pub(super) fn printable(name: &str) -> String {
     let shown: String = name
         .chars()

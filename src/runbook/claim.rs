@@ -8,13 +8,12 @@
 use tokio::sync::SemaphorePermit;
 
 use super::failure::{self, Stop};
-use super::{Services, acquire_permit, judge, lease, read, registered};
+use super::{Services, acquire_permit, judge, read, registered};
+use crate::claim::{Hold, LeaseError, Moment, UserGuard, UserLease, acquire_lease};
 use crate::graph::GraphError;
-use crate::locks::UserGuard;
 use crate::methods::AuthenticationMethods;
 use crate::outcome::Outcome;
 use crate::request::Request;
-use crate::storage::leases::{LeaseError, Moment};
 use crate::user::{DirectoryUser, UserRef};
 
 /// The locks and the permit one invocation holds until it is done (a lock the lease's hold
@@ -34,7 +33,7 @@ pub(super) struct Started<'a> {
     writes_before: u64,
     /// When the first read was sent (for whether it may stand under the lease).
     read_sent: Moment,
-    hold: lease::Hold,
+    hold: Hold,
     lease_error: Option<LeaseError>,
     /// For a removal of whatever is registered: the number seen before any wait.
     first_seen: registered::Seen,
@@ -64,7 +63,7 @@ impl From<Stop> for Unready {
 /// # Errors
 ///
 /// A step could not go on (see each).
-pub(super) async fn claim<'a>(
+pub(super) async fn claim_user<'a>(
     services: &'a Services,
     request: &Request,
     deadline: tokio::time::Instant,
@@ -102,13 +101,13 @@ async fn start<'a>(
         services.notifier.prepare(&services.graph, request),
         async {
             if early {
-                lease::acquire(services, &request.user, deadline).await
+                lease(services, &request.user, deadline).await
             } else {
                 None
             }
         }
     );
-    let mut hold = lease::Hold::default();
+    let mut hold = Hold::default();
     let mut lease_error = None;
     match early_lease {
         Some(Ok(held)) => hold.keep(held, caller_lock.take()),
@@ -146,7 +145,7 @@ pub(super) struct Claimed<'a> {
     checks: read::Checks,
     seen: registered::Seen,
     read_sent: Moment,
-    hold: lease::Hold,
+    hold: Hold,
     lease_error: Option<LeaseError>,
     guards: Guards<'a>,
 }
@@ -202,7 +201,7 @@ async fn claim_object_id<'a>(
         read::membership_of(services, &mut checks, &object_id, named_otherwise),
         async {
             if late {
-                lease::acquire(services, &object_id, deadline).await
+                lease(services, &object_id, deadline).await
             } else {
                 None
             }
@@ -242,7 +241,7 @@ pub(super) struct Ready<'a> {
     pub(super) member_of: read::Membership,
     pub(super) checks: read::Checks,
     pub(super) seen: registered::Seen,
-    pub(super) hold: lease::Hold,
+    pub(super) hold: Hold,
     pub(super) guards: Guards<'a>,
 }
 
@@ -352,4 +351,20 @@ fn seen(
         (true, false) => registered::seen_in(request, methods),
         (true, true) => registered::Seen::Unknown,
     }
+}
+
+/// The lease of the user `object_id` from the claim, waited for as long as the settings and
+/// the invocation's deadline allow; `None` when there are no leases.
+async fn lease(
+    services: &Services,
+    object_id: &UserRef,
+    deadline: tokio::time::Instant,
+) -> Option<Result<UserLease, LeaseError>> {
+    acquire_lease(
+        services.leases.as_ref(),
+        services.lease_wait,
+        object_id,
+        deadline,
+    )
+    .await
 }

@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
+use crate::claim::LeaseError;
 use crate::graph::{GraphError, GraphErrorKind, GraphOperation, Rejection};
 use crate::outcome::Outcome;
 use crate::phone::{PhoneNumber, PhoneType, redact_numbers};
 use crate::plan::{Refusal, Write};
 use crate::report::{ErrorCode, Failure};
-use crate::storage::leases::LeaseError;
 use crate::user::{DirectoryUser, UserRef};
 
 /// How long a caller is told to wait after a lease another instance kept.

@@ -14,7 +14,6 @@ mod claim;
 mod conflict;
 mod converge;
 mod failure;
-mod lease;
 mod picture;
 mod read;
 mod registered;
@@ -30,8 +29,8 @@ use self::failure::Stop;
 use self::picture::Picture;
 use self::wording::{describe_current, describe_request};
 use crate::backoff::Backoff;
-use crate::graph::{GraphClient, WriteWindow};
-use crate::locks::UserLocks;
+use crate::claim::{UserLease, UserLeases, UserLocks, WriteWindow};
+use crate::graph::GraphClient;
 use crate::methods::AuthenticationMethods;
 use crate::notify::Notifier;
 use crate::outcome::Outcome;
@@ -42,7 +41,6 @@ use crate::policy::Policies;
 use crate::protection::{Protection, Verdict};
 use crate::report::{Action, ErrorCode, Failure, WarningCode};
 use crate::request::{Request, SmsSignIn};
-use crate::storage::leases::{UserLease, UserLeases};
 use crate::user::{DirectoryUser, UserRef};
 
 pub use self::picture::Safeguards;
@@ -159,7 +157,7 @@ impl Run<'_> {
         let Some(held) = self.lease else {
             return Ok(None);
         };
-        held.ready_to_write()
+        crate::claim::write_window(held)
             .await
             .map(Some)
             .map_err(|error| failure::lease_busy(&error))
@@ -185,7 +183,7 @@ async fn carry_out(
         seen,
         hold,
         guards: _guards,
-    } = match claim::claim(services, request, deadline, outcome).await {
+    } = match claim::claim_user(services, request, deadline, outcome).await {
         Ok(ready) => ready,
         Err(claim::Unready { stop, user }) => return Carried::stopped(stop, user, None, outcome),
     };

@@ -1,6 +1,6 @@
-//! Azurite, Microsoft's storage emulator (npm `azurite`), as the storage account of the queue
-//! tests, the demo and the benchmarks: started in memory on free loopback ports, stopped when
-//! dropped. Only the development account's well-known key opens it.
+//! Runs Azurite, Microsoft's storage emulator (npm `azurite`), as the storage account of the
+//! queue tests, the demo and the benchmarks: it is started in memory on free loopback ports and
+//! stopped when dropped. Only the development account's well-known key opens it.
 //!
 //! It is found at `MFA_AZURITE` (the path of `azurite.js`) or under `target/tools/azurite`, where
 //! `.ci/run` and [`Azurite::install`] put it (`npm install azurite@3.37.0`: it declares
@@ -51,8 +51,8 @@ impl Azurite {
         path.is_file().then_some(path)
     }
 
-    /// Installs Azurite under `target/tools/azurite` unless it is there; one process at a time
-    /// (the tests run in several), the others wait for it.
+    /// Installs Azurite under `target/tools/azurite` unless it is there. Only one process
+    /// installs it at a time (the tests run in several), and the others wait for it.
     ///
     /// # Errors
     ///
@@ -168,13 +168,13 @@ impl Azurite {
         })
     }
 
-    /// The development account on this Azurite.
+    /// Names the development account on this Azurite.
     pub fn account(&self) -> AccountSettings {
         AccountSettings::development(&self.blob, &self.queue)
     }
 }
 
-/// `target/tools/azurite` of this crate.
+/// Returns this crate's `target/tools/azurite`.
 fn default_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/azurite")
 }

@@ -52,7 +52,7 @@ pub struct SimOptions {
     /// The origin written into `@odata.nextLink`s; `None` for the simulator's own. A test sets
     /// another host to check that the token never follows a link off the Graph endpoint.
     pub next_link_origin: Option<String>,
-    /// ARM answers every request with 503 (Azure Resource Manager unreachable).
+    /// Whether ARM answers every request with 503 (Azure Resource Manager unreachable).
     pub arm_unavailable: bool,
 }
 
@@ -172,8 +172,8 @@ impl Gate {
 }
 
 impl FaultRule {
-    /// The next `times` requests with `method` (any when `None`) whose path contains `path`
-    /// get `action`.
+    /// Makes a rule that gives `action` to the next `times` requests with `method` (any when
+    /// `None`) whose path contains `path`.
     pub fn new(
         method: Option<&'static str>,
         path: &str,
@@ -392,7 +392,7 @@ impl Simulator {
         environment
     }
 
-    /// `token` signed by this simulator's tenant.
+    /// Signs `token` with this simulator's tenant's key.
     pub fn sign(&self, token: &CallerToken) -> String {
         token.sign(&self.shared.base_url)
     }
@@ -451,7 +451,7 @@ impl Simulator {
             .count()
     }
 
-    /// A receiver that changes whenever a request arrives or is answered.
+    /// Returns a receiver that changes whenever a request arrives or is answered.
     pub fn request_arrived(&self) -> tokio::sync::watch::Receiver<u64> {
         self.shared.arrivals.subscribe()
     }

@@ -1,4 +1,4 @@
-//! Which storage account the app has, read the way the Functions host's own bindings read it
+//! Reads which storage account the app has, the way the Functions host's own bindings read it
 //! from the app settings: `AzureWebJobsStorage` as a connection string (`UseDevelopmentStorage=
 //! true`, or account name and key with the endpoints), or the identity-based settings
 //! `AzureWebJobsStorage__blobServiceUri` / `__queueServiceUri` / `__accountName`, with
@@ -64,11 +64,11 @@ impl std::fmt::Debug for AccountSettings {
 }
 
 impl AccountSettings {
-    /// The account the settings name, `Ok(None)` when they name none.
+    /// Reads the account the settings name; `Ok(None)` when they name none.
     ///
     /// # Errors
     ///
-    /// When a setting is there but cannot be read: the message names it and says why (never
+    /// When a setting is there but cannot be read; the message names it and says why (never
     /// quoting a key).
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
@@ -120,7 +120,7 @@ impl AccountSettings {
         }))
     }
 
-    /// Azurite's development account at `blob` and `queue` (`http://127.0.0.1:PORT`).
+    /// Names Azurite's development account at `blob` and `queue` (`http://127.0.0.1:PORT`).
     pub fn development(blob: &Url, queue: &Url) -> AccountSettings {
         let at = |service: &Url| {
             let mut url = service.clone();
@@ -137,9 +137,9 @@ impl AccountSettings {
         }
     }
 
-    /// The connection string that names this account as the host's settings do, for a child
-    /// process (the demo's and the tests' handlers); `None` for token authentication, which
-    /// has no connection string.
+    /// Writes the connection string that names this account as the host's settings do, for a
+    /// child process (the demo's and the tests' handlers); `None` for token authentication,
+    /// which has no connection string.
     pub fn connection_string(&self) -> Option<String> {
         let mut parts = Vec::new();
         match &self.auth {
@@ -166,9 +166,9 @@ impl AccountSettings {
     }
 }
 
-/// A storage connection string: `UseDevelopmentStorage=true`, or `AccountName`, `AccountKey`
-/// (or `SharedAccessSignature`) with `DefaultEndpointsProtocol`, `EndpointSuffix`,
-/// `BlobEndpoint`, `QueueEndpoint`.
+/// Reads a storage connection string: `UseDevelopmentStorage=true`, or `AccountName`,
+/// `AccountKey` (or `SharedAccessSignature`) with `DefaultEndpointsProtocol`,
+/// `EndpointSuffix`, `BlobEndpoint`, `QueueEndpoint`.
 fn connection_string(text: &str) -> Result<AccountSettings, String> {
     let pairs = Pairs::read(text)?;
     if pairs
@@ -213,7 +213,7 @@ impl Pairs {
         Ok(Pairs(pairs))
     }
 
-    /// The value of the first part named `name` (in lower case).
+    /// Returns the value of the first part named `name` (in lower case).
     fn get(&self, name: &str) -> Option<String> {
         self.0
             .iter()
@@ -222,12 +222,12 @@ impl Pairs {
     }
 }
 
-/// `value` as a URL, or an error naming the part `name` it came from.
+/// Parses `value` as a URL, or says which part (`name`) it came from in the error.
 fn connection_url(name: &str, value: String) -> Result<Url, String> {
     Url::parse(&value).map_err(|error| format!("{CONNECTION}: {name} is not a URL: {error}"))
 }
 
-/// Azurite's development account, at `DevelopmentStorageProxyUri` when one is given.
+/// Names Azurite's development account, at `DevelopmentStorageProxyUri` when one is given.
 fn development_storage(pairs: &Pairs) -> Result<AccountSettings, String> {
     let host = pairs
         .get("developmentstorageproxyuri")
@@ -249,8 +249,8 @@ fn development_storage(pairs: &Pairs) -> Result<AccountSettings, String> {
     })
 }
 
-/// The endpoint of the `kind` service (`Blob`, `Queue`): the one the string names, or the one
-/// the account's name, `DefaultEndpointsProtocol` and `EndpointSuffix` make; `None` with
+/// Finds the endpoint of the `kind` service (`Blob`, `Queue`): the one the string names, or the
+/// one the account's name, `DefaultEndpointsProtocol` and `EndpointSuffix` make; `None` with
 /// neither.
 fn service_endpoint(
     pairs: &Pairs,
@@ -280,9 +280,9 @@ fn service_endpoint(
     }
 }
 
-/// How requests to the account are signed: its key (which needs the account's name) or a
-/// shared access signature. A string with neither is refused, because Entra authentication
-/// has settings of its own.
+/// Decides how requests to the account are signed: with its key (which needs the account's
+/// name) or a shared access signature. A string with neither is refused, because Entra
+/// authentication has settings of its own.
 fn connection_auth(pairs: &Pairs, account: Option<String>) -> Result<AccountAuth, String> {
     match (
         pairs.get("accountkey"),

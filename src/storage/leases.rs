@@ -20,8 +20,9 @@
 //!
 //! Why that is enough: another instance writes only while it holds the lease, and starts a
 //! write attempt only while a renewal made right before it is younger than the lease's duration
-//! less [`WRITE_MARGIN`] ([`UserLease::ready_to_write`] renews and gives the [`WriteWindow`]:
-//! a lease lost since the last renewal is found out then, not trusted), each attempt
+//! less [`WRITE_MARGIN`] ([`UserLease::ready_to_write`] renews and says until when an attempt
+//! may start, [`Renewed`]: a lease lost since the last renewal is found out then, not
+//! trusted), each attempt
 //! abandoned after [`WRITE_ATTEMPT_TIMEOUT`]. If it let the lease go, every write of its was
 //! answered and it marked the blob after the last one, so a write after our read was sent would
 //! have marked the blob after that too. If its lease lapsed (it stopped, lost the storage
@@ -54,7 +55,6 @@ use tokio::sync::watch;
 
 use super::{StorageAccount, StorageError, describe_error, status_and_code};
 use crate::backoff::Backoff;
-pub use crate::graph::WriteWindow;
 use crate::mutex::lock;
 
 /// The container the leases live in.
@@ -107,8 +107,8 @@ pub struct UserLease {
     /// Whether a write was (or may have been) sent under the lease.
     wrote: AtomicBool,
     /// Whether a write's outcome is unknown (an attempt under way, abandoned, cancelled with
-    /// its invocation, or answered 5xx: see [`WriteWindow`]): Graph may still apply it, so the
-    /// lease is left to lapse rather than released.
+    /// its invocation, or answered 5xx: the attempts keep it through [`Renewed::doubt`]): Graph
+    /// may still apply it, so the lease is left to lapse rather than released.
     in_doubt: Arc<AtomicBool>,
     /// Stops the renewer when sent to or dropped (a renewal under way is finished first).
     stop_renewing: watch::Sender<bool>,
@@ -174,6 +174,19 @@ impl Moment {
             monotonic: Instant::now(),
         }
     }
+}
+
+/// What a renewal right before a write says: the last instant a write attempt may start under
+/// the lease, how long one attempt may take, and the lease's flag of a write whose outcome is
+/// unknown, which the attempts set when they go out and clear on a definite answer (the claim
+/// makes the write's window of it). `start_by` is on the monotonic clock, not tokio's: the
+/// lease lapses on the storage service's real time, which a paused clock in a test does not
+/// stop.
+#[derive(Clone, Debug)]
+pub struct Renewed {
+    pub start_by: Instant,
+    pub attempt_timeout: Duration,
+    pub doubt: Arc<AtomicBool>,
 }
 
 /// Why no lease could be had.
@@ -387,15 +400,15 @@ impl UserLease {
         self.grant.contended
     }
 
-    /// The window in which a write may be attempted now: the lease is renewed first, every
-    /// time, so that a lease lost since the renewer's last renewal (broken, or taken after a
-    /// pause of this instance) is found out before the write rather than trusted.
+    /// Until when a write may be attempted now: the lease is renewed first, every time, so
+    /// that a lease lost since the renewer's last renewal (broken, or taken after a pause of
+    /// this instance) is found out before the write rather than trusted.
     ///
     /// # Errors
     ///
     /// [`LeaseError::Unavailable`] when it cannot be renewed: the lease may be lost, and
     /// nothing may be written.
-    pub async fn ready_to_write(&self) -> Result<WriteWindow, LeaseError> {
+    pub async fn ready_to_write(&self) -> Result<Renewed, LeaseError> {
         let sent = Instant::now();
         self.blob
             .renew_lease(self.id.clone(), None)
@@ -412,7 +425,7 @@ impl UserLease {
             *renewed
         };
         self.wrote.store(true, Ordering::SeqCst);
-        Ok(WriteWindow {
+        Ok(Renewed {
             start_by: last + (DURATION - WRITE_MARGIN),
             attempt_timeout: WRITE_ATTEMPT_TIMEOUT,
             doubt: self.in_doubt.clone(),
@@ -420,7 +433,8 @@ impl UserLease {
     }
 
     /// Says that a write's outcome is unknown: the lease will be left to lapse, not released.
-    /// (Writes sent within the lease's [`WriteWindow`] say so themselves.)
+    /// (Writes sent within the time [`UserLease::ready_to_write`] gives say so themselves,
+    /// through [`Renewed::doubt`].)
     pub fn write_in_doubt(&self) {
         self.in_doubt.store(true, Ordering::SeqCst);
     }

@@ -1,8 +1,9 @@
-//! The app's storage account: the one the Functions host keeps its queues and leases in, found
-//! the way the host's bindings find it ([`AccountSettings`]), reached with the official storage
-//! crates over the process's own reqwest client (one TLS stack). Entra tokens from the managed
-//! identity against Azure (the account has shared keys off); an account SAS signed with the
-//! key where a connection string gives one (Azurite's development account).
+//! Reaches the app's storage account: the one the Functions host keeps its queues and leases
+//! in, found the way the host's bindings find it ([`AccountSettings`]), through the official
+//! storage crates over the process's own reqwest client (one TLS stack). Against Azure,
+//! requests carry Entra tokens from the managed identity (the account has shared keys off);
+//! where a connection string gives a key (Azurite's development account), they carry an account
+//! SAS signed with it.
 //!
 //! [`leases`] keeps one user's changes to one instance at a time across the Function App;
 //! [`queue`] sends, receives and settles queue messages (the miniature host, the bulk tool);
@@ -44,7 +45,7 @@ pub struct StorageAccount {
 pub struct StorageError(pub String);
 
 impl StorageAccount {
-    /// The account `settings` name, reached through `http`, with `credential` for token
+    /// Makes the account `settings` name, reached through `http`, with `credential` for token
     /// authentication.
     pub fn new(
         settings: AccountSettings,
@@ -63,7 +64,7 @@ impl StorageAccount {
         &self.settings
     }
 
-    /// Where the account is, for a log line (no key, no signature).
+    /// Says where the account is, for a log line (no key, no signature).
     pub fn describe(&self) -> String {
         let endpoints: Vec<&str> = [&self.settings.blob, &self.settings.queue]
             .into_iter()
@@ -84,7 +85,7 @@ impl StorageAccount {
         format!("{} ({auth})", endpoints.join(", "))
     }
 
-    /// A client for the blob service.
+    /// Makes a client for the blob service.
     ///
     /// # Errors
     ///
@@ -106,7 +107,7 @@ impl StorageAccount {
         .map_err(|error| StorageError(format!("no blob client: {error}")))
     }
 
-    /// A client for the queue `name`.
+    /// Makes a client for the queue `name`.
     ///
     /// # Errors
     ///
@@ -129,7 +130,8 @@ impl StorageAccount {
         .map_err(|error| StorageError(format!("no client for the queue {name}: {error}")))
     }
 
-    /// The endpoint with what authorises requests to it: a SAS in the query, or a credential.
+    /// Returns the endpoint with what authorises requests to it: a SAS in the query, or a
+    /// credential.
     fn authorised(
         &self,
         endpoint: &Url,
@@ -160,8 +162,9 @@ impl StorageAccount {
         }
     }
 
-    /// Our HTTP client as the transport, and retries short enough that a storage account that
-    /// does not answer costs seconds, not azure_core's default minute.
+    /// Makes the client options: our HTTP client as the transport, and retries short enough
+    /// that a storage account that does not answer costs seconds, not azure_core's default
+    /// minute.
     fn client_options(&self) -> ClientOptions {
         ClientOptions {
             transport: Some(Transport::new(self.http.clone())),
@@ -176,8 +179,8 @@ impl StorageAccount {
     }
 }
 
-/// The HTTP status and storage error code of a failed call, for the callers that act on them
-/// (`409 LeaseAlreadyPresent`, `404 BlobNotFound`).
+/// Reads the HTTP status and storage error code of a failed call, for the callers that act on
+/// them (`409 LeaseAlreadyPresent`, `404 BlobNotFound`).
 pub fn status_and_code(error: &azure_core::Error) -> (Option<u16>, Option<&str>) {
     match error.kind() {
         azure_core::error::ErrorKind::HttpResponse {
@@ -187,8 +190,8 @@ pub fn status_and_code(error: &azure_core::Error) -> (Option<u16>, Option<&str>)
     }
 }
 
-/// A storage failure in words: the status and code when the service answered, else the
-/// first line of the error (no URL: it may carry a SAS).
+/// Puts a storage failure into words: the status and code when the service answered, else the
+/// first line of the error (never the URL, which may carry a SAS).
 pub fn describe_error(error: &azure_core::Error) -> String {
     match status_and_code(error) {
         (Some(status), Some(code)) => format!("{status} {code}"),

@@ -1,6 +1,7 @@
-//! One storage queue: send, receive, renew, settle. Message text goes as it is (the crate sends
-//! no base64), which is what the Functions host reads and writes with `messageEncoding: none`
-//! (host.json); [`Encoding::Base64`] is there for a host left at its default.
+//! Sends, receives, renews and settles the messages of one storage queue. Message text goes as
+//! it is (the crate sends no base64), which is what the Functions host reads and writes with
+//! `messageEncoding: none` (host.json); [`Encoding::Base64`] is there for a host left at its
+//! default.
 
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ pub enum Encoding {
 }
 
 impl Encoding {
-    /// The encoding host.json names (`none` or `base64`, any case).
+    /// Reads the encoding host.json names (`none` or `base64`, any case).
     pub fn parse(text: &str) -> Option<Encoding> {
         match text.trim().to_ascii_lowercase().as_str() {
             "none" => Some(Encoding::None),
@@ -40,8 +41,8 @@ impl Encoding {
         }
     }
 
-    /// The text of a message as stored; `None` when it is not valid in this encoding (the host
-    /// moves such a message to the poison queue).
+    /// Decodes the text of a message as stored; `None` when it is not valid in this encoding
+    /// (the host moves such a message to the poison queue).
     fn decode(self, stored: &str) -> Option<String> {
         match self {
             Encoding::None => Some(stored.to_owned()),
@@ -78,7 +79,7 @@ pub struct Received {
 }
 
 impl Queue {
-    /// The queue `name` of `account`, its messages written with `encoding`.
+    /// Opens the queue `name` of `account`, whose messages are written with `encoding`.
     ///
     /// # Errors
     ///
@@ -112,7 +113,7 @@ impl Queue {
             .map_err(|error| self.failed("create", &error))
     }
 
-    /// Puts `text` on the queue; its message id.
+    /// Puts `text` on the queue and returns its message id.
     ///
     /// # Errors
     ///
@@ -154,7 +155,8 @@ impl Queue {
         raw.send(stored).await
     }
 
-    /// Takes up to `count` (1 to 32) visible messages, invisible to others for `visibility`.
+    /// Takes up to `count` (1 to 32) visible messages, which stay invisible to others for
+    /// `visibility`.
     ///
     /// # Errors
     ///
@@ -197,7 +199,7 @@ impl Queue {
             .collect())
     }
 
-    /// The texts of up to `count` visible messages, leaving them in place.
+    /// Reads the texts of up to `count` visible messages, leaving them in place.
     ///
     /// # Errors
     ///
@@ -221,8 +223,8 @@ impl Queue {
             .collect())
     }
 
-    /// Makes the message visible again after `visibility` (or keeps it invisible that long);
-    /// the new pop receipt.
+    /// Makes the message visible again after `visibility` (or keeps it invisible that long),
+    /// and returns the new pop receipt.
     ///
     /// # Errors
     ///
@@ -249,7 +251,7 @@ impl Queue {
             .unwrap_or_else(|| pop_receipt.to_owned()))
     }
 
-    /// How many messages the queue holds, visible or not (the service's count is never lower
+    /// Counts the messages the queue holds, visible or not (the service's count is never lower
     /// than the true one).
     ///
     /// # Errors
@@ -292,13 +294,14 @@ impl Queue {
     }
 }
 
-/// Whole seconds, as the queue service takes them, within its range (up to 7 days).
+/// Truncates to whole seconds, as the queue service takes them, within its range (up to 7
+/// days).
 fn seconds(duration: Duration) -> i32 {
     i32::try_from(duration.as_secs().min(604_800)).unwrap_or(604_800)
 }
 
-/// A result message as a reader takes it, whatever the host wrote: JSON text (indented or not,
-/// as the host writes an object) or, under the host's default encoding, base64 of it.
+/// Reads a result message as a reader takes it, whatever the host wrote: JSON text (indented or
+/// not, as the host writes an object) or, under the host's default encoding, base64 of it.
 pub fn read_json(stored: &str) -> Option<serde_json::Value> {
     serde_json::from_str(stored).ok().or_else(|| {
         let bytes = base64::engine::general_purpose::STANDARD

@@ -1,9 +1,9 @@
-//! Account shared access signatures, signed with an account key: how requests to an account
-//! with a key (Azurite's development account, a connection string) are authorised, since the
-//! storage crates speak Entra tokens and SAS but no SharedKey. The string to sign is the one the
+//! Signs account shared access signatures with an account key. They authorise requests to an
+//! account with a key (Azurite's development account, a connection string), since the storage
+//! crates speak Entra tokens and SAS but no SharedKey. The string to sign is the one the
 //! service defines for versions from 2020-12-06 on (account name, permissions, services,
 //! resource types, start, expiry, IP range, protocols, version, encryption scope, each followed
-//! by a line break), HMAC-SHA256 with the decoded key.
+//! by a line break), signed with HMAC-SHA256 and the decoded key.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,8 +20,8 @@ const RESOURCE_TYPES: &str = "sco";
 /// Azurite listens on plain http; Azure's endpoints use https.
 const PROTOCOLS: &str = "https,http";
 
-/// A SAS query string (without `?`) for the account `account` with key `key`, valid from a
-/// few minutes before `now` (clocks differ) for `valid_for`.
+/// Makes a SAS query string (without `?`) for the account `account` with key `key`, valid from
+/// a few minutes before `now` (clocks differ) for `valid_for`.
 ///
 /// # Errors
 ///
@@ -51,13 +51,13 @@ pub fn account_sas(
     Ok(query.finish())
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` in UTC, as a SAS writes times.
+/// Writes a time as `YYYY-MM-DDTHH:MM:SSZ` in UTC, as a SAS writes times.
 fn iso8601(at: SystemTime) -> String {
     let seconds = at
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
     let (days, rest) = (seconds / 86_400, seconds % 86_400);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    // This turns days since 1970-01-01 into a civil date (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);
@@ -108,7 +108,8 @@ mod tests {
             Duration::from_secs(3_600),
         )
         .unwrap();
-        // The string-to-sign for these fields, signed independently of the code above.
+        // The expected signature signs the string-to-sign for these fields independently of
+        // the code above.
         let expected = azure_core::hmac::hmac_sha256(
             "devstoreaccount1\nrwdlacup\nbq\nsco\n2026-12-04T18:35:39Z\n2026-12-04T19:40:39Z\n\nhttps,http\n2025-11-05\n\n",
             &Secret::new(DEVELOPMENT_KEY),

@@ -1,4 +1,4 @@
-//! The readiness scans the Function App keeps in its storage account, in the container
+//! Keeps the readiness scans the Function App makes in its storage account, in the container
 //! `mfa-phone-readiness`: `latest/<file>` (the files of the newest finished scan),
 //! `scans/<folder>/<file>` (one folder per scan, named by when it started, kept for the
 //! retention period: the trend reads them), `runs/<id>.json` (what a scan started over HTTP is
@@ -32,7 +32,7 @@ const RUNS: &str = "runs/";
 const LOCK: &str = "scan.lock";
 /// How long the scan lease lasts unrenewed (the service allows 15 to 60 s).
 const LOCK_DURATION: Duration = Duration::from_secs(60);
-/// How often it is renewed.
+/// How often the scan lease is renewed.
 const LOCK_RENEW_EVERY: Duration = Duration::from_secs(15);
 
 /// The scans of the app's storage account.
@@ -41,7 +41,7 @@ pub struct ScanStore {
     account: StorageAccount,
 }
 
-/// The lease that lets one scan run: renewed until released or dropped.
+/// The lease that lets one scan run; it is renewed until released or dropped.
 pub struct ScanLock {
     blob: Arc<BlobClient>,
     id: String,
@@ -55,7 +55,7 @@ impl ScanStore {
         ScanStore { account }
     }
 
-    /// Where the scans are, for a log line.
+    /// Says where the scans are, for a log line.
     pub fn describe(&self) -> String {
         format!("{CONTAINER} in {}", self.account.describe())
     }
@@ -111,7 +111,7 @@ impl ScanStore {
         Ok(())
     }
 
-    /// The latest scan's file `name`; `None` when there is none.
+    /// Reads the latest scan's file `name`; `None` when there is none.
     ///
     /// # Errors
     ///
@@ -120,7 +120,7 @@ impl ScanStore {
         get(&self.container()?, &format!("{LATEST}{name}")).await
     }
 
-    /// The file `name` of the kept scan `folder`.
+    /// Reads the file `name` of the kept scan `folder`.
     ///
     /// # Errors
     ///
@@ -129,7 +129,7 @@ impl ScanStore {
         get(&self.container()?, &format!("{SCANS}{folder}/{name}")).await
     }
 
-    /// The kept scans' folders, oldest first.
+    /// Lists the kept scans' folders, oldest first.
     ///
     /// # Errors
     ///
@@ -147,7 +147,7 @@ impl ScanStore {
     }
 
     /// Deletes the scans whose folder sorts before `cutoff` (folders are named by time), and
-    /// the runs recorded before it; the folders deleted.
+    /// the runs recorded before it, and returns the folders deleted.
     ///
     /// # Errors
     ///
@@ -184,7 +184,7 @@ impl ScanStore {
         put(&self.container()?, &format!("{RUNS}{id}.json"), status).await
     }
 
-    /// What the run `id` is doing, as last recorded.
+    /// Reads what the run `id` is doing, as last recorded.
     ///
     /// # Errors
     ///
@@ -193,8 +193,8 @@ impl ScanStore {
         get(&self.container()?, &format!("{RUNS}{id}.json")).await
     }
 
-    /// The scan lease, unless another scan holds it (`None`); `holder` is written into the lock
-    /// blob so that others can tell which run is under way.
+    /// Takes the scan lease, unless another scan holds it (`None`); `holder` is written into the
+    /// lock blob so that others can tell which run is under way.
     ///
     /// # Errors
     ///
@@ -259,7 +259,7 @@ impl ScanStore {
         ))
     }
 
-    /// The run that holds the scan lease now, when one does.
+    /// Reads which run holds the scan lease now, when one does.
     ///
     /// # Errors
     ///
@@ -321,7 +321,7 @@ async fn renew(
         }
         if let Err(error) = blob.renew_lease(id.clone(), None).await {
             tracing::warn!("could not renew the scan lock: {}", describe_error(&error));
-            // The lease may lapse before the next try: the scan's files are then not kept.
+            // The lease may lapse before the next try, and then the scan's files are not kept.
             let _ = lost.send(true);
         }
     }
@@ -361,9 +361,9 @@ async fn delete(container: &BlobContainerClient, name: &str) -> Result<(), Stora
     }
 }
 
-/// The names of the blobs under `prefix`; none when the container is not there yet. (Boxed as
-/// `Send`: the crate's pager future is `Send` only for one lifetime, which an axum handler's
-/// future cannot name.)
+/// Lists the names of the blobs under `prefix`; none when the container is not there yet. The
+/// future is boxed as `Send` because the crate's pager future is `Send` only for one lifetime,
+/// which an axum handler's future cannot name.
 fn list<'a>(
     container: &'a BlobContainerClient,
     prefix: &'a str,

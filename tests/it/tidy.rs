@@ -656,6 +656,56 @@ fn no_two_top_level_modules_name_each_other_even_through_others() {
     );
 }
 
+/// The top-level modules `from` reaches in `edges`, through others too.
+fn reached<'a>(edges: &'a Edges, from: &str) -> BTreeSet<&'a str> {
+    let mut reached = BTreeSet::new();
+    let mut next: Vec<&str> = edges
+        .get(from)
+        .into_iter()
+        .flat_map(BTreeMap::keys)
+        .map(String::as_str)
+        .collect();
+    while let Some(module) = next.pop() {
+        if reached.insert(module) {
+            next.extend(
+                edges
+                    .get(module)
+                    .into_iter()
+                    .flat_map(BTreeMap::keys)
+                    .map(String::as_str),
+            );
+        }
+    }
+    reached
+}
+
+#[test]
+fn the_claim_on_a_user_sits_between_the_runbook_and_the_storage() {
+    // The runbook asks the claim, the Graph client's writes take its window, and the claim
+    // is made of the storage's lease: it knows neither the tenant nor the result's wording,
+    // and the storage adapter knows neither the claim nor Graph.
+    let (_, top) = module_edges(&source_modules());
+    let claim = reached(&top, "claim");
+    assert!(claim.contains("storage"), "{claim:?}");
+    for above in ["runbook", "graph", "outcome", "report"] {
+        assert!(!claim.contains(above), "claim reaches {above}: {claim:?}");
+    }
+    let storage = reached(&top, "storage");
+    for above in ["claim", "graph", "runbook"] {
+        assert!(
+            !storage.contains(above),
+            "storage reaches {above}: {storage:?}"
+        );
+    }
+    for below in ["runbook", "graph"] {
+        assert!(
+            top.get(below)
+                .is_some_and(|named| named.contains_key("claim")),
+            "{below} asks the claim"
+        );
+    }
+}
+
 /// The longest a function in `src/` may be, counted from its `fn` line to its closing brace.
 const FUNCTION_LINES: usize = 80;
 

@@ -1,9 +1,9 @@
-//! One readiness scan in the Function App, from the scan lease to the kept files: the scan
+//! Runs one readiness scan in the Function App, from the scan lease to the kept files. The scan
 //! writes its files to a directory of its own under the temporary directory (rows streamed, as
-//! on the command line), the kept scans of the retention period give the trend of `phoneOnly`,
+//! on the command line); the kept scans of the retention period give the trend of `phoneOnly`;
 //! then the files go to the storage account as the latest and as this scan's folder, scans
-//! older than the retention period are deleted, and the lease is let go. What a
-//! run started over HTTP is doing is recorded as it goes (`runs/<id>.json`) for its caller.
+//! older than the retention period are deleted, and the lease is let go. What a run started
+//! over HTTP is doing is recorded as it goes (`runs/<id>.json`) for its caller.
 
 use std::path::Path;
 use std::time::Duration;
@@ -23,9 +23,9 @@ use crate::readiness::trend::{self, Point};
 use crate::readiness::{ScanSettings, scan};
 use crate::runbook::Services;
 
-/// `$batch` requests in flight for per-user reads.
+/// How many `$batch` requests are in flight at once for per-user reads.
 const BATCHES_IN_FLIGHT: usize = 4;
-/// Kept scans' `readiness.json` read at once for the trend.
+/// How many kept scans' `readiness.json` files are read at once for the trend.
 const TREND_READS_IN_FLIGHT: usize = 8;
 /// The most the trend's reads may take: a slow storage account costs the dashboard its trend,
 /// not the scan.
@@ -73,7 +73,7 @@ pub enum Ended {
     Failed(String),
 }
 
-/// Seconds since the epoch, now.
+/// Returns the seconds since the epoch, now.
 pub fn now_seconds() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

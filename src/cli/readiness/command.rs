@@ -1,7 +1,7 @@
-//! `mfa-phone-handler readiness`: the scan from the command line, with the identity and
+//! `mfa-phone-handler readiness` runs the scan from the command line, with the identity and
 //! settings the handler reads from its environment (falling back to the admin's own Azure CLI
-//! sign-in when no identity is configured). Progress while it runs (pages read, users
-//! classified, the pace, and a time left where a total is known); the summary at the end, as
+//! sign-in when no identity is configured). It shows progress while it runs (pages read, users
+//! classified, the pace, and a time left where a total is known) and the summary at the end, as
 //! lines or (`--json`) one JSON object. The trend of `phoneOnly` continues from the
 //! `readiness.json` an earlier scan left in `--out`. Exit 0 when the scan finished, 2 when it
 //! could not be made.
@@ -25,10 +25,10 @@ use crate::readiness::scan::{ScanSettings, scan};
 use crate::readiness::summary::Summary;
 use crate::readiness::trend::{self, Point};
 
-/// `$batch` requests in flight for per-user reads.
+/// How many `$batch` requests are in flight at once for per-user reads.
 const BATCHES_IN_FLIGHT: usize = 4;
 
-/// Runs the command; its exit status.
+/// Runs the command and returns its exit status.
 pub async fn main(arguments: ReadinessArgs) -> u8 {
     match run(&arguments).await {
         Ok(summary) => {
@@ -145,7 +145,7 @@ async fn run(arguments: &ReadinessArgs) -> Result<Summary, String> {
 struct Seen {
     pages: u64,
     users: u64,
-    /// `--per-user`: users listed, and of them read.
+    /// With `--per-user`: the users listed, and how many of them were read.
     accounts: Option<(u64, u64)>,
     /// When the first user's methods were asked for (the rate counts from there).
     reading_since: Option<Instant>,
@@ -169,10 +169,10 @@ fn shown(
     }
 }
 
-/// The progress line. The registration report does not say how many pages it has, so its scan
-/// shows the pace and no time left; `--per-user` knows the users listed so far and the rate
-/// their methods are read at, so it shows the time left for those (not for pages not listed
-/// yet, which nothing counts ahead).
+/// Writes the progress line. The registration report does not say how many pages it has, so
+/// its scan shows the pace and no time left; `--per-user` knows the users listed so far and the
+/// rate their methods are read at, so it shows the time left for those (not for pages not
+/// listed yet, which nothing counts ahead).
 fn progress_line(
     per_user: bool,
     pages: u64,
@@ -211,9 +211,9 @@ fn progress_line(
     line
 }
 
-/// The trend so far: the points of the `readiness.json` an earlier scan left in `out` (its own
-/// trend, or its own point). Nothing when there is none, or it is not a file of ours (a link,
-/// something too large to be one).
+/// Reads the trend so far: the points of the `readiness.json` an earlier scan left in `out`
+/// (its own trend, or its own point). Nothing when there is none, or it is not a file of ours
+/// (a link, something too large to be one).
 fn earlier_points(out: &Path) -> Vec<Point> {
     let path = out.join(READINESS_JSON);
     match std::fs::symlink_metadata(&path) {
@@ -226,8 +226,8 @@ fn earlier_points(out: &Path) -> Vec<Point> {
     }
 }
 
-/// The handler's settings, with what a command run needs where the Functions host is absent:
-/// no port, and the admin's own sign-in when no identity is configured.
+/// Reads the handler's settings, with what a command run needs where the Functions host is
+/// absent: no port, and the admin's own sign-in when no identity is configured.
 fn command_environment(name: &str) -> Option<String> {
     let get = |name: &str| {
         std::env::var(name)

@@ -102,7 +102,7 @@ pub(super) fn region(facts: &Facts) -> Check {
     }
 }
 
-/// The first few of `regions`, for a message.
+/// Names the first few of `regions`, for a message.
 fn named(regions: &[String]) -> String {
     let mut some: Vec<&str> = regions
         .iter()

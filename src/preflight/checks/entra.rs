@@ -41,7 +41,8 @@ const APP_ROLE_ASSIGNMENT_READ_WRITE_ALL: &str = "06b708a9-e830-4db3-a914-8e69da
 const APPLICATION_READ_ALL: &str = "9a5d68dd-52b0-4cc2-bd40-abcf44ac3a30";
 const APPLICATION_READ_WRITE_ALL: &str = "1bfefb4e-e0b5-418b-a88f-73c46d2cc8e9";
 
-/// The environment's values when Entra authentication is on; otherwise the check to report.
+/// Returns the environment's values when Entra authentication is on; otherwise the check to
+/// report.
 fn with_entra<'a>(facts: &'a Facts, name: &'static str) -> Result<&'a Values, Check> {
     let (_, values) = selected(facts).map_err(|why| Check::unknown(name, why))?;
     if values.on("MFA_ENTRA_AUTHENTICATION") {
@@ -54,7 +55,8 @@ fn with_entra<'a>(facts: &'a Facts, name: &'static str) -> Result<&'a Values, Ch
     }
 }
 
-/// The registration and its client id, or the check to report when there is none to judge.
+/// Returns the registration and its client id, or the check to report when there is none to
+/// judge.
 fn registered<'a>(
     facts: &'a Facts,
     name: &'static str,
@@ -322,7 +324,7 @@ pub(super) fn among_writers(facts: &Facts) -> Check {
     }
 }
 
-/// With notifications on, a sender the tenant knows.
+/// With notifications on, the sender is one the tenant knows.
 pub(super) fn notifications(facts: &Facts) -> Check {
     const NAME: &str = "notifications";
     const FIX: &str = "azd env set MFA_NOTIFY_SENDER <mailbox>";
@@ -351,7 +353,8 @@ pub(super) fn notifications(facts: &Facts) -> Check {
     }
 }
 
-/// What you hold of `roles`: active, or else eligible only; `Err` when it cannot be told.
+/// Tells what you hold of `roles`: active, or else eligible only; `Err` when it cannot be
+/// told.
 struct Held {
     active: Option<&'static str>,
     eligible: Option<&'static str>,

@@ -8,7 +8,7 @@ use crate::preflight::versions::{Version, required_azd};
 
 const INSTALL_AZD: &str = "curl -fsSL https://aka.ms/install-azd.sh | bash";
 
-/// azd at least the version `azure.yaml` requires.
+/// azd is at least the version `azure.yaml` requires.
 pub(super) fn azd_version(facts: &Facts) -> Check {
     const NAME: &str = "azd version";
     let required = match facts.azure_yaml.as_ref().map(|text| required_azd(text)) {
@@ -48,7 +48,7 @@ pub(super) fn azd_version(facts: &Facts) -> Check {
     }
 }
 
-/// `language: custom` allowed: the variable azd reads first, then `alpha.all`, then
+/// `language: custom` is allowed by the variable azd reads first, then `alpha.all`, then
 /// `alpha.language.custom`.
 pub(super) fn alpha(facts: &Facts) -> Check {
     const NAME: &str = "azd alpha feature";
@@ -92,7 +92,7 @@ pub(super) fn alpha(facts: &Facts) -> Check {
     }
 }
 
-/// A boolean as Go's `strconv.ParseBool` reads it, which azd uses for the variable.
+/// Reads a boolean as Go's `strconv.ParseBool` reads it, which azd uses for the variable.
 fn go_bool(value: &str) -> Option<bool> {
     match value {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
@@ -101,7 +101,7 @@ fn go_bool(value: &str) -> Option<bool> {
     }
 }
 
-/// az signed in: without it nothing in Azure or Entra can be checked.
+/// az is signed in: without it nothing in Azure or Entra can be checked.
 pub(super) fn az_sign_in(facts: &Facts) -> Check {
     const NAME: &str = "az sign-in";
     match &facts.account {
@@ -124,7 +124,7 @@ pub(super) fn az_sign_in(facts: &Facts) -> Check {
     }
 }
 
-/// azd signed in (`azd auth login --check-status`).
+/// azd is signed in (`azd auth login --check-status`).
 pub(super) fn azd_sign_in(facts: &Facts) -> Check {
     const NAME: &str = "azd sign-in";
     match &facts.azd_signed_in {
@@ -184,7 +184,7 @@ pub(super) fn one_subscription(facts: &Facts) -> Check {
     }
 }
 
-/// An azd environment, with a region and a subscription.
+/// There is an azd environment, with a region and a subscription.
 pub(super) fn environment(facts: &Facts) -> Check {
     const NAME: &str = "environment";
     let subscription = facts
@@ -234,7 +234,8 @@ pub(super) fn environment(facts: &Facts) -> Check {
     }
 }
 
-/// Something to deploy: the release zip `scripts/package.sh` accepts, or what a build needs.
+/// There is something to deploy: the release zip `scripts/package.sh` accepts, or what a build
+/// needs.
 pub(super) fn package(facts: &Facts) -> Check {
     const NAME: &str = "package";
     const FIX: &str = "azd env set MFA_PACKAGE_ZIP ~/mfa-release/mfa-phone-handler.zip";
@@ -297,7 +298,7 @@ pub(super) fn package(facts: &Facts) -> Check {
     }
 }
 
-/// The public cloud, and `GRAPH_ENDPOINT` its Graph.
+/// The cloud is the public cloud, and `GRAPH_ENDPOINT` is its Graph.
 pub(super) fn cloud(facts: &Facts) -> Check {
     const NAME: &str = "cloud";
     const NATIONAL: &str = "DEPLOY.md, National clouds";

@@ -13,7 +13,7 @@ use crate::preflight::settings::{
     holds_placeholder, is_https_origin, is_https_url, strings,
 };
 
-/// No `<…>` or `[[…]]` left in the settings the deployment reads.
+/// No `<…>` or `[[…]]` is left in the settings the deployment reads.
 pub(super) fn placeholders(facts: &Facts) -> Check {
     const NAME: &str = "placeholders";
     let values = match selected(facts) {
@@ -31,7 +31,7 @@ pub(super) fn placeholders(facts: &Facts) -> Check {
     }
 }
 
-/// The names of the settings that still hold a placeholder.
+/// Lists the names of the settings that still hold a placeholder.
 fn placeheld(values: &Values) -> Vec<&str> {
     values
         .iter()
@@ -97,7 +97,8 @@ pub(super) fn lists(facts: &Facts) -> Check {
     }
 }
 
-/// Switches are `true` or `false`, choices one of theirs, `GRAPH_ENDPOINT` an https URL.
+/// Switches are `true` or `false`, choices are one of their values, and `GRAPH_ENDPOINT` is an
+/// https URL.
 pub(super) fn values(facts: &Facts) -> Check {
     const NAME: &str = "values";
     let values = match selected(facts) {
@@ -151,7 +152,7 @@ pub(super) fn values(facts: &Facts) -> Check {
     }
 }
 
-/// With Entra authentication and the API's roles managed, at least one writer.
+/// With Entra authentication and the API's roles managed, there is at least one writer.
 pub(super) fn writers(facts: &Facts) -> Check {
     const NAME: &str = "writers";
     const LIST: &str = "MFA_API_WRITER_PRINCIPAL_IDS";
@@ -181,7 +182,7 @@ pub(super) fn writers(facts: &Facts) -> Check {
     }
 }
 
-/// Protected groups only when something reads group membership.
+/// Protected groups are set only when something reads group membership.
 pub(super) fn protected_groups(facts: &Facts) -> Check {
     const NAME: &str = "protected groups";
     let values = match selected(facts) {
@@ -248,7 +249,7 @@ pub(super) fn extra_app_settings(facts: &Facts) -> Check {
 
 const EXTRA_NAME: &str = "extra app settings";
 
-/// The extra settings as a JSON object of strings, `None` when unset, or the failure.
+/// Reads the extra settings as a JSON object of strings, `None` when unset, or the failure.
 fn extra_object(values: &Values) -> Result<Option<serde_json::Map<String, Value>>, Check> {
     let Some(text) = values.get(EXTRA_APP_SETTINGS) else {
         // Set but blank is not unset to azd: it parses the empty text as JSON and stops.
@@ -290,7 +291,7 @@ fn extra_object(values: &Values) -> Result<Option<serde_json::Map<String, Value>
     Ok(Some(object))
 }
 
-/// The failure when the extra settings name a setting the template writes itself.
+/// Returns the failure when the extra settings name a setting the template writes itself.
 fn replacing_the_template(object: &serde_json::Map<String, Value>) -> Option<Check> {
     let starts = |name: &str, prefix: &str| {
         name.get(..prefix.len())
@@ -326,10 +327,10 @@ fn replacing_the_template(object: &serde_json::Map<String, Value>) -> Option<Che
     })
 }
 
-/// A warning for the extra settings that weaken a default check, else ok.
+/// Warns of the extra settings that weaken a default check, and passes otherwise.
 fn weakening(object: &serde_json::Map<String, Value>) -> Check {
-    // Read as the handler reads it: any spelling of yes or no, and a blank value as the
-    // handler's own default (which for the queue's caller check is off).
+    // Each value is read as the handler reads it: any spelling of yes or no, and a blank value
+    // as the handler's own default (which for the queue's caller check is off).
     let weakening: Vec<String> = WEAKENING_SETTINGS
         .iter()
         .filter_map(|(setting, kept, default)| {

@@ -1,4 +1,4 @@
-//! What Azure says, through `az`: the signed-in account and cloud, the regions with Flex
+//! Asks Azure, through `az`, for the signed-in account and cloud, the regions with Flex
 //! Consumption and the runtimes a region offers there, and on the environment's subscription
 //! your effective permissions and the resource providers' registration. Only `show`, `list`
 //! and `az rest --method get` are run.
@@ -11,7 +11,7 @@ use crate::preflight::runner::Runner;
 /// How many pages of an ARM list are read.
 const PAGES: usize = 20;
 
-/// `az account show`.
+/// Reads the signed-in account with `az account show`.
 pub(super) fn account(runner: &Runner) -> Fact<Account> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -52,7 +52,7 @@ pub(super) fn account(runner: &Runner) -> Fact<Account> {
     })
 }
 
-/// `az cloud show`: the signed-in cloud and its endpoints.
+/// Reads the signed-in cloud and its endpoints with `az cloud show`.
 pub(super) fn cloud(runner: &Runner) -> Fact<Cloud> {
     #[derive(serde::Deserialize)]
     struct Answer {
@@ -98,8 +98,8 @@ impl Unanswered for Region {
     }
 }
 
-/// The regions with Flex Consumption (zone-redundant too, when `MFA_ZONE_REDUNDANT` is on),
-/// and the Flex Consumption runtimes of the environment's region.
+/// Reads the regions with Flex Consumption (zone-redundant too, when `MFA_ZONE_REDUNDANT` is
+/// on), and the Flex Consumption runtimes of the environment's region.
 pub(super) fn region(asking: &Asking<'_>) -> Region {
     let runner = asking.runner;
     let locations = |zone_redundant: bool| -> Fact<Vec<String>> {
@@ -127,7 +127,7 @@ pub(super) fn region(asking: &Asking<'_>) -> Region {
     }
 }
 
-/// The FC1 runtimes in the region's Functions stacks (`stack=custom`).
+/// Reads the FC1 runtimes in the region's Functions stacks (`stack=custom`).
 fn runtimes(asking: &Asking<'_>) -> Fact<Vec<Runtime>> {
     asking.signed_in()?;
     let Some(location) = asking.values.get("AZURE_LOCATION") else {
@@ -150,8 +150,9 @@ fn runtimes(asking: &Asking<'_>) -> Fact<Vec<Runtime>> {
     Ok(flex_runtimes(&answer))
 }
 
-/// Every FC1 runtime in a `functionAppStacks` answer (`value[].properties.majorVersions[]
-/// .minorVersions[].stackSettings.linuxRuntimeSettings.Sku[]`, where `skuCode` is FC1).
+/// Finds every FC1 runtime in a `functionAppStacks` answer
+/// (`value[].properties.majorVersions[].minorVersions[].stackSettings.linuxRuntimeSettings.Sku[]`,
+/// where `skuCode` is FC1).
 fn flex_runtimes(answer: &serde_json::Value) -> Vec<Runtime> {
     let all = |value: &serde_json::Value, key: &str| -> Vec<serde_json::Value> {
         value
@@ -208,7 +209,8 @@ impl Unanswered for Subscription {
     }
 }
 
-/// Your effective permissions on the environment's subscription, and its resource providers.
+/// Reads your effective permissions on the environment's subscription, and its resource
+/// providers.
 pub(super) fn subscription(asking: &Asking<'_>) -> Subscription {
     let subscription = asking.signed_in_id("AZURE_SUBSCRIPTION_ID", "subscription id");
     match subscription {
@@ -223,7 +225,7 @@ pub(super) fn subscription(asking: &Asking<'_>) -> Subscription {
     }
 }
 
-/// `GET /subscriptions/{id}/providers/Microsoft.Authorization/permissions`, every page.
+/// Reads `GET /subscriptions/{id}/providers/Microsoft.Authorization/permissions`, every page.
 fn permissions(asking: &Asking<'_>, subscription: &str) -> Fact<Vec<Permission>> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
@@ -248,7 +250,7 @@ fn permissions(asking: &Asking<'_>, subscription: &str) -> Fact<Vec<Permission>>
     Ok(found)
 }
 
-/// `az provider list` on the subscription: each namespace and its registration state.
+/// Lists each namespace and its registration state on the subscription (`az provider list`).
 fn providers(runner: &Runner, subscription: &str) -> Fact<Vec<Provider>> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]

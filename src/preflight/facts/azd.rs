@@ -1,4 +1,4 @@
-//! What azd says: its version, its alpha switch, whether it is signed in, and the azd
+//! Asks azd for its version, its alpha switch, whether it is signed in, and the azd
 //! environment's values. Only `version`, `config get`, `auth login --check-status`, `env list`
 //! and `env get-values` are run: none of them changes anything. `env get-values` is always
 //! given the environment's name, because without one azd offers to create an environment.
@@ -7,7 +7,7 @@ use super::{Alpha, Environment, Fact, Gap, parsed, stdout_of};
 use crate::preflight::runner::{Ran, Runner};
 use crate::preflight::settings::Values;
 
-/// `azd version --output json`'s version.
+/// Reads azd's version from `azd version --output json`.
 pub(super) fn version(runner: &Runner) -> Fact<String> {
     #[derive(serde::Deserialize)]
     struct Answer {
@@ -23,7 +23,8 @@ pub(super) fn version(runner: &Runner) -> Fact<String> {
     Ok(answer.azd.version)
 }
 
-/// The alpha switch: `alpha.language.custom`, `alpha.all`, and the variable azd reads first.
+/// Reads the alpha switch: `alpha.language.custom`, `alpha.all`, and the variable azd reads
+/// first.
 pub(super) fn alpha(runner: &Runner) -> Fact<Alpha> {
     let variable = [
         "AZD_ALPHA_ENABLE_LANGUAGE.CUSTOM",
@@ -42,7 +43,7 @@ pub(super) fn alpha(runner: &Runner) -> Fact<Alpha> {
     })
 }
 
-/// `azd config get KEY`: its value, `None` when it is not set.
+/// Reads a value with `azd config get KEY`; `None` when it is not set.
 fn config(runner: &Runner, key: &str) -> Fact<Option<String>> {
     let args = ["config", "get", key];
     match runner.run("azd", &args) {
@@ -70,7 +71,7 @@ pub(super) fn signed_in(runner: &Runner) -> Fact<bool> {
     Ok(answer.status == "success")
 }
 
-/// The environment `--environment` names, or azd's default one, with its values.
+/// Reads the environment `--environment` names, or azd's default one, with its values.
 pub(super) fn environment(runner: &Runner, asked: Option<&str>) -> Fact<Environment> {
     #[derive(serde::Deserialize)]
     struct Listed {
@@ -108,7 +109,7 @@ pub(super) fn environment(runner: &Runner, asked: Option<&str>) -> Fact<Environm
     let text = stdout_of(runner.run("azd", &args), "azd", &args)?;
     let values: std::collections::BTreeMap<String, serde_json::Value> =
         parsed(&text, "azd env get-values").map_err(|_| {
-            // Not the parser's words: they could quote a value.
+            // The parser's words are left out, because they could quote a value.
             Gap::Unknown(
                 "azd env get-values gave an answer preflight does not understand".to_owned(),
             )

@@ -1,7 +1,7 @@
-//! What Microsoft Entra says, through `az ad … show` and `az rest` against Microsoft Graph:
+//! Asks Microsoft Entra, through `az ad … show` and `az rest` against Microsoft Graph, about
 //! the API registration and its service principal, the objects the environment's lists name,
 //! the notification sender, and you (your active and eligible roles, your groups, your
-//! application permissions). Only reads: GET, and `POST /directoryObjects/getByIds`, which
+//! application permissions). It only reads: GET, and `POST /directoryObjects/getByIds`, which
 //! reads.
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
@@ -33,7 +33,8 @@ impl Unanswered for Api {
     }
 }
 
-/// The application `MFA_API_CLIENT_ID` names, its service principal and that one's owners.
+/// Reads the application `MFA_API_CLIENT_ID` names, its service principal and that one's
+/// owners.
 pub(super) fn registration(asking: &Asking<'_>) -> Api {
     let client_id = asking.signed_in_id("MFA_API_CLIENT_ID", "client id");
     let client_id = match client_id {
@@ -134,7 +135,7 @@ fn application(text: &str) -> Fact<Registration> {
     })
 }
 
-/// `az ad … show`: the object's JSON, `None` when the directory has no such object.
+/// Reads an object's JSON with `az ad … show`; `None` when the directory has no such object.
 fn shown(asking: &Asking<'_>, args: &[&str]) -> Fact<Option<String>> {
     let mut all = args.to_vec();
     all.extend(["--output", "json", "--only-show-errors"]);
@@ -150,7 +151,7 @@ fn shown(asking: &Asking<'_>, args: &[&str]) -> Fact<Option<String>> {
     }
 }
 
-/// Every object the environment's id lists name (client ids aside), as `getByIds` finds
+/// Finds every object the environment's id lists name (client ids aside), as `getByIds` finds
 /// them: an id it does not return is no object of the tenant.
 pub(super) fn directory(asking: &Asking<'_>) -> Fact<Vec<DirectoryObject>> {
     asking.signed_in()?;
@@ -243,7 +244,7 @@ impl Unanswered for Mine {
     }
 }
 
-/// Who you are in the directory, the roles you hold (active, and eligible in PIM), the
+/// Reads who you are in the directory, the roles you hold (active, and eligible in PIM), the
 /// groups you are a direct member of, and, as a service principal, your Graph permissions.
 pub(super) fn me(asking: &Asking<'_>) -> Mine {
     let me = asking
@@ -318,7 +319,8 @@ pub(super) fn me(asking: &Asking<'_>) -> Mine {
     }
 }
 
-/// Your object id: `/me` for a user, the service principal of the client id az signed in as.
+/// Reads your object id: `/me` for a user, the service principal of the client id az signed in
+/// as.
 fn whoami(asking: &Asking<'_>, account: &Account) -> Fact<Me> {
     let path = match account.principal {
         Principal::User => "v1.0/me?$select=id".to_owned(),
@@ -348,7 +350,7 @@ fn whoami(asking: &Asking<'_>, account: &Account) -> Fact<Me> {
     })
 }
 
-/// Every item of a Graph list (`path` below the Graph root), following `@odata.nextLink`
+/// Reads every item of a Graph list (`path` below the Graph root), following `@odata.nextLink`
 /// within Graph.
 fn list(asking: &Asking<'_>, path: &str) -> Fact<Vec<serde_json::Value>> {
     let (_, graph) = asking.roots();
@@ -368,7 +370,7 @@ fn list(asking: &Asking<'_>, path: &str) -> Fact<Vec<serde_json::Value>> {
     Ok(found)
 }
 
-/// A Graph answer's `value` items.
+/// Takes a Graph answer's `value` items.
 fn values(answer: &serde_json::Value) -> Vec<serde_json::Value> {
     answer
         .get("value")

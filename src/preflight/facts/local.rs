@@ -1,4 +1,4 @@
-//! What this machine and this checkout say: `azure.yaml`, and what the package step will
+//! Reads what this machine and this checkout say: `azure.yaml`, and what the package step will
 //! find (`MFA_PACKAGE_ZIP` as `scripts/package.sh` judges it, or the tools a build needs).
 //!
 //! `scripts/package.sh` is run only with `MFA_PACKAGE_ZIP` set (then it checks the zip and
@@ -9,7 +9,7 @@ use super::{Fact, Gap, Package, PackageZip, Unanswered, stdout_of};
 use crate::preflight::runner::{Ran, Runner};
 use crate::preflight::settings::Values;
 
-/// `azure.yaml` in the current directory.
+/// Reads `azure.yaml` in the current directory.
 pub(super) fn azure_yaml() -> Fact<String> {
     std::fs::read_to_string("azure.yaml").map_err(|error| {
         Gap::Unknown(format!(
@@ -32,7 +32,8 @@ impl Unanswered for Package {
     }
 }
 
-/// With `MFA_PACKAGE_ZIP`: what `scripts/package.sh` says of it; without: the build's tools.
+/// Finds, with `MFA_PACKAGE_ZIP`, what `scripts/package.sh` says of it, and without it the
+/// build's tools.
 pub(super) fn package(runner: &Runner, values: &Values) -> Package {
     let not_needed = || Gap::Unknown("not asked: MFA_PACKAGE_ZIP is set".to_owned());
     let mut package = Package {
@@ -63,7 +64,7 @@ pub(super) fn package(runner: &Runner, values: &Values) -> Package {
     package
 }
 
-/// Runs `scripts/package.sh` on the zip, its output in a scratch folder.
+/// Runs `scripts/package.sh` on the zip, with its output in a scratch folder.
 fn checked_zip(runner: &Runner, zip: &str) -> Fact<PackageZip> {
     if !std::path::Path::new("scripts/package.sh").is_file() {
         return Err(Gap::Unknown(

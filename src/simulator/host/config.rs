@@ -1,7 +1,7 @@
-//! What the miniature host reads from the app's files, as the Functions host does: host.json's
-//! `extensions.queues` and `functionTimeout`, and the queue function's function.json (its
-//! trigger and output bindings, their queue names). So the tests exercise what is deployed.
-//! Defaults are the storage queues extension's (`QueuesOptions`).
+//! Reads what the miniature host needs from the app's files, as the Functions host does:
+//! host.json's `extensions.queues` and `functionTimeout`, and the queue function's
+//! function.json (its trigger and output bindings, their queue names), so that the tests
+//! exercise what is deployed. The defaults are the storage queues extension's (`QueuesOptions`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -102,13 +102,14 @@ impl QueueTrigger {
         })
     }
 
-    /// The poison queue of the trigger's queue.
+    /// Names the poison queue of the trigger's queue.
     pub fn poison_queue(&self) -> String {
         format!("{}-poison", self.queue)
     }
 }
 
-/// A .NET `TimeSpan` as host.json writes it: `hh:mm:ss`, `d.hh:mm:ss`, fractions allowed.
+/// Parses a .NET `TimeSpan` as host.json writes it: `hh:mm:ss`, `d.hh:mm:ss`, fractions
+/// allowed.
 fn parse_timespan(text: &str) -> Option<Duration> {
     let (days, clock) = match text.trim().split_once('.') {
         Some((days, clock)) if clock.contains(':') && !days.contains(':') => {

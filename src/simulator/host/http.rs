@@ -1,6 +1,6 @@
-//! The miniature host's HTTP side: the HTTP trigger wrapped into the envelope the real host
-//! sends (App Service authentication's principal among the identities), the anonymous API
-//! definition, and the simulator's inspection pages passed through for the demo.
+//! Plays the miniature host's HTTP side: it wraps the HTTP trigger into the envelope the real
+//! host sends (App Service authentication's principal among the identities), serves the
+//! anonymous API definition, and passes the simulator's inspection pages through for the demo.
 
 use std::sync::Arc;
 
@@ -53,8 +53,8 @@ pub(super) async fn openapi(State(shared): State<Arc<HostShared>>, headers: Head
     }
 }
 
-/// The identity the host builds from App Service authentication's principal header:
-/// `{auth_typ, claims: [{typ, val}]}` in base64.
+/// Builds the identity the host builds from App Service authentication's principal header,
+/// which is `{auth_typ, claims: [{typ, val}]}` in base64.
 fn entra_identity(header: &str) -> Option<Value> {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::STANDARD
@@ -110,7 +110,7 @@ pub(super) async fn readiness_function(
     .await
 }
 
-/// One HTTP-triggered invocation of `function`, as the host makes it.
+/// Makes one HTTP-triggered invocation of `function`, as the host makes it.
 async fn forward(
     shared: &HostShared,
     function: &str,
@@ -184,8 +184,8 @@ async fn forward(
     response_of(&envelope)
 }
 
-/// The function's `res` output as the HTTP response, as the host turns it back into one;
-/// a missing status code means 200.
+/// Turns the function's `res` output back into the HTTP response, as the host does; a missing
+/// status code means 200.
 fn response_of(envelope: &Value) -> Response {
     let output = envelope
         .get("Outputs")

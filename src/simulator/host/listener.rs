@@ -1,5 +1,5 @@
-//! The storage queues extension's queue listener and processor, as the miniature host runs
-//! them against a real storage queue (Azurite), after the extension's source
+//! Runs the storage queues extension's queue listener and processor in the miniature host,
+//! against a real storage queue (Azurite), after the extension's source
 //! (azure-sdk-for-net, `Microsoft.Azure.WebJobs.Extensions.Storage.Common/src/Shared/Queues/
 //! QueueListener.cs`, `QueueProcessor.cs`, `QueuesOptions.cs`):
 //!
@@ -81,7 +81,7 @@ pub(super) async fn listen(
     let mut stopped = shared.stopped.clone();
     let mut pause = MIN_POLLING_INTERVAL;
     loop {
-        // At most newBatchThreshold messages in processing before the next receive.
+        // At most newBatchThreshold messages may be in processing before the next receive.
         loop {
             let changed = shared.changed.notified();
             if lock(&shared.ledger).in_flight <= trigger.new_batch_threshold as usize {
@@ -98,7 +98,8 @@ pub(super) async fn listen(
             .await
             .unwrap_or_default();
         if received.is_empty() {
-            // Randomized exponential back-off, as the extension's polling strategy.
+            // The pause grows by randomized exponential back-off, as in the extension's polling
+            // strategy.
             let jitter = 0.8 + rand::random::<f64>() * 0.4;
             let wait = pause.mul_f64(jitter).min(trigger.max_polling_interval);
             let wake = async {
@@ -129,7 +130,7 @@ pub(super) async fn listen(
     }
 }
 
-/// One message, from its invocation to its settlement.
+/// Processes one message, from its invocation to its settlement.
 async fn process(
     shared: Arc<HostShared>,
     queues: Arc<Queues>,
@@ -156,7 +157,7 @@ async fn process(
     let answer = invoke_renewing(&shared, &queues, trigger, &message, &text, &pop_receipt).await;
     let status = answer.as_ref().map_or(0, |(status, _)| *status);
     let pop = pop_receipt.lock().await.clone();
-    // Succeeded: the output binding is written, then the message deleted. A failure to write
+    // On success the output binding is written, then the message deleted. A failure to write
     // the output, like an answer that is not a response envelope, fails the invocation.
     let succeeded = match answer {
         Some((200..=299, Some(envelope))) => {
@@ -279,7 +280,8 @@ async fn to_poison(queues: &Queues, message: &Received, pop_receipt: &AsyncMutex
     }
 }
 
-/// Keeps the message invisible while the function runs: renewed at half its invisibility.
+/// Keeps the message invisible while the function runs, renewing the invisibility at half its
+/// length.
 async fn renew(queues: Arc<Queues>, id: String, pop_receipt: Arc<AsyncMutex<String>>) {
     loop {
         tokio::time::sleep(RECEIVE_VISIBILITY / 2).await;
@@ -327,7 +329,7 @@ pub(super) async fn take_outcomes(
     (results, poison)
 }
 
-/// Receives and deletes every visible message of `queue`; their stored texts.
+/// Receives and deletes every visible message of `queue`, and returns their stored texts.
 async fn drain(queue: &Queue) -> Vec<String> {
     let mut texts = Vec::new();
     while let Ok(batch) = queue.receive(32, Duration::from_secs(60)).await {

@@ -1,8 +1,8 @@
-//! The in-memory queue the miniature host uses without a storage account (the demo without
-//! Azurite): the same delivery rules as the listener, one message at a time: `DequeueCount`
-//! grows with each delivery, a 2xx deletes the message and keeps its output, anything else
-//! makes it visible again after the visibility timeout, or moves it to the poison list from the
-//! `maxDequeueCount`-th delivery on.
+//! Keeps the in-memory queue the miniature host uses without a storage account (the demo
+//! without Azurite). It follows the listener's delivery rules, one message at a time:
+//! `DequeueCount` grows with each delivery, a 2xx deletes the message and keeps its output, and
+//! anything else makes it visible again after the visibility timeout, or moves it to the poison
+//! list from the `maxDequeueCount`-th delivery on.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -12,8 +12,8 @@ use tokio::time::Instant;
 use super::{HostShared, invoke, output_messages, queue_envelope, settle};
 use crate::simulator::lock;
 
-/// Messages waiting, visible or not yet, and how many are being delivered: one lock for both,
-/// so that a message being taken is never out of both counts.
+/// Messages waiting, visible or not yet, and how many are being delivered, under one lock so
+/// that a message being taken is never out of both counts.
 #[derive(Default)]
 pub(super) struct MemoryQueue {
     waiting: Mutex<Waiting>,
@@ -36,7 +36,7 @@ struct Message {
 }
 
 impl MemoryQueue {
-    /// Puts a message on the queue; its id.
+    /// Puts a message on the queue and returns its id.
     pub(super) fn push(&self, text: &str) -> String {
         let id = uuid::Uuid::new_v4().to_string();
         lock(&self.waiting).messages.push_back(Message {
@@ -55,8 +55,8 @@ impl MemoryQueue {
         waiting.messages.is_empty() && waiting.delivering == 0
     }
 
-    /// The next visible message, taken off the queue to be delivered; else when the next one
-    /// becomes visible.
+    /// Takes the next visible message off the queue to be delivered; otherwise it says when the
+    /// next one becomes visible.
     fn take(&self) -> Result<Message, Option<Instant>> {
         let mut waiting = lock(&self.waiting);
         let now = Instant::now();
@@ -77,7 +77,7 @@ impl MemoryQueue {
         }
     }
 
-    /// A delivery is over; `again` is put back to be delivered later.
+    /// Ends a delivery; `again` is put back to be delivered later.
     fn delivered(&self, again: Option<Message>) {
         let mut waiting = lock(&self.waiting);
         waiting.delivering = waiting.delivering.saturating_sub(1);

@@ -49,7 +49,7 @@ pub struct HostOptions {
     /// A simulator whose `/_sim/…` inspection pages the host passes through (for the demo).
     pub simulator: Option<String>,
     /// The HTTP trigger's function key (`authLevel: function`): a request without it is
-    /// answered 401 by the host, before the handler sees it. `None`: any request passes.
+    /// answered 401 by the host, before the handler sees it. With `None` any request passes.
     pub function_key: Option<String>,
     /// More queue functions, run against the storage account's queues only (the readiness
     /// scan's, as deployed).
@@ -57,7 +57,7 @@ pub struct HostOptions {
 }
 
 impl Default for HostOptions {
-    /// This repository's host.json and queue function, an in-memory queue.
+    /// Uses this repository's host.json and queue function, with an in-memory queue.
     fn default() -> HostOptions {
         HostOptions {
             trigger: deployed_trigger(),
@@ -111,16 +111,17 @@ impl HostOptions {
     }
 }
 
-/// The queue function this repository deploys, read from its files.
+/// Reads the queue function this repository deploys from its files.
 fn deployed_trigger() -> QueueTrigger {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     QueueTrigger::read(root, "SetOrRemoveMobilePhoneMfaQueue").unwrap_or_else(|error| {
-        // The repository's own files; a broken one is a bug the tests show at once.
+        // These are the repository's own files, so a broken one is a bug the tests show at
+        // once.
         panic!("the deployed queue function cannot be read: {error}")
     })
 }
 
-/// The readiness scan's queue function this repository deploys.
+/// Reads the readiness scan's queue function this repository deploys.
 fn readiness_trigger() -> QueueTrigger {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     QueueTrigger::read(root, crate::app::readiness::QUEUE_FUNCTION).unwrap_or_else(|error| {
@@ -158,7 +159,8 @@ struct Ledger {
     results: Vec<Value>,
     /// Message texts moved to the poison queue (in-memory), or read back from it.
     poison: Vec<String>,
-    /// Every delivery: message id, dequeue count, the handler's HTTP status (0: no answer).
+    /// Every delivery: message id, dequeue count, the handler's HTTP status (0 when there was
+    /// no answer).
     deliveries: Vec<(String, u64, u16)>,
 }
 
@@ -252,7 +254,7 @@ impl FunctionsHost {
         format!("http://{}", self.address)
     }
 
-    /// Puts a message on the request queue; its id.
+    /// Puts a message on the request queue and returns its id.
     ///
     /// # Errors
     ///
@@ -294,22 +296,22 @@ impl FunctionsHost {
         }
     }
 
-    /// The result messages written to the results queue so far (read from it, and so taken off
-    /// it, when the queue is a storage queue).
+    /// Returns the result messages written to the results queue so far (read from it, and so
+    /// taken off it, when the queue is a storage queue).
     pub async fn results(&self) -> Vec<Value> {
         collect(&self.shared).await;
         lock(&self.shared.ledger).results.clone()
     }
 
-    /// The texts of messages moved to the poison queue so far.
+    /// Returns the texts of messages moved to the poison queue so far.
     pub async fn poison(&self) -> Vec<String> {
         collect(&self.shared).await;
         lock(&self.shared.ledger).poison.clone()
     }
 
     /// Invokes the timer function `function` as the host does on its schedule (`past_due`: a
-    /// run that makes up for a missed occurrence); the handler's status and answer, `None` when
-    /// it gave none within the host's timeout.
+    /// run that makes up for a missed occurrence). Returns the handler's status and answer, or
+    /// `None` when it gave none within the host's timeout.
     pub async fn fire_timer(&self, function: &str, past_due: bool) -> Option<(u16, Option<Value>)> {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let binding = std::fs::read_to_string(root.join(function).join("function.json"))
@@ -332,8 +334,8 @@ impl FunctionsHost {
                     .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(0)),
             )
         };
-        // The timer's information as the host serialises the object (`TimerInfo`), with the
-        // schedule monitor's status.
+        // The timer's information is written as the host serialises the object (`TimerInfo`),
+        // with the schedule monitor's status.
         let envelope = json!({
             "Data": {binding: {
                 "Schedule": {"AdjustForDST": true},
@@ -355,7 +357,8 @@ impl FunctionsHost {
         .await
     }
 
-    /// Every delivery: message id, dequeue count, the handler's HTTP status (0: none).
+    /// Returns every delivery: message id, dequeue count, the handler's HTTP status (0 when
+    /// there was none).
     pub fn deliveries(&self) -> Vec<(String, u64, u16)> {
         lock(&self.shared.ledger).deliveries.clone()
     }
@@ -405,8 +408,8 @@ async fn collect(shared: &HostShared) {
     }
 }
 
-/// The invocation envelope of a queue message, as the host builds it: the text JSON-encoded
-/// once more, the metadata's strings too, `DequeueCount` as text.
+/// Builds the invocation envelope of a queue message as the host does: the text is JSON-encoded
+/// once more, the metadata's strings too, and `DequeueCount` is written as text.
 fn queue_envelope(
     trigger: &QueueTrigger,
     text: &str,
@@ -431,10 +434,10 @@ fn queue_envelope(
     })
 }
 
-/// The messages a queue output binding writes for `Outputs.<binding>`, as the host writes them
-/// (`FunctionBinding.ReadAsEnumerable`, then `ToString()`): an array, or text that looks like
-/// one, is one message per element; an object is written as indented JSON; a string that is
-/// valid base64 is taken for bytes and written decoded.
+/// Splits `Outputs.<binding>` into the messages a queue output binding writes, as the host
+/// writes them (`FunctionBinding.ReadAsEnumerable`, then `ToString()`): an array, or text that
+/// looks like one, is one message per element; an object is written as indented JSON; a string
+/// that is valid base64 is taken for bytes and written decoded.
 fn output_messages(outputs: &Value, binding: &str) -> Vec<String> {
     let value = outputs
         .get("Outputs")
@@ -487,7 +490,8 @@ async fn enqueue(State(shared): State<Arc<HostShared>>, body: Bytes) -> Response
     }
 }
 
-/// The results so far; with `?min=N`, waits (up to 10 s) until there are at least N.
+/// Answers with the results so far; with `?min=N`, it waits (up to 10 s) until there are at
+/// least N.
 async fn results(State(shared): State<Arc<HostShared>>, uri: Uri) -> Response {
     let wanted = uri
         .query()
@@ -525,8 +529,8 @@ async fn poison(State(shared): State<Arc<HostShared>>) -> Response {
     axum::Json(Value::Array(poison)).into_response()
 }
 
-/// POSTs an envelope to the handler as the host does; the status and the answer's JSON, or
-/// `None` when the handler did not answer within `timeout`.
+/// POSTs an envelope to the handler as the host does. Returns the status and the answer's JSON,
+/// or `None` when the handler did not answer within `timeout`.
 async fn invoke(
     shared: &HostShared,
     function: &str,

@@ -1,7 +1,7 @@
-//! Graph's application endpoints, as far as the protection of privileged accounts reads them:
-//! Graph's own service principal with its app roles, the Graph application permissions granted
-//! to service principals (`appRoleAssignedTo`, paged), service principals by id, and the
-//! owners of service principals and of app registrations (reference graph.md §15).
+//! Serves Graph's application endpoints, as far as the protection of privileged accounts reads
+//! them: Graph's own service principal with its app roles, the Graph application permissions
+//! granted to service principals (`appRoleAssignedTo`, paged), service principals by id, and
+//! the owners of service principals and of app registrations (reference graph.md §15).
 
 use serde_json::{Value, json};
 
@@ -173,7 +173,7 @@ pub(super) fn owners(shared: &Shared, key: &str, registration: bool) -> Reply {
     )
 }
 
-/// The Graph permissions granted to the managed identity, in a stable order.
+/// Lists the Graph permissions granted to the managed identity, in a stable order.
 fn identity_roles(shared: &Shared) -> Vec<String> {
     let mut roles: Vec<String> = lock(&shared.options)
         .granted_roles
@@ -193,7 +193,7 @@ fn service_principal_json(app: &SimApp) -> Value {
     })
 }
 
-/// The application id in the key syntax `appId=…` the router makes of `(appId='…')`.
+/// Reads the application id from the key syntax `appId=…` the router makes of `(appId='…')`.
 fn app_id_key(key: &str) -> Option<&str> {
     key.strip_prefix("appId=")
 }

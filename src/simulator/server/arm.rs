@@ -1,12 +1,13 @@
-//! Azure Resource Manager's face, under `/arm` of the simulator: the three reads the protection
-//! check makes (role assignments and PIM eligibility schedule instances for a scope; a role
-//! definition by id), as strict as ARM: a bearer token for ARM's audience, an `api-version`,
-//! scopes that exist. Both lists are listed as ARM lists them: without a filter those made at
-//! the scope, above and below it; with `$filter=atScope()` only at the scope and above; any
-//! other filter is refused. Without Entra ID P2 (`variants.pim_licensed` off) the eligibilities
-//! answer 400 `AadPremiumLicenseRequired`, as ARM does. `SimOptions::arm_unavailable` makes ARM
-//! answer 503 to everything; a [`crate::simulator::FaultRule`] answering `Respond` or `Answer`
-//! applies to ARM's paths (`/arm/...`) too.
+//! Plays Azure Resource Manager under `/arm` of the simulator. It serves the three reads the
+//! protection check makes (role assignments and PIM eligibility schedule instances for a scope;
+//! a role definition by id) as strictly as ARM: a bearer token for ARM's audience, an
+//! `api-version` and scopes that exist are required. Both lists are listed as ARM lists them:
+//! without a filter those made at the scope, above and below it; with `$filter=atScope()` only
+//! at the scope and above; any other filter is refused. Without Entra ID P2
+//! (`variants.pim_licensed` off) the eligibilities answer 400 `AadPremiumLicenseRequired`, as
+//! ARM does. `SimOptions::arm_unavailable` makes ARM answer 503 to everything; a
+//! [`crate::simulator::FaultRule`] answering `Respond` or `Answer` applies to ARM's paths
+//! (`/arm/...`) too.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Response};
@@ -24,7 +25,7 @@ const ASSIGNMENTS: &str = "/providers/microsoft.authorization/roleassignments";
 const ELIGIBILITIES: &str = "/providers/microsoft.authorization/roleeligibilityscheduleinstances";
 const DEFINITIONS: &str = "/providers/microsoft.authorization/roledefinitions/";
 
-/// One request to ARM, answered and logged.
+/// Answers and logs one request to ARM.
 pub(super) fn arm(
     shared: &Shared,
     method: &Method,
@@ -103,8 +104,8 @@ fn read(shared: &Shared, path: &str, query: &[(String, String)]) -> Reply {
     }
     if let Some(scope) = lower.strip_suffix(ELIGIBILITIES) {
         if !tenant.variants.pim_licensed {
-            // As ARM answers PIM's lists without Entra ID P2 (reported by AzGovViz issue 114
-            // and mondoohq/mql PR 8955; Microsoft documents no code).
+            // This is how ARM answers PIM's lists without Entra ID P2 (reported by AzGovViz
+            // issue 114 and mondoohq/mql PR 8955; Microsoft documents no code).
             return error(
                 400,
                 "AadPremiumLicenseRequired",
@@ -131,8 +132,8 @@ enum Listing {
     Eligible,
 }
 
-/// The role assignments (or eligibility schedule instances) for `scope`: at, above and below
-/// it, or with `$filter=atScope()` at and above it only.
+/// Lists the role assignments (or eligibility schedule instances) for `scope`: at, above and
+/// below it, or with `$filter=atScope()` at and above it only.
 fn listed(
     azure: &crate::simulator::tenant::azure::AzureRbac,
     scope: &str,
@@ -178,8 +179,8 @@ fn listed(
                 "scope": assignment.scope,
             });
             if let (Listing::Eligible, Some(fields)) = (listing, properties.as_object_mut()) {
-                // An instance's own facts: its schedule, its state, and whether it was made
-                // at the scope read or inherited from one above.
+                // An instance carries facts of its own: its schedule, its state, and whether it
+                // was made at the scope read or inherited from one above.
                 let inherited = !crate::simulator::tenant::azure::within(&assignment.scope, scope);
                 fields.insert(
                     "roleEligibilityScheduleId".to_owned(),
@@ -208,7 +209,7 @@ fn listed(
     ok(200, json!({"value": value}))
 }
 
-/// One role definition, read at the scope `above` (empty: at the root).
+/// Reads one role definition at the scope `above` (empty for the root).
 fn definition(azure: &crate::simulator::tenant::azure::AzureRbac, above: &str, id: &str) -> Reply {
     if !above.is_empty() && !azure.exists(above) {
         return error(
@@ -240,7 +241,7 @@ fn definition(azure: &crate::simulator::tenant::azure::AzureRbac, above: &str, i
     }
 }
 
-/// `/subscriptions/{id}` of a scope below a subscription (empty above one).
+/// Returns the `/subscriptions/{id}` of a scope below a subscription (empty above one).
 fn subscription_of(scope: &str) -> String {
     let mut segments = scope.trim_start_matches('/').splitn(3, '/');
     match (segments.next(), segments.next()) {

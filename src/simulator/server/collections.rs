@@ -1,4 +1,4 @@
-//! Graph's paged collections the simulator serves: `/users` (`$top`, `$skiptoken`) and the
+//! Serves Graph's paged collections: `/users` (`$top`, `$skiptoken`) and the
 //! authentication-methods registration report (its filter, the licence it needs, its page
 //! size), with `@odata.nextLink`s built as Graph builds them.
 
@@ -160,7 +160,8 @@ impl Page {
     }
 }
 
-/// The `@odata.nextLink` of a paged collection: the same path and query, skipping `skip`.
+/// Builds the `@odata.nextLink` of a paged collection: the same path and query, skipping
+/// `skip`.
 fn next_link(
     shared: &Shared,
     path: &str,

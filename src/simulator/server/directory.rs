@@ -1,4 +1,4 @@
-//! Graph's directory-role and membership endpoints: role definitions (beta, with
+//! Serves Graph's directory-role and membership endpoints: role definitions (beta, with
 //! `isPrivileged`), role assignments and PIM eligibilities (with `$expand=principal`), and
 //! `checkMemberGroups`.
 
@@ -49,7 +49,7 @@ pub(super) fn role_definitions(shared: &Shared, query: &[(String, String)]) -> R
     )
 }
 
-/// Role assignments or PIM eligibility schedule instances, with `$expand=principal`.
+/// Lists role assignments or PIM eligibility schedule instances, with `$expand=principal`.
 pub(super) fn role_holdings(
     shared: &Shared,
     collection: &str,

@@ -1,6 +1,6 @@
-//! Microsoft Entra's face for callers' access tokens: the tenant's OpenID configuration and its
-//! published keys (JWKS), and the RS256 tokens the tests give queue callers, signed with the
-//! simulator's own key (`signing_key`), good or deliberately bad.
+//! Plays Microsoft Entra for callers' access tokens: it serves the tenant's OpenID
+//! configuration and its published keys (JWKS), and makes the RS256 tokens the tests give queue
+//! callers, signed with the simulator's own key (`signing_key`), good or deliberately bad.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -43,7 +43,7 @@ pub struct CallerToken {
 }
 
 impl CallerToken {
-    /// A user's token for the API, valid for an hour from now, with `roles`.
+    /// Makes a user's token for the API, valid for an hour from now, with `roles`.
     pub fn user(object_id: &str, name: &str, roles: &[&str]) -> CallerToken {
         let now = SystemTime::now();
         CallerToken {
@@ -60,7 +60,7 @@ impl CallerToken {
         }
     }
 
-    /// The signed token, its issuer the simulator's authority at `authority` (v2 form).
+    /// Signs the token, with the simulator's authority at `authority` (v2 form) as its issuer.
     pub fn sign(&self, authority: &str) -> String {
         let seconds = |at: SystemTime| {
             at.duration_since(UNIX_EPOCH)

@@ -1,5 +1,5 @@
-//! The managed identity endpoint (App Service protocol, api-version 2019-08-01): tokens that
-//! carry the app roles granted when they were issued.
+//! Serves the managed identity endpoint (App Service protocol, api-version 2019-08-01), whose
+//! tokens carry the app roles granted when they were issued.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -124,9 +124,10 @@ async fn identity_answer(
     )
 }
 
-/// A token shaped as Entra's are (`header.payload.signature`, base64url), its payload carrying
-/// the audience and the app roles granted, so that the handler reads its roles as it does on
-/// Azure. The signature is not one: the simulator knows its tokens by their text.
+/// Makes a token shaped as Entra's are (`header.payload.signature`, base64url), its payload
+/// carrying the audience and the app roles granted, so that the handler reads its roles as it
+/// does on Azure. The signature is not a real one: the simulator knows its tokens by their
+/// text.
 fn managed_identity_token(resource: &str, roles: &std::collections::HashSet<String>) -> String {
     use base64::Engine;
     let encode = |value: serde_json::Value| {

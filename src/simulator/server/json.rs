@@ -1,5 +1,5 @@
-//! Graph's JSON as the simulator writes and reads it: answers and error bodies, users and
-//! phone methods, request bodies, queries and paths.
+//! Writes and reads Graph's JSON for the simulator: answers and error bodies, users and phone
+//! methods, request bodies, queries and paths.
 
 use std::time::{Duration, SystemTime};
 
@@ -230,8 +230,8 @@ pub(super) fn select(query: &[(String, String)]) -> Option<Vec<String>> {
     })
 }
 
-/// The ids of a `$filter=id in ('…', …)`, lowercase, at most 15 as Graph allows; the answer
-/// Graph gives otherwise.
+/// Reads the ids of a `$filter=id in ('…', …)`, lowercase, at most 15 as Graph allows;
+/// otherwise returns the answer Graph gives.
 pub(super) fn ids_in_filter(query: &[(String, String)]) -> Result<Vec<String>, Reply> {
     let Some(list) = query_value(query, "$filter")
         .and_then(|filter| filter.trim().strip_prefix("id in ("))

@@ -1,4 +1,4 @@
-//! The authentication-methods endpoints of a user: reading their phone methods and every
+//! Serves a user's authentication-methods endpoints: reading their phone methods and every
 //! method, adding, updating and removing a phone method, and switching SMS sign-in, with the
 //! answers Graph gives. Permissions are checked before these are called (`routes`).
 

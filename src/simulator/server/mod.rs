@@ -1,6 +1,7 @@
-//! The simulator's HTTP face: the one handler every request reaches, token checks, `$batch`,
-//! fault injection, the request log and the inspection pages. [`routes`] maps a request to the
-//! tenant, [`identity`] issues tokens, [`throttle`] is Graph's throttling, [`json`] its JSON.
+//! Serves the simulator's HTTP face: every request reaches one handler here, which checks
+//! tokens, takes `$batch`es apart, injects faults, keeps the request log and serves the
+//! inspection pages. [`routes`] maps a request to the tenant, [`identity`] issues tokens,
+//! [`throttle`] plays Graph's throttling, and [`json`] writes its JSON.
 
 mod applications;
 mod arm;
@@ -200,7 +201,8 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// One request, direct or inside a batch: faults, throttling, then the tenant.
+/// Serves one request, direct or inside a batch: faults first, then throttling, then the
+/// tenant.
 async fn single(
     shared: &Shared,
     method: &str,
@@ -354,9 +356,9 @@ fn batch_requests(body: Option<&Value>) -> Result<&Vec<Value>, Reply> {
 /// One item of a `$batch`, its url taken apart as a direct request's would be.
 struct BatchItem<'a> {
     id: &'a str,
-    /// In capitals, whatever the caller wrote.
+    /// The method in capitals, whatever the caller wrote.
     method: String,
-    /// With a leading `/`, which batch urls may leave out.
+    /// The path with a leading `/`, which batch urls may leave out.
     path: String,
     query: Vec<(String, String)>,
 }
@@ -425,8 +427,8 @@ fn serve_item(
     })
 }
 
-/// The simulator's own inspection pages, for the demo: `/_sim/users`, `/_sim/users/{key}` and
-/// `/_sim/mail` (the messages sent).
+/// Serves the simulator's own inspection pages, for the demo: `/_sim/users`,
+/// `/_sim/users/{key}` and `/_sim/mail` (the messages sent).
 fn inspect(shared: &Shared, rest: &str) -> Response<Body> {
     let tenant = lock(&shared.tenant);
     let describe = |user: &SimUser| {

@@ -1,7 +1,7 @@
-//! Graph's permission model for the endpoints the simulator serves: which application
+//! Models Graph's permissions for the endpoints the simulator serves: which application
 //! permissions (app roles in the token) each call accepts, and the 403 each backend answers
-//! without them. Taken from each call's permissions table in Graph's API reference and from
-//! Graph's permission data (microsoft-graph-devx-content `permissions.json`): the least
+//! without them. They are taken from each call's permissions table in Graph's API reference and
+//! from Graph's permission data (microsoft-graph-devx-content `permissions.json`): the least
 //! privileged permission and the higher ones that also work.
 
 use std::collections::HashSet;

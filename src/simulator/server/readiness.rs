@@ -1,4 +1,4 @@
-//! What the readiness scan reads that nothing else does: the methods policy's other
+//! Serves what the readiness scan reads that nothing else does: the methods policy's other
 //! configurations, the telecom provider settings of SMS and voice, and a group's users
 //! through nested groups (`transitiveMembers/microsoft.graph.user`).
 
@@ -10,7 +10,7 @@ use crate::simulator::tenant::Tenant;
 use crate::simulator::tenant::policy::{SimChannel, SimProvider};
 use crate::simulator::{Shared, lock};
 
-/// A configuration's JSON, as the SMS and voice arms and the others answer it.
+/// Writes a configuration's JSON, as the SMS and voice arms and the others answer it.
 pub(super) fn configuration_json(tenant: &Tenant, id: &str, channel: &SimChannel) -> Value {
     let target_kind = |id: &str| {
         if tenant.find(id).is_some() {
@@ -57,7 +57,7 @@ pub(super) fn other_configuration(shared: &Shared, id: &str) -> Reply {
     }
 }
 
-/// `telecomProviderSettings`, when the tenant has its own provider for the channel.
+/// Writes `telecomProviderSettings`, when the tenant has its own provider for the channel.
 pub(super) fn provider_json(provider: Option<SimProvider>) -> Option<Value> {
     provider.map(|provider| {
         json!({

@@ -1,5 +1,5 @@
-//! Graph's endpoints: which request reaches which part of the tenant, with the permission
-//! each needs and the answer Graph gives.
+//! Routes Graph's endpoints: decides which request reaches which part of the tenant, with the
+//! permission each needs and the answer Graph gives.
 //!
 //! A request is first read into a `Route` (the endpoint and the keys its path names), then
 //! checked against the route's permissions (`Route::needs`, one row per endpoint), then served.
@@ -63,7 +63,8 @@ pub(super) fn dispatch(
     })
 }
 
-/// The path's segments, percent-decoded, with Graph's key syntaxes read as plain segments.
+/// Splits the path into its segments, percent-decoded, with Graph's key syntaxes read as plain
+/// segments.
 fn path_segments(path: &str) -> Vec<String> {
     let mut segments: Vec<String> = path
         .trim_start_matches('/')
@@ -78,7 +79,7 @@ fn path_segments(path: &str) -> Vec<String> {
     {
         segments.splice(0..1, ["users".to_owned(), key.replace("''", "'")]);
     }
-    // `servicePrincipals(appId='…')` and `applications(appId='…')`: the alternate key.
+    // `servicePrincipals(appId='…')` and `applications(appId='…')` use the alternate key.
     for collection in ["servicePrincipals", "applications"] {
         if let Some(first) = segments.first().cloned()
             && let Some(app_id) = first
@@ -181,7 +182,7 @@ enum Route<'a> {
 }
 
 impl<'a> Route<'a> {
-    /// The route a request's method and path segments name, if any.
+    /// Finds the route a request's method and path segments name, if any.
     fn of(method: &str, segments: &[&'a str]) -> Option<Self> {
         Some(match (method, segments) {
             ("GET", ["users"]) => Self::ListUsers,
@@ -236,8 +237,8 @@ impl<'a> Route<'a> {
         })
     }
 
-    /// The read-only routes outside a user's own methods: reports, the organization, roles,
-    /// groups and applications.
+    /// Finds the read-only routes outside a user's own methods: reports, the organization,
+    /// roles, groups and applications.
     fn of_directory(segments: &[&'a str]) -> Option<Self> {
         Some(match segments {
             [
@@ -322,7 +323,7 @@ impl<'a> Route<'a> {
         Needs { all_of, backend }
     }
 
-    /// Graph's answer to this route, its permissions already checked.
+    /// Serves Graph's answer to this route, whose permissions are already checked.
     fn serve(&self, request: &Request<'_>) -> Reply {
         let Request {
             shared,
@@ -380,7 +381,7 @@ fn user(shared: &Shared, key: &str, query: &[(String, String)]) -> Reply {
     }
 }
 
-/// The SMS (`sms`) or Voice configuration of the Authentication methods policy.
+/// Serves the SMS (`sms`) or Voice configuration of the Authentication methods policy.
 fn method_configuration(shared: &Shared, sms: bool) -> Reply {
     let tenant = lock(&shared.tenant);
     let policy = &tenant.policy;

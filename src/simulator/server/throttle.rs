@@ -1,5 +1,5 @@
-//! Graph's throttling: the identity-and-access token bucket (resource units) and the reports
-//! window (requests per 10 s).
+//! Plays Graph's throttling: the identity-and-access token bucket (resource units) and the
+//! reports window (requests per 10 s).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -20,8 +20,8 @@ pub struct ThrottleState {
     write_times: VecDeque<Instant>,
 }
 
-/// Admits a request to a sliding window of `requests` per `window`; the wait it asks for if
-/// the window is full.
+/// Admits a request to a sliding window of `requests` per `window`, or returns the wait to ask
+/// for when the window is full.
 fn admit(
     times: &mut VecDeque<Instant>,
     (requests, window): (usize, Duration),
@@ -44,7 +44,7 @@ fn admit(
     None
 }
 
-/// Whether Graph's throttling refuses this request; the wait it asks for if so.
+/// Decides whether Graph's throttling refuses this request, and the wait it asks for if so.
 pub(super) fn throttled(
     shared: &Shared,
     method: &str,
@@ -83,7 +83,7 @@ pub(super) fn throttled(
     } else {
         state.bucket = Some((tokens, now));
         if counted {
-            // Refused after all: it does not count against the write window.
+            // The request was refused after all, so it does not count against the write window.
             state.write_times.pop_back();
         }
         Some(Duration::from_secs_f64((cost - tokens) / per_second))

@@ -1,4 +1,4 @@
-//! The Azure side of the simulated tenant, as Azure Resource Manager keeps it: the app's
+//! Keeps the Azure side of the simulated tenant, as Azure Resource Manager keeps it: the app's
 //! resources, the role assignments made on them, above or below them, the PIM eligibilities
 //! for roles there (who may activate one), and the role definitions (Azure's built-in ones that
 //! matter here, and custom ones a test defines). The ARM face that serves it is `server::arm`.
@@ -54,7 +54,7 @@ pub struct SimRoleAssignment {
 }
 
 impl SimRoleAssignment {
-    /// A new holding of `role` at `scope` by the principal, with an id of its own.
+    /// Makes a new holding of `role` at `scope` by the principal, with an id of its own.
     fn new(scope: &str, role: &str, principal_id: &str, principal_type: &str) -> Self {
         SimRoleAssignment {
             id: uuid::Uuid::new_v4().to_string(),
@@ -156,7 +156,8 @@ impl Default for AzureRbac {
 }
 
 impl AzureRbac {
-    /// Assigns the role (a definition's GUID) to the principal at `scope`; the assignment's id.
+    /// Assigns the role (a definition's GUID) to the principal at `scope`, and returns the
+    /// assignment's id.
     pub fn assign(
         &mut self,
         scope: &str,
@@ -170,7 +171,8 @@ impl AzureRbac {
         id
     }
 
-    /// Makes the principal eligible (PIM) for the role at `scope`; the eligibility's id.
+    /// Makes the principal eligible (PIM) for the role at `scope`, and returns the
+    /// eligibility's id.
     pub fn make_eligible(
         &mut self,
         scope: &str,
@@ -184,7 +186,7 @@ impl AzureRbac {
         id
     }
 
-    /// Defines a custom role with these actions and data actions; its GUID.
+    /// Defines a custom role with these actions and data actions, and returns its GUID.
     pub fn define(&mut self, name: &str, actions: &[&str], data_actions: &[&str]) -> String {
         let id = uuid::Uuid::new_v4().to_string();
         self.definitions.push(SimRoleDefinition {
@@ -203,13 +205,13 @@ impl AzureRbac {
             .any(|resource| within(resource, scope))
     }
 
-    /// The assignments made at `scope` or above it (ARM's `$filter=atScope()`), and with
+    /// Lists the assignments made at `scope` or above it (ARM's `$filter=atScope()`), and with
     /// `below` also those made below it (ARM's answer without a filter).
     pub fn listed_at(&self, scope: &str, below: bool) -> Vec<&SimRoleAssignment> {
         listed(&self.assignments, scope, below)
     }
 
-    /// The eligibilities listed for `scope`, as [`AzureRbac::listed_at`] lists assignments.
+    /// Lists the eligibilities for `scope`, as [`AzureRbac::listed_at`] lists assignments.
     pub fn eligible_at(&self, scope: &str, below: bool) -> Vec<&SimRoleEligibility> {
         listed(&self.eligibilities, scope, below)
     }

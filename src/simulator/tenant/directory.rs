@@ -1,7 +1,7 @@
-//! The directory around the users: groups and their members, directory roles (which are
+//! Keeps the directory around the users: groups and their members, directory roles (which are
 //! privileged), who holds them actively and who is eligible through PIM, and applications:
 //! their service principals, owners, and the Graph application permissions granted to them.
-//! What the protection of privileged accounts reads (reference graph.md §14, §15).
+//! This is what the protection of privileged accounts reads (reference graph.md §14, §15).
 
 use std::collections::HashSet;
 
@@ -248,7 +248,7 @@ impl Directory {
         service_principal_id
     }
 
-    /// The application whose service principal is `service_principal_id`, to change it.
+    /// Finds the application whose service principal is `service_principal_id`, to change it.
     pub fn app_mut(&mut self, service_principal_id: &str) -> Option<&mut SimApp> {
         self.apps.iter_mut().find(|app| {
             app.service_principal_id
@@ -264,7 +264,8 @@ impl Directory {
         }
     }
 
-    /// Graph's app role id for the permission `name` (a new one for a name not yet seen).
+    /// Returns Graph's app role id for the permission `name`, making a new one for a name not
+    /// yet seen.
     pub fn graph_app_role_id(&mut self, name: &str) -> String {
         if let Some((_, id)) = self.graph_app_roles.iter().find(|(known, _)| known == name) {
             return id.clone();
@@ -274,7 +275,7 @@ impl Directory {
         id
     }
 
-    /// The application with the service principal id, or the application id, `key`.
+    /// Finds the application with the service principal id, or the application id, `key`.
     pub fn app(&self, key: &str) -> Option<&SimApp> {
         self.apps.iter().find(|app| {
             app.service_principal_id.eq_ignore_ascii_case(key)
@@ -288,7 +289,7 @@ impl Directory {
             .find(|group| group.id.eq_ignore_ascii_case(id))
     }
 
-    /// The groups `member` is in, directly or through nested groups.
+    /// Lists the groups `member` is in, directly or through nested groups.
     pub fn groups_of(&self, member: &str) -> HashSet<String> {
         let mut found = HashSet::new();
         let mut pending = vec![member.to_ascii_lowercase()];

@@ -1,6 +1,6 @@
-//! The simulated tenant: users, their phone methods, SMS sign-in, and Graph's rules about them
-//! (reference graph.md §1, §2, §11). No HTTP here: the server module turns requests into calls
-//! on [`Tenant`] and its answers into Graph's JSON.
+//! Keeps the simulated tenant: users, their phone methods, SMS sign-in, and Graph's rules about
+//! them (reference graph.md §1, §2, §11). There is no HTTP here: the server module turns
+//! requests into calls on [`Tenant`] and its answers into Graph's JSON.
 
 use std::collections::HashMap;
 
@@ -205,7 +205,7 @@ impl Tenant {
         self.sms_registry.get(&digits(&number)).map(String::as_str)
     }
 
-    /// The phone methods a read shows (possibly lagging behind the last write).
+    /// Returns the phone methods a read shows (possibly lagging behind the last write).
     pub fn read_phones(&self, key: &str, now: Instant) -> Verdict<Vec<SimPhone>> {
         let index = self
             .find_index(key)
@@ -220,7 +220,7 @@ impl Tenant {
         Ok(self.users[index].visible_phones(now))
     }
 
-    /// POST phoneMethods.
+    /// Adds a phone method, as POST phoneMethods does.
     pub fn add_phone(
         &mut self,
         key: &str,
@@ -250,7 +250,7 @@ impl Tenant {
         self.write(index, phone_type, number, now)
     }
 
-    /// PATCH phoneMethods/{id}.
+    /// Updates a phone method, as PATCH phoneMethods/{id} does.
     pub fn update_phone(
         &mut self,
         key: &str,
@@ -278,7 +278,7 @@ impl Tenant {
         self.write(index, phone_type, number, now)
     }
 
-    /// DELETE phoneMethods/{id}.
+    /// Removes a phone method, as DELETE phoneMethods/{id} does.
     pub fn remove_phone(&mut self, key: &str, phone_type: PhoneType, now: Instant) -> Verdict<()> {
         let index = self.methods_user(key)?;
         let user = &self.users[index];
@@ -319,8 +319,8 @@ impl Tenant {
         Ok(())
     }
 
-    /// POST phoneMethods/{mobile}/enableSmsSignIn or disableSmsSignIn [UNVERIFIED: the
-    /// errors' codes and the state after disabling are not documented].
+    /// Switches SMS sign-in, as POST phoneMethods/{mobile}/enableSmsSignIn or disableSmsSignIn
+    /// do [UNVERIFIED: the errors' codes and the state after disabling are not documented].
     pub fn switch_sms_sign_in(&mut self, key: &str, enable: bool, now: Instant) -> Verdict<()> {
         let index = self.methods_user(key)?;
         let Some(mobile) = self.users[index].phone(PhoneType::Mobile).cloned() else {
@@ -360,7 +360,7 @@ impl Tenant {
         Ok(())
     }
 
-    /// The registration details report's rows, live or as of the last snapshot.
+    /// Returns the registration details report's rows, live or as of the last snapshot.
     pub fn report_rows(&self) -> Vec<ReportRow> {
         match &self.report_snapshot {
             Some(rows) => rows.clone(),
@@ -378,7 +378,7 @@ impl Tenant {
         self.report_snapshot = None;
     }
 
-    /// The report as Graph builds it: enabled users only ("this method doesn't work for
+    /// Builds the report as Graph does: enabled users only ("this method doesn't work for
     /// disabled users"), phones and every other method by the report's names.
     fn live_report_rows(&self) -> Vec<ReportRow> {
         self.users()
@@ -444,7 +444,7 @@ impl Tenant {
         Ok(phone)
     }
 
-    /// The state Graph gives a method of this type and number for this user.
+    /// Decides the state Graph gives a method of this type and number for this user.
     fn sms_state_for(&self, index: usize, phone_type: PhoneType, number: &str) -> String {
         let user = &self.users[index];
         if phone_type != PhoneType::Mobile {

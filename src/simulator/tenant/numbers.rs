@@ -1,4 +1,4 @@
-//! Phone numbers as Graph stores them: the accepted formats and the normalised form.
+//! Reads phone numbers as Graph stores them: the accepted formats and the normalised form.
 
 /// Normalises a number to Graph's stored form, or `None` when Graph would reject its format.
 /// Graph accepts `+{cc} {number}x{ext}` and, in practice, E.164 without the space.
@@ -43,9 +43,9 @@ pub fn normalise(number: &str) -> Option<String> {
     })
 }
 
-/// The digits that identify a number (extension excluded): as Graph's own form writes them,
-/// or as the numbering plan reads an older notation (`+49 (0)170 …`, whose trunk prefix is not
-/// part of the number).
+/// Finds the digits that identify a number (extension excluded): as Graph's own form writes
+/// them, or as the numbering plan reads an older notation (`+49 (0)170 …`, whose trunk prefix
+/// is not part of the number).
 pub fn digits(number: &str) -> String {
     let main = number.split(['x', 'X']).next().unwrap_or_default().trim();
     let raw: String = main.chars().filter(char::is_ascii_digit).collect();

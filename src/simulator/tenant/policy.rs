@@ -1,6 +1,6 @@
-//! The Authentication methods policy's SMS and Voice configurations (reference graph.md §13):
-//! state, include and exclude targets, SMS targets' `isUsableForSignIn`, Voice's
-//! `isOfficePhoneAllowed`.
+//! Models the Authentication methods policy's SMS and Voice configurations (reference graph.md
+//! §13): their state, include and exclude targets, SMS targets' `isUsableForSignIn`, and
+//! Voice's `isOfficePhoneAllowed`.
 
 /// The id of the target that includes every user.
 pub const ALL_USERS: &str = "all_users";
@@ -11,8 +11,8 @@ pub struct SimPolicy {
     pub sms: SimChannel,
     pub voice: SimChannel,
     pub office_phone_allowed: bool,
-    /// The other configurations by Graph's id (`MicrosoftAuthenticator`, `Fido2`, ...); one
-    /// missing answers 404.
+    /// The other configurations by Graph's id (`MicrosoftAuthenticator`, `Fido2`, ...); a
+    /// missing one answers 404.
     pub others: std::collections::BTreeMap<String, SimChannel>,
     /// `telecomProviderSettings` of SMS and of voice, when the tenant has its own provider.
     pub sms_provider: Option<SimProvider>,
@@ -40,7 +40,7 @@ pub struct SimChannel {
 pub struct SimTarget {
     /// A group id, a user id or [`ALL_USERS`].
     pub id: String,
-    /// SMS only: "Use for sign-in".
+    /// Whether the target is usable for sign-in ("Use for sign-in"); SMS only.
     pub usable_for_sign_in: bool,
 }
 

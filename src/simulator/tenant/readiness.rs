@@ -1,8 +1,8 @@
-//! The readiness tenant: users with phones in every category and under every date rule of
-//! Microsoft's SMS and voice retirement (members, an internal guest and a B2B guest, active and
-//! eligible Global Administrators, one through a role-assignable group, a protected group, a
-//! disabled user, policy exclusions through a nested group, a method name Graph might add),
-//! for the demo and the tests.
+//! Builds the readiness tenant for the demo and the tests: users with phones in every category
+//! and under every date rule of Microsoft's SMS and voice retirement (members, an internal guest
+//! and a B2B guest, active and eligible Global Administrators, one through a role-assignable
+//! group, a protected group, a disabled user, policy exclusions through a nested group, a
+//! method name Graph might add).
 
 use super::policy::{ALL_USERS, SimChannel, SimTarget};
 use super::{SimUser, Tenant};
@@ -271,7 +271,8 @@ struct Groups {
     no_authenticator: String,
 }
 
-/// The protected group and the groups the policy excludes, one of them through a nested group.
+/// Adds the protected group and the groups the policy excludes, one of them through a nested
+/// group.
 fn policy_groups(tenant: &mut Tenant, methods: &OtherMethods, odd: &OddCases) -> Groups {
     let directory = &mut tenant.directory;
     let protected = directory.add_group(
@@ -290,8 +291,8 @@ fn policy_groups(tenant: &mut Tenant, methods: &OtherMethods, odd: &OddCases) ->
     }
 }
 
-/// The policy: SMS and voice exclude the no-phone group, office phones are not allowed,
-/// Authenticator excludes its group, and hardware OATH is off.
+/// Sets up the policy: SMS and voice exclude the no-phone group, office phones are not
+/// allowed, Authenticator excludes its group, and hardware OATH is off.
 fn policy_set_up(tenant: &mut Tenant, groups: &Groups) {
     let policy = &mut tenant.policy;
     policy.sms.exclude.push(groups.no_phone.clone());
@@ -313,8 +314,8 @@ fn policy_set_up(tenant: &mut Tenant, groups: &Groups) {
     );
 }
 
-/// The method names a report `$filter` asks for: `methodsRegistered/any(m:m eq 'x')`, any
-/// number joined by ` or `; `None` for any other filter (Graph answers 400).
+/// Reads the method names a report `$filter` asks for: `methodsRegistered/any(m:m eq 'x')`,
+/// any number joined by ` or `; `None` for any other filter (Graph answers 400).
 pub fn wanted_methods(filter: &str) -> Option<Vec<String>> {
     filter
         .split(" or ")
@@ -337,8 +338,8 @@ pub fn wanted_methods(filter: &str) -> Option<Vec<String>> {
         .collect()
 }
 
-/// The registration report's name for a method kind (`@odata.type` without the namespace):
-/// the names Graph's report uses, and for a kind it has none for, the kind's own stem.
+/// Names a method kind (`@odata.type` without the namespace) as the registration report does:
+/// with the names Graph's report uses, and for a kind it has none for, the kind's own stem.
 pub(super) fn report_name(kind: &str) -> String {
     let known = [
         (

@@ -1,5 +1,5 @@
-//! What the simulated tenant stores: users, their phone methods, the mail Exchange accepted,
-//! and the rows of the registration report.
+//! Defines what the simulated tenant stores: users, their phone methods, the mail Exchange
+//! accepted, and the rows of the registration report.
 
 use std::collections::BTreeMap;
 
@@ -71,7 +71,8 @@ pub struct ReportRow {
 }
 
 impl SimUser {
-    /// A member user, enabled, allowed SMS sign-in, with Microsoft Authenticator and no phone.
+    /// Makes a member user, enabled, allowed SMS sign-in, with Microsoft Authenticator and no
+    /// phone.
     pub fn member(user_principal_name: &str, display_name: &str) -> SimUser {
         SimUser {
             id: uuid::Uuid::new_v4().to_string(),
@@ -92,8 +93,9 @@ impl SimUser {
         }
     }
 
-    /// A B2B guest (`…#EXT#@…`); SMS sign-in is not available to guests. Their mail is their
-    /// home address, read back from the UPN (`ann_fabrikam.com#EXT#@…` → `ann@fabrikam.com`).
+    /// Makes a B2B guest (`…#EXT#@…`); SMS sign-in is not available to guests. Their mail is
+    /// their home address, read back from the UPN (`ann_fabrikam.com#EXT#@…` →
+    /// `ann@fabrikam.com`).
     pub fn guest(user_principal_name: &str, display_name: &str) -> SimUser {
         let home = user_principal_name
             .split_once("#EXT#")
@@ -117,13 +119,13 @@ impl SimUser {
         self
     }
 
-    /// A user without a mailbox (no `mail`).
+    /// Makes a user without a mailbox (no `mail`).
     pub fn without_mailbox(mut self) -> SimUser {
         self.mail = None;
         self
     }
 
-    /// The user's phone methods as they are now (not as a lagging read shows them).
+    /// Returns the user's phone methods as they are now (not as a lagging read shows them).
     pub fn phones(&self) -> Vec<SimPhone> {
         self.phones.values().cloned().collect()
     }

@@ -1,4 +1,4 @@
-//! The behaviours Graph does not document, as switches: the simulator plays each plausible
+//! Makes switches of the behaviours Graph does not document: the simulator plays each plausible
 //! variant, and the product must be correct under every one.
 
 use std::time::Duration;
@@ -45,9 +45,9 @@ pub struct Variants {
 pub enum GuestsByUpn {
     /// 404, as Graph answers today [PRACTICE: realmjoin-runbooks PR #318].
     NotFound,
-    /// Reads answer an empty list; writes 404 (a plausible variant).
+    /// Reads answer an empty list, and writes answer 404 (a plausible variant).
     EmptyList,
-    /// Served as for an object id.
+    /// The request is served as for an object id.
     Served,
 }
 
