@@ -9,7 +9,7 @@ use tokio::sync::SemaphorePermit;
 
 use super::failure::{self, Stop};
 use super::{Services, acquire_permit, judge, read, registered};
-use crate::claim::{Hold, LeaseError, Moment, UserGuard, UserLease, acquire_lease};
+use crate::claim::{Hold, LeaseError, Moment, UserGuard};
 use crate::graph::GraphError;
 use crate::methods::AuthenticationMethods;
 use crate::outcome::Outcome;
@@ -89,9 +89,9 @@ async fn start<'a>(
     // The user's lock first, then a permit: invocations queued behind one busy user must not
     // hold permits that other users could use. No one waits for a lock while holding a
     // permit, so lock holders can always get one.
-    let mut caller_lock = Some(services.locks.lock(&request.user.lock_key()).await);
+    let mut caller_lock = Some(services.claims.lock(&request.user.lock_key()).await);
     let permit = acquire_permit(services).await?;
-    let writes_before = services.locks.write_serial();
+    let writes_before = services.claims.write_serial();
     // The lease of a user named by object id goes alongside the first read (a dry run writes
     // nothing and needs none); whether that read may stand is the lease's to say.
     let read_sent = Moment::now();
@@ -101,19 +101,14 @@ async fn start<'a>(
         services.notifier.prepare(&services.graph, request),
         async {
             if early {
-                lease(services, &request.user, deadline).await
+                services.claims.lease(&request.user, deadline).await
             } else {
                 None
             }
         }
     );
     let mut hold = Hold::default();
-    let mut lease_error = None;
-    match early_lease {
-        Some(Ok(held)) => hold.keep(held, caller_lock.take()),
-        Some(Err(error)) => lease_error = Some(error),
-        None => {}
-    }
+    let lease_error = hold.keep_asked(early_lease, &mut caller_lock);
     let read::FirstRead {
         user,
         methods,
@@ -184,7 +179,7 @@ async fn claim_object_id<'a>(
     };
     let late = named_otherwise && !request.dry_run;
     let written_since = services
-        .locks
+        .claims
         .written_since(&object_id.lock_key(), writes_before);
     // Under the object id's lock: the membership for the user who will be changed (a user
     // named by UPN is checked only now, by object id), and a guest's methods by object id.
@@ -201,16 +196,14 @@ async fn claim_object_id<'a>(
         read::membership_of(services, &mut checks, &object_id, named_otherwise),
         async {
             if late {
-                lease(services, &object_id, deadline).await
+                services.claims.lease(&object_id, deadline).await
             } else {
                 None
             }
         }
     );
-    match late_lease {
-        Some(Ok(held)) => hold.keep(held, id_lock.take()),
-        Some(Err(error)) => lease_error = Some(error),
-        None => {}
+    if let Some(error) = hold.keep_asked(late_lease, &mut id_lock) {
+        lease_error = Some(error);
     }
     let guest_by_upn = named_otherwise && user.guest;
     let seen = seen(request, first_seen, guest_by_upn, written_since, &methods);
@@ -331,7 +324,7 @@ async fn lock_object_id<'a>(
     permit: SemaphorePermit<'a>,
 ) -> Result<(UserGuard, SemaphorePermit<'a>), Stop> {
     drop(permit);
-    let id_lock = services.locks.lock(&object_id.lock_key()).await;
+    let id_lock = services.claims.lock(&object_id.lock_key()).await;
     let permit = acquire_permit(services).await?;
     Ok((id_lock, permit))
 }
@@ -351,20 +344,4 @@ fn seen(
         (true, false) => registered::seen_in(request, methods),
         (true, true) => registered::Seen::Unknown,
     }
-}
-
-/// The lease of the user `object_id` from the claim, waited for as long as the settings and
-/// the invocation's deadline allow; `None` when there are no leases.
-async fn lease(
-    services: &Services,
-    object_id: &UserRef,
-    deadline: tokio::time::Instant,
-) -> Option<Result<UserLease, LeaseError>> {
-    acquire_lease(
-        services.leases.as_ref(),
-        services.lease_wait,
-        object_id,
-        deadline,
-    )
-    .await
 }

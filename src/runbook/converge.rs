@@ -198,7 +198,7 @@ async fn write_once(
     .await;
     // Whatever Graph answered, the user may have changed: readers that began before this
     // must read again.
-    services.locks.note_write(&object_id.lock_key());
+    services.claims.note_write(&object_id.lock_key());
     let after = written?;
     outcome.note(past_tense(write, phone_type, number, methods));
     outcome.succeed(write.action(), after.as_ref());

@@ -29,7 +29,7 @@ use self::failure::Stop;
 use self::picture::Picture;
 use self::wording::{describe_current, describe_request};
 use crate::backoff::Backoff;
-use crate::claim::{UserLease, UserLeases, UserLocks, WriteWindow};
+use crate::claim::{Claims, UserLease, WriteWindow};
 use crate::graph::GraphClient;
 use crate::methods::AuthenticationMethods;
 use crate::notify::Notifier;
@@ -49,7 +49,8 @@ pub use self::show::{Reveal, show};
 /// What the runbook needs from the process: shared, built once.
 pub struct Services {
     pub graph: GraphClient,
-    pub locks: UserLocks,
+    /// One writer per user: this instance's locks, and the leases across instances.
+    pub claims: Claims,
     /// Bounds how many users are worked on at once.
     pub concurrency: Semaphore,
     /// How long to keep re-reading a write's outcome before deciding (after a 409
@@ -60,11 +61,6 @@ pub struct Services {
     pub protection: Protection,
     pub policies: Policies,
     pub safeguards: Safeguards,
-    /// Per-user leases across instances; `None` without a storage account (then one user's
-    /// work is serialised on this instance only).
-    pub leases: Option<UserLeases>,
-    /// How long an invocation waits for a user's lease another instance holds.
-    pub lease_wait: Duration,
     /// `MFA_CLEANUP_KEY`: checks a removal's `numberFingerprint`.
     pub cleanup_key: Option<crate::phone::CleanupKey>,
     /// A caller name whose requests panic, to test that a panic costs one invocation only

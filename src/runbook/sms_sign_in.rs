@@ -54,7 +54,7 @@ pub(super) async fn switch(
     let window = run.write_window().await?;
     let graph = &services.graph;
     let switched = graph.set_sms_sign_in(object_id, enable, window).await;
-    services.locks.note_write(&object_id.lock_key());
+    services.claims.note_write(&object_id.lock_key());
     if let Err(error) = switched {
         return Err(match &error.kind {
             GraphErrorKind::Rejected { message, .. } => Stop::new(Failure::for_field(
