@@ -2,10 +2,16 @@
 //! [`Report`]) and the lines an admin reads (the [`Journal`]), kept in one value so that every
 //! failure and every warning lands in both, worded the same way.
 
+use std::time::Duration;
+
 use crate::caller::Caller;
 use crate::journal::Journal;
-use crate::phone::{PhoneMethod, redact_numbers};
-use crate::report::{Action, CallerSummary, Failure, MethodSummary, Report, Trigger, WarningCode};
+use crate::phone::{PhoneMethod, PhoneNumber, mask, redact_numbers};
+use crate::report::{
+    Action, CallerSummary, ConflictOwner, Failure, MethodSummary, MethodsSummary, Report, Trigger,
+    UsableSummary, UserSummary, WarningCode,
+};
+use crate::user::DirectoryUser;
 
 /// What one invocation has found and done so far.
 pub struct Outcome {
@@ -115,6 +121,16 @@ impl Outcome {
         self.report.fail(failure);
     }
 
+    /// Records the failure as [`Outcome::fail`] does, and tells the caller to try again after
+    /// `retry_after` when there is one (also when the failure became a warning: the step that
+    /// did not finish may finish then).
+    pub fn fail_with_retry(&mut self, failure: Failure, retry_after: Option<Duration>) {
+        if retry_after.is_some() {
+            self.report.retry_after = retry_after;
+        }
+        self.fail(failure);
+    }
+
     /// The change this invocation made to the tenant, in words (`added`), if it made one.
     pub fn change(&self) -> Option<&'static str> {
         if self.report.dry_run || self.report.error.is_some() {
@@ -143,6 +159,53 @@ impl Outcome {
         self.report.succeed(action);
     }
 
+    /// Records that the request is a dry run: nothing is written, and no result of it counts
+    /// as a change.
+    pub fn set_dry_run(&mut self, dry_run: bool) {
+        self.report.dry_run = dry_run;
+    }
+
+    /// Records the user as the directory returned them.
+    pub fn set_user(&mut self, user: &DirectoryUser) {
+        self.report.user = Some(UserSummary {
+            id: user.id.clone(),
+            user_principal_name: user.user_principal_name.clone(),
+            display_name: user.display_name.clone(),
+            user_type: user.user_type.clone(),
+        });
+    }
+
+    /// Records the method of the requested type as Graph holds it now, after a later step
+    /// (switching SMS sign-in) changed it.
+    pub fn set_phone_method(&mut self, method: &PhoneMethod) {
+        self.report.phone_method = Some(MethodSummary::of(method));
+    }
+
+    /// Masks the number of the method the result shows, for a caller who may not have it in
+    /// full.
+    pub fn mask_phone_number(&mut self) {
+        if let Some(method) = &mut self.report.phone_method {
+            method.phone_number = mask(&method.phone_number);
+        }
+    }
+
+    /// Records the number a removal removed, masked as the log has it.
+    pub fn set_removed_number(&mut self, number: &PhoneNumber) {
+        self.report.removed_number = Some(number.masked());
+    }
+
+    /// Records the user's methods after the operation and what the phone method can be used
+    /// for.
+    pub fn set_methods(&mut self, methods: MethodsSummary, usable_for: Option<UsableSummary>) {
+        self.report.methods = Some(methods);
+        self.report.usable_for = usable_for;
+    }
+
+    /// Records who holds the number Graph would not set.
+    pub fn set_conflict_owner(&mut self, owner: ConflictOwner) {
+        self.report.conflict_owner = Some(owner);
+    }
+
     /// Whether the invocation has failed so far.
     pub fn has_failed(&self) -> bool {
         self.report.error.is_some()
@@ -162,5 +225,50 @@ impl Outcome {
         let mut report = self.report;
         report.log = self.journal.into_lines();
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{ErrorCode, Status};
+
+    fn busy() -> Failure {
+        Failure::new(ErrorCode::UserBusy, "the user's lease is held elsewhere")
+    }
+
+    #[test]
+    fn a_failure_with_a_retry_after_fails_the_result_and_says_when_to_try_again() {
+        let mut outcome = Outcome::new(Trigger::Http, None);
+        outcome.fail_with_retry(busy(), Some(Duration::from_secs(5)));
+        let report = outcome.finish();
+        assert_eq!(report.status, Status::Failed);
+        assert_eq!(report.retry_after, Some(Duration::from_secs(5)));
+        assert!(report.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_failure_after_a_change_is_a_warning_that_still_says_when_to_try_again() {
+        let mut outcome = Outcome::new(Trigger::Http, None);
+        outcome.succeed(Action::Added, None);
+        outcome.fail_with_retry(busy(), Some(Duration::from_secs(5)));
+        let report = outcome.finish();
+        assert_eq!(report.status, Status::Succeeded);
+        assert_eq!(report.action, Action::Added);
+        assert!(report.error.is_none());
+        assert_eq!(report.retry_after, Some(Duration::from_secs(5)));
+        let codes: Vec<WarningCode> = report.warnings.iter().map(|w| w.code).collect();
+        assert_eq!(codes, [WarningCode::StepNotFinished]);
+    }
+
+    #[test]
+    fn a_failure_after_a_dry_run_is_no_warning_but_the_failure() {
+        let mut outcome = Outcome::new(Trigger::Http, None);
+        outcome.set_dry_run(true);
+        outcome.succeed(Action::Added, None);
+        outcome.fail_with_retry(busy(), None);
+        let report = outcome.finish();
+        assert_eq!(report.status, Status::Failed);
+        assert_eq!(report.retry_after, None);
     }
 }

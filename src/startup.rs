@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::app::readiness::Readiness;
 use crate::app::{self, AppState};
-use crate::claim::UserLocks;
+use crate::claim::Claims;
 use crate::config::Config;
 use crate::credential;
 use crate::credential::CredentialSource;
@@ -322,15 +322,13 @@ fn services(
 ) -> Services {
     Services {
         graph,
-        locks: UserLocks::default(),
+        claims: Claims::new(leases, config.lease_wait),
         concurrency: tokio::sync::Semaphore::new(config.max_concurrent_users),
         verification: config.verification,
         owner_search: OwnerSearch::new(config.owner_search.clone()),
         notifier: Notifier::new(config.notify.clone()),
         protection,
         policies: Policies::new(config.policy_refresh, config.policy_check),
-        leases,
-        lease_wait: config.lease_wait,
         cleanup_key: config.cleanup_key.clone(),
         safeguards: config.safeguards,
         #[cfg(feature = "simulator")]

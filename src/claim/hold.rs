@@ -26,6 +26,23 @@ impl Hold {
         self.lock = lock;
     }
 
+    /// Keeps the lease `asked` gave, with the user's lock taken out of `lock`; when there are
+    /// no leases nothing changes, and a lease that could not be had is returned.
+    pub fn keep_asked(
+        &mut self,
+        asked: Option<Result<UserLease, LeaseError>>,
+        lock: &mut Option<UserGuard>,
+    ) -> Option<LeaseError> {
+        match asked {
+            Some(Ok(lease)) => {
+                self.keep(lease, lock.take());
+                None
+            }
+            Some(Err(error)) => Some(error),
+            None => None,
+        }
+    }
+
     /// The lease held, when there are leases and it was had.
     pub fn lease(&self) -> Option<&UserLease> {
         self.lease.as_ref()
@@ -47,7 +64,7 @@ impl Drop for Hold {
 /// The lease of the user `object_id`, waiting for another instance's until `wait`
 /// (`MFA_LEASE_WAIT_SECONDS`) has passed or the invocation's `deadline` comes, whichever is
 /// first; `None` when there are no leases (no storage account).
-pub async fn acquire_lease(
+pub(super) async fn acquire_lease(
     leases: Option<&UserLeases>,
     wait: Duration,
     object_id: &UserRef,

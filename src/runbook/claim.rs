@@ -7,8 +7,9 @@
 
 use tokio::sync::SemaphorePermit;
 
-use super::{Services, acquire_permit, fail_graph, fail_with, failure, judge, read, registered};
-use crate::claim::{Hold, LeaseError, Moment, UserGuard, UserLease, acquire_lease};
+use super::failure::{self, Stop};
+use super::{Services, acquire_permit, judge, read, registered};
+use crate::claim::{Hold, LeaseError, Moment, UserGuard};
 use crate::graph::GraphError;
 use crate::methods::AuthenticationMethods;
 use crate::outcome::Outcome;
@@ -42,21 +43,55 @@ pub(super) struct Started<'a> {
     checks: read::Checks,
 }
 
-/// Takes the lock of the caller's name for the user and a permit, and makes the first read
-/// (with the lease alongside for a user named by object id); `None` when the user could not
-/// be read (the outcome failed).
-pub(super) async fn start<'a>(
+/// Why a user is not ready to be changed.
+pub(super) struct Unready {
+    pub(super) stop: Stop,
+    /// The user, for the notifier, when the verdict or the lease stopped the change; `None`
+    /// when the user could not be read or claimed, or their methods could not be read.
+    pub(super) user: Option<DirectoryUser>,
+}
+
+impl From<Stop> for Unready {
+    fn from(stop: Stop) -> Unready {
+        Unready { stop, user: None }
+    }
+}
+
+/// Claims the user named in `request` and reads what a change is planned from: [`start`],
+/// [`claim_object_id`], then [`ready`].
+///
+/// # Errors
+///
+/// A step could not go on (see each).
+pub(super) async fn claim_user<'a>(
     services: &'a Services,
     request: &Request,
     deadline: tokio::time::Instant,
     outcome: &mut Outcome,
-) -> Option<Started<'a>> {
+) -> Result<Ready<'a>, Unready> {
+    let started = start(services, request, deadline, outcome).await?;
+    let claimed = claim_object_id(services, request, deadline, started).await?;
+    ready(services, request, claimed, outcome).await
+}
+
+/// Takes the lock of the caller's name for the user and a permit, and makes the first read
+/// (with the lease alongside for a user named by object id).
+///
+/// # Errors
+///
+/// The handler is shutting down, or the user could not be read.
+async fn start<'a>(
+    services: &'a Services,
+    request: &Request,
+    deadline: tokio::time::Instant,
+    outcome: &mut Outcome,
+) -> Result<Started<'a>, Stop> {
     // The user's lock first, then a permit: invocations queued behind one busy user must not
     // hold permits that other users could use. No one waits for a lock while holding a
     // permit, so lock holders can always get one.
-    let mut caller_lock = Some(services.locks.lock(&request.user.lock_key()).await);
-    let permit = acquire_permit(services, outcome).await?;
-    let writes_before = services.locks.write_serial();
+    let mut caller_lock = Some(services.claims.lock(&request.user.lock_key()).await);
+    let permit = acquire_permit(services).await?;
+    let writes_before = services.claims.write_serial();
     // The lease of a user named by object id goes alongside the first read (a dry run writes
     // nothing and needs none); whether that read may stand is the lease's to say.
     let read_sent = Moment::now();
@@ -66,19 +101,14 @@ pub(super) async fn start<'a>(
         services.notifier.prepare(&services.graph, request),
         async {
             if early {
-                lease(services, &request.user, deadline).await
+                services.claims.lease(&request.user, deadline).await
             } else {
                 None
             }
         }
     );
     let mut hold = Hold::default();
-    let mut lease_error = None;
-    match early_lease {
-        Some(Ok(held)) => hold.keep(held, caller_lock.take()),
-        Some(Err(error)) => lease_error = Some(error),
-        None => {}
-    }
+    let lease_error = hold.keep_asked(early_lease, &mut caller_lock);
     let read::FirstRead {
         user,
         methods,
@@ -86,7 +116,7 @@ pub(super) async fn start<'a>(
     } = first;
     let first_seen = registered::seen_in(request, &methods);
     let (user, object_id) = read::accept_user(user, &request.user, outcome)?;
-    Some(Started {
+    Ok(Started {
         caller_lock,
         permit,
         writes_before,
@@ -116,15 +146,17 @@ pub(super) struct Claimed<'a> {
 }
 
 /// For a user named by UPN, takes the object id's lock (and a permit again) and the lease;
-/// reads the membership, and a guest's methods, by object id. `None` when the handler is
-/// shutting down (the outcome failed).
-pub(super) async fn claim_object_id<'a>(
+/// reads the membership, and a guest's methods, by object id.
+///
+/// # Errors
+///
+/// The handler is shutting down.
+async fn claim_object_id<'a>(
     services: &'a Services,
     request: &Request,
     deadline: tokio::time::Instant,
     started: Started<'a>,
-    outcome: &mut Outcome,
-) -> Option<Claimed<'a>> {
+) -> Result<Claimed<'a>, Stop> {
     let Started {
         caller_lock,
         permit,
@@ -140,14 +172,14 @@ pub(super) async fn claim_object_id<'a>(
     } = started;
     let named_otherwise = object_id.lock_key() != request.user.lock_key();
     let (mut id_lock, permit) = if named_otherwise {
-        let (id_lock, permit) = lock_object_id(services, &object_id, permit, outcome).await?;
+        let (id_lock, permit) = lock_object_id(services, &object_id, permit).await?;
         (Some(id_lock), permit)
     } else {
         (None, permit)
     };
     let late = named_otherwise && !request.dry_run;
     let written_since = services
-        .locks
+        .claims
         .written_since(&object_id.lock_key(), writes_before);
     // Under the object id's lock: the membership for the user who will be changed (a user
     // named by UPN is checked only now, by object id), and a guest's methods by object id.
@@ -164,20 +196,18 @@ pub(super) async fn claim_object_id<'a>(
         read::membership_of(services, &mut checks, &object_id, named_otherwise),
         async {
             if late {
-                lease(services, &object_id, deadline).await
+                services.claims.lease(&object_id, deadline).await
             } else {
                 None
             }
         }
     );
-    match late_lease {
-        Some(Ok(held)) => hold.keep(held, id_lock.take()),
-        Some(Err(error)) => lease_error = Some(error),
-        None => {}
+    if let Some(error) = hold.keep_asked(late_lease, &mut id_lock) {
+        lease_error = Some(error);
     }
     let guest_by_upn = named_otherwise && user.guest;
     let seen = seen(request, first_seen, guest_by_upn, written_since, &methods);
-    Some(Claimed {
+    Ok(Claimed {
         user,
         object_id,
         methods,
@@ -209,13 +239,18 @@ pub(super) struct Ready<'a> {
 }
 
 /// Judges the user, requires the lease, and reads again what the wait for the lease may have
-/// made stale. `Err` (the outcome failed) carries the user to tell the notifier of.
-pub(super) async fn ready<'a>(
+/// made stale.
+///
+/// # Errors
+///
+/// The user is protected (or that cannot be checked), the lease could not be had, or the
+/// methods could not be read.
+async fn ready<'a>(
     services: &Services,
     request: &Request,
     claimed: Claimed<'a>,
     outcome: &mut Outcome,
-) -> Result<Ready<'a>, Option<DirectoryUser>> {
+) -> Result<Ready<'a>, Unready> {
     let Claimed {
         user,
         object_id,
@@ -229,13 +264,17 @@ pub(super) async fn ready<'a>(
         guards,
     } = claimed;
     // Before anything is planned, let alone written (a dry run is refused the same way).
-    if judge(services, &checks, &member_of, &user, &object_id, outcome).is_err() {
-        return Err(Some(user));
+    if let Err(stop) = judge(services, &checks, &member_of, &user, &object_id) {
+        return Err(Unready {
+            stop,
+            user: Some(user),
+        });
     }
     if let Some(error) = lease_error {
-        let (failure, retry_after) = failure::of_lease(&error);
-        fail_with(outcome, failure, Some(retry_after));
-        return Err(Some(user));
+        return Err(Unready {
+            stop: failure::lease_busy(&error),
+            user: Some(user),
+        });
     }
     // A read that may predate another instance's change is made again, under the lease; so is
     // the membership the verdict came from (the wait for the lease can last up to
@@ -250,20 +289,17 @@ pub(super) async fn ready<'a>(
                 services.graph.authentication_methods(&object_id),
                 read::membership_of(services, &mut checks, &object_id, true),
             );
-            if judge(services, &checks, &member_of, &user, &object_id, outcome).is_err() {
-                return Err(Some(user));
+            if let Err(stop) = judge(services, &checks, &member_of, &user, &object_id) {
+                return Err(Unready {
+                    stop,
+                    user: Some(user),
+                });
             }
             (methods, member_of)
         }
         _ => (methods, member_of),
     };
-    let methods = match methods {
-        Ok(methods) => methods,
-        Err(error) => {
-            fail_graph(outcome, &error, Some(&request.user));
-            return Err(None);
-        }
-    };
+    let methods = methods.map_err(|error| failure::of_graph(&error, Some(&request.user)))?;
     Ok(Ready {
         user,
         object_id,
@@ -277,18 +313,20 @@ pub(super) async fn ready<'a>(
 }
 
 /// Serialises a caller who named the user by UPN with callers who used the object id: gives
-/// the permit back, waits for the object id's lock, and takes a permit again (`None` when the
-/// handler is shutting down: the outcome failed).
+/// the permit back, waits for the object id's lock, and takes a permit again.
+///
+/// # Errors
+///
+/// The handler is shutting down.
 async fn lock_object_id<'a>(
     services: &'a Services,
     object_id: &UserRef,
     permit: SemaphorePermit<'a>,
-    outcome: &mut Outcome,
-) -> Option<(UserGuard, SemaphorePermit<'a>)> {
+) -> Result<(UserGuard, SemaphorePermit<'a>), Stop> {
     drop(permit);
-    let id_lock = services.locks.lock(&object_id.lock_key()).await;
-    let permit = acquire_permit(services, outcome).await?;
-    Some((id_lock, permit))
+    let id_lock = services.claims.lock(&object_id.lock_key()).await;
+    let permit = acquire_permit(services).await?;
+    Ok((id_lock, permit))
 }
 
 /// What a removal of whatever is registered saw before any wait. A guest named by UPN has no
@@ -306,20 +344,4 @@ fn seen(
         (true, false) => registered::seen_in(request, methods),
         (true, true) => registered::Seen::Unknown,
     }
-}
-
-/// The lease of the user `object_id` from the claim, waited for as long as the settings and
-/// the invocation's deadline allow; `None` when there are no leases.
-async fn lease(
-    services: &Services,
-    object_id: &UserRef,
-    deadline: tokio::time::Instant,
-) -> Option<Result<UserLease, LeaseError>> {
-    acquire_lease(
-        services.leases.as_ref(),
-        services.lease_wait,
-        object_id,
-        deadline,
-    )
-    .await
 }

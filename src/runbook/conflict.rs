@@ -1,32 +1,38 @@
 //! After a 409 `phoneNumberNotUnique`: Graph usually wrote the MFA method and only refused
 //! SMS sign-in. Read the method back promptly, then after short growing waits, until the
-//! number shows up or the verification budget is spent; if it never does, find who holds it.
+//! number shows up or the verification budget is spent; if it never does, the runbook records
+//! that and then asks [`find_owner`] who holds the number.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::failure::{self, Stop};
 use super::wording::past_tense;
-use super::{Run, fail_graph, poll_until};
+use super::{Run, poll_until};
 use crate::graph::{GraphError, GraphErrorKind};
 use crate::mutex::lock;
 use crate::outcome::Outcome;
 use crate::phone::{PhoneMethod, PhoneNumber};
 use crate::plan::{Write, find};
 use crate::protection::Verdict;
-use crate::report::{ErrorCode, Failure, WarningCode};
+use crate::report::WarningCode;
 use crate::user::UserRef;
 
 /// Settles the outcome of `write` after Graph's 409; returns the method when it was written.
+///
+/// # Errors
+///
+/// The number was not written (another user holds it), or reading back did not tell.
 pub(super) async fn resolve(
     run: &Run<'_>,
     write: Write,
     before: &[PhoneMethod],
     outcome: &mut Outcome,
-) -> Option<PhoneMethod> {
+) -> Result<Option<PhoneMethod>, Stop> {
     let phone_type = run.request.phone_type;
     let Some(number) = run.request.operation.number() else {
         // A conflict comes only from setting a number, which always names one.
-        return None;
+        return Ok(None);
     };
     outcome.note(format!(
         "Graph answered 409 phoneNumberNotUnique: another user holds {number} for SMS sign-in; \
@@ -42,45 +48,14 @@ pub(super) async fn resolve(
             outcome.note(past_tense(write, phone_type, number, before));
             outcome.warn(WarningCode::SmsSignInConflict, conflict_warning(number));
             outcome.succeed(write.action(), Some(&method));
-            Some(method)
+            Ok(Some(method))
         }
-        Ok(None) if never_answered => {
-            let (failure, retry_after) = match unavailable {
-                Some(error) => super::failure::of_graph(&error, None),
-                None => (
-                    Failure::new(ErrorCode::GraphUnavailable, "Graph could not be read"),
-                    None,
-                ),
-            };
-            super::fail_with(
-                outcome,
-                Failure::new(
-                    failure.code,
-                    format!(
-                        "Graph answered 409 phoneNumberNotUnique, and the {phone_type} phone \
-                         could not be read back to see whether it was written anyway: {}",
-                        failure.message
-                    ),
-                ),
-                retry_after,
-            );
-            None
-        }
-        Ok(None) => {
-            outcome.fail(Failure::new(
-                ErrorCode::PhoneNumberNotUnique,
-                format!(
-                    "Graph did not set {number}: another user holds it for SMS sign-in. Remove \
-                     it from that user (or disable their SMS sign-in), then try again"
-                ),
-            ));
-            find_owner(run, outcome).await;
-            None
-        }
-        Err(error) => {
-            fail_graph(outcome, &error, None);
-            None
-        }
+        Ok(None) if never_answered => Err(failure::conflict_unverified(
+            phone_type,
+            unavailable.as_ref(),
+        )),
+        Ok(None) => Err(failure::held_elsewhere(number)),
+        Err(error) => Err(failure::of_graph(&error, None)),
     }
 }
 
@@ -136,8 +111,8 @@ async fn read_back(run: &Run<'_>, number: &PhoneNumber) -> ReadBack {
     }
 }
 
-/// Looks for who holds the number, and puts the answer into the outcome.
-async fn find_owner(run: &Run<'_>, outcome: &mut Outcome) {
+/// Looks for who holds the number Graph would not set, and puts the answer into the outcome.
+pub(super) async fn find_owner(run: &Run<'_>, outcome: &mut Outcome) {
     let Run {
         services,
         request,
@@ -173,7 +148,7 @@ async fn find_owner(run: &Run<'_>, outcome: &mut Outcome) {
                 None => "state unknown",
             }
         ));
-        outcome.report_mut().conflict_owner = Some(owner);
+        outcome.set_conflict_owner(owner);
     }
 }
 

@@ -7,8 +7,9 @@
 use std::ops::ControlFlow;
 use std::time::Duration;
 
+use super::failure::{self, Stop};
 use super::wording::{describe_write, past_tense};
-use super::{Run, conflict, fail_graph, fail_with, failure, poll_until};
+use super::{Run, conflict, poll_until};
 use crate::claim::WriteWindow;
 use crate::graph::{GraphClient, GraphError, GraphErrorKind, Rejection};
 use crate::outcome::Outcome;
@@ -23,19 +24,24 @@ const MAX_WRITES: u32 = 3;
 /// How long to keep re-reading after Graph refused a write the tenant's state does not explain.
 const SETTLE_AFTER_REFUSAL: Duration = Duration::from_secs(2);
 
-/// Plans and writes until the tenant holds what was asked, or a definite failure. Returns the
-/// method of the requested type after success, for the SMS sign-in step.
+/// Plans and writes until the tenant holds what was asked. Returns the method of the
+/// requested type after success, for the SMS sign-in step.
+///
+/// # Errors
+///
+/// A definite failure: the plan refuses, Graph refuses for good, the lease was lost, or the
+/// tenant cannot be read after a write whose outcome is unknown.
 pub(super) async fn converge(
     run: &Run<'_>,
     mut methods: Vec<PhoneMethod>,
     outcome: &mut Outcome,
-) -> Option<PhoneMethod> {
+) -> Result<Option<PhoneMethod>, Stop> {
     let request = run.request;
     let Some(number) = request.operation.number() else {
         // Only a removal of whatever is registered names no number, and the runbook names the
         // registered one before converging: none was registered, so there is nothing to remove.
         settle(request, Settled::NotPresent, None, outcome);
-        return None;
+        return Ok(None);
     };
     let mut writes = 0;
     // The last write Graph refused outright, to tell a refusal the tenant explains (someone
@@ -45,17 +51,15 @@ pub(super) async fn converge(
     // that write did it.
     let mut unconfirmed: Option<Write> = None;
     loop {
-        let decision = replan(run, &mut methods, refused.take(), outcome).await?;
+        let decision = replan(run, &mut methods, refused.take()).await?;
         let write = match decided(run, decision, &methods, unconfirmed, number, outcome) {
             ControlFlow::Break(result) => return result,
             ControlFlow::Continue(write) => write,
         };
-        let Ok(window) = run.write_window(outcome).await else {
-            return None;
-        };
+        let window = run.write_window().await?;
         writes += 1;
         let error = match write_once(run, write, number, window, &methods, outcome).await {
-            Ok(after) => return after,
+            Ok(after) => return Ok(after),
             Err(error) => error,
         };
         if let ControlFlow::Break(result) =
@@ -78,13 +82,16 @@ pub(super) async fn converge(
 
 /// The plan for `methods`. When it is the write Graph just `refused`, a read that lags behind
 /// a recent write can make the refusal look unexplained: the methods are read again after
-/// short waits before concluding. `None` when the refusal stands (the outcome failed).
+/// short waits before concluding.
+///
+/// # Errors
+///
+/// The refusal stands, or the methods could not be read again.
 async fn replan(
     run: &Run<'_>,
     methods: &mut Vec<PhoneMethod>,
     refused: Option<(Write, GraphError)>,
-    outcome: &mut Outcome,
-) -> Option<Plan> {
+) -> Result<Plan, Stop> {
     let Run {
         services,
         request,
@@ -96,7 +103,7 @@ async fn replan(
     let Some((previous, error)) =
         refused.filter(|(previous, _)| decision == Plan::Write(*previous))
     else {
-        return Some(decision);
+        return Ok(decision);
     };
     let settle = services.verification.min(SETTLE_AFTER_REFUSAL);
     let reread = poll_until(settle, || async {
@@ -108,23 +115,16 @@ async fn replan(
     match reread {
         Ok(Some(fresh)) => {
             *methods = fresh;
-            Some(plan(&request.operation, phone_type, methods))
+            Ok(plan(&request.operation, phone_type, methods))
         }
-        Ok(None) => {
-            let (failure, retry_after) = failure::of_refused_write(previous, phone_type, &error);
-            fail_with(outcome, failure, retry_after);
-            None
-        }
-        Err(read_error) => {
-            fail_graph(outcome, &read_error, None);
-            None
-        }
+        Ok(None) => Err(failure::of_refused_write(previous, phone_type, &error)),
+        Err(read_error) => Err(failure::of_graph(&read_error, None)),
     }
 }
 
 /// The write a plan asks for (`Continue`), or the end of the run (`Break`, with the method of
-/// the requested type): the tenant already holds what was asked, the plan refuses, or a dry
-/// run says what it would write.
+/// the requested type, or the plan's refusal): the tenant already holds what was asked, the
+/// plan refuses, or a dry run says what it would write.
 fn decided(
     run: &Run<'_>,
     decision: Plan,
@@ -132,7 +132,7 @@ fn decided(
     unconfirmed: Option<Write>,
     number: &PhoneNumber,
     outcome: &mut Outcome,
-) -> ControlFlow<Option<PhoneMethod>, Write> {
+) -> ControlFlow<Result<Option<PhoneMethod>, Stop>, Write> {
     let request = run.request;
     let phone_type = request.phone_type;
     let write = match decision {
@@ -148,11 +148,10 @@ fn decided(
                 }
                 _ => settle(request, settled, current.as_ref(), outcome),
             }
-            return ControlFlow::Break(current);
+            return ControlFlow::Break(Ok(current));
         }
         Plan::Refuse(refusal) => {
-            outcome.fail(failure::of_refusal(phone_type, &refusal));
-            return ControlFlow::Break(None);
+            return ControlFlow::Break(Err(failure::of_refusal(phone_type, &refusal)));
         }
         Plan::Write(write) => write,
     };
@@ -168,7 +167,7 @@ fn decided(
         "Dry run: would {} (nothing was written)",
         describe_write(write, phone_type, number, methods)
     ));
-    ControlFlow::Break(predicted)
+    ControlFlow::Break(Ok(predicted))
 }
 
 /// Sends `write` within `window`; on success the outcome says so and the method after it comes
@@ -199,16 +198,16 @@ async fn write_once(
     .await;
     // Whatever Graph answered, the user may have changed: readers that began before this
     // must read again.
-    services.locks.note_write(&object_id.lock_key());
+    services.claims.note_write(&object_id.lock_key());
     let after = written?;
     outcome.note(past_tense(write, phone_type, number, methods));
     outcome.succeed(write.action(), after.as_ref());
     Ok(after)
 }
 
-/// The end of the run after a failed write (`Break`, with the method of the requested type): a
-/// number another user holds, a refusal no read can change, or too many writes. `Continue`:
-/// read again and plan again.
+/// The end of the run after a failed write (`Break`, with the method of the requested type, or
+/// why it stops): a number another user holds, a refusal no read can change, or too many
+/// writes. `Continue`: read again and plan again.
 async fn settle_failed_write(
     run: &Run<'_>,
     write: Write,
@@ -217,7 +216,7 @@ async fn settle_failed_write(
     writes: u32,
     methods: &[PhoneMethod],
     outcome: &mut Outcome,
-) -> ControlFlow<Option<PhoneMethod>> {
+) -> ControlFlow<Result<Option<PhoneMethod>, Stop>> {
     let phone_type = run.request.phone_type;
     match &error.kind {
         GraphErrorKind::Rejected {
@@ -225,27 +224,25 @@ async fn settle_failed_write(
             ..
         } => ControlFlow::Break(conflict::resolve(run, write, methods, outcome).await),
         GraphErrorKind::Forbidden { .. } | GraphErrorKind::Credential { .. } => {
-            fail_graph(outcome, error, None);
-            ControlFlow::Break(None)
+            ControlFlow::Break(Err(failure::of_graph(error, None)))
         }
         GraphErrorKind::Rejected {
             rejection: Rejection::InvalidPhoneNumber,
             ..
-        } => {
-            outcome.fail(failure::invalid_number(number));
-            ControlFlow::Break(None)
-        }
+        } => ControlFlow::Break(Err(failure::invalid_number(number))),
         _ if writes >= MAX_WRITES => {
-            let (failure, retry_after) = failure::of_refused_write(write, phone_type, error);
-            fail_with(outcome, failure, retry_after);
-            ControlFlow::Break(None)
+            ControlFlow::Break(Err(failure::of_refused_write(write, phone_type, error)))
         }
         _ => ControlFlow::Continue(()),
     }
 }
 
 /// The methods read again after a write whose outcome is uncertain, after the pause Graph
-/// asked for; `None` when they cannot be read (the outcome failed).
+/// asked for.
+///
+/// # Errors
+///
+/// They cannot be read: the write's failure, unless reading failed for a reason of its own.
 async fn read_after_failed_write(
     run: &Run<'_>,
     write: Write,
@@ -253,7 +250,7 @@ async fn read_after_failed_write(
     error: &GraphError,
     methods: &[PhoneMethod],
     outcome: &mut Outcome,
-) -> Option<Vec<PhoneMethod>> {
+) -> Result<Vec<PhoneMethod>, Stop> {
     let phone_type = run.request.phone_type;
     outcome.caution(format!(
         "Could not {}: {}; reading the user's phone methods again before deciding",
@@ -266,7 +263,7 @@ async fn read_after_failed_write(
         tokio::time::sleep(pause.min(Duration::from_secs(5))).await;
     }
     match run.services.graph.phone_methods(run.object_id).await {
-        Ok(methods) => Some(methods),
+        Ok(methods) => Ok(methods),
         Err(read_error) => {
             // The write's outcome is unknown and the tenant cannot be read: report the write's
             // failure, unless reading failed for a reason of its own.
@@ -274,8 +271,7 @@ async fn read_after_failed_write(
                 GraphErrorKind::Unavailable { .. } => error,
                 _ => &read_error,
             };
-            fail_graph(outcome, error, None);
-            None
+            Err(failure::of_graph(error, None))
         }
     }
 }

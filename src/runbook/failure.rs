@@ -1,19 +1,65 @@
-//! From what went wrong to the failure the caller reads: Graph errors, the plan's refusals,
-//! and a write Graph refused that the tenant's state does not explain. Pure: each function
-//! builds a [`Failure`]; the caller records it.
+//! Why a step of the runbook cannot go on ([`Stop`]), and how that is worded: Graph errors,
+//! the plan's refusals, a lease another instance keeps, and a write Graph refused that the
+//! tenant's state does not explain. Each function builds a value; only the runbook's
+//! `carry_out` and `show` put a [`Stop`] into the outcome.
 
 use std::time::Duration;
 
 use crate::claim::LeaseError;
 use crate::graph::{GraphError, GraphErrorKind, GraphOperation, Rejection};
+use crate::outcome::Outcome;
 use crate::phone::{PhoneNumber, PhoneType, redact_numbers};
 use crate::plan::{Refusal, Write};
 use crate::report::{ErrorCode, Failure};
 use crate::user::{DirectoryUser, UserRef};
 
-/// The failure for a Graph error, and the `Retry-After` to give when it is transient. `user`
-/// is the caller's name for the user, for a "not found" that refers to it.
-pub fn of_graph(error: &GraphError, user: Option<&UserRef>) -> (Failure, Option<Duration>) {
+/// How long a caller is told to wait after a lease another instance kept.
+const LEASE_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Why a step cannot go on: the failure the caller reads, and how long to wait before trying
+/// again when waiting can help. A step returns it as its `Err` instead of writing it into the
+/// outcome, so that what a step found and how it ended are one value. It is not called a
+/// refusal: [`Refusal`] is the plan's word for a write it will not make, which is one cause
+/// among many here (Graph errors, a busy user, a protected account).
+#[derive(Debug)]
+pub(super) struct Stop {
+    failure: Failure,
+    retry_after: Option<Duration>,
+}
+
+impl Stop {
+    /// A stop that waiting will not mend.
+    pub(super) fn new(failure: Failure) -> Stop {
+        Stop {
+            failure,
+            retry_after: None,
+        }
+    }
+
+    /// A stop the caller may try again after `retry_after`.
+    fn retry(failure: Failure, retry_after: Option<Duration>) -> Stop {
+        Stop {
+            failure,
+            retry_after,
+        }
+    }
+
+    /// Whether Graph refused the number because another user holds it, so that its holder is
+    /// worth looking for.
+    pub(super) fn number_held_elsewhere(&self) -> bool {
+        self.failure.code == ErrorCode::PhoneNumberNotUnique
+    }
+
+    /// Puts the stop into the outcome: after a change it becomes a warning (see
+    /// [`Outcome::fail`]); the `Retry-After` is given either way.
+    pub(super) fn record(self, outcome: &mut Outcome) {
+        outcome.fail_with_retry(self.failure, self.retry_after);
+    }
+}
+
+/// The stop for a Graph error, with the `Retry-After` to give when it is transient. `user` is
+/// the caller's name for the user, for a "not found" that refers to it.
+pub(super) fn of_graph(error: &GraphError, user: Option<&UserRef>) -> Stop {
     let operation = error.operation.describe();
     let answer = error.kind.answer().unwrap_or_default();
     let failure = match &error.kind {
@@ -32,7 +78,7 @@ pub fn of_graph(error: &GraphError, user: Option<&UserRef>) -> (Failure, Option<
             detail,
             ..
         } => {
-            return (
+            return Stop::retry(
                 Failure::new(
                     ErrorCode::GraphUnavailable,
                     format!(
@@ -66,7 +112,7 @@ pub fn of_graph(error: &GraphError, user: Option<&UserRef>) -> (Failure, Option<
             format!("Graph's answer when trying to {operation} could not be used: {detail}"),
         ),
     };
-    (failure, None)
+    Stop::new(failure)
 }
 
 /// The failure for a Graph 404, by what was asked: only the directory says whether a user
@@ -103,37 +149,30 @@ fn not_found(error: &GraphError, user: Option<&UserRef>) -> Failure {
     }
 }
 
-/// The failure for a write the tenant's state does not explain, once reading again confirmed
-/// that Graph refuses it.
-pub fn of_refused_write(
-    write: Write,
-    phone_type: PhoneType,
-    error: &GraphError,
-) -> (Failure, Option<Duration>) {
+/// The stop for a write the tenant's state does not explain, once reading again confirmed that
+/// Graph refuses it.
+pub(super) fn of_refused_write(write: Write, phone_type: PhoneType, error: &GraphError) -> Stop {
     match &error.kind {
         // The method is there with the number, no alternate blocks it, and Graph still will
         // not delete it: the one documented rule left is the default-method rule.
         GraphErrorKind::Rejected {
             rejection: Rejection::BadRequest,
             ..
-        } if write == Write::Remove => (
-            Failure::new(
-                ErrorCode::CannotDeleteDefaultMethod,
-                format!(
-                    "Graph will not remove the {phone_type} phone because it is the user's \
+        } if write == Write::Remove => Stop::new(Failure::new(
+            ErrorCode::CannotDeleteDefaultMethod,
+            format!(
+                "Graph will not remove the {phone_type} phone because it is the user's \
                      default sign-in method and other methods exist: change the user's default \
                      method first (Entra admin center, user, Authentication methods)"
-                ),
             ),
-            None,
-        ),
+        )),
         _ => of_graph(error, None),
     }
 }
 
-/// The refusal for a protected account, saying why and who can do it instead.
-pub fn protected(user: &DirectoryUser, reasons: &[String]) -> Failure {
-    Failure::new(
+/// The refusal of a protected account, saying why and who can do it instead.
+pub(super) fn protected(user: &DirectoryUser, reasons: &[String]) -> Stop {
+    Stop::new(Failure::new(
         ErrorCode::ProtectedUser,
         format!(
             "{} is a protected account: the user {}. This app does not add, change or remove the \
@@ -143,12 +182,12 @@ pub fn protected(user: &DirectoryUser, reasons: &[String]) -> Failure {
             user.user_principal_name.as_deref().unwrap_or(&user.id),
             reasons.join("; the user ")
         ),
-    )
+    ))
 }
 
 /// The refusal when whether the user is protected could not be checked: nothing is written
 /// unchecked.
-pub fn protection_unknown(user: &DirectoryUser, error: &GraphError) -> (Failure, Option<Duration>) {
+pub(super) fn protection_unknown(user: &DirectoryUser, error: &GraphError) -> Stop {
     let retry_after = match &error.kind {
         GraphErrorKind::Unavailable { retry_after, .. } => *retry_after,
         _ => None,
@@ -160,7 +199,7 @@ pub fn protection_unknown(user: &DirectoryUser, error: &GraphError) -> (Failure,
         ),
         _ => "try again later".to_owned(),
     };
-    (
+    Stop::retry(
         Failure::new(
             ErrorCode::ProtectionUnknown,
             format!(
@@ -173,20 +212,20 @@ pub fn protection_unknown(user: &DirectoryUser, error: &GraphError) -> (Failure,
     )
 }
 
-/// The failure for Graph's verdict that the number is not valid.
-pub fn invalid_number(number: &PhoneNumber) -> Failure {
-    Failure::for_field(
+/// The stop for Graph's verdict that the number is not valid.
+pub(super) fn invalid_number(number: &PhoneNumber) -> Stop {
+    Stop::new(Failure::for_field(
         ErrorCode::InvalidPhoneNumber,
         "phoneNumber",
         format!(
             "Graph rejected the number {number} as not valid for a phone method; check the number"
         ),
-    )
+    ))
 }
 
-/// The failure for a plan's refusal.
-pub fn of_refusal(phone_type: PhoneType, refusal: &Refusal) -> Failure {
-    match refusal {
+/// The stop for a plan's refusal.
+pub(super) fn of_refusal(phone_type: PhoneType, refusal: &Refusal) -> Stop {
+    Stop::new(match refusal {
         Refusal::AlternateMobileRequiresMobile => Failure::new(
             ErrorCode::AlternateMobileRequiresMobile,
             "the user has no mobile phone: Graph accepts an alternate mobile phone only after \
@@ -207,21 +246,58 @@ pub fn of_refusal(phone_type: PhoneType, refusal: &Refusal) -> Failure {
                  is registered"
             ),
         ),
-    }
+    })
 }
 
-/// How long a caller is told to wait after a lease another instance kept.
-const LEASE_RETRY_AFTER: Duration = Duration::from_secs(5);
-
-/// The failure for a user's lease that could not be had or kept, and how long to wait before
-/// trying again.
-pub fn of_lease(error: &LeaseError) -> (Failure, Duration) {
-    let failure = Failure::new(
-        ErrorCode::UserBusy,
-        format!(
-            "{error}; nothing was written, so the request may be sent again (a queue message is \
-             delivered again by itself)"
+/// The stop for a lease that could not be had or kept: the user is busy on another instance,
+/// and trying again shortly is safe because nothing was written.
+pub(super) fn lease_busy(error: &LeaseError) -> Stop {
+    Stop::retry(
+        Failure::new(
+            ErrorCode::UserBusy,
+            format!(
+                "{error}; nothing was written, so the request may be sent again (a queue message \
+                 is delivered again by itself)"
+            ),
         ),
-    );
-    (failure, LEASE_RETRY_AFTER)
+        Some(LEASE_RETRY_AFTER),
+    )
+}
+
+/// The stop after Graph's 409 `phoneNumberNotUnique` when no read of the method answered, so
+/// nothing says whether it was written anyway; `unavailable` is the last read's transient
+/// failure.
+pub(super) fn conflict_unverified(phone_type: PhoneType, unavailable: Option<&GraphError>) -> Stop {
+    let Stop {
+        failure,
+        retry_after,
+    } = match unavailable {
+        Some(error) => of_graph(error, None),
+        None => Stop::new(Failure::new(
+            ErrorCode::GraphUnavailable,
+            "Graph could not be read",
+        )),
+    };
+    Stop::retry(
+        Failure::new(
+            failure.code,
+            format!(
+                "Graph answered 409 phoneNumberNotUnique, and the {phone_type} phone could not be \
+                 read back to see whether it was written anyway: {}",
+                failure.message
+            ),
+        ),
+        retry_after,
+    )
+}
+
+/// The stop for a number Graph did not set because another user holds it for SMS sign-in.
+pub(super) fn held_elsewhere(number: &PhoneNumber) -> Stop {
+    Stop::new(Failure::new(
+        ErrorCode::PhoneNumberNotUnique,
+        format!(
+            "Graph did not set {number}: another user holds it for SMS sign-in. Remove it from \
+             that user (or disable their SMS sign-in), then try again"
+        ),
+    ))
 }

@@ -6,8 +6,9 @@
 //! explain) it reads the methods again and plans again, so redelivered and concurrent requests
 //! converge instead of repeating writes blindly. After a 409 `phoneNumberNotUnique` it verifies
 //! and, if the number was not written, looks for its holder ([`conflict`]); it switches SMS
-//! sign-in when asked ([`sms_sign_in`]). Everything goes into the invocation's [`Outcome`]:
-//! [`failure`] words what went wrong, [`wording`] what happened.
+//! sign-in when asked ([`sms_sign_in`]). A step that cannot go on returns a [`Stop`] (worded
+//! by [`failure`]); only `carry_out` (for a change) and [`show`] (for a look) put it into the
+//! invocation's [`Outcome`], and [`wording`] words what happened.
 
 mod claim;
 mod conflict;
@@ -24,15 +25,17 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+use self::failure::Stop;
 use self::picture::Picture;
 use self::wording::{describe_current, describe_request};
 use crate::backoff::Backoff;
-use crate::claim::{UserLease, UserLeases, UserLocks, WriteWindow};
-use crate::graph::{GraphClient, GraphError};
+use crate::claim::{Claims, UserLease, WriteWindow};
+use crate::graph::GraphClient;
+use crate::methods::AuthenticationMethods;
 use crate::notify::Notifier;
 use crate::outcome::Outcome;
 use crate::owner::OwnerSearch;
-use crate::phone::SmsSignInState;
+use crate::phone::{PhoneMethod, SmsSignInState};
 use crate::plan::find;
 use crate::policy::Policies;
 use crate::protection::{Protection, Verdict};
@@ -46,7 +49,8 @@ pub use self::show::{Reveal, show};
 /// What the runbook needs from the process: shared, built once.
 pub struct Services {
     pub graph: GraphClient,
-    pub locks: UserLocks,
+    /// One writer per user: this instance's locks, and the leases across instances.
+    pub claims: Claims,
     /// Bounds how many users are worked on at once.
     pub concurrency: Semaphore,
     /// How long to keep re-reading a write's outcome before deciding (after a 409
@@ -57,11 +61,6 @@ pub struct Services {
     pub protection: Protection,
     pub policies: Policies,
     pub safeguards: Safeguards,
-    /// Per-user leases across instances; `None` without a storage account (then one user's
-    /// work is serialised on this instance only).
-    pub leases: Option<UserLeases>,
-    /// How long an invocation waits for a user's lease another instance holds.
-    pub lease_wait: Duration,
     /// `MFA_CLEANUP_KEY`: checks a removal's `numberFingerprint`.
     pub cleanup_key: Option<crate::phone::CleanupKey>,
     /// A caller name whose requests panic, to test that a panic costs one invocation only
@@ -72,7 +71,7 @@ pub struct Services {
 
 /// Runs one request to its end within `budget`, recording what happens in `outcome`.
 pub async fn run(services: &Services, request: &Request, budget: Duration, outcome: &mut Outcome) {
-    outcome.report_mut().dry_run = request.dry_run;
+    outcome.set_dry_run(request.dry_run);
     outcome.note(describe_request(request));
     #[cfg(feature = "simulator")]
     if services.test_panic_caller.is_some() && services.test_panic_caller == request.caller_name {
@@ -90,14 +89,44 @@ pub async fn run(services: &Services, request: &Request, budget: Duration, outco
         return;
     }
     let deadline = tokio::time::Instant::now() + budget;
-    let mut named = None;
-    let user = carry_out(services, request, deadline, &mut named, outcome).await;
+    let carried = carry_out(services, request, deadline, outcome).await;
     // A removal of whatever was registered is told with the number it named once read.
-    let request = named.as_ref().unwrap_or(request);
+    let request = carried.named.as_ref().unwrap_or(request);
     services
         .notifier
-        .notify(&services.graph, user.as_ref(), request, deadline, outcome)
+        .notify(
+            &services.graph,
+            carried.user.as_ref(),
+            request,
+            deadline,
+            outcome,
+        )
         .await;
+}
+
+/// What carrying out a request leaves for the notifier, however it ended.
+struct Carried {
+    /// The user as the directory returned them, from the verdict on: the notifier is told of
+    /// them also when a later step failed. `None` when the runbook did not get that far, or
+    /// when their methods could not be read.
+    user: Option<DirectoryUser>,
+    /// A removal of whatever number was registered, as the removal of the number read under
+    /// the user's lock (and lease).
+    named: Option<Request>,
+}
+
+impl Carried {
+    /// What is left when a step before the writes stopped: the stop goes into the outcome
+    /// first, since nothing follows it but the notification.
+    fn stopped(
+        stop: Stop,
+        user: Option<DirectoryUser>,
+        named: Option<Request>,
+        outcome: &mut Outcome,
+    ) -> Carried {
+        stop.record(outcome);
+        Carried { user, named }
+    }
 }
 
 /// One run of the runbook for one user: what every step works with.
@@ -114,39 +143,33 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Whether a write may be sent now, and the window its attempts must start in: the user's
-    /// lease (when there are leases) is held with room for it. Otherwise the outcome fails and
-    /// nothing more is written.
-    async fn write_window(&self, outcome: &mut Outcome) -> Result<Option<WriteWindow>, NotNow> {
+    /// The window a write's attempts must start in, when the user's lease (if there are
+    /// leases) is held with room for it.
+    ///
+    /// # Errors
+    ///
+    /// The lease was lost or has no room left: nothing more may be written.
+    async fn write_window(&self) -> Result<Option<WriteWindow>, Stop> {
         let Some(held) = self.lease else {
             return Ok(None);
         };
-        match crate::claim::write_window(held).await {
-            Ok(window) => Ok(Some(window)),
-            Err(error) => {
-                let (failure, retry_after) = failure::of_lease(&error);
-                fail_with(outcome, failure, Some(retry_after));
-                Err(NotNow)
-            }
-        }
+        crate::claim::write_window(held)
+            .await
+            .map(Some)
+            .map_err(|error| failure::lease_busy(&error))
     }
 }
 
-/// No write may be sent: the outcome says why.
-struct NotNow;
-
-/// Reads, plans, writes and verifies; returns the user when they could be read. A removal of
-/// whatever number is registered is carried out as the removal of the number read under the
-/// user's lock (and lease), which `named` receives.
+/// Claims the user, reads, plans, writes and verifies. Each step returns how it ended; a
+/// [`Stop`] goes into the outcome here (through [`Carried::stopped`] and `record`), before
+/// the work that still follows a failure (the search for a number's holder, the picture
+/// after, the notification), so that the log tells things in the order they happened.
 async fn carry_out(
     services: &Services,
     request: &Request,
     deadline: tokio::time::Instant,
-    named: &mut Option<Request>,
     outcome: &mut Outcome,
-) -> Option<DirectoryUser> {
-    let started = claim::start(services, request, deadline, outcome).await?;
-    let claimed = claim::claim_object_id(services, request, deadline, started, outcome).await?;
+) -> Carried {
     let claim::Ready {
         user,
         object_id,
@@ -156,24 +179,24 @@ async fn carry_out(
         seen,
         hold,
         guards: _guards,
-    } = match claim::ready(services, request, claimed, outcome).await {
+    } = match claim::claim_user(services, request, deadline, outcome).await {
         Ok(ready) => ready,
-        Err(user) => return user,
+        Err(claim::Unready { stop, user }) => return Carried::stopped(stop, user, None, outcome),
     };
     outcome.note(describe_current(request.phone_type, &methods.phone));
-    match registered::name(request, seen, services.cleanup_key.as_ref(), outcome) {
-        Ok(registered::Named::AsAsked) => {}
-        Ok(registered::Named::Number(resolved)) => *named = Some(resolved),
+    let named = match registered::name(request, seen, services.cleanup_key.as_ref(), outcome) {
+        Ok(registered::Named::AsAsked) => None,
+        Ok(registered::Named::Number(resolved)) => Some(resolved),
         Ok(registered::Named::NothingRegistered) => {
             outcome.succeed(Action::NotPresent, find(&methods.phone, request.phone_type));
-            return Some(user);
+            return Carried {
+                user: Some(user),
+                named: None,
+            };
         }
-        Err(failure) => {
-            outcome.fail(failure);
-            return Some(user);
-        }
-    }
-    let request = named.as_ref().unwrap_or(request);
+        Err(stop) => return Carried::stopped(stop, Some(user), None, outcome),
+    };
+    let changing = named.as_ref().unwrap_or(request);
     let picture = Picture {
         user: &user,
         methods: &methods,
@@ -181,27 +204,64 @@ async fn carry_out(
         member_of: &member_of,
         safeguards: services.safeguards,
     };
-    if let Err(refusal) = picture.before_writing(request, outcome) {
-        outcome.fail(refusal);
-        return Some(user);
+    if let Err(stop) = picture.before_writing(changing, outcome) {
+        return Carried::stopped(stop, Some(user), named, outcome);
     }
     let run = Run {
         services,
-        request,
+        request: changing,
         object_id: &object_id,
         deadline,
         lease: hold.lease(),
     };
-    write_and_verify(&run, &picture, outcome).await;
-    Some(user)
+    let written = write_and_verify(&run, &methods, outcome).await;
+    if let Err(stop) = written.ended {
+        let held_elsewhere = stop.number_held_elsewhere();
+        stop.record(outcome);
+        if held_elsewhere {
+            conflict::find_owner(&run, outcome).await;
+        }
+    }
+    // Drawn last, so that the methods it reports hold the SMS sign-in state the switch left.
+    picture.after(
+        changing.phone_type,
+        written.after.as_ref(),
+        written.removed,
+        outcome,
+    );
+    Carried {
+        user: Some(user),
+        named,
+    }
 }
 
-/// Brings the tenant to the request, switches SMS sign-in when asked, and draws the picture
-/// after.
-async fn write_and_verify(run: &Run<'_>, picture: &Picture<'_>, outcome: &mut Outcome) {
+/// What writing left: the method of the requested type now, whether the operation removed
+/// it, and how it ended.
+struct Written {
+    after: Option<PhoneMethod>,
+    removed: bool,
+    ended: Result<(), Stop>,
+}
+
+/// Brings the tenant to the request and switches SMS sign-in when asked. After a failure the
+/// method is the one read before (`methods`), or the one the write left when only the switch
+/// failed.
+async fn write_and_verify(
+    run: &Run<'_>,
+    methods: &AuthenticationMethods,
+    outcome: &mut Outcome,
+) -> Written {
     let request = run.request;
-    let methods = picture.methods;
-    let settled = converge::converge(run, methods.phone.clone(), outcome).await;
+    let settled = match converge::converge(run, methods.phone.clone(), outcome).await {
+        Ok(settled) => settled,
+        Err(stop) => {
+            return Written {
+                after: find(&methods.phone, request.phone_type).cloned(),
+                removed: false,
+                ended: Err(stop),
+            };
+        }
+    };
     // Graph says so in the method's state, also when this request changed nothing (a
     // redelivery after the write, or a number set earlier).
     if let Some(method) = &settled
@@ -214,71 +274,64 @@ async fn write_and_verify(run: &Run<'_>, picture: &Picture<'_>, outcome: &mut Ou
             conflict::conflict_warning(number),
         );
     }
-    let removed = !outcome.has_failed() && outcome.report().action == Action::Removed;
+    let removed = outcome.report().action == Action::Removed;
     // The number removed is the request's, or the one read for it (removeRegisteredNumber, a
     // fingerprint); the result names it masked, as the log does, so that a caller who did not
     // know it learns which number went without the result holding it in full.
     if removed && let Some(number) = request.operation.number() {
-        outcome.report_mut().removed_number = Some(number.masked());
+        outcome.set_removed_number(number);
     }
-    let mut after = if outcome.has_failed() {
-        find(&methods.phone, request.phone_type).cloned()
-    } else {
-        settled.clone()
+    let mut written = Written {
+        after: settled.clone(),
+        removed,
+        ended: Ok(()),
     };
     if let Some(method) = settled
         && request.sms_sign_in != SmsSignIn::Leave
-        && !outcome.has_failed()
     {
-        after = Some(sms_sign_in::switch(run, method, outcome).await);
+        match sms_sign_in::switch(run, &method, outcome).await {
+            Ok(after) => written.after = Some(after),
+            Err(stop) => written.ended = Err(stop),
+        }
     }
-    // Drawn last, so that the methods it reports hold the SMS sign-in state the switch left.
-    picture.after(request.phone_type, after.as_ref(), removed, outcome);
+    written
 }
 
-/// Refuses (the outcome failed) a privileged or protected user, or one whose protection
-/// cannot be checked.
+/// Whether the user may be changed: not a privileged or protected user, nor one whose
+/// protection cannot be checked.
+///
+/// # Errors
+///
+/// The refusal, with why.
 fn judge(
     services: &Services,
     checks: &read::Checks,
     member_of: &read::Membership,
     user: &DirectoryUser,
     object_id: &UserRef,
-    outcome: &mut Outcome,
-) -> Result<(), NotNow> {
+) -> Result<(), Stop> {
     match services
         .protection
         .verdict(&checks.holders, member_of, object_id.as_str())
     {
         Verdict::Clear => Ok(()),
-        Verdict::Protected(reasons) => {
-            outcome.fail(failure::protected(user, &reasons));
-            Err(NotNow)
-        }
-        Verdict::Unknown(error) => {
-            let (failure, retry_after) = failure::protection_unknown(user, &error);
-            fail_with(outcome, failure, retry_after);
-            Err(NotNow)
-        }
+        Verdict::Protected(reasons) => Err(failure::protected(user, &reasons)),
+        Verdict::Unknown(error) => Err(failure::protection_unknown(user, &error)),
     }
 }
 
-/// A permit to work on one more user; `None` (and the outcome failed) when the handler is
-/// shutting down.
-async fn acquire_permit<'a>(
-    services: &'a Services,
-    outcome: &mut Outcome,
-) -> Option<tokio::sync::SemaphorePermit<'a>> {
-    match services.concurrency.acquire().await {
-        Ok(permit) => Some(permit),
-        Err(_) => {
-            outcome.fail(Failure::new(
-                ErrorCode::Internal,
-                "the handler is shutting down",
-            ));
-            None
-        }
-    }
+/// A permit to work on one more user.
+///
+/// # Errors
+///
+/// The handler is shutting down.
+async fn acquire_permit(services: &Services) -> Result<tokio::sync::SemaphorePermit<'_>, Stop> {
+    services.concurrency.acquire().await.map_err(|_| {
+        Stop::new(Failure::new(
+            ErrorCode::Internal,
+            "the handler is shutting down",
+        ))
+    })
 }
 
 /// Re-runs `read` promptly and then after growing waits until it yields something or
@@ -303,19 +356,6 @@ where
         tokio::time::sleep(backoff.after(failures).min(budget - elapsed)).await;
         failures += 1;
     }
-}
-
-/// Records the failure for a Graph error.
-fn fail_graph(outcome: &mut Outcome, error: &GraphError, user: Option<&UserRef>) {
-    let (failure, retry_after) = failure::of_graph(error, user);
-    fail_with(outcome, failure, retry_after);
-}
-
-fn fail_with(outcome: &mut Outcome, failure: Failure, retry_after: Option<Duration>) {
-    if retry_after.is_some() {
-        outcome.report_mut().retry_after = retry_after;
-    }
-    outcome.fail(failure);
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::failure::Stop;
 use crate::graph::{GraphError, GraphErrorKind};
 use crate::method_policy::{MethodPolicies, Usable};
 use crate::methods::AuthenticationMethods;
@@ -56,12 +57,16 @@ impl Picture<'_> {
 
     /// Before any write: the warnings about what the number will not be able to do, and the
     /// refusals (SMS sign-in the policy does not allow; removing the last MFA method where the
-    /// deployment refuses that). `Err` is the refusal to record.
+    /// deployment refuses that).
+    ///
+    /// # Errors
+    ///
+    /// The refusal, which must come before any write.
     pub(super) fn before_writing(
         &self,
         request: &Request,
         outcome: &mut Outcome,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), Stop> {
         if self.usable(request.phone_type).is_none() {
             self.policy_unknown(outcome);
         }
@@ -76,14 +81,14 @@ impl Picture<'_> {
         request: &Request,
         number: &PhoneNumber,
         outcome: &mut Outcome,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), Stop> {
         let phone_type = request.phone_type;
         let Some(usable) = self.usable(phone_type) else {
             return Ok(());
         };
         self.policy_warnings(phone_type, &number.to_string(), usable, outcome);
         if request.sms_sign_in == SmsSignIn::Enable && !usable.sms_sign_in {
-            return Err(Failure::for_field(
+            return Err(Stop::new(Failure::for_field(
                 ErrorCode::SmsSignInNotAllowedByPolicy,
                 "smsSignIn",
                 if self.user.guest {
@@ -94,7 +99,7 @@ impl Picture<'_> {
                      includes them); nothing was changed"
                         .to_owned()
                 },
-            ));
+            )));
         }
         Ok(())
     }
@@ -143,7 +148,7 @@ impl Picture<'_> {
         }
     }
 
-    fn before_removing(&self, request: &Request) -> Result<(), Failure> {
+    fn before_removing(&self, request: &Request) -> Result<(), Stop> {
         let left = self.methods.with(request.phone_type, None);
         // Only a removal the plan would carry out: a number that does not match, or a mobile
         // phone with an alternate beside it, gets the plan's own refusal.
@@ -154,7 +159,7 @@ impl Picture<'_> {
             && self.safeguards.refuse_last_method_removal
             && !request.allow_last_method_removal
         {
-            return Err(Failure::new(
+            return Err(Stop::new(Failure::new(
                 ErrorCode::LastMfaMethod,
                 format!(
                     "removing the {} phone would leave the user with no MFA method, and anyone \
@@ -163,7 +168,7 @@ impl Picture<'_> {
                      first, or send allowLastMethodRemoval: true; nothing was changed",
                     request.phone_type
                 ),
-            ));
+            )));
         }
         Ok(())
     }
@@ -179,8 +184,7 @@ impl Picture<'_> {
         outcome: &mut Outcome,
     ) {
         let methods = self.methods.with(phone_type, after);
-        let report = outcome.report_mut();
-        report.methods = Some(MethodsSummary {
+        let summary = MethodsSummary {
             phone: methods
                 .phone
                 .iter()
@@ -204,14 +208,15 @@ impl Picture<'_> {
                 .map(|kind| kind.as_str().to_owned())
                 .collect(),
             phishing_resistant: methods.phishing_resistant(),
-        });
-        report.usable_for = after
+        };
+        let usable_for = after
             .and(self.usable(phone_type))
             .map(|usable| UsableSummary {
                 sms: usable.sms,
                 voice: usable.voice,
                 sms_sign_in: usable.sms_sign_in,
             });
+        outcome.set_methods(summary, usable_for);
         if methods.phone_only() {
             outcome.warn(
                 WarningCode::PhoneOnlyMfa,

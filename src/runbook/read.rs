@@ -6,13 +6,14 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::Services;
+use super::failure::{self, Stop};
 use super::wording::describe_user;
 use crate::graph::GraphError;
 use crate::method_policy::MethodPolicies;
 use crate::methods::AuthenticationMethods;
 use crate::outcome::Outcome;
 use crate::protection::RoleHolders;
-use crate::report::{ErrorCode, Failure, UserSummary, WarningCode};
+use crate::report::{ErrorCode, Failure, WarningCode};
 use crate::user::{DirectoryUser, UserRef};
 
 /// What the first round trip found.
@@ -116,26 +117,18 @@ async fn membership(services: &Services, checks: &Checks, user: &UserRef) -> Mem
     }
 }
 
-/// Records the user the directory returned and gives their object id; `None` (and the outcome
-/// failed) when the user could not be read.
+/// Records the user the directory returned and gives their object id.
+///
+/// # Errors
+///
+/// The user could not be read, or Graph returned an id that is not an object id.
 pub(super) fn accept_user(
     user: Result<DirectoryUser, GraphError>,
     named: &UserRef,
     outcome: &mut Outcome,
-) -> Option<(DirectoryUser, UserRef)> {
-    let user = match user {
-        Ok(user) => user,
-        Err(error) => {
-            super::fail_graph(outcome, &error, Some(named));
-            return None;
-        }
-    };
-    outcome.report_mut().user = Some(UserSummary {
-        id: user.id.clone(),
-        user_principal_name: user.user_principal_name.clone(),
-        display_name: user.display_name.clone(),
-        user_type: user.user_type.clone(),
-    });
+) -> Result<(DirectoryUser, UserRef), Stop> {
+    let user = user.map_err(|error| failure::of_graph(&error, Some(named)))?;
+    outcome.set_user(&user);
     outcome.note(describe_user(&user));
     if user.guest {
         outcome.warn(
@@ -145,14 +138,11 @@ pub(super) fn accept_user(
         );
     }
     match UserRef::parse(&user.id) {
-        Ok(object_id @ UserRef::ObjectId(_)) => Some((user, object_id)),
-        _ => {
-            outcome.fail(Failure::new(
-                ErrorCode::GraphRejected,
-                "Graph returned a user whose id is not an object id",
-            ));
-            None
-        }
+        Ok(object_id @ UserRef::ObjectId(_)) => Ok((user, object_id)),
+        _ => Err(Stop::new(Failure::new(
+            ErrorCode::GraphRejected,
+            "Graph returned a user whose id is not an object id",
+        ))),
     }
 }
 

@@ -6,6 +6,7 @@
 //! by a keyed fingerprint instead (`numberFingerprint`): the number registered is removed only
 //! when its fingerprint matches. It decides from what was read; it reads nothing itself.
 
+use super::failure::Stop;
 use crate::graph::GraphError;
 use crate::methods::AuthenticationMethods;
 use crate::outcome::Outcome;
@@ -63,19 +64,19 @@ pub(super) fn name(
     seen: Seen,
     key: Option<&CleanupKey>,
     outcome: &mut Outcome,
-) -> Result<Named, Failure> {
+) -> Result<Named, Stop> {
     let phone_type = request.phone_type;
     let registered = match seen {
         Seen::NotAsked => return Ok(Named::AsAsked),
         Seen::Unknown => {
-            return Err(Failure::new(
+            return Err(Stop::new(Failure::new(
                 ErrorCode::NumberMismatch,
                 format!(
                     "the user's phone methods changed while this request waited, so which \
                      {phone_type} number it meant to remove is not known; nothing was removed: \
                      check the number and send the removal again, naming it (phoneNumber)"
                 ),
-            ));
+            )));
         }
         Seen::Read(None) => {
             outcome.note(format!(
@@ -88,34 +89,34 @@ pub(super) fn name(
     };
     if let Some(fingerprint) = &request.number_fingerprint {
         let Some(key) = key else {
-            return Err(Failure::new(
+            return Err(Stop::new(Failure::new(
                 ErrorCode::NumberMismatch,
                 format!(
                     "the removal names its {phone_type} number by a fingerprint, but \
                      MFA_CLEANUP_KEY is not set in the handler's settings, so it cannot be \
                      checked; nothing was removed: set the same key the readiness scan used"
                 ),
-            ));
+            )));
         };
         if !key.matches(fingerprint, registered.as_graph_text()) {
-            return Err(Failure::new(
+            return Err(Stop::new(Failure::new(
                 ErrorCode::NumberMismatch,
                 format!(
                     "the registered {phone_type} phone, {registered}, is not the number the \
                      readiness scan saw (its fingerprint differs): it was left; scan again"
                 ),
-            ));
+            )));
         }
     }
     let number = PhoneNumber::parse(registered.as_graph_text()).map_err(|_| {
-        Failure::new(
+        Stop::new(Failure::new(
             ErrorCode::GraphRejected,
             format!(
                 "the registered {phone_type} phone, {registered}, is not a number the numbering \
                  plan can read, so it is not removed unnamed; nothing was changed: remove it in \
                  the Entra admin center"
             ),
-        )
+        ))
     })?;
     outcome.note(if request.number_fingerprint.is_some() {
         format!("The registered number matches the readiness scan's fingerprint: removing {number}")

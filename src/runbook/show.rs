@@ -8,11 +8,12 @@
 
 use std::time::Duration;
 
+use super::failure::{self, Stop};
 use super::picture::Picture;
 use super::wording::describe_current;
-use super::{Services, acquire_permit, fail_graph, read};
+use super::{Services, acquire_permit, read};
 use crate::outcome::Outcome;
-use crate::phone::{mask, redact_numbers};
+use crate::phone::redact_numbers;
 use crate::plan::find;
 use crate::protection::Verdict;
 use crate::report::{Action, ErrorCode, Failure, WarningCode};
@@ -55,28 +56,33 @@ pub async fn show(
         );
     }
     let run = read_and_show(services, request, wants_number, outcome);
-    if tokio::time::timeout(budget, run).await.is_err() && !outcome.has_failed() {
-        outcome.fail(Failure::new(
+    // The one place a look's failure goes into the outcome.
+    match tokio::time::timeout(budget, run).await {
+        Ok(Ok(())) => {}
+        Ok(Err(stop)) => stop.record(outcome),
+        Err(_) => outcome.fail(Failure::new(
             ErrorCode::GraphUnavailable,
             format!(
                 "Graph did not answer within the invocation's time budget ({} s)",
                 budget.as_secs()
             ),
-        ));
+        )),
     }
 }
 
 /// Reads the user and their methods and shows them (the number masked unless revealed); of a
 /// protected account, or one whose protection cannot be checked, nothing but that.
+///
+/// # Errors
+///
+/// The handler is shutting down, or the user or their methods could not be read.
 async fn read_and_show(
     services: &Services,
     request: &ShowRequest,
     wants_number: bool,
     outcome: &mut Outcome,
-) {
-    let Some(_permit) = acquire_permit(services, outcome).await else {
-        return;
-    };
+) -> Result<(), Stop> {
+    let _permit = acquire_permit(services).await?;
     // The protection verdict is needed whether or not the number is asked for: it decides
     // what may be shown at all.
     let read::FirstRead {
@@ -84,9 +90,7 @@ async fn read_and_show(
         methods,
         mut checks,
     } = read::first_read(services, &request.user, true).await;
-    let Some((user, object_id)) = read::accept_user(user, &request.user, outcome) else {
-        return;
-    };
+    let (user, object_id) = read::accept_user(user, &request.user, outcome)?;
     let named_otherwise = object_id.lock_key() != request.user.lock_key();
     // A number to be revealed is read by the object id the verdict is made for, not by a
     // UPN that might have moved to someone else in between (in the same round trip as the
@@ -102,13 +106,7 @@ async fn read_and_show(
         ),
         read::membership_of(services, &mut checks, &object_id, false)
     );
-    let methods = match methods {
-        Ok(methods) => methods,
-        Err(error) => {
-            fail_graph(outcome, &error, Some(&request.user));
-            return;
-        }
-    };
+    let methods = methods.map_err(|error| failure::of_graph(&error, Some(&request.user)))?;
     let verdict = services
         .protection
         .verdict(&checks.holders, &member_of, object_id.as_str());
@@ -119,7 +117,7 @@ async fn read_and_show(
             format!("the methods are not shown: {why}"),
         );
         outcome.succeed(Action::None, None);
-        return;
+        return Ok(());
     }
     outcome.note(describe_current(request.phone_type, &methods.phone));
     let picture = Picture {
@@ -134,9 +132,10 @@ async fn read_and_show(
     outcome.succeed(Action::None, current.as_ref());
     if wants_number && may_reveal(services, outcome) {
         outcome.note("The number is shown in full, as the caller asked (revealNumber)");
-    } else if let Some(method) = &mut outcome.report_mut().phone_method {
-        method.phone_number = mask(&method.phone_number);
+    } else {
+        outcome.mask_phone_number();
     }
+    Ok(())
 }
 
 /// Whether a clear account's number may be handed out in full: only when the verdict was a

@@ -1,21 +1,27 @@
 //! Switching SMS sign-in on or off for the mobile phone after it is set, when the caller asked
 //! (`smsSignIn: enable | disable`), and reporting the state Graph then holds.
 
+use super::Run;
+use super::failure::{self, Stop};
 use super::wording::sms_state;
-use super::{Run, fail_graph};
 use crate::graph::GraphErrorKind;
 use crate::outcome::Outcome;
 use crate::phone::{PhoneMethod, PhoneType, SmsSignInState, redact_numbers};
 use crate::plan::find;
-use crate::report::{ErrorCode, Failure, MethodSummary};
+use crate::report::{ErrorCode, Failure};
 use crate::request::SmsSignIn;
 
-/// Enables or disables SMS sign-in on the mobile method, as the caller asked.
+/// Enables or disables SMS sign-in on the mobile method, as the caller asked; returns the
+/// method with the state Graph then holds.
+///
+/// # Errors
+///
+/// The lease was lost, or Graph refused the switch.
 pub(super) async fn switch(
     run: &Run<'_>,
-    method: PhoneMethod,
+    method: &PhoneMethod,
     outcome: &mut Outcome,
-) -> PhoneMethod {
+) -> Result<PhoneMethod, Stop> {
     let Run {
         services,
         request,
@@ -30,7 +36,7 @@ pub(super) async fn switch(
             "Dry run: would then {verb} SMS sign-in (now {})",
             sms_state(state)
         ));
-        return method;
+        return Ok(method.clone());
     }
     let already = if enable {
         state == Some(&SmsSignInState::Ready)
@@ -43,36 +49,31 @@ pub(super) async fn switch(
             if enable { "on" } else { "off" },
             sms_state(state)
         ));
-        return method;
+        return Ok(method.clone());
     }
-    let Ok(window) = run.write_window(outcome).await else {
-        return method;
-    };
+    let window = run.write_window().await?;
     let graph = &services.graph;
     let switched = graph.set_sms_sign_in(object_id, enable, window).await;
-    services.locks.note_write(&object_id.lock_key());
+    services.claims.note_write(&object_id.lock_key());
     if let Err(error) = switched {
-        match &error.kind {
-            GraphErrorKind::Rejected { message, .. } => {
-                outcome.fail(Failure::for_field(
-                    ErrorCode::SmsSignInNotAllowed,
-                    "smsSignIn",
-                    format!(
-                        "the {} phone was set, but Graph refused to {verb} SMS sign-in ({}: {}); \
+        return Err(match &error.kind {
+            GraphErrorKind::Rejected { message, .. } => Stop::new(Failure::for_field(
+                ErrorCode::SmsSignInNotAllowed,
+                "smsSignIn",
+                format!(
+                    "the {} phone was set, but Graph refused to {verb} SMS sign-in ({}: {}); \
                          check the Authentication Methods Policy for SMS and that no other user \
                          holds the number for SMS sign-in",
-                        request.phone_type,
-                        error.kind.answer().unwrap_or_default(),
-                        redact_numbers(message)
-                    ),
-                ));
-            }
-            _ => fail_graph(outcome, &error, None),
-        }
-        return method;
+                    request.phone_type,
+                    error.kind.answer().unwrap_or_default(),
+                    redact_numbers(message)
+                ),
+            )),
+            _ => failure::of_graph(&error, None),
+        });
     }
     outcome.note(format!("Asked Graph to {verb} SMS sign-in"));
-    state_after(run, method, outcome).await
+    Ok(state_after(run, method.clone(), outcome).await)
 }
 
 /// The mobile method as Graph now holds it (the state reported rather than the one we hoped
@@ -87,7 +88,7 @@ async fn state_after(run: &Run<'_>, method: PhoneMethod, outcome: &mut Outcome) 
                     "SMS sign-in is now {}",
                     sms_state(after.sms_sign_in_state.as_ref())
                 ));
-                outcome.report_mut().phone_method = Some(MethodSummary::of(after));
+                outcome.set_phone_method(after);
                 return after.clone();
             }
             method
