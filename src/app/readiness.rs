@@ -53,7 +53,7 @@ const RETRY_AFTER_SECONDS: u64 = 30;
 
 /// The readiness settings (app settings `MFA_READINESS_*`; the schedule is the host's).
 #[derive(Clone, Debug)]
-pub struct ReadinessSettings {
+pub(crate) struct ReadinessSettings {
     /// The app's storage account, where the scans are kept; without one there are none.
     pub(crate) storage: Option<AccountSettings>,
     /// How many days a scan's folder is kept (`MFA_READINESS_RETENTION_DAYS`).

@@ -80,7 +80,7 @@ pub struct BulkArgs {
 
 /// `--write-limit`: at most `count` changes in any `window`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WriteLimitArg {
+pub(crate) struct WriteLimitArg {
     pub(crate) count: usize,
     pub(crate) window: std::time::Duration,
 }

@@ -56,7 +56,7 @@ pub struct ReadinessArgs {
 
 /// What `--cleanup-include` may add.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum CleanupInclude {
+pub(crate) enum CleanupInclude {
     #[value(name = "phoneAndOtherMfa")]
     PhoneAndOtherMfa,
 }

@@ -73,7 +73,7 @@ pub struct Report {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub enum Status {
+pub(crate) enum Status {
     Succeeded,
     Failed,
 }
@@ -98,7 +98,7 @@ pub enum Trigger {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct CallerSummary {
+pub(crate) struct CallerSummary {
     /// The object id of the user or service principal; null when not authenticated.
     pub(crate) id: Option<String>,
     pub(crate) name: Option<String>,
@@ -116,7 +116,7 @@ pub struct CallerSummary {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct UserSummary {
+pub(crate) struct UserSummary {
     pub(crate) id: String,
     pub(crate) user_principal_name: Option<String>,
     pub(crate) display_name: Option<String>,
@@ -125,7 +125,7 @@ pub struct UserSummary {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct MethodSummary {
+pub(crate) struct MethodSummary {
     pub(crate) id: String,
     pub(crate) phone_type: String,
     pub(crate) phone_number: String,
@@ -162,7 +162,7 @@ pub struct MethodsSummary {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct PhoneEntry {
+pub(crate) struct PhoneEntry {
     pub(crate) phone_type: &'static str,
     pub(crate) sms_sign_in_state: Option<String>,
 }
@@ -191,7 +191,7 @@ pub struct ConflictOwner {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct NotificationSummary {
+pub(crate) struct NotificationSummary {
     pub(crate) status: NotificationStatus,
     /// `en` or `de`.
     pub(crate) language: &'static str,
@@ -201,7 +201,7 @@ pub struct NotificationSummary {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub enum NotificationStatus {
+pub(crate) enum NotificationStatus {
     /// Graph accepted the mail for delivery.
     Sent,
     /// A dry run: the mail would have been sent.
@@ -214,13 +214,13 @@ pub enum NotificationStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct QueueMessageEcho {
+pub(crate) struct QueueMessageEcho {
     pub(crate) id: Option<String>,
     pub(crate) dequeue_count: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
-pub struct Warning {
+pub(crate) struct Warning {
     pub(crate) code: WarningCode,
     pub(crate) message: String,
 }
@@ -288,7 +288,7 @@ pub struct Failure {
 /// Every way an invocation can fail. What a caller does differently decides the variants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub enum ErrorCode {
+pub(crate) enum ErrorCode {
     /// A parameter is missing or malformed.
     InvalidRequest,
     /// The phone number is not a valid number (ours or Graph's verdict).

@@ -19,7 +19,7 @@ pub struct AccountSettings {
 
 /// How requests to the account are authorised.
 #[derive(Clone, PartialEq, Eq)]
-pub enum AccountAuth {
+pub(crate) enum AccountAuth {
     /// Entra tokens (the account has shared keys off): a managed identity, by client id for a
     /// user-assigned one (`__clientId`), or the process's own credential when the settings name
     /// none (`__credential` absent).
@@ -35,7 +35,7 @@ pub enum AccountAuth {
 
 /// A managed identity for the account (`AzureWebJobsStorage__credential=managedidentity`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ManagedIdentity {
+pub(crate) struct ManagedIdentity {
     pub(crate) client_id: Option<String>,
 }
 

@@ -26,7 +26,7 @@ pub struct SimRole {
 
 /// Who holds which role.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SimHolding {
+pub(crate) struct SimHolding {
     pub(crate) principal_id: String,
     pub(crate) role_id: String,
 }
