@@ -1,7 +1,7 @@
 //! Settles who sent a queue message. The caller's access token (`CallerToken`) is taken out of
 //! the message before anything else reads it, checked by `entra` as of the message's insertion
 //! time, and admitted by the caller policy as an HTTP caller is. Where the deployment accepts
-//! messages from no one (`MFA_QUEUE_REQUIRE_CALLER=false`), a message may come without a token.
+//! a message with no sender (`MFA_QUEUE_REQUIRE_CALLER=false`), it may come without a token.
 //! This module also masks what a queue result echoes.
 
 use std::time::SystemTime;

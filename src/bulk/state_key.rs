@@ -1,4 +1,4 @@
-//! Keeps the key that signs a run's state: 32 random bytes in a file of the admin's own, kept
+//! Keeps the key that signs a run's state: 64 random bytes in a file of the admin's own, kept
 //! in their configuration directory (not beside the report) and created on first use readable
 //! by them alone. Whoever can write the output directory (the folder a CSV was dropped into)
 //! cannot read the key, so cannot write a state this command would take as its own.

@@ -28,12 +28,8 @@ pub struct WriteWindow {
 
 impl WriteWindow {
     /// The window a renewal of the user's lease right before a write leaves.
-    pub fn after(renewed: Renewed) -> WriteWindow {
-        let Renewed {
-            start_by,
-            attempt_timeout,
-            doubt,
-        } = renewed;
+    pub(super) fn after(renewed: Renewed) -> WriteWindow {
+        let (start_by, attempt_timeout, doubt) = renewed.into_parts();
         WriteWindow {
             start_by,
             attempt_timeout,

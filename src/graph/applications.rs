@@ -1,7 +1,8 @@
 //! Reads applications as the protection of privileged accounts needs them: which Graph
 //! application permissions service principals hold, service principals by id, and the owners of
 //! service principals and of app registrations (an owner can add a credential and act as the
-//! application). Every call here only reads, and `Application.Read.All` covers them all.
+//! application). Every call here only reads: `Application.Read.All` covers the applications
+//! and their owners, and the service principals in a group need `GroupMember.Read.All`.
 
 use super::send::decode;
 use super::{GraphClient, GraphError, GraphOperation, wire};

@@ -251,8 +251,8 @@ impl AzureReader {
         Ok(holders)
     }
 
-    /// Reads the eligibilities, or none when the tenant has no PIM for Azure resources (said
-    /// once in the log).
+    /// Takes the eligibilities as read, or none when the read failed because the tenant has no
+    /// PIM for Azure resources (said once in the log).
     fn unless_unlicensed(
         &self,
         read: Result<Vec<AssignmentProperties>, GraphError>,

@@ -184,9 +184,17 @@ impl Moment {
 /// stop.
 #[derive(Clone, Debug)]
 pub struct Renewed {
-    pub start_by: Instant,
-    pub attempt_timeout: Duration,
-    pub doubt: Arc<AtomicBool>,
+    start_by: Instant,
+    attempt_timeout: Duration,
+    doubt: Arc<AtomicBool>,
+}
+
+impl Renewed {
+    /// When a write attempt must start by, how long one may take, and the flag a write in doubt
+    /// sets. Only a renewal makes a `Renewed`: no write window can be had without one.
+    pub fn into_parts(self) -> (Instant, Duration, Arc<AtomicBool>) {
+        (self.start_by, self.attempt_timeout, self.doubt)
+    }
 }
 
 /// Why no lease could be had.

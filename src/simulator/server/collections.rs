@@ -1,6 +1,8 @@
 //! Serves Graph's paged collections: `/users` (`$top`, `$skiptoken`) and the
 //! authentication-methods registration report (its filter, the licence it needs, its page
-//! size), with `@odata.nextLink`s built as Graph builds them.
+//! size). Its [`Page`] pages every collection the simulator serves as Graph pages (also
+//! `transitiveMembers` and `appRoleAssignedTo`), with `@odata.nextLink`s built as Graph builds
+//! them.
 
 use std::collections::HashSet;
 
