@@ -23,7 +23,7 @@ mod azure_rbac;
 mod backoff;
 pub mod bulk;
 mod caller;
-pub mod claim;
+mod claim;
 pub mod cli;
 pub mod config;
 pub mod credential;
@@ -55,7 +55,7 @@ mod replay;
 pub mod report;
 mod request;
 mod retirement;
-pub mod runbook;
+mod runbook;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod smoke;

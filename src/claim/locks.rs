@@ -35,8 +35,6 @@ const WRITES_REMEMBERED_FOR: Duration = Duration::from_secs(600);
 /// A held user lock; released on drop.
 pub struct UserGuard {
     _guard: OwnedMutexGuard<()>,
-    /// Whether another invocation held the lock when we asked.
-    pub waited: bool,
 }
 
 impl UserLocks {
@@ -56,15 +54,8 @@ impl UserLocks {
                 }
             }
         };
-        match lock.clone().try_lock_owned() {
-            Ok(guard) => UserGuard {
-                _guard: guard,
-                waited: false,
-            },
-            Err(_) => UserGuard {
-                _guard: lock.lock_owned().await,
-                waited: true,
-            },
+        UserGuard {
+            _guard: lock.lock_owned().await,
         }
     }
 
@@ -93,7 +84,8 @@ impl UserLocks {
     }
 
     /// How many users currently have a lock held or awaited.
-    pub fn active(&self) -> usize {
+    #[cfg(test)]
+    fn active(&self) -> usize {
         let locks = lock(&self.locks);
         locks
             .values()
@@ -110,17 +102,21 @@ mod tests {
     async fn the_same_user_waits_and_different_users_do_not() {
         let locks = Arc::new(UserLocks::default());
         let first = locks.lock("adele").await;
-        assert!(!first.waited);
+        // Another user's lock is had while adele's is held.
         let other = locks.lock("megan").await;
-        assert!(!other.waited);
         let waiter = {
             let locks = locks.clone();
-            tokio::spawn(async move { locks.lock("adele").await.waited })
+            tokio::spawn(async move { drop(locks.lock("adele").await) })
         };
         tokio::task::yield_now().await;
-        assert!(!waiter.is_finished());
+        assert!(
+            !waiter.is_finished(),
+            "adele's second lock waits for the first"
+        );
         drop(first);
-        assert!(waiter.await.unwrap());
+        waiter
+            .await
+            .expect("the waiter gets the lock once the first is let go");
         drop(other);
         assert_eq!(locks.active(), 0);
     }

@@ -997,14 +997,7 @@ fn library_names(code: &str) -> BTreeSet<String> {
 
 /// Modules `lib.rs` keeps `pub` though nothing outside the library names them, each with why.
 /// This list only shrinks.
-const STILL_PUB: [&str; 2] = [
-    // Being reshaped (issue 27: one home for the claim on a user) while its visibility was
-    // settled; to be made private with that.
-    "claim",
-    // Being reshaped (issue 27: failures as return values) while its visibility was settled;
-    // to be made private with that.
-    "runbook",
-];
+const STILL_PUB: [&str; 0] = [];
 
 /// Everything `pub` is invisible to the dead-code lint, so `lib.rs` makes a module `pub` only
 /// when a binary, a benchmark or a test names it; every other module is private and the lint
