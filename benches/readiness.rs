@@ -1,10 +1,9 @@
-//! Benchmarks the real `readiness` command, in a process of its own, against a
-//! simulated tenant of N users with a phone (100,000 by default) enforcing Graph's reports
-//! limit (5 requests per 10 s) and the identity-and-access bucket of a large tenant; and
-//! `--per-user` at M users (10,000 by default). It reports the scan's time against its floor
-//! (pages of 999 at the reports limit), the throttled answers, the users per second, the
-//! projected `--per-user` time for 100,000 users, and each command's own peak memory (its rows
-//! are streamed to the files).
+//! Benchmarks the real `readiness` command, in a process of its own, against a simulated tenant of
+//! N users with a phone (100,000 by default) enforcing Graph's reports limit (5 requests per 10 s)
+//! and the identity-and-access bucket of a large tenant; and `--per-user` at M users (10,000 by
+//! default). It reports the scan's time against its floor (pages of 999 at the reports limit), the
+//! throttled answers, the users per second, the projected `--per-user` time for 100,000 users, and
+//! each command's own peak memory (its rows are streamed to the files).
 //!
 //! The sizes come from `--users N` and `--per-user-users M`, or from `READINESS_BENCH_USERS`
 //! and `READINESS_BENCH_PER_USER_USERS` (an argument wins); 0 leaves that part out. Graph's

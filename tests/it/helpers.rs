@@ -490,8 +490,7 @@ pub fn is_background_read(request: &LoggedRequest) -> bool {
             .starts_with("/policies/authenticationMethodsPolicy/")
 }
 
-/// Returns the result message a queue answer envelope carries, checked against the API
-/// definition.
+/// Returns the result message a queue answer envelope carries, checked against the API definition.
 pub fn result_of(envelope: &Value) -> &Value {
     let result = &envelope["Outputs"]["resultMessage"];
     assert!(
@@ -571,8 +570,7 @@ fn json_schema(schema: Value) -> Value {
 /// The queue-triggered function's route.
 pub const QUEUE_FUNCTION: &str = "SetOrRemoveMobilePhoneMfaQueue";
 
-/// Builds the envelope the host sends for an HTTP trigger; `Body` is left out when there is
-/// none.
+/// Builds the envelope the host sends for an HTTP trigger; `Body` is left out when there is none.
 pub fn http_envelope(body: Option<&str>) -> Value {
     let mut request = json!({
         "Url": "https://app.azurewebsites.net/api/SetOrRemoveMobilePhoneMfa",
@@ -654,8 +652,7 @@ pub async fn azurite() -> mfa_phone_handler::simulator::azurite::Azurite {
         .unwrap_or_else(|error| panic!("{error}"))
 }
 
-/// Builds `AzureWebJobsStorage` for a handler that uses `azurite` (its development account's
-/// key).
+/// Builds `AzureWebJobsStorage` for a handler that uses `azurite` (its development account's key).
 pub fn connection_string(azurite: &mfa_phone_handler::simulator::azurite::Azurite) -> String {
     storage_of(azurite)
         .settings()
@@ -860,8 +857,7 @@ pub async fn run_browser(
 }
 
 /// Returns the DOM headless Chromium builds from the page at `path` (`--dump-dom`), run as
-/// [`run_browser`] runs it;
-/// the test fails when Chromium does not run or does not end well.
+/// [`run_browser`] runs it; the test fails when Chromium does not run or does not end well.
 pub async fn dump_dom(path: &std::path::Path) -> String {
     let output = run_browser([
         "--headless".to_owned(),

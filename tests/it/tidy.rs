@@ -781,8 +781,7 @@ fn code_only(text: &str) -> String {
     out
 }
 
-/// Finds where a raw string (`r"…"`, `r#"…"#`, `br"…"`) that starts at `at` ends, if one
-/// does.
+/// Finds where a raw string (`r"…"`, `r#"…"#`, `br"…"`) that starts at `at` ends, if one does.
 fn raw_string_end(chars: &[char], at: usize) -> Option<usize> {
     let mut index = at;
     if chars.get(index) == Some(&'b') {
