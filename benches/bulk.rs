@@ -130,8 +130,8 @@ async fn run(prepared: support::Prepared) {
         );
     }
 
-    // The command runs 10,000 rows in a process of its own, which gives its time and its peak
-    // memory.
+    // The command runs 10,000 rows in a process of its own, which gives its time and
+    // its peak memory.
     let (_child, handler) = support::spawn_handler(HANDLER, &simulator, &[]).await;
     let host = FunctionsHost::start(&handler, HostOptions::default())
         .await
@@ -226,9 +226,9 @@ async fn run(prepared: support::Prepared) {
         };
     });
     let rows: usize = 2_000;
-    // Graph's floor is counted two ways: as people count it (rows at the limit's rate), and as the
-    // least a sliding window allows: a window's worth at once, then the next each time a window has
-    // passed.
+    // Graph's floor is counted two ways: as people count it (rows at the limit's rate), and as
+    // the least a sliding window allows: a window's worth at once, then the next each time a
+    // window has passed.
     let at_rate = rows as f64 / rate;
     let floor = (rows.saturating_sub(1) / limit) as f64 * window.as_secs_f64();
     let told = format!("{limit}/{}", window.as_secs());

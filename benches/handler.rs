@@ -1,6 +1,6 @@
-//! Benchmarks the real handler process: start-up, the read of user and methods (two concurrent GETs
-//! against one `$batch`), invocation latency (with and without the `NotifyUser` mail), throughput
-//! and memory.
+//! Benchmarks the real handler process: start-up, the read of user and methods (two concurrent
+//! GETs against one `$batch`), invocation latency (with and without the `NotifyUser` mail),
+//! throughput and memory.
 //!
 //! ```sh
 //! cargo bench --bench handler

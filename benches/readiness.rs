@@ -223,8 +223,8 @@ async fn measure(
     took
 }
 
-/// Runs `command` to its end and returns its standard output and its own peak resident size in
-/// KiB.
+/// Runs `command` to its end and returns its standard output and its own peak resident
+/// size in KiB.
 ///
 /// The peak is the kernel's high-water mark of the command's own memory (`VmHWM`), read while
 /// it runs: `getrusage`'s `ru_maxrss` for a child would also count this process, whose memory
@@ -246,8 +246,8 @@ fn run(mut command: std::process::Command) -> (Vec<u8>, u64) {
     let exe = format!("/proc/{}/exe", child.id());
     let mut peak = 0;
     while matches!(child.try_wait(), Ok(None)) {
-        // The peak is read only once the command runs: before its exec the child is still this
-        // process.
+        // The peak is read only once the command runs: before its exec the child is
+        // still this process.
         if std::fs::read_link(&exe).is_ok_and(|running| running == binary) {
             peak = peak.max(high_water_kib(&status).unwrap_or(0));
         }

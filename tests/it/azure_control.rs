@@ -126,8 +126,8 @@ async fn a_blob_data_writer_on_the_storage_account_is_refused_and_a_blob_reader_
 #[tokio::test]
 async fn a_blob_data_writer_on_the_package_container_below_the_storage_account_is_refused_and_a_reader_there_is_not()
  {
-    // This is the usual least-privilege CI set-up: the deployer may write the package's container
-    // only.
+    // This is the usual least-privilege CI set-up: the deployer may write the
+    // package's container only.
     let container = format!("{STORAGE_ACCOUNT}/blobServices/default/containers/app-package");
     let app = app_with(move |sim| {
         sim.tenant(|tenant| {
@@ -536,8 +536,8 @@ async fn the_simulated_arm_is_as_strict_as_arm() {
     );
 }
 
-/// Makes a client and gets the managed identity's tokens for Graph and for ARM, as the simulator
-/// issues them.
+/// Makes a client and gets the managed identity's tokens for Graph and for ARM, as the
+/// simulator issues them.
 async fn tokens(sim: &Simulator) -> (reqwest::Client, String, String) {
     let environment: std::collections::HashMap<String, String> =
         sim.handler_environment().into_iter().collect();

@@ -73,9 +73,9 @@ fn request_queue_url(storage: &mfa_phone_handler::storage::StorageAccount) -> St
     )
 }
 
-/// Parses the options as the command line gives them, with a state key of the test's own beside
-/// (not inside) the output directory: there is one per directory, so that a second run of a test
-/// resumes.
+/// Parses the options as the command line gives them, with a state key of the test's own
+/// beside (not inside) the output directory: there is one per directory, so that a second run
+/// of a test resumes.
 fn parse(arguments: &[String]) -> Result<Options, String> {
     let mut arguments = arguments.to_vec();
     if let Some(out) = arguments
@@ -599,11 +599,10 @@ async fn the_report_page_shows_the_totals_the_chart_and_what_needs_a_person_in_a
     }
 }
 
-/// Measures where report.html's parts fall in a `width`-pixel-wide window of headless Chromium:
-/// the page
-/// is loaded into a frame of that width by a page of the test's own, whose script measures it
-/// (the report itself has no script). It returns `{viewport, pageWidth, labels, cut, tables:
-/// [{id, lastHeaderRight}]}`.
+/// Measures where report.html's parts fall in a `width`-pixel-wide window of headless Chromium: the
+/// page is loaded into a frame of that width by a page of the test's own, whose script measures it
+/// (the report itself has no script). It returns `{viewport, pageWidth, labels, cut, tables: [{id,
+/// lastHeaderRight}]}`.
 async fn layout_at(page: &Path, width: u32) -> Value {
     let directory = page.parent().expect("a directory");
     let measure = directory.join("measure.html");
@@ -865,8 +864,8 @@ async fn over_the_queue_a_row_sent_without_a_result_is_waited_for_not_sent_again
         .await
         .expect("created");
 
-    // There is no host yet: the requests wait on the queue, and the run stops waiting after a
-    // second.
+    // There is no host yet: the requests wait on the queue, and the run stops waiting
+    // after a second.
     let first = run(&options("1")).await;
     assert_eq!(first, bulk::ROW_FAILED, "no results yet");
     let host = FunctionsHost::start(

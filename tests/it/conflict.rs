@@ -55,8 +55,8 @@ fn scan_requests(app: &TestApp) -> usize {
     })
 }
 
-/// Counts the requests sent to Graph directly (not as items of a batch) whose path satisfies
-/// `predicate`.
+/// Counts the requests sent to Graph directly (not as items of a batch) whose
+/// path satisfies `predicate`.
 fn count(app: &TestApp, predicate: impl Fn(&str) -> bool) -> usize {
     app.count(|request| !request.in_batch && predicate(&request.path))
 }
@@ -134,8 +134,8 @@ async fn a_conflict_where_graph_wrote_nothing_fails_and_names_the_holder() {
 
 #[tokio::test]
 async fn the_search_stops_at_the_holder() {
-    // One batch in flight at a time, so that "stops" has one meaning whatever the scheduling:
-    // no batch starts after the one that found the holder.
+    // Only one batch is in flight at a time, so that "stops" has one meaning whatever the
+    // scheduling: no batch starts after the one that found the holder.
     let (app, adele, megan) =
         tenant_with_holder(SimOptions::default(), &[("MFA_OWNER_SEARCH_BATCHES", "1")]).await;
     add_registered_users(&app, 400);

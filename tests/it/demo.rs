@@ -18,8 +18,8 @@ struct Demo {
     printed: Vec<String>,
 }
 
-/// Starts the demo with Azurite at `azurite` (a path that does not exist starts it without
-/// Azurite).
+/// Starts the demo with Azurite at `azurite` (a path that does not exist starts
+/// it without Azurite).
 async fn demo(azurite: &Path) -> Demo {
     let mut process = crate::helpers::handler_command()
         .args(["demo", "--port", "0"])
@@ -65,9 +65,9 @@ async fn demo(azurite: &Path) -> Demo {
     }
 }
 
-/// Runs the printed bulk command that starts with `cargo run -- bulk` and contains `marker`, and
-/// not `--dry-run`, with its report in a fresh directory, and returns the exit status and
-/// report.csv's lines.
+/// Runs the printed bulk command that starts with `cargo run -- bulk` and contains `marker`,
+/// and not `--dry-run`, with its report in a fresh directory, and returns the exit status
+/// and report.csv's lines.
 async fn run_printed_bulk(printed: &[String], marker: &str) -> (i32, ReportCsv) {
     let line = printed
         .iter()
@@ -129,8 +129,8 @@ async fn run_printed_bulk(printed: &[String], marker: &str) -> (i32, ReportCsv) 
 }
 
 /// Checks the sample's outcomes, over HTTP or through the queue: the new guest and the number
-/// change are done, the protected account is refused, and the number Excel mangled is skipped with
-/// its line.
+/// change are done, the protected account is refused, and the number Excel mangled is skipped
+/// with its line.
 fn assert_the_samples_outcomes(status: i32, report: &ReportCsv) {
     assert_eq!(
         status, 1,

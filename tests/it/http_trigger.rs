@@ -79,8 +79,8 @@ async fn set_writes_nothing_when_the_digits_already_match() {
     assert_eq!(answer.action(), "unchanged");
     assert_eq!(answer.phone_method()["phoneNumber"], NUMBER);
     assert!(app.writes().is_empty());
-    // The read costs one round trip of latency: the user and the methods, read concurrently, and
-    // nothing else.
+    // The read costs one round trip of latency: the user and the methods, read concurrently,
+    // and nothing else.
     let requests = app.graph_requests();
     assert_eq!(requests.len(), 2, "{requests:#?}");
     assert!(requests.iter().all(|request| request.method == "GET"));

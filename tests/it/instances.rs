@@ -1,6 +1,6 @@
-//! Checks that one user is changed at a time across instances: two handler processes (two instances
-//! of the Function App) against one tenant, with the per-user leases in a real storage account
-//! (Azurite).
+//! Checks that one user is changed at a time across instances: two handler processes (two
+//! instances of the Function App) against one tenant, with the per-user leases in a real
+//! storage account (Azurite).
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -248,8 +248,8 @@ async fn only_an_entra_identity_of_the_apps_own_tenant_is_a_caller() {
         .await;
     assert_eq!(own.action(), "added", "{}", own.report);
 
-    // Where no caller is required either, the foreign identity is not taken for a caller with the
-    // key alone.
+    // Where no caller is required either, the foreign identity is not taken for a caller with
+    // the key alone.
     let open = TestApp::builder()
         .env("MFA_TENANT_ID", TENANT)
         .spawn()

@@ -577,8 +577,8 @@ async fn through_a_host_every_message_ends_in_exactly_one_result() {
 
 #[tokio::test]
 async fn a_handler_killed_mid_write_leaves_nothing_a_redelivery_cannot_finish() {
-    // The handler is killed before Graph applied the POST, and after it applied it but before it
-    // answered.
+    // The handler is killed before Graph applied the POST, and after it applied it but
+    // before it answered.
     for (fault, expected) in [
         (FaultAction::Delay(Duration::from_secs(30)), "added"),
         (

@@ -37,8 +37,8 @@ fn admin() -> CallerToken {
     CallerToken::user(ADMIN, "admin@contoso.com", &[WRITER])
 }
 
-/// Sends every message through the miniature host, and returns the results by `requestId` and the
-/// poison queue.
+/// Sends every message through the miniature host, and returns the results by `requestId` and
+/// the poison queue.
 async fn through_the_queue(app: &TestApp, messages: &[Value]) -> (Vec<Value>, Vec<String>) {
     let host = FunctionsHost::start(&app.handler, HostOptions::default().max_dequeue_count(3))
         .await

@@ -774,8 +774,8 @@ async fn a_tenant_without_pim_has_no_pim_for_groups_either() {
     assert_eq!(answer.action(), "added", "{}", answer.report);
 }
 
-/// Asserts that the check could not be made: 503 `protectionUnknown` (the queue retries), nothing
-/// written.
+/// Asserts that the check could not be made: 503 `protectionUnknown` (the queue
+/// retries), nothing written.
 #[track_caller]
 fn assert_fails_closed(app: &TestApp, answer: &crate::helpers::HttpAnswer) {
     assert_eq!(answer.status, 503, "{}", answer.report);

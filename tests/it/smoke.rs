@@ -15,8 +15,8 @@ use crate::helpers::TestApp;
 const GA: &str = "6a5c0b8e-55b2-4c3e-9d0e-3f1a7c2b9d41";
 const KEY: &str = "smoke-test-function-key";
 
-/// Starts a tenant with an ordinary user and a Global Administrator, and the handler with
-/// `settings`.
+/// Starts a tenant with an ordinary user and a Global Administrator, and the
+/// handler with `settings`.
 async fn deployment(settings: &[(&str, &str)]) -> TestApp {
     let app = TestApp::builder()
         .envs(settings)

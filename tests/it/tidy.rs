@@ -177,8 +177,8 @@ fn graphs_vocabulary_stays_in_the_graph_module() {
 
 #[test]
 fn no_module_grows_past_about_five_hundred_lines_unless_listed() {
-    // `WHOLE` lists the files that stay whole, and why: each is one seam that reads best in one
-    // place.
+    // `WHOLE` lists the files that stay whole, and why: each is one seam that reads best
+    // in one place.
     const WHOLE: [(&str, &str); 0] = [];
     let long: Vec<String> = rust_files(&root().join("src"))
         .into_iter()
@@ -242,8 +242,8 @@ fn named(code: &str, module: &[String]) -> Vec<Named> {
     found
 }
 
-/// Returns, when `crate::`, `super::` or `self::` starts at `at`, the module it stands for and
-/// its length.
+/// Returns, when `crate::`, `super::` or `self::` starts at `at`, the module it stands for
+/// and its length.
 fn path_start(chars: &[char], at: usize, module: &[String]) -> Option<(Vec<String>, usize)> {
     let rest: String = chars[at..chars.len().min(at + 7)].iter().collect();
     let keyword = ["crate::", "super::", "self::"]
@@ -599,9 +599,8 @@ fn the_circle_checks_follow_imports_and_see_circles_between_top_level_modules() 
             "pub mod progress;\nenum C { Bulk(crate::bulk::options::BulkArgs) }",
         ),
         file("cli::progress", "pub struct Progress;"),
-        // Here the check must follow a re-export: `request::number` names
-        // `readiness::CleanupKey`, which is `readiness::fingerprint`'s, and that names `request`
-        // back.
+        // Here the check must follow a re-export: `request::number` names `readiness::CleanupKey`,
+        // which is `readiness::fingerprint`'s, and that names `request` back.
         file("readiness", "pub use self::fingerprint::CleanupKey;"),
         file("readiness::fingerprint", "use crate::request::Request;"),
         file("request", "pub mod number;"),
