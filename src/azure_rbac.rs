@@ -221,6 +221,7 @@ impl Scope {
         Ok(Scope(value.to_owned()))
     }
 
+    #[cfg(test)]
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -232,6 +233,7 @@ impl Scope {
 
     /// Whether this scope is `other` or lies within it (compared without regard to case, as ARM
     /// compares resource ids).
+    #[cfg(test)]
     pub fn is_within(&self, other: &str) -> bool {
         let mine = self.0.to_ascii_lowercase();
         let other = other.trim_end_matches('/').to_ascii_lowercase();

@@ -93,7 +93,7 @@ impl CallerPolicy {
             );
         };
         if !self.allow_guests
-            && let Some(home) = caller.from_elsewhere(self.tenant_id.as_deref())
+            && let Some(home) = caller.home_elsewhere(self.tenant_id.as_deref())
         {
             return Identified::Ignored(format!(
                 "the Microsoft Entra identity {} is a guest of this tenant (its account is at \
@@ -420,7 +420,7 @@ impl Caller {
     /// own tenant when that is not configured), or `acct` 1. Entra emits `idp` when the
     /// provider differs from the token's issuer; a member's token omits it or names its own
     /// tenant.
-    pub fn from_elsewhere(&self, own: Option<&str>) -> Option<String> {
+    pub fn home_elsewhere(&self, own: Option<&str>) -> Option<String> {
         let own = own.or(self.tenant_id.as_deref());
         if let Some(provider) = &self.identity_provider {
             let ours = own.is_some_and(|tenant| provider.to_ascii_lowercase().contains(tenant));

@@ -21,7 +21,7 @@ use crate::runbook::Safeguards;
 use crate::storage::AccountSettings;
 use crate::user::UserRef;
 
-pub mod env;
+pub(crate) mod env;
 
 use env::Env;
 
@@ -29,61 +29,61 @@ use env::Env;
 #[derive(Debug)]
 pub struct Config {
     /// `FUNCTIONS_CUSTOMHANDLER_PORT`; 0 picks a free port (tests and the demo).
-    pub port: u16,
+    pub(crate) port: u16,
     /// `GRAPH_ENDPOINT`: the Graph root for the cloud, without the version.
-    pub graph_endpoint: Url,
-    pub credential: CredentialSource,
-    pub retry: RetrySettings,
+    pub(crate) graph_endpoint: Url,
+    pub(crate) credential: CredentialSource,
+    pub(crate) retry: RetrySettings,
     /// The host's `maxDequeueCount`: on that attempt a transient failure becomes a result.
-    pub max_dequeue_count: u64,
+    pub(crate) max_dequeue_count: u64,
     /// How many users are worked on at once; more invocations wait.
-    pub max_concurrent_users: usize,
+    pub(crate) max_concurrent_users: usize,
     /// The most a queue-triggered invocation may take (inside host.json's `functionTimeout`).
-    pub invocation_budget: Duration,
+    pub(crate) invocation_budget: Duration,
     /// The most an HTTP-triggered invocation may take: its caller must get an answer (Logic
     /// Apps abandons an outbound call after 120 s; the front end after ~230 s).
-    pub http_budget: Duration,
+    pub(crate) http_budget: Duration,
     /// Requests from a caller of this name panic (simulator builds only), to test that a
     /// panic costs one invocation.
     #[cfg(feature = "simulator")]
-    pub test_panic_caller: Option<String>,
+    pub(crate) test_panic_caller: Option<String>,
     /// How long to keep re-reading a write's outcome before deciding (after a 409
     /// `phoneNumberNotUnique`, or a refusal the tenant's state does not explain).
-    pub verification: Duration,
-    pub owner_search: OwnerSearchSettings,
+    pub(crate) verification: Duration,
+    pub(crate) owner_search: OwnerSearchSettings,
     /// The e-mail to the user that `NotifyUser` asks for.
-    pub notify: NotifySettings,
+    pub(crate) notify: NotifySettings,
     /// Who may call the HTTP trigger, beyond the function key.
-    pub callers: CallerPolicy,
+    pub(crate) callers: CallerPolicy,
     /// Who may send to the request queue, and how their tokens are checked.
-    pub queue_tokens: TokenSettings,
+    pub(crate) queue_tokens: TokenSettings,
     /// Whose methods are never changed.
-    pub protection: ProtectionSettings,
+    pub(crate) protection: ProtectionSettings,
     /// How the whole MFA picture is weighed (`MFA_TELEPHONY`, `MFA_LAST_METHOD_REMOVAL`).
-    pub safeguards: Safeguards,
+    pub(crate) safeguards: Safeguards,
     /// How often the Authentication methods policy is read again.
-    pub policy_refresh: Duration,
+    pub(crate) policy_refresh: Duration,
     /// Whether the policy is read at all (`MFA_METHOD_POLICY_CHECK`): off for deployments that
     /// do not grant its permission, which would otherwise warn `policyUnknown` every time.
-    pub policy_check: bool,
+    pub(crate) policy_check: bool,
     /// The app's storage account (`AzureWebJobsStorage`, as the host's bindings read it), for
     /// the per-user leases; `None` when none is configured or `MFA_USER_LEASES=false`.
-    pub leases: Option<AccountSettings>,
+    pub(crate) leases: Option<AccountSettings>,
     /// How long an invocation waits for a user's lease another instance holds
     /// (`MFA_LEASE_WAIT_SECONDS`).
-    pub lease_wait: Duration,
+    pub(crate) lease_wait: Duration,
     /// `MFA_CLEANUP_KEY`: the secret the readiness scan keys `cleanup.csv`'s number
     /// fingerprints with, and the handler checks them with.
-    pub cleanup_key: Option<crate::phone::CleanupKey>,
+    pub(crate) cleanup_key: Option<crate::phone::CleanupKey>,
     /// The readiness scans the Function App runs (timer, queue) and serves (HTTP).
-    pub readiness: crate::app::readiness::ReadinessSettings,
+    pub(crate) readiness: crate::app::readiness::ReadinessSettings,
 }
 
 /// Configuration problems, each naming its variable.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration:\n  - {}", problems.join("\n  - "))]
 pub struct ConfigError {
-    pub problems: Vec<String>,
+    pub(crate) problems: Vec<String>,
 }
 
 impl Config {
@@ -101,7 +101,9 @@ impl Config {
     /// # Errors
     ///
     /// A [`ConfigError`] listing every variable that is missing or malformed.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub(crate) fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let env = Env {
             lookup: &|name| lookup(name).filter(|value| !value.trim().is_empty()),
             problems: std::cell::RefCell::new(Vec::new()),
@@ -346,7 +348,7 @@ fn readiness(env: &Env<'_>) -> crate::app::readiness::ReadinessSettings {
 }
 
 /// The default Graph endpoint, the global cloud.
-pub const DEFAULT_GRAPH_ENDPOINT: &str = "https://graph.microsoft.com";
+pub(crate) const DEFAULT_GRAPH_ENDPOINT: &str = "https://graph.microsoft.com";
 
 fn graph_endpoint(env: &Env<'_>) -> Option<Url> {
     let parsed = endpoint(

@@ -61,7 +61,7 @@ impl std::fmt::Debug for CredentialSource {
 /// # Errors
 ///
 /// When no developer tool is there to sign in with (the message says what to run).
-pub fn developer_sign_in() -> Result<Arc<dyn TokenCredential>, String> {
+pub(crate) fn developer_sign_in() -> Result<Arc<dyn TokenCredential>, String> {
     let credential = DeveloperToolsCredential::new(None)
         .map_err(|error| format!("no developer sign-in available (az login?): {error}"))?;
     Ok(credential)
@@ -128,7 +128,7 @@ fn cloud_for(graph_endpoint: &Url) -> Option<CloudConfiguration> {
 }
 
 /// Describes the source in short for the start-up log line; never includes a secret.
-pub fn describe(source: &CredentialSource) -> String {
+pub(crate) fn describe(source: &CredentialSource) -> String {
     match source {
         CredentialSource::ManagedIdentity { client_id: None } => {
             "system-assigned managed identity".to_owned()

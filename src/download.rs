@@ -30,7 +30,7 @@ const FILES: [(&str, &str, bool); 4] = [
 /// # Errors
 ///
 /// When it is no such URL.
-pub fn readiness_url(text: &str) -> Result<Url, String> {
+pub(crate) fn readiness_url(text: &str) -> Result<Url, String> {
     let mut url = Url::parse(text.trim()).map_err(|error| format!("not a URL: {error}"))?;
     let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
     match url.scheme() {

@@ -44,10 +44,6 @@ impl Journal {
         self.lines.push(line);
     }
 
-    pub fn lines(&self) -> &[String] {
-        &self.lines
-    }
-
     pub fn into_lines(self) -> Vec<String> {
         self.lines
     }

@@ -136,10 +136,12 @@ impl Replays {
     }
 
     /// Counts the answers kept.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lock().order.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -22,7 +22,7 @@ use parameters::{
     NOTIFY_USER, NUMBER_FINGERPRINT, OPERATION, PHONE_TYPE, REMOVE, REMOVE_REGISTERED_NUMBER,
     REQUEST_ID, REVEAL_NUMBER, SHOW, SMS_SIGN_IN, USER_ID,
 };
-pub use parameters::{KNOWN, PARAMETERS, ParameterKind, ParameterSpec};
+pub use parameters::{KNOWN, PARAMETERS, ParameterKind};
 use values::{boolean, find, json_kind, lookup, printable, single_wrapper, string, text};
 
 /// A request that has passed every check we can make without asking Graph.

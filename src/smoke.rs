@@ -16,15 +16,15 @@ use crate::bulk::options::http_url;
 use crate::bulk::queued::QueueEndpoint;
 
 /// Every check held.
-pub const ALL_HELD: u8 = 0;
+pub(crate) const ALL_HELD: u8 = 0;
 /// A check failed.
-pub const A_CHECK_FAILED: u8 = 1;
+pub(crate) const A_CHECK_FAILED: u8 = 1;
 /// The options are wrong, or nothing could be asked.
-pub const NOT_RUN: u8 = 2;
+pub(crate) const NOT_RUN: u8 = 2;
 
 /// A number no one has: the Australian regulator (ACMA) keeps 0491 570 156 for films and
 /// creative works, and the numbering plan reads it as a valid mobile number.
-pub const TEST_NUMBER: &str = "+61 491 570 156";
+pub(crate) const TEST_NUMBER: &str = "+61 491 570 156";
 
 /// `smoke`'s options.
 #[derive(Clone, Debug, clap::Args)]
@@ -38,37 +38,37 @@ Exit status:
 pub struct SmokeArgs {
     /// The HTTP trigger (https://APP.azurewebsites.net/api/SetOrRemoveMobilePhoneMfa)
     #[arg(long, value_name = "URL", value_parser = http_url)]
-    pub endpoint: Url,
+    pub(crate) endpoint: Url,
     /// An ordinary user to show and plan a change for (UPN or object id)
     #[arg(long, value_name = "USER")]
-    pub test_user: String,
+    pub(crate) test_user: String,
     /// A privileged account (a Global Administrator, a break-glass account) the app must refuse
     #[arg(long, value_name = "USER")]
-    pub privileged_user: String,
+    pub(crate) privileged_user: String,
     #[command(flatten)]
-    pub credentials: crate::api_credentials::ApiCredentials,
+    pub(crate) credentials: crate::api_credentials::ApiCredentials,
     /// The number the dry run plans to set for the test user
     #[arg(long, value_name = "NUMBER", default_value = TEST_NUMBER)]
-    pub test_number: String,
+    pub(crate) test_number: String,
     /// Also the queue round trip: the request queue's URL (results from mfa-phone-results)
     #[arg(long, value_name = "URL", value_parser = http_url)]
-    pub queue: Option<Url>,
+    pub(crate) queue: Option<Url>,
     /// How long the queue's result is waited for, in seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 120,
           value_parser = clap::value_parser!(u64).range(1..=3_600))]
-    pub result_wait: u64,
+    pub(crate) result_wait: u64,
     /// Print the checks as one JSON object on stdout
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// How one check came out.
 #[derive(Debug, serde::Serialize)]
-pub struct Checked {
-    pub check: &'static str,
-    pub held: bool,
+pub(crate) struct Checked {
+    pub(crate) check: &'static str,
+    pub(crate) held: bool,
     /// What came back, in a line.
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 /// Runs every check and returns the exit status.

@@ -20,17 +20,17 @@ pub enum UserRef {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DirectoryUser {
     pub id: String,
-    pub user_principal_name: Option<String>,
-    pub display_name: Option<String>,
+    pub(crate) user_principal_name: Option<String>,
+    pub(crate) display_name: Option<String>,
     /// The directory's user type as it wrote it (`Member`, `Guest`); old objects may have none.
-    pub user_type: Option<String>,
+    pub(crate) user_type: Option<String>,
     /// Whether the user is a B2B guest.
     pub guest: bool,
-    pub account_enabled: Option<bool>,
+    pub(crate) account_enabled: Option<bool>,
     /// The user's mail address; `None` when they have no mailbox.
-    pub mail: Option<String>,
+    pub(crate) mail: Option<String>,
     /// Two letters (`DE`), when set.
-    pub usage_location: Option<String>,
+    pub(crate) usage_location: Option<String>,
 }
 
 /// Why a `UserId` value was rejected.
@@ -105,7 +105,7 @@ impl UserRef {
     }
 
     /// The value to put in the Graph path segment, before encoding.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             UserRef::ObjectId(id) | UserRef::PrincipalName(id) => id,
         }
@@ -113,16 +113,11 @@ impl UserRef {
 
     /// A key under which requests for the same user are serialised; UPNs compare
     /// case-insensitively, as the directory does.
-    pub fn lock_key(&self) -> String {
+    pub(crate) fn lock_key(&self) -> String {
         match self {
             UserRef::ObjectId(id) => id.clone(),
             UserRef::PrincipalName(name) => name.to_lowercase(),
         }
-    }
-
-    /// Whether the UPN is a B2B guest's (`…#EXT#@…`).
-    pub fn is_guest_principal_name(&self) -> bool {
-        matches!(self, UserRef::PrincipalName(name) if name.to_uppercase().contains("#EXT#"))
     }
 }
 
@@ -175,11 +170,6 @@ mod tests {
                 Ok(UserRef::PrincipalName(upn.to_owned()))
             );
         }
-        assert!(
-            UserRef::parse("adele_fabrikam.com#EXT#@contoso.onmicrosoft.com")
-                .unwrap()
-                .is_guest_principal_name()
-        );
     }
 
     #[test]

@@ -38,18 +38,18 @@ use crate::request;
 use crate::runbook::Services;
 
 /// The HTTP-triggered function's name (its folder), which is also its route.
-pub const HTTP_FUNCTION: &str = "SetOrRemoveMobilePhoneMfa";
+pub(crate) const HTTP_FUNCTION: &str = "SetOrRemoveMobilePhoneMfa";
 /// The queue-triggered function's name and route.
-pub const QUEUE_FUNCTION: &str = "SetOrRemoveMobilePhoneMfaQueue";
+pub(crate) const QUEUE_FUNCTION: &str = "SetOrRemoveMobilePhoneMfaQueue";
 /// The function that serves the API definition (`GET /api/openapi.json`, no key).
-pub const OPENAPI_FUNCTION: &str = "OpenApi";
+pub(crate) const OPENAPI_FUNCTION: &str = "OpenApi";
 /// Binding names, as in the function.json files.
 const HTTP_TRIGGER_BINDING: &str = "req";
 const HTTP_OUTPUT_BINDING: &str = "res";
 const QUEUE_TRIGGER_BINDING: &str = "queueItem";
 const QUEUE_OUTPUT_BINDING: &str = "resultMessage";
 /// A request larger than this is not a runbook request.
-pub const MAX_ENVELOPE_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_ENVELOPE_BYTES: usize = 256 * 1024;
 /// How much of a request over the limit is read (and dropped) before the answer.
 const MAX_DRAINED_BYTES: usize = 64 * 1024 * 1024;
 /// How long past its budget an invocation may run before it is answered regardless.
@@ -60,30 +60,30 @@ const MIN_BUDGET_LEFT: Duration = Duration::from_secs(20);
 const RETRY_AFTER_FLOOR: Duration = Duration::from_secs(5);
 
 /// Shared state of the handler process.
-pub struct AppState {
-    pub services: Services,
+pub(crate) struct AppState {
+    pub(crate) services: Services,
     /// The host's `maxDequeueCount`: on that delivery a transient failure becomes final.
-    pub max_dequeue_count: u64,
+    pub(crate) max_dequeue_count: u64,
     /// The most an HTTP-triggered invocation may take: its caller (Logic Apps abandons a call
     /// after 120 s) must get an answer.
-    pub http_budget: Duration,
+    pub(crate) http_budget: Duration,
     /// The most a queue-triggered invocation may take.
-    pub queue_budget: Duration,
+    pub(crate) queue_budget: Duration,
     /// Who may call the HTTP trigger.
-    pub callers: CallerPolicy,
+    pub(crate) callers: CallerPolicy,
     /// Who may send to the request queue, and the tenant's keys their tokens are checked with.
-    pub tokens: crate::entra::TokenChecker,
+    pub(crate) tokens: crate::entra::TokenChecker,
     /// The answers to changes sent over HTTP with a `requestId`, kept so that the same request
     /// sent again gets the same answer.
-    pub replays: Replays,
+    pub(crate) replays: Replays,
     /// How the identity's Graph token compares with what the settings need, as last read.
-    pub grants: std::sync::Mutex<crate::permissions::Review>,
+    pub(crate) grants: std::sync::Mutex<crate::permissions::Review>,
     /// The readiness scans' functions; `None` without a storage account.
-    pub readiness: Option<readiness::Readiness>,
+    pub(crate) readiness: Option<readiness::Readiness>,
 }
 
 /// The handler's routes.
-pub fn router(state: Arc<AppState>) -> Router {
+pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(health))
         .route(&format!("/{HTTP_FUNCTION}"), post(http_trigger))
@@ -99,7 +99,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// # Errors
 ///
 /// When the listener fails.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,

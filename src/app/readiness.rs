@@ -38,9 +38,9 @@ use crate::storage::scans::ScanStore;
 use crate::storage::{AccountSettings, StorageAccount};
 
 /// The functions' names (their folders), which are also their routes on the handler.
-pub const HTTP_FUNCTION: &str = "MfaReadiness";
-pub const TIMER_FUNCTION: &str = "MfaReadinessTimer";
-pub const QUEUE_FUNCTION: &str = "MfaReadinessQueue";
+pub(crate) const HTTP_FUNCTION: &str = "MfaReadiness";
+pub(crate) const TIMER_FUNCTION: &str = "MfaReadinessTimer";
+pub(crate) const QUEUE_FUNCTION: &str = "MfaReadinessQueue";
 /// The queue a POST puts its run on (the queue function's `queueName`).
 pub const QUEUE: &str = "mfa-phone-readiness";
 /// Binding names, as in the function.json files.
@@ -53,25 +53,25 @@ const RETRY_AFTER_SECONDS: u64 = 30;
 
 /// The readiness settings (app settings `MFA_READINESS_*`; the schedule is the host's).
 #[derive(Clone, Debug)]
-pub struct ReadinessSettings {
+pub(crate) struct ReadinessSettings {
     /// The app's storage account, where the scans are kept; without one there are none.
-    pub storage: Option<AccountSettings>,
+    pub(crate) storage: Option<AccountSettings>,
     /// How many days a scan's folder is kept (`MFA_READINESS_RETENTION_DAYS`).
-    pub retention_days: u32,
+    pub(crate) retention_days: u32,
     /// Read every user's methods instead of the registration report
     /// (`MFA_READINESS_PER_USER`: tenants without Entra ID P1/P2).
-    pub per_user: bool,
+    pub(crate) per_user: bool,
     /// The most one scan may take (`MFA_READINESS_BUDGET_SECONDS`, inside `functionTimeout`).
-    pub budget: Duration,
+    pub(crate) budget: Duration,
 }
 
 /// What the readiness functions need beyond the runbook's services.
-pub struct Readiness {
-    pub settings: ReadinessSettings,
-    pub store: ScanStore,
+pub(crate) struct Readiness {
+    pub(crate) settings: ReadinessSettings,
+    pub(crate) store: ScanStore,
     /// The queue a POST puts its run on.
-    pub queue: Queue,
-    pub cleanup_key: Option<CleanupKey>,
+    pub(crate) queue: Queue,
+    pub(crate) cleanup_key: Option<CleanupKey>,
 }
 
 impl Readiness {
@@ -80,7 +80,7 @@ impl Readiness {
     /// # Errors
     ///
     /// When the account has no queue service.
-    pub fn new(
+    pub(crate) fn new(
         settings: ReadinessSettings,
         account: StorageAccount,
         cleanup_key: Option<CleanupKey>,
@@ -95,7 +95,7 @@ impl Readiness {
 }
 
 /// The routes of the three functions.
-pub fn routes() -> axum::Router<Arc<AppState>> {
+pub(crate) fn routes() -> axum::Router<Arc<AppState>> {
     axum::Router::new()
         .route(&format!("/{TIMER_FUNCTION}"), axum::routing::post(timer))
         .route(&format!("/{QUEUE_FUNCTION}"), axum::routing::post(queued))

@@ -11,7 +11,7 @@ use reqwest::header::RETRY_AFTER;
 use serde_json::Value;
 use url::Url;
 
-pub use super::delivery::Delivery;
+pub(crate) use super::delivery::Delivery;
 use super::queued::QueueEndpoint;
 use crate::graph::parse_retry_after;
 
@@ -26,7 +26,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Delivers one request and waits for its outcome.
-    pub async fn deliver(&self, request_id: &str, body: &Value) -> Delivery {
+    pub(crate) async fn deliver(&self, request_id: &str, body: &Value) -> Delivery {
         match self {
             Endpoint::Http(http) => http.deliver(body).await,
             Endpoint::Queue(queue) => queue.deliver(request_id, body).await,
@@ -35,7 +35,7 @@ impl Endpoint {
 
     /// Ends the run's use of the way in; for the queue, this shows other producers' messages
     /// again.
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         if let Endpoint::Queue(queue) = self {
             queue.close().await;
         }
@@ -44,7 +44,7 @@ impl Endpoint {
     /// Waits for the outcome of a request an earlier run sent, where the way in keeps
     /// outcomes (the queue); `None` where it does not (over HTTP the request is sent again,
     /// because the handler's changes are idempotent).
-    pub async fn await_sent(&self, request_id: &str, body: &Value) -> Option<Delivery> {
+    pub(crate) async fn await_sent(&self, request_id: &str, body: &Value) -> Option<Delivery> {
         match self {
             Endpoint::Http(_) => None,
             Endpoint::Queue(queue) => Some(queue.await_sent(request_id, body).await),
@@ -67,7 +67,7 @@ impl HttpEndpoint {
     /// # Errors
     ///
     /// The HTTP client cannot be built.
-    pub fn http(
+    pub(crate) fn http(
         url: Url,
         function_key: Option<String>,
         token: Option<(Arc<dyn TokenCredential>, String)>,
@@ -108,7 +108,7 @@ impl HttpEndpoint {
     /// # Errors
     ///
     /// No sign-in, or the HTTP client cannot be built.
-    pub fn signed_in(
+    pub(crate) fn signed_in(
         url: Url,
         function_key: Option<String>,
         audience: Option<&str>,
@@ -121,7 +121,7 @@ impl HttpEndpoint {
     }
 
     /// Delivers one request.
-    pub async fn deliver(&self, body: &Value) -> Delivery {
+    pub(crate) async fn deliver(&self, body: &Value) -> Delivery {
         let request = match self.request(body).await {
             Ok(request) => request,
             Err(refused) => return refused,
@@ -243,7 +243,7 @@ fn unmatched(request: &Value, result: &Value) -> Option<String> {
 }
 
 /// Whether a credential may go to `url`: over https, or to this machine.
-pub fn carries_secrets(url: &Url) -> bool {
+pub(crate) fn carries_secrets(url: &Url) -> bool {
     url.scheme() == "https" || super::queued::is_local(url)
 }
 

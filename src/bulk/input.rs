@@ -47,17 +47,6 @@ pub struct Format {
     pub delimiter: u8,
 }
 
-impl Format {
-    /// The delimiter as people name it.
-    pub fn delimiter_name(&self) -> &'static str {
-        match self.delimiter {
-            b';' => "semicolon",
-            b'\t' => "tab",
-            _ => "comma",
-        }
-    }
-}
-
 /// The records of a file, each with the line it starts on, and the file's hash once read.
 pub struct Table<R: Read> {
     reader: csv::Reader<LineGuard<DecodedReader<Hashing<R>>>>,

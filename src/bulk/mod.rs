@@ -8,27 +8,27 @@
 //! when the file or the options are wrong and nothing was sent (an endpoint that refuses the
 //! run before any row settled counts as wrong options).
 
-pub mod checking;
-pub mod delivery;
-pub mod echo;
+mod checking;
+pub(crate) mod delivery;
+mod echo;
 pub mod endpoint;
 mod finish;
-pub mod header;
-pub mod input;
+mod header;
+mod input;
 pub mod options;
-pub mod pacing;
+mod pacing;
 mod prepare;
-pub mod problem;
-pub mod queued;
+mod problem;
+pub(crate) mod queued;
 mod resume;
-pub mod row_outcome;
-pub mod rows;
-pub mod run_report;
+mod row_outcome;
+mod rows;
+mod run_report;
 pub mod schedule;
-pub mod send;
-pub mod state;
-pub mod state_key;
-pub mod summary;
+mod send;
+mod state;
+mod state_key;
+pub(crate) mod summary;
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -42,7 +42,7 @@ use self::state::State;
 use self::summary::RunSummary;
 
 /// How many problems are kept (a file that is wrong throughout costs no memory per row).
-pub const PROBLEMS_KEPT: usize = 1_000;
+pub(crate) const PROBLEMS_KEPT: usize = 1_000;
 /// How long a stop waits for requests in flight.
 pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);
 

@@ -30,84 +30,84 @@ Exit status:
 pub struct BulkArgs {
     /// The CSV file of users and numbers
     #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// The HTTP trigger (…/api/SetOrRemoveMobilePhoneMfa)
     #[arg(long, value_name = "URL", value_parser = http_url)]
-    pub endpoint: Option<Url>,
+    pub(crate) endpoint: Option<Url>,
     /// Or the request queue (https://ACCOUNT.queue.core.windows.net/mfa-phone-requests;
     /// results from mfa-phone-results beside it), with your az / azd sign-in, or Azurite's
     /// development account on this machine
     #[arg(long, value_name = "URL", value_parser = http_url)]
-    pub queue: Option<Url>,
+    pub(crate) queue: Option<Url>,
     /// How long a queued request's result is waited for, in seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 900,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub result_wait: u64,
+    pub(crate) result_wait: u64,
     #[command(flatten)]
-    pub credentials: crate::api_credentials::ApiCredentials,
+    pub(crate) credentials: crate::api_credentials::ApiCredentials,
     /// The handler plans every row; nothing is written
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Where report.csv, report.html and the run's state go
     #[arg(long, value_name = "DIR", default_value = ".")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Read numbers without a country code as numbers of this region (e.g. DE)
     #[arg(long, value_name = "CC", value_parser = region)]
-    pub default_region: Option<String>,
+    pub(crate) default_region: Option<String>,
     /// Send the rows without problems even when others have some
     #[arg(long)]
-    pub skip_bad_rows: bool,
+    pub(crate) skip_bad_rows: bool,
     /// Users changed side by side [default: 8 over HTTP, where each request holds an
     /// invocation; 128 through the queue, where the host's batch settings pace the work]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub concurrency: Option<u16>,
+    pub(crate) concurrency: Option<u16>,
     /// Your name as every request declares it (CallerName); a row's own CallerName is sent
     /// beside it, never instead [default: your login name (bulk FILE)]
     #[arg(long, value_name = "NAME", value_parser = caller_name)]
-    pub caller_name: Option<String>,
+    pub(crate) caller_name: Option<String>,
     /// Send at most N changes in any SECONDS (Graph's write limit per app and tenant; lower it
     /// when other jobs share the app)
     #[arg(long, value_name = "N/SECONDS", default_value = "3000/150", value_parser = write_limit)]
-    pub write_limit: WriteLimitArg,
+    pub(crate) write_limit: WriteLimitArg,
     /// Print the run's summary as one JSON object on stdout (no progress bar)
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// The key that signs the run's state, kept outside --out (made on first use, readable by
     /// you alone) [default: your configuration directory's mfa-phone-handler/bulk-state.key]
     #[arg(long, value_name = "FILE", env = "MFA_BULK_STATE_KEY")]
-    pub state_key: Option<PathBuf>,
+    pub(crate) state_key: Option<PathBuf>,
 }
 
 /// `--write-limit`: at most `count` changes in any `window`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WriteLimitArg {
-    pub count: usize,
-    pub window: std::time::Duration,
+pub(crate) struct WriteLimitArg {
+    pub(crate) count: usize,
+    pub(crate) window: std::time::Duration,
 }
 
 /// What the command was asked to do.
 #[derive(Clone, Debug)]
 pub struct Options {
-    pub file: PathBuf,
-    pub endpoint: Option<Url>,
-    pub queue: Option<Url>,
-    pub result_wait: std::time::Duration,
+    pub(crate) file: PathBuf,
+    pub(crate) endpoint: Option<Url>,
+    pub(crate) queue: Option<Url>,
+    pub(crate) result_wait: std::time::Duration,
     /// Where the function key comes from (read when the endpoint is made).
-    pub function_key: KeySource,
-    pub audience: Option<String>,
-    pub dry_run: bool,
-    pub out: PathBuf,
-    pub default_region: Option<String>,
-    pub skip_bad_rows: bool,
-    pub concurrency: usize,
-    pub caller_name: Option<String>,
+    pub(crate) function_key: KeySource,
+    pub(crate) audience: Option<String>,
+    pub(crate) dry_run: bool,
+    pub(crate) out: PathBuf,
+    pub(crate) default_region: Option<String>,
+    pub(crate) skip_bad_rows: bool,
+    pub(crate) concurrency: usize,
+    pub(crate) caller_name: Option<String>,
     /// At most this many changes in any window (Graph's write limit).
-    pub write_limit: (usize, std::time::Duration),
+    pub(crate) write_limit: (usize, std::time::Duration),
     /// Whether to print the summary as JSON on stdout, with no progress bar.
-    pub json: bool,
+    pub(crate) json: bool,
     /// The key file that signs the run's state (`None` when no configuration directory is
     /// known).
-    pub state_key: Option<PathBuf>,
+    pub(crate) state_key: Option<PathBuf>,
 }
 
 impl From<BulkArgs> for Options {
@@ -160,7 +160,7 @@ impl Options {
     }
 
     /// Where the changes go, as the run's state records it (a different one is a new run).
-    pub fn destination(&self) -> String {
+    pub(crate) fn destination(&self) -> String {
         let mut url = match (&self.queue, &self.endpoint) {
             (Some(queue), _) => queue.clone(),
             (None, Some(endpoint)) => endpoint.clone(),

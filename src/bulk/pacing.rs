@@ -47,8 +47,6 @@ pub struct WriteLimit {
 }
 
 impl WriteLimit {
-    /// Graph's own limit: 3,000 per 150 s.
-    pub const GRAPH: (usize, Duration) = (3_000, Duration::from_secs(150));
     /// The margin for the time between the request leaving here and its write reaching Graph
     /// (the handler reads first): a hundredth of the window, kept between 0.1 and 1 s.
     fn margin(window: Duration) -> Duration {

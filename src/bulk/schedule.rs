@@ -12,11 +12,11 @@ use crate::phone::PhoneType;
 
 /// A number set for a user when an earlier row sets it for another.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SharedNumber {
-    pub line: u64,
-    pub earlier_line: u64,
+pub(crate) struct SharedNumber {
+    pub(crate) line: u64,
+    pub(crate) earlier_line: u64,
     /// Masked.
-    pub number: String,
+    pub(crate) number: String,
 }
 
 impl std::fmt::Display for SharedNumber {
@@ -61,7 +61,7 @@ impl Schedule {
     /// type given two different numbers to set (which one is meant cannot be told). Returns the
     /// plan of the rest, and a problem for each operation set apart, in file order, with its
     /// column named by `column_name`.
-    pub fn apart(
+    pub(crate) fn apart(
         operations: Vec<Operation>,
         column_name: &dyn Fn(usize) -> String,
     ) -> (Schedule, Vec<Problem>) {
@@ -146,7 +146,7 @@ impl Schedule {
     /// order. Two people seldom share a phone: many users given one number is what a file
     /// written to take over accounts looks like (every one of them would then receive their
     /// codes on it), so the check before sending warns of it.
-    pub fn shared_numbers(&self) -> Vec<SharedNumber> {
+    pub(crate) fn shared_numbers(&self) -> Vec<SharedNumber> {
         let mut first: HashMap<&str, (String, u64)> = HashMap::new();
         let mut shared = Vec::new();
         for operation in self.operations.iter().filter(|operation| !operation.remove) {
@@ -171,7 +171,7 @@ impl Schedule {
 
     /// Each user's operations (indices into `operations`), in run order; users in the order
     /// they first appear.
-    pub fn chains(&self) -> impl Iterator<Item = &[u32]> {
+    pub(crate) fn chains(&self) -> impl Iterator<Item = &[u32]> {
         self.starts
             .windows(2)
             .map(|window| &self.order[window[0] as usize..window[1] as usize])

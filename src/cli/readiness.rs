@@ -31,11 +31,11 @@ pub struct ReadinessArgs {
     /// Read every user and their methods instead of the registration report (no Entra ID
     /// P1/P2 needed; Microsoft advises the report for large tenants)
     #[arg(long)]
-    pub per_user: bool,
+    pub(crate) per_user: bool,
     /// Also remove the phones of these users in cleanup.csv (phoneAndPhishingResistant
     /// users always are; phoneOnly and protected users never)
     #[arg(long, value_name = "CATEGORY", value_enum)]
-    pub cleanup_include: Vec<CleanupInclude>,
+    pub(crate) cleanup_include: Vec<CleanupInclude>,
     /// Print the summary as one JSON object on stdout (no progress lines)
     #[arg(long)]
     pub json: bool,
@@ -56,7 +56,7 @@ pub struct ReadinessArgs {
 
 /// What `--cleanup-include` may add.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum CleanupInclude {
+pub(crate) enum CleanupInclude {
     #[value(name = "phoneAndOtherMfa")]
     PhoneAndOtherMfa,
 }

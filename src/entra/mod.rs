@@ -9,8 +9,8 @@
 //! service's `InsertionTime`, which the sender cannot choose. The token itself is never logged
 //! nor echoed.
 
-pub mod jwt;
-pub mod keys;
+mod jwt;
+mod keys;
 
 use std::time::{Duration, SystemTime};
 

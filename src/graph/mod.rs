@@ -30,18 +30,15 @@ use crate::methods::AuthenticationMethods;
 use crate::phone::{PhoneMethod, PhoneNumber, PhoneType};
 use crate::user::{DirectoryUser, UserRef};
 
-pub use self::applications::{Owner, PermissionGrant, ServicePrincipal};
+pub(crate) use self::applications::{Owner, ServicePrincipal};
 use self::convert::{method_kind, name, phone_method};
-pub use self::error::{
-    Denial, EndpointError, GraphError, GraphErrorKind, GraphOperation, Rejection,
-};
+pub(crate) use self::error::{Denial, EndpointError, GraphOperation, Rejection};
+pub use self::error::{GraphError, GraphErrorKind};
 pub use self::lists::{phone_methods_of, user_of};
-pub use self::readiness::{
-    AccountPage, ListedAccount, RegistrationPage, RegistrationRow, throttled_for,
-};
+pub(crate) use self::readiness::{ListedAccount, RegistrationRow, throttled_for};
 pub use self::retry::{RetrySettings, parse_retry_after};
-pub use self::roles::{PrincipalKind, PrivilegedRole, RoleHolder};
-pub use self::token::TokenSource;
+pub(crate) use self::roles::{PrincipalKind, PrivilegedRole, RoleHolder};
+pub(crate) use self::token::TokenSource;
 
 /// The Graph client. Cheap to share behind an `Arc`; its connection pool and the credential's
 /// token cache are shared by every invocation.
@@ -57,11 +54,11 @@ pub struct GraphClient {
 
 /// A message to send through `sendMail`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OutgoingMail {
-    pub to: String,
-    pub subject: String,
+pub(crate) struct OutgoingMail {
+    pub(crate) to: String,
+    pub(crate) subject: String,
     /// HTML; every value from the directory in it is already escaped.
-    pub html: String,
+    pub(crate) html: String,
 }
 
 /// One GET inside a `$batch`, answered; read it with [`user_of`] or [`phone_methods_of`].
@@ -86,8 +83,8 @@ pub struct CandidatePage {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListedUser {
     pub id: String,
-    pub user_principal_name: Option<String>,
-    pub display_name: Option<String>,
+    pub(crate) user_principal_name: Option<String>,
+    pub(crate) display_name: Option<String>,
 }
 
 /// Where the owner search takes candidates from.
@@ -134,14 +131,9 @@ impl GraphClient {
         })
     }
 
-    /// The OAuth scope tokens are requested for: `{endpoint}/.default`.
-    pub fn scope(&self) -> &str {
-        self.tokens.scope()
-    }
-
     /// Obtains a token now, within the bounded wait, so the first invocation finds one cached.
     /// Never fails: a failure is logged, and invocations try again.
-    pub async fn prefetch_token(&self) {
+    pub(crate) async fn prefetch_token(&self) {
         match self.tokens.get().await {
             Ok(_) => tracing::info!("obtained a Graph token for the identity"),
             Err(reason) => {
@@ -158,7 +150,7 @@ impl GraphClient {
     /// # Errors
     ///
     /// When no token could be had; the error gives the reason in one line.
-    pub async fn granted_roles(&self) -> Result<Option<Vec<String>>, String> {
+    pub(crate) async fn granted_roles(&self) -> Result<Option<Vec<String>>, String> {
         let token = self.tokens.get().await?;
         Ok(token::roles_in(token.token.secret()))
     }
@@ -201,7 +193,7 @@ impl GraphClient {
     /// # Errors
     ///
     /// A [`GraphError`].
-    pub async fn authentication_methods(
+    pub(crate) async fn authentication_methods(
         &self,
         user: &UserRef,
     ) -> Result<AuthenticationMethods, GraphError> {
@@ -231,7 +223,7 @@ impl GraphClient {
 
     /// Reads the user and every authentication method in one round trip of latency, as two
     /// concurrent GETs.
-    pub async fn user_and_methods(
+    pub(crate) async fn user_and_methods(
         &self,
         user: &UserRef,
     ) -> (
@@ -259,7 +251,7 @@ impl GraphClient {
     /// # Errors
     ///
     /// A [`GraphError`]. `Unavailable` means the method may or may not exist now.
-    pub async fn add_phone_method(
+    pub(crate) async fn add_phone_method(
         &self,
         user_id: &UserRef,
         phone_type: PhoneType,
@@ -297,7 +289,7 @@ impl GraphClient {
     /// # Errors
     ///
     /// A [`GraphError`].
-    pub async fn update_phone_method(
+    pub(crate) async fn update_phone_method(
         &self,
         user_id: &UserRef,
         phone_type: PhoneType,
@@ -333,7 +325,7 @@ impl GraphClient {
     /// # Errors
     ///
     /// A [`GraphError`]; `NotFound` when there is no method of the type (any more).
-    pub async fn remove_phone_method(
+    pub(crate) async fn remove_phone_method(
         &self,
         user_id: &UserRef,
         phone_type: PhoneType,
@@ -364,7 +356,7 @@ impl GraphClient {
     /// # Errors
     ///
     /// A [`GraphError`].
-    pub async fn set_sms_sign_in(
+    pub(crate) async fn set_sms_sign_in(
         &self,
         user_id: &UserRef,
         enable: bool,
@@ -402,7 +394,7 @@ impl GraphClient {
     /// # Errors
     ///
     /// A [`GraphError`].
-    pub async fn organization_name(&self) -> Result<Option<String>, GraphError> {
+    pub(crate) async fn organization_name(&self) -> Result<Option<String>, GraphError> {
         let operation = GraphOperation::ReadOrganization;
         let mut url = self.root.clone();
         url.set_path(&format!("{}organization", self.root.path()));
@@ -427,7 +419,11 @@ impl GraphClient {
     ///
     /// A [`GraphError`]. The request is repeated only after a 429, so a lost answer never
     /// sends the mail twice.
-    pub async fn send_mail(&self, sender: &UserRef, mail: &OutgoingMail) -> Result<(), GraphError> {
+    pub(crate) async fn send_mail(
+        &self,
+        sender: &UserRef,
+        mail: &OutgoingMail,
+    ) -> Result<(), GraphError> {
         let operation = GraphOperation::SendMail;
         let url = self.user_url(sender, &["sendMail"]);
         let body = serde_json::to_vec(&wire::SendMail {

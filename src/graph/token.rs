@@ -36,10 +36,6 @@ impl TokenSource {
         }
     }
 
-    pub fn scope(&self) -> &str {
-        &self.scope
-    }
-
     /// Returns a token, or why none could be had (in one line, with no secret).
     pub async fn get(&self) -> Result<AccessToken, String> {
         let fetched = tokio::time::timeout(

@@ -8,7 +8,7 @@
 //! redelivered request finds the tenant already changed, a change is announced at most once.
 //! Composing the message ([`message::compose`]) is pure; [`Notifier`] does the IO.
 
-pub mod message;
+pub(crate) mod message;
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

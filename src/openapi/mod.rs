@@ -164,7 +164,7 @@ fn parameters_schema() -> Value {
 /// authentication, so the connector's only security definition is Microsoft Entra (OAuth);
 /// the function key is a connection parameter that a `setheader` policy sends as
 /// `x-functions-key` (`connector/apiProperties.json`).
-pub fn connector_definition() -> Value {
+pub(crate) fn connector_definition() -> Value {
     let mut definition = definition(PLACEHOLDER_HOST);
     if let Some(schemes) = definition["securityDefinitions"].as_object_mut() {
         schemes.remove("api_key");

@@ -34,21 +34,21 @@ pub enum PhoneType {
 
 impl PhoneType {
     /// Every type, in the order Graph's documentation lists them.
-    pub const ALL: [PhoneType; 3] = [
+    pub(crate) const ALL: [PhoneType; 3] = [
         PhoneType::Mobile,
         PhoneType::AlternateMobile,
         PhoneType::Office,
     ];
 
     /// Parses Graph's name for the type, case-insensitively (callers write `Mobile` too).
-    pub fn parse(value: &str) -> Option<PhoneType> {
+    pub(crate) fn parse(value: &str) -> Option<PhoneType> {
         PhoneType::ALL
             .into_iter()
             .find(|phone_type| phone_type.as_str().eq_ignore_ascii_case(value.trim()))
     }
 
     /// Graph's name for the type (`mobile`, `alternateMobile`, `office`).
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             PhoneType::Mobile => "mobile",
             PhoneType::AlternateMobile => "alternateMobile",
@@ -57,7 +57,7 @@ impl PhoneType {
     }
 
     /// The method id Graph uses for this type, the same for every user.
-    pub fn method_id(self) -> &'static str {
+    pub(crate) fn method_id(self) -> &'static str {
         match self {
             PhoneType::Mobile => "3179e48a-750b-4051-897c-87b9720928f7",
             PhoneType::AlternateMobile => "b6332ec1-7057-4abe-9331-3d72feddfe41",
@@ -66,7 +66,7 @@ impl PhoneType {
     }
 
     /// Whether the type is meant to reach a mobile phone (and so can receive texts).
-    pub fn expects_mobile_number(self) -> bool {
+    pub(crate) fn expects_mobile_number(self) -> bool {
         matches!(self, PhoneType::Mobile | PhoneType::AlternateMobile)
     }
 }
@@ -93,7 +93,7 @@ pub struct PhoneNumber {
 
 /// What the numbering plan says about the kind of line a number belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LineKind {
+pub(crate) enum LineKind {
     Mobile,
     FixedLine,
     /// The plan cannot tell (the North American plan, for one).
@@ -185,7 +185,10 @@ impl PhoneNumber {
     /// # Errors
     ///
     /// When the region is unknown, or the number is not valid in it (the message says which).
-    pub fn parse_in_region(input: &str, region: &str) -> Result<PhoneNumber, PhoneNumberError> {
+    pub(crate) fn parse_in_region(
+        input: &str,
+        region: &str,
+    ) -> Result<PhoneNumber, PhoneNumberError> {
         let trimmed = input.trim();
         if trimmed.starts_with('+') {
             return PhoneNumber::parse(trimmed);
@@ -213,7 +216,7 @@ impl PhoneNumber {
     }
 
     /// The number as Graph wants it: `+{country code} {national number}`, then `x{extension}`.
-    pub fn graph_format(&self) -> String {
+    pub(crate) fn graph_format(&self) -> String {
         match &self.extension {
             Some(extension) => format!("+{} {}x{}", self.country_code, self.national, extension),
             None => format!("+{} {}", self.country_code, self.national),
@@ -249,7 +252,7 @@ impl PhoneNumber {
 
     /// The number's digits, country code first, without any extension: the identity of a
     /// number held for SMS sign-in.
-    pub fn digits(&self) -> String {
+    pub(crate) fn digits(&self) -> String {
         format!("{}{}", self.country_code, self.national)
     }
 
@@ -258,16 +261,16 @@ impl PhoneNumber {
         mask(&self.graph_format())
     }
 
-    pub fn has_extension(&self) -> bool {
+    pub(crate) fn has_extension(&self) -> bool {
         self.extension.is_some()
     }
 
-    pub fn line_kind(&self) -> LineKind {
+    pub(crate) fn line_kind(&self) -> LineKind {
         self.line
     }
 
     /// The region the number belongs to (`DE`, `US`), when the plan knows one.
-    pub fn region(&self) -> Option<&str> {
+    pub(crate) fn region(&self) -> Option<&str> {
         self.region.as_deref()
     }
 }
@@ -286,7 +289,7 @@ impl fmt::Debug for PhoneNumber {
 
 /// Loads the numbering plan's metadata and compiles its patterns, so that the first request
 /// does not pay for it.
-pub fn warm_up() {
+pub(crate) fn warm_up() {
     let _ = PhoneNumber::parse("+49 170 1234567");
     let _ = PhoneNumber::parse("+1 206 555 0100");
 }

@@ -10,11 +10,11 @@
 //! prints a token, nor a value of the azd environment other than the ids, region and paths a
 //! check is about.
 
-pub mod checks;
-pub mod facts;
-pub mod runner;
-pub mod settings;
-pub mod versions;
+mod checks;
+mod facts;
+mod runner;
+mod settings;
+mod versions;
 
 use std::time::Duration;
 
@@ -40,26 +40,26 @@ Exit status:
 pub struct PreflightArgs {
     /// The azd environment to check (default: azd's selected environment)
     #[arg(long, short = 'e', value_name = "NAME")]
-    pub environment: Option<String>,
+    pub(crate) environment: Option<String>,
     /// Print one JSON object (every check, the exit status) on stdout instead of the lines
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// How long one az or azd command may take, in seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 60,
           env = "MFA_PREFLIGHT_COMMAND_TIMEOUT_SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub command_timeout: u64,
+    pub(crate) command_timeout: u64,
 }
 
 /// What the command line asks for.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// The azd environment (`--environment`); azd's default one when `None`.
-    pub environment: Option<String>,
+    pub(crate) environment: Option<String>,
     /// Whether to print one JSON object on stdout instead of the lines.
-    pub json: bool,
+    pub(crate) json: bool,
     /// How long one command may take.
-    pub command_timeout: Duration,
+    pub(crate) command_timeout: Duration,
 }
 
 impl From<PreflightArgs> for Options {

@@ -41,11 +41,6 @@ impl Runner {
         Runner { timeout }
     }
 
-    /// How long one program may take.
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
-
     /// Runs `program` with `args` (stdin empty, the process's environment).
     pub fn run(&self, program: &str, args: &[&str]) -> Ran {
         self.run_with(program, args, &[])

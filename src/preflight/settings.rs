@@ -208,14 +208,6 @@ impl Values {
     }
 }
 
-/// Whether a name may hold a secret, whose value preflight never shows.
-pub fn is_secret_name(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    ["KEY", "SECRET", "PASSWORD", "TOKEN", "CONNECTION_STRING"]
-        .iter()
-        .any(|word| upper.contains(word))
-}
-
 /// Parses a JSON array of strings, or says why not.
 pub fn strings(text: &str) -> Result<Vec<String>, String> {
     let value: serde_json::Value =
@@ -333,8 +325,5 @@ mod tests {
         let shown = format!("{:?}", values(&[("MFA_CLEANUP_KEY", "s3cret")]));
         assert!(shown.contains("MFA_CLEANUP_KEY"), "{shown}");
         assert!(!shown.contains("s3cret"), "{shown}");
-        assert!(is_secret_name("MFA_CLEANUP_KEY"));
-        assert!(is_secret_name("AZURE_CLIENT_SECRET"));
-        assert!(!is_secret_name("AZURE_LOCATION"));
     }
 }

@@ -173,11 +173,6 @@ impl AzureReader {
         }
     }
 
-    /// How many scopes are read.
-    pub fn scopes(&self) -> usize {
-        self.scopes.len()
-    }
-
     /// Every principal whose role, at one of the scopes, above or below it, controls the app.
     ///
     /// # Errors

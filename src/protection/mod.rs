@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use self::azure::{AzureHolder, AzureReader, AzureSettings, DEFAULT_ARM_ENDPOINT};
+pub use self::azure::{AzureReader, AzureSettings, DEFAULT_ARM_ENDPOINT};
 use self::snapshot::Hold;
 pub use self::snapshot::Snapshot;
 use crate::graph::{

@@ -21,7 +21,8 @@ pub enum Category {
     PhoneOnly,
     PhoneAndOtherMfa,
     PhoneAndPhishingResistant,
-    PhoneNotEnabled,
+    /// Neither SMS nor voice reaches the user: `phoneNotEnabled` in the output.
+    NoPhoneChannel,
 }
 
 impl Category {
@@ -29,7 +30,7 @@ impl Category {
         Category::PhoneOnly,
         Category::PhoneAndOtherMfa,
         Category::PhoneAndPhishingResistant,
-        Category::PhoneNotEnabled,
+        Category::NoPhoneChannel,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,14 +38,8 @@ impl Category {
             Category::PhoneOnly => "phoneOnly",
             Category::PhoneAndOtherMfa => "phoneAndOtherMfa",
             Category::PhoneAndPhishingResistant => "phoneAndPhishingResistant",
-            Category::PhoneNotEnabled => "phoneNotEnabled",
+            Category::NoPhoneChannel => "phoneNotEnabled",
         }
-    }
-
-    pub fn parse(text: &str) -> Option<Category> {
-        Category::ALL
-            .into_iter()
-            .find(|category| category.as_str().eq_ignore_ascii_case(text.trim()))
     }
 }
 
@@ -292,7 +287,7 @@ fn judge(
 ) -> Judgement {
     if !channels.sms && !channels.voice {
         return Judgement::not_blocked(
-            Category::PhoneNotEnabled,
+            Category::NoPhoneChannel,
             phone_not_enabled_reason(policy, channels, available),
         );
     }

@@ -6,18 +6,16 @@
 //! The numbers `cleanup.csv` names are keyed by `phone::CleanupKey`. The scan's callers sit
 //! above it: the command line (`cli::readiness`) and the Function App (`app::readiness`).
 
-pub mod batches;
-pub mod classify;
-pub mod command_summary;
-pub mod dashboard;
-pub mod output;
-pub mod pacer;
-pub mod record;
-pub mod scan;
-pub mod standing;
-pub mod summary;
-pub mod trend;
+mod batches;
+pub(crate) mod classify;
+pub(crate) mod command_summary;
+mod dashboard;
+pub(crate) mod output;
+pub(crate) mod pacer;
+mod record;
+pub(crate) mod scan;
+mod standing;
+pub(crate) mod summary;
+pub(crate) mod trend;
 
-pub use self::classify::{Category, Verdict, classify};
-pub use self::scan::{ScanError, ScanSettings, Sink, scan};
-pub use self::summary::Summary;
+pub use self::scan::{ScanSettings, scan};

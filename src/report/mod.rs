@@ -14,68 +14,66 @@ use serde::{Deserialize, Serialize};
 
 use crate::phone::PhoneMethod;
 
-pub use self::bound::MAX_RESULT_BYTES;
-
 mod bound;
 
 /// Bumped when a field is removed or changes meaning; adding a field or a code is compatible.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// What happened, as the caller reads it.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
-    pub schema_version: u32,
-    pub status: Status,
-    pub action: Action,
-    pub dry_run: bool,
-    pub user: Option<UserSummary>,
+    pub(crate) schema_version: u32,
+    pub(crate) status: Status,
+    pub(crate) action: Action,
+    pub(crate) dry_run: bool,
+    pub(crate) user: Option<UserSummary>,
     /// The method of the requested type as it is after the operation (or would be, for a dry
     /// run); null when there is none.
-    pub phone_method: Option<MethodSummary>,
+    pub(crate) phone_method: Option<MethodSummary>,
     /// The number a removal took away (or, on a dry run, would), masked as in the log
     /// (`+49 ********67`): the number named, the one registered (`removeRegisteredNumber`), or
     /// the one a fingerprint matched. Null unless `action` is `removed`; never the full number.
-    pub removed_number: Option<String>,
+    pub(crate) removed_number: Option<String>,
     /// Every authentication method the user has after the operation (or would have, on a dry
     /// run): the phones, the other MFA methods by kind, and whether one is phishing-resistant.
-    pub methods: Option<MethodsSummary>,
+    pub(crate) methods: Option<MethodsSummary>,
     /// What the phone method of the requested type can be used for under the tenant's
     /// Authentication methods policy; null when there is none, or the policy is unknown.
-    pub usable_for: Option<UsableSummary>,
-    pub warnings: Vec<Warning>,
-    pub error: Option<Failure>,
+    pub(crate) usable_for: Option<UsableSummary>,
+    pub(crate) warnings: Vec<Warning>,
+    pub(crate) error: Option<Failure>,
     /// Who holds the number for SMS sign-in, when a conflict stopped the operation and the
     /// owner search found them.
-    pub conflict_owner: Option<ConflictOwner>,
+    pub(crate) conflict_owner: Option<ConflictOwner>,
     /// The e-mail to the user, when the request asked for one (`NotifyUser`).
-    pub notification: Option<NotificationSummary>,
-    pub caller_name: Option<String>,
+    pub(crate) notification: Option<NotificationSummary>,
+    pub(crate) caller_name: Option<String>,
     /// Who called, as Microsoft Entra authenticated them (HTTP trigger); null for the queue,
     /// which carries no principal. `callerName` is the name the caller declared.
-    pub caller: Option<CallerSummary>,
+    pub(crate) caller: Option<CallerSummary>,
     /// The caller's own correlation id (`requestId`), echoed.
-    pub request_id: Option<String>,
+    pub(crate) request_id: Option<String>,
     /// The Functions host's invocation id (`X-Azure-Functions-InvocationId`).
-    pub invocation_id: Option<String>,
-    pub trigger: Trigger,
+    pub(crate) invocation_id: Option<String>,
+    pub(crate) trigger: Trigger,
     /// The parameters as received, so a consumer can match a result to its request and replay it.
-    pub request: Option<serde_json::Value>,
+    pub(crate) request: Option<serde_json::Value>,
     /// For the queue trigger: which message this is the result of.
-    pub queue_message: Option<QueueMessageEcho>,
+    pub(crate) queue_message: Option<QueueMessageEcho>,
     /// The lines an admin reads, like the runbook's output. Phone numbers are masked.
-    pub log: Vec<String>,
+    pub(crate) log: Vec<String>,
     /// Whether something was cut (the parameters echoed, log lines, warnings) to keep the
     /// result within 48 KiB, so that it fits a queue message.
-    pub truncated: bool,
+    pub(crate) truncated: bool,
     /// How long Graph asked us to wait, for the HTTP `Retry-After` of a transient failure.
     #[serde(skip)]
-    pub retry_after: Option<Duration>,
+    pub(crate) retry_after: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub enum Status {
+pub(crate) enum Status {
     Succeeded,
     Failed,
 }
@@ -100,44 +98,44 @@ pub enum Trigger {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct CallerSummary {
+pub(crate) struct CallerSummary {
     /// The object id of the user or service principal; null when not authenticated.
-    pub id: Option<String>,
-    pub name: Option<String>,
+    pub(crate) id: Option<String>,
+    pub(crate) name: Option<String>,
     /// `user` or `application`; null when not authenticated.
     #[serde(rename = "type")]
-    pub kind: Option<&'static str>,
+    pub(crate) kind: Option<&'static str>,
     /// Whether Microsoft Entra authenticated the caller (App Service authentication).
-    pub authenticated: bool,
+    pub(crate) authenticated: bool,
     /// The API's app roles the caller's token grants (`MfaPhone.Read`, `MfaPhone.ReadWrite`).
-    pub roles: Vec<String>,
+    pub(crate) roles: Vec<String>,
     /// Whether this deployment requires those app roles (`MFA_REQUIRE_APP_ROLE`); `false`
     /// means any caller Microsoft Entra authenticated for the API may call.
-    pub app_role_required: bool,
+    pub(crate) app_role_required: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct UserSummary {
-    pub id: String,
-    pub user_principal_name: Option<String>,
-    pub display_name: Option<String>,
-    pub user_type: Option<String>,
+pub(crate) struct UserSummary {
+    pub(crate) id: String,
+    pub(crate) user_principal_name: Option<String>,
+    pub(crate) display_name: Option<String>,
+    pub(crate) user_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct MethodSummary {
-    pub id: String,
-    pub phone_type: String,
-    pub phone_number: String,
+pub(crate) struct MethodSummary {
+    pub(crate) id: String,
+    pub(crate) phone_type: String,
+    pub(crate) phone_number: String,
     /// Null when Graph did not say (a PATCH answers 204 without a body).
-    pub sms_sign_in_state: Option<String>,
+    pub(crate) sms_sign_in_state: Option<String>,
 }
 
 impl MethodSummary {
     /// The method as the result shows it.
-    pub fn of(method: &PhoneMethod) -> MethodSummary {
+    pub(crate) fn of(method: &PhoneMethod) -> MethodSummary {
         MethodSummary {
             id: method.phone_type.method_id().to_owned(),
             phone_type: method.phone_type.as_str().to_owned(),
@@ -153,57 +151,57 @@ impl MethodSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MethodsSummary {
-    pub phone: Vec<PhoneEntry>,
+    pub(crate) phone: Vec<PhoneEntry>,
     /// The non-phone MFA methods by kind (`microsoftAuthenticator`, `fido2`, …, `other` for a
     /// kind Graph added later); the password and e-mail (SSPR only) are left out.
-    pub other: Vec<String>,
+    pub(crate) other: Vec<String>,
     /// Whether the user has a phishing-resistant method (a passkey, Windows Hello for
     /// Business, Platform Credential for macOS).
-    pub phishing_resistant: bool,
+    pub(crate) phishing_resistant: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct PhoneEntry {
-    pub phone_type: &'static str,
-    pub sms_sign_in_state: Option<String>,
+pub(crate) struct PhoneEntry {
+    pub(crate) phone_type: &'static str,
+    pub(crate) sms_sign_in_state: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UsableSummary {
     /// Text messages (mobile phones only).
-    pub sms: bool,
+    pub(crate) sms: bool,
     /// Voice calls (an office phone also needs the policy's `isOfficePhoneAllowed`).
-    pub voice: bool,
+    pub(crate) voice: bool,
     /// SMS sign-in (the mobile phone, an include target usable for sign-in, not a guest).
-    pub sms_sign_in: bool,
+    pub(crate) sms_sign_in: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConflictOwner {
-    pub id: String,
+    pub(crate) id: String,
     pub user_principal_name: Option<String>,
-    pub display_name: Option<String>,
-    pub phone_type: String,
-    pub sms_sign_in_state: Option<String>,
-    pub account_enabled: Option<bool>,
+    pub(crate) display_name: Option<String>,
+    pub(crate) phone_type: String,
+    pub(crate) sms_sign_in_state: Option<String>,
+    pub(crate) account_enabled: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct NotificationSummary {
-    pub status: NotificationStatus,
+pub(crate) struct NotificationSummary {
+    pub(crate) status: NotificationStatus,
     /// `en` or `de`.
-    pub language: &'static str,
+    pub(crate) language: &'static str,
     /// The user's mail address, when they have one.
-    pub to: Option<String>,
+    pub(crate) to: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub enum NotificationStatus {
+pub(crate) enum NotificationStatus {
     /// Graph accepted the mail for delivery.
     Sent,
     /// A dry run: the mail would have been sent.
@@ -216,15 +214,15 @@ pub enum NotificationStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct QueueMessageEcho {
-    pub id: Option<String>,
-    pub dequeue_count: Option<u64>,
+pub(crate) struct QueueMessageEcho {
+    pub(crate) id: Option<String>,
+    pub(crate) dequeue_count: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
-pub struct Warning {
-    pub code: WarningCode,
-    pub message: String,
+pub(crate) struct Warning {
+    pub(crate) code: WarningCode,
+    pub(crate) message: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
@@ -280,17 +278,17 @@ pub enum WarningCode {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct Failure {
-    pub code: ErrorCode,
-    pub message: String,
+    pub(crate) code: ErrorCode,
+    pub(crate) message: String,
     /// The parameter at fault, for input errors.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<&'static str>,
+    pub(crate) field: Option<&'static str>,
 }
 
 /// Every way an invocation can fail. What a caller does differently decides the variants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
-pub enum ErrorCode {
+pub(crate) enum ErrorCode {
     /// A parameter is missing or malformed.
     InvalidRequest,
     /// The phone number is not a valid number (ours or Graph's verdict).
@@ -336,7 +334,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// The HTTP status an HTTP caller gets.
-    pub fn http_status(self) -> u16 {
+    pub(crate) fn http_status(self) -> u16 {
         match self {
             ErrorCode::InvalidRequest | ErrorCode::InvalidPhoneNumber => 400,
             ErrorCode::UserNotFound => 404,
@@ -362,7 +360,7 @@ impl ErrorCode {
 
     /// Whether running the same request again later could succeed without anyone changing
     /// anything: the queue trigger asks the host to redeliver only these.
-    pub fn is_transient(self) -> bool {
+    pub(crate) fn is_transient(self) -> bool {
         matches!(
             self,
             ErrorCode::GraphUnavailable
@@ -375,14 +373,14 @@ impl ErrorCode {
     /// Whether a queue message that failed so should be delivered again while attempts remain:
     /// the transient failures, and a failure of the handler itself (a panic), which another
     /// instance or a later delivery may not meet.
-    pub fn is_worth_redelivering(self) -> bool {
+    pub(crate) fn is_worth_redelivering(self) -> bool {
         self.is_transient() || self == ErrorCode::Internal
     }
 }
 
 impl Report {
     /// A report that has not decided anything yet: failed with no action, until told otherwise.
-    pub fn new(trigger: Trigger, invocation_id: Option<String>) -> Report {
+    pub(crate) fn new(trigger: Trigger, invocation_id: Option<String>) -> Report {
         Report {
             schema_version: SCHEMA_VERSION,
             status: Status::Failed,
@@ -410,18 +408,18 @@ impl Report {
         }
     }
 
-    pub fn succeed(&mut self, action: Action) {
+    pub(crate) fn succeed(&mut self, action: Action) {
         self.status = Status::Succeeded;
         self.action = action;
         self.error = None;
     }
 
-    pub fn fail(&mut self, failure: Failure) {
+    pub(crate) fn fail(&mut self, failure: Failure) {
         self.status = Status::Failed;
         self.error = Some(failure);
     }
 
-    pub fn warn(&mut self, code: WarningCode, message: impl Into<String>) {
+    pub(crate) fn warn(&mut self, code: WarningCode, message: impl Into<String>) {
         self.warnings.push(Warning {
             code,
             message: message.into(),
@@ -429,26 +427,26 @@ impl Report {
     }
 
     /// The HTTP status for an HTTP caller.
-    pub fn http_status(&self) -> u16 {
+    pub(crate) fn http_status(&self) -> u16 {
         match &self.error {
             None => 200,
             Some(failure) => failure.code.http_status(),
         }
     }
 
-    pub fn error_code(&self) -> Option<ErrorCode> {
+    pub(crate) fn error_code(&self) -> Option<ErrorCode> {
         self.error.as_ref().map(|failure| failure.code)
     }
 
     /// The JSON text of the report.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         // Serialising plain structs of strings, numbers and enums into a String cannot fail.
         serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
     }
 }
 
 impl Failure {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Failure {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Failure {
         Failure {
             code,
             message: message.into(),
@@ -456,7 +454,11 @@ impl Failure {
         }
     }
 
-    pub fn for_field(code: ErrorCode, field: &'static str, message: impl Into<String>) -> Failure {
+    pub(crate) fn for_field(
+        code: ErrorCode,
+        field: &'static str,
+        message: impl Into<String>,
+    ) -> Failure {
         Failure {
             code,
             message: message.into(),
@@ -467,7 +469,7 @@ impl Failure {
 
 /// How long an HTTP caller should wait before retrying a transient failure, rounded up to
 /// whole seconds as `Retry-After` requires.
-pub fn retry_after_seconds(wait: Duration) -> u64 {
+pub(crate) fn retry_after_seconds(wait: Duration) -> u64 {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     seconds.max(1)
 }

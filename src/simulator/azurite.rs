@@ -18,7 +18,7 @@ use url::Url;
 use crate::storage::AccountSettings;
 
 /// The release installed and tested.
-pub const VERSION: &str = "3.37.0";
+pub(crate) const VERSION: &str = "3.37.0";
 
 /// A running Azurite.
 pub struct Azurite {
@@ -43,7 +43,7 @@ pub enum AzuriteError {
 
 impl Azurite {
     /// Where `azurite.js` is, if it is installed.
-    pub fn locate() -> Option<PathBuf> {
+    pub(crate) fn locate() -> Option<PathBuf> {
         if let Some(path) = std::env::var_os("MFA_AZURITE").map(PathBuf::from) {
             return path.is_file().then_some(path);
         }

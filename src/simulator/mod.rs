@@ -10,13 +10,12 @@
 pub mod azurite;
 pub mod child;
 pub mod host;
-pub mod seed;
+pub(crate) mod seed;
 mod server;
 pub use server::entra::{API_CLIENT_ID, CallerToken, KEY_ID, TENANT_ID};
 pub mod tenant;
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -113,12 +112,12 @@ impl Default for SimOptions {
 #[derive(Clone, Debug)]
 pub struct FaultRule {
     /// `GET`, `POST`, …; `None` matches any method.
-    pub method: Option<&'static str>,
+    pub(crate) method: Option<&'static str>,
     /// A substring of the decoded path (after `/v1.0`, or `/msi/token`); a trailing `$`
     /// anchors it at the end of the path; `None` matches any.
-    pub path_contains: Option<String>,
-    pub times: usize,
-    pub action: FaultAction,
+    pub(crate) path_contains: Option<String>,
+    pub(crate) times: usize,
+    pub(crate) action: FaultAction,
 }
 
 #[derive(Clone, Debug)]
@@ -284,7 +283,6 @@ pub(crate) struct IssuedToken {
 /// A running simulator. Dropping it stops the server.
 pub struct Simulator {
     shared: Arc<Shared>,
-    address: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -333,7 +331,6 @@ impl Simulator {
         });
         Ok(Simulator {
             shared,
-            address,
             stop: Some(stop),
             task: Some(task),
         })
@@ -352,10 +349,6 @@ impl Simulator {
     /// The value for `IDENTITY_ENDPOINT`.
     pub fn identity_endpoint(&self) -> String {
         format!("{}/msi/token", self.shared.base_url)
-    }
-
-    pub fn address(&self) -> SocketAddr {
-        self.address
     }
 
     /// The environment a handler process needs to use this simulator as Graph, with the

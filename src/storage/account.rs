@@ -11,15 +11,15 @@ use url::Url;
 pub struct AccountSettings {
     /// The blob service, e.g. `https://acct.blob.core.windows.net/` or Azurite's
     /// `http://127.0.0.1:10000/devstoreaccount1`.
-    pub blob: Option<Url>,
+    pub(crate) blob: Option<Url>,
     /// The queue service.
     pub queue: Option<Url>,
-    pub auth: AccountAuth,
+    pub(crate) auth: AccountAuth,
 }
 
 /// How requests to the account are authorised.
 #[derive(Clone, PartialEq, Eq)]
-pub enum AccountAuth {
+pub(crate) enum AccountAuth {
     /// Entra tokens (the account has shared keys off): a managed identity, by client id for a
     /// user-assigned one (`__clientId`), or the process's own credential when the settings name
     /// none (`__credential` absent).
@@ -35,12 +35,12 @@ pub enum AccountAuth {
 
 /// A managed identity for the account (`AzureWebJobsStorage__credential=managedidentity`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ManagedIdentity {
-    pub client_id: Option<String>,
+pub(crate) struct ManagedIdentity {
+    pub(crate) client_id: Option<String>,
 }
 
 /// Azurite's (and the old emulator's) well-known development account and key, public by design.
-pub const DEVELOPMENT_ACCOUNT: &str = "devstoreaccount1";
+pub(crate) const DEVELOPMENT_ACCOUNT: &str = "devstoreaccount1";
 pub const DEVELOPMENT_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
@@ -70,7 +70,7 @@ impl AccountSettings {
     ///
     /// When a setting is there but cannot be read; the message names it and says why (never
     /// quoting a key).
-    pub fn from_lookup(
+    pub(crate) fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<AccountSettings>, String> {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
@@ -121,7 +121,8 @@ impl AccountSettings {
     }
 
     /// Names Azurite's development account at `blob` and `queue` (`http://127.0.0.1:PORT`).
-    pub fn development(blob: &Url, queue: &Url) -> AccountSettings {
+    #[cfg(feature = "simulator")]
+    pub(crate) fn development(blob: &Url, queue: &Url) -> AccountSettings {
         let at = |service: &Url| {
             let mut url = service.clone();
             url.set_path(&format!("/{DEVELOPMENT_ACCOUNT}"));

@@ -25,7 +25,7 @@ use azure_storage_blob::{BlobServiceClient, BlobServiceClientOptions};
 use azure_storage_queue::{QueueClient, QueueServiceClient, QueueServiceClientOptions};
 use url::Url;
 
-pub use self::account::{AccountAuth, AccountSettings, ManagedIdentity};
+pub(crate) use self::account::{AccountAuth, AccountSettings, ManagedIdentity};
 
 /// How long a minted SAS is valid; clients are made per use, so this only has to outlast one.
 const SAS_VALIDITY: Duration = Duration::from_secs(3_600);
@@ -65,7 +65,7 @@ impl StorageAccount {
     }
 
     /// Says where the account is, for a log line (no key, no signature).
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let endpoints: Vec<&str> = [&self.settings.blob, &self.settings.queue]
             .into_iter()
             .flatten()
@@ -112,7 +112,7 @@ impl StorageAccount {
     /// # Errors
     ///
     /// When the account has no queue endpoint, or the client cannot be made.
-    pub fn queue(&self, name: &str) -> Result<QueueClient, StorageError> {
+    pub(crate) fn queue(&self, name: &str) -> Result<QueueClient, StorageError> {
         let endpoint =
             self.settings.queue.as_ref().ok_or_else(|| {
                 StorageError("the storage account has no queue endpoint".to_owned())
@@ -181,7 +181,7 @@ impl StorageAccount {
 
 /// Reads the HTTP status and storage error code of a failed call, for the callers that act on
 /// them (`409 LeaseAlreadyPresent`, `404 BlobNotFound`).
-pub fn status_and_code(error: &azure_core::Error) -> (Option<u16>, Option<&str>) {
+pub(crate) fn status_and_code(error: &azure_core::Error) -> (Option<u16>, Option<&str>) {
     match error.kind() {
         azure_core::error::ErrorKind::HttpResponse {
             status, error_code, ..
@@ -192,7 +192,7 @@ pub fn status_and_code(error: &azure_core::Error) -> (Option<u16>, Option<&str>)
 
 /// Puts a storage failure into words: the status and code when the service answered, else the
 /// first line of the error (never the URL, which may carry a SAS).
-pub fn describe_error(error: &azure_core::Error) -> String {
+pub(crate) fn describe_error(error: &azure_core::Error) -> String {
     match status_and_code(error) {
         (Some(status), Some(code)) => format!("{status} {code}"),
         (Some(status), None) => format!("{status}"),

@@ -26,7 +26,8 @@ pub enum Encoding {
 
 impl Encoding {
     /// Reads the encoding host.json names (`none` or `base64`, any case).
-    pub fn parse(text: &str) -> Option<Encoding> {
+    #[cfg(feature = "simulator")]
+    pub(crate) fn parse(text: &str) -> Option<Encoding> {
         match text.trim().to_ascii_lowercase().as_str() {
             "none" => Some(Encoding::None),
             "base64" => Some(Encoding::Base64),
@@ -73,9 +74,12 @@ pub struct Received {
     pub stored: String,
     /// The text, decoded by the queue's encoding.
     pub text: Option<String>,
-    pub insertion_time: Option<azure_core::time::OffsetDateTime>,
-    pub expiration_time: Option<azure_core::time::OffsetDateTime>,
-    pub next_visible_time: Option<azure_core::time::OffsetDateTime>,
+    #[cfg(feature = "simulator")]
+    pub(crate) insertion_time: Option<azure_core::time::OffsetDateTime>,
+    #[cfg(feature = "simulator")]
+    pub(crate) expiration_time: Option<azure_core::time::OffsetDateTime>,
+    #[cfg(feature = "simulator")]
+    pub(crate) next_visible_time: Option<azure_core::time::OffsetDateTime>,
 }
 
 impl Queue {
@@ -94,10 +98,6 @@ impl Queue {
             client: std::sync::Arc::new(account.queue(name)?),
             encoding,
         })
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
     }
 
     /// Creates the queue unless it is there (creating an existing queue succeeds).
@@ -147,7 +147,8 @@ impl Queue {
     /// # Errors
     ///
     /// A [`StorageError`] naming the queue.
-    pub async fn send_stored(&self, stored: &str) -> Result<String, StorageError> {
+    #[cfg(feature = "simulator")]
+    pub(crate) async fn send_stored(&self, stored: &str) -> Result<String, StorageError> {
         let raw = Queue {
             encoding: Encoding::None,
             ..self.clone()
@@ -191,8 +192,11 @@ impl Queue {
                         .unwrap_or(1),
                     text: self.encoding.decode(&stored),
                     stored,
+                    #[cfg(feature = "simulator")]
                     insertion_time: message.insertion_time,
+                    #[cfg(feature = "simulator")]
                     expiration_time: message.expiration_time,
+                    #[cfg(feature = "simulator")]
                     next_visible_time: message.time_next_visible,
                 })
             })

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use super::{StorageAccount, StorageError, describe_error, status_and_code};
 
 /// The container the scans live in.
-pub const CONTAINER: &str = "mfa-phone-readiness";
+pub(crate) const CONTAINER: &str = "mfa-phone-readiness";
 /// The folder of the newest scan's files.
 const LATEST: &str = "latest/";
 /// The folders of every kept scan.
@@ -42,7 +42,7 @@ pub struct ScanStore {
 }
 
 /// The lease that lets one scan run; it is renewed until released or dropped.
-pub struct ScanLock {
+pub(crate) struct ScanLock {
     blob: Arc<BlobClient>,
     id: String,
     stop: watch::Sender<bool>,
@@ -53,11 +53,6 @@ pub struct ScanLock {
 impl ScanStore {
     pub fn new(account: StorageAccount) -> ScanStore {
         ScanStore { account }
-    }
-
-    /// Says where the scans are, for a log line.
-    pub fn describe(&self) -> String {
-        format!("{CONTAINER} in {}", self.account.describe())
     }
 
     fn container(&self) -> Result<BlobContainerClient, StorageError> {
@@ -152,7 +147,7 @@ impl ScanStore {
     /// # Errors
     ///
     /// A [`StorageError`] when they could not be listed or deleted.
-    pub async fn prune(&self, cutoff: &str) -> Result<Vec<String>, StorageError> {
+    pub(crate) async fn prune(&self, cutoff: &str) -> Result<Vec<String>, StorageError> {
         let container = self.container()?;
         let mut deleted = Vec::new();
         for name in list(&container, SCANS).await? {
@@ -179,7 +174,7 @@ impl ScanStore {
     /// # Errors
     ///
     /// A [`StorageError`] when it could not be written.
-    pub async fn set_run(&self, id: &str, status: Bytes) -> Result<(), StorageError> {
+    pub(crate) async fn set_run(&self, id: &str, status: Bytes) -> Result<(), StorageError> {
         self.ensure_container().await?;
         put(&self.container()?, &format!("{RUNS}{id}.json"), status).await
     }
@@ -189,7 +184,7 @@ impl ScanStore {
     /// # Errors
     ///
     /// A [`StorageError`] when the storage account did not answer as it should.
-    pub async fn run(&self, id: &str) -> Result<Option<Bytes>, StorageError> {
+    pub(crate) async fn run(&self, id: &str) -> Result<Option<Bytes>, StorageError> {
         get(&self.container()?, &format!("{RUNS}{id}.json")).await
     }
 
@@ -199,7 +194,7 @@ impl ScanStore {
     /// # Errors
     ///
     /// A [`StorageError`] when the storage account did not answer as it should.
-    pub async fn lock(&self, holder: &str) -> Result<Option<ScanLock>, StorageError> {
+    pub(crate) async fn lock(&self, holder: &str) -> Result<Option<ScanLock>, StorageError> {
         self.ensure_container().await?;
         let blob = Arc::new(self.container()?.blob_client(LOCK));
         let id = uuid::Uuid::new_v4().to_string();
@@ -264,7 +259,7 @@ impl ScanStore {
     /// # Errors
     ///
     /// A [`StorageError`] when the storage account did not answer as it should.
-    pub async fn running(&self) -> Result<Option<String>, StorageError> {
+    pub(crate) async fn running(&self) -> Result<Option<String>, StorageError> {
         let blob = self.container()?.blob_client(LOCK);
         let properties = match blob.get_properties(None).await {
             Ok(properties) => properties,
@@ -282,12 +277,12 @@ impl ScanStore {
 
 impl ScanLock {
     /// Whether the lease is still surely held (no renewal has failed).
-    pub fn held(&self) -> bool {
+    pub(crate) fn held(&self) -> bool {
         !*self.lost.borrow()
     }
 
     /// Lets the lease go (it lapses within a minute if that fails).
-    pub async fn release(self) {
+    pub(crate) async fn release(self) {
         let _ = self.stop.send(true);
         if let Err(error) = self.blob.release_lease(self.id.clone(), None).await {
             tracing::warn!(

@@ -12,7 +12,7 @@
 //! `POST /queue/mfa-phone-requests` puts a message on the queue; `GET /queue/mfa-phone-results`
 //! (`?min=N` waits for N results) and `GET /queue/mfa-phone-requests-poison` show the outcome.
 
-pub mod config;
+mod config;
 mod http;
 mod listener;
 mod memory;
@@ -45,15 +45,15 @@ pub struct HostOptions {
     /// repository's).
     pub trigger: QueueTrigger,
     /// The storage account of the queues; `None` for an in-memory queue.
-    pub storage: Option<StorageAccount>,
+    pub(crate) storage: Option<StorageAccount>,
     /// A simulator whose `/_sim/…` inspection pages the host passes through (for the demo).
-    pub simulator: Option<String>,
+    pub(crate) simulator: Option<String>,
     /// The HTTP trigger's function key (`authLevel: function`): a request without it is
     /// answered 401 by the host, before the handler sees it. With `None` any request passes.
-    pub function_key: Option<String>,
+    pub(crate) function_key: Option<String>,
     /// More queue functions, run against the storage account's queues only (the readiness
     /// scan's, as deployed).
-    pub more_triggers: Vec<QueueTrigger>,
+    pub(crate) more_triggers: Vec<QueueTrigger>,
 }
 
 impl Default for HostOptions {
@@ -180,7 +180,7 @@ impl FunctionsHost {
     /// # Errors
     ///
     /// When the listener has no local address, or the storage account's queues cannot be made.
-    pub async fn start_on(
+    pub(crate) async fn start_on(
         listener: tokio::net::TcpListener,
         handler: &str,
         options: HostOptions,

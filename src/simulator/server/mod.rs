@@ -7,7 +7,7 @@ mod applications;
 mod arm;
 mod collections;
 mod directory;
-pub mod entra;
+pub(crate) mod entra;
 mod identity;
 mod json;
 mod methods;

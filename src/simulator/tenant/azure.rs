@@ -23,9 +23,9 @@ pub const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 pub const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
 pub const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
 pub const WEBSITE_CONTRIBUTOR: &str = "de139f84-1756-47ae-9be6-808fbbe84772";
-pub const USER_ACCESS_ADMINISTRATOR: &str = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9";
+pub(crate) const USER_ACCESS_ADMINISTRATOR: &str = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9";
 pub const STORAGE_BLOB_DATA_CONTRIBUTOR: &str = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
-pub const STORAGE_BLOB_DATA_OWNER: &str = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b";
+pub(crate) const STORAGE_BLOB_DATA_OWNER: &str = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b";
 pub const STORAGE_BLOB_DATA_READER: &str = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1";
 
 /// The Azure side: resources, role assignments and definitions.
@@ -39,18 +39,18 @@ pub struct AzureRbac {
 }
 
 /// One PIM eligibility for an Azure role: the same facts as an assignment, not yet active.
-pub type SimRoleEligibility = SimRoleAssignment;
+pub(crate) type SimRoleEligibility = SimRoleAssignment;
 
 /// One role assignment.
 #[derive(Clone, Debug)]
-pub struct SimRoleAssignment {
-    pub id: String,
-    pub scope: String,
+pub(crate) struct SimRoleAssignment {
+    pub(crate) id: String,
+    pub(crate) scope: String,
     /// The role definition's GUID.
-    pub role: String,
-    pub principal_id: String,
+    pub(crate) role: String,
+    pub(crate) principal_id: String,
     /// `User`, `Group` or `ServicePrincipal`, as ARM says.
-    pub principal_type: String,
+    pub(crate) principal_type: String,
 }
 
 impl SimRoleAssignment {
@@ -68,12 +68,12 @@ impl SimRoleAssignment {
 
 /// One role definition.
 #[derive(Clone, Debug)]
-pub struct SimRoleDefinition {
-    pub id: String,
-    pub name: String,
-    pub custom: bool,
+pub(crate) struct SimRoleDefinition {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) custom: bool,
     /// `properties.permissions` as ARM answers it.
-    pub permissions: Value,
+    pub(crate) permissions: Value,
 }
 
 impl Default for AzureRbac {
@@ -199,7 +199,7 @@ impl AzureRbac {
     }
 
     /// Whether ARM knows `scope`: a resource, or a resource group or subscription holding one.
-    pub fn exists(&self, scope: &str) -> bool {
+    pub(crate) fn exists(&self, scope: &str) -> bool {
         self.resources
             .iter()
             .any(|resource| within(resource, scope))
@@ -207,16 +207,16 @@ impl AzureRbac {
 
     /// Lists the assignments made at `scope` or above it (ARM's `$filter=atScope()`), and with
     /// `below` also those made below it (ARM's answer without a filter).
-    pub fn listed_at(&self, scope: &str, below: bool) -> Vec<&SimRoleAssignment> {
+    pub(crate) fn listed_at(&self, scope: &str, below: bool) -> Vec<&SimRoleAssignment> {
         listed(&self.assignments, scope, below)
     }
 
     /// Lists the eligibilities for `scope`, as [`AzureRbac::listed_at`] lists assignments.
-    pub fn eligible_at(&self, scope: &str, below: bool) -> Vec<&SimRoleEligibility> {
+    pub(crate) fn eligible_at(&self, scope: &str, below: bool) -> Vec<&SimRoleEligibility> {
         listed(&self.eligibilities, scope, below)
     }
 
-    pub fn definition(&self, id: &str) -> Option<&SimRoleDefinition> {
+    pub(crate) fn definition(&self, id: &str) -> Option<&SimRoleDefinition> {
         self.definitions
             .iter()
             .find(|definition| definition.id.eq_ignore_ascii_case(id))
@@ -237,7 +237,7 @@ fn listed<'a>(
 }
 
 /// Whether `inner` is `outer` or lies below it, as ARM compares ids (without case).
-pub fn within(inner: &str, outer: &str) -> bool {
+pub(crate) fn within(inner: &str, outer: &str) -> bool {
     let inner = inner.trim_end_matches('/').to_ascii_lowercase();
     let outer = outer.trim_end_matches('/').to_ascii_lowercase();
     outer.is_empty() || inner == outer || inner.starts_with(&format!("{outer}/"))

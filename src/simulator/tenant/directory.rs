@@ -8,10 +8,10 @@ use std::collections::HashSet;
 /// A group.
 #[derive(Clone, Debug)]
 pub struct SimGroup {
-    pub id: String,
-    pub display_name: String,
+    pub(crate) id: String,
+    pub(crate) display_name: String,
     /// Members: user ids and group ids (nesting is allowed except for role-assignable groups).
-    pub members: Vec<String>,
+    pub(crate) members: Vec<String>,
     pub role_assignable: bool,
 }
 
@@ -26,27 +26,27 @@ pub struct SimRole {
 
 /// Who holds which role.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SimHolding {
-    pub principal_id: String,
-    pub role_id: String,
+pub(crate) struct SimHolding {
+    pub(crate) principal_id: String,
+    pub(crate) role_id: String,
 }
 
 /// The directory's groups and roles.
 #[derive(Debug)]
 pub struct Directory {
-    pub groups: Vec<SimGroup>,
+    pub(crate) groups: Vec<SimGroup>,
     pub roles: Vec<SimRole>,
-    pub assignments: Vec<SimHolding>,
-    pub eligibilities: Vec<SimHolding>,
+    pub(crate) assignments: Vec<SimHolding>,
+    pub(crate) eligibilities: Vec<SimHolding>,
     /// PIM for Groups: who may activate membership of which group (`role_id` is the group).
-    pub group_eligibilities: Vec<SimHolding>,
+    pub(crate) group_eligibilities: Vec<SimHolding>,
     /// Group owners (`role_id` is the group).
-    pub group_owners: Vec<SimHolding>,
+    pub(crate) group_owners: Vec<SimHolding>,
     /// Applications with a service principal in this tenant.
-    pub apps: Vec<SimApp>,
+    pub(crate) apps: Vec<SimApp>,
     /// Microsoft Graph's app roles (application permissions) by name, with their ids; grown
     /// as permissions are granted.
-    pub graph_app_roles: Vec<(String, String)>,
+    pub(crate) graph_app_roles: Vec<(String, String)>,
 }
 
 /// An application: its service principal in this tenant and, when it is registered here, its
@@ -54,25 +54,25 @@ pub struct Directory {
 #[derive(Clone, Debug)]
 pub struct SimApp {
     /// The application (client) id.
-    pub app_id: String,
+    pub(crate) app_id: String,
     /// The service principal's object id.
-    pub service_principal_id: String,
-    pub display_name: String,
+    pub(crate) service_principal_id: String,
+    pub(crate) display_name: String,
     /// Whether the app registration is in this tenant (a multi-tenant application from
     /// elsewhere, Microsoft's own and managed identities have none here).
-    pub registered_here: bool,
+    pub(crate) registered_here: bool,
     /// Owners of the app registration: user or service principal ids.
     pub owners: Vec<String>,
     /// Owners of the service principal (the enterprise application).
     pub service_principal_owners: Vec<String>,
     /// Graph application permissions granted to the service principal, by name.
-    pub graph_permissions: Vec<String>,
+    pub(crate) graph_permissions: Vec<String>,
 }
 
 /// Microsoft Graph's application id, the same in every tenant.
-pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+pub(crate) const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 /// The object id of Graph's service principal in the simulated tenant.
-pub const GRAPH_SERVICE_PRINCIPAL_ID: &str = "8a1c3d2e-0000-4000-8000-00000000a11c";
+pub(crate) const GRAPH_SERVICE_PRINCIPAL_ID: &str = "8a1c3d2e-0000-4000-8000-00000000a11c";
 
 /// Graph's app role ids for the permissions the simulator grants most, as Graph's permission
 /// data has them (microsoft-graph-devx-content `provisioningInfo.json`).
@@ -266,7 +266,7 @@ impl Directory {
 
     /// Returns Graph's app role id for the permission `name`, making a new one for a name not
     /// yet seen.
-    pub fn graph_app_role_id(&mut self, name: &str) -> String {
+    pub(crate) fn graph_app_role_id(&mut self, name: &str) -> String {
         if let Some((_, id)) = self.graph_app_roles.iter().find(|(known, _)| known == name) {
             return id.clone();
         }
@@ -276,21 +276,21 @@ impl Directory {
     }
 
     /// Finds the application with the service principal id, or the application id, `key`.
-    pub fn app(&self, key: &str) -> Option<&SimApp> {
+    pub(crate) fn app(&self, key: &str) -> Option<&SimApp> {
         self.apps.iter().find(|app| {
             app.service_principal_id.eq_ignore_ascii_case(key)
                 || app.app_id.eq_ignore_ascii_case(key)
         })
     }
 
-    pub fn group(&self, id: &str) -> Option<&SimGroup> {
+    pub(crate) fn group(&self, id: &str) -> Option<&SimGroup> {
         self.groups
             .iter()
             .find(|group| group.id.eq_ignore_ascii_case(id))
     }
 
     /// Lists the groups `member` is in, directly or through nested groups.
-    pub fn groups_of(&self, member: &str) -> HashSet<String> {
+    pub(crate) fn groups_of(&self, member: &str) -> HashSet<String> {
         let mut found = HashSet::new();
         let mut pending = vec![member.to_ascii_lowercase()];
         while let Some(current) = pending.pop() {

@@ -16,19 +16,19 @@ pub mod readiness;
 mod records;
 mod variants;
 
-pub use self::numbers::{digits, normalise};
+pub(crate) use self::numbers::{digits, normalise};
 pub use self::records::{ReportRow, SentMail, SimPhone, SimUser};
 pub use self::variants::{GuestsByUpn, Rejection, Variants};
 
 /// An answer of the tenant to a write: success, or a Graph error.
-pub type Verdict<T> = Result<T, Refused>;
+pub(crate) type Verdict<T> = Result<T, Refused>;
 
 /// A Graph error the tenant raises.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refused {
-    pub status: u16,
-    pub code: String,
-    pub message: String,
+    pub(crate) status: u16,
+    pub(crate) code: String,
+    pub(crate) message: String,
 }
 
 /// The whole tenant.
@@ -42,7 +42,7 @@ pub struct Tenant {
     /// When set, the registration report shows the tenant as it was at this snapshot.
     report_snapshot: Option<Vec<ReportRow>>,
     /// The organization's display name (`GET /organization`).
-    pub organization_name: String,
+    pub(crate) organization_name: String,
     /// Every message `sendMail` accepted, in order.
     sent_mail: Vec<SentMail>,
     /// Groups and directory roles.
@@ -50,7 +50,7 @@ pub struct Tenant {
     /// The Authentication methods policy for SMS and voice.
     pub policy: policy::SimPolicy,
     /// The `lastUpdatedDateTime` the report's rows carry.
-    pub report_refreshed_at: String,
+    pub(crate) report_refreshed_at: String,
     /// Every phone method deleted: the user's id and the number it held, in order (what a
     /// removal really took away, to set beside what it was asked to take).
     deletions: Vec<(String, String)>,
@@ -161,21 +161,9 @@ impl Tenant {
         );
     }
 
-    /// Registers `number` for SMS sign-in to the user `key` directly: the user then holds it,
-    /// whatever methods they have (soft-deleted holders are modelled this way).
-    pub fn hold_for_sms_sign_in(&mut self, key: &str, number: &str) {
-        let Some(&index) = self.index.get(&key.to_lowercase()) else {
-            return;
-        };
-        if let Some(number) = normalise(number) {
-            self.sms_registry
-                .insert(digits(&number), self.users[index].id.clone());
-        }
-    }
-
     /// Accepts a message from the mailbox `from` (id or UPN): Exchange refuses a sender that
     /// is not a live user with a mailbox.
-    pub fn send_mail(&mut self, mut mail: SentMail) -> Verdict<()> {
+    pub(crate) fn send_mail(&mut self, mut mail: SentMail) -> Verdict<()> {
         let sender = self.find(&mail.from).filter(|user| user.mail.is_some());
         let Some(sender) = sender else {
             return Err(Refused {
@@ -200,13 +188,14 @@ impl Tenant {
     }
 
     /// Who holds `number` for SMS sign-in, if anyone.
-    pub fn sms_holder(&self, number: &str) -> Option<&str> {
+    #[cfg(test)]
+    pub(crate) fn sms_holder(&self, number: &str) -> Option<&str> {
         let number = normalise(number)?;
         self.sms_registry.get(&digits(&number)).map(String::as_str)
     }
 
     /// Returns the phone methods a read shows (possibly lagging behind the last write).
-    pub fn read_phones(&self, key: &str, now: Instant) -> Verdict<Vec<SimPhone>> {
+    pub(crate) fn read_phones(&self, key: &str, now: Instant) -> Verdict<Vec<SimPhone>> {
         let index = self
             .find_index(key)
             .ok_or_else(user_not_found_for_methods)?;
@@ -221,7 +210,7 @@ impl Tenant {
     }
 
     /// Adds a phone method, as POST phoneMethods does.
-    pub fn add_phone(
+    pub(crate) fn add_phone(
         &mut self,
         key: &str,
         phone_type: PhoneType,
@@ -251,7 +240,7 @@ impl Tenant {
     }
 
     /// Updates a phone method, as PATCH phoneMethods/{id} does.
-    pub fn update_phone(
+    pub(crate) fn update_phone(
         &mut self,
         key: &str,
         phone_type: PhoneType,
@@ -279,7 +268,12 @@ impl Tenant {
     }
 
     /// Removes a phone method, as DELETE phoneMethods/{id} does.
-    pub fn remove_phone(&mut self, key: &str, phone_type: PhoneType, now: Instant) -> Verdict<()> {
+    pub(crate) fn remove_phone(
+        &mut self,
+        key: &str,
+        phone_type: PhoneType,
+        now: Instant,
+    ) -> Verdict<()> {
         let index = self.methods_user(key)?;
         let user = &self.users[index];
         let Some(phone) = user.phone(phone_type) else {
@@ -361,21 +355,17 @@ impl Tenant {
     }
 
     /// Returns the registration details report's rows, live or as of the last snapshot.
-    pub fn report_rows(&self) -> Vec<ReportRow> {
+    pub(crate) fn report_rows(&self) -> Vec<ReportRow> {
         match &self.report_snapshot {
             Some(rows) => rows.clone(),
             None => self.live_report_rows(),
         }
     }
 
-    /// Freezes the report as the tenant is now: later changes do not show until
-    /// [`Tenant::refresh_report`] (the real report lags by hours).
+    /// Freezes the report as the tenant is now: later changes do not show (the real report
+    /// lags by hours).
     pub fn freeze_report(&mut self) {
         self.report_snapshot = Some(self.live_report_rows());
-    }
-
-    pub fn refresh_report(&mut self) {
-        self.report_snapshot = None;
     }
 
     /// Builds the report as Graph does: enabled users only ("this method doesn't work for

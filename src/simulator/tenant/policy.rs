@@ -3,7 +3,7 @@
 //! Voice's `isOfficePhoneAllowed`.
 
 /// The id of the target that includes every user.
-pub const ALL_USERS: &str = "all_users";
+pub(crate) const ALL_USERS: &str = "all_users";
 
 /// The SMS and Voice configurations.
 #[derive(Clone, Debug)]
@@ -13,7 +13,7 @@ pub struct SimPolicy {
     pub office_phone_allowed: bool,
     /// The other configurations by Graph's id (`MicrosoftAuthenticator`, `Fido2`, ...); a
     /// missing one answers 404.
-    pub others: std::collections::BTreeMap<String, SimChannel>,
+    pub(crate) others: std::collections::BTreeMap<String, SimChannel>,
     /// `telecomProviderSettings` of SMS and of voice, when the tenant has its own provider.
     pub sms_provider: Option<SimProvider>,
     pub voice_provider: Option<SimProvider>,
@@ -76,7 +76,7 @@ impl Default for SimPolicy {
 impl SimChannel {
     /// Whether the configuration applies to the user `id` in `groups`; with `for_sign_in`, also
     /// through a target usable for sign-in.
-    pub fn applies(
+    pub(crate) fn applies(
         &self,
         id: &str,
         groups: &std::collections::HashSet<String>,

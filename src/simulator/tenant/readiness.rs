@@ -28,15 +28,13 @@ pub struct ReadinessTenant {
     pub authenticator_excluded: String,
     /// The group `MFA_PROTECTED_GROUP_IDS` names.
     pub protected_group: String,
-    /// The group excluded from SMS and voice (it holds a nested group).
-    pub no_phone_group: String,
 }
 
 /// The passkey user's numbers (the clean-up's fingerprints are of these).
 pub const PASSKEY_MOBILE: &str = "+49 1701110001";
 pub const PASSKEY_ALTERNATE: &str = "+49 1701110002";
 /// The name of a method kind Graph has not told us about.
-pub const UNKNOWN_METHOD: &str = "qrCodePinAuthenticationMethod";
+pub(crate) const UNKNOWN_METHOD: &str = "qrCodePinAuthenticationMethod";
 
 const DOMAIN: &str = "contoso.example";
 
@@ -80,7 +78,6 @@ pub fn readiness_tenant(tenant: &mut Tenant) -> ReadinessTenant {
         unknown_method: odd.unknown_method,
         authenticator_excluded: odd.authenticator_excluded,
         protected_group: groups.protected,
-        no_phone_group: groups.no_phone,
     }
 }
 
@@ -316,7 +313,7 @@ fn policy_set_up(tenant: &mut Tenant, groups: &Groups) {
 
 /// Reads the method names a report `$filter` asks for: `methodsRegistered/any(m:m eq 'x')`,
 /// any number joined by ` or `; `None` for any other filter (Graph answers 400).
-pub fn wanted_methods(filter: &str) -> Option<Vec<String>> {
+pub(crate) fn wanted_methods(filter: &str) -> Option<Vec<String>> {
     filter
         .split(" or ")
         .map(|clause| {
