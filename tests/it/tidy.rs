@@ -947,8 +947,8 @@ fn no_function_grows_past_eighty_lines_unless_listed_and_no_listed_one_grows() {
     );
 }
 
-/// The first segment of every path the code names under `mfa_phone_handler::`, grouped
-/// imports (`mfa_phone_handler::{a, b::c}`) included.
+/// Collects the first segment of every path the code names under `mfa_phone_handler::`,
+/// grouped imports (`mfa_phone_handler::{a, b::c}`) included.
 fn library_names(code: &str) -> BTreeSet<String> {
     const CRATE: &str = "mfa_phone_handler::";
     let mut names = BTreeSet::new();
@@ -999,17 +999,17 @@ fn library_names(code: &str) -> BTreeSet<String> {
 /// Modules `lib.rs` keeps `pub` though nothing outside the library names them, each with why.
 /// This list only shrinks.
 const STILL_PUB: [&str; 2] = [
-    // Being reshaped (issue 27: one home for the claim on a user) while its visibility was
-    // settled; to be made private with that.
+    // It was being reshaped (issue 27: one home for the claim on a user) while its visibility
+    // was settled, and is to be made private with that.
     "claim",
-    // Being reshaped (issue 27: failures as return values) while its visibility was settled;
-    // to be made private with that.
+    // It was being reshaped (issue 27: failures as return values) while its visibility was
+    // settled, and is to be made private with that.
     "runbook",
 ];
 
 /// Everything `pub` is invisible to the dead-code lint, so `lib.rs` makes a module `pub` only
 /// when a binary, a benchmark or a test names it; every other module is private and the lint
-/// reports what nothing uses. (That a module the outside names is `pub`, the compiler checks.)
+/// reports what nothing uses. (The compiler checks that a module the outside names is `pub`.)
 #[test]
 fn the_library_exports_only_the_modules_its_binaries_benches_and_tests_name() {
     let mut outside = BTreeSet::new();
