@@ -1,10 +1,10 @@
-//! The bulk benchmark: checking a file (time, and the peak memory of a process that checks and
-//! plans it, at 10,000 and 1,000,000 rows); rows per second end to end over HTTP (the real
+//! Benchmarks the bulk command: checking a file (time, and the peak memory of a process that checks
+//! and plans it, at 10,000 and 1,000,000 rows); rows per second end to end over HTTP (the real
 //! handler behind the miniature host, 30 ms per Graph request) at several of the handler's
 //! concurrencies, and 10,000 rows by the whole command in a process of its own (time and peak
-//! memory); through the queue (Azurite, 10,000 rows); and a run against Graph's write limit (3,000 writes per 2.5
-//! minutes, scaled to the same rate over a shorter window; the command told that limit with
-//! `--write-limit`), compared with the floor that limit sets, with the 429s Graph gave.
+//! memory); through the queue (Azurite, 10,000 rows); and a run against Graph's write limit (3,000
+//! writes per 2.5 minutes, scaled to the same rate over a shorter window; the command told that
+//! limit with `--write-limit`), compared with the floor that limit sets, with the 429s Graph gave.
 //!
 //! ```sh
 //! cargo bench --bench bulk
@@ -28,7 +28,7 @@ const LATENCY: Duration = Duration::from_millis(30);
 const UNPACED: &str = "1000000/1";
 
 fn main() {
-    // A child run to measure one check's peak memory: `bulk --peak FILE`.
+    // A child run (`bulk --peak FILE`) measures one check's peak memory.
     let arguments: Vec<String> = std::env::args().collect();
     if let Some(position) = arguments.iter().position(|argument| argument == "--peak") {
         let file = PathBuf::from(&arguments[position + 1]);
@@ -37,8 +37,8 @@ fn main() {
         println!("{} {}", schedule.operations.len(), peak_kib());
         return;
     }
-    // A child run of the whole command, for its peak memory: `--peak-run FILE ARGUMENTS…`
-    // prints the seconds it took and its peak.
+    // A child run of the whole command (`--peak-run FILE ARGUMENTS…`) measures its peak memory:
+    // it prints the seconds it took and its peak.
     if let Some(position) = arguments
         .iter()
         .position(|argument| argument == "--peak-run")
@@ -130,7 +130,8 @@ async fn run(prepared: support::Prepared) {
         );
     }
 
-    // 10,000 rows by the command in a process of its own: its time and its peak memory.
+    // The command runs 10,000 rows in a process of its own, which gives its time and
+    // its peak memory.
     let (_child, handler) = support::spawn_handler(HANDLER, &simulator, &[]).await;
     let host = FunctionsHost::start(&handler, HostOptions::default())
         .await
@@ -225,8 +226,9 @@ async fn run(prepared: support::Prepared) {
         };
     });
     let rows: usize = 2_000;
-    // Graph's floor as people count it (rows at the limit's rate), and the least a sliding
-    // window allows: a window's worth at once, then the next each time a window has passed.
+    // Graph's floor is counted two ways: as people count it (rows at the limit's rate), and as
+    // the least a sliding window allows: a window's worth at once, then the next each time a
+    // window has passed.
     let at_rate = rows as f64 / rate;
     let floor = (rows.saturating_sub(1) / limit) as f64 * window.as_secs_f64();
     let told = format!("{limit}/{}", window.as_secs());
@@ -239,7 +241,7 @@ async fn run(prepared: support::Prepared) {
         add_users(&simulator, prefix, rows);
         let file = data.join(format!("{prefix}.csv"));
         write_file(&file, prefix, 8_000_000, rows);
-        // A fresh window: the run before does not count against this one.
+        // Each run gets a fresh window, so that the run before does not count against this one.
         simulator.reset_throttle();
         simulator.clear_requests();
         let (seconds, failed) = timed_run(
@@ -260,7 +262,7 @@ async fn run(prepared: support::Prepared) {
     }
 }
 
-/// Runs the bulk command on `file`; the seconds it took and the rows that failed.
+/// Runs the bulk command on `file` and returns the seconds it took and the rows that failed.
 async fn timed_run(file: &Path, way_in: &[&str], concurrency: usize) -> (f64, usize) {
     let out = file.with_extension("report");
     let _ = std::fs::remove_dir_all(&out);
@@ -299,7 +301,7 @@ fn add_users(simulator: &Simulator, prefix: &str, rows: usize) {
     });
 }
 
-/// A file of `rows` users, each given a mobile number.
+/// Writes a file of `rows` users, each given a mobile number.
 fn write_file(path: &Path, prefix: &str, first_number: usize, rows: usize) {
     use std::io::Write;
     let mut file = std::io::BufWriter::new(std::fs::File::create(path).expect("a file"));
@@ -314,7 +316,7 @@ fn write_file(path: &Path, prefix: &str, first_number: usize, rows: usize) {
     }
 }
 
-/// This process's peak resident memory (VmHWM), in KiB.
+/// Reads this process's peak resident memory (VmHWM), in KiB.
 fn peak_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()

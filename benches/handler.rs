@@ -1,6 +1,6 @@
-//! The handler benchmark: start-up, the read of user and methods (two concurrent GETs against
-//! one `$batch`), invocation latency (with and without the `NotifyUser` mail), throughput and
-//! memory of the real handler process.
+//! Benchmarks the real handler process: start-up, the read of user and methods (two concurrent
+//! GETs against one `$batch`), invocation latency (with and without the `NotifyUser` mail),
+//! throughput and memory.
 //!
 //! ```sh
 //! cargo bench --bench handler
@@ -63,9 +63,9 @@ async fn run(prepared: support::Prepared) {
     protected_group(&simulator, &client).await;
 }
 
-/// A change by object id and by UPN where a protected group makes a membership check necessary
-/// (as in every deployment that protects its break-glass accounts): the object id's check goes
-/// beside the first read (two round trips), a UPN's waits for the object id (three).
+/// Measures a change by object id and by UPN where a protected group makes a membership check
+/// necessary (as in every deployment that protects its break-glass accounts): the object id's check
+/// goes beside the first read (two round trips), a UPN's waits for the object id (three).
 async fn protected_group(simulator: &Simulator, client: &reqwest::Client) {
     let group = simulator.tenant(|tenant| {
         let breakglass = tenant.add_user(SimUser::member("breakglass@contoso.com", "Break glass"));
@@ -209,10 +209,10 @@ async fn read_strategies(simulator: &Simulator, user: &str) {
     simulator.configure(|options| options.latency = Duration::ZERO);
 }
 
-/// The two correct ways to read a user named by UPN, now that Graph's authentication-methods
-/// endpoints answer 404 to a guest's UPN: (a) read the user, then the methods by object id;
-/// (b) read the user and the methods by UPN at once, and for a guest (or a failed methods
-/// read) the methods again by object id. The handler does (b).
+/// Compares the two correct ways to read a user named by UPN, now that Graph's
+/// authentication-methods endpoints answer 404 to a guest's UPN: (a) read the user, then the
+/// methods by object id; (b) read the user and the methods by UPN at once, and for a guest (or a
+/// failed methods read) the methods again by object id. The handler does (b).
 async fn upn_strategies(simulator: &Simulator) {
     let member = "upn.member@contoso.com";
     let guest = "upn.guest_fabrikam.com#EXT#@contoso.com";
@@ -287,8 +287,8 @@ async fn invocations(simulator: &Simulator, client: &reqwest::Client, users: &[S
     println!("|---|---|---|---|---|");
     for latency in [Duration::ZERO, Duration::from_millis(30)] {
         simulator.configure(|options| options.latency = latency);
-        // Sequential set / update / remove cycles on one user: every path that writes; then the
-        // same with the NotifyUser mail after each change.
+        // Sequential set / update / remove cycles on one user take every path that writes; then
+        // the same cycles run with the NotifyUser mail after each change.
         for notify in [false, true] {
             let mut times = Vec::new();
             let started = Instant::now();
@@ -318,7 +318,7 @@ async fn invocations(simulator: &Simulator, client: &reqwest::Client, users: &[S
                 total,
             );
         }
-        // `show`: the whole MFA picture, read without writing (one round trip).
+        // `show` reads the whole MFA picture without writing (one round trip).
         let mut times = Vec::new();
         let started = Instant::now();
         for _ in 0..3 * ROUNDS {
@@ -339,7 +339,7 @@ async fn invocations(simulator: &Simulator, client: &reqwest::Client, users: &[S
             &mut times,
             total,
         );
-        // 64 users at once, each set then removed.
+        // 64 users at once are each set, then removed.
         let mut times = Vec::new();
         let started = Instant::now();
         for round in 0..6 {

@@ -1,4 +1,4 @@
-//! The owner search benchmark: our search against the runbook's pattern, on the same simulated
+//! Benchmarks the owner search: our search against the runbook's pattern, on the same simulated
 //! tenant, in the same run.
 //!
 //! The tenant has N users with a registered mobile phone (50,000 by default); the holder of the
@@ -128,7 +128,7 @@ async fn run(arguments: Arguments, prepared: support::Prepared) {
         };
         let mut results = Vec::new();
         for strategy in arguments.strategies.iter().copied() {
-            // A fresh bucket and window for each strategy.
+            // Each strategy gets a fresh bucket and window.
             simulator.reset_throttle();
             simulator.configure(|options| {
                 options.latency = arguments.latency;
@@ -187,8 +187,8 @@ async fn ours(graph: &GraphClient, number: &PhoneNumber, target: &UserRef) -> bo
     owner.is_some_and(|owner| owner.user_principal_name.as_deref() == Some("holder@contoso.com"))
 }
 
-/// The runbook's pattern: every report page first, then one `$batch` at a time, in slices of
-/// 500; throttled items again after the longest `Retry-After`.
+/// Searches as the runbook does: every report page first, then one `$batch` at a time, in slices
+/// of 500; throttled items are asked again after the longest `Retry-After`.
 async fn runbook(graph: &GraphClient, number: &PhoneNumber) -> bool {
     let mut users = Vec::new();
     let mut next = Some(graph.registration_report_url());

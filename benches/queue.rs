@@ -1,7 +1,7 @@
-//! The queue benchmark, through a real storage queue (Azurite) and the miniature host with the
-//! deployed host.json: messages per second per instance; the latency a per-user lease adds to a
-//! change, uncontended and with two instances at one user; how often the removal window bites
-//! two instances without leases, and with them; start-up with and without a storage account.
+//! Benchmarks the queue trigger through a real storage queue (Azurite) and the miniature host with
+//! the deployed host.json: messages per second per instance; the latency a per-user lease adds to a
+//! change, uncontended and with two instances at one user; how often the removal window bites two
+//! instances without leases, and with them; start-up with and without a storage account.
 //!
 //! ```sh
 //! cargo bench --bench queue
@@ -177,7 +177,7 @@ async fn lease_latency(simulator: &Simulator, script: &std::path::Path, client: 
         }
         row(name, &mut times);
     }
-    // Two instances, the same user, at the same moment: one waits for the other's lease.
+    // Two instances change the same user at the same moment: one waits for the other's lease.
     let mut first = Vec::new();
     let mut second = Vec::new();
     for round in 0..30 {
@@ -236,10 +236,10 @@ async fn window(simulator: &Simulator, script: &std::path::Path) {
         });
         let requests = Queue::new(&storage, "mfa-phone-requests", Encoding::None).expect("queue");
         requests.create_if_missing().await.expect("created");
-        // Eight new numbers, then the same eight users' removals of the old one, and so on:
-        // host.json's batch of eight puts a user's new number and removal on different
-        // instances at once, the new number a moment ahead (so the removal reads the old
-        // number before the new one lands and deletes after).
+        // Eight new numbers are sent, then the same eight users' removals of the old one, and so
+        // on: host.json's batch of eight puts a user's new number and removal on different
+        // instances at once, the new number a moment ahead (so the removal reads the old number
+        // before the new one lands and deletes after).
         for chunk in users.chunks(8) {
             for user in chunk {
                 let set = json!({"UserId": user, "phoneNumber": NEW});

@@ -1,10 +1,9 @@
-//! The readiness benchmark: the real `readiness` command, in a process of its own, against a
-//! simulated tenant of N users with a phone (100,000 by default) enforcing Graph's reports
-//! limit (5 requests per 10 s) and the identity-and-access bucket of a large tenant; and
-//! `--per-user` at M users (10,000 by default). It reports the scan's time against its floor
-//! (pages of 999 at the reports limit), the throttled answers, the users per second, the
-//! projected `--per-user` time for 100,000 users, and each command's own peak memory (its rows
-//! are streamed to the files).
+//! Benchmarks the real `readiness` command, in a process of its own, against a simulated tenant of
+//! N users with a phone (100,000 by default) enforcing Graph's reports limit (5 requests per 10 s)
+//! and the identity-and-access bucket of a large tenant; and `--per-user` at M users (10,000 by
+//! default). It reports the scan's time against its floor (pages of 999 at the reports limit), the
+//! throttled answers, the users per second, the projected `--per-user` time for 100,000 users, and
+//! each command's own peak memory (its rows are streamed to the files).
 //!
 //! The sizes come from `--users N` and `--per-user-users M`, or from `READINESS_BENCH_USERS`
 //! and `READINESS_BENCH_PER_USER_USERS` (an argument wins); 0 leaves that part out. Graph's
@@ -110,9 +109,9 @@ fn main() {
     });
 }
 
-/// The `--per-user` time for [`PROJECTED`] users: the rate measured, or the identity bucket's
-/// refill, whichever is slower. Each user costs one resource unit (the methods), each page of
-/// 999 users one more (the list, with `$select`); the bucket's capacity is spent once.
+/// Prints the projected `--per-user` time for [`PROJECTED`] users: the rate measured, or the
+/// identity bucket's refill, whichever is slower. Each user costs one resource unit (the methods),
+/// each page of 999 users one more (the list, with `$select`); the bucket's capacity is spent once.
 fn project(users: usize, took: Duration) {
     let rate = users as f64 / took.as_secs_f64();
     let units = PROJECTED as f64 + PROJECTED.div_ceil(PAGE) as f64;
@@ -130,8 +129,8 @@ fn project(users: usize, took: Duration) {
     );
 }
 
-/// `count` users, each with a mobile; every third also with a passkey (the clean-up reads
-/// their phones), every fifth with Authenticator.
+/// Adds `count` users, each with a mobile, and returns how long that took. Every third also has
+/// a passkey (the clean-up reads their phones), and every fifth has Authenticator.
 fn fill(simulator: &Simulator, count: usize) -> Duration {
     let started = Instant::now();
     simulator.tenant(|tenant| {
@@ -190,7 +189,7 @@ async fn measure(
         .iter()
         .filter(|request| request.path.starts_with("/reports/"))
         .count();
-    // Five pages or fewer go out at once: no floor to compare with.
+    // Five pages or fewer go out at once, so there is no floor to compare with.
     let (floor, ratio) = floor.filter(|floor| !floor.is_zero()).map_or_else(
         || ("-".to_owned(), "-".to_owned()),
         |floor| {
@@ -224,7 +223,8 @@ async fn measure(
     took
 }
 
-/// Runs `command` to its end: its standard output and its own peak resident size in KiB.
+/// Runs `command` to its end and returns its standard output and its own peak resident
+/// size in KiB.
 ///
 /// The peak is the kernel's high-water mark of the command's own memory (`VmHWM`), read while
 /// it runs: `getrusage`'s `ru_maxrss` for a child would also count this process, whose memory
@@ -246,7 +246,8 @@ fn run(mut command: std::process::Command) -> (Vec<u8>, u64) {
     let exe = format!("/proc/{}/exe", child.id());
     let mut peak = 0;
     while matches!(child.try_wait(), Ok(None)) {
-        // Only once the command runs: before its exec the child is still this process.
+        // The peak is read only once the command runs: before its exec the child is
+        // still this process.
         if std::fs::read_link(&exe).is_ok_and(|running| running == binary) {
             peak = peak.max(high_water_kib(&status).unwrap_or(0));
         }
@@ -255,7 +256,7 @@ fn run(mut command: std::process::Command) -> (Vec<u8>, u64) {
     (reader.join().unwrap_or_default(), peak)
 }
 
-/// `VmHWM` of `/proc/PID/status`, in KiB.
+/// Reads `VmHWM` of `/proc/PID/status`, in KiB.
 fn high_water_kib(status: &str) -> Option<u64> {
     std::fs::read_to_string(status)
         .ok()?

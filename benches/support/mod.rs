@@ -1,4 +1,4 @@
-//! What the benchmarks need: a process whose managed identity points at a Graph simulator,
+//! Sets up what the benchmarks need: a process whose managed identity points at a Graph simulator,
 //! and the product's Graph client using that identity.
 
 use mfa_phone_handler::credential::CredentialSource;
@@ -54,7 +54,7 @@ impl Prepared {
     }
 }
 
-/// The product's Graph client against `simulator`, with the managed identity credential.
+/// Builds the product's Graph client against `simulator`, with the managed identity credential.
 #[allow(
     dead_code,
     reason = "each benchmark compiles this module; the queue benchmark goes through the handler"
@@ -74,7 +74,7 @@ pub fn graph_client(simulator: &Simulator, retry: RetrySettings) -> GraphClient 
     GraphClient::new(http, &endpoint, credential, retry).expect("the Graph client")
 }
 
-/// The user and their phone methods as one `$batch` of two GETs: the read strategy the
+/// Reads the user and their phone methods as one `$batch` of two GETs: the read strategy the
 /// handler benchmark compares with the two concurrent GETs the product uses.
 #[allow(
     dead_code,
@@ -104,7 +104,8 @@ pub async fn user_and_phone_methods_batched(
     (user, methods)
 }
 
-/// A handler process against `simulator` with `settings`, on a free port; its URL once ready.
+/// Starts a handler process against `simulator` with `settings`, on a free port, and returns its
+/// URL once it is ready.
 #[allow(
     dead_code,
     reason = "each benchmark compiles this module; not every one starts handlers"

@@ -32,7 +32,7 @@ fn user(sim: &Simulator, id: &str) {
     });
 }
 
-/// A handler whose tenant has ALICE and BOB, prepared further by `prepare`.
+/// Starts a handler whose tenant has ALICE and BOB, prepared further by `prepare`.
 async fn app_with(prepare: impl FnOnce(&Simulator) + 'static) -> TestApp {
     TestApp::builder()
         .prepare(move |sim| {
@@ -44,7 +44,8 @@ async fn app_with(prepare: impl FnOnce(&Simulator) + 'static) -> TestApp {
         .await
 }
 
-/// Refused as protected, for `reason`, with nothing written and the number as it was.
+/// Asserts that a change of `user`'s phone is refused as protected, for `reason`, with nothing
+/// written and the number as it was.
 async fn assert_refused(app: &TestApp, user: &str, reason: &str) {
     let answer = app.call(json!({"UserId": user, "phoneNumber": NEW})).await;
     assert_eq!(answer.status, 403, "{}", answer.report);
@@ -55,7 +56,7 @@ async fn assert_refused(app: &TestApp, user: &str, reason: &str) {
     assert_eq!(app.phones(user)[0].1, OLD);
 }
 
-/// Changed as asked.
+/// Asserts that a change of `user`'s phone is made as asked.
 async fn assert_allowed(app: &TestApp, user: &str) {
     let answer = app.call(json!({"UserId": user, "phoneNumber": NEW})).await;
     assert_eq!(answer.status, 200, "{}", answer.report);
@@ -83,7 +84,8 @@ async fn a_contributor_through_a_group_at_the_subscription_is_refused() {
     let app = app_with(|sim| {
         sim.tenant(|tenant| {
             let outer = tenant.directory.add_group("Platform team", &[ALICE], false);
-            // Transitively: the group holding the role has the user's group as a member.
+            // The user holds the role transitively: the group holding the role has the user's group
+            // as a member.
             let holder = tenant
                 .directory
                 .add_group("Subscription contributors", &[], false);
@@ -124,7 +126,8 @@ async fn a_blob_data_writer_on_the_storage_account_is_refused_and_a_blob_reader_
 #[tokio::test]
 async fn a_blob_data_writer_on_the_package_container_below_the_storage_account_is_refused_and_a_reader_there_is_not()
  {
-    // The usual least-privilege CI set-up: the deployer may write the package's container only.
+    // This is the usual least-privilege CI set-up: the deployer may write the
+    // package's container only.
     let container = format!("{STORAGE_ACCOUNT}/blobServices/default/containers/app-package");
     let app = app_with(move |sim| {
         sim.tenant(|tenant| {
@@ -163,7 +166,7 @@ async fn a_reader_and_an_owner_of_another_resource_are_allowed() {
     let app = app_with(|sim| {
         sim.tenant(|tenant| {
             tenant.azure.assign(SUBSCRIPTION, READER, ALICE, "User");
-            // A sibling of the app in its group: atScope() at the app does not see it.
+            // This is a sibling of the app in its group, which atScope() at the app does not see.
             tenant.azure.assign(OTHER_RESOURCE, OWNER, BOB, "User");
         });
     })
@@ -307,9 +310,9 @@ async fn a_user_eligible_for_reader_is_allowed() {
     assert_allowed(&app, ALICE).await;
 }
 
-/// A handler whose reads of the eligibilities are answered `status` `code`, and its answer to a
-/// change of Bob's phone, which must be `protectionUnknown` with nothing written and a message
-/// that says `why`.
+/// Starts a handler whose reads of the eligibilities are answered `status` `code`, and checks its
+/// answer to a change of Bob's phone, which must be `protectionUnknown` with nothing written and a
+/// message that says `why`.
 async fn refused_when_the_eligibilities_answer(
     status: u16,
     code: &'static str,
@@ -354,7 +357,7 @@ async fn when_the_eligibilities_cannot_be_read_every_change_is_refused_and_nothi
 
 #[tokio::test]
 async fn an_identity_not_allowed_to_read_the_eligibilities_refuses_every_change_naming_the_right() {
-    // A deployment whose RBAC reader role predates the eligibilities' read right.
+    // This deployment's RBAC reader role predates the eligibilities' read right.
     let app = refused_when_the_eligibilities_answer(
         403,
         "AuthorizationFailed",
@@ -533,8 +536,8 @@ async fn the_simulated_arm_is_as_strict_as_arm() {
     );
 }
 
-/// A client and the managed identity's tokens for Graph and for ARM, as the simulator issues
-/// them.
+/// Makes a client and gets the managed identity's tokens for Graph and for ARM, as the
+/// simulator issues them.
 async fn tokens(sim: &Simulator) -> (reqwest::Client, String, String) {
     let environment: std::collections::HashMap<String, String> =
         sim.handler_environment().into_iter().collect();

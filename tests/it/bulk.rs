@@ -1,4 +1,4 @@
-//! The bulk command end to end: a CSV as Excel writes it, sent through the miniature host's
+//! Runs the bulk command end to end: a CSV as Excel writes it, sent through the miniature host's
 //! HTTP trigger to the real handler against the simulated tenant; each test asserts what the
 //! tenant holds afterwards, the exit status and what the report says.
 
@@ -16,7 +16,7 @@ use crate::helpers::{ReportCsv, TestApp, within};
 
 const GA: &str = "0e2a7f8c-3d51-4c7b-9a6e-5f4b3c2d1e0f";
 
-/// A tenant where ga@contoso.com holds Global Administrator (a protected account).
+/// Starts a tenant where ga@contoso.com holds Global Administrator (a protected account).
 async fn with_a_global_administrator() -> TestApp {
     TestApp::builder()
         .prepare(|sim| {
@@ -29,7 +29,7 @@ async fn with_a_global_administrator() -> TestApp {
         .await
 }
 
-/// A fresh directory for one test's file and report.
+/// Makes a fresh directory for one test's file and report.
 fn scratch() -> PathBuf {
     let directory = std::env::temp_dir().join(format!("mfa-bulk-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&directory).expect("a scratch directory");
@@ -57,14 +57,14 @@ fn options(file: &Path, host: &FunctionsHost, extra: &[&str]) -> Options {
     parse(&arguments).expect("the options")
 }
 
-/// The miniature host's HTTP trigger in front of `app`'s handler.
+/// Starts the miniature host's HTTP trigger in front of `app`'s handler.
 async fn http_host(app: &TestApp) -> FunctionsHost {
     FunctionsHost::start(&app.handler, HostOptions::default())
         .await
         .expect("the host starts")
 }
 
-/// The request queue's URL in `storage` (Azurite's path-style address).
+/// Returns the request queue's URL in `storage` (Azurite's path-style address).
 fn request_queue_url(storage: &mfa_phone_handler::storage::StorageAccount) -> String {
     let service = storage.settings().queue.as_ref().expect("a queue endpoint");
     format!(
@@ -73,8 +73,9 @@ fn request_queue_url(storage: &mfa_phone_handler::storage::StorageAccount) -> St
     )
 }
 
-/// The options as the command line gives them, with a state key of the test's own beside (not
-/// inside) the output directory: one per directory, so a second run of a test resumes.
+/// Parses the options as the command line gives them, with a state key of the test's own
+/// beside (not inside) the output directory: there is one per directory, so that a second run
+/// of a test resumes.
 fn parse(arguments: &[String]) -> Result<Options, String> {
     let mut arguments = arguments.to_vec();
     if let Some(out) = arguments
@@ -106,7 +107,8 @@ async fn a_spreadsheet_ends_in_every_rows_outcome_in_the_tenant_and_the_report()
     let both = app.add_member("both@contoso.com");
     let host = http_host(&app).await;
     let directory = scratch();
-    // German Excel: semicolons; the alternate mobile's row comes before the mobile's.
+    // German Excel separates the fields with semicolons; the alternate mobile's row comes
+    // before the mobile's.
     let file = excel_csv(
         &directory,
         "UPN;Mobile;AlternateMobile;Department\n\
@@ -355,7 +357,7 @@ async fn an_interrupted_run_goes_on_where_it_stopped_without_sending_a_settled_r
     let options = options(&file, &host, &["--concurrency", "2"]);
     let endpoint = options.endpoint().expect("an endpoint");
 
-    // Stopped (as by Ctrl-C) once ten numbers are in the tenant.
+    // The run is stopped (as by Ctrl-C) once ten numbers are in the tenant.
     let mut arrivals = app.sim.request_arrived();
     let stop = async {
         while app.writes().len() < 10 {
@@ -523,9 +525,9 @@ async fn over_the_queue_a_file_with_problems_leaves_other_producers_results_alon
     drop(endpoint);
 }
 
-/// The page as a real browser (headless Chromium) builds it: the totals, one bar per kind of
-/// outcome with its count, the protected account first among the rows that need a person, and
-/// nothing fetched from anywhere.
+/// The page is checked as a real browser (headless Chromium) builds it: the totals, one bar per
+/// kind of outcome with its count, the protected account first among the rows that need a person,
+/// and nothing fetched from anywhere.
 #[tokio::test]
 async fn the_report_page_shows_the_totals_the_chart_and_what_needs_a_person_in_a_browser() {
     let app = with_a_global_administrator().await;
@@ -574,8 +576,8 @@ async fn the_report_page_shows_the_totals_the_chart_and_what_needs_a_person_in_a
         "nothing fetched from anywhere"
     );
 
-    // As an admin sees it in a 1200-pixel-wide window: every chart label whole, and the
-    // tables within the page with their last column (Warnings) in view.
+    // The page is measured as an admin sees it in a 1200-pixel-wide window: every chart label
+    // must be whole, and the tables within the page with their last column (Warnings) in view.
     let layout = layout_at(&page, 1200).await;
     assert_eq!(layout["cut"], json!([]), "labels cut: {layout}");
     assert!(
@@ -597,10 +599,10 @@ async fn the_report_page_shows_the_totals_the_chart_and_what_needs_a_person_in_a
     }
 }
 
-/// Where report.html's parts fall in a `width`-pixel-wide window of headless Chromium: the page
-/// is loaded into a frame of that width by a page of the test's own, whose script measures it
-/// (the report itself has no script). `{viewport, pageWidth, labels, cut, tables:
-/// [{id, lastHeaderRight}]}`.
+/// Measures where report.html's parts fall in a `width`-pixel-wide window of headless Chromium: the
+/// page is loaded into a frame of that width by a page of the test's own, whose script measures it
+/// (the report itself has no script). It returns `{viewport, pageWidth, labels, cut, tables: [{id,
+/// lastHeaderRight}]}`.
 async fn layout_at(page: &Path, width: u32) -> Value {
     let directory = page.parent().expect("a directory");
     let measure = directory.join("measure.html");
@@ -689,7 +691,7 @@ async fn an_endpoint_that_refuses_the_run_stops_it_without_settling_a_row() {
     let host = http_host(&app).await;
     let directory = scratch();
     let file = excel_csv(&directory, &text);
-    // Not the HTTP trigger's path: the host answers 404 with no result.
+    // This is not the HTTP trigger's path, so the host answers 404 with no result.
     let wrong = parse(&[
         file.display().to_string(),
         "--endpoint".to_owned(),
@@ -721,8 +723,8 @@ async fn an_endpoint_that_refuses_the_run_stops_it_without_settling_a_row() {
     );
 }
 
-/// An HTTP trigger the test plays: each request's body (and how many came before it) in, the
-/// status and body to answer with out. Its URL.
+/// Starts an HTTP trigger the test plays and returns its URL: each request's body (and how many
+/// came before it) goes in, and the status and body to answer with come out.
 async fn scripted_trigger(
     answer: impl Fn(usize, &serde_json::Value) -> (u16, serde_json::Value) + Send + Sync + 'static,
 ) -> String {
@@ -862,7 +864,8 @@ async fn over_the_queue_a_row_sent_without_a_result_is_waited_for_not_sent_again
         .await
         .expect("created");
 
-    // No host yet: the requests wait on the queue, and the run stops waiting after a second.
+    // There is no host yet: the requests wait on the queue, and the run stops waiting
+    // after a second.
     let first = run(&options("1")).await;
     assert_eq!(first, bulk::ROW_FAILED, "no results yet");
     let host = FunctionsHost::start(
@@ -888,7 +891,7 @@ async fn over_the_queue_a_row_sent_without_a_result_is_waited_for_not_sent_again
     );
 }
 
-/// A trigger that records every request id it is sent and answers each with a success that
+/// Starts a trigger that records every request id it is sent and answers each with a success that
 /// echoes the request (as the handler does).
 async fn recording_trigger() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -946,8 +949,8 @@ async fn request_ids_carry_a_random_part_so_nobody_can_name_a_runs_requests_in_a
 
 #[tokio::test]
 async fn a_result_that_echoes_another_user_or_number_counts_for_no_row_and_the_row_waits() {
-    // The right requestId, but the echo names another user (as a result forged by someone who
-    // learnt the id would, or a stale result of another request).
+    // The answer has the right requestId, but the echo names another user (as a result forged
+    // by someone who learnt the id would, or a stale result of another request).
     let endpoint = scripted_trigger(|_, request| {
         let mut echo = request.clone();
         echo["UserId"] = json!("megan@contoso.com");
@@ -992,7 +995,7 @@ async fn a_planted_state_that_claims_rows_done_is_refused_and_nothing_is_skipped
             .map(|byte| format!("{byte:02x}"))
             .collect()
     };
-    // What someone who can write the output directory (and read the CSV) would plant: the
+    // This is what someone who can write the output directory (and read the CSV) would plant: the
     // state of a run of this very file to this endpoint, with the row done.
     let planted = format!(
         "{}\n{}\n",
@@ -1162,7 +1165,7 @@ async fn the_function_key_is_read_from_a_file_and_works() {
 #[tokio::test]
 async fn a_function_key_on_the_command_line_still_works_but_is_warned_about() {
     let directory = scratch();
-    // A file with a problem: the command reads the key, then stops before sending anything.
+    // The file has a problem: the command reads the key, then stops before sending anything.
     let file = excel_csv(&directory, "UPN,Mobile\nadele@contoso.com,4.91701E+11\n");
     let output = crate::helpers::handler_command()
         .args(["bulk", &file.display().to_string()])

@@ -1,12 +1,12 @@
-//! The command line as admins and scripts use it: generated help that states each command's
+//! Checks the command line as admins and scripts use it: generated help that states each command's
 //! exit statuses, defaults and environment variables; suggestions for a mistyped option, an
 //! error before anything is read or sent; completion scripts; `--version`.
 
 use std::process::Stdio;
 use std::time::Duration;
 
-/// Runs the handler binary with `arguments` (no environment but PATH); its exit status,
-/// stdout and stderr.
+/// Runs the handler binary with `arguments` (no environment but PATH), and returns its exit
+/// status, stdout and stderr.
 async fn run(arguments: &[&str]) -> (i32, String, String) {
     let output = tokio::time::timeout(
         Duration::from_secs(30),

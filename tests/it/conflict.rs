@@ -1,5 +1,5 @@
-//! SMS sign-in conflicts: verify instead of sleeping, find the holder fast, stay under Graph's
-//! throttle, and switch SMS sign-in when asked.
+//! Checks SMS sign-in conflicts: the handler verifies instead of sleeping, finds the holder fast,
+//! stays under Graph's throttle, and switches SMS sign-in when asked.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use crate::helpers::{Results, TestApp, granted};
 
 const HELD: &str = "+49 1701234567";
 
-/// Megan holds `HELD` for SMS sign-in; Adele has no phone.
+/// Starts a tenant where Megan holds `HELD` for SMS sign-in and Adele has no phone.
 async fn tenant_with_holder(
     options: SimOptions,
     environment: &[(&str, &str)],
@@ -48,14 +48,15 @@ fn not_written(app: &TestApp) {
         .tenant(|tenant| tenant.variants.conflict_writes_method = false);
 }
 
-/// Requests that belong to an owner search's scan (report pages, user pages, batches).
+/// Counts the requests that belong to an owner search's scan (report pages, user pages, batches).
 fn scan_requests(app: &TestApp) -> usize {
     count(app, |path| {
         path.contains("reports") || path.ends_with("$batch") || path == "/users"
     })
 }
 
-/// Requests sent to Graph directly (not as items of a batch) whose path satisfies `predicate`.
+/// Counts the requests sent to Graph directly (not as items of a batch) whose
+/// path satisfies `predicate`.
 fn count(app: &TestApp, predicate: impl Fn(&str) -> bool) -> usize {
     app.count(|request| !request.in_batch && predicate(&request.path))
 }
@@ -133,8 +134,8 @@ async fn a_conflict_where_graph_wrote_nothing_fails_and_names_the_holder() {
 
 #[tokio::test]
 async fn the_search_stops_at_the_holder() {
-    // One batch in flight at a time, so that "stops" has one meaning whatever the scheduling:
-    // no batch starts after the one that found the holder.
+    // Only one batch is in flight at a time, so that "stops" has one meaning whatever the
+    // scheduling: no batch starts after the one that found the holder.
     let (app, adele, megan) =
         tenant_with_holder(SimOptions::default(), &[("MFA_OWNER_SEARCH_BATCHES", "1")]).await;
     add_registered_users(&app, 400);
@@ -282,7 +283,7 @@ async fn the_search_stops_at_its_budget() {
         ],
     )
     .await;
-    // The holder last, behind 600 others.
+    // The holder comes last, behind 600 others.
     app.sim.tenant(|tenant| {
         let megan = tenant
             .find("megan@contoso.com")
@@ -297,7 +298,7 @@ async fn the_search_stops_at_its_budget() {
         .call(json!({"UserId": adele, "phoneNumber": HELD}))
         .await;
 
-    // Not timed: 30 batches at 150 ms each need more than the 1 s budget however fast the
+    // This is not timed: 30 batches at 150 ms each need more than the 1 s budget however fast the
     // machine, and the search says it stopped at its budget (not at its end, nor at the
     // invocation's).
     assert_eq!(answer.error_code(), "phoneNumberNotUnique");
@@ -338,9 +339,9 @@ async fn the_search_keeps_inside_the_invocation_budget() {
         .call(json!({"UserId": adele, "phoneNumber": HELD}))
         .await;
 
-    // Not timed: the search's budget is at most the HTTP budget less the 10 s kept for
-    // answering (12 - 10 = 2 s, less what the invocation spent before the search; not the
-    // queue's 600 s nor the search's own 90 s), and the search stopped at it.
+    // This is not timed: the search's budget is at most the HTTP budget less the 10 s kept for
+    // answering (12 - 10 = 2 s, less what the invocation spent before the search; not the queue's
+    // 600 s nor the search's own 90 s), and the search stopped at it.
     assert_eq!(answer.error_code(), "phoneNumberNotUnique");
     let log = answer.log_text();
     let budget: u64 = log

@@ -1,4 +1,4 @@
-//! The contracts callers depend on, snapshotted: a change to the result schema, the error
+//! Snapshots the contracts callers depend on: a change to the result schema, the error
 //! bodies or the host envelopes shows up as a reviewed diff in tests/it/snapshots/.
 
 use mfa_phone_handler::phone::PhoneType;

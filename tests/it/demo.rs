@@ -1,4 +1,4 @@
-//! The embedded default: `mfa-phone-handler demo` works as README says, on a machine with no
+//! Checks the embedded default: `mfa-phone-handler demo` works as README says, on a machine with no
 //! Azure at all, with Azurite and without it; the bulk example it prints runs as printed.
 
 use std::path::{Path, PathBuf};
@@ -18,7 +18,8 @@ struct Demo {
     printed: Vec<String>,
 }
 
-/// Starts the demo with Azurite at `azurite` (a path that does not exist: without it).
+/// Starts the demo with Azurite at `azurite` (a path that does not exist starts
+/// it without Azurite).
 async fn demo(azurite: &Path) -> Demo {
     let mut process = crate::helpers::handler_command()
         .args(["demo", "--port", "0"])
@@ -65,7 +66,8 @@ async fn demo(azurite: &Path) -> Demo {
 }
 
 /// Runs the printed bulk command that starts with `cargo run -- bulk` and contains `marker`,
-/// and not `--dry-run`, with its report in a fresh directory; the exit status and report.csv's lines.
+/// and not `--dry-run`, with its report in a fresh directory, and returns the exit status
+/// and report.csv's lines.
 async fn run_printed_bulk(printed: &[String], marker: &str) -> (i32, ReportCsv) {
     let line = printed
         .iter()
@@ -87,8 +89,8 @@ async fn run_printed_bulk(printed: &[String], marker: &str) -> (i32, ReportCsv) 
         .position(|argument| argument == "--out")
         .expect("the printed command names --out");
     arguments[at + 1] = out.display().to_string();
-    // With --json, as a pipeline runs it: the summary is the one line on stdout. The state's
-    // key beside the report, not in the profile of whoever runs the tests.
+    // It runs with --json, as a pipeline runs it: the summary is the one line on stdout. The
+    // state's key goes beside the report, not in the profile of whoever runs the tests.
     arguments.push("--json".to_owned());
     arguments.extend([
         "--state-key".to_owned(),
@@ -126,8 +128,9 @@ async fn run_printed_bulk(printed: &[String], marker: &str) -> (i32, ReportCsv) 
     (status, ReportCsv::read(&out))
 }
 
-/// The sample's outcomes, over HTTP or through the queue: the new guest and the number change
-/// done, the protected account refused, the number Excel mangled skipped with its line.
+/// Checks the sample's outcomes, over HTTP or through the queue: the new guest and the number
+/// change are done, the protected account is refused, and the number Excel mangled is skipped
+/// with its line.
 fn assert_the_samples_outcomes(status: i32, report: &ReportCsv) {
     assert_eq!(
         status, 1,
@@ -277,7 +280,7 @@ async fn with_azurite_the_demos_queue_and_its_bulk_example_go_through_a_real_sto
     assert_the_samples_outcomes(status, &report);
 }
 
-/// Every process below `pid` (children, their children, …), from /proc.
+/// Lists every process below `pid` (children, their children, …), from /proc.
 fn descendants(pid: u32) -> Vec<u32> {
     let mut found = Vec::new();
     let mut pending = vec![pid];
@@ -300,8 +303,8 @@ fn descendants(pid: u32) -> Vec<u32> {
     found
 }
 
-/// A handle on process `pid` that becomes readable when it has ended (pidfd_open), so that the
-/// test waits for the event itself rather than polling.
+/// Opens a handle on process `pid` that becomes readable when it has ended (pidfd_open), so that
+/// the test waits for the event itself rather than polling.
 fn end_of(pid: u32) -> tokio::io::unix::AsyncFd<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
     let pid = libc::pid_t::try_from(pid).expect("a pid");
@@ -350,9 +353,9 @@ async fn nothing_of_the_demo_runs_after(signal: libc::c_int) {
     {
         use std::os::unix::process::ExitStatusExt;
         match signal {
-            // Killed outright: no chance to end anything itself.
+            // Killed outright, the demo has no chance to end anything itself.
             libc::SIGKILL => assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}"),
-            // Asked to stop: it stops as after Ctrl-C.
+            // Asked to stop, the demo stops as after Ctrl-C.
             _ => assert!(status.success(), "{status:?}"),
         }
     }

@@ -1,5 +1,5 @@
-//! Graph misbehaving: throttling, unavailability, lost answers, missing permissions, an
-//! identity endpoint that is down, and the undocumented variants of Graph's rules.
+//! Runs the handler against Graph misbehaving: throttling, unavailability, lost answers, missing
+//! permissions, an identity endpoint that is down, and the undocumented variants of Graph's rules.
 
 use std::time::Duration;
 
@@ -56,7 +56,7 @@ async fn throttled_reads_are_retried_after_graphs_retry_after() {
     for pair in reads.windows(2) {
         assert!(pair[1].at.duration_since(pair[0].at) >= Duration::from_millis(200));
     }
-    // One logical request: the retries reuse its client-request-id.
+    // It is one logical request: the retries reuse its client-request-id.
     assert!(
         reads
             .iter()
@@ -120,8 +120,8 @@ async fn a_retry_after_beyond_the_budget_fails_at_once_instead_of_waiting() {
         .call(json!({"UserId": user, "phoneNumber": NUMBER}))
         .await;
 
-    // Not timed: the throttled read was the only one (no wait for a second), and the caller is
-    // told Graph's 120 s, which only a request that gave up instead of waiting can pass on.
+    // This is not timed: the throttled read was the only one (no wait for a second), and the caller
+    // is told Graph's 120 s, which only a request that gave up instead of waiting can pass on.
     assert_eq!(answer.status, 503, "{}", answer.report);
     assert_eq!(
         answer.envelope["Outputs"]["res"]["headers"]["Retry-After"],
@@ -150,8 +150,8 @@ async fn an_attempt_that_takes_too_long_is_abandoned_and_retried() {
         .call(json!({"UserId": user, "phoneNumber": NUMBER}))
         .await;
 
-    // Not timed: the first read was never answered (its gate is still shut), yet the handler
-    // answered, so it did not wait for it; the read was sent again and the phone added.
+    // This is not timed: the first read was never answered (its gate is still shut), yet the
+    // handler answered, so it did not wait for it; the read was sent again and the phone added.
     assert_eq!(answer.status, 200, "{}", answer.report);
     assert_eq!(answer.action(), "added");
     assert_eq!(app.sim.arrived("/authentication/methods"), 2);
@@ -312,9 +312,9 @@ async fn an_identity_endpoint_that_is_down_is_transient_and_recovers() {
 async fn without_a_token_the_handler_reports_identity_unavailable_at_the_refusal() {
     let app = TestApp::builder()
         .envs(&[
-            // A header the simulator does not accept: every token request is refused.
+            // The simulator does not accept this header, so every token request is refused.
             ("IDENTITY_HEADER", "wrong-secret"),
-            // A token wait no test outlasts: the answer below comes from the refusal itself.
+            // No test outlasts this token wait, so the answer below comes from the refusal itself.
             ("MFA_TOKEN_TIMEOUT_SECONDS", "60"),
         ])
         .spawn()
@@ -325,7 +325,7 @@ async fn without_a_token_the_handler_reports_identity_unavailable_at_the_refusal
         .call(json!({"UserId": user, "phoneNumber": NUMBER}))
         .await;
 
-    // Not timed: the answer names the endpoint's refusal, not a token wait that ran out, so
+    // This is not timed: the answer names the endpoint's refusal, not a token wait that ran out, so
     // the refusal was not retried until the wait ended.
     assert_eq!(answer.status, 503, "{}", answer.report);
     assert_eq!(answer.error_code(), "identityUnavailable");
@@ -360,7 +360,7 @@ async fn a_user_assigned_identity_is_used_when_azure_client_id_is_set() {
         .await;
 
     assert_eq!(answer.status, 200, "{}", answer.report);
-    // The token for Graph's audience (ARM's, for the protection check, is another).
+    // This is the token for Graph's audience (ARM's, for the protection check, is another).
     let graph = app.sim.graph_endpoint();
     let token_requests: Vec<_> =
         app.sim

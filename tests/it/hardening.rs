@@ -1,4 +1,4 @@
-//! The product against a stricter Graph and platform: guests by UPN, a lock held while waiting
+//! Runs the product against a stricter Graph and platform: guests by UPN, a lock held while waiting
 //! for a permit, a hung identity endpoint, numbers as Graph stores them, codes in another case,
 //! a change followed by a failure, results that must fit a queue message, numbers in free
 //! text, unreadable batch items, and panics.
@@ -98,7 +98,7 @@ async fn a_member_named_by_upn_is_read_in_one_round_trip() {
     );
 }
 
-/// Two callers of one user, one by UPN and one by object id, at a bound of one user at a time:
+/// Runs two callers of one user, one by UPN and one by object id, at a bound of one user at a time:
 /// neither may hold what the other waits for.
 async fn mixed_callers_at_bound_one(queue: bool) {
     let app = TestApp::builder()
@@ -168,8 +168,8 @@ async fn a_hung_identity_endpoint_costs_one_bounded_wait_then_recovers() {
     let app = TestApp::builder()
         .env("MFA_TOKEN_TIMEOUT_SECONDS", "1")
         .prepare(|sim| {
-            // Accepts the connection and answers after a minute: the start-up prefetch hangs
-            // on it too.
+            // The endpoint accepts the connection and answers after a minute: the start-up prefetch
+            // hangs on it too.
             sim.inject(FaultRule::new(
                 Some("GET"),
                 "/msi/token",

@@ -1,9 +1,9 @@
-//! [`TestApp`]: a fresh Graph simulator in the test process, and the real handler binary as a
-//! child process started the way the Functions host starts it (port and managed identity in
-//! its environment). `TestApp::spawn()`, or `TestApp::builder().env(..).grant(..).prepare(..)
-//! .spawn()` for a particular set-up. Tests drive the handler with host-shaped envelopes and
-//! assert on its answers (read through [`Results`]), the simulator's state and request log, and
-//! the handler's captured output.
+//! Starts a [`TestApp`]: a fresh Graph simulator in the test process, and the real handler binary
+//! as a child process started the way the Functions host starts it (port and managed identity in
+//! its environment). A test calls `TestApp::spawn()`, or
+//! `TestApp::builder().env(..).grant(..).prepare(..).spawn()` for a particular set-up. Tests drive
+//! the handler with host-shaped envelopes and assert on its answers (read through [`Results`]), the
+//! simulator's state and request log, and the handler's captured output.
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -72,9 +72,9 @@ pub struct HttpAnswer {
     pub envelope: Value,
 }
 
-/// Typed reading of a result (an HTTP answer's report or a queue result message).
+/// Reads a result (an HTTP answer's report or a queue result message) through typed accessors.
 pub trait Results {
-    /// The result JSON.
+    /// Returns the result JSON.
     fn result(&self) -> &Value;
 
     fn status_text(&self) -> &str {
@@ -83,18 +83,18 @@ pub trait Results {
     fn action(&self) -> &str {
         text_of(self.result(), "action")
     }
-    /// The error, or null on a success: the result always has the field.
+    /// Returns the error, or null on a success: the result always has the field.
     fn error(&self) -> &Value {
         field_of(self.result(), "error")
     }
-    /// The error's code, or "" on a success.
+    /// Returns the error's code, or "" on a success.
     fn error_code(&self) -> &str {
         match self.error() {
             Value::Null => "",
             error => text_of(error, "code"),
         }
     }
-    /// The error's message, or "" on a success.
+    /// Returns the error's message, or "" on a success.
     fn error_message(&self) -> &str {
         match self.error() {
             Value::Null => "",
@@ -129,7 +129,7 @@ pub trait Results {
     fn has_warning(&self, code: &str) -> bool {
         self.warning_codes().iter().any(|warning| warning == code)
     }
-    /// The message of the first warning with `code`; a test fails when there is none.
+    /// Returns the message of the first warning with `code`; a test fails when there is none.
     fn warning_message(&self, code: &str) -> &str {
         self.warnings()
             .as_array()
@@ -137,7 +137,7 @@ pub trait Results {
             .map(|warning| text_of(warning, "message"))
             .unwrap_or_else(|| panic!("no {code} warning in {}", self.result()))
     }
-    /// The log lines, joined.
+    /// Returns the log lines, joined.
     fn log_text(&self) -> String {
         field_of(self.result(), "log")
             .as_array()
@@ -149,8 +149,8 @@ pub trait Results {
     }
 }
 
-/// `value`'s field `name`, which must be there (null is a value): an assertion must not pass on
-/// a field that vanished from the contract.
+/// Returns `value`'s field `name`, which must be there (null is a value): an assertion must not
+/// pass on a field that vanished from the contract.
 #[track_caller]
 pub fn field_of<'a>(value: &'a Value, name: &str) -> &'a Value {
     value
@@ -158,7 +158,7 @@ pub fn field_of<'a>(value: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no field {name} in {value}"))
 }
 
-/// `value`'s field `name`, which must be text.
+/// Returns `value`'s field `name`, which must be text.
 #[track_caller]
 pub fn text_of<'a>(value: &'a Value, name: &str) -> &'a str {
     field_of(value, name)
@@ -178,7 +178,7 @@ impl Results for Value {
     }
 }
 
-/// Simulator options whose identity is granted exactly `roles`.
+/// Makes simulator options whose identity is granted exactly `roles`.
 pub fn granted(roles: &[&str]) -> SimOptions {
     SimOptions {
         granted_roles: roles.iter().map(|role| (*role).to_owned()).collect(),
@@ -197,7 +197,7 @@ pub struct TestAppBuilder {
 type Preparation = Box<dyn FnOnce(&Simulator)>;
 
 impl TestAppBuilder {
-    /// The simulator's options (the default: every permission granted, no latency).
+    /// Sets the simulator's options (the default grants every permission and adds no latency).
     pub fn options(mut self, options: SimOptions) -> TestAppBuilder {
         self.options = options;
         self
@@ -209,13 +209,13 @@ impl TestAppBuilder {
         self
     }
 
-    /// An app setting for the handler.
+    /// Adds an app setting for the handler.
     pub fn env(mut self, name: &str, value: &str) -> TestAppBuilder {
         self.environment.push((name.to_owned(), value.to_owned()));
         self
     }
 
-    /// App settings for the handler.
+    /// Adds app settings for the handler.
     pub fn envs(mut self, settings: &[(&str, &str)]) -> TestAppBuilder {
         for (name, value) in settings {
             self = self.env(name, value);
@@ -258,8 +258,8 @@ impl TestAppBuilder {
     }
 }
 
-/// The handler binary as a command that ends with the test, however the test ends (a
-/// timeout that drops it, a test process killed).
+/// Makes a command that runs the handler binary and ends with the test, however the test ends
+/// (a timeout that drops it, a test process killed).
 pub fn handler_command() -> Command {
     let mut command = Command::new(HANDLER);
     mfa_phone_handler::simulator::child::end_with_parent(&mut command);
@@ -268,7 +268,7 @@ pub fn handler_command() -> Command {
 
 /// Starts the handler and waits for its "listening on" line.
 pub async fn start_handler(mut command: Command) -> (Child, String, Arc<Output>) {
-    // A test process killed (a timeout) takes its handlers with it.
+    // When the test process is killed (a timeout), its handlers end with it.
     mfa_phone_handler::simulator::child::end_with_parent(&mut command);
     command
         .stdin(Stdio::null())
@@ -324,8 +324,8 @@ pub async fn start_handler(mut command: Command) -> (Child, String, Arc<Output>)
 }
 
 impl TestApp {
-    /// Another handler process against this app's simulator (another instance of the Function
-    /// App), with the app settings `settings`; its base URL.
+    /// Starts another handler process against this app's simulator (another instance of the
+    /// Function App), with the app settings `settings`, and returns its base URL.
     pub async fn another_instance(&self, settings: &[(&str, &str)]) -> (Child, String) {
         let mut command = Command::new(HANDLER);
         command
@@ -340,12 +340,12 @@ impl TestApp {
         (child, url)
     }
 
-    /// A handler against a default simulator.
+    /// Starts a handler against a default simulator.
     pub async fn spawn() -> TestApp {
         TestApp::builder().spawn().await
     }
 
-    /// A handler set up as the builder says.
+    /// Returns a builder; the handler it starts is set up as the builder says.
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder {
             options: SimOptions::default(),
@@ -381,7 +381,8 @@ impl TestApp {
         }
     }
 
-    /// POSTs raw text to a function route, as the host would; the HTTP status and JSON answer.
+    /// POSTs raw text to a function route, as the host would, and returns the HTTP status and
+    /// the JSON answer.
     pub async fn post(&self, function: &str, body: &str) -> (u16, Value) {
         let response = self
             .client
@@ -401,13 +402,13 @@ impl TestApp {
     }
 
     /// Delivers `message` to the queue-triggered function as the host would, on its
-    /// `dequeue_count`-th delivery; the HTTP status and the answer envelope.
+    /// `dequeue_count`-th delivery, and returns the HTTP status and the answer envelope.
     pub async fn deliver(&self, message: &Value, dequeue_count: u64) -> (u16, Value) {
         let envelope = queue_envelope(&message.to_string(), dequeue_count);
         self.post(QUEUE_FUNCTION, &envelope.to_string()).await
     }
 
-    /// How many Graph requests so far satisfy `predicate`.
+    /// Counts the Graph requests so far that satisfy `predicate`.
     pub fn count(&self, predicate: impl Fn(&LoggedRequest) -> bool) -> usize {
         self.graph_requests()
             .iter()
@@ -428,7 +429,7 @@ impl TestApp {
             .tenant(|tenant| tenant.seed_phone(user, phone_type, number));
     }
 
-    /// The user's phone methods as (type, number, SMS sign-in state), in type order.
+    /// Returns the user's phone methods as (type, number, SMS sign-in state), in type order.
     pub fn phones(&self, user: &str) -> Vec<(PhoneType, String, String)> {
         self.sim.tenant(|tenant| {
             tenant
@@ -443,7 +444,7 @@ impl TestApp {
         })
     }
 
-    /// Requests that could have changed the tenant.
+    /// Returns the requests that could have changed the tenant.
     pub fn writes(&self) -> Vec<LoggedRequest> {
         self.sim
             .requests()
@@ -452,7 +453,7 @@ impl TestApp {
             .collect()
     }
 
-    /// The Graph requests invocations made (not token requests, and not the process's
+    /// Returns the Graph requests invocations made (not token requests, and not the process's
     /// background reads), direct or in a batch.
     pub fn graph_requests(&self) -> Vec<LoggedRequest> {
         self.sim
@@ -462,7 +463,7 @@ impl TestApp {
             .collect()
     }
 
-    /// Everything the handler wrote to stdout and stderr so far.
+    /// Returns everything the handler wrote to stdout and stderr so far.
     pub fn output(&self) -> String {
         self.output.text()
     }
@@ -473,7 +474,7 @@ impl TestApp {
     }
 }
 
-/// Whether `request` is one of the process's background reads: who holds privileged roles,
+/// Tells whether `request` is one of the process's background reads: who holds privileged roles,
 /// who controls the app on the Azure side (ARM), who owns privileged applications, and the
 /// Authentication methods policy.
 pub fn is_background_read(request: &LoggedRequest) -> bool {
@@ -489,7 +490,7 @@ pub fn is_background_read(request: &LoggedRequest) -> bool {
             .starts_with("/policies/authenticationMethodsPolicy/")
 }
 
-/// The result message a queue answer envelope carries (checked against the API definition).
+/// Returns the result message a queue answer envelope carries, checked against the API definition.
 pub fn result_of(envelope: &Value) -> &Value {
     let result = &envelope["Outputs"]["resultMessage"];
     assert!(
@@ -511,7 +512,7 @@ pub fn assert_valid_result(result: &Value) {
     );
 }
 
-/// What the API definition's result schema finds wrong with `result`.
+/// Lists what the API definition's result schema finds wrong with `result`.
 pub fn result_schema_errors(result: &Value) -> Vec<String> {
     static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
     let validator = VALIDATOR.get_or_init(|| {
@@ -526,7 +527,7 @@ pub fn result_schema_errors(result: &Value) -> Vec<String> {
         .collect()
 }
 
-/// OpenAPI 2.0's schema object as plain JSON Schema: `x-nullable` becomes a null type.
+/// Rewrites OpenAPI 2.0's schema object as plain JSON Schema: `x-nullable` becomes a null type.
 fn json_schema(schema: Value) -> Value {
     match schema {
         Value::Object(mut object) => {
@@ -569,7 +570,7 @@ fn json_schema(schema: Value) -> Value {
 /// The queue-triggered function's route.
 pub const QUEUE_FUNCTION: &str = "SetOrRemoveMobilePhoneMfaQueue";
 
-/// The envelope the host sends for an HTTP trigger; `Body` is left out when there is none.
+/// Builds the envelope the host sends for an HTTP trigger; `Body` is left out when there is none.
 pub fn http_envelope(body: Option<&str>) -> Value {
     let mut request = json!({
         "Url": "https://app.azurewebsites.net/api/SetOrRemoveMobilePhoneMfa",
@@ -588,7 +589,7 @@ pub fn http_envelope(body: Option<&str>) -> Value {
     })
 }
 
-/// The envelope the host sends for an HTTP trigger whose caller App Service authentication
+/// Builds the envelope the host sends for an HTTP trigger whose caller App Service authentication
 /// vouched for: the Entra identity (with `claims`) before the function-key identity, and the
 /// principal headers App Service adds, as the host forwards them.
 pub fn http_envelope_as(body: &Value, claims: &[(&str, &str)]) -> Value {
@@ -621,8 +622,8 @@ pub fn http_envelope_as(body: &Value, claims: &[(&str, &str)]) -> Value {
     envelope
 }
 
-/// The envelope the host sends for a queue trigger, with the message text JSON-encoded twice
-/// and the metadata as the host serialises it.
+/// Builds the envelope the host sends for a queue trigger, with the message text JSON-encoded
+/// twice and the metadata as the host serialises it.
 pub fn queue_envelope(message_text: &str, dequeue_count: u64) -> Value {
     json!({
         "Data": {"queueItem": Value::String(message_text.to_owned()).to_string()},
@@ -638,7 +639,7 @@ pub fn queue_envelope(message_text: &str, dequeue_count: u64) -> Value {
     })
 }
 
-/// A running Azurite for the queue and lease tests (installed first if it is not; only these
+/// Starts Azurite for the queue and lease tests (installing it first if it is not; only these
 /// tests need it).
 pub async fn azurite() -> mfa_phone_handler::simulator::azurite::Azurite {
     use mfa_phone_handler::simulator::azurite::Azurite;
@@ -651,7 +652,7 @@ pub async fn azurite() -> mfa_phone_handler::simulator::azurite::Azurite {
         .unwrap_or_else(|error| panic!("{error}"))
 }
 
-/// `AzureWebJobsStorage` for a handler that uses `azurite` (its development account's key).
+/// Builds `AzureWebJobsStorage` for a handler that uses `azurite` (its development account's key).
 pub fn connection_string(azurite: &mfa_phone_handler::simulator::azurite::Azurite) -> String {
     storage_of(azurite)
         .settings()
@@ -659,7 +660,7 @@ pub fn connection_string(azurite: &mfa_phone_handler::simulator::azurite::Azurit
         .expect("Azurite's key")
 }
 
-/// The storage account of `azurite`, reached as the product reaches it.
+/// Opens the storage account of `azurite`, reached as the product reaches it.
 pub fn storage_of(
     azurite: &mfa_phone_handler::simulator::azurite::Azurite,
 ) -> mfa_phone_handler::storage::StorageAccount {
@@ -667,7 +668,7 @@ pub fn storage_of(
     mfa_phone_handler::storage::StorageAccount::new(azurite.account(), reqwest::Client::new(), None)
 }
 
-/// Every message of `name`, taken off it, as stored.
+/// Takes every message off the queue `name` and returns them as stored.
 pub async fn take_all(
     storage: &mfa_phone_handler::storage::StorageAccount,
     name: &str,
@@ -749,7 +750,7 @@ impl ReportCsv {
         ReportCsv { header, rows }
     }
 
-    /// Every line, in the report's order.
+    /// Returns every line, in the report's order.
     pub fn rows(&self) -> Vec<ReportRow<'_>> {
         self.rows
             .iter()
@@ -760,7 +761,8 @@ impl ReportCsv {
             .collect()
     }
 
-    /// The lines about the file's line `line` (one per phone type); fails when there is none.
+    /// Returns the first report line about the file's line `line` (there is one per phone
+    /// type); fails when there is none.
     pub fn line(&self, line: u64) -> ReportRow<'_> {
         self.rows()
             .into_iter()
@@ -768,7 +770,7 @@ impl ReportCsv {
             .unwrap_or_else(|| panic!("a report line for line {line}: {:?}", self.rows))
     }
 
-    /// One column of every line, in the report's order.
+    /// Returns one column of every line, in the report's order.
     pub fn column(&self, column: &str) -> Vec<String> {
         self.rows()
             .iter()
@@ -780,19 +782,19 @@ impl ReportCsv {
         self.rows.len()
     }
 
-    /// The column names, in order.
+    /// Returns the column names, in order.
     pub fn header(&self) -> &[String] {
         &self.header
     }
 }
 
 impl<'a> ReportRow<'a> {
-    /// Every cell, in the header's order.
+    /// Returns every cell, in the header's order.
     pub fn cells(&self) -> &'a [String] {
         self.cells
     }
 
-    /// The cell of `column`; fails when the report has no such column.
+    /// Returns the cell of `column`; fails when the report has no such column.
     pub fn get(&self, column: &str) -> &'a str {
         let index = self
             .header
@@ -811,7 +813,7 @@ impl std::fmt::Debug for ReportRow<'_> {
     }
 }
 
-/// Chromium from Debian's packages (`scripts/test` installs it).
+/// Finds Chromium from Debian's packages (`scripts/test` installs it).
 pub fn chromium() -> std::path::PathBuf {
     ["chromium", "chromium-browser"]
         .iter()
@@ -824,9 +826,9 @@ pub fn chromium() -> std::path::PathBuf {
         .expect("Chromium (apt install chromium; scripts/test installs it)")
 }
 
-/// Runs headless Chromium with `arguments` to its end; its output. Chromium starts helper
-/// processes of its own (zygote, renderer, GPU): it runs in a process group of its own, which
-/// is killed whole when the run ends or is abandoned (a test's timeout drops this future), so
+/// Runs headless Chromium with `arguments` to its end and returns its output. Chromium starts
+/// helper processes of its own (zygote, renderer, GPU), so it runs in a process group of its own,
+/// which is killed whole when the run ends or is abandoned (a test's timeout drops this future), so
 /// no browser process outlives the test.
 pub async fn run_browser(
     arguments: impl IntoIterator<Item = impl AsRef<std::ffi::OsStr>>,
@@ -854,8 +856,8 @@ pub async fn run_browser(
     child.wait_with_output().await
 }
 
-/// The DOM headless Chromium builds from the page at `path` (`--dump-dom`), as [`run_browser`];
-/// the test fails when Chromium does not run or does not end well.
+/// Returns the DOM headless Chromium builds from the page at `path` (`--dump-dom`), run as
+/// [`run_browser`] runs it; the test fails when Chromium does not run or does not end well.
 pub async fn dump_dom(path: &std::path::Path) -> String {
     let output = run_browser([
         "--headless".to_owned(),

@@ -1,5 +1,5 @@
-//! HTTP callers (issue 25 §4): the function key alone is no caller while app roles are required,
-//! a B2B guest is no caller unless allowed, and a number never comes in a URL.
+//! Checks HTTP callers (issue 25 §4): the function key alone is no caller while app roles are
+//! required, a B2B guest is no caller unless allowed, and a number never comes in a URL.
 
 use mfa_phone_handler::simulator::TENANT_ID;
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! The HTTP trigger end to end: every row of the decision table, Graph's structural rules,
+//! Runs the HTTP trigger end to end: every row of the decision table, Graph's structural rules,
 //! dry runs, addressing, and the envelope contract.
 
 use mfa_phone_handler::phone::PhoneType;
@@ -40,7 +40,7 @@ async fn set_adds_a_mobile_method_when_there_is_none() {
         writes[0].body,
         Some(json!({"phoneNumber": NUMBER, "phoneType": "mobile"}))
     );
-    // Resolved once: the write addresses the user by object id.
+    // The user is resolved once: the write addresses the user by object id.
     assert!(writes[0].path.contains(&user), "{}", writes[0].path);
 }
 
@@ -79,7 +79,8 @@ async fn set_writes_nothing_when_the_digits_already_match() {
     assert_eq!(answer.action(), "unchanged");
     assert_eq!(answer.phone_method()["phoneNumber"], NUMBER);
     assert!(app.writes().is_empty());
-    // One round trip of latency: the user and the methods, read concurrently, and nothing else.
+    // The read costs one round trip of latency: the user and the methods, read concurrently,
+    // and nothing else.
     let requests = app.graph_requests();
     assert_eq!(requests.len(), 2, "{requests:#?}");
     assert!(requests.iter().all(|request| request.method == "GET"));
@@ -188,7 +189,7 @@ async fn the_default_method_is_reported_when_graph_will_not_delete_it() {
     assert_eq!(answer.status, 409, "{}", answer.report);
     assert_eq!(answer.error_code(), "cannotDeleteDefaultMethod");
     assert_eq!(app.phones(&user).len(), 1);
-    // One DELETE: the refusal is not retried blindly.
+    // There is one DELETE: the refusal is not retried blindly.
     assert_eq!(app.writes().len(), 1);
 }
 

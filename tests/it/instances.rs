@@ -1,5 +1,6 @@
-//! One user at a time across instances: two handler processes (two instances of the Function
-//! App) against one tenant, with the per-user leases in a real storage account (Azurite).
+//! Checks that one user is changed at a time across instances: two handler processes (two
+//! instances of the Function App) against one tenant, with the per-user leases in a real
+//! storage account (Azurite).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,7 +20,7 @@ const OLD: &str = "+49 1701234567";
 const NEW: &str = "+49 1709876543";
 
 /// Delivers `message` to the handler at `url` as the host would, on its `dequeue_count`-th
-/// delivery; the HTTP status and the answer.
+/// delivery, and returns the HTTP status and the answer.
 async fn deliver(
     client: &reqwest::Client,
     url: &str,
@@ -37,9 +38,9 @@ async fn deliver(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// Two handler instances with per-user leases in one Azurite, each waiting 1 s for a lease
-/// the other holds: Azurite (kept running while held), instance A, and instance B (its process
-/// and its URL).
+/// Starts two handler instances with per-user leases in one Azurite, each waiting 1 s for a lease
+/// the other holds, and returns Azurite (kept running while held), instance A, and instance B (its
+/// process and its URL).
 async fn two_instances_waiting_a_second() -> (
     mfa_phone_handler::simulator::azurite::Azurite,
     TestApp,
@@ -101,7 +102,7 @@ async fn the_protection_verdict_is_taken_again_after_waiting_for_another_instanc
         while app.sim.arrived("/authentication/phoneMethods") == 0 {
             arrivals.changed().await.expect("the simulator runs");
         }
-        // A holds the lease, its POST held at Graph. B reads the user and their groups.
+        // A holds the lease while its POST is held at Graph. B reads the user and their groups.
         let answered_checks = || {
             app.sim
                 .requests()
@@ -137,7 +138,7 @@ async fn the_protection_verdict_is_taken_again_after_waiting_for_another_instanc
     assert_eq!(app.phones(&user)[0].1, OLD, "B wrote nothing");
 }
 
-/// The window a removal leaves across instances, held open on purpose: instance A has read
+/// This holds open on purpose the window a removal leaves across instances: instance A has read
 /// the old number and its DELETE is held at Graph while instance B sets a new one. With the
 /// leases, B waits for A's lease (here 1 s, then `userBusy`, so the queue delivers it again),
 /// and the new number survives; without them, B's PATCH lands in the window and A's DELETE
@@ -147,8 +148,8 @@ async fn a_removal_on_one_instance_cannot_delete_a_number_another_instance_sets_
     removal_window(false).await;
 }
 
-/// The same with the new number's request naming the user by UPN: its lease is asked for once
-/// the first read has given the object id, and is the same lease.
+/// This is the same test with the new number's request naming the user by UPN: its lease is asked
+/// for once the first read has given the object id, and is the same lease.
 #[tokio::test]
 async fn the_window_stays_closed_for_a_user_named_by_upn() {
     removal_window(true).await;
@@ -191,8 +192,8 @@ async fn removal_window(set_by_upn: bool) {
         during_status, 503,
         "B could not have the lease A held: userBusy, delivered again later"
     );
-    // Delivered again, as the queue would, until A's lease (released in the background after
-    // its answer) is free.
+    // B's message is delivered again, as the queue would, until A's lease (released in the
+    // background after its answer) is free.
     let mut again = Value::Null;
     for dequeue_count in 2..=5 {
         let (status, answer) = deliver(&app.client, &instance_b, &set, dequeue_count).await;

@@ -1,6 +1,6 @@
-//! The least power that does the job: the phone-only Graph permissions, callers admitted by the
-//! API's app roles in Entra's own terms, owners of privileged applications refused, numbers not
-//! handed out, and the smaller holes of the review (issue 17).
+//! Checks that the handler holds the least power that does the job: the phone-only Graph
+//! permissions, callers admitted by the API's app roles in Entra's own terms, owners of privileged
+//! applications refused, numbers not handed out, and the smaller holes of the review (issue 17).
 
 use mfa_phone_handler::phone::PhoneType;
 use mfa_phone_handler::simulator::tenant::SimUser;
@@ -15,7 +15,7 @@ const MASKED: &str = "+49 ********67";
 const CALLER_OID: &str = "aaaaaaaa-1111-4111-8111-111111111111";
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
-/// An administrator's claims, with the app roles given.
+/// Makes an administrator's claims, with the app roles given.
 fn admin(roles: &[&'static str]) -> Vec<(&'static str, &'static str)> {
     let mut claims = vec![
         ("oid", CALLER_OID),
@@ -248,7 +248,8 @@ async fn only_an_entra_identity_of_the_apps_own_tenant_is_a_caller() {
         .await;
     assert_eq!(own.action(), "added", "{}", own.report);
 
-    // Not taken for a caller with the key alone where no caller is required either.
+    // Where no caller is required either, the foreign identity is not taken for a caller with
+    // the key alone.
     let open = TestApp::builder()
         .env("MFA_TENANT_ID", TENANT)
         .spawn()
@@ -430,8 +431,8 @@ async fn nothing_is_shown_when_protection_cannot_be_checked() {
     );
 }
 
-/// A tenant with an application, its service principal granted `permission`, owned by `owner`
-/// (of the app registration when `registration`, else of the enterprise application).
+/// Prepares a tenant with an application, its service principal granted `permission`, owned by
+/// `owner` (of the app registration when `registration`, else of the enterprise application).
 fn with_owned_app(
     owner: &'static str,
     permission: &'static str,
@@ -508,7 +509,7 @@ async fn owners_of_a_service_principal_holding_a_privileged_role_and_of_its_owne
         .prepare(|sim| {
             sim.tenant(|tenant| {
                 tenant.add_user(SimUser::member("dev@contoso.com", "Dev").with_id(OWNER));
-                // The privileged one: a Global Administrator service principal.
+                // The privileged one is a Global Administrator service principal.
                 let admin_app = tenant.directory.add_app("Tenant Automation");
                 tenant.directory.assign(&admin_app, GLOBAL_ADMINISTRATOR);
                 // Its owner is another application, which the user owns.
@@ -683,7 +684,7 @@ async fn names_and_error_texts_from_graph_reach_no_log_line_with_a_number_or_a_l
     );
 }
 
-/// An answer Graph sends in the wrong shape, with a number where the parse error quotes it:
+/// Graph sends an answer in the wrong shape, with a number where the parse error quotes it:
 /// the error that names what could not be read masks the number and keeps to one line.
 #[tokio::test]
 async fn a_parse_error_quoting_graphs_answer_reaches_no_log_line_with_a_number() {
@@ -894,7 +895,7 @@ async fn owners_of_a_service_principal_in_a_role_holding_group_and_of_long_chain
             sim.tenant(|tenant| {
                 tenant.add_user(SimUser::member("dev1@contoso.com", "Dev").with_id(IN_GROUP));
                 tenant.add_user(SimUser::member("dev2@contoso.com", "Dev").with_id(AT_THE_END));
-                // A service principal that is a member of a group holding Global Administrator.
+                // This service principal is a member of a group holding Global Administrator.
                 let member = tenant.directory.add_app("Group Member App");
                 let group =
                     tenant
@@ -907,8 +908,8 @@ async fn owners_of_a_service_principal_in_a_role_holding_group_and_of_long_chain
                     .expect("the app")
                     .service_principal_owners
                     .push(IN_GROUP.to_owned());
-                // Five applications, each owning the one before, the first holding a
-                // privileged permission; the user owns the last.
+                // Five applications each own the one before, the first holding a privileged
+                // permission; the user owns the last.
                 let mut previous = tenant.directory.add_app("Link 0");
                 tenant
                     .directory

@@ -1,4 +1,5 @@
-//! The one integration test binary: the real handler process against the Graph simulator.
+//! Gathers the integration tests into one binary, which runs the real handler process against
+//! the Graph simulator.
 
 mod azure_control;
 mod bulk;

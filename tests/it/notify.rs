@@ -1,5 +1,5 @@
-//! `NotifyUser`: the e-mail to the user after their phone method changed, sent through the
-//! simulated Exchange (`sendMail`), at most once per change, never failing the change itself.
+//! Checks `NotifyUser`: the e-mail to the user after their phone method changed is sent through
+//! the simulated Exchange (`sendMail`), at most once per change, never failing the change itself.
 
 use mfa_phone_handler::phone::{PhoneNumber, PhoneType};
 use mfa_phone_handler::simulator::tenant::{SentMail, SimUser};
@@ -14,7 +14,7 @@ const SENDER: &str = "it-notify@contoso.example";
 const ADELE: &str = "adele.vance@contoso.example";
 const NUMBER: &str = "+49 170 1234567";
 
-/// A handler configured to notify from [`SENDER`], with Adele (working in Germany) and the
+/// Starts a handler configured to notify from [`SENDER`], with Adele (working in Germany) and the
 /// sender's mailbox in the tenant.
 async fn notifying_app(options: SimOptions, environment: &[(&str, &str)]) -> TestApp {
     let mut settings = vec![
@@ -257,7 +257,7 @@ async fn a_throttled_mail_is_retried_but_an_unanswered_one_is_never_sent_twice()
     assert_eq!(notification(&throttled.report), ("sent", "de"));
     assert_eq!(sent(&app).len(), 1);
 
-    // A 503 leaves open whether Exchange took the mail: not repeated.
+    // A 503 leaves open whether Exchange took the mail, so the mail is not sent again.
     app.sim.inject(FaultRule::respond(
         Some("POST"),
         "/sendMail",

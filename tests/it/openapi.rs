@@ -59,7 +59,7 @@ async fn the_app_serves_the_definition_with_its_host_without_a_key() {
     expected["host"] = json!("contoso-mfa.azurewebsites.net");
     assert_eq!(served, expected);
 
-    // Through the miniature host, as a designer fetches it.
+    // The definition is also fetched through the miniature host, as a designer fetches it.
     let host = FunctionsHost::start(&app.handler, HostOptions::default())
         .await
         .expect("the host starts");
@@ -156,7 +156,7 @@ async fn every_documented_status_is_produced() {
     assert_eq!(seen, documented);
 }
 
-/// The result fields a workflow expression reads (`body('Set_phone_method')?['a']?['b']`).
+/// Lists the result fields a workflow expression reads (`body('Set_phone_method')?['a']?['b']`).
 fn fields_read(text: &str, action: &str) -> Vec<Vec<String>> {
     let needle = format!("body('{action}')");
     let mut paths = Vec::new();
@@ -208,7 +208,7 @@ fn the_example_flow_reads_and_sends_only_what_the_definition_has() {
     }
 }
 
-/// The words a schema allows, where it lists them.
+/// Lists the words a schema allows, where it lists them.
 fn allowed(schema: &Value) -> Vec<&str> {
     schema["enum"]
         .as_array()
@@ -216,7 +216,7 @@ fn allowed(schema: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-/// Every `{"equals": ["@body('action')?[...]", "word"]}` condition in a workflow.
+/// Collects every `{"equals": ["@body('action')?[...]", "word"]}` condition in a workflow.
 fn conditions<'a>(value: &'a Value, found: &mut Vec<(&'a str, &'a str)>) {
     match value {
         Value::Object(map) => {
@@ -257,7 +257,8 @@ fn the_example_flow_compares_only_with_words_the_definition_allows() {
             "the example compares {path:?} with {word:?}, which it never is"
         );
     }
-    // The warning codes it looks for, in the query and in the text of the warnings.
+    // The warning codes the example looks for, in the query and in the text of the warnings,
+    // must be codes the definition lists.
     let codes = allowed(&result["properties"]["warnings"]["items"]["properties"]["code"]);
     for needle in ["item()?['code'], '", "['warnings']), '"] {
         let (_, after) = text

@@ -1,5 +1,5 @@
-//! The user's whole MFA picture: the other methods, phone methods only (with Microsoft's SMS and
-//! voice retirement), the last MFA method, the tenant's SMS and Voice policy, and `show`.
+//! Checks the user's whole MFA picture: the other methods, phone methods only (with Microsoft's SMS
+//! and voice retirement), the last MFA method, the tenant's SMS and Voice policy, and `show`.
 
 use mfa_phone_handler::phone::PhoneType;
 use mfa_phone_handler::simulator::tenant::SimUser;
@@ -10,7 +10,7 @@ use crate::helpers::{Results, TestApp, result_of};
 
 const NUMBER: &str = "+49 1701234567";
 
-/// A member whose methods besides phones are `others` (by `@odata.type` without namespace).
+/// Adds a member whose methods besides phones are `others` (by `@odata.type` without namespace).
 fn member_with(app: &TestApp, upn: &str, others: &[&str]) -> String {
     let mut user = SimUser::member(upn, "User");
     user.other_methods = others.iter().map(|kind| (*kind).to_owned()).collect();
@@ -277,7 +277,7 @@ async fn show_reads_everything_in_one_round_trip_and_writes_nothing() {
     let app = TestApp::spawn().await;
     let user = member_with(&app, "adele@contoso.com", &[]);
     app.seed_phone(&user, PhoneType::Mobile, NUMBER);
-    // Warm: the policy and the role holders are read in the background at start-up.
+    // The handler is warm: the policy and the role holders are read in the background at start-up.
     app.call(json!({"UserId": user, "operation": "show"})).await;
     app.sim.clear_requests();
     // With a latency per request, requests made one after another cannot overlap.
@@ -460,7 +460,7 @@ async fn a_policy_targeting_a_user_is_matched_by_id_not_asked_of_the_membership_
         .prepare(move |sim| {
             sim.tenant(|tenant| {
                 tenant.add_user(SimUser::member("adele@contoso.com", "Adele").with_id(adele));
-                // SMS for one user (a user target), voice for nobody.
+                // SMS is on for one user (a user target), voice for nobody.
                 tenant.policy.sms.include = vec![SimTarget {
                     id: adele.to_owned(),
                     usable_for_sign_in: true,
@@ -536,7 +536,7 @@ async fn the_policy_check_switched_off_reads_nothing_and_warns_of_nothing() {
 async fn a_policy_read_that_hangs_costs_one_bounded_wait() {
     let app = TestApp::builder()
         .prepare(|sim| {
-            // Never answered: the gate is never opened.
+            // This read is never answered: the gate is never opened.
             sim.hold(
                 Some("GET"),
                 "authenticationMethodConfigurations",

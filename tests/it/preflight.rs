@@ -1,4 +1,4 @@
-//! `preflight` as an admin runs it: the real binary, from a folder with `azure.yaml`, with
+//! Runs `preflight` as an admin runs it: the real binary, from a folder with `azure.yaml`, with
 //! fake `az` and `azd` first on PATH. The fakes answer the commands preflight runs with canned
 //! JSON (as the real tools print it) and log every command line, so a test can show that
 //! preflight changed nothing. No Azure, no network.
@@ -57,7 +57,7 @@ struct World {
 }
 
 impl World {
-    /// An environment ready to deploy, and an admin who may deploy it.
+    /// Returns a world with an environment ready to deploy, and an admin who may deploy it.
     fn ready() -> World {
         let values = [
             ("AZURE_ENV_NAME", "mfa-prod".to_owned()),
@@ -205,13 +205,13 @@ impl World {
         self
     }
 
-    /// `azd` answers `pattern` so, before any earlier answer.
+    /// Makes `azd` answer `pattern` so, before any earlier answer.
     fn azd(mut self, pattern: &str, answer: Answer) -> World {
         self.azd.insert(0, (pattern.to_owned(), answer));
         self
     }
 
-    /// `az` answers `pattern` so, before any earlier answer.
+    /// Makes `az` answer `pattern` so, before any earlier answer.
     fn az(mut self, pattern: &str, answer: Answer) -> World {
         self.az.insert(0, (pattern.to_owned(), answer));
         self
@@ -275,7 +275,7 @@ impl Place {
         self.root.join("commands.log")
     }
 
-    /// Every command line the fakes were given.
+    /// Returns every command line the fakes were given.
     fn commands(&self) -> Vec<String> {
         std::fs::read_to_string(self.log())
             .unwrap_or_default()
@@ -324,7 +324,7 @@ impl Place {
     }
 
     /// Runs `preflight` with `arguments` from the checkout, the fakes first on PATH and
-    /// nothing else of this process's environment; its exit status, stdout and stderr.
+    /// nothing else of this process's environment, and returns its exit status, stdout and stderr.
     async fn preflight(&self, arguments: &[&str], timeout_seconds: u64) -> (i32, String, String) {
         let path = format!("{}:/usr/bin:/bin", self.bin().display());
         let output = tokio::time::timeout(
@@ -360,7 +360,7 @@ impl Drop for Place {
     }
 }
 
-/// The line of check `name` (and its `fix:` line, when there is one).
+/// Finds the line of check `name` (and its `fix:` line, when there is one).
 fn line_of<'a>(stdout: &'a str, name: &str) -> (&'a str, Option<&'a str>) {
     let mut lines = stdout.lines();
     let needle = format!("  {name}:");
@@ -374,7 +374,7 @@ fn line_of<'a>(stdout: &'a str, name: &str) -> (&'a str, Option<&'a str>) {
     (line, fix)
 }
 
-/// The command lines that would change something.
+/// Picks the command lines that would change something.
 fn changes(commands: &[String]) -> Vec<&String> {
     commands
         .iter()

@@ -41,7 +41,8 @@ async fn no_full_number_token_or_secret_is_ever_logged() {
     ] {
         answers.push(app.call(parameters).await);
     }
-    // The conflict path with the owner search: Graph writes nothing, the search names Megan.
+    // This takes the conflict path with the owner search: Graph writes nothing, and the
+    // search names Megan.
     app.sim
         .tenant(|tenant| tenant.variants.conflict_writes_method = false);
     let carol = app.add_member("carol@contoso.com");
@@ -61,7 +62,8 @@ async fn no_full_number_token_or_secret_is_ever_logged() {
         logged.push(answer.envelope["Logs"].to_string());
         logged.push(answer.log_text());
     }
-    // The mails are not logs, but they leave the tenant's control: numbers masked there too.
+    // The mails are not logs, but they leave the tenant's control, so numbers are
+    // masked there too.
     let mails = app.sim.tenant(|tenant| tenant.sent_mail().to_vec());
     assert_eq!(mails.len(), 2);
     logged.extend(mails.into_iter().map(|mail| mail.content));

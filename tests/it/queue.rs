@@ -1,4 +1,4 @@
-//! The queue trigger: every message ends in a definite result, nothing is lost, and
+//! Checks the queue trigger: every message ends in a definite result, nothing is lost, and
 //! redelivery and concurrency leave the tenant as one processing would.
 
 use std::time::Duration;
@@ -28,17 +28,17 @@ async fn a_message_is_read_in_every_form_the_host_sends_it() {
     let message = json!({"UserId": user, "phoneNumber": NUMBER, "dryRun": true});
     let text = message.to_string();
     let forms = [
-        // As the host sends it: the message text JSON-encoded once more.
+        // This is as the host sends it: the message text JSON-encoded once more.
         json!({"Data": {"queueItem": Value::String(text.clone()).to_string()},
                "Metadata": {"DequeueCount": "1", "Id": "\"a1\"", "PopReceipt": "\"p\""}}),
-        // As the stale docs show it: one layer, a numeric DequeueCount, no quotes on Id.
+        // This is as the stale docs show it: one layer, a numeric DequeueCount, no quotes on Id.
         json!({"Data": {"queueItem": text.clone()}, "Metadata": {"DequeueCount": 1, "Id": "a1"}}),
-        // An object.
+        // The message may be an object.
         json!({"Data": {"queueItem": message.clone()}, "Metadata": {"DequeueCount": 1, "Id": "a1"}}),
-        // "dataType": "binary": base64 of the bytes.
+        // With "dataType": "binary", the message is base64 of the bytes.
         json!({"Data": {"queueItem": base64::engine::general_purpose::STANDARD.encode(&text)},
                "Metadata": {"DequeueCount": "1", "Id": "\"a1\""}}),
-        // Property names in another case.
+        // Property names may come in another case.
         json!({"data": {"QUEUEITEM": text.clone()}, "metadata": {"dequeueCount": "1", "id": "\"a1\""}}),
     ];
     for envelope in forms {
@@ -415,7 +415,7 @@ async fn different_users_run_concurrently_up_to_the_bound() {
             .all(|(status, answer)| *status == 200 && result_of(answer)["status"] == "succeeded")
     );
 
-    // Which users had a Graph request in flight at each moment a request started.
+    // The log shows which users had a Graph request in flight at each moment a request started.
     let requests = app.graph_requests();
     let user_of = |path: &str| users.iter().position(|user| path.contains(user.as_str()));
     let most_users_at_once = requests
@@ -448,26 +448,26 @@ async fn undecodable_messages_never_crash_and_always_answer_a_permanent_failure(
     let user = app.add_member("adele@contoso.com");
     let mut runner = TestRunner::deterministic();
     let garbage = proptest::prop_oneof![
-        // Any text, once or twice JSON-encoded.
+        // Some messages are any text, once or twice JSON-encoded.
         proptest::string::string_regex(".{0,64}")
             .unwrap()
             .prop_map(Value::String),
         proptest::string::string_regex(".{0,64}")
             .unwrap()
             .prop_map(|text| Value::String(Value::String(text).to_string())),
-        // JSON that is not a parameter object.
+        // Some are JSON that is not a parameter object.
         proptest::num::i64::ANY.prop_map(|number| Value::String(number.to_string())),
         proptest::collection::vec(proptest::num::u8::ANY, 0..16)
             .prop_map(|bytes| Value::String(serde_json::to_string(&bytes).unwrap())),
-        // Base64 of random bytes.
+        // Some are base64 of random bytes.
         proptest::collection::vec(proptest::num::u8::ANY, 0..48).prop_map(|bytes| Value::String(
             base64::engine::general_purpose::STANDARD.encode(bytes)
         )),
-        // Objects that lack a required parameter or hold the wrong types.
+        // Some are objects that lack a required parameter or hold the wrong types.
         proptest::string::string_regex("[a-zA-Z]{1,12}")
             .unwrap()
             .prop_map(|key| Value::String(json!({key: 1, "UserId": [1]}).to_string())),
-        // Nested garbage objects, arrays, nulls and booleans.
+        // Some are nested garbage: objects, arrays, nulls and booleans.
         proptest::bool::ANY.prop_map(Value::Bool),
         proptest::collection::vec(proptest::num::i32::ANY, 0..4).prop_map(|items| json!(items)),
     ];
@@ -476,7 +476,7 @@ async fn undecodable_messages_never_crash_and_always_answer_a_permanent_failure(
         let value = garbage.new_tree(&mut runner).expect("a case").current();
         cases.push(value);
     }
-    // And envelopes that are broken themselves.
+    // And some envelopes are broken themselves.
     let broken = ["", "{", "[]", "null", "{\"Data\": 5}", "{\"Data\": {}}"];
 
     for data in &cases {
@@ -577,7 +577,8 @@ async fn through_a_host_every_message_ends_in_exactly_one_result() {
 
 #[tokio::test]
 async fn a_handler_killed_mid_write_leaves_nothing_a_redelivery_cannot_finish() {
-    // Killed before Graph applied the POST, and after it applied it but before it answered.
+    // The handler is killed before Graph applied the POST, and after it applied it but
+    // before it answered.
     for (fault, expected) in [
         (FaultAction::Delay(Duration::from_secs(30)), "added"),
         (
@@ -594,7 +595,7 @@ async fn a_handler_killed_mid_write_leaves_nothing_a_redelivery_cannot_finish() 
             fault.clone(),
         ));
         let message = json!({"UserId": user, "phoneNumber": NUMBER});
-        // A second handler process, killed while its POST is at the simulator.
+        // A second handler process is killed while its POST is at the simulator.
         let mut command = Command::new(HANDLER);
         command
             .env_clear()

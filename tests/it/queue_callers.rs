@@ -1,4 +1,4 @@
-//! Queue callers: a message carries its sender's Entra access token (`CallerToken`), checked
+//! Checks queue callers: a message carries its sender's Entra access token (`CallerToken`), checked
 //! against the simulator's published keys as App Service checks an HTTP caller, as of the
 //! message's insertion time; a refused message is answered once, written nowhere, and never
 //! poisoned.
@@ -18,7 +18,7 @@ const ADMIN: &str = "aaaaaaaa-1111-4222-8333-444444444444";
 const WRITER: &str = "MfaPhone.ReadWrite";
 const READER: &str = "MfaPhone.Read";
 
-/// A handler that checks queue callers against the simulator's tenant.
+/// Starts a handler that checks queue callers against the simulator's tenant.
 async fn checking(require: bool) -> TestApp {
     TestApp::builder()
         .envs(&[
@@ -37,7 +37,8 @@ fn admin() -> CallerToken {
     CallerToken::user(ADMIN, "admin@contoso.com", &[WRITER])
 }
 
-/// Every message through the miniature host; the results by `requestId`, and the poison queue.
+/// Sends every message through the miniature host, and returns the results by `requestId` and
+/// the poison queue.
 async fn through_the_queue(app: &TestApp, messages: &[Value]) -> (Vec<Value>, Vec<String>) {
     let host = FunctionsHost::start(&app.handler, HostOptions::default().max_dequeue_count(3))
         .await
@@ -177,7 +178,7 @@ async fn tokens_that_do_not_check_out_are_refused_once_and_nothing_is_written() 
         ],
         ..admin()
     };
-    // A reader's token with its payload swapped for a writer's: the signature no longer fits.
+    // A reader's token has its payload swapped for a writer's, so the signature no longer fits.
     let forged = {
         let reader_token = app.sim.sign(&reader);
         let writer_token = app.sim.sign(&admin());
@@ -271,7 +272,7 @@ async fn a_message_without_a_token_is_refused_where_callers_are_required() {
     );
 }
 
-/// The queue envelope with `InsertionTime` at `inserted`.
+/// Wraps `message` in the queue envelope with `InsertionTime` at `inserted`.
 fn queued_at(message: &Value, inserted: SystemTime) -> Value {
     let inserted = httpdate::fmt_http_date(inserted);
     json!({
@@ -286,7 +287,7 @@ async fn a_token_counts_as_of_the_time_the_message_was_queued() {
     let user = app.add_member("adele@contoso.com");
     let now = SystemTime::now();
     let hour = Duration::from_secs(3600);
-    // Queued two hours ago with a token that was valid then and has expired since.
+    // This message was queued two hours ago with a token that was valid then and has expired since.
     let lapsed_since = CallerToken {
         not_before: now - 3 * hour,
         expires: now - hour,
@@ -302,7 +303,7 @@ async fn a_token_counts_as_of_the_time_the_message_was_queued() {
         .await;
     assert_eq!(result_of(&answer)["status"], "succeeded", "{answer:#}");
 
-    // Queued now with a token that had expired an hour before.
+    // This one is queued now with a token that had expired an hour before.
     let (_, answer) = app
         .post(
             "SetOrRemoveMobilePhoneMfaQueue",
@@ -311,7 +312,7 @@ async fn a_token_counts_as_of_the_time_the_message_was_queued() {
         .await;
     assert_eq!(result_of(&answer)["error"]["code"], "callerNotAllowed");
 
-    // Queued before the token was valid (beyond the allowed clock skew).
+    // This one was queued before the token was valid (beyond the allowed clock skew).
     let (_, answer) = app
         .post(
             "SetOrRemoveMobilePhoneMfaQueue",

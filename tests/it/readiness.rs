@@ -1,4 +1,4 @@
-//! The readiness scan end to end: the real binary's `readiness` command against a simulated
+//! Runs the readiness scan end to end: the real binary's `readiness` command against a simulated
 //! tenant built to hold every category and date rule; the licence refusal and `--per-user`;
 //! that it writes nothing to Graph; and the clean-up file's fingerprints.
 
@@ -23,22 +23,22 @@ use crate::helpers::{FAST, Results, TestApp, handler_command, within};
 /// A key of the length the Bicep generates.
 pub const KEY: &str = "readiness-test-key-0123456789abcdef";
 
-/// A fresh directory for one scan's files.
+/// Makes a fresh directory for one scan's files.
 fn scratch() -> PathBuf {
     let directory = std::env::temp_dir().join(format!("mfa-readiness-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&directory).expect("a scratch directory");
     directory
 }
 
-/// A simulator holding the readiness tenant.
+/// Starts a simulator holding the readiness tenant.
 async fn tenant(options: SimOptions) -> (Simulator, ReadinessTenant) {
     let sim = Simulator::start(options).await.expect("simulator starts");
     let ids = sim.tenant(readiness_tenant);
     (sim, ids)
 }
 
-/// Runs `readiness --out DIR --json` and `extra` with the handler's environment; its exit
-/// status and the JSON it printed.
+/// Runs `readiness --out DIR --json` and `extra` with the handler's environment, and returns its
+/// exit status and the JSON it printed.
 pub async fn run_scan(
     sim: &Simulator,
     out: &Path,
@@ -69,7 +69,7 @@ pub async fn run_scan(
     (output.status.code().unwrap_or(-1), json)
 }
 
-/// The rows of a CSV file the scan wrote, by their first column.
+/// Reads the rows of a CSV file the scan wrote, by their first column.
 pub fn rows(path: &Path) -> HashMap<String, HashMap<String, String>> {
     let text = std::fs::read_to_string(path).expect("the file");
     let text = text.trim_start_matches('\u{feff}');
@@ -155,12 +155,12 @@ async fn every_category_and_date_comes_out_of_a_tenant_built_for_them_and_nothin
         !rows.contains_key(&ids.disabled),
         "the report leaves disabled users out"
     );
-    // No number anywhere in the files.
+    // No number may appear anywhere in the files.
     for file in ["readiness.csv", "readiness.json", "cleanup.csv"] {
         let text = std::fs::read_to_string(out.join(file)).expect("written");
         assert!(!text.contains("170111"), "{file} names no number");
     }
-    // The summary.
+    // The summary is checked next, and the file written must hold the same users.
     assert_eq!(summary["categories"]["phoneOnly"], 8, "{summary}");
     assert_eq!(summary["affectedFrom"]["2027-07-01"], 3, "{summary}");
     assert_eq!(summary["affectedFrom"]["2027-02-01"], 5, "{summary}");
@@ -176,7 +176,7 @@ async fn every_category_and_date_comes_out_of_a_tenant_built_for_them_and_nothin
         serde_json::from_slice(&std::fs::read(out.join("readiness.json")).expect("written"))
             .expect("JSON");
     assert_eq!(written["users"], summary["users"]);
-    // The clean-up: the passkey user's alternate mobile, then their mobile; nobody else.
+    // The clean-up lists the passkey user's alternate mobile, then their mobile, and nobody else.
     let cleanup = std::fs::read_to_string(out.join("cleanup.csv")).expect("written");
     let lines: Vec<&str> = cleanup.lines().skip(1).collect();
     assert_eq!(lines.len(), 2, "{cleanup}");
@@ -185,7 +185,8 @@ async fn every_category_and_date_comes_out_of_a_tenant_built_for_them_and_nothin
     let key = mfa_phone_handler::phone::CleanupKey::new(KEY).expect("a key");
     assert!(lines[0].contains(&key.fingerprint(PASSKEY_ALTERNATE)));
     assert!(lines[1].contains(&key.fingerprint(PASSKEY_MOBILE)));
-    // Read only: nothing written, every batch item a GET, the report filtered on the server.
+    // The scan only reads: nothing is written, every batch item is a GET, and the report is
+    // filtered on the server.
     let requests = sim.requests();
     assert!(
         requests.iter().all(|request| !request.is_write()),
@@ -318,7 +319,7 @@ async fn a_number_changed_between_the_scan_and_the_cleanup_is_left_and_the_scann
     app.sim.tenant(|tenant| {
         tenant.seed_phone(&ids.passkey, PhoneType::Mobile, "+49 1709990001");
     });
-    // The clean-up carried out as the README says: bulk, through the HTTP trigger.
+    // The clean-up is carried out as the README says: with bulk, through the HTTP trigger.
     let host = FunctionsHost::start(&app.handler, HostOptions::default())
         .await
         .expect("the host starts");
@@ -445,7 +446,7 @@ async fn the_scan_follows_every_page_within_the_reports_limit_without_being_thro
     let out = scratch();
     let (status, summary) = run_scan(&sim, &out, &as_pairs(&settings), &[]).await;
     assert_eq!(status, 0, "{summary}");
-    // 13 enabled users with a phone, 4 a page: 4 pages, within one window of 5.
+    // 13 enabled users have a phone; at 4 a page, that makes 4 pages, within one window of 5.
     assert_eq!(summary["pages"], 4, "{summary}");
     assert_eq!(summary["users"], 13, "{summary}");
     let reports: Vec<_> = sim
@@ -462,9 +463,9 @@ async fn the_scan_follows_every_page_within_the_reports_limit_without_being_thro
 }
 
 /// Graph throttles `--per-user`'s `$batch` items five times in a row, naming no wait: they are
-/// asked again after a back-off that every read shares, a second at least, until read. (Asked
-/// again at once, five times in all, they were left unread: at 100,000 users under a large
-/// tenant's bucket, 3,983 users.)
+/// asked again after a back-off that every read shares, a second at least, until read. (When they
+/// were asked again at once, five times in all, they were left unread: at 100,000 users under a
+/// large tenant's bucket, 3,983 users.)
 #[tokio::test]
 async fn per_user_reads_every_users_methods_when_graph_throttles_the_items_five_times() {
     use mfa_phone_handler::simulator::{FaultAction, FaultRule};
@@ -498,7 +499,7 @@ async fn per_user_reads_every_users_methods_when_graph_throttles_the_items_five_
         "{summary}"
     );
     assert_eq!(rows(&out.join("readiness.csv")).len(), with_phone);
-    // Six rounds of the same items, each a second or more after the one before.
+    // The same items are asked in six rounds, each a second or more after the one before.
     let mut asked: Vec<_> = sim
         .requests()
         .into_iter()
@@ -518,8 +519,8 @@ async fn per_user_reads_every_users_methods_when_graph_throttles_the_items_five_
     sim.shutdown().await;
 }
 
-/// The dashboard as headless Chromium builds it: the totals, one bar per category and date,
-/// the groups in scope, the first blocked users, and nothing fetched from anywhere.
+/// The dashboard is checked as headless Chromium builds it: the totals, one bar per category and
+/// date, the groups in scope, the first blocked users, and nothing fetched from anywhere.
 #[tokio::test]
 async fn the_dashboard_shows_the_totals_the_chart_and_the_blocked_users_in_a_browser() {
     let (sim, ids) = tenant(SimOptions::default()).await;

@@ -1,4 +1,4 @@
-//! The readiness scan in the Function App: the real handler behind the miniature host, Azurite
+//! Runs the readiness scan in the Function App: the real handler behind the miniature host, Azurite
 //! as the app's storage account, the readiness tenant in the simulator. The timer keeps the
 //! latest scan and a folder per scan (deleting expired ones), and the dashboard draws the trend
 //! of the kept scans; readers get the files over HTTP, others are refused; a writer's POST is
@@ -23,7 +23,7 @@ const NOBODY: &str = "eeeeeeee-5555-4555-8555-555555555555";
 /// A scan folder far older than any retention period.
 const EXPIRED: &str = "2020-01-01T000000Z";
 
-/// App Service authentication's principal header for `oid` holding `roles`.
+/// Builds App Service authentication's principal header for `oid` holding `roles`.
 fn principal(oid: &str, roles: &[&str]) -> String {
     let mut claims = vec![json!({
         "typ": "http://schemas.microsoft.com/identity/claims/objectidentifier", "val": oid
@@ -37,7 +37,8 @@ fn principal(oid: &str, roles: &[&str]) -> String {
     base64::engine::general_purpose::STANDARD.encode(principal.to_string())
 }
 
-/// The handler with the readiness tenant and Azurite, the host in front, the scans' store.
+/// Starts the handler with the readiness tenant and Azurite and the host in front, and returns
+/// them with the scans' store and the tenant.
 async fn deployment(
     azurite: &mfa_phone_handler::simulator::azurite::Azurite,
 ) -> (TestApp, FunctionsHost, ScanStore, ReadinessTenant) {
@@ -138,7 +139,7 @@ async fn the_timer_keeps_the_scan_as_latest_and_in_a_dated_folder_and_deletes_an
     assert!(app.writes().is_empty(), "nothing written to Graph");
 }
 
-/// The `phoneOnly` counts the served dashboard draws, oldest first, with each point's time.
+/// Reads the `phoneOnly` counts the served dashboard draws, oldest first, with each point's time.
 fn trend_points(page: &str) -> Vec<(String, u64)> {
     page.split("<div class=\"point\"")
         .skip(1)
@@ -412,8 +413,8 @@ async fn a_queue_message_naming_a_scan_no_post_queued_runs_nothing() {
     );
 }
 
-/// Runs `readiness --endpoint URL --out DIR` with `key` as MFA_FUNCTION_KEY; its exit status
-/// and stderr.
+/// Runs `readiness --endpoint URL --out DIR` with `key` as MFA_FUNCTION_KEY, and returns its exit
+/// status and stderr.
 async fn download(url: &str, out: &std::path::Path, key: Option<&str>) -> (i32, String) {
     let mut command = crate::helpers::handler_command();
     command

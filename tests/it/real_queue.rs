@@ -1,4 +1,4 @@
-//! The queue path for real: Azurite as the storage account, the miniature host running the
+//! Runs the queue path for real: Azurite as the storage account, the miniature host running the
 //! storage queues extension's listener with the deployed host.json and function.json, the real
 //! handler behind it. Each test asserts what lands in the three queues and in the tenant.
 
@@ -20,7 +20,7 @@ const REQUESTS: &str = "mfa-phone-requests";
 const RESULTS: &str = "mfa-phone-results";
 const POISON: &str = "mfa-phone-requests-poison";
 
-/// A host for `handler` on `storage`, as deployed but redelivering after 100 ms.
+/// Starts a host for `handler` on `storage`, as deployed but redelivering after 100 ms.
 async fn host(handler: &str, storage: &StorageAccount) -> FunctionsHost {
     FunctionsHost::start(
         handler,
@@ -32,7 +32,7 @@ async fn host(handler: &str, storage: &StorageAccount) -> FunctionsHost {
     .expect("the host starts")
 }
 
-/// A producer's message, put on the request queue as plain JSON text.
+/// Puts a producer's message on the request queue as plain JSON text.
 async fn produce(storage: &StorageAccount, message: &Value) {
     Queue::new(storage, REQUESTS, Encoding::None)
         .expect("a client")
@@ -133,7 +133,7 @@ async fn graph_unavailable_is_redelivered_until_the_last_attempt_answers_with_a_
 async fn a_handler_that_never_answers_leaves_the_message_unchanged_in_the_poison_queue() {
     let azurite = azurite().await;
     let storage = storage_of(&azurite);
-    // A handler that takes every request and never answers: each invocation ends at the
+    // This handler takes every request and never answers: each invocation ends at the
     // host's function timeout (shortened here to 300 ms).
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -227,16 +227,16 @@ async fn a_thousand_messages_through_faults_each_end_in_one_result_and_the_tenan
     through_faults(200, 40, &[]).await;
 }
 
-/// The same with the per-user leases in Azurite's blob service, as deployed (200 messages for
-/// 40 users): a write whose answer was lost leaves its user's lease to lapse (60 s), so that
+/// This runs the same with the per-user leases in Azurite's blob service, as deployed (200 messages
+/// for 40 users): a write whose answer was lost leaves its user's lease to lapse (60 s), so that
 /// user's later messages wait, are answered `userBusy` and are delivered again until it has.
 #[tokio::test]
 async fn through_faults_with_per_user_leases_each_message_ends_in_one_result() {
     through_faults(40, 8, &[("MFA_LEASE_WAIT_SECONDS", "30")]).await;
 }
 
-/// `users` users' five messages each through `faults` Graph faults of each kind, the handler
-/// with the per-user leases when `settings` name a lease wait.
+/// Sends `users` users' five messages each through `faults` Graph faults of each kind; the handler
+/// has the per-user leases when `settings` name a lease wait.
 async fn through_faults(users: usize, faults: usize, settings: &[(&str, &str)]) {
     let azurite = azurite().await;
     let storage = storage_of(&azurite);

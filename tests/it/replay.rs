@@ -23,7 +23,7 @@ async fn call(app: &TestApp, parameters: serde_json::Value) -> HttpAnswer {
     .await
 }
 
-/// How many writes of phone methods Graph answered.
+/// Counts the writes of phone methods Graph answered.
 fn writes(app: &TestApp) -> usize {
     app.graph_requests()
         .iter()
@@ -37,7 +37,7 @@ async fn a_change_sent_again_with_its_request_id_gets_the_first_answer_without_a
     let user = app.add_member("adele@contoso.com");
     let change = json!({"UserId": user, "phoneNumber": NUMBER, "requestId": "row-7"});
 
-    // This user's requests only: the handler's background reads (the policy, the role
+    // Only this user's requests count: the handler's background reads (the policy, the role
     // holders) may come at any time.
     let users_requests = || {
         app.graph_requests()
@@ -132,7 +132,7 @@ async fn a_change_sent_again_while_the_first_is_under_way_waits_for_its_answer()
 async fn other_parameters_or_a_failed_first_answer_run_again() {
     let app = TestApp::spawn().await;
     let user = app.add_member("adele@contoso.com");
-    // The first attempt meets Graph unavailable (every retry of it too): not final.
+    // The first attempt meets Graph unavailable (every retry of it too), so it is not final.
     app.sim.inject(FaultRule::new(
         Some("POST"),
         "/authentication/phoneMethods",

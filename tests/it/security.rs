@@ -1,6 +1,6 @@
-//! Who may change whose MFA: the authenticated caller recorded and checked, and protected
+//! Checks who may change whose MFA: the authenticated caller is recorded and checked, and protected
 //! accounts (privileged roles held directly, through a group or eligible through PIM; members
-//! of protected groups) refused before any write, failing closed when the check cannot be made.
+//! of protected groups) are refused before any write, failing closed when the check cannot be made.
 
 use mfa_phone_handler::simulator::FaultRule;
 use mfa_phone_handler::simulator::tenant::directory::{
@@ -173,7 +173,7 @@ async fn a_user_is_admitted_by_who_they_are_not_by_the_client_they_used() {
     let user = app.add_member("adele@contoso.com");
     let body = json!({"UserId": user, "phoneNumber": NUMBER, "dryRun": true});
 
-    // Another user of the tenant, with a token from the same Azure CLI.
+    // This is another user of the tenant, with a token from the same Azure CLI.
     let colleague = app
         .call_envelope(http_envelope_as(
             &body,
@@ -187,7 +187,7 @@ async fn a_user_is_admitted_by_who_they_are_not_by_the_client_they_used() {
         .await;
     assert_eq!(colleague.status, 403, "{}", colleague.report);
     assert_eq!(colleague.error_code(), "callerNotAllowed");
-    // A listed principal through a client that is not listed.
+    // This is a listed principal through a client that is not listed.
     let mut elsewhere = admin_claims();
     elsewhere[1] = ("appid", "eeeeeeee-5555-4555-8555-555555555555");
     let through_other_client = app.call_envelope(http_envelope_as(&body, &elsewhere)).await;
@@ -230,7 +230,8 @@ async fn the_queue_carries_no_caller() {
     assert_eq!(result["caller"], Value::Null);
 }
 
-/// Refused, with the reason, and nothing written; a dry run is refused the same way.
+/// Asserts that a change of `user`'s phone is refused, with the reason, and nothing written; a dry
+/// run is refused the same way.
 async fn assert_refused(app: &TestApp, user: &str, reason: &str) {
     app.seed_phone(
         user,
@@ -366,7 +367,7 @@ async fn members_of_protected_groups_are_refused_even_when_privileged_targets_ar
                 );
                 tenant.add_user(SimUser::member("ga@contoso.com", "GA").with_id(ga));
                 tenant.directory.assign(ga, GLOBAL_ADMINISTRATOR);
-                // Nested: the account is in a group that is in the protected group.
+                // The account is nested: it is in a group that is in the protected group.
                 let inner = tenant
                     .directory
                     .add_group("Emergency access", &[breakglass], false);
@@ -487,7 +488,7 @@ async fn the_check_costs_no_round_trip_of_its_own_for_an_object_id_caller() {
         .spawn()
         .await;
     let user = app.add_member("adele@contoso.com");
-    // Warm: the role holders were read at start-up; one more call makes sure.
+    // The handler is warm: the role holders were read at start-up, and one more call makes sure.
     app.call(json!({"UserId": user, "phoneNumber": "+49 1705555555", "dryRun": true}))
         .await;
     app.sim.clear_requests();
@@ -561,7 +562,7 @@ async fn the_miniature_host_passes_on_the_principal_app_service_authentication_v
 #[tokio::test]
 async fn graph_unavailable_for_its_list_of_privileged_roles_is_no_reason_to_trust_the_built_in_one()
 {
-    // A custom privileged role: only Graph's list knows it is privileged.
+    // This is a custom privileged role: only Graph's list knows it is privileged.
     let holder = "14141414-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
     let custom = "15151515-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
     let app = TestApp::builder()
@@ -619,7 +620,7 @@ async fn eligibility_through_pim_for_groups_is_refused_and_fails_closed_unread()
                     .add_group_with_id(id, name, &[], role_assignable);
             }
             tenant.directory.assign(admins, GLOBAL_ADMINISTRATOR);
-            // Not members today: each may activate membership through PIM for Groups.
+            // They are not members today: each may activate membership through PIM for Groups.
             tenant.directory.make_group_eligible(candidate, admins);
             tenant.directory.make_group_eligible(standby, breakglass);
         });
@@ -773,7 +774,8 @@ async fn a_tenant_without_pim_has_no_pim_for_groups_either() {
     assert_eq!(answer.action(), "added", "{}", answer.report);
 }
 
-/// The check could not be made: 503 `protectionUnknown` (the queue retries), nothing written.
+/// Asserts that the check could not be made: 503 `protectionUnknown` (the queue
+/// retries), nothing written.
 #[track_caller]
 fn assert_fails_closed(app: &TestApp, answer: &crate::helpers::HttpAnswer) {
     assert_eq!(answer.status, 503, "{}", answer.report);
@@ -801,7 +803,7 @@ async fn owners_of_privileged_or_protected_groups_are_refused() {
                     .directory
                     .add_group_with_id(breakglass, "Break glass", &[], false);
                 tenant.directory.assign(admins, GLOBAL_ADMINISTRATOR);
-                // Not members: owners, who can add themselves.
+                // These are not members but owners, who can add themselves.
                 tenant.directory.add_group_owner(admins, owner);
                 tenant.directory.add_group_owner(breakglass, keeper);
             })

@@ -1,4 +1,4 @@
-//! `mfa-phone-handler smoke` against the miniature host (with the function key the deployed
+//! Runs `mfa-phone-handler smoke` against the miniature host (with the function key the deployed
 //! HTTP trigger requires) and the simulator: it passes a deployment that holds, and names the
 //! check that does not hold otherwise. It writes nothing to the tenant.
 
@@ -15,7 +15,8 @@ use crate::helpers::TestApp;
 const GA: &str = "6a5c0b8e-55b2-4c3e-9d0e-3f1a7c2b9d41";
 const KEY: &str = "smoke-test-function-key";
 
-/// A tenant with an ordinary user and a Global Administrator, the handler with `settings`.
+/// Starts a tenant with an ordinary user and a Global Administrator, and the
+/// handler with `settings`.
 async fn deployment(settings: &[(&str, &str)]) -> TestApp {
     let app = TestApp::builder()
         .envs(settings)
@@ -31,7 +32,7 @@ async fn deployment(settings: &[(&str, &str)]) -> TestApp {
     app
 }
 
-/// Runs `smoke` against `url` with `extra` options; its exit status and its stdout.
+/// Runs `smoke` against `url` with `extra` options, and returns its exit status and its stdout.
 async fn smoke(url: &str, extra: &[&str]) -> (i32, String) {
     let output = tokio::time::timeout(
         Duration::from_secs(120),
@@ -133,7 +134,7 @@ async fn a_deployment_that_would_change_a_privileged_account_fails_that_check() 
 #[tokio::test]
 async fn an_http_trigger_anyone_can_call_fails_the_first_check() {
     let app = deployment(&[]).await;
-    // No function key required, and no Entra authentication in front.
+    // No function key is required, and no Entra authentication stands in front.
     let host = FunctionsHost::start(&app.handler, HostOptions::default())
         .await
         .expect("the host starts");

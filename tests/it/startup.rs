@@ -1,4 +1,4 @@
-//! Starting and stopping the handler process as the Functions host does.
+//! Checks starting and stopping the handler process as the Functions host does.
 
 use std::process::Stdio;
 use std::time::Duration;

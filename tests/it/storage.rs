@@ -1,4 +1,4 @@
-//! The app's storage account as the product uses it, against Azurite: queue messages as the
+//! Checks the app's storage account as the product uses it, against Azurite: queue messages as the
 //! Functions host reads them (plain text under `messageEncoding: none`), and the per-user
 //! leases that keep one user's changes on one instance at a time.
 
@@ -68,7 +68,8 @@ async fn a_users_lease_is_one_instances_at_a_time() {
     let instance_a = UserLeases::new(storage_of(&azurite));
     let instance_b = UserLeases::new(storage_of(&azurite));
     let user = "6e7b768e-07e2-4810-8459-485f84f8f204";
-    // The container first (another user's lease), so that the grant below is one request away.
+    // The container is made first (by another user's lease), so that the grant below is
+    // one request away.
     instance_a
         .acquire(
             "11111111-2222-4333-8444-555555555555",

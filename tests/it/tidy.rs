@@ -1,4 +1,4 @@
-//! Checks of the source tree itself, in the spirit of rust-analyzer's `tidy.rs`: the layout
+//! Checks the source tree itself, in the spirit of rust-analyzer's `tidy.rs`, so that the layout
 //! ARCHITECTURE.md promises is kept by a test, not by memory.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -177,7 +177,8 @@ fn graphs_vocabulary_stays_in_the_graph_module() {
 
 #[test]
 fn no_module_grows_past_about_five_hundred_lines_unless_listed() {
-    // Files that stay whole, and why: each is one seam that reads best in one place.
+    // `WHOLE` lists the files that stay whole, and why: each is one seam that reads best
+    // in one place.
     const WHOLE: [(&str, &str); 0] = [];
     let long: Vec<String> = rust_files(&root().join("src"))
         .into_iter()
@@ -196,7 +197,7 @@ fn no_module_grows_past_about_five_hundred_lines_unless_listed() {
     assert!(long.is_empty(), "split these along a seam: {long:?}");
 }
 
-/// The module a source file is: `src/bulk/endpoint.rs` is `bulk::endpoint`, `src/bulk/mod.rs`
+/// Names the module a source file is: `src/bulk/endpoint.rs` is `bulk::endpoint`, `src/bulk/mod.rs`
 /// is `bulk`, `src/lib.rs` the crate itself (empty).
 fn module_path(name: &str) -> Vec<String> {
     let inner = name
@@ -213,7 +214,7 @@ fn module_path(name: &str) -> Vec<String> {
 /// last segment, its `as` rename, or `*` for a glob.
 type Named = (Vec<String>, String);
 
-/// The paths code names through `crate::`, `super::` or `self::`, use trees expanded
+/// Lists the paths code names through `crate::`, `super::` or `self::`, use trees expanded
 /// (`crate::{a::{b, c}, d}` names `a::b`, `a::c` and `d`), each resolved against `module`.
 fn named_paths(code: &str, module: &[String]) -> Vec<Vec<String>> {
     named(code, module)
@@ -222,7 +223,7 @@ fn named_paths(code: &str, module: &[String]) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// [`named_paths`], each with the name it is bound to.
+/// Lists the paths [`named_paths`] lists, each with the name it is bound to.
 fn named(code: &str, module: &[String]) -> Vec<Named> {
     let chars: Vec<char> = code.chars().collect();
     let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
@@ -241,8 +242,8 @@ fn named(code: &str, module: &[String]) -> Vec<Named> {
     found
 }
 
-/// When `crate::`, `super::` or `self::` starts at `at`: the module it stands for, and its
-/// length.
+/// Returns, when `crate::`, `super::` or `self::` starts at `at`, the module it stands for
+/// and its length.
 fn path_start(chars: &[char], at: usize, module: &[String]) -> Option<(Vec<String>, usize)> {
     let rest: String = chars[at..chars.len().min(at + 7)].iter().collect();
     let keyword = ["crate::", "super::", "self::"]
@@ -313,7 +314,7 @@ fn use_tree(chars: &[char], at: &mut usize, prefix: Vec<String>, found: &mut Vec
             *at += 2;
             continue;
         }
-        // The end of the path: `as` renames what it binds.
+        // The path ends here, and an `as` renames what it binds.
         let mut name = path.last().cloned().unwrap_or_default();
         let mut after = *at;
         skip_blanks(&mut after);
@@ -335,7 +336,7 @@ fn use_tree(chars: &[char], at: &mut usize, prefix: Vec<String>, found: &mut Vec
     }
 }
 
-/// What each module's own `use` items bind, by (module, name): a child reaches them as
+/// Collects what each module's own `use` items bind, by (module, name): a child reaches them as
 /// `super::name`, and anyone as `crate::module::name` when they are re-exported (`pub use`).
 /// Globs are not followed.
 fn imports(files: &[(Vec<String>, String)]) -> BTreeMap<(Vec<String>, String), Vec<String>> {
@@ -372,7 +373,7 @@ fn imports(files: &[(Vec<String>, String)]) -> BTreeMap<(Vec<String>, String), V
     bound
 }
 
-/// Every line of `text` with the byte offset it starts at.
+/// Pairs every line of `text` with the byte offset it starts at.
 fn line_starts(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.split('\n').scan(0, |offset, line| {
         let start = *offset;
@@ -381,7 +382,7 @@ fn line_starts(text: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-/// The module `path` lies in, following `use` items: `crate::bulk::Progress`, where `bulk`
+/// Finds the module `path` lies in, following `use` items: `crate::bulk::Progress`, where `bulk`
 /// imports `crate::progress::Progress`, lies in `progress`. `None` when it lies in no module of
 /// the crate's (or the imports go round).
 fn resolve(
@@ -413,7 +414,7 @@ fn resolve(
 /// Who names whom: from a module to the modules it names, each with what it names there.
 type Edges = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
 
-/// The edges between modules and between top-level modules (`bulk`, `cli`: a module and all
+/// Builds the edges between modules and between top-level modules (`bulk`, `cli`: a module and all
 /// below it as one). An edge runs from a file's module to the module each path it names lies
 /// in, `use` items followed; naming an enclosing module's own items (`super::Run`) is how a
 /// child reaches them and is no edge between modules (it stays within its top-level module).
@@ -450,8 +451,8 @@ fn module_edges(files: &[(Vec<String>, String)]) -> (Edges, Edges) {
     (between, top)
 }
 
-/// The circles in `edges`: each set of modules that all reach each other (a strongly connected
-/// component of more than one, by Tarjan's algorithm), with the edges that join them.
+/// Finds the circles in `edges`: each set of modules that all reach each other (a strongly
+/// connected component of more than one, by Tarjan's algorithm), with the edges that join them.
 fn circles(edges: &Edges) -> Vec<String> {
     struct Walk<'a> {
         edges: &'a Edges,
@@ -519,8 +520,8 @@ fn circles(edges: &Edges) -> Vec<String> {
         .collect()
 }
 
-/// Every source file's module and its code: comments and literals blanked, a module's own tests
-/// (inline, or in its `tests.rs` or `*_tests.rs`) left out.
+/// Reads every source file's module and its code: comments and literals blanked, a module's own
+/// tests (inline, or in its `tests.rs` or `*_tests.rs`) left out.
 fn source_modules() -> Vec<(Vec<String>, String)> {
     rust_files(&root().join("src"))
         .iter()
@@ -598,13 +599,13 @@ fn the_circle_checks_follow_imports_and_see_circles_between_top_level_modules() 
             "pub mod progress;\nenum C { Bulk(crate::bulk::options::BulkArgs) }",
         ),
         file("cli::progress", "pub struct Progress;"),
-        // A re-export followed: `request::number` names `readiness::CleanupKey`, which is
-        // `readiness::fingerprint`'s, and that names `request` back.
+        // Here the check must follow a re-export: `request::number` names `readiness::CleanupKey`,
+        // which is `readiness::fingerprint`'s, and that names `request` back.
         file("readiness", "pub use self::fingerprint::CleanupKey;"),
         file("readiness::fingerprint", "use crate::request::Request;"),
         file("request", "pub mod number;"),
         file("request::number", "use crate::readiness::CleanupKey;"),
-        // Two siblings naming each other, one through its parent's path.
+        // Here two siblings name each other, one through its parent's path.
         file("runbook", "mod conflict;\nmod converge;"),
         file("runbook::conflict", "use super::converge::converge;"),
         file(
@@ -656,7 +657,7 @@ fn no_two_top_level_modules_name_each_other_even_through_others() {
     );
 }
 
-/// The top-level modules `from` reaches in `edges`, through others too.
+/// Returns the top-level modules `from` reaches in `edges`, through others too.
 fn reached<'a>(edges: &'a Edges, from: &str) -> BTreeSet<&'a str> {
     let mut reached = BTreeSet::new();
     let mut next: Vec<&str> = edges
@@ -714,7 +715,7 @@ const FUNCTION_LINES: usize = 80;
 /// fits (its entry goes with the change that split it) or grows past the length recorded here.
 const LONG_FUNCTIONS: &[(&str, &str, usize, &str)] = &[];
 
-/// `text` with every comment, string and character literal blanked to spaces (line breaks
+/// Returns `text` with every comment, string and character literal blanked to spaces (line breaks
 /// kept), so that the braces left are the code's own. Lifetimes (`'a`) stay as they are.
 fn code_only(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
@@ -779,7 +780,7 @@ fn code_only(text: &str) -> String {
     out
 }
 
-/// Where a raw string (`r"…"`, `r#"…"#`, `br"…"`) that starts at `at` ends, if one does.
+/// Finds where a raw string (`r"…"`, `r#"…"#`, `br"…"`) that starts at `at` ends, if one does.
 fn raw_string_end(chars: &[char], at: usize) -> Option<usize> {
     let mut index = at;
     if chars.get(index) == Some(&'b') {
@@ -804,8 +805,8 @@ fn raw_string_end(chars: &[char], at: usize) -> Option<usize> {
     Some(chars.len())
 }
 
-/// Every function with a body in `code` (comments and literals blanked): its name, the line its
-/// `fn` is on (from 1) and how many lines it spans up to its closing brace.
+/// Finds every function with a body in `code` (comments and literals blanked): its name, the line
+/// its `fn` is on (from 1) and how many lines it spans up to its closing brace.
 fn functions(code: &str) -> Vec<(String, usize, usize)> {
     let chars: Vec<char> = code.chars().collect();
     let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
@@ -862,7 +863,7 @@ fn functions(code: &str) -> Vec<(String, usize, usize)> {
     found
 }
 
-/// Every function in `src/` (test modules aside) as (file, name, line, length in lines).
+/// Lists every function in `src/` (test modules aside) as (file, name, line, length in lines).
 fn source_functions() -> Vec<(String, String, usize, usize)> {
     let mut all = Vec::new();
     for path in rust_files(&root().join("src")) {
@@ -946,8 +947,8 @@ fn no_function_grows_past_eighty_lines_unless_listed_and_no_listed_one_grows() {
     );
 }
 
-/// The first segment of every path the code names under `mfa_phone_handler::`, grouped
-/// imports (`mfa_phone_handler::{a, b::c}`) included.
+/// Collects the first segment of every path the code names under `mfa_phone_handler::`,
+/// grouped imports (`mfa_phone_handler::{a, b::c}`) included.
 fn library_names(code: &str) -> BTreeSet<String> {
     const CRATE: &str = "mfa_phone_handler::";
     let mut names = BTreeSet::new();
@@ -1001,7 +1002,7 @@ const STILL_PUB: [&str; 0] = [];
 
 /// Everything `pub` is invisible to the dead-code lint, so `lib.rs` makes a module `pub` only
 /// when a binary, a benchmark or a test names it; every other module is private and the lint
-/// reports what nothing uses. (That a module the outside names is `pub`, the compiler checks.)
+/// reports what nothing uses. (The compiler checks that a module the outside names is `pub`.)
 #[test]
 fn the_library_exports_only_the_modules_its_binaries_benches_and_tests_name() {
     let mut outside = BTreeSet::new();

@@ -1,6 +1,6 @@
-//! What is not handed out about a privileged or protected account: `show` says it is protected
-//! and shows none of its methods (not its SMS sign-in state, not whether phone is its only
-//! MFA), and a conflict's holder is not named when it is such an account.
+//! Checks what is not handed out about a privileged or protected account: `show` says it is
+//! protected and shows none of its methods (not its SMS sign-in state, not whether phone is its
+//! only MFA), and a conflict's holder is not named when it is such an account.
 
 use mfa_phone_handler::phone::PhoneType;
 use mfa_phone_handler::simulator::tenant::SimUser;
@@ -14,7 +14,7 @@ const NUMBER: &str = "+49 1701234567";
 const ADMIN: &str = "c3c3c3c3-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
 const CONTROLLER: &str = "d4d4d4d4-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
 
-/// A helpdesk caller with `roles` of the API.
+/// Makes the claims of a helpdesk caller with `roles` of the API.
 fn helpdesk(roles: &[&'static str]) -> Vec<(&'static str, &'static str)> {
     let mut claims = vec![
         ("oid", "e5e5e5e5-aaaa-4aaa-8aaa-aaaaaaaaaaaa"),
@@ -26,8 +26,8 @@ fn helpdesk(roles: &[&'static str]) -> Vec<(&'static str, &'static str)> {
     claims
 }
 
-/// A Global Administrator and an Owner of the app's resource group, each with a mobile phone
-/// (and SMS sign-in), and nothing else: phone is their only MFA.
+/// Starts a handler whose tenant has a Global Administrator and an Owner of the app's resource
+/// group, each with a mobile phone (and SMS sign-in), and nothing else: phone is their only MFA.
 async fn app() -> TestApp {
     TestApp::builder()
         .prepare(|sim| {
