@@ -4,15 +4,15 @@
 //! # Layout
 //!
 //! - [`app`] serves the host's routes and turns envelopes into runbook calls and back;
-//!   [`host`] reads and writes the host's envelopes.
-//! - [`request`] parses the runbook's parameters into a [`request::Request`], using
+//!   `host` reads and writes the host's envelopes.
+//! - `request` parses the runbook's parameters into a `request::Request`, using
 //!   [`phone`] (numbers, by the numbering plan) and [`user`] (object id or UPN).
-//! - [`runbook`] carries a request out: it reads through [`graph`], decides with the pure
-//!   [`plan`], writes, verifies, and on an SMS sign-in conflict asks [`owner`] who holds the
-//!   number, and [`notify`] e-mails the user about the change when asked. [`outcome`] is
-//!   what one invocation has found and done: [`report`] (the result contract) and [`journal`]
-//!   (the admin-readable log) together. [`language`] picks the user's language.
-//! - [`config`], [`credential`] and [`startup`] build the process; [`claim`] keeps one writer
+//! - `runbook` carries a request out: it reads through [`graph`], decides with the pure
+//!   `plan`, writes, verifies, and on an SMS sign-in conflict asks [`owner`] who holds the
+//!   number, and `notify` e-mails the user about the change when asked. [`outcome`] is
+//!   what one invocation has found and done: [`report`] (the result contract) and `journal`
+//!   (the admin-readable log) together. `language` picks the user's language.
+//! - [`config`], [`credential`] and [`startup`] build the process; `claim` keeps one writer
 //!   per user (the instance's locks, the lease across instances, the write window).
 //! - [`simulator`] (feature `simulator`) is a stateful fake of Graph and of the managed
 //!   identity endpoint, plus a miniature Functions host; [`demo`] runs it all locally.

@@ -33,7 +33,7 @@ impl Outcome {
     /// Records who called: in the result, in the invocation's log (the host's `Logs`), and on
     /// every later process log line. `app_role_required` says whether the deployment requires
     /// the API's app roles (`MFA_REQUIRE_APP_ROLE`).
-    pub fn set_caller(&mut self, caller: Option<&Caller>, app_role_required: bool) {
+    pub(crate) fn set_caller(&mut self, caller: Option<&Caller>, app_role_required: bool) {
         let role_check = if app_role_required {
             ""
         } else {
@@ -86,18 +86,18 @@ impl Outcome {
     }
 
     /// Records a line of progress.
-    pub fn note(&mut self, line: impl Into<String>) {
+    pub(crate) fn note(&mut self, line: impl Into<String>) {
         self.journal.record(line);
     }
 
     /// Records a line the admin should notice that is not a warning of the result (a retry,
     /// a step that will be tried another way).
-    pub fn caution(&mut self, line: impl Into<String>) {
+    pub(crate) fn caution(&mut self, line: impl Into<String>) {
         self.journal.warn(line);
     }
 
     /// Adds a warning to the result and the log.
-    pub fn warn(&mut self, code: WarningCode, message: impl Into<String>) {
+    pub(crate) fn warn(&mut self, code: WarningCode, message: impl Into<String>) {
         let message = message.into();
         self.journal.warn(format!("Warning: {message}"));
         self.report.warn(code, message);
@@ -106,7 +106,7 @@ impl Outcome {
     /// Records the failure the result ends with. Once the invocation has changed the tenant,
     /// a later failure cannot undo that: the result stays `succeeded` and says which step did
     /// not finish, so that the only record of the change is never a failure the host drops.
-    pub fn fail(&mut self, failure: Failure) {
+    pub(crate) fn fail(&mut self, failure: Failure) {
         if let Some(change) = self.change() {
             self.warn(
                 WarningCode::StepNotFinished,
@@ -124,7 +124,7 @@ impl Outcome {
     /// Records the failure as [`Outcome::fail`] does, and tells the caller to try again after
     /// `retry_after` when there is one (also when the failure became a warning: the step that
     /// did not finish may finish then).
-    pub fn fail_with_retry(&mut self, failure: Failure, retry_after: Option<Duration>) {
+    pub(crate) fn fail_with_retry(&mut self, failure: Failure, retry_after: Option<Duration>) {
         if retry_after.is_some() {
             self.report.retry_after = retry_after;
         }
@@ -132,7 +132,7 @@ impl Outcome {
     }
 
     /// The change this invocation made to the tenant, in words (`added`), if it made one.
-    pub fn change(&self) -> Option<&'static str> {
+    pub(crate) fn change(&self) -> Option<&'static str> {
         if self.report.dry_run || self.report.error.is_some() {
             return None;
         }
@@ -154,19 +154,19 @@ impl Outcome {
 
     /// Records success: `action` was done (or would be, on a dry run), leaving `method` as the
     /// method of the requested type.
-    pub fn succeed(&mut self, action: Action, method: Option<&PhoneMethod>) {
+    pub(crate) fn succeed(&mut self, action: Action, method: Option<&PhoneMethod>) {
         self.report.phone_method = method.map(MethodSummary::of);
         self.report.succeed(action);
     }
 
     /// Records that the request is a dry run: nothing is written, and no result of it counts
     /// as a change.
-    pub fn set_dry_run(&mut self, dry_run: bool) {
+    pub(crate) fn set_dry_run(&mut self, dry_run: bool) {
         self.report.dry_run = dry_run;
     }
 
     /// Records the user as the directory returned them.
-    pub fn set_user(&mut self, user: &DirectoryUser) {
+    pub(crate) fn set_user(&mut self, user: &DirectoryUser) {
         self.report.user = Some(UserSummary {
             id: user.id.clone(),
             user_principal_name: user.user_principal_name.clone(),
@@ -177,46 +177,50 @@ impl Outcome {
 
     /// Records the method of the requested type as Graph holds it now, after a later step
     /// (switching SMS sign-in) changed it.
-    pub fn set_phone_method(&mut self, method: &PhoneMethod) {
+    pub(crate) fn set_phone_method(&mut self, method: &PhoneMethod) {
         self.report.phone_method = Some(MethodSummary::of(method));
     }
 
     /// Masks the number of the method the result shows, for a caller who may not have it in
     /// full.
-    pub fn mask_phone_number(&mut self) {
+    pub(crate) fn mask_phone_number(&mut self) {
         if let Some(method) = &mut self.report.phone_method {
             method.phone_number = mask(&method.phone_number);
         }
     }
 
     /// Records the number a removal removed, masked as the log has it.
-    pub fn set_removed_number(&mut self, number: &PhoneNumber) {
+    pub(crate) fn set_removed_number(&mut self, number: &PhoneNumber) {
         self.report.removed_number = Some(number.masked());
     }
 
     /// Records the user's methods after the operation and what the phone method can be used
     /// for.
-    pub fn set_methods(&mut self, methods: MethodsSummary, usable_for: Option<UsableSummary>) {
+    pub(crate) fn set_methods(
+        &mut self,
+        methods: MethodsSummary,
+        usable_for: Option<UsableSummary>,
+    ) {
         self.report.methods = Some(methods);
         self.report.usable_for = usable_for;
     }
 
     /// Records who holds the number Graph would not set.
-    pub fn set_conflict_owner(&mut self, owner: ConflictOwner) {
+    pub(crate) fn set_conflict_owner(&mut self, owner: ConflictOwner) {
         self.report.conflict_owner = Some(owner);
     }
 
     /// Whether the invocation has failed so far.
-    pub fn has_failed(&self) -> bool {
+    pub(crate) fn has_failed(&self) -> bool {
         self.report.error.is_some()
     }
 
-    pub fn report(&self) -> &Report {
+    pub(crate) fn report(&self) -> &Report {
         &self.report
     }
 
     /// The result, to fill in what is not a decision (the user read, the request echoed).
-    pub fn report_mut(&mut self) -> &mut Report {
+    pub(crate) fn report_mut(&mut self) -> &mut Report {
         &mut self.report
     }
 
