@@ -153,7 +153,7 @@ impl HttpEndpoint {
         // read by its status alone; any other result counts for the row only when it answers
         // the row's request.
         let result = result.filter(|result| {
-            super::echo::names_a_request(result) || result["status"] == "succeeded"
+            super::echo::names_a_request(result) || crate::report::Status::succeeded(result)
         });
         if let Some(result) = &result
             && let Some(detail) = unmatched(body, result)

@@ -35,7 +35,7 @@ impl RowOutcome {
     /// Reads the outcome a handler's result states.
     pub fn of_result(result: &Value) -> RowOutcome {
         let text = |value: &Value| value.as_str().map(|text| printable(text, 400));
-        let succeeded = result["status"].as_str() == Some("succeeded");
+        let succeeded = crate::report::Status::succeeded(result);
         let error_code = text(&result["error"]["code"]);
         let transient = error_code
             .as_deref()

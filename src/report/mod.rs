@@ -71,11 +71,19 @@ pub struct Report {
     pub(crate) retry_after: Option<Duration>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) enum Status {
     Succeeded,
     Failed,
+}
+
+impl Status {
+    /// Whether `result` (a handler's result as JSON, read by a client such as bulk) says
+    /// it succeeded.
+    pub(crate) fn succeeded(result: &serde_json::Value) -> bool {
+        Status::deserialize(&result["status"]).ok() == Some(Status::Succeeded)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
