@@ -20,14 +20,9 @@ pub struct Hold {
 }
 
 impl Hold {
-    /// Keeps `lease` and the user's `lock` until the change is done.
-    pub fn keep(&mut self, lease: UserLease, lock: Option<UserGuard>) {
-        self.lease = Some(lease);
-        self.lock = lock;
-    }
-
-    /// Keeps the lease `asked` gave, with the user's lock taken out of `lock`; when there are
-    /// no leases nothing changes, and a lease that could not be had is returned.
+    /// Keeps the lease `asked` gave, with the user's lock taken out of `lock`, until the change
+    /// is done; when there are no leases nothing changes, and a lease that could not be had is
+    /// returned.
     pub fn keep_asked(
         &mut self,
         asked: Option<Result<UserLease, LeaseError>>,
@@ -35,7 +30,8 @@ impl Hold {
     ) -> Option<LeaseError> {
         match asked {
             Some(Ok(lease)) => {
-                self.keep(lease, lock.take());
+                self.lease = Some(lease);
+                self.lock = lock.take();
                 None
             }
             Some(Err(error)) => Some(error),

@@ -17,7 +17,8 @@ mod window;
 use std::time::Duration;
 
 pub use self::hold::{Hold, write_window};
-pub use self::locks::{UserGuard, UserLocks};
+pub use self::locks::UserGuard;
+use self::locks::UserLocks;
 pub use self::window::WriteWindow;
 pub use crate::storage::leases::{LeaseError, Moment, UserLease, UserLeases};
 use crate::user::UserRef;
